@@ -50,8 +50,8 @@ public:
 
     result(const T& v) : state_(std::in_place_index<0>, v) {}                // NOLINT
     result(T&& v) : state_(std::in_place_index<0>, std::move(v)) {}           // NOLINT
-    result(error e) : state_(std::in_place_index<1>, std::move(e)) {}         // NOLINT
-    result(errc c, std::string ctx = {}) : result(error{c, std::move(ctx)}) {}  // NOLINT
+    result(::tokenvault::error e) : state_(std::in_place_index<1>, std::move(e)) {}         // NOLINT
+    result(errc c, std::string ctx = {}) : result(::tokenvault::error{c, std::move(ctx)}) {}  // NOLINT
     template <class... Args>
     explicit result(std::in_place_t, Args&&... args) : state_(std::in_place_index<0>, std::forward<Args>(args)...) {}
 
@@ -68,7 +68,7 @@ public:
     [[nodiscard]] const T* operator->() const noexcept { return std::get_if<0>(&state_); }
 
     /// The error; only valid when `!has_value()`.
-    [[nodiscard]] const error& error() const& noexcept { return *std::get_if<1>(&state_); }
+    [[nodiscard]] const ::tokenvault::error& error() const& noexcept { return *std::get_if<1>(&state_); }
     [[nodiscard]] std::error_code code() const noexcept {
         return has_value() ? std::error_code{} : std::get_if<1>(&state_)->code;
     }
@@ -87,15 +87,15 @@ public:
     using value_type = void;
 
     result() = default;
-    result(error e) : error_(std::move(e)), failed_(true) {}                   // NOLINT
-    result(errc c, std::string ctx = {}) : result(error{c, std::move(ctx)}) {}  // NOLINT
+    result(::tokenvault::error e) : error_(std::move(e)), failed_(true) {}                   // NOLINT
+    result(errc c, std::string ctx = {}) : result(::tokenvault::error{c, std::move(ctx)}) {}  // NOLINT
 
     [[nodiscard]] bool has_value() const noexcept { return !failed_; }
     explicit operator bool() const noexcept { return has_value(); }
     void value() const {
         if (failed_) throw bad_result_access(error_);
     }
-    [[nodiscard]] const error& error() const& noexcept { return error_; }
+    [[nodiscard]] const ::tokenvault::error& error() const& noexcept { return error_; }
     [[nodiscard]] std::error_code code() const noexcept { return failed_ ? error_.code : std::error_code{}; }
 
 private:

@@ -1,0 +1,90 @@
+// tokenvault/diagnostics/events.hpp: the typed events every component reports.
+//
+// Events carry no secret by construction: their fields are enums, counts, durations, static names
+// (keyring tiers, operations), credential hashes and file paths. No field can hold a token value.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <variant>
+
+namespace tokenvault::events {
+
+/// A keyring item was read (`found`: the item existed).
+struct keyring_read {
+    std::string_view tier;
+    bool found = false;
+    std::error_code failure;  ///< empty on success
+};
+/// A keyring item was written or erased.
+struct keyring_write {
+    std::string_view tier;
+    bool erase = false;
+    std::error_code failure;
+};
+/// The store read its file (`bytes` on disk).
+struct file_read {
+    std::size_t bytes = 0;
+    std::error_code failure;
+};
+/// The store wrote its file durably.
+struct file_write {
+    std::size_t bytes = 0;
+    std::error_code failure;
+};
+/// A lock was taken; `contended` when another holder made it wait.
+struct lock_acquired {
+    std::string_view lock;  ///< "store" or "credential"
+    bool contended = false;
+    std::chrono::nanoseconds waited{0};
+};
+/// A lock could not be taken within its timeout.
+struct lock_timed_out {
+    std::string_view lock;
+    std::chrono::nanoseconds waited{0};
+};
+/// A certainly corrupt file was moved aside.
+struct quarantined {
+    std::string original;
+    std::string moved_to;
+    std::error_code reason;
+};
+/// A store operation finished.
+struct store_operation {
+    std::string_view operation;  ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
+    std::string_view credential; ///< credential hash, empty for list
+    std::error_code failure;
+};
+/// The store reloaded its bundle because another process changed it.
+struct reloaded {
+    std::size_t entries = 0;
+};
+/// A token refresh ran (or was avoided because another process had refreshed).
+struct refresh {
+    std::string_view credential;
+    std::string_view outcome;  ///< "refreshed", "adopted", "rejected", "transient_failure"
+};
+/// Entries were migrated from a legacy source.
+struct migration {
+    std::string_view source;
+    std::size_t migrated = 0;
+    std::size_t skipped = 0;
+    std::error_code failure;
+};
+/// The keyring tier that resolved differs from what an earlier process recorded.
+struct drift {
+    std::string_view credential;
+    std::string previous;
+    std::string current;
+    std::string_view reason;
+};
+
+/// Any event.
+using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
+                         quarantined, store_operation, reloaded, refresh, migration, drift>;
+
+}  // namespace tokenvault::events

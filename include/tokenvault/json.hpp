@@ -1,0 +1,417 @@
+// tokenvault/json.hpp: JSON mapping of tokens and bundles (nlohmann/json).
+//
+// Expiry is written as an absolute RFC 3339 UTC time ("expires_at"); on read tokenvault also accepts
+// unix seconds, unix milliseconds (numbers >= 1e11) and "expires_in" relative to a known issue time.
+// Unknown fields are kept and written back. Every malformed input gives a typed error naming the field;
+// nothing is partially applied. Secrets in temporary JSON documents are wiped after use.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "entry.hpp"
+#include "result.hpp"
+#include "token.hpp"
+
+namespace tokenvault {
+
+/// Size limits applied to every token read or written.
+struct token_limits {
+    static constexpr std::size_t max_secret_length = 32 * 1024;   ///< access/refresh/id token, client secret
+    static constexpr std::size_t max_text_length = 4 * 1024;      ///< token type, issuer, client id, scope
+    static constexpr std::size_t max_scopes = 256;                ///< number of scopes
+    static constexpr std::size_t max_token_json = 256 * 1024;     ///< one serialized token with extras
+    static constexpr std::size_t max_bundle_json = 64u << 20;     ///< one serialized bundle
+};
+
+namespace detail {
+
+/// Overwrites every string inside `doc` with zeros (for documents that held secrets).
+inline void scrub(nlohmann::json& doc) noexcept {
+    if (doc.is_string()) {
+        auto& s = doc.get_ref<std::string&>();
+        wipe(s);
+    } else if (doc.is_structured()) {
+        for (auto& child : doc) scrub(child);
+    }
+}
+
+/// Wipes a JSON document's strings when it goes out of scope.
+struct scrub_on_exit {
+    nlohmann::json& doc;
+    explicit scrub_on_exit(nlohmann::json& d) noexcept : doc(d) {}
+    scrub_on_exit(const scrub_on_exit&) = delete;
+    scrub_on_exit& operator=(const scrub_on_exit&) = delete;
+    ~scrub_on_exit() { scrub(doc); }
+};
+
+inline bool has_control_or_nul(std::string_view s) noexcept {
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) return true;
+    }
+    return false;
+}
+
+/// Formats a time point as RFC 3339 UTC with fractional seconds only when they are non-zero.
+inline std::string format_rfc3339(clock::time_point tp) {
+    using namespace std::chrono;
+    const auto ns_total = duration_cast<nanoseconds>(tp.time_since_epoch());
+    auto day_point = floor<days>(tp);
+    const year_month_day ymd{day_point};
+    const hh_mm_ss<nanoseconds> hms{duration_cast<nanoseconds>(tp - day_point)};
+    (void)ns_total;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02lld", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<long long>(hms.seconds().count()));
+    std::string out = buf;
+    if (const auto frac = hms.subseconds().count(); frac != 0) {
+        std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(frac));
+        std::string f = buf;
+        while (f.back() == '0') f.pop_back();
+        out += f;
+    }
+    out += 'Z';
+    return out;
+}
+
+/// Parses RFC 3339 ("2026-11-23T04:00:00Z", "...T04:00:00.5+01:00"); nullopt when malformed.
+inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
+    using namespace std::chrono;
+    const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
+        if (pos + n > s.size()) return false;
+        out = 0;
+        for (std::size_t i = pos; i < pos + n; ++i) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            out = out * 10 + (s[i] - '0');
+        }
+        return true;
+    };
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    if (s.size() < 20 || !digits(0, 4, y) || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' || !digits(8, 2, d) ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) || s[13] != ':' || !digits(14, 2, mi) ||
+        s[16] != ':' || !digits(17, 2, sec))
+        return std::nullopt;
+    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+    if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+    std::size_t pos = 19;
+    nanoseconds frac{0};
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        long long value = 0;
+        int count = 0;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            if (count < 9) {
+                value = value * 10 + (s[pos] - '0');
+                ++count;
+            }
+            ++pos;
+        }
+        if (count == 0) return std::nullopt;
+        for (int i = count; i < 9; ++i) value *= 10;
+        frac = nanoseconds{value};
+    }
+    minutes offset{0};
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+        ++pos;
+    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+        int oh = 0, om = 0;
+        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om))
+            return std::nullopt;
+        offset = hours{oh} + minutes{om};
+        if (s[pos] == '-') offset = -offset;
+        pos += 6;
+    } else {
+        return std::nullopt;
+    }
+    if (pos != s.size()) return std::nullopt;
+    const auto tp = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + frac - offset;
+    return time_point_cast<clock::duration>(tp);
+}
+
+inline result<std::string> text_field(const nlohmann::json& doc, const char* name, bool required,
+                                      std::size_t max_length) {
+    const auto found = doc.find(name);
+    if (found == doc.end() || found->is_null()) {
+        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
+        return std::string{};
+    }
+    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
+    const auto& value = found->get_ref<const std::string&>();
+    if (value.size() > max_length)
+        return error{errc::too_large, std::string("token: field '") + name + "' is too long"};
+    if (has_control_or_nul(value))
+        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
+    return value;
+}
+
+inline result<std::optional<secret_string>> secret_field(const nlohmann::json& doc, const char* name, bool required) {
+    const auto found = doc.find(name);
+    if (found == doc.end() || found->is_null()) {
+        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
+        return std::optional<secret_string>{};
+    }
+    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
+    const auto& value = found->get_ref<const std::string&>();
+    if (value.size() > token_limits::max_secret_length)
+        return error{errc::too_large, std::string("token: field '") + name + "' is longer than 32 KiB"};
+    if (has_control_or_nul(value))
+        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
+    return std::optional<secret_string>{secret_string{value}};
+}
+
+/// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
+inline result<std::optional<clock::time_point>> expiry_field(const nlohmann::json& value, const char* name) {
+    using namespace std::chrono;
+    if (value.is_null()) return std::optional<clock::time_point>{};
+    if (value.is_string()) {
+        auto tp = parse_rfc3339(value.get_ref<const std::string&>());
+        if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
+        return std::optional<clock::time_point>{*tp};
+    }
+    if (value.is_number()) {
+        const double n = value.get<double>();
+        if (!(n >= 0) || n > 1e15)
+            return error{errc::value_out_of_range, std::string("token: field '") + name + "' is out of range"};
+        const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
+        const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
+        return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
+    }
+    return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
+}
+
+}  // namespace detail
+
+/// Checks a token's fields against tokenvault's limits (non-empty access token, sizes, no control bytes).
+[[nodiscard]] inline result<void> validate(const token& t) {
+    if (t.access_token.empty()) return error{errc::missing_field, "token: access_token is empty"};
+    const auto check_secret = [](const secret_string& s, const char* name) -> result<void> {
+        if (s.size() > token_limits::max_secret_length)
+            return error{errc::too_large, std::string("token: ") + name + " is longer than 32 KiB"};
+        if (detail::has_control_or_nul(s.reveal()))
+            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
+        return {};
+    };
+    const auto check_text = [](const std::string& s, const char* name) -> result<void> {
+        if (s.size() > token_limits::max_text_length)
+            return error{errc::too_large, std::string("token: ") + name + " is too long"};
+        if (detail::has_control_or_nul(s))
+            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
+        return {};
+    };
+    TOKENVAULT_TRY(check_secret(t.access_token, "access_token"));
+    if (t.refresh_token) TOKENVAULT_TRY(check_secret(*t.refresh_token, "refresh_token"));
+    if (t.client_secret) TOKENVAULT_TRY(check_secret(*t.client_secret, "client_secret"));
+    if (t.id_token) TOKENVAULT_TRY(check_secret(*t.id_token, "id_token"));
+    if (t.token_type.empty()) return error{errc::missing_field, "token: token_type is empty"};
+    TOKENVAULT_TRY(check_text(t.token_type, "token_type"));
+    TOKENVAULT_TRY(check_text(t.issuer, "issuer"));
+    TOKENVAULT_TRY(check_text(t.client_id, "client_id"));
+    if (t.scopes.size() > token_limits::max_scopes) return error{errc::too_large, "token: too many scopes"};
+    for (const auto& scope : t.scopes) {
+        TOKENVAULT_TRY(check_text(scope, "scope"));
+        if (scope.empty() || scope.find(' ') != std::string::npos)
+            return error{errc::invalid_argument, "token: a scope is empty or contains a space"};
+    }
+    if (!t.extra.is_object()) return error{errc::wrong_type, "token: extra must be a JSON object"};
+    return {};
+}
+
+/// Options for reading a token from JSON.
+struct token_json_options {
+    /// The time the token was issued; needed to resolve a relative "expires_in".
+    std::optional<clock::time_point> issued_at;
+};
+
+/// Reads a token from a JSON object (a stored token or an OAuth token response).
+[[nodiscard]] inline result<token> token_from_json(const nlohmann::json& doc, const token_json_options& options = {}) {
+    if (!doc.is_object()) return error{errc::wrong_type, "token: JSON value must be an object"};
+    token t;
+    {
+        auto access = detail::secret_field(doc, "access_token", true);
+        if (!access) return access.error();
+        t.access_token = std::move(**access);
+    }
+    {
+        auto type = detail::text_field(doc, "token_type", false, token_limits::max_text_length);
+        if (!type) return type.error();
+        if (!type->empty()) t.token_type = std::move(*type);
+    }
+    {
+        auto refresh = detail::secret_field(doc, "refresh_token", false);
+        if (!refresh) return refresh.error();
+        t.refresh_token = std::move(*refresh);
+        if (t.refresh_token && t.refresh_token->empty()) t.refresh_token.reset();
+    }
+    for (const char* name : {"client_secret", "id_token"}) {
+        auto secret = detail::secret_field(doc, name, false);
+        if (!secret) return secret.error();
+        (std::string_view(name) == "client_secret" ? t.client_secret : t.id_token) = std::move(*secret);
+    }
+    for (const char* name : {"issuer", "client_id"}) {
+        auto text = detail::text_field(doc, name, false, token_limits::max_text_length);
+        if (!text) return text.error();
+        (std::string_view(name) == "issuer" ? t.issuer : t.client_id) = std::move(*text);
+    }
+    if (const auto found = doc.find("expires_at"); found != doc.end()) {
+        auto expiry = detail::expiry_field(*found, "expires_at");
+        if (!expiry) return expiry.error();
+        t.expires_at = *expiry;
+    } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
+        if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
+        const double seconds = rel->get<double>();
+        if (!(seconds >= 0) || seconds > 1e10)
+            return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
+        if (!options.issued_at)
+            return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};
+        t.expires_at = *options.issued_at + std::chrono::duration_cast<clock::duration>(
+                                                std::chrono::duration<double>(seconds));
+    }
+    if (const auto found = doc.find("scopes"); found != doc.end() && !found->is_null()) {
+        if (!found->is_array()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
+        for (const auto& scope : *found) {
+            if (!scope.is_string()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
+            t.scopes.push_back(scope.get<std::string>());
+        }
+    } else if (const auto scope = doc.find("scope"); scope != doc.end() && !scope->is_null()) {
+        if (!scope->is_string()) return error{errc::wrong_type, "token: field 'scope' must be a string"};
+        const auto& text = scope->get_ref<const std::string&>();
+        std::size_t start = 0;
+        while (start < text.size()) {
+            const auto end = text.find(' ', start);
+            const auto piece = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+            if (!piece.empty()) t.scopes.push_back(piece);
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+    }
+    static constexpr std::string_view known[] = {"access_token", "token_type",  "refresh_token", "client_secret",
+                                                 "id_token",     "issuer",      "client_id",     "expires_at",
+                                                 "expires_in",   "scopes",      "scope"};
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+        bool is_known = false;
+        for (const auto k : known) is_known = is_known || it.key() == k;
+        if (!is_known) t.extra[it.key()] = it.value();
+    }
+    TOKENVAULT_TRY(validate(t));
+    return t;
+}
+
+/// Writes a token as a JSON object; the caller must wipe the result with detail::scrub after use.
+[[nodiscard]] inline nlohmann::json token_to_json(const token& t) {
+    nlohmann::json doc = t.extra.is_object() ? t.extra : nlohmann::json::object();
+    doc["access_token"] = std::string(t.access_token.reveal());
+    doc["token_type"] = t.token_type;
+    if (t.refresh_token) doc["refresh_token"] = std::string(t.refresh_token->reveal());
+    if (t.client_secret) doc["client_secret"] = std::string(t.client_secret->reveal());
+    if (t.id_token) doc["id_token"] = std::string(t.id_token->reveal());
+    if (!t.issuer.empty()) doc["issuer"] = t.issuer;
+    if (!t.client_id.empty()) doc["client_id"] = t.client_id;
+    if (t.expires_at) doc["expires_at"] = detail::format_rfc3339(*t.expires_at);
+    if (!t.scopes.empty()) doc["scopes"] = t.scopes;
+    return doc;
+}
+
+/// Name and version of the plaintext bundle format (docs/FORMAT.md).
+inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
+inline constexpr std::int64_t bundle_format_version = 1;
+
+/// Serializes a bundle to JSON text in secure memory.
+[[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
+    nlohmann::json doc = b.extra.is_object() ? b.extra : nlohmann::json::object();
+    const detail::scrub_on_exit scrub_doc{doc};
+    doc["format"] = bundle_format_name;
+    doc["version"] = bundle_format_version;
+    doc["last_generation"] = b.last_generation;
+    auto& entries = doc["entries"] = nlohmann::json::object();
+    for (const auto& [hash, e] : b.entries) {
+        nlohmann::json item = e.extra.is_object() ? e.extra : nlohmann::json::object();
+        item["resource"] = e.id.resource();
+        if (!e.id.account().empty()) item["account"] = e.id.account();
+        item["generation"] = e.generation;
+        item["updated_at"] = detail::format_rfc3339(e.updated_at);
+        item["token"] = token_to_json(e.token);
+        entries[hash] = std::move(item);
+    }
+    std::string text = doc.dump();
+    auto out = detail::secure_buffer::copy_of(text);
+    detail::wipe(text);
+    if (out.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    return out;
+}
+
+/// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
+[[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
+    if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    const detail::scrub_on_exit scrub_doc{doc};
+    if (doc.is_discarded()) return error{errc::malformed_json, "bundle"};
+    if (!doc.is_object()) return error{errc::wrong_type, "bundle: top level must be an object"};
+    const auto format = doc.find("format");
+    if (format == doc.end() || !format->is_string() || *format != bundle_format_name)
+        return error{errc::wrong_type, "bundle: 'format' must be \"tokenvault-bundle\""};
+    const auto version = doc.find("version");
+    if (version == doc.end() || !version->is_number_integer())
+        return error{errc::missing_field, "bundle: field 'version'"};
+    if (version->get<std::int64_t>() > bundle_format_version)
+        return error{errc::unsupported_format_version, "bundle"};
+    const auto entries = doc.find("entries");
+    if (entries == doc.end() || !entries->is_object())
+        return error{errc::missing_field, "bundle: field 'entries' (an object)"};
+    bundle out;
+    if (const auto c = doc.find("last_generation"); c != doc.end()) {
+        if (!c->is_number_unsigned()) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
+        out.last_generation = c->get<std::uint64_t>();
+    }
+    for (auto it = entries->begin(); it != entries->end(); ++it) {
+        const auto& item = it.value();
+        if (!item.is_object()) return error{errc::wrong_type, "bundle: an entry must be an object"};
+        const auto resource = item.find("resource");
+        if (resource == item.end() || !resource->is_string())
+            return error{errc::missing_field, "bundle entry: field 'resource'"};
+        std::string account;
+        if (const auto a = item.find("account"); a != item.end()) {
+            if (!a->is_string()) return error{errc::wrong_type, "bundle entry: field 'account' must be a string"};
+            account = a->get<std::string>();
+        }
+        auto id = credential_id::parse(resource->get_ref<const std::string&>(), account);
+        if (!id) return id.error();
+        if (id->hash() != it.key()) return error{errc::corrupt_file, "bundle entry: key does not match its identity"};
+        const auto generation = item.find("generation");
+        if (generation == item.end() || !generation->is_number_unsigned())
+            return error{errc::missing_field, "bundle entry: field 'generation' (unsigned)"};
+        const auto token_doc = item.find("token");
+        if (token_doc == item.end()) return error{errc::missing_field, "bundle entry: field 'token'"};
+        auto tok = token_from_json(*token_doc);
+        if (!tok) return tok.error();
+        clock::time_point updated{};
+        if (const auto u = item.find("updated_at"); u != item.end()) {
+            auto parsed = detail::expiry_field(*u, "updated_at");
+            if (!parsed) return parsed.error();
+            if (*parsed) updated = **parsed;
+        }
+        nlohmann::json extra = nlohmann::json::object();
+        for (auto f = item.begin(); f != item.end(); ++f) {
+            const auto& k = f.key();
+            if (k != "resource" && k != "account" && k != "generation" && k != "updated_at" && k != "token")
+                extra[k] = f.value();
+        }
+        if (generation->get<std::uint64_t>() > out.last_generation) out.last_generation = generation->get<std::uint64_t>();
+        out.entries.emplace(it.key(), entry{std::move(*id), std::move(*tok), generation->get<std::uint64_t>(), updated,
+                                            std::move(extra)});
+    }
+    for (auto it = doc.begin(); it != doc.end(); ++it)
+        if (it.key() != "format" && it.key() != "version" && it.key() != "last_generation" && it.key() != "entries") out.extra[it.key()] = it.value();
+    return out;
+}
+
+}  // namespace tokenvault

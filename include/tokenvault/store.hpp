@@ -1,0 +1,317 @@
+// tokenvault/store.hpp: token_store<Backend, Cipher, Locking, Migration, Diagnostics>, the composition.
+//
+// Reads are served from an in-memory cache; on backends that other processes write, every read first
+// makes the backend's cheap change check and reloads when another process committed a write. Every write
+// takes the store lock, reloads from the source of truth, applies its one change and saves durably, so
+// no process loses another's update. On a failed save the cache is rolled back: nothing half-applied.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "detail/policy_checks.hpp"
+#include "entry.hpp"
+#include "fwd.hpp"
+#include "json.hpp"
+#include "options.hpp"
+#include "result.hpp"
+
+namespace tokenvault {
+
+/// A token store assembled from five policies; see README.md for the policy table.
+template <class Backend, class Cipher, class Locking, class Migration, class Diagnostics>
+class token_store {
+    static_assert(detail::check_backend<Backend>());
+    static_assert(detail::check_cipher<Cipher>());
+    static_assert(detail::check_locking<Locking>());
+    static_assert(detail::check_migration<Migration>());
+    static_assert(detail::check_diagnostics<Diagnostics>());
+    using rules = detail::combination_rules<Backend, Cipher, Locking>;
+    static_assert(!rules::silent_plaintext,
+                  "tokenvault: this backend writes to disk and cipher::none would store tokens in plaintext; "
+                  "use cipher::xchacha20poly1305 (or cipher::aes256gcm), or name cipher::plaintext_opt_in to "
+                  "accept plaintext files explicitly");
+    static_assert(!rules::unlocked_sharing,
+                  "tokenvault: this backend is shared between processes, so it needs locking::process "
+                  "(tokenvault/locking/process.hpp); locking::none and locking::threads would lose updates "
+                  "made by other processes");
+
+public:
+    using backend_type = Backend;
+    using cipher_type = Cipher;
+    using locking_type = Locking;
+    using migration_type = Migration;
+    using diagnostics_type = Diagnostics;
+    using context_type = store_context<Cipher, Diagnostics>;
+
+    /// A store with the given options; nothing is read until the first operation.
+    explicit token_store(store_options options = {})
+        : options_(std::move(options)), backend_(options_), migration_(options_) {}
+    token_store(const token_store&) = delete;
+    token_store& operator=(const token_store&) = delete;
+
+    /// The stored token for `id`, or nullopt when there is none.
+    [[nodiscard]] result<std::optional<token>> get(const credential_id& id) {
+        return read([&](const bundle& b) -> result<std::optional<token>> {
+            const auto found = b.entries.find(id.hash());
+            if (found == b.entries.end()) return std::optional<token>{};
+            return std::optional<token>{found->second.token};
+        });
+    }
+
+    /// The stored entry (token plus generation) for `id`, or nullopt.
+    [[nodiscard]] result<std::optional<entry>> get_entry(const credential_id& id) {
+        return read([&](const bundle& b) -> result<std::optional<entry>> {
+            const auto found = b.entries.find(id.hash());
+            if (found == b.entries.end()) return std::optional<entry>{};
+            return std::optional<entry>{found->second};
+        });
+    }
+
+    /// Every entry's identity and metadata; never a secret, never a keyring prompt per entry.
+    [[nodiscard]] result<std::vector<entry_info>> list() {
+        return read([](const bundle& b) -> result<std::vector<entry_info>> {
+            std::vector<entry_info> out;
+            out.reserve(b.entries.size());
+            for (const auto& [hash, e] : b.entries) out.push_back(summarize(e));
+            return out;
+        });
+    }
+
+    /// Stores `value` for `id` (replacing any token); returns the new generation. Durable on return.
+    [[nodiscard]] result<std::uint64_t> put(const credential_id& id, const token& value) {
+        TOKENVAULT_TRY(validate(value));
+        return write("put", id, [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+            current = value;
+            return {};
+        });
+    }
+
+    /// Removes the token of `id`; true when there was one. Durable on return.
+    [[nodiscard]] result<bool> erase(const credential_id& id) {
+        bool existed = false;
+        auto done = write("erase", id, [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+            existed = current.has_value();
+            current.reset();
+            return {};
+        });
+        if (!done) return done.error();
+        return existed;
+    }
+
+    /// Read-modify-write of one entry under the store lock. `fn(std::optional<token>&)` may change,
+    /// set or reset the token, and may return result<void> to abort. Returns the generation after the
+    /// call (0 when the entry is absent afterwards).
+    template <class Fn>
+    [[nodiscard]] result<std::uint64_t> update(const credential_id& id, Fn&& fn) {
+        return write("update", id, [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+            if constexpr (std::is_void_v<std::invoke_result_t<Fn&, std::optional<token>&>>) {
+                fn(current);
+            } else {
+                TOKENVAULT_TRY(fn(current));
+            }
+            if (current) TOKENVAULT_TRY(validate(*current));
+            return {};
+        });
+    }
+
+    /// Stores `value` only if the entry's generation is still `expected_generation` (0: absent);
+    /// errc::conflict otherwise. Returns the new generation.
+    [[nodiscard]] result<std::uint64_t> compare_and_swap(const credential_id& id, std::uint64_t expected_generation,
+                                                        const token& value) {
+        TOKENVAULT_TRY(validate(value));
+        return write("compare_and_swap", id, [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+            if (generation != expected_generation) return error{errc::conflict, "compare_and_swap"};
+            current = value;
+            return {};
+        });
+    }
+
+    /// Erases the entry only if its generation is still `expected_generation`; errc::conflict otherwise.
+    /// Returns false when the entry is absent and `expected_generation` is 0.
+    [[nodiscard]] result<bool> erase_if(const credential_id& id, std::uint64_t expected_generation) {
+        bool existed = false;
+        auto done = write("erase_if", id, [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+            if (generation != expected_generation) return error{errc::conflict, "erase_if"};
+            existed = current.has_value();
+            current.reset();
+            return {};
+        });
+        if (!done) return done.error();
+        return existed;
+    }
+
+    /// Re-reads the source of truth now (normally not needed: reads notice other processes' writes).
+    [[nodiscard]] result<void> reload() {
+        [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
+        loaded_ = false;
+        return ensure_loaded_locked();
+    }
+
+    /// The diagnostics policy instance (counters to read, a callback to set).
+    [[nodiscard]] Diagnostics& diagnostics() noexcept { return diagnostics_; }
+    /// The backend instance (its status: paths, key tier).
+    [[nodiscard]] Backend& backend() noexcept { return backend_; }
+    /// The options this store was made with.
+    [[nodiscard]] const store_options& options() const noexcept { return options_; }
+
+private:
+    static constexpr bool needs_first_load = Backend::shared || Backend::persistent || Migration::enabled;
+
+    // Runs `fn(cache)` under a shared lock, after reloading if the backend changed underneath.
+    template <class Fn>
+    auto read(Fn&& fn) -> std::invoke_result_t<Fn&, const bundle&> {
+        if constexpr (!needs_first_load) {
+            [[maybe_unused]] auto shared = locking_.lock_shared();
+            return fn(cache_);
+        } else {
+            {
+                [[maybe_unused]] auto shared = locking_.lock_shared();
+                if (loaded_) {
+                    auto changed = backend_.changed(context_);
+                    if (changed && !*changed) return fn(cache_);
+                }
+            }
+            [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
+            TOKENVAULT_TRY(ensure_loaded_locked());
+            return fn(cache_);
+        }
+    }
+
+    // Loads (or reloads) the cache; the caller holds the exclusive in-process lock.
+    result<void> ensure_loaded_locked() {
+        if constexpr (needs_first_load) {
+            if (loaded_) {
+                auto changed = backend_.changed(context_);
+                if (!changed) return changed.error();
+                if (!*changed) return {};
+            }
+            if constexpr (Migration::enabled) {
+                if (!migrated_) return migrate_locked();
+            }
+            TOKENVAULT_TRY(load_locked());
+        }
+        return {};
+    }
+
+    result<void> load_locked() {
+        auto loaded = backend_.load(context_);
+        if (!loaded) return loaded.error();
+        const bool was_loaded = loaded_;
+        cache_ = std::move(*loaded);
+        loaded_ = true;
+        if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
+        return {};
+    }
+
+    // First load with a migration: takes the store lock, then drains legacy sources.
+    result<void> migrate_locked() {
+        locking::wait_report wait;
+        auto store_lock = take_store_lock(wait);
+        if (!store_lock) return store_lock.error();
+        return migrate_under_store_lock();
+    }
+
+    // Loads, imports legacy entries, persists, and only then deletes the legacy data. A failure keeps the
+    // legacy data and the session works from the cache; the policy reports what went wrong.
+    result<void> migrate_under_store_lock() {
+        TOKENVAULT_TRY(load_locked());
+        migrated_ = true;
+        auto imported = migration_.import_into(context_, cache_);
+        if (!imported || !*imported) return {};
+        if (auto saved = backend_.save(context_, cache_); !saved) return {};
+        (void)migration_.after_persist(context_);
+        return {};
+    }
+
+    result<typename Locking::store_guard> take_store_lock(locking::wait_report& wait) {
+        const auto path = backend_.lock_path();
+        auto guard = locking_.lock_store(path ? *path : std::filesystem::path{}, options_.lock_timeout, wait);
+        if constexpr (Locking::cross_process) {
+            if (!guard)
+                diagnostics_.on(events::lock_timed_out{"store", wait.waited});
+            else
+                diagnostics_.on(events::lock_acquired{"store", wait.contended, wait.waited});
+        }
+        return guard;
+    }
+
+    // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
+    template <class Change>
+    result<std::uint64_t> write(std::string_view operation, const credential_id& id, Change&& change) {
+        auto outcome = write_locked(id, change);
+        diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code()});
+        return outcome;
+    }
+
+    template <class Change>
+    result<std::uint64_t> write_locked(const credential_id& id, Change& change) {
+        [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
+        locking::wait_report wait;
+        auto store_lock = take_store_lock(wait);
+        if (!store_lock) return store_lock.error();
+        if constexpr (needs_first_load) {
+            if constexpr (Migration::enabled) {
+                if (!migrated_) TOKENVAULT_TRY(migrate_under_store_lock());
+            }
+            if (Backend::shared || !loaded_) {
+                auto changed = loaded_ ? backend_.changed(context_) : result<bool>{true};
+                if (!changed) return changed.error();
+                if (*changed) TOKENVAULT_TRY(load_locked());
+            }
+        }
+
+        const auto found = cache_.entries.find(id.hash());
+        std::optional<token> current;
+        std::uint64_t generation = 0;
+        if (found != cache_.entries.end()) {
+            current = found->second.token;
+            generation = found->second.generation;
+        }
+        TOKENVAULT_TRY(change(current, generation));
+
+        // Apply to the cache, remembering what to restore if the save fails.
+        std::optional<entry> previous;
+        if (found != cache_.entries.end()) previous = found->second;
+        const auto previous_generation = cache_.last_generation;
+        std::uint64_t new_generation = 0;
+        if (!current && !previous) return std::uint64_t{0};  // nothing to erase: no write needed
+        if (current) {
+            new_generation = ++cache_.last_generation;
+            if (found != cache_.entries.end()) {
+                found->second.token = std::move(*current);
+                found->second.generation = new_generation;
+                found->second.updated_at = clock::now();
+            } else {
+                cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(), {}});
+            }
+        } else {
+            cache_.entries.erase(found);
+        }
+        if (auto saved = backend_.save(context_, cache_); !saved) {
+            cache_.last_generation = previous_generation;
+            if (previous)
+                cache_.entries.insert_or_assign(id.hash(), std::move(*previous));
+            else
+                cache_.entries.erase(id.hash());
+            return saved.error();
+        }
+        return new_generation;
+    }
+
+    store_options options_;
+    Diagnostics diagnostics_{};
+    context_type context_{diagnostics_, options_};
+    Backend backend_;
+    Migration migration_;
+    Locking locking_{};
+    bundle cache_{};
+    bool loaded_ = false;
+    bool migrated_ = false;
+};
+
+}  // namespace tokenvault

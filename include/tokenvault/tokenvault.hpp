@@ -1,0 +1,27 @@
+// tokenvault/tokenvault.hpp: the umbrella header: the core and every portable policy.
+//
+// Platform keyrings that need an SDK (libsecret, libkeyutils, Security.framework, wincred) are not
+// included: include tokenvault/keyring/secret_service.hpp or keyring/keyctl.hpp yourself.
+#pragma once
+
+#include "backend/memory.hpp"
+#include "cipher/aes256gcm.hpp"
+#include "cipher/none.hpp"
+#include "cipher/xchacha20poly1305.hpp"
+#include "credential_id.hpp"
+#include "diagnostics/callback.hpp"
+#include "diagnostics/counters.hpp"
+#include "diagnostics/none.hpp"
+#include "entry.hpp"
+#include "error.hpp"
+#include "json.hpp"
+#include "keyring/memory.hpp"
+#include "locking/none.hpp"
+#include "locking/threads.hpp"
+#include "migration/none.hpp"
+#include "options.hpp"
+#include "presets.hpp"
+#include "result.hpp"
+#include "store.hpp"
+#include "store_with.hpp"
+#include "token.hpp"
