@@ -1,0 +1,407 @@
+// tokenvault/detail/posix_file.hpp: the file system calls of tokenvault, one small function each.
+//
+// Private directories (0700) and files (0600), ssh-style refusal of symlinks, foreign owners and
+// group/world access, bounded reads into secure memory, durable atomic replace (temp + fsync + rename +
+// directory fsync), quarantine of corrupt files, and `file_identity`, the one-syscall change check of
+// the hot read path. POSIX only: a Windows port replaces this header. Error contexts name paths (plus
+// the failing call for io_error), never file contents.
+#pragma once
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "../error.hpp"
+#include "../result.hpp"
+#include "secure_buffer.hpp"
+
+namespace tokenvault::detail {
+
+/// What identifies one version of a file: the change check compares these instead of re-reading.
+struct file_identity {
+    std::uint64_t dev = 0;     ///< device of the inode
+    std::uint64_t ino = 0;     ///< inode number (a rename-based rewrite always changes it)
+    std::uint64_t size = 0;    ///< size in bytes
+    std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch
+    std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch
+    /// Field-wise equality.
+    friend bool operator==(const file_identity&, const file_identity&) = default;
+};
+
+/// A file read by `read_private_file`: its bytes in secure memory and the identity they belong to.
+struct private_file {
+    secure_buffer bytes;      ///< the whole content
+    file_identity identity;   ///< identity of the version that was read
+};
+
+/// Owns a file descriptor and closes it on destruction. Move-only.
+class unique_fd {
+public:
+    unique_fd() noexcept = default;
+    /// Takes ownership of `fd` (-1 for none).
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& other) noexcept {
+        if (this != &other) {
+            reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
+    ~unique_fd() { reset(); }
+
+    /// The descriptor, or -1.
+    [[nodiscard]] int get() const noexcept { return fd_; }
+    /// Closes now and reports close's errno (0 on success; EINTR counts as closed, as on Linux).
+    [[nodiscard]] int close() noexcept {
+        if (fd_ < 0) return 0;
+        const int rc = ::close(std::exchange(fd_, -1));
+        return (rc == 0 || errno == EINTR) ? 0 : errno;
+    }
+    /// Closes, ignoring errors (for paths that already fail).
+    void reset() noexcept { (void)close(); }
+
+private:
+    int fd_ = -1;
+};
+
+/// Calls `fn` until it does not fail with EINTR.
+template <class Fn>
+auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
+    decltype(fn()) rc;
+    do {
+        rc = fn();
+    } while (rc == -1 && errno == EINTR);
+    return rc;
+}
+
+/// An io_error whose context names the path, the failing call and the OS reason (never data).
+[[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, int err) {
+    return error{errc::io_error, p.string() + " (" + call + ": " + std::generic_category().message(err) + ")"};
+}
+
+/// The identity recorded in a `struct stat`.
+[[nodiscard]] inline file_identity identity_of(const struct stat& st) noexcept {
+    constexpr std::int64_t ns_per_s = 1'000'000'000;
+    return file_identity{
+        static_cast<std::uint64_t>(st.st_dev),
+        static_cast<std::uint64_t>(st.st_ino),
+        static_cast<std::uint64_t>(st.st_size),
+        static_cast<std::int64_t>(st.st_mtim.tv_sec) * ns_per_s + static_cast<std::int64_t>(st.st_mtim.tv_nsec),
+        static_cast<std::int64_t>(st.st_ctim.tv_sec) * ns_per_s + static_cast<std::int64_t>(st.st_ctim.tv_nsec),
+    };
+}
+
+/// The directory that holds `p` ("." for a bare file name).
+[[nodiscard]] inline std::filesystem::path parent_directory_of(const std::filesystem::path& p) {
+    auto parent = p.parent_path();
+    return parent.empty() ? std::filesystem::path(".") : parent;
+}
+
+/// Lowercase hex of `n` random bytes from libsodium.
+[[nodiscard]] inline result<std::string> random_hex(std::size_t n) {
+    TOKENVAULT_TRY(ensure_sodium());
+    std::vector<unsigned char> raw(n);
+    randombytes_buf(raw.data(), raw.size());
+    std::string hex(n * 2 + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
+    hex.pop_back();
+    return hex;
+}
+
+/// The identity of whatever is at `p` (lstat: a symlink is not followed); nullopt when nothing is there.
+[[nodiscard]] inline result<std::optional<file_identity>> stat_identity(const std::filesystem::path& p) {
+    struct stat st {};
+    if (retry_eintr([&] { return ::lstat(p.c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT) return std::optional<file_identity>{};
+        if (err == EACCES) return error{errc::unreadable_store, p.string()};
+        return io_failure(p, "lstat", err);
+    }
+    return std::optional<file_identity>{identity_of(st)};
+}
+
+/// fsyncs directory `dir` so a rename or unlink in it is durable.
+[[nodiscard]] inline result<void> sync_directory(const std::filesystem::path& dir) {
+    unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
+    if (fd.get() < 0) return io_failure(dir, "open directory", errno);
+    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0) {
+        const int err = errno;
+        // Some file systems cannot fsync a directory; their renames are as durable as they get.
+        if (err != EINVAL && err != ENOTSUP) return io_failure(dir, "fsync directory", err);
+    }
+    if (const int err = fd.close(); err != 0) return io_failure(dir, "close directory", err);
+    return {};
+}
+
+/// Refuses an existing directory that is a symlink, not a directory, foreign-owned or group/world writable.
+[[nodiscard]] inline result<void> check_private_directory(const std::filesystem::path& dir) {
+    struct stat st {};
+    if (retry_eintr([&] { return ::lstat(dir.c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == EACCES) return error{errc::unreadable_store, dir.string()};
+        return io_failure(dir, "lstat", err);
+    }
+    if (S_ISLNK(st.st_mode)) return error{errc::symlink_refused, dir.string()};
+    if (!S_ISDIR(st.st_mode)) return error{errc::not_a_regular_file, dir.string()};
+    if (st.st_uid != ::geteuid()) return error{errc::wrong_owner, dir.string()};
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) return error{errc::insecure_permissions, dir.string()};
+    return {};
+}
+
+/// Creates one directory with mode exactly 0700 (whatever the umask); false if it already existed.
+[[nodiscard]] inline result<bool> make_private_directory(const std::filesystem::path& dir) {
+    if (retry_eintr([&] { return ::mkdir(dir.c_str(), S_IRWXU); }) != 0) {
+        const int err = errno;
+        if (err == EEXIST) return false;
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, dir.string()};
+        return io_failure(dir, "mkdir", err);
+    }
+    // Set the mode through a descriptor of the directory itself, so a swapped-in symlink is not followed.
+    unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }));
+    if (fd.get() < 0) {
+        const int err = errno;
+        if (err == ELOOP) return error{errc::symlink_refused, dir.string()};
+        return io_failure(dir, "open directory", err);
+    }
+    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRWXU); }) != 0) return io_failure(dir, "fchmod", errno);
+    if (const int err = fd.close(); err != 0) return io_failure(dir, "close directory", err);
+    return true;
+}
+
+/// Creates `dir` and its missing parents (each new one 0700) and refuses an unsafe existing `dir`.
+[[nodiscard]] inline result<void> ensure_private_directory(const std::filesystem::path& dir) {
+    if (dir.empty()) return error{errc::invalid_argument, "empty directory path"};
+    std::vector<std::filesystem::path> parts;
+    for (const auto& part : dir) {  // not lexically normalised: ".." must resolve as the kernel does
+        if (!part.empty()) parts.push_back(part);  // a trailing separator yields an empty part
+    }
+    std::filesystem::path current;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        current /= parts[i];
+        const bool last = i + 1 == parts.size();
+        if (!last) {
+            if (parts[i] == "." || parts[i] == ".." || current == current.root_path()) continue;
+            struct stat st {};  // parents may be symlinks (dotfile setups); follow them
+            if (retry_eintr([&] { return ::stat(current.c_str(), &st); }) == 0) {
+                if (!S_ISDIR(st.st_mode)) return error{errc::not_a_regular_file, current.string()};
+                continue;
+            }
+            if (const int err = errno; err != ENOENT) {
+                if (err == EACCES) return error{errc::unreadable_store, current.string()};
+                if (err == ENOTDIR) return error{errc::not_a_regular_file, current.string()};
+                return io_failure(current, "stat", err);
+            }
+            auto created = make_private_directory(current);
+            if (!created) return created.error();
+            if (!*created) {  // raced with another creator: it must be a directory now
+                if (retry_eintr([&] { return ::stat(current.c_str(), &st); }) != 0)
+                    return io_failure(current, "stat", errno);
+                if (!S_ISDIR(st.st_mode)) return error{errc::not_a_regular_file, current.string()};
+            }
+            continue;
+        }
+        struct stat st {};
+        if (retry_eintr([&] { return ::lstat(current.c_str(), &st); }) != 0) {
+            const int err = errno;
+            if (err == EACCES) return error{errc::unreadable_store, current.string()};
+            if (err == ENOTDIR) return error{errc::not_a_regular_file, current.string()};
+            if (err != ENOENT) return io_failure(current, "lstat", err);
+            auto created = make_private_directory(current);
+            if (!created) return created.error();
+        }
+        return check_private_directory(current);
+    }
+    return {};
+}
+
+/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt if absent.
+[[nodiscard]] inline result<std::optional<private_file>> read_private_file(const std::filesystem::path& p,
+                                                                           std::size_t max_size) {
+    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
+    if (fd.get() < 0) {
+        const int err = errno;
+        switch (err) {
+        case ENOENT: return std::optional<private_file>{};
+        case ELOOP: return error{errc::symlink_refused, p.string()};
+        case EACCES:
+        case EPERM: return error{errc::unreadable_store, p.string()};
+        case EISDIR:
+        case ENXIO: return error{errc::not_a_regular_file, p.string()};
+        default: return io_failure(p, "open", err);
+        }
+    }
+    // A writer that replaces the file renames a new inode in, so the open descriptor stays consistent; the
+    // retry only guards against tools that rewrite the file in place while it is being read.
+    constexpr int attempts = 4;
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        struct stat before {};
+        if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);
+        if (!S_ISREG(before.st_mode)) return error{errc::not_a_regular_file, p.string()};
+        if (before.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
+        if ((before.st_mode & (S_IRWXG | S_IRWXO)) != 0) return error{errc::insecure_permissions, p.string()};
+        if (before.st_size < 0 || static_cast<std::uint64_t>(before.st_size) > max_size)
+            return error{errc::too_large, p.string()};
+
+        secure_buffer buffer(static_cast<std::size_t>(before.st_size));
+        std::size_t filled = 0;
+        while (filled < buffer.size()) {
+            const auto n = retry_eintr([&] {
+                return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled, static_cast<off_t>(filled));
+            });
+            if (n < 0) {
+                const int err = errno;
+                if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
+                return io_failure(p, "read", err);
+            }
+            if (n == 0) break;  // shrank while reading: the identity check below retries
+            filled += static_cast<std::size_t>(n);
+        }
+        struct stat after {};
+        if (::fstat(fd.get(), &after) != 0) return io_failure(p, "fstat", errno);
+        const auto identity = identity_of(before);
+        if (identity == identity_of(after) && filled == buffer.size()) {
+            if (const int err = fd.close(); err != 0) return io_failure(p, "close", err);
+            return std::optional<private_file>{private_file{std::move(buffer), identity}};
+        }
+    }
+    return error{errc::io_error, p.string() + " (kept changing while being read)"};
+}
+
+/// Writes all of `bytes` to `fd`.
+[[nodiscard]] inline int write_all(int fd, std::span<const std::byte> bytes) noexcept {
+    while (!bytes.empty()) {
+        const auto n = retry_eintr([&] { return ::write(fd, bytes.data(), bytes.size()); });
+        if (n < 0) return errno;
+        if (n == 0) return EIO;
+        bytes = bytes.subspan(static_cast<std::size_t>(n));
+    }
+    return 0;
+}
+
+/// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
+[[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
+                                                                 std::span<const std::byte> bytes) {
+    if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
+    struct stat existing {};
+    bool replaces_existing = false;
+    if (retry_eintr([&] { return ::lstat(target.c_str(), &existing); }) == 0) {
+        replaces_existing = true;
+        if (S_ISLNK(existing.st_mode)) return error{errc::symlink_refused, target.string()};
+        if (!S_ISREG(existing.st_mode)) return error{errc::not_a_regular_file, target.string()};
+    } else if (const int err = errno; err != ENOENT) {
+        if (err == EACCES) return error{errc::read_only_store, target.string()};
+        return io_failure(target, "lstat", err);
+    }
+
+    const auto dir = parent_directory_of(target);
+    auto suffix = random_hex(8);
+    if (!suffix) return suffix.error();
+    const auto temp = dir / ("." + target.filename().string() + ".tmp-" + *suffix);
+    unique_fd fd(retry_eintr([&] {
+        return ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
+    }));
+    if (fd.get() < 0) {
+        const int err = errno;
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, target.string()};
+        return io_failure(target, "create temp file", err);
+    }
+    // From here on the temp file exists and must not outlive a failure.
+    auto fail = [&](error e) {
+        fd.reset();
+        (void)::unlink(temp.c_str());
+        return e;
+    };
+    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0)
+        return fail(io_failure(target, "fchmod temp file", errno));
+    if (const int err = write_all(fd.get(), bytes); err != 0) return fail(io_failure(target, "write temp file", err));
+    if (replaces_existing) {
+        // Readers detect changes by identity (inode, size, mtime, ctime). An inode number can be reused
+        // and timestamps are coarse, so make the new mtime strictly later than the file it replaces.
+        struct timespec now {};
+        if (::clock_gettime(CLOCK_REALTIME, &now) != 0) return fail(io_failure(target, "clock_gettime", errno));
+        struct timespec floor = existing.st_mtim;
+        floor.tv_nsec += 1000;
+        if (floor.tv_nsec >= 1000000000L) {
+            floor.tv_sec += 1;
+            floor.tv_nsec -= 1000000000L;
+        }
+        const bool now_is_later = now.tv_sec > floor.tv_sec || (now.tv_sec == floor.tv_sec && now.tv_nsec > floor.tv_nsec);
+        const struct timespec times[2] = {{0, UTIME_OMIT}, now_is_later ? now : floor};
+        if (::futimens(fd.get(), times) != 0) return fail(io_failure(target, "futimens temp file", errno));
+    }
+    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0) return fail(io_failure(target, "fsync temp file", errno));
+    if (retry_eintr([&] { return ::rename(temp.c_str(), target.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+            return fail(error{errc::not_a_regular_file, target.string()});
+        if (err == EACCES || err == EPERM || err == EROFS) return fail(error{errc::read_only_store, target.string()});
+        return fail(io_failure(target, "rename", err));
+    }
+    // rename updates the inode's ctime, so the identity is taken from the descriptor after it.
+    struct stat written {};
+    const int stat_rc = ::fstat(fd.get(), &written);
+    const int stat_err = errno;
+    if (const int err = fd.close(); err != 0) return io_failure(target, "close", err);
+    if (stat_rc != 0) return io_failure(target, "fstat", stat_err);
+    TOKENVAULT_TRY(sync_directory(dir));
+    return identity_of(written);
+}
+
+/// The UTC time now as yyyymmddThhmmssZ.
+[[nodiscard]] inline std::string utc_timestamp() {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    if (::gmtime_r(&now, &utc) == nullptr) return "00000000T000000Z";
+    char text[32] = {};
+    if (std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc) == 0) return "00000000T000000Z";
+    return text;
+}
+
+/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new path.
+[[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
+    if (p.filename().empty()) return error{errc::invalid_argument, p.string()};
+    auto suffix = random_hex(4);
+    if (!suffix) return suffix.error();
+    auto moved = p;
+    moved.replace_filename(p.filename().string() + ".corrupt-" + utc_timestamp() + "-" + *suffix);
+    if (retry_eintr([&] { return ::rename(p.c_str(), moved.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
+        return io_failure(p, "rename", err);
+    }
+    TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
+    return moved;
+}
+
+/// Removes the file `p` (a symlink itself, never its target); false when nothing was there.
+[[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
+    if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT) return false;
+        if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
+        return io_failure(p, "unlink", err);
+    }
+    TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
+    return true;
+}
+
+}  // namespace tokenvault::detail
