@@ -1,0 +1,30 @@
+// tests/support/tokens.hpp: sample tokens and ids for tests.
+#pragma once
+
+#include <tokenvault/credential_id.hpp>
+#include <tokenvault/token.hpp>
+
+#include <string>
+
+namespace tvtest {
+
+/// A credential id for `n`: https://mcp<n>.example.com/mcp.
+inline tokenvault::credential_id id_for(int n) {
+    return tokenvault::credential_id::parse("https://mcp" + std::to_string(n) + ".example.com/mcp").value();
+}
+
+/// A token whose secrets contain `tag`, with every field set.
+inline tokenvault::token sample_token(const std::string& tag) {
+    using namespace std::chrono_literals;
+    tokenvault::token t;
+    t.access_token = tokenvault::secret_string{"at-" + tag};
+    t.refresh_token = tokenvault::secret_string{"rt-" + tag};
+    t.expires_at = std::chrono::time_point_cast<std::chrono::seconds>(tokenvault::clock::now()) + 3600s;
+    t.scopes = {"read", "write"};
+    t.issuer = "https://auth.example.com";
+    t.client_id = "client-" + tag;
+    t.extra["custom_field"] = "kept";
+    return t;
+}
+
+}  // namespace tvtest
