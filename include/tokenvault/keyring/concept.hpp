@@ -5,6 +5,9 @@
 // (survives reboot), `K::max_item_size`, `static result<std::optional<K>> open(const keyring_options&)`
 // (nullopt: "not available here", so a fallback chain moves on), and `read` / `write` / `erase`.
 // It may assume calls are serialised by the store; it must bound every call by `options.timeout`.
+// Optional: `result<std::vector<std::string>> list_accounts(std::string_view prefix)` (the accounts of the
+// service that start with `prefix`; `enumerable_keyring<K>`), which lets migrations find legacy items
+// that no index lists. Keyrings that hash account names (keyring::file) cannot offer it.
 #pragma once
 
 #include <chrono>
@@ -17,6 +20,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../detail/secure_buffer.hpp"
 #include "../result.hpp"
@@ -46,6 +50,12 @@ concept keyring_policy = std::movable<K> && requires(K& k, const K& ck, std::str
     { k.read(account) } -> std::same_as<result<std::optional<detail::secure_buffer>>>;
     { k.write(account, secret) } -> std::same_as<result<void>>;
     { k.erase(account) } -> std::same_as<result<bool>>;
+};
+
+/// A keyring that can also list its accounts by prefix (optional; see the top of this header).
+template <class K>
+concept enumerable_keyring = keyring_policy<K> && requires(K& k, std::string_view prefix) {
+    { k.list_accounts(prefix) } -> std::same_as<result<std::vector<std::string>>>;
 };
 
 /// Marks a non-persistent keyring K as an accepted key holder for a persistent file: a reboot (keyctl)

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "../detail/secure_buffer.hpp"
 #include "../result.hpp"
@@ -81,6 +82,19 @@ public:
         return {};
     }
 
+    /// The accounts of this service that start with `prefix`, sorted (the optional enumeration of
+    /// keyring/concept.hpp; a read: fails while `fail_reads` is set).
+    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix) {
+        const std::lock_guard lock(state_->mutex);
+        if (state_->fail_reads) return error{*state_->fail_reads, "keyring::memory: list"};
+        std::vector<std::string> out;
+        for (auto it = state_->items.lower_bound(prefix); it != state_->items.end(); ++it) {
+            if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+            out.push_back(it->first);
+        }
+        return out;
+    }
+
     [[nodiscard]] result<bool> erase(std::string_view account) {
         const std::lock_guard lock(state_->mutex);
         ++state_->erases;
@@ -97,5 +111,6 @@ private:
 };
 
 static_assert(keyring_policy<memory>);
+static_assert(enumerable_keyring<memory>);
 
 }  // namespace tokenvault::keyring

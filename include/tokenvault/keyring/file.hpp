@@ -1,0 +1,221 @@
+// tokenvault/keyring/file.hpp: keyring::file, a file-backed keyring for hosts without an OS keyring.
+//
+// In options.directory (0700): `passphrase`, 32 random bytes (0600) created once under `passphrase.lock`
+// so concurrent first starts agree on one; and one `<sha256-hex(service NUL account)>.item` per item, an
+// XChaCha20-Poly1305 box under a key derived from the passphrase (format below). Weaker than an OS
+// keyring: the 0700 directory is the real boundary. Only the lock wait is bounded by options.timeout;
+// file reads and writes are local-disk calls. Item format v1: "TVKF" | version 1 | key id (16) | nonce
+// (24) | ciphertext+tag; associated data: the first 21 bytes, the service, a NUL, the account.
+#pragma once
+
+#include <sodium.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "../detail/file_lock.hpp"
+#include "../detail/posix_file.hpp"
+#include "../detail/secure_buffer.hpp"
+#include "../error.hpp"
+#include "../result.hpp"
+#include "concept.hpp"
+
+namespace tokenvault::keyring {
+
+/// A keyring of sealed files in one private directory, keyed by a per-install random passphrase.
+class file {
+public:
+    /// The tier name recorded in file headers and resolution logs.
+    static constexpr std::string_view tier = "file";
+    /// Whether items survive a reboot.
+    static constexpr bool persistent = true;
+    /// The largest item accepted.
+    static constexpr std::size_t max_item_size = std::size_t{1} << 20;
+
+    /// Opens (creating the 0700 directory and the passphrase on first use) the keyring in options.directory.
+    [[nodiscard]] static result<std::optional<file>> open(const keyring_options& options) {
+        if (options.directory.empty())
+            return error{errc::invalid_argument, "keyring::file needs a directory"};
+        TOKENVAULT_TRY(detail::ensure_sodium());
+        if (auto made = detail::ensure_private_directory(options.directory); !made) return wrap(made.error());
+        auto passphrase = load_or_create_passphrase(options);
+        if (!passphrase) return passphrase.error();
+
+        detail::secure_buffer key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+        std::array<unsigned char, key_id_size> key_id{};
+        const auto* master = reinterpret_cast<const unsigned char*>(passphrase->data());
+        if (crypto_kdf_derive_from_key(reinterpret_cast<unsigned char*>(key.data()), key.size(), 1,
+                                       kdf_context, master) != 0 ||
+            crypto_kdf_derive_from_key(key_id.data(), key_id.size(), 2, kdf_context, master) != 0)
+            return error{errc::crypto_failure, "keyring::file: key derivation"};
+        return std::optional<file>{file{options.directory, options.service, std::move(key), key_id}};
+    }
+
+    /// The tier name, "file".
+    [[nodiscard]] std::string_view tier_name() const noexcept { return tier; }
+
+    /// The item's bytes, or nullopt when there is none; a tampered item is errc::corrupt_file (left in
+    /// place).
+    [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
+        const auto path = item_path(account);
+        if (!path) return path.error();
+        auto loaded = detail::read_private_file(*path, max_item_size + overhead);
+        if (!loaded) return wrap(loaded.error());
+        if (!*loaded) return std::optional<detail::secure_buffer>{};
+        const auto bytes = (*loaded)->bytes.bytes();
+        const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
+        const std::string where = "keyring::file: " + path->string();
+        if (bytes.size() < overhead || std::memcmp(raw, magic.data(), magic.size()) != 0)
+            return error{errc::corrupt_file, where + ": not a tokenvault item (left in place)"};
+        if (raw[magic.size()] != format_version) return error{errc::unsupported_format_version, where};
+        if (sodium_memcmp(raw + magic.size() + 1, key_id_.data(), key_id_.size()) != 0)
+            return error{errc::foreign_key, where + ": sealed under another passphrase (left in place)"};
+
+        const auto ad = associated_data(account);
+        const unsigned char* nonce = raw + header_size;
+        const unsigned char* sealed = nonce + nonce_size;
+        const std::size_t sealed_size = bytes.size() - header_size - nonce_size;
+        detail::secure_buffer plain(sealed_size - tag_size);
+        unsigned long long plain_size = 0;
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+                reinterpret_cast<unsigned char*>(plain.data()), &plain_size, nullptr, sealed, sealed_size,
+                ad.data(), ad.size(), nonce, reinterpret_cast<const unsigned char*>(key_.data())) != 0)
+            return error{errc::corrupt_file, where + ": failed authentication (left in place)"};
+        plain.shrink(static_cast<std::size_t>(plain_size));
+        return std::optional<detail::secure_buffer>{std::move(plain)};
+    }
+
+    /// Creates or replaces the item: sealed with a fresh nonce, written durably and atomically (0600).
+    [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
+        if (secret.size() > max_item_size) return error{errc::keyring_item_too_large, "keyring::file: write"};
+        const auto path = item_path(account);
+        if (!path) return path.error();
+        const auto ad = associated_data(account);
+        std::vector<std::byte> sealed(overhead + secret.size());
+        auto* out = reinterpret_cast<unsigned char*>(sealed.data());
+        std::memcpy(out, ad.data(), header_size);
+        unsigned char* nonce = out + header_size;
+        randombytes_buf(nonce, nonce_size);
+        unsigned long long sealed_size = 0;
+        if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+                nonce + nonce_size, &sealed_size, reinterpret_cast<const unsigned char*>(secret.data()),
+                secret.size(), ad.data(), ad.size(), nullptr, nonce,
+                reinterpret_cast<const unsigned char*>(key_.data())) != 0)
+            return error{errc::crypto_failure, "keyring::file: seal"};
+        if (auto written = detail::write_file_atomically(*path, sealed); !written)
+            return wrap(written.error());
+        return {};
+    }
+
+    /// Removes the item; false when there was none.
+    [[nodiscard]] result<bool> erase(std::string_view account) {
+        const auto path = item_path(account);
+        if (!path) return path.error();
+        auto removed = detail::remove_file(*path);
+        if (!removed) return wrap(removed.error());
+        return *removed;
+    }
+
+    /// The file that holds `account`'s item (for tests and diagnostics; the name reveals only a hash).
+    [[nodiscard]] result<std::filesystem::path> item_path(std::string_view account) const {
+        if (account.empty()) return error{errc::invalid_argument, "keyring::file: empty account"};
+        std::string name = service_;
+        name.push_back('\0');
+        name.append(account);
+        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
+                               name.size()) != 0)
+            return error{errc::crypto_failure, "keyring::file: sha256"};
+        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
+        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+        return directory_ / (std::string(hex.data(), crypto_hash_sha256_BYTES * 2) + ".item");
+    }
+
+private:
+    static constexpr std::array<unsigned char, 4> magic{'T', 'V', 'K', 'F'};
+    static constexpr unsigned char format_version = 1;
+    static constexpr std::size_t key_id_size = 16;
+    static constexpr std::size_t header_size = 4 + 1 + key_id_size;
+    static constexpr std::size_t nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    static constexpr std::size_t tag_size = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    static constexpr std::size_t overhead = header_size + nonce_size + tag_size;
+    static constexpr std::size_t passphrase_size = 32;
+    static constexpr char kdf_context[crypto_kdf_CONTEXTBYTES + 1] = "tvfilekr";
+    static_assert(passphrase_size == crypto_kdf_KEYBYTES);
+
+    file(std::filesystem::path directory, std::string service, detail::secure_buffer key,
+         const std::array<unsigned char, key_id_size>& key_id)
+        : directory_(std::move(directory)),
+          service_(std::move(service)),
+          key_(std::move(key)),
+          key_id_(key_id) {}
+
+    /// Prefixes the context of a detail error with this keyring's name.
+    [[nodiscard]] static error wrap(const error& e) { return error{e.code, "keyring::file: " + e.context}; }
+
+    /// Reads the passphrase; if absent, creates it under the lock (re-checking there), so exactly one wins.
+    [[nodiscard]] static result<detail::secure_buffer> load_or_create_passphrase(
+        const keyring_options& options) {
+        const auto path = options.directory / "passphrase";
+        auto existing = read_passphrase(path);
+        if (!existing) return existing.error();
+        if (*existing) return std::move(**existing);
+
+        auto lock = detail::file_lock::acquire(options.directory / "passphrase.lock", options.timeout);
+        if (!lock) return wrap(lock.error());
+        existing = read_passphrase(path);  // another process may have created it while we waited
+        if (!existing) return existing.error();
+        if (*existing) return std::move(**existing);
+
+        auto fresh = detail::secure_buffer(passphrase_size);
+        randombytes_buf(fresh.data(), fresh.size());
+        if (auto written = detail::write_file_atomically(path, fresh.bytes()); !written)
+            return wrap(written.error());
+        return fresh;
+    }
+
+    [[nodiscard]] static result<std::optional<detail::secure_buffer>> read_passphrase(
+        const std::filesystem::path& path) {
+        auto loaded = detail::read_private_file(path, 4096);
+        if (!loaded) return wrap(loaded.error());
+        if (!*loaded) return std::optional<detail::secure_buffer>{};
+        if ((*loaded)->bytes.size() != passphrase_size)
+            return error{errc::corrupt_file,
+                         "keyring::file: " + path.string() +
+                             ": passphrase has the wrong size "
+                             "(left in place; items sealed with it cannot be read without it)"};
+        return std::optional<detail::secure_buffer>{std::move((*loaded)->bytes)};
+    }
+
+    /// The header (magic, version, key id) followed by the service, a NUL and the account.
+    [[nodiscard]] std::vector<unsigned char> associated_data(std::string_view account) const {
+        std::vector<unsigned char> ad;
+        ad.reserve(header_size + service_.size() + 1 + account.size());
+        ad.insert(ad.end(), magic.begin(), magic.end());
+        ad.push_back(format_version);
+        ad.insert(ad.end(), key_id_.begin(), key_id_.end());
+        ad.insert(ad.end(), service_.begin(), service_.end());
+        ad.push_back(0);
+        ad.insert(ad.end(), account.begin(), account.end());
+        return ad;
+    }
+
+    std::filesystem::path directory_;
+    std::string service_;
+    detail::secure_buffer key_;
+    std::array<unsigned char, key_id_size> key_id_{};
+};
+
+static_assert(keyring_policy<file>,
+              "keyring::file must model keyring_policy (tokenvault/keyring/concept.hpp)");
+
+}  // namespace tokenvault::keyring

@@ -1,0 +1,203 @@
+// tokenvault/keyring/first_available.hpp: keyring::first_available<K...>, a fallback chain of keyrings.
+//
+// open() tries each K in order and keeps the first that opens; a K that answers "not available here"
+// (nullopt) or fails falls through to the next, and every attempt is recorded (tier, reason code: no
+// secret) for diagnostics via resolution(). The chosen keyring lives in a std::variant<K...>: no virtual
+// calls. open_tier() opens exactly one named tier, for files whose header names the tier of their key.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "../detail/secure_buffer.hpp"
+#include "../error.hpp"
+#include "../result.hpp"
+#include "concept.hpp"
+
+namespace tokenvault::keyring {
+
+namespace detail_first_available {
+
+/// Fails to compile, naming K in the instantiation trace, when K is not a keyring.
+template <class K>
+struct check_keyring {
+    static_assert(
+        keyring_policy<K>,
+        "keyring::first_available<K...>: this K does not model keyring::keyring_policy; see the "
+        "requirements at the top of tokenvault/keyring/concept.hpp (tier, persistent, max_item_size, "
+        "open, tier_name, read, write, erase)");
+    static constexpr bool value = true;
+};
+
+/// Whether K is itself a chain that can open one of its inner tiers by name.
+template <class K>
+concept tier_chain = requires(const keyring_options& options, std::string_view name) {
+    { K::contains_tier(name) } -> std::same_as<bool>;
+    { K::open_tier(options, name) } -> std::same_as<result<std::optional<K>>>;
+};
+
+}  // namespace detail_first_available
+
+/// One attempt of first_available::open: which tier, whether it opened, and why not (never a secret).
+struct tier_attempt {
+    std::string_view tier;   ///< K::tier of the attempted keyring
+    bool opened = false;     ///< true for the tier that was chosen
+    std::error_code reason;  ///< why it did not open: errc::keyring_unavailable for "not available here"
+};
+
+/// The first of K... that opens; falls through on "not available here" and on errors.
+template <class... K>
+class first_available {
+    static_assert(sizeof...(K) > 0, "keyring::first_available<K...> needs at least one keyring");
+    static_assert((detail_first_available::check_keyring<K>::value && ...));
+
+public:
+    /// The tier name recorded in file headers and resolution logs.
+    static constexpr std::string_view tier = "first_available";
+    /// Whether items survive a reboot.
+    static constexpr bool persistent = (K::persistent && ...);
+    /// The largest item accepted.
+    static constexpr std::size_t max_item_size = std::min({static_cast<std::size_t>(K::max_item_size)...});
+
+    /// Opens the first K that opens; errc::keyring_unavailable (context lists the tiers tried) if none does.
+    [[nodiscard]] static result<std::optional<first_available>> open(const keyring_options& options) {
+        std::vector<tier_attempt> attempts;
+        attempts.reserve(sizeof...(K));
+        std::string tried;
+        auto opened = open_from<0>(options, attempts, tried);
+        if (!opened) return opened.error();
+        if (!*opened)
+            return error{errc::keyring_unavailable,
+                         "keyring::first_available: no keyring opened; tried " + tried};
+        return opened;
+    }
+
+    /// Opens exactly the tier named `name`; nullopt when it is not available now.
+    [[nodiscard]] static result<std::optional<first_available>> open_tier(const keyring_options& options,
+                                                                          std::string_view name) {
+        if (!contains_tier(name))
+            return error{errc::invalid_argument, "keyring::first_available: this chain has no tier named \"" +
+                                                     std::string(name) + "\""};
+        std::vector<tier_attempt> attempts;
+        return open_named<0>(options, name, attempts);
+    }
+
+    /// Whether `name` is the tier of one of K... (or of a chain among them).
+    [[nodiscard]] static constexpr bool contains_tier(std::string_view name) noexcept {
+        return (matches<K>(name) || ...);
+    }
+
+    /// The tier of the keyring that was chosen (e.g. "secret_service").
+    [[nodiscard]] std::string_view tier_name() const {
+        return std::visit([](const auto& k) -> std::string_view { return k.tier_name(); }, chosen_);
+    }
+
+    /// Every tier tried by open, in order, ending with the chosen one.
+    [[nodiscard]] const std::vector<tier_attempt>& resolution() const noexcept { return resolution_; }
+
+    /// Reads from the chosen keyring.
+    [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
+        return std::visit([&](auto& k) { return k.read(account); }, chosen_);
+    }
+
+    /// Writes to the chosen keyring.
+    [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
+        return std::visit([&](auto& k) { return k.write(account, secret); }, chosen_);
+    }
+
+    /// Erases from the chosen keyring.
+    [[nodiscard]] result<bool> erase(std::string_view account) {
+        return std::visit([&](auto& k) { return k.erase(account); }, chosen_);
+    }
+
+    /// Lists accounts in the chosen keyring (only when every K can: see enumerable_keyring).
+    // clang-format off
+    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix)
+        requires(enumerable_keyring<K> && ...)
+    {
+        return std::visit([&](auto& k) { return k.list_accounts(prefix); }, chosen_);
+    }
+    // clang-format on
+
+private:
+    using chain = std::variant<K...>;
+
+    template <std::size_t I>
+    using kind = std::variant_alternative_t<I, chain>;
+
+    first_available(chain chosen, std::vector<tier_attempt> attempts)
+        : chosen_(std::move(chosen)), resolution_(std::move(attempts)) {}
+
+    template <class One>
+    [[nodiscard]] static constexpr bool matches(std::string_view name) noexcept {
+        if constexpr (detail_first_available::tier_chain<One>) {
+            return std::string_view(One::tier) == name || One::contains_tier(name);
+        } else {
+            return std::string_view(One::tier) == name;
+        }
+    }
+
+    template <std::size_t I>
+    [[nodiscard]] static result<std::optional<first_available>> open_from(const keyring_options& options,
+                                                                          std::vector<tier_attempt>& attempts,
+                                                                          std::string& tried) {
+        if constexpr (I == sizeof...(K)) {
+            return std::optional<first_available>{};
+        } else {
+            using one = kind<I>;
+            const std::string_view name = one::tier;
+            auto opened = one::open(options);
+            if (opened && *opened) {
+                attempts.push_back(tier_attempt{name, true, {}});
+                return std::optional<first_available>{
+                    first_available(chain(std::in_place_index<I>, std::move(**opened)), std::move(attempts))};
+            }
+            if (!tried.empty()) tried += "; ";
+            tried += std::string(name) + ": ";
+            if (opened) {
+                attempts.push_back(tier_attempt{name, false, make_error_code(errc::keyring_unavailable)});
+                tried += "not available here";
+            } else {
+                attempts.push_back(tier_attempt{name, false, opened.error().code});
+                tried += opened.error().message();
+            }
+            return open_from<I + 1>(options, attempts, tried);
+        }
+    }
+
+    template <std::size_t I>
+    [[nodiscard]] static result<std::optional<first_available>> open_named(
+        const keyring_options& options, std::string_view name, std::vector<tier_attempt>& attempts) {
+        if constexpr (I == sizeof...(K)) {
+            return std::optional<first_available>{};
+        } else {
+            using one = kind<I>;
+            if (!matches<one>(name)) return open_named<I + 1>(options, name, attempts);
+            auto opened = [&] {
+                if constexpr (detail_first_available::tier_chain<one>) {
+                    if (std::string_view(one::tier) != name) return one::open_tier(options, name);
+                }
+                return one::open(options);
+            }();
+            if (!opened) return opened.error();
+            if (!*opened) return std::optional<first_available>{};
+            attempts.push_back(tier_attempt{one::tier, true, {}});
+            return std::optional<first_available>{
+                first_available(chain(std::in_place_index<I>, std::move(**opened)), std::move(attempts))};
+        }
+    }
+
+    chain chosen_;
+    std::vector<tier_attempt> resolution_;
+};
+
+}  // namespace tokenvault::keyring
