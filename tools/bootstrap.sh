@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# tools/bootstrap.sh: installs the Debian packages tokenvault needs to build, test and package.
+# Does nothing when they are all present; otherwise runs apt-get update once and installs the missing
+# ones, non-interactively (as root directly, else through sudo). Safe with no stdin (CI).
+set -euo pipefail
+
+packages=(
+    g++ meson ninja-build pkg-config python3 cmake
+    libboost-dev libsodium-dev doctest-dev nlohmann-json3-dev libcli11-dev
+    libsecret-1-dev libkeyutils-dev keyutils
+    gnome-keyring libsecret-tools dbus dbus-x11
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+    if [[ "$status" != "installed" ]]; then
+        missing+=("$package")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "bootstrap: all ${#packages[@]} packages present"
+    exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+    sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo -n)
+else
+    echo "bootstrap: missing packages: ${missing[*]}; not root and no sudo: install them yourself" >&2
+    exit 1
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" </dev/null
+echo "bootstrap: done"

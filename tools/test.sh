@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# tools/test.sh: the whole test suite, as CI runs it (.ci/run).
+#
+#   1. tools/bootstrap.sh (installs missing Debian packages)
+#   2. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
+#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration
+# and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
+# configure failure counts as one failure). Exits non-zero on any failure.
+#
+# usage: tools/test.sh [--no-asan]     (build directories are reused: reconfigured, not wiped)
+# env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR override the build directory names.
+# Integration tests run inside tests/integration/run_with_keyring.sh, which gives each one a private
+# D-Bus session with gnome-keyring-daemon; TOKENVAULT_REQUIRE_KEYRING=1 makes a missing keyring an error.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+jobs=2
+build_test=${TOKENVAULT_BUILD_TEST_DIR:-build-test}
+build_asan=${TOKENVAULT_BUILD_ASAN_DIR:-build-asan}
+run_asan=1
+for arg in "$@"; do
+    case "$arg" in
+        --no-asan) run_asan=0 ;;
+        *) echo "usage: tools/test.sh [--no-asan]" >&2; exit 2 ;;
+    esac
+done
+
+passed=0
+failed=0
+skipped=0
+problems=()
+
+note_failure() {  # a failure that is not a test: configure, build, bootstrap
+    failed=$((failed + 1))
+    problems+=("$1")
+    echo "tools/test.sh: FAILED: $1" >&2
+}
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+configure() {  # configure DIR OPTIONS...: set up, or reconfigure an existing build directory
+    local dir=$1
+    shift
+    if [[ -f "$dir/meson-private/coredata.dat" ]]; then
+        meson setup --reconfigure "$dir" "$@" || meson setup --wipe "$dir" "$@"
+    else
+        rm -rf "$dir"
+        meson setup "$dir" "$@"
+    fi
+}
+
+count_results() {  # count_results DIR: add the results of the last meson test run in DIR
+    local log="$1/meson-logs/testlog.json"
+    local counts
+    if [[ ! -f "$log" ]]; then
+        echo "0 0 0"
+        return
+    fi
+    counts=$(python3 - "$log" <<'PY'
+import json, sys
+ok = bad = skip = 0
+with open(sys.argv[1], encoding="utf-8") as f:
+    for line in f:
+        line = line.strip()
+        if not line:
+            continue
+        result = json.loads(line).get("result", "")
+        if result in ("OK", "EXPECTEDFAIL"):
+            ok += 1
+        elif result == "SKIP":
+            skip += 1
+        else:  # FAIL, TIMEOUT, UNEXPECTEDPASS, ERROR
+            bad += 1
+print(ok, bad, skip)
+PY
+) || counts="0 0 0"
+    echo "$counts"
+}
+
+run_phase() {  # run_phase LABEL DIR MESON_TEST_ARGS...: build DIR, run its tests, add up the results
+    local label=$1 dir=$2
+    shift 2
+    section "$label: build"
+    local build_ok=1
+    if ! ninja -C "$dir" -j "$jobs" -k 0; then
+        build_ok=0
+        note_failure "$label: build failed (see the compiler errors above)"
+    fi
+    section "$label: test"
+    rm -f "$dir/meson-logs/testlog.json"
+    meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$jobs" "$@" </dev/null
+    local status=$?
+    local ok bad skip
+    read -r ok bad skip < <(count_results "$dir")
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    skipped=$((skipped + skip))
+    echo "[$label] ok=$ok failed=$bad skipped=$skip (meson test exit $status)"
+    if [[ $status -ne 0 && $bad -eq 0 && $build_ok -eq 1 ]]; then
+        note_failure "$label: meson test exited $status without a failed test"
+    fi
+}
+
+export TOKENVAULT_REQUIRE_KEYRING=1
+
+section "bootstrap"
+if ! bash tools/bootstrap.sh </dev/null; then
+    note_failure "bootstrap: tools/bootstrap.sh failed"
+fi
+
+# Strict build: warnings are errors, every optional keyring enabled (so a missing one is an error, not a
+# silently skipped test), examples and benchmarks built (benchmarks are not run here).
+section "build-test: configure"
+if configure "$build_test" --buildtype=debug -Dwerror=true -Dtests=enabled -Dexamples=enabled \
+        -Dbenchmarks=enabled -Dsecret_service=enabled -Dkeyctl=enabled </dev/null; then
+    run_phase build-test "$build_test"
+else
+    note_failure "build-test: meson setup failed"
+fi
+
+# Sanitizers, at -O1 (fast enough to run, still accurate); meta tests are not defined under sanitizers.
+# -Dwerror=false: GCC's sanitizer instrumentation yields false-positive warnings; build-test already
+# holds the code to -Werror.
+if [[ $run_asan -eq 1 ]]; then
+    section "build-asan: configure"
+    if configure "$build_asan" -Ddebug=true -Doptimization=1 -Db_sanitize=address,undefined \
+            -Db_lundef=false -Dwerror=false -Dtests=enabled -Dexamples=disabled -Dbenchmarks=disabled \
+            -Dsecret_service=enabled -Dkeyctl=enabled </dev/null; then
+        run_phase build-asan "$build_asan" --timeout-multiplier 3  # unit, matrix, integration: no meta here
+    else
+        note_failure "build-asan: meson setup failed"
+    fi
+fi
+
+section "summary"
+for problem in "${problems[@]}"; do
+    echo "  $problem"
+done
+echo "skipped: $skipped"
+if [[ $passed -eq 0 ]]; then
+    echo "  no test passed: is the tree empty, or did every build fail?"
+fi
+echo "tokenvault: $passed passed, $failed failed"
+if [[ $failed -ne 0 || $passed -eq 0 ]]; then
+    exit 1
+fi
+exit 0
