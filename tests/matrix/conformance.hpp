@@ -185,12 +185,12 @@ TEST_CASE_TEMPLATE_DEFINE("store contract", S, conformance) {
         CHECK(store.list()->empty());
     }
 
-    SUBCASE("a second instance sees what the first stored, when the backend persists") {
+    SUBCASE("a second instance sees what the first stored, when the backend is persistent or shared") {
         REQUIRE(store.put(a, sample_token("persist")).has_value());
         auto other = f.another_instance();
         auto got = other->get(a);
         REQUIRE_MESSAGE(got.has_value(), got.error().message());
-        if constexpr (S::backend_type::persistent) {
+        if constexpr (S::backend_type::persistent || S::backend_type::shared) {
             REQUIRE(got->has_value());
             CHECK(**got == sample_token("persist"));
             // ...and the first instance notices the second one's write without being told.

@@ -15,11 +15,11 @@ inline tokenvault::credential_id id_for(int n) {
 
 /// A token whose secrets contain `tag`, with every field set.
 inline tokenvault::token sample_token(const std::string& tag) {
-    using namespace std::chrono_literals;
     tokenvault::token t;
     t.access_token = tokenvault::secret_string{"at-" + tag};
     t.refresh_token = tokenvault::secret_string{"rt-" + tag};
-    t.expires_at = std::chrono::time_point_cast<std::chrono::seconds>(tokenvault::clock::now()) + 3600s;
+    // A fixed expiry (2030-01-01T00:00:00Z), so that two calls give equal tokens whenever they run.
+    t.expires_at = tokenvault::clock::time_point{std::chrono::seconds{1893456000}};
     t.scopes = {"read", "write"};
     t.issuer = "https://auth.example.com";
     t.client_id = "client-" + tag;

@@ -67,15 +67,21 @@ TEST_CASE("errors say what to do and carry no secret") {
 
 TEST_CASE("diagnostics::callback receives typed events without secrets") {
     store_with<locking::none, diagnostics::callback> store;
-    std::vector<events::any> seen;
-    store.diagnostics().set([&](const events::any& e) { seen.push_back(e); });
-    REQUIRE(store.put(id("https://x.example/mcp"), make("canary-cb-token")).has_value());
+    struct seen_operation {
+        std::string operation, credential;
+        bool failed;
+    };
+    std::vector<seen_operation> seen;
+    store.diagnostics().set([&](const events::any& e) {  // events are views: copy what is kept
+        if (const auto* op = std::get_if<events::store_operation>(&e))
+            seen.push_back({std::string(op->operation), std::string(op->credential), static_cast<bool>(op->failure)});
+    });
+    const auto server = id("https://x.example/mcp");
+    REQUIRE(store.put(server, make("canary-cb-token")).has_value());
     REQUIRE(seen.size() == 1);
-    const auto* op = std::get_if<events::store_operation>(&seen.front());
-    REQUIRE(op != nullptr);
-    CHECK(op->operation == "put");
-    CHECK(op->credential == id("https://x.example/mcp").hash());
-    CHECK_FALSE(op->failure);
+    CHECK(seen.front().operation == "put");
+    CHECK(seen.front().credential == server.hash());
+    CHECK_FALSE(seen.front().failed);
 }
 
 TEST_CASE("diagnostics::counters counts operations and failures") {

@@ -2,6 +2,7 @@
 //
 // The function receives `const events::any&` (a std::variant of the typed events) and runs inside store
 // operations, sometimes under a lock: keep it short and never throw. An exception it throws is swallowed.
+// Events are views (events.hpp): copy the fields you keep beyond the call.
 #pragma once
 
 #include <functional>

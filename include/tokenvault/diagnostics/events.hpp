@@ -2,6 +2,8 @@
 //
 // Events carry no secret by construction: their fields are enums, counts, durations, static names
 // (keyring tiers, operations), credential hashes and file paths. No field can hold a token value.
+// Like spdlog's log_msg, an event is a view: its string_view fields are valid only during the call that
+// delivers it. A sink that keeps an event copies the fields it needs.
 #pragma once
 
 #include <chrono>
@@ -83,8 +85,36 @@ struct drift {
     std::string_view reason;
 };
 
+/// How a store picked its keyring tier (the resolution log compares only automatic resolutions).
+enum class store_mode : std::uint8_t {
+    automatic,      ///< a fallback chain (keyring::first_available) took the first tier that opened
+    explicit_tier,  ///< one keyring was configured: its tier is a choice, not a resolution
+};
+
+/// "automatic" or "explicit", as written in the resolution log.
+[[nodiscard]] constexpr std::string_view to_string(store_mode mode) noexcept {
+    return mode == store_mode::automatic ? std::string_view{"automatic"} : std::string_view{"explicit"};
+}
+
+/// A store opened the keyring that holds its data: which backend and tier, picked how and why.
+struct store_resolved {
+    std::string_view directory;   ///< the store's directory (the resolution log lives there)
+    std::string_view store;       ///< the store's file name in `directory`, e.g. "tokens.sealed"
+    std::string_view credential;  ///< one credential's hash, or empty: every credential of the store
+    store_mode mode = store_mode::automatic;
+    std::string_view backend;     ///< backend and keyring chain, e.g. "sealed_file/first_available(secret_service,file)"
+    std::string_view tier;        ///< the tier that resolved, e.g. "file"
+    std::string_view reason;      ///< low-cardinality why: "preferred", "secret_service:unavailable", "file_header"
+    bool moved = false;           ///< the data was moved into `tier` on purpose (re-seal, migration): not drift
+};
+
+/// A login of one credential is about to store a fresh token: the tier it lands in is a choice, not drift.
+struct login {
+    std::string_view credential;  ///< credential hash
+};
+
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
-                         quarantined, store_operation, reloaded, refresh, migration, drift>;
+                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved, login>;
 
 }  // namespace tokenvault::events
