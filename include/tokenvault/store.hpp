@@ -6,6 +6,7 @@
 // no process loses another's update. On a failed save the cache is rolled back: nothing half-applied.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -13,14 +14,31 @@
 #include <utility>
 #include <vector>
 
+#include "backend/memory.hpp"
+#include "cipher/xchacha20poly1305.hpp"
 #include "detail/policy_checks.hpp"
+#include "diagnostics/none.hpp"
 #include "entry.hpp"
 #include "fwd.hpp"
 #include "json.hpp"
+#include "locking/threads.hpp"
+#include "migration/none.hpp"
 #include "options.hpp"
 #include "result.hpp"
 
 namespace tokenvault {
+
+namespace detail {
+/// Backend::reload_before_write when declared, else false: a backend whose changed() cannot see every
+/// writer (a keyring item) sets it, and the store then reloads before every write, whatever changed() says.
+template <class Backend>
+inline constexpr bool reload_before_write = [] {
+    if constexpr (requires { { Backend::reload_before_write } -> std::convertible_to<bool>; })
+        return static_cast<bool>(Backend::reload_before_write);
+    else
+        return false;
+}();
+}  // namespace detail
 
 /// A token store assembled from five policies; see README.md for the policy table.
 template <class Backend, class Cipher, class Locking, class Migration, class Diagnostics>
@@ -182,7 +200,9 @@ private:
         }
     }
 
-    // Loads (or reloads) the cache; the caller holds the exclusive in-process lock.
+    // Loads (or reloads) the cache; the caller holds the exclusive in-process lock. The load itself runs
+    // under the store lock, as the backend contract says: a backend may then act on what it read (move a
+    // corrupt file aside) without racing another process's write.
     result<void> ensure_loaded_locked() {
         if constexpr (needs_first_load) {
             if (loaded_) {
@@ -190,12 +210,23 @@ private:
                 if (!changed) return changed.error();
                 if (!*changed) return {};
             }
+            locking::wait_report wait;
+            auto store_lock = take_store_lock(wait);
+            if (!store_lock) return store_lock.error();
             if constexpr (Migration::enabled) {
-                if (!migrated_) return migrate_locked();
+                if (!migrated_) return migrate_under_store_lock();
             }
             TOKENVAULT_TRY(load_locked());
         }
         return {};
+    }
+
+    // A load on the write path: a backend that moved a certainly corrupt source aside reports corrupt_file
+    // once (readers see it); the write then proceeds from what is left (normally nothing).
+    result<void> load_for_write_locked() {
+        auto loaded = load_locked();
+        if (!loaded && loaded.error() == errc::corrupt_file) loaded = load_locked();
+        return loaded;
     }
 
     result<void> load_locked() {
@@ -206,14 +237,6 @@ private:
         loaded_ = true;
         if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
         return {};
-    }
-
-    // First load with a migration: takes the store lock, then drains legacy sources.
-    result<void> migrate_locked() {
-        locking::wait_report wait;
-        auto store_lock = take_store_lock(wait);
-        if (!store_lock) return store_lock.error();
-        return migrate_under_store_lock();
     }
 
     // Loads, imports legacy entries, persists, and only then deletes the legacy data. A failure keeps the
@@ -259,9 +282,10 @@ private:
                 if (!migrated_) TOKENVAULT_TRY(migrate_under_store_lock());
             }
             if (Backend::shared || !loaded_) {
-                auto changed = loaded_ ? backend_.changed(context_) : result<bool>{true};
+                auto changed = loaded_ && !detail::reload_before_write<Backend> ? backend_.changed(context_)
+                                                                                : result<bool>{true};
                 if (!changed) return changed.error();
-                if (*changed) TOKENVAULT_TRY(load_locked());
+                if (*changed) TOKENVAULT_TRY(load_for_write_locked());
             }
         }
 

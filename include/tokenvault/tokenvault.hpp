@@ -4,7 +4,9 @@
 // included: include tokenvault/keyring/secret_service.hpp or keyring/keyctl.hpp yourself.
 #pragma once
 
+#include "backend/keyring_bundle.hpp"
 #include "backend/memory.hpp"
+#include "backend/sealed_file.hpp"
 #include "cipher/aes256gcm.hpp"
 #include "cipher/none.hpp"
 #include "cipher/xchacha20poly1305.hpp"
@@ -15,8 +17,11 @@
 #include "entry.hpp"
 #include "error.hpp"
 #include "json.hpp"
+#include "keyring/file.hpp"
+#include "keyring/first_available.hpp"
 #include "keyring/memory.hpp"
 #include "locking/none.hpp"
+#include "locking/process.hpp"
 #include "locking/threads.hpp"
 #include "migration/none.hpp"
 #include "options.hpp"

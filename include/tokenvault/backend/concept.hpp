@@ -5,6 +5,8 @@
 // cross-process locking), `B::uses_cipher`, `lock_path()`, `load(ctx)` (read the source of truth),
 // `changed(ctx)` (a cheap check, e.g. one stat) and `save(ctx, bundle)` (durable when it returns).
 // It may assume the store serialises calls: load/save under the store lock, changed under a shared lock.
+// Optional: `B::reload_before_write` (true: the store reloads before every write, whatever changed() says;
+// for backends whose change check cannot see every writer).
 #pragma once
 
 #include <concepts>

@@ -109,7 +109,9 @@ consteval bool check_diagnostics() {
     static_assert(requires { { D::enabled } -> std::convertible_to<bool>; },
                   "tokenvault: Diagnostics needs `static constexpr bool enabled` "
                   "(see tokenvault/diagnostics/concept.hpp)");
-    static_assert(requires(D& d) { d.on(events::keyring_read{}); d.on(events::drift{}); },
+    static_assert(requires(D& d) {
+                      d.on(events::keyring_read{}); d.on(events::drift{});
+                      d.on(events::store_resolved{}); d.on(events::login{}); },
                   "tokenvault: Diagnostics needs `on(const Event&)` for every event of "
                   "tokenvault/diagnostics/events.hpp (see tokenvault/diagnostics/concept.hpp)");
     return diagnostics::diagnostics_policy<D>;

@@ -22,6 +22,8 @@ concept diagnostics_policy = std::same_as<typename D::policy_family, family::dia
         d.on(events::lock_acquired{});
         d.on(events::store_operation{});
         d.on(events::drift{});
+        d.on(events::store_resolved{});
+        d.on(events::login{});
     };
 
 }  // namespace tokenvault::diagnostics

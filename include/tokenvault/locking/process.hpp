@@ -1,0 +1,62 @@
+// tokenvault/locking/process.hpp: locking::process, for a store shared by threads and by processes.
+//
+// In-process: a std::shared_mutex (readers share, writers exclude), as locking::threads. Across
+// processes: lock_store() takes an exclusive flock on the backend's lock file (`<file>.lock`, created
+// 0600, never deleted; a missing parent directory is created 0700), bounded by the timeout, and reports
+// whether it had to wait. The kernel releases the lock when its holder dies. POSIX (detail/file_lock.hpp).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+
+#include "../detail/file_lock.hpp"
+#include "../detail/posix_file.hpp"
+#include "concept.hpp"
+
+namespace tokenvault::locking {
+
+/// Threads of one process and processes of one user: a shared_mutex plus an flock on the store lock file.
+class process {
+public:
+    using policy_family = family::locking;
+    static constexpr bool thread_safe = true;
+    static constexpr bool cross_process = true;
+    using shared_guard = std::shared_lock<std::shared_mutex>;
+    using exclusive_guard = std::unique_lock<std::shared_mutex>;
+    /// The held flock; released on destruction (or when the process dies). Move-only.
+    using store_guard = detail::file_lock;
+
+    /// Shares the in-process lock with other readers.
+    [[nodiscard]] shared_guard lock_shared() { return shared_guard{mutex_}; }
+    /// Takes the in-process lock exclusively.
+    [[nodiscard]] exclusive_guard lock_exclusive() { return exclusive_guard{mutex_}; }
+
+    /// Takes the cross-process lock on `path` within `timeout` (errc::lock_timeout); an empty path takes
+    /// none.
+    [[nodiscard]] result<store_guard> lock_store(const std::filesystem::path& path,
+                                                 std::chrono::milliseconds timeout,
+                                                 wait_report& report) const {
+        report = wait_report{};
+        if (path.empty()) return store_guard{};
+        const auto parent = detail::parent_directory_of(path);
+        auto present = detail::stat_identity(parent);
+        if (!present) return present.error();
+        if (!*present) TOKENVAULT_TRY(detail::ensure_private_directory(parent));
+        detail::lock_wait wait;
+        auto lock = detail::file_lock::acquire(path, timeout, &wait);
+        report.contended = wait.contended;
+        report.waited = wait.waited;
+        return lock;
+    }
+
+private:
+    std::shared_mutex mutex_;
+};
+
+static_assert(locking_policy<process>,
+              "locking::process must model locking::locking_policy (tokenvault/locking/concept.hpp)");
+
+}  // namespace tokenvault::locking
