@@ -165,9 +165,13 @@ public:
 
     /// Re-reads the source of truth now (normally not needed: reads notice other processes' writes).
     [[nodiscard]] result<void> reload() {
-        [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
-        loaded_ = false;
-        return ensure_loaded_locked();
+        if constexpr (!needs_first_load || !(Backend::persistent || Backend::shared)) {
+            return {};  // the cache is the only copy: there is nothing to re-read
+        } else {
+            [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
+            loaded_ = false;
+            return ensure_loaded_locked();
+        }
     }
 
     /// The diagnostics policy instance (counters to read, a callback to set).
@@ -211,11 +215,16 @@ private:
                 if (!*changed) return {};
             }
             locking::wait_report wait;
-            auto store_lock = take_store_lock(wait);
-            if (!store_lock) return store_lock.error();
             if constexpr (Migration::enabled) {
-                if (!migrated_) return migrate_under_store_lock();
+                if (!migrated_) {
+                    auto store_lock = take_store_lock(wait);
+                    if (!store_lock) return store_lock.error();
+                    return migrate_under_store_lock();
+                }
             }
+            // A load only reads: other readers may load at the same time; writers wait.
+            auto store_lock = take_store_lock(wait, /*shared=*/true);
+            if (!store_lock) return store_lock.error();
             TOKENVAULT_TRY(load_locked());
         }
         return {};
@@ -251,9 +260,16 @@ private:
         return {};
     }
 
-    result<typename Locking::store_guard> take_store_lock(locking::wait_report& wait) {
+    // Takes the cross-process store lock; `shared` for loads when the policy offers a shared lock.
+    result<typename Locking::store_guard> take_store_lock(locking::wait_report& wait, bool shared = false) {
         const auto path = backend_.lock_path();
-        auto guard = locking_.lock_store(path ? *path : std::filesystem::path{}, options_.lock_timeout, wait);
+        const auto where = path ? *path : std::filesystem::path{};
+        auto guard = [&] {
+            if constexpr (requires { locking_.lock_store_shared(where, options_.lock_timeout, wait); }) {
+                if (shared) return locking_.lock_store_shared(where, options_.lock_timeout, wait);
+            }
+            return locking_.lock_store(where, options_.lock_timeout, wait);
+        }();
         if constexpr (Locking::cross_process) {
             if (!guard)
                 diagnostics_.on(events::lock_timed_out{"store", wait.waited});

@@ -121,7 +121,7 @@ public:
             if (registry.try_take(key)) {
                 bool taken = true;
                 if (lock_file) {
-                    auto flocked = try_lock_exclusive(fd.get(), *lock_file);
+                    auto flocked = try_lock(fd.get(), *lock_file, lock_mode::exclusive);
                     if (!flocked) {
                         registry.give_back(key);
                         return flocked.error();

@@ -59,15 +59,19 @@ struct lock_wait {
     return fd;
 }
 
-/// One non-blocking attempt at an exclusive lock on `fd`: true when taken, false when another holder has it.
-[[nodiscard]] inline result<bool> try_lock_exclusive(int fd, const std::filesystem::path& p) {
-    if (retry_eintr([&] { return ::flock(fd, LOCK_EX | LOCK_NB); }) == 0) return true;
+/// Whether a file lock excludes every other holder or only exclusive ones.
+enum class lock_mode { exclusive, shared };
+
+/// One non-blocking attempt at a lock on `fd`: true when taken, false when another holder prevents it.
+[[nodiscard]] inline result<bool> try_lock(int fd, const std::filesystem::path& p, lock_mode mode) {
+    const int operation = (mode == lock_mode::shared ? LOCK_SH : LOCK_EX) | LOCK_NB;
+    if (retry_eintr([&] { return ::flock(fd, operation); }) == 0) return true;
     const int err = errno;
     if (err == EWOULDBLOCK) return false;
     return io_failure(p, "flock", err);
 }
 
-/// An exclusive cross-process lock on a lock file, released on destruction. Move-only.
+/// A cross-process lock (exclusive, or shared among readers) on a lock file, released on destruction.
 class file_lock {
 public:
     /// An empty (not held) lock.
@@ -75,10 +79,11 @@ public:
 
     /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in `*wait`.
     [[nodiscard]] static result<file_lock> acquire(const std::filesystem::path& lock_path,
-                                                   std::chrono::milliseconds timeout, lock_wait* wait = nullptr) {
+                                                   std::chrono::milliseconds timeout, lock_wait* wait = nullptr,
+                                                   lock_mode mode = lock_mode::exclusive) {
         using clock = std::chrono::steady_clock;
         constexpr std::chrono::nanoseconds first_backoff = std::chrono::microseconds(50);
-        constexpr std::chrono::nanoseconds max_backoff = std::chrono::milliseconds(5);
+        constexpr std::chrono::nanoseconds max_backoff = std::chrono::milliseconds(1);
 
         const auto start = clock::now();
         const auto deadline = start + timeout;
@@ -90,7 +95,7 @@ public:
         if (!fd) return fd.error();
         auto backoff = first_backoff;
         for (;;) {
-            auto taken = try_lock_exclusive(fd->get(), lock_path);
+            auto taken = try_lock(fd->get(), lock_path, mode);
             if (!taken) return taken.error();
             const auto now = clock::now();
             report.waited = now - start;

@@ -3,7 +3,8 @@
 // A locking policy L provides `L::thread_safe`, `L::cross_process`, `lock_shared()` and `lock_exclusive()`
 // (in-process guards, infallible), and `lock_store(path, timeout)`, which takes the cross-process store
 // lock on `path` (a no-op for in-process policies) and reports how long it waited. A store takes
-// lock_exclusive() before lock_store(), and holds the store lock only for local work.
+// lock_exclusive() before lock_store(), and holds the store lock only for local work. Optional:
+// `lock_store_shared(path, timeout, report)`, a cross-process lock that readers share (used for loads).
 #pragma once
 
 #include <chrono>

@@ -1,7 +1,7 @@
 // tokenvault/locking/process.hpp: locking::process, for a store shared by threads and by processes.
 //
 // In-process: a std::shared_mutex (readers share, writers exclude), as locking::threads. Across
-// processes: lock_store() takes an exclusive flock on the backend's lock file (`<file>.lock`, created
+// processes: lock_store() takes an exclusive flock (lock_store_shared(), for loads, a shared one) on the backend's lock file (`<file>.lock`, created
 // 0600, never deleted; a missing parent directory is created 0700), bounded by the timeout, and reports
 // whether it had to wait. The kernel releases the lock when its holder dies. POSIX (detail/file_lock.hpp).
 #pragma once
@@ -39,6 +39,19 @@ public:
     [[nodiscard]] result<store_guard> lock_store(const std::filesystem::path& path,
                                                  std::chrono::milliseconds timeout,
                                                  wait_report& report) const {
+        return take(path, timeout, report, detail::lock_mode::exclusive);
+    }
+
+    /// The cross-process lock shared with other readers (loads): excludes writers only.
+    [[nodiscard]] result<store_guard> lock_store_shared(const std::filesystem::path& path,
+                                                        std::chrono::milliseconds timeout,
+                                                        wait_report& report) const {
+        return take(path, timeout, report, detail::lock_mode::shared);
+    }
+
+private:
+    [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path, std::chrono::milliseconds timeout,
+                                                  wait_report& report, detail::lock_mode mode) {
         report = wait_report{};
         if (path.empty()) return store_guard{};
         const auto parent = detail::parent_directory_of(path);
@@ -46,13 +59,12 @@ public:
         if (!present) return present.error();
         if (!*present) TOKENVAULT_TRY(detail::ensure_private_directory(parent));
         detail::lock_wait wait;
-        auto lock = detail::file_lock::acquire(path, timeout, &wait);
+        auto lock = detail::file_lock::acquire(path, timeout, &wait, mode);
         report.contended = wait.contended;
         report.waited = wait.waited;
         return lock;
     }
 
-private:
     std::shared_mutex mutex_;
 };
 
