@@ -4,7 +4,8 @@
 // the collection the "default" alias names; the volatile "session" collection is refused unless allowed
 // and a locked one is errc::keyring_locked (never a prompt). Every call is bounded by options.timeout:
 // async calls on a private GMainContext, cancelled by a timer (a timed-out write may still land later).
-// Uses GLib's shared session-bus connection. Needs libsecret-1 (pkg-config); not in tokenvault.hpp.
+// Uses GLib's shared session-bus connection (libsecret can use no other). Needs libsecret-1 (pkg-config);
+// not in tokenvault.hpp.
 #pragma once
 
 #include <libsecret/secret.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdlib>
@@ -65,29 +67,68 @@ struct schema_unref {
     void operator()(SecretSchema* s) const noexcept { secret_schema_unref(s); }
 };
 
-/// One async call in flight: filled by its callback. Heap-allocated so an abandoned call can free it.
+/// How long, past the timeout, a cancelled call is waited for: its callback normally lands at once.
+inline constexpr guint grace_ms = 500;
+/// How long a keyring being destroyed waits for the callbacks of calls given up on (see state's destructor).
+inline constexpr guint drain_ms = 100;
+/// How long open waits before asking GLib again for a shared bus connection that is still a cancelled one.
+inline constexpr guint bus_retry_ms = 10;
+
+inline gboolean set_flag(gpointer flag) {
+    *static_cast<bool*>(flag) = true;
+    return G_SOURCE_REMOVE;
+}
+
+/// The number of calls started on one keyring's context whose callbacks have not run yet. Shared (not
+/// owned) by the keyring and by every call, so a callback that lands after the keyring is gone still
+/// counts down memory that exists.
+using in_flight_count = std::shared_ptr<std::atomic<std::size_t>>;
+
+/// One async call: shared by the frame that waits for it (operation::await) and by its GLib callback,
+/// and freed by whichever of the two lets go last. A callback that fires after the waiter gave up (and
+/// returned, and its stack frame is gone) touches only this heap object, never the waiter's state.
 struct pending_call {
-    GAsyncResult* result = nullptr;
-    bool done = false;
-    bool abandoned = false;
+    std::atomic<int> refs{2};        // the waiter's and the callback's
+    std::atomic<bool> waiting{true};  // false once the waiter has let go: the result is then dropped
+    std::atomic<bool> done{false};    // the callback has run
+    GAsyncResult* result = nullptr;   // a reference for the waiter, set when the callback ran while waited for
+    in_flight_count in_flight;
+
+    static void release(pending_call* call) noexcept {
+        if (call->refs.fetch_sub(1) == 1) delete call;
+    }
 };
 
 inline void on_call_ready(GObject* /*source*/, GAsyncResult* res, gpointer data) {
     auto* call = static_cast<pending_call*>(data);
-    if (call->abandoned) {
-        delete call;
-        return;
+    if (call->waiting.load()) call->result = G_ASYNC_RESULT(g_object_ref(res));
+    call->done.store(true);
+    call->in_flight->fetch_sub(1);
+    pending_call::release(call);
+}
+
+/// Runs `context` (pushed as thread default by the caller) until `in_flight` is zero or `ms` have passed,
+/// then whatever is queued on it, without blocking.
+inline void drain(GMainContext* context, const std::atomic<std::size_t>& in_flight, guint ms) {
+    if (in_flight.load() > 0) {
+        bool expired = false;
+        GSource* timer = g_timeout_source_new(ms);
+        g_source_set_callback(timer, &set_flag, &expired, nullptr);
+        g_source_attach(timer, context);
+        while (in_flight.load() > 0 && !expired) g_main_context_iteration(context, TRUE);
+        g_source_destroy(timer);  // before `expired` goes out of scope
+        g_source_unref(timer);
     }
-    call->result = G_ASYNC_RESULT(g_object_ref(res));
-    call->done = true;
+    for (int i = 0; i < 1000 && g_main_context_iteration(context, FALSE) != FALSE; ++i) {
+    }
 }
 
 /// The state of one public operation: our context pushed as thread default, a cancellable, and two
-/// timers (cancel at the timeout; give up waiting for the cancellation to land shortly after).
+/// timers (cancel at the timeout; give up waiting for the cancellation to land grace_ms later).
 class operation {
 public:
-    operation(GMainContext* context, std::chrono::milliseconds timeout)
-        : context_(context), cancellable_(g_cancellable_new()) {
+    operation(GMainContext* context, in_flight_count in_flight, std::chrono::milliseconds timeout)
+        : context_(context), in_flight_(std::move(in_flight)), cancellable_(g_cancellable_new()) {
         g_main_context_push_thread_default(context_);
         const auto ms = static_cast<guint>(std::max<std::chrono::milliseconds::rep>(timeout.count(), 0));
         cancel_timer_ = attach_timer(ms, &operation::on_timeout);
@@ -106,25 +147,36 @@ public:
     [[nodiscard]] GCancellable* cancellable() const noexcept { return cancellable_.get(); }
     [[nodiscard]] bool timed_out() const noexcept { return timed_out_; }
 
-    /// Starts an async call with `start(callback, user_data)` and runs the context until it completes;
-    /// the result (owned by the caller) or nullptr when the call was abandoned after the timeout.
+    /// Starts an async call with `start(callback, user_data)` and runs the context until its callback has
+    /// run: the result (owned by the caller), or nullptr when even the cancelled call did not complete
+    /// within the grace period. Its callback then runs whenever the context next does (a later call, or
+    /// the keyring's destructor) and frees what it shares with us; nothing on this stack is touched.
     template <class Start>
     [[nodiscard]] GAsyncResult* await(Start start) {
         auto* call = new pending_call;
+        call->in_flight = in_flight_;
+        in_flight_->fetch_add(1);
         start(&on_call_ready, static_cast<gpointer>(call));
-        while (!call->done && !gave_up_) g_main_context_iteration(context_, TRUE);
-        if (!call->done) {
-            call->abandoned = true;  // its callback frees it, whenever the context runs it
-            return nullptr;
-        }
-        GAsyncResult* result = call->result;
-        delete call;
+        while (!call->done.load() && !gave_up_) g_main_context_iteration(context_, TRUE);
+        call->waiting.store(false);
+        GAsyncResult* result = call->result;  // set only if the callback ran (on this thread, above)
+        pending_call::release(call);
         return result;
     }
 
-private:
-    static constexpr guint grace_ms = 500;
+    /// Runs the context for `ms`: false when the timeout came first.
+    [[nodiscard]] bool pause(guint ms) {
+        bool elapsed = false;
+        GSource* timer = g_timeout_source_new(ms);
+        g_source_set_callback(timer, &set_flag, &elapsed, nullptr);
+        g_source_attach(timer, context_);
+        while (!elapsed && !timed_out_) g_main_context_iteration(context_, TRUE);
+        g_source_destroy(timer);  // before `elapsed` goes out of scope
+        g_source_unref(timer);
+        return !timed_out_;
+    }
 
+private:
     GSource* attach_timer(guint ms, GSourceFunc fn) {
         GSource* source = g_timeout_source_new(ms);
         g_source_set_callback(source, fn, this, nullptr);
@@ -143,6 +195,7 @@ private:
     }
 
     GMainContext* context_;
+    in_flight_count in_flight_;
     gobject_ptr<GCancellable> cancellable_;
     GSource* cancel_timer_ = nullptr;
     GSource* give_up_timer_ = nullptr;
@@ -159,9 +212,8 @@ private:
         if (timed_out)
             return error{errc::keyring_timeout,
                          where + ": no answer within " + std::to_string(timeout.count()) + " ms"};
-        // Not our cancellation: GLib still holds the shared bus connection an earlier call gave up on.
-        return error{errc::keyring_timeout,
-                     where + ": an earlier attempt to reach the session bus timed out"};
+        // Not our cancellation (libsecret cancels its own calls when its objects go away).
+        return error{errc::keyring_unavailable, where + ": the call was cancelled"};
     }
     if (g_error_matches(e, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
         g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_TIMEOUT) ||
@@ -256,12 +308,37 @@ public:
                                            SECRET_SCHEMA_ATTRIBUTE_STRING, "account",
                                            SECRET_SCHEMA_ATTRIBUTE_STRING, nullptr));
 
-        ds::operation op(st->context, options.timeout);
+        ds::operation op(st->context, st->in_flight, options.timeout);
         GError* raw_error = nullptr;
 
+        // GLib's shared session-bus connection, the one libsecret will use (SecretService's constructor
+        // forces g-bus-type=session, so a proxy on any other connection is refused), got here under our
+        // cancellable and held while this keyring lives. GLib keeps one per process and hands it to every
+        // caller until its last reference goes, failed or not: when an earlier attempt on it was cancelled
+        // (a timed-out open, here or elsewhere in the process), the next callers get that cancelled
+        // connection back until the worker thread that ran the attempt drops it, a moment later. So a
+        // cancellation that is not ours means "ask again", within our own timeout.
+        GAsyncResult* res = nullptr;
+        for (;;) {
+            res = op.await([&](GAsyncReadyCallback cb, gpointer data) {
+                g_bus_get(G_BUS_TYPE_SESSION, op.cancellable(), cb, data);
+            });
+            if (res == nullptr) return st->gave_up("open");
+            st->connection.reset(g_bus_get_finish(res, &raw_error));
+            g_object_unref(res);
+            if (st->connection) break;
+            ds::gerror_ptr failure(std::exchange(raw_error, nullptr));
+            if (!op.timed_out() && g_error_matches(failure.get(), G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+                if (!op.pause(ds::bus_retry_ms)) return st->gave_up("open (session bus)");
+                continue;
+            }
+            if (!op.timed_out() && ds::means_absent(failure.get())) return std::optional<secret_service>{};
+            return ds::from_gerror(failure.get(), "open (session bus)", op.timed_out(), st->timeout);
+        }
+
         // A proxy of our own (not libsecret's cached one, whose signals belong to whichever context made
-        // it) on GLib's shared session-bus connection: libsecret >= 0.20 cannot use any other connection.
-        GAsyncResult* res = op.await([&](GAsyncReadyCallback cb, gpointer data) {
+        // it), on that connection.
+        res = op.await([&](GAsyncReadyCallback cb, gpointer data) {
             secret_service_open(SECRET_TYPE_SERVICE, nullptr, SECRET_SERVICE_OPEN_SESSION, op.cancellable(),
                                 cb, data);
         });
@@ -317,7 +394,7 @@ public:
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
         namespace ds = detail_secret_service;
         using value_t = std::optional<detail::secure_buffer>;
-        ds::operation op(state_->context, state_->timeout);
+        ds::operation op(state_->context, state_->in_flight, state_->timeout);
         TOKENVAULT_TRY(state_->require_unlocked(op, "read"));
         auto found = state_->search(op, account, SECRET_SEARCH_LOAD_SECRETS, "read");
         if (!found) return found.error();
@@ -348,7 +425,7 @@ public:
         namespace ds = detail_secret_service;
         if (secret.size() > max_item_size)
             return error{errc::keyring_item_too_large, "keyring::secret_service: write"};
-        ds::operation op(state_->context, state_->timeout);
+        ds::operation op(state_->context, state_->in_flight, state_->timeout);
         TOKENVAULT_TRY(state_->require_unlocked(op, "write"));
 
         detail::secure_buffer encoded(
@@ -381,7 +458,7 @@ public:
     /// Removes the item (every match); false when there was none.
     [[nodiscard]] result<bool> erase(std::string_view account) {
         namespace ds = detail_secret_service;
-        ds::operation op(state_->context, state_->timeout);
+        ds::operation op(state_->context, state_->in_flight, state_->timeout);
         TOKENVAULT_TRY(state_->require_unlocked(op, "erase"));
         auto found = state_->search(op, account, SECRET_SEARCH_NONE, "erase");
         if (!found) return found.error();
@@ -411,7 +488,7 @@ public:
     /// The accounts of this service whose name starts with `prefix`, sorted (no secret is loaded).
     [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix) {
         namespace ds = detail_secret_service;
-        ds::operation op(state_->context, state_->timeout);
+        ds::operation op(state_->context, state_->in_flight, state_->timeout);
         TOKENVAULT_TRY(state_->require_unlocked(op, "list"));
         auto found = state_->search(op, std::nullopt, SECRET_SEARCH_NONE, "list");
         if (!found) return found.error();
@@ -432,6 +509,11 @@ private:
     /// Everything GLib: owned here so the keyring object itself moves cheaply.
     struct state {
         GMainContext* context = nullptr;
+        /// Calls started on `context` whose callbacks have not run (only calls given up on, between
+        /// operations).
+        detail_secret_service::in_flight_count in_flight =
+            std::make_shared<std::atomic<std::size_t>>(0);
+        detail_secret_service::gobject_ptr<GDBusConnection> connection;  // GLib's shared one: never closed
         detail_secret_service::gobject_ptr<SecretService> service;
         detail_secret_service::gobject_ptr<SecretCollection> collection;
         std::unique_ptr<SecretSchema, detail_secret_service::schema_unref> schema;
@@ -447,10 +529,12 @@ private:
             if (context == nullptr) return;
             g_main_context_push_thread_default(context);  // anything these release runs on our context
             collection.reset();
-            service.reset();  // the bus connection is GLib's shared one: never closed here
-            // Unsubscribing the proxies' signals queues clean-ups on our context: run them, without blocking.
-            for (int i = 0; i < 1000 && g_main_context_iteration(context, FALSE) != FALSE; ++i) {
-            }
+            service.reset();
+            connection.reset();  // GLib's shared connection: only our reference goes
+            // Unsubscribing the proxies' signals queues clean-ups on our context, and calls given up on
+            // still have callbacks to run there (which free what they share with the waiter): give those a
+            // moment, then run whatever is queued, without blocking.
+            detail_secret_service::drain(context, *in_flight, detail_secret_service::drain_ms);
             g_main_context_pop_thread_default(context);
             g_main_context_unref(context);
         }
