@@ -25,7 +25,7 @@ namespace tvtest::matrix {
 /// A store of type S in a fresh directory with a keyring service no other test uses.
 template <class S>
 struct fixture {
-    temp_dir dir;
+    temp_dir dir{/*prefer_memory_fs=*/true};  // the contract, not fsync speed, is under test here
     tokenvault::store_options options;
     std::unique_ptr<S> store;
 

@@ -13,9 +13,13 @@ namespace tvtest {
 /// A unique directory under $TMPDIR (mkdtemp), removed recursively on destruction.
 class temp_dir {
 public:
-    temp_dir() {
+    /// A directory under $TMPDIR (else /tmp); `prefer_memory_fs` puts it on /dev/shm when that exists, for
+    /// tests about semantics rather than durability, where fsync on a slow disk only costs time.
+    explicit temp_dir(bool prefer_memory_fs = false) {
         const char* base = std::getenv("TMPDIR");
-        std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/tokenvault-test-XXXXXX";
+        std::string root = base != nullptr && *base != '\0' ? base : "/tmp";
+        if (prefer_memory_fs && std::filesystem::is_directory("/dev/shm")) root = "/dev/shm";
+        std::string pattern = root + "/tokenvault-test-XXXXXX";
         if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
         path_ = pattern;
     }
