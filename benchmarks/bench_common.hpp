@@ -4,11 +4,24 @@
 // runs, so that machine noise hits both sides alike.
 #pragma once
 
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 namespace tvbench {
@@ -51,6 +64,93 @@ std::pair<double, double> interleaved(Subject&& subject, Baseline&& baseline, in
 template <class T>
 inline void keep(const T& value) {
     asm volatile("" : : "g"(&value) : "memory");
+}
+
+/// Nanoseconds since an arbitrary epoch (steady clock).
+inline double now_ns() {
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+/// Medians of `runs` interleaved single measurements of `subject()` and `baseline()` (ns each), for
+/// calls too slow or too noisy (fsync) to batch. Each callable runs once per run; the order alternates
+/// so that neither side always follows the other.
+template <class Subject, class Baseline>
+std::pair<double, double> interleaved_once(Subject&& subject, Baseline&& baseline, int runs) {
+    std::vector<double> s, b;
+    for (int r = 0; r < runs; ++r) {
+        const auto time = [](auto& fn) {
+            const double start = now_ns();
+            fn();
+            return now_ns() - start;
+        };
+        if (r % 2 == 0) {
+            b.push_back(time(baseline));
+            s.push_back(time(subject));
+        } else {
+            s.push_back(time(subject));
+            b.push_back(time(baseline));
+        }
+    }
+    return {median(s), median(b)};
+}
+
+/// A private scratch directory on a real disk (fsync figures mean nothing on tmpfs), removed on
+/// destruction: $TMPDIR unless it is tmpfs, else /var/tmp.
+struct scratch_dir {
+    std::filesystem::path path;
+    scratch_dir() {
+        std::string base = "/var/tmp";
+        if (const char* env = std::getenv("TMPDIR"); env != nullptr && *env == '/') {
+            struct statfs fs {};
+            if (::statfs(env, &fs) == 0 && fs.f_type != TMPFS_MAGIC) base = env;
+        }
+        std::string pattern = base + "/tv-bench-XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            std::perror("mkdtemp");
+            std::abort();
+        }
+        path = pattern;
+    }
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
+    ~scratch_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+};
+
+/// The bare durable atomic replace a persistent store cannot do without: exclusive-create a 0600 temp
+/// file in `dir`, write `size` bytes, fsync, rename over `dir/name`, fsync `dir`. False on any failure.
+inline bool durable_write(const std::filesystem::path& dir, const std::string& name, const void* data,
+                          std::size_t size) {
+    const auto temp = dir / ("." + name + ".tmp");
+    const auto target = dir / name;
+    const int fd = ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    if (fd < 0) return false;
+    const auto* p = static_cast<const char*>(data);
+    std::size_t left = size;
+    while (left > 0) {
+        const auto n = ::write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            ::close(fd);
+            ::unlink(temp.c_str());
+            return false;
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(temp.c_str(), target.c_str()) != 0) return false;
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return false;
+    const bool synced = ::fsync(dfd) == 0;
+    return ::close(dfd) == 0 && synced;
+}
+
+/// The size of the file at `p` (0 when it cannot be stat'ed).
+inline std::size_t file_size(const std::filesystem::path& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
 }
 
 }  // namespace tvbench

@@ -6,6 +6,7 @@
 // nothing is partially applied. Secrets in temporary JSON documents are wiped after use.
 #pragma once
 
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -51,6 +52,33 @@ struct scrub_on_exit {
     scrub_on_exit& operator=(const scrub_on_exit&) = delete;
     ~scrub_on_exit() { scrub(doc); }
 };
+
+/// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+[[nodiscard]] inline bool valid_utf8(std::string_view s) noexcept {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t extra = 0;
+        std::uint32_t code = 0, min = 0;
+        if ((c & 0xE0) == 0xC0) extra = 1, code = c & 0x1F, min = 0x80;
+        else if ((c & 0xF0) == 0xE0) extra = 2, code = c & 0x0F, min = 0x800;
+        else if ((c & 0xF8) == 0xF0) extra = 3, code = c & 0x07, min = 0x10000;
+        else return false;
+        if (i + extra >= s.size()) return false;  // truncated sequence
+        for (std::size_t k = 1; k <= extra; ++k) {
+            const auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xC0) != 0x80) return false;
+            code = (code << 6) | (cc & 0x3F);
+        }
+        if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+        i += extra + 1;
+    }
+    return true;
+}
 
 inline bool has_control_or_nul(std::string_view s) noexcept {
     for (const char c : s) {
@@ -199,6 +227,8 @@ inline result<std::optional<clock::time_point>> expiry_field(const nlohmann::jso
             return error{errc::too_large, std::string("token: ") + name + " is longer than 32 KiB"};
         if (detail::has_control_or_nul(s.reveal()))
             return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
+        if (!detail::valid_utf8(s.reveal()))
+            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
         return {};
     };
     const auto check_text = [](const std::string& s, const char* name) -> result<void> {
@@ -206,6 +236,8 @@ inline result<std::optional<clock::time_point>> expiry_field(const nlohmann::jso
             return error{errc::too_large, std::string("token: ") + name + " is too long"};
         if (detail::has_control_or_nul(s))
             return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
+        if (!detail::valid_utf8(s))
+            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
         return {};
     };
     TOKENVAULT_TRY(check_secret(t.access_token, "access_token"));
@@ -325,28 +357,167 @@ struct token_json_options {
 inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
 inline constexpr std::int64_t bundle_format_version = 1;
 
-/// Serializes a bundle to JSON text in secure memory.
-[[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
-    nlohmann::json doc = b.extra.is_object() ? b.extra : nlohmann::json::object();
-    const detail::scrub_on_exit scrub_doc{doc};
-    doc["format"] = bundle_format_name;
-    doc["version"] = bundle_format_version;
-    doc["last_generation"] = b.last_generation;
-    auto& entries = doc["entries"] = nlohmann::json::object();
-    for (const auto& [hash, e] : b.entries) {
-        nlohmann::json item = e.extra.is_object() ? e.extra : nlohmann::json::object();
-        item["resource"] = e.id.resource();
-        if (!e.id.account().empty()) item["account"] = e.id.account();
-        item["generation"] = e.generation;
-        item["updated_at"] = detail::format_rfc3339(e.updated_at);
-        item["token"] = token_to_json(e.token);
-        entries[hash] = std::move(item);
+namespace detail {
+
+/// A string whose memory is wiped when it grows or is released: serialized bundles hold every secret.
+using secret_text = std::basic_string<char, std::char_traits<char>, zeroing_allocator<char>>;
+
+/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
+class json_writer {
+public:
+    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
+
+    /// Appends a JSON string; false when `value` is not valid UTF-8.
+    [[nodiscard]] bool string(std::string_view value) {
+        if (!valid_utf8(value)) return false;
+        static constexpr char hex[] = "0123456789abcdef";
+        out_ += '"';
+        std::size_t run = 0;
+        for (std::size_t i = 0; i < value.size(); ++i) {
+            const auto c = static_cast<unsigned char>(value[i]);
+            if (c >= 0x20 && c != '"' && c != '\\') continue;
+            out_.append(value.data() + run, i - run);
+            run = i + 1;
+            if (c == '"' || c == '\\') {
+                out_ += '\\';
+                out_ += static_cast<char>(c);
+            } else {
+                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+                out_.append(escaped, sizeof escaped);
+            }
+        }
+        out_.append(value.data() + run, value.size() - run);
+        out_ += '"';
+        return true;
     }
-    std::string text = doc.dump();
-    auto out = detail::secure_buffer::copy_of(text);
-    detail::wipe(text);
-    if (out.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    return out;
+    /// Appends `"key":` (with a leading comma when needed).
+    [[nodiscard]] bool key(std::string_view name) {
+        separator();
+        if (!string(name)) return false;
+        out_ += ':';
+        return true;
+    }
+    /// Appends an unsigned number.
+    void number(std::uint64_t value) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+        (void)ec;
+        out_.append(buf, end);
+    }
+    /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
+    void value(const nlohmann::json& v) {
+        std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        out_ += text;
+        wipe(text);
+    }
+    void open_object() {
+        out_ += '{';
+        first_ = true;
+    }
+    void close_object() {
+        out_ += '}';
+        first_ = false;
+    }
+    void open_array() {
+        out_ += '[';
+        first_ = true;
+    }
+    void close_array() {
+        out_ += ']';
+        first_ = false;
+    }
+    /// Writes the separator before an array element.
+    void element() { separator(); }
+    /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
+    template <class Skip>
+    [[nodiscard]] bool members_of(const nlohmann::json& object, Skip&& skip) {
+        if (!object.is_object()) return true;
+        for (auto it = object.begin(); it != object.end(); ++it) {
+            if (skip(it.key())) continue;
+            if (!key(it.key())) return false;
+            value(it.value());
+        }
+        return true;
+    }
+    [[nodiscard]] secret_text& text() noexcept { return out_; }
+
+private:
+    void separator() {
+        if (!first_) out_ += ',';
+        first_ = false;
+    }
+    secret_text out_;
+    bool first_ = true;
+};
+
+inline bool is_token_field(std::string_view k) noexcept {
+    return k == "access_token" || k == "token_type" || k == "refresh_token" || k == "client_secret" ||
+           k == "id_token" || k == "issuer" || k == "client_id" || k == "expires_at" || k == "expires_in" ||
+           k == "scopes" || k == "scope";
+}
+
+/// Writes a token object; false when a string is not valid UTF-8.
+[[nodiscard]] inline bool write_token(json_writer& w, const token& t) {
+    w.open_object();
+    bool ok = w.key("access_token") && w.string(t.access_token.reveal());
+    ok = ok && w.key("token_type") && w.string(t.token_type);
+    if (t.refresh_token) ok = ok && w.key("refresh_token") && w.string(t.refresh_token->reveal());
+    if (t.client_secret) ok = ok && w.key("client_secret") && w.string(t.client_secret->reveal());
+    if (t.id_token) ok = ok && w.key("id_token") && w.string(t.id_token->reveal());
+    if (!t.issuer.empty()) ok = ok && w.key("issuer") && w.string(t.issuer);
+    if (!t.client_id.empty()) ok = ok && w.key("client_id") && w.string(t.client_id);
+    if (t.expires_at) ok = ok && w.key("expires_at") && w.string(format_rfc3339(*t.expires_at));
+    if (!t.scopes.empty()) {
+        ok = ok && w.key("scopes");
+        w.open_array();
+        for (const auto& scope : t.scopes) {
+            w.element();
+            ok = ok && w.string(scope);
+        }
+        w.close_array();
+    }
+    ok = ok && w.members_of(t.extra, is_token_field);
+    w.close_object();
+    return ok;
+}
+
+}  // namespace detail
+
+/// Serializes a bundle to JSON text in secure memory, writing the text directly (no JSON document).
+[[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
+    constexpr std::size_t typical_entry = 1024;
+    detail::json_writer w(512 + b.entries.size() * typical_entry);
+    w.open_object();
+    bool ok = w.key("format") && w.string(bundle_format_name);
+    ok = ok && w.key("version");
+    w.number(static_cast<std::uint64_t>(bundle_format_version));
+    ok = ok && w.key("last_generation");
+    w.number(b.last_generation);
+    ok = ok && w.members_of(b.extra, [](std::string_view k) {
+        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
+    });
+    ok = ok && w.key("entries");
+    w.open_object();
+    for (const auto& [hash, e] : b.entries) {
+        if (!ok) break;
+        ok = w.key(hash);
+        w.open_object();
+        ok = ok && w.key("resource") && w.string(e.id.resource());
+        if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
+        ok = ok && w.key("generation");
+        w.number(e.generation);
+        ok = ok && w.key("updated_at") && w.string(detail::format_rfc3339(e.updated_at));
+        ok = ok && w.key("token") && detail::write_token(w, e.token);
+        ok = ok && w.members_of(e.extra, [](std::string_view k) {
+            return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
+        });
+        w.close_object();
+    }
+    w.close_object();
+    w.close_object();
+    if (!ok) return error{errc::invalid_argument, "bundle: a text field is not valid UTF-8"};
+    if (w.text().size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    return detail::secure_buffer::copy_of(std::string_view(w.text().data(), w.text().size()));
 }
 
 /// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).

@@ -123,3 +123,28 @@ TEST_CASE("a bundle round-trips, and malformed bundles are refused whole") {
     const std::string bad_url = R"({"format":"tokenvault-bundle","version":1,"entries":{"abc":{"resource":"not a url","generation":1,"token":{"access_token":"x"}}}})";
     CHECK(parse_bundle(bad_url).code() == errc::invalid_url);
 }
+
+TEST_CASE("the bundle writer escapes every string and refuses invalid UTF-8") {
+    bundle b;
+    const auto id = tvtest::id_for(8);
+    token t = tvtest::sample_token("esc");
+    t.issuer = "quote\" backslash\\ unicode \xc3\xa9 \xf0\x9f\x94\x91";
+    t.extra["weird key \"\\"] = {{"nested", "a\nb"}, {"n", 1.5}};
+    b.entries.emplace(id.hash(), entry{id, t, 1, clock::now(), {}});
+    auto text = serialize_bundle(b);
+    REQUIRE(text.has_value());
+    CHECK(nlohmann::json::accept(text->view()));
+    auto back = parse_bundle(text->view());
+    REQUIRE(back.has_value());
+    CHECK(back->entries.at(id.hash()).token == t);
+
+    for (const char* bad : {"\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff"}) {
+        CAPTURE(std::string(bad).size());
+        token invalid = tvtest::sample_token("utf8");
+        invalid.issuer = std::string("x") + bad;
+        CHECK(validate(invalid).code() == errc::invalid_argument);
+        bundle with_bad;
+        with_bad.entries.emplace(id.hash(), entry{id, invalid, 1, clock::now(), {}});
+        CHECK(serialize_bundle(with_bad).code() == errc::invalid_argument);
+    }
+}
