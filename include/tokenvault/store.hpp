@@ -344,7 +344,7 @@ private:
     }
 
     store_options options_;
-    Diagnostics diagnostics_{};
+    [[no_unique_address]] Diagnostics diagnostics_{};
     context_type context_{diagnostics_, options_};
     Backend backend_;
     Migration migration_;
