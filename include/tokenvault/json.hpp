@@ -130,7 +130,7 @@ inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
         s[16] != ':' || !digits(17, 2, sec))
         return std::nullopt;
     const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-    if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+    if (!ymd.ok() || y > 2200 || h > 23 || mi > 59 || sec > 60) return std::nullopt;  // 2200: far inside clock range
     std::size_t pos = 19;
     nanoseconds frac{0};
     if (pos < s.size() && s[pos] == '.') {
@@ -197,6 +197,10 @@ inline result<std::optional<secret_string>> secret_field(const nlohmann::json& d
     return std::optional<secret_string>{secret_string{value}};
 }
 
+/// The latest expiry tokenvault accepts (2200-01-01T00:00:00Z): far later than any real token, far inside
+/// the range of the nanosecond clock (year 2262), so no conversion can overflow.
+inline constexpr double max_expiry_seconds = 7258118400.0;
+
 /// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
 inline result<std::optional<clock::time_point>> expiry_field(const nlohmann::json& value, const char* name) {
     using namespace std::chrono;
@@ -208,9 +212,11 @@ inline result<std::optional<clock::time_point>> expiry_field(const nlohmann::jso
     }
     if (value.is_number()) {
         const double n = value.get<double>();
-        if (!(n >= 0) || n > 1e15)
-            return error{errc::value_out_of_range, std::string("token: field '") + name + "' is out of range"};
         const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
+        const double seconds = millis ? n / 1000.0 : n;
+        if (!(n >= 0) || seconds > max_expiry_seconds)
+            return error{errc::value_out_of_range,
+                         std::string("token: field '") + name + "' is out of range (before 1970 or after 2200)"};
         const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
         return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
     }
@@ -301,7 +307,7 @@ struct token_json_options {
     } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
         if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
         const double seconds = rel->get<double>();
-        if (!(seconds >= 0) || seconds > 1e10)
+        if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
             return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
         if (!options.issued_at)
             return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};

@@ -148,3 +148,11 @@ TEST_CASE("the bundle writer escapes every string and refuses invalid UTF-8") {
         CHECK(serialize_bundle(with_bad).code() == errc::invalid_argument);
     }
 }
+
+TEST_CASE("expiries that would overflow the clock are refused, not wrapped") {
+    CHECK(parse_token(R"({"access_token":"a","expires_at":999999999999999})").code() == errc::value_out_of_range);
+    CHECK(parse_token(R"({"access_token":"a","expires_at":9000000000})").code() == errc::value_out_of_range);
+    CHECK(parse_token(R"({"access_token":"a","expires_at":"9999-01-01T00:00:00Z"})").code() == errc::wrong_type);
+    CHECK(parse_token(R"({"access_token":"a","expires_in":1e12})", {clock::now()}).code() == errc::value_out_of_range);
+    CHECK(parse_token(R"({"access_token":"a","expires_at":"2199-12-31T23:59:59Z"})").has_value());
+}
