@@ -48,11 +48,15 @@ class token_store {
     static_assert(detail::check_locking<Locking>());
     static_assert(detail::check_migration<Migration>());
     static_assert(detail::check_diagnostics<Diagnostics>());
-    using rules = detail::combination_rules<Backend, Cipher, Locking>;
+    using rules = detail::combination_rules<Backend, Cipher, Locking, Migration>;
     static_assert(!rules::silent_plaintext,
                   "tokenvault: this backend writes to disk and cipher::none would store tokens in plaintext; "
                   "use cipher::xchacha20poly1305 (or cipher::aes256gcm), or name cipher::plaintext_opt_in to "
                   "accept plaintext files explicitly");
+    static_assert(!rules::volatile_migration,
+                  "tokenvault: this migration deletes the legacy copy once migrated, but the backend does not "
+                  "persist: the tokens would be gone at exit; use a persistent backend (backend::sealed_file) "
+                  "or a migration that only imports");
     static_assert(!rules::unlocked_sharing,
                   "tokenvault: this backend is shared between processes, so it needs locking::process "
                   "(tokenvault/locking/process.hpp); locking::none and locking::threads would lose updates "
@@ -255,7 +259,14 @@ private:
         migrated_ = true;
         auto imported = migration_.import_into(context_, cache_);
         if (!imported || !*imported) return {};
-        if (auto saved = backend_.save(context_, cache_); !saved) return {};
+        if (auto saved = backend_.save(context_, cache_); !saved) {
+            // Legacy data stays where it is; the cache serves this session. Tell the policy, or report it.
+            if constexpr (requires { migration_.persist_failed(context_, saved.error()); })
+                migration_.persist_failed(context_, saved.error());
+            else
+                diagnostics_.on(events::migration{"store", 0, 0, saved.code()});
+            return {};
+        }
         (void)migration_.after_persist(context_);
         return {};
     }

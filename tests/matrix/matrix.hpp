@@ -38,7 +38,8 @@ constexpr auto valid_stores(Backends backends, Ciphers ciphers, Lockings locking
         using B = typename decltype(+hana::at_c<0>(combination))::type;
         using C = typename decltype(+hana::at_c<1>(combination))::type;
         using L = typename decltype(+hana::at_c<2>(combination))::type;
-        constexpr bool accepted = tv::detail::combination_rules<B, C, L>::valid;
+        using M = typename decltype(+hana::at_c<3>(combination))::type;
+        constexpr bool accepted = tv::detail::combination_rules<B, C, L, M>::valid;
         constexpr bool cipher_matters = B::uses_cipher || std::is_same_v<C, default_cipher>;
         constexpr bool lock_matters = B::shared || !L::cross_process;
         return hana::bool_c<accepted && cipher_matters && lock_matters>;

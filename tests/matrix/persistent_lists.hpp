@@ -9,6 +9,7 @@
 #include <tokenvault/keyring/file.hpp>
 #include <tokenvault/keyring/first_available.hpp>
 #include <tokenvault/locking/process.hpp>
+#include <tokenvault/migration/chain.hpp>
 
 #include "matrix.hpp"
 
@@ -27,6 +28,10 @@ inline constexpr auto bundle_backends =
 inline constexpr auto all_lockings = hana::tuple_t<tv::locking::none, tv::locking::threads, tv::locking::process>;
 /// Every migration policy that needs no configuration.
 inline constexpr auto all_migrations = hana::tuple_t<tv::migration::none>;
+/// The migrations tried with one cipher: none, and the legacy keyring layouts (seed 000) drained from
+/// the process-local keyring, so that the matrix never reads a real user's keyring.
+inline constexpr auto migrations_with_legacy =
+    hana::tuple_t<tv::migration::none, tv::migration::from_legacy_keyring<kr::memory>>;
 /// Every diagnostics policy.
 inline constexpr auto all_diagnostics =
     hana::tuple_t<tv::diagnostics::none, tv::diagnostics::callback, tv::diagnostics::counters>;

@@ -6,8 +6,8 @@
 namespace {
 using sealed_stores_xchacha20poly1305 = decltype(+tvtest::matrix::valid_stores(
     tvtest::matrix::sealed_backends, boost::hana::tuple_t<tokenvault::cipher::xchacha20poly1305>, tvtest::matrix::all_lockings,
-    tvtest::matrix::all_migrations, tvtest::matrix::all_diagnostics))::type;
-static_assert(std::tuple_size_v<sealed_stores_xchacha20poly1305> >= 9);
+    tvtest::matrix::migrations_with_legacy, tvtest::matrix::all_diagnostics))::type;
+static_assert(std::tuple_size_v<sealed_stores_xchacha20poly1305> >= 18);
 }  // namespace
 
 TEST_CASE_TEMPLATE_APPLY(conformance, sealed_stores_xchacha20poly1305);

@@ -13,6 +13,7 @@
 #include "../diagnostics/concept.hpp"
 #include "../locking/concept.hpp"
 #include "../migration/concept.hpp"
+#include "../migration/none.hpp"
 
 namespace tokenvault::detail {
 
@@ -126,15 +127,26 @@ inline constexpr bool plaintext_opted_in = [] {
         return false;
 }();
 
+/// True when the migration deletes the legacy data it imported (M::deletes_source; false if unsaid).
+template <class Migration>
+inline constexpr bool migration_deletes_source = [] {
+    if constexpr (requires { { Migration::deletes_source } -> std::convertible_to<bool>; })
+        return static_cast<bool>(Migration::deletes_source);
+    else
+        return false;
+}();
+
 /// The rules that make a combination of individually valid policies unsafe.
-template <class Backend, class Cipher, class Locking>
+template <class Backend, class Cipher, class Locking, class Migration = migration::none>
 struct combination_rules {
+    /// Legacy data would be deleted after moving into a store that forgets it at exit.
+    static constexpr bool volatile_migration = migration_deletes_source<Migration> && !Backend::persistent;
     /// Tokens would reach a disk unencrypted without the explicit opt-in.
     static constexpr bool silent_plaintext = Backend::persistent && Backend::uses_cipher && Cipher::writes_plaintext &&
                                              !plaintext_opted_in<Cipher>;
     /// Other processes write the backend, but the locking only serialises threads.
     static constexpr bool unlocked_sharing = Backend::shared && !Locking::cross_process;
-    static constexpr bool valid = !silent_plaintext && !unlocked_sharing;
+    static constexpr bool valid = !silent_plaintext && !unlocked_sharing && !volatile_migration;
 };
 
 }  // namespace tokenvault::detail

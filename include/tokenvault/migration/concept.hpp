@@ -2,8 +2,10 @@
 //
 // A migration policy M is constructible from `store_options` and provides `M::enabled`,
 // `import_into(ctx, bundle&)` (adds legacy entries the bundle does not hold yet; the current store wins;
-// true when it added any) and `after_persist(ctx)` (deletes the legacy data it imported, called only
-// after the bundle that holds them is durable). Both run under the store lock; failures never lose data.
+// true when the bundle must be saved: it changed, or legacy data awaits deletion) and `after_persist(ctx)`
+// (deletes the legacy data it imported, called only after the bundle that holds them is durable). Both
+// run under the store lock; failures never lose data. Optional: `deletes_source` (true when after_persist
+// deletes anything: the backend must then be persistent) and `persist_failed(ctx, const error&)`.
 #pragma once
 
 #include <concepts>

@@ -1,0 +1,320 @@
+// tokenvault/detail/migration_support.hpp: what every migration source shares.
+//
+// The import ledger (which legacy items a bundle already took in, so a logged-out credential is never
+// resurrected from a source that could not be deleted), the one import rule (the current store wins,
+// then the first source that offers a credential), reading other tools' files without changing them,
+// and the mapping of legacy token JSON. Nothing here logs or reports a secret.
+#pragma once
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+
+#include "../diagnostics/events.hpp"
+#include "../entry.hpp"
+#include "../error.hpp"
+#include "../json.hpp"
+#include "../result.hpp"
+#include "posix_file.hpp"
+#include "secure_buffer.hpp"
+
+namespace tokenvault::detail {
+
+/// The top-level bundle field that holds the import ledger: {"<source>": {"<credential hash>":
+/// "<fingerprint>"}}.
+inline constexpr std::string_view ledger_field = "migrations";
+
+/// A short, secret-free fingerprint of legacy bytes: BLAKE2b-128 (hex) under a domain-separation prefix.
+[[nodiscard]] inline std::string fingerprint(std::span<const std::byte> bytes) {
+    static constexpr std::string_view domain = "tokenvault/migration/fingerprint/v1\n";
+    crypto_generichash_state state;
+    std::array<unsigned char, 16> digest{};
+    (void)ensure_sodium();
+    crypto_generichash_init(&state, nullptr, 0, digest.size());
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(domain.data()), domain.size());
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    crypto_generichash_final(&state, digest.data(), digest.size());
+    sodium_memzero(&state, sizeof state);
+    std::array<char, 33> hex{};
+    sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+    return std::string(hex.data(), 32);
+}
+
+/// The fingerprint of a string's bytes.
+[[nodiscard]] inline std::string fingerprint(std::string_view text) {
+    return fingerprint(std::as_bytes(std::span<const char>(text.data(), text.size())));
+}
+
+/// The fingerprint the ledger of `b` holds for (`source`, `credential_hash`), if any.
+[[nodiscard]] inline std::optional<std::string> ledger_lookup(const bundle& b, std::string_view source,
+                                                              const std::string& credential_hash) {
+    const auto all = b.extra.find(ledger_field);
+    if (all == b.extra.end() || !all->is_object()) return std::nullopt;
+    const auto of_source = all->find(source);
+    if (of_source == all->end() || !of_source->is_object()) return std::nullopt;
+    const auto found = of_source->find(credential_hash);
+    if (found == of_source->end() || !found->is_string()) return std::nullopt;
+    return found->get<std::string>();
+}
+
+/// Records (`source`, `credential_hash`) -> `print` in the ledger of `b` (repairing a malformed ledger).
+inline void ledger_record(bundle& b, std::string_view source, const std::string& credential_hash,
+                          const std::string& print) {
+    if (!b.extra.is_object()) b.extra = nlohmann::json::object();
+    auto& all = b.extra[std::string(ledger_field)];
+    if (!all.is_object()) all = nlohmann::json::object();
+    auto& of_source = all[std::string(source)];
+    if (!of_source.is_object()) of_source = nlohmann::json::object();
+    of_source[credential_hash] = print;
+}
+
+/// Drops the whole ledger of `source` from `b`; true when there was one (then `b` must be saved). A deleting
+/// source calls it once it finds no legacy data left: nothing remains that the ledger could protect.
+inline bool ledger_forget(bundle& b, std::string_view source) {
+    const auto all = b.extra.find(ledger_field);
+    if (all == b.extra.end() || !all->is_object()) return false;
+    const auto of_source = all->find(source);
+    if (of_source == all->end()) return false;
+    all->erase(of_source);
+    if (all->empty()) b.extra.erase(all);
+    return true;
+}
+
+/// How a source treats its ledger: importers take each credential once; deleting sources take each version
+/// once.
+enum class ledger_rule : std::uint8_t {
+    once_per_credential,  ///< never import a credential this source already offered (the original stays in
+                          ///< place)
+    once_per_version,  ///< import again only if the legacy item changed since (it is deleted after the save)
+};
+
+/// What happened to one legacy credential offered to a bundle.
+enum class offer_outcome : std::uint8_t {
+    imported,          ///< added to the bundle
+    superseded,        ///< the bundle already held the credential: the current store wins
+    already_imported,  ///< the ledger says this source already handed it over
+};
+
+/// Offers a legacy token to `b` following the precedence rule; records the offer in the ledger.
+/// `changed` becomes true when `b` (entries or ledger) changed and must be saved.
+[[nodiscard]] inline offer_outcome offer(bundle& b, std::string_view source, ledger_rule rule,
+                                         const credential_id& id, token&& value, const std::string& print,
+                                         bool& changed) {
+    const auto recorded = ledger_lookup(b, source, id.hash());
+    if (recorded && (rule == ledger_rule::once_per_credential || *recorded == print))
+        return offer_outcome::already_imported;
+    ledger_record(b, source, id.hash(), print);
+    changed = true;
+    if (b.entries.find(id.hash()) != b.entries.end()) return offer_outcome::superseded;
+    const auto generation = ++b.last_generation;
+    b.entries.emplace(id.hash(),
+                      entry{id, std::move(value), generation, clock::now(), nlohmann::json::object()});
+    return offer_outcome::imported;
+}
+
+/// Reports one skipped legacy item (`why`: what was wrong with it; never its content).
+template <class Context>
+void report_skipped(Context& ctx, std::string_view source, std::error_code why) {
+    ctx.diagnostics.on(events::migration{source, 0, 1, why});
+}
+
+/// Reports a failed step of a migration (opening a source, deleting an item, a failed save).
+template <class Context>
+void report_failure(Context& ctx, std::string_view source, std::error_code why) {
+    ctx.diagnostics.on(events::migration{source, 0, 0, why});
+}
+
+/// A file of another tool, read without changing it: its bytes and the identity (mtime) they belong to.
+struct foreign_file {
+    secure_buffer bytes;     ///< the whole content
+    file_identity identity;  ///< identity of the version read (mtime_ns is the time it was last written)
+};
+
+/// Reads a regular file of another tool: not through a symlink, owned by us, at most `max_size` bytes.
+/// Group/world-readable files are accepted (other tools write them so); nothing about the file changes
+/// (opened read-only, without updating its access time where the kernel allows). nullopt when absent.
+[[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
+                                                                           std::size_t max_size) {
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+#ifdef O_NOATIME
+    flags |= O_NOATIME;
+#endif
+    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), flags); }));
+#ifdef O_NOATIME
+    if (fd.get() < 0 && errno == EPERM)  // O_NOATIME needs ownership; the owner check below refuses anyway
+        fd = unique_fd(retry_eintr([&] { return ::open(p.c_str(), flags & ~O_NOATIME); }));
+#endif
+    if (fd.get() < 0) {
+        const int err = errno;
+        switch (err) {
+        case ENOENT:
+        case ENOTDIR: return std::optional<foreign_file>{};
+        case ELOOP: return error{errc::symlink_refused, p.string()};
+        case EACCES:
+        case EPERM: return error{errc::unreadable_store, p.string()};
+        case EISDIR:
+        case ENXIO: return error{errc::not_a_regular_file, p.string()};
+        default: return io_failure(p, "open", err);
+        }
+    }
+    struct stat before {};
+    if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);
+    if (!S_ISREG(before.st_mode)) return error{errc::not_a_regular_file, p.string()};
+    if (before.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
+    if (before.st_size < 0 || static_cast<std::uint64_t>(before.st_size) > max_size)
+        return error{errc::too_large, p.string()};
+    secure_buffer buffer(static_cast<std::size_t>(before.st_size));
+    std::size_t filled = 0;
+    while (filled < buffer.size()) {
+        const auto n = retry_eintr([&] {
+            return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
+                           static_cast<off_t>(filled));
+        });
+        if (n < 0) return io_failure(p, "read", errno);
+        if (n == 0) break;
+        filled += static_cast<std::size_t>(n);
+    }
+    struct stat after {};
+    if (::fstat(fd.get(), &after) != 0) return io_failure(p, "fstat", errno);
+    if (filled != buffer.size() || identity_of(before) != identity_of(after))
+        return error{errc::io_error, p.string() + " (changed while being read; retried on the next start)"};
+    return std::optional<foreign_file>{foreign_file{std::move(buffer), identity_of(before)}};
+}
+
+/// The modification time recorded in `identity` as a clock time point.
+[[nodiscard]] inline clock::time_point modification_time(const file_identity& identity) {
+    return clock::time_point{
+        std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds{identity.mtime_ns})};
+}
+
+/// The year of an RFC 3339 time ("2026-..." -> 2026); nullopt when `text` does not start with four digits.
+[[nodiscard]] inline std::optional<int> rfc3339_year(std::string_view text) {
+    if (text.size() < 4) return std::nullopt;
+    int year = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+        if (text[i] < '0' || text[i] > '9') return std::nullopt;
+        year = year * 10 + (text[i] - '0');
+    }
+    return year;
+}
+
+/// Latest expiry accepted from another tool, in unix milliseconds (2200-01-01): later ones would overflow
+/// a nanosecond time point.
+inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
+
+/// Refuses an "expires_at" outside 1970-2200 (RFC 3339 text, seconds or milliseconds) and an "expires_in"
+/// beyond 100 years, before token_from_json turns them into time points.
+[[nodiscard]] inline result<void> check_expiry_range(const nlohmann::json& doc) {
+    if (!doc.is_object()) return {};
+    if (const auto at = doc.find("expires_at"); at != doc.end() && at->is_string()) {
+        const auto year = rfc3339_year(at->get_ref<const std::string&>());
+        if (year && (*year < 1970 || *year > 2200))
+            return error{errc::value_out_of_range, "token: field 'expires_at' is out of range"};
+    } else if (at != doc.end() && at->is_number()) {
+        const double n = at->get<double>();
+        const double ms = n >= 1e11 ? n : n * 1000.0;  // token_from_json's rule: >= 1e11 is milliseconds
+        if (!(ms >= 0) || ms > static_cast<double>(max_expiry_ms))
+            return error{errc::value_out_of_range, "token: field 'expires_at' is out of range"};
+    }
+    if (const auto in = doc.find("expires_in"); in != doc.end() && in->is_number()) {
+        const double seconds = in->get<double>();
+        if (!(seconds >= 0) || seconds > 100.0 * 365 * 24 * 3600)
+            return error{errc::value_out_of_range, "token: field 'expires_in' is out of range"};
+    }
+    return {};
+}
+
+/// Reads a token written by an older layout (docker-agent style): RFC 3339 "expires_at" where Go's zero time
+/// means "unknown" (years outside 1970-2200 are refused: they overflow a nanosecond time point),
+/// "auth_server" as the issuer, "expires_in" ignored when no issue time is known.
+[[nodiscard]] inline result<token> token_from_legacy_json(
+    const nlohmann::json& doc, std::optional<clock::time_point> issued_at = std::nullopt) {
+    if (!doc.is_object()) return error{errc::wrong_type, "legacy token: JSON value must be an object"};
+    nlohmann::json copy = doc;
+    const scrub_on_exit scrub_copy{copy};
+    if (const auto expiry = copy.find("expires_at"); expiry != copy.end() && expiry->is_string()) {
+        const auto year = rfc3339_year(expiry->get_ref<const std::string&>());
+        if (year && *year <= 1) copy.erase(expiry);  // Go's zero time.Time: no expiry recorded
+    }
+    if (const auto server = copy.find("auth_server"); server != copy.end()) {
+        if (server->is_string() && copy.find("issuer") == copy.end()) copy["issuer"] = *server;
+        copy.erase("auth_server");
+    }
+    if (!issued_at && copy.find("expires_at") == copy.end()) copy.erase("expires_in");
+    TOKENVAULT_TRY(check_expiry_range(copy));
+    token_json_options options;
+    options.issued_at = issued_at;
+    return token_from_json(copy, options);
+}
+
+/// Errors that concern the whole keyring, not one item: stop touching it for this start (no prompt storms).
+[[nodiscard]] inline bool keyring_wide(std::error_code code) noexcept {
+    return code == make_error_code(errc::keyring_denied) || code == make_error_code(errc::keyring_locked) ||
+           code == make_error_code(errc::keyring_timeout) ||
+           code == make_error_code(errc::keyring_unavailable) ||
+           code == make_error_code(errc::key_unavailable);
+}
+
+/// Opens keyring K for `Layout` into `slot` (once); false when K is not available here.
+template <class K, class Layout, class Context>
+[[nodiscard]] result<bool> open_legacy_keyring(Context& ctx, std::string_view source,
+                                               std::optional<K>& slot) {
+    if (slot) return true;
+    auto opened = K::open(Layout::keyring(ctx.options));
+    if (!opened) {
+        report_failure(ctx, source, opened.code());
+        return opened.error();
+    }
+    if (!*opened) return false;
+    slot.emplace(std::move(**opened));
+    return true;
+}
+
+/// Reads one legacy item, reporting the keyring read.
+template <class K, class Context>
+[[nodiscard]] result<std::optional<secure_buffer>> read_legacy_item(Context& ctx, K& keyring,
+                                                                    std::string_view account) {
+    auto item = keyring.read(account);
+    ctx.diagnostics.on(events::keyring_read{keyring.tier_name(), item && item->has_value(), item.code()});
+    return item;
+}
+
+/// Deletes one legacy item, reporting the keyring write.
+template <class K, class Context>
+[[nodiscard]] result<bool> erase_legacy_item(Context& ctx, K& keyring, std::string_view account) {
+    auto erased = keyring.erase(account);
+    ctx.diagnostics.on(events::keyring_write{keyring.tier_name(), true, erased.code()});
+    return erased;
+}
+
+/// Deletes `account` only if it still holds the bytes fingerprinted `print` at import (an older version of
+/// the application may have rewritten it since: then it stays for the next start). True when it is gone.
+/// For the few items whose rewrite would hide data (the bundle item, the per-item index).
+template <class K, class Context>
+[[nodiscard]] result<bool> erase_legacy_if_unchanged(Context& ctx, K& keyring, std::string_view account,
+                                                     const std::string& print) {
+    auto now = read_legacy_item(ctx, keyring, account);
+    if (!now) return now.error();
+    if (!*now) return true;
+    if (fingerprint((*now)->bytes()) != print) return false;
+    auto erased = erase_legacy_item(ctx, keyring, account);
+    if (!erased) return erased.error();
+    return true;
+}
+
+}  // namespace tokenvault::detail

@@ -1,0 +1,123 @@
+// tokenvault/migration/keyring_bundle.hpp: migration::from_keyring_bundle<K, Layout>, seed 000's single
+// bundle item: one keyring item holding every token as {"<resource URL>": token, ...}.
+//
+// import_into offers each entry to the bundle (the current store wins; garbage entries are skipped with
+// an event). after_persist deletes the item only when every entry in it was taken in or superseded, and
+// only if it still holds the bytes that were imported; otherwise it stays for the next start.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "../detail/migration_support.hpp"
+#include "../keyring/concept.hpp"
+#include "concept.hpp"
+#include "legacy_layout.hpp"
+
+namespace tokenvault::migration {
+
+/// Drains seed 000's single-item bundle layout from keyring K.
+template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
+class from_keyring_bundle {
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// Deletes what it migrated (after the save): the store's backend must be persistent.
+    static constexpr bool deletes_source = true;
+    /// Precedence among keyring layouts in a chain: this one (1) comes before the per-item layout (2).
+    static constexpr int precedence = 1;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "keyring_bundle";
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_keyring_bundle() = default;
+    /// Nothing is opened until the store's first load.
+    explicit from_keyring_bundle(const store_options&) noexcept {}
+
+    /// Offers every entry of the legacy bundle to `b` (never overwriting an entry); true when `b` must be
+    /// saved.
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        pending_print_.reset();
+        auto opened = tokenvault::detail::open_legacy_keyring<K, Layout>(ctx, source, keyring_);
+        if (!opened) return opened.error();
+        if (!*opened) return false;
+
+        auto item = tokenvault::detail::read_legacy_item(ctx, *keyring_, Layout::bundle_account);
+        if (!item) {
+            tokenvault::detail::report_failure(ctx, source, item.code());
+            return item.error();
+        }
+        if (!*item) return tokenvault::detail::ledger_forget(b, source);  // migrated before: drop its ledger
+        nlohmann::json doc = nlohmann::json::parse((*item)->view(), nullptr, false);
+        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+        if (doc.is_discarded() || !doc.is_object()) {
+            tokenvault::detail::report_skipped(
+                ctx, source, make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type));
+            return false;
+        }
+        const auto wrapped = doc.find("tokens");
+        const nlohmann::json& entries = (wrapped != doc.end() && wrapped->is_object()) ? *wrapped : doc;
+
+        bool changed = false;
+        std::size_t migrated = 0, skipped = 0;
+        const auto account_name = Layout::credential_account(ctx.options);
+        for (auto it = entries.begin(); it != entries.end(); ++it) {
+            auto id = credential_id::parse(it.key(), account_name);
+            if (!id) {
+                ++skipped;
+                tokenvault::detail::report_skipped(ctx, source, id.code());
+                continue;
+            }
+            auto value = tokenvault::detail::token_from_legacy_json(it.value());
+            if (!value) {
+                ++skipped;
+                tokenvault::detail::report_skipped(ctx, source, value.code());
+                continue;
+            }
+            std::string text = it.value().dump();
+            auto print = tokenvault::detail::fingerprint(text);
+            tokenvault::detail::wipe(text);
+            const auto outcome =
+                tokenvault::detail::offer(b, source, tokenvault::detail::ledger_rule::once_per_version, *id,
+                                          std::move(*value), print, changed);
+            if (outcome == tokenvault::detail::offer_outcome::imported) ++migrated;
+        }
+        if (skipped == 0) pending_print_ = tokenvault::detail::fingerprint((*item)->bytes());
+        ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
+        return changed || pending_print_.has_value();
+    }
+
+    /// Deletes the bundle item if every entry was taken in and the item has not changed since.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context& ctx) {
+        if (!pending_print_ || !keyring_) return {};
+        const auto print = std::move(*pending_print_);
+        pending_print_.reset();
+        auto gone =
+            tokenvault::detail::erase_legacy_if_unchanged(ctx, *keyring_, Layout::bundle_account, print);
+        if (!gone) {
+            tokenvault::detail::report_failure(ctx, source, gone.code());
+            return gone.error();
+        }
+        return {};
+    }
+
+    /// The store could not save the bundle: nothing is deleted; the item stays for the next start.
+    template <class Context>
+    void persist_failed(Context& ctx, const error& why) {
+        tokenvault::detail::report_failure(ctx, source, why.code);
+        pending_print_.reset();
+    }
+
+private:
+    std::optional<K> keyring_;
+    std::optional<std::string> pending_print_;
+};
+
+}  // namespace tokenvault::migration
