@@ -1,0 +1,1282 @@
+// tools/tvctl/tvctl.cpp: tvctl, the command-line tool for a tokenvault store.
+//
+// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import <source>;
+// --json on every command (stdout then always holds one JSON document, errors included), --help on
+// every command. The store is a preset's: presets::embedded (key in a private key file) by default,
+// presets::desktop (Secret Service, then key file) with --keyring desktop when built with libsecret.
+// Never prints a secret: tokens are shown as <redacted>, and no token value reaches any output path.
+// Read-only commands never create a store. Exit codes: see `exit_code` below and `tvctl --help`.
+#include <sys/stat.h>
+#include <unistd.h>
+#include <CLI/CLI.hpp>
+
+#include <tokenvault/backend/sealed_file.hpp>
+#include <tokenvault/cipher/xchacha20poly1305.hpp>
+#include <tokenvault/credential_id.hpp>
+#include <tokenvault/detail/file_lock.hpp>
+#include <tokenvault/detail/posix_file.hpp>
+#include <tokenvault/diagnostics/counters.hpp>
+#include <tokenvault/diagnostics/resolution.hpp>
+#include <tokenvault/diagnostics/resolution_log.hpp>
+#include <tokenvault/json.hpp>
+#include <tokenvault/keyring/file.hpp>
+#include <tokenvault/lifecycle.hpp>
+#include <tokenvault/locking/process.hpp>
+#include <tokenvault/migration/codex.hpp>
+#include <tokenvault/migration/mcp_remote.hpp>
+#include <tokenvault/migration/none.hpp>
+#include <tokenvault/presets.hpp>
+#include <tokenvault/store.hpp>
+
+#if defined(TOKENVAULT_HAVE_SECRET_SERVICE) && TOKENVAULT_HAVE_SECRET_SERVICE
+#include <tokenvault/keyring/first_available.hpp>
+#include <tokenvault/keyring/secret_service.hpp>
+#include <tokenvault/presets_desktop.hpp>
+#define TVCTL_DESKTOP 1
+#else
+#define TVCTL_DESKTOP 0
+#endif
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace tv = tokenvault;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+/// The exit codes of tvctl (documented in `tvctl --help`).
+enum exit_code : int {
+    exit_ok = 0,         ///< done
+    exit_failure = 1,    ///< the operation failed (I/O, unsafe or corrupt files, ...): see stderr
+    exit_usage = 2,      ///< unknown command or option, bad argument, missing confirmation
+    exit_not_found = 3,  ///< no credential for that id
+    exit_no_store = 4,   ///< no store at the directory (check --dir, --app, --file)
+    exit_key = 5,        ///< the key or keyring is unavailable (locked, absent, another tier)
+    exit_attention = 6,  ///< status/doctor found problems
+    exit_busy = 7,       ///< another process holds the store lock past the timeout
+};
+
+constexpr const char* exit_code_help =
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  the operation failed (I/O error, unsafe permissions, corrupt file): see the message\n"
+    "  2  usage error: unknown command or option, an id that is not a URL, missing --yes without a terminal\n"
+    "  3  no credential for that id\n"
+    "  4  no token store there (check --dir, --app, --file)\n"
+    "  5  the key or keyring is unavailable (locked, missing, or held by a keyring tier not selected)\n"
+    "  6  status or doctor found a problem\n"
+    "  7  the store is busy: another process held its lock past --timeout\n";
+
+/// Everything the command line says.
+struct config {
+    std::string app = "tokenvault";
+    std::string dir;
+    std::string file = "tokens.sealed";
+    std::string keyring = "embedded";
+    int timeout_ms = 5000;
+    bool json = false;
+    bool stats = false;
+    bool yes = false;
+    bool all = false;
+    std::string id;
+    std::string account;
+    std::string source;
+    std::string codex_home;
+    std::string mcp_remote_dir;
+    std::vector<std::string> servers;
+};
+
+/// The store options the command line selects.
+tv::store_options options_of(const config& c) {
+    tv::store_options o;
+    o.app_name = c.app;
+    o.directory = c.dir;
+    o.file_name = c.file;
+    o.lock_timeout = std::chrono::milliseconds(c.timeout_ms);
+    o.keyring_timeout = std::chrono::milliseconds(c.timeout_ms);
+    return o;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Output: text on stdout, messages on stderr; with --json one JSON document on stdout.
+
+/// Prints `doc` on stdout (invalid UTF-8 replaced, never an exception).
+void print_json(const json& doc) {
+    std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+    std::cout.flush();
+}
+
+/// Reports a failure: a message (and a hint) on stderr; with --json also {"ok": false, "error": ...} on
+/// stdout.
+int fail(const config& c, int code, const std::string& message, const std::string& hint = {}) {
+    std::cerr << "tvctl: error: " << message << '\n';
+    if (!hint.empty()) std::cerr << "tvctl: hint: " << hint << '\n';
+    if (c.json) {
+        json e{{"exit_code", code}, {"message", message}};
+        if (!hint.empty()) e["hint"] = hint;
+        print_json(json{{"ok", false}, {"error", e}});
+    }
+    return code;
+}
+
+/// The exit code for a tokenvault error.
+int code_of(const tv::error& e) {
+    if (e.code.category() != tv::error_category()) return exit_failure;
+    switch (static_cast<tv::errc>(e.code.value())) {
+    case tv::errc::lock_timeout: return exit_busy;
+    case tv::errc::foreign_key:
+    case tv::errc::key_unavailable:
+    case tv::errc::keyring_unavailable:
+    case tv::errc::keyring_locked:
+    case tv::errc::keyring_denied:
+    case tv::errc::keyring_timeout:
+    case tv::errc::volatile_collection_refused: return exit_key;
+    case tv::errc::invalid_url:
+    case tv::errc::invalid_argument: return exit_usage;
+    case tv::errc::not_logged_in: return exit_not_found;
+    default: return exit_failure;
+    }
+}
+
+/// Reports a tokenvault error (its message already says what to do).
+int fail(const config& c, const tv::error& e) {
+    std::string hint;
+    if (e == tv::errc::foreign_key && c.keyring != "desktop" &&
+        e.context.find("'secret_service'") != std::string::npos)
+        hint = TVCTL_DESKTOP
+                   ? "the key is in the Secret Service: run with --keyring desktop (in a desktop session)"
+                   : "the key is in the Secret Service, and this tvctl was built without libsecret";
+    if (e == tv::errc::lock_timeout) hint = "another process is using the store; retry, or raise --timeout";
+    return fail(c, code_of(e), e.message(), hint);
+}
+
+/// yyyy-mm-ddThh:mm:ssZ.
+std::string time_text(tv::clock::time_point t) {
+    return tv::detail::format_rfc3339(std::chrono::time_point_cast<std::chrono::seconds>(t));
+}
+
+/// "in 59m", "expired 2h ago".
+std::string relative_text(tv::clock::time_point t, tv::clock::time_point now) {
+    using namespace std::chrono;
+    const auto delta = duration_cast<seconds>(t - now).count();
+    const long long a = delta < 0 ? -delta : delta;
+    std::string amount;
+    if (a < 120)
+        amount = std::to_string(a) + "s";
+    else if (a < 7200)
+        amount = std::to_string(a / 60) + "m";
+    else if (a < 172800)
+        amount = std::to_string(a / 3600) + "h";
+    else
+        amount = std::to_string(a / 86400) + "d";
+    return delta < 0 ? "expired " + amount + " ago" : "in " + amount;
+}
+
+/// `text` fit to quote back to the user: user info in URLs (https://user:password@host) masked, control
+/// characters replaced, at most 200 bytes. Command lines are where people paste credentials by mistake.
+std::string echo_safe(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size() && out.size() < 200; ++i) {
+        const auto u = static_cast<unsigned char>(text[i]);
+        out.push_back(u < 0x20 || u == 0x7f ? '?' : text[i]);
+    }
+    for (std::size_t scheme = out.find("://"); scheme != std::string::npos;
+         scheme = out.find("://", scheme + 3)) {
+        const auto start = scheme + 3;
+        const auto end = out.find_first_of("/?# \t'\"", start);
+        const auto at = out.rfind('@', end == std::string::npos ? std::string::npos : end);
+        if (at != std::string::npos && at >= start) out.replace(start, at - start, "<redacted>");
+    }
+    return out;
+}
+
+std::string join(const std::vector<std::string>& parts, const char* sep) {
+    std::string out;
+    for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
+    return out;
+}
+
+std::string octal_mode(unsigned mode) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", mode & 07777U);
+    return text;
+}
+
+std::string hex_of(std::span<const std::uint8_t> bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const auto b : bytes) {
+        out.push_back(digits[b >> 4]);
+        out.push_back(digits[b & 15]);
+    }
+    return out;
+}
+
+/// Prints rows as left-aligned columns.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> width;
+    for (const auto& row : rows)
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], row[i].size());
+        }
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+        }
+        std::cout << line << '\n';
+    }
+}
+
+// ------------------------------------------------------------------------------------------------------
+// The store: a preset's policies, with a diagnostics policy that counts (for --stats) and sums imports.
+
+/// Counts events (as diagnostics::counters) and adds up what migrations imported.
+class tool_diagnostics {
+public:
+    using policy_family = tv::family::diagnostics;
+    static constexpr bool enabled = true;
+
+    template <class Event>
+    void on(const Event& e) noexcept {
+        counts_.on(e);
+        if constexpr (std::is_same_v<Event, tv::events::migration>) {
+            migrated_ += e.migrated;
+            skipped_ += e.skipped;
+            if (e.failure) failure_ = e.failure;
+        }
+    }
+    /// The event counts.
+    [[nodiscard]] tv::diagnostics::counters::snapshot counts() const noexcept { return counts_.read(); }
+    /// Entries migrations imported.
+    [[nodiscard]] std::size_t migrated() const noexcept { return migrated_; }
+    /// Entries migrations skipped (unreadable or invalid).
+    [[nodiscard]] std::size_t skipped() const noexcept { return skipped_; }
+    /// The last migration failure, if any.
+    [[nodiscard]] std::error_code failure() const noexcept { return failure_; }
+
+private:
+    tv::diagnostics::counters counts_;
+    std::size_t migrated_ = 0;
+    std::size_t skipped_ = 0;
+    std::error_code failure_;
+};
+static_assert(tv::diagnostics::diagnostics_policy<tool_diagnostics>);
+
+/// The preset's store with tvctl's diagnostics (and a migration policy for `import`).
+template <class Preset, class Migration = tv::migration::none>
+using tool_store = tv::token_store<typename Preset::backend_type, typename Preset::cipher_type,
+                                   typename Preset::locking_type, Migration, tool_diagnostics>;
+
+/// A keyring selection: its preset and how the resolution log names its chain.
+template <class Preset>
+struct selection {
+    using preset = Preset;
+    using keyring = typename Preset::backend_type::keyring_type;
+};
+
+/// Prints the counters on stderr when --stats was given.
+template <class Store>
+void print_stats(const config& c, Store& store) {
+    if (!c.stats) return;
+    const auto s = store.diagnostics().counts();
+    std::cerr << "tvctl: stats: keyring_reads=" << s.keyring_reads << " keyring_writes=" << s.keyring_writes
+              << " keyring_failures=" << s.keyring_failures << " file_reads=" << s.file_reads
+              << " file_writes=" << s.file_writes << " lock_waits=" << s.lock_waits
+              << " lock_contentions=" << s.lock_contentions << '\n';
+}
+
+/// What is on disk where the store should be (no store is created to find out).
+struct store_presence {
+    fs::path directory;
+    fs::path file;
+    bool directory_exists = false;
+    bool file_exists = false;
+};
+
+store_presence presence_of(const config& c) {
+    const auto o = options_of(c);
+    store_presence p;
+    p.directory = o.resolved_directory();
+    p.file = p.directory / o.file_name;
+    struct stat st {};
+    p.directory_exists = ::lstat(p.directory.c_str(), &st) == 0;
+    p.file_exists = ::lstat(p.file.c_str(), &st) == 0;
+    return p;
+}
+
+/// Fails with exit_no_store unless a store file exists (read-only commands must not create one).
+std::optional<int> require_store(const config& c) {
+    const auto p = presence_of(c);
+    if (!p.directory_exists)
+        return fail(c, exit_no_store,
+                    "no token store: the directory " + p.directory.string() + " does not exist",
+                    "check --dir or --app (default directory: $XDG_CONFIG_HOME/<app>)");
+    if (!p.file_exists)
+        return fail(c, exit_no_store, "no token store file at " + p.file.string() + " (nothing stored yet?)",
+                    "check --file, --dir or --app");
+    return std::nullopt;
+}
+
+/// The header of the sealed file, if it has a readable one.
+std::optional<tv::backend::sealed_file_header> header_of(const fs::path& file,
+                                                         std::string* problem = nullptr) {
+    auto read = tv::detail::read_private_file(file, tv::backend::sealed_file_format::max_file_size);
+    if (!read) {
+        if (problem != nullptr) *problem = read.error().message();
+        return std::nullopt;
+    }
+    if (!*read) return std::nullopt;
+    auto header = tv::backend::parse_sealed_header((*read)->bytes.bytes());
+    if (!header) {
+        if (problem != nullptr) *problem = file.string() + ": " + header.error().message();
+        return std::nullopt;
+    }
+    return std::move(*header);
+}
+
+/// The tiers of a keyring selection, in resolution order.
+template <class K>
+std::vector<std::string> tiers_of() {
+    const auto name = tv::diagnostics::keyring_chain_name<K>();
+    const auto open = name.find('(');
+    if (open == std::string::npos) return {name};
+    std::vector<std::string> out;
+    std::string current;
+    for (const char ch : name.substr(open + 1, name.size() - open - 2)) {
+        if (ch == ',') {
+            out.push_back(current);
+            current.clear();
+        } else {
+            current.push_back(ch);
+        }
+    }
+    out.push_back(current);
+    return out;
+}
+
+/// One keyring tier probed without creating anything: opens the Secret Service (bounded by the
+/// timeout); for the key file, looks for its passphrase instead of opening (which would create one).
+struct tier_probe {
+    std::string tier;
+    bool available = false;
+    std::string detail;
+};
+
+tier_probe probe_tier(const std::string& tier, const tv::store_options& o) {
+    tier_probe p{tier, false, {}};
+    const auto k = o.keyring();
+    if (tier == "file") {
+        struct stat st {};
+        const auto passphrase = k.directory / "passphrase";
+        if (::lstat(passphrase.c_str(), &st) != 0) {
+            p.detail = "no key file yet at " + passphrase.string() + " (made on the first login)";
+            p.available = true;  // it opens (and creates it) whenever it is needed
+        } else if (!S_ISREG(st.st_mode)) {
+            p.detail = passphrase.string() + " is not a regular file";
+        } else {
+            p.available = true;
+            p.detail = "key file " + passphrase.string();
+        }
+        return p;
+    }
+#if TVCTL_DESKTOP
+    if (tier == "secret_service") {
+        auto opened = tv::keyring::secret_service::open(k);
+        if (!opened) {
+            p.detail = opened.error().message();
+        } else if (!*opened) {
+            p.detail =
+                "no Secret Service on the session bus (no desktop session, or no DBUS_SESSION_BUS_ADDRESS)";
+        } else {
+            p.available = true;
+            p.detail = "default collection open";
+        }
+        return p;
+    }
+#endif
+    p.detail = "not built into this tvctl";
+    return p;
+}
+
+/// How to reach a store whose key is held by keyring tier `tier`.
+std::string fix_for_tier(const std::string& tier) {
+    if (tier == "secret_service")
+        return TVCTL_DESKTOP
+                   ? "run tvctl with --keyring desktop, in a session whose Secret Service holds the key"
+                   : "use a tvctl built with Secret Service support (libsecret), with --keyring desktop";
+    if (tier == "file") return "run tvctl with --keyring embedded";
+    return "the key is in keyring tier '" + tier +
+           "', which tvctl cannot open: use the program that wrote the store";
+}
+
+/// Whether `e` says the key or keyring is missing (the store itself may be fine).
+bool key_problem(const tv::error& e) { return code_of(e) == exit_key; }
+
+/// Opens the store's key file checks before a command that reads the store: a missing key file means
+/// the keyring would make a new key (useless for this file), so say so instead.
+template <class Sel>
+std::optional<int> check_key_holder(const config& c) {
+    const auto p = presence_of(c);
+    const auto header = header_of(p.file);
+    if (!header || header->tier != "file") return std::nullopt;
+    const auto tiers = tiers_of<typename Sel::keyring>();
+    if (std::find(tiers.begin(), tiers.end(), "file") == tiers.end()) return std::nullopt;
+    const auto passphrase = options_of(c).keyring().directory / "passphrase";
+    struct stat st {};
+    if (::lstat(passphrase.c_str(), &st) == 0) return std::nullopt;
+    return fail(c, exit_key,
+                p.file.string() + " is sealed by a key held in the key file keyring, but its key file " +
+                    passphrase.string() + " is missing: the store cannot be opened",
+                "restore the keyring directory from a backup, or start over: tvctl logout --all --yes");
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Commands that read or change the store.
+
+json entry_json(const tv::entry_info& e, std::string_view tier, tv::clock::time_point now) {
+    json j{{"id", e.id.hash()},
+           {"resource", e.id.resource()},
+           {"account", e.id.account()},
+           {"generation", e.generation},
+           {"updated_at", time_text(e.updated_at)},
+           {"has_refresh_token", e.has_refresh_token},
+           {"scopes", e.scopes},
+           {"issuer", e.issuer},
+           {"tier", tier}};
+    if (e.expires_at) {
+        j["expires_at"] = time_text(*e.expires_at);
+        j["expired"] = *e.expires_at <= now;
+    } else {
+        j["expires_at"] = nullptr;
+        j["expired"] = false;
+    }
+    return j;
+}
+
+template <class Store>
+int cmd_list(const config& c, Store& store) {
+    auto entries = store.list();
+    if (!entries) return fail(c, entries.error());
+    std::sort(entries->begin(), entries->end(), [](const auto& a, const auto& b) {
+        return a.id.resource() != b.id.resource() ? a.id.resource() < b.id.resource()
+                                                  : a.id.account() < b.id.account();
+    });
+    const std::string tier(store.backend().tier());
+    const auto now = tv::clock::now();
+    if (c.json) {
+        json list = json::array();
+        for (const auto& e : *entries) list.push_back(entry_json(e, tier, now));
+        print_json(json{{"ok", true},
+                        {"store", store.backend().file_path().string()},
+                        {"tier", tier},
+                        {"count", entries->size()},
+                        {"credentials", list}});
+    } else if (entries->empty()) {
+        std::cout << "no credentials in " << store.backend().file_path().string() << '\n';
+    } else {
+        std::vector<std::vector<std::string>> rows{
+            {"ID", "RESOURCE", "ACCOUNT", "EXPIRES", "TIER", "GEN", "REFRESH"}};
+        for (const auto& e : *entries) {
+            const std::string expires =
+                e.expires_at ? time_text(*e.expires_at) + " (" + relative_text(*e.expires_at, now) + ")"
+                             : "unknown";
+            rows.push_back({e.id.hash().substr(0, 12), e.id.resource(),
+                            e.id.account().empty() ? "-" : e.id.account(), expires, tier.empty() ? "-" : tier,
+                            std::to_string(e.generation), e.has_refresh_token ? "yes" : "no"});
+        }
+        print_table(rows);
+    }
+    print_stats(c, store);
+    return exit_ok;
+}
+
+/// Parses the id argument; the usage error says what a valid id looks like.
+std::optional<tv::credential_id> parse_id(const config& c, int& code) {
+    auto id = tv::credential_id::parse(c.id, c.account);
+    if (!id) {
+        code =
+            fail(c, exit_usage, "'" + echo_safe(c.id) + "' is not a credential id: " + id.error().message(),
+                 "give the server's resource URL, e.g. https://mcp.example.com/mcp (see tvctl list)");
+        return std::nullopt;
+    }
+    return std::move(*id);
+}
+
+template <class Store>
+int cmd_show(const config& c, Store& store) {
+    int code = exit_ok;
+    const auto id = parse_id(c, code);
+    if (!id) return code;
+    auto got = store.get_entry(*id);
+    if (!got) return fail(c, got.error());
+    if (!*got) return fail(c, exit_not_found, "no credential for " + id->resource(), "see tvctl list");
+    const auto& e = **got;
+    const auto& t = e.token;
+    const std::string tier(store.backend().tier());
+    const auto now = tv::clock::now();
+    const auto secret = [](bool present) -> json { return present ? json("<redacted>") : json(nullptr); };
+    if (c.json) {
+        json j = entry_json(tv::summarize(e), tier, now);
+        j["token_type"] = t.token_type;
+        j["client_id"] = t.client_id;
+        j["access_token"] = secret(true);
+        j["refresh_token"] = secret(t.refresh_token.has_value());
+        j["client_secret"] = secret(t.client_secret.has_value());
+        j["id_token"] = secret(t.id_token.has_value());
+        j["extra_fields"] = t.extra.is_object() ? t.extra.size() : 0;
+        print_json(json{{"ok", true}, {"credential", j}});
+    } else {
+        const auto redacted = [](bool present) { return std::string(present ? "<redacted>" : "none"); };
+        std::vector<std::vector<std::string>> rows{
+            {"resource:", e.id.resource()},
+            {"account:", e.id.account().empty() ? "(none)" : e.id.account()},
+            {"id:", e.id.hash()},
+            {"token type:", t.token_type},
+            {"access token:", redacted(true)},
+            {"refresh token:", redacted(t.refresh_token.has_value())},
+            {"expires:", t.expires_at
+                             ? time_text(*t.expires_at) + " (" + relative_text(*t.expires_at, now) + ")"
+                             : "unknown (valid until the server says otherwise)"},
+            {"scopes:", t.scopes.empty() ? "(none)" : join(t.scopes, " ")},
+            {"issuer:", t.issuer.empty() ? "(unknown)" : t.issuer},
+            {"client id:", t.client_id.empty() ? "(none)" : t.client_id},
+            {"client secret:", redacted(t.client_secret.has_value())},
+            {"id token:", redacted(t.id_token.has_value())},
+            {"extra fields:", std::to_string(t.extra.is_object() ? t.extra.size() : 0)},
+            {"generation:", std::to_string(e.generation)},
+            {"updated:", time_text(e.updated_at)},
+            {"key tier:", tier.empty() ? "-" : tier}};
+        print_table(rows);
+    }
+    print_stats(c, store);
+    return exit_ok;
+}
+
+template <class Store>
+tv::credential_manager<Store> manager_of(const config& c, Store& store) {
+    tv::lifecycle_options lo;
+    lo.lock_timeout = std::chrono::milliseconds(c.timeout_ms);
+    return tv::credential_manager<Store>(store, lo);
+}
+
+template <class Store>
+int cmd_remove(const config& c, Store& store) {
+    int code = exit_ok;
+    const auto id = parse_id(c, code);
+    if (!id) return code;
+    auto manager = manager_of(c, store);
+    auto removed =
+        manager.logout(*id);  // under the credential lock: a refresh in flight cannot bring it back
+    if (!removed) return fail(c, removed.error());
+    if (!*removed) return fail(c, exit_not_found, "no credential for " + id->resource(), "see tvctl list");
+    if (c.json)
+        print_json(json{{"ok", true},
+                        {"removed", json::array({json{{"id", id->hash()}, {"resource", id->resource()}}})}});
+    else
+        std::cout << "removed " << id->resource() << (id->account().empty() ? "" : " (" + id->account() + ")")
+                  << '\n';
+    print_stats(c, store);
+    return exit_ok;
+}
+
+/// Asks on the terminal; false (with the reason on stderr) when there is no terminal to ask on.
+bool confirmed(const config& c, const std::string& question, int& code) {
+    if (c.yes) return true;
+    if (::isatty(STDIN_FILENO) == 0) {
+        code =
+            fail(c, exit_usage, "refusing to " + question + " without confirmation: stdin is not a terminal",
+                 "pass --yes to confirm non-interactively");
+        return false;
+    }
+    std::cerr << "tvctl: " << question << "? Type 'yes' to confirm: " << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer) || answer != "yes") {
+        code = fail(c, exit_usage, "not confirmed: nothing was removed");
+        return false;
+    }
+    return true;
+}
+
+template <class Store>
+int cmd_logout(const config& c, Store& store) {
+    if (!c.all) return cmd_remove(c, store);
+    auto entries = store.list();
+    if (!entries) return fail(c, entries.error());
+    int code = exit_ok;
+    if (!entries->empty() && !confirmed(c,
+                                        "log out of all " + std::to_string(entries->size()) +
+                                            " credentials in " + store.backend().file_path().string(),
+                                        code))
+        return code;
+    auto manager = manager_of(c, store);
+    json removed = json::array();
+    for (const auto& e : *entries) {
+        auto done = manager.logout(e.id);
+        if (!done) {
+            if (!c.json) std::cout << "removed " << removed.size() << " of " << entries->size() << '\n';
+            return fail(c, done.error());
+        }
+        if (*done) removed.push_back(json{{"id", e.id.hash()}, {"resource", e.id.resource()}});
+    }
+    if (c.json)
+        print_json(json{{"ok", true}, {"removed", removed}});
+    else
+        std::cout << "logged out of " << removed.size() << " credential" << (removed.size() == 1 ? "" : "s")
+                  << '\n';
+    print_stats(c, store);
+    return exit_ok;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// import: a store whose migration policy is the chosen importer; its first load imports and persists.
+
+std::string g_codex_home;                                 // NOLINT: set once from the command line
+std::string g_mcp_remote_dir;                             // NOLINT
+std::vector<tv::migration::mcp_remote_server> g_servers;  // NOLINT
+
+struct cli_codex_config : tv::migration::codex_config {
+    [[nodiscard]] static fs::path home(const tv::store_options& o) {
+        return g_codex_home.empty() ? tv::migration::codex_config::home(o) : fs::path(g_codex_home);
+    }
+};
+struct cli_mcp_remote_config : tv::migration::mcp_remote_config {
+    [[nodiscard]] static fs::path base_directory(const tv::store_options& o) {
+        return g_mcp_remote_dir.empty() ? tv::migration::mcp_remote_config::base_directory(o)
+                                        : fs::path(g_mcp_remote_dir);
+    }
+    [[nodiscard]] static std::vector<tv::migration::mcp_remote_server> servers(const tv::store_options&) {
+        return g_servers;
+    }
+};
+
+template <class Sel, class Migration>
+int run_import(const config& c, std::string_view where) {
+    const auto o = options_of(c);
+    std::size_t before = 0;
+    if (presence_of(c).file_exists) {
+        if (auto stop = check_key_holder<Sel>(c)) return *stop;
+        tool_store<typename Sel::preset> plain(o);
+        auto listed = plain.list();
+        if (!listed) return fail(c, listed.error());
+        before = listed->size();
+    }
+    tool_store<typename Sel::preset, Migration> importing(o);
+    auto loaded = importing.list();  // the first load runs the import and saves the bundle
+    if (!loaded) return fail(c, loaded.error());
+    const auto& d = importing.diagnostics();
+    tool_store<typename Sel::preset> after_store(o);
+    auto after = after_store.list();
+    if (!after) return fail(c, after.error());
+    if (d.migrated() > 0 && after->size() == before)
+        return fail(
+            c, exit_failure,
+            "imported credentials could not be saved to " + (o.resolved_directory() / o.file_name).string(),
+            "run tvctl doctor");
+    const std::size_t added = after->size() - std::min(after->size(), before);
+    if (c.json) {
+        print_json(json{{"ok", true},
+                        {"source", c.source},
+                        {"from", std::string(where)},
+                        {"imported", added},
+                        {"skipped", d.skipped()},
+                        {"credentials", after->size()}});
+    } else {
+        std::cout << "imported " << added << " credential" << (added == 1 ? "" : "s") << " from " << c.source
+                  << " (" << where << ")";
+        if (d.skipped() > 0) std::cout << "; skipped " << d.skipped() << " unreadable or invalid";
+        std::cout << "; the store now holds " << after->size() << '\n';
+    }
+    print_stats(c, importing);
+    return exit_ok;
+}
+
+template <class Sel>
+int cmd_import(const config& c) {
+    const auto o = options_of(c);
+    if (c.source == "codex") {
+        g_codex_home = c.codex_home;
+        const auto home = cli_codex_config::home(o);
+        if (home.empty())
+            return fail(c, exit_usage, "no Codex home: set CODEX_HOME or HOME, or pass --codex-home");
+        return run_import<Sel, tv::migration::from_codex<cli_codex_config>>(
+            c, (home / ".credentials.json").string());
+    }
+    g_mcp_remote_dir = c.mcp_remote_dir;
+    if (c.servers.empty())
+        return fail(c, exit_usage,
+                    "import mcp-remote needs the servers to look for (mcp-remote hashes their URLs)",
+                    "pass --server URL once per server, e.g. --server https://mcp.example.com/mcp");
+    g_servers.clear();
+    for (const auto& url : c.servers) {
+        auto id = tv::credential_id::parse(url);
+        if (!id)
+            return fail(c, exit_usage,
+                        "--server '" + echo_safe(url) + "' is not a server URL: " + id.error().message());
+        g_servers.push_back(tv::migration::mcp_remote_server{url, {}, c.account});
+    }
+    const auto base = cli_mcp_remote_config::base_directory(o);
+    if (base.empty())
+        return fail(c, exit_usage, "no mcp-remote directory: set HOME or pass --mcp-remote-dir");
+    return run_import<Sel, tv::migration::from_mcp_remote<cli_mcp_remote_config>>(c, base.string());
+}
+
+// ------------------------------------------------------------------------------------------------------
+// status and doctor: what is where, and what is wrong with it.
+
+/// One finding of doctor.
+struct finding {
+    std::string check;
+    std::string status;  ///< "ok", "warning", "problem"
+    std::string detail;
+    std::string fix;
+};
+
+/// Checks one path: kind, symlink, owner, mode (directories 0700, files 0600).
+finding check_path(const std::string& name, const fs::path& p, bool directory, bool required) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0)
+        return required ? finding{name, "problem", p.string() + " does not exist", ""}
+                        : finding{name, "ok", p.string() + " does not exist (yet)", ""};
+    if (S_ISLNK(st.st_mode))
+        return {name, "problem", p.string() + " is a symbolic link: tokenvault refuses to follow it",
+                "replace the link with the " + std::string(directory ? "directory" : "file") + " itself"};
+    if (directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+        return {name, "problem",
+                p.string() + " is not a " + std::string(directory ? "directory" : "regular file"),
+                "move it out of the way"};
+    if (st.st_uid != ::geteuid())
+        return {name, "problem",
+                p.string() + " is owned by uid " + std::to_string(st.st_uid) + ", not by you",
+                "chown $(id -u) " + p.string()};
+    const unsigned loose = static_cast<unsigned>(st.st_mode) & (directory ? 077U : 0177U);
+    if (loose != 0)
+        return {name, "problem",
+                p.string() + " has mode " + octal_mode(static_cast<unsigned>(st.st_mode)) +
+                    " (others may access it)",
+                std::string("chmod ") + (directory ? "700 " : "600 ") + p.string()};
+    return {name, "ok", p.string() + " (" + octal_mode(static_cast<unsigned>(st.st_mode)) + ")", ""};
+}
+
+/// "free", "held" (another process has it now) or "absent".
+std::string lock_state(const fs::path& lock_file) {
+    struct stat st {};
+    if (::lstat(lock_file.c_str(), &st) != 0) return "absent";
+    if (!S_ISREG(st.st_mode)) return "not a regular file";
+    auto taken = tv::detail::file_lock::acquire(lock_file, std::chrono::milliseconds(0));
+    if (taken) return "free";
+    return taken.error() == tv::errc::lock_timeout ? "held" : "unknown (" + taken.error().message() + ")";
+}
+
+/// Files of `directory` whose names start with `prefix`.
+std::vector<fs::path> files_with_prefix(const fs::path& directory, const std::string& prefix) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        if (name.compare(0, prefix.size(), prefix) == 0) out.push_back(it->path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+json header_json(const tv::backend::sealed_file_header& h) {
+    return json{{"format_version", h.version},
+                {"cipher", tv::backend::sealed_cipher_name(h.cipher_id)},
+                {"key_id", hex_of(h.key_id)},
+                {"tier", h.tier},
+                {"seal_counter", h.seal_counter}};
+}
+
+json history_json(const tv::diagnostics::resolution_history& h) {
+    json records = json::array();
+    for (const auto& [hash, r] : h.credentials)
+        records.push_back(json{{"id", hash},
+                               {"store", r.store},
+                               {"mode", tv::events::to_string(r.mode)},
+                               {"backend", r.backend},
+                               {"tier", r.tier},
+                               {"reason", r.reason},
+                               {"present", r.present},
+                               {"drifts", r.drifts},
+                               {"updated_at", time_text(r.updated_at)}});
+    json drifts = json::array();
+    for (const auto& d : h.drifts)
+        drifts.push_back(json{{"at", time_text(d.at)},
+                              {"id", d.credential},
+                              {"previous", d.previous},
+                              {"current", d.current},
+                              {"reason", d.reason}});
+    return json{{"records", records}, {"drift_history", drifts}};
+}
+
+template <class Sel>
+int cmd_status(const config& c) {
+    using K = typename Sel::keyring;
+    const auto o = options_of(c);
+    const auto p = presence_of(c);
+    if (!p.directory_exists) return *require_store(c);
+    json out{
+        {"ok", true}, {"app", c.app}, {"directory", p.directory.string()}, {"keyring_selection", c.keyring}};
+    std::vector<std::string> warnings;
+    int code = exit_ok;
+
+    // Paths and permissions.
+    json paths = json::array();
+    const fs::path lock_file = p.file.string() + ".lock";
+    for (const auto& f :
+         {check_path("directory", p.directory, true, true), check_path("store file", p.file, false, false),
+          check_path("lock file", lock_file, false, false),
+          check_path("keyring directory", o.keyring().directory, true, false)}) {
+        paths.push_back(json{{"check", f.check}, {"status", f.status}, {"detail", f.detail}});
+        if (f.status != "ok") warnings.push_back(f.detail + (f.fix.empty() ? "" : ": " + f.fix));
+    }
+    out["paths"] = paths;
+    out["lock"] = json{{"file", lock_file.string()}, {"state", lock_state(lock_file)}};
+
+    // The file header: which tier holds the key, and its id.
+    std::string header_problem;
+    const auto header = header_of(p.file, &header_problem);
+    out["header"] = header ? header_json(*header) : json(nullptr);
+    if (!header && p.file_exists) warnings.push_back("store header: " + header_problem);
+
+    // Which tier resolves and why.
+    json tiers = json::array();
+    std::string resolves, why;
+    for (const auto& tier : tiers_of<K>()) {
+        const auto probe = probe_tier(tier, o);
+        tiers.push_back(json{{"tier", tier}, {"available", probe.available}, {"detail", probe.detail}});
+        if (resolves.empty() && probe.available) resolves = tier;
+        if (resolves.empty() && why.empty()) why = tier + ": " + probe.detail;
+    }
+    if (header) {
+        const auto names = tiers_of<K>();
+        const bool included = std::find(names.begin(), names.end(), header->tier) != names.end();
+        out["resolution"] =
+            json{{"tier", header->tier},
+                 {"mode", tv::diagnostics::resolves_automatically<K> ? "automatic" : "explicit"},
+                 {"reason", included ? "the file header names the tier that holds the key"
+                                     : "the file's key is in tier '" + header->tier + "', which --keyring " +
+                                           c.keyring + " does not include"}};
+        if (!included) {
+            code = exit_key;
+            std::cerr << "tvctl: error: " << p.file.string() << " is sealed by a key held in keyring tier '"
+                      << header->tier << "', which --keyring " << c.keyring << " ("
+                      << tv::diagnostics::keyring_chain_name<K>() << ") does not include\n";
+        }
+    } else {
+        out["resolution"] = json{
+            {"tier", resolves.empty() ? json(nullptr) : json(resolves)},
+            {"mode", tv::diagnostics::resolves_automatically<K> ? "automatic" : "explicit"},
+            {"reason", !tv::diagnostics::resolves_automatically<K> ? std::string("configured: one keyring")
+                       : why.empty() ? std::string("preferred: the first tier is available")
+                                     : why}};
+    }
+    out["keyring"] = json{{"chain", tv::diagnostics::keyring_chain_name<K>()}, {"tiers", tiers}};
+
+    // The store itself: can it be opened, and how many credentials does it hold?
+    if (p.file_exists && code == exit_ok) {
+        if (auto stop = check_key_holder<Sel>(c)) {
+            code = *stop;
+        } else {
+            tool_store<typename Sel::preset> store(o);
+            auto entries = store.list();
+            if (entries) {
+                out["credentials"] = entries->size();
+                out["key_cached"] = store.backend().key_cached();
+            } else {
+                out["credentials"] = nullptr;
+                out["store_error"] = entries.error().message();
+                std::cerr << "tvctl: error: " << entries.error().message() << '\n';
+                code = code_of(entries.error());
+            }
+        }
+    } else if (!p.file_exists) {
+        out["credentials"] = 0;
+    }
+
+    // The resolution log: records and drift history.
+    const auto log_path = tv::diagnostics::resolution_log_path(p.directory);
+    auto log = tv::diagnostics::read_resolution_log(p.directory);
+    if (!log) {
+        out["resolution_log"] = json{{"file", log_path.string()}, {"error", log.error().message()}};
+        warnings.push_back(
+            "resolution log: " + log.error().message() +
+            "; it is only diagnostics and is rebuilt by the next process that records a resolution "
+            "(or remove it: rm " +
+            log_path.string() + ")");
+    } else if (!*log) {
+        out["resolution_log"] = json{{"file", log_path.string()}, {"present", false}};
+    } else {
+        auto h = history_json(**log);
+        h["file"] = log_path.string();
+        h["present"] = true;
+        out["resolution_log"] = h;
+    }
+
+    out["warnings"] = warnings;
+    if (code == exit_ok && !warnings.empty()) code = exit_attention;
+    if (code != exit_ok) out["ok"] = false;
+    out["exit_code"] = code;
+    for (const auto& w : warnings) std::cerr << "tvctl: warning: " << w << '\n';
+    if (c.json) {
+        print_json(out);
+        return code;
+    }
+    std::cout << "app:         " << c.app << '\n' << "directory:   " << p.directory.string() << '\n';
+    std::cout << "store file:  " << p.file.string() << (p.file_exists ? "" : " (absent)") << '\n';
+    std::cout << "lock:        " << out["lock"]["state"].get<std::string>() << " (" << lock_file.string()
+              << ")\n";
+    std::cout << "keyring:     --keyring " << c.keyring << ": " << tv::diagnostics::keyring_chain_name<K>()
+              << '\n';
+    for (const auto& t : tiers)
+        std::cout << "  tier " << t["tier"].get<std::string>() << ": "
+                  << (t["available"].get<bool>() ? "available" : "unavailable") << " ("
+                  << t["detail"].get<std::string>() << ")\n";
+    const auto& r = out["resolution"];
+    std::cout << "resolves to: "
+              << (r["tier"].is_null() ? std::string("nothing") : r["tier"].get<std::string>()) << " ("
+              << r["mode"].get<std::string>() << "; " << r["reason"].get<std::string>() << ")\n";
+    if (header)
+        std::cout << "header:      format " << header->version << ", "
+                  << tv::backend::sealed_cipher_name(header->cipher_id) << ", key id "
+                  << hex_of(header->key_id) << ", key in tier '" << header->tier << "', "
+                  << header->seal_counter << " seals\n";
+    if (out.contains("credentials") && !out["credentials"].is_null())
+        std::cout << "credentials: " << out["credentials"].get<std::size_t>() << '\n';
+    for (const auto& f : paths)
+        std::cout << "permissions: " << f["check"].get<std::string>() << ": "
+                  << f["status"].get<std::string>() << " - " << f["detail"].get<std::string>() << '\n';
+    const auto& rl = out["resolution_log"];
+    if (rl.contains("error")) {
+        std::cout << "resolutions: unreadable (" << rl["error"].get<std::string>() << ")\n";
+    } else if (!rl["present"].get<bool>()) {
+        std::cout << "resolutions: none recorded (" << log_path.string() << ")\n";
+    } else {
+        std::cout << "resolutions: " << rl["records"].size() << " credential(s) recorded, "
+                  << rl["drift_history"].size() << " drift(s) in " << log_path.string() << '\n';
+        for (const auto& d : rl["drift_history"])
+            std::cout << "  drift " << d["at"].get<std::string>() << " "
+                      << d["id"].get<std::string>().substr(0, 12) << ": " << d["previous"].get<std::string>()
+                      << " -> " << d["current"].get<std::string>() << " (" << d["reason"].get<std::string>()
+                      << ")\n";
+    }
+    return code;
+}
+
+template <class Sel>
+int cmd_doctor(const config& c) {
+    using K = typename Sel::keyring;
+    const auto o = options_of(c);
+    const auto p = presence_of(c);
+    std::vector<finding> found;
+    if (!p.directory_exists) return *require_store(c);
+
+    found.push_back(check_path("store directory", p.directory, true, true));
+    found.push_back(check_path("store file", p.file, false, false));
+    const fs::path lock_file = p.file.string() + ".lock";
+    found.push_back(check_path("lock file", lock_file, false, false));
+    const auto state = lock_state(lock_file);
+    found.push_back(state == "held"
+                        ? finding{"store lock", "warning", "held by another process right now",
+                                  "if it stays held, find the process: fuser " + lock_file.string()}
+                        : finding{"store lock", "ok", state, ""});
+    const auto keyring_dir = o.keyring().directory;
+    found.push_back(check_path("key file directory", keyring_dir, true, false));
+    found.push_back(check_path("key file", keyring_dir / "passphrase", false, false));
+
+    const auto quarantined = files_with_prefix(p.directory, p.file.filename().string() + ".corrupt-");
+    if (quarantined.empty()) {
+        found.push_back({"quarantined files", "ok", "none", ""});
+    } else {
+        std::vector<std::string> names;
+        for (const auto& q : quarantined) names.push_back(q.filename().string());
+        found.push_back({"quarantined files", "warning",
+                         std::to_string(quarantined.size()) +
+                             " corrupt store file(s) were moved aside: " + join(names, ", "),
+                         "the tokens in them are lost (log in again); delete them once you are sure: rm " +
+                             quarantined.front().string()});
+    }
+    const auto temps = files_with_prefix(p.directory, "." + p.file.filename().string() + ".tmp-");
+    if (!temps.empty())
+        found.push_back({"temporary files", "warning",
+                         std::to_string(temps.size()) + " left by a writer that died mid-write",
+                         "nothing to do: the next write removes them"});
+
+    std::string header_problem;
+    const auto header = header_of(p.file, &header_problem);
+    const auto names = tiers_of<K>();
+    if (header) {
+        const bool included = std::find(names.begin(), names.end(), header->tier) != names.end();
+        found.push_back(included
+                            ? finding{"store header", "ok",
+                                      "format " + std::to_string(header->version) + ", key in tier '" +
+                                          header->tier + "', key id " + hex_of(header->key_id),
+                                      ""}
+                            : finding{"store header", "problem",
+                                      "the key is in keyring tier '" + header->tier + "', which --keyring " +
+                                          c.keyring + " (" + tv::diagnostics::keyring_chain_name<K>() +
+                                          ") does not include",
+                                      fix_for_tier(header->tier)});
+    } else if (p.file_exists) {
+        found.push_back({"store header", "problem", header_problem,
+                         "fix the file's permissions, or move it aside and log in again"});
+    }
+
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const auto& tier = names[i];
+        const auto probe = probe_tier(tier, o);
+        if (header && probe.available && i + 1 < names.size() &&
+            std::find(names.begin() + static_cast<std::ptrdiff_t>(i) + 1, names.end(), header->tier) !=
+                names.end())
+            found.push_back(
+                {"key tier", "warning",
+                 "the key is held by the fallback tier '" + header->tier + "' although the preferred tier '" +
+                     tier + "' is available now",
+                 "nothing breaks; to move the key, log out (tvctl logout --all) and log in again while '" +
+                     tier + "' is available"});
+        const bool needed = header && header->tier == tier;
+        found.push_back({"keyring tier " + tier, probe.available ? "ok" : (needed ? "problem" : "warning"),
+                         probe.detail,
+                         probe.available ? ""
+                         : tier == "secret_service"
+                             ? "start or unlock the desktop keyring (gnome-keyring, KWallet) in this session"
+                             : "check the key file directory"});
+    }
+
+    const bool reachable = !header || std::find(names.begin(), names.end(), header->tier) != names.end();
+    if (p.file_exists && reachable) {
+        if (auto stop = check_key_holder<Sel>(c)) {
+            found.push_back({"open store", "problem", "the key file of this store is missing",
+                             "restore the keyring directory, or start over: tvctl logout --all --yes"});
+        } else {
+            tool_store<typename Sel::preset> store(o);
+            auto entries = store.list();
+            if (entries)
+                found.push_back(
+                    {"open store", "ok", std::to_string(entries->size()) + " credential(s); key found", ""});
+            else
+                found.push_back({"open store", "problem", entries.error().message(),
+                                 key_problem(entries.error())
+                                     ? "make the keyring that holds the key available (see "
+                                       "the keyring tiers above)"
+                                     : "see the message: it says what to do"});
+        }
+    }
+
+    const auto log_path = tv::diagnostics::resolution_log_path(p.directory);
+    auto log = tv::diagnostics::read_resolution_log(p.directory);
+    if (!log) {
+        found.push_back(
+            {"resolution log", "problem", log.error().message(),
+             "harmless to tokens; it is rebuilt by the next process that records a resolution, or remove "
+             "it: rm " +
+                 log_path.string()});
+    } else if (!*log || (*log)->drifts.empty()) {
+        found.push_back({"resolution log", "ok", *log ? "no drift recorded" : "none yet", ""});
+    } else {
+        const auto& last = (*log)->drifts.back();
+        found.push_back(
+            {"resolution log", "warning",
+             std::to_string((*log)->drifts.size()) +
+                 " drift(s): automatic keyring resolution changed "
+                 "between processes (last: " +
+                 last.previous + " -> " + last.current + ", " + last.reason + ")",
+             "make the preferred keyring available to every process that uses the store (e.g. the same "
+             "desktop session), or configure one keyring explicitly"});
+    }
+
+    std::size_t problems = 0, warnings = 0;
+    json checks = json::array();
+    for (const auto& f : found) {
+        problems += f.status == "problem";
+        warnings += f.status == "warning";
+        json j{{"check", f.check}, {"status", f.status}, {"detail", f.detail}};
+        if (!f.fix.empty()) j["fix"] = f.fix;
+        checks.push_back(j);
+        if (f.status == "problem") std::cerr << "tvctl: problem: " << f.check << ": " << f.detail << '\n';
+    }
+    const int code = problems > 0 ? exit_attention : exit_ok;
+    if (c.json) {
+        print_json(json{{"ok", problems == 0},
+                        {"directory", p.directory.string()},
+                        {"problems", problems},
+                        {"warnings", warnings},
+                        {"checks", checks},
+                        {"exit_code", code}});
+        return code;
+    }
+    for (const auto& f : found) {
+        const char* mark = f.status == "ok" ? "ok     " : f.status == "warning" ? "WARN   " : "PROBLEM";
+        std::cout << mark << "  " << f.check << ": " << f.detail << '\n';
+        if (!f.fix.empty()) std::cout << "         fix: " << f.fix << '\n';
+    }
+    std::cout << problems << " problem(s), " << warnings << " warning(s)\n";
+    return code;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Dispatch
+
+enum class command { list, show, remove, logout, status, doctor, import };
+
+template <class Sel>
+int run(const config& c, command cmd) {
+    switch (cmd) {
+    case command::status: return cmd_status<Sel>(c);
+    case command::doctor: return cmd_doctor<Sel>(c);
+    case command::import: return cmd_import<Sel>(c);
+    default: break;
+    }
+    if (auto stop = require_store(c)) return *stop;
+    if (auto stop = check_key_holder<Sel>(c)) return *stop;
+    tool_store<typename Sel::preset> store(options_of(c));
+    switch (cmd) {
+    case command::list: return cmd_list(c, store);
+    case command::show: return cmd_show(c, store);
+    case command::remove: return cmd_remove(c, store);
+    case command::logout: return cmd_logout(c, store);
+    default: return exit_usage;
+    }
+}
+
+using embedded_selection = selection<tv::presets::embedded>;
+static_assert(
+    std::is_same_v<tool_store<tv::presets::embedded>::backend_type, tv::presets::embedded::backend_type>);
+#if TVCTL_DESKTOP
+using desktop_selection = selection<tv::presets::desktop>;
+#endif
+
+int dispatch(config& c, command cmd) {
+    if (c.keyring == "auto") {
+        const auto header = header_of(presence_of(c).file);
+        c.keyring = header && header->tier == "secret_service" ? "desktop" : "embedded";
+    }
+    if (c.keyring == "desktop") {
+#if TVCTL_DESKTOP
+        return run<desktop_selection>(c, cmd);
+#else
+        return fail(c, exit_usage,
+                    "--keyring desktop: this tvctl was built without Secret Service support (libsecret)",
+                    "use --keyring embedded, or rebuild with -Dsecret_service=enabled");
+#endif
+    }
+    return run<embedded_selection>(c, cmd);
+}
+
+int main_checked(int argc, char** argv) {
+    config c;
+    CLI::App app{"tvctl: inspect and manage a tokenvault token store (never prints a secret)", "tvctl"};
+    app.footer(
+        std::string("\nEvery command takes --help and --json. Options of tvctl itself (--dir, --app, --file, "
+                    "--keyring, --timeout, --stats) may also follow the command.\n\n") +
+        exit_code_help + "\n");
+    app.require_subcommand(1);
+    app.fallthrough();
+    app.add_option("--dir", c.dir, "Store directory (default: $XDG_CONFIG_HOME/<app>, else ~/.config/<app>)");
+    app.add_option("--app", c.app, "Application name: names the default directory and the keyring service")
+        ->capture_default_str();
+    app.add_option("--file", c.file, "Store file name inside the directory")->capture_default_str();
+    app.add_option(
+           "--keyring", c.keyring,
+           "Key holder: embedded (key file, presets::embedded), desktop (Secret Service, then key file; "
+           "presets::desktop), or auto (the one the store's file header names)")
+        ->check(CLI::IsMember({"embedded", "desktop", "auto"}))
+        ->envname("TVCTL_KEYRING")
+        ->capture_default_str();
+    app.add_option("--timeout", c.timeout_ms, "Bound in milliseconds on every lock wait and keyring call")
+        ->check(CLI::Range(1, 600000))
+        ->capture_default_str();
+    app.add_flag("--stats", c.stats, "Print keyring and file access counts on stderr");
+    app.add_flag("--json", c.json, "Print one JSON document on stdout (errors included)");
+
+    command cmd = command::list;
+    const auto add = [&](const char* name, const char* help, command which) {
+        auto* sub = app.add_subcommand(name, help);
+        sub->add_flag("--json", c.json, "Print one JSON document on stdout (errors included)");
+        sub->footer(
+            "\nGlobal options (--dir, --app, --file, --keyring, --timeout, --stats) may follow the command; "
+            "see tvctl --help for them and for the exit codes.\n");
+        sub->callback([&cmd, which] { cmd = which; });
+        return sub;
+    };
+    add("list", "List stored credentials: ids, expiry, key tier, generation (never a secret)", command::list);
+    auto* show = add("show", "Show one credential with its secrets redacted", command::show);
+    show->add_option("id", c.id, "The server's resource URL, e.g. https://mcp.example.com/mcp")->required();
+    show->add_option("--account", c.account, "The account (profile) of the credential, if it has one");
+    auto* remove = add("remove", "Remove one credential (under its credential lock)", command::remove);
+    remove->add_option("id", c.id, "The server's resource URL")->required();
+    remove->add_option("--account", c.account, "The account (profile) of the credential, if it has one");
+    auto* logout = add("logout", "Log out of one credential, or of all of them with --all", command::logout);
+    logout->add_option("id", c.id, "The server's resource URL (or use --all)");
+    logout->add_option("--account", c.account, "The account (profile) of the credential, if it has one");
+    auto* all = logout->add_flag("--all", c.all, "Log out of every credential in the store");
+    logout->add_flag("--yes,-y", c.yes, "Do not ask for confirmation (needed without a terminal)");
+    all->excludes(logout->get_option("id"));
+    add("status",
+        "Show which keyring tier resolves and why, paths, permissions, file header, lock, drift history",
+        command::status);
+    add("doctor",
+        "Check permissions, symlinks, quarantined files, keyring health; say how to fix each problem",
+        command::doctor);
+    auto* import = add("import", "Import logins from another tool: codex or mcp-remote", command::import);
+    import
+        ->add_option("source", c.source, "codex ($CODEX_HOME/.credentials.json) or mcp-remote (~/.mcp-auth)")
+        ->required()
+        ->check(CLI::IsMember({"codex", "mcp-remote"}));
+    import->add_option("--codex-home", c.codex_home,
+                       "Codex home directory (default: $CODEX_HOME, else ~/.codex)");
+    import->add_option("--mcp-remote-dir", c.mcp_remote_dir,
+                       "mcp-remote directory (default: $MCP_REMOTE_CONFIG_DIR, else ~/.mcp-auth)");
+    import->add_option("--server", c.servers, "A server URL to import from mcp-remote (repeat for each)");
+    import->add_option("--account", c.account,
+                       "The account (profile) to file imported mcp-remote logins under");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return exit_ok;
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);
+        // Which (sub)command was being parsed, for a precise message.
+        std::string message = echo_safe(e.what());
+        if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-')
+            message = "unknown command '" + echo_safe(argv[1]) + "'";
+        return fail(c, exit_usage, message,
+                    "run tvctl --help (commands: list, show, remove, logout, status, doctor, import)");
+    }
+    if (cmd == command::logout && !c.all && c.id.empty())
+        return fail(c, exit_usage, "logout needs a credential id or --all", "run tvctl logout --help");
+    return dispatch(c, cmd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return main_checked(argc, argv);
+    } catch (const tv::bad_result_access& e) {
+        std::cerr << "tvctl: error: " << e.what() << '\n';  // tokenvault messages carry no secret
+        return exit_failure;
+    } catch (...) {
+        // Other exception texts might quote input (a file's bytes): never print them.
+        std::cerr << "tvctl: internal error (no details printed, as they could quote stored data); "
+                     "please report it with the command you ran\n";
+        return exit_failure;
+    }
+}
