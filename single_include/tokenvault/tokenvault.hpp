@@ -2068,6 +2068,72 @@ inline bool is_token_field(std::string_view k) noexcept {
 #include <span>
 #include <string_view>
 
+// begin file tokenvault/detail/sodium_aead.hpp
+// tokenvault/detail/sodium_aead.hpp: the seal/open plumbing shared by libsodium's AEAD ciphers.
+//
+// `sodium_aead<Cipher, Encrypt, Decrypt>` checks the sizes a cipher declares, calls libsodium's combined
+// encrypt/decrypt functions and maps their failures (a forged or corrupt message is errc::corrupt_file).
+// A cipher derives from it (CRTP) and adds its id, sizes and run-time availability check.
+
+#include <sodium.h>
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+
+namespace tokenvault::detail {
+
+/// libsodium's combined-mode AEAD signature (crypto_aead_*_encrypt).
+using sodium_encrypt_fn = int (*)(unsigned char*, unsigned long long*, const unsigned char*, unsigned long long,
+                                  const unsigned char*, unsigned long long, const unsigned char*,
+                                  const unsigned char*, const unsigned char*);
+/// libsodium's combined-mode AEAD signature (crypto_aead_*_decrypt).
+using sodium_decrypt_fn = int (*)(unsigned char*, unsigned long long*, unsigned char*, const unsigned char*,
+                                  unsigned long long, const unsigned char*, unsigned long long,
+                                  const unsigned char*, const unsigned char*);
+
+/// seal/open for a libsodium AEAD; `Cipher` provides name, key_size, nonce_size, tag_size, available().
+template <class Cipher, sodium_encrypt_fn Encrypt, sodium_decrypt_fn Decrypt>
+struct sodium_aead {
+    /// Seals `plaintext` into `out` (plaintext.size() + tag_size bytes).
+    [[nodiscard]] static result<void> seal(std::span<const std::byte> key, std::span<const std::byte> nonce,
+                                           std::span<const std::byte> ad, std::span<const std::byte> plaintext,
+                                           std::span<std::byte> out) {
+        TOKENVAULT_TRY(Cipher::available());
+        if (key.size() != Cipher::key_size || nonce.size() != Cipher::nonce_size ||
+            out.size() != plaintext.size() + Cipher::tag_size)
+            return error{errc::invalid_argument, where() + ": wrong key, nonce or output size"};
+        unsigned long long written = 0;
+        if (Encrypt(bytes(out.data()), &written, bytes(plaintext.data()), plaintext.size(), bytes(ad.data()), ad.size(),
+                    nullptr, bytes(nonce.data()), bytes(key.data())) != 0)
+            return error{errc::crypto_failure, where() + ": seal"};
+        return {};
+    }
+
+    /// Opens `ciphertext` into `out` (ciphertext.size() - tag_size bytes); errc::corrupt_file if forged.
+    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
+                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
+                                           std::span<std::byte> out) {
+        TOKENVAULT_TRY(Cipher::available());
+        if (key.size() != Cipher::key_size || nonce.size() != Cipher::nonce_size || ciphertext.size() < Cipher::tag_size ||
+            out.size() != ciphertext.size() - Cipher::tag_size)
+            return error{errc::invalid_argument, where() + ": wrong key, nonce or output size"};
+        unsigned long long written = 0;
+        if (Decrypt(bytes(out.data()), &written, nullptr, bytes(ciphertext.data()), ciphertext.size(), bytes(ad.data()),
+                    ad.size(), bytes(nonce.data()), bytes(key.data())) != 0)
+            return error{errc::corrupt_file, where() + ": authentication failed"};
+        return {};
+    }
+
+private:
+    static std::string where() { return "cipher::" + std::string(Cipher::name); }
+    static unsigned char* bytes(std::byte* p) noexcept { return reinterpret_cast<unsigned char*>(p); }
+    static const unsigned char* bytes(const std::byte* p) noexcept { return reinterpret_cast<const unsigned char*>(p); }
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/sodium_aead.hpp
 // begin file tokenvault/cipher/concept.hpp
 // tokenvault/cipher/concept.hpp: the cipher concept (how a persisted bundle is sealed).
 //
@@ -2122,7 +2188,8 @@ concept cipher_policy = std::same_as<typename C::policy_family, family::cipher> 
 namespace tokenvault::cipher {
 
 /// XChaCha20-Poly1305: the portable default cipher.
-struct xchacha20poly1305 {
+struct xchacha20poly1305 : detail::sodium_aead<xchacha20poly1305, &crypto_aead_xchacha20poly1305_ietf_encrypt,
+                                               &crypto_aead_xchacha20poly1305_ietf_decrypt> {
     using policy_family = family::cipher;
     static constexpr std::uint8_t id = 1;
     static constexpr std::string_view name = "xchacha20poly1305";
@@ -2134,43 +2201,6 @@ struct xchacha20poly1305 {
     [[nodiscard]] static result<void> available() { return detail::ensure_sodium(); }
     /// Messages one key may seal with random nonces (24-byte nonces: no practical bound).
     static constexpr std::uint64_t max_messages_per_key = ~std::uint64_t{0};
-
-    /// Seals `plaintext` into `out` (plaintext.size() + tag_size bytes).
-    [[nodiscard]] static result<void> seal(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> plaintext,
-                                           std::span<std::byte> out) {
-        TOKENVAULT_TRY(available());
-        if (key.size() != key_size || nonce.size() != nonce_size || out.size() != plaintext.size() + tag_size)
-            return error{errc::invalid_argument, "cipher::xchacha20poly1305: wrong key, nonce or output size"};
-        unsigned long long written = 0;
-        if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-                reinterpret_cast<unsigned char*>(out.data()), &written,
-                reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
-                reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
-                reinterpret_cast<const unsigned char*>(nonce.data()),
-                reinterpret_cast<const unsigned char*>(key.data())) != 0)
-            return error{errc::crypto_failure, "cipher::xchacha20poly1305: seal"};
-        return {};
-    }
-
-    /// Opens `ciphertext` into `out` (ciphertext.size() - tag_size bytes); errc::corrupt_file if forged.
-    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
-                                           std::span<std::byte> out) {
-        TOKENVAULT_TRY(available());
-        if (key.size() != key_size || nonce.size() != nonce_size || ciphertext.size() < tag_size ||
-            out.size() != ciphertext.size() - tag_size)
-            return error{errc::invalid_argument, "cipher::xchacha20poly1305: wrong key, nonce or output size"};
-        unsigned long long written = 0;
-        if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-                reinterpret_cast<unsigned char*>(out.data()), &written, nullptr,
-                reinterpret_cast<const unsigned char*>(ciphertext.data()), ciphertext.size(),
-                reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
-                reinterpret_cast<const unsigned char*>(nonce.data()),
-                reinterpret_cast<const unsigned char*>(key.data())) != 0)
-            return error{errc::corrupt_file, "cipher::xchacha20poly1305: authentication failed"};
-        return {};
-    }
 };
 
 static_assert(cipher_policy<xchacha20poly1305>);
@@ -3221,7 +3251,7 @@ private:
 }  // namespace tokenvault::backend
 // end file tokenvault/backend/sealed_file.hpp
 // begin file tokenvault/cipher/aes256gcm.hpp
-// tokenvault/cipher/xchacha20poly1305.hpp: cipher::aes256gcm, for CPUs with AES instructions.
+// tokenvault/cipher/aes256gcm.hpp: cipher::aes256gcm, for CPUs with AES instructions.
 //
 // AES-256-GCM from libsodium: 32-byte key, 12-byte random nonce, 16-byte tag. It needs AES hardware
 // (AES-NI with PCLMUL on x86, ARMv8 crypto): available() checks at run time and answers
@@ -3239,7 +3269,8 @@ private:
 namespace tokenvault::cipher {
 
 /// AES-256-GCM: fast where the CPU has AES instructions; checked at run time.
-struct aes256gcm {
+struct aes256gcm : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt,
+                                       &crypto_aead_aes256gcm_decrypt> {
     using policy_family = family::cipher;
     static constexpr std::uint8_t id = 2;
     static constexpr std::string_view name = "aes256gcm";
@@ -3256,43 +3287,6 @@ struct aes256gcm {
     }
     /// Messages one key may seal with random nonces before it must be replaced.
     static constexpr std::uint64_t max_messages_per_key = std::uint64_t{1} << 32;
-
-    /// Seals `plaintext` into `out` (plaintext.size() + tag_size bytes).
-    [[nodiscard]] static result<void> seal(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> plaintext,
-                                           std::span<std::byte> out) {
-        TOKENVAULT_TRY(available());
-        if (key.size() != key_size || nonce.size() != nonce_size || out.size() != plaintext.size() + tag_size)
-            return error{errc::invalid_argument, "cipher::aes256gcm: wrong key, nonce or output size"};
-        unsigned long long written = 0;
-        if (crypto_aead_aes256gcm_encrypt(
-                reinterpret_cast<unsigned char*>(out.data()), &written,
-                reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
-                reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
-                reinterpret_cast<const unsigned char*>(nonce.data()),
-                reinterpret_cast<const unsigned char*>(key.data())) != 0)
-            return error{errc::crypto_failure, "cipher::aes256gcm: seal"};
-        return {};
-    }
-
-    /// Opens `ciphertext` into `out` (ciphertext.size() - tag_size bytes); errc::corrupt_file if forged.
-    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
-                                           std::span<std::byte> out) {
-        TOKENVAULT_TRY(available());
-        if (key.size() != key_size || nonce.size() != nonce_size || ciphertext.size() < tag_size ||
-            out.size() != ciphertext.size() - tag_size)
-            return error{errc::invalid_argument, "cipher::aes256gcm: wrong key, nonce or output size"};
-        unsigned long long written = 0;
-        if (crypto_aead_aes256gcm_decrypt(
-                reinterpret_cast<unsigned char*>(out.data()), &written, nullptr,
-                reinterpret_cast<const unsigned char*>(ciphertext.data()), ciphertext.size(),
-                reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
-                reinterpret_cast<const unsigned char*>(nonce.data()),
-                reinterpret_cast<const unsigned char*>(key.data())) != 0)
-            return error{errc::corrupt_file, "cipher::aes256gcm: authentication failed"};
-        return {};
-    }
 };
 
 static_assert(cipher_policy<aes256gcm>);

@@ -1,4 +1,4 @@
-// tokenvault/cipher/xchacha20poly1305.hpp: cipher::aes256gcm, for CPUs with AES instructions.
+// tokenvault/cipher/aes256gcm.hpp: cipher::aes256gcm, for CPUs with AES instructions.
 //
 // AES-256-GCM from libsodium: 32-byte key, 12-byte random nonce, 16-byte tag. It needs AES hardware
 // (AES-NI with PCLMUL on x86, ARMv8 crypto): available() checks at run time and answers
@@ -14,12 +14,14 @@
 #include <string_view>
 
 #include "../detail/secure_buffer.hpp"
+#include "../detail/sodium_aead.hpp"
 #include "concept.hpp"
 
 namespace tokenvault::cipher {
 
 /// AES-256-GCM: fast where the CPU has AES instructions; checked at run time.
-struct aes256gcm {
+struct aes256gcm : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt,
+                                       &crypto_aead_aes256gcm_decrypt> {
     using policy_family = family::cipher;
     static constexpr std::uint8_t id = 2;
     static constexpr std::string_view name = "aes256gcm";
@@ -36,43 +38,6 @@ struct aes256gcm {
     }
     /// Messages one key may seal with random nonces before it must be replaced.
     static constexpr std::uint64_t max_messages_per_key = std::uint64_t{1} << 32;
-
-    /// Seals `plaintext` into `out` (plaintext.size() + tag_size bytes).
-    [[nodiscard]] static result<void> seal(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> plaintext,
-                                           std::span<std::byte> out) {
-        TOKENVAULT_TRY(available());
-        if (key.size() != key_size || nonce.size() != nonce_size || out.size() != plaintext.size() + tag_size)
-            return error{errc::invalid_argument, "cipher::aes256gcm: wrong key, nonce or output size"};
-        unsigned long long written = 0;
-        if (crypto_aead_aes256gcm_encrypt(
-                reinterpret_cast<unsigned char*>(out.data()), &written,
-                reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
-                reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
-                reinterpret_cast<const unsigned char*>(nonce.data()),
-                reinterpret_cast<const unsigned char*>(key.data())) != 0)
-            return error{errc::crypto_failure, "cipher::aes256gcm: seal"};
-        return {};
-    }
-
-    /// Opens `ciphertext` into `out` (ciphertext.size() - tag_size bytes); errc::corrupt_file if forged.
-    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
-                                           std::span<std::byte> out) {
-        TOKENVAULT_TRY(available());
-        if (key.size() != key_size || nonce.size() != nonce_size || ciphertext.size() < tag_size ||
-            out.size() != ciphertext.size() - tag_size)
-            return error{errc::invalid_argument, "cipher::aes256gcm: wrong key, nonce or output size"};
-        unsigned long long written = 0;
-        if (crypto_aead_aes256gcm_decrypt(
-                reinterpret_cast<unsigned char*>(out.data()), &written, nullptr,
-                reinterpret_cast<const unsigned char*>(ciphertext.data()), ciphertext.size(),
-                reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
-                reinterpret_cast<const unsigned char*>(nonce.data()),
-                reinterpret_cast<const unsigned char*>(key.data())) != 0)
-            return error{errc::corrupt_file, "cipher::aes256gcm: authentication failed"};
-        return {};
-    }
 };
 
 static_assert(cipher_policy<aes256gcm>);
