@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "bench_tokens.hpp"
 
 namespace tv = tokenvault;
 
@@ -17,16 +18,7 @@ namespace {
 
 constexpr int ids = 50;
 
-tv::token make_token(int i) {
-    tv::token t;
-    t.access_token = tv::secret_string{"access-token-" + std::to_string(i) + std::string(600, 'a')};
-    t.refresh_token = tv::secret_string{"refresh-token-" + std::to_string(i) + std::string(100, 'r')};
-    t.expires_at = tv::clock::now() + std::chrono::hours(1);
-    t.scopes = {"read", "write"};
-    t.issuer = "https://auth.example.com";
-    t.client_id = "client";
-    return t;
-}
+using tvbench::make_token;
 
 template <class Store>
 void bench_get(const char* name, const std::vector<tv::credential_id>& keys) {

@@ -50,6 +50,7 @@
 
 #include "../tests/support/forked.hpp"
 #include "bench_common.hpp"
+#include "bench_tokens.hpp"
 
 namespace tv = tokenvault;
 
@@ -99,17 +100,7 @@ void check(const R& r, const std::string& what) {
     if (!r) fail(what + ": " + r.error().context + " (" + r.error().code.message() + ")");
 }
 
-/// A token of realistic size: a ~600-byte JWT-like access token, a refresh token, expiry, scopes.
-tv::token make_token(int i) {
-    tv::token t;
-    t.access_token = tv::secret_string{"access-token-" + std::to_string(i) + std::string(600, 'a')};
-    t.refresh_token = tv::secret_string{"refresh-token-" + std::to_string(i) + std::string(100, 'r')};
-    t.expires_at = tv::clock::now() + std::chrono::hours(1);
-    t.scopes = {"read", "write"};
-    t.issuer = "https://auth.example.com";
-    t.client_id = "client";
-    return t;
-}
+using tvbench::make_token;
 
 tv::credential_id make_id(int i) {
     auto id = tv::credential_id::parse("https://mcp" + std::to_string(i) + ".example.com/mcp");
