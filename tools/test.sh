@@ -119,12 +119,13 @@ else
     note_failure "build-test: meson setup failed"
 fi
 
-# Sanitizers, at -O1 (fast enough to run, still accurate); meta tests are not defined under sanitizers.
+# Sanitizers, at -O0: the sanitized build is compile-bound (the test matrix), and the tests are short;
+# meta tests are not defined under sanitizers.
 # -Dwerror=false: GCC's sanitizer instrumentation yields false-positive warnings; build-test already
 # holds the code to -Werror.
 if [[ $run_asan -eq 1 ]]; then
     section "build-asan: configure"
-    if configure "$build_asan" -Ddebug=true -Doptimization=1 -Db_sanitize=address,undefined \
+    if configure "$build_asan" -Ddebug=true -Doptimization=0 -Db_sanitize=address,undefined \
             -Db_lundef=false -Dwerror=false -Dtests=enabled -Dexamples=disabled -Dbenchmarks=disabled \
             -Dsecret_service=enabled -Dkeyctl=enabled </dev/null; then
         run_phase build-asan "$build_asan" --timeout-multiplier 3  # unit, matrix, integration: no meta here
