@@ -18,6 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "detail/json_cursor.hpp"
+#include "detail/json_writer.hpp"
+#include "detail/text_checks.hpp"
 #include "entry.hpp"
 #include "result.hpp"
 #include "token.hpp"
@@ -53,41 +56,6 @@ struct scrub_on_exit {
     scrub_on_exit& operator=(const scrub_on_exit&) = delete;
     ~scrub_on_exit() { scrub(doc); }
 };
-
-/// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
-[[nodiscard]] inline bool valid_utf8(std::string_view s) noexcept {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t extra = 0;
-        std::uint32_t code = 0, min = 0;
-        if ((c & 0xE0) == 0xC0) extra = 1, code = c & 0x1F, min = 0x80;
-        else if ((c & 0xF0) == 0xE0) extra = 2, code = c & 0x0F, min = 0x800;
-        else if ((c & 0xF8) == 0xF0) extra = 3, code = c & 0x07, min = 0x10000;
-        else return false;
-        if (i + extra >= s.size()) return false;  // truncated sequence
-        for (std::size_t k = 1; k <= extra; ++k) {
-            const auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) return false;
-            code = (code << 6) | (cc & 0x3F);
-        }
-        if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
-        i += extra + 1;
-    }
-    return true;
-}
-
-inline bool has_control_or_nul(std::string_view s) noexcept {
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) return true;
-    }
-    return false;
-}
 
 /// Formats a time point as RFC 3339 UTC with fractional seconds only when they are non-zero.
 inline std::string format_rfc3339(clock::time_point tp) {
@@ -202,26 +170,57 @@ inline result<std::optional<secret_string>> secret_field(const nlohmann::json& d
 /// the range of the nanosecond clock (year 2262), so no conversion can overflow.
 inline constexpr double max_expiry_seconds = 7258118400.0;
 
+/// An expiry written as RFC 3339 text.
+inline result<std::optional<clock::time_point>> expiry_from_text(std::string_view text, const char* name) {
+    auto tp = parse_rfc3339(text);
+    if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
+    return std::optional<clock::time_point>{*tp};
+}
+
+/// An expiry written as unix seconds, or unix milliseconds (>= 1e11).
+inline result<std::optional<clock::time_point>> expiry_from_number(double n, const char* name) {
+    using namespace std::chrono;
+    const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
+    const double seconds = millis ? n / 1000.0 : n;
+    if (!(n >= 0) || seconds > max_expiry_seconds)
+        return error{errc::value_out_of_range,
+                     std::string("token: field '") + name + "' is out of range (before 1970 or after 2200)"};
+    const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
+    return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
+}
+
+/// The error for an expiry that is neither text nor a number.
+inline error expiry_type_error(const char* name) {
+    return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
+}
+
 /// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
 inline result<std::optional<clock::time_point>> expiry_field(const nlohmann::json& value, const char* name) {
-    using namespace std::chrono;
     if (value.is_null()) return std::optional<clock::time_point>{};
-    if (value.is_string()) {
-        auto tp = parse_rfc3339(value.get_ref<const std::string&>());
-        if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
-        return std::optional<clock::time_point>{*tp};
+    if (value.is_string()) return expiry_from_text(value.get_ref<const std::string&>(), name);
+    if (value.is_number()) return expiry_from_number(value.get<double>(), name);
+    return expiry_type_error(name);
+}
+
+/// Resolves a relative "expires_in" (seconds after `issued_at`).
+inline result<clock::time_point> expiry_after(double seconds, const std::optional<clock::time_point>& issued_at) {
+    if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
+        return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
+    if (!issued_at)
+        return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};
+    return *issued_at + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+/// Appends the scopes of a space-separated OAuth "scope" string.
+inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto end = text.find(' ', start);
+        const auto piece = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        if (!piece.empty()) scopes.emplace_back(piece);
+        if (end == std::string_view::npos) break;
+        start = end + 1;
     }
-    if (value.is_number()) {
-        const double n = value.get<double>();
-        const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
-        const double seconds = millis ? n / 1000.0 : n;
-        if (!(n >= 0) || seconds > max_expiry_seconds)
-            return error{errc::value_out_of_range,
-                         std::string("token: field '") + name + "' is out of range (before 1970 or after 2200)"};
-        const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
-        return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
-    }
-    return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
 }
 
 }  // namespace detail
@@ -307,13 +306,9 @@ struct token_json_options {
         t.expires_at = *expiry;
     } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
         if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
-        const double seconds = rel->get<double>();
-        if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
-            return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
-        if (!options.issued_at)
-            return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};
-        t.expires_at = *options.issued_at + std::chrono::duration_cast<clock::duration>(
-                                                std::chrono::duration<double>(seconds));
+        auto expiry = detail::expiry_after(rel->get<double>(), options.issued_at);
+        if (!expiry) return expiry.error();
+        t.expires_at = *expiry;
     }
     if (const auto found = doc.find("scopes"); found != doc.end() && !found->is_null()) {
         if (!found->is_array()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
@@ -323,15 +318,7 @@ struct token_json_options {
         }
     } else if (const auto scope = doc.find("scope"); scope != doc.end() && !scope->is_null()) {
         if (!scope->is_string()) return error{errc::wrong_type, "token: field 'scope' must be a string"};
-        const auto& text = scope->get_ref<const std::string&>();
-        std::size_t start = 0;
-        while (start < text.size()) {
-            const auto end = text.find(' ', start);
-            const auto piece = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-            if (!piece.empty()) t.scopes.push_back(piece);
-            if (end == std::string::npos) break;
-            start = end + 1;
-        }
+        detail::append_scopes(scope->get_ref<const std::string&>(), t.scopes);
     }
     static constexpr std::string_view known[] = {"access_token", "token_type",  "refresh_token", "client_secret",
                                                  "id_token",     "issuer",      "client_id",     "expires_at",
@@ -365,101 +352,6 @@ inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
 inline constexpr std::int64_t bundle_format_version = 1;
 
 namespace detail {
-
-/// A string whose memory is wiped when it grows or is released: serialized bundles hold every secret.
-using secret_text = std::basic_string<char, std::char_traits<char>, zeroing_allocator<char>>;
-
-/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
-class json_writer {
-public:
-    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
-
-    /// Appends a JSON string; false when `value` is not valid UTF-8.
-    [[nodiscard]] bool string(std::string_view value) {
-        if (!valid_utf8(value)) return false;
-        static constexpr char hex[] = "0123456789abcdef";
-        out_ += '"';
-        std::size_t run = 0;
-        for (std::size_t i = 0; i < value.size(); ++i) {
-            const auto c = static_cast<unsigned char>(value[i]);
-            if (c >= 0x20 && c != '"' && c != '\\') continue;
-            out_.append(value.data() + run, i - run);
-            run = i + 1;
-            if (c == '"' || c == '\\') {
-                out_ += '\\';
-                out_ += static_cast<char>(c);
-            } else {
-                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-                out_.append(escaped, sizeof escaped);
-            }
-        }
-        out_.append(value.data() + run, value.size() - run);
-        out_ += '"';
-        return true;
-    }
-    /// Appends `"key":` (with a leading comma when needed).
-    [[nodiscard]] bool key(std::string_view name) {
-        separator();
-        if (!string(name)) return false;
-        out_ += ':';
-        return true;
-    }
-    /// Appends an unsigned number.
-    void number(std::uint64_t value) {
-        char buf[24];
-        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-        (void)ec;
-        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
-        const auto digits = static_cast<std::size_t>(end - buf);
-        const auto at = out_.size();
-        out_.resize(at + digits);
-        std::memcpy(out_.data() + at, buf, digits);
-    }
-    /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
-    void value(const nlohmann::json& v) {
-        std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        out_ += text;
-        wipe(text);
-    }
-    void open_object() {
-        out_ += '{';
-        first_ = true;
-    }
-    void close_object() {
-        out_ += '}';
-        first_ = false;
-    }
-    void open_array() {
-        out_ += '[';
-        first_ = true;
-    }
-    void close_array() {
-        out_ += ']';
-        first_ = false;
-    }
-    /// Writes the separator before an array element.
-    void element() { separator(); }
-    /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
-    template <class Skip>
-    [[nodiscard]] bool members_of(const nlohmann::json& object, Skip&& skip) {
-        if (!object.is_object()) return true;
-        for (auto it = object.begin(); it != object.end(); ++it) {
-            if (skip(it.key())) continue;
-            if (!key(it.key())) return false;
-            value(it.value());
-        }
-        return true;
-    }
-    [[nodiscard]] secret_text& text() noexcept { return out_; }
-
-private:
-    void separator() {
-        if (!first_) out_ += ',';
-        first_ = false;
-    }
-    secret_text out_;
-    bool first_ = true;
-};
 
 inline bool is_token_field(std::string_view k) noexcept {
     return k == "access_token" || k == "token_type" || k == "refresh_token" || k == "client_secret" ||
@@ -531,69 +423,331 @@ inline bool is_token_field(std::string_view k) noexcept {
     return detail::secure_buffer::copy_of(std::string_view(w.text().data(), w.text().size()));
 }
 
+namespace detail {
+
+/// Reads a bundle straight from its text with json_cursor: no intermediate document, no unwiped copy of
+/// a secret (json_cursor.hpp). Field rules are those of token_from_json and docs/FORMAT.md. Any error
+/// stops the read; nothing of a failed read escapes.
+class bundle_reader {
+public:
+    explicit bundle_reader(std::string_view text) noexcept : in_(text) {}
+
+    [[nodiscard]] result<bundle> read() {
+        if (in_.peek() != json_cursor::kind::object) {
+            std::string_view ignored;
+            if (in_.skip(ignored) && in_.finish()) return error{errc::wrong_type, "bundle: top level must be an object"};
+            return syntax_error(in_);
+        }
+        if (!top_level() || !in_.finish()) return failure(in_);
+        // The header decides how the rest is read: check it before the entries' own errors.
+        if (!format_ok_) return error{errc::wrong_type, "bundle: 'format' must be \"tokenvault-bundle\""};
+        if (!version_ || !version_->is_integer()) return error{errc::missing_field, "bundle: field 'version'"};
+        if (!version_supported()) return error{errc::unsupported_format_version, "bundle"};
+        if (!entries_seen_ || entries_not_object_)
+            return error{errc::missing_field, "bundle: field 'entries' (an object)"};
+        if (last_generation_bad_) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
+        if (deferred_entries_) {  // 'entries' came before the header: read it now that the header checked out
+            json_cursor later(*deferred_entries_);
+            if (!read_entries(later)) return failure(later);
+        }
+        out_.last_generation = std::max(out_.last_generation, highest_generation_);
+        return std::move(out_);
+    }
+
+private:
+    using kind = json_cursor::kind;
+
+    bool version_supported() const noexcept {
+        return version_->is_unsigned() ? version_->unsigned_value <= static_cast<std::uint64_t>(bundle_format_version)
+                                       : version_->signed_value <= bundle_format_version;
+    }
+
+    bool top_level() {
+        if (!in_.begin_object()) return false;
+        std::string_view key;
+        while (in_.next_member(key)) {
+            if (key == "format") {
+                format_ok_ = false;
+                if (in_.peek() != kind::string) {
+                    if (!skip(in_)) return false;
+                } else {
+                    std::string_view value;
+                    if (!in_.string(value)) return false;
+                    format_ok_ = value == bundle_format_name;
+                }
+            } else if (key == "version") {
+                json_number n;
+                if (in_.peek() == kind::number) {
+                    if (!in_.number(n)) return false;
+                    version_ = n;
+                } else {
+                    version_ = json_number{};  // present, not an integer
+                    if (!skip(in_)) return false;
+                }
+            } else if (key == "last_generation") {
+                json_number n;
+                last_generation_bad_ = true;
+                if (in_.peek() == kind::number) {
+                    if (!in_.number(n)) return false;
+                    last_generation_bad_ = !n.is_unsigned();
+                    if (!last_generation_bad_) out_.last_generation = n.unsigned_value;
+                } else if (!skip(in_)) {
+                    return false;
+                }
+            } else if (key == "entries") {
+                entries_seen_ = true;
+                out_.entries.clear();
+                deferred_entries_.reset();
+                highest_generation_ = 0;
+                entries_not_object_ = in_.peek() != kind::object;
+                if (entries_not_object_) {
+                    if (!skip(in_)) return false;
+                } else if (format_ok_ && version_ && version_->is_integer() && version_supported()) {
+                    if (!read_entries(in_)) return false;
+                } else {
+                    std::string_view raw;
+                    if (!in_.skip(raw)) return false;
+                    deferred_entries_ = raw;
+                }
+            } else if (!keep_unknown(in_, key, out_.extra)) {
+                return false;
+            }
+        }
+        return !in_.failed();
+    }
+
+    bool read_entries(json_cursor& in) {
+        if (!in.begin_object()) return false;
+        std::string_view key;
+        while (in.next_member(key)) {
+            std::string hash(key);
+            if (!read_entry(in, std::move(hash))) return false;
+        }
+        return !in.failed();
+    }
+
+    bool read_entry(json_cursor& in, std::string hash) {
+        if (in.peek() != kind::object) return problem(errc::wrong_type, "bundle: an entry must be an object");
+        std::optional<std::string> resource;
+        std::string account;
+        std::optional<std::uint64_t> generation;
+        std::optional<clock::time_point> updated;
+        std::optional<token> tok;
+        nlohmann::json extra = nlohmann::json::object();
+        if (!in.begin_object()) return false;
+        std::string_view key;
+        while (in.next_member(key)) {
+            if (key == "resource") {
+                std::string_view value;
+                if (in.peek() != kind::string) return problem(errc::missing_field, "bundle entry: field 'resource'");
+                if (!in.string(value)) return false;
+                resource.emplace(value);
+            } else if (key == "account") {
+                std::string_view value;
+                if (in.peek() != kind::string)
+                    return problem(errc::wrong_type, "bundle entry: field 'account' must be a string");
+                if (!in.string(value)) return false;
+                account.assign(value);
+            } else if (key == "generation") {
+                json_number n;
+                if (in.peek() != kind::number || !in.number(n) || !n.is_unsigned())
+                    return in.failed() ? false : problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
+                generation = n.unsigned_value;
+            } else if (key == "updated_at") {
+                if (!time_value(in, "updated_at", updated)) return false;
+            } else if (key == "token") {
+                if (in.peek() != kind::object) return problem(errc::wrong_type, "token: JSON value must be an object");
+                tok.emplace();
+                if (!token_object(in, *tok)) return false;
+            } else if (!keep_unknown(in, key, extra)) {
+                return false;
+            }
+        }
+        if (in.failed()) return false;
+        if (!resource) return problem(errc::missing_field, "bundle entry: field 'resource'");
+        auto id = credential_id::parse(*resource, account);
+        if (!id) return problem(id.error());
+        if (id->hash() != hash) return problem(errc::corrupt_file, "bundle entry: key does not match its identity");
+        if (!generation) return problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
+        if (!tok) return problem(errc::missing_field, "bundle entry: field 'token'");
+        highest_generation_ = std::max(highest_generation_, *generation);
+        out_.entries.insert_or_assign(std::move(hash), entry{std::move(*id), std::move(*tok), *generation,
+                                                             updated.value_or(clock::time_point{}), std::move(extra)});
+        return true;
+    }
+
+    // A token object, with the rules of token_from_json (no issue time: a stored token has an expiry).
+    bool token_object(json_cursor& in, token& t) {
+        bool has_access = false, has_expires_at = false, has_scopes_array = false;
+        bool has_expires_in = false;
+        double expires_in = 0;  // seconds; meaningful when has_expires_in
+        std::optional<std::string> scope_text;
+        if (!in.begin_object()) return false;
+        std::string_view key;
+        std::optional<std::string_view> text;
+        while (in.next_member(key)) {
+            if (key == "access_token") {
+                if (!string_or_null(in, "access_token", text)) return false;
+                has_access = text.has_value();
+                t.access_token = secret_string{text.value_or(std::string_view{})};
+            } else if (key == "token_type") {
+                if (!string_or_null(in, "token_type", text)) return false;
+                t.token_type = text && !text->empty() ? std::string(*text) : token{}.token_type;
+            } else if (key == "refresh_token" || key == "client_secret" || key == "id_token") {
+                auto& field = key == "refresh_token" ? t.refresh_token : key == "client_secret" ? t.client_secret : t.id_token;
+                const bool is_refresh = key == "refresh_token";
+                if (!string_or_null(in, is_refresh ? "refresh_token" : key == "client_secret" ? "client_secret" : "id_token", text))
+                    return false;
+                field.reset();
+                if (text && !(is_refresh && text->empty())) field.emplace(*text);
+            } else if (key == "issuer" || key == "client_id") {
+                auto& field = key == "issuer" ? t.issuer : t.client_id;
+                if (!string_or_null(in, key == "issuer" ? "issuer" : "client_id", text)) return false;
+                field.assign(text.value_or(std::string_view{}));
+            } else if (key == "expires_at") {
+                has_expires_at = true;
+                if (!time_value(in, "expires_at", t.expires_at)) return false;
+            } else if (key == "expires_in") {
+                json_number n;
+                if (in.peek() == kind::null) {
+                    if (!in.null()) return false;
+                    has_expires_in = false;
+                } else if (in.peek() != kind::number) {
+                    return problem(errc::wrong_type, "token: field 'expires_in' must be a number");
+                } else {
+                    if (!in.number(n)) return false;
+                    expires_in = n.as_double();
+                    has_expires_in = true;
+                }
+            } else if (key == "scopes") {
+                if (!scopes(in, t.scopes, has_scopes_array)) return false;
+            } else if (key == "scope") {
+                if (!string_or_null(in, "scope", text)) return false;
+                scope_text.reset();
+                if (text) scope_text.emplace(*text);
+            } else if (!keep_unknown(in, key, t.extra)) {
+                return false;
+            }
+        }
+        if (in.failed()) return false;
+        if (!has_access) return problem(errc::missing_field, "token: field 'access_token'");
+        if (!has_expires_at && has_expires_in) {
+            auto expiry = expiry_after(expires_in, std::nullopt);
+            if (!expiry) return problem(expiry.error());
+        }
+        if (!has_scopes_array && scope_text) append_scopes(*scope_text, t.scopes);
+        if (auto valid = validate(t); !valid) return problem(valid.error());
+        return true;
+    }
+
+    bool scopes(json_cursor& in, std::vector<std::string>& out, bool& is_array) {
+        out.clear();
+        is_array = false;
+        if (in.peek() == kind::null) return in.null();
+        if (in.peek() != kind::array) return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
+        is_array = true;
+        if (!in.begin_array()) return false;
+        while (in.next_element()) {
+            std::string_view scope;
+            if (in.peek() != kind::string)
+                return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
+            if (!in.string(scope)) return false;
+            out.emplace_back(scope);
+        }
+        return !in.failed();
+    }
+
+    // A string or null (nullopt); any other type is a problem naming the field.
+    bool string_or_null(json_cursor& in, const char* field, std::optional<std::string_view>& out) {
+        out.reset();
+        switch (in.peek()) {
+        case kind::string: {
+            std::string_view value;
+            if (!in.string(value)) return false;
+            out = value;
+            return true;
+        }
+        case kind::null: return in.null();
+        case kind::invalid: return skip(in);
+        default: return problem(errc::wrong_type, std::string("token: field '") + field + "' must be a string");
+        }
+    }
+
+    // A time: RFC 3339 text, unix seconds or milliseconds, or null.
+    bool time_value(json_cursor& in, const char* field, std::optional<clock::time_point>& out) {
+        result<std::optional<clock::time_point>> parsed = std::optional<clock::time_point>{};
+        switch (in.peek()) {
+        case kind::string: {
+            std::string_view text;
+            if (!in.string(text)) return false;
+            parsed = expiry_from_text(text, field);
+            break;
+        }
+        case kind::number: {
+            json_number n;
+            if (!in.number(n)) return false;
+            parsed = expiry_from_number(n.as_double(), field);
+            break;
+        }
+        case kind::null:
+            if (!in.null()) return false;
+            break;
+        case kind::invalid: return skip(in);
+        default: return problem(expiry_type_error(field));
+        }
+        if (!parsed) return problem(parsed.error());
+        out = *parsed;
+        return true;
+    }
+
+    // An unknown member: kept as it is, as JSON.
+    bool keep_unknown(json_cursor& in, std::string_view key, nlohmann::json& into) {
+        std::string name(key);  // the key's view does not survive reading the value
+        std::string_view raw;
+        if (!in.skip(raw)) return false;
+        auto value = nlohmann::json::parse(raw, nullptr, false);
+        if (value.is_discarded()) return problem(errc::malformed_json, "bundle: an unknown field does not parse");
+        into[std::move(name)] = std::move(value);
+        return true;
+    }
+
+    static bool skip(json_cursor& in) {
+        std::string_view ignored;
+        return in.skip(ignored);
+    }
+
+    bool problem(errc code, std::string context) { return problem(error{code, std::move(context)}); }
+    bool problem(error e) {
+        if (!problem_) problem_ = std::move(e);
+        return false;
+    }
+
+    result<bundle> failure(const json_cursor& in) const {
+        if (problem_ && !in.failed()) return *problem_;
+        return syntax_error(in);
+    }
+    static error syntax_error(const json_cursor& in) {
+        return error{errc::malformed_json, "bundle: not valid JSON at byte " + std::to_string(in.offset())};
+    }
+
+    json_cursor in_;
+    bundle out_;
+    bool format_ok_ = false;
+    std::optional<json_number> version_;
+    bool entries_seen_ = false;
+    bool entries_not_object_ = false;
+    bool last_generation_bad_ = false;
+    std::optional<std::string_view> deferred_entries_;
+    std::uint64_t highest_generation_ = 0;
+    std::optional<error> problem_;
+};
+
+}  // namespace detail
+
 /// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
 [[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
     if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-    const detail::scrub_on_exit scrub_doc{doc};
-    if (doc.is_discarded()) return error{errc::malformed_json, "bundle"};
-    if (!doc.is_object()) return error{errc::wrong_type, "bundle: top level must be an object"};
-    const auto format = doc.find("format");
-    if (format == doc.end() || !format->is_string() || *format != bundle_format_name)
-        return error{errc::wrong_type, "bundle: 'format' must be \"tokenvault-bundle\""};
-    const auto version = doc.find("version");
-    if (version == doc.end() || !version->is_number_integer())
-        return error{errc::missing_field, "bundle: field 'version'"};
-    if (version->get<std::int64_t>() > bundle_format_version)
-        return error{errc::unsupported_format_version, "bundle"};
-    const auto entries = doc.find("entries");
-    if (entries == doc.end() || !entries->is_object())
-        return error{errc::missing_field, "bundle: field 'entries' (an object)"};
-    bundle out;
-    if (const auto c = doc.find("last_generation"); c != doc.end()) {
-        if (!c->is_number_unsigned()) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
-        out.last_generation = c->get<std::uint64_t>();
-    }
-    for (auto it = entries->begin(); it != entries->end(); ++it) {
-        const auto& item = it.value();
-        if (!item.is_object()) return error{errc::wrong_type, "bundle: an entry must be an object"};
-        const auto resource = item.find("resource");
-        if (resource == item.end() || !resource->is_string())
-            return error{errc::missing_field, "bundle entry: field 'resource'"};
-        std::string account;
-        if (const auto a = item.find("account"); a != item.end()) {
-            if (!a->is_string()) return error{errc::wrong_type, "bundle entry: field 'account' must be a string"};
-            account = a->get<std::string>();
-        }
-        auto id = credential_id::parse(resource->get_ref<const std::string&>(), account);
-        if (!id) return id.error();
-        if (id->hash() != it.key()) return error{errc::corrupt_file, "bundle entry: key does not match its identity"};
-        const auto generation = item.find("generation");
-        if (generation == item.end() || !generation->is_number_unsigned())
-            return error{errc::missing_field, "bundle entry: field 'generation' (unsigned)"};
-        const auto token_doc = item.find("token");
-        if (token_doc == item.end()) return error{errc::missing_field, "bundle entry: field 'token'"};
-        auto tok = token_from_json(*token_doc);
-        if (!tok) return tok.error();
-        clock::time_point updated{};
-        if (const auto u = item.find("updated_at"); u != item.end()) {
-            auto parsed = detail::expiry_field(*u, "updated_at");
-            if (!parsed) return parsed.error();
-            if (*parsed) updated = **parsed;
-        }
-        nlohmann::json extra = nlohmann::json::object();
-        for (auto f = item.begin(); f != item.end(); ++f) {
-            const auto& k = f.key();
-            if (k != "resource" && k != "account" && k != "generation" && k != "updated_at" && k != "token")
-                extra[k] = f.value();
-        }
-        if (generation->get<std::uint64_t>() > out.last_generation) out.last_generation = generation->get<std::uint64_t>();
-        out.entries.emplace(it.key(), entry{std::move(*id), std::move(*tok), generation->get<std::uint64_t>(), updated,
-                                            std::move(extra)});
-    }
-    for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (it.key() != "format" && it.key() != "version" && it.key() != "last_generation" && it.key() != "entries") out.extra[it.key()] = it.value();
-    return out;
+    return detail::bundle_reader(text).read();
 }
 
 }  // namespace tokenvault

@@ -322,6 +322,7 @@ private:
 #include <memory>
 #include <new>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -418,6 +419,9 @@ struct zeroing_allocator {
         return true;
     }
 };
+
+/// A string whose memory is wiped when it grows or is released (serialized bundles, decoded secrets).
+using secret_text = std::basic_string<char, std::char_traits<char>, zeroing_allocator<char>>;
 
 /// Wipes the characters of a string in place (for std::string temporaries that held secrets).
 template <class String>
@@ -1156,6 +1160,629 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 
 #include <nlohmann/json.hpp>
 
+// begin file tokenvault/detail/json_cursor.hpp
+// tokenvault/detail/json_cursor.hpp: a strict JSON pull reader for text that holds secrets.
+//
+// `parse_bundle` reads decrypted bundles with it instead of building an nlohmann document first. Strings
+// without escapes are handed out as views into the input (which lives in secure memory); strings with
+// escapes are decoded into a scratch buffer that is wiped when it is released. So reading a bundle leaves
+// no unwiped copy of a token anywhere, and costs about a third of a document parse.
+//
+// The grammar is RFC 8259, as strict as nlohmann::json::parse: no comments, no trailing commas, no BOM,
+// strings must be well-formed UTF-8 without raw control characters, lone surrogate escapes are refused.
+// Every read reports failure by returning false; `failed()` then stays true and `offset()` says where.
+// Nesting is only walked by `skip`, which uses a heap stack: deep input cannot overflow the call stack.
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+// begin file tokenvault/detail/text_checks.hpp
+// tokenvault/detail/text_checks.hpp: byte-level checks every stored text field passes (UTF-8, control bytes).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace tokenvault::detail {
+
+/// Index of the first byte at or after `i` that is not printable ASCII (0x20..0x7e), or, when
+/// `StopAtJsonSpecials`, that is '"' or '\\'; s.size() when there is none. Eight bytes per step.
+template <bool StopAtJsonSpecials = false>
+[[nodiscard]] inline std::size_t printable_ascii_end(std::string_view s, std::size_t i) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    const auto has_zero_byte = [](std::uint64_t w) { return (w - ones) & ~w & highs; };
+    while (i + 8 <= s.size()) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, s.data() + i, 8);
+        std::uint64_t stop = (w & highs)                    // >= 0x80
+                             | ((w - ones * 0x20) & ~w & highs)  // < 0x20
+                             | has_zero_byte(w ^ (ones * 0x7f));
+        if constexpr (StopAtJsonSpecials) stop |= has_zero_byte(w ^ (ones * '"')) | has_zero_byte(w ^ (ones * '\\'));
+        if (stop != 0) break;
+        i += 8;
+    }
+    for (; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c >= 0x7f) break;
+        if (StopAtJsonSpecials && (c == '"' || c == '\\')) break;
+    }
+    return i;
+}
+
+/// Length of the well-formed UTF-8 sequence starting at s[i] (a lead byte >= 0x80), or 0 when it is
+/// malformed: truncated, overlong, a surrogate, or above U+10FFFF.
+[[nodiscard]] inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t extra = 0;
+    std::uint32_t code = 0, min = 0;
+    if ((c & 0xE0) == 0xC0) extra = 1, code = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) extra = 2, code = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) extra = 3, code = c & 0x07, min = 0x10000;
+    else return 0;
+    if (i + extra >= s.size()) return 0;  // truncated sequence
+    for (std::size_t k = 1; k <= extra; ++k) {
+        const auto cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) return 0;
+        code = (code << 6) | (cc & 0x3F);
+    }
+    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+    return extra + 1;
+}
+
+/// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+[[nodiscard]] inline bool valid_utf8(std::string_view s) noexcept {
+    std::size_t i = 0;
+    while ((i = printable_ascii_end(s, i)) < s.size()) {
+        if (static_cast<unsigned char>(s[i]) < 0x80) {
+            ++i;
+            continue;
+        }
+        const auto length = utf8_sequence_length(s, i);
+        if (length == 0) return false;
+        i += length;
+    }
+    return true;
+}
+
+/// True when `s` holds a C0 control byte, DEL or NUL (never valid in a token field).
+[[nodiscard]] inline bool has_control_or_nul(std::string_view s) noexcept {
+    for (std::size_t i = 0; (i = printable_ascii_end(s, i)) < s.size(); ++i) {
+        const auto u = static_cast<unsigned char>(s[i]);
+        if (u < 0x20 || u == 0x7f) return true;
+    }
+    return false;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/text_checks.hpp
+
+namespace tokenvault::detail {
+
+/// A JSON number as written: an unsigned or signed integer when it has no fraction or exponent and
+/// fits in 64 bits (as nlohmann::json reads it), else a double.
+struct json_number {
+    enum class type { unsigned_integer, signed_integer, floating };
+    type kind = type::floating;
+    std::uint64_t unsigned_value = 0;
+    std::int64_t signed_value = 0;
+    double floating_value = 0;
+
+    [[nodiscard]] bool is_unsigned() const noexcept { return kind == type::unsigned_integer; }
+    [[nodiscard]] bool is_integer() const noexcept { return kind != type::floating; }
+    /// The value as a double, whatever its kind.
+    [[nodiscard]] double as_double() const noexcept {
+        switch (kind) {
+        case type::unsigned_integer: return static_cast<double>(unsigned_value);
+        case type::signed_integer: return static_cast<double>(signed_value);
+        case type::floating: break;
+        }
+        return floating_value;
+    }
+};
+
+class json_cursor {
+public:
+    /// What the next value is, judged by its first character.
+    enum class kind { object, array, string, number, boolean, null, invalid };
+
+    explicit json_cursor(std::string_view text) noexcept : text_(text) {}
+    json_cursor(const json_cursor&) = delete;
+    json_cursor& operator=(const json_cursor&) = delete;
+
+    /// True once any read failed (the input is not JSON).
+    [[nodiscard]] bool failed() const noexcept { return failed_; }
+    /// Byte offset of the failure, or of the next character to read.
+    [[nodiscard]] std::size_t offset() const noexcept { return pos_; }
+
+    /// Skips whitespace and tells what the next value is.
+    [[nodiscard]] kind peek() noexcept {
+        skip_whitespace();
+        if (pos_ >= text_.size()) return kind::invalid;
+        switch (text_[pos_]) {
+        case '{': return kind::object;
+        case '[': return kind::array;
+        case '"': return kind::string;
+        case 't':
+        case 'f': return kind::boolean;
+        case 'n': return kind::null;
+        default: break;
+        }
+        const char c = text_[pos_];
+        return (c == '-' || (c >= '0' && c <= '9')) ? kind::number : kind::invalid;
+    }
+
+    /// Consumes '{'. Then call `next_member` until it returns false.
+    [[nodiscard]] bool begin_object() { return open('{'); }
+    /// Reads the next member's key and the ':' after it; false at the closing '}' (consumed) or on
+    /// failure (see `failed`). The key view is valid until the next `next_member`.
+    [[nodiscard]] bool next_member(std::string_view& key) {
+        if (!next_item('}')) return false;
+        if (!read_string(key, key_scratch_)) return false;
+        skip_whitespace();
+        if (pos_ >= text_.size() || text_[pos_] != ':') return fail();
+        ++pos_;
+        return true;
+    }
+    /// Consumes '['. Then call `next_element` until it returns false.
+    [[nodiscard]] bool begin_array() { return open('['); }
+    /// True when another element follows (read it next); false at the closing ']' (consumed) or on failure.
+    [[nodiscard]] bool next_element() { return next_item(']'); }
+
+    /// Reads a string. The view points into the input, or into a scratch buffer when the string had
+    /// escapes: it is valid until the next `string` call.
+    [[nodiscard]] bool string(std::string_view& out) { return read_string(out, value_scratch_); }
+
+    /// Reads a number.
+    [[nodiscard]] bool number(json_number& out) {
+        skip_whitespace();
+        const std::size_t start = pos_;
+        bool integral = true;
+        if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
+        if (pos_ < text_.size() && text_[pos_] == '0') {
+            ++pos_;
+        } else if (!digits()) {
+            return fail();
+        }
+        if (pos_ < text_.size() && text_[pos_] == '.') {
+            ++pos_;
+            integral = false;
+            if (!digits()) return fail();
+        }
+        if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
+            ++pos_;
+            integral = false;
+            if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
+            if (!digits()) return fail();
+        }
+        const char* first = text_.data() + start;
+        const char* last = text_.data() + pos_;
+        if (integral) {
+            if (*first == '-') {
+                if (std::from_chars(first, last, out.signed_value).ec == std::errc{}) {
+                    out.kind = json_number::type::signed_integer;
+                    return true;
+                }
+            } else if (std::from_chars(first, last, out.unsigned_value).ec == std::errc{}) {
+                out.kind = json_number::type::unsigned_integer;
+                return true;
+            }
+        }
+        out.kind = json_number::type::floating;  // with a fraction or exponent, or too large for 64 bits
+        const auto converted = std::from_chars(first, last, out.floating_value);
+        if (converted.ec == std::errc::result_out_of_range) {
+            // Beyond double's range. Overflow is refused (as nlohmann::json does); underflow reads as zero.
+            const std::string_view written(first, static_cast<std::size_t>(last - first));
+            const bool underflow = written.find("e-") != std::string_view::npos || written.find("E-") != std::string_view::npos;
+            if (!underflow) return fail(start);
+            out.floating_value = *first == '-' ? -0.0 : 0.0;
+        } else if (converted.ec != std::errc{}) {
+            return fail();
+        }
+        return true;
+    }
+
+    /// Reads `true` or `false`.
+    [[nodiscard]] bool boolean(bool& out) {
+        skip_whitespace();
+        if (literal("true")) {
+            out = true;
+            return true;
+        }
+        if (literal("false")) {
+            out = false;
+            return true;
+        }
+        return fail();
+    }
+
+    /// Reads `null`.
+    [[nodiscard]] bool null() {
+        skip_whitespace();
+        return literal("null") || fail();
+    }
+
+    /// Reads any value, checking it completely, and returns its text.
+    [[nodiscard]] bool skip(std::string_view& raw) {
+        skip_whitespace();
+        const std::size_t start = pos_;
+        std::string open;  // the enclosing containers, '{' or '[', innermost last
+        for (;;) {
+            // A value starts here.
+            switch (peek()) {
+            case kind::object:
+            case kind::array: {
+                const char bracket = text_[pos_++];
+                skip_whitespace();
+                if (pos_ < text_.size() && text_[pos_] == (bracket == '{' ? '}' : ']')) {
+                    ++pos_;  // empty container: a complete value
+                    break;
+                }
+                open.push_back(bracket);
+                if (bracket == '{' && !skipped_key()) return false;
+                continue;
+            }
+            case kind::string: {
+                std::string_view ignored;
+                if (!string(ignored)) return false;
+                break;
+            }
+            case kind::number: {
+                json_number ignored;
+                if (!number(ignored)) return false;
+                break;
+            }
+            case kind::boolean: {
+                bool ignored = false;
+                if (!boolean(ignored)) return false;
+                break;
+            }
+            case kind::null:
+                if (!null()) return false;
+                break;
+            case kind::invalid: return fail();
+            }
+            // A value ended: close containers until one continues with ','.
+            for (;;) {
+                if (open.empty()) {
+                    raw = text_.substr(start, pos_ - start);
+                    first_ = false;
+                    return true;
+                }
+                skip_whitespace();
+                if (pos_ >= text_.size()) return fail();
+                const char c = text_[pos_++];
+                if (c == (open.back() == '{' ? '}' : ']')) {
+                    open.pop_back();
+                    continue;
+                }
+                if (c != ',') return fail(--pos_);
+                if (open.back() == '{' && !skipped_key()) return false;
+                break;
+            }
+        }
+    }
+
+    /// True when nothing but whitespace is left.
+    [[nodiscard]] bool finish() {
+        skip_whitespace();
+        return pos_ == text_.size() || fail();
+    }
+
+private:
+    bool fail() noexcept {
+        failed_ = true;
+        return false;
+    }
+    bool fail(std::size_t at) noexcept {
+        pos_ = at;
+        return fail();
+    }
+
+    void skip_whitespace() noexcept {
+        while (pos_ < text_.size()) {
+            const char c = text_[pos_];
+            if (c != ' ' && c != '\n' && c != '\r' && c != '\t') break;
+            ++pos_;
+        }
+    }
+
+    bool digits() noexcept {
+        const std::size_t start = pos_;
+        while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
+        return pos_ != start;
+    }
+
+    bool literal(std::string_view word) noexcept {
+        if (text_.substr(pos_, word.size()) != word) return false;
+        pos_ += word.size();
+        return true;
+    }
+
+    bool open(char bracket) {
+        skip_whitespace();
+        if (pos_ >= text_.size() || text_[pos_] != bracket) return fail();
+        ++pos_;
+        first_ = true;
+        return true;
+    }
+
+    // Before an object member or array element: false at the closing bracket (consumed) or on failure.
+    bool next_item(char close) {
+        if (failed_) return false;
+        skip_whitespace();
+        if (pos_ >= text_.size()) return fail();
+        if (text_[pos_] == close) {
+            ++pos_;
+            first_ = false;  // the container that holds this one has at least this item
+            return false;
+        }
+        if (!first_) {
+            if (text_[pos_] != ',') return fail();
+            ++pos_;
+        }
+        first_ = false;
+        return true;
+    }
+
+    // Inside `skip`: a key and its colon.
+    bool skipped_key() {
+        std::string_view ignored;
+        if (peek() != kind::string || !read_string(ignored, key_scratch_)) return fail();
+        skip_whitespace();
+        if (pos_ >= text_.size() || text_[pos_] != ':') return fail();
+        ++pos_;
+        return true;
+    }
+
+    static int hex_value(char c) noexcept {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    }
+
+    // Four hex digits at text_[at..at+4), or -1.
+    long hex4(std::size_t at) const noexcept {
+        if (at + 4 > text_.size()) return -1;
+        long value = 0;
+        for (std::size_t i = at; i < at + 4; ++i) {
+            const int h = hex_value(text_[i]);
+            if (h < 0) return -1;
+            value = value * 16 + h;
+        }
+        return value;
+    }
+
+    static void append_utf8(secret_text& out, std::uint32_t code) {
+        if (code < 0x80) {
+            out += static_cast<char>(code);
+        } else if (code < 0x800) {
+            out += static_cast<char>(0xC0 | (code >> 6));
+            out += static_cast<char>(0x80 | (code & 0x3F));
+        } else if (code < 0x10000) {
+            out += static_cast<char>(0xE0 | (code >> 12));
+            out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (code & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (code >> 18));
+            out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (code & 0x3F));
+        }
+    }
+
+    // One character of a string at text_[i] that is not '"' or '\\': its length, or 0 when it is a raw
+    // control character or malformed UTF-8.
+    std::size_t plain_character(std::size_t i) const noexcept {
+        const auto c = static_cast<unsigned char>(text_[i]);
+        if (c < 0x20) return 0;
+        if (c < 0x80) return 1;
+        return utf8_sequence_length(text_, i);
+    }
+
+    bool read_string(std::string_view& out, secret_text& scratch) {
+        skip_whitespace();
+        if (pos_ >= text_.size() || text_[pos_] != '"') return fail();
+        const std::size_t start = ++pos_;
+        std::size_t i = start;
+        for (;;) {  // fast path: no escapes, the view points into the input
+            i = printable_ascii_end<true>(text_, i);
+            if (i >= text_.size()) return fail(i);
+            const char c = text_[i];
+            if (c == '"') {
+                out = text_.substr(start, i - start);
+                pos_ = i + 1;
+                return true;
+            }
+            if (c == '\\') break;
+            const auto length = plain_character(i);
+            if (length == 0) return fail(i);
+            i += length;
+        }
+        scratch.assign(text_.data() + start, i - start);
+        for (;;) {
+            if (i >= text_.size()) return fail(i);
+            const char c = text_[i];
+            if (c == '"') {
+                out = std::string_view(scratch.data(), scratch.size());
+                pos_ = i + 1;
+                return true;
+            }
+            if (c != '\\') {
+                const auto length = plain_character(i);
+                if (length == 0) return fail(i);
+                scratch.append(text_.data() + i, length);
+                i += length;
+                continue;
+            }
+            if (i + 1 >= text_.size()) return fail(i);
+            const char e = text_[i + 1];
+            i += 2;
+            switch (e) {
+            case '"': scratch += '"'; break;
+            case '\\': scratch += '\\'; break;
+            case '/': scratch += '/'; break;
+            case 'b': scratch += '\b'; break;
+            case 'f': scratch += '\f'; break;
+            case 'n': scratch += '\n'; break;
+            case 'r': scratch += '\r'; break;
+            case 't': scratch += '\t'; break;
+            case 'u': {
+                const long high = hex4(i);
+                if (high < 0) return fail(i);
+                i += 4;
+                auto code = static_cast<std::uint32_t>(high);
+                if (code >= 0xDC00 && code <= 0xDFFF) return fail(i);  // a low surrogate alone
+                if (code >= 0xD800 && code <= 0xDBFF) {
+                    if (i + 2 > text_.size() || text_[i] != '\\' || text_[i + 1] != 'u') return fail(i);
+                    const long low = hex4(i + 2);
+                    if (low < 0xDC00 || low > 0xDFFF) return fail(i);
+                    i += 6;
+                    code = 0x10000 + ((code - 0xD800) << 10) + (static_cast<std::uint32_t>(low) - 0xDC00);
+                }
+                append_utf8(scratch, code);
+                break;
+            }
+            default: return fail(i - 1);
+            }
+        }
+    }
+
+    std::string_view text_;
+    std::size_t pos_ = 0;
+    bool failed_ = false;
+    bool first_ = true;          // no member/element read yet in the innermost open container
+    secret_text key_scratch_;    // decoded keys
+    secret_text value_scratch_;  // decoded string values (may be secrets)
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/json_cursor.hpp
+// begin file tokenvault/detail/json_writer.hpp
+// tokenvault/detail/json_writer.hpp: writes JSON text straight into wiped memory.
+//
+// serialize_bundle uses it so that no intermediate nlohmann document holds copies of the secrets; the
+// only nlohmann use is for unknown fields that tokenvault preserves without knowing their shape.
+
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tokenvault::detail {
+
+/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
+class json_writer {
+public:
+    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
+
+    /// Appends a JSON string; false when `value` is not valid UTF-8 (the text is then unusable).
+    [[nodiscard]] bool string(std::string_view value) {
+        static constexpr char hex[] = "0123456789abcdef";
+        out_ += '"';
+        std::size_t i = 0;
+        for (;;) {
+            const std::size_t run_end = printable_ascii_end<true>(value, i);
+            out_.append(value.data() + i, run_end - i);
+            i = run_end;
+            if (i == value.size()) break;
+            const auto c = static_cast<unsigned char>(value[i]);
+            if (c == '"' || c == '\\') {
+                const char escaped[] = {'\\', static_cast<char>(c)};
+                out_.append(escaped, sizeof escaped);
+                ++i;
+            } else if (c < 0x20) {
+                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+                out_.append(escaped, sizeof escaped);
+                ++i;
+            } else if (c == 0x7f) {
+                out_ += static_cast<char>(c);
+                ++i;
+            } else {
+                const auto length = utf8_sequence_length(value, i);
+                if (length == 0) return false;  // the caller discards the whole text
+                out_.append(value.data() + i, length);
+                i += length;
+            }
+        }
+        out_ += '"';
+        return true;
+    }
+    /// Appends `"key":` (with a leading comma when needed).
+    [[nodiscard]] bool key(std::string_view name) {
+        separator();
+        if (!string(name)) return false;
+        out_ += ':';
+        return true;
+    }
+    /// Appends an unsigned number.
+    void number(std::uint64_t value) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+        (void)ec;
+        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
+        const auto digits = static_cast<std::size_t>(end - buf);
+        const auto at = out_.size();
+        out_.resize(at + digits);
+        std::memcpy(out_.data() + at, buf, digits);
+    }
+    /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
+    void value(const nlohmann::json& v) {
+        std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        out_ += text;
+        wipe(text);
+    }
+    void open_object() {
+        out_ += '{';
+        first_ = true;
+    }
+    void close_object() {
+        out_ += '}';
+        first_ = false;
+    }
+    void open_array() {
+        out_ += '[';
+        first_ = true;
+    }
+    void close_array() {
+        out_ += ']';
+        first_ = false;
+    }
+    /// Writes the separator before an array element.
+    void element() { separator(); }
+    /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
+    template <class Skip>
+    [[nodiscard]] bool members_of(const nlohmann::json& object, Skip&& skip) {
+        if (!object.is_object()) return true;
+        for (auto it = object.begin(); it != object.end(); ++it) {
+            if (skip(it.key())) continue;
+            if (!key(it.key())) return false;
+            value(it.value());
+        }
+        return true;
+    }
+    [[nodiscard]] secret_text& text() noexcept { return out_; }
+
+private:
+    void separator() {
+        if (!first_) out_ += ',';
+        first_ = false;
+    }
+    secret_text out_;
+    bool first_ = true;
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/json_writer.hpp
 // begin file tokenvault/entry.hpp
 // tokenvault/entry.hpp: a stored credential (`entry`), its secret-free summary (`entry_info`), and the
 // `bundle` of entries that a backend persists as one unit.
@@ -1501,41 +2128,6 @@ struct scrub_on_exit {
     ~scrub_on_exit() { scrub(doc); }
 };
 
-/// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
-[[nodiscard]] inline bool valid_utf8(std::string_view s) noexcept {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t extra = 0;
-        std::uint32_t code = 0, min = 0;
-        if ((c & 0xE0) == 0xC0) extra = 1, code = c & 0x1F, min = 0x80;
-        else if ((c & 0xF0) == 0xE0) extra = 2, code = c & 0x0F, min = 0x800;
-        else if ((c & 0xF8) == 0xF0) extra = 3, code = c & 0x07, min = 0x10000;
-        else return false;
-        if (i + extra >= s.size()) return false;  // truncated sequence
-        for (std::size_t k = 1; k <= extra; ++k) {
-            const auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) return false;
-            code = (code << 6) | (cc & 0x3F);
-        }
-        if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
-        i += extra + 1;
-    }
-    return true;
-}
-
-inline bool has_control_or_nul(std::string_view s) noexcept {
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) return true;
-    }
-    return false;
-}
-
 /// Formats a time point as RFC 3339 UTC with fractional seconds only when they are non-zero.
 inline std::string format_rfc3339(clock::time_point tp) {
     using namespace std::chrono;
@@ -1649,26 +2241,57 @@ inline result<std::optional<secret_string>> secret_field(const nlohmann::json& d
 /// the range of the nanosecond clock (year 2262), so no conversion can overflow.
 inline constexpr double max_expiry_seconds = 7258118400.0;
 
+/// An expiry written as RFC 3339 text.
+inline result<std::optional<clock::time_point>> expiry_from_text(std::string_view text, const char* name) {
+    auto tp = parse_rfc3339(text);
+    if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
+    return std::optional<clock::time_point>{*tp};
+}
+
+/// An expiry written as unix seconds, or unix milliseconds (>= 1e11).
+inline result<std::optional<clock::time_point>> expiry_from_number(double n, const char* name) {
+    using namespace std::chrono;
+    const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
+    const double seconds = millis ? n / 1000.0 : n;
+    if (!(n >= 0) || seconds > max_expiry_seconds)
+        return error{errc::value_out_of_range,
+                     std::string("token: field '") + name + "' is out of range (before 1970 or after 2200)"};
+    const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
+    return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
+}
+
+/// The error for an expiry that is neither text nor a number.
+inline error expiry_type_error(const char* name) {
+    return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
+}
+
 /// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
 inline result<std::optional<clock::time_point>> expiry_field(const nlohmann::json& value, const char* name) {
-    using namespace std::chrono;
     if (value.is_null()) return std::optional<clock::time_point>{};
-    if (value.is_string()) {
-        auto tp = parse_rfc3339(value.get_ref<const std::string&>());
-        if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
-        return std::optional<clock::time_point>{*tp};
+    if (value.is_string()) return expiry_from_text(value.get_ref<const std::string&>(), name);
+    if (value.is_number()) return expiry_from_number(value.get<double>(), name);
+    return expiry_type_error(name);
+}
+
+/// Resolves a relative "expires_in" (seconds after `issued_at`).
+inline result<clock::time_point> expiry_after(double seconds, const std::optional<clock::time_point>& issued_at) {
+    if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
+        return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
+    if (!issued_at)
+        return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};
+    return *issued_at + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+/// Appends the scopes of a space-separated OAuth "scope" string.
+inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto end = text.find(' ', start);
+        const auto piece = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        if (!piece.empty()) scopes.emplace_back(piece);
+        if (end == std::string_view::npos) break;
+        start = end + 1;
     }
-    if (value.is_number()) {
-        const double n = value.get<double>();
-        const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
-        const double seconds = millis ? n / 1000.0 : n;
-        if (!(n >= 0) || seconds > max_expiry_seconds)
-            return error{errc::value_out_of_range,
-                         std::string("token: field '") + name + "' is out of range (before 1970 or after 2200)"};
-        const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
-        return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
-    }
-    return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
 }
 
 }  // namespace detail
@@ -1754,13 +2377,9 @@ struct token_json_options {
         t.expires_at = *expiry;
     } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
         if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
-        const double seconds = rel->get<double>();
-        if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
-            return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
-        if (!options.issued_at)
-            return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};
-        t.expires_at = *options.issued_at + std::chrono::duration_cast<clock::duration>(
-                                                std::chrono::duration<double>(seconds));
+        auto expiry = detail::expiry_after(rel->get<double>(), options.issued_at);
+        if (!expiry) return expiry.error();
+        t.expires_at = *expiry;
     }
     if (const auto found = doc.find("scopes"); found != doc.end() && !found->is_null()) {
         if (!found->is_array()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
@@ -1770,15 +2389,7 @@ struct token_json_options {
         }
     } else if (const auto scope = doc.find("scope"); scope != doc.end() && !scope->is_null()) {
         if (!scope->is_string()) return error{errc::wrong_type, "token: field 'scope' must be a string"};
-        const auto& text = scope->get_ref<const std::string&>();
-        std::size_t start = 0;
-        while (start < text.size()) {
-            const auto end = text.find(' ', start);
-            const auto piece = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-            if (!piece.empty()) t.scopes.push_back(piece);
-            if (end == std::string::npos) break;
-            start = end + 1;
-        }
+        detail::append_scopes(scope->get_ref<const std::string&>(), t.scopes);
     }
     static constexpr std::string_view known[] = {"access_token", "token_type",  "refresh_token", "client_secret",
                                                  "id_token",     "issuer",      "client_id",     "expires_at",
@@ -1812,101 +2423,6 @@ inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
 inline constexpr std::int64_t bundle_format_version = 1;
 
 namespace detail {
-
-/// A string whose memory is wiped when it grows or is released: serialized bundles hold every secret.
-using secret_text = std::basic_string<char, std::char_traits<char>, zeroing_allocator<char>>;
-
-/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
-class json_writer {
-public:
-    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
-
-    /// Appends a JSON string; false when `value` is not valid UTF-8.
-    [[nodiscard]] bool string(std::string_view value) {
-        if (!valid_utf8(value)) return false;
-        static constexpr char hex[] = "0123456789abcdef";
-        out_ += '"';
-        std::size_t run = 0;
-        for (std::size_t i = 0; i < value.size(); ++i) {
-            const auto c = static_cast<unsigned char>(value[i]);
-            if (c >= 0x20 && c != '"' && c != '\\') continue;
-            out_.append(value.data() + run, i - run);
-            run = i + 1;
-            if (c == '"' || c == '\\') {
-                out_ += '\\';
-                out_ += static_cast<char>(c);
-            } else {
-                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-                out_.append(escaped, sizeof escaped);
-            }
-        }
-        out_.append(value.data() + run, value.size() - run);
-        out_ += '"';
-        return true;
-    }
-    /// Appends `"key":` (with a leading comma when needed).
-    [[nodiscard]] bool key(std::string_view name) {
-        separator();
-        if (!string(name)) return false;
-        out_ += ':';
-        return true;
-    }
-    /// Appends an unsigned number.
-    void number(std::uint64_t value) {
-        char buf[24];
-        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-        (void)ec;
-        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
-        const auto digits = static_cast<std::size_t>(end - buf);
-        const auto at = out_.size();
-        out_.resize(at + digits);
-        std::memcpy(out_.data() + at, buf, digits);
-    }
-    /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
-    void value(const nlohmann::json& v) {
-        std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        out_ += text;
-        wipe(text);
-    }
-    void open_object() {
-        out_ += '{';
-        first_ = true;
-    }
-    void close_object() {
-        out_ += '}';
-        first_ = false;
-    }
-    void open_array() {
-        out_ += '[';
-        first_ = true;
-    }
-    void close_array() {
-        out_ += ']';
-        first_ = false;
-    }
-    /// Writes the separator before an array element.
-    void element() { separator(); }
-    /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
-    template <class Skip>
-    [[nodiscard]] bool members_of(const nlohmann::json& object, Skip&& skip) {
-        if (!object.is_object()) return true;
-        for (auto it = object.begin(); it != object.end(); ++it) {
-            if (skip(it.key())) continue;
-            if (!key(it.key())) return false;
-            value(it.value());
-        }
-        return true;
-    }
-    [[nodiscard]] secret_text& text() noexcept { return out_; }
-
-private:
-    void separator() {
-        if (!first_) out_ += ',';
-        first_ = false;
-    }
-    secret_text out_;
-    bool first_ = true;
-};
 
 inline bool is_token_field(std::string_view k) noexcept {
     return k == "access_token" || k == "token_type" || k == "refresh_token" || k == "client_secret" ||
@@ -1978,69 +2494,331 @@ inline bool is_token_field(std::string_view k) noexcept {
     return detail::secure_buffer::copy_of(std::string_view(w.text().data(), w.text().size()));
 }
 
+namespace detail {
+
+/// Reads a bundle straight from its text with json_cursor: no intermediate document, no unwiped copy of
+/// a secret (json_cursor.hpp). Field rules are those of token_from_json and docs/FORMAT.md. Any error
+/// stops the read; nothing of a failed read escapes.
+class bundle_reader {
+public:
+    explicit bundle_reader(std::string_view text) noexcept : in_(text) {}
+
+    [[nodiscard]] result<bundle> read() {
+        if (in_.peek() != json_cursor::kind::object) {
+            std::string_view ignored;
+            if (in_.skip(ignored) && in_.finish()) return error{errc::wrong_type, "bundle: top level must be an object"};
+            return syntax_error(in_);
+        }
+        if (!top_level() || !in_.finish()) return failure(in_);
+        // The header decides how the rest is read: check it before the entries' own errors.
+        if (!format_ok_) return error{errc::wrong_type, "bundle: 'format' must be \"tokenvault-bundle\""};
+        if (!version_ || !version_->is_integer()) return error{errc::missing_field, "bundle: field 'version'"};
+        if (!version_supported()) return error{errc::unsupported_format_version, "bundle"};
+        if (!entries_seen_ || entries_not_object_)
+            return error{errc::missing_field, "bundle: field 'entries' (an object)"};
+        if (last_generation_bad_) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
+        if (deferred_entries_) {  // 'entries' came before the header: read it now that the header checked out
+            json_cursor later(*deferred_entries_);
+            if (!read_entries(later)) return failure(later);
+        }
+        out_.last_generation = std::max(out_.last_generation, highest_generation_);
+        return std::move(out_);
+    }
+
+private:
+    using kind = json_cursor::kind;
+
+    bool version_supported() const noexcept {
+        return version_->is_unsigned() ? version_->unsigned_value <= static_cast<std::uint64_t>(bundle_format_version)
+                                       : version_->signed_value <= bundle_format_version;
+    }
+
+    bool top_level() {
+        if (!in_.begin_object()) return false;
+        std::string_view key;
+        while (in_.next_member(key)) {
+            if (key == "format") {
+                format_ok_ = false;
+                if (in_.peek() != kind::string) {
+                    if (!skip(in_)) return false;
+                } else {
+                    std::string_view value;
+                    if (!in_.string(value)) return false;
+                    format_ok_ = value == bundle_format_name;
+                }
+            } else if (key == "version") {
+                json_number n;
+                if (in_.peek() == kind::number) {
+                    if (!in_.number(n)) return false;
+                    version_ = n;
+                } else {
+                    version_ = json_number{};  // present, not an integer
+                    if (!skip(in_)) return false;
+                }
+            } else if (key == "last_generation") {
+                json_number n;
+                last_generation_bad_ = true;
+                if (in_.peek() == kind::number) {
+                    if (!in_.number(n)) return false;
+                    last_generation_bad_ = !n.is_unsigned();
+                    if (!last_generation_bad_) out_.last_generation = n.unsigned_value;
+                } else if (!skip(in_)) {
+                    return false;
+                }
+            } else if (key == "entries") {
+                entries_seen_ = true;
+                out_.entries.clear();
+                deferred_entries_.reset();
+                highest_generation_ = 0;
+                entries_not_object_ = in_.peek() != kind::object;
+                if (entries_not_object_) {
+                    if (!skip(in_)) return false;
+                } else if (format_ok_ && version_ && version_->is_integer() && version_supported()) {
+                    if (!read_entries(in_)) return false;
+                } else {
+                    std::string_view raw;
+                    if (!in_.skip(raw)) return false;
+                    deferred_entries_ = raw;
+                }
+            } else if (!keep_unknown(in_, key, out_.extra)) {
+                return false;
+            }
+        }
+        return !in_.failed();
+    }
+
+    bool read_entries(json_cursor& in) {
+        if (!in.begin_object()) return false;
+        std::string_view key;
+        while (in.next_member(key)) {
+            std::string hash(key);
+            if (!read_entry(in, std::move(hash))) return false;
+        }
+        return !in.failed();
+    }
+
+    bool read_entry(json_cursor& in, std::string hash) {
+        if (in.peek() != kind::object) return problem(errc::wrong_type, "bundle: an entry must be an object");
+        std::optional<std::string> resource;
+        std::string account;
+        std::optional<std::uint64_t> generation;
+        std::optional<clock::time_point> updated;
+        std::optional<token> tok;
+        nlohmann::json extra = nlohmann::json::object();
+        if (!in.begin_object()) return false;
+        std::string_view key;
+        while (in.next_member(key)) {
+            if (key == "resource") {
+                std::string_view value;
+                if (in.peek() != kind::string) return problem(errc::missing_field, "bundle entry: field 'resource'");
+                if (!in.string(value)) return false;
+                resource.emplace(value);
+            } else if (key == "account") {
+                std::string_view value;
+                if (in.peek() != kind::string)
+                    return problem(errc::wrong_type, "bundle entry: field 'account' must be a string");
+                if (!in.string(value)) return false;
+                account.assign(value);
+            } else if (key == "generation") {
+                json_number n;
+                if (in.peek() != kind::number || !in.number(n) || !n.is_unsigned())
+                    return in.failed() ? false : problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
+                generation = n.unsigned_value;
+            } else if (key == "updated_at") {
+                if (!time_value(in, "updated_at", updated)) return false;
+            } else if (key == "token") {
+                if (in.peek() != kind::object) return problem(errc::wrong_type, "token: JSON value must be an object");
+                tok.emplace();
+                if (!token_object(in, *tok)) return false;
+            } else if (!keep_unknown(in, key, extra)) {
+                return false;
+            }
+        }
+        if (in.failed()) return false;
+        if (!resource) return problem(errc::missing_field, "bundle entry: field 'resource'");
+        auto id = credential_id::parse(*resource, account);
+        if (!id) return problem(id.error());
+        if (id->hash() != hash) return problem(errc::corrupt_file, "bundle entry: key does not match its identity");
+        if (!generation) return problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
+        if (!tok) return problem(errc::missing_field, "bundle entry: field 'token'");
+        highest_generation_ = std::max(highest_generation_, *generation);
+        out_.entries.insert_or_assign(std::move(hash), entry{std::move(*id), std::move(*tok), *generation,
+                                                             updated.value_or(clock::time_point{}), std::move(extra)});
+        return true;
+    }
+
+    // A token object, with the rules of token_from_json (no issue time: a stored token has an expiry).
+    bool token_object(json_cursor& in, token& t) {
+        bool has_access = false, has_expires_at = false, has_scopes_array = false;
+        bool has_expires_in = false;
+        double expires_in = 0;  // seconds; meaningful when has_expires_in
+        std::optional<std::string> scope_text;
+        if (!in.begin_object()) return false;
+        std::string_view key;
+        std::optional<std::string_view> text;
+        while (in.next_member(key)) {
+            if (key == "access_token") {
+                if (!string_or_null(in, "access_token", text)) return false;
+                has_access = text.has_value();
+                t.access_token = secret_string{text.value_or(std::string_view{})};
+            } else if (key == "token_type") {
+                if (!string_or_null(in, "token_type", text)) return false;
+                t.token_type = text && !text->empty() ? std::string(*text) : token{}.token_type;
+            } else if (key == "refresh_token" || key == "client_secret" || key == "id_token") {
+                auto& field = key == "refresh_token" ? t.refresh_token : key == "client_secret" ? t.client_secret : t.id_token;
+                const bool is_refresh = key == "refresh_token";
+                if (!string_or_null(in, is_refresh ? "refresh_token" : key == "client_secret" ? "client_secret" : "id_token", text))
+                    return false;
+                field.reset();
+                if (text && !(is_refresh && text->empty())) field.emplace(*text);
+            } else if (key == "issuer" || key == "client_id") {
+                auto& field = key == "issuer" ? t.issuer : t.client_id;
+                if (!string_or_null(in, key == "issuer" ? "issuer" : "client_id", text)) return false;
+                field.assign(text.value_or(std::string_view{}));
+            } else if (key == "expires_at") {
+                has_expires_at = true;
+                if (!time_value(in, "expires_at", t.expires_at)) return false;
+            } else if (key == "expires_in") {
+                json_number n;
+                if (in.peek() == kind::null) {
+                    if (!in.null()) return false;
+                    has_expires_in = false;
+                } else if (in.peek() != kind::number) {
+                    return problem(errc::wrong_type, "token: field 'expires_in' must be a number");
+                } else {
+                    if (!in.number(n)) return false;
+                    expires_in = n.as_double();
+                    has_expires_in = true;
+                }
+            } else if (key == "scopes") {
+                if (!scopes(in, t.scopes, has_scopes_array)) return false;
+            } else if (key == "scope") {
+                if (!string_or_null(in, "scope", text)) return false;
+                scope_text.reset();
+                if (text) scope_text.emplace(*text);
+            } else if (!keep_unknown(in, key, t.extra)) {
+                return false;
+            }
+        }
+        if (in.failed()) return false;
+        if (!has_access) return problem(errc::missing_field, "token: field 'access_token'");
+        if (!has_expires_at && has_expires_in) {
+            auto expiry = expiry_after(expires_in, std::nullopt);
+            if (!expiry) return problem(expiry.error());
+        }
+        if (!has_scopes_array && scope_text) append_scopes(*scope_text, t.scopes);
+        if (auto valid = validate(t); !valid) return problem(valid.error());
+        return true;
+    }
+
+    bool scopes(json_cursor& in, std::vector<std::string>& out, bool& is_array) {
+        out.clear();
+        is_array = false;
+        if (in.peek() == kind::null) return in.null();
+        if (in.peek() != kind::array) return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
+        is_array = true;
+        if (!in.begin_array()) return false;
+        while (in.next_element()) {
+            std::string_view scope;
+            if (in.peek() != kind::string)
+                return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
+            if (!in.string(scope)) return false;
+            out.emplace_back(scope);
+        }
+        return !in.failed();
+    }
+
+    // A string or null (nullopt); any other type is a problem naming the field.
+    bool string_or_null(json_cursor& in, const char* field, std::optional<std::string_view>& out) {
+        out.reset();
+        switch (in.peek()) {
+        case kind::string: {
+            std::string_view value;
+            if (!in.string(value)) return false;
+            out = value;
+            return true;
+        }
+        case kind::null: return in.null();
+        case kind::invalid: return skip(in);
+        default: return problem(errc::wrong_type, std::string("token: field '") + field + "' must be a string");
+        }
+    }
+
+    // A time: RFC 3339 text, unix seconds or milliseconds, or null.
+    bool time_value(json_cursor& in, const char* field, std::optional<clock::time_point>& out) {
+        result<std::optional<clock::time_point>> parsed = std::optional<clock::time_point>{};
+        switch (in.peek()) {
+        case kind::string: {
+            std::string_view text;
+            if (!in.string(text)) return false;
+            parsed = expiry_from_text(text, field);
+            break;
+        }
+        case kind::number: {
+            json_number n;
+            if (!in.number(n)) return false;
+            parsed = expiry_from_number(n.as_double(), field);
+            break;
+        }
+        case kind::null:
+            if (!in.null()) return false;
+            break;
+        case kind::invalid: return skip(in);
+        default: return problem(expiry_type_error(field));
+        }
+        if (!parsed) return problem(parsed.error());
+        out = *parsed;
+        return true;
+    }
+
+    // An unknown member: kept as it is, as JSON.
+    bool keep_unknown(json_cursor& in, std::string_view key, nlohmann::json& into) {
+        std::string name(key);  // the key's view does not survive reading the value
+        std::string_view raw;
+        if (!in.skip(raw)) return false;
+        auto value = nlohmann::json::parse(raw, nullptr, false);
+        if (value.is_discarded()) return problem(errc::malformed_json, "bundle: an unknown field does not parse");
+        into[std::move(name)] = std::move(value);
+        return true;
+    }
+
+    static bool skip(json_cursor& in) {
+        std::string_view ignored;
+        return in.skip(ignored);
+    }
+
+    bool problem(errc code, std::string context) { return problem(error{code, std::move(context)}); }
+    bool problem(error e) {
+        if (!problem_) problem_ = std::move(e);
+        return false;
+    }
+
+    result<bundle> failure(const json_cursor& in) const {
+        if (problem_ && !in.failed()) return *problem_;
+        return syntax_error(in);
+    }
+    static error syntax_error(const json_cursor& in) {
+        return error{errc::malformed_json, "bundle: not valid JSON at byte " + std::to_string(in.offset())};
+    }
+
+    json_cursor in_;
+    bundle out_;
+    bool format_ok_ = false;
+    std::optional<json_number> version_;
+    bool entries_seen_ = false;
+    bool entries_not_object_ = false;
+    bool last_generation_bad_ = false;
+    std::optional<std::string_view> deferred_entries_;
+    std::uint64_t highest_generation_ = 0;
+    std::optional<error> problem_;
+};
+
+}  // namespace detail
+
 /// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
 [[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
     if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-    const detail::scrub_on_exit scrub_doc{doc};
-    if (doc.is_discarded()) return error{errc::malformed_json, "bundle"};
-    if (!doc.is_object()) return error{errc::wrong_type, "bundle: top level must be an object"};
-    const auto format = doc.find("format");
-    if (format == doc.end() || !format->is_string() || *format != bundle_format_name)
-        return error{errc::wrong_type, "bundle: 'format' must be \"tokenvault-bundle\""};
-    const auto version = doc.find("version");
-    if (version == doc.end() || !version->is_number_integer())
-        return error{errc::missing_field, "bundle: field 'version'"};
-    if (version->get<std::int64_t>() > bundle_format_version)
-        return error{errc::unsupported_format_version, "bundle"};
-    const auto entries = doc.find("entries");
-    if (entries == doc.end() || !entries->is_object())
-        return error{errc::missing_field, "bundle: field 'entries' (an object)"};
-    bundle out;
-    if (const auto c = doc.find("last_generation"); c != doc.end()) {
-        if (!c->is_number_unsigned()) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
-        out.last_generation = c->get<std::uint64_t>();
-    }
-    for (auto it = entries->begin(); it != entries->end(); ++it) {
-        const auto& item = it.value();
-        if (!item.is_object()) return error{errc::wrong_type, "bundle: an entry must be an object"};
-        const auto resource = item.find("resource");
-        if (resource == item.end() || !resource->is_string())
-            return error{errc::missing_field, "bundle entry: field 'resource'"};
-        std::string account;
-        if (const auto a = item.find("account"); a != item.end()) {
-            if (!a->is_string()) return error{errc::wrong_type, "bundle entry: field 'account' must be a string"};
-            account = a->get<std::string>();
-        }
-        auto id = credential_id::parse(resource->get_ref<const std::string&>(), account);
-        if (!id) return id.error();
-        if (id->hash() != it.key()) return error{errc::corrupt_file, "bundle entry: key does not match its identity"};
-        const auto generation = item.find("generation");
-        if (generation == item.end() || !generation->is_number_unsigned())
-            return error{errc::missing_field, "bundle entry: field 'generation' (unsigned)"};
-        const auto token_doc = item.find("token");
-        if (token_doc == item.end()) return error{errc::missing_field, "bundle entry: field 'token'"};
-        auto tok = token_from_json(*token_doc);
-        if (!tok) return tok.error();
-        clock::time_point updated{};
-        if (const auto u = item.find("updated_at"); u != item.end()) {
-            auto parsed = detail::expiry_field(*u, "updated_at");
-            if (!parsed) return parsed.error();
-            if (*parsed) updated = **parsed;
-        }
-        nlohmann::json extra = nlohmann::json::object();
-        for (auto f = item.begin(); f != item.end(); ++f) {
-            const auto& k = f.key();
-            if (k != "resource" && k != "account" && k != "generation" && k != "updated_at" && k != "token")
-                extra[k] = f.value();
-        }
-        if (generation->get<std::uint64_t>() > out.last_generation) out.last_generation = generation->get<std::uint64_t>();
-        out.entries.emplace(it.key(), entry{std::move(*id), std::move(*tok), generation->get<std::uint64_t>(), updated,
-                                            std::move(extra)});
-    }
-    for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (it.key() != "format" && it.key() != "version" && it.key() != "last_generation" && it.key() != "entries") out.extra[it.key()] = it.value();
-    return out;
+    return detail::bundle_reader(text).read();
 }
 
 }  // namespace tokenvault

@@ -156,3 +156,182 @@ TEST_CASE("expiries that would overflow the clock are refused, not wrapped") {
     CHECK(parse_token(R"({"access_token":"a","expires_in":1e12})", {clock::now()}).code() == errc::value_out_of_range);
     CHECK(parse_token(R"({"access_token":"a","expires_at":"2199-12-31T23:59:59Z"})").has_value());
 }
+
+// ---------------------------------------------------------------------------------------------------
+// parse_bundle reads with its own strict cursor (detail/json_cursor.hpp). These tests hold it to the
+// behaviour of a document parse: nlohmann::json::parse of the whole text, then token_from_json per entry.
+namespace {
+
+result<bundle> reference_parse_bundle(std::string_view text) {
+    auto doc = json::parse(text, nullptr, false);
+    const detail::scrub_on_exit scrub_doc{doc};
+    if (doc.is_discarded()) return error{errc::malformed_json, "reference"};
+    if (!doc.is_object()) return error{errc::wrong_type, "reference"};
+    const auto format = doc.find("format");
+    if (format == doc.end() || !format->is_string() || *format != bundle_format_name)
+        return error{errc::wrong_type, "reference"};
+    const auto version = doc.find("version");
+    if (version == doc.end() || !version->is_number_integer()) return error{errc::missing_field, "reference"};
+    if (version->is_number_unsigned() ? version->get<std::uint64_t>() > 1 : version->get<std::int64_t>() > 1)
+        return error{errc::unsupported_format_version, "reference"};
+    const auto entries = doc.find("entries");
+    if (entries == doc.end() || !entries->is_object()) return error{errc::missing_field, "reference"};
+    bundle out;
+    if (const auto c = doc.find("last_generation"); c != doc.end()) {
+        if (!c->is_number_unsigned()) return error{errc::wrong_type, "reference"};
+        out.last_generation = c->get<std::uint64_t>();
+    }
+    for (auto it = entries->begin(); it != entries->end(); ++it) {
+        const auto& item = it.value();
+        if (!item.is_object()) return error{errc::wrong_type, "reference"};
+        const auto resource = item.find("resource");
+        if (resource == item.end() || !resource->is_string()) return error{errc::missing_field, "reference"};
+        std::string account;
+        if (const auto a = item.find("account"); a != item.end()) {
+            if (!a->is_string()) return error{errc::wrong_type, "reference"};
+            account = a->get<std::string>();
+        }
+        auto id = credential_id::parse(resource->get_ref<const std::string&>(), account);
+        if (!id) return id.error();
+        if (id->hash() != it.key()) return error{errc::corrupt_file, "reference"};
+        const auto generation = item.find("generation");
+        if (generation == item.end() || !generation->is_number_unsigned()) return error{errc::missing_field, "reference"};
+        const auto token_doc = item.find("token");
+        if (token_doc == item.end()) return error{errc::missing_field, "reference"};
+        auto tok = token_from_json(*token_doc);
+        if (!tok) return tok.error();
+        clock::time_point updated{};
+        if (const auto u = item.find("updated_at"); u != item.end()) {
+            auto parsed = detail::expiry_field(*u, "updated_at");
+            if (!parsed) return parsed.error();
+            if (*parsed) updated = **parsed;
+        }
+        json extra = json::object();
+        for (auto f = item.begin(); f != item.end(); ++f)
+            if (f.key() != "resource" && f.key() != "account" && f.key() != "generation" && f.key() != "updated_at" &&
+                f.key() != "token")
+                extra[f.key()] = f.value();
+        out.last_generation = std::max(out.last_generation, generation->get<std::uint64_t>());
+        out.entries.emplace(it.key(), entry{std::move(*id), std::move(*tok), generation->get<std::uint64_t>(), updated,
+                                            std::move(extra)});
+    }
+    for (auto it = doc.begin(); it != doc.end(); ++it)
+        if (it.key() != "format" && it.key() != "version" && it.key() != "last_generation" && it.key() != "entries")
+            out.extra[it.key()] = it.value();
+    return out;
+}
+
+bool same_bundle(const bundle& a, const bundle& b) {
+    if (a.last_generation != b.last_generation || a.extra != b.extra || a.entries.size() != b.entries.size())
+        return false;
+    for (const auto& [hash, e] : a.entries) {
+        const auto found = b.entries.find(hash);
+        if (found == b.entries.end()) return false;
+        const auto& f = found->second;
+        if (!(e.id == f.id) || !(e.token == f.token) || e.token.extra != f.token.extra || e.generation != f.generation ||
+            e.updated_at != f.updated_at || e.extra != f.extra)
+            return false;
+    }
+    return true;
+}
+
+/// Both parsers accept `text` with the same result, or both refuse it (with the same code when `same_code`).
+void check_agrees(const std::string& text, bool same_code) {
+    const auto ours = parse_bundle(text);
+    const auto theirs = reference_parse_bundle(text);
+    CAPTURE(text);
+    REQUIRE(ours.has_value() == theirs.has_value());
+    if (ours && theirs) {
+        CHECK(same_bundle(*ours, *theirs));
+    } else if (same_code) {
+        CHECK(ours.error().code == theirs.error().code);
+    }
+}
+
+std::string small_bundle_text() {
+    bundle b;
+    const auto id = tvtest::id_for(3);
+    token t = tvtest::sample_token("mut");
+    t.issuer = "https://issuer.example/\u00e9\"\\";
+    t.extra["nested"] = {{"a", json::array({1, -2, 3.5, true, nullptr, "x\ny"})}};
+    b.entries.emplace(id.hash(), entry{id, t, 7, clock::now(), {{"note", {{"k", 1}}}}});
+    b.last_generation = 9;
+    b.extra["top"] = json::array();
+    return std::string(serialize_bundle(b)->view());
+}
+
+}  // namespace
+
+TEST_CASE("parse_bundle reads what a document parse reads, in every layout") {
+    const auto text = small_bundle_text();
+    check_agrees(text, true);
+    const auto doc = json::parse(text);
+    check_agrees(doc.dump(2), true);                                       // indented
+    check_agrees(doc.dump(-1, ' ', true), true);                           // \u escapes for everything
+    json reordered = json::object();                                       // entries before the header
+    reordered["entries"] = doc["entries"];
+    std::string moved = reordered.dump();
+    moved.pop_back();
+    moved += R"(,"version":1,"format":"tokenvault-bundle","last_generation":9,"top":[]})";
+    check_agrees(moved, true);
+    json future = json::parse(moved);
+    future["version"] = 2;  // a newer format is reported as such, whatever its entries look like
+    future["entries"] = {{"x", 1}};
+    CHECK(parse_bundle(future.dump()).code() == errc::unsupported_format_version);
+
+    // Field forms a stored token may take.
+    const std::string prefix = R"({"format":"tokenvault-bundle","version":1,"entries":{")" + tvtest::id_for(1).hash() +
+                               R"(":{"resource":"https://mcp1.example.com/mcp","generation":2,"token":)";
+    for (const char* token_text :
+         {R"({"access_token":"a"})", R"({"access_token":"a","token_type":null,"refresh_token":""})",
+          R"({"access_token":"a\u0000b"})", R"({"access_token":"\ud83d\udd11","scope":"a  b c"})",
+          R"({"access_token":"a","scopes":null,"scope":"x y"})", R"({"access_token":"a","scopes":["x"],"scope":"y"})",
+          R"({"access_token":"a","expires_at":null,"expires_in":5})", R"({"access_token":"a","expires_in":5})",
+          R"({"access_token":"a","expires_in":null})", R"({"access_token":"a","expires_at":1795392000.5})",
+          R"({"access_token":"a","expires_at":-1})", R"({"access_token":"a","expires_at":1e400})", R"({"access_token":"a","expires_at":-1e-400})",
+          R"({"access_token":"a","expires_at":"2026-11-23T01:00:00.25+01:00"})", R"({"access_token":"a","issuer":5})",
+          R"({"access_token":null})", R"({"token_type":"Bearer"})", R"({"access_token":"a","scopes":[1]})",
+          R"({"access_token":"a","client_secret":"","id_token":null,"custom":{"deep":[[[[]]]]}})", R"([])", "null",
+          R"({"access_token":"a","extra":-0,"big":18446744073709551616,"neg":-9223372036854775809})"}) {
+        check_agrees(prefix + token_text + "}}}", true);
+    }
+    for (const char* entry_tail : {R"(,"generation":-1)", R"(,"generation":1.0)", R"(,"generation":"1")",
+                                   R"(,"account":5)", R"(,"account":"alice")", R"(,"updated_at":true)",
+                                   R"(,"updated_at":1795392000)", R"(,"resource":null)", R"(,"kept":{"a":[]})"}) {
+        check_agrees(prefix + R"({"access_token":"a"})" + entry_tail + "}}}", true);
+    }
+    for (const char* top : {R"({"format":"tokenvault-bundle","version":1,"entries":{},"last_generation":-1})",
+                            R"({"format":"tokenvault-bundle","version":1.0,"entries":{}})",
+                            R"({"format":"tokenvault-bundle","version":-3,"entries":{}})",
+                            R"({"format":"tokenvault-bundle","version":1,"entries":[]})", R"({})", R"("text")",
+                            R"({"format":"tokenvault-bundle","version":1,"entries":{"a":5}})"}) {
+        check_agrees(top, true);
+    }
+}
+
+TEST_CASE("parse_bundle refuses exactly the damaged texts a document parse refuses") {
+    // Every one-byte deletion, replacement and truncation of a small bundle: both parsers agree on
+    // accepting or refusing, and on the content when they accept.
+    const auto text = small_bundle_text();
+    static constexpr char replacements[] = {'"', '\\', '{', '}', '[', ']', ',', ':', '0', '-', 'e', 'x', ' ',
+                                            '\x01', '\x7f', '\xc3', '\xff', 'u', 'n'};
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        check_agrees(text.substr(0, i), false);
+        check_agrees(text.substr(0, i) + text.substr(i + 1), false);
+        for (const char r : replacements) {
+            std::string changed = text;
+            changed[i] = r;
+            check_agrees(changed, false);
+        }
+    }
+}
+
+TEST_CASE("the bundle reader never recurses: deep unknown values are read iteratively") {
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    const std::string text = R"({"format":"tokenvault-bundle","version":1,"entries":{},"deep":)" + deep + "}";
+    auto parsed = parse_bundle(text);
+    REQUIRE(parsed.has_value());
+    CHECK(parsed->extra.at("deep").is_array());
+    CHECK(parse_bundle(R"({"format":"tokenvault-bundle","version":1,"entries":{},"deep":)" + std::string(100000, '[')).code() ==
+          errc::malformed_json);
+}

@@ -12,6 +12,7 @@
 #include <memory>
 #include <new>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -110,6 +111,9 @@ struct zeroing_allocator {
         return true;
     }
 };
+
+/// A string whose memory is wiped when it grows or is released (serialized bundles, decoded secrets).
+using secret_text = std::basic_string<char, std::char_traits<char>, zeroing_allocator<char>>;
 
 /// Wipes the characters of a string in place (for std::string temporaries that held secrets).
 template <class String>
