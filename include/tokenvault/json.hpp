@@ -386,10 +386,39 @@ inline bool is_token_field(std::string_view k) noexcept {
 
 }  // namespace detail
 
-/// Serializes a bundle to JSON text in secure memory, writing the text directly (no JSON document).
-[[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
+namespace detail {
+
+/// The JSON text of the bundle a backend last read or wrote, and where each entry's object sits in it.
+/// Writing the next version of that bundle copies the text of every entry whose generation and update
+/// time are unchanged instead of serializing it again: a put re-serializes one entry, not all of them.
+/// Sound because a generation is never reused within a bundle (every write takes last_generation + 1)
+/// and a load replaces the whole record. Held in wiped memory, like the bundle's tokens.
+struct bundle_text {
+    struct entry_span {
+        std::uint64_t generation = 0;
+        clock::time_point updated_at{};
+        std::size_t offset = 0;  ///< of the entry's object in `text`
+        std::size_t size = 0;
+    };
+    secret_text text;
+    std::unordered_map<std::string, entry_span> entries;  ///< by credential hash
+
+    /// The text of the entry with this hash, generation and update time, if it is recorded.
+    [[nodiscard]] std::optional<std::string_view> find(const std::string& hash, const entry& e) const {
+        const auto found = entries.find(hash);
+        if (found == entries.end() || found->second.generation != e.generation ||
+            found->second.updated_at != e.updated_at)
+            return std::nullopt;
+        return std::string_view(text.data() + found->second.offset, found->second.size);
+    }
+};
+
+/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
+[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
     constexpr std::size_t typical_entry = 1024;
-    detail::json_writer w(512 + b.entries.size() * typical_entry);
+    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
+    bundle_text out;
+    out.entries.reserve(b.entries.size());
     w.open_object();
     bool ok = w.key("format") && w.string(bundle_format_name);
     ok = ok && w.key("version");
@@ -404,23 +433,39 @@ inline bool is_token_field(std::string_view k) noexcept {
     for (const auto& [hash, e] : b.entries) {
         if (!ok) break;
         ok = w.key(hash);
-        w.open_object();
-        ok = ok && w.key("resource") && w.string(e.id.resource());
-        if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
-        ok = ok && w.key("generation");
-        w.number(e.generation);
-        ok = ok && w.key("updated_at") && w.string(detail::format_rfc3339(e.updated_at));
-        ok = ok && w.key("token") && detail::write_token(w, e.token);
-        ok = ok && w.members_of(e.extra, [](std::string_view k) {
-            return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
-        });
-        w.close_object();
+        const std::size_t start = w.size();
+        if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
+            w.raw(*unchanged);
+        } else {
+            w.open_object();
+            ok = ok && w.key("resource") && w.string(e.id.resource());
+            if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
+            ok = ok && w.key("generation");
+            w.number(e.generation);
+            ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
+            ok = ok && w.key("token") && write_token(w, e.token);
+            ok = ok && w.members_of(e.extra, [](std::string_view k) {
+                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
+            });
+            w.close_object();
+        }
+        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
     }
     w.close_object();
     w.close_object();
     if (!ok) return error{errc::invalid_argument, "bundle: a text field is not valid UTF-8"};
-    if (w.text().size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    return detail::secure_buffer::copy_of(std::string_view(w.text().data(), w.text().size()));
+    if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    out.text = std::move(w.text());
+    return out;
+}
+
+}  // namespace detail
+
+/// Serializes a bundle to JSON text in secure memory, writing the text directly (no JSON document).
+[[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
+    auto written = detail::write_bundle_text(b);
+    if (!written) return written.error();
+    return detail::secure_buffer::copy_of(std::string_view(written->text.data(), written->text.size()));
 }
 
 namespace detail {
@@ -430,7 +475,9 @@ namespace detail {
 /// stops the read; nothing of a failed read escapes.
 class bundle_reader {
 public:
-    explicit bundle_reader(std::string_view text) noexcept : in_(text) {}
+    /// Reads `text`; records where each entry sits in it into `spans` when given.
+    explicit bundle_reader(std::string_view text, bundle_text* spans = nullptr) noexcept
+        : text_(text), spans_(spans), in_(text) {}
 
     [[nodiscard]] result<bundle> read() {
         if (in_.peek() != json_cursor::kind::object) {
@@ -448,7 +495,8 @@ public:
         if (last_generation_bad_) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
         if (deferred_entries_) {  // 'entries' came before the header: read it now that the header checked out
             json_cursor later(*deferred_entries_);
-            if (!read_entries(later)) return failure(later);
+            if (!read_entries(later, static_cast<std::size_t>(deferred_entries_->data() - text_.data())))
+                return failure(later);
         }
         out_.last_generation = std::max(out_.last_generation, highest_generation_);
         return std::move(out_);
@@ -503,7 +551,7 @@ private:
                 if (entries_not_object_) {
                     if (!skip(in_)) return false;
                 } else if (format_ok_ && version_ && version_->is_integer() && version_supported()) {
-                    if (!read_entries(in_)) return false;
+                    if (!read_entries(in_, 0)) return false;
                 } else {
                     std::string_view raw;
                     if (!in_.skip(raw)) return false;
@@ -516,17 +564,26 @@ private:
         return !in_.failed();
     }
 
-    bool read_entries(json_cursor& in) {
+    // The entries object; `base`: offset of the cursor's text within the whole bundle text.
+    bool read_entries(json_cursor& in, std::size_t base) {
+        if (spans_ != nullptr) spans_->entries.clear();
         if (!in.begin_object()) return false;
         std::string_view key;
         while (in.next_member(key)) {
             std::string hash(key);
-            if (!read_entry(in, std::move(hash))) return false;
+            (void)in.peek();  // to the entry's first character
+            const std::size_t start = in.offset();
+            if (!read_entry(in, hash)) return false;
+            if (spans_ != nullptr) {
+                const auto& e = out_.entries.at(hash);
+                spans_->entries.insert_or_assign(
+                    std::move(hash), bundle_text::entry_span{e.generation, e.updated_at, base + start, in.offset() - start});
+            }
         }
         return !in.failed();
     }
 
-    bool read_entry(json_cursor& in, std::string hash) {
+    bool read_entry(json_cursor& in, const std::string& hash) {
         if (in.peek() != kind::object) return problem(errc::wrong_type, "bundle: an entry must be an object");
         std::optional<std::string> resource;
         std::string account;
@@ -571,7 +628,7 @@ private:
         if (!generation) return problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
         if (!tok) return problem(errc::missing_field, "bundle entry: field 'token'");
         highest_generation_ = std::max(highest_generation_, *generation);
-        out_.entries.insert_or_assign(std::move(hash), entry{std::move(*id), std::move(*tok), *generation,
+        out_.entries.insert_or_assign(hash, entry{std::move(*id), std::move(*tok), *generation,
                                                              updated.value_or(clock::time_point{}), std::move(extra)});
         return true;
     }
@@ -730,6 +787,8 @@ private:
         return error{errc::malformed_json, "bundle: not valid JSON at byte " + std::to_string(in.offset())};
     }
 
+    std::string_view text_;
+    bundle_text* spans_;
     json_cursor in_;
     bundle out_;
     bool format_ok_ = false;
@@ -741,6 +800,23 @@ private:
     std::uint64_t highest_generation_ = 0;
     std::optional<error> problem_;
 };
+
+}  // namespace detail
+
+namespace detail {
+
+/// parse_bundle that also records the text and where each entry sits in it (see bundle_text).
+[[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
+    if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    record = bundle_text{};
+    auto parsed = bundle_reader(text, &record).read();
+    if (!parsed) {
+        record = bundle_text{};
+        return parsed.error();
+    }
+    record.text.assign(text.data(), text.size());
+    return parsed;
+}
 
 }  // namespace detail
 

@@ -1759,6 +1759,10 @@ public:
     }
     /// Writes the separator before an array element.
     void element() { separator(); }
+    /// Appends JSON text that is already well-formed (a value after `key`).
+    void raw(std::string_view json_text) { out_.append(json_text.data(), json_text.size()); }
+    /// The number of bytes written so far.
+    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
     /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
     template <class Skip>
     [[nodiscard]] bool members_of(const nlohmann::json& object, Skip&& skip) {
@@ -2457,10 +2461,39 @@ inline bool is_token_field(std::string_view k) noexcept {
 
 }  // namespace detail
 
-/// Serializes a bundle to JSON text in secure memory, writing the text directly (no JSON document).
-[[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
+namespace detail {
+
+/// The JSON text of the bundle a backend last read or wrote, and where each entry's object sits in it.
+/// Writing the next version of that bundle copies the text of every entry whose generation and update
+/// time are unchanged instead of serializing it again: a put re-serializes one entry, not all of them.
+/// Sound because a generation is never reused within a bundle (every write takes last_generation + 1)
+/// and a load replaces the whole record. Held in wiped memory, like the bundle's tokens.
+struct bundle_text {
+    struct entry_span {
+        std::uint64_t generation = 0;
+        clock::time_point updated_at{};
+        std::size_t offset = 0;  ///< of the entry's object in `text`
+        std::size_t size = 0;
+    };
+    secret_text text;
+    std::unordered_map<std::string, entry_span> entries;  ///< by credential hash
+
+    /// The text of the entry with this hash, generation and update time, if it is recorded.
+    [[nodiscard]] std::optional<std::string_view> find(const std::string& hash, const entry& e) const {
+        const auto found = entries.find(hash);
+        if (found == entries.end() || found->second.generation != e.generation ||
+            found->second.updated_at != e.updated_at)
+            return std::nullopt;
+        return std::string_view(text.data() + found->second.offset, found->second.size);
+    }
+};
+
+/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
+[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
     constexpr std::size_t typical_entry = 1024;
-    detail::json_writer w(512 + b.entries.size() * typical_entry);
+    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
+    bundle_text out;
+    out.entries.reserve(b.entries.size());
     w.open_object();
     bool ok = w.key("format") && w.string(bundle_format_name);
     ok = ok && w.key("version");
@@ -2475,23 +2508,39 @@ inline bool is_token_field(std::string_view k) noexcept {
     for (const auto& [hash, e] : b.entries) {
         if (!ok) break;
         ok = w.key(hash);
-        w.open_object();
-        ok = ok && w.key("resource") && w.string(e.id.resource());
-        if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
-        ok = ok && w.key("generation");
-        w.number(e.generation);
-        ok = ok && w.key("updated_at") && w.string(detail::format_rfc3339(e.updated_at));
-        ok = ok && w.key("token") && detail::write_token(w, e.token);
-        ok = ok && w.members_of(e.extra, [](std::string_view k) {
-            return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
-        });
-        w.close_object();
+        const std::size_t start = w.size();
+        if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
+            w.raw(*unchanged);
+        } else {
+            w.open_object();
+            ok = ok && w.key("resource") && w.string(e.id.resource());
+            if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
+            ok = ok && w.key("generation");
+            w.number(e.generation);
+            ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
+            ok = ok && w.key("token") && write_token(w, e.token);
+            ok = ok && w.members_of(e.extra, [](std::string_view k) {
+                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
+            });
+            w.close_object();
+        }
+        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
     }
     w.close_object();
     w.close_object();
     if (!ok) return error{errc::invalid_argument, "bundle: a text field is not valid UTF-8"};
-    if (w.text().size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    return detail::secure_buffer::copy_of(std::string_view(w.text().data(), w.text().size()));
+    if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    out.text = std::move(w.text());
+    return out;
+}
+
+}  // namespace detail
+
+/// Serializes a bundle to JSON text in secure memory, writing the text directly (no JSON document).
+[[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
+    auto written = detail::write_bundle_text(b);
+    if (!written) return written.error();
+    return detail::secure_buffer::copy_of(std::string_view(written->text.data(), written->text.size()));
 }
 
 namespace detail {
@@ -2501,7 +2550,9 @@ namespace detail {
 /// stops the read; nothing of a failed read escapes.
 class bundle_reader {
 public:
-    explicit bundle_reader(std::string_view text) noexcept : in_(text) {}
+    /// Reads `text`; records where each entry sits in it into `spans` when given.
+    explicit bundle_reader(std::string_view text, bundle_text* spans = nullptr) noexcept
+        : text_(text), spans_(spans), in_(text) {}
 
     [[nodiscard]] result<bundle> read() {
         if (in_.peek() != json_cursor::kind::object) {
@@ -2519,7 +2570,8 @@ public:
         if (last_generation_bad_) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
         if (deferred_entries_) {  // 'entries' came before the header: read it now that the header checked out
             json_cursor later(*deferred_entries_);
-            if (!read_entries(later)) return failure(later);
+            if (!read_entries(later, static_cast<std::size_t>(deferred_entries_->data() - text_.data())))
+                return failure(later);
         }
         out_.last_generation = std::max(out_.last_generation, highest_generation_);
         return std::move(out_);
@@ -2574,7 +2626,7 @@ private:
                 if (entries_not_object_) {
                     if (!skip(in_)) return false;
                 } else if (format_ok_ && version_ && version_->is_integer() && version_supported()) {
-                    if (!read_entries(in_)) return false;
+                    if (!read_entries(in_, 0)) return false;
                 } else {
                     std::string_view raw;
                     if (!in_.skip(raw)) return false;
@@ -2587,17 +2639,26 @@ private:
         return !in_.failed();
     }
 
-    bool read_entries(json_cursor& in) {
+    // The entries object; `base`: offset of the cursor's text within the whole bundle text.
+    bool read_entries(json_cursor& in, std::size_t base) {
+        if (spans_ != nullptr) spans_->entries.clear();
         if (!in.begin_object()) return false;
         std::string_view key;
         while (in.next_member(key)) {
             std::string hash(key);
-            if (!read_entry(in, std::move(hash))) return false;
+            (void)in.peek();  // to the entry's first character
+            const std::size_t start = in.offset();
+            if (!read_entry(in, hash)) return false;
+            if (spans_ != nullptr) {
+                const auto& e = out_.entries.at(hash);
+                spans_->entries.insert_or_assign(
+                    std::move(hash), bundle_text::entry_span{e.generation, e.updated_at, base + start, in.offset() - start});
+            }
         }
         return !in.failed();
     }
 
-    bool read_entry(json_cursor& in, std::string hash) {
+    bool read_entry(json_cursor& in, const std::string& hash) {
         if (in.peek() != kind::object) return problem(errc::wrong_type, "bundle: an entry must be an object");
         std::optional<std::string> resource;
         std::string account;
@@ -2642,7 +2703,7 @@ private:
         if (!generation) return problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
         if (!tok) return problem(errc::missing_field, "bundle entry: field 'token'");
         highest_generation_ = std::max(highest_generation_, *generation);
-        out_.entries.insert_or_assign(std::move(hash), entry{std::move(*id), std::move(*tok), *generation,
+        out_.entries.insert_or_assign(hash, entry{std::move(*id), std::move(*tok), *generation,
                                                              updated.value_or(clock::time_point{}), std::move(extra)});
         return true;
     }
@@ -2801,6 +2862,8 @@ private:
         return error{errc::malformed_json, "bundle: not valid JSON at byte " + std::to_string(in.offset())};
     }
 
+    std::string_view text_;
+    bundle_text* spans_;
     json_cursor in_;
     bundle out_;
     bool format_ok_ = false;
@@ -2812,6 +2875,23 @@ private:
     std::uint64_t highest_generation_ = 0;
     std::optional<error> problem_;
 };
+
+}  // namespace detail
+
+namespace detail {
+
+/// parse_bundle that also records the text and where each entry sits in it (see bundle_text).
+[[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
+    if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    record = bundle_text{};
+    auto parsed = bundle_reader(text, &record).read();
+    if (!parsed) {
+        record = bundle_text{};
+        return parsed.error();
+    }
+    record.text.assign(text.data(), text.size());
+    return parsed;
+}
 
 }  // namespace detail
 
@@ -3338,6 +3418,7 @@ static_assert(backend_policy<memory>);
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -3593,6 +3674,7 @@ public:
     [[nodiscard]] result<bundle> load(Context& ctx) {
         if (config_error_) return *config_error_;
         identity_known_ = false;
+        last_text_ = tokenvault::detail::bundle_text{};
         auto read = tokenvault::detail::read_private_file(file_, sealed_file_format::max_file_size);
         if (!read) {
             ctx.diagnostics.on(events::file_read{0, read.code()});
@@ -3644,25 +3726,31 @@ public:
                                  "(keyring write failed): make the keyring writable and restart"};
         }
 
-        auto plaintext = serialize_bundle(content);
+        // Entries unchanged since the last load or save are copied as text, not serialized again.
+        auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_);
         if (!plaintext) return plaintext.error();
+        const auto plain_bytes = std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
         auto header = encode_sealed_header(cipher::id, key_id_, keyring_->tier_name(), counter);
         if (!header) return header.error();
         const std::size_t header_size = header->size();
-        std::vector<std::byte> out(header_size + cipher::nonce_size + plaintext->size() + cipher::tag_size);
+        // Every byte is written below: no need to zero megabytes first.
+        const std::size_t out_size = header_size + cipher::nonce_size + plain_bytes.size() + cipher::tag_size;
+        const auto out_buffer = std::make_unique_for_overwrite<std::byte[]>(out_size);
+        const std::span<std::byte> out(out_buffer.get(), out_size);
         std::memcpy(out.data(), header->data(), header_size);
         const std::span<std::byte> nonce(out.data() + header_size, cipher::nonce_size);
         if constexpr (cipher::nonce_size > 0) randombytes_buf(nonce.data(), nonce.size());
         TOKENVAULT_TRY(cipher::seal(key_.bytes(), nonce, std::span<const std::byte>(out.data(), header_size),
-                                    plaintext->bytes(),
-                                    std::span<std::byte>(out).subspan(header_size + cipher::nonce_size)));
+                                    plain_bytes, out.subspan(header_size + cipher::nonce_size)));
         auto written = tokenvault::detail::write_file_atomically(file_, out);
         ctx.diagnostics.on(events::file_write{out.size(), written.code()});
         if (!written) {
             identity_known_ = false;  // the rename may have happened: reload before the next write
+            last_text_ = tokenvault::detail::bundle_text{};
             return written.error();
         }
         record_file(*written, key_id_, counter);
+        last_text_ = std::move(*plaintext);
         return {};
     }
 
@@ -3741,7 +3829,7 @@ private:
                 return quarantine(ctx, file.identity, "failed authentication with the right key");
             return opened.error();
         }
-        auto content = parse_bundle(plain.view());
+        auto content = tokenvault::detail::parse_bundle_text(plain.view(), last_text_);
         if (!content) {
             // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
             const auto& e = content.error();
@@ -4017,6 +4105,7 @@ private:
     std::optional<error> key_write_failure_;  // creating the key failed: saves that need it answer this
     std::optional<std::pair<sealed_key_id, error>> unmatched_;  // a file key id the keyring could not match
     bool rotation_failed_ = false;
+    tokenvault::detail::bundle_text last_text_;  // the plaintext of the last load or save (see json.hpp)
     secure_buffer key_;  // the keyring's current data key: seals
     sealed_key_id key_id_{};
     bool have_key_ = false;

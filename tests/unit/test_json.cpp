@@ -335,3 +335,56 @@ TEST_CASE("the bundle reader never recurses: deep unknown values are read iterat
     CHECK(parse_bundle(R"({"format":"tokenvault-bundle","version":1,"entries":{},"deep":)" + std::string(100000, '[')).code() ==
           errc::malformed_json);
 }
+
+TEST_CASE("a bundle is written again by copying the text of entries that did not change") {
+    bundle b;
+    for (int i = 0; i < 3; ++i) {
+        const auto id = tvtest::id_for(i);
+        b.entries.emplace(id.hash(), entry{id, tvtest::sample_token("v" + std::to_string(i)),
+                                           static_cast<std::uint64_t>(i + 1), clock::now(), {}});
+    }
+    b.last_generation = 3;
+    auto first = detail::write_bundle_text(b);
+    REQUIRE(first.has_value());
+
+    // Read back with positions: every recorded span is exactly its entry's object.
+    detail::bundle_text record;
+    auto parsed = detail::parse_bundle_text(std::string_view(first->text.data(), first->text.size()), record);
+    REQUIRE(parsed.has_value());
+    REQUIRE(record.entries.size() == 3);
+    for (const auto& [hash, e] : parsed->entries) {
+        const auto span = record.find(hash, e);
+        REQUIRE(span.has_value());
+        const auto object = json::parse(*span);
+        CHECK(object.at("generation") == e.generation);
+        CHECK(object.at("token").at("access_token") == std::string(e.token.access_token.reveal()));
+    }
+
+    // A write changes one entry the way the store does: new generation, new update time.
+    const auto changed = tvtest::id_for(1).hash();
+    b.entries.at(changed).token = tvtest::sample_token("new");
+    b.entries.at(changed).generation = ++b.last_generation;
+    b.entries.at(changed).updated_at += std::chrono::seconds(1);
+    // An entry altered without a new generation is not a store write: the recorded text is kept,
+    // which proves that unchanged entries are copied, not serialized again.
+    const auto untouched = tvtest::id_for(2).hash();
+    b.entries.at(untouched).token = tvtest::sample_token("not-a-store-write");
+    auto second = detail::write_bundle_text(b, &record);
+    REQUIRE(second.has_value());
+    auto back = parse_bundle(std::string_view(second->text.data(), second->text.size()));
+    REQUIRE(back.has_value());
+    CHECK(back->entries.at(changed).token == tvtest::sample_token("new"));
+    CHECK(back->entries.at(untouched).token == tvtest::sample_token("v2"));
+    CHECK(back->entries.at(tvtest::id_for(0).hash()).token == tvtest::sample_token("v0"));
+    CHECK(back->last_generation == 4);
+    CHECK(second->entries.at(changed).generation == 4);
+
+    // Without a record everything is serialized from the bundle.
+    auto fresh = detail::write_bundle_text(b);
+    REQUIRE(fresh.has_value());
+    CHECK(parse_bundle(std::string_view(fresh->text.data(), fresh->text.size()))->entries.at(untouched).token ==
+          tvtest::sample_token("not-a-store-write"));
+    CHECK(detail::parse_bundle_text("{not json", record).code() == errc::malformed_json);
+    CHECK(record.entries.empty());
+    CHECK(record.text.empty());
+}

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -275,6 +276,7 @@ public:
     [[nodiscard]] result<bundle> load(Context& ctx) {
         if (config_error_) return *config_error_;
         identity_known_ = false;
+        last_text_ = tokenvault::detail::bundle_text{};
         auto read = tokenvault::detail::read_private_file(file_, sealed_file_format::max_file_size);
         if (!read) {
             ctx.diagnostics.on(events::file_read{0, read.code()});
@@ -326,25 +328,31 @@ public:
                                  "(keyring write failed): make the keyring writable and restart"};
         }
 
-        auto plaintext = serialize_bundle(content);
+        // Entries unchanged since the last load or save are copied as text, not serialized again.
+        auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_);
         if (!plaintext) return plaintext.error();
+        const auto plain_bytes = std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
         auto header = encode_sealed_header(cipher::id, key_id_, keyring_->tier_name(), counter);
         if (!header) return header.error();
         const std::size_t header_size = header->size();
-        std::vector<std::byte> out(header_size + cipher::nonce_size + plaintext->size() + cipher::tag_size);
+        // Every byte is written below: no need to zero megabytes first.
+        const std::size_t out_size = header_size + cipher::nonce_size + plain_bytes.size() + cipher::tag_size;
+        const auto out_buffer = std::make_unique_for_overwrite<std::byte[]>(out_size);
+        const std::span<std::byte> out(out_buffer.get(), out_size);
         std::memcpy(out.data(), header->data(), header_size);
         const std::span<std::byte> nonce(out.data() + header_size, cipher::nonce_size);
         if constexpr (cipher::nonce_size > 0) randombytes_buf(nonce.data(), nonce.size());
         TOKENVAULT_TRY(cipher::seal(key_.bytes(), nonce, std::span<const std::byte>(out.data(), header_size),
-                                    plaintext->bytes(),
-                                    std::span<std::byte>(out).subspan(header_size + cipher::nonce_size)));
+                                    plain_bytes, out.subspan(header_size + cipher::nonce_size)));
         auto written = tokenvault::detail::write_file_atomically(file_, out);
         ctx.diagnostics.on(events::file_write{out.size(), written.code()});
         if (!written) {
             identity_known_ = false;  // the rename may have happened: reload before the next write
+            last_text_ = tokenvault::detail::bundle_text{};
             return written.error();
         }
         record_file(*written, key_id_, counter);
+        last_text_ = std::move(*plaintext);
         return {};
     }
 
@@ -423,7 +431,7 @@ private:
                 return quarantine(ctx, file.identity, "failed authentication with the right key");
             return opened.error();
         }
-        auto content = parse_bundle(plain.view());
+        auto content = tokenvault::detail::parse_bundle_text(plain.view(), last_text_);
         if (!content) {
             // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
             const auto& e = content.error();
@@ -699,6 +707,7 @@ private:
     std::optional<error> key_write_failure_;  // creating the key failed: saves that need it answer this
     std::optional<std::pair<sealed_key_id, error>> unmatched_;  // a file key id the keyring could not match
     bool rotation_failed_ = false;
+    tokenvault::detail::bundle_text last_text_;  // the plaintext of the last load or save (see json.hpp)
     secure_buffer key_;  // the keyring's current data key: seals
     sealed_key_id key_id_{};
     bool have_key_ = false;

@@ -96,6 +96,10 @@ public:
     }
     /// Writes the separator before an array element.
     void element() { separator(); }
+    /// Appends JSON text that is already well-formed (a value after `key`).
+    void raw(std::string_view json_text) { out_.append(json_text.data(), json_text.size()); }
+    /// The number of bytes written so far.
+    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
     /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
     template <class Skip>
     [[nodiscard]] bool members_of(const nlohmann::json& object, Skip&& skip) {
