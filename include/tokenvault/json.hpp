@@ -39,9 +39,10 @@ struct token_limits {
 namespace detail {
 
 /// Overwrites every string inside `doc` with zeros (for documents that held secrets).
-inline void scrub(nlohmann::json& doc) noexcept {
+template <class Json>
+inline void scrub(Json& doc) noexcept {
     if (doc.is_string()) {
-        auto& s = doc.get_ref<std::string&>();
+        auto& s = doc.template get_ref<std::string&>();
         wipe(s);
     } else if (doc.is_structured()) {
         for (auto& child : doc) scrub(child);
@@ -49,15 +50,17 @@ inline void scrub(nlohmann::json& doc) noexcept {
 }
 
 /// Wipes a JSON document's strings when it goes out of scope.
+template <class Json>
 struct scrub_on_exit {
-    nlohmann::json& doc;
-    explicit scrub_on_exit(nlohmann::json& d) noexcept : doc(d) {}
+    Json& doc;
+    explicit scrub_on_exit(Json& d) noexcept : doc(d) {}
     scrub_on_exit(const scrub_on_exit&) = delete;
     scrub_on_exit& operator=(const scrub_on_exit&) = delete;
     ~scrub_on_exit() { scrub(doc); }
 };
 
 /// Formats a time point as RFC 3339 UTC with fractional seconds only when they are non-zero.
+template <class = void>
 inline std::string format_rfc3339(clock::time_point tp) {
     using namespace std::chrono;
     const auto ns_total = duration_cast<nanoseconds>(tp.time_since_epoch());
@@ -82,6 +85,7 @@ inline std::string format_rfc3339(clock::time_point tp) {
 }
 
 /// Parses RFC 3339 ("2026-11-23T04:00:00Z", "...T04:00:00.5+01:00"); nullopt when malformed.
+template <class = void>
 inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
     using namespace std::chrono;
     const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
@@ -135,7 +139,8 @@ inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
     return time_point_cast<clock::duration>(tp);
 }
 
-inline result<std::string> text_field(const nlohmann::json& doc, const char* name, bool required,
+template <class Json>
+inline result<std::string> text_field(const Json& doc, const char* name, bool required,
                                       std::size_t max_length) {
     const auto found = doc.find(name);
     if (found == doc.end() || found->is_null()) {
@@ -143,7 +148,7 @@ inline result<std::string> text_field(const nlohmann::json& doc, const char* nam
         return std::string{};
     }
     if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->get_ref<const std::string&>();
+    const auto& value = found->template get_ref<const std::string&>();
     if (value.size() > max_length)
         return error{errc::too_large, std::string("token: field '") + name + "' is too long"};
     if (has_control_or_nul(value))
@@ -151,14 +156,15 @@ inline result<std::string> text_field(const nlohmann::json& doc, const char* nam
     return value;
 }
 
-inline result<std::optional<secret_string>> secret_field(const nlohmann::json& doc, const char* name, bool required) {
+template <class Json>
+inline result<std::optional<secret_string>> secret_field(const Json& doc, const char* name, bool required) {
     const auto found = doc.find(name);
     if (found == doc.end() || found->is_null()) {
         if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
         return std::optional<secret_string>{};
     }
     if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->get_ref<const std::string&>();
+    const auto& value = found->template get_ref<const std::string&>();
     if (value.size() > token_limits::max_secret_length)
         return error{errc::too_large, std::string("token: field '") + name + "' is longer than 32 KiB"};
     if (has_control_or_nul(value))
@@ -171,6 +177,7 @@ inline result<std::optional<secret_string>> secret_field(const nlohmann::json& d
 inline constexpr double max_expiry_seconds = 7258118400.0;
 
 /// An expiry written as RFC 3339 text.
+template <class = void>
 inline result<std::optional<clock::time_point>> expiry_from_text(std::string_view text, const char* name) {
     auto tp = parse_rfc3339(text);
     if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
@@ -178,6 +185,7 @@ inline result<std::optional<clock::time_point>> expiry_from_text(std::string_vie
 }
 
 /// An expiry written as unix seconds, or unix milliseconds (>= 1e11).
+template <class = void>
 inline result<std::optional<clock::time_point>> expiry_from_number(double n, const char* name) {
     using namespace std::chrono;
     const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
@@ -190,19 +198,22 @@ inline result<std::optional<clock::time_point>> expiry_from_number(double n, con
 }
 
 /// The error for an expiry that is neither text nor a number.
+template <class = void>
 inline error expiry_type_error(const char* name) {
     return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
 }
 
 /// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
-inline result<std::optional<clock::time_point>> expiry_field(const nlohmann::json& value, const char* name) {
+template <class Json>
+inline result<std::optional<clock::time_point>> expiry_field(const Json& value, const char* name) {
     if (value.is_null()) return std::optional<clock::time_point>{};
-    if (value.is_string()) return expiry_from_text(value.get_ref<const std::string&>(), name);
-    if (value.is_number()) return expiry_from_number(value.get<double>(), name);
+    if (value.is_string()) return expiry_from_text(value.template get_ref<const std::string&>(), name);
+    if (value.is_number()) return expiry_from_number(value.template get<double>(), name);
     return expiry_type_error(name);
 }
 
 /// Resolves a relative "expires_in" (seconds after `issued_at`).
+template <class = void>
 inline result<clock::time_point> expiry_after(double seconds, const std::optional<clock::time_point>& issued_at) {
     if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
         return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
@@ -212,6 +223,7 @@ inline result<clock::time_point> expiry_after(double seconds, const std::optiona
 }
 
 /// Appends the scopes of a space-separated OAuth "scope" string.
+template <class = void>
 inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
     std::size_t start = 0;
     while (start < text.size()) {
@@ -226,6 +238,7 @@ inline void append_scopes(std::string_view text, std::vector<std::string>& scope
 }  // namespace detail
 
 /// Checks a token's fields against tokenvault's limits (non-empty access token, sizes, no control bytes).
+template <class = void>
 [[nodiscard]] inline result<void> validate(const token& t) {
     if (t.access_token.empty()) return error{errc::missing_field, "token: access_token is empty"};
     const auto check_secret = [](const secret_string& s, const char* name) -> result<void> {
@@ -271,7 +284,8 @@ struct token_json_options {
 };
 
 /// Reads a token from a JSON object (a stored token or an OAuth token response).
-[[nodiscard]] inline result<token> token_from_json(const nlohmann::json& doc, const token_json_options& options = {}) {
+template <class Json = nlohmann::json>
+[[nodiscard]] inline result<token> token_from_json(const Json& doc, const token_json_options& options = {}) {
     if (!doc.is_object()) return error{errc::wrong_type, "token: JSON value must be an object"};
     token t;
     {
@@ -306,7 +320,7 @@ struct token_json_options {
         t.expires_at = *expiry;
     } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
         if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
-        auto expiry = detail::expiry_after(rel->get<double>(), options.issued_at);
+        auto expiry = detail::expiry_after(rel->template get<double>(), options.issued_at);
         if (!expiry) return expiry.error();
         t.expires_at = *expiry;
     }
@@ -314,11 +328,11 @@ struct token_json_options {
         if (!found->is_array()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
         for (const auto& scope : *found) {
             if (!scope.is_string()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
-            t.scopes.push_back(scope.get<std::string>());
+            t.scopes.push_back(scope.template get<std::string>());
         }
     } else if (const auto scope = doc.find("scope"); scope != doc.end() && !scope->is_null()) {
         if (!scope->is_string()) return error{errc::wrong_type, "token: field 'scope' must be a string"};
-        detail::append_scopes(scope->get_ref<const std::string&>(), t.scopes);
+        detail::append_scopes(scope->template get_ref<const std::string&>(), t.scopes);
     }
     static constexpr std::string_view known[] = {"access_token", "token_type",  "refresh_token", "client_secret",
                                                  "id_token",     "issuer",      "client_id",     "expires_at",
@@ -333,8 +347,9 @@ struct token_json_options {
 }
 
 /// Writes a token as a JSON object; the caller must wipe the result with detail::scrub after use.
-[[nodiscard]] inline nlohmann::json token_to_json(const token& t) {
-    nlohmann::json doc = t.extra.is_object() ? t.extra : nlohmann::json::object();
+template <class Json = nlohmann::json>
+[[nodiscard]] inline Json token_to_json(const token& t) {
+    Json doc = t.extra.is_object() ? Json(t.extra) : Json::object();
     doc["access_token"] = std::string(t.access_token.reveal());
     doc["token_type"] = t.token_type;
     if (t.refresh_token) doc["refresh_token"] = std::string(t.refresh_token->reveal());
@@ -360,6 +375,7 @@ inline bool is_token_field(std::string_view k) noexcept {
 }
 
 /// Writes a token object; false when a string is not valid UTF-8.
+template <class = void>
 [[nodiscard]] inline bool write_token(json_writer& w, const token& t) {
     w.open_object();
     bool ok = w.key("access_token") && w.string(t.access_token.reveal());
@@ -414,6 +430,7 @@ struct bundle_text {
 };
 
 /// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
+template <class = void>
 [[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
     constexpr std::size_t typical_entry = 1024;
     json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
@@ -462,6 +479,7 @@ struct bundle_text {
 }  // namespace detail
 
 /// Serializes a bundle to JSON text in secure memory, writing the text directly (no JSON document).
+template <class = void>
 [[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
     auto written = detail::write_bundle_text(b);
     if (!written) return written.error();
@@ -473,6 +491,7 @@ namespace detail {
 /// Reads a bundle straight from its text with json_cursor: no intermediate document, no unwiped copy of
 /// a secret (json_cursor.hpp). Field rules are those of token_from_json and docs/FORMAT.md. Any error
 /// stops the read; nothing of a failed read escapes.
+template <class Json = nlohmann::json>
 class bundle_reader {
 public:
     /// Reads `text`; records where each entry sits in it into `spans` when given.
@@ -590,7 +609,7 @@ private:
         std::optional<std::uint64_t> generation;
         std::optional<clock::time_point> updated;
         std::optional<token> tok;
-        nlohmann::json extra = nlohmann::json::object();
+        Json extra = Json::object();
         if (!in.begin_object()) return false;
         std::string_view key;
         while (in.next_member(key)) {
@@ -758,11 +777,11 @@ private:
     }
 
     // An unknown member: kept as it is, as JSON.
-    bool keep_unknown(json_cursor& in, std::string_view key, nlohmann::json& into) {
+    bool keep_unknown(json_cursor& in, std::string_view key, Json& into) {
         std::string name(key);  // the key's view does not survive reading the value
         std::string_view raw;
         if (!in.skip(raw)) return false;
-        auto value = nlohmann::json::parse(raw, nullptr, false);
+        auto value = Json::parse(raw, nullptr, false);
         if (value.is_discarded()) return problem(errc::malformed_json, "bundle: an unknown field does not parse");
         into[std::move(name)] = std::move(value);
         return true;
@@ -806,10 +825,11 @@ private:
 namespace detail {
 
 /// parse_bundle that also records the text and where each entry sits in it (see bundle_text).
+template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
     if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
     record = bundle_text{};
-    auto parsed = bundle_reader(text, &record).read();
+    auto parsed = bundle_reader<>(text, &record).read();
     if (!parsed) {
         record = bundle_text{};
         return parsed.error();
@@ -821,9 +841,10 @@ namespace detail {
 }  // namespace detail
 
 /// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
+template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
     if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    return detail::bundle_reader(text).read();
+    return detail::bundle_reader<>(text).read();
 }
 
 }  // namespace tokenvault

@@ -126,6 +126,7 @@ consteval bool check_provider() {
 
 /// The current time to within a few milliseconds, at a fraction of clock::now()'s cost (the fast path
 /// compares expiries with a skew of seconds); clock::now() where no coarse clock exists.
+template <class = void>
 [[nodiscard]] inline clock::time_point coarse_now() noexcept {
 #if defined(CLOCK_REALTIME_COARSE)
     timespec now{};
@@ -137,6 +138,7 @@ consteval bool check_provider() {
 }
 
 /// Whether `text` is a short OAuth error code ([a-z_]+), safe to repeat in an error context.
+template <class = void>
 [[nodiscard]] inline bool is_oauth_error_code(std::string_view text) noexcept {
     if (text.empty() || text.size() > 64) return false;
     for (const char c : text)
@@ -151,6 +153,7 @@ consteval bool check_provider() {
 /// errc::provider_unavailable; other OAuth errors: failed with errc::provider_rejected; anything else
 /// (garbage, bad fields, negative expires_in): failed with errc::provider_invalid_response.
 /// `issued_at` resolves a relative expires_in: take the time the request was sent.
+template <class = void>
 [[nodiscard]] inline refresh_result read_token_response(std::string_view body, clock::time_point issued_at,
                                                         int http_status = 200) {
     if (http_status == 0 || http_status == 429 || (http_status >= 500 && http_status <= 599))
@@ -190,6 +193,7 @@ consteval bool check_provider() {
 }
 
 /// Reads a token endpoint response that must hold a token (for authorize()): the token, or the error.
+template <class = void>
 [[nodiscard]] inline result<token> token_from_response(std::string_view body, clock::time_point issued_at,
                                                        int http_status = 200) {
     auto read = read_token_response(body, issued_at, http_status);
@@ -544,6 +548,7 @@ private:
 namespace detail {
 
 /// Identifies a store location: directory, file and keyring service.
+template <class = void>
 [[nodiscard]] inline std::string store_location_key(const store_options& options) {
     std::error_code ignored;
     auto directory = std::filesystem::weakly_canonical(

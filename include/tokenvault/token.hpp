@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <compare>
+#include <concepts>
 #include <cstring>
 #include <optional>
 #include <ostream>
@@ -89,7 +90,15 @@ struct token {
     [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
         return expires_at.has_value() && *expires_at <= now + skew;
     }
-    friend bool operator==(const token&, const token&) = default;
+    /// Equal when every field is (secrets compared in constant time). A template so that a translation
+    /// unit that never compares tokens does not pay for resolving nlohmann::json's comparisons.
+    template <std::same_as<token> T>
+    friend bool operator==(const T& a, const T& b) {
+        return a.access_token == b.access_token && a.token_type == b.token_type &&
+               a.refresh_token == b.refresh_token && a.expires_at == b.expires_at && a.scopes == b.scopes &&
+               a.issuer == b.issuer && a.client_id == b.client_id && a.client_secret == b.client_secret &&
+               a.id_token == b.id_token && a.extra == b.extra;
+    }
     /// Prints a redacted summary: type, expiry and scopes, never a secret.
     friend std::ostream& operator<<(std::ostream& os, const token& t) {
         os << "token{type=" << t.token_type << ", access_token=<redacted>";

@@ -202,12 +202,12 @@ struct std::is_error_code_enum<tokenvault::errc> : std::true_type {};
 // contains a secret). It is a small subset of C++23 `std::expected`; `value()` on an error throws
 // `tokenvault::bad_result_access` for callers who prefer exceptions.
 
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 
 namespace tokenvault {
@@ -239,41 +239,103 @@ private:
 };
 
 /// Either a `T` or an `error`.
+///
+/// A tagged union rather than a std::variant: every header instantiates dozens of result types, and a
+/// variant costs several times more to instantiate. Copyable exactly when T is.
 template <class T>
 class [[nodiscard]] result {
+    static_assert(!std::is_reference_v<T> && !std::is_same_v<std::remove_cv_t<T>, ::tokenvault::error>,
+                  "tokenvault: result<T> holds a value type other than error");
+
 public:
     using value_type = T;
 
-    result(const T& v) : state_(std::in_place_index<0>, v) {}                // NOLINT
-    result(T&& v) : state_(std::in_place_index<0>, std::move(v)) {}           // NOLINT
-    result(::tokenvault::error e) : state_(std::in_place_index<1>, std::move(e)) {}         // NOLINT
+    result(const T& v) : value_(v), has_value_(true) {}                     // NOLINT
+    result(T&& v) : value_(std::move(v)), has_value_(true) {}                // NOLINT
+    result(::tokenvault::error e) : error_(std::move(e)), has_value_(false) {}  // NOLINT
     result(errc c, std::string ctx = {}) : result(::tokenvault::error{c, std::move(ctx)}) {}  // NOLINT
     template <class... Args>
-    explicit result(std::in_place_t, Args&&... args) : state_(std::in_place_index<0>, std::forward<Args>(args)...) {}
+    explicit result(std::in_place_t, Args&&... args) : value_(std::forward<Args>(args)...), has_value_(true) {}
 
-    [[nodiscard]] bool has_value() const noexcept { return state_.index() == 0; }
-    explicit operator bool() const noexcept { return has_value(); }
+    result(const result& other) requires std::is_copy_constructible_v<T> : has_value_(other.has_value_) {
+        if (has_value_)
+            ::new (static_cast<void*>(&value_)) T(other.value_);
+        else
+            ::new (static_cast<void*>(&error_))::tokenvault::error(other.error_);
+    }
+    result(result&& other) noexcept(std::is_nothrow_move_constructible_v<T>) : has_value_(other.has_value_) {
+        if (has_value_)
+            ::new (static_cast<void*>(&value_)) T(std::move(other.value_));
+        else
+            ::new (static_cast<void*>(&error_))::tokenvault::error(std::move(other.error_));
+    }
+    result& operator=(const result& other) requires std::is_copy_constructible_v<T> && std::is_copy_assignable_v<T> {
+        if (this == &other) return *this;
+        if (has_value_ && other.has_value_) {
+            value_ = other.value_;
+        } else if (!has_value_ && !other.has_value_) {
+            error_ = other.error_;
+        } else {
+            result copy(other);  // may throw: *this is untouched until the copy exists
+            replace_with(std::move(copy));
+        }
+        return *this;
+    }
+    result& operator=(result&& other) noexcept(std::is_nothrow_move_constructible_v<T> &&
+                                               std::is_nothrow_move_assignable_v<T>) {
+        if (this == &other) return *this;
+        if (has_value_ && other.has_value_)
+            value_ = std::move(other.value_);
+        else if (!has_value_ && !other.has_value_)
+            error_ = std::move(other.error_);
+        else
+            replace_with(std::move(other));
+        return *this;
+    }
+    ~result() { destroy(); }
 
-    [[nodiscard]] T& value() & { check(); return std::get<0>(state_); }
-    [[nodiscard]] const T& value() const& { check(); return std::get<0>(state_); }
-    [[nodiscard]] T&& value() && { check(); return std::get<0>(std::move(state_)); }
-    [[nodiscard]] T& operator*() & noexcept { return *std::get_if<0>(&state_); }
-    [[nodiscard]] const T& operator*() const& noexcept { return *std::get_if<0>(&state_); }
-    [[nodiscard]] T&& operator*() && noexcept { return std::move(*std::get_if<0>(&state_)); }
-    [[nodiscard]] T* operator->() noexcept { return std::get_if<0>(&state_); }
-    [[nodiscard]] const T* operator->() const noexcept { return std::get_if<0>(&state_); }
+    [[nodiscard]] bool has_value() const noexcept { return has_value_; }
+    explicit operator bool() const noexcept { return has_value_; }
+
+    [[nodiscard]] T& value() & { check(); return value_; }
+    [[nodiscard]] const T& value() const& { check(); return value_; }
+    [[nodiscard]] T&& value() && { check(); return std::move(value_); }
+    [[nodiscard]] T& operator*() & noexcept { return value_; }
+    [[nodiscard]] const T& operator*() const& noexcept { return value_; }
+    [[nodiscard]] T&& operator*() && noexcept { return std::move(value_); }
+    [[nodiscard]] T* operator->() noexcept { return &value_; }
+    [[nodiscard]] const T* operator->() const noexcept { return &value_; }
 
     /// The error; only valid when `!has_value()`.
-    [[nodiscard]] const ::tokenvault::error& error() const& noexcept { return *std::get_if<1>(&state_); }
-    [[nodiscard]] std::error_code code() const noexcept {
-        return has_value() ? std::error_code{} : std::get_if<1>(&state_)->code;
-    }
+    [[nodiscard]] const ::tokenvault::error& error() const& noexcept { return error_; }
+    [[nodiscard]] std::error_code code() const noexcept { return has_value_ ? std::error_code{} : error_.code; }
 
 private:
     void check() const {
-        if (!has_value()) throw bad_result_access(*std::get_if<1>(&state_));
+        if (!has_value_) throw bad_result_access(error_);
     }
-    std::variant<T, ::tokenvault::error> state_;
+    void destroy() noexcept {
+        if (has_value_)
+            value_.~T();
+        else
+            error_.~error();
+    }
+    // Switches between value and error. Moves are expected not to throw (every tokenvault value type);
+    // a throwing one ends the program rather than leave a result with no state.
+    void replace_with(result&& other) noexcept {
+        destroy();
+        has_value_ = other.has_value_;
+        if (has_value_)
+            ::new (static_cast<void*>(&value_)) T(std::move(other.value_));
+        else
+            ::new (static_cast<void*>(&error_))::tokenvault::error(std::move(other.error_));
+    }
+
+    union {
+        T value_;
+        ::tokenvault::error error_;
+    };
+    bool has_value_;
 };
 
 /// A result with no value: success or an `error`.
@@ -496,11 +558,13 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// An io_error whose context names the path, the failing call and the OS reason (never data).
+template <class = void>
 [[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, int err) {
     return error{errc::io_error, p.string() + " (" + call + ": " + std::generic_category().message(err) + ")"};
 }
 
 /// The identity recorded in a `struct stat`.
+template <class = void>
 [[nodiscard]] inline file_identity identity_of(const struct stat& st) noexcept {
     constexpr std::int64_t ns_per_s = 1'000'000'000;
     return file_identity{
@@ -513,12 +577,14 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// The directory that holds `p` ("." for a bare file name).
+template <class = void>
 [[nodiscard]] inline std::filesystem::path parent_directory_of(const std::filesystem::path& p) {
     auto parent = p.parent_path();
     return parent.empty() ? std::filesystem::path(".") : parent;
 }
 
 /// Lowercase hex of `n` random bytes from libsodium.
+template <class = void>
 [[nodiscard]] inline result<std::string> random_hex(std::size_t n) {
     TOKENVAULT_TRY(ensure_sodium());
     std::vector<unsigned char> raw(n);
@@ -530,6 +596,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// The identity of whatever is at `p` (lstat: a symlink is not followed); nullopt when nothing is there.
+template <class = void>
 [[nodiscard]] inline result<std::optional<file_identity>> stat_identity(const std::filesystem::path& p) {
     struct stat st {};
     if (retry_eintr([&] { return ::lstat(p.c_str(), &st); }) != 0) {
@@ -542,6 +609,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// fsyncs directory `dir` so a rename or unlink in it is durable.
+template <class = void>
 [[nodiscard]] inline result<void> sync_directory(const std::filesystem::path& dir) {
     unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
     if (fd.get() < 0) return io_failure(dir, "open directory", errno);
@@ -555,6 +623,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Refuses an existing directory that is a symlink, not a directory, foreign-owned or group/world writable.
+template <class = void>
 [[nodiscard]] inline result<void> check_private_directory(const std::filesystem::path& dir) {
     struct stat st {};
     if (retry_eintr([&] { return ::lstat(dir.c_str(), &st); }) != 0) {
@@ -570,6 +639,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Creates one directory with mode exactly 0700 (whatever the umask); false if it already existed.
+template <class = void>
 [[nodiscard]] inline result<bool> make_private_directory(const std::filesystem::path& dir) {
     if (retry_eintr([&] { return ::mkdir(dir.c_str(), S_IRWXU); }) != 0) {
         const int err = errno;
@@ -590,6 +660,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Creates `dir` and its missing parents (each new one 0700) and refuses an unsafe existing `dir`.
+template <class = void>
 [[nodiscard]] inline result<void> ensure_private_directory(const std::filesystem::path& dir) {
     if (dir.empty()) return error{errc::invalid_argument, "empty directory path"};
     std::vector<std::filesystem::path> parts;
@@ -636,6 +707,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt if absent.
+template <class = void>
 [[nodiscard]] inline result<std::optional<private_file>> read_private_file(const std::filesystem::path& p,
                                                                            std::size_t max_size) {
     unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
@@ -689,6 +761,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Writes all of `bytes` to `fd`.
+template <class = void>
 [[nodiscard]] inline int write_all(int fd, std::span<const std::byte> bytes) noexcept {
     while (!bytes.empty()) {
         const auto n = retry_eintr([&] { return ::write(fd, bytes.data(), bytes.size()); });
@@ -700,6 +773,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
+template <class = void>
 [[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
                                                                  std::span<const std::byte> bytes) {
     if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
@@ -769,6 +843,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// The UTC time now as yyyymmddThhmmssZ.
+template <class = void>
 [[nodiscard]] inline std::string utc_timestamp() {
     const std::time_t now = std::time(nullptr);
     std::tm utc{};
@@ -779,6 +854,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new path.
+template <class = void>
 [[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
     if (p.filename().empty()) return error{errc::invalid_argument, p.string()};
     auto suffix = random_hex(4);
@@ -795,6 +871,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Removes the file `p` (a symlink itself, never its target); false when nothing was there.
+template <class = void>
 [[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
     if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
         const int err = errno;
@@ -1078,6 +1155,7 @@ template <class K>
 inline constexpr bool resolves_automatically = detail_resolution::chain_traits<K>::automatic;
 
 /// A short, stable word for why a keyring tier did not open ("unavailable", "locked", "timeout", ...).
+template <class = void>
 [[nodiscard]] inline std::string_view short_reason(std::error_code code) noexcept {
     if (code.category() != error_category()) return "error";
     switch (static_cast<errc>(code.value())) {
@@ -1736,8 +1814,9 @@ public:
         std::memcpy(out_.data() + at, buf, digits);
     }
     /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
-    void value(const nlohmann::json& v) {
-        std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    template <class Json>
+    void value(const Json& v) {
+        std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
         out_ += text;
         wipe(text);
     }
@@ -1764,8 +1843,8 @@ public:
     /// The number of bytes written so far.
     [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
     /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
-    template <class Skip>
-    [[nodiscard]] bool members_of(const nlohmann::json& object, Skip&& skip) {
+    template <class Json, class Skip>
+    [[nodiscard]] bool members_of(const Json& object, Skip&& skip) {
         if (!object.is_object()) return true;
         for (auto it = object.begin(); it != object.end(); ++it) {
             if (skip(it.key())) continue;
@@ -1965,6 +2044,7 @@ struct std::hash<tokenvault::credential_id> {
 
 #include <chrono>
 #include <compare>
+#include <concepts>
 #include <cstring>
 #include <optional>
 #include <ostream>
@@ -2046,7 +2126,15 @@ struct token {
     [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
         return expires_at.has_value() && *expires_at <= now + skew;
     }
-    friend bool operator==(const token&, const token&) = default;
+    /// Equal when every field is (secrets compared in constant time). A template so that a translation
+    /// unit that never compares tokens does not pay for resolving nlohmann::json's comparisons.
+    template <std::same_as<token> T>
+    friend bool operator==(const T& a, const T& b) {
+        return a.access_token == b.access_token && a.token_type == b.token_type &&
+               a.refresh_token == b.refresh_token && a.expires_at == b.expires_at && a.scopes == b.scopes &&
+               a.issuer == b.issuer && a.client_id == b.client_id && a.client_secret == b.client_secret &&
+               a.id_token == b.id_token && a.extra == b.extra;
+    }
     /// Prints a redacted summary: type, expiry and scopes, never a secret.
     friend std::ostream& operator<<(std::ostream& os, const token& t) {
         os << "token{type=" << t.token_type << ", access_token=<redacted>";
@@ -2114,9 +2202,10 @@ struct token_limits {
 namespace detail {
 
 /// Overwrites every string inside `doc` with zeros (for documents that held secrets).
-inline void scrub(nlohmann::json& doc) noexcept {
+template <class Json>
+inline void scrub(Json& doc) noexcept {
     if (doc.is_string()) {
-        auto& s = doc.get_ref<std::string&>();
+        auto& s = doc.template get_ref<std::string&>();
         wipe(s);
     } else if (doc.is_structured()) {
         for (auto& child : doc) scrub(child);
@@ -2124,15 +2213,17 @@ inline void scrub(nlohmann::json& doc) noexcept {
 }
 
 /// Wipes a JSON document's strings when it goes out of scope.
+template <class Json>
 struct scrub_on_exit {
-    nlohmann::json& doc;
-    explicit scrub_on_exit(nlohmann::json& d) noexcept : doc(d) {}
+    Json& doc;
+    explicit scrub_on_exit(Json& d) noexcept : doc(d) {}
     scrub_on_exit(const scrub_on_exit&) = delete;
     scrub_on_exit& operator=(const scrub_on_exit&) = delete;
     ~scrub_on_exit() { scrub(doc); }
 };
 
 /// Formats a time point as RFC 3339 UTC with fractional seconds only when they are non-zero.
+template <class = void>
 inline std::string format_rfc3339(clock::time_point tp) {
     using namespace std::chrono;
     const auto ns_total = duration_cast<nanoseconds>(tp.time_since_epoch());
@@ -2157,6 +2248,7 @@ inline std::string format_rfc3339(clock::time_point tp) {
 }
 
 /// Parses RFC 3339 ("2026-11-23T04:00:00Z", "...T04:00:00.5+01:00"); nullopt when malformed.
+template <class = void>
 inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
     using namespace std::chrono;
     const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
@@ -2210,7 +2302,8 @@ inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
     return time_point_cast<clock::duration>(tp);
 }
 
-inline result<std::string> text_field(const nlohmann::json& doc, const char* name, bool required,
+template <class Json>
+inline result<std::string> text_field(const Json& doc, const char* name, bool required,
                                       std::size_t max_length) {
     const auto found = doc.find(name);
     if (found == doc.end() || found->is_null()) {
@@ -2218,7 +2311,7 @@ inline result<std::string> text_field(const nlohmann::json& doc, const char* nam
         return std::string{};
     }
     if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->get_ref<const std::string&>();
+    const auto& value = found->template get_ref<const std::string&>();
     if (value.size() > max_length)
         return error{errc::too_large, std::string("token: field '") + name + "' is too long"};
     if (has_control_or_nul(value))
@@ -2226,14 +2319,15 @@ inline result<std::string> text_field(const nlohmann::json& doc, const char* nam
     return value;
 }
 
-inline result<std::optional<secret_string>> secret_field(const nlohmann::json& doc, const char* name, bool required) {
+template <class Json>
+inline result<std::optional<secret_string>> secret_field(const Json& doc, const char* name, bool required) {
     const auto found = doc.find(name);
     if (found == doc.end() || found->is_null()) {
         if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
         return std::optional<secret_string>{};
     }
     if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->get_ref<const std::string&>();
+    const auto& value = found->template get_ref<const std::string&>();
     if (value.size() > token_limits::max_secret_length)
         return error{errc::too_large, std::string("token: field '") + name + "' is longer than 32 KiB"};
     if (has_control_or_nul(value))
@@ -2246,6 +2340,7 @@ inline result<std::optional<secret_string>> secret_field(const nlohmann::json& d
 inline constexpr double max_expiry_seconds = 7258118400.0;
 
 /// An expiry written as RFC 3339 text.
+template <class = void>
 inline result<std::optional<clock::time_point>> expiry_from_text(std::string_view text, const char* name) {
     auto tp = parse_rfc3339(text);
     if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
@@ -2253,6 +2348,7 @@ inline result<std::optional<clock::time_point>> expiry_from_text(std::string_vie
 }
 
 /// An expiry written as unix seconds, or unix milliseconds (>= 1e11).
+template <class = void>
 inline result<std::optional<clock::time_point>> expiry_from_number(double n, const char* name) {
     using namespace std::chrono;
     const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
@@ -2265,19 +2361,22 @@ inline result<std::optional<clock::time_point>> expiry_from_number(double n, con
 }
 
 /// The error for an expiry that is neither text nor a number.
+template <class = void>
 inline error expiry_type_error(const char* name) {
     return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
 }
 
 /// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
-inline result<std::optional<clock::time_point>> expiry_field(const nlohmann::json& value, const char* name) {
+template <class Json>
+inline result<std::optional<clock::time_point>> expiry_field(const Json& value, const char* name) {
     if (value.is_null()) return std::optional<clock::time_point>{};
-    if (value.is_string()) return expiry_from_text(value.get_ref<const std::string&>(), name);
-    if (value.is_number()) return expiry_from_number(value.get<double>(), name);
+    if (value.is_string()) return expiry_from_text(value.template get_ref<const std::string&>(), name);
+    if (value.is_number()) return expiry_from_number(value.template get<double>(), name);
     return expiry_type_error(name);
 }
 
 /// Resolves a relative "expires_in" (seconds after `issued_at`).
+template <class = void>
 inline result<clock::time_point> expiry_after(double seconds, const std::optional<clock::time_point>& issued_at) {
     if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
         return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
@@ -2287,6 +2386,7 @@ inline result<clock::time_point> expiry_after(double seconds, const std::optiona
 }
 
 /// Appends the scopes of a space-separated OAuth "scope" string.
+template <class = void>
 inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
     std::size_t start = 0;
     while (start < text.size()) {
@@ -2301,6 +2401,7 @@ inline void append_scopes(std::string_view text, std::vector<std::string>& scope
 }  // namespace detail
 
 /// Checks a token's fields against tokenvault's limits (non-empty access token, sizes, no control bytes).
+template <class = void>
 [[nodiscard]] inline result<void> validate(const token& t) {
     if (t.access_token.empty()) return error{errc::missing_field, "token: access_token is empty"};
     const auto check_secret = [](const secret_string& s, const char* name) -> result<void> {
@@ -2346,7 +2447,8 @@ struct token_json_options {
 };
 
 /// Reads a token from a JSON object (a stored token or an OAuth token response).
-[[nodiscard]] inline result<token> token_from_json(const nlohmann::json& doc, const token_json_options& options = {}) {
+template <class Json = nlohmann::json>
+[[nodiscard]] inline result<token> token_from_json(const Json& doc, const token_json_options& options = {}) {
     if (!doc.is_object()) return error{errc::wrong_type, "token: JSON value must be an object"};
     token t;
     {
@@ -2381,7 +2483,7 @@ struct token_json_options {
         t.expires_at = *expiry;
     } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
         if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
-        auto expiry = detail::expiry_after(rel->get<double>(), options.issued_at);
+        auto expiry = detail::expiry_after(rel->template get<double>(), options.issued_at);
         if (!expiry) return expiry.error();
         t.expires_at = *expiry;
     }
@@ -2389,11 +2491,11 @@ struct token_json_options {
         if (!found->is_array()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
         for (const auto& scope : *found) {
             if (!scope.is_string()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
-            t.scopes.push_back(scope.get<std::string>());
+            t.scopes.push_back(scope.template get<std::string>());
         }
     } else if (const auto scope = doc.find("scope"); scope != doc.end() && !scope->is_null()) {
         if (!scope->is_string()) return error{errc::wrong_type, "token: field 'scope' must be a string"};
-        detail::append_scopes(scope->get_ref<const std::string&>(), t.scopes);
+        detail::append_scopes(scope->template get_ref<const std::string&>(), t.scopes);
     }
     static constexpr std::string_view known[] = {"access_token", "token_type",  "refresh_token", "client_secret",
                                                  "id_token",     "issuer",      "client_id",     "expires_at",
@@ -2408,8 +2510,9 @@ struct token_json_options {
 }
 
 /// Writes a token as a JSON object; the caller must wipe the result with detail::scrub after use.
-[[nodiscard]] inline nlohmann::json token_to_json(const token& t) {
-    nlohmann::json doc = t.extra.is_object() ? t.extra : nlohmann::json::object();
+template <class Json = nlohmann::json>
+[[nodiscard]] inline Json token_to_json(const token& t) {
+    Json doc = t.extra.is_object() ? Json(t.extra) : Json::object();
     doc["access_token"] = std::string(t.access_token.reveal());
     doc["token_type"] = t.token_type;
     if (t.refresh_token) doc["refresh_token"] = std::string(t.refresh_token->reveal());
@@ -2435,6 +2538,7 @@ inline bool is_token_field(std::string_view k) noexcept {
 }
 
 /// Writes a token object; false when a string is not valid UTF-8.
+template <class = void>
 [[nodiscard]] inline bool write_token(json_writer& w, const token& t) {
     w.open_object();
     bool ok = w.key("access_token") && w.string(t.access_token.reveal());
@@ -2489,6 +2593,7 @@ struct bundle_text {
 };
 
 /// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
+template <class = void>
 [[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
     constexpr std::size_t typical_entry = 1024;
     json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
@@ -2537,6 +2642,7 @@ struct bundle_text {
 }  // namespace detail
 
 /// Serializes a bundle to JSON text in secure memory, writing the text directly (no JSON document).
+template <class = void>
 [[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
     auto written = detail::write_bundle_text(b);
     if (!written) return written.error();
@@ -2548,6 +2654,7 @@ namespace detail {
 /// Reads a bundle straight from its text with json_cursor: no intermediate document, no unwiped copy of
 /// a secret (json_cursor.hpp). Field rules are those of token_from_json and docs/FORMAT.md. Any error
 /// stops the read; nothing of a failed read escapes.
+template <class Json = nlohmann::json>
 class bundle_reader {
 public:
     /// Reads `text`; records where each entry sits in it into `spans` when given.
@@ -2665,7 +2772,7 @@ private:
         std::optional<std::uint64_t> generation;
         std::optional<clock::time_point> updated;
         std::optional<token> tok;
-        nlohmann::json extra = nlohmann::json::object();
+        Json extra = Json::object();
         if (!in.begin_object()) return false;
         std::string_view key;
         while (in.next_member(key)) {
@@ -2833,11 +2940,11 @@ private:
     }
 
     // An unknown member: kept as it is, as JSON.
-    bool keep_unknown(json_cursor& in, std::string_view key, nlohmann::json& into) {
+    bool keep_unknown(json_cursor& in, std::string_view key, Json& into) {
         std::string name(key);  // the key's view does not survive reading the value
         std::string_view raw;
         if (!in.skip(raw)) return false;
-        auto value = nlohmann::json::parse(raw, nullptr, false);
+        auto value = Json::parse(raw, nullptr, false);
         if (value.is_discarded()) return problem(errc::malformed_json, "bundle: an unknown field does not parse");
         into[std::move(name)] = std::move(value);
         return true;
@@ -2881,10 +2988,11 @@ private:
 namespace detail {
 
 /// parse_bundle that also records the text and where each entry sits in it (see bundle_text).
+template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
     if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
     record = bundle_text{};
-    auto parsed = bundle_reader(text, &record).read();
+    auto parsed = bundle_reader<>(text, &record).read();
     if (!parsed) {
         record = bundle_text{};
         return parsed.error();
@@ -2896,9 +3004,10 @@ namespace detail {
 }  // namespace detail
 
 /// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
+template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
     if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    return detail::bundle_reader(text).read();
+    return detail::bundle_reader<>(text).read();
 }
 
 }  // namespace tokenvault
@@ -3512,6 +3621,7 @@ struct sealed_file_header {
 };
 
 /// The fingerprint of a data key: BLAKE2b-256 over key_id_context then the key, first 16 bytes.
+template <class = void>
 [[nodiscard]] inline result<sealed_key_id> sealed_key_fingerprint(std::span<const std::byte> key) {
     TOKENVAULT_TRY(tokenvault::detail::ensure_sodium());
     crypto_generichash_state state;
@@ -3531,6 +3641,7 @@ struct sealed_file_header {
 }
 
 /// Encodes a version-1 header (the associated data of the seal).
+template <class = void>
 [[nodiscard]] inline result<std::vector<std::byte>> encode_sealed_header(std::uint8_t cipher_id,
                                                                          const sealed_key_id& key_id,
                                                                          std::string_view tier,
@@ -3555,6 +3666,7 @@ struct sealed_file_header {
 
 /// Parses the header at the start of `bytes`. errc::corrupt_file: not a (complete) version-1 header;
 /// errc::unsupported_format_version: a newer version or unknown flags. Contexts carry no path.
+template <class = void>
 [[nodiscard]] inline result<sealed_file_header> parse_sealed_header(std::span<const std::byte> bytes) {
     const auto u = [&](std::size_t at, int n) {
         std::uint64_t v = 0;
@@ -3595,6 +3707,7 @@ struct sealed_file_header {
 }
 
 /// The name of the cipher with header id `id` ("cipher id N" when this build does not know it).
+template <class = void>
 [[nodiscard]] inline std::string sealed_cipher_name(std::uint8_t id) {
     switch (id) {
     case 0: return "cipher::none (plaintext)";
@@ -4405,6 +4518,7 @@ struct lock_wait {
 };
 
 /// Opens (creating with mode 0600) the lock file at `p`, refusing symlinks, non-files and foreign owners.
+template <class = void>
 [[nodiscard]] inline result<unique_fd> open_lock_file(const std::filesystem::path& p) {
     unique_fd fd(retry_eintr([&] {
         return ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, S_IRUSR | S_IWUSR);
@@ -4436,6 +4550,7 @@ struct lock_wait {
 enum class lock_mode { exclusive, shared };
 
 /// One non-blocking attempt at a lock on `fd`: true when taken, false when another holder prevents it.
+template <class = void>
 [[nodiscard]] inline result<bool> try_lock(int fd, const std::filesystem::path& p, lock_mode mode) {
     const int operation = (mode == lock_mode::shared ? LOCK_SH : LOCK_EX) | LOCK_NB;
     if (retry_eintr([&] { return ::flock(fd, operation); }) == 0) return true;
@@ -4568,6 +4683,7 @@ enum class resolution_verdict : std::uint8_t {
 };
 
 /// Judges `now` against `recorded` (nullptr: none); `announced_move`: a login of it is under way.
+template <class = void>
 [[nodiscard]] inline resolution_verdict judge_resolution(const resolution_record* recorded,
                                                          const resolution_observation& now,
                                                          bool announced_move) noexcept {
@@ -4586,6 +4702,7 @@ namespace detail_resolution_log {
 using json = nlohmann::json;
 
 /// Keeps names printable and bounded: anything outside [A-Za-z0-9_.:+,()/-] becomes '?'.
+template <class = void>
 [[nodiscard]] inline std::string clean(std::string_view s) {
     std::string out;
     out.reserve(std::min(s.size(), resolution_log_limits::max_text));
@@ -4598,6 +4715,7 @@ using json = nlohmann::json;
 }
 
 /// True for a credential hash: 64 lower-case hex digits.
+template <class = void>
 [[nodiscard]] inline bool is_hash(std::string_view s) noexcept {
     if (s.size() != 64) return false;
     return std::all_of(s.begin(), s.end(),
@@ -4605,22 +4723,25 @@ using json = nlohmann::json;
 }
 
 /// A name field of `obj`: present, a string, and already clean; nullopt otherwise.
-[[nodiscard]] inline std::optional<std::string> name_field(const json& obj, const char* key) {
+template <class Json = json>
+[[nodiscard]] inline std::optional<std::string> name_field(const Json& obj, const char* key) {
     const auto found = obj.find(key);
     if (found == obj.end() || !found->is_string()) return std::nullopt;
-    const auto& value = found->get_ref<const std::string&>();
+    const auto& value = found->template get_ref<const std::string&>();
     if (value.size() > resolution_log_limits::max_text || clean(value) != value) return std::nullopt;
     return value;
 }
 
 /// A time field of `obj` (RFC 3339); nullopt when absent or malformed.
-[[nodiscard]] inline std::optional<clock::time_point> time_field(const json& obj, const char* key) {
+template <class Json = json>
+[[nodiscard]] inline std::optional<clock::time_point> time_field(const Json& obj, const char* key) {
     const auto found = obj.find(key);
     if (found == obj.end() || !found->is_string()) return std::nullopt;
-    return tokenvault::detail::parse_rfc3339(found->get_ref<const std::string&>());
+    return tokenvault::detail::parse_rfc3339(found->template get_ref<const std::string&>());
 }
 
-[[nodiscard]] inline std::optional<resolution_record> parse_record(const json& item) {
+template <class Json = json>
+[[nodiscard]] inline std::optional<resolution_record> parse_record(const Json& item) {
     if (!item.is_object()) return std::nullopt;
     resolution_record r;
     auto store = name_field(item, "store");
@@ -4644,28 +4765,30 @@ using json = nlohmann::json;
     r.backend = std::move(*backend);
     r.tier = std::move(*tier);
     r.reason = std::move(*reason);
-    r.present = present->get<bool>();
+    r.present = present->template get<bool>();
     r.updated_at = *updated;
-    r.drifts = drifts->get<std::uint64_t>();
+    r.drifts = drifts->template get<std::uint64_t>();
     return r;
 }
 
-[[nodiscard]] inline std::optional<drift_record> parse_drift(const json& item) {
+template <class Json = json>
+[[nodiscard]] inline std::optional<drift_record> parse_drift(const Json& item) {
     if (!item.is_object()) return std::nullopt;
     const auto credential = item.find("credential");
     if (credential == item.end() || !credential->is_string() ||
-        !is_hash(credential->get_ref<const std::string&>()))
+        !is_hash(credential->template get_ref<const std::string&>()))
         return std::nullopt;
     auto at = time_field(item, "at");
     auto previous = name_field(item, "previous");
     auto current = name_field(item, "current");
     auto reason = name_field(item, "reason");
     if (!at || !previous || !current || !reason) return std::nullopt;
-    return drift_record{*at, credential->get<std::string>(), std::move(*previous), std::move(*current),
+    return drift_record{*at, credential->template get<std::string>(), std::move(*previous), std::move(*current),
                         std::move(*reason)};
 }
 
 /// Drops records beyond the limits: logged-out records first, oldest first; then the oldest history.
+template <class = void>
 inline void enforce_limits(resolution_history& h) {
     while (h.credentials.size() > resolution_log_limits::max_credentials) {
         auto victim =
@@ -4685,8 +4808,9 @@ inline void enforce_limits(resolution_history& h) {
 
 /// Parses a resolution log. errc::corrupt_file when it is not one; errc::unsupported_format_version when a
 /// newer tokenvault wrote it. Malformed records are skipped and counted in `dropped`.
+template <class Json = nlohmann::json>
 [[nodiscard]] inline result<resolution_history> parse_resolution_log(std::string_view text) {
-    using detail_resolution_log::json;
+    using json = Json;  // dependent: instantiated only when used
     if (text.size() > resolution_log_limits::max_file_size)
         return error{errc::corrupt_file, "resolution log: larger than 4 MiB"};
     const json doc = json::parse(text, nullptr, false);
@@ -4696,11 +4820,11 @@ inline void enforce_limits(resolution_history& h) {
     if (format == doc.end() || !format->is_string() || *format != resolution_log_format_name)
         return error{errc::corrupt_file, "resolution log: 'format' is not \"tokenvault-resolutions\""};
     const auto version = doc.find("version");
-    if (version == doc.end() || !version->is_number_integer() || version->get<std::int64_t>() < 1)
+    if (version == doc.end() || !version->is_number_integer() || version->template get<std::int64_t>() < 1)
         return error{errc::corrupt_file, "resolution log: 'version' is missing or invalid"};
-    if (version->get<std::int64_t>() > resolution_log_format_version)
+    if (version->template get<std::int64_t>() > resolution_log_format_version)
         return error{errc::unsupported_format_version,
-                     "resolution log: version " + std::to_string(version->get<std::int64_t>())};
+                     "resolution log: version " + std::to_string(version->template get<std::int64_t>())};
     resolution_history out;
     const auto credentials = doc.find("credentials");
     if (credentials != doc.end() && credentials->is_object()) {
@@ -4732,8 +4856,9 @@ inline void enforce_limits(resolution_history& h) {
 }
 
 /// Writes a resolution log as JSON text (names, flags, counts and times only).
+template <class Json = nlohmann::json>
 [[nodiscard]] inline std::string serialize_resolution_log(const resolution_history& h) {
-    using detail_resolution_log::json;
+    using json = Json;  // dependent: instantiated only when used
     json doc = json::object();
     doc["format"] = resolution_log_format_name;
     doc["version"] = resolution_log_format_version;
@@ -4760,11 +4885,13 @@ inline void enforce_limits(resolution_history& h) {
 }
 
 /// The resolution log of the store in `directory`.
+template <class = void>
 [[nodiscard]] inline std::filesystem::path resolution_log_path(const std::filesystem::path& directory) {
     return directory / resolution_log_file_name;
 }
 
 /// Reads the resolution log of the store in `directory` (for tools); nullopt when there is none.
+template <class = void>
 [[nodiscard]] inline result<std::optional<resolution_history>> read_resolution_log(
     const std::filesystem::path& directory) {
     const auto path = resolution_log_path(directory);
@@ -5940,6 +6067,7 @@ consteval bool check_provider() {
 
 /// The current time to within a few milliseconds, at a fraction of clock::now()'s cost (the fast path
 /// compares expiries with a skew of seconds); clock::now() where no coarse clock exists.
+template <class = void>
 [[nodiscard]] inline clock::time_point coarse_now() noexcept {
 #if defined(CLOCK_REALTIME_COARSE)
     timespec now{};
@@ -5951,6 +6079,7 @@ consteval bool check_provider() {
 }
 
 /// Whether `text` is a short OAuth error code ([a-z_]+), safe to repeat in an error context.
+template <class = void>
 [[nodiscard]] inline bool is_oauth_error_code(std::string_view text) noexcept {
     if (text.empty() || text.size() > 64) return false;
     for (const char c : text)
@@ -5965,6 +6094,7 @@ consteval bool check_provider() {
 /// errc::provider_unavailable; other OAuth errors: failed with errc::provider_rejected; anything else
 /// (garbage, bad fields, negative expires_in): failed with errc::provider_invalid_response.
 /// `issued_at` resolves a relative expires_in: take the time the request was sent.
+template <class = void>
 [[nodiscard]] inline refresh_result read_token_response(std::string_view body, clock::time_point issued_at,
                                                         int http_status = 200) {
     if (http_status == 0 || http_status == 429 || (http_status >= 500 && http_status <= 599))
@@ -6004,6 +6134,7 @@ consteval bool check_provider() {
 }
 
 /// Reads a token endpoint response that must hold a token (for authorize()): the token, or the error.
+template <class = void>
 [[nodiscard]] inline result<token> token_from_response(std::string_view body, clock::time_point issued_at,
                                                        int http_status = 200) {
     auto read = read_token_response(body, issued_at, http_status);
@@ -6358,6 +6489,7 @@ private:
 namespace detail {
 
 /// Identifies a store location: directory, file and keyring service.
+template <class = void>
 [[nodiscard]] inline std::string store_location_key(const store_options& options) {
     std::error_code ignored;
     auto directory = std::filesystem::weakly_canonical(
@@ -6686,6 +6818,7 @@ namespace tokenvault::detail {
 inline constexpr std::string_view ledger_field = "migrations";
 
 /// A short, secret-free fingerprint of legacy bytes: BLAKE2b-128 (hex) under a domain-separation prefix.
+template <class = void>
 [[nodiscard]] inline std::string fingerprint(std::span<const std::byte> bytes) {
     static constexpr std::string_view domain = "tokenvault/migration/fingerprint/v1\n";
     crypto_generichash_state state;
@@ -6702,11 +6835,13 @@ inline constexpr std::string_view ledger_field = "migrations";
 }
 
 /// The fingerprint of a string's bytes.
+template <class = void>
 [[nodiscard]] inline std::string fingerprint(std::string_view text) {
     return fingerprint(std::as_bytes(std::span<const char>(text.data(), text.size())));
 }
 
 /// The fingerprint the ledger of `b` holds for (`source`, `credential_hash`), if any.
+template <class = void>
 [[nodiscard]] inline std::optional<std::string> ledger_lookup(const bundle& b, std::string_view source,
                                                               const std::string& credential_hash) {
     const auto all = b.extra.find(ledger_field);
@@ -6719,6 +6854,7 @@ inline constexpr std::string_view ledger_field = "migrations";
 }
 
 /// Records (`source`, `credential_hash`) -> `print` in the ledger of `b` (repairing a malformed ledger).
+template <class = void>
 inline void ledger_record(bundle& b, std::string_view source, const std::string& credential_hash,
                           const std::string& print) {
     if (!b.extra.is_object()) b.extra = nlohmann::json::object();
@@ -6731,6 +6867,7 @@ inline void ledger_record(bundle& b, std::string_view source, const std::string&
 
 /// Drops the whole ledger of `source` from `b`; true when there was one (then `b` must be saved). A deleting
 /// source calls it once it finds no legacy data left: nothing remains that the ledger could protect.
+template <class = void>
 inline bool ledger_forget(bundle& b, std::string_view source) {
     const auto all = b.extra.find(ledger_field);
     if (all == b.extra.end() || !all->is_object()) return false;
@@ -6758,6 +6895,7 @@ enum class offer_outcome : std::uint8_t {
 
 /// Offers a legacy token to `b` following the precedence rule; records the offer in the ledger.
 /// `changed` becomes true when `b` (entries or ledger) changed and must be saved.
+template <class = void>
 [[nodiscard]] inline offer_outcome offer(bundle& b, std::string_view source, ledger_rule rule,
                                          const credential_id& id, token&& value, const std::string& print,
                                          bool& changed) {
@@ -6794,6 +6932,7 @@ struct foreign_file {
 /// Reads a regular file of another tool: not through a symlink, owned by us, at most `max_size` bytes.
 /// Group/world-readable files are accepted (other tools write them so); nothing about the file changes
 /// (opened read-only, without updating its access time where the kernel allows). nullopt when absent.
+template <class = void>
 [[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
                                                                            std::size_t max_size) {
     int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
@@ -6843,12 +6982,14 @@ struct foreign_file {
 }
 
 /// The modification time recorded in `identity` as a clock time point.
+template <class = void>
 [[nodiscard]] inline clock::time_point modification_time(const file_identity& identity) {
     return clock::time_point{
         std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds{identity.mtime_ns})};
 }
 
 /// The year of an RFC 3339 time ("2026-..." -> 2026); nullopt when `text` does not start with four digits.
+template <class = void>
 [[nodiscard]] inline std::optional<int> rfc3339_year(std::string_view text) {
     if (text.size() < 4) return std::nullopt;
     int year = 0;
@@ -6865,6 +7006,7 @@ inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
 
 /// Refuses an "expires_at" outside 1970-2200 (RFC 3339 text, seconds or milliseconds) and an "expires_in"
 /// beyond 100 years, before token_from_json turns them into time points.
+template <class = void>
 [[nodiscard]] inline result<void> check_expiry_range(const nlohmann::json& doc) {
     if (!doc.is_object()) return {};
     if (const auto at = doc.find("expires_at"); at != doc.end() && at->is_string()) {
@@ -6888,6 +7030,7 @@ inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
 /// Reads a token written by an older layout (docker-agent style): RFC 3339 "expires_at" where Go's zero time
 /// means "unknown" (years outside 1970-2200 are refused: they overflow a nanosecond time point),
 /// "auth_server" as the issuer, "expires_in" ignored when no issue time is known.
+template <class = void>
 [[nodiscard]] inline result<token> token_from_legacy_json(
     const nlohmann::json& doc, std::optional<clock::time_point> issued_at = std::nullopt) {
     if (!doc.is_object()) return error{errc::wrong_type, "legacy token: JSON value must be an object"};
@@ -6909,6 +7052,7 @@ inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
 }
 
 /// Errors that concern the whole keyring, not one item: stop touching it for this start (no prompt storms).
+template <class = void>
 [[nodiscard]] inline bool keyring_wide(std::error_code code) noexcept {
     return code == make_error_code(errc::keyring_denied) || code == make_error_code(errc::keyring_locked) ||
            code == make_error_code(errc::keyring_timeout) ||
@@ -7661,6 +7805,7 @@ static_assert(
 namespace tokenvault::detail {
 
 /// The MD5 digest of `text` as 32 lower-case hex characters.
+template <class = void>
 [[nodiscard]] inline std::string md5_hex(std::string_view text) {
     static constexpr std::array<std::uint32_t, 64> k = {
         0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,

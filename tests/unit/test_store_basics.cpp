@@ -5,6 +5,7 @@
 
 #include <tokenvault/tokenvault.hpp>
 
+#include <memory>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -130,4 +131,55 @@ TEST_CASE("ciphers seal, open and detect tampering") {
     std::vector<std::byte> plain(msg.size());
     REQUIRE(cipher::none::seal(key, {}, {}, msg, plain).has_value());
     CHECK(plain == msg);
+}
+
+namespace {
+/// Counts live instances, to catch a result that leaks or destroys twice.
+struct counted {
+    static inline int alive = 0;
+    int value = 0;
+    explicit counted(int v) : value(v) { ++alive; }
+    counted(const counted& o) : value(o.value) { ++alive; }
+    counted(counted&& o) noexcept : value(o.value) { ++alive; }
+    counted& operator=(const counted&) = default;
+    counted& operator=(counted&&) noexcept = default;
+    ~counted() { --alive; }
+};
+}  // namespace
+
+TEST_CASE("result holds a value or an error through every copy, move and assignment") {
+    {
+        result<counted> v{counted{1}};
+        result<counted> e{error{errc::conflict, "here"}};
+        CHECK(counted::alive == 1);
+        result<counted> v2 = v;  // copy of a value
+        result<counted> e2 = e;  // copy of an error
+        CHECK(counted::alive == 2);
+        CHECK(v2->value == 1);
+        CHECK(e2.error() == errc::conflict);
+        v2 = e;  // value -> error
+        CHECK(counted::alive == 1);
+        CHECK_FALSE(v2.has_value());
+        CHECK(v2.error().context == "here");
+        e2 = v;  // error -> value
+        CHECK(counted::alive == 2);
+        CHECK(e2->value == 1);
+        e2 = result<counted>{counted{5}};  // value -> value, by move
+        CHECK(e2->value == 5);
+        v2 = std::move(e2);  // error -> value, by move
+        CHECK(v2->value == 5);
+        CHECK(counted::alive == 3);
+        auto moved = std::move(v);
+        CHECK(moved->value == 1);
+        const auto& same = v2;
+        v2 = same;  // self-assignment keeps the value
+        CHECK(v2->value == 5);
+        CHECK(result<counted>{std::in_place, 7}->value == 7);
+    }
+    CHECK(counted::alive == 0);
+    static_assert(!std::is_copy_constructible_v<result<std::unique_ptr<int>>>);
+    static_assert(std::is_nothrow_move_constructible_v<result<std::unique_ptr<int>>>);
+    result<std::unique_ptr<int>> owner{std::make_unique<int>(3)};
+    auto taken = std::move(owner);
+    CHECK(**taken == 3);
 }

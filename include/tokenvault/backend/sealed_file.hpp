@@ -114,6 +114,7 @@ struct sealed_file_header {
 };
 
 /// The fingerprint of a data key: BLAKE2b-256 over key_id_context then the key, first 16 bytes.
+template <class = void>
 [[nodiscard]] inline result<sealed_key_id> sealed_key_fingerprint(std::span<const std::byte> key) {
     TOKENVAULT_TRY(tokenvault::detail::ensure_sodium());
     crypto_generichash_state state;
@@ -133,6 +134,7 @@ struct sealed_file_header {
 }
 
 /// Encodes a version-1 header (the associated data of the seal).
+template <class = void>
 [[nodiscard]] inline result<std::vector<std::byte>> encode_sealed_header(std::uint8_t cipher_id,
                                                                          const sealed_key_id& key_id,
                                                                          std::string_view tier,
@@ -157,6 +159,7 @@ struct sealed_file_header {
 
 /// Parses the header at the start of `bytes`. errc::corrupt_file: not a (complete) version-1 header;
 /// errc::unsupported_format_version: a newer version or unknown flags. Contexts carry no path.
+template <class = void>
 [[nodiscard]] inline result<sealed_file_header> parse_sealed_header(std::span<const std::byte> bytes) {
     const auto u = [&](std::size_t at, int n) {
         std::uint64_t v = 0;
@@ -197,6 +200,7 @@ struct sealed_file_header {
 }
 
 /// The name of the cipher with header id `id` ("cipher id N" when this build does not know it).
+template <class = void>
 [[nodiscard]] inline std::string sealed_cipher_name(std::uint8_t id) {
     switch (id) {
     case 0: return "cipher::none (plaintext)";

@@ -32,6 +32,7 @@ struct lock_wait {
 };
 
 /// Opens (creating with mode 0600) the lock file at `p`, refusing symlinks, non-files and foreign owners.
+template <class = void>
 [[nodiscard]] inline result<unique_fd> open_lock_file(const std::filesystem::path& p) {
     unique_fd fd(retry_eintr([&] {
         return ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, S_IRUSR | S_IWUSR);
@@ -63,6 +64,7 @@ struct lock_wait {
 enum class lock_mode { exclusive, shared };
 
 /// One non-blocking attempt at a lock on `fd`: true when taken, false when another holder prevents it.
+template <class = void>
 [[nodiscard]] inline result<bool> try_lock(int fd, const std::filesystem::path& p, lock_mode mode) {
     const int operation = (mode == lock_mode::shared ? LOCK_SH : LOCK_EX) | LOCK_NB;
     if (retry_eintr([&] { return ::flock(fd, operation); }) == 0) return true;

@@ -73,8 +73,9 @@ public:
         std::memcpy(out_.data() + at, buf, digits);
     }
     /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
-    void value(const nlohmann::json& v) {
-        std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    template <class Json>
+    void value(const Json& v) {
+        std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
         out_ += text;
         wipe(text);
     }
@@ -101,8 +102,8 @@ public:
     /// The number of bytes written so far.
     [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
     /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
-    template <class Skip>
-    [[nodiscard]] bool members_of(const nlohmann::json& object, Skip&& skip) {
+    template <class Json, class Skip>
+    [[nodiscard]] bool members_of(const Json& object, Skip&& skip) {
         if (!object.is_object()) return true;
         for (auto it = object.begin(); it != object.end(); ++it) {
             if (skip(it.key())) continue;

@@ -13,6 +13,7 @@
 namespace tokenvault::detail {
 
 /// The MD5 digest of `text` as 32 lower-case hex characters.
+template <class = void>
 [[nodiscard]] inline std::string md5_hex(std::string_view text) {
     static constexpr std::array<std::uint32_t, 64> k = {
         0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,

@@ -40,6 +40,7 @@ namespace tokenvault::detail {
 inline constexpr std::string_view ledger_field = "migrations";
 
 /// A short, secret-free fingerprint of legacy bytes: BLAKE2b-128 (hex) under a domain-separation prefix.
+template <class = void>
 [[nodiscard]] inline std::string fingerprint(std::span<const std::byte> bytes) {
     static constexpr std::string_view domain = "tokenvault/migration/fingerprint/v1\n";
     crypto_generichash_state state;
@@ -56,11 +57,13 @@ inline constexpr std::string_view ledger_field = "migrations";
 }
 
 /// The fingerprint of a string's bytes.
+template <class = void>
 [[nodiscard]] inline std::string fingerprint(std::string_view text) {
     return fingerprint(std::as_bytes(std::span<const char>(text.data(), text.size())));
 }
 
 /// The fingerprint the ledger of `b` holds for (`source`, `credential_hash`), if any.
+template <class = void>
 [[nodiscard]] inline std::optional<std::string> ledger_lookup(const bundle& b, std::string_view source,
                                                               const std::string& credential_hash) {
     const auto all = b.extra.find(ledger_field);
@@ -73,6 +76,7 @@ inline constexpr std::string_view ledger_field = "migrations";
 }
 
 /// Records (`source`, `credential_hash`) -> `print` in the ledger of `b` (repairing a malformed ledger).
+template <class = void>
 inline void ledger_record(bundle& b, std::string_view source, const std::string& credential_hash,
                           const std::string& print) {
     if (!b.extra.is_object()) b.extra = nlohmann::json::object();
@@ -85,6 +89,7 @@ inline void ledger_record(bundle& b, std::string_view source, const std::string&
 
 /// Drops the whole ledger of `source` from `b`; true when there was one (then `b` must be saved). A deleting
 /// source calls it once it finds no legacy data left: nothing remains that the ledger could protect.
+template <class = void>
 inline bool ledger_forget(bundle& b, std::string_view source) {
     const auto all = b.extra.find(ledger_field);
     if (all == b.extra.end() || !all->is_object()) return false;
@@ -112,6 +117,7 @@ enum class offer_outcome : std::uint8_t {
 
 /// Offers a legacy token to `b` following the precedence rule; records the offer in the ledger.
 /// `changed` becomes true when `b` (entries or ledger) changed and must be saved.
+template <class = void>
 [[nodiscard]] inline offer_outcome offer(bundle& b, std::string_view source, ledger_rule rule,
                                          const credential_id& id, token&& value, const std::string& print,
                                          bool& changed) {
@@ -148,6 +154,7 @@ struct foreign_file {
 /// Reads a regular file of another tool: not through a symlink, owned by us, at most `max_size` bytes.
 /// Group/world-readable files are accepted (other tools write them so); nothing about the file changes
 /// (opened read-only, without updating its access time where the kernel allows). nullopt when absent.
+template <class = void>
 [[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
                                                                            std::size_t max_size) {
     int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
@@ -197,12 +204,14 @@ struct foreign_file {
 }
 
 /// The modification time recorded in `identity` as a clock time point.
+template <class = void>
 [[nodiscard]] inline clock::time_point modification_time(const file_identity& identity) {
     return clock::time_point{
         std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds{identity.mtime_ns})};
 }
 
 /// The year of an RFC 3339 time ("2026-..." -> 2026); nullopt when `text` does not start with four digits.
+template <class = void>
 [[nodiscard]] inline std::optional<int> rfc3339_year(std::string_view text) {
     if (text.size() < 4) return std::nullopt;
     int year = 0;
@@ -219,6 +228,7 @@ inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
 
 /// Refuses an "expires_at" outside 1970-2200 (RFC 3339 text, seconds or milliseconds) and an "expires_in"
 /// beyond 100 years, before token_from_json turns them into time points.
+template <class = void>
 [[nodiscard]] inline result<void> check_expiry_range(const nlohmann::json& doc) {
     if (!doc.is_object()) return {};
     if (const auto at = doc.find("expires_at"); at != doc.end() && at->is_string()) {
@@ -242,6 +252,7 @@ inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
 /// Reads a token written by an older layout (docker-agent style): RFC 3339 "expires_at" where Go's zero time
 /// means "unknown" (years outside 1970-2200 are refused: they overflow a nanosecond time point),
 /// "auth_server" as the issuer, "expires_in" ignored when no issue time is known.
+template <class = void>
 [[nodiscard]] inline result<token> token_from_legacy_json(
     const nlohmann::json& doc, std::optional<clock::time_point> issued_at = std::nullopt) {
     if (!doc.is_object()) return error{errc::wrong_type, "legacy token: JSON value must be an object"};
@@ -263,6 +274,7 @@ inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
 }
 
 /// Errors that concern the whole keyring, not one item: stop touching it for this start (no prompt storms).
+template <class = void>
 [[nodiscard]] inline bool keyring_wide(std::error_code code) noexcept {
     return code == make_error_code(errc::keyring_denied) || code == make_error_code(errc::keyring_locked) ||
            code == make_error_code(errc::keyring_timeout) ||

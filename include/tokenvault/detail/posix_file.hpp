@@ -93,11 +93,13 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// An io_error whose context names the path, the failing call and the OS reason (never data).
+template <class = void>
 [[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, int err) {
     return error{errc::io_error, p.string() + " (" + call + ": " + std::generic_category().message(err) + ")"};
 }
 
 /// The identity recorded in a `struct stat`.
+template <class = void>
 [[nodiscard]] inline file_identity identity_of(const struct stat& st) noexcept {
     constexpr std::int64_t ns_per_s = 1'000'000'000;
     return file_identity{
@@ -110,12 +112,14 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// The directory that holds `p` ("." for a bare file name).
+template <class = void>
 [[nodiscard]] inline std::filesystem::path parent_directory_of(const std::filesystem::path& p) {
     auto parent = p.parent_path();
     return parent.empty() ? std::filesystem::path(".") : parent;
 }
 
 /// Lowercase hex of `n` random bytes from libsodium.
+template <class = void>
 [[nodiscard]] inline result<std::string> random_hex(std::size_t n) {
     TOKENVAULT_TRY(ensure_sodium());
     std::vector<unsigned char> raw(n);
@@ -127,6 +131,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// The identity of whatever is at `p` (lstat: a symlink is not followed); nullopt when nothing is there.
+template <class = void>
 [[nodiscard]] inline result<std::optional<file_identity>> stat_identity(const std::filesystem::path& p) {
     struct stat st {};
     if (retry_eintr([&] { return ::lstat(p.c_str(), &st); }) != 0) {
@@ -139,6 +144,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// fsyncs directory `dir` so a rename or unlink in it is durable.
+template <class = void>
 [[nodiscard]] inline result<void> sync_directory(const std::filesystem::path& dir) {
     unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
     if (fd.get() < 0) return io_failure(dir, "open directory", errno);
@@ -152,6 +158,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Refuses an existing directory that is a symlink, not a directory, foreign-owned or group/world writable.
+template <class = void>
 [[nodiscard]] inline result<void> check_private_directory(const std::filesystem::path& dir) {
     struct stat st {};
     if (retry_eintr([&] { return ::lstat(dir.c_str(), &st); }) != 0) {
@@ -167,6 +174,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Creates one directory with mode exactly 0700 (whatever the umask); false if it already existed.
+template <class = void>
 [[nodiscard]] inline result<bool> make_private_directory(const std::filesystem::path& dir) {
     if (retry_eintr([&] { return ::mkdir(dir.c_str(), S_IRWXU); }) != 0) {
         const int err = errno;
@@ -187,6 +195,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Creates `dir` and its missing parents (each new one 0700) and refuses an unsafe existing `dir`.
+template <class = void>
 [[nodiscard]] inline result<void> ensure_private_directory(const std::filesystem::path& dir) {
     if (dir.empty()) return error{errc::invalid_argument, "empty directory path"};
     std::vector<std::filesystem::path> parts;
@@ -233,6 +242,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt if absent.
+template <class = void>
 [[nodiscard]] inline result<std::optional<private_file>> read_private_file(const std::filesystem::path& p,
                                                                            std::size_t max_size) {
     unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
@@ -286,6 +296,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Writes all of `bytes` to `fd`.
+template <class = void>
 [[nodiscard]] inline int write_all(int fd, std::span<const std::byte> bytes) noexcept {
     while (!bytes.empty()) {
         const auto n = retry_eintr([&] { return ::write(fd, bytes.data(), bytes.size()); });
@@ -297,6 +308,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
+template <class = void>
 [[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
                                                                  std::span<const std::byte> bytes) {
     if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
@@ -366,6 +378,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// The UTC time now as yyyymmddThhmmssZ.
+template <class = void>
 [[nodiscard]] inline std::string utc_timestamp() {
     const std::time_t now = std::time(nullptr);
     std::tm utc{};
@@ -376,6 +389,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new path.
+template <class = void>
 [[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
     if (p.filename().empty()) return error{errc::invalid_argument, p.string()};
     auto suffix = random_hex(4);
@@ -392,6 +406,7 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 }
 
 /// Removes the file `p` (a symlink itself, never its target); false when nothing was there.
+template <class = void>
 [[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
     if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
         const int err = errno;

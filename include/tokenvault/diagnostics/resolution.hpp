@@ -54,6 +54,7 @@ template <class K>
 inline constexpr bool resolves_automatically = detail_resolution::chain_traits<K>::automatic;
 
 /// A short, stable word for why a keyring tier did not open ("unavailable", "locked", "timeout", ...).
+template <class = void>
 [[nodiscard]] inline std::string_view short_reason(std::error_code code) noexcept {
     if (code.category() != error_category()) return "error";
     switch (static_cast<errc>(code.value())) {

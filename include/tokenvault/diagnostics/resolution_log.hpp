@@ -104,6 +104,7 @@ enum class resolution_verdict : std::uint8_t {
 };
 
 /// Judges `now` against `recorded` (nullptr: none); `announced_move`: a login of it is under way.
+template <class = void>
 [[nodiscard]] inline resolution_verdict judge_resolution(const resolution_record* recorded,
                                                          const resolution_observation& now,
                                                          bool announced_move) noexcept {
@@ -122,6 +123,7 @@ namespace detail_resolution_log {
 using json = nlohmann::json;
 
 /// Keeps names printable and bounded: anything outside [A-Za-z0-9_.:+,()/-] becomes '?'.
+template <class = void>
 [[nodiscard]] inline std::string clean(std::string_view s) {
     std::string out;
     out.reserve(std::min(s.size(), resolution_log_limits::max_text));
@@ -134,6 +136,7 @@ using json = nlohmann::json;
 }
 
 /// True for a credential hash: 64 lower-case hex digits.
+template <class = void>
 [[nodiscard]] inline bool is_hash(std::string_view s) noexcept {
     if (s.size() != 64) return false;
     return std::all_of(s.begin(), s.end(),
@@ -141,22 +144,25 @@ using json = nlohmann::json;
 }
 
 /// A name field of `obj`: present, a string, and already clean; nullopt otherwise.
-[[nodiscard]] inline std::optional<std::string> name_field(const json& obj, const char* key) {
+template <class Json = json>
+[[nodiscard]] inline std::optional<std::string> name_field(const Json& obj, const char* key) {
     const auto found = obj.find(key);
     if (found == obj.end() || !found->is_string()) return std::nullopt;
-    const auto& value = found->get_ref<const std::string&>();
+    const auto& value = found->template get_ref<const std::string&>();
     if (value.size() > resolution_log_limits::max_text || clean(value) != value) return std::nullopt;
     return value;
 }
 
 /// A time field of `obj` (RFC 3339); nullopt when absent or malformed.
-[[nodiscard]] inline std::optional<clock::time_point> time_field(const json& obj, const char* key) {
+template <class Json = json>
+[[nodiscard]] inline std::optional<clock::time_point> time_field(const Json& obj, const char* key) {
     const auto found = obj.find(key);
     if (found == obj.end() || !found->is_string()) return std::nullopt;
-    return tokenvault::detail::parse_rfc3339(found->get_ref<const std::string&>());
+    return tokenvault::detail::parse_rfc3339(found->template get_ref<const std::string&>());
 }
 
-[[nodiscard]] inline std::optional<resolution_record> parse_record(const json& item) {
+template <class Json = json>
+[[nodiscard]] inline std::optional<resolution_record> parse_record(const Json& item) {
     if (!item.is_object()) return std::nullopt;
     resolution_record r;
     auto store = name_field(item, "store");
@@ -180,28 +186,30 @@ using json = nlohmann::json;
     r.backend = std::move(*backend);
     r.tier = std::move(*tier);
     r.reason = std::move(*reason);
-    r.present = present->get<bool>();
+    r.present = present->template get<bool>();
     r.updated_at = *updated;
-    r.drifts = drifts->get<std::uint64_t>();
+    r.drifts = drifts->template get<std::uint64_t>();
     return r;
 }
 
-[[nodiscard]] inline std::optional<drift_record> parse_drift(const json& item) {
+template <class Json = json>
+[[nodiscard]] inline std::optional<drift_record> parse_drift(const Json& item) {
     if (!item.is_object()) return std::nullopt;
     const auto credential = item.find("credential");
     if (credential == item.end() || !credential->is_string() ||
-        !is_hash(credential->get_ref<const std::string&>()))
+        !is_hash(credential->template get_ref<const std::string&>()))
         return std::nullopt;
     auto at = time_field(item, "at");
     auto previous = name_field(item, "previous");
     auto current = name_field(item, "current");
     auto reason = name_field(item, "reason");
     if (!at || !previous || !current || !reason) return std::nullopt;
-    return drift_record{*at, credential->get<std::string>(), std::move(*previous), std::move(*current),
+    return drift_record{*at, credential->template get<std::string>(), std::move(*previous), std::move(*current),
                         std::move(*reason)};
 }
 
 /// Drops records beyond the limits: logged-out records first, oldest first; then the oldest history.
+template <class = void>
 inline void enforce_limits(resolution_history& h) {
     while (h.credentials.size() > resolution_log_limits::max_credentials) {
         auto victim =
@@ -221,8 +229,9 @@ inline void enforce_limits(resolution_history& h) {
 
 /// Parses a resolution log. errc::corrupt_file when it is not one; errc::unsupported_format_version when a
 /// newer tokenvault wrote it. Malformed records are skipped and counted in `dropped`.
+template <class Json = nlohmann::json>
 [[nodiscard]] inline result<resolution_history> parse_resolution_log(std::string_view text) {
-    using detail_resolution_log::json;
+    using json = Json;  // dependent: instantiated only when used
     if (text.size() > resolution_log_limits::max_file_size)
         return error{errc::corrupt_file, "resolution log: larger than 4 MiB"};
     const json doc = json::parse(text, nullptr, false);
@@ -232,11 +241,11 @@ inline void enforce_limits(resolution_history& h) {
     if (format == doc.end() || !format->is_string() || *format != resolution_log_format_name)
         return error{errc::corrupt_file, "resolution log: 'format' is not \"tokenvault-resolutions\""};
     const auto version = doc.find("version");
-    if (version == doc.end() || !version->is_number_integer() || version->get<std::int64_t>() < 1)
+    if (version == doc.end() || !version->is_number_integer() || version->template get<std::int64_t>() < 1)
         return error{errc::corrupt_file, "resolution log: 'version' is missing or invalid"};
-    if (version->get<std::int64_t>() > resolution_log_format_version)
+    if (version->template get<std::int64_t>() > resolution_log_format_version)
         return error{errc::unsupported_format_version,
-                     "resolution log: version " + std::to_string(version->get<std::int64_t>())};
+                     "resolution log: version " + std::to_string(version->template get<std::int64_t>())};
     resolution_history out;
     const auto credentials = doc.find("credentials");
     if (credentials != doc.end() && credentials->is_object()) {
@@ -268,8 +277,9 @@ inline void enforce_limits(resolution_history& h) {
 }
 
 /// Writes a resolution log as JSON text (names, flags, counts and times only).
+template <class Json = nlohmann::json>
 [[nodiscard]] inline std::string serialize_resolution_log(const resolution_history& h) {
-    using detail_resolution_log::json;
+    using json = Json;  // dependent: instantiated only when used
     json doc = json::object();
     doc["format"] = resolution_log_format_name;
     doc["version"] = resolution_log_format_version;
@@ -296,11 +306,13 @@ inline void enforce_limits(resolution_history& h) {
 }
 
 /// The resolution log of the store in `directory`.
+template <class = void>
 [[nodiscard]] inline std::filesystem::path resolution_log_path(const std::filesystem::path& directory) {
     return directory / resolution_log_file_name;
 }
 
 /// Reads the resolution log of the store in `directory` (for tools); nullopt when there is none.
+template <class = void>
 [[nodiscard]] inline result<std::optional<resolution_history>> read_resolution_log(
     const std::filesystem::path& directory) {
     const auto path = resolution_log_path(directory);
