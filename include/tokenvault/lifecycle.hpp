@@ -262,10 +262,25 @@ public:
     template <class Provider>
     [[nodiscard]] result<token> get_access_token(const credential_id& id, Provider&& provider) {
         [[maybe_unused]] constexpr bool provider_ok = detail::check_provider<std::remove_cvref_t<Provider>>();
-        auto cached = store_get(id);
-        if (!cached) return cached.error();
-        if (*cached && fresh(**cached)) return std::move(**cached);
-        return under_lock(id, provider, nullptr, cached->has_value());
+        if constexpr (requires { store_->with_token(id, [](const token*) { return result<token>{error{}}; }); }) {
+            // The fast path copies the cached token once, straight into the returned result.
+            bool present = false, stale = false;
+            result<token> out = store_call([&] {
+                return store_->with_token(id, [&](const token* cached) -> result<token> {
+                    present = cached != nullptr;
+                    if (present && fresh(*cached)) return *cached;
+                    stale = true;
+                    return error{errc::not_logged_in};  // a placeholder: the slow path replaces it
+                });
+            });
+            if (stale) out = under_lock(id, provider, nullptr, present);
+            return out;
+        } else {
+            auto cached = store_get(id);
+            if (!cached) return cached.error();
+            if (*cached && fresh(**cached)) return std::move(**cached);
+            return under_lock(id, provider, nullptr, cached->has_value());
+        }
     }
 
     /// The server answered 401 with `rejected` although its expiry looked fine: returns the stored token if

@@ -94,6 +94,18 @@ public:
         });
     }
 
+    /// Runs `fn(const token*)` on the cached token of `id` (nullptr when there is none) under the store's
+    /// read lock, after the same change check as get, and returns what `fn` returns (a result type, so
+    /// that a failed reload can be reported). For callers that copy a token at most once or need only
+    /// part of it. `fn` must not call back into the store.
+    template <class Fn>
+    [[nodiscard]] auto with_token(const credential_id& id, Fn&& fn) -> std::invoke_result_t<Fn&, const token*> {
+        return read([&](const bundle& b) {
+            const auto found = b.entries.find(id.hash());
+            return fn(found == b.entries.end() ? nullptr : &found->second.token);
+        });
+    }
+
     /// Every entry's identity and metadata; never a secret, never a keyring prompt per entry.
     [[nodiscard]] result<std::vector<entry_info>> list() {
         return read([](const bundle& b) -> result<std::vector<entry_info>> {

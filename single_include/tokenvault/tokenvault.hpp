@@ -6203,10 +6203,25 @@ public:
     template <class Provider>
     [[nodiscard]] result<token> get_access_token(const credential_id& id, Provider&& provider) {
         [[maybe_unused]] constexpr bool provider_ok = detail::check_provider<std::remove_cvref_t<Provider>>();
-        auto cached = store_get(id);
-        if (!cached) return cached.error();
-        if (*cached && fresh(**cached)) return std::move(**cached);
-        return under_lock(id, provider, nullptr, cached->has_value());
+        if constexpr (requires { store_->with_token(id, [](const token*) { return result<token>{error{}}; }); }) {
+            // The fast path copies the cached token once, straight into the returned result.
+            bool present = false, stale = false;
+            result<token> out = store_call([&] {
+                return store_->with_token(id, [&](const token* cached) -> result<token> {
+                    present = cached != nullptr;
+                    if (present && fresh(*cached)) return *cached;
+                    stale = true;
+                    return error{errc::not_logged_in};  // a placeholder: the slow path replaces it
+                });
+            });
+            if (stale) out = under_lock(id, provider, nullptr, present);
+            return out;
+        } else {
+            auto cached = store_get(id);
+            if (!cached) return cached.error();
+            if (*cached && fresh(**cached)) return std::move(**cached);
+            return under_lock(id, provider, nullptr, cached->has_value());
+        }
     }
 
     /// The server answered 401 with `rejected` although its expiry looked fine: returns the stored token if
@@ -8358,6 +8373,18 @@ public:
             const auto found = b.entries.find(id.hash());
             if (found == b.entries.end()) return std::optional<entry>{};
             return std::optional<entry>{found->second};
+        });
+    }
+
+    /// Runs `fn(const token*)` on the cached token of `id` (nullptr when there is none) under the store's
+    /// read lock, after the same change check as get, and returns what `fn` returns (a result type, so
+    /// that a failed reload can be reported). For callers that copy a token at most once or need only
+    /// part of it. `fn` must not call back into the store.
+    template <class Fn>
+    [[nodiscard]] auto with_token(const credential_id& id, Fn&& fn) -> std::invoke_result_t<Fn&, const token*> {
+        return read([&](const bundle& b) {
+            const auto found = b.entries.find(id.hash());
+            return fn(found == b.entries.end() ? nullptr : &found->second.token);
         });
     }
 

@@ -183,3 +183,20 @@ TEST_CASE("result holds a value or an error through every copy, move and assignm
     auto taken = std::move(owner);
     CHECK(**taken == 3);
 }
+
+TEST_CASE("with_token shows the cached token under the read lock, or nullptr") {
+    presets::memory_mt store;
+    const auto present = id("https://mcp.example.com/with-token");
+    REQUIRE(store.put(present, make("at-visible")));
+    auto seen = store.with_token(present, [](const token* t) -> result<std::string> {
+        if (t == nullptr) return error{errc::not_logged_in};
+        return std::string(t->access_token.reveal());
+    });
+    REQUIRE(seen.has_value());
+    CHECK(*seen == "at-visible");
+    auto missing = store.with_token(id("https://mcp.example.com/absent"), [](const token* t) -> result<bool> {
+        return t == nullptr;
+    });
+    REQUIRE(missing.has_value());
+    CHECK(*missing);
+}
