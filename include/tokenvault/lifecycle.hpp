@@ -23,7 +23,6 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
-#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -64,16 +63,16 @@ public:
     /// Which of the three outcomes this is.
     [[nodiscard]] refresh_outcome outcome() const noexcept { return outcome_; }
     /// The issued token; only valid when outcome() is refreshed.
-    [[nodiscard]] token& issued() noexcept { return *std::get_if<token>(&state_); }
+    [[nodiscard]] token& issued() noexcept { return *state_; }
     /// The error; only valid when outcome() is rejected or failed.
-    [[nodiscard]] const error& failure() const noexcept { return *std::get_if<error>(&state_); }
+    [[nodiscard]] const error& failure() const noexcept { return state_.error(); }
 
 private:
     explicit refresh_result(token issued) : outcome_(refresh_outcome::refreshed), state_(std::move(issued)) {}
     refresh_result(refresh_outcome outcome, error why) : outcome_(outcome), state_(std::move(why)) {}
 
     refresh_outcome outcome_;
-    std::variant<token, error> state_;
+    result<token> state_;  // the token, or the rejection or failure
 };
 
 /// A source of tokens: `refresh(current)` at the token endpoint, `authorize()` for a full login.

@@ -5175,7 +5175,8 @@ static_assert(diagnostics_policy<resolution_log<>>);
 namespace tokenvault::keyring {
 
 /// A keyring of sealed files in one private directory, keyed by a per-install random passphrase.
-class file {
+template <class = void>
+class basic_file {
 public:
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "file";
@@ -5185,7 +5186,7 @@ public:
     static constexpr std::size_t max_item_size = std::size_t{1} << 20;
 
     /// Opens (creating the 0700 directory and the passphrase on first use) the keyring in options.directory.
-    [[nodiscard]] static result<std::optional<file>> open(const keyring_options& options) {
+    [[nodiscard]] static result<std::optional<basic_file>> open(const keyring_options& options) {
         if (options.directory.empty())
             return error{errc::invalid_argument, "keyring::file needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
@@ -5200,7 +5201,7 @@ public:
                                        kdf_context, master) != 0 ||
             crypto_kdf_derive_from_key(key_id.data(), key_id.size(), 2, kdf_context, master) != 0)
             return error{errc::crypto_failure, "keyring::file: key derivation"};
-        return std::optional<file>{file{options.directory, options.service, std::move(key), key_id}};
+        return std::optional<basic_file>{basic_file{options.directory, options.service, std::move(key), key_id}};
     }
 
     /// The tier name, "file".
@@ -5295,7 +5296,7 @@ private:
     static constexpr char kdf_context[crypto_kdf_CONTEXTBYTES + 1] = "tvfilekr";
     static_assert(passphrase_size == crypto_kdf_KEYBYTES);
 
-    file(std::filesystem::path directory, std::string service, detail::secure_buffer key,
+    basic_file(std::filesystem::path directory, std::string service, detail::secure_buffer key,
          const std::array<unsigned char, key_id_size>& key_id)
         : directory_(std::move(directory)),
           service_(std::move(service)),
@@ -5361,6 +5362,9 @@ private:
     detail::secure_buffer key_;
     std::array<unsigned char, key_id_size> key_id_{};
 };
+
+/// keyring::file: a class template only so that its members are compiled where they are used.
+using file = basic_file<>;
 
 static_assert(keyring_policy<file>,
               "keyring::file must model keyring_policy (tokenvault/keyring/concept.hpp)");
@@ -5589,7 +5593,8 @@ private:
 namespace tokenvault::keyring {
 
 /// A process-local keyring: a shared in-memory table per service.
-class memory {
+template <class = void>
+class basic_memory {
 public:
     static constexpr std::string_view tier = "memory";
     static constexpr bool persistent = false;
@@ -5619,13 +5624,13 @@ public:
         return found->second;
     }
 
-    [[nodiscard]] static result<std::optional<memory>> open(const keyring_options& options) {
+    [[nodiscard]] static result<std::optional<basic_memory>> open(const keyring_options& options) {
         auto state = control_for(options.service);
         {
             const std::lock_guard lock(state->mutex);
-            if (state->unavailable) return std::optional<memory>{};
+            if (state->unavailable) return std::optional<basic_memory>{};
         }
-        return std::optional<memory>{memory{std::move(state)}};
+        return std::optional<basic_memory>{basic_memory{std::move(state)}};
     }
 
     [[nodiscard]] std::string_view tier_name() const noexcept { return tier; }
@@ -5672,9 +5677,12 @@ public:
     }
 
 private:
-    explicit memory(std::shared_ptr<control> state) : state_(std::move(state)) {}
+    explicit basic_memory(std::shared_ptr<control> state) : state_(std::move(state)) {}
     std::shared_ptr<control> state_;
 };
+
+/// keyring::memory: a class template only so that its members are compiled where they are used.
+using memory = basic_memory<>;
 
 static_assert(keyring_policy<memory>);
 static_assert(enumerable_keyring<memory>);
@@ -5706,7 +5714,6 @@ static_assert(enumerable_keyring<memory>);
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
-#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -6005,16 +6012,16 @@ public:
     /// Which of the three outcomes this is.
     [[nodiscard]] refresh_outcome outcome() const noexcept { return outcome_; }
     /// The issued token; only valid when outcome() is refreshed.
-    [[nodiscard]] token& issued() noexcept { return *std::get_if<token>(&state_); }
+    [[nodiscard]] token& issued() noexcept { return *state_; }
     /// The error; only valid when outcome() is rejected or failed.
-    [[nodiscard]] const error& failure() const noexcept { return *std::get_if<error>(&state_); }
+    [[nodiscard]] const error& failure() const noexcept { return state_.error(); }
 
 private:
     explicit refresh_result(token issued) : outcome_(refresh_outcome::refreshed), state_(std::move(issued)) {}
     refresh_result(refresh_outcome outcome, error why) : outcome_(outcome), state_(std::move(why)) {}
 
     refresh_outcome outcome_;
-    std::variant<token, error> state_;
+    result<token> state_;  // the token, or the rejection or failure
 };
 
 /// A source of tokens: `refresh(current)` at the token endpoint, `authorize()` for a full login.

@@ -32,7 +32,8 @@
 namespace tokenvault::keyring {
 
 /// A keyring of sealed files in one private directory, keyed by a per-install random passphrase.
-class file {
+template <class = void>
+class basic_file {
 public:
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "file";
@@ -42,7 +43,7 @@ public:
     static constexpr std::size_t max_item_size = std::size_t{1} << 20;
 
     /// Opens (creating the 0700 directory and the passphrase on first use) the keyring in options.directory.
-    [[nodiscard]] static result<std::optional<file>> open(const keyring_options& options) {
+    [[nodiscard]] static result<std::optional<basic_file>> open(const keyring_options& options) {
         if (options.directory.empty())
             return error{errc::invalid_argument, "keyring::file needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
@@ -57,7 +58,7 @@ public:
                                        kdf_context, master) != 0 ||
             crypto_kdf_derive_from_key(key_id.data(), key_id.size(), 2, kdf_context, master) != 0)
             return error{errc::crypto_failure, "keyring::file: key derivation"};
-        return std::optional<file>{file{options.directory, options.service, std::move(key), key_id}};
+        return std::optional<basic_file>{basic_file{options.directory, options.service, std::move(key), key_id}};
     }
 
     /// The tier name, "file".
@@ -152,7 +153,7 @@ private:
     static constexpr char kdf_context[crypto_kdf_CONTEXTBYTES + 1] = "tvfilekr";
     static_assert(passphrase_size == crypto_kdf_KEYBYTES);
 
-    file(std::filesystem::path directory, std::string service, detail::secure_buffer key,
+    basic_file(std::filesystem::path directory, std::string service, detail::secure_buffer key,
          const std::array<unsigned char, key_id_size>& key_id)
         : directory_(std::move(directory)),
           service_(std::move(service)),
@@ -218,6 +219,9 @@ private:
     detail::secure_buffer key_;
     std::array<unsigned char, key_id_size> key_id_{};
 };
+
+/// keyring::file: a class template only so that its members are compiled where they are used.
+using file = basic_file<>;
 
 static_assert(keyring_policy<file>,
               "keyring::file must model keyring_policy (tokenvault/keyring/concept.hpp)");

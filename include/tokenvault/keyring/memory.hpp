@@ -23,7 +23,8 @@
 namespace tokenvault::keyring {
 
 /// A process-local keyring: a shared in-memory table per service.
-class memory {
+template <class = void>
+class basic_memory {
 public:
     static constexpr std::string_view tier = "memory";
     static constexpr bool persistent = false;
@@ -53,13 +54,13 @@ public:
         return found->second;
     }
 
-    [[nodiscard]] static result<std::optional<memory>> open(const keyring_options& options) {
+    [[nodiscard]] static result<std::optional<basic_memory>> open(const keyring_options& options) {
         auto state = control_for(options.service);
         {
             const std::lock_guard lock(state->mutex);
-            if (state->unavailable) return std::optional<memory>{};
+            if (state->unavailable) return std::optional<basic_memory>{};
         }
-        return std::optional<memory>{memory{std::move(state)}};
+        return std::optional<basic_memory>{basic_memory{std::move(state)}};
     }
 
     [[nodiscard]] std::string_view tier_name() const noexcept { return tier; }
@@ -106,9 +107,12 @@ public:
     }
 
 private:
-    explicit memory(std::shared_ptr<control> state) : state_(std::move(state)) {}
+    explicit basic_memory(std::shared_ptr<control> state) : state_(std::move(state)) {}
     std::shared_ptr<control> state_;
 };
+
+/// keyring::memory: a class template only so that its members are compiled where they are used.
+using memory = basic_memory<>;
 
 static_assert(keyring_policy<memory>);
 static_assert(enumerable_keyring<memory>);
