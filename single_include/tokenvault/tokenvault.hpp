@@ -706,6 +706,19 @@ template <class = void>
     return {};
 }
 
+/// The error for an open(2) of `p` for reading that failed with `err` (ENOENT, "absent", is the caller's).
+template <class = void>
+[[nodiscard]] inline error open_for_reading_failure(const std::filesystem::path& p, int err) {
+    switch (err) {
+    case ELOOP: return error{errc::symlink_refused, p.string()};
+    case EACCES:
+    case EPERM: return error{errc::unreadable_store, p.string()};
+    case EISDIR:
+    case ENXIO: return error{errc::not_a_regular_file, p.string()};
+    default: return io_failure(p, "open", err);
+    }
+}
+
 /// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt if absent.
 template <class = void>
 [[nodiscard]] inline result<std::optional<private_file>> read_private_file(const std::filesystem::path& p,
@@ -713,15 +726,8 @@ template <class = void>
     unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
     if (fd.get() < 0) {
         const int err = errno;
-        switch (err) {
-        case ENOENT: return std::optional<private_file>{};
-        case ELOOP: return error{errc::symlink_refused, p.string()};
-        case EACCES:
-        case EPERM: return error{errc::unreadable_store, p.string()};
-        case EISDIR:
-        case ENXIO: return error{errc::not_a_regular_file, p.string()};
-        default: return io_failure(p, "open", err);
-        }
+        if (err == ENOENT) return std::optional<private_file>{};
+        return open_for_reading_failure(p, err);
     }
     // A writer that replaces the file renames a new inode in, so the open descriptor stays consistent; the
     // retry only guards against tools that rewrite the file in place while it is being read.
@@ -6968,16 +6974,8 @@ template <class = void>
 #endif
     if (fd.get() < 0) {
         const int err = errno;
-        switch (err) {
-        case ENOENT:
-        case ENOTDIR: return std::optional<foreign_file>{};
-        case ELOOP: return error{errc::symlink_refused, p.string()};
-        case EACCES:
-        case EPERM: return error{errc::unreadable_store, p.string()};
-        case EISDIR:
-        case ENXIO: return error{errc::not_a_regular_file, p.string()};
-        default: return io_failure(p, "open", err);
-        }
+        if (err == ENOENT || err == ENOTDIR) return std::optional<foreign_file>{};
+        return open_for_reading_failure(p, err);
     }
     struct stat before {};
     if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);

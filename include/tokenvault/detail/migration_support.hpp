@@ -168,16 +168,8 @@ template <class = void>
 #endif
     if (fd.get() < 0) {
         const int err = errno;
-        switch (err) {
-        case ENOENT:
-        case ENOTDIR: return std::optional<foreign_file>{};
-        case ELOOP: return error{errc::symlink_refused, p.string()};
-        case EACCES:
-        case EPERM: return error{errc::unreadable_store, p.string()};
-        case EISDIR:
-        case ENXIO: return error{errc::not_a_regular_file, p.string()};
-        default: return io_failure(p, "open", err);
-        }
+        if (err == ENOENT || err == ENOTDIR) return std::optional<foreign_file>{};
+        return open_for_reading_failure(p, err);
     }
     struct stat before {};
     if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);
