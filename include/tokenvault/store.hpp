@@ -306,7 +306,9 @@ private:
     template <class Change>
     result<std::uint64_t> write(std::string_view operation, const credential_id& id, Change&& change) {
         auto outcome = write_locked(id, change);
-        diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code()});
+        // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
+        const bool erased = outcome.has_value() && *outcome == 0;
+        diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code(), erased});
         return outcome;
     }
 

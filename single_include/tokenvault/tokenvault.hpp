@@ -954,6 +954,7 @@ struct store_operation {
     std::string_view operation;  ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
     std::string_view credential; ///< credential hash, empty for list
     std::error_code failure;
+    bool erased = false;  ///< a successful write left no entry (erase, erase_if, an update that reset the token)
 };
 /// The store reloaded its bundle because another process changed it.
 struct reloaded {
@@ -5037,9 +5038,11 @@ private:
 
     void operation(const events::store_operation& e) {
         const std::string_view op = e.operation;
-        const bool writes = op == "put" || op == "update" || op == "compare_and_swap";
-        const bool erases = op == "erase" || op == "erase_if";
-        if ((!writes && !erases) || !detail_resolution_log::is_hash(e.credential)) return;
+        const bool write_call = op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" ||
+                                op == "erase_if";
+        if (!write_call || !detail_resolution_log::is_hash(e.credential)) return;
+        const bool erases = e.erased || op == "erase" || op == "erase_if";  // an update may reset the token
+        const bool writes = !erases;
         const std::lock_guard guard(mutex_);
         const std::string hash(e.credential);
         announced_.erase(hash);
@@ -8593,7 +8596,9 @@ private:
     template <class Change>
     result<std::uint64_t> write(std::string_view operation, const credential_id& id, Change&& change) {
         auto outcome = write_locked(id, change);
-        diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code()});
+        // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
+        const bool erased = outcome.has_value() && *outcome == 0;
+        diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code(), erased});
         return outcome;
     }
 

@@ -126,6 +126,9 @@ const auto do_put = [](auto& store) {
 };
 const auto do_get = [](auto& store) { return store.get(tvtest::id_for(1)).has_value(); };
 const auto do_erase = [](auto& store) { return store.erase(tvtest::id_for(1)).has_value(); };
+const auto do_update_reset = [](auto& store) {
+    return store.update(tvtest::id_for(1), [](std::optional<token>& t) { t.reset(); }).has_value();
+};
 
 diagnostics::resolution_history history_in(const fs::path& dir) {
     auto read = diagnostics::read_resolution_log(dir);
@@ -362,6 +365,14 @@ TEST_CASE("a re-login is not drift: after a logout, and when the login is announ
     CHECK(h.credentials.begin()->second.present);
     CHECK(h.credentials.begin()->second.tier == "tier_b");
     CHECK(h.drifts.empty());
+
+    // An update that resets the token is a logout too.
+    CHECK(in_child([&] { return process_with<automatic_store>(options, false, do_update_reset); }) == 0);
+    h = history_in(dir.path());
+    CHECK_FALSE(h.credentials.begin()->second.present);
+    CHECK(in_child([&] { return process_with<automatic_store>(options, false, do_put); }) == 0);
+    h = history_in(dir.path());
+    CHECK(h.credentials.begin()->second.present);
 
     // A backend change while logged out keeps the record logged out: no drift later.
     CHECK(in_child([&] { return process_with<automatic_store>(options, false, do_erase); }) == 0);

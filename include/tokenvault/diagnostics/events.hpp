@@ -60,6 +60,7 @@ struct store_operation {
     std::string_view operation;  ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
     std::string_view credential; ///< credential hash, empty for list
     std::error_code failure;
+    bool erased = false;  ///< a successful write left no entry (erase, erase_if, an update that reset the token)
 };
 /// The store reloaded its bundle because another process changed it.
 struct reloaded {

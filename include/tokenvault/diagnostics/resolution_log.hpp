@@ -452,9 +452,11 @@ private:
 
     void operation(const events::store_operation& e) {
         const std::string_view op = e.operation;
-        const bool writes = op == "put" || op == "update" || op == "compare_and_swap";
-        const bool erases = op == "erase" || op == "erase_if";
-        if ((!writes && !erases) || !detail_resolution_log::is_hash(e.credential)) return;
+        const bool write_call = op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" ||
+                                op == "erase_if";
+        if (!write_call || !detail_resolution_log::is_hash(e.credential)) return;
+        const bool erases = e.erased || op == "erase" || op == "erase_if";  // an update may reset the token
+        const bool writes = !erases;
         const std::lock_guard guard(mutex_);
         const std::string hash(e.credential);
         announced_.erase(hash);
