@@ -28,6 +28,8 @@
 #include "tokenvault/keyring/first_available.hpp"
 #include "tokenvault/keyring/secret_service.hpp"
 
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace tokenvault;
 using tokenvault::keyring::secret_service;
@@ -74,25 +76,6 @@ std::string run(const std::string& command) {
     ::pclose(pipe);
     return out;
 }
-
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string pattern = "/tmp/tv_secret_service_XXXXXX";
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 /// A test-side D-Bus connection for set-up calls (never used while the daemon is stopped).
 class bus {
@@ -285,7 +268,7 @@ public:
     [[nodiscard]] std::string address() const { return "unix:path=" + path_.string(); }
 
 private:
-    scratch_dir scratch_;
+    tvtest::temp_dir scratch_;
     fs::path path_;
     int fd_ = -1;
 };
@@ -330,7 +313,7 @@ int run_child_case(const std::string& name, const std::vector<std::string>& env)
 
 /// first_available<secret_service, file> opens the file tier and records why secret_service did not open.
 void check_falls_through_to_file(keyring_options options, std::optional<errc> reason) {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     options.directory = scratch.path() / "k";
     auto chain = keyring::first_available<secret_service, keyring::file>::open(options);
     REQUIRE_MESSAGE(chain, (chain ? std::string() : chain.error().message()));
@@ -348,7 +331,7 @@ void check_falls_through_to_file(keyring_options options, std::optional<errc> re
 // that change it run in a fresh copy of this test binary, spawned with the environment they need.
 TEST_CASE(
     "secret_service: no D-Bus at all -> not available here, and first_available falls through to file") {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     CHECK(run_child_case("child: no session bus", {"DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"}) == 0);
     CHECK(run_child_case("child: dead bus address", {"DBUS_SESSION_BUS_ADDRESS=unix:path=" +
                                                      (scratch.path() / "no-such-bus").string()}) == 0);
@@ -612,7 +595,7 @@ TEST_CASE("secret_service: locked and volatile collections") {
         REQUIRE_FALSE(reopened);
         CHECK(reopened.error() == errc::keyring_locked);
 
-        scratch_dir scratch;
+        tvtest::temp_dir scratch;
         auto chain_options = options;
         chain_options.directory = scratch.path() / "k";
         auto chain = keyring::first_available<secret_service, keyring::file>::open(chain_options);

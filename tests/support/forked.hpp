@@ -3,7 +3,8 @@
 // `forked_child` runs a function in a child process (which never returns into the test runner: it
 // _exits with the function's result, skipping atexit handlers and sanitizer leak checks) and is killed
 // and reaped at scope exit. `line_pipe` carries short text lines (atomic below PIPE_BUF) with a timeout.
-// Fork only while no other thread of the test holds a lock.
+// `spawn`, `wait_for` and `run_in_child` are the plain variants (no signal reset, blocking waits) and
+// `ready_pipe` carries single bytes. Fork only while no other thread of the test holds a lock.
 #pragma once
 
 #include <fcntl.h>
@@ -73,6 +74,75 @@ private:
     int fds_[2] = {-1, -1};
     std::string buffer_;
 };
+
+/// A pipe that carries single bytes, e.g. a child saying it holds a lock ('L') or failed ('E').
+class ready_pipe {
+public:
+    ready_pipe() {
+        if (::pipe2(fds_, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    }
+    ready_pipe(const ready_pipe&) = delete;
+    ready_pipe& operator=(const ready_pipe&) = delete;
+    ~ready_pipe() {
+        ::close(fds_[0]);
+        ::close(fds_[1]);
+    }
+
+    /// Writes the byte `c`.
+    void signal(char c) const {
+        while (::write(fds_[1], &c, 1) < 0 && errno == EINTR) {
+        }
+    }
+
+    /// Blocks for the next byte; '?' when the pipe fails.
+    [[nodiscard]] char wait() const {
+        char c = 0;
+        ssize_t n = -1;
+        do {
+            n = ::read(fds_[0], &c, 1);
+        } while (n < 0 && errno == EINTR);
+        return n == 1 ? c : '?';
+    }
+
+private:
+    int fds_[2] = {-1, -1};
+};
+
+/// Waits (without a timeout) for the child `pid`; its exit code, 128 + signal when it was killed.
+inline int wait_for(pid_t pid) {
+    int status = 0;
+    pid_t waited = -1;
+    do {
+        waited = ::waitpid(pid, &status, 0);
+    } while (waited < 0 && errno == EINTR);
+    if (waited != pid) throw std::runtime_error("waitpid failed");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// Forks a child (keeping the parent's signal dispositions) that runs `fn()`, no doctest macros in it, and
+/// _exits with its result, 98 if it throws; the parent gets the pid and must wait_for it.
+template <class Fn>
+pid_t spawn(Fn fn) {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        int code = 97;
+        try {
+            code = fn();
+        } catch (...) {
+            code = 98;
+        }
+        ::_exit(code);
+    }
+    return pid;
+}
+
+/// Runs `fn()` in a spawned child and waits for it; the child's exit code (128 + signal if it was killed).
+template <class Fn>
+int run_in_child(Fn fn) {
+    return wait_for(spawn(std::move(fn)));
+}
 
 /// A child process running a function; SIGKILLed and reaped at scope exit unless already reaped.
 class forked_child {

@@ -2,11 +2,14 @@
 #pragma once
 
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace tvtest {
 
@@ -28,9 +31,19 @@ public:
     ~temp_dir() {
         std::error_code ignored;
         std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ignored);
+        // give back what a test made read-only (or unreadable) below it, so that the removal can descend
+        std::error_code ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+            if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
+        }
         std::filesystem::remove_all(path_, ignored);
     }
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    /// The path `relative` inside the directory.
+    [[nodiscard]] std::filesystem::path operator/(const std::filesystem::path& relative) const {
+        return path_ / relative;
+    }
 
 private:
     std::filesystem::path path_;

@@ -15,7 +15,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -25,32 +24,15 @@
 
 #include "tokenvault/detail/file_lock.hpp"
 
+#include "support/forked.hpp"
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace tokenvault;
 using namespace tokenvault::detail;
 
 namespace {
-
-/// A fresh directory under /tmp, removed with everything in it at scope exit.
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string pattern = "/tmp/tv_file_lock_XXXXXX";
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    [[nodiscard]] fs::path operator/(const fs::path& p) const { return path_ / p; }
-
-private:
-    fs::path path_;
-};
 
 std::error_code ec(errc c) { return make_error_code(c); }
 
@@ -66,36 +48,12 @@ std::chrono::nanoseconds cpu_time() {
     return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
-/// Waits for a child and returns its exit code (128 + signal if it was killed).
-int wait_for(pid_t pid) {
-    int status = 0;
-    pid_t waited = -1;
-    do {
-        waited = ::waitpid(pid, &status, 0);
-    } while (waited < 0 && errno == EINTR);
-    REQUIRE(waited == pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /// A forked child that is SIGKILLed and reaped at scope exit unless already reaped.
 class child_process {
 public:
     /// Forks; the child runs `fn` and exits with its return value, never returning into the test.
     template <class Fn>
-    explicit child_process(Fn fn) {
-        std::fflush(nullptr);
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            int code = 97;
-            try {
-                code = fn();
-            } catch (...) {
-                code = 98;
-            }
-            ::_exit(code);
-        }
-    }
+    explicit child_process(Fn fn) : pid_(tvtest::spawn(std::move(fn))) {}
     ~child_process() {
         if (pid_ > 0) {
             ::kill(pid_, SIGKILL);
@@ -107,7 +65,7 @@ public:
     child_process& operator=(const child_process&) = delete;
     [[nodiscard]] pid_t pid() const { return pid_; }
     /// Waits for the child to exit and returns its exit code.
-    int wait() { return wait_for(std::exchange(pid_, -1)); }
+    int wait() { return tvtest::wait_for(std::exchange(pid_, -1)); }
     /// Kills the child with SIGKILL and reaps it.
     int kill() {
         REQUIRE(::kill(pid_, SIGKILL) == 0);
@@ -118,32 +76,6 @@ private:
     pid_t pid_ = -1;
 };
 
-/// A pipe the child writes one byte to once it holds the lock ('L') or failed ('E').
-class ready_pipe {
-public:
-    ready_pipe() { REQUIRE(::pipe2(fds_, O_CLOEXEC) == 0); }
-    ~ready_pipe() {
-        ::close(fds_[0]);
-        ::close(fds_[1]);
-    }
-    ready_pipe(const ready_pipe&) = delete;
-    ready_pipe& operator=(const ready_pipe&) = delete;
-    void signal(char c) const {
-        while (::write(fds_[1], &c, 1) < 0 && errno == EINTR) {}
-    }
-    char wait() const {
-        char c = 0;
-        ssize_t n = -1;
-        do {
-            n = ::read(fds_[0], &c, 1);
-        } while (n < 0 && errno == EINTR);
-        return n == 1 ? c : '?';
-    }
-
-private:
-    int fds_[2] = {-1, -1};
-};
-
 }  // namespace
 
 TEST_SUITE("unit") {
@@ -151,7 +83,7 @@ TEST_SUITE("unit") {
 TEST_CASE("acquire creates a 0600 lock file that outlives the lock") {
     for (const mode_t mask : {mode_t{022}, mode_t{077}, mode_t{0277}}) {
         CAPTURE(mask);
-        scratch_dir tmp;
+        tvtest::temp_dir tmp;
         const mode_t old = ::umask(mask);
         lock_wait wait;
         auto lock = file_lock::acquire(tmp / "store.lock", 1s, &wait);
@@ -169,7 +101,7 @@ TEST_CASE("acquire creates a 0600 lock file that outlives the lock") {
 }
 
 TEST_CASE("a second acquisition in the same process times out while the first holds the lock") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto path = tmp / "store.lock";
     auto first = file_lock::acquire(path, 1s);
     REQUIRE(first);
@@ -191,7 +123,7 @@ TEST_CASE("a second acquisition in the same process times out while the first ho
 }
 
 TEST_CASE("waiting for a lock sleeps instead of spinning") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto path = tmp / "store.lock";
     auto holder = file_lock::acquire(path, 1s);
     REQUIRE(holder);
@@ -207,7 +139,7 @@ TEST_CASE("waiting for a lock sleeps instead of spinning") {
 }
 
 TEST_CASE("file_lock is move-only and a move releases what the target held") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto a = file_lock::acquire(tmp / "a.lock", 1s);
     auto b = file_lock::acquire(tmp / "b.lock", 1s);
     REQUIRE(a);
@@ -223,7 +155,7 @@ TEST_CASE("file_lock is move-only and a move releases what the target held") {
 }
 
 TEST_CASE("acquire refuses a lock path that is not our regular file") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto path = tmp / "store.lock";
     SUBCASE("a symlink to a file") {
         REQUIRE(::close(::open((tmp / "real").c_str(), O_CREAT | O_WRONLY, 0600)) == 0);
@@ -251,9 +183,9 @@ TEST_CASE("acquire refuses a lock path that is not our regular file") {
 }
 
 TEST_CASE("a lock held by another process blocks us until that process is killed") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto path = tmp / "store.lock";
-    ready_pipe ready;
+    tvtest::ready_pipe ready;
     child_process child([&] {
         auto lock = file_lock::acquire(path, 5s);
         ready.signal(lock ? 'L' : 'E');
@@ -277,9 +209,9 @@ TEST_CASE("a lock held by another process blocks us until that process is killed
 }
 
 TEST_CASE("a waiter gets the lock as soon as the other process releases it") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto path = tmp / "store.lock";
-    ready_pipe ready;
+    tvtest::ready_pipe ready;
     child_process child([&] {
         auto lock = file_lock::acquire(path, 5s);
         ready.signal(lock ? 'L' : 'E');
@@ -299,7 +231,7 @@ TEST_CASE("a waiter gets the lock as soon as the other process releases it") {
 TEST_CASE("the lock serialises read-modify-write of a counter across 4 processes") {
     constexpr int processes = 4;
     constexpr int increments = 200;
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto lock_path = tmp / "counter.lock";
     const auto counter_path = tmp / "counter";
     {

@@ -16,6 +16,8 @@
 #include "tokenvault/keyring/first_available.hpp"
 #include "tokenvault/keyring/memory.hpp"
 
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace tokenvault;
 using tokenvault::keyring::file;
@@ -28,25 +30,6 @@ std::vector<std::byte> bytes_of(std::string_view text) {
     const auto* p = reinterpret_cast<const std::byte*>(text.data());
     return {p, p + text.size()};
 }
-
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string pattern = "/tmp/tv_first_available_XXXXXX";
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 /// Options with a service name of its own, so memory's process-wide state does not leak between cases.
 keyring_options fresh_options(std::string_view name, const fs::path& dir = {}) {
@@ -73,7 +56,7 @@ static_assert(keyring::enumerable_keyring<first_available<memory>>);
 }  // namespace
 
 TEST_CASE("first_available: the first keyring that opens is chosen") {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     const auto options = fresh_options("first", scratch.path() / "k");
     auto chain = memory_then_file::open(options);
     REQUIRE(chain);
@@ -107,7 +90,7 @@ TEST_CASE("first_available: the first keyring that opens is chosen") {
 }
 
 TEST_CASE("first_available: an unavailable keyring falls through to the next, and it is recorded") {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     const auto options = fresh_options("unavailable", scratch.path() / "k");
     memory::control_for(options.service)->unavailable = true;
     auto chain = memory_then_file::open(options);
@@ -160,7 +143,7 @@ TEST_CASE("first_available: nothing opens -> keyring_unavailable listing every t
 }
 
 TEST_CASE("first_available: open_tier opens exactly the named tier") {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     const auto options = fresh_options("named", scratch.path() / "k");
 
     auto as_file = memory_then_file::open_tier(options, "file");  // memory is available, but not asked
@@ -190,7 +173,7 @@ TEST_CASE("first_available: open_tier opens exactly the named tier") {
 }
 
 TEST_CASE("first_available: nested chains report the inner tier and open it by name") {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     const auto options = fresh_options("nested", scratch.path() / "k");
     memory::control_for(options.service)->unavailable = true;
     using nested = first_available<first_available<memory, file>, memory>;

@@ -6,13 +6,7 @@
 // cross-process visibility and merging with real processes over keyring::file.
 #include <doctest/doctest.h>
 
-#include <sodium.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -29,6 +23,10 @@
 #include "tokenvault/locking/process.hpp"
 #include "tokenvault/migration/none.hpp"
 #include "tokenvault/store.hpp"
+
+#include "support/forked.hpp"
+#include "support/memory_keyring.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -79,42 +77,8 @@ static_assert(detail::reload_before_write<backend::keyring_bundle<keyring::memor
 
 std::error_code ec(errc c) { return make_error_code(c); }
 
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string pattern = "/tmp/tv_keyring_bundle_XXXXXX";
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~scratch_dir() {
-        std::error_code e;
-        fs::remove_all(path_, e);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    [[nodiscard]] fs::path operator/(const fs::path& p) const { return path_ / p; }
-
-private:
-    fs::path path_;
-};
-
-std::string random_hex(std::size_t n) {
-    std::vector<unsigned char> raw(n);
-    randombytes_buf(raw.data(), raw.size());
-    std::string hex(n * 2 + 1, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
-    hex.pop_back();
-    return hex;
-}
-
-store_options options_in(const scratch_dir& dir) {
-    REQUIRE(sodium_init() >= 0);
-    store_options o;
-    o.app_name = "tv-bundle-" + random_hex(6);
-    o.directory = dir / "store";
-    o.lock_timeout = 5s;
-    return o;
-}
+/// Options for a store in `<dir>/store` with a fresh keyring::memory service.
+store_options options_in(const tvtest::temp_dir& dir) { return tvtest::fresh_store_options(dir, "tv-bundle-"); }
 
 credential_id id(int n) {
     return credential_id::parse("https://mcp.example.com/b" + std::to_string(n)).value();
@@ -128,65 +92,20 @@ token make_token(const std::string& access) {
     return t;
 }
 
-std::shared_ptr<keyring::memory::control> control_of(const store_options& o) {
-    return keyring::memory::control_for(o.app_name);
-}
+using tvtest::control_of;
+using tvtest::reads_of;
+using tvtest::writes_of;
 
-std::string item_of(const store_options& o) {
-    auto c = control_of(o);
-    const std::lock_guard lock(c->mutex);
-    auto found = c->items.find("bundle");
-    return found == c->items.end() ? std::string{} : std::string(found->second.view());
-}
+/// The bundle item of the store's keyring::memory service, or "" when absent.
+std::string item_of(const store_options& o) { return tvtest::item_of(o, "bundle"); }
 
-void set_item(const store_options& o, std::string_view bytes) {
-    auto c = control_of(o);
-    const std::lock_guard lock(c->mutex);
-    c->items.insert_or_assign("bundle", detail::secure_buffer::copy_of(bytes));
-}
-
-std::size_t reads_of(const store_options& o) {
-    auto c = control_of(o);
-    const std::lock_guard lock(c->mutex);
-    return c->reads;
-}
-std::size_t writes_of(const store_options& o) {
-    auto c = control_of(o);
-    const std::lock_guard lock(c->mutex);
-    return c->writes;
-}
-
-int wait_for(pid_t pid) {
-    int status = 0;
-    pid_t waited = -1;
-    do {
-        waited = ::waitpid(pid, &status, 0);
-    } while (waited < 0 && errno == EINTR);
-    REQUIRE(waited == pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-template <class Fn>
-pid_t spawn(Fn fn) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int code = 97;
-        try {
-            code = fn();
-        } catch (...) {
-            code = 98;
-        }
-        ::_exit(code);
-    }
-    return pid;
-}
+/// Sets the bundle item of the store's keyring::memory service.
+void set_item(const store_options& o, std::string_view bytes) { tvtest::set_item(o, "bundle", bytes); }
 
 }  // namespace
 
 TEST_CASE("keyring_bundle: a second instance reads the first one's bundle from the one item") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store a(o);
@@ -211,7 +130,7 @@ TEST_CASE("keyring_bundle: a second instance reads the first one's bundle from t
 }
 
 TEST_CASE("keyring_bundle: 50 gets cost one keyring read; reads of an empty store write nothing") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store empty(o);
@@ -237,7 +156,7 @@ TEST_CASE("keyring_bundle: 50 gets cost one keyring read; reads of an empty stor
 }
 
 TEST_CASE("keyring_bundle: a bundle over the keyring's item limit is refused before any write") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     bundle_store<small_keyring> s(o);
     int stored = 0;
@@ -268,7 +187,7 @@ TEST_CASE("keyring_bundle: a bundle over the keyring's item limit is refused bef
 }
 
 TEST_CASE("keyring_bundle: an item that is not a bundle is refused and never overwritten") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     std::string garbage;
     errc expected = errc::malformed_json;
@@ -289,7 +208,7 @@ TEST_CASE("keyring_bundle: an item that is not a bundle is refused and never ove
 }
 
 TEST_CASE("keyring_bundle: a failed keyring read is remembered until the store is reopened") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store a(o);
@@ -316,7 +235,7 @@ TEST_CASE("keyring_bundle: a failed keyring read is remembered until the store i
 }
 
 TEST_CASE("keyring_bundle: a write reloads the item first, even when the stamp did not change") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     mem_store s(o);
     REQUIRE(s.put(id(1), make_token("one")));
@@ -348,7 +267,7 @@ TEST_CASE("keyring_bundle: a write reloads the item first, even when the stamp d
 }
 
 TEST_CASE("keyring_bundle: another process's write is seen by a cached reader and merged by writers") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     using file_store = bundle_store<keyring::file>;
     file_store parent(o);
@@ -362,10 +281,10 @@ TEST_CASE("keyring_bundle: another process's write is seen by a cached reader an
             return 0;
         };
     };
-    const pid_t a = spawn(worker(100));
-    const pid_t b = spawn(worker(1000));
-    CHECK(wait_for(a) == 0);
-    CHECK(wait_for(b) == 0);
+    const pid_t a = tvtest::spawn(worker(100));
+    const pid_t b = tvtest::spawn(worker(1000));
+    CHECK(tvtest::wait_for(a) == 0);
+    CHECK(tvtest::wait_for(b) == 0);
     auto seen = parent.get(id(149));  // the stamp changed: the cached parent reloads with one lstat
     REQUIRE(seen);
     REQUIRE(seen->has_value());

@@ -21,6 +21,8 @@
 
 #include "tokenvault/keyring/file.hpp"
 
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace tokenvault;
 using tokenvault::keyring::file;
@@ -33,26 +35,6 @@ std::vector<std::byte> bytes_of(std::string_view text) {
     const auto* p = reinterpret_cast<const std::byte*>(text.data());
     return {p, p + text.size()};
 }
-
-/// A fresh directory under /tmp, removed with everything in it at scope exit.
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string pattern = "/tmp/tv_keyring_file_XXXXXX";
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    [[nodiscard]] fs::path operator/(const fs::path& p) const { return path_ / p; }
-
-private:
-    fs::path path_;
-};
 
 keyring_options options_for(const fs::path& dir) {
     keyring_options options;
@@ -95,7 +77,7 @@ TEST_CASE("file: needs a directory") {
 }
 
 TEST_CASE("file: round trip, modes on disk, no plaintext on disk") {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     const auto dir = scratch / "nested" / "keyring";
     auto ring = open_file(options_for(dir));
     CHECK(ring.tier_name() == "file");
@@ -172,7 +154,7 @@ TEST_CASE("file: round trip, modes on disk, no plaintext on disk") {
 }
 
 TEST_CASE("file: the passphrase is random, persisted once, reused on reopen, distinct per directory") {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     const auto dir_a = scratch / "a";
     const auto dir_b = scratch / "b";
     {
@@ -221,7 +203,7 @@ TEST_CASE("file: the passphrase is random, persisted once, reused on reopen, dis
 }
 
 TEST_CASE("file: tampered, moved, symlinked and exposed items are refused, never treated as absent") {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     const auto dir = scratch / "k";
     auto ring = open_file(options_for(dir));
     REQUIRE(ring.write("acct", bytes_of(canary)));
@@ -278,7 +260,7 @@ TEST_CASE("file: tampered, moved, symlinked and exposed items are refused, never
 }
 
 TEST_CASE("file: concurrent first start of 8 processes ends with exactly one passphrase") {
-    scratch_dir scratch;
+    tvtest::temp_dir scratch;
     const auto dir = scratch / "fresh" / "keyring";  // not there yet: the processes race on mkdir too
     constexpr int processes = 8;
     int gate[2];

@@ -8,13 +8,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -29,6 +26,9 @@
 #include "tokenvault/migration/none.hpp"
 #include "tokenvault/store.hpp"
 
+#include "support/forked.hpp"
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace tokenvault;
@@ -42,86 +42,11 @@ static_assert(std::is_nothrow_move_constructible_v<locking::process::store_guard
 
 std::error_code ec(errc c) { return make_error_code(c); }
 
-/// A fresh directory under /tmp, removed with everything in it at scope exit.
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string pattern = "/tmp/tv_lock_process_XXXXXX";
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~scratch_dir() {
-        std::error_code e;
-        fs::remove_all(path_, e);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    [[nodiscard]] fs::path operator/(const fs::path& p) const { return path_ / p; }
-
-private:
-    fs::path path_;
-};
-
 mode_t mode_of(const fs::path& p) {
     struct stat st {};
     REQUIRE(::lstat(p.c_str(), &st) == 0);
     return st.st_mode & 07777;
 }
-
-int wait_for(pid_t pid) {
-    int status = 0;
-    pid_t waited = -1;
-    do {
-        waited = ::waitpid(pid, &status, 0);
-    } while (waited < 0 && errno == EINTR);
-    REQUIRE(waited == pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/// Forks a child that runs `fn` (no doctest macros in it) and exits with its return value.
-template <class Fn>
-pid_t spawn(Fn fn) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int code = 97;
-        try {
-            code = fn();
-        } catch (...) {
-            code = 98;
-        }
-        ::_exit(code);
-    }
-    return pid;
-}
-
-/// A pipe a child writes one byte to once it holds the lock ('L') or failed ('E').
-class ready_pipe {
-public:
-    ready_pipe() { REQUIRE(::pipe2(fds_, O_CLOEXEC) == 0); }
-    ~ready_pipe() {
-        ::close(fds_[0]);
-        ::close(fds_[1]);
-    }
-    ready_pipe(const ready_pipe&) = delete;
-    ready_pipe& operator=(const ready_pipe&) = delete;
-    void signal(char c) const {
-        while (::write(fds_[1], &c, 1) < 0 && errno == EINTR) {
-        }
-    }
-    [[nodiscard]] char wait() const {
-        char c = 0;
-        ssize_t n = -1;
-        do {
-            n = ::read(fds_[0], &c, 1);
-        } while (n < 0 && errno == EINTR);
-        return n == 1 ? c : '?';
-    }
-
-private:
-    int fds_[2] = {-1, -1};
-};
 
 }  // namespace
 
@@ -158,7 +83,7 @@ TEST_CASE("locking::process: an empty path takes no file lock") {
 
 TEST_CASE(
     "locking::process: the lock file is 0600 in a 0700 directory made on demand, and outlives the lock") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto path = tmp / "a" / "b" / "tokens.sealed.lock";
     locking::process lock;
     locking::wait_report report;
@@ -176,7 +101,7 @@ TEST_CASE(
 }
 
 TEST_CASE("locking::process: an unsafe lock directory or lock file is refused") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     locking::process lock;
     locking::wait_report report;
     SUBCASE("a symlinked lock file") {
@@ -194,7 +119,7 @@ TEST_CASE("locking::process: an unsafe lock directory or lock file is refused") 
 }
 
 TEST_CASE("locking::process: a second holder in the same process times out and reports contention") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto path = tmp / "store.lock";
     locking::process a;
     locking::process b;
@@ -214,10 +139,10 @@ TEST_CASE("locking::process: a second holder in the same process times out and r
 }
 
 TEST_CASE("locking::process: a lock held by a process is released when that process is SIGKILLed") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto path = tmp / "tokens.sealed.lock";
-    ready_pipe ready;
-    const pid_t child = spawn([&] {
+    tvtest::ready_pipe ready;
+    const pid_t child = tvtest::spawn([&] {
         locking::process lock;
         locking::wait_report report;
         auto guard = lock.lock_store(path, 5s, report);
@@ -234,7 +159,7 @@ TEST_CASE("locking::process: a lock held by a process is released when that proc
     CHECK(report.waited >= 150ms);
 
     REQUIRE(::kill(child, SIGKILL) == 0);
-    CHECK(wait_for(child) == 128 + SIGKILL);
+    CHECK(tvtest::wait_for(child) == 128 + SIGKILL);
     locking::wait_report after;
     auto taken = lock.lock_store(path, 2s, after);
     REQUIRE(taken);
@@ -245,7 +170,7 @@ TEST_CASE("locking::process: a lock held by a process is released when that proc
 TEST_CASE("locking::process: 4 processes increment a shared counter without losing one") {
     constexpr int processes = 4;
     constexpr int increments = 100;
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto lock_path = tmp / "counter.lock";
     const auto counter = tmp / "counter";
     {
@@ -257,7 +182,7 @@ TEST_CASE("locking::process: 4 processes increment a shared counter without losi
     std::vector<pid_t> children;
     children.reserve(processes);
     for (int p = 0; p < processes; ++p) {
-        children.push_back(spawn([&] {
+        children.push_back(tvtest::spawn([&] {
             locking::process lock;
             for (int i = 0; i < increments; ++i) {
                 locking::wait_report report;
@@ -277,7 +202,7 @@ TEST_CASE("locking::process: 4 processes increment a shared counter without losi
             return 0;
         }));
     }
-    for (const pid_t c : children) CHECK(wait_for(c) == 0);
+    for (const pid_t c : children) CHECK(tvtest::wait_for(c) == 0);
     const int fd = ::open(counter.c_str(), O_RDONLY | O_CLOEXEC);
     REQUIRE(fd >= 0);
     char text[32] = {};
@@ -289,7 +214,7 @@ TEST_CASE("locking::process: 4 processes increment a shared counter without losi
 TEST_CASE("locking::process in a token_store: loads and writes wait for the store lock of another process") {
     using store_type = token_store<backend::sealed_file<keyring::file>, cipher::xchacha20poly1305,
                                    locking::process, migration::none, diagnostics::counters>;
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     store_options o;
     o.app_name = "tv-lock-store";
     o.directory = tmp / "store";
@@ -300,9 +225,9 @@ TEST_CASE("locking::process in a token_store: loads and writes wait for the stor
         t.access_token = secret_string("x");
         REQUIRE(first.put(credential_id::parse("https://a.example/").value(), t));
     }
-    ready_pipe ready;
-    ready_pipe release;
-    const pid_t child = spawn([&] {
+    tvtest::ready_pipe ready;
+    tvtest::ready_pipe release;
+    const pid_t child = tvtest::spawn([&] {
         locking::process lock;
         locking::wait_report report;
         auto guard = lock.lock_store(o.directory / "tokens.sealed.lock", 5s, report);
@@ -319,7 +244,7 @@ TEST_CASE("locking::process in a token_store: loads and writes wait for the stor
     CHECK(s.put(id, t).code() == ec(errc::lock_timeout));
     CHECK(s.diagnostics().read().lock_timeouts == 2);
     release.signal('R');
-    CHECK(wait_for(child) == 0);
+    CHECK(tvtest::wait_for(child) == 0);
     auto got = s.get(id);
     REQUIRE(got);
     CHECK(got->has_value());

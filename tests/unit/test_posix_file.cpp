@@ -9,11 +9,9 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -28,6 +26,9 @@
 
 #include "tokenvault/detail/posix_file.hpp"
 
+#include "support/forked.hpp"
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace tokenvault;
 using namespace tokenvault::detail;
@@ -36,32 +37,6 @@ namespace {
 
 constexpr std::string_view secret = "s3cr3t-refresh-token-value";
 constexpr uid_t nobody = 65534;
-
-/// A fresh directory under /tmp, removed with everything in it at scope exit.
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string pattern = "/tmp/tv_posix_file_XXXXXX";
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        // chmod back anything a test made read-only so the removal can descend
-        for (auto it = fs::recursive_directory_iterator(path_, ec); !ec && it != fs::recursive_directory_iterator();
-             it.increment(ec)) {
-            if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
-        }
-        fs::remove_all(path_, ec);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return path_; }
-    [[nodiscard]] fs::path operator/(const fs::path& p) const { return path_ / p; }
-
-private:
-    fs::path path_;
-};
 
 /// Sets the umask for a scope.
 class umask_guard {
@@ -107,30 +82,6 @@ std::span<const std::byte> bytes_of(std::string_view text) {
 
 std::error_code ec(errc c) { return make_error_code(c); }
 
-/// Runs `fn` in a forked child and returns its exit code (128 + signal if it was killed).
-template <class Fn>
-int run_in_child(Fn fn) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int code = 97;
-        try {
-            code = fn();
-        } catch (...) {
-            code = 98;
-        }
-        ::_exit(code);
-    }
-    int status = 0;
-    pid_t waited = -1;
-    do {
-        waited = ::waitpid(pid, &status, 0);
-    } while (waited < 0 && errno == EINTR);
-    REQUIRE(waited == pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /// In a child: becomes uid/gid 65534 when running as root, so permission bits apply. False on failure.
 bool drop_root_if_any() {
     if (::geteuid() != 0) return true;
@@ -151,7 +102,7 @@ TEST_SUITE("unit") {
 TEST_CASE("ensure_private_directory creates missing components with mode 0700 whatever the umask") {
     for (const mode_t mask : {mode_t{022}, mode_t{077}, mode_t{0}, mode_t{0277}}) {
         CAPTURE(mask);
-        scratch_dir tmp;
+        tvtest::temp_dir tmp;
         umask_guard guard(mask);
         const auto dir = tmp / "a" / "b" / "c";
         REQUIRE(ensure_private_directory(dir));
@@ -165,7 +116,7 @@ TEST_CASE("ensure_private_directory creates missing components with mode 0700 wh
 }
 
 TEST_CASE("ensure_private_directory keeps an acceptable existing directory as it is") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto dir = tmp / "existing";
     REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
     REQUIRE(::chmod(dir.c_str(), 0750) == 0);  // group may read, not write
@@ -174,7 +125,7 @@ TEST_CASE("ensure_private_directory keeps an acceptable existing directory as it
 }
 
 TEST_CASE("ensure_private_directory refuses unsafe existing directories") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     SUBCASE("a symlink to a directory") {
         REQUIRE(::mkdir((tmp / "real").c_str(), 0700) == 0);
         fs::create_directory_symlink(tmp / "real", tmp / "link");
@@ -214,12 +165,12 @@ TEST_CASE("ensure_private_directory refuses unsafe existing directories") {
 }
 
 TEST_CASE("ensure_private_directory reports a parent it may not write as read_only_store") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     REQUIRE(::chmod(tmp.path().c_str(), 0711) == 0);
     const auto parent = tmp / "ro";
     REQUIRE(::mkdir(parent.c_str(), 0500) == 0);
     if (::geteuid() == 0) REQUIRE(::chown(parent.c_str(), nobody, nobody) == 0);
-    const int code = run_in_child([&] {
+    const int code = tvtest::run_in_child([&] {
         if (!drop_root_if_any()) return 90;
         return exit_code_of(ensure_private_directory(parent / "app"));
     });
@@ -228,7 +179,7 @@ TEST_CASE("ensure_private_directory reports a parent it may not write as read_on
 }
 
 TEST_CASE("read_private_file reads the content and the identity of a private file") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "tokens";
     write_raw(file, secret);
     const auto r = read_private_file(file, 1024);
@@ -255,7 +206,7 @@ TEST_CASE("read_private_file reads the content and the identity of a private fil
 }
 
 TEST_CASE("read_private_file returns nullopt when nothing is there") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto r = read_private_file(tmp / "absent", 1024);
     REQUIRE(r);
     CHECK_FALSE(r->has_value());
@@ -265,7 +216,7 @@ TEST_CASE("read_private_file returns nullopt when nothing is there") {
 }
 
 TEST_CASE("read_private_file refuses what is not a private regular file of ours") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "tokens";
     write_raw(tmp / "real", secret);
     error err;
@@ -329,7 +280,7 @@ TEST_CASE("read_private_file refuses what is not a private regular file of ours"
 }
 
 TEST_CASE("read_private_file refuses a 1 GB file as too_large without reading it") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "huge";
     {
         const int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
@@ -346,11 +297,11 @@ TEST_CASE("read_private_file refuses a 1 GB file as too_large without reading it
 }
 
 TEST_CASE("read_private_file reports a file it may not open as unreadable_store") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     REQUIRE(::chmod(tmp.path().c_str(), 0711) == 0);
     const auto file = tmp / "tokens";
     write_raw(file, secret, ::geteuid() == 0 ? 0600 : 0000);  // as root: root's 0600 file, read as 65534
-    const int code = run_in_child([&] {
+    const int code = tvtest::run_in_child([&] {
         if (!drop_root_if_any()) return 90;
         return exit_code_of(read_private_file(file, 1024));
     });
@@ -360,7 +311,7 @@ TEST_CASE("read_private_file reports a file it may not open as unreadable_store"
 TEST_CASE("write_file_atomically creates 0600 files whatever the umask and leaves no temp file") {
     for (const mode_t mask : {mode_t{022}, mode_t{077}, mode_t{0}, mode_t{0277}}) {
         CAPTURE(mask);
-        scratch_dir tmp;
+        tvtest::temp_dir tmp;
         umask_guard guard(mask);
         const auto file = tmp / "tokens.json";
         const auto id = write_file_atomically(file, bytes_of(secret));
@@ -376,7 +327,7 @@ TEST_CASE("write_file_atomically creates 0600 files whatever the umask and leave
 }
 
 TEST_CASE("write_file_atomically replaces an existing file with a new private inode") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "tokens.json";
     write_raw(file, "old content", 0644);
     const auto before = stat_identity(file);
@@ -392,7 +343,7 @@ TEST_CASE("write_file_atomically replaces an existing file with a new private in
 
 TEST_CASE("write_file_atomically returns the identity that stat_identity sees afterwards, every time") {
     // rename updates the inode's ctime: an identity taken before the rename would not match
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "tokens.json";
     std::optional<file_identity> previous;
     for (int i = 0; i < 40; ++i) {
@@ -413,7 +364,7 @@ TEST_CASE("write_file_atomically returns the identity that stat_identity sees af
 }
 
 TEST_CASE("write_file_atomically refuses symlinks and directories at the target") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "tokens.json";
     SUBCASE("a symlink to a file is refused and neither is touched") {
         write_raw(tmp / "elsewhere", "original");
@@ -439,11 +390,11 @@ TEST_CASE("write_file_atomically refuses symlinks and directories at the target"
 }
 
 TEST_CASE("write_file_atomically removes its temp file when writing fails") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "tokens.json";
     write_raw(file, "old");
     const std::string big(4096, 'x');
-    const int code = run_in_child([&] {
+    const int code = tvtest::run_in_child([&] {
         // a file size limit makes write() fail with EFBIG after the temp file was created
         ::signal(SIGXFSZ, SIG_IGN);
         const rlimit limit{16, 16};
@@ -459,14 +410,14 @@ TEST_CASE("write_file_atomically removes its temp file when writing fails") {
 }
 
 TEST_CASE("write_file_atomically reports a read-only directory as read_only_store") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     REQUIRE(::chmod(tmp.path().c_str(), 0711) == 0);
     const auto dir = tmp / "ro";
     REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
     if (::geteuid() == 0) REQUIRE(::chown(dir.c_str(), nobody, nobody) == 0);
     REQUIRE(::chmod(dir.c_str(), 0500) == 0);
     const auto file = dir / "tokens.json";
-    const int code = run_in_child([&] {
+    const int code = tvtest::run_in_child([&] {
         if (!drop_root_if_any()) return 90;
         return exit_code_of(write_file_atomically(file, bytes_of(secret)));
     });
@@ -476,7 +427,7 @@ TEST_CASE("write_file_atomically reports a read-only directory as read_only_stor
 }
 
 TEST_CASE("stat_identity is cheap metadata that changes when the file is rewritten") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "tokens.json";
     const auto absent = stat_identity(file);
     REQUIRE(absent);
@@ -506,7 +457,7 @@ TEST_CASE("stat_identity is cheap metadata that changes when the file is rewritt
 }
 
 TEST_CASE("quarantine_file moves the file aside under a timestamped name") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "tokens.json";
     write_raw(file, "garbage");
     const std::time_t before = std::time(nullptr);
@@ -545,7 +496,7 @@ TEST_CASE("quarantine_file moves the file aside under a timestamped name") {
 }
 
 TEST_CASE("remove_file unlinks, says whether something was there, and never follows a symlink") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     const auto file = tmp / "tokens.json";
     write_raw(file, "x");
     const auto removed = remove_file(file);

@@ -11,12 +11,10 @@
 #include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -46,6 +44,10 @@
 #include "tokenvault/presets.hpp"
 #include "tokenvault/store.hpp"
 
+#include "support/forked.hpp"
+#include "support/memory_keyring.hpp"
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace tokenvault;
@@ -70,45 +72,8 @@ static_assert(std::is_same_v<presets::embedded, token_store<backend::sealed_file
 
 std::error_code ec(errc c) { return make_error_code(c); }
 
-/// A fresh directory under /tmp, removed with everything in it at scope exit.
-class scratch_dir {
-public:
-    explicit scratch_dir(const char* base = "/tmp") {
-        std::string pattern = std::string(base) + "/tv_sealed_XXXXXX";
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~scratch_dir() {
-        std::error_code e;
-        fs::remove_all(path_, e);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return path_; }
-    [[nodiscard]] fs::path operator/(const fs::path& p) const { return path_ / p; }
-
-private:
-    fs::path path_;
-};
-
-std::string random_hex(std::size_t n) {
-    std::vector<unsigned char> raw(n);
-    randombytes_buf(raw.data(), raw.size());
-    std::string hex(n * 2 + 1, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
-    hex.pop_back();
-    return hex;
-}
-
-/// Options for a store in `<dir>/store`, with a unique app name (so a fresh keyring::memory service).
-store_options options_in(const scratch_dir& dir) {
-    REQUIRE(sodium_init() >= 0);
-    store_options o;
-    o.app_name = "tv-sealed-" + random_hex(6);
-    o.directory = dir / "store";
-    o.lock_timeout = 5s;
-    return o;
-}
+/// Options for a store in `<dir>/store` with a fresh keyring::memory service.
+store_options options_in(const tvtest::temp_dir& dir) { return tvtest::fresh_store_options(dir, "tv-sealed-"); }
 
 fs::path sealed_path(const store_options& o) { return o.directory / o.file_name; }
 
@@ -157,66 +122,15 @@ std::vector<fs::path> files_containing(const fs::path& dir, std::string_view par
     return out;
 }
 
-std::shared_ptr<keyring::memory::control> control_of(const store_options& o) {
-    return keyring::memory::control_for(o.app_name);
-}
-
-/// The bytes of a keyring::memory item, or "" when absent.
-std::string item_of(const store_options& o, std::string_view account) {
-    auto c = control_of(o);
-    const std::lock_guard lock(c->mutex);
-    auto found = c->items.find(account);
-    return found == c->items.end() ? std::string{} : std::string(found->second.view());
-}
-
-void set_item(const store_options& o, std::string_view account, std::string_view bytes) {
-    auto c = control_of(o);
-    const std::lock_guard lock(c->mutex);
-    c->items.insert_or_assign(std::string(account), detail::secure_buffer::copy_of(bytes));
-}
-
-std::size_t reads_of(const store_options& o) {
-    auto c = control_of(o);
-    const std::lock_guard lock(c->mutex);
-    return c->reads;
-}
-std::size_t writes_of(const store_options& o) {
-    auto c = control_of(o);
-    const std::lock_guard lock(c->mutex);
-    return c->writes;
-}
+using tvtest::control_of;
+using tvtest::item_of;
+using tvtest::random_hex;
+using tvtest::reads_of;
+using tvtest::set_item;
+using tvtest::writes_of;
 
 std::span<const std::byte> as_bytes(std::string_view s) {
     return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
-
-/// Waits for a child and returns its exit code (128 + signal if it was killed).
-int wait_for(pid_t pid) {
-    int status = 0;
-    pid_t waited = -1;
-    do {
-        waited = ::waitpid(pid, &status, 0);
-    } while (waited < 0 && errno == EINTR);
-    REQUIRE(waited == pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/// Forks a child that runs `fn` (no doctest macros in it) and exits with its return value.
-template <class Fn>
-pid_t spawn(Fn fn) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int code = 97;
-        try {
-            code = fn();
-        } catch (...) {
-            code = 98;
-        }
-        ::_exit(code);
-    }
-    return pid;
 }
 
 /// Every string an event carries, for secret scans.
@@ -249,7 +163,7 @@ backend::sealed_file_header header_of(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("sealed_file: a second instance reads what the first wrote; disk and keyring hold no token") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     const std::string canary = "CANARY-sealed-" + random_hex(8);
     {
@@ -297,7 +211,7 @@ TEST_CASE("sealed_file: a second instance reads what the first wrote; disk and k
 }
 
 TEST_CASE("sealed_file: status reports the file, the tier, the key and the identity") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     mem_store s(o);
     auto before = s.backend().status();
@@ -321,20 +235,20 @@ TEST_CASE("sealed_file: status reports the file, the tier, the key and the ident
 }
 
 TEST_CASE("sealed_file: a fork()ed child's writes reach the parent, cached or fresh") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     mem_store parent(o);
     REQUIRE(parent.put(id(1),
                        make_token("from-parent")));  // the key exists before the fork: the child inherits it
     REQUIRE(parent.get(id(1)));
-    const pid_t pid = spawn([&] {
+    const pid_t pid = tvtest::spawn([&] {
         mem_store child(o);
         if (!child.put(id(2), make_token("from-child"))) return 1;
         auto mine = child.get(id(1));
         if (!mine || !mine->has_value() || (*mine)->access_token.reveal() != "from-parent") return 2;
         return 0;
     });
-    CHECK(wait_for(pid) == 0);
+    CHECK(tvtest::wait_for(pid) == 0);
     auto seen = parent.get(id(2));  // the cached parent notices the child's write with one stat
     REQUIRE(seen);
     REQUIRE(seen->has_value());
@@ -347,7 +261,7 @@ TEST_CASE("sealed_file: a fork()ed child's writes reach the parent, cached or fr
 }
 
 TEST_CASE("sealed_file: 50 gets cost one keyring read; a process writes its key once") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store writer(o);
@@ -372,7 +286,7 @@ TEST_CASE("sealed_file: 50 gets cost one keyring read; a process writes its key 
 }
 
 TEST_CASE("sealed_file: reads on an empty store touch neither keyring nor file") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     mem_store s(o);
     for (int i = 0; i < 20; ++i) {
@@ -394,7 +308,7 @@ TEST_CASE("sealed_file: reads on an empty store touch neither keyring nor file")
 }
 
 TEST_CASE("sealed_file: two processes putting 50 ids each lose nothing") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     auto worker = [&](int base) {
         return [&o, base] {
@@ -404,10 +318,10 @@ TEST_CASE("sealed_file: two processes putting 50 ids each lose nothing") {
             return 0;
         };
     };
-    const pid_t a = spawn(worker(0));
-    const pid_t b = spawn(worker(1000));
-    CHECK(wait_for(a) == 0);
-    CHECK(wait_for(b) == 0);
+    const pid_t a = tvtest::spawn(worker(0));
+    const pid_t b = tvtest::spawn(worker(1000));
+    CHECK(tvtest::wait_for(a) == 0);
+    CHECK(tvtest::wait_for(b) == 0);
     file_store parent(o);
     auto list = parent.list();
     REQUIRE(list);
@@ -425,7 +339,7 @@ TEST_CASE("sealed_file: two processes putting 50 ids each lose nothing") {
 }
 
 TEST_CASE("sealed_file: an insecure or symlinked file is refused and left unchanged") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store a(o);
@@ -464,12 +378,12 @@ TEST_CASE("sealed_file: an insecure or symlinked file is refused and left unchan
 }
 
 TEST_CASE("sealed_file: an unreadable file is refused, never overwritten") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     // Root reads anything: run the scenario as an unprivileged user in a child when we are root.
     const bool root = ::geteuid() == 0;
     if (root) REQUIRE(::chmod(tmp.path().c_str(), 0777) == 0);
     auto o = options_in(tmp);
-    const pid_t pid = spawn([&] {
+    const pid_t pid = tvtest::spawn([&] {
         if (root && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return 20;
         {
             mem_store a(o);
@@ -485,11 +399,11 @@ TEST_CASE("sealed_file: an unreadable file is refused, never overwritten") {
         if (read_all(path) != original) return 26;
         return 0;
     });
-    CHECK(wait_for(pid) == 0);
+    CHECK(tvtest::wait_for(pid) == 0);
 }
 
 TEST_CASE("sealed_file: an oversized file is refused without being read") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     REQUIRE(::mkdir(o.directory.c_str(), 0700) == 0);
     const auto path = sealed_path(o);
@@ -510,7 +424,7 @@ TEST_CASE("sealed_file: an oversized file is refused without being read") {
 }
 
 TEST_CASE("sealed_file: certain corruption is quarantined, reported once, and the store goes on") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store a(o);
@@ -569,7 +483,7 @@ TEST_CASE("sealed_file: certain corruption is quarantined, reported once, and th
 }
 
 TEST_CASE("sealed_file: a put onto a corrupt file quarantines it and succeeds") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     std::size_t quarantines = 0;
     event_store s(o);
@@ -592,7 +506,7 @@ TEST_CASE("sealed_file: a put onto a corrupt file quarantines it and succeeds") 
 }
 
 TEST_CASE("sealed_file: a file sealed by another key is refused, unchanged, and the keyring is asked once") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store a(o);
@@ -628,7 +542,7 @@ TEST_CASE("sealed_file: a file sealed by another key is refused, unchanged, and 
 }
 
 TEST_CASE("sealed_file: a newer format version or unknown flags are refused and never overwritten") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store a(o);
@@ -651,7 +565,7 @@ TEST_CASE("sealed_file: a newer format version or unknown flags are refused and 
 }
 
 TEST_CASE("sealed_file: a file sealed with another cipher is refused naming that cipher") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store a(o);
@@ -669,7 +583,7 @@ TEST_CASE("sealed_file: a file sealed with another cipher is refused naming that
 }
 
 TEST_CASE("sealed_file: a failed key fetch is remembered: one keyring read for ten gets") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store a(o);
@@ -703,7 +617,7 @@ TEST_CASE("sealed_file: a failed key fetch is remembered: one keyring read for t
 }
 
 TEST_CASE("sealed_file: a failed key creation is remembered and creates nothing") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     auto c = control_of(o);
     {
@@ -720,7 +634,7 @@ TEST_CASE("sealed_file: a failed key creation is remembered and creates nothing"
 }
 
 TEST_CASE("sealed_file: the keyring chain falls through, and a file keeps the tier its header names") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     auto c = control_of(o);
     SUBCASE("memory unavailable: the key goes to the file tier, and stays there") {
@@ -773,7 +687,7 @@ TEST_CASE("sealed_file: the keyring chain falls through, and a file keeps the ti
 TEST_CASE("sealed_file: the keyring tier is reported once, as chosen by the chain or by the file header") {
     using chain_events = sealed_store<keyring::first_available<memory_key, keyring::file>,
                                       cipher::xchacha20poly1305, diagnostics::callback>;
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     struct seen_resolution {
         std::string tier, reason, backend;
@@ -806,7 +720,7 @@ TEST_CASE("sealed_file: the keyring tier is reported once, as chosen by the chai
 }
 
 TEST_CASE("sealed_file: a header naming a tier this keyring is not is refused as foreign") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     {
         mem_store a(o);
@@ -833,7 +747,7 @@ TEST_CASE("sealed_file: a header naming a tier this keyring is not is refused as
 }
 
 TEST_CASE("sealed_file: the file follows docs/FORMAT.md byte for byte") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     // A key of our own in the keyring, and a file built by hand from the format description.
     std::array<unsigned char, 32> key{};
@@ -919,7 +833,7 @@ TEST_CASE("sealed_file: AES-256-GCM rotates its key past 2^31 seals, crash-safel
         return;
     }
     using aes_store = sealed_store<memory_key, cipher::aes256gcm>;
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     const auto path = sealed_path(o);
     aes_store stale(o);  // keeps the first key cached throughout
@@ -996,7 +910,7 @@ TEST_CASE("sealed_file: AES-256-GCM rotates its key past 2^31 seals, crash-safel
 }
 
 TEST_CASE("sealed_file: no token in any error or event") {
-    scratch_dir tmp;
+    tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     const std::string canary = "CANARY-events-" + random_hex(8);
     std::string seen;
@@ -1030,7 +944,7 @@ TEST_CASE("sealed_file: puts killed by SIGKILL at random moments never lose an a
     constexpr int ids = 32;
     // tmpfs when there is one: fsync is then free, so the kills land in every phase of a put, not mostly
     // in fsync.
-    scratch_dir tmp(fs::is_directory("/dev/shm") ? "/dev/shm" : "/tmp");
+    tvtest::temp_dir tmp{/*prefer_memory_fs=*/true};
     auto o = options_in(tmp);
     std::mt19937 rng(static_cast<std::uint32_t>(randombytes_random()));
     std::uniform_int_distribution<int> micros(1000, 20000);
@@ -1042,7 +956,7 @@ TEST_CASE("sealed_file: puts killed by SIGKILL at random moments never lose an a
     for (int round = 0; round < rounds; ++round) {
         int fds[2] = {-1, -1};
         REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-        const pid_t pid = spawn([&] {
+        const pid_t pid = tvtest::spawn([&] {
             ::close(fds[0]);
             file_store s(o);
             if (!s.list()) return 32;
@@ -1060,7 +974,7 @@ TEST_CASE("sealed_file: puts killed by SIGKILL at random moments never lose an a
             ::read(fds[0], &seq, sizeof seq) == static_cast<ssize_t>(sizeof seq) && seq == -1;
         if (started) ::usleep(static_cast<useconds_t>(micros(rng)));
         ::kill(pid, SIGKILL);
-        const int code = wait_for(pid);
+        const int code = tvtest::wait_for(pid);
         REQUIRE(started);
         CHECK(code == 128 + SIGKILL);
         while (::read(fds[0], &seq, sizeof seq) == static_cast<ssize_t>(sizeof seq)) {
