@@ -5,6 +5,8 @@
 // the authoritative reread against a stale cache, a 16-thread stampede, lock timeouts, the lock order
 // checker (death tests in forked children), token endpoint responses, every bad input, and canaries.
 // The provider is tests/support/oauth_test_server.hpp (rotation and reuse detection, like real servers).
+#include <stdlib.h>
+
 #include <doctest/doctest.h>
 
 #include <tokenvault/diagnostics/callback.hpp>
@@ -645,7 +647,9 @@ TEST_SUITE("unit") {
             return;
         }
         SUBCASE("a provider that asks the manager for another credential (nested credential locks)") {
-            const auto d = run_dying([] {
+            tvtest::temp_dir parent;  // the child dies without running destructors: its files go in here
+            const auto d = run_dying([&parent] {
+                ::setenv("TMPDIR", parent.path().c_str(), 1);  // in the child only
                 world w;
                 w.log_in();
                 w.expire();
@@ -658,11 +662,11 @@ TEST_SUITE("unit") {
             CHECK(d.stderr_text.find("credential locks never nest") != std::string::npos);
         }
         SUBCASE("a diagnostics callback that logs out while the store reads under its lock") {
-            const auto d = run_dying([] {
+            tvtest::temp_dir dir;  // made and removed here: the child dies without running destructors
+            const auto d = run_dying([&dir] {
                 using sealed_events = tv::token_store<tv::backend::sealed_file<tv::keyring::file>,
                                                       tv::cipher::xchacha20poly1305, tv::locking::process,
                                                       tv::migration::none, tv::diagnostics::callback>;
-                tvtest::temp_dir dir;
                 tvtest::oauth_test_server server(dir.path(), canary);
                 tv::store_options options;
                 options.directory = dir.path() / "store";
