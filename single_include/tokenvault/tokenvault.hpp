@@ -52,6 +52,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -508,11 +509,28 @@ struct file_identity {
     friend bool operator==(const file_identity&, const file_identity&) = default;
 };
 
-/// A file read by `read_private_file`: its bytes in secure memory and the identity they belong to.
-struct private_file {
-    secure_buffer bytes;      ///< the whole content
+/// Ordinary heap bytes, for files whose content is useless without a key (ciphertext): locked memory
+/// costs a mapping, mlock and page faults per read, tens of microseconds for a 50 KB file.
+class plain_bytes {
+public:
+    explicit plain_bytes(std::size_t size) : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
+    [[nodiscard]] std::byte* data() noexcept { return data_.get(); }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
+
+private:
+    std::unique_ptr<std::byte[]> data_;
+    std::size_t size_;
+};
+
+/// A file read by `read_private_file`: its bytes (in secure memory unless asked otherwise) and the
+/// identity they belong to.
+template <class Bytes = secure_buffer>
+struct basic_private_file {
+    Bytes bytes;              ///< the whole content
     file_identity identity;   ///< identity of the version that was read
 };
+using private_file = basic_private_file<>;
 
 /// Owns a file descriptor and closes it on destruction. Move-only.
 class unique_fd {
@@ -719,10 +737,12 @@ template <class = void>
     }
 }
 
-/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt if absent.
-template <class = void>
-[[nodiscard]] inline result<std::optional<private_file>> read_private_file(const std::filesystem::path& p,
-                                                                           std::size_t max_size) {
+/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt if
+/// absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
+template <class Bytes = secure_buffer>
+[[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
+    const std::filesystem::path& p, std::size_t max_size) {
+    using private_file = basic_private_file<Bytes>;
     unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
     if (fd.get() < 0) {
         const int err = errno;
@@ -741,7 +761,7 @@ template <class = void>
         if (before.st_size < 0 || static_cast<std::uint64_t>(before.st_size) > max_size)
             return error{errc::too_large, p.string()};
 
-        secure_buffer buffer(static_cast<std::size_t>(before.st_size));
+        Bytes buffer(static_cast<std::size_t>(before.st_size));
         std::size_t filled = 0;
         while (filled < buffer.size()) {
             const auto n = retry_eintr([&] {
@@ -3795,7 +3815,9 @@ public:
         if (config_error_) return *config_error_;
         identity_known_ = false;
         last_text_ = tokenvault::detail::bundle_text{};
-        auto read = tokenvault::detail::read_private_file(file_, sealed_file_format::max_file_size);
+        // The file is ciphertext: ordinary memory will do (the plaintext goes to secure memory).
+        auto read = tokenvault::detail::read_private_file<tokenvault::detail::plain_bytes>(
+            file_, sealed_file_format::max_file_size);
         if (!read) {
             ctx.diagnostics.on(events::file_read{0, read.code()});
             return read.error();
@@ -3912,9 +3934,8 @@ private:
     }
 
     // Parses, finds the key for, authenticates and parses one read file.
-    template <class Cipher, class Context>
-    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const tokenvault::detail::private_file& file,
-                                             sealed_file_header& header) {
+    template <class Cipher, class Context, class File>
+    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header) {
         const auto bytes = file.bytes.bytes();
         auto parsed = parse_sealed_header(bytes);
         if (!parsed) {

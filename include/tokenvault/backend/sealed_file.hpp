@@ -281,7 +281,9 @@ public:
         if (config_error_) return *config_error_;
         identity_known_ = false;
         last_text_ = tokenvault::detail::bundle_text{};
-        auto read = tokenvault::detail::read_private_file(file_, sealed_file_format::max_file_size);
+        // The file is ciphertext: ordinary memory will do (the plaintext goes to secure memory).
+        auto read = tokenvault::detail::read_private_file<tokenvault::detail::plain_bytes>(
+            file_, sealed_file_format::max_file_size);
         if (!read) {
             ctx.diagnostics.on(events::file_read{0, read.code()});
             return read.error();
@@ -398,9 +400,8 @@ private:
     }
 
     // Parses, finds the key for, authenticates and parses one read file.
-    template <class Cipher, class Context>
-    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const tokenvault::detail::private_file& file,
-                                             sealed_file_header& header) {
+    template <class Cipher, class Context, class File>
+    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header) {
         const auto bytes = file.bytes.bytes();
         auto parsed = parse_sealed_header(bytes);
         if (!parsed) {
