@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct entry_info {
     std::vector<std::string> scopes;           ///< granted scopes
     std::string issuer;                        ///< authorization server
 };
+
+/// Name and version of the plaintext bundle format (docs/FORMAT.md).
+inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
+inline constexpr std::int64_t bundle_format_version = 1;
 
 /// The unit a backend persists: all entries, keyed by credential hash.
 struct bundle {

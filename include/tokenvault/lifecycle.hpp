@@ -32,10 +32,10 @@
 #include "diagnostics/events.hpp"
 #include "entry.hpp"
 #include "error.hpp"
-#include "json.hpp"
 #include "options.hpp"
 #include "result.hpp"
 #include "token.hpp"
+#include "token_json.hpp"
 
 namespace tokenvault {
 

@@ -20,11 +20,11 @@
 #include "diagnostics/none.hpp"
 #include "entry.hpp"
 #include "fwd.hpp"
-#include "json.hpp"
 #include "locking/threads.hpp"
 #include "migration/none.hpp"
 #include "options.hpp"
 #include "result.hpp"
+#include "token_json.hpp"
 
 namespace tokenvault {
 

@@ -38,3 +38,4 @@
 #include "store.hpp"
 #include "store_with.hpp"
 #include "token.hpp"
+#include "token_json.hpp"

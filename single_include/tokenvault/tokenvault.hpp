@@ -1248,10 +1248,360 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 // begin file tokenvault/json.hpp
 // tokenvault/json.hpp: JSON mapping of tokens and bundles (nlohmann/json).
 //
+// Tokens: token_json.hpp. Bundles (docs/FORMAT.md): serialize_bundle writes the text directly into wiped
+// memory (detail/bundle_text.hpp); parse_bundle reads it with a strict pull reader, without an
+// intermediate document (detail/bundle_reader.hpp).
+
+#include <string_view>
+
+// begin file tokenvault/detail/bundle_reader.hpp
+// tokenvault/detail/bundle_reader.hpp: reads a bundle's JSON text straight into a `bundle` (json_cursor.hpp).
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// begin file tokenvault/credential_id.hpp
+// tokenvault/credential_id.hpp: the identity of a stored credential.
+//
+// A credential is identified by the canonical URL of the protected resource plus an optional account
+// (profile) name; a user-chosen server label is not identity, so renaming a server never orphans its
+// tokens. The canonical form and the hash are a file-format contract: see docs/FORMAT.md.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <sodium.h>
+
+
+namespace tokenvault {
+
+/// Identity of a credential: canonical resource URL + optional account; hashable, file-name safe.
+class credential_id {
+public:
+    static constexpr std::size_t max_url_length = 2048;
+    static constexpr std::size_t max_account_length = 256;
+
+    /// Parses and canonicalises `resource_url` (see docs/FORMAT.md); `account` may be empty.
+    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url, std::string_view account = {}) {
+        auto canonical = canonicalize(resource_url);
+        if (!canonical) return canonical.error();
+        if (account.size() > max_account_length) return error{errc::too_large, "credential_id: account"};
+        for (const char c : account)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+                return error{errc::invalid_argument, "credential_id: account contains a control character"};
+        credential_id id;
+        id.resource_ = std::move(*canonical);
+        id.account_ = std::string(account);
+        TOKENVAULT_TRY(id.compute_hash());
+        return id;
+    }
+
+    /// The canonical resource URL.
+    [[nodiscard]] const std::string& resource() const noexcept { return resource_; }
+    /// The account or profile name; empty when none.
+    [[nodiscard]] const std::string& account() const noexcept { return account_; }
+    /// SHA-256 (lower-case hex) of the identity: safe as a file name, keyring account or map key.
+    [[nodiscard]] const std::string& hash() const noexcept { return hash_; }
+
+    friend bool operator==(const credential_id& a, const credential_id& b) noexcept { return a.hash_ == b.hash_; }
+    friend bool operator<(const credential_id& a, const credential_id& b) noexcept { return a.hash_ < b.hash_; }
+
+    /// Returns the canonical form of an http(s) URL, or errc::invalid_url saying what is wrong.
+    [[nodiscard]] static result<std::string> canonicalize(std::string_view url) {
+        if (url.empty()) return error{errc::invalid_url, "credential_id: empty URL"};
+        if (url.size() > max_url_length) return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
+        for (const char c : url) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u <= 0x20 || u == 0x7f)
+                return error{errc::invalid_url, "credential_id: URL contains a space or control character"};
+        }
+        const auto scheme_end = url.find("://");
+        if (scheme_end == std::string_view::npos)
+            return error{errc::invalid_url, "credential_id: URL has no scheme (expected https://...)"};
+        const std::string scheme = lower(url.substr(0, scheme_end));
+        if (scheme != "https" && scheme != "http")
+            return error{errc::invalid_url, "credential_id: scheme must be http or https"};
+        std::string_view rest = url.substr(scheme_end + 3);
+        const auto authority_end = rest.find_first_of("/?#");
+        const std::string_view authority = rest.substr(0, authority_end);
+        rest = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+        if (authority.find('@') != std::string_view::npos)
+            return error{errc::invalid_url, "credential_id: URL must not contain user info"};
+
+        std::string_view host = authority;
+        std::string_view port;
+        if (!host.empty() && host.front() == '[') {  // IPv6 literal
+            const auto close = host.find(']');
+            if (close == std::string_view::npos) return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
+            port = host.substr(close + 1);
+            host = host.substr(0, close + 1);
+            if (!port.empty() && port.front() != ':') return error{errc::invalid_url, "credential_id: bad port"};
+            if (!port.empty()) port.remove_prefix(1);
+        } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+            port = host.substr(colon + 1);
+            host = host.substr(0, colon);
+        }
+        if (host.empty()) return error{errc::invalid_url, "credential_id: URL has no host"};
+        for (const char c : host) {
+            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_' || c == '[' || c == ']' || c == ':' || c == '%';
+            if (!ok) return error{errc::invalid_url, "credential_id: host contains an invalid character"};
+        }
+        std::string canonical = scheme + "://" + lower(host);
+        if (!port.empty()) {
+            if (port.size() > 5) return error{errc::invalid_url, "credential_id: port out of range"};
+            std::uint32_t value = 0;
+            for (const char c : port) {
+                if (c < '0' || c > '9') return error{errc::invalid_url, "credential_id: port is not a number"};
+                value = value * 10 + static_cast<std::uint32_t>(c - '0');
+            }
+            if (value == 0 || value > 65535) return error{errc::invalid_url, "credential_id: port out of range"};
+            const bool default_port = (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
+            if (!default_port) canonical += ":" + std::to_string(value);
+        }
+        const auto fragment = rest.find('#');
+        if (fragment != std::string_view::npos) rest = rest.substr(0, fragment);
+        if (rest.empty() || rest.front() == '?') canonical += '/';
+        canonical += rest;
+        return canonical;
+    }
+
+private:
+    credential_id() = default;
+
+    static std::string lower(std::string_view s) {
+        std::string out(s);
+        for (char& c : out)
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        return out;
+    }
+
+    result<void> compute_hash() {
+        TOKENVAULT_TRY(detail::ensure_sodium());
+        static constexpr std::string_view domain = "tokenvault-credential-v1\n";
+        crypto_hash_sha256_state state;
+        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+        const auto feed = [&](std::string_view part) {
+            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
+        };
+        crypto_hash_sha256_init(&state);
+        feed(domain);
+        feed(resource_);
+        feed("\n");
+        feed(account_);
+        crypto_hash_sha256_final(&state, digest.data());
+        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
+        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+        hash_.assign(hex.data(), crypto_hash_sha256_BYTES * 2);
+        return {};
+    }
+
+    std::string resource_;
+    std::string account_;
+    std::string hash_;
+};
+
+}  // namespace tokenvault
+
+template <>
+struct std::hash<tokenvault::credential_id> {
+    std::size_t operator()(const tokenvault::credential_id& id) const noexcept {
+        return std::hash<std::string>{}(id.hash());
+    }
+};
+// end file tokenvault/credential_id.hpp
+// begin file tokenvault/entry.hpp
+// tokenvault/entry.hpp: a stored credential (`entry`), its secret-free summary (`entry_info`), and the
+// `bundle` of entries that a backend persists as one unit.
+//
+// Every write of an entry bumps its generation; compare-and-swap and erase_if compare it, so a caller
+// changes an entry only if nobody else changed it since the caller read it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// begin file tokenvault/token.hpp
+// tokenvault/token.hpp: the OAuth token and the string type that holds its secrets.
+//
+// `secret_string` keeps its characters in memory that is zeroed when freed and prints as `<redacted>`
+// on every stream, so a token logged by mistake leaks nothing. `token` is the provider-neutral OAuth
+// credential; fields tokenvault does not know are kept in `extra` and written back unchanged.
+
+#include <chrono>
+#include <compare>
+#include <concepts>
+#include <cstring>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+
+namespace tokenvault {
+
+/// A string holding a secret: zeroed on destruction, compared in constant time, printed as <redacted>.
+class secret_string {
+public:
+    using storage_type = std::basic_string<char, std::char_traits<char>, detail::zeroing_allocator<char>>;
+
+    secret_string() = default;
+    explicit secret_string(std::string_view value) : value_(value.data(), value.size()) {}
+    secret_string(const secret_string&) = default;
+    secret_string(secret_string&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
+    secret_string& operator=(const secret_string& other) {
+        if (this != &other) {
+            wipe();
+            value_ = other.value_;
+        }
+        return *this;
+    }
+    secret_string& operator=(secret_string&& other) noexcept {
+        if (this != &other) {
+            wipe();
+            value_ = std::move(other.value_);
+            other.wipe();
+        }
+        return *this;
+    }
+    ~secret_string() { wipe(); }
+
+    /// The secret itself; handle with care (never log it).
+    [[nodiscard]] std::string_view reveal() const noexcept { return {value_.data(), value_.size()}; }
+    [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
+    [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
+
+    /// Constant-time equality of the secrets.
+    friend bool operator==(const secret_string& a, const secret_string& b) noexcept {
+        return a.value_.size() == b.value_.size() &&
+               (a.value_.empty() || sodium_memcmp(a.value_.data(), b.value_.data(), a.value_.size()) == 0);
+    }
+    /// Prints `<redacted>`, never the secret.
+    friend std::ostream& operator<<(std::ostream& os, const secret_string&) { return os << "<redacted>"; }
+
+private:
+    void wipe() noexcept {
+        // Zero the whole buffer, including a short-string buffer inside the object itself.
+        if (value_.capacity() > 0) sodium_memzero(value_.data(), value_.capacity());
+        value_.clear();
+    }
+    storage_type value_;
+};
+
+/// The clock of every tokenvault time point.
+using clock = std::chrono::system_clock;
+
+/// An OAuth credential as issued by an authorization server.
+struct token {
+    secret_string access_token;                  ///< the bearer credential
+    std::string token_type = "Bearer";           ///< usually "Bearer" or "DPoP"
+    std::optional<secret_string> refresh_token;  ///< absent when the server issued none
+    std::optional<clock::time_point> expires_at; ///< absent: unknown expiry, valid until a 401
+    std::vector<std::string> scopes;             ///< granted scopes
+    std::string issuer;                          ///< authorization server (issuer URL)
+    std::string client_id;                       ///< the OAuth client this token was issued to
+    std::optional<secret_string> client_secret;  ///< for confidential or dynamically registered clients
+    std::optional<secret_string> id_token;       ///< OpenID Connect ID token, if any
+    nlohmann::json extra = nlohmann::json::object();  ///< unknown fields, preserved on round trip
+
+    /// True when the token expires within `skew` of `now` (unknown expiry is never expired).
+    [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
+        return expires_at.has_value() && *expires_at <= now + skew;
+    }
+    /// Equal when every field is (secrets compared in constant time). A template so that a translation
+    /// unit that never compares tokens does not pay for resolving nlohmann::json's comparisons.
+    template <std::same_as<token> T>
+    friend bool operator==(const T& a, const T& b) {
+        return a.access_token == b.access_token && a.token_type == b.token_type &&
+               a.refresh_token == b.refresh_token && a.expires_at == b.expires_at && a.scopes == b.scopes &&
+               a.issuer == b.issuer && a.client_id == b.client_id && a.client_secret == b.client_secret &&
+               a.id_token == b.id_token && a.extra == b.extra;
+    }
+    /// Prints a redacted summary: type, expiry and scopes, never a secret.
+    friend std::ostream& operator<<(std::ostream& os, const token& t) {
+        os << "token{type=" << t.token_type << ", access_token=<redacted>";
+        if (t.refresh_token) os << ", refresh_token=<redacted>";
+        if (t.expires_at)
+            os << ", expires_at="
+               << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
+        os << ", scopes=" << t.scopes.size() << "}";
+        return os;
+    }
+};
+
+}  // namespace tokenvault
+// end file tokenvault/token.hpp
+
+namespace tokenvault {
+
+/// A stored credential: identity, token, generation and time of the last write.
+struct entry {
+    credential_id id;                                  ///< whose credential this is
+    ::tokenvault::token token;                         ///< the credential itself
+    std::uint64_t generation = 0;                      ///< bumped on every write of this entry
+    clock::time_point updated_at{};                    ///< time of the last write
+    nlohmann::json extra = nlohmann::json::object();   ///< unknown entry fields, preserved
+};
+
+/// What `list()` returns for an entry: identity and metadata, never a secret.
+struct entry_info {
+    credential_id id;                          ///< whose credential this is
+    std::optional<clock::time_point> expires_at;  ///< token expiry, if known
+    std::uint64_t generation = 0;              ///< the entry's generation
+    clock::time_point updated_at{};            ///< time of the last write
+    bool has_refresh_token = false;            ///< whether a silent refresh is possible
+    std::vector<std::string> scopes;           ///< granted scopes
+    std::string issuer;                        ///< authorization server
+};
+
+/// Name and version of the plaintext bundle format (docs/FORMAT.md).
+inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
+inline constexpr std::int64_t bundle_format_version = 1;
+
+/// The unit a backend persists: all entries, keyed by credential hash.
+struct bundle {
+    std::unordered_map<std::string, entry> entries;     ///< keyed by `credential_id::hash()`
+    std::uint64_t last_generation = 0;  ///< the last generation handed out; never reused in a bundle
+    nlohmann::json extra = nlohmann::json::object();    ///< unknown top-level fields, preserved
+};
+
+/// The secret-free summary of an entry.
+[[nodiscard]] inline entry_info summarize(const entry& e) {
+    return entry_info{e.id,         e.token.expires_at,     e.generation,  e.updated_at,
+                      e.token.refresh_token.has_value(), e.token.scopes, e.token.issuer};
+}
+
+}  // namespace tokenvault
+// end file tokenvault/entry.hpp
+// begin file tokenvault/token_json.hpp
+// tokenvault/token_json.hpp: JSON mapping of tokens (nlohmann/json), and the limits every token obeys.
+//
 // Expiry is written as an absolute RFC 3339 UTC time ("expires_at"); on read tokenvault also accepts
 // unix seconds, unix milliseconds (numbers >= 1e11) and "expires_in" relative to a known issue time.
 // Unknown fields are kept and written back. Every malformed input gives a typed error naming the field;
 // nothing is partially applied. Secrets in temporary JSON documents are wiped after use.
+// Functions are templates (a defaulted parameter, or the JSON type) so that a translation unit compiles
+// only those it calls.
 
 #include <charconv>
 #include <chrono>
@@ -1262,28 +1612,23 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
-// begin file tokenvault/detail/json_cursor.hpp
-// tokenvault/detail/json_cursor.hpp: a strict JSON pull reader for text that holds secrets.
+// begin file tokenvault/detail/json_writer.hpp
+// tokenvault/detail/json_writer.hpp: writes JSON text straight into wiped memory.
 //
-// `parse_bundle` reads decrypted bundles with it instead of building an nlohmann document first. Strings
-// without escapes are handed out as views into the input (which lives in secure memory); strings with
-// escapes are decoded into a scratch buffer that is wiped when it is released. So reading a bundle leaves
-// no unwiped copy of a token anywhere, and costs about a third of a document parse.
-//
-// The grammar is RFC 8259, as strict as nlohmann::json::parse: no comments, no trailing commas, no BOM,
-// strings must be well-formed UTF-8 without raw control characters, lone surrogate escapes are refused.
-// Every read reports failure by returning false; `failed()` then stays true and `offset()` says where.
-// Nesting is only walked by `skip`, which uses a heap stack: deep input cannot overflow the call stack.
+// serialize_bundle uses it so that no intermediate nlohmann document holds copies of the secrets; the
+// only nlohmann use is for unknown fields that tokenvault preserves without knowing their shape.
 
 #include <charconv>
-#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
-#include <system_error>
+
+#include <nlohmann/json.hpp>
 
 // begin file tokenvault/detail/text_checks.hpp
 // tokenvault/detail/text_checks.hpp: byte-level checks every stored text field passes (UTF-8, control bytes).
@@ -1365,6 +1710,599 @@ template <bool StopAtJsonSpecials = false>
 
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/text_checks.hpp
+
+namespace tokenvault::detail {
+
+/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
+class json_writer {
+public:
+    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
+
+    /// Appends a JSON string; false when `value` is not valid UTF-8 (the text is then unusable).
+    [[nodiscard]] bool string(std::string_view value) {
+        static constexpr char hex[] = "0123456789abcdef";
+        out_ += '"';
+        std::size_t i = 0;
+        for (;;) {
+            const std::size_t run_end = printable_ascii_end<true>(value, i);
+            out_.append(value.data() + i, run_end - i);
+            i = run_end;
+            if (i == value.size()) break;
+            const auto c = static_cast<unsigned char>(value[i]);
+            if (c == '"' || c == '\\') {
+                const char escaped[] = {'\\', static_cast<char>(c)};
+                out_.append(escaped, sizeof escaped);
+                ++i;
+            } else if (c < 0x20) {
+                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+                out_.append(escaped, sizeof escaped);
+                ++i;
+            } else if (c == 0x7f) {
+                out_ += static_cast<char>(c);
+                ++i;
+            } else {
+                const auto length = utf8_sequence_length(value, i);
+                if (length == 0) return false;  // the caller discards the whole text
+                out_.append(value.data() + i, length);
+                i += length;
+            }
+        }
+        out_ += '"';
+        return true;
+    }
+    /// Appends `"key":` (with a leading comma when needed).
+    [[nodiscard]] bool key(std::string_view name) {
+        separator();
+        if (!string(name)) return false;
+        out_ += ':';
+        return true;
+    }
+    /// Appends an unsigned number.
+    void number(std::uint64_t value) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+        (void)ec;
+        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
+        const auto digits = static_cast<std::size_t>(end - buf);
+        const auto at = out_.size();
+        out_.resize(at + digits);
+        std::memcpy(out_.data() + at, buf, digits);
+    }
+    /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
+    template <class Json>
+    void value(const Json& v) {
+        std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+        out_ += text;
+        wipe(text);
+    }
+    void open_object() {
+        out_ += '{';
+        first_ = true;
+    }
+    void close_object() {
+        out_ += '}';
+        first_ = false;
+    }
+    void open_array() {
+        out_ += '[';
+        first_ = true;
+    }
+    void close_array() {
+        out_ += ']';
+        first_ = false;
+    }
+    /// Writes the separator before an array element.
+    void element() { separator(); }
+    /// Appends JSON text that is already well-formed (a value after `key`).
+    void raw(std::string_view json_text) { out_.append(json_text.data(), json_text.size()); }
+    /// The number of bytes written so far.
+    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+    /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
+    template <class Json, class Skip>
+    [[nodiscard]] bool members_of(const Json& object, Skip&& skip) {
+        if (!object.is_object()) return true;
+        for (auto it = object.begin(); it != object.end(); ++it) {
+            if (skip(it.key())) continue;
+            if (!key(it.key())) return false;
+            value(it.value());
+        }
+        return true;
+    }
+    [[nodiscard]] secret_text& text() noexcept { return out_; }
+
+private:
+    void separator() {
+        if (!first_) out_ += ',';
+        first_ = false;
+    }
+    secret_text out_;
+    bool first_ = true;
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/json_writer.hpp
+
+namespace tokenvault {
+
+/// Size limits applied to every token read or written.
+struct token_limits {
+    static constexpr std::size_t max_secret_length = 32 * 1024;   ///< access/refresh/id token, client secret
+    static constexpr std::size_t max_text_length = 4 * 1024;      ///< token type, issuer, client id, scope
+    static constexpr std::size_t max_scopes = 256;                ///< number of scopes
+    static constexpr std::size_t max_token_json = 256 * 1024;     ///< one serialized token with extras
+    static constexpr std::size_t max_bundle_json = 64u << 20;     ///< one serialized bundle
+};
+
+namespace detail {
+
+/// Overwrites every string inside `doc` with zeros (for documents that held secrets).
+template <class Json>
+inline void scrub(Json& doc) noexcept {
+    if (doc.is_string()) {
+        auto& s = doc.template get_ref<std::string&>();
+        wipe(s);
+    } else if (doc.is_structured()) {
+        for (auto& child : doc) scrub(child);
+    }
+}
+
+/// Wipes a JSON document's strings when it goes out of scope.
+template <class Json>
+struct scrub_on_exit {
+    Json& doc;
+    explicit scrub_on_exit(Json& d) noexcept : doc(d) {}
+    scrub_on_exit(const scrub_on_exit&) = delete;
+    scrub_on_exit& operator=(const scrub_on_exit&) = delete;
+    ~scrub_on_exit() { scrub(doc); }
+};
+
+/// Formats a time point as RFC 3339 UTC with fractional seconds only when they are non-zero.
+template <class = void>
+inline std::string format_rfc3339(clock::time_point tp) {
+    using namespace std::chrono;
+    const auto ns_total = duration_cast<nanoseconds>(tp.time_since_epoch());
+    auto day_point = floor<days>(tp);
+    const year_month_day ymd{day_point};
+    const hh_mm_ss<nanoseconds> hms{duration_cast<nanoseconds>(tp - day_point)};
+    (void)ns_total;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02lld", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<long long>(hms.seconds().count()));
+    std::string out = buf;
+    if (const auto frac = hms.subseconds().count(); frac != 0) {
+        std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(frac));
+        std::string f = buf;
+        while (f.back() == '0') f.pop_back();
+        out += f;
+    }
+    out += 'Z';
+    return out;
+}
+
+/// Parses RFC 3339 ("2026-11-23T04:00:00Z", "...T04:00:00.5+01:00"); nullopt when malformed.
+template <class = void>
+inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
+    using namespace std::chrono;
+    const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
+        if (pos + n > s.size()) return false;
+        out = 0;
+        for (std::size_t i = pos; i < pos + n; ++i) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            out = out * 10 + (s[i] - '0');
+        }
+        return true;
+    };
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    if (s.size() < 20 || !digits(0, 4, y) || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' || !digits(8, 2, d) ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) || s[13] != ':' || !digits(14, 2, mi) ||
+        s[16] != ':' || !digits(17, 2, sec))
+        return std::nullopt;
+    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+    if (!ymd.ok() || y > 2200 || h > 23 || mi > 59 || sec > 60) return std::nullopt;  // 2200: far inside clock range
+    std::size_t pos = 19;
+    nanoseconds frac{0};
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        long long value = 0;
+        int count = 0;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            if (count < 9) {
+                value = value * 10 + (s[pos] - '0');
+                ++count;
+            }
+            ++pos;
+        }
+        if (count == 0) return std::nullopt;
+        for (int i = count; i < 9; ++i) value *= 10;
+        frac = nanoseconds{value};
+    }
+    minutes offset{0};
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+        ++pos;
+    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+        int oh = 0, om = 0;
+        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om))
+            return std::nullopt;
+        offset = hours{oh} + minutes{om};
+        if (s[pos] == '-') offset = -offset;
+        pos += 6;
+    } else {
+        return std::nullopt;
+    }
+    if (pos != s.size()) return std::nullopt;
+    const auto tp = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + frac - offset;
+    return time_point_cast<clock::duration>(tp);
+}
+
+template <class Json>
+inline result<std::string> text_field(const Json& doc, const char* name, bool required,
+                                      std::size_t max_length) {
+    const auto found = doc.find(name);
+    if (found == doc.end() || found->is_null()) {
+        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
+        return std::string{};
+    }
+    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
+    const auto& value = found->template get_ref<const std::string&>();
+    if (value.size() > max_length)
+        return error{errc::too_large, std::string("token: field '") + name + "' is too long"};
+    if (has_control_or_nul(value))
+        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
+    return value;
+}
+
+template <class Json>
+inline result<std::optional<secret_string>> secret_field(const Json& doc, const char* name, bool required) {
+    const auto found = doc.find(name);
+    if (found == doc.end() || found->is_null()) {
+        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
+        return std::optional<secret_string>{};
+    }
+    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
+    const auto& value = found->template get_ref<const std::string&>();
+    if (value.size() > token_limits::max_secret_length)
+        return error{errc::too_large, std::string("token: field '") + name + "' is longer than 32 KiB"};
+    if (has_control_or_nul(value))
+        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
+    return std::optional<secret_string>{secret_string{value}};
+}
+
+/// The latest expiry tokenvault accepts (2200-01-01T00:00:00Z): far later than any real token, far inside
+/// the range of the nanosecond clock (year 2262), so no conversion can overflow.
+inline constexpr double max_expiry_seconds = 7258118400.0;
+
+/// An expiry written as RFC 3339 text.
+template <class = void>
+inline result<std::optional<clock::time_point>> expiry_from_text(std::string_view text, const char* name) {
+    auto tp = parse_rfc3339(text);
+    if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
+    return std::optional<clock::time_point>{*tp};
+}
+
+/// An expiry written as unix seconds, or unix milliseconds (>= 1e11).
+template <class = void>
+inline result<std::optional<clock::time_point>> expiry_from_number(double n, const char* name) {
+    using namespace std::chrono;
+    const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
+    const double seconds = millis ? n / 1000.0 : n;
+    if (!(n >= 0) || seconds > max_expiry_seconds)
+        return error{errc::value_out_of_range,
+                     std::string("token: field '") + name + "' is out of range (before 1970 or after 2200)"};
+    const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
+    return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
+}
+
+/// The error for an expiry that is neither text nor a number.
+template <class = void>
+inline error expiry_type_error(const char* name) {
+    return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
+}
+
+/// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
+template <class Json>
+inline result<std::optional<clock::time_point>> expiry_field(const Json& value, const char* name) {
+    if (value.is_null()) return std::optional<clock::time_point>{};
+    if (value.is_string()) return expiry_from_text(value.template get_ref<const std::string&>(), name);
+    if (value.is_number()) return expiry_from_number(value.template get<double>(), name);
+    return expiry_type_error(name);
+}
+
+/// Resolves a relative "expires_in" (seconds after `issued_at`).
+template <class = void>
+inline result<clock::time_point> expiry_after(double seconds, const std::optional<clock::time_point>& issued_at) {
+    if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
+        return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
+    if (!issued_at)
+        return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};
+    return *issued_at + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+/// Appends the scopes of a space-separated OAuth "scope" string.
+template <class = void>
+inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto end = text.find(' ', start);
+        const auto piece = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        if (!piece.empty()) scopes.emplace_back(piece);
+        if (end == std::string_view::npos) break;
+        start = end + 1;
+    }
+}
+
+}  // namespace detail
+
+/// Checks a token's fields against tokenvault's limits (non-empty access token, sizes, no control bytes).
+template <class = void>
+[[nodiscard]] inline result<void> validate(const token& t) {
+    if (t.access_token.empty()) return error{errc::missing_field, "token: access_token is empty"};
+    const auto check_secret = [](const secret_string& s, const char* name) -> result<void> {
+        if (s.size() > token_limits::max_secret_length)
+            return error{errc::too_large, std::string("token: ") + name + " is longer than 32 KiB"};
+        if (detail::has_control_or_nul(s.reveal()))
+            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
+        if (!detail::valid_utf8(s.reveal()))
+            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
+        return {};
+    };
+    const auto check_text = [](const std::string& s, const char* name) -> result<void> {
+        if (s.size() > token_limits::max_text_length)
+            return error{errc::too_large, std::string("token: ") + name + " is too long"};
+        if (detail::has_control_or_nul(s))
+            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
+        if (!detail::valid_utf8(s))
+            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
+        return {};
+    };
+    TOKENVAULT_TRY(check_secret(t.access_token, "access_token"));
+    if (t.refresh_token) TOKENVAULT_TRY(check_secret(*t.refresh_token, "refresh_token"));
+    if (t.client_secret) TOKENVAULT_TRY(check_secret(*t.client_secret, "client_secret"));
+    if (t.id_token) TOKENVAULT_TRY(check_secret(*t.id_token, "id_token"));
+    if (t.token_type.empty()) return error{errc::missing_field, "token: token_type is empty"};
+    TOKENVAULT_TRY(check_text(t.token_type, "token_type"));
+    TOKENVAULT_TRY(check_text(t.issuer, "issuer"));
+    TOKENVAULT_TRY(check_text(t.client_id, "client_id"));
+    if (t.scopes.size() > token_limits::max_scopes) return error{errc::too_large, "token: too many scopes"};
+    for (const auto& scope : t.scopes) {
+        TOKENVAULT_TRY(check_text(scope, "scope"));
+        if (scope.empty() || scope.find(' ') != std::string::npos)
+            return error{errc::invalid_argument, "token: a scope is empty or contains a space"};
+    }
+    if (!t.extra.is_object()) return error{errc::wrong_type, "token: extra must be a JSON object"};
+    return {};
+}
+
+/// Options for reading a token from JSON.
+struct token_json_options {
+    /// The time the token was issued; needed to resolve a relative "expires_in".
+    std::optional<clock::time_point> issued_at;
+};
+
+/// Reads a token from a JSON object (a stored token or an OAuth token response).
+template <class Json = nlohmann::json>
+[[nodiscard]] inline result<token> token_from_json(const Json& doc, const token_json_options& options = {}) {
+    if (!doc.is_object()) return error{errc::wrong_type, "token: JSON value must be an object"};
+    token t;
+    {
+        auto access = detail::secret_field(doc, "access_token", true);
+        if (!access) return access.error();
+        t.access_token = std::move(**access);
+    }
+    {
+        auto type = detail::text_field(doc, "token_type", false, token_limits::max_text_length);
+        if (!type) return type.error();
+        if (!type->empty()) t.token_type = std::move(*type);
+    }
+    {
+        auto refresh = detail::secret_field(doc, "refresh_token", false);
+        if (!refresh) return refresh.error();
+        t.refresh_token = std::move(*refresh);
+        if (t.refresh_token && t.refresh_token->empty()) t.refresh_token.reset();
+    }
+    for (const char* name : {"client_secret", "id_token"}) {
+        auto secret = detail::secret_field(doc, name, false);
+        if (!secret) return secret.error();
+        (std::string_view(name) == "client_secret" ? t.client_secret : t.id_token) = std::move(*secret);
+    }
+    for (const char* name : {"issuer", "client_id"}) {
+        auto text = detail::text_field(doc, name, false, token_limits::max_text_length);
+        if (!text) return text.error();
+        (std::string_view(name) == "issuer" ? t.issuer : t.client_id) = std::move(*text);
+    }
+    if (const auto found = doc.find("expires_at"); found != doc.end()) {
+        auto expiry = detail::expiry_field(*found, "expires_at");
+        if (!expiry) return expiry.error();
+        t.expires_at = *expiry;
+    } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
+        if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
+        auto expiry = detail::expiry_after(rel->template get<double>(), options.issued_at);
+        if (!expiry) return expiry.error();
+        t.expires_at = *expiry;
+    }
+    if (const auto found = doc.find("scopes"); found != doc.end() && !found->is_null()) {
+        if (!found->is_array()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
+        for (const auto& scope : *found) {
+            if (!scope.is_string()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
+            t.scopes.push_back(scope.template get<std::string>());
+        }
+    } else if (const auto scope = doc.find("scope"); scope != doc.end() && !scope->is_null()) {
+        if (!scope->is_string()) return error{errc::wrong_type, "token: field 'scope' must be a string"};
+        detail::append_scopes(scope->template get_ref<const std::string&>(), t.scopes);
+    }
+    static constexpr std::string_view known[] = {"access_token", "token_type",  "refresh_token", "client_secret",
+                                                 "id_token",     "issuer",      "client_id",     "expires_at",
+                                                 "expires_in",   "scopes",      "scope"};
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+        bool is_known = false;
+        for (const auto k : known) is_known = is_known || it.key() == k;
+        if (!is_known) t.extra[it.key()] = it.value();
+    }
+    TOKENVAULT_TRY(validate(t));
+    return t;
+}
+
+/// Writes a token as a JSON object; the caller must wipe the result with detail::scrub after use.
+template <class Json = nlohmann::json>
+[[nodiscard]] inline Json token_to_json(const token& t) {
+    Json doc = t.extra.is_object() ? Json(t.extra) : Json::object();
+    doc["access_token"] = std::string(t.access_token.reveal());
+    doc["token_type"] = t.token_type;
+    if (t.refresh_token) doc["refresh_token"] = std::string(t.refresh_token->reveal());
+    if (t.client_secret) doc["client_secret"] = std::string(t.client_secret->reveal());
+    if (t.id_token) doc["id_token"] = std::string(t.id_token->reveal());
+    if (!t.issuer.empty()) doc["issuer"] = t.issuer;
+    if (!t.client_id.empty()) doc["client_id"] = t.client_id;
+    if (t.expires_at) doc["expires_at"] = detail::format_rfc3339(*t.expires_at);
+    if (!t.scopes.empty()) doc["scopes"] = t.scopes;
+    return doc;
+}
+
+namespace detail {
+
+inline bool is_token_field(std::string_view k) noexcept {
+    return k == "access_token" || k == "token_type" || k == "refresh_token" || k == "client_secret" ||
+           k == "id_token" || k == "issuer" || k == "client_id" || k == "expires_at" || k == "expires_in" ||
+           k == "scopes" || k == "scope";
+}
+
+/// Writes a token object; false when a string is not valid UTF-8.
+template <class = void>
+[[nodiscard]] inline bool write_token(json_writer& w, const token& t) {
+    w.open_object();
+    bool ok = w.key("access_token") && w.string(t.access_token.reveal());
+    ok = ok && w.key("token_type") && w.string(t.token_type);
+    if (t.refresh_token) ok = ok && w.key("refresh_token") && w.string(t.refresh_token->reveal());
+    if (t.client_secret) ok = ok && w.key("client_secret") && w.string(t.client_secret->reveal());
+    if (t.id_token) ok = ok && w.key("id_token") && w.string(t.id_token->reveal());
+    if (!t.issuer.empty()) ok = ok && w.key("issuer") && w.string(t.issuer);
+    if (!t.client_id.empty()) ok = ok && w.key("client_id") && w.string(t.client_id);
+    if (t.expires_at) ok = ok && w.key("expires_at") && w.string(format_rfc3339(*t.expires_at));
+    if (!t.scopes.empty()) {
+        ok = ok && w.key("scopes");
+        w.open_array();
+        for (const auto& scope : t.scopes) {
+            w.element();
+            ok = ok && w.string(scope);
+        }
+        w.close_array();
+    }
+    ok = ok && w.members_of(t.extra, is_token_field);
+    w.close_object();
+    return ok;
+}
+
+}  // namespace detail
+
+}  // namespace tokenvault
+// end file tokenvault/token_json.hpp
+// begin file tokenvault/detail/bundle_text.hpp
+// tokenvault/detail/bundle_text.hpp: writing a bundle's JSON text, reusing the text of unchanged entries.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+
+namespace tokenvault::detail {
+
+/// The JSON text of the bundle a backend last read or wrote, and where each entry's object sits in it.
+/// Writing the next version of that bundle copies the text of every entry whose generation and update
+/// time are unchanged instead of serializing it again: a put re-serializes one entry, not all of them.
+/// Sound because a generation is never reused within a bundle (every write takes last_generation + 1)
+/// and a load replaces the whole record. Held in wiped memory, like the bundle's tokens.
+struct bundle_text {
+    struct entry_span {
+        std::uint64_t generation = 0;
+        clock::time_point updated_at{};
+        std::size_t offset = 0;  ///< of the entry's object in `text`
+        std::size_t size = 0;
+    };
+    secret_text text;
+    std::unordered_map<std::string, entry_span> entries;  ///< by credential hash
+
+    /// The text of the entry with this hash, generation and update time, if it is recorded.
+    [[nodiscard]] std::optional<std::string_view> find(const std::string& hash, const entry& e) const {
+        const auto found = entries.find(hash);
+        if (found == entries.end() || found->second.generation != e.generation ||
+            found->second.updated_at != e.updated_at)
+            return std::nullopt;
+        return std::string_view(text.data() + found->second.offset, found->second.size);
+    }
+};
+
+/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
+template <class = void>
+[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
+    constexpr std::size_t typical_entry = 1024;
+    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
+    bundle_text out;
+    out.entries.reserve(b.entries.size());
+    w.open_object();
+    bool ok = w.key("format") && w.string(bundle_format_name);
+    ok = ok && w.key("version");
+    w.number(static_cast<std::uint64_t>(bundle_format_version));
+    ok = ok && w.key("last_generation");
+    w.number(b.last_generation);
+    ok = ok && w.members_of(b.extra, [](std::string_view k) {
+        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
+    });
+    ok = ok && w.key("entries");
+    w.open_object();
+    for (const auto& [hash, e] : b.entries) {
+        if (!ok) break;
+        ok = w.key(hash);
+        const std::size_t start = w.size();
+        if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
+            w.raw(*unchanged);
+        } else {
+            w.open_object();
+            ok = ok && w.key("resource") && w.string(e.id.resource());
+            if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
+            ok = ok && w.key("generation");
+            w.number(e.generation);
+            ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
+            ok = ok && w.key("token") && write_token(w, e.token);
+            ok = ok && w.members_of(e.extra, [](std::string_view k) {
+                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
+            });
+            w.close_object();
+        }
+        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
+    }
+    w.close_object();
+    w.close_object();
+    if (!ok) return error{errc::invalid_argument, "bundle: a text field is not valid UTF-8"};
+    if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    out.text = std::move(w.text());
+    return out;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/bundle_text.hpp
+// begin file tokenvault/detail/json_cursor.hpp
+// tokenvault/detail/json_cursor.hpp: a strict JSON pull reader for text that holds secrets.
+//
+// `parse_bundle` reads decrypted bundles with it instead of building an nlohmann document first. Strings
+// without escapes are handed out as views into the input (which lives in secure memory); strings with
+// escapes are decoded into a scratch buffer that is wiped when it is released. So reading a bundle leaves
+// no unwiped copy of a token anywhere, and costs about a third of a document parse.
+//
+// The grammar is RFC 8259, as strict as nlohmann::json::parse: no comments, no trailing commas, no BOM,
+// strings must be well-formed UTF-8 without raw control characters, lone surrogate escapes are refused.
+// Every read reports failure by returning false; `failed()` then stays true and `offset()` says where.
+// Nesting is only walked by `skip`, which uses a heap stack: deep input cannot overflow the call stack.
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
 
 namespace tokenvault::detail {
 
@@ -1768,915 +2706,8 @@ private:
 
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/json_cursor.hpp
-// begin file tokenvault/detail/json_writer.hpp
-// tokenvault/detail/json_writer.hpp: writes JSON text straight into wiped memory.
-//
-// serialize_bundle uses it so that no intermediate nlohmann document holds copies of the secrets; the
-// only nlohmann use is for unknown fields that tokenvault preserves without knowing their shape.
-
-#include <charconv>
-#include <cstdint>
-#include <cstring>
-#include <string>
-#include <string_view>
-
-#include <nlohmann/json.hpp>
-
 
 namespace tokenvault::detail {
-
-/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
-class json_writer {
-public:
-    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
-
-    /// Appends a JSON string; false when `value` is not valid UTF-8 (the text is then unusable).
-    [[nodiscard]] bool string(std::string_view value) {
-        static constexpr char hex[] = "0123456789abcdef";
-        out_ += '"';
-        std::size_t i = 0;
-        for (;;) {
-            const std::size_t run_end = printable_ascii_end<true>(value, i);
-            out_.append(value.data() + i, run_end - i);
-            i = run_end;
-            if (i == value.size()) break;
-            const auto c = static_cast<unsigned char>(value[i]);
-            if (c == '"' || c == '\\') {
-                const char escaped[] = {'\\', static_cast<char>(c)};
-                out_.append(escaped, sizeof escaped);
-                ++i;
-            } else if (c < 0x20) {
-                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-                out_.append(escaped, sizeof escaped);
-                ++i;
-            } else if (c == 0x7f) {
-                out_ += static_cast<char>(c);
-                ++i;
-            } else {
-                const auto length = utf8_sequence_length(value, i);
-                if (length == 0) return false;  // the caller discards the whole text
-                out_.append(value.data() + i, length);
-                i += length;
-            }
-        }
-        out_ += '"';
-        return true;
-    }
-    /// Appends `"key":` (with a leading comma when needed).
-    [[nodiscard]] bool key(std::string_view name) {
-        separator();
-        if (!string(name)) return false;
-        out_ += ':';
-        return true;
-    }
-    /// Appends an unsigned number.
-    void number(std::uint64_t value) {
-        char buf[24];
-        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-        (void)ec;
-        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
-        const auto digits = static_cast<std::size_t>(end - buf);
-        const auto at = out_.size();
-        out_.resize(at + digits);
-        std::memcpy(out_.data() + at, buf, digits);
-    }
-    /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
-    template <class Json>
-    void value(const Json& v) {
-        std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-        out_ += text;
-        wipe(text);
-    }
-    void open_object() {
-        out_ += '{';
-        first_ = true;
-    }
-    void close_object() {
-        out_ += '}';
-        first_ = false;
-    }
-    void open_array() {
-        out_ += '[';
-        first_ = true;
-    }
-    void close_array() {
-        out_ += ']';
-        first_ = false;
-    }
-    /// Writes the separator before an array element.
-    void element() { separator(); }
-    /// Appends JSON text that is already well-formed (a value after `key`).
-    void raw(std::string_view json_text) { out_.append(json_text.data(), json_text.size()); }
-    /// The number of bytes written so far.
-    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
-    /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
-    template <class Json, class Skip>
-    [[nodiscard]] bool members_of(const Json& object, Skip&& skip) {
-        if (!object.is_object()) return true;
-        for (auto it = object.begin(); it != object.end(); ++it) {
-            if (skip(it.key())) continue;
-            if (!key(it.key())) return false;
-            value(it.value());
-        }
-        return true;
-    }
-    [[nodiscard]] secret_text& text() noexcept { return out_; }
-
-private:
-    void separator() {
-        if (!first_) out_ += ',';
-        first_ = false;
-    }
-    secret_text out_;
-    bool first_ = true;
-};
-
-}  // namespace tokenvault::detail
-// end file tokenvault/detail/json_writer.hpp
-// begin file tokenvault/entry.hpp
-// tokenvault/entry.hpp: a stored credential (`entry`), its secret-free summary (`entry_info`), and the
-// `bundle` of entries that a backend persists as one unit.
-//
-// Every write of an entry bumps its generation; compare-and-swap and erase_if compare it, so a caller
-// changes an entry only if nobody else changed it since the caller read it.
-
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <unordered_map>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-// begin file tokenvault/credential_id.hpp
-// tokenvault/credential_id.hpp: the identity of a stored credential.
-//
-// A credential is identified by the canonical URL of the protected resource plus an optional account
-// (profile) name; a user-chosen server label is not identity, so renaming a server never orphans its
-// tokens. The canonical form and the hash are a file-format contract: see docs/FORMAT.md.
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <functional>
-#include <string>
-#include <string_view>
-
-#include <sodium.h>
-
-
-namespace tokenvault {
-
-/// Identity of a credential: canonical resource URL + optional account; hashable, file-name safe.
-class credential_id {
-public:
-    static constexpr std::size_t max_url_length = 2048;
-    static constexpr std::size_t max_account_length = 256;
-
-    /// Parses and canonicalises `resource_url` (see docs/FORMAT.md); `account` may be empty.
-    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url, std::string_view account = {}) {
-        auto canonical = canonicalize(resource_url);
-        if (!canonical) return canonical.error();
-        if (account.size() > max_account_length) return error{errc::too_large, "credential_id: account"};
-        for (const char c : account)
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-                return error{errc::invalid_argument, "credential_id: account contains a control character"};
-        credential_id id;
-        id.resource_ = std::move(*canonical);
-        id.account_ = std::string(account);
-        TOKENVAULT_TRY(id.compute_hash());
-        return id;
-    }
-
-    /// The canonical resource URL.
-    [[nodiscard]] const std::string& resource() const noexcept { return resource_; }
-    /// The account or profile name; empty when none.
-    [[nodiscard]] const std::string& account() const noexcept { return account_; }
-    /// SHA-256 (lower-case hex) of the identity: safe as a file name, keyring account or map key.
-    [[nodiscard]] const std::string& hash() const noexcept { return hash_; }
-
-    friend bool operator==(const credential_id& a, const credential_id& b) noexcept { return a.hash_ == b.hash_; }
-    friend bool operator<(const credential_id& a, const credential_id& b) noexcept { return a.hash_ < b.hash_; }
-
-    /// Returns the canonical form of an http(s) URL, or errc::invalid_url saying what is wrong.
-    [[nodiscard]] static result<std::string> canonicalize(std::string_view url) {
-        if (url.empty()) return error{errc::invalid_url, "credential_id: empty URL"};
-        if (url.size() > max_url_length) return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
-        for (const char c : url) {
-            const auto u = static_cast<unsigned char>(c);
-            if (u <= 0x20 || u == 0x7f)
-                return error{errc::invalid_url, "credential_id: URL contains a space or control character"};
-        }
-        const auto scheme_end = url.find("://");
-        if (scheme_end == std::string_view::npos)
-            return error{errc::invalid_url, "credential_id: URL has no scheme (expected https://...)"};
-        const std::string scheme = lower(url.substr(0, scheme_end));
-        if (scheme != "https" && scheme != "http")
-            return error{errc::invalid_url, "credential_id: scheme must be http or https"};
-        std::string_view rest = url.substr(scheme_end + 3);
-        const auto authority_end = rest.find_first_of("/?#");
-        const std::string_view authority = rest.substr(0, authority_end);
-        rest = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
-        if (authority.find('@') != std::string_view::npos)
-            return error{errc::invalid_url, "credential_id: URL must not contain user info"};
-
-        std::string_view host = authority;
-        std::string_view port;
-        if (!host.empty() && host.front() == '[') {  // IPv6 literal
-            const auto close = host.find(']');
-            if (close == std::string_view::npos) return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
-            port = host.substr(close + 1);
-            host = host.substr(0, close + 1);
-            if (!port.empty() && port.front() != ':') return error{errc::invalid_url, "credential_id: bad port"};
-            if (!port.empty()) port.remove_prefix(1);
-        } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
-            port = host.substr(colon + 1);
-            host = host.substr(0, colon);
-        }
-        if (host.empty()) return error{errc::invalid_url, "credential_id: URL has no host"};
-        for (const char c : host) {
-            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                            c == '.' || c == '_' || c == '[' || c == ']' || c == ':' || c == '%';
-            if (!ok) return error{errc::invalid_url, "credential_id: host contains an invalid character"};
-        }
-        std::string canonical = scheme + "://" + lower(host);
-        if (!port.empty()) {
-            if (port.size() > 5) return error{errc::invalid_url, "credential_id: port out of range"};
-            std::uint32_t value = 0;
-            for (const char c : port) {
-                if (c < '0' || c > '9') return error{errc::invalid_url, "credential_id: port is not a number"};
-                value = value * 10 + static_cast<std::uint32_t>(c - '0');
-            }
-            if (value == 0 || value > 65535) return error{errc::invalid_url, "credential_id: port out of range"};
-            const bool default_port = (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
-            if (!default_port) canonical += ":" + std::to_string(value);
-        }
-        const auto fragment = rest.find('#');
-        if (fragment != std::string_view::npos) rest = rest.substr(0, fragment);
-        if (rest.empty() || rest.front() == '?') canonical += '/';
-        canonical += rest;
-        return canonical;
-    }
-
-private:
-    credential_id() = default;
-
-    static std::string lower(std::string_view s) {
-        std::string out(s);
-        for (char& c : out)
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        return out;
-    }
-
-    result<void> compute_hash() {
-        TOKENVAULT_TRY(detail::ensure_sodium());
-        static constexpr std::string_view domain = "tokenvault-credential-v1\n";
-        crypto_hash_sha256_state state;
-        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        const auto feed = [&](std::string_view part) {
-            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
-        };
-        crypto_hash_sha256_init(&state);
-        feed(domain);
-        feed(resource_);
-        feed("\n");
-        feed(account_);
-        crypto_hash_sha256_final(&state, digest.data());
-        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-        hash_.assign(hex.data(), crypto_hash_sha256_BYTES * 2);
-        return {};
-    }
-
-    std::string resource_;
-    std::string account_;
-    std::string hash_;
-};
-
-}  // namespace tokenvault
-
-template <>
-struct std::hash<tokenvault::credential_id> {
-    std::size_t operator()(const tokenvault::credential_id& id) const noexcept {
-        return std::hash<std::string>{}(id.hash());
-    }
-};
-// end file tokenvault/credential_id.hpp
-// begin file tokenvault/token.hpp
-// tokenvault/token.hpp: the OAuth token and the string type that holds its secrets.
-//
-// `secret_string` keeps its characters in memory that is zeroed when freed and prints as `<redacted>`
-// on every stream, so a token logged by mistake leaks nothing. `token` is the provider-neutral OAuth
-// credential; fields tokenvault does not know are kept in `extra` and written back unchanged.
-
-#include <chrono>
-#include <compare>
-#include <concepts>
-#include <cstring>
-#include <optional>
-#include <ostream>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-#include <sodium.h>
-
-
-namespace tokenvault {
-
-/// A string holding a secret: zeroed on destruction, compared in constant time, printed as <redacted>.
-class secret_string {
-public:
-    using storage_type = std::basic_string<char, std::char_traits<char>, detail::zeroing_allocator<char>>;
-
-    secret_string() = default;
-    explicit secret_string(std::string_view value) : value_(value.data(), value.size()) {}
-    secret_string(const secret_string&) = default;
-    secret_string(secret_string&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
-    secret_string& operator=(const secret_string& other) {
-        if (this != &other) {
-            wipe();
-            value_ = other.value_;
-        }
-        return *this;
-    }
-    secret_string& operator=(secret_string&& other) noexcept {
-        if (this != &other) {
-            wipe();
-            value_ = std::move(other.value_);
-            other.wipe();
-        }
-        return *this;
-    }
-    ~secret_string() { wipe(); }
-
-    /// The secret itself; handle with care (never log it).
-    [[nodiscard]] std::string_view reveal() const noexcept { return {value_.data(), value_.size()}; }
-    [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
-    [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
-
-    /// Constant-time equality of the secrets.
-    friend bool operator==(const secret_string& a, const secret_string& b) noexcept {
-        return a.value_.size() == b.value_.size() &&
-               (a.value_.empty() || sodium_memcmp(a.value_.data(), b.value_.data(), a.value_.size()) == 0);
-    }
-    /// Prints `<redacted>`, never the secret.
-    friend std::ostream& operator<<(std::ostream& os, const secret_string&) { return os << "<redacted>"; }
-
-private:
-    void wipe() noexcept {
-        // Zero the whole buffer, including a short-string buffer inside the object itself.
-        if (value_.capacity() > 0) sodium_memzero(value_.data(), value_.capacity());
-        value_.clear();
-    }
-    storage_type value_;
-};
-
-/// The clock of every tokenvault time point.
-using clock = std::chrono::system_clock;
-
-/// An OAuth credential as issued by an authorization server.
-struct token {
-    secret_string access_token;                  ///< the bearer credential
-    std::string token_type = "Bearer";           ///< usually "Bearer" or "DPoP"
-    std::optional<secret_string> refresh_token;  ///< absent when the server issued none
-    std::optional<clock::time_point> expires_at; ///< absent: unknown expiry, valid until a 401
-    std::vector<std::string> scopes;             ///< granted scopes
-    std::string issuer;                          ///< authorization server (issuer URL)
-    std::string client_id;                       ///< the OAuth client this token was issued to
-    std::optional<secret_string> client_secret;  ///< for confidential or dynamically registered clients
-    std::optional<secret_string> id_token;       ///< OpenID Connect ID token, if any
-    nlohmann::json extra = nlohmann::json::object();  ///< unknown fields, preserved on round trip
-
-    /// True when the token expires within `skew` of `now` (unknown expiry is never expired).
-    [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
-        return expires_at.has_value() && *expires_at <= now + skew;
-    }
-    /// Equal when every field is (secrets compared in constant time). A template so that a translation
-    /// unit that never compares tokens does not pay for resolving nlohmann::json's comparisons.
-    template <std::same_as<token> T>
-    friend bool operator==(const T& a, const T& b) {
-        return a.access_token == b.access_token && a.token_type == b.token_type &&
-               a.refresh_token == b.refresh_token && a.expires_at == b.expires_at && a.scopes == b.scopes &&
-               a.issuer == b.issuer && a.client_id == b.client_id && a.client_secret == b.client_secret &&
-               a.id_token == b.id_token && a.extra == b.extra;
-    }
-    /// Prints a redacted summary: type, expiry and scopes, never a secret.
-    friend std::ostream& operator<<(std::ostream& os, const token& t) {
-        os << "token{type=" << t.token_type << ", access_token=<redacted>";
-        if (t.refresh_token) os << ", refresh_token=<redacted>";
-        if (t.expires_at)
-            os << ", expires_at="
-               << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
-        os << ", scopes=" << t.scopes.size() << "}";
-        return os;
-    }
-};
-
-}  // namespace tokenvault
-// end file tokenvault/token.hpp
-
-namespace tokenvault {
-
-/// A stored credential: identity, token, generation and time of the last write.
-struct entry {
-    credential_id id;                                  ///< whose credential this is
-    ::tokenvault::token token;                         ///< the credential itself
-    std::uint64_t generation = 0;                      ///< bumped on every write of this entry
-    clock::time_point updated_at{};                    ///< time of the last write
-    nlohmann::json extra = nlohmann::json::object();   ///< unknown entry fields, preserved
-};
-
-/// What `list()` returns for an entry: identity and metadata, never a secret.
-struct entry_info {
-    credential_id id;                          ///< whose credential this is
-    std::optional<clock::time_point> expires_at;  ///< token expiry, if known
-    std::uint64_t generation = 0;              ///< the entry's generation
-    clock::time_point updated_at{};            ///< time of the last write
-    bool has_refresh_token = false;            ///< whether a silent refresh is possible
-    std::vector<std::string> scopes;           ///< granted scopes
-    std::string issuer;                        ///< authorization server
-};
-
-/// The unit a backend persists: all entries, keyed by credential hash.
-struct bundle {
-    std::unordered_map<std::string, entry> entries;     ///< keyed by `credential_id::hash()`
-    std::uint64_t last_generation = 0;  ///< the last generation handed out; never reused in a bundle
-    nlohmann::json extra = nlohmann::json::object();    ///< unknown top-level fields, preserved
-};
-
-/// The secret-free summary of an entry.
-[[nodiscard]] inline entry_info summarize(const entry& e) {
-    return entry_info{e.id,         e.token.expires_at,     e.generation,  e.updated_at,
-                      e.token.refresh_token.has_value(), e.token.scopes, e.token.issuer};
-}
-
-}  // namespace tokenvault
-// end file tokenvault/entry.hpp
-
-namespace tokenvault {
-
-/// Size limits applied to every token read or written.
-struct token_limits {
-    static constexpr std::size_t max_secret_length = 32 * 1024;   ///< access/refresh/id token, client secret
-    static constexpr std::size_t max_text_length = 4 * 1024;      ///< token type, issuer, client id, scope
-    static constexpr std::size_t max_scopes = 256;                ///< number of scopes
-    static constexpr std::size_t max_token_json = 256 * 1024;     ///< one serialized token with extras
-    static constexpr std::size_t max_bundle_json = 64u << 20;     ///< one serialized bundle
-};
-
-namespace detail {
-
-/// Overwrites every string inside `doc` with zeros (for documents that held secrets).
-template <class Json>
-inline void scrub(Json& doc) noexcept {
-    if (doc.is_string()) {
-        auto& s = doc.template get_ref<std::string&>();
-        wipe(s);
-    } else if (doc.is_structured()) {
-        for (auto& child : doc) scrub(child);
-    }
-}
-
-/// Wipes a JSON document's strings when it goes out of scope.
-template <class Json>
-struct scrub_on_exit {
-    Json& doc;
-    explicit scrub_on_exit(Json& d) noexcept : doc(d) {}
-    scrub_on_exit(const scrub_on_exit&) = delete;
-    scrub_on_exit& operator=(const scrub_on_exit&) = delete;
-    ~scrub_on_exit() { scrub(doc); }
-};
-
-/// Formats a time point as RFC 3339 UTC with fractional seconds only when they are non-zero.
-template <class = void>
-inline std::string format_rfc3339(clock::time_point tp) {
-    using namespace std::chrono;
-    const auto ns_total = duration_cast<nanoseconds>(tp.time_since_epoch());
-    auto day_point = floor<days>(tp);
-    const year_month_day ymd{day_point};
-    const hh_mm_ss<nanoseconds> hms{duration_cast<nanoseconds>(tp - day_point)};
-    (void)ns_total;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02lld", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                  static_cast<long long>(hms.seconds().count()));
-    std::string out = buf;
-    if (const auto frac = hms.subseconds().count(); frac != 0) {
-        std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(frac));
-        std::string f = buf;
-        while (f.back() == '0') f.pop_back();
-        out += f;
-    }
-    out += 'Z';
-    return out;
-}
-
-/// Parses RFC 3339 ("2026-11-23T04:00:00Z", "...T04:00:00.5+01:00"); nullopt when malformed.
-template <class = void>
-inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
-    using namespace std::chrono;
-    const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
-        if (pos + n > s.size()) return false;
-        out = 0;
-        for (std::size_t i = pos; i < pos + n; ++i) {
-            if (s[i] < '0' || s[i] > '9') return false;
-            out = out * 10 + (s[i] - '0');
-        }
-        return true;
-    };
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-    if (s.size() < 20 || !digits(0, 4, y) || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' || !digits(8, 2, d) ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) || s[13] != ':' || !digits(14, 2, mi) ||
-        s[16] != ':' || !digits(17, 2, sec))
-        return std::nullopt;
-    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-    if (!ymd.ok() || y > 2200 || h > 23 || mi > 59 || sec > 60) return std::nullopt;  // 2200: far inside clock range
-    std::size_t pos = 19;
-    nanoseconds frac{0};
-    if (pos < s.size() && s[pos] == '.') {
-        ++pos;
-        long long value = 0;
-        int count = 0;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-            if (count < 9) {
-                value = value * 10 + (s[pos] - '0');
-                ++count;
-            }
-            ++pos;
-        }
-        if (count == 0) return std::nullopt;
-        for (int i = count; i < 9; ++i) value *= 10;
-        frac = nanoseconds{value};
-    }
-    minutes offset{0};
-    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-        ++pos;
-    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-        int oh = 0, om = 0;
-        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om))
-            return std::nullopt;
-        offset = hours{oh} + minutes{om};
-        if (s[pos] == '-') offset = -offset;
-        pos += 6;
-    } else {
-        return std::nullopt;
-    }
-    if (pos != s.size()) return std::nullopt;
-    const auto tp = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + frac - offset;
-    return time_point_cast<clock::duration>(tp);
-}
-
-template <class Json>
-inline result<std::string> text_field(const Json& doc, const char* name, bool required,
-                                      std::size_t max_length) {
-    const auto found = doc.find(name);
-    if (found == doc.end() || found->is_null()) {
-        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
-        return std::string{};
-    }
-    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->template get_ref<const std::string&>();
-    if (value.size() > max_length)
-        return error{errc::too_large, std::string("token: field '") + name + "' is too long"};
-    if (has_control_or_nul(value))
-        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
-    return value;
-}
-
-template <class Json>
-inline result<std::optional<secret_string>> secret_field(const Json& doc, const char* name, bool required) {
-    const auto found = doc.find(name);
-    if (found == doc.end() || found->is_null()) {
-        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
-        return std::optional<secret_string>{};
-    }
-    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->template get_ref<const std::string&>();
-    if (value.size() > token_limits::max_secret_length)
-        return error{errc::too_large, std::string("token: field '") + name + "' is longer than 32 KiB"};
-    if (has_control_or_nul(value))
-        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
-    return std::optional<secret_string>{secret_string{value}};
-}
-
-/// The latest expiry tokenvault accepts (2200-01-01T00:00:00Z): far later than any real token, far inside
-/// the range of the nanosecond clock (year 2262), so no conversion can overflow.
-inline constexpr double max_expiry_seconds = 7258118400.0;
-
-/// An expiry written as RFC 3339 text.
-template <class = void>
-inline result<std::optional<clock::time_point>> expiry_from_text(std::string_view text, const char* name) {
-    auto tp = parse_rfc3339(text);
-    if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
-    return std::optional<clock::time_point>{*tp};
-}
-
-/// An expiry written as unix seconds, or unix milliseconds (>= 1e11).
-template <class = void>
-inline result<std::optional<clock::time_point>> expiry_from_number(double n, const char* name) {
-    using namespace std::chrono;
-    const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
-    const double seconds = millis ? n / 1000.0 : n;
-    if (!(n >= 0) || seconds > max_expiry_seconds)
-        return error{errc::value_out_of_range,
-                     std::string("token: field '") + name + "' is out of range (before 1970 or after 2200)"};
-    const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
-    return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
-}
-
-/// The error for an expiry that is neither text nor a number.
-template <class = void>
-inline error expiry_type_error(const char* name) {
-    return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
-}
-
-/// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
-template <class Json>
-inline result<std::optional<clock::time_point>> expiry_field(const Json& value, const char* name) {
-    if (value.is_null()) return std::optional<clock::time_point>{};
-    if (value.is_string()) return expiry_from_text(value.template get_ref<const std::string&>(), name);
-    if (value.is_number()) return expiry_from_number(value.template get<double>(), name);
-    return expiry_type_error(name);
-}
-
-/// Resolves a relative "expires_in" (seconds after `issued_at`).
-template <class = void>
-inline result<clock::time_point> expiry_after(double seconds, const std::optional<clock::time_point>& issued_at) {
-    if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
-        return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
-    if (!issued_at)
-        return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};
-    return *issued_at + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
-}
-
-/// Appends the scopes of a space-separated OAuth "scope" string.
-template <class = void>
-inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
-    std::size_t start = 0;
-    while (start < text.size()) {
-        const auto end = text.find(' ', start);
-        const auto piece = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-        if (!piece.empty()) scopes.emplace_back(piece);
-        if (end == std::string_view::npos) break;
-        start = end + 1;
-    }
-}
-
-}  // namespace detail
-
-/// Checks a token's fields against tokenvault's limits (non-empty access token, sizes, no control bytes).
-template <class = void>
-[[nodiscard]] inline result<void> validate(const token& t) {
-    if (t.access_token.empty()) return error{errc::missing_field, "token: access_token is empty"};
-    const auto check_secret = [](const secret_string& s, const char* name) -> result<void> {
-        if (s.size() > token_limits::max_secret_length)
-            return error{errc::too_large, std::string("token: ") + name + " is longer than 32 KiB"};
-        if (detail::has_control_or_nul(s.reveal()))
-            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
-        if (!detail::valid_utf8(s.reveal()))
-            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
-        return {};
-    };
-    const auto check_text = [](const std::string& s, const char* name) -> result<void> {
-        if (s.size() > token_limits::max_text_length)
-            return error{errc::too_large, std::string("token: ") + name + " is too long"};
-        if (detail::has_control_or_nul(s))
-            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
-        if (!detail::valid_utf8(s))
-            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
-        return {};
-    };
-    TOKENVAULT_TRY(check_secret(t.access_token, "access_token"));
-    if (t.refresh_token) TOKENVAULT_TRY(check_secret(*t.refresh_token, "refresh_token"));
-    if (t.client_secret) TOKENVAULT_TRY(check_secret(*t.client_secret, "client_secret"));
-    if (t.id_token) TOKENVAULT_TRY(check_secret(*t.id_token, "id_token"));
-    if (t.token_type.empty()) return error{errc::missing_field, "token: token_type is empty"};
-    TOKENVAULT_TRY(check_text(t.token_type, "token_type"));
-    TOKENVAULT_TRY(check_text(t.issuer, "issuer"));
-    TOKENVAULT_TRY(check_text(t.client_id, "client_id"));
-    if (t.scopes.size() > token_limits::max_scopes) return error{errc::too_large, "token: too many scopes"};
-    for (const auto& scope : t.scopes) {
-        TOKENVAULT_TRY(check_text(scope, "scope"));
-        if (scope.empty() || scope.find(' ') != std::string::npos)
-            return error{errc::invalid_argument, "token: a scope is empty or contains a space"};
-    }
-    if (!t.extra.is_object()) return error{errc::wrong_type, "token: extra must be a JSON object"};
-    return {};
-}
-
-/// Options for reading a token from JSON.
-struct token_json_options {
-    /// The time the token was issued; needed to resolve a relative "expires_in".
-    std::optional<clock::time_point> issued_at;
-};
-
-/// Reads a token from a JSON object (a stored token or an OAuth token response).
-template <class Json = nlohmann::json>
-[[nodiscard]] inline result<token> token_from_json(const Json& doc, const token_json_options& options = {}) {
-    if (!doc.is_object()) return error{errc::wrong_type, "token: JSON value must be an object"};
-    token t;
-    {
-        auto access = detail::secret_field(doc, "access_token", true);
-        if (!access) return access.error();
-        t.access_token = std::move(**access);
-    }
-    {
-        auto type = detail::text_field(doc, "token_type", false, token_limits::max_text_length);
-        if (!type) return type.error();
-        if (!type->empty()) t.token_type = std::move(*type);
-    }
-    {
-        auto refresh = detail::secret_field(doc, "refresh_token", false);
-        if (!refresh) return refresh.error();
-        t.refresh_token = std::move(*refresh);
-        if (t.refresh_token && t.refresh_token->empty()) t.refresh_token.reset();
-    }
-    for (const char* name : {"client_secret", "id_token"}) {
-        auto secret = detail::secret_field(doc, name, false);
-        if (!secret) return secret.error();
-        (std::string_view(name) == "client_secret" ? t.client_secret : t.id_token) = std::move(*secret);
-    }
-    for (const char* name : {"issuer", "client_id"}) {
-        auto text = detail::text_field(doc, name, false, token_limits::max_text_length);
-        if (!text) return text.error();
-        (std::string_view(name) == "issuer" ? t.issuer : t.client_id) = std::move(*text);
-    }
-    if (const auto found = doc.find("expires_at"); found != doc.end()) {
-        auto expiry = detail::expiry_field(*found, "expires_at");
-        if (!expiry) return expiry.error();
-        t.expires_at = *expiry;
-    } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
-        if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
-        auto expiry = detail::expiry_after(rel->template get<double>(), options.issued_at);
-        if (!expiry) return expiry.error();
-        t.expires_at = *expiry;
-    }
-    if (const auto found = doc.find("scopes"); found != doc.end() && !found->is_null()) {
-        if (!found->is_array()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
-        for (const auto& scope : *found) {
-            if (!scope.is_string()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
-            t.scopes.push_back(scope.template get<std::string>());
-        }
-    } else if (const auto scope = doc.find("scope"); scope != doc.end() && !scope->is_null()) {
-        if (!scope->is_string()) return error{errc::wrong_type, "token: field 'scope' must be a string"};
-        detail::append_scopes(scope->template get_ref<const std::string&>(), t.scopes);
-    }
-    static constexpr std::string_view known[] = {"access_token", "token_type",  "refresh_token", "client_secret",
-                                                 "id_token",     "issuer",      "client_id",     "expires_at",
-                                                 "expires_in",   "scopes",      "scope"};
-    for (auto it = doc.begin(); it != doc.end(); ++it) {
-        bool is_known = false;
-        for (const auto k : known) is_known = is_known || it.key() == k;
-        if (!is_known) t.extra[it.key()] = it.value();
-    }
-    TOKENVAULT_TRY(validate(t));
-    return t;
-}
-
-/// Writes a token as a JSON object; the caller must wipe the result with detail::scrub after use.
-template <class Json = nlohmann::json>
-[[nodiscard]] inline Json token_to_json(const token& t) {
-    Json doc = t.extra.is_object() ? Json(t.extra) : Json::object();
-    doc["access_token"] = std::string(t.access_token.reveal());
-    doc["token_type"] = t.token_type;
-    if (t.refresh_token) doc["refresh_token"] = std::string(t.refresh_token->reveal());
-    if (t.client_secret) doc["client_secret"] = std::string(t.client_secret->reveal());
-    if (t.id_token) doc["id_token"] = std::string(t.id_token->reveal());
-    if (!t.issuer.empty()) doc["issuer"] = t.issuer;
-    if (!t.client_id.empty()) doc["client_id"] = t.client_id;
-    if (t.expires_at) doc["expires_at"] = detail::format_rfc3339(*t.expires_at);
-    if (!t.scopes.empty()) doc["scopes"] = t.scopes;
-    return doc;
-}
-
-/// Name and version of the plaintext bundle format (docs/FORMAT.md).
-inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
-inline constexpr std::int64_t bundle_format_version = 1;
-
-namespace detail {
-
-inline bool is_token_field(std::string_view k) noexcept {
-    return k == "access_token" || k == "token_type" || k == "refresh_token" || k == "client_secret" ||
-           k == "id_token" || k == "issuer" || k == "client_id" || k == "expires_at" || k == "expires_in" ||
-           k == "scopes" || k == "scope";
-}
-
-/// Writes a token object; false when a string is not valid UTF-8.
-template <class = void>
-[[nodiscard]] inline bool write_token(json_writer& w, const token& t) {
-    w.open_object();
-    bool ok = w.key("access_token") && w.string(t.access_token.reveal());
-    ok = ok && w.key("token_type") && w.string(t.token_type);
-    if (t.refresh_token) ok = ok && w.key("refresh_token") && w.string(t.refresh_token->reveal());
-    if (t.client_secret) ok = ok && w.key("client_secret") && w.string(t.client_secret->reveal());
-    if (t.id_token) ok = ok && w.key("id_token") && w.string(t.id_token->reveal());
-    if (!t.issuer.empty()) ok = ok && w.key("issuer") && w.string(t.issuer);
-    if (!t.client_id.empty()) ok = ok && w.key("client_id") && w.string(t.client_id);
-    if (t.expires_at) ok = ok && w.key("expires_at") && w.string(format_rfc3339(*t.expires_at));
-    if (!t.scopes.empty()) {
-        ok = ok && w.key("scopes");
-        w.open_array();
-        for (const auto& scope : t.scopes) {
-            w.element();
-            ok = ok && w.string(scope);
-        }
-        w.close_array();
-    }
-    ok = ok && w.members_of(t.extra, is_token_field);
-    w.close_object();
-    return ok;
-}
-
-}  // namespace detail
-
-namespace detail {
-
-/// The JSON text of the bundle a backend last read or wrote, and where each entry's object sits in it.
-/// Writing the next version of that bundle copies the text of every entry whose generation and update
-/// time are unchanged instead of serializing it again: a put re-serializes one entry, not all of them.
-/// Sound because a generation is never reused within a bundle (every write takes last_generation + 1)
-/// and a load replaces the whole record. Held in wiped memory, like the bundle's tokens.
-struct bundle_text {
-    struct entry_span {
-        std::uint64_t generation = 0;
-        clock::time_point updated_at{};
-        std::size_t offset = 0;  ///< of the entry's object in `text`
-        std::size_t size = 0;
-    };
-    secret_text text;
-    std::unordered_map<std::string, entry_span> entries;  ///< by credential hash
-
-    /// The text of the entry with this hash, generation and update time, if it is recorded.
-    [[nodiscard]] std::optional<std::string_view> find(const std::string& hash, const entry& e) const {
-        const auto found = entries.find(hash);
-        if (found == entries.end() || found->second.generation != e.generation ||
-            found->second.updated_at != e.updated_at)
-            return std::nullopt;
-        return std::string_view(text.data() + found->second.offset, found->second.size);
-    }
-};
-
-/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
-template <class = void>
-[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
-    constexpr std::size_t typical_entry = 1024;
-    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
-    bundle_text out;
-    out.entries.reserve(b.entries.size());
-    w.open_object();
-    bool ok = w.key("format") && w.string(bundle_format_name);
-    ok = ok && w.key("version");
-    w.number(static_cast<std::uint64_t>(bundle_format_version));
-    ok = ok && w.key("last_generation");
-    w.number(b.last_generation);
-    ok = ok && w.members_of(b.extra, [](std::string_view k) {
-        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
-    });
-    ok = ok && w.key("entries");
-    w.open_object();
-    for (const auto& [hash, e] : b.entries) {
-        if (!ok) break;
-        ok = w.key(hash);
-        const std::size_t start = w.size();
-        if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
-            w.raw(*unchanged);
-        } else {
-            w.open_object();
-            ok = ok && w.key("resource") && w.string(e.id.resource());
-            if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
-            ok = ok && w.key("generation");
-            w.number(e.generation);
-            ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
-            ok = ok && w.key("token") && write_token(w, e.token);
-            ok = ok && w.members_of(e.extra, [](std::string_view k) {
-                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
-            });
-            w.close_object();
-        }
-        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
-    }
-    w.close_object();
-    w.close_object();
-    if (!ok) return error{errc::invalid_argument, "bundle: a text field is not valid UTF-8"};
-    if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    out.text = std::move(w.text());
-    return out;
-}
-
-}  // namespace detail
-
-/// Serializes a bundle to JSON text in secure memory, writing the text directly (no JSON document).
-template <class = void>
-[[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
-    auto written = detail::write_bundle_text(b);
-    if (!written) return written.error();
-    return detail::secure_buffer::copy_of(std::string_view(written->text.data(), written->text.size()));
-}
-
-namespace detail {
 
 /// Reads a bundle straight from its text with json_cursor: no intermediate document, no unwiped copy of
 /// a secret (json_cursor.hpp). Field rules are those of token_from_json and docs/FORMAT.md. Any error
@@ -3010,10 +3041,6 @@ private:
     std::optional<error> problem_;
 };
 
-}  // namespace detail
-
-namespace detail {
-
 /// parse_bundle that also records the text and where each entry sits in it (see bundle_text).
 template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
@@ -3028,7 +3055,18 @@ template <class = void>
     return parsed;
 }
 
-}  // namespace detail
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/bundle_reader.hpp
+
+namespace tokenvault {
+
+/// Serializes a bundle to JSON text in secure memory, writing the text directly (no JSON document).
+template <class = void>
+[[nodiscard]] inline result<detail::secure_buffer> serialize_bundle(const bundle& b) {
+    auto written = detail::write_bundle_text(b);
+    if (!written) return written.error();
+    return detail::secure_buffer::copy_of(std::string_view(written->text.data(), written->text.size()));
+}
 
 /// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
 template <class = void>

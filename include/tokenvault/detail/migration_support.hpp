@@ -28,8 +28,8 @@
 #include "../diagnostics/events.hpp"
 #include "../entry.hpp"
 #include "../error.hpp"
-#include "../json.hpp"
 #include "../result.hpp"
+#include "../token_json.hpp"
 #include "posix_file.hpp"
 #include "secure_buffer.hpp"
 

@@ -32,9 +32,9 @@
 
 #include "../detail/file_lock.hpp"
 #include "../detail/posix_file.hpp"
-#include "../json.hpp"
 #include "../result.hpp"
 #include "../token.hpp"
+#include "../token_json.hpp"
 #include "concept.hpp"
 #include "none.hpp"
 

@@ -1,0 +1,90 @@
+// tokenvault/detail/bundle_text.hpp: writing a bundle's JSON text, reusing the text of unchanged entries.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "../entry.hpp"
+#include "../result.hpp"
+#include "../token_json.hpp"
+#include "json_writer.hpp"
+#include "secure_buffer.hpp"
+
+namespace tokenvault::detail {
+
+/// The JSON text of the bundle a backend last read or wrote, and where each entry's object sits in it.
+/// Writing the next version of that bundle copies the text of every entry whose generation and update
+/// time are unchanged instead of serializing it again: a put re-serializes one entry, not all of them.
+/// Sound because a generation is never reused within a bundle (every write takes last_generation + 1)
+/// and a load replaces the whole record. Held in wiped memory, like the bundle's tokens.
+struct bundle_text {
+    struct entry_span {
+        std::uint64_t generation = 0;
+        clock::time_point updated_at{};
+        std::size_t offset = 0;  ///< of the entry's object in `text`
+        std::size_t size = 0;
+    };
+    secret_text text;
+    std::unordered_map<std::string, entry_span> entries;  ///< by credential hash
+
+    /// The text of the entry with this hash, generation and update time, if it is recorded.
+    [[nodiscard]] std::optional<std::string_view> find(const std::string& hash, const entry& e) const {
+        const auto found = entries.find(hash);
+        if (found == entries.end() || found->second.generation != e.generation ||
+            found->second.updated_at != e.updated_at)
+            return std::nullopt;
+        return std::string_view(text.data() + found->second.offset, found->second.size);
+    }
+};
+
+/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
+template <class = void>
+[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
+    constexpr std::size_t typical_entry = 1024;
+    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
+    bundle_text out;
+    out.entries.reserve(b.entries.size());
+    w.open_object();
+    bool ok = w.key("format") && w.string(bundle_format_name);
+    ok = ok && w.key("version");
+    w.number(static_cast<std::uint64_t>(bundle_format_version));
+    ok = ok && w.key("last_generation");
+    w.number(b.last_generation);
+    ok = ok && w.members_of(b.extra, [](std::string_view k) {
+        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
+    });
+    ok = ok && w.key("entries");
+    w.open_object();
+    for (const auto& [hash, e] : b.entries) {
+        if (!ok) break;
+        ok = w.key(hash);
+        const std::size_t start = w.size();
+        if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
+            w.raw(*unchanged);
+        } else {
+            w.open_object();
+            ok = ok && w.key("resource") && w.string(e.id.resource());
+            if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
+            ok = ok && w.key("generation");
+            w.number(e.generation);
+            ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
+            ok = ok && w.key("token") && write_token(w, e.token);
+            ok = ok && w.members_of(e.extra, [](std::string_view k) {
+                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
+            });
+            w.close_object();
+        }
+        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
+    }
+    w.close_object();
+    w.close_object();
+    if (!ok) return error{errc::invalid_argument, "bundle: a text field is not valid UTF-8"};
+    if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    out.text = std::move(w.text());
+    return out;
+}
+
+}  // namespace tokenvault::detail
