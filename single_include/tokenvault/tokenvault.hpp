@@ -2878,7 +2878,8 @@ private:
         bool has_access = false, has_expires_at = false, has_scopes_array = false;
         bool has_expires_in = false;
         double expires_in = 0;  // seconds; meaningful when has_expires_in
-        std::optional<std::string> scope_text;
+        bool has_scope_text = false;  // a flag, not an optional: GCC 12 -O3 misreads optional<string> here
+        std::string scope_text;
         if (!in.begin_object()) return false;
         std::string_view key;
         std::optional<std::string_view> text;
@@ -2920,8 +2921,8 @@ private:
                 if (!scopes(in, t.scopes, has_scopes_array)) return false;
             } else if (key == "scope") {
                 if (!string_or_null(in, "scope", text)) return false;
-                scope_text.reset();
-                if (text) scope_text.emplace(*text);
+                has_scope_text = text.has_value();
+                scope_text.assign(text.value_or(std::string_view{}));
             } else if (!keep_unknown(in, key, t.extra)) {
                 return false;
             }
@@ -2932,7 +2933,7 @@ private:
             auto expiry = expiry_after(expires_in, std::nullopt);
             if (!expiry) return problem(expiry.error());
         }
-        if (!has_scopes_array && scope_text) append_scopes(*scope_text, t.scopes);
+        if (!has_scopes_array && has_scope_text) append_scopes(scope_text, t.scopes);
         if (auto valid = validate(t); !valid) return problem(valid.error());
         return true;
     }
