@@ -27,7 +27,6 @@ template <class = void>
 /// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
 template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
-    if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
     return detail::bundle_reader<>(text).read();
 }
 

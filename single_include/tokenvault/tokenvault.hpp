@@ -2720,6 +2720,7 @@ public:
         : text_(text), spans_(spans), in_(text) {}
 
     [[nodiscard]] result<bundle> read() {
+        if (text_.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
         if (in_.peek() != json_cursor::kind::object) {
             std::string_view ignored;
             if (in_.skip(ignored) && in_.finish()) return error{errc::wrong_type, "bundle: top level must be an object"};
@@ -3045,7 +3046,6 @@ private:
 /// parse_bundle that also records the text and where each entry sits in it (see bundle_text).
 template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
-    if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
     record = bundle_text{};
     auto parsed = bundle_reader<>(text, &record).read();
     if (!parsed) {
@@ -3072,7 +3072,6 @@ template <class = void>
 /// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
 template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
-    if (text.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
     return detail::bundle_reader<>(text).read();
 }
 
