@@ -45,6 +45,8 @@ enum class errc : int {
     provider_unavailable,
     provider_invalid_response,
     not_logged_in,
+    damaged_key,
+    rolled_back,
 };
 
 namespace detail {
@@ -75,7 +77,9 @@ public:
         case errc::symlink_refused:
             return "refusing to follow a symbolic link to a token file: replace the link with the file itself";
         case errc::corrupt_file:
-            return "the store file is corrupt: it was moved aside to a quarantine file; log in again";
+            return "the store file was damaged and has been moved aside to the quarantine file named here; the "
+                   "tokens it held are lost: this operation was not applied, so retry it, and log in again to "
+                   "the servers it held";
         case errc::unsupported_format_version:
             return "the store file was written by a newer tokenvault: upgrade the program that reads it";
         case errc::foreign_key:
@@ -111,6 +115,15 @@ public:
         case errc::provider_invalid_response:
             return "the authorization server returned an invalid token response: the store was left unchanged";
         case errc::not_logged_in: return "no credential is stored for this id: log in first";
+        case errc::damaged_key:
+            return "a key is present but damaged (a keyring item that fails its integrity check, or a data key "
+                   "or key-file passphrase of the wrong size): the store file was left unchanged; restore the "
+                   "key (or the key file) from a backup, or restore the store file it opens; logging in again "
+                   "does not help while the damaged key is there";
+        case errc::rolled_back:
+            return "the store file was replaced by an older copy (its seal counter went backwards): this "
+                   "operation was refused once and the older copy is served from now on; if the copy was not "
+                   "restored on purpose, put the newer file back and find out what replaced it";
         }
         return "unknown tokenvault error";
     }

@@ -3,9 +3,12 @@
 // Reads are served from an in-memory cache; on backends that other processes write, every read first
 // makes the backend's cheap change check and reloads when another process committed a write. Every write
 // takes the store lock, reloads from the source of truth, applies its one change and saves durably, so
-// no process loses another's update. On a failed save the cache is rolled back: nothing half-applied.
+// no process loses another's update. On a failed save the cache is rolled back: nothing half-applied. A
+// failed reload (a quarantined or rolled-back file) fails the operation that met it, read or write.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <optional>
@@ -38,6 +41,16 @@ inline constexpr bool reload_before_write = [] {
     else
         return false;
 }();
+
+/// The last generation of a persistent bundle that starts afresh (no source yet, or a deleted or quarantined
+/// one): the current time in microseconds since 1970, above every generation handed out before (each write
+/// takes at least a microsecond). See docs/FORMAT.md, "Generations".
+template <class = void>
+[[nodiscard]] inline std::uint64_t fresh_generation_floor() noexcept {
+    const auto since_epoch =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now().time_since_epoch()).count();
+    return since_epoch > 0 ? static_cast<std::uint64_t>(since_epoch) : 0;
+}
 }  // namespace detail
 
 /// A token store assembled from five policies; see README.md for the policy table.
@@ -246,22 +259,27 @@ private:
         return {};
     }
 
-    // A load on the write path: a backend that moved a certainly corrupt source aside reports corrupt_file
-    // once (readers see it); the write then proceeds from what is left (normally nothing).
-    result<void> load_for_write_locked() {
-        auto loaded = load_locked();
-        if (!loaded && loaded.error() == errc::corrupt_file) loaded = load_locked();
-        return loaded;
-    }
-
+    // Loads the source of truth into the cache. A backend that met damage (it moved a certainly corrupt
+    // file aside: corrupt_file; an older copy: rolled_back) reports it once, and the read or write that
+    // met it fails with that error: it is not applied, and a retry works on what is there now.
     result<void> load_locked() {
         auto loaded = backend_.load(context_);
         if (!loaded) return loaded.error();
         const bool was_loaded = loaded_;
         cache_ = std::move(*loaded);
+        if constexpr (Backend::persistent) keep_generations_unique();
         loaded_ = true;
         if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
         return {};
+    }
+
+    // A generation is never handed out twice, even when the source of truth starts afresh (no file yet, a
+    // deleted or quarantined file, a removed keyring item): a fresh bundle counts on from the current time
+    // in microseconds, and never from below the highest last_generation this instance has seen.
+    void keep_generations_unique() {
+        if (cache_.last_generation == 0) cache_.last_generation = detail::fresh_generation_floor();
+        cache_.last_generation = std::max(cache_.last_generation, generation_high_water_);
+        generation_high_water_ = cache_.last_generation;
     }
 
     // Loads, imports legacy entries, persists, and only then deletes the legacy data. A failure keeps the
@@ -326,7 +344,7 @@ private:
                 auto changed = loaded_ && !detail::reload_before_write<Backend> ? backend_.changed(context_)
                                                                                 : result<bool>{true};
                 if (!changed) return changed.error();
-                if (*changed) TOKENVAULT_TRY(load_for_write_locked());
+                if (*changed) TOKENVAULT_TRY(load_locked());
             }
         }
 
@@ -365,6 +383,7 @@ private:
                 cache_.entries.erase(id.hash());
             return saved.error();
         }
+        generation_high_water_ = std::max(generation_high_water_, cache_.last_generation);
         return new_generation;
     }
 
@@ -377,6 +396,7 @@ private:
     bundle cache_{};
     bool loaded_ = false;
     bool migrated_ = false;
+    std::uint64_t generation_high_water_ = 0;  // the highest last_generation loaded or written (persistent)
 };
 
 }  // namespace tokenvault

@@ -107,6 +107,8 @@ enum class errc : int {
     provider_unavailable,
     provider_invalid_response,
     not_logged_in,
+    damaged_key,
+    rolled_back,
 };
 
 namespace detail {
@@ -137,7 +139,9 @@ public:
         case errc::symlink_refused:
             return "refusing to follow a symbolic link to a token file: replace the link with the file itself";
         case errc::corrupt_file:
-            return "the store file is corrupt: it was moved aside to a quarantine file; log in again";
+            return "the store file was damaged and has been moved aside to the quarantine file named here; the "
+                   "tokens it held are lost: this operation was not applied, so retry it, and log in again to "
+                   "the servers it held";
         case errc::unsupported_format_version:
             return "the store file was written by a newer tokenvault: upgrade the program that reads it";
         case errc::foreign_key:
@@ -173,6 +177,15 @@ public:
         case errc::provider_invalid_response:
             return "the authorization server returned an invalid token response: the store was left unchanged";
         case errc::not_logged_in: return "no credential is stored for this id: log in first";
+        case errc::damaged_key:
+            return "a key is present but damaged (a keyring item that fails its integrity check, or a data key "
+                   "or key-file passphrase of the wrong size): the store file was left unchanged; restore the "
+                   "key (or the key file) from a backup, or restore the store file it opens; logging in again "
+                   "does not help while the damaged key is there";
+        case errc::rolled_back:
+            return "the store file was replaced by an older copy (its seal counter went backwards): this "
+                   "operation was refused once and the older copy is served from now on; if the copy was not "
+                   "restored on purpose, put the newer file back and find out what replaced it";
         }
         return "unknown tokenvault error";
     }
@@ -495,6 +508,70 @@ void wipe(String& s) noexcept {
 
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/secure_buffer.hpp
+// begin file tokenvault/detail/temp_files.hpp
+// tokenvault/detail/temp_files.hpp: removing the temp files that writers killed mid-write left behind.
+//
+// The durable atomic write (posix_file.hpp) writes `<dir>/.<name>.tmp-<16 hex>` and renames it over
+// `<dir>/<name>`; a writer killed before the rename leaves the temp file, which may hold a secret (the file
+// keyring's passphrase). Every component that writes such files calls `remove_stale_temp_files` while it
+// holds the lock all writers of those files take, so no live writer's temp file can be removed.
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace tokenvault::detail {
+
+/// The temp-file name prefix of the atomic write for a target named `name`: ".<name>.tmp-".
+template <class = void>
+[[nodiscard]] inline std::string temp_file_prefix(std::string_view name) {
+    std::string prefix = ".";
+    prefix.append(name);
+    prefix.append(".tmp-");
+    return prefix;
+}
+
+/// The target name of an atomic write's temp file named `name` (".<target>.tmp-<16 hex>"), or "" when
+/// `name` is not such a temp file name.
+template <class = void>
+[[nodiscard]] inline std::string_view temp_file_target(std::string_view name) noexcept {
+    constexpr std::string_view marker = ".tmp-";
+    constexpr std::size_t hex_digits = 16;
+    if (name.size() < 1 + 1 + marker.size() + hex_digits || name.front() != '.') return {};
+    const auto suffix = name.substr(name.size() - hex_digits);
+    for (const char c : suffix)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+    const auto rest = name.substr(0, name.size() - hex_digits);
+    if (rest.size() < 1 + 1 + marker.size() || rest.substr(rest.size() - marker.size()) != marker) return {};
+    return rest.substr(1, rest.size() - 1 - marker.size());
+}
+
+/// Removes the regular files (never a symlink's target, never a directory) in `directory` that are temp
+/// files of an atomic write whose target name satisfies `is_target(std::string_view)`. Call it holding the
+/// lock every writer of those targets holds. Best effort: returns how many were removed.
+template <class IsTarget>
+std::size_t remove_stale_temp_files(const std::filesystem::path& directory, IsTarget&& is_target) noexcept {
+    std::size_t removed = 0;
+    try {
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            const auto target = temp_file_target(name);
+            if (target.empty() || !is_target(target)) continue;
+            std::error_code type_ec;
+            if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular || type_ec) continue;
+            std::error_code remove_ec;
+            if (std::filesystem::remove(it->path(), remove_ec) && !remove_ec) ++removed;
+        }
+    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort; the next writer tries again
+    }
+    return removed;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/temp_files.hpp
 
 namespace tokenvault::detail {
 
@@ -817,7 +894,7 @@ template <class = void>
     const auto dir = parent_directory_of(target);
     auto suffix = random_hex(8);
     if (!suffix) return suffix.error();
-    const auto temp = dir / ("." + target.filename().string() + ".tmp-" + *suffix);
+    const auto temp = dir / (temp_file_prefix(target.filename().string()) + *suffix);
     unique_fd fd(retry_eintr([&] {
         return ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
     }));
@@ -1028,9 +1105,18 @@ struct login {
     std::string_view credential;  ///< credential hash
 };
 
+/// A store file was replaced by an older copy: sealed by the same key with a lower seal counter than one this
+/// store instance had loaded or written (the operation that met it failed with errc::rolled_back).
+struct rolled_back {
+    std::string_view file;           ///< the store file
+    std::uint64_t seen_counter = 0;  ///< the highest seal counter this instance had seen for the key
+    std::uint64_t file_counter = 0;  ///< the seal counter of the file on disk now
+};
+
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
-                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved, login>;
+                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved, login,
+                         rolled_back>;
 
 }  // namespace tokenvault::events
 // end file tokenvault/diagnostics/events.hpp
@@ -1196,6 +1282,7 @@ template <class = void>
     case errc::symlink_refused: return "unsafe_files";
     case errc::read_only_store: return "read_only";
     case errc::corrupt_file: return "corrupt";
+    case errc::damaged_key: return "damaged_key";
     default: return "error";
     }
 }
@@ -3468,6 +3555,11 @@ public:
         auto keyring = open_keyring(ctx);
         if (!keyring) return keyring.error();
         TOKENVAULT_TRY(tokenvault::detail::ensure_private_directory(directory_));
+        if (!swept_temp_files_) {
+            swept_temp_files_ = true;  // we hold the store lock: a stamp temp file is a dead writer's
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory_, [&](std::string_view target) { return target == stamp_.filename().string(); });
+        }
         // Stamp first: a crash before the item write only makes readers reload needlessly.
         TOKENVAULT_TRY(tokenvault::detail::ensure_sodium());
         std::array<std::byte, 16> nonce{};
@@ -3536,6 +3628,7 @@ private:
     std::optional<error> write_failure_;  // a write failed: later saves answer this (no prompt storm)
     bool stamp_known_ = false;
     std::optional<tokenvault::detail::file_identity> stamp_identity_;
+    bool swept_temp_files_ = false;
 };
 
 }  // namespace tokenvault::backend
@@ -3582,11 +3675,13 @@ static_assert(backend_policy<memory>);
 //
 // The 32-byte data key lives in keyring K; a versioned header (docs/FORMAT.md) names key id and tier, so
 // files of another key, tier, cipher or newer version are refused, never overwritten; certain corruption
-// is quarantined. Reads come from memory after one lstat; the key is fetched once, never created by a
-// read, and keyring failures are remembered. Assumes load/save under the store lock (token_store). POSIX.
+// is quarantined; a file older than one this instance saw (seal counter) is reported once. Reads come
+// from memory after one lstat; the key is fetched once, never created by a read, and keyring failures are
+// remembered. Assumes load/save under the store lock (token_store). POSIX.
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -3868,7 +3963,18 @@ public:
         sealed_file_header header;
         auto opened = open_sealed<typename Context::cipher>(ctx, **read, header);
         if (!opened) return opened.error();
+        if (is_older_copy(header, *opened)) {
+            const auto seen = newest_seen_->counter;
+            ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
+            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: it is the baseline now
+            return error{errc::rolled_back,
+                         file_.string() + ": sealed by the same key as a newer copy this process loaded or "
+                                          "wrote (seal counter " +
+                             std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
+                             "): the file was replaced by an older copy; the newer tokens are not in it"};
+        }
         record_file((*read)->identity, header.key_id, header.seal_counter);
+        note_seen(header.key_id, header.seal_counter, opened->last_generation);
         return opened;
     }
 
@@ -3888,8 +3994,9 @@ public:
             return error{errc::conflict, file_.string() + ": changed since the last load; reload first"};
         TOKENVAULT_TRY(tokenvault::detail::ensure_private_directory(directory_));
         if (!swept_temp_files_) {
-            swept_temp_files_ = true;
-            sweep_temp_files();
+            swept_temp_files_ = true;  // we hold the store lock: every temp file of ours is a dead writer's
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory_, [&](std::string_view target) { return target == file_.filename().string(); });
         }
 
         TOKENVAULT_TRY(key_for_save<cipher>(ctx));
@@ -3930,6 +4037,7 @@ public:
             return written.error();
         }
         record_file(*written, key_id_, counter);
+        note_seen(key_id_, counter, content.last_generation);  // our own write is the newest copy
         last_text_ = std::move(*plaintext);
         return {};
     }
@@ -3969,6 +4077,20 @@ private:
         identity_ = identity;
         file_key_id_ = key_id;
         file_counter_ = counter;
+    }
+
+    // Whether a file this instance just opened is an older copy of one it loaded or wrote: sealed by the
+    // same key with a lower seal counter, and holding no generation newer than any seen. (A store that
+    // starts afresh after a deletion or a quarantine restarts the counter at 1, but its generations start
+    // above every earlier one: docs/FORMAT.md.)
+    [[nodiscard]] bool is_older_copy(const sealed_file_header& header, const bundle& content) const {
+        return newest_seen_ && newest_seen_->key_id == header.key_id &&
+               header.seal_counter < newest_seen_->counter && content.last_generation <= newest_generation_;
+    }
+
+    void note_seen(const sealed_key_id& key_id, std::uint64_t counter, std::uint64_t last_generation) {
+        newest_seen_ = seal_mark{key_id, counter};
+        newest_generation_ = std::max(newest_generation_, last_generation);
     }
 
     // Parses, finds the key for, authenticates and parses one read file.
@@ -4031,7 +4153,10 @@ private:
         if (!*now || **now != read_identity)
             return error{errc::io_error, file_.string() + ": replaced while being checked; retry"};
         auto moved = tokenvault::detail::quarantine_file(file_);
-        if (!moved) return moved.error();
+        if (!moved)
+            return error{moved.error().code, file_.string() + ": " + std::string(why) +
+                                                 "; it could not be moved aside (" + moved.error().context +
+                                                 "), so it was left in place"};
         ctx.diagnostics.on(
             events::quarantined{file_.string(), moved->string(), make_error_code(errc::corrupt_file)});
         return error{errc::corrupt_file,
@@ -4079,10 +4204,12 @@ private:
                 return std::as_const(previous_key_).bytes();
             }
         }
-        return remember(
-            error{errc::foreign_key, file_.string() + ": sealed by another key than the one keyring tier '" +
-                                         header.tier + "' holds for service '" + keyring_options_.service +
-                                         "'; the file was left unchanged"});
+        return remember(error{
+            errc::foreign_key,
+            file_.string() + ": sealed by another key than the one keyring tier '" + header.tier +
+                "' holds for service '" + keyring_options_.service +
+                "' (the key item was replaced or damaged since, or the file comes from another install): "
+                "restore that key item, or the file that matches it; the file was left unchanged"});
     }
 
     // The keyring at `tier`: the open one if it is that tier, else that tier opened on purpose (never
@@ -4159,11 +4286,11 @@ private:
         }
         if (*item && (*item)->size() != Cipher::key_size) {
             keyring_failure_ =
-                error{errc::key_unavailable, "sealed_file: keyring item '" + std::string(account) +
-                                                 "' in tier '" + std::string(keyring_->tier_name()) +
-                                                 "' has " + std::to_string((*item)->size()) +
-                                                 " bytes, not a " + std::to_string(Cipher::key_size) +
-                                                 "-byte data key; it was left unchanged"};
+                error{errc::damaged_key, "sealed_file: keyring item '" + std::string(account) + "' in tier '" +
+                                             std::string(keyring_->tier_name()) + "' has " +
+                                             std::to_string((*item)->size()) + " bytes, not a " +
+                                             std::to_string(Cipher::key_size) +
+                                             "-byte data key; it and the store file were left unchanged"};
             return *keyring_failure_;
         }
         return item;
@@ -4257,22 +4384,6 @@ private:
         return true;
     }
 
-    // Removes temp files of writers that died mid-write (we hold the store lock, so no writer is live).
-    void sweep_temp_files() const noexcept {
-        try {
-            const std::string prefix = "." + file_.filename().string() + ".tmp-";
-            std::error_code ec;
-            for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
-                 it.increment(ec)) {
-                const auto name = it->path().filename().string();
-                if (name.compare(0, prefix.size(), prefix) == 0 && it->is_regular_file(ec) &&
-                    !it->is_symlink(ec))
-                    (void)tokenvault::detail::remove_file(it->path());
-            }
-        } catch (...) {  // NOLINT(bugprone-empty-catch): best effort; a leftover temp file harms nothing
-        }
-    }
-
     std::filesystem::path directory_;
     std::filesystem::path file_;
     std::filesystem::path lock_;
@@ -4297,6 +4408,13 @@ private:
     std::optional<sealed_key_id> file_key_id_;                   // the key id in the file's header
     std::uint64_t file_counter_ = 0;                             // the seal counter in the file's header
     bool swept_temp_files_ = false;
+
+    struct seal_mark {
+        sealed_key_id key_id{};
+        std::uint64_t counter = 0;
+    };
+    std::optional<seal_mark> newest_seen_;   // the key and seal counter of the newest file loaded or written
+    std::uint64_t newest_generation_ = 0;    // the highest last_generation of a bundle loaded or written
 };
 
 }  // namespace tokenvault::backend
@@ -4445,7 +4563,7 @@ static_assert(diagnostics_policy<callback>);
 // tokenvault/diagnostics/counters.hpp: diagnostics::counters, lock-free counts of what the store did.
 //
 // Counts keyring reads/writes/failures, file reads/writes, lock waits and contention, quarantines,
-// reloads, refreshes, migrations, store resolutions, logins and drift. Relaxed atomics: cheap enough
+// reloads, refreshes, migrations, store resolutions, logins, drift and rollbacks. Relaxed atomics: cheap enough
 // for the cached get path.
 
 #include <atomic>
@@ -4468,6 +4586,7 @@ public:
         std::uint64_t quarantines = 0, reloads = 0, operations = 0, operation_failures = 0;
         std::uint64_t refreshes = 0, refreshes_adopted = 0, migrations = 0, drifts = 0;
         std::uint64_t resolutions = 0, logins = 0;
+        std::uint64_t rollbacks = 0;
     };
 
     void on(const events::keyring_read& e) noexcept {
@@ -4496,6 +4615,7 @@ public:
     void on(const events::drift&) noexcept { bump(drifts_); }
     void on(const events::store_resolved&) noexcept { bump(resolutions_); }
     void on(const events::login&) noexcept { bump(logins_); }
+    void on(const events::rolled_back&) noexcept { bump(rollbacks_); }
 
     /// The counts so far.
     [[nodiscard]] snapshot read() const noexcept {
@@ -4504,7 +4624,7 @@ public:
                         r(file_writes_),     r(file_failures_),  r(lock_waits_),       r(lock_contentions_),
                         r(lock_timeouts_),   r(quarantines_),    r(reloads_),          r(operations_),
                         r(operation_failures_), r(refreshes_),   r(refreshes_adopted_), r(migrations_),
-                        r(drifts_),          r(resolutions_),    r(logins_)};
+                        r(drifts_),          r(resolutions_),    r(logins_),          r(rollbacks_)};
     }
 
 private:
@@ -4515,6 +4635,7 @@ private:
     std::atomic<std::uint64_t> quarantines_{0}, reloads_{0}, operations_{0}, operation_failures_{0};
     std::atomic<std::uint64_t> refreshes_{0}, refreshes_adopted_{0}, migrations_{0}, drifts_{0};
     std::atomic<std::uint64_t> resolutions_{0}, logins_{0};
+    std::atomic<std::uint64_t> rollbacks_{0};
 };
 
 static_assert(diagnostics_policy<counters>);
@@ -4872,22 +4993,23 @@ inline void enforce_limits(resolution_history& h) {
 
 }  // namespace detail_resolution_log
 
-/// Parses a resolution log. errc::corrupt_file when it is not one; errc::unsupported_format_version when a
-/// newer tokenvault wrote it. Malformed records are skipped and counted in `dropped`.
+/// Parses a resolution log. errc::malformed_json when it is not one (errc::too_large above 4 MiB);
+/// errc::unsupported_format_version when a newer tokenvault wrote it. Malformed records are skipped and
+/// counted in `dropped`.
 template <class Json = nlohmann::json>
 [[nodiscard]] inline result<resolution_history> parse_resolution_log(std::string_view text) {
     using json = Json;  // dependent: instantiated only when used
     if (text.size() > resolution_log_limits::max_file_size)
-        return error{errc::corrupt_file, "resolution log: larger than 4 MiB"};
+        return error{errc::too_large, "resolution log: larger than 4 MiB"};
     const json doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded()) return error{errc::corrupt_file, "resolution log: not valid JSON"};
-    if (!doc.is_object()) return error{errc::corrupt_file, "resolution log: the top level is not an object"};
+    if (doc.is_discarded()) return error{errc::malformed_json, "resolution log: not valid JSON"};
+    if (!doc.is_object()) return error{errc::malformed_json, "resolution log: the top level is not an object"};
     const auto format = doc.find("format");
     if (format == doc.end() || !format->is_string() || *format != resolution_log_format_name)
-        return error{errc::corrupt_file, "resolution log: 'format' is not \"tokenvault-resolutions\""};
+        return error{errc::malformed_json, "resolution log: 'format' is not \"tokenvault-resolutions\""};
     const auto version = doc.find("version");
     if (version == doc.end() || !version->is_number_integer() || version->template get<std::int64_t>() < 1)
-        return error{errc::corrupt_file, "resolution log: 'version' is missing or invalid"};
+        return error{errc::malformed_json, "resolution log: 'version' is missing or invalid"};
     if (version->template get<std::int64_t>() > resolution_log_format_version)
         return error{errc::unsupported_format_version,
                      "resolution log: version " + std::to_string(version->template get<std::int64_t>())};
@@ -5153,6 +5275,11 @@ private:
             auto taken = tokenvault::detail::file_lock::acquire(lock_file, lock_timeout);
             if (taken) lock.emplace(std::move(*taken));
         }
+        if (lock && !swept_temp_files_) {
+            swept_temp_files_ = true;  // every writer of the log holds its lock: a temp file is a dead writer's
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory, [&](std::string_view target) { return target == path_.filename().string(); });
+        }
         bool writable = lock.has_value();
         if (!writable) fail();
 
@@ -5209,6 +5336,7 @@ private:
     std::optional<tokenvault::detail::file_identity> cache_identity_;
     std::atomic<std::uint64_t> drifts_{0};
     std::atomic<std::uint64_t> failures_{0};
+    bool swept_temp_files_ = false;
 };
 
 static_assert(diagnostics_policy<resolution_log<>>);
@@ -5218,16 +5346,19 @@ static_assert(diagnostics_policy<resolution_log<>>);
 // begin file tokenvault/keyring/file.hpp
 // tokenvault/keyring/file.hpp: keyring::file, a file-backed keyring for hosts without an OS keyring.
 //
-// In options.directory (0700): `passphrase`, 32 random bytes (0600) created once under `passphrase.lock`
-// so concurrent first starts agree on one; and one `<sha256-hex(service NUL account)>.item` per item, an
-// XChaCha20-Poly1305 box under a key derived from the passphrase (format below). Weaker than an OS
-// keyring: the 0700 directory is the real boundary. Only the lock wait is bounded by options.timeout;
-// file reads and writes are local-disk calls. Item format v1: "TVKF" | version 1 | key id (16) | nonce
-// (24) | ciphertext+tag; associated data: the first 21 bytes, the service, a NUL, the account.
+// In options.directory (0700): `passphrase`, 32 random bytes (0600), and one
+// `<sha256-hex(service NUL account)>.item` per item, an XChaCha20-Poly1305 box under a key derived from
+// the passphrase (format below). Every write holds `passphrase.lock`: the first write creates the
+// passphrase there (so concurrent first starts agree on one; a read never creates it, and a missing
+// passphrase is never replaced while items sealed under it remain) and removes temp files that killed
+// writers left. Weaker than an OS keyring: the 0700 directory is the real boundary. Only the lock wait is
+// bounded by options.timeout. Item format v1: "TVKF" | version 1 | key id (16) | nonce (24) |
+// ciphertext+tag; associated data: the first 21 bytes, the service, a NUL, the account.
 
 #include <sodium.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -5253,30 +5384,23 @@ public:
     /// The largest item accepted.
     static constexpr std::size_t max_item_size = std::size_t{1} << 20;
 
-    /// Opens (creating the 0700 directory and the passphrase on first use) the keyring in options.directory.
+    /// Opens the keyring in options.directory (creating the 0700 directory). The passphrase is read if it
+    /// exists; a missing one is created by the first write, never by open or read.
     [[nodiscard]] static result<std::optional<basic_file>> open(const keyring_options& options) {
         if (options.directory.empty())
             return error{errc::invalid_argument, "keyring::file needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
         if (auto made = detail::ensure_private_directory(options.directory); !made) return wrap(made.error());
-        auto passphrase = load_or_create_passphrase(options);
-        if (!passphrase) return passphrase.error();
-
-        detail::secure_buffer key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-        std::array<unsigned char, key_id_size> key_id{};
-        const auto* master = reinterpret_cast<const unsigned char*>(passphrase->data());
-        if (crypto_kdf_derive_from_key(reinterpret_cast<unsigned char*>(key.data()), key.size(), 1,
-                                       kdf_context, master) != 0 ||
-            crypto_kdf_derive_from_key(key_id.data(), key_id.size(), 2, kdf_context, master) != 0)
-            return error{errc::crypto_failure, "keyring::file: key derivation"};
-        return std::optional<basic_file>{basic_file{options.directory, options.service, std::move(key), key_id}};
+        basic_file ring{options.directory, options.service, options.timeout};
+        TOKENVAULT_TRY(ring.adopt_existing_passphrase());
+        return std::optional<basic_file>{std::move(ring)};
     }
 
     /// The tier name, "file".
     [[nodiscard]] std::string_view tier_name() const noexcept { return tier; }
 
-    /// The item's bytes, or nullopt when there is none; a tampered item is errc::corrupt_file (left in
-    /// place).
+    /// The item's bytes, or nullopt when there is none; a tampered item, or one whose passphrase is missing,
+    /// is errc::damaged_key (left in place).
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
         const auto path = item_path(account);
         if (!path) return path.error();
@@ -5287,8 +5411,15 @@ public:
         const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
         const std::string where = "keyring::file: " + path->string();
         if (bytes.size() < overhead || std::memcmp(raw, magic.data(), magic.size()) != 0)
-            return error{errc::corrupt_file, where + ": not a tokenvault item (left in place)"};
+            return error{errc::damaged_key, where + ": not a tokenvault item (left in place)"};
         if (raw[magic.size()] != format_version) return error{errc::unsupported_format_version, where};
+        if (!have_key_) {
+            TOKENVAULT_TRY(adopt_existing_passphrase());  // another process may have created it since open
+            if (!have_key_)
+                return error{errc::damaged_key, where + ": the passphrase it is sealed under (" +
+                                                    (directory_ / "passphrase").string() +
+                                                    ") is missing (left in place; nothing was created)"};
+        }
         if (sodium_memcmp(raw + magic.size() + 1, key_id_.data(), key_id_.size()) != 0)
             return error{errc::foreign_key, where + ": sealed under another passphrase (left in place)"};
 
@@ -5301,16 +5432,26 @@ public:
         if (crypto_aead_xchacha20poly1305_ietf_decrypt(
                 reinterpret_cast<unsigned char*>(plain.data()), &plain_size, nullptr, sealed, sealed_size,
                 ad.data(), ad.size(), nonce, reinterpret_cast<const unsigned char*>(key_.data())) != 0)
-            return error{errc::corrupt_file, where + ": failed authentication (left in place)"};
+            return error{errc::damaged_key, where + ": failed authentication (left in place)"};
         plain.shrink(static_cast<std::size_t>(plain_size));
         return std::optional<detail::secure_buffer>{std::move(plain)};
     }
 
-    /// Creates or replaces the item: sealed with a fresh nonce, written durably and atomically (0600).
+    /// Creates or replaces the item: sealed with a fresh nonce, written durably and atomically (0600), under
+    /// `passphrase.lock` (the first write creates the passphrase there).
     [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
         if (secret.size() > max_item_size) return error{errc::keyring_item_too_large, "keyring::file: write"};
         const auto path = item_path(account);
         if (!path) return path.error();
+        auto lock = detail::file_lock::acquire(directory_ / "passphrase.lock", timeout_);
+        if (!lock) return wrap(lock.error());
+        if (!swept_temp_files_) {
+            swept_temp_files_ = true;  // we hold the writers' lock: every temp file here is a dead writer's
+            (void)detail::remove_stale_temp_files(directory_, [](std::string_view target) {
+                return target == "passphrase" || target.ends_with(".item");
+            });
+        }
+        if (!have_key_) TOKENVAULT_TRY(create_passphrase_locked());
         const auto ad = associated_data(account);
         std::vector<std::byte> sealed(overhead + secret.size());
         auto* out = reinterpret_cast<unsigned char*>(sealed.data());
@@ -5364,35 +5505,64 @@ private:
     static constexpr char kdf_context[crypto_kdf_CONTEXTBYTES + 1] = "tvfilekr";
     static_assert(passphrase_size == crypto_kdf_KEYBYTES);
 
-    basic_file(std::filesystem::path directory, std::string service, detail::secure_buffer key,
-         const std::array<unsigned char, key_id_size>& key_id)
-        : directory_(std::move(directory)),
-          service_(std::move(service)),
-          key_(std::move(key)),
-          key_id_(key_id) {}
+    basic_file(std::filesystem::path directory, std::string service, std::chrono::milliseconds timeout)
+        : directory_(std::move(directory)), service_(std::move(service)), timeout_(timeout) {}
 
     /// Prefixes the context of a detail error with this keyring's name.
     [[nodiscard]] static error wrap(const error& e) { return error{e.code, "keyring::file: " + e.context}; }
 
-    /// Reads the passphrase; if absent, creates it under the lock (re-checking there), so exactly one wins.
-    [[nodiscard]] static result<detail::secure_buffer> load_or_create_passphrase(
-        const keyring_options& options) {
-        const auto path = options.directory / "passphrase";
-        auto existing = read_passphrase(path);
+    /// Derives the item key from the passphrase file if it exists (nothing is created).
+    [[nodiscard]] result<void> adopt_existing_passphrase() {
+        auto existing = read_passphrase(directory_ / "passphrase");
         if (!existing) return existing.error();
-        if (*existing) return std::move(**existing);
+        if (*existing) return adopt(**existing);
+        return {};
+    }
 
-        auto lock = detail::file_lock::acquire(options.directory / "passphrase.lock", options.timeout);
-        if (!lock) return wrap(lock.error());
-        existing = read_passphrase(path);  // another process may have created it while we waited
-        if (!existing) return existing.error();
-        if (*existing) return std::move(**existing);
-
+    /// Under `passphrase.lock`: adopts the passphrase another process created meanwhile, else creates one,
+    /// unless items sealed under a lost passphrase remain (a new one would orphan them for good).
+    [[nodiscard]] result<void> create_passphrase_locked() {
+        TOKENVAULT_TRY(adopt_existing_passphrase());
+        if (have_key_) return {};
+        const auto orphans = count_items();
+        if (orphans > 0)
+            return error{errc::damaged_key,
+                         "keyring::file: " + (directory_ / "passphrase").string() + " is missing while " +
+                             std::to_string(orphans) +
+                             " item(s) sealed under it remain: restore it from a backup, or remove the "
+                             "keyring directory to start over (what its items held is then lost); nothing "
+                             "was created"};
         auto fresh = detail::secure_buffer(passphrase_size);
         randombytes_buf(fresh.data(), fresh.size());
-        if (auto written = detail::write_file_atomically(path, fresh.bytes()); !written)
+        if (auto written = detail::write_file_atomically(directory_ / "passphrase", fresh.bytes()); !written)
             return wrap(written.error());
-        return fresh;
+        return adopt(fresh);
+    }
+
+    /// Derives the item key and its id from `passphrase`.
+    [[nodiscard]] result<void> adopt(const detail::secure_buffer& passphrase) {
+        detail::secure_buffer key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+        std::array<unsigned char, key_id_size> key_id{};
+        const auto* master = reinterpret_cast<const unsigned char*>(passphrase.data());
+        if (crypto_kdf_derive_from_key(reinterpret_cast<unsigned char*>(key.data()), key.size(), 1,
+                                       kdf_context, master) != 0 ||
+            crypto_kdf_derive_from_key(key_id.data(), key_id.size(), 2, kdf_context, master) != 0)
+            return error{errc::crypto_failure, "keyring::file: key derivation"};
+        key_ = std::move(key);
+        key_id_ = key_id;
+        have_key_ = true;
+        return {};
+    }
+
+    /// The `*.item` files in the directory.
+    [[nodiscard]] std::size_t count_items() const {
+        std::size_t count = 0;
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            if (name.size() > 5 && name.front() != '.' && name.ends_with(".item")) ++count;
+        }
+        return count;
     }
 
     [[nodiscard]] static result<std::optional<detail::secure_buffer>> read_passphrase(
@@ -5401,10 +5571,11 @@ private:
         if (!loaded) return wrap(loaded.error());
         if (!*loaded) return std::optional<detail::secure_buffer>{};
         if ((*loaded)->bytes.size() != passphrase_size)
-            return error{errc::corrupt_file,
-                         "keyring::file: " + path.string() +
-                             ": passphrase has the wrong size "
-                             "(left in place; items sealed with it cannot be read without it)"};
+            return error{errc::damaged_key, "keyring::file: " + path.string() + ": the passphrase has " +
+                                                std::to_string((*loaded)->bytes.size()) + " bytes, not " +
+                                                std::to_string(passphrase_size) +
+                                                " (left in place; items sealed under it cannot be read "
+                                                "without the original)"};
         return std::optional<detail::secure_buffer>{std::move((*loaded)->bytes)};
     }
 
@@ -5427,8 +5598,11 @@ private:
 
     std::filesystem::path directory_;
     std::string service_;
-    detail::secure_buffer key_;
+    std::chrono::milliseconds timeout_{};
+    detail::secure_buffer key_;  // derived from the passphrase; empty until it is known
     std::array<unsigned char, key_id_size> key_id_{};
+    bool have_key_ = false;
+    bool swept_temp_files_ = false;
 };
 
 /// keyring::file: a class template only so that its members are compiled where they are used.
@@ -8188,8 +8362,11 @@ static_assert(migration_policy<none>);
 // Reads are served from an in-memory cache; on backends that other processes write, every read first
 // makes the backend's cheap change check and reloads when another process committed a write. Every write
 // takes the store lock, reloads from the source of truth, applies its one change and saves durably, so
-// no process loses another's update. On a failed save the cache is rolled back: nothing half-applied.
+// no process loses another's update. On a failed save the cache is rolled back: nothing half-applied. A
+// failed reload (a quarantined or rolled-back file) fails the operation that met it, read or write.
 
+#include <algorithm>
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <optional>
@@ -8387,6 +8564,16 @@ inline constexpr bool reload_before_write = [] {
     else
         return false;
 }();
+
+/// The last generation of a persistent bundle that starts afresh (no source yet, or a deleted or quarantined
+/// one): the current time in microseconds since 1970, above every generation handed out before (each write
+/// takes at least a microsecond). See docs/FORMAT.md, "Generations".
+template <class = void>
+[[nodiscard]] inline std::uint64_t fresh_generation_floor() noexcept {
+    const auto since_epoch =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now().time_since_epoch()).count();
+    return since_epoch > 0 ? static_cast<std::uint64_t>(since_epoch) : 0;
+}
 }  // namespace detail
 
 /// A token store assembled from five policies; see README.md for the policy table.
@@ -8595,22 +8782,27 @@ private:
         return {};
     }
 
-    // A load on the write path: a backend that moved a certainly corrupt source aside reports corrupt_file
-    // once (readers see it); the write then proceeds from what is left (normally nothing).
-    result<void> load_for_write_locked() {
-        auto loaded = load_locked();
-        if (!loaded && loaded.error() == errc::corrupt_file) loaded = load_locked();
-        return loaded;
-    }
-
+    // Loads the source of truth into the cache. A backend that met damage (it moved a certainly corrupt
+    // file aside: corrupt_file; an older copy: rolled_back) reports it once, and the read or write that
+    // met it fails with that error: it is not applied, and a retry works on what is there now.
     result<void> load_locked() {
         auto loaded = backend_.load(context_);
         if (!loaded) return loaded.error();
         const bool was_loaded = loaded_;
         cache_ = std::move(*loaded);
+        if constexpr (Backend::persistent) keep_generations_unique();
         loaded_ = true;
         if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
         return {};
+    }
+
+    // A generation is never handed out twice, even when the source of truth starts afresh (no file yet, a
+    // deleted or quarantined file, a removed keyring item): a fresh bundle counts on from the current time
+    // in microseconds, and never from below the highest last_generation this instance has seen.
+    void keep_generations_unique() {
+        if (cache_.last_generation == 0) cache_.last_generation = detail::fresh_generation_floor();
+        cache_.last_generation = std::max(cache_.last_generation, generation_high_water_);
+        generation_high_water_ = cache_.last_generation;
     }
 
     // Loads, imports legacy entries, persists, and only then deletes the legacy data. A failure keeps the
@@ -8675,7 +8867,7 @@ private:
                 auto changed = loaded_ && !detail::reload_before_write<Backend> ? backend_.changed(context_)
                                                                                 : result<bool>{true};
                 if (!changed) return changed.error();
-                if (*changed) TOKENVAULT_TRY(load_for_write_locked());
+                if (*changed) TOKENVAULT_TRY(load_locked());
             }
         }
 
@@ -8714,6 +8906,7 @@ private:
                 cache_.entries.erase(id.hash());
             return saved.error();
         }
+        generation_high_water_ = std::max(generation_high_water_, cache_.last_generation);
         return new_generation;
     }
 
@@ -8726,6 +8919,7 @@ private:
     bundle cache_{};
     bool loaded_ = false;
     bool migrated_ = false;
+    std::uint64_t generation_high_water_ = 0;  // the highest last_generation loaded or written (persistent)
 };
 
 }  // namespace tokenvault

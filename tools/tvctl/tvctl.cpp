@@ -63,7 +63,7 @@ enum exit_code : int {
     exit_usage = 2,      ///< unknown command or option, bad argument, missing confirmation
     exit_not_found = 3,  ///< no credential for that id
     exit_no_store = 4,   ///< no store at the directory (check --dir, --app, --file)
-    exit_key = 5,        ///< the key or keyring is unavailable (locked, absent, another tier)
+    exit_key = 5,        ///< the key or keyring is unavailable (locked, absent, damaged, another tier)
     exit_attention = 6,  ///< status/doctor found problems
     exit_busy = 7,       ///< another process holds the store lock past the timeout
 };
@@ -75,7 +75,7 @@ constexpr const char* exit_code_help =
     "  2  usage error: unknown command or option, an id that is not a URL, missing --yes without a terminal\n"
     "  3  no credential for that id\n"
     "  4  no token store there (check --dir, --app, --file)\n"
-    "  5  the key or keyring is unavailable (locked, missing, or held by a keyring tier not selected)\n"
+    "  5  the key or keyring is unavailable (locked, missing, damaged, or held by a keyring tier not selected)\n"
     "  6  status or doctor found a problem\n"
     "  7  the store is busy: another process held its lock past --timeout\n";
 
@@ -137,6 +137,7 @@ int code_of(const tv::error& e) {
     switch (static_cast<tv::errc>(e.code.value())) {
     case tv::errc::lock_timeout: return exit_busy;
     case tv::errc::foreign_key:
+    case tv::errc::damaged_key:
     case tv::errc::key_unavailable:
     case tv::errc::keyring_unavailable:
     case tv::errc::keyring_locked:
@@ -1004,10 +1005,10 @@ int cmd_doctor(const config& c) {
         found.push_back({"quarantined files", "ok", "none", ""});
     } else {
         std::vector<std::string> names;
-        for (const auto& q : quarantined) names.push_back(q.filename().string());
+        for (const auto& q : quarantined) names.push_back(q.string());
         found.push_back({"quarantined files", "warning",
                          std::to_string(quarantined.size()) +
-                             " corrupt store file(s) were moved aside: " + join(names, ", "),
+                             " damaged store file(s) were moved aside: " + join(names, ", "),
                          "the tokens in them are lost (log in again); delete them once you are sure: rm " +
                              quarantined.front().string()});
     }
@@ -1071,7 +1072,10 @@ int cmd_doctor(const config& c) {
                     {"open store", "ok", std::to_string(entries->size()) + " credential(s); key found", ""});
             else
                 found.push_back({"open store", "problem", entries.error().message(),
-                                 key_problem(entries.error())
+                                 entries.error() == tv::errc::damaged_key
+                                     ? "restore the damaged key (named in the message) from a backup, or the "
+                                       "store file it opens; logging in again does not help"
+                                 : key_problem(entries.error())
                                      ? "make the keyring that holds the key available (see "
                                        "the keyring tiers above)"
                                      : "see the message: it says what to do"});

@@ -18,6 +18,7 @@
 
 #include "../detail/posix_file.hpp"
 #include "../detail/secure_buffer.hpp"
+#include "../detail/temp_files.hpp"
 #include "../diagnostics/events.hpp"
 #include "../diagnostics/resolution.hpp"
 #include "../json.hpp"
@@ -121,6 +122,11 @@ public:
         auto keyring = open_keyring(ctx);
         if (!keyring) return keyring.error();
         TOKENVAULT_TRY(tokenvault::detail::ensure_private_directory(directory_));
+        if (!swept_temp_files_) {
+            swept_temp_files_ = true;  // we hold the store lock: a stamp temp file is a dead writer's
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory_, [&](std::string_view target) { return target == stamp_.filename().string(); });
+        }
         // Stamp first: a crash before the item write only makes readers reload needlessly.
         TOKENVAULT_TRY(tokenvault::detail::ensure_sodium());
         std::array<std::byte, 16> nonce{};
@@ -189,6 +195,7 @@ private:
     std::optional<error> write_failure_;  // a write failed: later saves answer this (no prompt storm)
     bool stamp_known_ = false;
     std::optional<tokenvault::detail::file_identity> stamp_identity_;
+    bool swept_temp_files_ = false;
 };
 
 }  // namespace tokenvault::backend

@@ -30,6 +30,7 @@
 #include "../error.hpp"
 #include "../result.hpp"
 #include "secure_buffer.hpp"
+#include "temp_files.hpp"
 
 namespace tokenvault::detail {
 
@@ -352,7 +353,7 @@ template <class = void>
     const auto dir = parent_directory_of(target);
     auto suffix = random_hex(8);
     if (!suffix) return suffix.error();
-    const auto temp = dir / ("." + target.filename().string() + ".tmp-" + *suffix);
+    const auto temp = dir / (temp_file_prefix(target.filename().string()) + *suffix);
     unique_fd fd(retry_eintr([&] {
         return ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
     }));

@@ -114,8 +114,17 @@ struct login {
     std::string_view credential;  ///< credential hash
 };
 
+/// A store file was replaced by an older copy: sealed by the same key with a lower seal counter than one this
+/// store instance had loaded or written (the operation that met it failed with errc::rolled_back).
+struct rolled_back {
+    std::string_view file;           ///< the store file
+    std::uint64_t seen_counter = 0;  ///< the highest seal counter this instance had seen for the key
+    std::uint64_t file_counter = 0;  ///< the seal counter of the file on disk now
+};
+
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
-                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved, login>;
+                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved, login,
+                         rolled_back>;
 
 }  // namespace tokenvault::events

@@ -628,9 +628,9 @@ private:
                               nullptr, &decoded_size, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
             end != text + size)
             return error{
-                errc::corrupt_file,
-                "keyring::secret_service: read: the item is not base64 text (written by another program?); "
-                "left in place"};
+                errc::damaged_key,
+                "keyring::secret_service: read: the item is not base64 text (damaged, or written by another "
+                "program?); left in place"};
         decoded.shrink(decoded_size);
         return decoded;
     }
