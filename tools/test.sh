@@ -4,11 +4,13 @@
 #   1. tools/bootstrap.sh (installs missing Debian packages)
 #   2. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
 #   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration
+#   4. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
 # and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
 # configure failure counts as one failure). Exits non-zero on any failure.
 #
-# usage: tools/test.sh [--no-asan]     (build directories are reused: reconfigured, not wiped)
-# env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR override the build directory names.
+# usage: tools/test.sh [--no-asan] [--no-tsan]   (build directories are reused: reconfigured, not wiped)
+# env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR, TOKENVAULT_BUILD_TSAN_DIR override the build
+#        directory names.
 # Integration tests run inside tests/integration/run_with_keyring.sh, which gives each one a private
 # D-Bus session with gnome-keyring-daemon; TOKENVAULT_REQUIRE_KEYRING=1 makes a missing keyring an error.
 set -uo pipefail
@@ -18,11 +20,14 @@ root=$PWD
 jobs=2
 build_test=${TOKENVAULT_BUILD_TEST_DIR:-build-test}
 build_asan=${TOKENVAULT_BUILD_ASAN_DIR:-build-asan}
+build_tsan=${TOKENVAULT_BUILD_TSAN_DIR:-build-tsan}
 run_asan=1
+run_tsan=1
 for arg in "$@"; do
     case "$arg" in
         --no-asan) run_asan=0 ;;
-        *) echo "usage: tools/test.sh [--no-asan]" >&2; exit 2 ;;
+        --no-tsan) run_tsan=0 ;;
+        *) echo "usage: tools/test.sh [--no-asan] [--no-tsan]" >&2; exit 2 ;;
     esac
 done
 
@@ -83,7 +88,8 @@ run_phase() {  # run_phase LABEL DIR MESON_TEST_ARGS...: build DIR, run its test
     shift 2
     section "$label: build"
     local build_ok=1
-    if ! ninja -C "$dir" -j "$jobs" -k 0; then
+    # shellcheck disable=SC2086  # $ninja_targets: a word list, empty for every target
+    if ! ninja -C "$dir" -j "$jobs" -k 0 ${ninja_targets:-}; then
         build_ok=0
         note_failure "$label: build failed (see the compiler errors above)"
     fi
@@ -132,6 +138,21 @@ if [[ $run_asan -eq 1 ]]; then
     else
         note_failure "build-asan: meson setup failed"
     fi
+fi
+
+# ThreadSanitizer, at -O1 (TSan at -O0 runs several times slower): only the tests that run threads or the
+# credential lifecycle, built as one executable (tests/thread_sanitizer_tests.txt), to keep CI time low.
+if [[ $run_tsan -eq 1 ]]; then
+    section "build-tsan: configure"
+    tsan_started=$SECONDS
+    if configure "$build_tsan" -Ddebug=true -Doptimization=1 -Db_sanitize=thread -Db_lundef=false \
+            -Dwerror=false -Dtests=enabled -Dexamples=disabled -Dbenchmarks=disabled \
+            -Dsecret_service=disabled -Dkeyctl=disabled </dev/null; then
+        ninja_targets=tsan_tests run_phase build-tsan "$build_tsan" --suite tsan --timeout-multiplier 3
+    else
+        note_failure "build-tsan: meson setup failed"
+    fi
+    echo "[build-tsan] took $((SECONDS - tsan_started)) s"
 fi
 
 section "summary"
