@@ -183,6 +183,21 @@ def main():
         tvctl("list", "--app", "canary-app", "--dir", lost, expect=5, stderr_has="key file")
         check(not os.path.exists(os.path.join(lost, "keyring")), "no new key file is made for an existing store")
 
+        # A damaged key (a 31-byte passphrase): its own message, exit 5, nothing moved or created.
+        damaged = os.path.join(root, "damaged-key")
+        check(seed(damaged, 1) == 0, "seed a store whose key file will be damaged")
+        passphrase = os.path.join(damaged, "keyring", "passphrase")
+        with open(passphrase, "r+b") as f:
+            f.truncate(31)
+        d = ["--app", "canary-app", "--dir", damaged]
+        _, err = tvctl("list", *d, expect=5, stderr_has="damaged")
+        check("moved aside" not in err and "log in again;" not in err, "a damaged key is not called corrupt", err)
+        out, _ = tvctl("doctor", "--json", *d, expect=6)
+        check(any("restore the damaged key" in c.get("fix", "") for c in json.loads(out)["checks"]),
+              "doctor: restore the damaged key", out[:800])
+        check(os.path.getsize(passphrase) == 31, "the damaged passphrase is left as it is")
+        check(not [n for n in os.listdir(damaged) if ".corrupt-" in n], "nothing is quarantined for a damaged key")
+
         # Unsafe files: doctor says how to fix each; the store refuses them.
         unsafe = os.path.join(root, "unsafe")
         check(seed(unsafe, 1) == 0, "seed a store to make unsafe")
@@ -205,6 +220,9 @@ def main():
         tvctl("list", *u, expect=1, stderr_has="moved aside")
         out, _ = tvctl("doctor", *u)  # quarantined files are a warning; no store file is no problem
         check("quarantined" in out and "WARN" in out, "doctor reports the quarantined file", out[:800])
+        copies = [n for n in os.listdir(unsafe) if n.startswith("tokens.sealed.corrupt-")]
+        check(len(copies) == 1 and os.path.join(unsafe, copies[0]) in out, "doctor names the quarantine copy",
+              out[:800])
 
         # With a Secret Service (run_with_keyring.sh): a desktop store, and the same store without one.
         if os.environ.get("TOKENVAULT_TEST_SECRET_SERVICE") == "1":
