@@ -77,9 +77,9 @@ public:
         case errc::symlink_refused:
             return "refusing to follow a symbolic link to a token file: replace the link with the file itself";
         case errc::corrupt_file:
-            return "the store file was damaged and has been moved aside to the quarantine file named here; the "
-                   "tokens it held are lost: this operation was not applied, so retry it, and log in again to "
-                   "the servers it held";
+            return "the store file was damaged and has been moved aside to the quarantine file named here; "
+                   "the tokens it held are lost: this operation was not applied, so retry it, and log in "
+                   "again to the servers it held";
         case errc::unsupported_format_version:
             return "the store file was written by a newer tokenvault: upgrade the program that reads it";
         case errc::foreign_key:
@@ -116,10 +116,10 @@ public:
             return "the authorization server returned an invalid token response: the store was left unchanged";
         case errc::not_logged_in: return "no credential is stored for this id: log in first";
         case errc::damaged_key:
-            return "a key is present but damaged (a keyring item that fails its integrity check, or a data key "
-                   "or key-file passphrase of the wrong size): the store file was left unchanged; restore the "
-                   "key (or the key file) from a backup, or restore the store file it opens; logging in again "
-                   "does not help while the damaged key is there";
+            return "a key is present but damaged (a keyring item that fails its integrity check, or a data "
+                   "key or key-file passphrase of the wrong size): the store file was left unchanged; "
+                   "restore the key (or the key file) from a backup, or restore the store file it opens; "
+                   "logging in again does not help while the damaged key is there";
         case errc::rolled_back:
             return "the store file was replaced by an older copy (its seal counter went backwards): this "
                    "operation was refused once and the older copy is served from now on; if the copy was not "

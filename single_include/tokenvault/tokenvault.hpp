@@ -139,9 +139,9 @@ public:
         case errc::symlink_refused:
             return "refusing to follow a symbolic link to a token file: replace the link with the file itself";
         case errc::corrupt_file:
-            return "the store file was damaged and has been moved aside to the quarantine file named here; the "
-                   "tokens it held are lost: this operation was not applied, so retry it, and log in again to "
-                   "the servers it held";
+            return "the store file was damaged and has been moved aside to the quarantine file named here; "
+                   "the tokens it held are lost: this operation was not applied, so retry it, and log in "
+                   "again to the servers it held";
         case errc::unsupported_format_version:
             return "the store file was written by a newer tokenvault: upgrade the program that reads it";
         case errc::foreign_key:
@@ -178,10 +178,10 @@ public:
             return "the authorization server returned an invalid token response: the store was left unchanged";
         case errc::not_logged_in: return "no credential is stored for this id: log in first";
         case errc::damaged_key:
-            return "a key is present but damaged (a keyring item that fails its integrity check, or a data key "
-                   "or key-file passphrase of the wrong size): the store file was left unchanged; restore the "
-                   "key (or the key file) from a backup, or restore the store file it opens; logging in again "
-                   "does not help while the damaged key is there";
+            return "a key is present but damaged (a keyring item that fails its integrity check, or a data "
+                   "key or key-file passphrase of the wrong size): the store file was left unchanged; "
+                   "restore the key (or the key file) from a backup, or restore the store file it opens; "
+                   "logging in again does not help while the damaged key is there";
         case errc::rolled_back:
             return "the store file was replaced by an older copy (its seal counter went backwards): this "
                    "operation was refused once and the older copy is served from now on; if the copy was not "
@@ -561,7 +561,8 @@ std::size_t remove_stale_temp_files(const std::filesystem::path& directory, IsTa
             const auto target = temp_file_target(name);
             if (target.empty() || !is_target(target)) continue;
             std::error_code type_ec;
-            if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular || type_ec) continue;
+            if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular || type_ec)
+                continue;
             std::error_code remove_ec;
             if (std::filesystem::remove(it->path(), remove_ec) && !remove_ec) ++removed;
         }
@@ -1115,8 +1116,8 @@ struct rolled_back {
 
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
-                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved, login,
-                         rolled_back>;
+                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved,
+                         login, rolled_back>;
 
 }  // namespace tokenvault::events
 // end file tokenvault/diagnostics/events.hpp
@@ -3966,10 +3967,11 @@ public:
         if (is_older_copy(header, *opened)) {
             const auto seen = newest_seen_->counter;
             ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
-            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: it is the baseline now
+            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
             return error{errc::rolled_back,
-                         file_.string() + ": sealed by the same key as a newer copy this process loaded or "
-                                          "wrote (seal counter " +
+                         file_.string() +
+                             ": sealed by the same key as a newer copy this process loaded or "
+                             "wrote (seal counter " +
                              std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
                              "): the file was replaced by an older copy; the newer tokens are not in it"};
         }
@@ -4286,8 +4288,8 @@ private:
         }
         if (*item && (*item)->size() != Cipher::key_size) {
             keyring_failure_ =
-                error{errc::damaged_key, "sealed_file: keyring item '" + std::string(account) + "' in tier '" +
-                                             std::string(keyring_->tier_name()) + "' has " +
+                error{errc::damaged_key, "sealed_file: keyring item '" + std::string(account) +
+                                             "' in tier '" + std::string(keyring_->tier_name()) + "' has " +
                                              std::to_string((*item)->size()) + " bytes, not a " +
                                              std::to_string(Cipher::key_size) +
                                              "-byte data key; it and the store file were left unchanged"};
@@ -4413,8 +4415,8 @@ private:
         sealed_key_id key_id{};
         std::uint64_t counter = 0;
     };
-    std::optional<seal_mark> newest_seen_;   // the key and seal counter of the newest file loaded or written
-    std::uint64_t newest_generation_ = 0;    // the highest last_generation of a bundle loaded or written
+    std::optional<seal_mark> newest_seen_;  // the key and seal counter of the newest file loaded or written
+    std::uint64_t newest_generation_ = 0;   // the highest last_generation of a bundle loaded or written
 };
 
 }  // namespace tokenvault::backend
@@ -4563,8 +4565,8 @@ static_assert(diagnostics_policy<callback>);
 // tokenvault/diagnostics/counters.hpp: diagnostics::counters, lock-free counts of what the store did.
 //
 // Counts keyring reads/writes/failures, file reads/writes, lock waits and contention, quarantines,
-// reloads, refreshes, migrations, store resolutions, logins, drift and rollbacks. Relaxed atomics: cheap enough
-// for the cached get path.
+// reloads, refreshes, migrations, store resolutions, logins, drift and rollbacks. Relaxed atomics: cheap
+// enough for the cached get path.
 
 #include <atomic>
 #include <cstdint>
@@ -4624,7 +4626,7 @@ public:
                         r(file_writes_),     r(file_failures_),  r(lock_waits_),       r(lock_contentions_),
                         r(lock_timeouts_),   r(quarantines_),    r(reloads_),          r(operations_),
                         r(operation_failures_), r(refreshes_),   r(refreshes_adopted_), r(migrations_),
-                        r(drifts_),          r(resolutions_),    r(logins_),          r(rollbacks_)};
+                        r(drifts_),          r(resolutions_),    r(logins_),           r(rollbacks_)};
     }
 
 private:
@@ -5003,7 +5005,8 @@ template <class Json = nlohmann::json>
         return error{errc::too_large, "resolution log: larger than 4 MiB"};
     const json doc = json::parse(text, nullptr, false);
     if (doc.is_discarded()) return error{errc::malformed_json, "resolution log: not valid JSON"};
-    if (!doc.is_object()) return error{errc::malformed_json, "resolution log: the top level is not an object"};
+    if (!doc.is_object())
+        return error{errc::malformed_json, "resolution log: the top level is not an object"};
     const auto format = doc.find("format");
     if (format == doc.end() || !format->is_string() || *format != resolution_log_format_name)
         return error{errc::malformed_json, "resolution log: 'format' is not \"tokenvault-resolutions\""};
@@ -5276,7 +5279,8 @@ private:
             if (taken) lock.emplace(std::move(*taken));
         }
         if (lock && !swept_temp_files_) {
-            swept_temp_files_ = true;  // every writer of the log holds its lock: a temp file is a dead writer's
+            // Every writer of the log holds its lock: a temp file of the log is a dead writer's.
+            swept_temp_files_ = true;
             (void)tokenvault::detail::remove_stale_temp_files(
                 directory, [&](std::string_view target) { return target == path_.filename().string(); });
         }
@@ -5558,7 +5562,8 @@ private:
     [[nodiscard]] std::size_t count_items() const {
         std::size_t count = 0;
         std::error_code ec;
-        for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end; it.increment(ec)) {
+        for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
+             it.increment(ec)) {
             const auto name = it->path().filename().string();
             if (name.size() > 5 && name.front() != '.' && name.ends_with(".item")) ++count;
         }

@@ -482,7 +482,8 @@ TEST_CASE("sealed_file: certain corruption is quarantined, reported once, and th
     CHECK(files_containing(o.directory, ".corrupt-").size() == 1);
 }
 
-TEST_CASE("sealed_file: a put that meets a corrupt file quarantines it and fails with corrupt_file, unapplied") {
+TEST_CASE(
+    "sealed_file: a put that meets a corrupt file quarantines it and fails with corrupt_file, unapplied") {
     tvtest::temp_dir tmp;
     auto o = options_in(tmp);
     std::vector<events::quarantined> quarantines;

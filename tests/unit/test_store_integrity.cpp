@@ -65,7 +65,9 @@ store_options options_in(const tvtest::temp_dir& dir, const std::string& sub = "
 
 fs::path sealed_path(const store_options& o) { return o.directory / o.file_name; }
 
-credential_id id(int n) { return credential_id::parse("https://mcp.example.com/s" + std::to_string(n)).value(); }
+credential_id id(int n) {
+    return credential_id::parse("https://mcp.example.com/s" + std::to_string(n)).value();
+}
 
 token make_token(const std::string& access) {
     token t;
@@ -170,12 +172,15 @@ bool killed_mid_write(const fs::path& dir, const std::function<bool(std::string_
     return false;
 }
 
-bool starts_with(std::string_view name, std::string_view prefix) { return name.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view name, std::string_view prefix) {
+    return name.substr(0, prefix.size()) == prefix;
+}
 
 }  // namespace
 
-TEST_CASE("integrity: a put in a second process that meets a damaged file fails with corrupt_file naming "
-          "the quarantine copy") {
+TEST_CASE(
+    "integrity: a put in a second process that meets a damaged file fails with corrupt_file naming "
+    "the quarantine copy") {
     tvtest::temp_dir tmp;
     const auto o = options_in(tmp);
     embedded owner(o);  // the process that stored 20 credentials
@@ -207,8 +212,9 @@ TEST_CASE("integrity: a put in a second process that meets a damaged file fails 
     CHECK(listed->front().id == id(100));
 }
 
-TEST_CASE("integrity: generations stay unique across a quarantine or a deleted file; a stale "
-          "compare-and-swap conflicts") {
+TEST_CASE(
+    "integrity: generations stay unique across a quarantine or a deleted file; a stale "
+    "compare-and-swap conflicts") {
     tvtest::temp_dir tmp;
     const auto o = options_in(tmp);
     embedded holder(o);
@@ -274,8 +280,9 @@ TEST_CASE("integrity: a damaged key is damaged_key: nothing is moved, created or
     }
     SUBCASE("a data key of the wrong size") {
         const std::string short_key(31, 'k');
-        REQUIRE(key_file_of(o).write(backend::sealed_file<keyring::file>::key_account,
-                                     std::as_bytes(std::span<const char>(short_key.data(), short_key.size()))));
+        REQUIRE(
+            key_file_of(o).write(backend::sealed_file<keyring::file>::key_account,
+                                 std::as_bytes(std::span<const char>(short_key.data(), short_key.size()))));
         expected_context = "31 bytes, not a 32-byte data key";
     }
     SUBCASE("a data-key item whose passphrase is gone") {
@@ -352,7 +359,8 @@ TEST_CASE("integrity: reads never create key material") {
     }
 }
 
-TEST_CASE("integrity: a file replaced by an older copy is reported once, by the read or write that meets it") {
+TEST_CASE(
+    "integrity: a file replaced by an older copy is reported once, by the read or write that meets it") {
     tvtest::temp_dir tmp;
     const auto o = options_in(tmp);
     std::vector<events::rolled_back> reports;
@@ -404,7 +412,8 @@ TEST_CASE("integrity: a store that starts afresh after a deletion or a quarantin
     const auto o = options_in(tmp);
     std::size_t rollbacks = 0;
     observed s(o);
-    s.diagnostics().set([&](const events::any& e) { rollbacks += std::holds_alternative<events::rolled_back>(e); });
+    s.diagnostics().set(
+        [&](const events::any& e) { rollbacks += std::holds_alternative<events::rolled_back>(e); });
     for (int i = 0; i < 5; ++i) REQUIRE(s.put(id(i), make_token("old")));  // seal counter 5
 
     bool quarantine = false;
@@ -438,11 +447,14 @@ TEST_CASE("integrity: writers SIGKILLed mid-write leave temp files, and the next
         fs::permissions(o.directory, fs::perms::owner_all, fs::perm_options::replace);
         const auto prefix = ".tokens.sealed.tmp-";
         for (rounds = 1; rounds <= max_rounds && !left; ++rounds)
-            left = killed_mid_write(o.directory, [&](std::string_view n) { return starts_with(n, prefix); }, [&] {
-                embedded writer(o);
-                for (int i = 0;; ++i)
-                    if (!writer.put(id(i % 8), make_token(std::string(4096, 'x') + std::to_string(i)))) return 1;
-            });
+            left = killed_mid_write(
+                o.directory, [&](std::string_view n) { return starts_with(n, prefix); },
+                [&] {
+                    embedded writer(o);
+                    for (int i = 0;; ++i)
+                        if (!writer.put(id(i % 8), make_token(std::string(4096, 'x') + std::to_string(i))))
+                            return 1;
+                });
         REQUIRE_MESSAGE(left, "no writer died mid-write in " << max_rounds << " rounds");
         REQUIRE(tvtest::run_in_child([&] {
                     embedded next(o);
@@ -455,15 +467,16 @@ TEST_CASE("integrity: writers SIGKILLed mid-write leave temp files, and the next
         for (const bool watching_passphrase : {true, false}) {
             left = false;
             for (rounds = 1; rounds <= max_rounds && !left; ++rounds) {
-                const auto o = options_in(tmp, "round-" + std::to_string(watching_passphrase) + "-" +
-                                                   std::to_string(rounds));
+                const auto o = options_in(
+                    tmp, "round-" + std::to_string(watching_passphrase) + "-" + std::to_string(rounds));
                 const auto keyring_dir = o.keyring().directory;
                 fs::create_directories(keyring_dir);
                 fs::permissions(o.directory, fs::perms::owner_all, fs::perm_options::replace);
                 fs::permissions(keyring_dir, fs::perms::owner_all, fs::perm_options::replace);
                 const auto watched = [&](std::string_view n) {
-                    return watching_passphrase ? starts_with(n, ".passphrase.tmp-")
-                                               : (starts_with(n, ".") && n.find(".item.tmp-") != std::string::npos);
+                    return watching_passphrase
+                               ? starts_with(n, ".passphrase.tmp-")
+                               : (starts_with(n, ".") && n.find(".item.tmp-") != std::string::npos);
                 };
                 left = killed_mid_write(keyring_dir, watched, [&] {
                     embedded writer(o);  // the first put creates the passphrase, then the data-key item

@@ -36,8 +36,9 @@ using tvtest::sample_token;
 namespace {
 
 using memory_key = keyring::allow_volatile<keyring::memory>;
-using sealed_counted = token_store<backend::sealed_file<memory_key>, cipher::xchacha20poly1305, locking::process,
-                                   migration::none, diagnostics::resolution_log<diagnostics::counters>>;
+using sealed_counted =
+    token_store<backend::sealed_file<memory_key>, cipher::xchacha20poly1305, locking::process,
+                migration::none, diagnostics::resolution_log<diagnostics::counters>>;
 using sealed_observed = token_store<backend::sealed_file<keyring::file>, cipher::xchacha20poly1305,
                                     locking::process, migration::none, diagnostics::callback>;
 using bundle_in_keyring = token_store<backend::keyring_bundle<keyring::memory>, cipher::xchacha20poly1305,
@@ -87,7 +88,8 @@ TEST_CASE_TEMPLATE("threads: readers and writers on two instances of one store l
                     v->extra["count"] = v->extra["count"].template get<int>() + 1;
                 });
                 if (!done) failures.fetch_add(1);
-                if (!store.put(id_for(100 + t * rounds + i), sample_token(std::to_string(t)))) failures.fetch_add(1);
+                if (!store.put(id_for(100 + t * rounds + i), sample_token(std::to_string(t))))
+                    failures.fetch_add(1);
                 auto seen = store.get_entry(swapped);  // compare-and-swap: retry until it lands
                 for (int attempt = 0; seen && seen->has_value() && attempt < 100; ++attempt) {
                     auto cas = store.compare_and_swap(swapped, (*seen)->generation, sample_token("cas"));
@@ -109,7 +111,8 @@ TEST_CASE_TEMPLATE("threads: readers and writers on two instances of one store l
             S& store = (shared && r % 2 == 1) ? *b : a;
             while (writing.load()) {
                 auto got = store.get(counter);
-                if (!got || !got->has_value() || !(*got)->access_token.reveal().starts_with("at-")) failures.fetch_add(1);
+                if (!got || !got->has_value() || !(*got)->access_token.reveal().starts_with("at-"))
+                    failures.fetch_add(1);
                 auto listed = store.list();
                 if (!listed || listed->size() < 2) failures.fetch_add(1);
                 auto length = store.with_token(swapped, [](const token* t) -> result<std::size_t> {
@@ -134,7 +137,8 @@ TEST_CASE_TEMPLATE("threads: readers and writers on two instances of one store l
     auto listed = check.list();
     REQUIRE(listed);
     CHECK(listed->size() == 2);  // every per-round entry was erased again
-    if constexpr (std::is_same_v<typename S::diagnostics_type, diagnostics::callback>) CHECK(events.load() > 0);
+    if constexpr (std::is_same_v<typename S::diagnostics_type, diagnostics::callback>)
+        CHECK(events.load() > 0);
 }
 
 TEST_CASE("threads: one keyring::file instance per thread, first use racing on one fresh directory") {

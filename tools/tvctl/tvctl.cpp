@@ -75,7 +75,8 @@ constexpr const char* exit_code_help =
     "  2  usage error: unknown command or option, an id that is not a URL, missing --yes without a terminal\n"
     "  3  no credential for that id\n"
     "  4  no token store there (check --dir, --app, --file)\n"
-    "  5  the key or keyring is unavailable (locked, missing, damaged, or held by a keyring tier not selected)\n"
+    "  5  the key or keyring is unavailable (locked, missing, damaged, or held by a keyring tier not "
+    "selected)\n"
     "  6  status or doctor found a problem\n"
     "  7  the store is busy: another process held its lock past --timeout\n";
 

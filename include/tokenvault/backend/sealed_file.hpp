@@ -302,10 +302,11 @@ public:
         if (is_older_copy(header, *opened)) {
             const auto seen = newest_seen_->counter;
             ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
-            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: it is the baseline now
+            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
             return error{errc::rolled_back,
-                         file_.string() + ": sealed by the same key as a newer copy this process loaded or "
-                                          "wrote (seal counter " +
+                         file_.string() +
+                             ": sealed by the same key as a newer copy this process loaded or "
+                             "wrote (seal counter " +
                              std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
                              "): the file was replaced by an older copy; the newer tokens are not in it"};
         }
@@ -622,8 +623,8 @@ private:
         }
         if (*item && (*item)->size() != Cipher::key_size) {
             keyring_failure_ =
-                error{errc::damaged_key, "sealed_file: keyring item '" + std::string(account) + "' in tier '" +
-                                             std::string(keyring_->tier_name()) + "' has " +
+                error{errc::damaged_key, "sealed_file: keyring item '" + std::string(account) +
+                                             "' in tier '" + std::string(keyring_->tier_name()) + "' has " +
                                              std::to_string((*item)->size()) + " bytes, not a " +
                                              std::to_string(Cipher::key_size) +
                                              "-byte data key; it and the store file were left unchanged"};
@@ -749,8 +750,8 @@ private:
         sealed_key_id key_id{};
         std::uint64_t counter = 0;
     };
-    std::optional<seal_mark> newest_seen_;   // the key and seal counter of the newest file loaded or written
-    std::uint64_t newest_generation_ = 0;    // the highest last_generation of a bundle loaded or written
+    std::optional<seal_mark> newest_seen_;  // the key and seal counter of the newest file loaded or written
+    std::uint64_t newest_generation_ = 0;   // the highest last_generation of a bundle loaded or written
 };
 
 }  // namespace tokenvault::backend

@@ -51,7 +51,8 @@ std::size_t remove_stale_temp_files(const std::filesystem::path& directory, IsTa
             const auto target = temp_file_target(name);
             if (target.empty() || !is_target(target)) continue;
             std::error_code type_ec;
-            if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular || type_ec) continue;
+            if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular || type_ec)
+                continue;
             std::error_code remove_ec;
             if (std::filesystem::remove(it->path(), remove_ec) && !remove_ec) ++removed;
         }

@@ -1,8 +1,8 @@
 // tokenvault/diagnostics/counters.hpp: diagnostics::counters, lock-free counts of what the store did.
 //
 // Counts keyring reads/writes/failures, file reads/writes, lock waits and contention, quarantines,
-// reloads, refreshes, migrations, store resolutions, logins, drift and rollbacks. Relaxed atomics: cheap enough
-// for the cached get path.
+// reloads, refreshes, migrations, store resolutions, logins, drift and rollbacks. Relaxed atomics: cheap
+// enough for the cached get path.
 #pragma once
 
 #include <atomic>
@@ -64,7 +64,7 @@ public:
                         r(file_writes_),     r(file_failures_),  r(lock_waits_),       r(lock_contentions_),
                         r(lock_timeouts_),   r(quarantines_),    r(reloads_),          r(operations_),
                         r(operation_failures_), r(refreshes_),   r(refreshes_adopted_), r(migrations_),
-                        r(drifts_),          r(resolutions_),    r(logins_),          r(rollbacks_)};
+                        r(drifts_),          r(resolutions_),    r(logins_),           r(rollbacks_)};
     }
 
 private:

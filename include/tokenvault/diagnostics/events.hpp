@@ -124,7 +124,7 @@ struct rolled_back {
 
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
-                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved, login,
-                         rolled_back>;
+                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved,
+                         login, rolled_back>;
 
 }  // namespace tokenvault::events

@@ -31,8 +31,8 @@
 #include <nlohmann/json.hpp>
 
 #include "../detail/file_lock.hpp"
-#include "../detail/temp_files.hpp"
 #include "../detail/posix_file.hpp"
+#include "../detail/temp_files.hpp"
 #include "../result.hpp"
 #include "../token.hpp"
 #include "../token_json.hpp"
@@ -238,7 +238,8 @@ template <class Json = nlohmann::json>
         return error{errc::too_large, "resolution log: larger than 4 MiB"};
     const json doc = json::parse(text, nullptr, false);
     if (doc.is_discarded()) return error{errc::malformed_json, "resolution log: not valid JSON"};
-    if (!doc.is_object()) return error{errc::malformed_json, "resolution log: the top level is not an object"};
+    if (!doc.is_object())
+        return error{errc::malformed_json, "resolution log: the top level is not an object"};
     const auto format = doc.find("format");
     if (format == doc.end() || !format->is_string() || *format != resolution_log_format_name)
         return error{errc::malformed_json, "resolution log: 'format' is not \"tokenvault-resolutions\""};
@@ -511,7 +512,8 @@ private:
             if (taken) lock.emplace(std::move(*taken));
         }
         if (lock && !swept_temp_files_) {
-            swept_temp_files_ = true;  // every writer of the log holds its lock: a temp file is a dead writer's
+            // Every writer of the log holds its lock: a temp file of the log is a dead writer's.
+            swept_temp_files_ = true;
             (void)tokenvault::detail::remove_stale_temp_files(
                 directory, [&](std::string_view target) { return target == path_.filename().string(); });
         }

@@ -220,7 +220,8 @@ private:
     [[nodiscard]] std::size_t count_items() const {
         std::size_t count = 0;
         std::error_code ec;
-        for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end; it.increment(ec)) {
+        for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
+             it.increment(ec)) {
             const auto name = it->path().filename().string();
             if (name.size() > 5 && name.front() != '.' && name.ends_with(".item")) ++count;
         }
