@@ -15,6 +15,7 @@
 #include <tokenvault/credential_id.hpp>
 #include <tokenvault/detail/file_lock.hpp>
 #include <tokenvault/detail/posix_file.hpp>
+#include <tokenvault/detail/temp_files.hpp>
 #include <tokenvault/diagnostics/counters.hpp>
 #include <tokenvault/diagnostics/resolution.hpp>
 #include <tokenvault/diagnostics/resolution_log.hpp>
@@ -1013,7 +1014,9 @@ int cmd_doctor(const config& c) {
                          "the tokens in them are lost (log in again); delete them once you are sure: rm " +
                              quarantined.front().string()});
     }
-    const auto temps = files_with_prefix(p.directory, "." + p.file.filename().string() + ".tmp-");
+    auto temps = files_with_prefix(p.directory, "." + p.file.filename().string() + ".tmp-");
+    for (const auto& t : files_with_prefix(keyring_dir, "."))  // .passphrase.tmp-* holds the passphrase
+        if (!tv::detail::temp_file_target(t.filename().string()).empty()) temps.push_back(t);
     if (!temps.empty())
         found.push_back({"temporary files", "warning",
                          std::to_string(temps.size()) + " left by a writer that died mid-write",
