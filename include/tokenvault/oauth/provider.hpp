@@ -97,8 +97,10 @@ public:
                 return refresh_result::failed(error{errc::provider_invalid_response, response.error().context});
             return refresh_result::failed(response.error());
         }
-        auto answer = read_token_response(std::string_view(response->body.data(), response->body.size()), sent_at,
-                                          response->status);
+        const std::string_view body(response->body.data(), response->body.size());
+        if (auto nesting = detail::check_nesting(body, "token response"); !nesting)
+            return refresh_result::failed(error{errc::provider_invalid_response, nesting.error().context});
+        auto answer = read_token_response(body, sent_at, response->status);
         if (answer.outcome() == refresh_outcome::refreshed) complete(answer.issued(), *client);
         return answer;
     }
@@ -205,8 +207,10 @@ public:
                 return error{errc::provider_invalid_response, exchanged.error().context};
             return exchanged.error();
         }
-        auto issued = token_from_response(std::string_view(exchanged->body.data(), exchanged->body.size()), sent_at,
-                                          exchanged->status);
+        const std::string_view body(exchanged->body.data(), exchanged->body.size());
+        if (auto nesting = detail::check_nesting(body, "token response"); !nesting)
+            return error{errc::provider_invalid_response, nesting.error().context};
+        auto issued = token_from_response(body, sent_at, exchanged->status);
         if (!issued) return issued.error();
         complete(*issued, client);
         return issued;
