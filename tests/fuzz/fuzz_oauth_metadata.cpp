@@ -7,20 +7,17 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "fuzz_oauth_oracle.hpp"
+
 namespace oauth = tokenvault::oauth;
+using tvfuzz::require;
 
 namespace {
 
-void require(bool condition) {
-    if (!condition) std::abort();
-}
-
-template <class T>
 void same_text(const nlohmann::json& doc, const char* name, const std::string& value) {
     if (doc.contains(name)) require(doc[name].get<std::string>() == value);
     else require(value.empty());
@@ -39,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto prm = oauth::parse_protected_resource_metadata(text)) {
         const auto doc = nlohmann::json::parse(text, nullptr, false);
         require(!doc.is_discarded() && doc.is_object());
-        same_text<void>(doc, "resource", prm->resource);
+        same_text(doc, "resource", prm->resource);
         same_list(doc, "authorization_servers", prm->authorization_servers);
         same_list(doc, "scopes_supported", prm->scopes_supported);
         const nlohmann::json written = {{"resource", prm->resource},
@@ -52,11 +49,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto as = oauth::parse_authorization_server_metadata(text)) {
         const auto doc = nlohmann::json::parse(text, nullptr, false);
         require(!doc.is_discarded() && doc.is_object());
-        same_text<void>(doc, "issuer", as->issuer);
-        same_text<void>(doc, "authorization_endpoint", as->authorization_endpoint);
-        same_text<void>(doc, "token_endpoint", as->token_endpoint);
-        same_text<void>(doc, "registration_endpoint", as->registration_endpoint);
-        same_text<void>(doc, "revocation_endpoint", as->revocation_endpoint);
+        same_text(doc, "issuer", as->issuer);
+        same_text(doc, "authorization_endpoint", as->authorization_endpoint);
+        same_text(doc, "token_endpoint", as->token_endpoint);
+        same_text(doc, "registration_endpoint", as->registration_endpoint);
+        same_text(doc, "revocation_endpoint", as->revocation_endpoint);
         same_list(doc, "code_challenge_methods_supported", as->code_challenge_methods_supported);
         same_list(doc, "response_types_supported", as->response_types_supported);
         same_list(doc, "token_endpoint_auth_methods_supported", as->token_endpoint_auth_methods_supported);

@@ -2,23 +2,19 @@
 // the form-encoded query (decoded by libcurl, as oauth::curl_transport does) and the authorization response.
 //
 // Oracles: accepted parameters, encoded again (format_query with libcurl's escape), parse back to the same
-// parameters (round trip: an empty piece "a&&b" is skipped, "=" is an empty name and value); an accepted authorization response holds no control character in its code or
-// state.
+// parameters (round trip: an empty piece "a&&b" is skipped, "=" is an empty name and value); an accepted
+// authorization response holds no control character in its code or state.
 #include <tokenvault/oauth/curl.hpp>
 #include <tokenvault/oauth/loopback.hpp>
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
-namespace oauth = tokenvault::oauth;
+#include "fuzz_oauth_oracle.hpp"
 
-namespace {
-void require(bool condition) {
-    if (!condition) std::abort();
-}
-}  // namespace
+namespace oauth = tokenvault::oauth;
+using tvfuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static oauth::curl_transport transport;

@@ -6,16 +6,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
-namespace oauth = tokenvault::oauth;
+#include "fuzz_oauth_oracle.hpp"
 
-namespace {
-void require(bool condition) {
-    if (!condition) std::abort();
-}
-}  // namespace
+namespace oauth = tokenvault::oauth;
+using tvfuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view header(reinterpret_cast<const char*>(data), size);

@@ -180,15 +180,24 @@ TEST_CASE("logout revokes the tokens at the server; the local logout does not wa
     w.set_modes({{"revocation", "normal"}});
 }
 
-TEST_CASE("a forged state is refused") {
-    tvtest::oauth_world w;
+namespace {
+
+/// A login whose final redirect the test browser alters with `tamper`; its error.
+tv::error login_with_tampered_redirect(tvtest::oauth_world& w, const std::string& tamper) {
     tv::credential_manager manager{w.store};
     auto options = w.provider_options();
-    options.open_browser = w.browser("state");
+    options.open_browser = w.browser(tamper);
     auto provider = w.provider(options);
     auto token = manager.login(w.id, provider);
     REQUIRE_FALSE(token);
-    CHECK(token.error() == tv::errc::state_mismatch);
+    return token.error();
+}
+
+}  // namespace
+
+TEST_CASE("a forged state is refused") {
+    tvtest::oauth_world w;
+    CHECK(login_with_tampered_redirect(w, "state") == tv::errc::state_mismatch);
     CHECK_FALSE(w.store.get(w.id).value().has_value());
     CHECK(w.count("grant_authorization_code") == 0);  // the code was never exchanged
 }
@@ -197,33 +206,17 @@ TEST_CASE("the issuer is checked: in the metadata and in the redirect (RFC 9207)
     SUBCASE("metadata naming another issuer") {
         tvtest::oauth_world w;
         w.set_modes({{"metadata", "wrong_issuer"}});
-        tv::credential_manager manager{w.store};
-        auto provider = w.provider();
-        auto token = manager.login(w.id, provider);
-        REQUIRE_FALSE(token);
-        CHECK(token.error() == tv::errc::issuer_mismatch);
+        CHECK(login_with_tampered_redirect(w, {}) == tv::errc::issuer_mismatch);
         CHECK(w.count("registration") == 0);
     }
     SUBCASE("a redirect from another issuer") {
         tvtest::oauth_world w;
-        tv::credential_manager manager{w.store};
-        auto options = w.provider_options();
-        options.open_browser = w.browser("iss");
-        auto provider = w.provider(options);
-        auto token = manager.login(w.id, provider);
-        REQUIRE_FALSE(token);
-        CHECK(token.error() == tv::errc::issuer_mismatch);
+        CHECK(login_with_tampered_redirect(w, "iss") == tv::errc::issuer_mismatch);
         CHECK(w.count("grant_authorization_code") == 0);
     }
     SUBCASE("a redirect without the iss its server promises") {
         tvtest::oauth_world w;
-        tv::credential_manager manager{w.store};
-        auto options = w.provider_options();
-        options.open_browser = w.browser("drop_iss");
-        auto provider = w.provider(options);
-        auto token = manager.login(w.id, provider);
-        REQUIRE_FALSE(token);
-        CHECK(token.error() == tv::errc::issuer_mismatch);
+        CHECK(login_with_tampered_redirect(w, "drop_iss") == tv::errc::issuer_mismatch);
     }
 }
 

@@ -114,6 +114,23 @@ template <class Transport>
     return transport.send(request);
 }
 
+/// Reads the first of `urls` that answers 200 with `read(url, body) -> result<T>`; a URL answering another
+/// status is skipped, anything else ends the search (a network failure as provider_unavailable). The error
+/// `none` when no URL answered.
+template <class T, class Transport, class Read>
+[[nodiscard]] result<T> first_document(Transport& transport, const std::vector<std::string>& urls,
+                                       const discovery_options& options, Read&& read, error none) {
+    for (const auto& url : urls) {
+        auto response = get_document(transport, url, options);
+        if (!response) {
+            if (response.error() == errc::provider_unavailable) return response.error();
+            return error{errc::discovery_failed, "GET " + url + ": " + response.error().message()};
+        }
+        if (response->status == 200) return read(url, std::string_view(response->body.data(), response->body.size()));
+    }
+    return none;
+}
+
 /// Wraps a document error as a discovery failure that names the URL.
 [[nodiscard]] inline error discovery_error(std::string_view url, const error& why) {
     return error{errc::discovery_failed, "GET " + std::string(url) + ": " + why.message()};
@@ -170,21 +187,18 @@ template <class Transport>
         return error{errc::discovery_failed, checked.error().context};
     auto urls = authorization_server_metadata_urls(issuer);
     if (!urls) return error{errc::discovery_failed, urls.error().context};
-    for (const auto& url : *urls) {
-        auto response = detail::get_document(transport, url, options);
-        if (!response) {
-            if (response.error() == errc::provider_unavailable) return response.error();
-            return detail::discovery_error(url, response.error());
-        }
-        if (response->status != 200) continue;
-        auto server = parse_authorization_server_metadata(response->body);
-        if (!server) return detail::discovery_error(url, server.error());
-        TOKENVAULT_TRY(detail::check_server_metadata(*server, issuer, options.allow_loopback_http));
-        if (cache != nullptr) cache->put_server(*server);
-        return std::move(*server);
-    }
-    return error{errc::discovery_failed, "no authorization server metadata for issuer '" + std::string(issuer) +
-                                             "' at " + (*urls)[0] + " or its fallbacks"};
+    auto server = detail::first_document<authorization_server_metadata>(
+        transport, *urls, options,
+        [&](const std::string& url, std::string_view body) -> result<authorization_server_metadata> {
+            auto read = parse_authorization_server_metadata(body);
+            if (!read) return detail::discovery_error(url, read.error());
+            TOKENVAULT_TRY(detail::check_server_metadata(*read, issuer, options.allow_loopback_http));
+            return read;
+        },
+        error{errc::discovery_failed, "no authorization server metadata for issuer '" + std::string(issuer) +
+                                          "' at " + (*urls)[0] + " or its fallbacks"});
+    if (server && cache != nullptr) cache->put_server(*server);
+    return server;
 }
 
 /// Discovers the authorization server of the protected resource at `resource_url`. `www_authenticate`:
@@ -226,30 +240,23 @@ template <class Transport>
         candidates = std::move(*urls);
     }
 
-    bool found = false;
-    for (const auto& url : candidates) {
-        auto response = detail::get_document(transport, url, options);
-        if (!response) {
-            if (response.error() == errc::provider_unavailable) return response.error();
-            return detail::discovery_error(url, response.error());
-        }
-        if (response->status != 200) continue;
-        auto metadata = parse_protected_resource_metadata(response->body);
-        if (!metadata) return detail::discovery_error(url, metadata.error());
-        if (!detail::resource_covers(metadata->resource, resource_url))
-            return error{errc::discovery_failed, "GET " + url + ": the metadata names resource '" +
-                                                     metadata->resource.substr(0, 256) + "', not '" +
-                                                     std::string(resource_url) + "'"};
-        if (metadata->authorization_servers.empty())
-            return error{errc::discovery_failed, "GET " + url + ": the metadata names no authorization server"};
-        info.resource = std::move(*metadata);
-        found = true;
-        break;
-    }
-    if (!found)
-        return error{errc::discovery_failed, "no protected resource metadata for '" + std::string(resource_url) +
-                                                 "' at " + candidates[0] +
-                                                 (candidates.size() > 1 ? " or its fallbacks" : "")};
+    auto metadata = detail::first_document<protected_resource_metadata>(
+        transport, candidates, options,
+        [&](const std::string& url, std::string_view body) -> result<protected_resource_metadata> {
+            auto read = parse_protected_resource_metadata(body);
+            if (!read) return detail::discovery_error(url, read.error());
+            if (!detail::resource_covers(read->resource, resource_url))
+                return error{errc::discovery_failed, "GET " + url + ": the metadata names resource '" +
+                                                         read->resource.substr(0, 256) + "', not '" +
+                                                         std::string(resource_url) + "'"};
+            if (read->authorization_servers.empty())
+                return error{errc::discovery_failed, "GET " + url + ": the metadata names no authorization server"};
+            return read;
+        },
+        error{errc::discovery_failed, "no protected resource metadata for '" + std::string(resource_url) + "' at " +
+                                          candidates[0] + (candidates.size() > 1 ? " or its fallbacks" : "")});
+    if (!metadata) return metadata.error();
+    info.resource = std::move(*metadata);
 
     auto server = fetch_authorization_server_metadata(transport, info.resource.authorization_servers.front(),
                                                       options, cache);
