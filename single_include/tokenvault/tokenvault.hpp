@@ -6558,6 +6558,7 @@ private:
                              bool was_present) {
         std::optional<token> adopted;
         std::optional<error> failed_recently;
+        const auto note_id = failure_id(id);
         auto lock = lock_credential(id, [&] {
             // While another holder works, a usable token it writes ends the wait (the fast path, retried),
             // and so does the failure it records.
@@ -6567,7 +6568,7 @@ private:
                 adopted = std::move((*now)->token);
                 return true;
             }
-            if (auto note = recent_failure(id, *now)) {
+            if (auto note = recent_failure(note_id, *now)) {
                 failed_recently = std::move(note);
                 return true;
             }
@@ -6587,7 +6588,7 @@ private:
         if constexpr (others_may_write) TOKENVAULT_TRY(store_call([&] { return store_->reload(); }));
         auto current = store_call([&] { return store_->get_entry(id); });
         if (!current) return current.error();
-        if (auto note = recent_failure(id, *current)) {
+        if (auto note = recent_failure(note_id, *current)) {
             // A refresh of exactly this state failed moments ago: the same answer, without calling again.
             report(id, "failed_recently");
             return std::move(*note);
@@ -6728,9 +6729,9 @@ private:
     }
 
     // The failure a waiter should return for credential state `current` (nullopt: absent), if a fresh
-    // record applies to exactly that state.
-    std::optional<error> recent_failure(const credential_id& id, const std::optional<entry>& current) {
-        const auto note_id = failure_id(id);
+    // record (`note_id`: failure_id of the credential) applies to exactly that state.
+    std::optional<error> recent_failure(const std::optional<credential_id>& note_id,
+                                        const std::optional<entry>& current) {
         if (!note_id) return std::nullopt;
         auto note = store_call([&] { return store_->get(*note_id); });
         if (!note || !*note) return std::nullopt;
