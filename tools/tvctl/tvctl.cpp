@@ -1,6 +1,7 @@
 // tools/tvctl/tvctl.cpp: tvctl, the command-line tool for a tokenvault store.
 //
-// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import <source>;
+// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import <source>,
+// login <url> (the OAuth login of an MCP server, when built with libcurl);
 // --json on every command (stdout then always holds one JSON document, errors included), --help on
 // every command. The store is a preset's: presets::embedded (key in a private key file) by default,
 // presets::desktop (Secret Service, then key file) with --keyring desktop when built with libsecret.
@@ -28,6 +29,17 @@
 #include <tokenvault/presets.hpp>
 #include <tokenvault/store.hpp>
 
+#if defined(TOKENVAULT_HAVE_CURL) && TOKENVAULT_HAVE_CURL
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <tokenvault/oauth/curl.hpp>
+#include <tokenvault/oauth/provider.hpp>
+#define TVCTL_LOGIN 1
+#else
+#define TVCTL_LOGIN 0
+#endif
+
 #if defined(TOKENVAULT_HAVE_SECRET_SERVICE) && TOKENVAULT_HAVE_SECRET_SERVICE
 #include <tokenvault/keyring/first_available.hpp>
 #include <tokenvault/keyring/secret_service.hpp>
@@ -38,7 +50,9 @@
 #endif
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -96,6 +110,14 @@ struct config {
     std::string codex_home;
     std::string mcp_remote_dir;
     std::vector<std::string> servers;
+    std::vector<std::string> scopes;
+    std::string client_id;
+    std::string client_secret_env;
+    std::string client_auth = "basic";
+    int port = 0;
+    int login_timeout_s = 300;
+    bool no_browser = false;
+    std::string browser_command;
 };
 
 /// The store options the command line selects.
@@ -1129,10 +1151,81 @@ int cmd_doctor(const config& c) {
     return code;
 }
 
+#if TVCTL_LOGIN
+// ------------------------------------------------------------------------------------------------------
+// login
+
+/// Runs `program url` (no shell) and waits for it; false when it cannot run or fails.
+bool run_browser_command(const std::string& program, std::string_view url) {
+    std::string name = program, argument(url);
+    char* argv[] = {name.data(), argument.data(), nullptr};
+    pid_t child = 0;
+    if (::posix_spawnp(&child, name.c_str(), nullptr, nullptr, argv, environ) != 0) return false;
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+template <class Store>
+int cmd_login(const config& c, Store& store) {
+    int code = exit_ok;
+    const auto id = parse_id(c, code);
+    if (!id) return code;
+    tv::oauth::provider_options options;
+    options.resource = id->resource();
+    options.scopes = c.scopes;
+    options.redirect_port = static_cast<std::uint16_t>(c.port);
+    options.login_timeout = std::chrono::seconds(c.login_timeout_s);
+    options.client_name = "tvctl (" + c.app + ")";
+    if (!c.client_id.empty()) {
+        tv::oauth::client_registration client;
+        client.client_id = c.client_id;
+        if (!c.client_secret_env.empty()) {
+            const char* secret = std::getenv(c.client_secret_env.c_str());
+            if (secret == nullptr || *secret == '\0')
+                return fail(c, exit_usage, "--client-secret-env: $" + echo_safe(c.client_secret_env) + " is not set",
+                            "export the client secret in that variable (it never goes on the command line)");
+            client.client_secret = tv::secret_string{secret};
+            client.auth = c.client_auth == "post" ? tv::oauth::client_auth::client_secret_post
+                                                  : tv::oauth::client_auth::client_secret_basic;
+        }
+        options.client = std::move(client);
+    }
+    options.open_browser = [&c](std::string_view url) -> tv::result<void> {
+        // The URL holds no secret (PKCE sends only the challenge): show it, so the user can open it anywhere.
+        std::cerr << "tvctl: log in at this URL (it opens in your browser):\n  " << url << '\n';
+        if (!c.browser_command.empty()) {
+            if (!run_browser_command(c.browser_command, url))
+                std::cerr << "tvctl: --browser-command failed: open the URL above yourself\n";
+        } else if (!c.no_browser) {
+            if (!tv::oauth::open_in_browser(url)) std::cerr << "tvctl: no browser opened: open the URL above yourself\n";
+        }
+        std::cerr << "tvctl: waiting for the login to finish...\n";
+        return {};
+    };
+    tv::oauth::curl_transport http;
+    auto provider = tv::oauth::make_provider(http, store, *id, std::move(options));
+    auto manager = manager_of(c, store);
+    auto token = manager.login(*id, provider);
+    if (!token) return fail(c, token.error());
+    if (c.json) {
+        json out{{"ok", true}, {"id", id->hash()}, {"resource", id->resource()}, {"issuer", token->issuer},
+                 {"scopes", token->scopes}, {"has_refresh_token", token->refresh_token.has_value()}};
+        if (token->expires_at) out["expires_at"] = time_text(*token->expires_at);
+        print_json(out);
+    } else {
+        std::cout << "logged in to " << id->resource() << " (issuer " << token->issuer << ")\n";
+    }
+    print_stats(c, store);
+    return exit_ok;
+}
+#endif
+
 // ------------------------------------------------------------------------------------------------------
 // Dispatch
 
-enum class command { list, show, remove, logout, status, doctor, import };
+enum class command { list, show, remove, logout, status, doctor, import, login };
 
 template <class Sel>
 int run(const config& c, command cmd) {
@@ -1142,6 +1235,12 @@ int run(const config& c, command cmd) {
     case command::import: return cmd_import<Sel>(c);
     default: break;
     }
+#if TVCTL_LOGIN
+    if (cmd == command::login) {  // the one command that may create the store
+        tool_store<typename Sel::preset> store(options_of(c));
+        return cmd_login(c, store);
+    }
+#endif
     if (auto stop = require_store(c)) return *stop;
     if (auto stop = check_key_holder<Sel>(c)) return *stop;
     tool_store<typename Sel::preset> store(options_of(c));
@@ -1245,6 +1344,25 @@ int main_checked(int argc, char** argv) {
     import->add_option("--server", c.servers, "A server URL to import from mcp-remote (repeat for each)");
     import->add_option("--account", c.account,
                        "The account (profile) to file imported mcp-remote logins under");
+#if TVCTL_LOGIN
+    auto* login = add("login", "Log in to an OAuth-protected (MCP) server and store the token", command::login);
+    login->add_option("id", c.id, "The server's resource URL, e.g. https://mcp.example.com/mcp")->required();
+    login->add_option("--account", c.account, "The account (profile) to file the credential under");
+    login->add_option("--scope", c.scopes, "A scope to ask for (repeat; default: what the server names)");
+    login->add_option("--client-id", c.client_id, "A pre-registered client (default: dynamic registration)");
+    login->add_option("--client-secret-env", c.client_secret_env,
+                      "The environment variable holding the pre-registered client's secret");
+    login->add_option("--client-auth", c.client_auth, "How to present the secret: basic or post")
+        ->check(CLI::IsMember({"basic", "post"}))
+        ->capture_default_str();
+    login->add_option("--port", c.port, "Port of the loopback redirect on 127.0.0.1 (default: any free one)")
+        ->check(CLI::Range(0, 65535));
+    login->add_option("--login-timeout", c.login_timeout_s, "Seconds to wait for the login in the browser")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    login->add_flag("--no-browser", c.no_browser, "Only print the login URL");
+    login->add_option("--browser-command", c.browser_command, "A program to open the login URL with (gets it as its argument)");
+#endif
 
     try {
         app.parse(argc, argv);
@@ -1258,7 +1376,7 @@ int main_checked(int argc, char** argv) {
         if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-')
             message = "unknown command '" + echo_safe(argv[1]) + "'";
         return fail(c, exit_usage, message,
-                    "run tvctl --help (commands: list, show, remove, logout, status, doctor, import)");
+                    "run tvctl --help (commands: list, show, remove, logout, status, doctor, import, login)");
     }
     if (cmd == command::logout && !c.all && c.id.empty())
         return fail(c, exit_usage, "logout needs a credential id or --all", "run tvctl logout --help");
