@@ -5439,6 +5439,44 @@ static_assert(keyring_policy<file>,
 
 }  // namespace tokenvault::keyring
 // end file tokenvault/keyring/file.hpp
+// begin file tokenvault/keyring/foreign.hpp
+// tokenvault/keyring/foreign.hpp: reading items that other programs keep in the OS keyring (read only).
+//
+// Importers read the logins other clients keep in the OS keyring (Codex's MCP credentials, Claude Code's
+// keychain item). Those items follow the (service, account) naming shared by the native keyring libraries
+// (the Rust keyring crate, go-keyring, keytar), which each keyring maps to its own store:
+//   - Secret Service: the attributes "service" and "username", in any collection; the secret is the raw
+//     bytes (no encoding of tokenvault's own);
+//   - macOS keychain: a generic password with that service and account;
+//   - Windows Credential Manager: a generic credential whose target is "<account>.<service>".
+// A keyring K that can do this models `foreign_item_reader<K>`: `read_foreign(service, account)` (the
+// item's bytes, nullopt when absent) and `list_foreign(service)` (the accounts of that service, sorted).
+// Both only read: they never create, change, unlock or delete an item, and never prompt (a locked item
+// is errc::keyring_locked). Each call is bounded by the keyring's timeout, like every keyring call.
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace tokenvault::keyring {
+
+/// The Secret Service attribute that holds a foreign item's service.
+inline constexpr std::string_view foreign_service_attribute = "service";
+/// The Secret Service attribute that holds a foreign item's account (the Rust keyring crate's name).
+inline constexpr std::string_view foreign_account_attribute = "username";
+
+/// A keyring that can read (never write) other programs' items; see the top of tokenvault/keyring/foreign.hpp.
+template <class K>
+concept foreign_item_reader = requires(K& k, std::string_view service, std::string_view account) {
+    { k.read_foreign(service, account) } -> std::same_as<result<std::optional<detail::secure_buffer>>>;
+    { k.list_foreign(service) } -> std::same_as<result<std::vector<std::string>>>;
+};
+
+}  // namespace tokenvault::keyring
+// end file tokenvault/keyring/foreign.hpp
 // begin file tokenvault/keyring/first_available.hpp
 // tokenvault/keyring/first_available.hpp: keyring::first_available<K...>, a fallback chain of keyrings.
 //
@@ -7676,6 +7714,353 @@ using from_legacy_keyring = chain<from_keyring_bundle<K, Layout>, from_keyring_i
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/chain.hpp
+// begin file tokenvault/migration/claude_code.hpp
+// tokenvault/migration/claude_code.hpp: migration::from_claude_code<Config>, imports the MCP logins that
+// Claude Code keeps in its credentials: `~/.claude/.credentials.json` on Linux and Windows, the keychain
+// item "Claude Code-credentials" on macOS (through Config::read_keychain). It never changes either.
+//
+// The document (Claude Code 2.1.332, written by its own `claude mcp login`) is a JSON object whose
+// "mcpOAuth" member maps "<server name>|<16 hex digits>" to {serverName, serverUrl, accessToken,
+// refreshToken, expiresAt (unix ms), scope (space separated), clientId, clientSecret, issuer, redirectUri,
+// discoveryState: {authorizationServerUrl, ...}}; "mcpOAuthClientConfig" may hold a client secret per key.
+// An entry with an empty access token (Claude Code keeps the client registration after a logout) is no
+// login. Identity is serverUrl; of several entries for one URL, the one that expires last wins. The
+// Claude.ai login ("claudeAiOauth") is not an MCP login and is never read. See docs/MIGRATION.md.
+
+#include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+// begin file tokenvault/detail/import_support.hpp
+// tokenvault/detail/import_support.hpp: what the importers of other clients' logins share beyond
+// migration_support.hpp: a depth-capped JSON parse of another program's bytes, reading numbers and
+// texts of their entries, and the expiry conventions (unix seconds or milliseconds) they use.
+// Input here is attacker-controlled: nothing recurses on its nesting, every size is bounded.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tokenvault::detail {
+
+/// Deepest nesting accepted in another program's JSON (their real files nest 4 levels at most).
+inline constexpr std::size_t max_foreign_json_depth = 32;
+
+/// True when the arrays and objects of `text` nest at most `max_depth` levels (strings are skipped, so
+/// brackets inside them do not count). A linear scan without recursion; meant to run before a parse.
+template <class = void>
+[[nodiscard]] inline bool json_depth_within(std::string_view text, std::size_t max_depth) noexcept {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth) return false;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return true;
+}
+
+/// Parses another program's JSON: malformed_json when it is not JSON, too_large when it nests deeper than
+/// max_foreign_json_depth. `what` names the document in errors (never its content). The caller scrubs
+/// the result (scrub_on_exit) when it holds secrets.
+template <class = void>
+[[nodiscard]] inline result<nlohmann::json> parse_foreign_json(std::string_view text, std::string_view what) {
+    if (!json_depth_within(text, max_foreign_json_depth))
+        return error{errc::too_large, std::string(what) + ": nested deeper than " +
+                                          std::to_string(max_foreign_json_depth) + " levels"};
+    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_discarded()) return error{errc::malformed_json, std::string(what)};
+    return doc;
+}
+
+/// The string member `name` of `object`, or "" when absent or not a string.
+template <class = void>
+[[nodiscard]] inline std::string string_member(const nlohmann::json& object, const char* name) {
+    if (!object.is_object()) return {};
+    const auto found = object.find(name);
+    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string{};
+}
+
+/// An expiry written by another program as unix milliseconds (Codex, Claude Code) or unix seconds with a
+/// fraction (opencode): nullopt for null/absent, and for values past 2200 (Codex saturates an overflowing
+/// expiry at u64::MAX: "unknown"); value_out_of_range for negative values, wrong_type for non-numbers.
+template <class = void>
+[[nodiscard]] inline result<std::optional<clock::time_point>> foreign_expiry(const nlohmann::json& object,
+                                                                             const char* name,
+                                                                             bool milliseconds) {
+    using out_type = std::optional<clock::time_point>;
+    if (!object.is_object()) return out_type{};
+    const auto found = object.find(name);
+    if (found == object.end() || found->is_null()) return out_type{};
+    if (!found->is_number()) return error{errc::wrong_type, std::string("field '") + name + "' must be a number"};
+    const double value = found->get<double>();
+    if (!(value >= 0)) return error{errc::value_out_of_range, std::string("field '") + name + "' is negative"};
+    const double ms = milliseconds ? value : value * 1000.0;
+    if (ms > static_cast<double>(max_expiry_ms)) return out_type{};
+    std::chrono::milliseconds whole{static_cast<std::int64_t>(ms)};
+    if (found->is_number_unsigned() && milliseconds)  // exact for integers beyond 2^53 as well
+        whole = std::chrono::milliseconds{static_cast<std::int64_t>(found->get<std::uint64_t>())};
+    return out_type{clock::time_point{std::chrono::duration_cast<clock::duration>(whole)}};
+}
+
+/// "bearer" (as OAuth libraries write it) as tokenvault spells it, "Bearer"; other types unchanged.
+template <class = void>
+[[nodiscard]] inline std::string normalized_token_type(std::string type) {
+    if (type.size() == 6) {
+        std::string lower;
+        for (const char c : type) lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+        if (lower == "bearer") return "Bearer";
+    }
+    return type.empty() ? std::string("Bearer") : type;
+}
+
+/// The logins one source offers, the one that expires last per credential (an unknown expiry counts as the
+/// earliest), then offered to a bundle under the importers' rule (each credential once, the store wins).
+class newest_per_credential {
+public:
+    /// Keeps (`id`, `value`) unless a login of the same credential expiring later is already kept.
+    void add(credential_id id, token value, std::string print) {
+        const auto key = id.hash();
+        const auto found = kept_.find(key);
+        if (found != kept_.end() && !expires_later(value, found->second.value)) return;
+        kept_.insert_or_assign(key, kept{std::move(id), std::move(value), std::move(print)});
+    }
+    /// Offers every kept login to `b` as `source`; the number imported. `changed`: `b` must be saved.
+    [[nodiscard]] std::size_t offer_all(bundle& b, std::string_view source, bool& changed) {
+        std::size_t imported = 0;
+        for (auto& [hash, k] : kept_)
+            if (offer(b, source, ledger_rule::once_per_credential, k.id, std::move(k.value), k.print, changed) ==
+                offer_outcome::imported)
+                ++imported;
+        kept_.clear();
+        return imported;
+    }
+
+private:
+    struct kept {
+        credential_id id;
+        token value;
+        std::string print;
+    };
+    [[nodiscard]] static bool expires_later(const token& a, const token& b) {
+        if (!a.expires_at) return false;
+        if (!b.expires_at) return true;
+        return *a.expires_at > *b.expires_at;
+    }
+    std::map<std::string, kept> kept_;
+};
+
+/// Reads and parses another program's JSON file: nullopt when absent; every failure (unsafe file, too
+/// large, not JSON, too deep) is reported as one skip of `source` and also gives nullopt.
+template <class Context>
+[[nodiscard]] std::optional<nlohmann::json> read_foreign_json_file(Context& ctx, std::string_view source,
+                                                                   const std::filesystem::path& path,
+                                                                   std::size_t max_size, std::size_t& skipped) {
+    auto file = read_foreign_file(path, max_size);
+    if (!file) {
+        ++skipped;
+        report_skipped(ctx, source, file.code());
+        return std::nullopt;
+    }
+    if (!*file) return std::nullopt;
+    auto doc = parse_foreign_json((*file)->bytes.view(), path.filename().string());
+    if (!doc) {
+        ++skipped;
+        report_skipped(ctx, source, doc.code());
+        return std::nullopt;
+    }
+    return std::move(*doc);
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/import_support.hpp
+
+namespace tokenvault::migration {
+
+/// Configuration of from_claude_code: derive from it to point at another file or read the macOS keychain.
+struct claude_code_config {
+    /// The credentials file: $CLAUDE_SECURESTORAGE_CONFIG_DIR, else $CLAUDE_CONFIG_DIR, else $HOME/.claude,
+    /// then ".credentials.json" (empty when none is set: the file is not read).
+    [[nodiscard]] static std::filesystem::path credentials_file(const store_options&) {
+        for (const char* variable : {"CLAUDE_SECURESTORAGE_CONFIG_DIR", "CLAUDE_CONFIG_DIR"})
+            if (const char* dir = std::getenv(variable); dir != nullptr && *dir != '\0')
+                return std::filesystem::path(dir) / ".credentials.json";
+        if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+            return std::filesystem::path(home) / ".claude" / ".credentials.json";
+        return {};
+    }
+    /// The macOS keychain item's bytes (service "Claude Code-credentials", account the user name), through
+    /// a keyring that models keyring::foreign_item_reader; nullopt by default (no keychain here).
+    [[nodiscard]] static result<std::optional<tokenvault::detail::secure_buffer>> read_keychain(
+        const store_options&) {
+        return std::optional<tokenvault::detail::secure_buffer>{};
+    }
+    /// The account (profile) in the new store of the server named `server_name`; empty by default.
+    [[nodiscard]] static std::string account(std::string_view /*server_name*/, const store_options&) {
+        return {};
+    }
+};
+
+/// Imports Claude Code's MCP logins; never modifies Claude Code's file or keychain item.
+template <class Config = claude_code_config>
+class from_claude_code {
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// The original stays in place (the user may still run Claude Code).
+    static constexpr bool deletes_source = false;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "claude_code";
+    /// Largest document read.
+    static constexpr std::size_t max_file_size = std::size_t{4} << 20;
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_claude_code() = default;
+    /// Nothing is read until the store's first load.
+    explicit from_claude_code(const store_options&) noexcept {}
+
+    /// Offers each server's Claude Code login to `b`; true when `b` must be saved.
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        std::size_t skipped = 0;
+        tokenvault::detail::newest_per_credential newest;
+        const auto take = [&](const nlohmann::json& doc) {
+            for_each_login(doc, ctx.options, [&](result<std::pair<credential_id, token>> login, std::string print) {
+                if (!login) {
+                    ++skipped;
+                    tokenvault::detail::report_skipped(ctx, source, login.code());
+                    return;
+                }
+                newest.add(std::move(login->first), std::move(login->second), std::move(print));
+            });
+        };
+        if (const auto path = Config::credentials_file(ctx.options); !path.empty()) {
+            auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped);
+            if (doc) {
+                const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
+                take(*doc);
+            }
+        }
+        auto keychain = Config::read_keychain(ctx.options);
+        if (!keychain) {
+            tokenvault::detail::report_failure(ctx, source, keychain.code());
+        } else if (*keychain) {
+            auto doc = tokenvault::detail::parse_foreign_json((*keychain)->view(), "claude code keychain item");
+            if (!doc) {
+                ++skipped;
+                tokenvault::detail::report_skipped(ctx, source, doc.code());
+            } else {
+                const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
+                take(*doc);
+            }
+        }
+        bool changed = false;
+        const auto migrated = newest.offer_all(b, source, changed);
+        if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
+        return changed;
+    }
+
+    /// Nothing to delete: Claude Code's credentials are left as they are.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context&) noexcept {
+        return {};
+    }
+
+    /// Calls `fn(login, fingerprint)` for each entry of the document's "mcpOAuth" member: (id, token), or
+    /// the reason it is not a login. Exposed for the fuzz harness and tvctl.
+    template <class Fn>
+    static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+        if (!doc.is_object()) {
+            fn(error{errc::wrong_type, "claude code credentials: not a JSON object"}, std::string{});
+            return;
+        }
+        const auto logins = doc.find("mcpOAuth");
+        if (logins == doc.end()) return;
+        if (!logins->is_object()) {
+            fn(error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}, std::string{});
+            return;
+        }
+        const auto client_config = doc.find("mcpOAuthClientConfig");
+        for (auto it = logins->begin(); it != logins->end(); ++it) {
+            const nlohmann::json* client = nullptr;
+            if (client_config != doc.end() && client_config->is_object())
+                if (const auto c = client_config->find(it.key()); c != client_config->end()) client = &*c;
+            std::string text = it.value().dump();
+            auto print = tokenvault::detail::fingerprint(text);
+            tokenvault::detail::wipe(text);
+            fn(parse_entry(it.value(), client, options), std::move(print));
+        }
+    }
+
+private:
+    // One "mcpOAuth" entry (and its "mcpOAuthClientConfig" entry, if any) as (id, token).
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const nlohmann::json& entry,
+                                                                            const nlohmann::json* client,
+                                                                            const store_options& options) {
+        if (!entry.is_object()) return error{errc::wrong_type, "claude code entry: not a JSON object"};
+        const auto url = entry.find("serverUrl");
+        if (url == entry.end() || !url->is_string())
+            return error{errc::missing_field, "claude code entry: field 'serverUrl'"};
+        auto id = credential_id::parse(url->get_ref<const std::string&>(),
+                                       Config::account(tokenvault::detail::string_member(entry, "serverName"), options));
+        if (!id) return id.error();
+        nlohmann::json fields = nlohmann::json::object();
+        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
+                                       std::pair{"scope", "scope"}, std::pair{"clientId", "client_id"},
+                                       std::pair{"clientSecret", "client_secret"}, std::pair{"issuer", "issuer"}})
+            if (const auto f = entry.find(from); f != entry.end()) fields[to] = *f;
+        if (!fields.contains("issuer"))
+            if (const auto state = entry.find("discoveryState"); state != entry.end() && state->is_object())
+                if (const auto server = state->find("authorizationServerUrl");
+                    server != state->end() && server->is_string())
+                    fields["issuer"] = *server;
+        if (client != nullptr && client->is_object() && !fields.contains("client_secret"))
+            if (const auto secret = client->find("clientSecret"); secret != client->end() && secret->is_string())
+                fields["client_secret"] = *secret;
+        if (const auto access = fields.find("access_token");
+            access == fields.end() || !access->is_string() || access->get_ref<const std::string&>().empty())
+            return error{errc::missing_field, "claude code entry: no access token (logged out)"};
+        auto value = token_from_json(fields);
+        if (!value) return value.error();
+        auto expiry = tokenvault::detail::foreign_expiry(entry, "expiresAt", true);
+        if (!expiry) return expiry.error();
+        value->expires_at = *expiry;
+        return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
+    }
+};
+
+static_assert(
+    migration_policy<from_claude_code<>>,
+    "migration::from_claude_code must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/claude_code.hpp
 // begin file tokenvault/migration/codex.hpp
 // tokenvault/migration/codex.hpp: migration::from_codex<Config>, imports the MCP logins that Codex keeps in
 // its file store, `$CODEX_HOME/.credentials.json` (default ~/.codex). It never changes or deletes the file.
@@ -7849,6 +8234,179 @@ static_assert(
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/codex.hpp
+// begin file tokenvault/migration/codex_keyring.hpp
+// tokenvault/migration/codex_keyring.hpp: migration::from_codex_keyring<K, Config>, imports the MCP logins
+// that Codex keeps in the OS keyring (its default store whenever a keyring works). Read only: it never
+// writes, unlocks or deletes an item.
+//
+// Codex (codex-rs/rmcp-client/src/oauth.rs, checked against the Codex CLI 0.171.0 release) stores one item
+// per server through the Rust keyring crate (3.6.3): service "Codex MCP Credentials", account
+// "<server name>|<16 hex digits>", the secret a UTF-8 JSON object {server_name, url, issuer (newer
+// releases), client_id, token_response: {access_token, token_type, expires_in, refresh_token, scope
+// (space separated), id_token, ...}, expires_at (unix ms, optional; u64::MAX means unknown)}. K is read
+// through keyring/foreign.hpp (Secret Service today; macOS keychain and Windows Credential Manager where
+// they model foreign_item_reader). Identity is the URL; of several items for one URL, the one that
+// expires last wins. See docs/MIGRATION.md.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tokenvault::migration {
+
+/// Configuration of from_codex_keyring: derive from it to name another service or file accounts differently.
+struct codex_keyring_config {
+    /// The keyring service Codex files its MCP logins under.
+    static constexpr std::string_view service = "Codex MCP Credentials";
+    /// How the keyring is opened: the store's timeout; any collection is fine (nothing is written).
+    [[nodiscard]] static keyring_options keyring(const store_options& options) {
+        auto k = options.keyring();
+        k.allow_volatile_collection = true;
+        return k;
+    }
+    /// The account (profile) in the new store of the Codex server named `server_name`; empty by default.
+    [[nodiscard]] static std::string account(std::string_view /*server_name*/, const store_options&) {
+        return {};
+    }
+};
+
+/// Imports the MCP logins Codex keeps in keyring K; never changes K's items.
+template <class K, class Config = codex_keyring_config>
+class from_codex_keyring {
+    static_assert(keyring::keyring_policy<K>,
+                  "tokenvault: from_codex_keyring<K>: K must be a keyring (tokenvault/keyring/concept.hpp), "
+                  "e.g. keyring::secret_service");
+    static_assert(keyring::foreign_item_reader<K>,
+                  "tokenvault: from_codex_keyring<K>: K cannot read other programs' items; pick a keyring that "
+                  "models keyring::foreign_item_reader (tokenvault/keyring/foreign.hpp), e.g. "
+                  "keyring::secret_service");
+
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// The items stay in place (the user may still run Codex).
+    static constexpr bool deletes_source = false;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "codex_keyring";
+    /// Largest item read (Codex's items are about 2 KiB).
+    static constexpr std::size_t max_item_size = std::size_t{256} << 10;
+    /// Most items read in one start.
+    static constexpr std::size_t max_items = 4096;
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_codex_keyring() = default;
+    /// Nothing is read until the store's first load.
+    explicit from_codex_keyring(const store_options&) noexcept {}
+
+    /// Offers each server's Codex login to `b`; true when `b` must be saved. A keyring that is absent
+    /// imports nothing; one that is locked, denies or times out is reported once (no prompt, no retry).
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        auto opened = K::open(Config::keyring(ctx.options));
+        if (!opened) {
+            tokenvault::detail::report_failure(ctx, source, opened.code());
+            return opened.error();
+        }
+        if (!*opened) return false;
+        K& keyring = **opened;
+        auto accounts = keyring.list_foreign(Config::service);
+        ctx.diagnostics.on(events::keyring_read{keyring.tier_name(), accounts.has_value(), accounts.code()});
+        if (!accounts) {
+            tokenvault::detail::report_failure(ctx, source, accounts.code());
+            return accounts.error();
+        }
+
+        std::size_t migrated = 0, skipped = 0;
+        const auto skip = [&](std::error_code why) {
+            ++skipped;
+            tokenvault::detail::report_skipped(ctx, source, why);
+        };
+        tokenvault::detail::newest_per_credential newest;
+        std::size_t read = 0;
+        for (const auto& account : *accounts) {
+            if (++read > max_items) {
+                skip(make_error_code(errc::too_large));
+                break;
+            }
+            auto item = keyring.read_foreign(Config::service, account);
+            ctx.diagnostics.on(events::keyring_read{keyring.tier_name(), item && item->has_value(), item.code()});
+            if (!item) {
+                if (tokenvault::detail::keyring_wide(item.code())) {  // stop at the first: no prompt storm
+                    tokenvault::detail::report_failure(ctx, source, item.code());
+                    break;
+                }
+                skip(item.code());
+                continue;
+            }
+            if (!*item) continue;  // deleted meanwhile
+            if ((*item)->size() > max_item_size) {
+                skip(make_error_code(errc::too_large));
+                continue;
+            }
+            auto parsed = parse_item((*item)->view(), ctx.options);
+            if (!parsed) {
+                skip(parsed.code());
+                continue;
+            }
+            newest.add(std::move(parsed->first), std::move(parsed->second),
+                       tokenvault::detail::fingerprint((*item)->view()));
+        }
+
+        bool changed = false;
+        migrated = newest.offer_all(b, source, changed);
+        if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
+        return changed;
+    }
+
+    /// Nothing to delete: Codex's items are left as they are.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context&) noexcept {
+        return {};
+    }
+
+    /// One item's text as (id, token): Codex's StoredOAuthTokens JSON. Exposed for the fuzz harness.
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_item(std::string_view text,
+                                                                           const store_options& options) {
+        auto parsed = tokenvault::detail::parse_foreign_json(text, "codex keyring item");
+        if (!parsed) return parsed.error();
+        nlohmann::json& doc = *parsed;
+        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+        if (!doc.is_object()) return error{errc::wrong_type, "codex keyring item: not a JSON object"};
+        const auto url = doc.find("url");
+        if (url == doc.end() || !url->is_string())
+            return error{errc::missing_field, "codex keyring item: field 'url'"};
+        auto id = credential_id::parse(url->get_ref<const std::string&>(),
+                                       Config::account(tokenvault::detail::string_member(doc, "server_name"), options));
+        if (!id) return id.error();
+        const auto response = doc.find("token_response");
+        if (response == doc.end() || !response->is_object())
+            return error{errc::missing_field, "codex keyring item: field 'token_response'"};
+
+        nlohmann::json fields = nlohmann::json::object();
+        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        for (const char* name : {"access_token", "refresh_token", "scope", "id_token"})
+            if (const auto f = response->find(name); f != response->end()) fields[name] = *f;
+        fields["token_type"] = tokenvault::detail::normalized_token_type(
+            tokenvault::detail::string_member(*response, "token_type"));
+        for (const char* name : {"client_id", "issuer"})
+            if (const auto f = doc.find(name); f != doc.end()) fields[name] = *f;
+        auto value = token_from_json(fields);
+        if (!value) return value.error();
+        auto expiry = tokenvault::detail::foreign_expiry(doc, "expires_at", true);
+        if (!expiry) return expiry.error();
+        value->expires_at = *expiry;
+        return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
+    }
+
+};
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/codex_keyring.hpp
 // begin file tokenvault/migration/mcp_remote.hpp
 // tokenvault/migration/mcp_remote.hpp: migration::from_mcp_remote<Config>, imports the logins that the
 // mcp-remote proxy (npm package "mcp-remote") keeps in plain JSON files. It never changes or deletes them.
@@ -8176,6 +8734,152 @@ static_assert(migration_policy<none>);
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/none.hpp
+// begin file tokenvault/migration/opencode.hpp
+// tokenvault/migration/opencode.hpp: migration::from_opencode<Config>, imports the MCP logins that opencode
+// keeps in `$XDG_DATA_HOME/opencode/mcp-auth.json` (default ~/.local/share/opencode). It never changes the
+// file.
+//
+// The file (opencode 1.18.33, written by its own `opencode mcp auth`) is a JSON object keyed by the
+// server's name in opencode's configuration; each value holds tokens {accessToken, refreshToken,
+// expiresAt (unix seconds, with a fraction), scope}, clientInfo {clientId, clientSecret, clientIdIssuedAt,
+// clientSecretExpiresAt}, serverUrl, and, during a login, codeVerifier and oauthState (never imported).
+// An entry without tokens (a login under way) or without serverUrl (written before opencode recorded it)
+// is skipped with an event. Identity is serverUrl; of several entries for one URL, the one that expires
+// last wins. See docs/MIGRATION.md.
+
+#include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tokenvault::migration {
+
+/// Configuration of from_opencode: derive from it to point at another file or file accounts differently.
+struct opencode_config {
+    /// $XDG_DATA_HOME/opencode/mcp-auth.json, else $HOME/.local/share/opencode/mcp-auth.json (empty when
+    /// neither is set: nothing is read).
+    [[nodiscard]] static std::filesystem::path auth_file(const store_options&) {
+        if (const char* dir = std::getenv("XDG_DATA_HOME"); dir != nullptr && *dir != '\0')
+            return std::filesystem::path(dir) / "opencode" / "mcp-auth.json";
+        if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+            return std::filesystem::path(home) / ".local" / "share" / "opencode" / "mcp-auth.json";
+        return {};
+    }
+    /// The account (profile) in the new store of the server named `server_name`; empty by default.
+    [[nodiscard]] static std::string account(std::string_view /*server_name*/, const store_options&) {
+        return {};
+    }
+};
+
+/// Imports opencode's MCP logins; never modifies opencode's file.
+template <class Config = opencode_config>
+class from_opencode {
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// The original stays in place (the user may still run opencode).
+    static constexpr bool deletes_source = false;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "opencode";
+    /// Largest file read.
+    static constexpr std::size_t max_file_size = std::size_t{4} << 20;
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_opencode() = default;
+    /// Nothing is read until the store's first load.
+    explicit from_opencode(const store_options&) noexcept {}
+
+    /// Offers each server's opencode login to `b`; true when `b` must be saved.
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        const auto path = Config::auth_file(ctx.options);
+        if (path.empty()) return false;
+        std::size_t skipped = 0;
+        auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped);
+        tokenvault::detail::newest_per_credential newest;
+        if (doc) {
+            const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
+            for_each_login(*doc, ctx.options, [&](result<std::pair<credential_id, token>> login, std::string print) {
+                if (!login) {
+                    ++skipped;
+                    tokenvault::detail::report_skipped(ctx, source, login.code());
+                    return;
+                }
+                newest.add(std::move(login->first), std::move(login->second), std::move(print));
+            });
+        }
+        bool changed = false;
+        const auto migrated = newest.offer_all(b, source, changed);
+        if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
+        return changed;
+    }
+
+    /// Nothing to delete: opencode's file is left as it is.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context&) noexcept {
+        return {};
+    }
+
+    /// Calls `fn(login, fingerprint)` for each entry of the file: (id, token), or the reason it is not a
+    /// login. Exposed for the fuzz harness and tvctl.
+    template <class Fn>
+    static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+        if (!doc.is_object()) {
+            fn(error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}, std::string{});
+            return;
+        }
+        for (auto it = doc.begin(); it != doc.end(); ++it) {
+            std::string text = it.value().dump();
+            auto print = tokenvault::detail::fingerprint(text);
+            tokenvault::detail::wipe(text);
+            fn(parse_entry(it.key(), it.value(), options), std::move(print));
+        }
+    }
+
+private:
+    // One entry as (id, token).
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const std::string& name,
+                                                                            const nlohmann::json& entry,
+                                                                            const store_options& options) {
+        if (!entry.is_object()) return error{errc::wrong_type, "opencode entry: not a JSON object"};
+        const auto tokens = entry.find("tokens");
+        if (tokens == entry.end() || !tokens->is_object())
+            return error{errc::missing_field, "opencode entry: field 'tokens' (no login finished)"};
+        const auto url = entry.find("serverUrl");
+        if (url == entry.end() || !url->is_string())
+            return error{errc::missing_field, "opencode entry: field 'serverUrl'"};
+        auto id = credential_id::parse(url->get_ref<const std::string&>(), Config::account(name, options));
+        if (!id) return id.error();
+        nlohmann::json fields = nlohmann::json::object();
+        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"},
+                                       std::pair{"refreshToken", "refresh_token"}, std::pair{"scope", "scope"}})
+            if (const auto f = tokens->find(from); f != tokens->end()) fields[to] = *f;
+        if (const auto client = entry.find("clientInfo"); client != entry.end() && client->is_object()) {
+            for (const auto& [from, to] :
+                 {std::pair{"clientId", "client_id"}, std::pair{"clientSecret", "client_secret"}})
+                if (const auto f = client->find(from); f != client->end()) fields[to] = *f;
+        }
+        auto value = token_from_json(fields);
+        if (!value) return value.error();
+        auto expiry = tokenvault::detail::foreign_expiry(*tokens, "expiresAt", false);
+        if (!expiry) return expiry.error();
+        value->expires_at = *expiry;
+        return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
+    }
+};
+
+static_assert(migration_policy<from_opencode<>>,
+              "migration::from_opencode must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/opencode.hpp
 // begin file tokenvault/presets.hpp
 // tokenvault/presets.hpp: named policy combinations, like spdlog's _mt / _st sinks.
 //
