@@ -34,6 +34,7 @@
 #include "migration/keyring_bundle.hpp"
 #include "migration/keyring_items.hpp"
 #include "migration/mcp_remote.hpp"
+#include "migration/mcp_remote_discovery.hpp"
 #include "migration/none.hpp"
 #include "migration/opencode.hpp"
 #include "options.hpp"
