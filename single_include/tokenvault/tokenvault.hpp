@@ -7995,14 +7995,15 @@ public:
     /// the reason it is not a login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
     static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+        using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
-            fn(error{errc::wrong_type, "claude code credentials: not a JSON object"}, std::string{});
+            fn(login{error{errc::wrong_type, "claude code credentials: not a JSON object"}}, std::string{});
             return;
         }
         const auto logins = doc.find("mcpOAuth");
         if (logins == doc.end()) return;
         if (!logins->is_object()) {
-            fn(error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}, std::string{});
+            fn(login{error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}}, std::string{});
             return;
         }
         const auto client_config = doc.find("mcpOAuthClientConfig");
@@ -9285,6 +9286,64 @@ inline void add_json_servers(const mcp_client_config& config, const nlohmann::js
 
 }  // namespace detail_discovery
 
+/// The mcp-remote launches in the text of one configuration (`config` says its client and format); the
+/// failure when it is not JSON or too deep (TOML is read leniently: lines it cannot read are skipped).
+template <class = void>
+[[nodiscard]] inline std::pair<std::vector<mcp_remote_launch>, std::error_code> parse_mcp_client_config(
+    std::string_view text, const mcp_client_config& config) {
+    std::vector<mcp_remote_launch> launches;
+    using kind = mcp_client_config::format;
+    if (config.kind == kind::toml_codex) {
+        std::map<std::string, std::string> command;
+        std::map<std::string, std::vector<std::string>> args;
+        std::map<std::string, std::map<std::string, std::string>> env;
+        using value_kind = tokenvault::detail::toml_value::kind;
+        for (const auto& v : tokenvault::detail::toml_lite::read(text)) {
+            if (v.path.size() < 3 || v.path[0] != "mcp_servers") continue;
+            const auto& name = v.path[1];
+            if (v.path.size() == 3 && v.path[2] == "command" && v.type == value_kind::string)
+                command[name] = v.text;
+            else if (v.path.size() == 3 && v.path[2] == "args" && v.type == value_kind::string_array)
+                args[name] = v.items;
+            else if (v.path.size() == 3 && v.path[2] == "env" && v.type == value_kind::string_table)
+                for (const auto& [k, value] : v.members) env[name][k] = value;
+            else if (v.path.size() == 4 && v.path[2] == "env" && v.type == value_kind::string)
+                env[name][v.path[3]] = v.text;
+        }
+        for (const auto& [name, cmd] : command)
+            detail_discovery::add_launch(config, name, cmd, args[name], env[name], launches);
+        return {std::move(launches), {}};
+    }
+    const bool jsonc = config.kind == kind::json_servers || config.kind == kind::json_vscode_settings;
+    if (!tokenvault::detail::json_depth_within(text, tokenvault::detail::max_foreign_json_depth))
+        return {std::move(launches), make_error_code(errc::too_large)};
+    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false, jsonc);
+    if (doc.is_discarded() || !doc.is_object())
+        return {std::move(launches), make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type)};
+    const auto member = [](const nlohmann::json& object, const char* name) -> const nlohmann::json* {
+        if (!object.is_object()) return nullptr;
+        const auto found = object.find(name);
+        return found != object.end() ? &*found : nullptr;
+    };
+    const auto add = [&](const nlohmann::json* servers) {
+        if (servers != nullptr) detail_discovery::add_json_servers(config, *servers, launches);
+    };
+    switch (config.kind) {
+    case kind::json_mcp_servers: add(member(doc, "mcpServers")); break;
+    case kind::json_servers: add(member(doc, "servers")); break;
+    case kind::json_vscode_settings:
+        if (const auto* mcp = member(doc, "mcp")) add(member(*mcp, "servers"));
+        break;
+    case kind::json_claude_code:
+        add(member(doc, "mcpServers"));
+        if (const auto* projects = member(doc, "projects"); projects != nullptr && projects->is_object())
+            for (const auto& project : *projects) add(member(project, "mcpServers"));
+        break;
+    case kind::toml_codex: break;
+    }
+    return {std::move(launches), {}};
+}
+
 /// Reads one configuration: the mcp-remote launches in it (read only, bounded; see the top of this header).
 template <class = void>
 [[nodiscard]] inline mcp_client_config_result read_mcp_client_config(const mcp_client_config& config) {
@@ -9298,64 +9357,9 @@ template <class = void>
     }
     if (!*file) return out;
     out.present = true;
-    const std::string_view text = (*file)->bytes.view();
-    using kind = mcp_client_config::format;
-    if (config.kind == kind::toml_codex) {
-        std::map<std::string, std::string> command, env_owner;
-        std::map<std::string, std::vector<std::string>> args;
-        std::map<std::string, std::map<std::string, std::string>> env;
-        for (const auto& v : tokenvault::detail::toml_lite::read(text)) {
-            if (v.path.size() < 3 || v.path[0] != "mcp_servers") continue;
-            const auto& name = v.path[1];
-            if (v.path.size() == 3 && v.path[2] == "command" && v.type == tokenvault::detail::toml_value::kind::string)
-                command[name] = v.text;
-            else if (v.path.size() == 3 && v.path[2] == "args" && v.type == tokenvault::detail::toml_value::kind::string_array)
-                args[name] = v.items;
-            else if (v.path.size() == 3 && v.path[2] == "env" && v.type == tokenvault::detail::toml_value::kind::string_table)
-                for (const auto& [k, value] : v.members) env[name][k] = value;
-            else if (v.path.size() == 4 && v.path[2] == "env" && v.type == tokenvault::detail::toml_value::kind::string)
-                env[name][v.path[3]] = v.text;
-        }
-        for (const auto& [name, cmd] : command)
-            detail_discovery::add_launch(config, name, cmd, args[name], env[name], out.launches);
-        return out;
-    }
-    const bool jsonc = config.kind == kind::json_servers || config.kind == kind::json_vscode_settings;
-    if (!tokenvault::detail::json_depth_within(text, tokenvault::detail::max_foreign_json_depth)) {
-        out.failure = make_error_code(errc::too_large);
-        return out;
-    }
-    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false, jsonc);
-    if (doc.is_discarded() || !doc.is_object()) {
-        out.failure = make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type);
-        return out;
-    }
-    const auto member = [](const nlohmann::json& object, const char* name) -> const nlohmann::json* {
-        if (!object.is_object()) return nullptr;
-        const auto found = object.find(name);
-        return found != object.end() ? &*found : nullptr;
-    };
-    switch (config.kind) {
-    case kind::json_mcp_servers:
-        if (const auto* servers = member(doc, "mcpServers")) detail_discovery::add_json_servers(config, *servers, out.launches);
-        break;
-    case kind::json_servers:
-        if (const auto* servers = member(doc, "servers")) detail_discovery::add_json_servers(config, *servers, out.launches);
-        break;
-    case kind::json_vscode_settings:
-        if (const auto* mcp = member(doc, "mcp"))
-            if (const auto* servers = member(*mcp, "servers"))
-                detail_discovery::add_json_servers(config, *servers, out.launches);
-        break;
-    case kind::json_claude_code:
-        if (const auto* servers = member(doc, "mcpServers")) detail_discovery::add_json_servers(config, *servers, out.launches);
-        if (const auto* projects = member(doc, "projects"); projects != nullptr && projects->is_object())
-            for (const auto& project : *projects)
-                if (const auto* servers = member(project, "mcpServers"))
-                    detail_discovery::add_json_servers(config, *servers, out.launches);
-        break;
-    case kind::toml_codex: break;
-    }
+    auto [launches, failure] = parse_mcp_client_config((*file)->bytes.view(), config);
+    out.launches = std::move(launches);
+    out.failure = failure;
     return out;
 }
 
@@ -9496,8 +9500,9 @@ public:
     /// login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
     static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+        using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
-            fn(error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}, std::string{});
+            fn(login{error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}}, std::string{});
             return;
         }
         for (auto it = doc.begin(); it != doc.end(); ++it) {

@@ -120,14 +120,15 @@ public:
     /// the reason it is not a login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
     static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+        using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
-            fn(error{errc::wrong_type, "claude code credentials: not a JSON object"}, std::string{});
+            fn(login{error{errc::wrong_type, "claude code credentials: not a JSON object"}}, std::string{});
             return;
         }
         const auto logins = doc.find("mcpOAuth");
         if (logins == doc.end()) return;
         if (!logins->is_object()) {
-            fn(error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}, std::string{});
+            fn(login{error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}}, std::string{});
             return;
         }
         const auto client_config = doc.find("mcpOAuthClientConfig");

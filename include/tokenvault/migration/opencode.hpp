@@ -97,8 +97,9 @@ public:
     /// login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
     static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+        using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
-            fn(error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}, std::string{});
+            fn(login{error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}}, std::string{});
             return;
         }
         for (auto it = doc.begin(); it != doc.end(); ++it) {
