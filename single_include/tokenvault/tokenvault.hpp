@@ -7875,6 +7875,32 @@ private:
     std::map<std::string, kept> kept_;
 };
 
+/// The callback importers hand their entry readers: keeps each login (the newest per credential), reports
+/// each entry that is not one as a skip of `source`.
+template <class Context>
+[[nodiscard]] auto login_collector(Context& ctx, std::string_view source, newest_per_credential& newest,
+                                   std::size_t& skipped) {
+    return [&ctx, source, &newest, &skipped](result<std::pair<credential_id, token>> login, std::string print) {
+        if (!login) {
+            ++skipped;
+            report_skipped(ctx, source, login.code());
+            return;
+        }
+        newest.add(std::move(login->first), std::move(login->second), std::move(print));
+    };
+}
+
+/// Offers the logins collected to `b`, reports the run as one events::migration of `source`; true when `b`
+/// must be saved.
+template <class Context>
+[[nodiscard]] bool finish_import(Context& ctx, std::string_view source, bundle& b, newest_per_credential& newest,
+                                 std::size_t skipped) {
+    bool changed = false;
+    const auto migrated = newest.offer_all(b, source, changed);
+    if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
+    return changed;
+}
+
 /// Reads and parses another program's JSON file: nullopt when absent; every failure (unsafe file, too
 /// large, not JSON, too deep) is reported as one skip of `source` and also gives nullopt.
 template <class Context>
@@ -7949,23 +7975,13 @@ public:
     [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
-        const auto take = [&](const nlohmann::json& doc) {
-            for_each_login(doc, ctx.options, [&](result<std::pair<credential_id, token>> login, std::string print) {
-                if (!login) {
-                    ++skipped;
-                    tokenvault::detail::report_skipped(ctx, source, login.code());
-                    return;
-                }
-                newest.add(std::move(login->first), std::move(login->second), std::move(print));
-            });
+        const auto take = [&](nlohmann::json& doc) {
+            const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+            for_each_login(doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
         };
-        if (const auto path = Config::credentials_file(ctx.options); !path.empty()) {
-            auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped);
-            if (doc) {
-                const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
+        if (const auto path = Config::credentials_file(ctx.options); !path.empty())
+            if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped))
                 take(*doc);
-            }
-        }
         auto keychain = Config::read_keychain(ctx.options);
         if (!keychain) {
             tokenvault::detail::report_failure(ctx, source, keychain.code());
@@ -7975,14 +7991,10 @@ public:
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, doc.code());
             } else {
-                const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
                 take(*doc);
             }
         }
-        bool changed = false;
-        const auto migrated = newest.offer_all(b, source, changed);
-        if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
-        return changed;
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
     }
 
     /// Nothing to delete: Claude Code's credentials are left as they are.
@@ -8322,7 +8334,7 @@ public:
             return accounts.error();
         }
 
-        std::size_t migrated = 0, skipped = 0;
+        std::size_t skipped = 0;
         const auto skip = [&](std::error_code why) {
             ++skipped;
             tokenvault::detail::report_skipped(ctx, source, why);
@@ -8358,10 +8370,7 @@ public:
                        tokenvault::detail::fingerprint((*item)->view()));
         }
 
-        bool changed = false;
-        migrated = newest.offer_all(b, source, changed);
-        if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
-        return changed;
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
     }
 
     /// Nothing to delete: Codex's items are left as they are.
@@ -9471,23 +9480,12 @@ public:
         const auto path = Config::auth_file(ctx.options);
         if (path.empty()) return false;
         std::size_t skipped = 0;
-        auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped);
         tokenvault::detail::newest_per_credential newest;
-        if (doc) {
+        if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
             const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
-            for_each_login(*doc, ctx.options, [&](result<std::pair<credential_id, token>> login, std::string print) {
-                if (!login) {
-                    ++skipped;
-                    tokenvault::detail::report_skipped(ctx, source, login.code());
-                    return;
-                }
-                newest.add(std::move(login->first), std::move(login->second), std::move(print));
-            });
+            for_each_login(*doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
         }
-        bool changed = false;
-        const auto migrated = newest.offer_all(b, source, changed);
-        if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
-        return changed;
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
     }
 
     /// Nothing to delete: opencode's file is left as it is.

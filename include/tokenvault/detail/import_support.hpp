@@ -141,6 +141,32 @@ private:
     std::map<std::string, kept> kept_;
 };
 
+/// The callback importers hand their entry readers: keeps each login (the newest per credential), reports
+/// each entry that is not one as a skip of `source`.
+template <class Context>
+[[nodiscard]] auto login_collector(Context& ctx, std::string_view source, newest_per_credential& newest,
+                                   std::size_t& skipped) {
+    return [&ctx, source, &newest, &skipped](result<std::pair<credential_id, token>> login, std::string print) {
+        if (!login) {
+            ++skipped;
+            report_skipped(ctx, source, login.code());
+            return;
+        }
+        newest.add(std::move(login->first), std::move(login->second), std::move(print));
+    };
+}
+
+/// Offers the logins collected to `b`, reports the run as one events::migration of `source`; true when `b`
+/// must be saved.
+template <class Context>
+[[nodiscard]] bool finish_import(Context& ctx, std::string_view source, bundle& b, newest_per_credential& newest,
+                                 std::size_t skipped) {
+    bool changed = false;
+    const auto migrated = newest.offer_all(b, source, changed);
+    if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
+    return changed;
+}
+
 /// Reads and parses another program's JSON file: nullopt when absent; every failure (unsafe file, too
 /// large, not JSON, too deep) is reported as one skip of `source` and also gives nullopt.
 template <class Context>

@@ -74,23 +74,13 @@ public:
     [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
-        const auto take = [&](const nlohmann::json& doc) {
-            for_each_login(doc, ctx.options, [&](result<std::pair<credential_id, token>> login, std::string print) {
-                if (!login) {
-                    ++skipped;
-                    tokenvault::detail::report_skipped(ctx, source, login.code());
-                    return;
-                }
-                newest.add(std::move(login->first), std::move(login->second), std::move(print));
-            });
+        const auto take = [&](nlohmann::json& doc) {
+            const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+            for_each_login(doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
         };
-        if (const auto path = Config::credentials_file(ctx.options); !path.empty()) {
-            auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped);
-            if (doc) {
-                const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
+        if (const auto path = Config::credentials_file(ctx.options); !path.empty())
+            if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped))
                 take(*doc);
-            }
-        }
         auto keychain = Config::read_keychain(ctx.options);
         if (!keychain) {
             tokenvault::detail::report_failure(ctx, source, keychain.code());
@@ -100,14 +90,10 @@ public:
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, doc.code());
             } else {
-                const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
                 take(*doc);
             }
         }
-        bool changed = false;
-        const auto migrated = newest.offer_all(b, source, changed);
-        if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
-        return changed;
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
     }
 
     /// Nothing to delete: Claude Code's credentials are left as they are.

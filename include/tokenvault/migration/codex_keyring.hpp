@@ -90,7 +90,7 @@ public:
             return accounts.error();
         }
 
-        std::size_t migrated = 0, skipped = 0;
+        std::size_t skipped = 0;
         const auto skip = [&](std::error_code why) {
             ++skipped;
             tokenvault::detail::report_skipped(ctx, source, why);
@@ -126,10 +126,7 @@ public:
                        tokenvault::detail::fingerprint((*item)->view()));
         }
 
-        bool changed = false;
-        migrated = newest.offer_all(b, source, changed);
-        if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
-        return changed;
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
     }
 
     /// Nothing to delete: Codex's items are left as they are.

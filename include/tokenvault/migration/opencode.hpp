@@ -68,23 +68,12 @@ public:
         const auto path = Config::auth_file(ctx.options);
         if (path.empty()) return false;
         std::size_t skipped = 0;
-        auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped);
         tokenvault::detail::newest_per_credential newest;
-        if (doc) {
+        if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
             const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
-            for_each_login(*doc, ctx.options, [&](result<std::pair<credential_id, token>> login, std::string print) {
-                if (!login) {
-                    ++skipped;
-                    tokenvault::detail::report_skipped(ctx, source, login.code());
-                    return;
-                }
-                newest.add(std::move(login->first), std::move(login->second), std::move(print));
-            });
+            for_each_login(*doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
         }
-        bool changed = false;
-        const auto migrated = newest.offer_all(b, source, changed);
-        if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
-        return changed;
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
     }
 
     /// Nothing to delete: opencode's file is left as it is.
