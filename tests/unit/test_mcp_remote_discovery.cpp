@@ -204,4 +204,6 @@ z = "after"
     REQUIRE(values[2].members.size() == 2);
     CHECK(values[2].members[1] == std::pair<std::string, std::string>{"g.h", "i"});
     CHECK(values[3].text == "after");
+    // Not UTF-8 (TOML requires it; such a URL could not be stored): the value is skipped.
+    CHECK(tv::detail::toml_lite::read("u = \"https://r.example.com/\xe1\"\nv = \"ok\"\n").size() == 1);
 }

@@ -1,8 +1,9 @@
 // tokenvault/detail/toml_lite.hpp: the small part of TOML needed to read MCP server launch settings from
 // Codex's config.toml: table headers ([a.b."c d"]), `key = value` lines with basic and literal strings,
 // arrays of strings (over several lines too) and inline tables of strings. Every other value (numbers,
-// booleans, dates, nested arrays, multi-line strings) is skipped. Input is attacker-controlled: one pass,
-// no recursion, at most `max_values` values kept, nesting capped, a malformed line is skipped, not fatal.
+// booleans, dates, nested arrays, multi-line strings) is skipped, and so is a string that is not UTF-8.
+// Input is attacker-controlled: one pass, no recursion, at most `max_values` values kept, nesting capped,
+// a malformed line is skipped, not fatal.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "text_checks.hpp"
 
 namespace tokenvault::detail {
 
@@ -206,12 +209,12 @@ private:
         return true;
     }
 
-    // "basic" with escapes or 'literal', on one line.
+    // "basic" with escapes or 'literal', on one line, valid UTF-8 (as TOML requires).
     bool string(std::string& out) {
         const char quote = text_[pos_++];
         while (pos_ < text_.size()) {
             const char c = text_[pos_++];
-            if (c == quote) return true;
+            if (c == quote) return valid_utf8(out);
             if (c == '\n' || c == '\r') return false;
             if (c == '\\' && quote == '"') {
                 if (pos_ >= text_.size()) return false;
