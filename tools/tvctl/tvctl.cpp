@@ -1,6 +1,6 @@
 // tools/tvctl/tvctl.cpp: tvctl, the command-line tool for a tokenvault store.
 //
-// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import <source>,
+// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import (<source> | --all),
 // login <url> (the OAuth login of an MCP server, when built with libcurl);
 // --json on every command (stdout then always holds one JSON document, errors included), --help on
 // every command. The store is a preset's: presets::embedded (key in a private key file) by default,
@@ -57,6 +57,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,7 @@ enum exit_code : int {
     exit_key = 5,        ///< the key or keyring is unavailable (locked, absent, another tier)
     exit_attention = 6,  ///< status/doctor found problems
     exit_busy = 7,       ///< another process holds the store lock past the timeout
+    exit_nothing = 8,    ///< import: nothing to import (each source says why)
 };
 
 constexpr const char* exit_code_help =
@@ -91,7 +93,8 @@ constexpr const char* exit_code_help =
     "  4  no token store there (check --dir, --app, --file)\n"
     "  5  the key or keyring is unavailable (locked, missing, or held by a keyring tier not selected)\n"
     "  6  status or doctor found a problem\n"
-    "  7  the store is busy: another process held its lock past --timeout\n";
+    "  7  the store is busy: another process held its lock past --timeout\n"
+    "  8  import: nothing to import (each source says why)\n";
 
 /// Everything the command line says.
 struct config {
@@ -280,8 +283,20 @@ public:
             migrated_ += e.migrated;
             skipped_ += e.skipped;
             if (e.failure) failure_ = e.failure;
+            auto& t = by_source_[std::string(e.source)];
+            t.migrated += e.migrated;
+            t.skipped += e.skipped;
+            if (e.failure && e.skipped == 0) t.failure = e.failure;
         }
     }
+    /// What the migration events of one source added up to.
+    struct tally {
+        std::size_t migrated = 0;
+        std::size_t skipped = 0;
+        std::error_code failure;  ///< a failed step (opening the source), not a skipped entry
+    };
+    /// The tallies by source name.
+    [[nodiscard]] const std::map<std::string, tally>& by_source() const noexcept { return by_source_; }
     /// The event counts.
     [[nodiscard]] tv::diagnostics::counters::snapshot counts() const noexcept { return counts_.read(); }
     /// Entries migrations imported.
@@ -296,6 +311,7 @@ private:
     std::size_t migrated_ = 0;
     std::size_t skipped_ = 0;
     std::error_code failure_;
+    std::map<std::string, tally> by_source_;
 };
 static_assert(tv::diagnostics::diagnostics_policy<tool_diagnostics>);
 
@@ -686,63 +702,23 @@ struct cli_mcp_remote_config : tv::migration::mcp_remote_config {
     }
 };
 
-template <class Sel, class Migration>
-int run_import(const config& c, std::string_view where) {
-    const auto o = options_of(c);
-    std::size_t before = 0;
-    if (presence_of(c).file_exists) {
-        if (auto stop = check_key_holder<Sel>(c)) return *stop;
-        tool_store<typename Sel::preset> plain(o);
-        auto listed = plain.list();
-        if (!listed) return fail(c, listed.error());
-        before = listed->size();
-    }
-    tool_store<typename Sel::preset, Migration> importing(o);
-    auto loaded = importing.list();  // the first load runs the import and saves the bundle
-    if (!loaded) return fail(c, loaded.error());
-    const auto& d = importing.diagnostics();
-    tool_store<typename Sel::preset> after_store(o);
-    auto after = after_store.list();
-    if (!after) return fail(c, after.error());
-    if (d.migrated() > 0 && after->size() == before)
-        return fail(
-            c, exit_failure,
-            "imported credentials could not be saved to " + (o.resolved_directory() / o.file_name).string(),
-            "run tvctl doctor");
-    const std::size_t added = after->size() - std::min(after->size(), before);
-    if (c.json) {
-        print_json(json{{"ok", true},
-                        {"source", c.source},
-                        {"from", std::string(where)},
-                        {"imported", added},
-                        {"skipped", d.skipped()},
-                        {"credentials", after->size()}});
-    } else {
-        std::cout << "imported " << added << " credential" << (added == 1 ? "" : "s") << " from " << c.source
-                  << " (" << where << ")";
-        if (d.skipped() > 0) std::cout << "; skipped " << d.skipped() << " unreadable or invalid";
-        std::cout << "; the store now holds " << after->size() << '\n';
-    }
-    print_stats(c, importing);
-    return exit_ok;
-}
+}  // namespace
+
+#include "import_command.hpp"
+
+namespace {
 
 template <class Sel>
 int cmd_import(const config& c) {
+    namespace ic = import_command;
     const auto o = options_of(c);
-    if (c.source == "codex") {
-        g_codex_home = c.codex_home;
-        const auto home = cli_codex_config::home(o);
-        if (home.empty())
-            return fail(c, exit_usage, "no Codex home: set CODEX_HOME or HOME, or pass --codex-home");
-        return run_import<Sel, tv::migration::from_codex<cli_codex_config>>(
-            c, (home / ".credentials.json").string());
-    }
+    g_codex_home = c.codex_home;
     g_mcp_remote_dir = c.mcp_remote_dir;
-    if (c.servers.empty())
-        return fail(c, exit_usage,
-                    "import mcp-remote needs the servers to look for (mcp-remote hashes their URLs)",
-                    "pass --server URL once per server, e.g. --server https://mcp.example.com/mcp");
+    if (!c.codex_home.empty() && !fs::is_directory(c.codex_home))
+        return fail(c, exit_usage, "no Codex home at " + echo_safe(c.codex_home), "check --codex-home");
+    if (!c.mcp_remote_dir.empty() && !fs::is_directory(c.mcp_remote_dir))
+        return fail(c, exit_usage, "no mcp-remote directory at " + echo_safe(c.mcp_remote_dir),
+                    "check --mcp-remote-dir");
     g_servers.clear();
     for (const auto& url : c.servers) {
         auto id = tv::credential_id::parse(url);
@@ -751,10 +727,50 @@ int cmd_import(const config& c) {
                         "--server '" + echo_safe(url) + "' is not a server URL: " + id.error().message());
         g_servers.push_back(tv::migration::mcp_remote_server{url, {}, c.account});
     }
-    const auto base = cli_mcp_remote_config::base_directory(o);
-    if (base.empty())
-        return fail(c, exit_usage, "no mcp-remote directory: set HOME or pass --mcp-remote-dir");
-    return run_import<Sel, tv::migration::from_mcp_remote<cli_mcp_remote_config>>(c, base.string());
+    const bool all = c.all;
+    const auto wants = [&](std::string_view source) { return all || c.source == source; };
+    ic::g_discovered.clear();
+    if (wants("mcp-remote"))
+        for (const auto& config : tv::migration::default_mcp_client_configs())
+            for (auto& launch : tv::migration::read_mcp_client_config(config).launches) {
+                launch.server.account = c.account;
+                ic::g_discovered.push_back(std::move(launch.server));
+            }
+    const std::size_t known_servers = g_servers.size() + ic::g_discovered.size();
+    if (!all && c.source == "mcp-remote" && known_servers == 0)
+        return fail(c, exit_usage,
+                    "import mcp-remote needs the servers to look for (mcp-remote hashes their URLs), and no MCP "
+                    "client configuration names one",
+                    "pass --server URL once per server, e.g. --server https://mcp.example.com/mcp");
+
+    std::vector<ic::source_report> reports;
+    if (wants("claude-code"))
+        reports.push_back(ic::survey_file(ic::claude_source::source, tv::migration::claude_code_config::credentials_file(o)));
+    if (wants("codex")) {
+        reports.push_back(ic::survey_codex_file(o));
+#if TVCTL_DESKTOP
+        reports.push_back(ic::survey_codex_keyring(o));
+#endif
+    }
+    if (wants("opencode"))
+        reports.push_back(ic::survey_file(ic::opencode_source::source, tv::migration::opencode_config::auth_file(o)));
+    if (wants("mcp-remote")) reports.push_back(ic::survey_mcp_remote(o, known_servers));
+
+    const bool confirm = all;  // a named source is the user's explicit request; --all shows first
+    if (all)
+        return ic::import_sources<Sel, ic::claude_source, ic::codex_file_source,
+#if TVCTL_DESKTOP
+                                  ic::codex_keyring_source,
+#endif
+                                  ic::opencode_source, ic::mcp_remote_source>(c, std::move(reports), confirm);
+    if (c.source == "claude-code") return ic::import_sources<Sel, ic::claude_source>(c, std::move(reports), confirm);
+    if (c.source == "opencode") return ic::import_sources<Sel, ic::opencode_source>(c, std::move(reports), confirm);
+    if (c.source == "mcp-remote") return ic::import_sources<Sel, ic::mcp_remote_source>(c, std::move(reports), confirm);
+#if TVCTL_DESKTOP
+    return ic::import_sources<Sel, ic::codex_file_source, ic::codex_keyring_source>(c, std::move(reports), confirm);
+#else
+    return ic::import_sources<Sel, ic::codex_file_source>(c, std::move(reports), confirm);
+#endif
 }
 
 // ------------------------------------------------------------------------------------------------------
@@ -1332,16 +1348,26 @@ int main_checked(int argc, char** argv) {
     add("doctor",
         "Check permissions, symlinks, quarantined files, keyring health; say how to fix each problem",
         command::doctor);
-    auto* import = add("import", "Import logins from another tool: codex or mcp-remote", command::import);
-    import
-        ->add_option("source", c.source, "codex ($CODEX_HOME/.credentials.json) or mcp-remote (~/.mcp-auth)")
-        ->required()
-        ->check(CLI::IsMember({"codex", "mcp-remote"}));
+    auto* import = add("import",
+                       "Import MCP logins from other clients: claude-code, codex, opencode, mcp-remote, or --all",
+                       command::import);
+    auto* import_source =
+        import
+            ->add_option("source", c.source,
+                         "claude-code (~/.claude/.credentials.json), codex ($CODEX_HOME/.credentials.json and the "
+                         "OS keyring), opencode (~/.local/share/opencode/mcp-auth.json) or mcp-remote (~/.mcp-auth)")
+            ->check(CLI::IsMember({"claude-code", "codex", "opencode", "mcp-remote"}));
+    auto* import_all = import->add_flag(
+        "--all", c.all, "Every source on this machine: show what would be imported, import with --yes");
+    import_all->excludes(import_source);
+    import->add_flag("--yes,-y", c.yes, "With --all: import without asking (needed without a terminal)");
     import->add_option("--codex-home", c.codex_home,
                        "Codex home directory (default: $CODEX_HOME, else ~/.codex)");
     import->add_option("--mcp-remote-dir", c.mcp_remote_dir,
                        "mcp-remote directory (default: $MCP_REMOTE_CONFIG_DIR, else ~/.mcp-auth)");
-    import->add_option("--server", c.servers, "A server URL to import from mcp-remote (repeat for each)");
+    import->add_option("--server", c.servers,
+                       "A server URL to import from mcp-remote (repeat for each; those in MCP client "
+                       "configurations are found without it)");
     import->add_option("--account", c.account,
                        "The account (profile) to file imported mcp-remote logins under");
 #if TVCTL_LOGIN
@@ -1378,6 +1404,8 @@ int main_checked(int argc, char** argv) {
         return fail(c, exit_usage, message,
                     "run tvctl --help (commands: list, show, remove, logout, status, doctor, import, login)");
     }
+    if (cmd == command::import && !c.all && c.source.empty())
+        return fail(c, exit_usage, "import needs a source or --all", "run tvctl import --help");
     if (cmd == command::logout && !c.all && c.id.empty())
         return fail(c, exit_usage, "logout needs a credential id or --all", "run tvctl logout --help");
     return dispatch(c, cmd);
