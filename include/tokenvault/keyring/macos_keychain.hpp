@@ -268,15 +268,18 @@ template <class Job>
                                   const std::string& denial_key, const std::string& where,
                                   std::chrono::milliseconds timeout, Job job) {
     auto& ps = this_process();
+    timeout =
+        std::clamp(timeout, std::chrono::milliseconds(0), std::chrono::milliseconds(std::chrono::hours(24)));
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::unique_lock lock(ps.mutex);
     std::shared_ptr<flight> call;
     if (!join_key.empty()) {
         if (auto found = ps.flights.find(join_key); found != ps.flights.end()) call = found->second;
     }
-    if (call && call->done) {  // finished after its callers gave up: nobody has seen it yet
-        ps.flights.erase(join_key);
-        return std::move(call->result);
+    if (call && call->done) {  // finished: after its callers gave up, or just now (they have yet to wake)
+        outcome out = call->result.copy();
+        if (call->waiting == 0) ps.flights.erase(join_key);
+        return out;
     }
     if (!call) {
         call = std::make_shared<flight>();
