@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "support/fake_keychain.hpp"
+#include "support/keyring_contract.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
@@ -178,20 +179,8 @@ TEST_CASE("macos_keychain: round trip, absence, erase, listing, limits") {
         CHECK(empty_service->empty());
     }
 
-    SUBCASE("empty and maximal items; names it refuses") {
-        REQUIRE(ring.write("empty", {}));
-        got = ring.read("empty");
-        REQUIRE(got);
-        REQUIRE(got->has_value());
-        CHECK((*got)->empty());
-        std::vector<std::byte> big(macos_keychain::max_item_size, std::byte{7});
-        REQUIRE(ring.write("big", big));
-        got = ring.read("big");
-        REQUIRE(got);
-        REQUIRE(got->has_value());
-        CHECK((*got)->equals(big));
-        big.push_back(std::byte{7});
-        CHECK(ring.write("bigger", big).code() == errc::keyring_item_too_large);
+    SUBCASE("the item contract of every keyring; names it refuses") {
+        tvtest::check_item_contract(ring);
         CHECK(ring.read("").code() == errc::invalid_argument);
         CHECK(ring.write(std::string_view("a\0b", 3), secret).code() == errc::invalid_argument);
         CHECK(ring.write("\xff\xfe", secret).code() == errc::invalid_argument);  // not UTF-8

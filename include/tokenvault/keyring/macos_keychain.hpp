@@ -569,46 +569,56 @@ private:
 
     // The calls, run on the worker thread: each builds its dictionary, calls Security once, releases all.
 
-    /// Whether the keychain answers at all: an attribute lookup (never a dialog for an item's data).
-    [[nodiscard]] static detail_macos_keychain::outcome probe(const keychain::keychain_api& a,
-                                                              const item_query& q) {
+    /// One SecItemCopyMatching of `q` that returns `what` (kSecReturnData or kSecReturnAttributes) for
+    /// `limit` matches; `use(found, out)` reads the result before it is released.
+    template <class Use>
+    [[nodiscard]] static detail_macos_keychain::outcome search(const keychain::keychain_api& a,
+                                                               const item_query& q,
+                                                               keychain::cf_constant what,
+                                                               keychain::cf_constant limit,
+                                                               std::string_view op, Use use) {
         using keychain::cf_constant;
         auto d = query_dictionary(a, q);
-        d.set(cf_constant::return_attributes, cf_constant::boolean_true);
-        d.set(cf_constant::match_limit, cf_constant::match_limit_one);
-        if (!d.ok()) return not_utf8(q, "open");
-        keychain::cf_ref found = nullptr;
-        const keychain::os_status s = a.copy_matching(d.get(), &found);
-        const detail_macos_keychain::cf_owned owned(a, found);
-        return finish(a, s);
-    }
-
-    /// The item's data (SecItemCopyMatching with kSecReturnData, one match).
-    [[nodiscard]] static detail_macos_keychain::outcome fetch(const keychain::keychain_api& a,
-                                                              const item_query& q, const std::string& where) {
-        using keychain::cf_constant;
-        auto d = query_dictionary(a, q);
-        d.set(cf_constant::return_data, cf_constant::boolean_true);
-        d.set(cf_constant::match_limit, cf_constant::match_limit_one);
-        if (!d.ok()) return not_utf8(q, "read");
+        d.set(what, cf_constant::boolean_true);
+        d.set(cf_constant::match_limit, limit);
+        if (!d.ok()) return not_utf8(q, op);
         keychain::cf_ref found = nullptr;
         const keychain::os_status s = a.copy_matching(d.get(), &found);
         const detail_macos_keychain::cf_owned owned(a, found);
         auto out = finish(a, s);
-        if (s != keychain::status::success) return out;
-        if (found == nullptr || a.kind_of(found) != keychain::cf_kind::data) {
-            out.failure = error{errc::keyring_unavailable, where + ": the keychain returned no data object"};
-            return out;
-        }
-        const keychain::cf_size size = a.data_size(found);
-        if (size < 0 || static_cast<std::size_t>(size) > max_item_size) {
-            out.failure = error{errc::too_large, where + ": the item is over " +
-                                                     std::to_string(max_item_size) + " bytes; left in place"};
-            return out;
-        }
-        out.data = detail::secure_buffer::copy_of(
-            std::span<const std::byte>(a.data_bytes(found), static_cast<std::size_t>(size)));
+        if (s == keychain::status::success) use(found, out);
         return out;
+    }
+
+    /// Whether the keychain answers at all: an attribute lookup (never a dialog for an item's data).
+    [[nodiscard]] static detail_macos_keychain::outcome probe(const keychain::keychain_api& a,
+                                                              const item_query& q) {
+        using keychain::cf_constant;
+        return search(a, q, cf_constant::return_attributes, cf_constant::match_limit_one, "open",
+                      [](keychain::cf_ref, detail_macos_keychain::outcome&) {});
+    }
+
+    /// The item's data (kSecReturnData, one match).
+    [[nodiscard]] static detail_macos_keychain::outcome fetch(const keychain::keychain_api& a,
+                                                              const item_query& q, const std::string& where) {
+        using keychain::cf_constant;
+        return search(a, q, cf_constant::return_data, cf_constant::match_limit_one, "read",
+                      [&](keychain::cf_ref found, detail_macos_keychain::outcome& out) {
+                          if (found == nullptr || a.kind_of(found) != keychain::cf_kind::data) {
+                              out.failure = error{errc::keyring_unavailable,
+                                                  where + ": the keychain returned no data object"};
+                              return;
+                          }
+                          const keychain::cf_size size = a.data_size(found);
+                          if (size < 0 || static_cast<std::size_t>(size) > max_item_size) {
+                              out.failure = error{errc::too_large, where + ": the item is over " +
+                                                                       std::to_string(max_item_size) +
+                                                                       " bytes; left in place"};
+                              return;
+                          }
+                          out.data = detail::secure_buffer::copy_of(std::span<const std::byte>(
+                              a.data_bytes(found), static_cast<std::size_t>(size)));
+                      });
     }
 
     /// Creates the item (SecItemAdd); never replaces one.
@@ -633,34 +643,31 @@ private:
         return finish(a, a.remove(d.get()));
     }
 
-    /// The accounts of the service (attributes of every match, no data).
+    /// The accounts of the service (kSecReturnAttributes of every match: no data).
     [[nodiscard]] static detail_macos_keychain::outcome list(const keychain::keychain_api& a,
                                                              const item_query& q, const std::string& where) {
         using keychain::cf_constant;
-        auto d = query_dictionary(a, q);
-        d.set(cf_constant::return_attributes, cf_constant::boolean_true);
-        d.set(cf_constant::match_limit, cf_constant::match_limit_all);
-        if (!d.ok()) return not_utf8(q, "list");
-        keychain::cf_ref found = nullptr;
-        const keychain::os_status s = a.copy_matching(d.get(), &found);
-        const detail_macos_keychain::cf_owned owned(a, found);
-        auto out = finish(a, s);
-        if (s != keychain::status::success) return out;
-        const auto account_of = [&](keychain::cf_ref attributes) {
-            if (attributes == nullptr || a.kind_of(attributes) != keychain::cf_kind::dictionary) return;
-            auto text = detail_macos_keychain::text_of(
-                a, a.dictionary_get(attributes, a.constant(cf_constant::attr_account)));
-            if (text) out.accounts.push_back(std::move(*text));
-        };
-        if (found != nullptr && a.kind_of(found) == keychain::cf_kind::array) {
-            const keychain::cf_size count = a.array_count(found);
-            for (keychain::cf_size i = 0; i < count; ++i) account_of(a.array_at(found, i));
-        } else if (found != nullptr && a.kind_of(found) == keychain::cf_kind::dictionary) {
-            account_of(found);
-        } else {
-            out.failure = error{errc::keyring_unavailable, where + ": the keychain returned no attributes"};
-        }
-        return out;
+        return search(
+            a, q, cf_constant::return_attributes, cf_constant::match_limit_all, "list",
+            [&](keychain::cf_ref found, detail_macos_keychain::outcome& out) {
+                const auto account_of = [&](keychain::cf_ref attributes) {
+                    if (attributes == nullptr || a.kind_of(attributes) != keychain::cf_kind::dictionary)
+                        return;
+                    auto text = detail_macos_keychain::text_of(
+                        a, a.dictionary_get(attributes, a.constant(cf_constant::attr_account)));
+                    if (text) out.accounts.push_back(std::move(*text));
+                };
+                const auto kind = found == nullptr ? keychain::cf_kind::other : a.kind_of(found);
+                if (kind == keychain::cf_kind::array) {
+                    const keychain::cf_size count = a.array_count(found);
+                    for (keychain::cf_size i = 0; i < count; ++i) account_of(a.array_at(found, i));
+                } else if (kind == keychain::cf_kind::dictionary) {
+                    account_of(found);
+                } else {
+                    out.failure =
+                        error{errc::keyring_unavailable, where + ": the keychain returned no attributes"};
+                }
+            });
     }
 
     const keychain::keychain_api* api_;
