@@ -341,8 +341,12 @@ template <class Job>
 
 /// The macOS keychain: generic-password items, each created once and never rewritten. See the top of
 /// tokenvault/keyring/macos_keychain.hpp.
-template <keychain_location Location = keychain_file_based>
+template <class Location = keychain_file_based>
 class basic_macos_keychain {
+    static_assert(keychain_location<Location>,
+                  "keyring::basic_macos_keychain<Location>: Location must provide `tier`, "
+                  "`data_protection_keychain` and `access_group` as static constexpr members: copy "
+                  "keyring::keychain_file_based or keyring::keychain_data_protection");
     static_assert(Location::data_protection_keychain || Location::access_group.empty(),
                   "keyring::basic_macos_keychain<Location>: an access group applies to the data protection "
                   "keychain only: set `data_protection_keychain = true` in Location");
