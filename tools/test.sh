@@ -13,6 +13,8 @@
 #        directory names.
 # Integration tests run inside tests/integration/run_with_keyring.sh, which gives each one a private
 # D-Bus session with gnome-keyring-daemon; TOKENVAULT_REQUIRE_KEYRING=1 makes a missing keyring an error.
+# OAuth tests run inside tests/oauth/run_with_oauth_server.sh (oidc-provider on 127.0.0.1, installed from
+# npm into the build directory); TOKENVAULT_REQUIRE_OAUTH_SERVER=1 makes a missing server an error.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -109,6 +111,7 @@ run_phase() {  # run_phase LABEL DIR MESON_TEST_ARGS...: build DIR, run its test
 }
 
 export TOKENVAULT_REQUIRE_KEYRING=1
+export TOKENVAULT_REQUIRE_OAUTH_SERVER=1
 
 section "bootstrap"
 if ! bash tools/bootstrap.sh </dev/null; then
@@ -119,7 +122,7 @@ fi
 # silently skipped test), examples and benchmarks built (benchmarks are not run here).
 section "build-test: configure"
 if configure "$build_test" --buildtype=debug -Dwerror=true -Dtests=enabled -Dexamples=enabled \
-        -Dbenchmarks=enabled -Dsecret_service=enabled -Dkeyctl=enabled </dev/null; then
+        -Dbenchmarks=enabled -Dsecret_service=enabled -Dkeyctl=enabled -Dcurl=enabled </dev/null; then
     run_phase build-test "$build_test"
 else
     note_failure "build-test: meson setup failed"
@@ -133,7 +136,7 @@ if [[ $run_asan -eq 1 ]]; then
     section "build-asan: configure"
     if configure "$build_asan" -Ddebug=true -Doptimization=0 -Db_sanitize=address,undefined \
             -Db_lundef=false -Dwerror=false -Dtests=enabled -Dexamples=disabled -Dbenchmarks=disabled \
-            -Dsecret_service=enabled -Dkeyctl=enabled </dev/null; then
+            -Dsecret_service=enabled -Dkeyctl=enabled -Dcurl=enabled </dev/null; then
         run_phase build-asan "$build_asan" --timeout-multiplier 3  # unit, matrix, integration: no meta here
     else
         note_failure "build-asan: meson setup failed"

@@ -45,6 +45,14 @@ enum class errc : int {
     provider_unavailable,
     provider_invalid_response,
     not_logged_in,
+    grant_revoked,
+    discovery_failed,
+    issuer_mismatch,
+    server_unsupported,
+    registration_failed,
+    state_mismatch,
+    login_denied,
+    login_timeout,
     damaged_key,
     rolled_back,
 };
@@ -115,6 +123,31 @@ public:
         case errc::provider_invalid_response:
             return "the authorization server returned an invalid token response: the store was left unchanged";
         case errc::not_logged_in: return "no credential is stored for this id: log in first";
+        case errc::grant_revoked:
+            return "the authorization server revoked the grant (the refresh token is no longer valid): log in "
+                   "again";
+        case errc::discovery_failed:
+            return "the server's OAuth metadata could not be found or is invalid: check the server URL, or "
+                   "configure the authorization server explicitly";
+        case errc::issuer_mismatch:
+            return "the authorization server answered with another issuer than the one asked for: refusing it "
+                   "(a mix-up attack or a misconfigured server); check the server's configuration";
+        case errc::server_unsupported:
+            return "the authorization server lacks a feature tokenvault needs to log in safely (PKCE S256, the "
+                   "authorization code grant, or client registration): use another server or pre-register a "
+                   "client";
+        case errc::registration_failed:
+            return "the authorization server refused to register this client: pre-register a client and pass "
+                   "its id, or check the server's registration policy";
+        case errc::state_mismatch:
+            return "the authorization response did not carry this login's state (a forged or stale redirect): "
+                   "the login was abandoned; log in again";
+        case errc::login_denied:
+            return "the authorization server ended the login with an error (the user declined, or the request "
+                   "was refused): log in again";
+        case errc::login_timeout:
+            return "no authorization response arrived in time: finish the login in the browser sooner, or raise "
+                   "the login timeout";
         case errc::damaged_key:
             return "a key is present but damaged (a keyring item that fails its integrity check, or a data "
                    "key or key-file passphrase of the wrong size): the store file was left unchanged; "

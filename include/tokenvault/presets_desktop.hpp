@@ -1,10 +1,21 @@
-// tokenvault/presets_desktop.hpp: presets::desktop, the store for Linux desktops (needs libsecret-1).
+// tokenvault/presets_desktop.hpp: presets::desktop, the store for desktops: the OS keyring, else a key file.
 //
-// The data key lives in the Secret Service (GNOME Keyring, KWallet) when one answers, else in the
-// private key file of keyring::file; the file header records which tier holds it, so a later run never
-// makes a second key in the other tier. Separate from presets.hpp so nobody links libsecret unasked.
+// Linux (needs libsecret-1): the data key lives in the Secret Service (GNOME Keyring, KWallet) when one
+// answers, else in the private key file of keyring::file; the file header records which tier holds it, so
+// a later run never makes a second key in the other tier. macOS (links Security and CoreFoundation): the
+// same with the login keychain, presets::macos_desktop (presets_macos.hpp). Separate from presets.hpp so
+// nobody links a platform keyring unasked.
 #pragma once
 
+#if defined(__APPLE__)
+#include "presets.hpp"
+#include "presets_macos.hpp"
+
+namespace tokenvault::presets {
+/// Sealed file; key in the macOS keychain, else in a private key file (presets_macos.hpp).
+using desktop = macos_desktop;
+}  // namespace tokenvault::presets
+#else
 #include "backend/sealed_file.hpp"
 #include "cipher/xchacha20poly1305.hpp"
 #include "keyring/file.hpp"
@@ -22,3 +33,4 @@ using desktop =
                 cipher::xchacha20poly1305, locking::process>;
 
 }  // namespace tokenvault::presets
+#endif

@@ -107,6 +107,14 @@ enum class errc : int {
     provider_unavailable,
     provider_invalid_response,
     not_logged_in,
+    grant_revoked,
+    discovery_failed,
+    issuer_mismatch,
+    server_unsupported,
+    registration_failed,
+    state_mismatch,
+    login_denied,
+    login_timeout,
     damaged_key,
     rolled_back,
 };
@@ -177,6 +185,31 @@ public:
         case errc::provider_invalid_response:
             return "the authorization server returned an invalid token response: the store was left unchanged";
         case errc::not_logged_in: return "no credential is stored for this id: log in first";
+        case errc::grant_revoked:
+            return "the authorization server revoked the grant (the refresh token is no longer valid): log in "
+                   "again";
+        case errc::discovery_failed:
+            return "the server's OAuth metadata could not be found or is invalid: check the server URL, or "
+                   "configure the authorization server explicitly";
+        case errc::issuer_mismatch:
+            return "the authorization server answered with another issuer than the one asked for: refusing it "
+                   "(a mix-up attack or a misconfigured server); check the server's configuration";
+        case errc::server_unsupported:
+            return "the authorization server lacks a feature tokenvault needs to log in safely (PKCE S256, the "
+                   "authorization code grant, or client registration): use another server or pre-register a "
+                   "client";
+        case errc::registration_failed:
+            return "the authorization server refused to register this client: pre-register a client and pass "
+                   "its id, or check the server's registration policy";
+        case errc::state_mismatch:
+            return "the authorization response did not carry this login's state (a forged or stale redirect): "
+                   "the login was abandoned; log in again";
+        case errc::login_denied:
+            return "the authorization server ended the login with an error (the user declined, or the request "
+                   "was refused): log in again";
+        case errc::login_timeout:
+            return "no authorization response arrived in time: finish the login in the browser sooner, or raise "
+                   "the login timeout";
         case errc::damaged_key:
             return "a key is present but damaged (a keyring item that fails its integrity check, or a data "
                    "key or key-file passphrase of the wrong size): the store file was left unchanged; "
@@ -5618,15 +5651,56 @@ static_assert(keyring_policy<file>,
 
 }  // namespace tokenvault::keyring
 // end file tokenvault/keyring/file.hpp
+// begin file tokenvault/keyring/foreign.hpp
+// tokenvault/keyring/foreign.hpp: reading items that other programs keep in the OS keyring (read only).
+//
+// Importers read the logins other clients keep in the OS keyring (Codex's MCP credentials, Claude Code's
+// keychain item). Those items follow the (service, account) naming shared by the native keyring libraries
+// (the Rust keyring crate, go-keyring, keytar), which each keyring maps to its own store:
+//   - Secret Service: the attributes "service" and "username", in any collection; the secret is the raw
+//     bytes (no encoding of tokenvault's own);
+//   - macOS keychain: a generic password with that service and account;
+//   - Windows Credential Manager: a generic credential whose target is "<account>.<service>".
+// A keyring K that can do this models `foreign_item_reader<K>`: `read_foreign(service, account)` (the
+// item's bytes, nullopt when absent) and `list_foreign(service)` (the accounts of that service, sorted).
+// Both only read: they never create, change, unlock or delete an item, and never prompt (a locked item
+// is errc::keyring_locked). Each call is bounded by the keyring's timeout, like every keyring call.
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace tokenvault::keyring {
+
+/// The Secret Service attribute that holds a foreign item's service.
+inline constexpr std::string_view foreign_service_attribute = "service";
+/// The Secret Service attribute that holds a foreign item's account (the Rust keyring crate's name).
+inline constexpr std::string_view foreign_account_attribute = "username";
+
+/// A keyring that can read (never write) other programs' items; see the top of tokenvault/keyring/foreign.hpp.
+template <class K>
+concept foreign_item_reader = requires(K& k, std::string_view service, std::string_view account) {
+    { k.read_foreign(service, account) } -> std::same_as<result<std::optional<detail::secure_buffer>>>;
+    { k.list_foreign(service) } -> std::same_as<result<std::vector<std::string>>>;
+};
+
+}  // namespace tokenvault::keyring
+// end file tokenvault/keyring/foreign.hpp
 // begin file tokenvault/keyring/first_available.hpp
 // tokenvault/keyring/first_available.hpp: keyring::first_available<K...>, a fallback chain of keyrings.
 //
 // open() tries each K in order and keeps the first that opens; a K that answers "not available here"
 // (nullopt) or fails falls through to the next, and every attempt is recorded (tier, reason code: no
-// secret) for diagnostics via resolution(). The chosen keyring lives in a std::variant<K...>: no virtual
-// calls. open_tier() opens exactly one named tier, for files whose header names the tier of their key.
+// secret) for diagnostics via resolution(); a K whose optional `static bool ends_chain(const error&)` says so
+// (keyring::macos_keychain after the user denied access) ends the chain with its error instead. The chosen
+// keyring lives in a std::variant<K...>: no virtual calls. open_tier() opens exactly one named tier, for
+// files whose header names the tier of their key.
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -5660,6 +5734,17 @@ concept tier_chain = requires(const keyring_options& options, std::string_view n
     { K::contains_tier(name) } -> std::same_as<bool>;
     { K::open_tier(options, name) } -> std::same_as<result<std::optional<K>>>;
 };
+
+/// Whether an error of K::open must end the chain rather than fall through (K's optional ends_chain).
+template <class K>
+[[nodiscard]] bool ends_chain(const error& e) {
+    if constexpr (requires {
+                      { K::ends_chain(e) } -> std::convertible_to<bool>;
+                  })
+        return K::ends_chain(e);
+    else
+        return false;
+}
 
 }  // namespace detail_first_available
 
@@ -5705,6 +5790,11 @@ public:
                                                      std::string(name) + "\""};
         std::vector<tier_attempt> attempts;
         return open_named<0>(options, name, attempts);
+    }
+
+    /// Whether an error of open() ends an enclosing chain: when it ended this one.
+    [[nodiscard]] static bool ends_chain(const error& e) {
+        return (detail_first_available::ends_chain<K>(e) || ...);
     }
 
     /// Whether `name` is the tier of one of K... (or of a chain among them).
@@ -5777,6 +5867,7 @@ private:
                 return std::optional<first_available>{
                     first_available(chain(std::in_place_index<I>, std::move(**opened)), std::move(attempts))};
             }
+            if (!opened && detail_first_available::ends_chain<one>(opened.error())) return opened.error();
             if (!tried.empty()) tried += "; ";
             tried += std::string(name) + ": ";
             if (opened) {
@@ -5964,6 +6055,46 @@ static_assert(enumerable_keyring<memory>);
 
 #include <nlohmann/json.hpp>
 
+// begin file tokenvault/companion.hpp
+// tokenvault/companion.hpp: entries that travel with a credential in the same store.
+//
+// Some state belongs next to a credential and must be shared by every process exactly like it: the OAuth
+// client registration used to log in (created once, reused by every process), and the short-lived record
+// of a refresh that just failed (so that waiters fail fast instead of calling a failing endpoint again).
+// Each lives in its own entry of the same store, sealed like the credential, under a companion id: the
+// credential's resource URL with the account `tokenvault:<role>` (or `tokenvault:<role>:<account>`).
+// Accounts starting with `tokenvault:` are reserved for these entries (docs/FORMAT.md).
+
+#include <string>
+#include <string_view>
+
+
+namespace tokenvault {
+
+/// The roles of companion entries.
+namespace companion_role {
+inline constexpr std::string_view oauth_client = "oauth-client";      ///< the OAuth client of a login
+inline constexpr std::string_view refresh_failure = "refresh-failure";  ///< a refresh that just failed
+}  // namespace companion_role
+
+/// The id of the companion entry with `role` of credential `id`.
+[[nodiscard]] inline result<credential_id> companion_id(const credential_id& id, std::string_view role) {
+    std::string account = "tokenvault:";
+    account += role;
+    if (!id.account().empty()) {
+        account += ':';
+        account += id.account();
+    }
+    return credential_id::parse(id.resource(), account);
+}
+
+/// Whether `id` is a companion entry rather than a credential (its account starts with `tokenvault:`).
+[[nodiscard]] inline bool is_companion(const credential_id& id) noexcept {
+    return id.account().rfind("tokenvault:", 0) == 0;
+}
+
+}  // namespace tokenvault
+// end file tokenvault/companion.hpp
 // begin file tokenvault/detail/credential_lock.hpp
 // tokenvault/detail/credential_lock.hpp: the per-credential lock of the credential manager.
 //
@@ -6278,6 +6409,13 @@ concept token_provider = requires(P& provider, const token& current) {
     { provider.authorize() } -> std::same_as<result<token>>;
 };
 
+/// The optional revocation hook of a provider: `revoke(token)` tells the server a logged-out token is dead
+/// (RFC 7009); `credential_manager::logout(id, provider)` calls it after the local logout, best effort.
+template <class P>
+concept token_revoker = requires(P& provider, const token& current) {
+    { provider.revoke(current) } -> std::same_as<result<void>>;
+};
+
 namespace detail {
 
 template <class>
@@ -6402,6 +6540,9 @@ struct lifecycle_options {
     std::chrono::seconds expiry_skew{60};
     /// Bound on the wait for the credential lock (another thread or process refreshing or logging in).
     std::chrono::milliseconds lock_timeout{std::chrono::seconds(60)};
+    /// How long a failed refresh is remembered in the store, so that every waiter and caller returns the
+    /// same failure at once instead of calling a failing endpoint again; zero: never remembered.
+    std::chrono::milliseconds refresh_failure_ttl{std::chrono::seconds(10)};
 };
 
 /// What a credential manager needs from a store; every tokenvault::token_store provides it.
@@ -6502,6 +6643,7 @@ public:
         store_->diagnostics().on(events::login{id.hash()});
         auto stored = store_call([&] { return store_->put(id, *issued); });
         if (!stored) return stored.error();
+        clear_failure(id);
         return std::move(*issued);
     }
 
@@ -6511,11 +6653,34 @@ public:
     [[nodiscard]] result<bool> logout(const credential_id& id) {
         auto lock = lock_credential(id, [] { return false; });
         if (!lock) return lock.error();
-        result<void> forgotten = forget_legacy(id);
-        auto erased = store_call([&] { return store_->erase(id); });
-        if (!erased) return erased.error();
-        if (!forgotten) return forgotten.error();
-        return *erased;
+        return logout_locked(id);
+    }
+
+    /// Logs out as `logout(id)`, then, when the provider models token_revoker, asks the server to revoke the
+    /// token (RFC 7009): best effort, after the local logout is durable, its failure only reported (event
+    /// refresh{"revoke_failed"}): the local logout never depends on the server.
+    template <class Provider>
+    [[nodiscard]] result<bool> logout(const credential_id& id, Provider&& provider) {
+        auto lock = lock_credential(id, [] { return false; });
+        if (!lock) return lock.error();
+        std::optional<token> revocable;
+        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+            if constexpr (others_may_write) (void)store_call([&] { return store_->reload(); });
+            if (auto current = store_get(id); current && *current) revocable = std::move(**current);
+        }
+        auto erased = logout_locked(id);
+        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+            if (erased && revocable) {
+                const result<void> revoked = [&] {
+                    const detail::lock_order::provider_scope in_provider;
+                    return provider.revoke(*revocable);
+                }();
+                report(id, revoked ? "revoked" : "revoke_failed");
+            }
+        } else {
+            (void)provider;
+        }
+        return erased;
     }
 
     /// Whether `t` counts as valid now: no expiry, or an expiry beyond the skew.
@@ -6629,17 +6794,29 @@ private:
     result<token> under_lock(const credential_id& id, Provider& provider, const secret_string* rejected,
                              bool was_present) {
         std::optional<token> adopted;
+        std::optional<error> failed_recently;
+        const auto note_id = failure_id(id);
         auto lock = lock_credential(id, [&] {
-            // While another holder works, a usable token it writes ends the wait (the fast path, retried).
-            auto now = store_get(id);
-            if (now && *now && acceptable(**now, rejected)) {
-                adopted = std::move(**now);
+            // While another holder works, a usable token it writes ends the wait (the fast path, retried),
+            // and so does the failure it records.
+            auto now = store_call([&] { return store_->get_entry(id); });
+            if (!now) return false;
+            if (*now && acceptable((*now)->token, rejected)) {
+                adopted = std::move((*now)->token);
+                return true;
+            }
+            if (auto note = recent_failure(note_id, *now)) {
+                failed_recently = std::move(note);
                 return true;
             }
             return false;
         });
         if (!lock) return lock.error();
         if (!lock->held()) {
+            if (failed_recently) {
+                report(id, "failed_recently");
+                return std::move(*failed_recently);
+            }
             report(id, "adopted");
             return std::move(*adopted);
         }
@@ -6648,12 +6825,17 @@ private:
         if constexpr (others_may_write) TOKENVAULT_TRY(store_call([&] { return store_->reload(); }));
         auto current = store_call([&] { return store_->get_entry(id); });
         if (!current) return current.error();
+        if (auto note = recent_failure(note_id, *current)) {
+            // A refresh of exactly this state failed moments ago: the same answer, without calling again.
+            report(id, "failed_recently");
+            return std::move(*note);
+        }
         if (!*current) {
             // Logged out since the first read (or a 401 for a credential we do not hold): never log in again
             // behind the user's back.
             if (was_present || rejected != nullptr)
                 return error{errc::not_logged_in, "the credential was logged out meanwhile"};
-            return authorize_and_store(id, provider, 0, rejected);
+            return authorize_and_store(id, provider, 0, rejected, false);
         }
         const entry& stored = **current;
         if (acceptable(stored.token, rejected)) {
@@ -6661,7 +6843,7 @@ private:
             return stored.token;
         }
         if (!stored.token.refresh_token)
-            return authorize_and_store(id, provider, stored.generation, rejected);
+            return authorize_and_store(id, provider, stored.generation, rejected, false);
         return refresh_and_store(id, provider, stored, rejected);
     }
 
@@ -6683,6 +6865,7 @@ private:
                 store_call([&] { return store_->compare_and_swap(id, stored.generation, renewed); });
             if (swapped) {
                 report(id, "refreshed");
+                clear_failure(id);
                 return renewed;
             }
             if (swapped.error() != errc::conflict) return swapped.error();
@@ -6697,22 +6880,35 @@ private:
                 if (erased.error() != errc::conflict) return erased.error();
                 return adopt_after_conflict(id, rejected);  // a concurrent winner's token survives
             }
-            return authorize_and_store(id, provider, 0, rejected);
+            return authorize_and_store(id, provider, 0, rejected, true);
         }
         case refresh_outcome::failed: break;
         }
         report(id, "transient_failure");
+        remember_failure(id, answer.failure(), false, stored.generation);
         return answer.failure();
     }
 
+    // `after_revocation`: the server refused the refresh token (invalid_grant) and the credential is erased;
+    // a login that does not happen then ends in errc::grant_revoked, remembered for the waiters.
     template <class Provider>
     result<token> authorize_and_store(const credential_id& id, Provider& provider,
-                                      std::uint64_t expected_generation, const secret_string* rejected) {
+                                      std::uint64_t expected_generation, const secret_string* rejected,
+                                      bool after_revocation) {
         auto issued = call_authorize(provider);
-        if (!issued) return issued.error();
+        if (!issued) {
+            if (!after_revocation) return issued.error();
+            error revoked{errc::grant_revoked, "the token endpoint refused the refresh token (invalid_grant), and "
+                                               "logging in again failed: " + issued.error().message()};
+            remember_failure(id, revoked, true, 0);
+            return revoked;
+        }
         store_->diagnostics().on(events::login{id.hash()});
         auto swapped = store_call([&] { return store_->compare_and_swap(id, expected_generation, *issued); });
-        if (swapped) return std::move(*issued);
+        if (swapped) {
+            clear_failure(id);
+            return std::move(*issued);
+        }
         if (swapped.error() != errc::conflict) return swapped.error();
         return adopt_after_conflict(id, rejected);
     }
@@ -6728,6 +6924,76 @@ private:
                          "take the credential lock"};
         report(id, "adopted");
         return std::move(**now);
+    }
+
+    result<bool> logout_locked(const credential_id& id) {
+        result<void> forgotten = forget_legacy(id);
+        auto erased = store_call([&] { return store_->erase(id); });
+        if (!erased) return erased.error();
+        clear_failure(id);
+        if (!forgotten) return forgotten.error();
+        return *erased;
+    }
+
+    // The failure record of a refresh lives in a companion entry (companion.hpp) of the same store, so every
+    // process sees it: a token whose type marks it, expiring when the record does, whose extra fields say
+    // what failed and for which state of the credential.
+    static constexpr std::string_view failure_type = "tokenvault-refresh-failure";
+
+    std::optional<credential_id> failure_id(const credential_id& id) const {
+        if (options_.refresh_failure_ttl <= std::chrono::milliseconds::zero()) return std::nullopt;
+        auto note = companion_id(id, companion_role::refresh_failure);
+        if (!note) return std::nullopt;
+        return std::move(*note);
+    }
+
+    // Records that a refresh of generation `generation` failed with `why` (`revoked`: the grant is gone and
+    // the credential erased). Best effort: a failure to record only costs the waiters a call of their own.
+    void remember_failure(const credential_id& id, const error& why, bool revoked, std::uint64_t generation) {
+        const auto note_id = failure_id(id);
+        if (!note_id) return;
+        token note;
+        note.access_token = secret_string{"refresh-failure"};
+        note.token_type = std::string(failure_type);
+        note.expires_at = clock::now() + std::chrono::duration_cast<clock::duration>(options_.refresh_failure_ttl);
+        const bool ours = &why.code.category() == &error_category();
+        note.extra = nlohmann::json{{"outcome", revoked ? "revoked" : "failed"},
+                                    {"generation", generation},
+                                    {"code", ours ? why.code.value() : static_cast<int>(errc::provider_unavailable)},
+                                    {"context", why.context.substr(0, 1024)}};
+        if (!ours) note.extra["context"] = why.message().substr(0, 1024);
+        (void)store_call([&] { return store_->put(*note_id, note); });
+    }
+
+    // The failure a waiter should return for credential state `current` (nullopt: absent), if a fresh
+    // record (`note_id`: failure_id of the credential) applies to exactly that state.
+    std::optional<error> recent_failure(const std::optional<credential_id>& note_id,
+                                        const std::optional<entry>& current) {
+        if (!note_id) return std::nullopt;
+        auto note = store_call([&] { return store_->get(*note_id); });
+        if (!note || !*note) return std::nullopt;
+        const token& t = **note;
+        if (t.token_type != failure_type || !t.expires_at || *t.expires_at <= clock::now() || !t.extra.is_object())
+            return std::nullopt;
+        const auto outcome = t.extra.value("outcome", std::string{});
+        const auto generation = t.extra.value("generation", std::uint64_t{0});
+        const bool applies = outcome == "revoked" ? !current.has_value()
+                                                  : outcome == "failed" && current && current->generation == generation;
+        if (!applies) return std::nullopt;
+        const int code = t.extra.value("code", static_cast<int>(errc::provider_unavailable));
+        const bool known = code > 0;
+        const auto left = std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - clock::now()).count() + 1;
+        return error{known ? static_cast<errc>(code) : errc::provider_unavailable,
+                     t.extra.value("context", std::string{}) + " (remembered from a refresh that failed moments "
+                     "ago; the next attempt is in " + std::to_string(left) + " s)"};
+    }
+
+    // Removes a failure record after a success (a cache read when there is none).
+    void clear_failure(const credential_id& id) {
+        const auto note_id = failure_id(id);
+        if (!note_id) return;
+        auto note = store_call([&] { return store_->get(*note_id); });
+        if (note && *note) (void)store_call([&] { return store_->erase(*note_id); });
     }
 
     result<void> forget_legacy(const credential_id& id) {
@@ -6800,13 +7066,24 @@ template <class Store>
                                        [&] { return std::make_unique<Store>(options); });
 }
 
+/// The process-wide credential manager with `lifecycle` options over `shared_store<Store>(options)`: one per
+/// store location and set of lifecycle options.
+template <class Store>
+[[nodiscard]] credential_manager<Store>& shared_manager(const store_options& options,
+                                                       const lifecycle_options& lifecycle) {
+    const std::string key = detail::store_location_key(options) + '\n' +
+                            std::to_string(lifecycle.expiry_skew.count()) + '/' +
+                            std::to_string(lifecycle.lock_timeout.count()) + '/' +
+                            std::to_string(lifecycle.refresh_failure_ttl.count());
+    return detail::process_wide<credential_manager<Store>>(key, [&] {
+        return std::make_unique<credential_manager<Store>>(shared_store<Store>(options), lifecycle);
+    });
+}
+
 /// The process-wide credential manager (default lifecycle_options) over `shared_store<Store>(options)`.
-/// For other lifecycle options, make a `credential_manager` over the shared store: managers are cheap.
 template <class Store>
 [[nodiscard]] credential_manager<Store>& shared_manager(const store_options& options = {}) {
-    return detail::process_wide<credential_manager<Store>>(detail::store_location_key(options), [&] {
-        return std::make_unique<credential_manager<Store>>(shared_store<Store>(options));
-    });
+    return shared_manager<Store>(options, lifecycle_options{});
 }
 
 }  // namespace tokenvault
@@ -7855,6 +8132,366 @@ using from_legacy_keyring = chain<from_keyring_bundle<K, Layout>, from_keyring_i
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/chain.hpp
+// begin file tokenvault/migration/claude_code.hpp
+// tokenvault/migration/claude_code.hpp: migration::from_claude_code<Config>, imports the MCP logins that
+// Claude Code keeps in its credentials: `~/.claude/.credentials.json` on Linux and Windows, the keychain
+// item "Claude Code-credentials" on macOS (through Config::read_keychain). It never changes either.
+//
+// The document (Claude Code 2.1.332, written by its own `claude mcp login`) is a JSON object whose
+// "mcpOAuth" member maps "<server name>|<16 hex digits>" to {serverName, serverUrl, accessToken,
+// refreshToken, expiresAt (unix ms), scope (space separated), clientId, clientSecret, issuer, redirectUri,
+// discoveryState: {authorizationServerUrl, ...}}; "mcpOAuthClientConfig" may hold a client secret per key.
+// An entry with an empty access token (Claude Code keeps the client registration after a logout) is no
+// login. Identity is serverUrl; of several entries for one URL, the one that expires last wins. The
+// Claude.ai login ("claudeAiOauth") is not an MCP login and is never read. See docs/MIGRATION.md.
+
+#include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+// begin file tokenvault/detail/import_support.hpp
+// tokenvault/detail/import_support.hpp: what the importers of other clients' logins share beyond
+// migration_support.hpp: a depth-capped JSON parse of another program's bytes, reading numbers and
+// texts of their entries, and the expiry conventions (unix seconds or milliseconds) they use.
+// Input here is attacker-controlled: nothing recurses on its nesting, every size is bounded.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tokenvault::detail {
+
+/// Deepest nesting accepted in another program's JSON (their real files nest 4 levels at most).
+inline constexpr std::size_t max_foreign_json_depth = 32;
+
+/// True when the arrays and objects of `text` nest at most `max_depth` levels (strings are skipped, so
+/// brackets inside them do not count). A linear scan without recursion; meant to run before a parse.
+template <class = void>
+[[nodiscard]] inline bool json_depth_within(std::string_view text, std::size_t max_depth) noexcept {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth) return false;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return true;
+}
+
+/// Parses another program's JSON: malformed_json when it is not JSON, too_large when it nests deeper than
+/// max_foreign_json_depth. `what` names the document in errors (never its content). The caller scrubs
+/// the result (scrub_on_exit) when it holds secrets.
+template <class = void>
+[[nodiscard]] inline result<nlohmann::json> parse_foreign_json(std::string_view text, std::string_view what) {
+    if (!json_depth_within(text, max_foreign_json_depth))
+        return error{errc::too_large, std::string(what) + ": nested deeper than " +
+                                          std::to_string(max_foreign_json_depth) + " levels"};
+    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_discarded()) return error{errc::malformed_json, std::string(what)};
+    return doc;
+}
+
+/// The string member `name` of `object`, or "" when absent or not a string.
+template <class = void>
+[[nodiscard]] inline std::string string_member(const nlohmann::json& object, const char* name) {
+    if (!object.is_object()) return {};
+    const auto found = object.find(name);
+    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string{};
+}
+
+/// An expiry written by another program as unix milliseconds (Codex, Claude Code) or unix seconds with a
+/// fraction (opencode): nullopt for null/absent, and for values past 2200 (Codex saturates an overflowing
+/// expiry at u64::MAX: "unknown"); value_out_of_range for negative values, wrong_type for non-numbers.
+template <class = void>
+[[nodiscard]] inline result<std::optional<clock::time_point>> foreign_expiry(const nlohmann::json& object,
+                                                                             const char* name,
+                                                                             bool milliseconds) {
+    using out_type = std::optional<clock::time_point>;
+    if (!object.is_object()) return out_type{};
+    const auto found = object.find(name);
+    if (found == object.end() || found->is_null()) return out_type{};
+    if (!found->is_number()) return error{errc::wrong_type, std::string("field '") + name + "' must be a number"};
+    const double value = found->get<double>();
+    if (!(value >= 0)) return error{errc::value_out_of_range, std::string("field '") + name + "' is negative"};
+    const double ms = milliseconds ? value : value * 1000.0;
+    if (ms > static_cast<double>(max_expiry_ms)) return out_type{};
+    std::chrono::milliseconds whole{static_cast<std::int64_t>(ms)};
+    if (found->is_number_unsigned() && milliseconds)  // exact for integers beyond 2^53 as well
+        whole = std::chrono::milliseconds{static_cast<std::int64_t>(found->get<std::uint64_t>())};
+    return out_type{clock::time_point{std::chrono::duration_cast<clock::duration>(whole)}};
+}
+
+/// "bearer" (as OAuth libraries write it) as tokenvault spells it, "Bearer"; other types unchanged.
+template <class = void>
+[[nodiscard]] inline std::string normalized_token_type(std::string type) {
+    if (type.size() == 6) {
+        std::string lower;
+        for (const char c : type) lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+        if (lower == "bearer") return "Bearer";
+    }
+    return type.empty() ? std::string("Bearer") : type;
+}
+
+/// The logins one source offers, the one that expires last per credential (an unknown expiry counts as the
+/// earliest), then offered to a bundle under the importers' rule (each credential once, the store wins).
+class newest_per_credential {
+public:
+    /// Keeps (`id`, `value`) unless a login of the same credential expiring later is already kept.
+    void add(credential_id id, token value, std::string print) {
+        const auto key = id.hash();
+        const auto found = kept_.find(key);
+        if (found != kept_.end() && !expires_later(value, found->second.value)) return;
+        kept_.insert_or_assign(key, kept{std::move(id), std::move(value), std::move(print)});
+    }
+    /// Offers every kept login to `b` as `source`; the number imported. `changed`: `b` must be saved.
+    [[nodiscard]] std::size_t offer_all(bundle& b, std::string_view source, bool& changed) {
+        std::size_t imported = 0;
+        for (auto& [hash, k] : kept_)
+            if (offer(b, source, ledger_rule::once_per_credential, k.id, std::move(k.value), k.print, changed) ==
+                offer_outcome::imported)
+                ++imported;
+        kept_.clear();
+        return imported;
+    }
+
+private:
+    struct kept {
+        credential_id id;
+        token value;
+        std::string print;
+    };
+    [[nodiscard]] static bool expires_later(const token& a, const token& b) {
+        if (!a.expires_at) return false;
+        if (!b.expires_at) return true;
+        return *a.expires_at > *b.expires_at;
+    }
+    std::map<std::string, kept> kept_;
+};
+
+/// The callback importers hand their entry readers: keeps each login (the newest per credential), reports
+/// each entry that is not one as a skip of `source`.
+template <class Context>
+[[nodiscard]] auto login_collector(Context& ctx, std::string_view source, newest_per_credential& newest,
+                                   std::size_t& skipped) {
+    return [&ctx, source, &newest, &skipped](result<std::pair<credential_id, token>> login, std::string print) {
+        if (!login) {
+            ++skipped;
+            report_skipped(ctx, source, login.code());
+            return;
+        }
+        newest.add(std::move(login->first), std::move(login->second), std::move(print));
+    };
+}
+
+/// Offers the logins collected to `b`, reports the run as one events::migration of `source`; true when `b`
+/// must be saved.
+template <class Context>
+[[nodiscard]] bool finish_import(Context& ctx, std::string_view source, bundle& b, newest_per_credential& newest,
+                                 std::size_t skipped) {
+    bool changed = false;
+    const auto migrated = newest.offer_all(b, source, changed);
+    if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
+    return changed;
+}
+
+/// Reads and parses another program's JSON file: nullopt when absent; every failure (unsafe file, too
+/// large, not JSON, too deep) is reported as one skip of `source` and also gives nullopt.
+template <class Context>
+[[nodiscard]] std::optional<nlohmann::json> read_foreign_json_file(Context& ctx, std::string_view source,
+                                                                   const std::filesystem::path& path,
+                                                                   std::size_t max_size, std::size_t& skipped) {
+    auto file = read_foreign_file(path, max_size);
+    if (!file) {
+        ++skipped;
+        report_skipped(ctx, source, file.code());
+        return std::nullopt;
+    }
+    if (!*file) return std::nullopt;
+    auto doc = parse_foreign_json((*file)->bytes.view(), path.filename().string());
+    if (!doc) {
+        ++skipped;
+        report_skipped(ctx, source, doc.code());
+        return std::nullopt;
+    }
+    return std::move(*doc);
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/import_support.hpp
+
+namespace tokenvault::migration {
+
+/// Configuration of from_claude_code: derive from it to point at another file or read the macOS keychain.
+struct claude_code_config {
+    /// The credentials file: $CLAUDE_SECURESTORAGE_CONFIG_DIR, else $CLAUDE_CONFIG_DIR, else $HOME/.claude,
+    /// then ".credentials.json" (empty when none is set: the file is not read).
+    [[nodiscard]] static std::filesystem::path credentials_file(const store_options&) {
+        for (const char* variable : {"CLAUDE_SECURESTORAGE_CONFIG_DIR", "CLAUDE_CONFIG_DIR"})
+            if (const char* dir = std::getenv(variable); dir != nullptr && *dir != '\0')
+                return std::filesystem::path(dir) / ".credentials.json";
+        if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+            return std::filesystem::path(home) / ".claude" / ".credentials.json";
+        return {};
+    }
+    /// The macOS keychain item's bytes (service "Claude Code-credentials", account the user name), through
+    /// a keyring that models keyring::foreign_item_reader; nullopt by default (no keychain here).
+    [[nodiscard]] static result<std::optional<tokenvault::detail::secure_buffer>> read_keychain(
+        const store_options&) {
+        return std::optional<tokenvault::detail::secure_buffer>{};
+    }
+    /// The account (profile) in the new store of the server named `server_name`; empty by default.
+    [[nodiscard]] static std::string account(std::string_view /*server_name*/, const store_options&) {
+        return {};
+    }
+};
+
+/// Imports Claude Code's MCP logins; never modifies Claude Code's file or keychain item.
+template <class Config = claude_code_config>
+class from_claude_code {
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// The original stays in place (the user may still run Claude Code).
+    static constexpr bool deletes_source = false;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "claude_code";
+    /// Largest document read.
+    static constexpr std::size_t max_file_size = std::size_t{4} << 20;
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_claude_code() = default;
+    /// Nothing is read until the store's first load.
+    explicit from_claude_code(const store_options&) noexcept {}
+
+    /// Offers each server's Claude Code login to `b`; true when `b` must be saved.
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        std::size_t skipped = 0;
+        tokenvault::detail::newest_per_credential newest;
+        const auto take = [&](nlohmann::json& doc) {
+            const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+            for_each_login(doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
+        };
+        if (const auto path = Config::credentials_file(ctx.options); !path.empty())
+            if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped))
+                take(*doc);
+        auto keychain = Config::read_keychain(ctx.options);
+        if (!keychain) {
+            tokenvault::detail::report_failure(ctx, source, keychain.code());
+        } else if (*keychain) {
+            auto doc = tokenvault::detail::parse_foreign_json((*keychain)->view(), "claude code keychain item");
+            if (!doc) {
+                ++skipped;
+                tokenvault::detail::report_skipped(ctx, source, doc.code());
+            } else {
+                take(*doc);
+            }
+        }
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
+    }
+
+    /// Nothing to delete: Claude Code's credentials are left as they are.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context&) noexcept {
+        return {};
+    }
+
+    /// Calls `fn(login, fingerprint)` for each entry of the document's "mcpOAuth" member: (id, token), or
+    /// the reason it is not a login. Exposed for the fuzz harness and tvctl.
+    template <class Fn>
+    static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+        using login = result<std::pair<credential_id, token>>;
+        if (!doc.is_object()) {
+            fn(login{error{errc::wrong_type, "claude code credentials: not a JSON object"}}, std::string{});
+            return;
+        }
+        const auto logins = doc.find("mcpOAuth");
+        if (logins == doc.end()) return;
+        if (!logins->is_object()) {
+            fn(login{error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}}, std::string{});
+            return;
+        }
+        const auto client_config = doc.find("mcpOAuthClientConfig");
+        for (auto it = logins->begin(); it != logins->end(); ++it) {
+            const nlohmann::json* client = nullptr;
+            if (client_config != doc.end() && client_config->is_object())
+                if (const auto c = client_config->find(it.key()); c != client_config->end()) client = &*c;
+            std::string text = it.value().dump();
+            auto print = tokenvault::detail::fingerprint(text);
+            tokenvault::detail::wipe(text);
+            fn(parse_entry(it.value(), client, options), std::move(print));
+        }
+    }
+
+private:
+    // One "mcpOAuth" entry (and its "mcpOAuthClientConfig" entry, if any) as (id, token).
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const nlohmann::json& entry,
+                                                                            const nlohmann::json* client,
+                                                                            const store_options& options) {
+        if (!entry.is_object()) return error{errc::wrong_type, "claude code entry: not a JSON object"};
+        const auto url = entry.find("serverUrl");
+        if (url == entry.end() || !url->is_string())
+            return error{errc::missing_field, "claude code entry: field 'serverUrl'"};
+        auto id = credential_id::parse(url->get_ref<const std::string&>(),
+                                       Config::account(tokenvault::detail::string_member(entry, "serverName"), options));
+        if (!id) return id.error();
+        nlohmann::json fields = nlohmann::json::object();
+        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
+                                       std::pair{"scope", "scope"}, std::pair{"clientId", "client_id"},
+                                       std::pair{"clientSecret", "client_secret"}, std::pair{"issuer", "issuer"}})
+            if (const auto f = entry.find(from); f != entry.end()) fields[to] = *f;
+        if (!fields.contains("issuer"))
+            if (const auto state = entry.find("discoveryState"); state != entry.end() && state->is_object())
+                if (const auto server = state->find("authorizationServerUrl");
+                    server != state->end() && server->is_string())
+                    fields["issuer"] = *server;
+        if (client != nullptr && client->is_object() && !fields.contains("client_secret"))
+            if (const auto secret = client->find("clientSecret"); secret != client->end() && secret->is_string())
+                fields["client_secret"] = *secret;
+        if (const auto access = fields.find("access_token");
+            access == fields.end() || !access->is_string() || access->get_ref<const std::string&>().empty())
+            return error{errc::missing_field, "claude code entry: no access token (logged out)"};
+        auto value = token_from_json(fields);
+        if (!value) return value.error();
+        auto expiry = tokenvault::detail::foreign_expiry(entry, "expiresAt", true);
+        if (!expiry) return expiry.error();
+        value->expires_at = *expiry;
+        return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
+    }
+};
+
+static_assert(
+    migration_policy<from_claude_code<>>,
+    "migration::from_claude_code must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/claude_code.hpp
 // begin file tokenvault/migration/codex.hpp
 // tokenvault/migration/codex.hpp: migration::from_codex<Config>, imports the MCP logins that Codex keeps in
 // its file store, `$CODEX_HOME/.credentials.json` (default ~/.codex). It never changes or deletes the file.
@@ -8028,6 +8665,176 @@ static_assert(
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/codex.hpp
+// begin file tokenvault/migration/codex_keyring.hpp
+// tokenvault/migration/codex_keyring.hpp: migration::from_codex_keyring<K, Config>, imports the MCP logins
+// that Codex keeps in the OS keyring (its default store whenever a keyring works). Read only: it never
+// writes, unlocks or deletes an item.
+//
+// Codex (codex-rs/rmcp-client/src/oauth.rs, checked against the Codex CLI 0.171.0 release) stores one item
+// per server through the Rust keyring crate (3.6.3): service "Codex MCP Credentials", account
+// "<server name>|<16 hex digits>", the secret a UTF-8 JSON object {server_name, url, issuer (newer
+// releases), client_id, token_response: {access_token, token_type, expires_in, refresh_token, scope
+// (space separated), id_token, ...}, expires_at (unix ms, optional; u64::MAX means unknown)}. K is read
+// through keyring/foreign.hpp (Secret Service today; macOS keychain and Windows Credential Manager where
+// they model foreign_item_reader). Identity is the URL; of several items for one URL, the one that
+// expires last wins. See docs/MIGRATION.md.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tokenvault::migration {
+
+/// Configuration of from_codex_keyring: derive from it to name another service or file accounts differently.
+struct codex_keyring_config {
+    /// The keyring service Codex files its MCP logins under.
+    static constexpr std::string_view service = "Codex MCP Credentials";
+    /// How the keyring is opened: the store's timeout; any collection is fine (nothing is written).
+    [[nodiscard]] static keyring_options keyring(const store_options& options) {
+        auto k = options.keyring();
+        k.allow_volatile_collection = true;
+        return k;
+    }
+    /// The account (profile) in the new store of the Codex server named `server_name`; empty by default.
+    [[nodiscard]] static std::string account(std::string_view /*server_name*/, const store_options&) {
+        return {};
+    }
+};
+
+/// Imports the MCP logins Codex keeps in keyring K; never changes K's items.
+template <class K, class Config = codex_keyring_config>
+class from_codex_keyring {
+    static_assert(keyring::keyring_policy<K>,
+                  "tokenvault: from_codex_keyring<K>: K must be a keyring (tokenvault/keyring/concept.hpp), "
+                  "e.g. keyring::secret_service");
+    static_assert(keyring::foreign_item_reader<K>,
+                  "tokenvault: from_codex_keyring<K>: K cannot read other programs' items; pick a keyring that "
+                  "models keyring::foreign_item_reader (tokenvault/keyring/foreign.hpp), e.g. "
+                  "keyring::secret_service");
+
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// The items stay in place (the user may still run Codex).
+    static constexpr bool deletes_source = false;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "codex_keyring";
+    /// Largest item read (Codex's items are about 2 KiB).
+    static constexpr std::size_t max_item_size = std::size_t{256} << 10;
+    /// Most items read in one start.
+    static constexpr std::size_t max_items = 4096;
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_codex_keyring() = default;
+    /// Nothing is read until the store's first load.
+    explicit from_codex_keyring(const store_options&) noexcept {}
+
+    /// Offers each server's Codex login to `b`; true when `b` must be saved. A keyring that is absent
+    /// imports nothing; one that is locked, denies or times out is reported once (no prompt, no retry).
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        auto opened = K::open(Config::keyring(ctx.options));
+        if (!opened) {
+            tokenvault::detail::report_failure(ctx, source, opened.code());
+            return opened.error();
+        }
+        if (!*opened) return false;
+        K& keyring = **opened;
+        auto accounts = keyring.list_foreign(Config::service);
+        ctx.diagnostics.on(events::keyring_read{keyring.tier_name(), accounts.has_value(), accounts.code()});
+        if (!accounts) {
+            tokenvault::detail::report_failure(ctx, source, accounts.code());
+            return accounts.error();
+        }
+
+        std::size_t skipped = 0;
+        const auto skip = [&](std::error_code why) {
+            ++skipped;
+            tokenvault::detail::report_skipped(ctx, source, why);
+        };
+        tokenvault::detail::newest_per_credential newest;
+        std::size_t read = 0;
+        for (const auto& account : *accounts) {
+            if (++read > max_items) {
+                skip(make_error_code(errc::too_large));
+                break;
+            }
+            auto item = keyring.read_foreign(Config::service, account);
+            ctx.diagnostics.on(events::keyring_read{keyring.tier_name(), item && item->has_value(), item.code()});
+            if (!item) {
+                if (tokenvault::detail::keyring_wide(item.code())) {  // stop at the first: no prompt storm
+                    tokenvault::detail::report_failure(ctx, source, item.code());
+                    break;
+                }
+                skip(item.code());
+                continue;
+            }
+            if (!*item) continue;  // deleted meanwhile
+            if ((*item)->size() > max_item_size) {
+                skip(make_error_code(errc::too_large));
+                continue;
+            }
+            auto parsed = parse_item((*item)->view(), ctx.options);
+            if (!parsed) {
+                skip(parsed.code());
+                continue;
+            }
+            newest.add(std::move(parsed->first), std::move(parsed->second),
+                       tokenvault::detail::fingerprint((*item)->view()));
+        }
+
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
+    }
+
+    /// Nothing to delete: Codex's items are left as they are.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context&) noexcept {
+        return {};
+    }
+
+    /// One item's text as (id, token): Codex's StoredOAuthTokens JSON. Exposed for the fuzz harness.
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_item(std::string_view text,
+                                                                           const store_options& options) {
+        auto parsed = tokenvault::detail::parse_foreign_json(text, "codex keyring item");
+        if (!parsed) return parsed.error();
+        nlohmann::json& doc = *parsed;
+        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+        if (!doc.is_object()) return error{errc::wrong_type, "codex keyring item: not a JSON object"};
+        const auto url = doc.find("url");
+        if (url == doc.end() || !url->is_string())
+            return error{errc::missing_field, "codex keyring item: field 'url'"};
+        auto id = credential_id::parse(url->get_ref<const std::string&>(),
+                                       Config::account(tokenvault::detail::string_member(doc, "server_name"), options));
+        if (!id) return id.error();
+        const auto response = doc.find("token_response");
+        if (response == doc.end() || !response->is_object())
+            return error{errc::missing_field, "codex keyring item: field 'token_response'"};
+
+        nlohmann::json fields = nlohmann::json::object();
+        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        for (const char* name : {"access_token", "refresh_token", "scope", "id_token"})
+            if (const auto f = response->find(name); f != response->end()) fields[name] = *f;
+        fields["token_type"] = tokenvault::detail::normalized_token_type(
+            tokenvault::detail::string_member(*response, "token_type"));
+        for (const char* name : {"client_id", "issuer"})
+            if (const auto f = doc.find(name); f != doc.end()) fields[name] = *f;
+        auto value = token_from_json(fields);
+        if (!value) return value.error();
+        auto expiry = tokenvault::detail::foreign_expiry(doc, "expires_at", true);
+        if (!expiry) return expiry.error();
+        value->expires_at = *expiry;
+        return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
+    }
+
+};
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/codex_keyring.hpp
 // begin file tokenvault/migration/mcp_remote.hpp
 // tokenvault/migration/mcp_remote.hpp: migration::from_mcp_remote<Config>, imports the logins that the
 // mcp-remote proxy (npm package "mcp-remote") keeps in plain JSON files. It never changes or deletes them.
@@ -8329,6 +9136,677 @@ static_assert(
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/mcp_remote.hpp
+// begin file tokenvault/migration/mcp_remote_discovery.hpp
+// tokenvault/migration/mcp_remote_discovery.hpp: finds the servers mcp-remote was launched for, in the MCP
+// client configurations that launch it, so from_mcp_remote can name its files (an MD5 of the URL and of the
+// options that change it) without the user typing every URL.
+//
+// Read (each only if present, never changed): Claude Desktop's claude_desktop_config.json and Cursor's
+// ~/.cursor/mcp.json ("mcpServers"), VS Code's user mcp.json ("servers") and settings.json ("mcp" ->
+// "servers"), Claude Code's ~/.claude.json ("mcpServers", and per project), Codex's config.toml
+// ([mcp_servers.NAME] command/args/env). A server is an mcp-remote launch when its command is mcp-remote,
+// or npx/bunx/pnpm/yarn/node with an argument naming the mcp-remote package or its proxy.js; the arguments
+// after it are mcp-remote's. mcp_remote_hash_parts() follows mcp-remote 0.15.1's getServerUrlHash. The
+// files are attacker-controlled: size-bounded, depth-capped (see detail/import_support.hpp and
+// detail/toml_lite.hpp), nothing recurses on their nesting. See docs/MIGRATION.md.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// begin file tokenvault/detail/toml_lite.hpp
+// tokenvault/detail/toml_lite.hpp: the small part of TOML needed to read MCP server launch settings from
+// Codex's config.toml: table headers ([a.b."c d"]), `key = value` lines with basic and literal strings,
+// arrays of strings (over several lines too) and inline tables of strings. Every other value (numbers,
+// booleans, dates, nested arrays, multi-line strings) is skipped, and so is a string that is not UTF-8.
+// Input is attacker-controlled: one pass, no recursion, at most `max_values` values kept, nesting capped,
+// a malformed line is skipped, not fatal.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace tokenvault::detail {
+
+/// One `key = value` of a TOML document whose value is a string, an array of strings or an inline table of
+/// strings; `path` is the table header's keys followed by the line's (dotted) key.
+struct toml_value {
+    enum class kind : std::uint8_t { string, string_array, string_table };
+    std::vector<std::string> path;
+    kind type = kind::string;
+    std::string text;                                     ///< kind::string
+    std::vector<std::string> items;                       ///< kind::string_array
+    std::vector<std::pair<std::string, std::string>> members;  ///< kind::string_table, in order
+};
+
+/// Reads the string-valued settings of a TOML document (see the top of this header).
+class toml_lite {
+public:
+    /// Most values kept from one document.
+    static constexpr std::size_t max_values = 4096;
+    /// Deepest bracket nesting walked inside a value that is skipped.
+    static constexpr std::size_t max_depth = 32;
+
+    /// Every string, string-array and string-table value of `text`, in document order.
+    [[nodiscard]] static std::vector<toml_value> read(std::string_view text) {
+        toml_lite reader(text);
+        reader.run();
+        return std::move(reader.values_);
+    }
+
+private:
+    explicit toml_lite(std::string_view text) : text_(text) {}
+
+    void run() {
+        while (pos_ < text_.size() && values_.size() < max_values) {
+            skip_blank();
+            if (pos_ >= text_.size()) break;
+            const char c = text_[pos_];
+            if (c == '\n' || c == '\r' || c == '#') {
+                skip_line();
+            } else if (c == '[') {
+                if (!table_header()) skip_line();
+            } else if (!key_value()) {
+                skip_line();
+            }
+        }
+    }
+
+    // [a.b] or [[a.b]] (an array of tables: its members are read as those of the table).
+    bool table_header() {
+        ++pos_;
+        const bool array_of_tables = pos_ < text_.size() && text_[pos_] == '[';
+        if (array_of_tables) ++pos_;
+        std::vector<std::string> keys;
+        if (!dotted_key(keys)) return false;
+        skip_blank();
+        if (!take(']') || (array_of_tables && !take(']'))) return false;
+        table_ = std::move(keys);
+        return end_of_line();
+    }
+
+    bool key_value() {
+        std::vector<std::string> keys;
+        if (!dotted_key(keys)) return false;
+        skip_blank();
+        if (!take('=')) return false;
+        skip_blank();
+        toml_value value;
+        value.path = table_;
+        value.path.insert(value.path.end(), keys.begin(), keys.end());
+        if (pos_ >= text_.size()) return false;
+        const char c = text_[pos_];
+        if (c == '"' || c == '\'') {
+            if (starts_multiline()) return skip_value();
+            if (!string(value.text)) return false;
+            value.type = toml_value::kind::string;
+        } else if (c == '[') {
+            if (!string_array(value.items)) return skip_value();
+            value.type = toml_value::kind::string_array;
+        } else if (c == '{') {
+            if (!string_table(value.members)) return skip_value();
+            value.type = toml_value::kind::string_table;
+        } else {
+            return skip_value();
+        }
+        if (!end_of_line()) return false;
+        values_.push_back(std::move(value));
+        return true;
+    }
+
+    // key, "quoted key", 'literal key', joined by dots.
+    bool dotted_key(std::vector<std::string>& keys) {
+        for (;;) {
+            skip_blank();
+            std::string key;
+            if (pos_ < text_.size() && (text_[pos_] == '"' || text_[pos_] == '\'')) {
+                if (!string(key)) return false;
+            } else {
+                const std::size_t start = pos_;
+                while (pos_ < text_.size() && bare_key_char(text_[pos_])) ++pos_;
+                if (pos_ == start) return false;
+                key.assign(text_.substr(start, pos_ - start));
+            }
+            keys.push_back(std::move(key));
+            skip_blank();
+            if (pos_ < text_.size() && text_[pos_] == '.') {
+                ++pos_;
+                continue;
+            }
+            return true;
+        }
+    }
+
+    // ["a", 'b', ...] over any number of lines, comments allowed between elements.
+    bool string_array(std::vector<std::string>& out) {
+        const std::size_t start = pos_;
+        ++pos_;
+        for (;;) {
+            skip_space_and_comments();
+            if (pos_ >= text_.size()) return rewind(start);
+            if (text_[pos_] == ']') {
+                ++pos_;
+                return true;
+            }
+            std::string item;
+            if ((text_[pos_] != '"' && text_[pos_] != '\'') || starts_multiline() || !string(item)) return rewind(start);
+            out.push_back(std::move(item));
+            skip_space_and_comments();
+            if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
+        }
+    }
+
+    // { key = "value", ... } on one line.
+    bool string_table(std::vector<std::pair<std::string, std::string>>& out) {
+        const std::size_t start = pos_;
+        ++pos_;
+        for (;;) {
+            skip_blank();
+            if (pos_ >= text_.size()) return rewind(start);
+            if (text_[pos_] == '}') {
+                ++pos_;
+                return true;
+            }
+            std::vector<std::string> keys;
+            if (!dotted_key(keys) || !take('=')) return rewind(start);
+            skip_blank();
+            std::string value;
+            if (pos_ >= text_.size() || (text_[pos_] != '"' && text_[pos_] != '\'') || starts_multiline() ||
+                !string(value))
+                return rewind(start);
+            std::string joined;
+            for (const auto& k : keys) joined += (joined.empty() ? "" : ".") + k;
+            out.emplace_back(std::move(joined), std::move(value));
+            skip_blank();
+            if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
+        }
+    }
+
+    bool rewind(std::size_t to) {
+        pos_ = to;
+        return false;
+    }
+
+    // Skips a value this reader does not keep: brackets and braces balanced (outside strings), up to the
+    // end of the line on which they close.
+    bool skip_value() {
+        std::size_t depth = 0;
+        while (pos_ < text_.size()) {
+            const char c = text_[pos_];
+            if (c == '"' || c == '\'') {
+                if (starts_multiline()) {
+                    const std::string_view quote = text_.substr(pos_, 3);
+                    const auto end = text_.find(quote, pos_ + 3);
+                    pos_ = end == std::string_view::npos ? text_.size() : end + 3;
+                    continue;
+                }
+                std::string ignored;
+                if (!string(ignored)) ++pos_;
+                continue;
+            }
+            if (c == '#' && depth == 0) break;
+            if (c == '[' || c == '{') {
+                if (++depth > max_depth) {
+                    pos_ = text_.size();  // give up on the rest of the document
+                    return false;
+                }
+            } else if ((c == ']' || c == '}') && depth > 0) {
+                --depth;
+            } else if (c == '\n' && depth == 0) {
+                break;
+            }
+            ++pos_;
+        }
+        skip_line();
+        return true;
+    }
+
+    // "basic" with escapes or 'literal', on one line, valid UTF-8 (as TOML requires).
+    bool string(std::string& out) {
+        const char quote = text_[pos_++];
+        while (pos_ < text_.size()) {
+            const char c = text_[pos_++];
+            if (c == quote) return valid_utf8(out);
+            if (c == '\n' || c == '\r') return false;
+            if (c == '\\' && quote == '"') {
+                if (pos_ >= text_.size()) return false;
+                const char e = text_[pos_++];
+                switch (e) {
+                case 'b': out.push_back('\b'); break;
+                case 't': out.push_back('\t'); break;
+                case 'n': out.push_back('\n'); break;
+                case 'f': out.push_back('\f'); break;
+                case 'r': out.push_back('\r'); break;
+                case 'e': out.push_back('\x1b'); break;
+                case '"': out.push_back('"'); break;
+                case '\\': out.push_back('\\'); break;
+                case 'u':
+                case 'U':
+                    if (!unicode_escape(e == 'u' ? 4 : 8, out)) return false;
+                    break;
+                default: return false;
+                }
+            } else {
+                out.push_back(c);
+            }
+        }
+        return false;
+    }
+
+    bool unicode_escape(std::size_t digits, std::string& out) {
+        if (pos_ + digits > text_.size()) return false;
+        std::uint32_t code = 0;
+        for (std::size_t i = 0; i < digits; ++i) {
+            const char h = text_[pos_ + i];
+            const int v = h >= '0' && h <= '9'   ? h - '0'
+                          : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                          : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                 : -1;
+            if (v < 0) return false;
+            code = code * 16 + static_cast<std::uint32_t>(v);
+        }
+        pos_ += digits;
+        if (code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+        if (code < 0x80) {
+            out.push_back(static_cast<char>(code));
+        } else if (code < 0x800) {
+            out.push_back(static_cast<char>(0xC0 | (code >> 6)));
+            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+        } else if (code < 0x10000) {
+            out.push_back(static_cast<char>(0xE0 | (code >> 12)));
+            out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+        } else {
+            out.push_back(static_cast<char>(0xF0 | (code >> 18)));
+            out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+        }
+        return true;
+    }
+
+    [[nodiscard]] bool starts_multiline() const {
+        return text_.substr(pos_, 3) == R"(""")" || text_.substr(pos_, 3) == "'''";
+    }
+    [[nodiscard]] static bool bare_key_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    }
+    bool take(char c) {
+        if (pos_ < text_.size() && text_[pos_] == c) {
+            ++pos_;
+            return true;
+        }
+        return false;
+    }
+    void skip_blank() {
+        while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t')) ++pos_;
+    }
+    void skip_space_and_comments() {
+        while (pos_ < text_.size()) {
+            const char c = text_[pos_];
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+                ++pos_;
+            } else if (c == '#') {
+                while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+            } else {
+                break;
+            }
+        }
+    }
+    void skip_line() {
+        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+        if (pos_ < text_.size()) ++pos_;
+    }
+    // Only blanks or a comment may follow a value or header on its line.
+    bool end_of_line() {
+        skip_blank();
+        if (pos_ >= text_.size()) return true;
+        if (text_[pos_] == '#' || text_[pos_] == '\n' || text_[pos_] == '\r') {
+            skip_line();
+            return true;
+        }
+        return false;
+    }
+
+    std::string_view text_;
+    std::size_t pos_ = 0;
+    std::vector<std::string> table_;
+    std::vector<toml_value> values_;
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/toml_lite.hpp
+
+namespace tokenvault::migration {
+
+/// An MCP client configuration file that may launch mcp-remote.
+struct mcp_client_config {
+    std::string client;          ///< "claude_desktop", "cursor", "vscode", "claude_code", "codex"
+    std::filesystem::path path;  ///< where it is read
+    enum class format : std::uint8_t { json_mcp_servers, json_servers, json_vscode_settings, json_claude_code, toml_codex };
+    format kind = format::json_mcp_servers;
+};
+
+/// One mcp-remote launch found in a configuration.
+struct mcp_remote_launch {
+    std::string client;             ///< which client's configuration
+    std::filesystem::path config;   ///< the file it was found in
+    std::string name;               ///< the server's name there (a label)
+    mcp_remote_server server;       ///< URL and hash parts, for from_mcp_remote
+};
+
+/// What reading one configuration gave.
+struct mcp_client_config_result {
+    mcp_client_config config;
+    bool present = false;                  ///< the file exists
+    std::error_code failure;               ///< why it could not be read (unsafe, too large, not JSON/TOML)
+    std::vector<mcp_remote_launch> launches;
+};
+
+/// The configurations read by default, for the current user (Linux and macOS locations; $APPDATA on
+/// Windows); $CODEX_HOME is honoured for Codex.
+template <class = void>
+[[nodiscard]] inline std::vector<mcp_client_config> default_mcp_client_configs() {
+    namespace fs = std::filesystem;
+    using kind = mcp_client_config::format;
+    std::vector<mcp_client_config> out;
+    const char* home_env = std::getenv("HOME");
+    const fs::path home = home_env != nullptr && *home_env != '\0' ? fs::path(home_env) : fs::path();
+    const char* xdg = std::getenv("XDG_CONFIG_HOME");
+    const fs::path config_home = xdg != nullptr && *xdg != '\0' ? fs::path(xdg) : home.empty() ? fs::path() : home / ".config";
+    if (!config_home.empty()) {
+        out.push_back({"claude_desktop", config_home / "Claude" / "claude_desktop_config.json", kind::json_mcp_servers});
+        out.push_back({"vscode", config_home / "Code" / "User" / "mcp.json", kind::json_servers});
+        out.push_back({"vscode", config_home / "Code" / "User" / "settings.json", kind::json_vscode_settings});
+    }
+    if (!home.empty()) {
+        out.push_back({"claude_desktop", home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json",
+                       kind::json_mcp_servers});
+        out.push_back({"vscode", home / "Library" / "Application Support" / "Code" / "User" / "mcp.json", kind::json_servers});
+        out.push_back({"cursor", home / ".cursor" / "mcp.json", kind::json_mcp_servers});
+        out.push_back({"claude_code", home / ".claude.json", kind::json_claude_code});
+    }
+    if (const char* appdata = std::getenv("APPDATA"); appdata != nullptr && *appdata != '\0')
+        out.push_back({"claude_desktop", fs::path(appdata) / "Claude" / "claude_desktop_config.json", kind::json_mcp_servers});
+    if (const char* codex = std::getenv("CODEX_HOME"); codex != nullptr && *codex != '\0')
+        out.push_back({"codex", fs::path(codex) / "config.toml", kind::toml_codex});
+    else if (!home.empty())
+        out.push_back({"codex", home / ".codex" / "config.toml", kind::toml_codex});
+    return out;
+}
+
+/// mcp-remote's server URL and hash parts for its command-line arguments (mcp-remote 0.15.1,
+/// getServerUrlHash: the URL, then --resource, --authorize-param pairs as JSON with sorted keys, --header
+/// pairs as JSON with sorted keys, --client-metadata-url, --token-endpoint with --client-credentials; each
+/// only when given). nullopt when there is no URL, or when --header-file makes the hash depend on a file.
+[[nodiscard]] inline std::optional<mcp_remote_server> mcp_remote_server_of(std::vector<std::string> args) {
+    nlohmann::json headers = nlohmann::json::object();
+    for (std::size_t i = 0; i < args.size();) {
+        if (args[i] == "--header" && i + 1 < args.size()) {
+            const std::string& line = args[i + 1];
+            const auto colon = line.find(':');
+            const bool valid_name =
+                colon != std::string::npos && colon > 0 &&
+                std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
+                    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                });
+            if (valid_name) {
+                auto value = line.substr(colon + 1);
+                value.erase(0, value.find_first_not_of(" \t\n\r\f\v"));
+                headers[line.substr(0, colon)] = value;
+            }
+            args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+            continue;
+        }
+        if (args[i] == "--header-file" && i + 1 < args.size()) return std::nullopt;
+        ++i;
+    }
+    if (args.empty() || args[0].empty() || args[0].starts_with("--")) return std::nullopt;
+    const auto has = [&](std::string_view flag) { return std::find(args.begin(), args.end(), flag) != args.end(); };
+    const auto value_of = [&](std::string_view flag) -> std::optional<std::string> {
+        const auto found = std::find(args.begin(), args.end(), flag);
+        if (found == args.end() || found + 1 == args.end()) return std::nullopt;
+        std::string v = *(found + 1);
+        v.erase(0, v.find_first_not_of(" \t\n\r\f\v"));
+        v.erase(v.find_last_not_of(" \t\n\r\f\v") + 1);
+        return v;
+    };
+    mcp_remote_server server;
+    server.url = args[0];
+    if (auto resource = value_of("--resource"); resource && !resource->empty() && !has("--disable-resource-parameter"))
+        server.hash_parts.push_back(*resource);
+    nlohmann::json params = nlohmann::json::object();
+    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+        if (args[i] != "--authorize-param") continue;
+        const auto eq = args[i + 1].find('=');
+        if (eq == std::string::npos || eq == 0) return std::nullopt;  // mcp-remote refuses to start
+        auto key = args[i + 1].substr(0, eq);
+        key.erase(0, key.find_first_not_of(" \t\n\r\f\v"));
+        key.erase(key.find_last_not_of(" \t\n\r\f\v") + 1);
+        params[key] = args[i + 1].substr(eq + 1);
+    }
+    // nlohmann::json objects keep their keys sorted: the JSON.stringify(value, sortedKeys) of mcp-remote.
+    if (!params.empty()) server.hash_parts.push_back(params.dump());
+    if (!headers.empty()) server.hash_parts.push_back(headers.dump());
+    if (auto metadata = value_of("--client-metadata-url"); metadata && !metadata->empty())
+        server.hash_parts.push_back(*metadata);
+    if (auto endpoint = value_of("--token-endpoint"); endpoint && has("--client-credentials")) {
+        // new URL(value).toString(): an origin without a path gains "/".
+        if (const auto scheme = endpoint->find("://");
+            scheme != std::string::npos && endpoint->find('/', scheme + 3) == std::string::npos)
+            *endpoint += "/";
+        server.hash_parts.push_back(*endpoint);
+    }
+    return server;
+}
+
+namespace detail_discovery {
+
+/// Whether `word` names the mcp-remote package (mcp-remote, mcp-remote@1.2.3) or its proxy script.
+[[nodiscard]] inline bool names_mcp_remote(std::string_view word) {
+    if (word == "mcp-remote" || word.starts_with("mcp-remote@")) return true;
+    for (const std::string_view tail : {"/mcp-remote/dist/proxy.js", "\\mcp-remote\\dist\\proxy.js", "/bin/mcp-remote"})
+        if (word.ends_with(tail)) return true;
+    return false;
+}
+
+/// The file name of a command ("/usr/bin/npx" -> "npx", "npx.cmd" -> "npx").
+[[nodiscard]] inline std::string command_name(std::string_view command) {
+    const auto slash = command.find_last_of("/\\");
+    std::string name(slash == std::string_view::npos ? command : command.substr(slash + 1));
+    for (const std::string_view suffix : {".cmd", ".exe", ".bat"})
+        if (name.size() > suffix.size() && name.ends_with(suffix)) name.resize(name.size() - suffix.size());
+    return name;
+}
+
+/// The arguments mcp-remote receives, when `command args...` launches it.
+[[nodiscard]] inline std::optional<std::vector<std::string>> mcp_remote_arguments(
+    const std::string& command, const std::vector<std::string>& args) {
+    const auto name = command_name(command);
+    if (names_mcp_remote(name) || names_mcp_remote(command)) return args;
+    static constexpr std::string_view launchers[] = {"npx", "bunx", "pnpm", "pnpx", "yarn", "node", "bun", "deno"};
+    if (std::find(std::begin(launchers), std::end(launchers), name) == std::end(launchers)) return std::nullopt;
+    for (std::size_t i = 0; i < args.size(); ++i)
+        if (names_mcp_remote(args[i])) return std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+    return std::nullopt;
+}
+
+/// `text` with ${NAME} replaced from `env` (as the clients expand their configurations); unknown names stay.
+[[nodiscard]] inline std::string expand(const std::string& text, const std::map<std::string, std::string>& env) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+        if (text.compare(i, 2, "${") == 0) {
+            const auto close = text.find('}', i + 2);
+            if (close != std::string::npos) {
+                const auto found = env.find(text.substr(i + 2, close - i - 2));
+                if (found != env.end()) {
+                    out += found->second;
+                    i = close + 1;
+                    continue;
+                }
+            }
+        }
+        out.push_back(text[i++]);
+    }
+    return out;
+}
+
+/// Adds the launch of server `name` (command, args, env) to `out` when it runs mcp-remote: once with the
+/// arguments as written and once with ${VAR} expanded from its env, when that differs.
+inline void add_launch(const mcp_client_config& config, const std::string& name, const std::string& command,
+                       const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                       std::vector<mcp_remote_launch>& out) {
+    const auto remote_args = mcp_remote_arguments(command, args);
+    if (!remote_args) return;
+    std::vector<std::string> expanded;
+    for (const auto& a : *remote_args) expanded.push_back(expand(a, env));
+    const std::vector<std::string>* variants[] = {&*remote_args, &expanded};
+    for (const auto* variant : variants) {
+        auto server = mcp_remote_server_of(*variant);
+        if (!server) continue;
+        const bool seen = std::any_of(out.begin(), out.end(), [&](const mcp_remote_launch& l) {
+            return l.config == config.path && l.name == name && l.server.url == server->url &&
+                   l.server.hash_parts == server->hash_parts;
+        });
+        if (!seen) out.push_back(mcp_remote_launch{config.client, config.path, name, std::move(*server)});
+    }
+}
+
+/// The strings of a JSON array (other elements skipped).
+[[nodiscard]] inline std::vector<std::string> strings_of(const nlohmann::json& array) {
+    std::vector<std::string> out;
+    if (!array.is_array()) return out;
+    for (const auto& item : array)
+        if (item.is_string()) out.push_back(item.get<std::string>());
+    return out;
+}
+
+/// Adds the mcp-remote launches of a JSON object of servers ({"name": {command, args, env}}).
+inline void add_json_servers(const mcp_client_config& config, const nlohmann::json& servers,
+                             std::vector<mcp_remote_launch>& out) {
+    if (!servers.is_object()) return;
+    for (auto it = servers.begin(); it != servers.end(); ++it) {
+        const auto& entry = it.value();
+        if (!entry.is_object()) continue;
+        const auto command = tokenvault::detail::string_member(entry, "command");
+        if (command.empty()) continue;
+        std::map<std::string, std::string> env;
+        if (const auto e = entry.find("env"); e != entry.end() && e->is_object())
+            for (auto v = e->begin(); v != e->end(); ++v)
+                if (v.value().is_string()) env[v.key()] = v.value().get<std::string>();
+        const auto args = entry.find("args");
+        add_launch(config, it.key(), command, args != entry.end() ? strings_of(*args) : std::vector<std::string>{},
+                   env, out);
+    }
+}
+
+}  // namespace detail_discovery
+
+/// The mcp-remote launches in the text of one configuration (`config` says its client and format); the
+/// failure when it is not JSON or too deep (TOML is read leniently: lines it cannot read are skipped).
+template <class = void>
+[[nodiscard]] inline std::pair<std::vector<mcp_remote_launch>, std::error_code> parse_mcp_client_config(
+    std::string_view text, const mcp_client_config& config) {
+    std::vector<mcp_remote_launch> launches;
+    using kind = mcp_client_config::format;
+    if (config.kind == kind::toml_codex) {
+        std::map<std::string, std::string> command;
+        std::map<std::string, std::vector<std::string>> args;
+        std::map<std::string, std::map<std::string, std::string>> env;
+        using value_kind = tokenvault::detail::toml_value::kind;
+        for (const auto& v : tokenvault::detail::toml_lite::read(text)) {
+            if (v.path.size() < 3 || v.path[0] != "mcp_servers") continue;
+            const auto& name = v.path[1];
+            if (v.path.size() == 3 && v.path[2] == "command" && v.type == value_kind::string)
+                command[name] = v.text;
+            else if (v.path.size() == 3 && v.path[2] == "args" && v.type == value_kind::string_array)
+                args[name] = v.items;
+            else if (v.path.size() == 3 && v.path[2] == "env" && v.type == value_kind::string_table)
+                for (const auto& [k, value] : v.members) env[name][k] = value;
+            else if (v.path.size() == 4 && v.path[2] == "env" && v.type == value_kind::string)
+                env[name][v.path[3]] = v.text;
+        }
+        for (const auto& [name, cmd] : command)
+            detail_discovery::add_launch(config, name, cmd, args[name], env[name], launches);
+        return {std::move(launches), {}};
+    }
+    const bool jsonc = config.kind == kind::json_servers || config.kind == kind::json_vscode_settings;
+    if (!tokenvault::detail::json_depth_within(text, tokenvault::detail::max_foreign_json_depth))
+        return {std::move(launches), make_error_code(errc::too_large)};
+    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false, jsonc);
+    if (doc.is_discarded() || !doc.is_object())
+        return {std::move(launches), make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type)};
+    const auto member = [](const nlohmann::json& object, const char* name) -> const nlohmann::json* {
+        if (!object.is_object()) return nullptr;
+        const auto found = object.find(name);
+        return found != object.end() ? &*found : nullptr;
+    };
+    const auto add = [&](const nlohmann::json* servers) {
+        if (servers != nullptr) detail_discovery::add_json_servers(config, *servers, launches);
+    };
+    switch (config.kind) {
+    case kind::json_mcp_servers: add(member(doc, "mcpServers")); break;
+    case kind::json_servers: add(member(doc, "servers")); break;
+    case kind::json_vscode_settings:
+        if (const auto* mcp = member(doc, "mcp")) add(member(*mcp, "servers"));
+        break;
+    case kind::json_claude_code:
+        add(member(doc, "mcpServers"));
+        if (const auto* projects = member(doc, "projects"); projects != nullptr && projects->is_object())
+            for (const auto& project : *projects) add(member(project, "mcpServers"));
+        break;
+    case kind::toml_codex: break;
+    }
+    return {std::move(launches), {}};
+}
+
+/// Reads one configuration: the mcp-remote launches in it (read only, bounded; see the top of this header).
+template <class = void>
+[[nodiscard]] inline mcp_client_config_result read_mcp_client_config(const mcp_client_config& config) {
+    static constexpr std::size_t max_file_size = std::size_t{16} << 20;
+    mcp_client_config_result out{config, false, {}, {}};
+    auto file = tokenvault::detail::read_foreign_file(config.path, max_file_size);
+    if (!file) {
+        out.present = true;
+        out.failure = file.code();
+        return out;
+    }
+    if (!*file) return out;
+    out.present = true;
+    auto [launches, failure] = parse_mcp_client_config((*file)->bytes.view(), config);
+    out.launches = std::move(launches);
+    out.failure = failure;
+    return out;
+}
+
+/// Configuration of from_mcp_remote that finds its servers in the MCP client configurations
+/// (default_mcp_client_configs), plus those `Extra::servers` names; the base directory is Extra's.
+template <class Extra = mcp_remote_config>
+struct discovered_mcp_remote_config : Extra {
+    /// Every mcp-remote launch found, then Extra's servers.
+    [[nodiscard]] static std::vector<mcp_remote_server> servers(const store_options& options) {
+        std::vector<mcp_remote_server> out = Extra::servers(options);
+        for (const auto& config : default_mcp_client_configs())
+            for (auto& launch : read_mcp_client_config(config).launches) out.push_back(std::move(launch.server));
+        return out;
+    }
+};
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/mcp_remote_discovery.hpp
 // begin file tokenvault/migration/none.hpp
 // tokenvault/migration/none.hpp: migration::none, for stores with no older layout to drain.
 
@@ -8355,6 +9833,142 @@ static_assert(migration_policy<none>);
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/none.hpp
+// begin file tokenvault/migration/opencode.hpp
+// tokenvault/migration/opencode.hpp: migration::from_opencode<Config>, imports the MCP logins that opencode
+// keeps in `$XDG_DATA_HOME/opencode/mcp-auth.json` (default ~/.local/share/opencode). It never changes the
+// file.
+//
+// The file (opencode 1.18.33, written by its own `opencode mcp auth`) is a JSON object keyed by the
+// server's name in opencode's configuration; each value holds tokens {accessToken, refreshToken,
+// expiresAt (unix seconds, with a fraction), scope}, clientInfo {clientId, clientSecret, clientIdIssuedAt,
+// clientSecretExpiresAt}, serverUrl, and, during a login, codeVerifier and oauthState (never imported).
+// An entry without tokens (a login under way) or without serverUrl (written before opencode recorded it)
+// is skipped with an event. Identity is serverUrl; of several entries for one URL, the one that expires
+// last wins. See docs/MIGRATION.md.
+
+#include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tokenvault::migration {
+
+/// Configuration of from_opencode: derive from it to point at another file or file accounts differently.
+struct opencode_config {
+    /// $XDG_DATA_HOME/opencode/mcp-auth.json, else $HOME/.local/share/opencode/mcp-auth.json (empty when
+    /// neither is set: nothing is read).
+    [[nodiscard]] static std::filesystem::path auth_file(const store_options&) {
+        if (const char* dir = std::getenv("XDG_DATA_HOME"); dir != nullptr && *dir != '\0')
+            return std::filesystem::path(dir) / "opencode" / "mcp-auth.json";
+        if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+            return std::filesystem::path(home) / ".local" / "share" / "opencode" / "mcp-auth.json";
+        return {};
+    }
+    /// The account (profile) in the new store of the server named `server_name`; empty by default.
+    [[nodiscard]] static std::string account(std::string_view /*server_name*/, const store_options&) {
+        return {};
+    }
+};
+
+/// Imports opencode's MCP logins; never modifies opencode's file.
+template <class Config = opencode_config>
+class from_opencode {
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// The original stays in place (the user may still run opencode).
+    static constexpr bool deletes_source = false;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "opencode";
+    /// Largest file read.
+    static constexpr std::size_t max_file_size = std::size_t{4} << 20;
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_opencode() = default;
+    /// Nothing is read until the store's first load.
+    explicit from_opencode(const store_options&) noexcept {}
+
+    /// Offers each server's opencode login to `b`; true when `b` must be saved.
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        const auto path = Config::auth_file(ctx.options);
+        if (path.empty()) return false;
+        std::size_t skipped = 0;
+        tokenvault::detail::newest_per_credential newest;
+        if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
+            const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
+            for_each_login(*doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
+        }
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
+    }
+
+    /// Nothing to delete: opencode's file is left as it is.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context&) noexcept {
+        return {};
+    }
+
+    /// Calls `fn(login, fingerprint)` for each entry of the file: (id, token), or the reason it is not a
+    /// login. Exposed for the fuzz harness and tvctl.
+    template <class Fn>
+    static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+        using login = result<std::pair<credential_id, token>>;
+        if (!doc.is_object()) {
+            fn(login{error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}}, std::string{});
+            return;
+        }
+        for (auto it = doc.begin(); it != doc.end(); ++it) {
+            std::string text = it.value().dump();
+            auto print = tokenvault::detail::fingerprint(text);
+            tokenvault::detail::wipe(text);
+            fn(parse_entry(it.key(), it.value(), options), std::move(print));
+        }
+    }
+
+private:
+    // One entry as (id, token).
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const std::string& name,
+                                                                            const nlohmann::json& entry,
+                                                                            const store_options& options) {
+        if (!entry.is_object()) return error{errc::wrong_type, "opencode entry: not a JSON object"};
+        const auto tokens = entry.find("tokens");
+        if (tokens == entry.end() || !tokens->is_object())
+            return error{errc::missing_field, "opencode entry: field 'tokens' (no login finished)"};
+        const auto url = entry.find("serverUrl");
+        if (url == entry.end() || !url->is_string())
+            return error{errc::missing_field, "opencode entry: field 'serverUrl'"};
+        auto id = credential_id::parse(url->get_ref<const std::string&>(), Config::account(name, options));
+        if (!id) return id.error();
+        nlohmann::json fields = nlohmann::json::object();
+        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"},
+                                       std::pair{"refreshToken", "refresh_token"}, std::pair{"scope", "scope"}})
+            if (const auto f = tokens->find(from); f != tokens->end()) fields[to] = *f;
+        if (const auto client = entry.find("clientInfo"); client != entry.end() && client->is_object()) {
+            for (const auto& [from, to] :
+                 {std::pair{"clientId", "client_id"}, std::pair{"clientSecret", "client_secret"}})
+                if (const auto f = client->find(from); f != client->end()) fields[to] = *f;
+        }
+        auto value = token_from_json(fields);
+        if (!value) return value.error();
+        auto expiry = tokenvault::detail::foreign_expiry(*tokens, "expiresAt", false);
+        if (!expiry) return expiry.error();
+        value->expires_at = *expiry;
+        return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
+    }
+};
+
+static_assert(migration_policy<from_opencode<>>,
+              "migration::from_opencode must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/opencode.hpp
 // begin file tokenvault/presets.hpp
 // tokenvault/presets.hpp: named policy combinations, like spdlog's _mt / _st sinks.
 //

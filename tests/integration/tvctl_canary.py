@@ -120,8 +120,8 @@ def main():
                               "refresh_token": IMPORT_CANARY + "-codex-refresh", "expires_at": 4102444800000,
                               "scopes": ["read"]}}, f)
         os.chmod(codex_file, 0o600)
-        for extra in ([], ["--json"]):
-            tvctl("import", "codex", "--codex-home", codex_home, *common, *extra)
+        for extra, code in (([], 0), (["--json"], 8)):  # the second run finds nothing new: exit 8
+            tvctl("import", "codex", "--codex-home", codex_home, *common, *extra, expect=code)
         out, _ = tvctl("show", "https://codex.example.com/mcp", "--json", *common)
         check(json.loads(out)["credential"]["refresh_token"] == "<redacted>", "imported Codex login is stored")
 

@@ -1,6 +1,7 @@
 // tools/tvctl/tvctl.cpp: tvctl, the command-line tool for a tokenvault store.
 //
-// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import <source>;
+// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import (<source> | --all),
+// login <url> (the OAuth login of an MCP server, when built with libcurl);
 // --json on every command (stdout then always holds one JSON document, errors included), --help on
 // every command. The store is a preset's: presets::embedded (key in a private key file) by default,
 // presets::desktop (Secret Service, then key file) with --keyring desktop when built with libsecret.
@@ -29,6 +30,17 @@
 #include <tokenvault/presets.hpp>
 #include <tokenvault/store.hpp>
 
+#if defined(TOKENVAULT_HAVE_CURL) && TOKENVAULT_HAVE_CURL
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <tokenvault/oauth/curl.hpp>
+#include <tokenvault/oauth/provider.hpp>
+#define TVCTL_LOGIN 1
+#else
+#define TVCTL_LOGIN 0
+#endif
+
 #if defined(TOKENVAULT_HAVE_SECRET_SERVICE) && TOKENVAULT_HAVE_SECRET_SERVICE
 #include <tokenvault/keyring/first_available.hpp>
 #include <tokenvault/keyring/secret_service.hpp>
@@ -39,11 +51,14 @@
 #endif
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +82,7 @@ enum exit_code : int {
     exit_key = 5,        ///< the key or keyring is unavailable (locked, absent, damaged, another tier)
     exit_attention = 6,  ///< status/doctor found problems
     exit_busy = 7,       ///< another process holds the store lock past the timeout
+    exit_nothing = 8,    ///< import: nothing to import (each source says why)
 };
 
 constexpr const char* exit_code_help =
@@ -79,7 +95,8 @@ constexpr const char* exit_code_help =
     "  5  the key or keyring is unavailable (locked, missing, damaged, or held by a keyring tier not "
     "selected)\n"
     "  6  status or doctor found a problem\n"
-    "  7  the store is busy: another process held its lock past --timeout\n";
+    "  7  the store is busy: another process held its lock past --timeout\n"
+    "  8  import: nothing to import (each source says why)\n";
 
 /// Everything the command line says.
 struct config {
@@ -98,6 +115,14 @@ struct config {
     std::string codex_home;
     std::string mcp_remote_dir;
     std::vector<std::string> servers;
+    std::vector<std::string> scopes;
+    std::string client_id;
+    std::string client_secret_env;
+    std::string client_auth = "basic";
+    int port = 0;
+    int login_timeout_s = 300;
+    bool no_browser = false;
+    std::string browser_command;
 };
 
 /// The store options the command line selects.
@@ -261,8 +286,20 @@ public:
             migrated_ += e.migrated;
             skipped_ += e.skipped;
             if (e.failure) failure_ = e.failure;
+            auto& t = by_source_[std::string(e.source)];
+            t.migrated += e.migrated;
+            t.skipped += e.skipped;
+            if (e.failure && e.skipped == 0) t.failure = e.failure;
         }
     }
+    /// What the migration events of one source added up to.
+    struct tally {
+        std::size_t migrated = 0;
+        std::size_t skipped = 0;
+        std::error_code failure;  ///< a failed step (opening the source), not a skipped entry
+    };
+    /// The tallies by source name.
+    [[nodiscard]] const std::map<std::string, tally>& by_source() const noexcept { return by_source_; }
     /// The event counts.
     [[nodiscard]] tv::diagnostics::counters::snapshot counts() const noexcept { return counts_.read(); }
     /// Entries migrations imported.
@@ -277,6 +314,7 @@ private:
     std::size_t migrated_ = 0;
     std::size_t skipped_ = 0;
     std::error_code failure_;
+    std::map<std::string, tally> by_source_;
 };
 static_assert(tv::diagnostics::diagnostics_policy<tool_diagnostics>);
 
@@ -667,63 +705,23 @@ struct cli_mcp_remote_config : tv::migration::mcp_remote_config {
     }
 };
 
-template <class Sel, class Migration>
-int run_import(const config& c, std::string_view where) {
-    const auto o = options_of(c);
-    std::size_t before = 0;
-    if (presence_of(c).file_exists) {
-        if (auto stop = check_key_holder<Sel>(c)) return *stop;
-        tool_store<typename Sel::preset> plain(o);
-        auto listed = plain.list();
-        if (!listed) return fail(c, listed.error());
-        before = listed->size();
-    }
-    tool_store<typename Sel::preset, Migration> importing(o);
-    auto loaded = importing.list();  // the first load runs the import and saves the bundle
-    if (!loaded) return fail(c, loaded.error());
-    const auto& d = importing.diagnostics();
-    tool_store<typename Sel::preset> after_store(o);
-    auto after = after_store.list();
-    if (!after) return fail(c, after.error());
-    if (d.migrated() > 0 && after->size() == before)
-        return fail(
-            c, exit_failure,
-            "imported credentials could not be saved to " + (o.resolved_directory() / o.file_name).string(),
-            "run tvctl doctor");
-    const std::size_t added = after->size() - std::min(after->size(), before);
-    if (c.json) {
-        print_json(json{{"ok", true},
-                        {"source", c.source},
-                        {"from", std::string(where)},
-                        {"imported", added},
-                        {"skipped", d.skipped()},
-                        {"credentials", after->size()}});
-    } else {
-        std::cout << "imported " << added << " credential" << (added == 1 ? "" : "s") << " from " << c.source
-                  << " (" << where << ")";
-        if (d.skipped() > 0) std::cout << "; skipped " << d.skipped() << " unreadable or invalid";
-        std::cout << "; the store now holds " << after->size() << '\n';
-    }
-    print_stats(c, importing);
-    return exit_ok;
-}
+}  // namespace
+
+#include "import_command.hpp"
+
+namespace {
 
 template <class Sel>
 int cmd_import(const config& c) {
+    namespace ic = import_command;
     const auto o = options_of(c);
-    if (c.source == "codex") {
-        g_codex_home = c.codex_home;
-        const auto home = cli_codex_config::home(o);
-        if (home.empty())
-            return fail(c, exit_usage, "no Codex home: set CODEX_HOME or HOME, or pass --codex-home");
-        return run_import<Sel, tv::migration::from_codex<cli_codex_config>>(
-            c, (home / ".credentials.json").string());
-    }
+    g_codex_home = c.codex_home;
     g_mcp_remote_dir = c.mcp_remote_dir;
-    if (c.servers.empty())
-        return fail(c, exit_usage,
-                    "import mcp-remote needs the servers to look for (mcp-remote hashes their URLs)",
-                    "pass --server URL once per server, e.g. --server https://mcp.example.com/mcp");
+    if (!c.codex_home.empty() && !fs::is_directory(c.codex_home))
+        return fail(c, exit_usage, "no Codex home at " + echo_safe(c.codex_home), "check --codex-home");
+    if (!c.mcp_remote_dir.empty() && !fs::is_directory(c.mcp_remote_dir))
+        return fail(c, exit_usage, "no mcp-remote directory at " + echo_safe(c.mcp_remote_dir),
+                    "check --mcp-remote-dir");
     g_servers.clear();
     for (const auto& url : c.servers) {
         auto id = tv::credential_id::parse(url);
@@ -732,10 +730,50 @@ int cmd_import(const config& c) {
                         "--server '" + echo_safe(url) + "' is not a server URL: " + id.error().message());
         g_servers.push_back(tv::migration::mcp_remote_server{url, {}, c.account});
     }
-    const auto base = cli_mcp_remote_config::base_directory(o);
-    if (base.empty())
-        return fail(c, exit_usage, "no mcp-remote directory: set HOME or pass --mcp-remote-dir");
-    return run_import<Sel, tv::migration::from_mcp_remote<cli_mcp_remote_config>>(c, base.string());
+    const bool all = c.all;
+    const auto wants = [&](std::string_view source) { return all || c.source == source; };
+    ic::g_discovered.clear();
+    if (wants("mcp-remote"))
+        for (const auto& config : tv::migration::default_mcp_client_configs())
+            for (auto& launch : tv::migration::read_mcp_client_config(config).launches) {
+                launch.server.account = c.account;
+                ic::g_discovered.push_back(std::move(launch.server));
+            }
+    const std::size_t known_servers = g_servers.size() + ic::g_discovered.size();
+    if (!all && c.source == "mcp-remote" && known_servers == 0)
+        return fail(c, exit_usage,
+                    "import mcp-remote needs the servers to look for (mcp-remote hashes their URLs), and no MCP "
+                    "client configuration names one",
+                    "pass --server URL once per server, e.g. --server https://mcp.example.com/mcp");
+
+    std::vector<ic::source_report> reports;
+    if (wants("claude-code"))
+        reports.push_back(ic::survey_file(ic::claude_source::source, tv::migration::claude_code_config::credentials_file(o)));
+    if (wants("codex")) {
+        reports.push_back(ic::survey_codex_file(o));
+#if TVCTL_DESKTOP
+        reports.push_back(ic::survey_codex_keyring(o));
+#endif
+    }
+    if (wants("opencode"))
+        reports.push_back(ic::survey_file(ic::opencode_source::source, tv::migration::opencode_config::auth_file(o)));
+    if (wants("mcp-remote")) reports.push_back(ic::survey_mcp_remote(o, known_servers));
+
+    const bool confirm = all;  // a named source is the user's explicit request; --all shows first
+    if (all)
+        return ic::import_sources<Sel, ic::claude_source, ic::codex_file_source,
+#if TVCTL_DESKTOP
+                                  ic::codex_keyring_source,
+#endif
+                                  ic::opencode_source, ic::mcp_remote_source>(c, std::move(reports), confirm);
+    if (c.source == "claude-code") return ic::import_sources<Sel, ic::claude_source>(c, std::move(reports), confirm);
+    if (c.source == "opencode") return ic::import_sources<Sel, ic::opencode_source>(c, std::move(reports), confirm);
+    if (c.source == "mcp-remote") return ic::import_sources<Sel, ic::mcp_remote_source>(c, std::move(reports), confirm);
+#if TVCTL_DESKTOP
+    return ic::import_sources<Sel, ic::codex_file_source, ic::codex_keyring_source>(c, std::move(reports), confirm);
+#else
+    return ic::import_sources<Sel, ic::codex_file_source>(c, std::move(reports), confirm);
+#endif
 }
 
 // ------------------------------------------------------------------------------------------------------
@@ -1137,10 +1175,81 @@ int cmd_doctor(const config& c) {
     return code;
 }
 
+#if TVCTL_LOGIN
+// ------------------------------------------------------------------------------------------------------
+// login
+
+/// Runs `program url` (no shell) and waits for it; false when it cannot run or fails.
+bool run_browser_command(const std::string& program, std::string_view url) {
+    std::string name = program, argument(url);
+    char* argv[] = {name.data(), argument.data(), nullptr};
+    pid_t child = 0;
+    if (::posix_spawnp(&child, name.c_str(), nullptr, nullptr, argv, environ) != 0) return false;
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+template <class Store>
+int cmd_login(const config& c, Store& store) {
+    int code = exit_ok;
+    const auto id = parse_id(c, code);
+    if (!id) return code;
+    tv::oauth::provider_options options;
+    options.resource = id->resource();
+    options.scopes = c.scopes;
+    options.redirect_port = static_cast<std::uint16_t>(c.port);
+    options.login_timeout = std::chrono::seconds(c.login_timeout_s);
+    options.client_name = "tvctl (" + c.app + ")";
+    if (!c.client_id.empty()) {
+        tv::oauth::client_registration client;
+        client.client_id = c.client_id;
+        if (!c.client_secret_env.empty()) {
+            const char* secret = std::getenv(c.client_secret_env.c_str());
+            if (secret == nullptr || *secret == '\0')
+                return fail(c, exit_usage, "--client-secret-env: $" + echo_safe(c.client_secret_env) + " is not set",
+                            "export the client secret in that variable (it never goes on the command line)");
+            client.client_secret = tv::secret_string{secret};
+            client.auth = c.client_auth == "post" ? tv::oauth::client_auth::client_secret_post
+                                                  : tv::oauth::client_auth::client_secret_basic;
+        }
+        options.client = std::move(client);
+    }
+    options.open_browser = [&c](std::string_view url) -> tv::result<void> {
+        // The URL holds no secret (PKCE sends only the challenge): show it, so the user can open it anywhere.
+        std::cerr << "tvctl: log in at this URL (it opens in your browser):\n  " << url << '\n';
+        if (!c.browser_command.empty()) {
+            if (!run_browser_command(c.browser_command, url))
+                std::cerr << "tvctl: --browser-command failed: open the URL above yourself\n";
+        } else if (!c.no_browser) {
+            if (!tv::oauth::open_in_browser(url)) std::cerr << "tvctl: no browser opened: open the URL above yourself\n";
+        }
+        std::cerr << "tvctl: waiting for the login to finish...\n";
+        return {};
+    };
+    tv::oauth::curl_transport http;
+    auto provider = tv::oauth::make_provider(http, store, *id, std::move(options));
+    auto manager = manager_of(c, store);
+    auto token = manager.login(*id, provider);
+    if (!token) return fail(c, token.error());
+    if (c.json) {
+        json out{{"ok", true}, {"id", id->hash()}, {"resource", id->resource()}, {"issuer", token->issuer},
+                 {"scopes", token->scopes}, {"has_refresh_token", token->refresh_token.has_value()}};
+        if (token->expires_at) out["expires_at"] = time_text(*token->expires_at);
+        print_json(out);
+    } else {
+        std::cout << "logged in to " << id->resource() << " (issuer " << token->issuer << ")\n";
+    }
+    print_stats(c, store);
+    return exit_ok;
+}
+#endif
+
 // ------------------------------------------------------------------------------------------------------
 // Dispatch
 
-enum class command { list, show, remove, logout, status, doctor, import };
+enum class command { list, show, remove, logout, status, doctor, import, login };
 
 template <class Sel>
 int run(const config& c, command cmd) {
@@ -1150,6 +1259,12 @@ int run(const config& c, command cmd) {
     case command::import: return cmd_import<Sel>(c);
     default: break;
     }
+#if TVCTL_LOGIN
+    if (cmd == command::login) {  // the one command that may create the store
+        tool_store<typename Sel::preset> store(options_of(c));
+        return cmd_login(c, store);
+    }
+#endif
     if (auto stop = require_store(c)) return *stop;
     if (auto stop = check_key_holder<Sel>(c)) return *stop;
     tool_store<typename Sel::preset> store(options_of(c));
@@ -1241,18 +1356,47 @@ int main_checked(int argc, char** argv) {
     add("doctor",
         "Check permissions, symlinks, quarantined files, keyring health; say how to fix each problem",
         command::doctor);
-    auto* import = add("import", "Import logins from another tool: codex or mcp-remote", command::import);
-    import
-        ->add_option("source", c.source, "codex ($CODEX_HOME/.credentials.json) or mcp-remote (~/.mcp-auth)")
-        ->required()
-        ->check(CLI::IsMember({"codex", "mcp-remote"}));
+    auto* import = add("import",
+                       "Import MCP logins from other clients: claude-code, codex, opencode, mcp-remote, or --all",
+                       command::import);
+    auto* import_source =
+        import
+            ->add_option("source", c.source,
+                         "claude-code (~/.claude/.credentials.json), codex ($CODEX_HOME/.credentials.json and the "
+                         "OS keyring), opencode (~/.local/share/opencode/mcp-auth.json) or mcp-remote (~/.mcp-auth)")
+            ->check(CLI::IsMember({"claude-code", "codex", "opencode", "mcp-remote"}));
+    auto* import_all = import->add_flag(
+        "--all", c.all, "Every source on this machine: show what would be imported, import with --yes");
+    import_all->excludes(import_source);
+    import->add_flag("--yes,-y", c.yes, "With --all: import without asking (needed without a terminal)");
     import->add_option("--codex-home", c.codex_home,
                        "Codex home directory (default: $CODEX_HOME, else ~/.codex)");
     import->add_option("--mcp-remote-dir", c.mcp_remote_dir,
                        "mcp-remote directory (default: $MCP_REMOTE_CONFIG_DIR, else ~/.mcp-auth)");
-    import->add_option("--server", c.servers, "A server URL to import from mcp-remote (repeat for each)");
+    import->add_option("--server", c.servers,
+                       "A server URL to import from mcp-remote (repeat for each; those in MCP client "
+                       "configurations are found without it)");
     import->add_option("--account", c.account,
                        "The account (profile) to file imported mcp-remote logins under");
+#if TVCTL_LOGIN
+    auto* login = add("login", "Log in to an OAuth-protected (MCP) server and store the token", command::login);
+    login->add_option("id", c.id, "The server's resource URL, e.g. https://mcp.example.com/mcp")->required();
+    login->add_option("--account", c.account, "The account (profile) to file the credential under");
+    login->add_option("--scope", c.scopes, "A scope to ask for (repeat; default: what the server names)");
+    login->add_option("--client-id", c.client_id, "A pre-registered client (default: dynamic registration)");
+    login->add_option("--client-secret-env", c.client_secret_env,
+                      "The environment variable holding the pre-registered client's secret");
+    login->add_option("--client-auth", c.client_auth, "How to present the secret: basic or post")
+        ->check(CLI::IsMember({"basic", "post"}))
+        ->capture_default_str();
+    login->add_option("--port", c.port, "Port of the loopback redirect on 127.0.0.1 (default: any free one)")
+        ->check(CLI::Range(0, 65535));
+    login->add_option("--login-timeout", c.login_timeout_s, "Seconds to wait for the login in the browser")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    login->add_flag("--no-browser", c.no_browser, "Only print the login URL");
+    login->add_option("--browser-command", c.browser_command, "A program to open the login URL with (gets it as its argument)");
+#endif
 
     try {
         app.parse(argc, argv);
@@ -1266,8 +1410,10 @@ int main_checked(int argc, char** argv) {
         if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-')
             message = "unknown command '" + echo_safe(argv[1]) + "'";
         return fail(c, exit_usage, message,
-                    "run tvctl --help (commands: list, show, remove, logout, status, doctor, import)");
+                    "run tvctl --help (commands: list, show, remove, logout, status, doctor, import, login)");
     }
+    if (cmd == command::import && !c.all && c.source.empty())
+        return fail(c, exit_usage, "import needs a source or --all", "run tvctl import --help");
     if (cmd == command::logout && !c.all && c.id.empty())
         return fail(c, exit_usage, "logout needs a credential id or --all", "run tvctl logout --help");
     return dispatch(c, cmd);
