@@ -9,6 +9,7 @@ packages=(
     libboost-dev libsodium-dev doctest-dev nlohmann-json3-dev libcli11-dev
     libsecret-1-dev libkeyutils-dev keyutils
     gnome-keyring libsecret-tools dbus dbus-x11
+    clang libclang-rt-dev
 )
 
 missing=()

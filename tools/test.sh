@@ -3,12 +3,15 @@
 #
 #   1. tools/bootstrap.sh (installs missing Debian packages)
 #   2. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
-#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration
+#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration, hygiene
+#   4. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
+#      time-boxed run (suite fuzz; about 25 s per harness)
 # and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
 # configure failure counts as one failure). Exits non-zero on any failure.
 #
-# usage: tools/test.sh [--no-asan]     (build directories are reused: reconfigured, not wiped)
-# env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR override the build directory names.
+# usage: tools/test.sh [--no-asan] [--no-fuzz]   (build directories are reused: reconfigured, not wiped)
+# env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR, TOKENVAULT_BUILD_FUZZ_DIR override the build
+#        directory names.
 # Integration tests run inside tests/integration/run_with_keyring.sh, which gives each one a private
 # D-Bus session with gnome-keyring-daemon; TOKENVAULT_REQUIRE_KEYRING=1 makes a missing keyring an error.
 set -uo pipefail
@@ -18,11 +21,14 @@ root=$PWD
 jobs=2
 build_test=${TOKENVAULT_BUILD_TEST_DIR:-build-test}
 build_asan=${TOKENVAULT_BUILD_ASAN_DIR:-build-asan}
+build_fuzz=${TOKENVAULT_BUILD_FUZZ_DIR:-build-fuzz}
 run_asan=1
+run_fuzz=1
 for arg in "$@"; do
     case "$arg" in
         --no-asan) run_asan=0 ;;
-        *) echo "usage: tools/test.sh [--no-asan]" >&2; exit 2 ;;
+        --no-fuzz) run_fuzz=0 ;;
+        *) echo "usage: tools/test.sh [--no-asan] [--no-fuzz]" >&2; exit 2 ;;
     esac
 done
 
@@ -131,6 +137,21 @@ if [[ $run_asan -eq 1 ]]; then
         run_phase build-asan "$build_asan" --timeout-multiplier 3  # unit, matrix, integration: no meta here
     else
         note_failure "build-asan: meson setup failed"
+    fi
+fi
+
+# Fuzzing: every parser of hostile input has a libFuzzer harness with a round-trip oracle
+# (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone.
+if [[ $run_fuzz -eq 1 ]]; then
+    section "build-fuzz: configure"
+    if ! command -v clang++ >/dev/null 2>&1; then
+        note_failure "build-fuzz: clang++ not found (tools/bootstrap.sh installs it)"
+    elif CXX=clang++ configure "$build_fuzz" --buildtype=debugoptimized -Dfuzz=enabled -Dtests=disabled \
+            -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled </dev/null; then
+        run_phase build-fuzz "$build_fuzz" --suite fuzz
+        grep -h '^FUZZ ' "$build_fuzz/meson-logs/testlog.txt" 2>/dev/null || true
+    else
+        note_failure "build-fuzz: meson setup failed"
     fi
 fi
 
