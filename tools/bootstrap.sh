@@ -12,6 +12,7 @@ packages=(
     libsecret-1-dev libkeyutils-dev keyutils
     gnome-keyring libsecret-tools dbus dbus-x11
     libcurl4-openssl-dev nodejs
+    clang libclang-rt-dev
 )
 
 missing=()

@@ -3,14 +3,17 @@
 #
 #   1. tools/bootstrap.sh (installs missing Debian packages)
 #   2. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
-#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration
+#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration, hygiene
 #   4. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
+#   5. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
+#      time-boxed run (suite fuzz)
 # and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
 # configure failure counts as one failure). Exits non-zero on any failure.
 #
-# usage: tools/test.sh [--no-asan] [--no-tsan]   (build directories are reused: reconfigured, not wiped)
-# env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR, TOKENVAULT_BUILD_TSAN_DIR override the build
-#        directory names.
+# usage: tools/test.sh [--no-asan] [--no-tsan] [--no-fuzz]   (build directories are reused: reconfigured,
+#        not wiped)
+# env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR, TOKENVAULT_BUILD_TSAN_DIR,
+#        TOKENVAULT_BUILD_FUZZ_DIR override the build directory names.
 # Integration tests run inside tests/integration/run_with_keyring.sh, which gives each one a private
 # D-Bus session with gnome-keyring-daemon; TOKENVAULT_REQUIRE_KEYRING=1 makes a missing keyring an error.
 # OAuth tests run inside tests/oauth/run_with_oauth_server.sh (oidc-provider on 127.0.0.1, installed from
@@ -23,13 +26,16 @@ jobs=2
 build_test=${TOKENVAULT_BUILD_TEST_DIR:-build-test}
 build_asan=${TOKENVAULT_BUILD_ASAN_DIR:-build-asan}
 build_tsan=${TOKENVAULT_BUILD_TSAN_DIR:-build-tsan}
+build_fuzz=${TOKENVAULT_BUILD_FUZZ_DIR:-build-fuzz}
 run_asan=1
 run_tsan=1
+run_fuzz=1
 for arg in "$@"; do
     case "$arg" in
         --no-asan) run_asan=0 ;;
         --no-tsan) run_tsan=0 ;;
-        *) echo "usage: tools/test.sh [--no-asan] [--no-tsan]" >&2; exit 2 ;;
+        --no-fuzz) run_fuzz=0 ;;
+        *) echo "usage: tools/test.sh [--no-asan] [--no-tsan] [--no-fuzz]" >&2; exit 2 ;;
     esac
 done
 
@@ -156,6 +162,23 @@ if [[ $run_tsan -eq 1 ]]; then
         note_failure "build-tsan: meson setup failed"
     fi
     echo "[build-tsan] took $((SECONDS - tsan_started)) s"
+fi
+
+# Fuzzing: every parser of hostile input has a libFuzzer harness with a round-trip oracle
+# (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone.
+if [[ $run_fuzz -eq 1 ]]; then
+    section "build-fuzz: configure"
+    fuzz_started=$SECONDS
+    if ! command -v clang++ >/dev/null 2>&1; then
+        note_failure "build-fuzz: clang++ not found (tools/bootstrap.sh installs it)"
+    elif CXX=clang++ configure "$build_fuzz" --buildtype=debugoptimized -Dfuzz=enabled -Dtests=disabled \
+            -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled </dev/null; then
+        run_phase build-fuzz "$build_fuzz" --suite fuzz
+        grep -h '^FUZZ ' "$build_fuzz/meson-logs/testlog.txt" 2>/dev/null || true
+    else
+        note_failure "build-fuzz: meson setup failed"
+    fi
+    echo "[build-fuzz] took $((SECONDS - fuzz_started)) s"
 fi
 
 section "summary"

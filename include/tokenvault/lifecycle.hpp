@@ -153,6 +153,29 @@ template <class = void>
     return true;
 }
 
+/// Checks that a token endpoint response is one JSON object (at most 64 levels deep) and finds its
+/// top-level "error": nullopt when there is none; the code when it is a short OAuth code, else "". Reads
+/// nothing else: the token is read by parse_token, and only from a success.
+template <class = void>
+[[nodiscard]] inline result<std::optional<std::string>> response_error_code(std::string_view body) {
+    json_cursor in(body);
+    std::optional<std::string> code;
+    std::string_view key, ignored;
+    TOKENVAULT_TRY(begin_document(in, json_cursor::kind::object, "token response"));
+    while (in.next_member(key)) {
+        if (key == "error" && in.peek() == json_cursor::kind::string) {
+            std::string_view value;
+            if (!in.string(value)) break;
+            code = is_oauth_error_code(value) ? std::string(value) : std::string{};
+            continue;
+        }
+        if (key == "error") code = std::string{};
+        if (!in.skip(ignored, max_member_depth)) break;
+    }
+    TOKENVAULT_TRY(end_document(in, "token response"));
+    return code;
+}
+
 }  // namespace detail
 
 /// Reads a token endpoint response (RFC 6749 5.1 and 5.2): 2xx with a token: refreshed; `invalid_grant`:
@@ -169,28 +192,22 @@ template <class = void>
     if (body.size() > token_limits::max_token_json)
         return refresh_result::failed(
             error{errc::provider_invalid_response, "token response: larger than 256 KiB"});
-    nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-    const detail::scrub_on_exit scrub_doc{doc};
-    if (doc.is_discarded() || !doc.is_object())
-        return refresh_result::failed(
-            error{errc::provider_invalid_response, "token response: not a JSON object"});
-    if (const auto code = doc.find("error"); code != doc.end() || http_status < 200 || http_status > 299) {
-        const std::string_view name = code != doc.end() && code->is_string()
-                                          ? std::string_view(code->get_ref<const std::string&>())
-                                          : "";
+    // First the shape and the OAuth error code, if any; the token itself is read only from a success.
+    auto error_code = detail::response_error_code(body);
+    if (!error_code) return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
+    if (*error_code || http_status < 200 || http_status > 299) {
+        const std::string name = error_code->value_or(std::string{});
         if (name == "invalid_grant") return refresh_result::rejected();
         if (name == "temporarily_unavailable" || name == "server_error")
-            return refresh_result::failed(
-                error{errc::provider_unavailable, "token endpoint error '" + std::string(name) + "'"});
+            return refresh_result::failed(error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
         if (detail::is_oauth_error_code(name))
             return refresh_result::failed(
-                error{errc::provider_rejected,
-                      "token endpoint error '" + std::string(name) + "' (the stored credential was kept)"});
+                error{errc::provider_rejected, "token endpoint error '" + name + "' (the stored credential was kept)"});
         return refresh_result::failed(error{
             errc::provider_invalid_response,
             "token endpoint answered HTTP " + std::to_string(http_status) + " without an OAuth error code"});
     }
-    auto parsed = token_from_json(doc, token_json_options{issued_at});
+    auto parsed = parse_token(body, token_json_options{issued_at});
     if (!parsed) {
         return refresh_result::failed(
             error{errc::provider_invalid_response,

@@ -270,6 +270,8 @@ private:
         if constexpr (Backend::persistent) keep_generations_unique();
         loaded_ = true;
         if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
+        for (const auto& [key, kept] : cache_.unreadable)
+            diagnostics_.on(events::entry_unreadable{detail::displayable_key(key), kept.why.code, kept.why.context});
         return {};
     }
 
@@ -323,7 +325,8 @@ private:
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
     template <class Change>
     result<std::uint64_t> write(std::string_view operation, const credential_id& id, Change&& change) {
-        auto outcome = write_locked(id, change);
+        const bool erasing = operation == "erase" || operation == "erase_if";
+        auto outcome = write_locked(id, change, erasing);
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;
         diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code(), erased});
@@ -331,7 +334,7 @@ private:
     }
 
     template <class Change>
-    result<std::uint64_t> write_locked(const credential_id& id, Change& change) {
+    result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing) {
         [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
         locking::wait_report wait;
         auto store_lock = take_store_lock(wait);
@@ -357,12 +360,19 @@ private:
         }
         TOKENVAULT_TRY(change(current, generation));
 
-        // Apply to the cache, remembering what to restore if the save fails.
+        // Apply to the cache, remembering what to restore if the save fails. An unreadable entry of this
+        // credential goes too: a write replaces it, an erase removes it.
         std::optional<entry> previous;
         if (found != cache_.entries.end()) previous = found->second;
+        std::optional<unreadable_entry> superseded;
+        if (const auto kept = cache_.unreadable.find(id.hash());
+            kept != cache_.unreadable.end() && (current || erasing)) {
+            superseded = std::move(kept->second);
+            cache_.unreadable.erase(kept);
+        }
         const auto previous_generation = cache_.last_generation;
         std::uint64_t new_generation = 0;
-        if (!current && !previous) return std::uint64_t{0};  // nothing to erase: no write needed
+        if (!current && !previous && !superseded) return std::uint64_t{0};  // nothing to erase: no write needed
         if (current) {
             new_generation = ++cache_.last_generation;
             if (found != cache_.entries.end()) {
@@ -372,7 +382,7 @@ private:
             } else {
                 cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(), {}});
             }
-        } else {
+        } else if (found != cache_.entries.end()) {
             cache_.entries.erase(found);
         }
         if (auto saved = backend_.save(context_, cache_); !saved) {
@@ -381,6 +391,7 @@ private:
                 cache_.entries.insert_or_assign(id.hash(), std::move(*previous));
             else
                 cache_.entries.erase(id.hash());
+            if (superseded) cache_.unreadable.insert_or_assign(id.hash(), std::move(*superseded));
             return saved.error();
         }
         generation_high_water_ = std::max(generation_high_water_, cache_.last_generation);

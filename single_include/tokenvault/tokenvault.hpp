@@ -1147,10 +1147,19 @@ struct rolled_back {
     std::uint64_t file_counter = 0;  ///< the seal counter of the file on disk now
 };
 
+/// A stored entry could not be read (written by a newer version, a bug, a hand edit). It is neither served
+/// nor lost: the store keeps its text and writes it back unchanged, until a login of that credential
+/// replaces it or a logout removes it. Reported on every load that finds it.
+struct entry_unreadable {
+    std::string_view credential;  ///< the entry's key in the bundle: its credential hash (sanitized)
+    std::error_code reason;       ///< what is wrong with it
+    std::string_view detail;      ///< which field and why, e.g. "token: field 'expires_at' is out of range"
+};
+
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
                          quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved,
-                         login, rolled_back>;
+                         login, rolled_back, entry_unreadable>;
 
 }  // namespace tokenvault::events
 // end file tokenvault/diagnostics/events.hpp
@@ -1367,7 +1376,7 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 }  // namespace tokenvault::diagnostics
 // end file tokenvault/diagnostics/resolution.hpp
 // begin file tokenvault/json.hpp
-// tokenvault/json.hpp: JSON mapping of tokens and bundles (nlohmann/json).
+// tokenvault/json.hpp: JSON mapping of tokens and bundles.
 //
 // Tokens: token_json.hpp. Bundles (docs/FORMAT.md): serialize_bundle writes the text directly into wiped
 // memory (detail/bundle_text.hpp); parse_bundle reads it with a strict pull reader, without an
@@ -1377,6 +1386,11 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 
 // begin file tokenvault/detail/bundle_reader.hpp
 // tokenvault/detail/bundle_reader.hpp: reads a bundle's JSON text straight into a `bundle` (json_cursor.hpp).
+//
+// Two kinds of failure, kept apart (docs/FORMAT.md): text that is not JSON, or a bundle whose own fields
+// (format, version, entries, last_generation) are wrong, fails the whole read; an entry that does not
+// satisfy the schema is isolated: it goes to bundle::unreadable with its text kept verbatim and the
+// reason, and every other entry loads. No intermediate document, no unwiped copy of a secret.
 
 #include <algorithm>
 #include <cstdint>
@@ -1384,372 +1398,26 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 
 // begin file tokenvault/credential_id.hpp
 // tokenvault/credential_id.hpp: the identity of a stored credential.
 //
 // A credential is identified by the canonical URL of the protected resource plus an optional account
 // (profile) name; a user-chosen server label is not identity, so renaming a server never orphans its
-// tokens. The canonical form and the hash are a file-format contract: see docs/FORMAT.md.
+// tokens. The canonical form and the hash are a file-format contract: see docs/FORMAT.md. A canonical
+// form is a fixed point: it parses again to itself (and so to the same hash), which is why input that
+// could not round-trip (a ':' in an unbracketed host, an empty port, a port with leading zeros, invalid
+// UTF-8) is refused rather than rewritten.
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <sodium.h>
-
-
-namespace tokenvault {
-
-/// Identity of a credential: canonical resource URL + optional account; hashable, file-name safe.
-class credential_id {
-public:
-    static constexpr std::size_t max_url_length = 2048;
-    static constexpr std::size_t max_account_length = 256;
-
-    /// Parses and canonicalises `resource_url` (see docs/FORMAT.md); `account` may be empty.
-    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url, std::string_view account = {}) {
-        auto canonical = canonicalize(resource_url);
-        if (!canonical) return canonical.error();
-        if (account.size() > max_account_length) return error{errc::too_large, "credential_id: account"};
-        for (const char c : account)
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-                return error{errc::invalid_argument, "credential_id: account contains a control character"};
-        credential_id id;
-        id.resource_ = std::move(*canonical);
-        id.account_ = std::string(account);
-        TOKENVAULT_TRY(id.compute_hash());
-        return id;
-    }
-
-    /// The canonical resource URL.
-    [[nodiscard]] const std::string& resource() const noexcept { return resource_; }
-    /// The account or profile name; empty when none.
-    [[nodiscard]] const std::string& account() const noexcept { return account_; }
-    /// SHA-256 (lower-case hex) of the identity: safe as a file name, keyring account or map key.
-    [[nodiscard]] const std::string& hash() const noexcept { return hash_; }
-
-    friend bool operator==(const credential_id& a, const credential_id& b) noexcept { return a.hash_ == b.hash_; }
-    friend bool operator<(const credential_id& a, const credential_id& b) noexcept { return a.hash_ < b.hash_; }
-
-    /// Returns the canonical form of an http(s) URL, or errc::invalid_url saying what is wrong.
-    [[nodiscard]] static result<std::string> canonicalize(std::string_view url) {
-        if (url.empty()) return error{errc::invalid_url, "credential_id: empty URL"};
-        if (url.size() > max_url_length) return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
-        for (const char c : url) {
-            const auto u = static_cast<unsigned char>(c);
-            if (u <= 0x20 || u == 0x7f)
-                return error{errc::invalid_url, "credential_id: URL contains a space or control character"};
-        }
-        const auto scheme_end = url.find("://");
-        if (scheme_end == std::string_view::npos)
-            return error{errc::invalid_url, "credential_id: URL has no scheme (expected https://...)"};
-        const std::string scheme = lower(url.substr(0, scheme_end));
-        if (scheme != "https" && scheme != "http")
-            return error{errc::invalid_url, "credential_id: scheme must be http or https"};
-        std::string_view rest = url.substr(scheme_end + 3);
-        const auto authority_end = rest.find_first_of("/?#");
-        const std::string_view authority = rest.substr(0, authority_end);
-        rest = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
-        if (authority.find('@') != std::string_view::npos)
-            return error{errc::invalid_url, "credential_id: URL must not contain user info"};
-
-        std::string_view host = authority;
-        std::string_view port;
-        if (!host.empty() && host.front() == '[') {  // IPv6 literal
-            const auto close = host.find(']');
-            if (close == std::string_view::npos) return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
-            port = host.substr(close + 1);
-            host = host.substr(0, close + 1);
-            if (!port.empty() && port.front() != ':') return error{errc::invalid_url, "credential_id: bad port"};
-            if (!port.empty()) port.remove_prefix(1);
-        } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
-            port = host.substr(colon + 1);
-            host = host.substr(0, colon);
-        }
-        if (host.empty()) return error{errc::invalid_url, "credential_id: URL has no host"};
-        for (const char c : host) {
-            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                            c == '.' || c == '_' || c == '[' || c == ']' || c == ':' || c == '%';
-            if (!ok) return error{errc::invalid_url, "credential_id: host contains an invalid character"};
-        }
-        std::string canonical = scheme + "://" + lower(host);
-        if (!port.empty()) {
-            if (port.size() > 5) return error{errc::invalid_url, "credential_id: port out of range"};
-            std::uint32_t value = 0;
-            for (const char c : port) {
-                if (c < '0' || c > '9') return error{errc::invalid_url, "credential_id: port is not a number"};
-                value = value * 10 + static_cast<std::uint32_t>(c - '0');
-            }
-            if (value == 0 || value > 65535) return error{errc::invalid_url, "credential_id: port out of range"};
-            const bool default_port = (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
-            if (!default_port) canonical += ":" + std::to_string(value);
-        }
-        const auto fragment = rest.find('#');
-        if (fragment != std::string_view::npos) rest = rest.substr(0, fragment);
-        if (rest.empty() || rest.front() == '?') canonical += '/';
-        canonical += rest;
-        return canonical;
-    }
-
-private:
-    credential_id() = default;
-
-    static std::string lower(std::string_view s) {
-        std::string out(s);
-        for (char& c : out)
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        return out;
-    }
-
-    result<void> compute_hash() {
-        TOKENVAULT_TRY(detail::ensure_sodium());
-        static constexpr std::string_view domain = "tokenvault-credential-v1\n";
-        crypto_hash_sha256_state state;
-        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        const auto feed = [&](std::string_view part) {
-            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
-        };
-        crypto_hash_sha256_init(&state);
-        feed(domain);
-        feed(resource_);
-        feed("\n");
-        feed(account_);
-        crypto_hash_sha256_final(&state, digest.data());
-        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-        hash_.assign(hex.data(), crypto_hash_sha256_BYTES * 2);
-        return {};
-    }
-
-    std::string resource_;
-    std::string account_;
-    std::string hash_;
-};
-
-}  // namespace tokenvault
-
-template <>
-struct std::hash<tokenvault::credential_id> {
-    std::size_t operator()(const tokenvault::credential_id& id) const noexcept {
-        return std::hash<std::string>{}(id.hash());
-    }
-};
-// end file tokenvault/credential_id.hpp
-// begin file tokenvault/entry.hpp
-// tokenvault/entry.hpp: a stored credential (`entry`), its secret-free summary (`entry_info`), and the
-// `bundle` of entries that a backend persists as one unit.
-//
-// Every write of an entry bumps its generation; compare-and-swap and erase_if compare it, so a caller
-// changes an entry only if nobody else changed it since the caller read it.
-
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <unordered_map>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-// begin file tokenvault/token.hpp
-// tokenvault/token.hpp: the OAuth token and the string type that holds its secrets.
-//
-// `secret_string` keeps its characters in memory that is zeroed when freed and prints as `<redacted>`
-// on every stream, so a token logged by mistake leaks nothing. `token` is the provider-neutral OAuth
-// credential; fields tokenvault does not know are kept in `extra` and written back unchanged.
-
-#include <chrono>
-#include <compare>
-#include <concepts>
-#include <cstring>
-#include <optional>
-#include <ostream>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-#include <sodium.h>
-
-
-namespace tokenvault {
-
-/// A string holding a secret: zeroed on destruction, compared in constant time, printed as <redacted>.
-class secret_string {
-public:
-    using storage_type = std::basic_string<char, std::char_traits<char>, detail::zeroing_allocator<char>>;
-
-    secret_string() = default;
-    explicit secret_string(std::string_view value) : value_(value.data(), value.size()) {}
-    secret_string(const secret_string&) = default;
-    secret_string(secret_string&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
-    secret_string& operator=(const secret_string& other) {
-        if (this != &other) {
-            wipe();
-            value_ = other.value_;
-        }
-        return *this;
-    }
-    secret_string& operator=(secret_string&& other) noexcept {
-        if (this != &other) {
-            wipe();
-            value_ = std::move(other.value_);
-            other.wipe();
-        }
-        return *this;
-    }
-    ~secret_string() { wipe(); }
-
-    /// The secret itself; handle with care (never log it).
-    [[nodiscard]] std::string_view reveal() const noexcept { return {value_.data(), value_.size()}; }
-    [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
-    [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
-
-    /// Constant-time equality of the secrets.
-    friend bool operator==(const secret_string& a, const secret_string& b) noexcept {
-        return a.value_.size() == b.value_.size() &&
-               (a.value_.empty() || sodium_memcmp(a.value_.data(), b.value_.data(), a.value_.size()) == 0);
-    }
-    /// Prints `<redacted>`, never the secret.
-    friend std::ostream& operator<<(std::ostream& os, const secret_string&) { return os << "<redacted>"; }
-
-private:
-    void wipe() noexcept {
-        // Zero the whole buffer, including a short-string buffer inside the object itself.
-        if (value_.capacity() > 0) sodium_memzero(value_.data(), value_.capacity());
-        value_.clear();
-    }
-    storage_type value_;
-};
-
-/// The clock of every tokenvault time point.
-using clock = std::chrono::system_clock;
-
-/// An OAuth credential as issued by an authorization server.
-struct token {
-    secret_string access_token;                  ///< the bearer credential
-    std::string token_type = "Bearer";           ///< usually "Bearer" or "DPoP"
-    std::optional<secret_string> refresh_token;  ///< absent when the server issued none
-    std::optional<clock::time_point> expires_at; ///< absent: unknown expiry, valid until a 401
-    std::vector<std::string> scopes;             ///< granted scopes
-    std::string issuer;                          ///< authorization server (issuer URL)
-    std::string client_id;                       ///< the OAuth client this token was issued to
-    std::optional<secret_string> client_secret;  ///< for confidential or dynamically registered clients
-    std::optional<secret_string> id_token;       ///< OpenID Connect ID token, if any
-    nlohmann::json extra = nlohmann::json::object();  ///< unknown fields, preserved on round trip
-
-    /// True when the token expires within `skew` of `now` (unknown expiry is never expired).
-    [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
-        return expires_at.has_value() && *expires_at <= now + skew;
-    }
-    /// Equal when every field is (secrets compared in constant time). A template so that a translation
-    /// unit that never compares tokens does not pay for resolving nlohmann::json's comparisons.
-    template <std::same_as<token> T>
-    friend bool operator==(const T& a, const T& b) {
-        return a.access_token == b.access_token && a.token_type == b.token_type &&
-               a.refresh_token == b.refresh_token && a.expires_at == b.expires_at && a.scopes == b.scopes &&
-               a.issuer == b.issuer && a.client_id == b.client_id && a.client_secret == b.client_secret &&
-               a.id_token == b.id_token && a.extra == b.extra;
-    }
-    /// Prints a redacted summary: type, expiry and scopes, never a secret.
-    friend std::ostream& operator<<(std::ostream& os, const token& t) {
-        os << "token{type=" << t.token_type << ", access_token=<redacted>";
-        if (t.refresh_token) os << ", refresh_token=<redacted>";
-        if (t.expires_at)
-            os << ", expires_at="
-               << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
-        os << ", scopes=" << t.scopes.size() << "}";
-        return os;
-    }
-};
-
-}  // namespace tokenvault
-// end file tokenvault/token.hpp
-
-namespace tokenvault {
-
-/// A stored credential: identity, token, generation and time of the last write.
-struct entry {
-    credential_id id;                                  ///< whose credential this is
-    ::tokenvault::token token;                         ///< the credential itself
-    std::uint64_t generation = 0;                      ///< bumped on every write of this entry
-    clock::time_point updated_at{};                    ///< time of the last write
-    nlohmann::json extra = nlohmann::json::object();   ///< unknown entry fields, preserved
-};
-
-/// What `list()` returns for an entry: identity and metadata, never a secret.
-struct entry_info {
-    credential_id id;                          ///< whose credential this is
-    std::optional<clock::time_point> expires_at;  ///< token expiry, if known
-    std::uint64_t generation = 0;              ///< the entry's generation
-    clock::time_point updated_at{};            ///< time of the last write
-    bool has_refresh_token = false;            ///< whether a silent refresh is possible
-    std::vector<std::string> scopes;           ///< granted scopes
-    std::string issuer;                        ///< authorization server
-};
-
-/// Name and version of the plaintext bundle format (docs/FORMAT.md).
-inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
-inline constexpr std::int64_t bundle_format_version = 1;
-
-/// The unit a backend persists: all entries, keyed by credential hash.
-struct bundle {
-    std::unordered_map<std::string, entry> entries;     ///< keyed by `credential_id::hash()`
-    std::uint64_t last_generation = 0;  ///< the last generation handed out; never reused in a bundle
-    nlohmann::json extra = nlohmann::json::object();    ///< unknown top-level fields, preserved
-};
-
-/// The secret-free summary of an entry.
-[[nodiscard]] inline entry_info summarize(const entry& e) {
-    return entry_info{e.id,         e.token.expires_at,     e.generation,  e.updated_at,
-                      e.token.refresh_token.has_value(), e.token.scopes, e.token.issuer};
-}
-
-}  // namespace tokenvault
-// end file tokenvault/entry.hpp
-// begin file tokenvault/token_json.hpp
-// tokenvault/token_json.hpp: JSON mapping of tokens (nlohmann/json), and the limits every token obeys.
-//
-// Expiry is written as an absolute RFC 3339 UTC time ("expires_at"); on read tokenvault also accepts
-// unix seconds, unix milliseconds (numbers >= 1e11) and "expires_in" relative to a known issue time.
-// Unknown fields are kept and written back. Every malformed input gives a typed error naming the field;
-// nothing is partially applied. Secrets in temporary JSON documents are wiped after use.
-// Functions are templates (a defaulted parameter, or the JSON type) so that a translation unit compiles
-// only those it calls.
-
-#include <charconv>
-#include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-// begin file tokenvault/detail/json_writer.hpp
-// tokenvault/detail/json_writer.hpp: writes JSON text straight into wiped memory.
-//
-// serialize_bundle uses it so that no intermediate nlohmann document holds copies of the secrets; the
-// only nlohmann use is for unknown fields that tokenvault preserves without knowing their shape.
-
-#include <charconv>
-#include <cstdint>
-#include <cstring>
-#include <string>
-#include <string_view>
-
-#include <nlohmann/json.hpp>
 
 // begin file tokenvault/detail/text_checks.hpp
 // tokenvault/detail/text_checks.hpp: byte-level checks every stored text field passes (UTF-8, control bytes).
@@ -1832,582 +1500,405 @@ template <bool StopAtJsonSpecials = false>
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/text_checks.hpp
 
-namespace tokenvault::detail {
+namespace tokenvault {
 
-/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
-class json_writer {
+/// Identity of a credential: canonical resource URL + optional account; hashable, file-name safe.
+class credential_id {
 public:
-    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
+    static constexpr std::size_t max_url_length = 2048;
+    static constexpr std::size_t max_account_length = 256;
 
-    /// Appends a JSON string; false when `value` is not valid UTF-8 (the text is then unusable).
-    [[nodiscard]] bool string(std::string_view value) {
-        static constexpr char hex[] = "0123456789abcdef";
-        out_ += '"';
-        std::size_t i = 0;
-        for (;;) {
-            const std::size_t run_end = printable_ascii_end<true>(value, i);
-            out_.append(value.data() + i, run_end - i);
-            i = run_end;
-            if (i == value.size()) break;
-            const auto c = static_cast<unsigned char>(value[i]);
-            if (c == '"' || c == '\\') {
-                const char escaped[] = {'\\', static_cast<char>(c)};
-                out_.append(escaped, sizeof escaped);
-                ++i;
-            } else if (c < 0x20) {
-                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-                out_.append(escaped, sizeof escaped);
-                ++i;
-            } else if (c == 0x7f) {
-                out_ += static_cast<char>(c);
-                ++i;
-            } else {
-                const auto length = utf8_sequence_length(value, i);
-                if (length == 0) return false;  // the caller discards the whole text
-                out_.append(value.data() + i, length);
-                i += length;
+    /// Parses and canonicalises `resource_url` (see docs/FORMAT.md); `account` may be empty.
+    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url, std::string_view account = {}) {
+        auto canonical = canonicalize(resource_url);
+        if (!canonical) return canonical.error();
+        if (account.size() > max_account_length) return error{errc::too_large, "credential_id: account"};
+        if (detail::has_control_or_nul(account))
+            return error{errc::invalid_argument, "credential_id: account contains a control character"};
+        if (!detail::valid_utf8(account))
+            return error{errc::invalid_argument, "credential_id: account is not valid UTF-8"};
+        credential_id id;
+        id.resource_ = std::move(*canonical);
+        id.account_ = std::string(account);
+        TOKENVAULT_TRY(id.compute_hash());
+        return id;
+    }
+
+    /// The canonical resource URL.
+    [[nodiscard]] const std::string& resource() const noexcept { return resource_; }
+    /// The account or profile name; empty when none.
+    [[nodiscard]] const std::string& account() const noexcept { return account_; }
+    /// SHA-256 (lower-case hex) of the identity: safe as a file name, keyring account or map key.
+    [[nodiscard]] const std::string& hash() const noexcept { return hash_; }
+
+    friend bool operator==(const credential_id& a, const credential_id& b) noexcept { return a.hash_ == b.hash_; }
+    friend bool operator<(const credential_id& a, const credential_id& b) noexcept { return a.hash_ < b.hash_; }
+
+    /// Returns the canonical form of an http(s) URL, or errc::invalid_url saying what is wrong.
+    [[nodiscard]] static result<std::string> canonicalize(std::string_view url) {
+        if (url.empty()) return error{errc::invalid_url, "credential_id: empty URL"};
+        if (url.size() > max_url_length) return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
+        for (const char c : url) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u <= 0x20 || u == 0x7f)
+                return error{errc::invalid_url, "credential_id: URL contains a space or control character"};
+        }
+        if (!detail::valid_utf8(url)) return error{errc::invalid_url, "credential_id: URL is not valid UTF-8"};
+        const auto scheme_end = url.find("://");
+        if (scheme_end == std::string_view::npos)
+            return error{errc::invalid_url, "credential_id: URL has no scheme (expected https://...)"};
+        const std::string scheme = lower(url.substr(0, scheme_end));
+        if (scheme != "https" && scheme != "http")
+            return error{errc::invalid_url, "credential_id: scheme must be http or https"};
+        std::string_view rest = url.substr(scheme_end + 3);
+        const auto authority_end = rest.find_first_of("/?#");
+        const std::string_view authority = rest.substr(0, authority_end);
+        rest = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+        if (authority.find('@') != std::string_view::npos)
+            return error{errc::invalid_url, "credential_id: URL must not contain user info"};
+
+        // host [":" port], the host a name or a bracketed IPv6 literal.
+        std::string_view host = authority;
+        std::optional<std::string_view> port;
+        bool bracketed = false;
+        if (!host.empty() && host.front() == '[') {
+            const auto close = host.find(']');
+            if (close == std::string_view::npos) return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
+            const auto after = host.substr(close + 1);
+            host = host.substr(0, close + 1);
+            bracketed = true;
+            if (!after.empty()) {
+                if (after.front() != ':') return error{errc::invalid_url, "credential_id: bad port"};
+                port = after.substr(1);
             }
+        } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+            port = host.substr(colon + 1);
+            host = host.substr(0, colon);
         }
-        out_ += '"';
-        return true;
-    }
-    /// Appends `"key":` (with a leading comma when needed).
-    [[nodiscard]] bool key(std::string_view name) {
-        separator();
-        if (!string(name)) return false;
-        out_ += ':';
-        return true;
-    }
-    /// Appends an unsigned number.
-    void number(std::uint64_t value) {
-        char buf[24];
-        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-        (void)ec;
-        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
-        const auto digits = static_cast<std::size_t>(end - buf);
-        const auto at = out_.size();
-        out_.resize(at + digits);
-        std::memcpy(out_.data() + at, buf, digits);
-    }
-    /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
-    template <class Json>
-    void value(const Json& v) {
-        std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-        out_ += text;
-        wipe(text);
-    }
-    void open_object() {
-        out_ += '{';
-        first_ = true;
-    }
-    void close_object() {
-        out_ += '}';
-        first_ = false;
-    }
-    void open_array() {
-        out_ += '[';
-        first_ = true;
-    }
-    void close_array() {
-        out_ += ']';
-        first_ = false;
-    }
-    /// Writes the separator before an array element.
-    void element() { separator(); }
-    /// Appends JSON text that is already well-formed (a value after `key`).
-    void raw(std::string_view json_text) { out_.append(json_text.data(), json_text.size()); }
-    /// The number of bytes written so far.
-    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
-    /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
-    template <class Json, class Skip>
-    [[nodiscard]] bool members_of(const Json& object, Skip&& skip) {
-        if (!object.is_object()) return true;
-        for (auto it = object.begin(); it != object.end(); ++it) {
-            if (skip(it.key())) continue;
-            if (!key(it.key())) return false;
-            value(it.value());
+        if (host.empty() || (bracketed && host.size() == 2))
+            return error{errc::invalid_url, "credential_id: URL has no host"};
+        const auto inner = bracketed ? host.substr(1, host.size() - 2) : host;
+        for (const char c : inner) {
+            const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                   c == '-' || c == '.' || c == '_' || c == '%';
+            if (!(name_char || (bracketed && c == ':')))
+                return error{errc::invalid_url, bracketed ? "credential_id: IPv6 host contains an invalid character"
+                                                          : "credential_id: host contains an invalid character"};
         }
-        return true;
+        std::string canonical = scheme + "://" + lower(host);
+        if (port) {
+            if (port->empty()) return error{errc::invalid_url, "credential_id: empty port after ':'"};
+            if (port->size() > 5 || (port->size() > 1 && port->front() == '0'))
+                return error{errc::invalid_url, "credential_id: port must be 1-65535 without leading zeros"};
+            std::uint32_t value = 0;
+            for (const char c : *port) {
+                if (c < '0' || c > '9') return error{errc::invalid_url, "credential_id: port is not a number"};
+                value = value * 10 + static_cast<std::uint32_t>(c - '0');
+            }
+            if (value == 0 || value > 65535) return error{errc::invalid_url, "credential_id: port out of range"};
+            const bool default_port = (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
+            if (!default_port) canonical += ":" + std::to_string(value);
+        }
+        const auto fragment = rest.find('#');
+        if (fragment != std::string_view::npos) rest = rest.substr(0, fragment);
+        if (rest.empty() || rest.front() == '?') canonical += '/';
+        canonical += rest;
+        if (canonical.size() > max_url_length)  // "https://host" gains its '/': it must still parse
+            return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
+        return canonical;
     }
-    [[nodiscard]] secret_text& text() noexcept { return out_; }
 
 private:
-    void separator() {
-        if (!first_) out_ += ',';
-        first_ = false;
+    credential_id() = default;
+
+    static std::string lower(std::string_view s) {
+        std::string out(s);
+        for (char& c : out)
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        return out;
     }
-    secret_text out_;
-    bool first_ = true;
+
+    result<void> compute_hash() {
+        TOKENVAULT_TRY(detail::ensure_sodium());
+        static constexpr std::string_view domain = "tokenvault-credential-v1\n";
+        crypto_hash_sha256_state state;
+        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+        const auto feed = [&](std::string_view part) {
+            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
+        };
+        crypto_hash_sha256_init(&state);
+        feed(domain);
+        feed(resource_);
+        feed("\n");
+        feed(account_);
+        crypto_hash_sha256_final(&state, digest.data());
+        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
+        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+        hash_.assign(hex.data(), crypto_hash_sha256_BYTES * 2);
+        return {};
+    }
+
+    std::string resource_;
+    std::string account_;
+    std::string hash_;
 };
 
-}  // namespace tokenvault::detail
-// end file tokenvault/detail/json_writer.hpp
+}  // namespace tokenvault
+
+template <>
+struct std::hash<tokenvault::credential_id> {
+    std::size_t operator()(const tokenvault::credential_id& id) const noexcept {
+        return std::hash<std::string>{}(id.hash());
+    }
+};
+// end file tokenvault/credential_id.hpp
+// begin file tokenvault/entry.hpp
+// tokenvault/entry.hpp: a stored credential (`entry`), its secret-free summary (`entry_info`), and the
+// `bundle` of entries that a backend persists as one unit.
+//
+// Every write of an entry bumps its generation; compare-and-swap and erase_if compare it, so a caller
+// changes an entry only if nobody else changed it since the caller read it.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+// begin file tokenvault/token.hpp
+// tokenvault/token.hpp: the OAuth token and the string type that holds its secrets.
+//
+// `secret_string` keeps its characters in memory that is zeroed when freed and prints as `<redacted>`
+// on every stream, so a token logged by mistake leaks nothing. `token` is the provider-neutral OAuth
+// credential; fields tokenvault does not know are kept in `extra` (an `extra_json`, whose memory is wiped
+// when released, since unknown fields may hold secrets too) and written back unchanged.
+
+#include <chrono>
+#include <compare>
+#include <concepts>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
 
 namespace tokenvault {
 
-/// Size limits applied to every token read or written.
-struct token_limits {
-    static constexpr std::size_t max_secret_length = 32 * 1024;   ///< access/refresh/id token, client secret
-    static constexpr std::size_t max_text_length = 4 * 1024;      ///< token type, issuer, client id, scope
-    static constexpr std::size_t max_scopes = 256;                ///< number of scopes
-    static constexpr std::size_t max_token_json = 256 * 1024;     ///< one serialized token with extras
-    static constexpr std::size_t max_bundle_json = 64u << 20;     ///< one serialized bundle
+/// A string holding a secret: zeroed on destruction, compared in constant time, printed as <redacted>.
+class secret_string {
+public:
+    using storage_type = std::basic_string<char, std::char_traits<char>, detail::zeroing_allocator<char>>;
+
+    secret_string() = default;
+    explicit secret_string(std::string_view value) : value_(value.data(), value.size()) {}
+    secret_string(const secret_string&) = default;
+    secret_string(secret_string&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
+    secret_string& operator=(const secret_string& other) {
+        if (this != &other) {
+            wipe();
+            value_ = other.value_;
+        }
+        return *this;
+    }
+    secret_string& operator=(secret_string&& other) noexcept {
+        if (this != &other) {
+            wipe();
+            value_ = std::move(other.value_);
+            other.wipe();
+        }
+        return *this;
+    }
+    ~secret_string() { wipe(); }
+
+    /// The secret itself; handle with care (never log it).
+    [[nodiscard]] std::string_view reveal() const noexcept { return {value_.data(), value_.size()}; }
+    [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
+    [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
+
+    /// Constant-time equality of the secrets.
+    friend bool operator==(const secret_string& a, const secret_string& b) noexcept {
+        return a.value_.size() == b.value_.size() &&
+               (a.value_.empty() || sodium_memcmp(a.value_.data(), b.value_.data(), a.value_.size()) == 0);
+    }
+    /// Prints `<redacted>`, never the secret.
+    friend std::ostream& operator<<(std::ostream& os, const secret_string&) { return os << "<redacted>"; }
+
+private:
+    void wipe() noexcept {
+        // Zero the whole buffer, including a short-string buffer inside the object itself.
+        if (value_.capacity() > 0) sodium_memzero(value_.data(), value_.capacity());
+        value_.clear();
+    }
+    storage_type value_;
 };
 
 namespace detail {
 
-/// Overwrites every string inside `doc` with zeros (for documents that held secrets).
-template <class Json>
-inline void scrub(Json& doc) noexcept {
-    if (doc.is_string()) {
-        auto& s = doc.template get_ref<std::string&>();
-        wipe(s);
-    } else if (doc.is_structured()) {
-        for (auto& child : doc) scrub(child);
-    }
-}
-
-/// Wipes a JSON document's strings when it goes out of scope.
-template <class Json>
-struct scrub_on_exit {
-    Json& doc;
-    explicit scrub_on_exit(Json& d) noexcept : doc(d) {}
-    scrub_on_exit(const scrub_on_exit&) = delete;
-    scrub_on_exit& operator=(const scrub_on_exit&) = delete;
-    ~scrub_on_exit() { scrub(doc); }
+/// Orders the keys of an extra_json object; transparent, so std::string, string_view and literals all
+/// find a key.
+struct text_less {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a < b; }
 };
 
-/// Formats a time point as RFC 3339 UTC with fractional seconds only when they are non-zero.
-template <class = void>
-inline std::string format_rfc3339(clock::time_point tp) {
-    using namespace std::chrono;
-    const auto ns_total = duration_cast<nanoseconds>(tp.time_since_epoch());
-    auto day_point = floor<days>(tp);
-    const year_month_day ymd{day_point};
-    const hh_mm_ss<nanoseconds> hms{duration_cast<nanoseconds>(tp - day_point)};
-    (void)ns_total;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02lld", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                  static_cast<long long>(hms.seconds().count()));
-    std::string out = buf;
-    if (const auto frac = hms.subseconds().count(); frac != 0) {
-        std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(frac));
-        std::string f = buf;
-        while (f.back() == '0') f.pop_back();
-        out += f;
-    }
-    out += 'Z';
-    return out;
-}
-
-/// Parses RFC 3339 ("2026-11-23T04:00:00Z", "...T04:00:00.5+01:00"); nullopt when malformed.
-template <class = void>
-inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
-    using namespace std::chrono;
-    const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
-        if (pos + n > s.size()) return false;
-        out = 0;
-        for (std::size_t i = pos; i < pos + n; ++i) {
-            if (s[i] < '0' || s[i] > '9') return false;
-            out = out * 10 + (s[i] - '0');
-        }
-        return true;
-    };
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-    if (s.size() < 20 || !digits(0, 4, y) || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' || !digits(8, 2, d) ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) || s[13] != ':' || !digits(14, 2, mi) ||
-        s[16] != ':' || !digits(17, 2, sec))
-        return std::nullopt;
-    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-    if (!ymd.ok() || y > 2200 || h > 23 || mi > 59 || sec > 60) return std::nullopt;  // 2200: far inside clock range
-    std::size_t pos = 19;
-    nanoseconds frac{0};
-    if (pos < s.size() && s[pos] == '.') {
-        ++pos;
-        long long value = 0;
-        int count = 0;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-            if (count < 9) {
-                value = value * 10 + (s[pos] - '0');
-                ++count;
-            }
-            ++pos;
-        }
-        if (count == 0) return std::nullopt;
-        for (int i = count; i < 9; ++i) value *= 10;
-        frac = nanoseconds{value};
-    }
-    minutes offset{0};
-    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-        ++pos;
-    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-        int oh = 0, om = 0;
-        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om))
-            return std::nullopt;
-        offset = hours{oh} + minutes{om};
-        if (s[pos] == '-') offset = -offset;
-        pos += 6;
-    } else {
-        return std::nullopt;
-    }
-    if (pos != s.size()) return std::nullopt;
-    const auto tp = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + frac - offset;
-    return time_point_cast<clock::duration>(tp);
-}
-
-template <class Json>
-inline result<std::string> text_field(const Json& doc, const char* name, bool required,
-                                      std::size_t max_length) {
-    const auto found = doc.find(name);
-    if (found == doc.end() || found->is_null()) {
-        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
-        return std::string{};
-    }
-    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->template get_ref<const std::string&>();
-    if (value.size() > max_length)
-        return error{errc::too_large, std::string("token: field '") + name + "' is too long"};
-    if (has_control_or_nul(value))
-        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
-    return value;
-}
-
-template <class Json>
-inline result<std::optional<secret_string>> secret_field(const Json& doc, const char* name, bool required) {
-    const auto found = doc.find(name);
-    if (found == doc.end() || found->is_null()) {
-        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
-        return std::optional<secret_string>{};
-    }
-    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->template get_ref<const std::string&>();
-    if (value.size() > token_limits::max_secret_length)
-        return error{errc::too_large, std::string("token: field '") + name + "' is longer than 32 KiB"};
-    if (has_control_or_nul(value))
-        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
-    return std::optional<secret_string>{secret_string{value}};
-}
-
-/// The latest expiry tokenvault accepts (2200-01-01T00:00:00Z): far later than any real token, far inside
-/// the range of the nanosecond clock (year 2262), so no conversion can overflow.
-inline constexpr double max_expiry_seconds = 7258118400.0;
-
-/// An expiry written as RFC 3339 text.
-template <class = void>
-inline result<std::optional<clock::time_point>> expiry_from_text(std::string_view text, const char* name) {
-    auto tp = parse_rfc3339(text);
-    if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
-    return std::optional<clock::time_point>{*tp};
-}
-
-/// An expiry written as unix seconds, or unix milliseconds (>= 1e11).
-template <class = void>
-inline result<std::optional<clock::time_point>> expiry_from_number(double n, const char* name) {
-    using namespace std::chrono;
-    const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
-    const double seconds = millis ? n / 1000.0 : n;
-    if (!(n >= 0) || seconds > max_expiry_seconds)
-        return error{errc::value_out_of_range,
-                     std::string("token: field '") + name + "' is out of range (before 1970 or after 2200)"};
-    const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
-    return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
-}
-
-/// The error for an expiry that is neither text nor a number.
-template <class = void>
-inline error expiry_type_error(const char* name) {
-    return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
-}
-
-/// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
-template <class Json>
-inline result<std::optional<clock::time_point>> expiry_field(const Json& value, const char* name) {
-    if (value.is_null()) return std::optional<clock::time_point>{};
-    if (value.is_string()) return expiry_from_text(value.template get_ref<const std::string&>(), name);
-    if (value.is_number()) return expiry_from_number(value.template get<double>(), name);
-    return expiry_type_error(name);
-}
-
-/// Resolves a relative "expires_in" (seconds after `issued_at`).
-template <class = void>
-inline result<clock::time_point> expiry_after(double seconds, const std::optional<clock::time_point>& issued_at) {
-    if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
-        return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
-    if (!issued_at)
-        return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};
-    return *issued_at + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
-}
-
-/// Appends the scopes of a space-separated OAuth "scope" string.
-template <class = void>
-inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
-    std::size_t start = 0;
-    while (start < text.size()) {
-        const auto end = text.find(' ', start);
-        const auto piece = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-        if (!piece.empty()) scopes.emplace_back(piece);
-        if (end == std::string_view::npos) break;
-        start = end + 1;
-    }
-}
+/// The object type of extra_json: a std::map ordered by text_less.
+template <class Key, class Value, class /*Compare*/, class Allocator>
+using text_map = std::map<Key, Value, text_less, Allocator>;
 
 }  // namespace detail
 
-/// Checks a token's fields against tokenvault's limits (non-empty access token, sizes, no control bytes).
-template <class = void>
-[[nodiscard]] inline result<void> validate(const token& t) {
-    if (t.access_token.empty()) return error{errc::missing_field, "token: access_token is empty"};
-    const auto check_secret = [](const secret_string& s, const char* name) -> result<void> {
-        if (s.size() > token_limits::max_secret_length)
-            return error{errc::too_large, std::string("token: ") + name + " is longer than 32 KiB"};
-        if (detail::has_control_or_nul(s.reveal()))
-            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
-        if (!detail::valid_utf8(s.reveal()))
-            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
-        return {};
-    };
-    const auto check_text = [](const std::string& s, const char* name) -> result<void> {
-        if (s.size() > token_limits::max_text_length)
-            return error{errc::too_large, std::string("token: ") + name + " is too long"};
-        if (detail::has_control_or_nul(s))
-            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
-        if (!detail::valid_utf8(s))
-            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
-        return {};
-    };
-    TOKENVAULT_TRY(check_secret(t.access_token, "access_token"));
-    if (t.refresh_token) TOKENVAULT_TRY(check_secret(*t.refresh_token, "refresh_token"));
-    if (t.client_secret) TOKENVAULT_TRY(check_secret(*t.client_secret, "client_secret"));
-    if (t.id_token) TOKENVAULT_TRY(check_secret(*t.id_token, "id_token"));
-    if (t.token_type.empty()) return error{errc::missing_field, "token: token_type is empty"};
-    TOKENVAULT_TRY(check_text(t.token_type, "token_type"));
-    TOKENVAULT_TRY(check_text(t.issuer, "issuer"));
-    TOKENVAULT_TRY(check_text(t.client_id, "client_id"));
-    if (t.scopes.size() > token_limits::max_scopes) return error{errc::too_large, "token: too many scopes"};
-    for (const auto& scope : t.scopes) {
-        TOKENVAULT_TRY(check_text(scope, "scope"));
-        if (scope.empty() || scope.find(' ') != std::string::npos)
-            return error{errc::invalid_argument, "token: a scope is empty or contains a space"};
-    }
-    if (!t.extra.is_object()) return error{errc::wrong_type, "token: extra must be a JSON object"};
-    return {};
-}
+/// A JSON value of fields tokenvault does not know: nlohmann::basic_json whose strings and nodes live in
+/// memory that is wiped when released (detail::zeroing_allocator). Values nest at most 64 levels deep,
+/// counting the object that holds them (docs/FORMAT.md).
+using extra_json = nlohmann::basic_json<detail::text_map, std::vector, detail::secret_text, bool, std::int64_t,
+                                        std::uint64_t, double, detail::zeroing_allocator>;
 
-/// Options for reading a token from JSON.
-struct token_json_options {
-    /// The time the token was issued; needed to resolve a relative "expires_in".
-    std::optional<clock::time_point> issued_at;
+/// The clock of every tokenvault time point.
+using clock = std::chrono::system_clock;
+
+/// An OAuth credential as issued by an authorization server.
+struct token {
+    secret_string access_token;                  ///< the bearer credential
+    std::string token_type = "Bearer";           ///< usually "Bearer" or "DPoP"
+    std::optional<secret_string> refresh_token;  ///< absent when the server issued none
+    std::optional<clock::time_point> expires_at; ///< absent: unknown expiry, valid until a 401
+    std::vector<std::string> scopes;             ///< granted scopes
+    std::string issuer;                          ///< authorization server (issuer URL)
+    std::string client_id;                       ///< the OAuth client this token was issued to
+    std::optional<secret_string> client_secret;  ///< for confidential or dynamically registered clients
+    std::optional<secret_string> id_token;       ///< OpenID Connect ID token, if any
+    extra_json extra = extra_json::object();     ///< unknown fields, preserved on round trip
+
+    /// True when the token expires within `skew` of `now` (unknown expiry is never expired).
+    [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
+        return expires_at.has_value() && *expires_at <= now + skew;
+    }
+    /// Equal when every field is (secrets compared in constant time). A template so that a translation
+    /// unit that never compares tokens does not pay for resolving extra_json's comparisons.
+    template <std::same_as<token> T>
+    friend bool operator==(const T& a, const T& b) {
+        return a.access_token == b.access_token && a.token_type == b.token_type &&
+               a.refresh_token == b.refresh_token && a.expires_at == b.expires_at && a.scopes == b.scopes &&
+               a.issuer == b.issuer && a.client_id == b.client_id && a.client_secret == b.client_secret &&
+               a.id_token == b.id_token && a.extra == b.extra;
+    }
+    /// Prints a redacted summary: type, expiry and scopes, never a secret.
+    friend std::ostream& operator<<(std::ostream& os, const token& t) {
+        os << "token{type=" << t.token_type << ", access_token=<redacted>";
+        if (t.refresh_token) os << ", refresh_token=<redacted>";
+        if (t.expires_at)
+            os << ", expires_at="
+               << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
+        os << ", scopes=" << t.scopes.size() << "}";
+        return os;
+    }
 };
-
-/// Reads a token from a JSON object (a stored token or an OAuth token response).
-template <class Json = nlohmann::json>
-[[nodiscard]] inline result<token> token_from_json(const Json& doc, const token_json_options& options = {}) {
-    if (!doc.is_object()) return error{errc::wrong_type, "token: JSON value must be an object"};
-    token t;
-    {
-        auto access = detail::secret_field(doc, "access_token", true);
-        if (!access) return access.error();
-        t.access_token = std::move(**access);
-    }
-    {
-        auto type = detail::text_field(doc, "token_type", false, token_limits::max_text_length);
-        if (!type) return type.error();
-        if (!type->empty()) t.token_type = std::move(*type);
-    }
-    {
-        auto refresh = detail::secret_field(doc, "refresh_token", false);
-        if (!refresh) return refresh.error();
-        t.refresh_token = std::move(*refresh);
-        if (t.refresh_token && t.refresh_token->empty()) t.refresh_token.reset();
-    }
-    for (const char* name : {"client_secret", "id_token"}) {
-        auto secret = detail::secret_field(doc, name, false);
-        if (!secret) return secret.error();
-        (std::string_view(name) == "client_secret" ? t.client_secret : t.id_token) = std::move(*secret);
-    }
-    for (const char* name : {"issuer", "client_id"}) {
-        auto text = detail::text_field(doc, name, false, token_limits::max_text_length);
-        if (!text) return text.error();
-        (std::string_view(name) == "issuer" ? t.issuer : t.client_id) = std::move(*text);
-    }
-    if (const auto found = doc.find("expires_at"); found != doc.end()) {
-        auto expiry = detail::expiry_field(*found, "expires_at");
-        if (!expiry) return expiry.error();
-        t.expires_at = *expiry;
-    } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
-        if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
-        auto expiry = detail::expiry_after(rel->template get<double>(), options.issued_at);
-        if (!expiry) return expiry.error();
-        t.expires_at = *expiry;
-    }
-    if (const auto found = doc.find("scopes"); found != doc.end() && !found->is_null()) {
-        if (!found->is_array()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
-        for (const auto& scope : *found) {
-            if (!scope.is_string()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
-            t.scopes.push_back(scope.template get<std::string>());
-        }
-    } else if (const auto scope = doc.find("scope"); scope != doc.end() && !scope->is_null()) {
-        if (!scope->is_string()) return error{errc::wrong_type, "token: field 'scope' must be a string"};
-        detail::append_scopes(scope->template get_ref<const std::string&>(), t.scopes);
-    }
-    static constexpr std::string_view known[] = {"access_token", "token_type",  "refresh_token", "client_secret",
-                                                 "id_token",     "issuer",      "client_id",     "expires_at",
-                                                 "expires_in",   "scopes",      "scope"};
-    for (auto it = doc.begin(); it != doc.end(); ++it) {
-        bool is_known = false;
-        for (const auto k : known) is_known = is_known || it.key() == k;
-        if (!is_known) t.extra[it.key()] = it.value();
-    }
-    TOKENVAULT_TRY(validate(t));
-    return t;
-}
-
-/// Writes a token as a JSON object; the caller must wipe the result with detail::scrub after use.
-template <class Json = nlohmann::json>
-[[nodiscard]] inline Json token_to_json(const token& t) {
-    Json doc = t.extra.is_object() ? Json(t.extra) : Json::object();
-    doc["access_token"] = std::string(t.access_token.reveal());
-    doc["token_type"] = t.token_type;
-    if (t.refresh_token) doc["refresh_token"] = std::string(t.refresh_token->reveal());
-    if (t.client_secret) doc["client_secret"] = std::string(t.client_secret->reveal());
-    if (t.id_token) doc["id_token"] = std::string(t.id_token->reveal());
-    if (!t.issuer.empty()) doc["issuer"] = t.issuer;
-    if (!t.client_id.empty()) doc["client_id"] = t.client_id;
-    if (t.expires_at) doc["expires_at"] = detail::format_rfc3339(*t.expires_at);
-    if (!t.scopes.empty()) doc["scopes"] = t.scopes;
-    return doc;
-}
-
-namespace detail {
-
-inline bool is_token_field(std::string_view k) noexcept {
-    return k == "access_token" || k == "token_type" || k == "refresh_token" || k == "client_secret" ||
-           k == "id_token" || k == "issuer" || k == "client_id" || k == "expires_at" || k == "expires_in" ||
-           k == "scopes" || k == "scope";
-}
-
-/// Writes a token object; false when a string is not valid UTF-8.
-template <class = void>
-[[nodiscard]] inline bool write_token(json_writer& w, const token& t) {
-    w.open_object();
-    bool ok = w.key("access_token") && w.string(t.access_token.reveal());
-    ok = ok && w.key("token_type") && w.string(t.token_type);
-    if (t.refresh_token) ok = ok && w.key("refresh_token") && w.string(t.refresh_token->reveal());
-    if (t.client_secret) ok = ok && w.key("client_secret") && w.string(t.client_secret->reveal());
-    if (t.id_token) ok = ok && w.key("id_token") && w.string(t.id_token->reveal());
-    if (!t.issuer.empty()) ok = ok && w.key("issuer") && w.string(t.issuer);
-    if (!t.client_id.empty()) ok = ok && w.key("client_id") && w.string(t.client_id);
-    if (t.expires_at) ok = ok && w.key("expires_at") && w.string(format_rfc3339(*t.expires_at));
-    if (!t.scopes.empty()) {
-        ok = ok && w.key("scopes");
-        w.open_array();
-        for (const auto& scope : t.scopes) {
-            w.element();
-            ok = ok && w.string(scope);
-        }
-        w.close_array();
-    }
-    ok = ok && w.members_of(t.extra, is_token_field);
-    w.close_object();
-    return ok;
-}
-
-}  // namespace detail
 
 }  // namespace tokenvault
-// end file tokenvault/token_json.hpp
-// begin file tokenvault/detail/bundle_text.hpp
-// tokenvault/detail/bundle_text.hpp: writing a bundle's JSON text, reusing the text of unchanged entries.
+// end file tokenvault/token.hpp
+
+namespace tokenvault {
+
+/// A stored credential: identity, token, generation and time of the last write.
+struct entry {
+    credential_id id;                                  ///< whose credential this is
+    ::tokenvault::token token;                         ///< the credential itself
+    std::uint64_t generation = 0;                      ///< bumped on every write of this entry
+    clock::time_point updated_at{};                    ///< time of the last write
+    extra_json extra = extra_json::object();           ///< unknown entry fields, preserved
+};
+
+/// What `list()` returns for an entry: identity and metadata, never a secret.
+struct entry_info {
+    credential_id id;                          ///< whose credential this is
+    std::optional<clock::time_point> expires_at;  ///< token expiry, if known
+    std::uint64_t generation = 0;              ///< the entry's generation
+    clock::time_point updated_at{};            ///< time of the last write
+    bool has_refresh_token = false;            ///< whether a silent refresh is possible
+    std::vector<std::string> scopes;           ///< granted scopes
+    std::string issuer;                        ///< authorization server
+};
+
+/// Name and version of the plaintext bundle format (docs/FORMAT.md).
+inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
+inline constexpr std::int64_t bundle_format_version = 1;
+
+/// Generations and `last_generation` stay below 2^63: a reader refuses anything at or above it, so a counter
+/// can never wrap around to 0 ("absent") within a bundle (docs/FORMAT.md).
+inline constexpr std::uint64_t generation_limit = std::uint64_t{1} << 63;
+
+/// An entry of a stored bundle that this build cannot read (written by a newer version, a bug or a hand
+/// edit): it is never served, and it is written back byte for byte on every save, until a write of its
+/// credential replaces it or an erase removes it.
+struct unreadable_entry {
+    detail::secret_text text;  ///< the entry's JSON value exactly as stored (it may hold secrets)
+    error why;                 ///< what is wrong with it; never a secret
+};
+
+/// The unit a backend persists: all entries, keyed by credential hash.
+struct bundle {
+    std::unordered_map<std::string, entry> entries;     ///< keyed by `credential_id::hash()`
+    std::uint64_t last_generation = 0;  ///< the last generation handed out; never reused in a bundle
+    extra_json extra = extra_json::object();            ///< unknown top-level fields, preserved
+    std::map<std::string, unreadable_entry> unreadable;  ///< entries that did not parse, by their key
+};
+
+namespace detail {
+
+/// An entry key fit for an event or a message: itself when it looks like a key tokenvault writes (at most
+/// 128 bytes of [0-9A-Za-z._-]), else a placeholder (a hand-edited key could hold anything).
+[[nodiscard]] inline std::string_view displayable_key(std::string_view key) noexcept {
+    if (key.empty() || key.size() > 128) return "<unprintable key>";
+    for (const char c : key)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' ||
+              c == '-'))
+            return "<unprintable key>";
+    return key;
+}
+
+}  // namespace detail
+
+/// The secret-free summary of an entry.
+[[nodiscard]] inline entry_info summarize(const entry& e) {
+    return entry_info{e.id,         e.token.expires_at,     e.generation,  e.updated_at,
+                      e.token.refresh_token.has_value(), e.token.scopes, e.token.issuer};
+}
+
+}  // namespace tokenvault
+// end file tokenvault/entry.hpp
+// begin file tokenvault/token_json.hpp
+// tokenvault/token_json.hpp: the token JSON schema: its limits, one reader and one writer.
+//
+// Every door a token comes through reads it with detail::read_token (stored bundles, token endpoint
+// responses, the importers) and every token tokenvault writes goes through detail::write_token; validate()
+// is the rule both obey, so whatever any door accepts is storable and reads back equal. Expiry is written
+// as an absolute RFC 3339 UTC time ("expires_at"); on read tokenvault also accepts unix seconds, unix
+// milliseconds (numbers >= 1e11) and "expires_in" relative to a known issue time; every time must lie in
+// 1970-2200 (detail/time_text.hpp). Unknown fields are kept (at most 64 levels deep) and written back.
+// Every malformed input gives a typed error naming the field; nothing is partially applied. The reader
+// works on json_cursor and the writer on json_writer: no copy of a secret is left in unwiped memory.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <utility>
+#include <vector>
 
-
-namespace tokenvault::detail {
-
-/// The JSON text of the bundle a backend last read or wrote, and where each entry's object sits in it.
-/// Writing the next version of that bundle copies the text of every entry whose generation and update
-/// time are unchanged instead of serializing it again: a put re-serializes one entry, not all of them.
-/// Sound because a generation is never reused within a bundle (every write takes last_generation + 1)
-/// and a load replaces the whole record. Held in wiped memory, like the bundle's tokens.
-struct bundle_text {
-    struct entry_span {
-        std::uint64_t generation = 0;
-        clock::time_point updated_at{};
-        std::size_t offset = 0;  ///< of the entry's object in `text`
-        std::size_t size = 0;
-    };
-    secret_text text;
-    std::unordered_map<std::string, entry_span> entries;  ///< by credential hash
-
-    /// The text of the entry with this hash, generation and update time, if it is recorded.
-    [[nodiscard]] std::optional<std::string_view> find(const std::string& hash, const entry& e) const {
-        const auto found = entries.find(hash);
-        if (found == entries.end() || found->second.generation != e.generation ||
-            found->second.updated_at != e.updated_at)
-            return std::nullopt;
-        return std::string_view(text.data() + found->second.offset, found->second.size);
-    }
-};
-
-/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
-template <class = void>
-[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
-    constexpr std::size_t typical_entry = 1024;
-    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
-    bundle_text out;
-    out.entries.reserve(b.entries.size());
-    w.open_object();
-    bool ok = w.key("format") && w.string(bundle_format_name);
-    ok = ok && w.key("version");
-    w.number(static_cast<std::uint64_t>(bundle_format_version));
-    ok = ok && w.key("last_generation");
-    w.number(b.last_generation);
-    ok = ok && w.members_of(b.extra, [](std::string_view k) {
-        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
-    });
-    ok = ok && w.key("entries");
-    w.open_object();
-    for (const auto& [hash, e] : b.entries) {
-        if (!ok) break;
-        ok = w.key(hash);
-        const std::size_t start = w.size();
-        if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
-            w.raw(*unchanged);
-        } else {
-            w.open_object();
-            ok = ok && w.key("resource") && w.string(e.id.resource());
-            if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
-            ok = ok && w.key("generation");
-            w.number(e.generation);
-            ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
-            ok = ok && w.key("token") && write_token(w, e.token);
-            ok = ok && w.members_of(e.extra, [](std::string_view k) {
-                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
-            });
-            w.close_object();
-        }
-        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
-    }
-    w.close_object();
-    w.close_object();
-    if (!ok) return error{errc::invalid_argument, "bundle: a text field is not valid UTF-8"};
-    if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    out.text = std::move(w.text());
-    return out;
-}
-
-}  // namespace tokenvault::detail
-// end file tokenvault/detail/bundle_text.hpp
 // begin file tokenvault/detail/json_cursor.hpp
 // tokenvault/detail/json_cursor.hpp: a strict JSON pull reader for text that holds secrets.
 //
-// `parse_bundle` reads decrypted bundles with it instead of building an nlohmann document first. Strings
+// Every JSON input tokenvault reads goes through it: decrypted bundles, token endpoint responses and the
+// files and keyring items of the importers, instead of building an nlohmann document first. Strings
 // without escapes are handed out as views into the input (which lives in secure memory); strings with
 // escapes are decoded into a scratch buffer that is wiped when it is released. So reading a bundle leaves
 // no unwiped copy of a token anywhere, and costs about a third of a document parse.
@@ -2415,7 +1906,10 @@ template <class = void>
 // The grammar is RFC 8259, as strict as nlohmann::json::parse: no comments, no trailing commas, no BOM,
 // strings must be well-formed UTF-8 without raw control characters, lone surrogate escapes are refused.
 // Every read reports failure by returning false; `failed()` then stays true and `offset()` says where.
-// Nesting is only walked by `skip`, which uses a heap stack: deep input cannot overflow the call stack.
+// Nesting is only walked by `skip` (and json_value.hpp's reader), with a heap stack and a depth limit:
+// deep input cannot overflow the call stack, and input deeper than the limit is told apart from bad JSON
+// (`too_deep()`). After a value that the caller refuses for its meaning, `restart_at` goes back to its
+// start so that it can be skipped whole.
 
 #include <charconv>
 #include <cstddef>
@@ -2458,8 +1952,25 @@ public:
     json_cursor(const json_cursor&) = delete;
     json_cursor& operator=(const json_cursor&) = delete;
 
+    /// No depth limit for `skip` (it walks nesting with a heap stack).
+    static constexpr std::size_t unlimited_depth = ~std::size_t{0};
+
     /// True once any read failed (the input is not JSON).
     [[nodiscard]] bool failed() const noexcept { return failed_; }
+    /// True when the last `skip` stopped at a value nested deeper than its limit (`failed()` stays false).
+    [[nodiscard]] bool too_deep() const noexcept { return too_deep_; }
+    /// Goes back to `offset`, where a value starts that an earlier read returned from `offset()`, and
+    /// forgets a depth stop. Not after `failed()`: bad JSON stays bad.
+    void restart_at(std::size_t offset) noexcept {
+        if (failed_) return;
+        pos_ = offset;
+        too_deep_ = false;
+    }
+    /// Stops the read here as too deep (for readers of nested values built on this cursor).
+    bool stop_too_deep() noexcept {
+        too_deep_ = true;
+        return false;
+    }
     /// Byte offset of the failure, or of the next character to read.
     [[nodiscard]] std::size_t offset() const noexcept { return pos_; }
 
@@ -2570,8 +2081,10 @@ public:
         return literal("null") || fail();
     }
 
-    /// Reads any value, checking it completely, and returns its text.
-    [[nodiscard]] bool skip(std::string_view& raw) {
+    /// Reads any value, checking it completely, and returns its text. A value whose arrays and objects
+    /// nest more than `max_depth` deep (the value itself counting as 1) stops the read: false, with
+    /// `too_deep()` true and `failed()` false.
+    [[nodiscard]] bool skip(std::string_view& raw, std::size_t max_depth = unlimited_depth) {
         skip_whitespace();
         const std::size_t start = pos_;
         std::string open;  // the enclosing containers, '{' or '[', innermost last
@@ -2580,6 +2093,7 @@ public:
             switch (peek()) {
             case kind::object:
             case kind::array: {
+                if (open.size() >= max_depth) return stop_too_deep();
                 const char bracket = text_[pos_++];
                 skip_whitespace();
                 if (pos_ < text_.size() && text_[pos_] == (bracket == '{' ? '}' : ']')) {
@@ -2820,6 +2334,7 @@ private:
     std::string_view text_;
     std::size_t pos_ = 0;
     bool failed_ = false;
+    bool too_deep_ = false;
     bool first_ = true;          // no member/element read yet in the innermost open container
     secret_text key_scratch_;    // decoded keys
     secret_text value_scratch_;  // decoded string values (may be secrets)
@@ -2827,34 +2342,1021 @@ private:
 
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/json_cursor.hpp
+// begin file tokenvault/detail/json_value.hpp
+// tokenvault/detail/json_value.hpp: reading, checking and writing the JSON values of unknown fields.
+//
+// Fields tokenvault does not know are kept as extra_json values (token.hpp). Every path that builds,
+// checks or writes one walks it with an explicit heap stack, never by recursion, and refuses a value that
+// nests deeper than max_json_depth: hostile input cannot overflow the call stack, and a kept value can
+// always be copied, compared and written again. The reader builds values straight from json_cursor (no
+// parse buffer holds a copy of a secret); the writer writes exactly what the reader reads back.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin file tokenvault/detail/json_writer.hpp
+// tokenvault/detail/json_writer.hpp: writes JSON text straight into wiped memory.
+//
+// The token and bundle writers use it so that no intermediate document holds copies of the secrets;
+// unknown fields (extra_json values) are written by json_value.hpp on top of it.
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
 
 namespace tokenvault::detail {
 
-/// Reads a bundle straight from its text with json_cursor: no intermediate document, no unwiped copy of
-/// a secret (json_cursor.hpp). Field rules are those of token_from_json and docs/FORMAT.md. Any error
-/// stops the read; nothing of a failed read escapes.
-template <class Json = nlohmann::json>
+/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
+class json_writer {
+public:
+    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
+
+    /// Appends a JSON string; false when `value` is not valid UTF-8 (the text is then unusable).
+    [[nodiscard]] bool string(std::string_view value) {
+        static constexpr char hex[] = "0123456789abcdef";
+        out_ += '"';
+        std::size_t i = 0;
+        for (;;) {
+            const std::size_t run_end = printable_ascii_end<true>(value, i);
+            out_.append(value.data() + i, run_end - i);
+            i = run_end;
+            if (i == value.size()) break;
+            const auto c = static_cast<unsigned char>(value[i]);
+            if (c == '"' || c == '\\') {
+                const char escaped[] = {'\\', static_cast<char>(c)};
+                out_.append(escaped, sizeof escaped);
+                ++i;
+            } else if (c < 0x20) {
+                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+                out_.append(escaped, sizeof escaped);
+                ++i;
+            } else if (c == 0x7f) {
+                out_ += static_cast<char>(c);
+                ++i;
+            } else {
+                const auto length = utf8_sequence_length(value, i);
+                if (length == 0) return false;  // the caller discards the whole text
+                out_.append(value.data() + i, length);
+                i += length;
+            }
+        }
+        out_ += '"';
+        return true;
+    }
+    /// Appends `"key":` (with a leading comma when needed).
+    [[nodiscard]] bool key(std::string_view name) {
+        separator();
+        if (!string(name)) return false;
+        out_ += ':';
+        return true;
+    }
+    /// Appends an unsigned number.
+    void number(std::uint64_t value) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+        (void)ec;
+        append_chars(buf, end);
+    }
+    /// Appends a signed number.
+    void number(std::int64_t value) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+        (void)ec;
+        append_chars(buf, end);
+    }
+    /// Appends a floating-point number in the shortest form that reads back exactly, with ".0" when it
+    /// would otherwise read back as an integer; false for infinity and NaN (JSON has no text for them).
+    [[nodiscard]] bool number(double value) {
+        if (!std::isfinite(value)) return false;
+        char buf[40];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf - 2, value);
+        if (ec != std::errc{}) return false;
+        if (std::string_view(buf, static_cast<std::size_t>(end - buf)).find_first_of(".e") == std::string_view::npos) {
+            *end++ = '.';
+            *end++ = '0';
+        }
+        append_chars(buf, end);
+        return true;
+    }
+    void open_object() {
+        out_ += '{';
+        first_ = true;
+    }
+    void close_object() {
+        out_ += '}';
+        first_ = false;
+    }
+    void open_array() {
+        out_ += '[';
+        first_ = true;
+    }
+    void close_array() {
+        out_ += ']';
+        first_ = false;
+    }
+    /// Writes the separator before an array element.
+    void element() { separator(); }
+    /// Appends JSON text that is already well-formed (a value after `key`).
+    void raw(std::string_view json_text) { out_.append(json_text.data(), json_text.size()); }
+    /// The number of bytes written so far.
+    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+    /// The text written so far.
+    [[nodiscard]] secret_text& text() noexcept { return out_; }
+
+private:
+    void append_chars(const char* first, const char* last) {
+        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
+        const auto size = static_cast<std::size_t>(last - first);
+        const auto at = out_.size();
+        out_.resize(at + size);
+        std::memcpy(out_.data() + at, first, size);
+    }
+    void separator() {
+        if (!first_) out_ += ',';
+        first_ = false;
+    }
+    secret_text out_;
+    bool first_ = true;
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/json_writer.hpp
+
+namespace tokenvault::detail {
+
+/// The deepest nesting of arrays and objects in a kept JSON value, counting the object that holds the
+/// unknown field (a token, an entry, the bundle) as level 1. Deeper input is refused (errc::too_large).
+inline constexpr std::size_t max_json_depth = 64;
+
+/// Levels left for the value of a member of an object that is itself at level 1.
+inline constexpr std::size_t max_member_depth = max_json_depth - 1;
+
+/// The error for text that is not JSON (or nests too deep) at the cursor's position; `what` names the input.
+template <class = void>
+[[nodiscard]] inline error json_read_error(const json_cursor& in, std::string_view what) {
+    if (in.too_deep()) return error{errc::too_large, std::string(what) + ": JSON nested deeper than 64 levels"};
+    return error{errc::malformed_json,
+                 std::string(what) + ": not valid JSON at byte " + std::to_string(in.offset())};
+}
+
+/// The error for the invalid text at the cursor (which then stays failed there).
+template <class = void>
+[[nodiscard]] inline error not_json(json_cursor& in, std::string_view what) {
+    std::string_view ignored;
+    (void)in.skip(ignored);
+    return json_read_error(in, what);
+}
+
+/// Starts reading a whole document that must be one object (`kind::object`) or array: consumes its
+/// opening bracket. Errors: not JSON, nested deeper than 64 levels, or another kind of value (wrong_type).
+template <class = void>
+[[nodiscard]] inline result<void> begin_document(json_cursor& in, json_cursor::kind expected, std::string_view what) {
+    if (in.peek() != expected) {
+        std::string_view ignored;
+        if (!in.skip(ignored, max_json_depth) || !in.finish()) return json_read_error(in, what);
+        return error{errc::wrong_type, std::string(what) + (expected == json_cursor::kind::object
+                                                                ? ": not a JSON object"
+                                                                : ": not a JSON array")};
+    }
+    if (!(expected == json_cursor::kind::object ? in.begin_object() : in.begin_array()))
+        return json_read_error(in, what);
+    return {};
+}
+
+/// Ends reading a whole document after its last member or element: nothing may follow.
+template <class = void>
+[[nodiscard]] inline result<void> end_document(json_cursor& in, std::string_view what) {
+    if (in.failed() || in.too_deep() || !in.finish()) return json_read_error(in, what);
+    return {};
+}
+
+/// Reads the value at `in` into `out`, at most `max_depth` arrays/objects deep (the value itself counting
+/// as 1). False when the text is not JSON (`in.failed()`) or nests deeper (`in.too_deep()`); `out` then
+/// holds a partial value. A key that appears twice in an object: the last one counts.
+template <class Json>
+[[nodiscard]] bool read_json_value(json_cursor& in, Json& out, std::size_t max_depth) {
+    using kind = json_cursor::kind;
+    using string_type = typename Json::string_t;
+    std::vector<Json*> open;  // the containers being filled, innermost last
+    Json* target = &out;
+    for (;;) {
+        // A value starts here: read it into *target.
+        switch (in.peek()) {
+        case kind::object:
+        case kind::array: {
+            if (open.size() >= max_depth) return in.stop_too_deep();
+            const bool object = in.peek() == kind::object;
+            if (!(object ? in.begin_object() : in.begin_array())) return false;
+            *target = object ? Json::object() : Json::array();
+            open.push_back(target);
+            break;
+        }
+        case kind::string: {
+            std::string_view text;
+            if (!in.string(text)) return false;
+            *target = string_type(text.data(), text.size());
+            break;
+        }
+        case kind::number: {
+            json_number n;
+            if (!in.number(n)) return false;
+            switch (n.kind) {
+            case json_number::type::unsigned_integer: *target = n.unsigned_value; break;
+            case json_number::type::signed_integer: *target = n.signed_value; break;
+            case json_number::type::floating: *target = n.floating_value; break;
+            }
+            break;
+        }
+        case kind::boolean: {
+            bool b = false;
+            if (!in.boolean(b)) return false;
+            *target = b;
+            break;
+        }
+        case kind::null:
+            if (!in.null()) return false;
+            *target = nullptr;
+            break;
+        case kind::invalid: {
+            std::string_view ignored;
+            return in.skip(ignored);  // fails, at the right offset
+        }
+        }
+        // Then the next member or element of the innermost open container, closing finished ones.
+        for (;;) {
+            if (open.empty()) return true;
+            Json& container = *open.back();
+            if (container.is_object()) {
+                std::string_view key;
+                if (in.next_member(key)) {
+                    target = &container[string_type(key.data(), key.size())];
+                    break;
+                }
+            } else if (in.next_element()) {
+                container.push_back(nullptr);
+                target = &container.back();
+                break;
+            }
+            if (in.failed()) return false;
+            open.pop_back();
+        }
+    }
+}
+
+/// Walks `value` depth first with an explicit stack. `visit(const Json& v, std::string_view* key, depth)`
+/// sees every value before its children (`key`: its name in the enclosing object, else nullptr) and
+/// returns false to stop; `leave(const Json& container)` is called after a container's last child.
+/// False when stopped, or when a container sits deeper than `max_depth` (the value itself at 1).
+template <class Json, class Visit, class Leave>
+[[nodiscard]] bool walk_json_value(const Json& value, std::size_t max_depth, Visit&& visit, Leave&& leave) {
+    struct frame {
+        const Json* container;
+        typename Json::const_iterator next;
+    };
+    std::vector<frame> open;
+    const Json* current = &value;
+    std::string_view current_key;
+    bool has_key = false;
+    for (;;) {
+        if (!visit(*current, has_key ? &current_key : nullptr, open.size())) return false;
+        if (current->is_structured()) {
+            if (open.size() >= max_depth) return false;
+            open.push_back(frame{current, current->cbegin()});
+        }
+        for (;;) {
+            if (open.empty()) return true;
+            frame& top = open.back();
+            if (top.next != top.container->cend()) {
+                current = &*top.next;
+                has_key = top.container->is_object();
+                if (has_key) current_key = std::string_view(top.next.key());
+                ++top.next;
+                break;
+            }
+            leave(*top.container);
+            open.pop_back();
+        }
+    }
+}
+
+/// Whether `value` survives a write and a read unchanged: strings and keys in UTF-8, finite numbers, no
+/// binary or discarded values, and at most `max_depth` arrays/objects deep (the value itself at 1).
+template <class Json>
+[[nodiscard]] bool storable_json_value(const Json& value, std::size_t max_depth) {
+    return walk_json_value(
+        value, max_depth,
+        [](const Json& v, const std::string_view* key, std::size_t) {
+            if (key != nullptr && !valid_utf8(*key)) return false;
+            if (v.is_string()) return valid_utf8(v.template get_ref<const typename Json::string_t&>());
+            if (v.is_number_float()) return std::isfinite(v.template get<double>());
+            return !v.is_binary() && !v.is_discarded();
+        },
+        [](const Json&) {});
+}
+
+/// Writes `value` (see storable_json_value); false when it is not storable (the text is then unusable).
+template <class Json>
+[[nodiscard]] bool write_json_value(json_writer& w, const Json& value, std::size_t max_depth) {
+    return walk_json_value(
+        value, max_depth,
+        [&](const Json& v, const std::string_view* key, std::size_t depth) {
+            if (key != nullptr) {
+                if (!w.key(*key)) return false;
+            } else if (depth > 0) {
+                w.element();
+            }
+            switch (v.type()) {
+            case Json::value_t::object: w.open_object(); return true;
+            case Json::value_t::array: w.open_array(); return true;
+            case Json::value_t::string: return w.string(v.template get_ref<const typename Json::string_t&>());
+            case Json::value_t::boolean: w.raw(v.template get<bool>() ? "true" : "false"); return true;
+            case Json::value_t::null: w.raw("null"); return true;
+            case Json::value_t::number_unsigned: w.number(v.template get<std::uint64_t>()); return true;
+            case Json::value_t::number_integer: w.number(v.template get<std::int64_t>()); return true;
+            case Json::value_t::number_float: return w.number(v.template get<double>());
+            case Json::value_t::binary:
+            case Json::value_t::discarded: return false;
+            }
+            return false;
+        },
+        [&](const Json& container) {
+            if (container.is_object())
+                w.close_object();
+            else
+                w.close_array();
+        });
+}
+
+/// Writes every member of `object` (unknown fields of an object at level 1; null: none) whose name `skip`
+/// does not claim; false when a member is not storable.
+template <class Json, class Skip>
+[[nodiscard]] bool write_members(json_writer& w, const Json& object, Skip&& skip) {
+    if (object.is_null()) return true;
+    if (!object.is_object()) return false;
+    for (auto it = object.cbegin(); it != object.cend(); ++it) {
+        if (skip(std::string_view(it.key()))) continue;
+        if (!w.key(it.key()) || !write_json_value(w, it.value(), max_member_depth)) return false;
+    }
+    return true;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/json_value.hpp
+// begin file tokenvault/detail/time_text.hpp
+// tokenvault/detail/time_text.hpp: the times tokenvault stores, and their text (RFC 3339).
+//
+// One rule for every time that enters a store, whatever door it comes through (a token endpoint, an
+// importer, a stored bundle, a caller's put): the time point itself must lie between 1970-01-01T00:00:00Z
+// and 2200-01-01T00:00:00Z. The range is checked on the resulting time point, computed in 64-bit seconds
+// first, never on the input fields, so offsets, a leap second (23:59:60 reads as the next second) and
+// years far outside the range can neither overflow the nanosecond clock nor produce a time the writer
+// formats but the reader refuses. Inside the range, format_rfc3339 and parse_rfc3339 are exact inverses.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+
+namespace tokenvault::detail {
+
+/// The earliest storable time, in unix seconds: 1970-01-01T00:00:00Z.
+inline constexpr std::int64_t earliest_time_seconds = 0;
+/// The latest storable time, in unix seconds: 2200-01-01T00:00:00Z. Far later than any real token, far
+/// inside the nanosecond clock (which ends in 2262), so no conversion near it can overflow.
+inline constexpr std::int64_t latest_time_seconds = 7'258'118'400;
+
+/// Whether `tp` lies in the storable range [1970-01-01T00:00:00Z, 2200-01-01T00:00:00Z].
+[[nodiscard]] constexpr bool storable_time(clock::time_point tp) noexcept {
+    using std::chrono::seconds;
+    return tp >= clock::time_point{seconds{earliest_time_seconds}} &&
+           tp <= clock::time_point{seconds{latest_time_seconds}};
+}
+
+/// Formats a time point as RFC 3339 UTC ("2026-11-23T04:00:00Z"), with fractional seconds only when they
+/// are non-zero.
+template <class = void>
+[[nodiscard]] inline std::string format_rfc3339(clock::time_point tp) {
+    using namespace std::chrono;
+    const auto day_point = floor<days>(tp);
+    const year_month_day ymd{day_point};
+    const hh_mm_ss<nanoseconds> hms{duration_cast<nanoseconds>(tp - day_point)};
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02lld", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<long long>(hms.seconds().count()));
+    std::string out = buf;
+    if (const auto frac = hms.subseconds().count(); frac != 0) {
+        std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(frac));
+        std::string f = buf;
+        while (f.back() == '0') f.pop_back();
+        out += f;
+    }
+    out += 'Z';
+    return out;
+}
+
+/// What parse_rfc3339 found wrong.
+enum class time_text_problem { none, malformed, out_of_range };
+
+/// Parses RFC 3339 ("2026-11-23T04:00:00Z", "...T04:00:00.5+01:00", "...T23:59:60Z"): the time point, or
+/// nullopt with `problem` saying whether the text is malformed or names a time outside the storable
+/// range. Digits beyond nanoseconds are dropped; offsets go up to 23:59.
+template <class = void>
+[[nodiscard]] inline std::optional<clock::time_point> parse_rfc3339(std::string_view s,
+                                                                    time_text_problem* problem = nullptr) {
+    using namespace std::chrono;
+    const auto fail = [&](time_text_problem why) {
+        if (problem != nullptr) *problem = why;
+        return std::optional<clock::time_point>{};
+    };
+    if (problem != nullptr) *problem = time_text_problem::none;
+    const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
+        if (pos + n > s.size()) return false;
+        out = 0;
+        for (std::size_t i = pos; i < pos + n; ++i) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            out = out * 10 + (s[i] - '0');
+        }
+        return true;
+    };
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    if (s.size() < 20 || !digits(0, 4, y) || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' ||
+        !digits(8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) ||
+        s[13] != ':' || !digits(14, 2, mi) || s[16] != ':' || !digits(17, 2, sec))
+        return fail(time_text_problem::malformed);
+    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+    if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return fail(time_text_problem::malformed);
+    std::size_t pos = 19;
+    std::int64_t fraction_ns = 0;
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        int count = 0;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            if (count < 9) {
+                fraction_ns = fraction_ns * 10 + (s[pos] - '0');
+                ++count;
+            }
+            ++pos;
+        }
+        if (count == 0) return fail(time_text_problem::malformed);
+        for (int i = count; i < 9; ++i) fraction_ns *= 10;
+    }
+    std::int64_t offset_seconds = 0;
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+        ++pos;
+    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+        int oh = 0, om = 0;
+        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om) ||
+            oh > 23 || om > 59)
+            return fail(time_text_problem::malformed);
+        offset_seconds = (s[pos] == '-' ? -1 : 1) * (std::int64_t{oh} * 3600 + std::int64_t{om} * 60);
+        pos += 6;
+    } else {
+        return fail(time_text_problem::malformed);
+    }
+    if (pos != s.size()) return fail(time_text_problem::malformed);
+    // In 64-bit seconds: years 0000-9999 and any offset fit with room to spare.
+    const std::int64_t day_number = sys_days{ymd}.time_since_epoch().count();
+    const std::int64_t total =
+        day_number * 86400 + std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + sec - offset_seconds;
+    if (total < earliest_time_seconds || total > latest_time_seconds ||
+        (total == latest_time_seconds && fraction_ns != 0))
+        return fail(time_text_problem::out_of_range);
+    return clock::time_point{duration_cast<clock::duration>(seconds{total} + nanoseconds{fraction_ns})};
+}
+
+/// A time given as a unix number: seconds, or milliseconds for numbers >= 1e11 (1e11 seconds would be
+/// the year 5138). nullopt when the time is outside the storable range (or not a number).
+template <class = void>
+[[nodiscard]] inline std::optional<clock::time_point> time_from_unix_number(double n) {
+    using namespace std::chrono;
+    constexpr double latest_ms = static_cast<double>(latest_time_seconds) * 1000.0;
+    const double ms = n >= 1e11 ? n : n * 1000.0;
+    if (!(ms >= 0) || ms > latest_ms) return std::nullopt;  // also NaN
+    return clock::time_point{duration_cast<clock::duration>(milliseconds{static_cast<std::int64_t>(ms)})};
+}
+
+/// `issued_at` plus `seconds` (a relative "expires_in"), when that is a storable time; nullopt otherwise.
+/// `seconds` must be a number in [0, 1e9] (about 31 years: anything longer is a server bug).
+template <class = void>
+[[nodiscard]] inline std::optional<clock::time_point> time_after(clock::time_point issued_at,
+                                                                 double seconds) {
+    using namespace std::chrono;
+    if (!(seconds >= 0) || seconds > 1e9) return std::nullopt;
+    if (issued_at > clock::time_point{std::chrono::seconds{latest_time_seconds}}) return std::nullopt;
+    // At most 1e18 ns added to a time no later than 2200: no overflow.
+    const auto tp =
+        issued_at + duration_cast<clock::duration>(nanoseconds{static_cast<std::int64_t>(seconds * 1e9)});
+    if (!storable_time(tp)) return std::nullopt;
+    return tp;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/time_text.hpp
+
+namespace tokenvault {
+
+/// Size limits applied to every token read or written.
+struct token_limits {
+    static constexpr std::size_t max_secret_length = 32 * 1024;  ///< access/refresh/id token, client secret
+    static constexpr std::size_t max_text_length = 4 * 1024;     ///< token type, issuer, client id, scope
+    static constexpr std::size_t max_scopes = 256;               ///< number of scopes
+    static constexpr std::size_t max_token_json = 256 * 1024;    ///< one serialized token with extras
+    static constexpr std::size_t max_bundle_json = 64u << 20;    ///< one serialized bundle
+    static constexpr std::size_t max_depth = detail::max_json_depth;  ///< nesting, the token object at 1
+};
+
+/// Options for reading a token from JSON.
+struct token_json_options {
+    /// The time the token was issued; needed to resolve a relative "expires_in".
+    std::optional<clock::time_point> issued_at;
+};
+
+/// Checks a token against the schema: non-empty access token, sizes, UTF-8 without control bytes, scopes
+/// without spaces, an expiry in 1970-2200, and unknown fields that can be written and read back.
+template <class = void>
+[[nodiscard]] inline result<void> validate(const token& t) {
+    if (t.access_token.empty()) return error{errc::missing_field, "token: access_token is empty"};
+    const auto check_secret = [](const secret_string& s, const char* name) -> result<void> {
+        if (s.size() > token_limits::max_secret_length)
+            return error{errc::too_large, std::string("token: ") + name + " is longer than 32 KiB"};
+        if (detail::has_control_or_nul(s.reveal()))
+            return error{errc::invalid_argument,
+                         std::string("token: ") + name + " contains a control character"};
+        if (!detail::valid_utf8(s.reveal()))
+            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
+        return {};
+    };
+    const auto check_text = [](const std::string& s, const char* name) -> result<void> {
+        if (s.size() > token_limits::max_text_length)
+            return error{errc::too_large, std::string("token: ") + name + " is too long"};
+        if (detail::has_control_or_nul(s))
+            return error{errc::invalid_argument,
+                         std::string("token: ") + name + " contains a control character"};
+        if (!detail::valid_utf8(s))
+            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
+        return {};
+    };
+    TOKENVAULT_TRY(check_secret(t.access_token, "access_token"));
+    if (t.refresh_token) TOKENVAULT_TRY(check_secret(*t.refresh_token, "refresh_token"));
+    if (t.client_secret) TOKENVAULT_TRY(check_secret(*t.client_secret, "client_secret"));
+    if (t.id_token) TOKENVAULT_TRY(check_secret(*t.id_token, "id_token"));
+    if (t.token_type.empty()) return error{errc::missing_field, "token: token_type is empty"};
+    TOKENVAULT_TRY(check_text(t.token_type, "token_type"));
+    TOKENVAULT_TRY(check_text(t.issuer, "issuer"));
+    TOKENVAULT_TRY(check_text(t.client_id, "client_id"));
+    if (t.scopes.size() > token_limits::max_scopes) return error{errc::too_large, "token: too many scopes"};
+    for (const auto& scope : t.scopes) {
+        TOKENVAULT_TRY(check_text(scope, "scope"));
+        if (scope.empty() || scope.find(' ') != std::string::npos)
+            return error{errc::invalid_argument, "token: a scope is empty or contains a space"};
+    }
+    if (t.expires_at && !detail::storable_time(*t.expires_at))
+        return error{errc::value_out_of_range, "token: expires_at is before 1970 or after 2200"};
+    if (!t.extra.is_object()) return error{errc::wrong_type, "token: extra must be a JSON object"};
+    if (!detail::storable_json_value(t.extra, token_limits::max_depth))
+        return error{errc::invalid_argument,
+                     "token: an unknown field nests deeper than 64 levels, or holds invalid UTF-8, a "
+                     "non-finite number or binary data"};
+    return {};
+}
+
+namespace detail {
+
+/// The problem with a stored time field.
+template <class = void>
+[[nodiscard]] inline error time_field_error(std::string_view name, bool out_of_range) {
+    if (out_of_range)
+        return error{errc::value_out_of_range,
+                     "token: field '" + std::string(name) + "' is out of range (before 1970 or after 2200)"};
+    return error{errc::wrong_type, "token: field '" + std::string(name) + "' is not an RFC 3339 time"};
+}
+
+/// Reads a time at `in`: RFC 3339 text, unix seconds or milliseconds, or null (nullopt). Errors name
+/// `name`; a JSON failure is reported by json_read_error (check in.failed()).
+template <class = void>
+[[nodiscard]] inline result<std::optional<clock::time_point>> read_time(json_cursor& in,
+                                                                        std::string_view name) {
+    using kind = json_cursor::kind;
+    switch (in.peek()) {
+    case kind::string: {
+        std::string_view text;
+        if (!in.string(text)) return json_read_error(in, "token");
+        time_text_problem problem = time_text_problem::none;
+        auto tp = parse_rfc3339(text, &problem);
+        if (!tp) return time_field_error(name, problem == time_text_problem::out_of_range);
+        return std::optional<clock::time_point>{*tp};
+    }
+    case kind::number: {
+        json_number n;
+        if (!in.number(n)) return json_read_error(in, "token");
+        auto tp = time_from_unix_number(n.as_double());
+        if (!tp) return time_field_error(name, true);
+        return std::optional<clock::time_point>{*tp};
+    }
+    case kind::null:
+        if (!in.null()) return json_read_error(in, "token");
+        return std::optional<clock::time_point>{};
+    case kind::invalid: return not_json(in, "token");
+    default: break;
+    }
+    return error{errc::wrong_type,
+                 "token: field '" + std::string(name) + "' must be a time string or a number"};
+}
+
+/// Reads a string or null (nullopt) at `in`, at most `max_length` bytes; the view is valid until the next
+/// string read.
+template <class = void>
+[[nodiscard]] inline result<std::optional<std::string_view>> read_text(json_cursor& in, std::string_view name,
+                                                                       std::size_t max_length) {
+    using kind = json_cursor::kind;
+    switch (in.peek()) {
+    case kind::string: {
+        std::string_view value;
+        if (!in.string(value)) return json_read_error(in, "token");
+        if (value.size() > max_length)
+            return error{errc::too_large, "token: field '" + std::string(name) + "' is too long"};
+        return std::optional<std::string_view>{value};
+    }
+    case kind::null:
+        if (!in.null()) return json_read_error(in, "token");
+        return std::optional<std::string_view>{};
+    case kind::invalid: return not_json(in, "token");
+    default: break;
+    }
+    return error{errc::wrong_type, "token: field '" + std::string(name) + "' must be a string"};
+}
+
+/// Appends the scopes of a space-separated OAuth "scope" string.
+template <class = void>
+inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto end = text.find(' ', start);
+        const auto piece =
+            text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        if (!piece.empty()) scopes.emplace_back(piece);
+        if (end == std::string_view::npos) break;
+        start = end + 1;
+    }
+}
+
+/// A reader hook that claims no member.
+struct no_other_members {
+    result<bool> operator()(std::string_view, json_cursor&, token&) const { return false; }
+};
+
+/// The token reader: reads the token object at `in` by the schema. `other(key, in, token&) -> result<bool>`
+/// sees each member first and returns true when it read the value itself (importers read their own
+/// fields so); members neither claims go to `extra`. When `in.failed()` afterwards the text is not JSON;
+/// any other error is about the token. The object is read to its end only on success.
+template <class Other = no_other_members>
+[[nodiscard]] result<token> read_token(json_cursor& in, const token_json_options& options = {},
+                                       Other&& other = {}) {
+    using kind = json_cursor::kind;
+    if (in.peek() != kind::object) {
+        if (in.peek() == kind::invalid) return not_json(in, "token");
+        return error{errc::wrong_type, "token: JSON value must be an object"};
+    }
+    token t;
+    bool has_access = false, expires_at_seen = false, scopes_seen = false, scope_text_seen = false;
+    std::optional<double> expires_in;
+    std::string scope_text;
+    if (!in.begin_object()) return json_read_error(in, "token");
+    std::string_view key;
+    while (in.next_member(key)) {
+        auto claimed = other(key, in, t);
+        if (!claimed) return claimed.error();
+        if (*claimed) continue;
+        if (key == "access_token") {
+            auto value = read_text(in, "access_token", token_limits::max_secret_length);
+            if (!value) return value.error();
+            has_access = value->has_value();
+            t.access_token = secret_string{value->value_or(std::string_view{})};
+        } else if (key == "refresh_token" || key == "client_secret" || key == "id_token") {
+            auto& field = key == "refresh_token"   ? t.refresh_token
+                          : key == "client_secret" ? t.client_secret
+                                                   : t.id_token;
+            const bool refresh = key == "refresh_token";  // an empty refresh token means none
+            auto value = read_text(in, key, token_limits::max_secret_length);
+            if (!value) return value.error();
+            field.reset();
+            if (*value && !(refresh && (*value)->empty())) field.emplace(**value);
+        } else if (key == "token_type" || key == "issuer" || key == "client_id") {
+            auto& field = key == "token_type" ? t.token_type : key == "issuer" ? t.issuer : t.client_id;
+            const bool type = key == "token_type";
+            auto value = read_text(in, key, token_limits::max_text_length);
+            if (!value) return value.error();
+            field.assign(value->value_or(std::string_view{}));
+            if (type && field.empty()) field = token{}.token_type;
+        } else if (key == "expires_at") {
+            expires_at_seen = true;
+            auto value = read_time(in, "expires_at");
+            if (!value) return value.error();
+            t.expires_at = *value;
+        } else if (key == "expires_in") {
+            if (in.peek() == kind::null) {
+                if (!in.null()) return json_read_error(in, "token");
+                expires_in.reset();
+            } else if (in.peek() != kind::number) {
+                if (in.peek() == kind::invalid) return not_json(in, "token");
+                return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
+            } else {
+                json_number n;
+                if (!in.number(n)) return json_read_error(in, "token");
+                expires_in = n.as_double();
+            }
+        } else if (key == "scopes") {
+            t.scopes.clear();
+            scopes_seen = false;
+            if (in.peek() == kind::null) {
+                if (!in.null()) return json_read_error(in, "token");
+                continue;
+            }
+            if (in.peek() != kind::array) {
+                if (in.peek() == kind::invalid) return not_json(in, "token");
+                return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
+            }
+            scopes_seen = true;
+            if (!in.begin_array()) return json_read_error(in, "token");
+            while (in.next_element()) {
+                if (in.peek() != kind::string || t.scopes.size() >= token_limits::max_scopes)
+                    return in.peek() == kind::string
+                               ? error{errc::too_large, "token: too many scopes"}
+                               : error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
+                std::string_view scope;
+                if (!in.string(scope)) return json_read_error(in, "token");
+                t.scopes.emplace_back(scope);
+            }
+            if (in.failed()) return json_read_error(in, "token");
+        } else if (key == "scope") {
+            auto value = read_text(in, "scope", token_limits::max_text_length * token_limits::max_scopes);
+            if (!value) return value.error();
+            scope_text_seen = value->has_value();
+            scope_text.assign(value->value_or(std::string_view{}));
+        } else {
+            typename extra_json::string_t name(key.data(), key.size());  // the view dies with the value read
+            if (!read_json_value(in, t.extra[name], max_member_depth)) return json_read_error(in, "token");
+        }
+    }
+    if (in.failed()) return json_read_error(in, "token");
+    if (!has_access) return error{errc::missing_field, "token: field 'access_token'"};
+    if (!expires_at_seen && expires_in) {
+        if (!(*expires_in >= 0) || *expires_in > 1e9)
+            return error{errc::value_out_of_range, "token: field 'expires_in' must be 0 to 1e9 seconds"};
+        if (!options.issued_at)
+            return error{errc::missing_field,
+                         "token: 'expires_in' needs the time the token was issued (issued_at)"};
+        t.expires_at = time_after(*options.issued_at, *expires_in);
+        if (!t.expires_at)
+            return error{errc::value_out_of_range,
+                         "token: field 'expires_in' gives an expiry after 2200 (or before 1970)"};
+    }
+    if (!scopes_seen && scope_text_seen) append_scopes(scope_text, t.scopes);
+    TOKENVAULT_TRY(validate(t));
+    return t;
+}
+
+/// Whether `k` names a field of the token schema (the writer leaves such keys out of `extra`).
+inline bool is_token_field(std::string_view k) noexcept {
+    return k == "access_token" || k == "token_type" || k == "refresh_token" || k == "client_secret" ||
+           k == "id_token" || k == "issuer" || k == "client_id" || k == "expires_at" || k == "expires_in" ||
+           k == "scopes" || k == "scope";
+}
+
+/// The token writer: writes `t` as a JSON object. False when `t` breaks the schema (see validate): then
+/// the text is unusable.
+template <class = void>
+[[nodiscard]] inline bool write_token(json_writer& w, const token& t) {
+    if (t.expires_at && !storable_time(*t.expires_at)) return false;
+    w.open_object();
+    bool ok = w.key("access_token") && w.string(t.access_token.reveal());
+    ok = ok && w.key("token_type") && w.string(t.token_type);
+    if (t.refresh_token) ok = ok && w.key("refresh_token") && w.string(t.refresh_token->reveal());
+    if (t.client_secret) ok = ok && w.key("client_secret") && w.string(t.client_secret->reveal());
+    if (t.id_token) ok = ok && w.key("id_token") && w.string(t.id_token->reveal());
+    if (!t.issuer.empty()) ok = ok && w.key("issuer") && w.string(t.issuer);
+    if (!t.client_id.empty()) ok = ok && w.key("client_id") && w.string(t.client_id);
+    if (t.expires_at) ok = ok && w.key("expires_at") && w.string(format_rfc3339(*t.expires_at));
+    if (!t.scopes.empty()) {
+        ok = ok && w.key("scopes");
+        w.open_array();
+        for (const auto& scope : t.scopes) {
+            w.element();
+            ok = ok && w.string(scope);
+        }
+        w.close_array();
+    }
+    ok = ok && write_members(w, t.extra, is_token_field);
+    w.close_object();
+    return ok;
+}
+
+}  // namespace detail
+
+/// Reads a token from JSON text (a stored token, or the body of a token endpoint response). Errors:
+/// malformed_json, too_large (also for nesting deeper than 64 levels), and typed field errors.
+template <class = void>
+[[nodiscard]] inline result<token> parse_token(std::string_view text,
+                                               const token_json_options& options = {}) {
+    if (text.size() > token_limits::max_bundle_json)
+        return error{errc::too_large, "token: larger than 64 MiB"};
+    detail::json_cursor in(text);
+    if (in.peek() != detail::json_cursor::kind::object) {
+        std::string_view ignored;
+        if (!in.skip(ignored, token_limits::max_depth) || !in.finish())
+            return detail::json_read_error(in, "token");
+        return error{errc::wrong_type, "token: JSON value must be an object"};
+    }
+    auto t = detail::read_token(in, options);
+    if (!t) {
+        if (in.failed()) return t;
+        // The first problem with the token, unless the text is not JSON at all.
+        std::string_view ignored;
+        detail::json_cursor whole(text);
+        if (!whole.skip(ignored) || !whole.finish()) return detail::json_read_error(whole, "token");
+        return t;
+    }
+    if (!in.finish()) return detail::json_read_error(in, "token");
+    return t;
+}
+
+/// Writes `t` as JSON text in wiped memory. errc::invalid_argument (or the error of validate) when `t`
+/// breaks the schema.
+template <class = void>
+[[nodiscard]] inline result<detail::secure_buffer> serialize_token(const token& t) {
+    TOKENVAULT_TRY(validate(t));
+    detail::json_writer w(256 + t.access_token.size() + (t.refresh_token ? t.refresh_token->size() : 0));
+    if (!detail::write_token(w, t)) return error{errc::invalid_argument, "token: cannot be written as JSON"};
+    return detail::secure_buffer::copy_of(std::string_view(w.text().data(), w.text().size()));
+}
+
+}  // namespace tokenvault
+// end file tokenvault/token_json.hpp
+// begin file tokenvault/detail/bundle_text.hpp
+// tokenvault/detail/bundle_text.hpp: writing a bundle's JSON text, reusing the text of unchanged entries.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+
+namespace tokenvault::detail {
+
+/// The JSON text of the bundle a backend last read or wrote, and where each entry's object sits in it.
+/// Writing the next version of that bundle copies the text of every entry whose generation and update
+/// time are unchanged instead of serializing it again: a put re-serializes one entry, not all of them.
+/// Sound because a generation is never reused within a bundle (every write takes last_generation + 1)
+/// and a load replaces the whole record. Held in wiped memory, like the bundle's tokens.
+struct bundle_text {
+    struct entry_span {
+        std::uint64_t generation = 0;
+        clock::time_point updated_at{};
+        std::size_t offset = 0;  ///< of the entry's object in `text`
+        std::size_t size = 0;
+    };
+    secret_text text;
+    std::unordered_map<std::string, entry_span> entries;  ///< by credential hash
+
+    /// The text of the entry with this hash, generation and update time, if it is recorded.
+    [[nodiscard]] std::optional<std::string_view> find(const std::string& hash, const entry& e) const {
+        const auto found = entries.find(hash);
+        if (found == entries.end() || found->second.generation != e.generation ||
+            found->second.updated_at != e.updated_at)
+            return std::nullopt;
+        return std::string_view(text.data() + found->second.offset, found->second.size);
+    }
+};
+
+/// Whether the bundle reader reads `e`, stored under `hash`, back as it is (the writer's side of the one
+/// rule: nothing is written that a reader would refuse).
+template <class = void>
+[[nodiscard]] inline result<void> check_entry_storable(const std::string& hash, const entry& e) {
+    if (e.id.hash() != hash) return error{errc::invalid_argument, "bundle: an entry is filed under another id's hash"};
+    if (e.generation == 0 || e.generation >= generation_limit)
+        return error{errc::value_out_of_range, "bundle: an entry's generation is outside 1 to 2^63-1"};
+    if (!storable_time(e.updated_at))
+        return error{errc::value_out_of_range,
+                     "bundle: an entry's update time is before 1970 or after 2200: check the system clock"};
+    return {};
+}
+
+/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given. Unreadable
+/// entries are written back verbatim, unless a readable entry has taken their key. Refuses what the
+/// bundle reader would refuse: a last_generation of 2^63 or more, an entry it could not read back.
+template <class = void>
+[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
+    if (b.last_generation >= generation_limit)
+        return error{errc::value_out_of_range,
+                     "bundle: generations are exhausted (2^63 writes): nothing was written; move the store file "
+                     "aside and log in again"};
+    constexpr std::size_t typical_entry = 1024;
+    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
+    bundle_text out;
+    out.entries.reserve(b.entries.size());
+    w.open_object();
+    bool ok = w.key("format") && w.string(bundle_format_name);
+    ok = ok && w.key("version");
+    w.number(static_cast<std::uint64_t>(bundle_format_version));
+    ok = ok && w.key("last_generation");
+    w.number(b.last_generation);
+    ok = ok && write_members(w, b.extra, [](std::string_view k) {
+        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
+    });
+    ok = ok && w.key("entries");
+    w.open_object();
+    for (const auto& [hash, e] : b.entries) {
+        if (!ok) break;
+        ok = w.key(hash);
+        const std::size_t start = w.size();
+        if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
+            w.raw(*unchanged);
+        } else {
+            TOKENVAULT_TRY(check_entry_storable(hash, e));
+            w.open_object();
+            ok = ok && w.key("resource") && w.string(e.id.resource());
+            if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
+            ok = ok && w.key("generation");
+            w.number(e.generation);
+            ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
+            ok = ok && w.key("token") && write_token(w, e.token);
+            ok = ok && write_members(w, e.extra, [](std::string_view k) {
+                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
+            });
+            w.close_object();
+        }
+        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
+    }
+    for (const auto& [key, kept] : b.unreadable) {
+        if (!ok) break;
+        if (b.entries.find(key) != b.entries.end()) continue;  // replaced by a write of that credential
+        ok = w.key(key);
+        w.raw(std::string_view(kept.text.data(), kept.text.size()));
+    }
+    w.close_object();
+    w.close_object();
+    if (!ok)
+        return error{errc::invalid_argument,
+                     "bundle: an entry cannot be written as stored JSON (invalid UTF-8, an expiry outside "
+                     "1970-2200, or an unknown field nested deeper than 64 levels)"};
+    if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    out.text = std::move(w.text());
+    return out;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/bundle_text.hpp
+
+namespace tokenvault::detail {
+
+/// Reads a bundle straight from its text with json_cursor. Field rules are those of read_token and
+/// docs/FORMAT.md.
+template <class = void>
 class bundle_reader {
 public:
-    /// Reads `text`; records where each entry sits in it into `spans` when given.
+    /// Reads `text`; records where each readable entry sits in it into `spans` when given.
     explicit bundle_reader(std::string_view text, bundle_text* spans = nullptr) noexcept
         : text_(text), spans_(spans), in_(text) {}
 
     [[nodiscard]] result<bundle> read() {
-        if (text_.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+        if (text_.size() > token_limits::max_bundle_json)
+            return error{errc::too_large, "bundle: larger than 64 MiB"};
         if (in_.peek() != json_cursor::kind::object) {
             std::string_view ignored;
-            if (in_.skip(ignored) && in_.finish()) return error{errc::wrong_type, "bundle: top level must be an object"};
+            if (in_.skip(ignored) && in_.finish())
+                return error{errc::wrong_type, "bundle: top level must be an object"};
             return syntax_error(in_);
         }
         if (!top_level() || !in_.finish()) return failure(in_);
-        // The header decides how the rest is read: check it before the entries' own errors.
+        // The header decides how the rest is read: check it before the entries.
         if (!format_ok_) return error{errc::wrong_type, "bundle: 'format' must be \"tokenvault-bundle\""};
-        if (!version_ || !version_->is_integer()) return error{errc::missing_field, "bundle: field 'version'"};
+        if (!version_ || !version_->is_integer())
+            return error{errc::missing_field, "bundle: field 'version'"};
         if (!version_supported()) return error{errc::unsupported_format_version, "bundle"};
         if (!entries_seen_ || entries_not_object_)
             return error{errc::missing_field, "bundle: field 'entries' (an object)"};
-        if (last_generation_bad_) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
+        if (last_generation_bad_)
+            return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
+        if (out_.last_generation >= generation_limit)
+            return error{
+                errc::value_out_of_range,
+                "bundle: field 'last_generation' is 2^63 or more, which no tokenvault writes (a damaged "
+                "or edited bundle); it was left unchanged: restore a backup, or move it aside and log "
+                "in again"};
         if (deferred_entries_) {  // 'entries' came before the header: read it now that the header checked out
             json_cursor later(*deferred_entries_);
             if (!read_entries(later, static_cast<std::size_t>(deferred_entries_->data() - text_.data())))
@@ -2868,8 +3370,9 @@ private:
     using kind = json_cursor::kind;
 
     bool version_supported() const noexcept {
-        return version_->is_unsigned() ? version_->unsigned_value <= static_cast<std::uint64_t>(bundle_format_version)
-                                       : version_->signed_value <= bundle_format_version;
+        return version_->is_unsigned()
+                   ? version_->unsigned_value <= static_cast<std::uint64_t>(bundle_format_version)
+                   : version_->signed_value <= bundle_format_version;
     }
 
     bool top_level() {
@@ -2907,6 +3410,7 @@ private:
             } else if (key == "entries") {
                 entries_seen_ = true;
                 out_.entries.clear();
+                out_.unreadable.clear();
                 deferred_entries_.reset();
                 highest_generation_ = 0;
                 entries_not_object_ = in_.peek() != kind::object;
@@ -2919,8 +3423,14 @@ private:
                     if (!in_.skip(raw)) return false;
                     deferred_entries_ = raw;
                 }
-            } else if (!keep_unknown(in_, key, out_.extra)) {
-                return false;
+            } else {
+                typename extra_json::string_t name(key.data(), key.size());
+                if (!read_json_value(in_, out_.extra[name], max_member_depth)) {
+                    if (in_.too_deep())
+                        problem(errc::too_large,
+                                "bundle: an unknown top-level field nests deeper than 64 levels");
+                    return false;
+                }
             }
         }
         return !in_.failed();
@@ -2935,200 +3445,118 @@ private:
             std::string hash(key);
             (void)in.peek();  // to the entry's first character
             const std::size_t start = in.offset();
-            if (!read_entry(in, hash)) return false;
-            if (spans_ != nullptr) {
-                const auto& e = out_.entries.at(hash);
-                spans_->entries.insert_or_assign(
-                    std::move(hash), bundle_text::entry_span{e.generation, e.updated_at, base + start, in.offset() - start});
+            auto read = read_entry(in, hash);
+            if (read) {
+                out_.unreadable.erase(hash);
+                if (spans_ != nullptr) {
+                    const auto& e = out_.entries.at(hash);
+                    spans_->entries.insert_or_assign(
+                        hash, bundle_text::entry_span{e.generation, e.updated_at, base + start,
+                                                      in.offset() - start});
+                }
+                continue;
             }
+            if (in.failed()) return false;  // not JSON: the whole text is refused
+            // The entry is JSON but not an entry this build can read: keep it as it is, load the others.
+            in.restart_at(start);
+            std::string_view raw;
+            if (!in.skip(raw)) return false;
+            out_.entries.erase(hash);
+            if (spans_ != nullptr) spans_->entries.erase(hash);
+            count_generation_of(raw);
+            out_.unreadable.insert_or_assign(
+                std::move(hash), unreadable_entry{secret_text(raw.data(), raw.size()), read.error()});
         }
         return !in.failed();
     }
 
-    bool read_entry(json_cursor& in, const std::string& hash) {
-        if (in.peek() != kind::object) return problem(errc::wrong_type, "bundle: an entry must be an object");
+    result<void> read_entry(json_cursor& in, const std::string& hash) {
+        if (in.peek() != kind::object) {
+            if (in.peek() == kind::invalid) return json_read_error(in, "bundle entry");
+            return error{errc::wrong_type, "bundle entry: must be an object"};
+        }
         std::optional<std::string> resource;
         std::string account;
         std::optional<std::uint64_t> generation;
         std::optional<clock::time_point> updated;
         std::optional<token> tok;
-        Json extra = Json::object();
-        if (!in.begin_object()) return false;
+        extra_json extra = extra_json::object();
+        if (!in.begin_object()) return json_read_error(in, "bundle entry");
         std::string_view key;
         while (in.next_member(key)) {
-            if (key == "resource") {
+            if (key == "resource" || key == "account") {
+                const bool is_resource = key == "resource";
+                if (in.peek() != kind::string) {
+                    if (in.peek() == kind::invalid) return json_read_error(in, "bundle entry");
+                    return error{errc::wrong_type, is_resource
+                                                       ? "bundle entry: field 'resource' must be a string"
+                                                       : "bundle entry: field 'account' must be a string"};
+                }
                 std::string_view value;
-                if (in.peek() != kind::string) return problem(errc::missing_field, "bundle entry: field 'resource'");
-                if (!in.string(value)) return false;
-                resource.emplace(value);
-            } else if (key == "account") {
-                std::string_view value;
-                if (in.peek() != kind::string)
-                    return problem(errc::wrong_type, "bundle entry: field 'account' must be a string");
-                if (!in.string(value)) return false;
-                account.assign(value);
+                if (!in.string(value)) return json_read_error(in, "bundle entry");
+                if (is_resource)
+                    resource.emplace(value);
+                else
+                    account.assign(value);
             } else if (key == "generation") {
                 json_number n;
-                if (in.peek() != kind::number || !in.number(n) || !n.is_unsigned())
-                    return in.failed() ? false : problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
+                const auto found = in.peek();
+                if (found == kind::invalid || (found == kind::number && !in.number(n)))
+                    return json_read_error(in, "bundle entry");
+                if (found != kind::number || !n.is_unsigned())
+                    return error{errc::wrong_type, "bundle entry: field 'generation' must be unsigned"};
                 generation = n.unsigned_value;
             } else if (key == "updated_at") {
-                if (!time_value(in, "updated_at", updated)) return false;
+                auto value = read_time(in, "updated_at");
+                if (!value) return value.error();
+                updated = *value;
             } else if (key == "token") {
-                if (in.peek() != kind::object) return problem(errc::wrong_type, "token: JSON value must be an object");
-                tok.emplace();
-                if (!token_object(in, *tok)) return false;
-            } else if (!keep_unknown(in, key, extra)) {
-                return false;
+                auto value = read_token(in);
+                if (!value) return value.error();
+                tok.emplace(std::move(*value));
+            } else {
+                typename extra_json::string_t name(key.data(), key.size());
+                if (!read_json_value(in, extra[name], max_member_depth))
+                    return json_read_error(in, "bundle entry");
             }
         }
-        if (in.failed()) return false;
-        if (!resource) return problem(errc::missing_field, "bundle entry: field 'resource'");
+        if (in.failed()) return json_read_error(in, "bundle entry");
+        if (!resource) return error{errc::missing_field, "bundle entry: field 'resource'"};
         auto id = credential_id::parse(*resource, account);
-        if (!id) return problem(id.error());
-        if (id->hash() != hash) return problem(errc::corrupt_file, "bundle entry: key does not match its identity");
-        if (!generation) return problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
-        if (!tok) return problem(errc::missing_field, "bundle entry: field 'token'");
+        if (!id) return id.error();
+        if (id->hash() != hash)
+            return error{errc::invalid_argument,
+                         "bundle entry: its key is not the credential hash of its resource and account"};
+        if (!generation) return error{errc::missing_field, "bundle entry: field 'generation'"};
+        if (*generation == 0 || *generation >= generation_limit)
+            return error{errc::value_out_of_range, "bundle entry: field 'generation' must be 1 to 2^63-1"};
+        if (!tok) return error{errc::missing_field, "bundle entry: field 'token'"};
         highest_generation_ = std::max(highest_generation_, *generation);
         out_.entries.insert_or_assign(hash, entry{std::move(*id), std::move(*tok), *generation,
-                                                             updated.value_or(clock::time_point{}), std::move(extra)});
-        return true;
+                                                  updated.value_or(clock::time_point{}), std::move(extra)});
+        return {};
     }
 
-    // A token object, with the rules of token_from_json (no issue time: a stored token has an expiry).
-    bool token_object(json_cursor& in, token& t) {
-        bool has_access = false, has_expires_at = false, has_scopes_array = false;
-        bool has_expires_in = false;
-        double expires_in = 0;  // seconds; meaningful when has_expires_in
-        bool has_scope_text = false;  // a flag, not an optional: GCC 12 -O3 misreads optional<string> here
-        std::string scope_text;
-        if (!in.begin_object()) return false;
+    // The generation of an unreadable entry, when it has a plausible one, still counts: a generation is
+    // never handed out twice, even if a later build can read the entry again.
+    void count_generation_of(std::string_view raw) {
+        json_cursor in(raw);
         std::string_view key;
-        std::optional<std::string_view> text;
+        std::optional<std::uint64_t> generation;  // the last "generation" member counts
+        if (in.peek() != kind::object || !in.begin_object()) return;
         while (in.next_member(key)) {
-            if (key == "access_token") {
-                if (!string_or_null(in, "access_token", text)) return false;
-                has_access = text.has_value();
-                t.access_token = secret_string{text.value_or(std::string_view{})};
-            } else if (key == "token_type") {
-                if (!string_or_null(in, "token_type", text)) return false;
-                t.token_type = text && !text->empty() ? std::string(*text) : token{}.token_type;
-            } else if (key == "refresh_token" || key == "client_secret" || key == "id_token") {
-                auto& field = key == "refresh_token" ? t.refresh_token : key == "client_secret" ? t.client_secret : t.id_token;
-                const bool is_refresh = key == "refresh_token";
-                if (!string_or_null(in, is_refresh ? "refresh_token" : key == "client_secret" ? "client_secret" : "id_token", text))
-                    return false;
-                field.reset();
-                if (text && !(is_refresh && text->empty())) field.emplace(*text);
-            } else if (key == "issuer" || key == "client_id") {
-                auto& field = key == "issuer" ? t.issuer : t.client_id;
-                if (!string_or_null(in, key == "issuer" ? "issuer" : "client_id", text)) return false;
-                field.assign(text.value_or(std::string_view{}));
-            } else if (key == "expires_at") {
-                has_expires_at = true;
-                if (!time_value(in, "expires_at", t.expires_at)) return false;
-            } else if (key == "expires_in") {
-                json_number n;
-                if (in.peek() == kind::null) {
-                    if (!in.null()) return false;
-                    has_expires_in = false;
-                } else if (in.peek() != kind::number) {
-                    return problem(errc::wrong_type, "token: field 'expires_in' must be a number");
-                } else {
-                    if (!in.number(n)) return false;
-                    expires_in = n.as_double();
-                    has_expires_in = true;
-                }
-            } else if (key == "scopes") {
-                if (!scopes(in, t.scopes, has_scopes_array)) return false;
-            } else if (key == "scope") {
-                if (!string_or_null(in, "scope", text)) return false;
-                has_scope_text = text.has_value();
-                scope_text.assign(text.value_or(std::string_view{}));
-            } else if (!keep_unknown(in, key, t.extra)) {
-                return false;
+            json_number n;
+            if (key == "generation" && in.peek() == kind::number) {
+                if (!in.number(n)) return;
+                generation.reset();
+                if (n.is_unsigned()) generation = n.unsigned_value;
+            } else {
+                if (key == "generation") generation.reset();
+                if (!skip(in)) return;
             }
         }
-        if (in.failed()) return false;
-        if (!has_access) return problem(errc::missing_field, "token: field 'access_token'");
-        if (!has_expires_at && has_expires_in) {
-            auto expiry = expiry_after(expires_in, std::nullopt);
-            if (!expiry) return problem(expiry.error());
-        }
-        if (!has_scopes_array && has_scope_text) append_scopes(scope_text, t.scopes);
-        if (auto valid = validate(t); !valid) return problem(valid.error());
-        return true;
-    }
-
-    bool scopes(json_cursor& in, std::vector<std::string>& out, bool& is_array) {
-        out.clear();
-        is_array = false;
-        if (in.peek() == kind::null) return in.null();
-        if (in.peek() != kind::array) return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
-        is_array = true;
-        if (!in.begin_array()) return false;
-        while (in.next_element()) {
-            std::string_view scope;
-            if (in.peek() != kind::string)
-                return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
-            if (!in.string(scope)) return false;
-            out.emplace_back(scope);
-        }
-        return !in.failed();
-    }
-
-    // A string or null (nullopt); any other type is a problem naming the field.
-    bool string_or_null(json_cursor& in, const char* field, std::optional<std::string_view>& out) {
-        out.reset();
-        switch (in.peek()) {
-        case kind::string: {
-            std::string_view value;
-            if (!in.string(value)) return false;
-            out = value;
-            return true;
-        }
-        case kind::null: return in.null();
-        case kind::invalid: return skip(in);
-        default: return problem(errc::wrong_type, std::string("token: field '") + field + "' must be a string");
-        }
-    }
-
-    // A time: RFC 3339 text, unix seconds or milliseconds, or null.
-    bool time_value(json_cursor& in, const char* field, std::optional<clock::time_point>& out) {
-        result<std::optional<clock::time_point>> parsed = std::optional<clock::time_point>{};
-        switch (in.peek()) {
-        case kind::string: {
-            std::string_view text;
-            if (!in.string(text)) return false;
-            parsed = expiry_from_text(text, field);
-            break;
-        }
-        case kind::number: {
-            json_number n;
-            if (!in.number(n)) return false;
-            parsed = expiry_from_number(n.as_double(), field);
-            break;
-        }
-        case kind::null:
-            if (!in.null()) return false;
-            break;
-        case kind::invalid: return skip(in);
-        default: return problem(expiry_type_error(field));
-        }
-        if (!parsed) return problem(parsed.error());
-        out = *parsed;
-        return true;
-    }
-
-    // An unknown member: kept as it is, as JSON.
-    bool keep_unknown(json_cursor& in, std::string_view key, Json& into) {
-        std::string name(key);  // the key's view does not survive reading the value
-        std::string_view raw;
-        if (!in.skip(raw)) return false;
-        auto value = Json::parse(raw, nullptr, false);
-        if (value.is_discarded()) return problem(errc::malformed_json, "bundle: an unknown field does not parse");
-        into[std::move(name)] = std::move(value);
-        return true;
+        if (generation && *generation < generation_limit)
+            highest_generation_ = std::max(highest_generation_, *generation);
     }
 
     static bool skip(json_cursor& in) {
@@ -3136,15 +3564,17 @@ private:
         return in.skip(ignored);
     }
 
-    bool problem(errc code, std::string context) { return problem(error{code, std::move(context)}); }
-    bool problem(error e) {
-        if (!problem_) problem_ = std::move(e);
-        return false;
+    void problem(errc code, std::string context) {
+        if (!problem_) problem_ = error{code, std::move(context)};
     }
 
+    // The error of a failed read: text that is not JSON wins over any problem found before its end.
     result<bundle> failure(const json_cursor& in) const {
-        if (problem_ && !in.failed()) return *problem_;
-        return syntax_error(in);
+        if (!problem_ || in.failed()) return syntax_error(in);
+        json_cursor whole(text_);
+        std::string_view ignored;
+        if (!whole.skip(ignored) || !whole.finish()) return syntax_error(whole);
+        return *problem_;
     }
     static error syntax_error(const json_cursor& in) {
         return error{errc::malformed_json, "bundle: not valid JSON at byte " + std::to_string(in.offset())};
@@ -3190,7 +3620,8 @@ template <class = void>
     return detail::secure_buffer::copy_of(std::string_view(written->text.data(), written->text.size()));
 }
 
-/// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
+/// Parses a bundle from JSON text. Text that is not JSON, or a wrong header, fails the whole parse; an
+/// entry that breaks the schema goes to bundle::unreadable (kept verbatim) and the others load.
 template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
     return detail::bundle_reader<>(text).read();
@@ -3562,7 +3993,8 @@ public:
             auto parsed = parse_bundle((*item)->view());
             if (!parsed) {
                 const auto& e = parsed.error();
-                const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large;
+                const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
+                                       e == errc::value_out_of_range;
                 read_failure_ = error{keep_code ? e.code : make_error_code(errc::malformed_json),
                                       where() + ": the item does not hold a tokenvault bundle (" + e.context +
                                           "); it was left unchanged: remove it to start afresh"};
@@ -4169,7 +4601,8 @@ private:
         if (!content) {
             // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
             const auto& e = content.error();
-            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large;
+            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
+                                   e == errc::value_out_of_range;
             return error{keep_code ? e.code : make_error_code(errc::malformed_json),
                          file_.string() + ": the sealed bundle does not parse (" + e.context +
                              "); the file was left unchanged"};
@@ -4598,8 +5031,8 @@ static_assert(diagnostics_policy<callback>);
 // tokenvault/diagnostics/counters.hpp: diagnostics::counters, lock-free counts of what the store did.
 //
 // Counts keyring reads/writes/failures, file reads/writes, lock waits and contention, quarantines,
-// reloads, refreshes, migrations, store resolutions, logins, drift and rollbacks. Relaxed atomics: cheap
-// enough for the cached get path.
+// reloads, refreshes, migrations, store resolutions, logins, drift, rollbacks and unreadable entries.
+// Relaxed atomics: cheap enough for the cached get path.
 
 #include <atomic>
 #include <cstdint>
@@ -4622,6 +5055,7 @@ public:
         std::uint64_t refreshes = 0, refreshes_adopted = 0, migrations = 0, drifts = 0;
         std::uint64_t resolutions = 0, logins = 0;
         std::uint64_t rollbacks = 0;
+        std::uint64_t unreadable_entries = 0;  ///< entries found unreadable, counted on every load
     };
 
     void on(const events::keyring_read& e) noexcept {
@@ -4651,6 +5085,7 @@ public:
     void on(const events::store_resolved&) noexcept { bump(resolutions_); }
     void on(const events::login&) noexcept { bump(logins_); }
     void on(const events::rolled_back&) noexcept { bump(rollbacks_); }
+    void on(const events::entry_unreadable&) noexcept { bump(unreadable_entries_); }
 
     /// The counts so far.
     [[nodiscard]] snapshot read() const noexcept {
@@ -4659,7 +5094,8 @@ public:
                         r(file_writes_),     r(file_failures_),  r(lock_waits_),       r(lock_contentions_),
                         r(lock_timeouts_),   r(quarantines_),    r(reloads_),          r(operations_),
                         r(operation_failures_), r(refreshes_),   r(refreshes_adopted_), r(migrations_),
-                        r(drifts_),          r(resolutions_),    r(logins_),           r(rollbacks_)};
+                        r(drifts_),          r(resolutions_),    r(logins_),           r(rollbacks_),
+                        r(unreadable_entries_)};
     }
 
 private:
@@ -4671,6 +5107,7 @@ private:
     std::atomic<std::uint64_t> refreshes_{0}, refreshes_adopted_{0}, migrations_{0}, drifts_{0};
     std::atomic<std::uint64_t> resolutions_{0}, logins_{0};
     std::atomic<std::uint64_t> rollbacks_{0};
+    std::atomic<std::uint64_t> unreadable_entries_{0};
 };
 
 static_assert(diagnostics_policy<counters>);
@@ -6479,6 +6916,29 @@ template <class = void>
     return true;
 }
 
+/// Checks that a token endpoint response is one JSON object (at most 64 levels deep) and finds its
+/// top-level "error": nullopt when there is none; the code when it is a short OAuth code, else "". Reads
+/// nothing else: the token is read by parse_token, and only from a success.
+template <class = void>
+[[nodiscard]] inline result<std::optional<std::string>> response_error_code(std::string_view body) {
+    json_cursor in(body);
+    std::optional<std::string> code;
+    std::string_view key, ignored;
+    TOKENVAULT_TRY(begin_document(in, json_cursor::kind::object, "token response"));
+    while (in.next_member(key)) {
+        if (key == "error" && in.peek() == json_cursor::kind::string) {
+            std::string_view value;
+            if (!in.string(value)) break;
+            code = is_oauth_error_code(value) ? std::string(value) : std::string{};
+            continue;
+        }
+        if (key == "error") code = std::string{};
+        if (!in.skip(ignored, max_member_depth)) break;
+    }
+    TOKENVAULT_TRY(end_document(in, "token response"));
+    return code;
+}
+
 }  // namespace detail
 
 /// Reads a token endpoint response (RFC 6749 5.1 and 5.2): 2xx with a token: refreshed; `invalid_grant`:
@@ -6495,28 +6955,22 @@ template <class = void>
     if (body.size() > token_limits::max_token_json)
         return refresh_result::failed(
             error{errc::provider_invalid_response, "token response: larger than 256 KiB"});
-    nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-    const detail::scrub_on_exit scrub_doc{doc};
-    if (doc.is_discarded() || !doc.is_object())
-        return refresh_result::failed(
-            error{errc::provider_invalid_response, "token response: not a JSON object"});
-    if (const auto code = doc.find("error"); code != doc.end() || http_status < 200 || http_status > 299) {
-        const std::string_view name = code != doc.end() && code->is_string()
-                                          ? std::string_view(code->get_ref<const std::string&>())
-                                          : "";
+    // First the shape and the OAuth error code, if any; the token itself is read only from a success.
+    auto error_code = detail::response_error_code(body);
+    if (!error_code) return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
+    if (*error_code || http_status < 200 || http_status > 299) {
+        const std::string name = error_code->value_or(std::string{});
         if (name == "invalid_grant") return refresh_result::rejected();
         if (name == "temporarily_unavailable" || name == "server_error")
-            return refresh_result::failed(
-                error{errc::provider_unavailable, "token endpoint error '" + std::string(name) + "'"});
+            return refresh_result::failed(error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
         if (detail::is_oauth_error_code(name))
             return refresh_result::failed(
-                error{errc::provider_rejected,
-                      "token endpoint error '" + std::string(name) + "' (the stored credential was kept)"});
+                error{errc::provider_rejected, "token endpoint error '" + name + "' (the stored credential was kept)"});
         return refresh_result::failed(error{
             errc::provider_invalid_response,
             "token endpoint answered HTTP " + std::to_string(http_status) + " without an OAuth error code"});
     }
-    auto parsed = token_from_json(doc, token_json_options{issued_at});
+    auto parsed = parse_token(body, token_json_options{issued_at});
     if (!parsed) {
         return refresh_result::failed(
             error{errc::provider_invalid_response,
@@ -7327,15 +7781,14 @@ concept migration_policy = std::same_as<typename M::policy_family, family::migra
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 // begin file tokenvault/detail/migration_support.hpp
 // tokenvault/detail/migration_support.hpp: what every migration source shares.
 //
 // The import ledger (which legacy items a bundle already took in, so a logged-out credential is never
 // resurrected from a source that could not be deleted), the one import rule (the current store wins,
 // then the first source that offers a credential), reading other tools' files without changing them,
-// and the mapping of legacy token JSON. Nothing here logs or reports a secret.
+// and the mapping of legacy token JSON (read by the one token reader, token_json.hpp, with a hook for the
+// legacy fields). Nothing here logs or reports a secret.
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -7353,8 +7806,6 @@ concept migration_policy = std::same_as<typename M::policy_family, family::migra
 #include <string>
 #include <string_view>
 #include <system_error>
-
-#include <nlohmann/json.hpp>
 
 
 namespace tokenvault::detail {
@@ -7403,12 +7854,12 @@ template <class = void>
 template <class = void>
 inline void ledger_record(bundle& b, std::string_view source, const std::string& credential_hash,
                           const std::string& print) {
-    if (!b.extra.is_object()) b.extra = nlohmann::json::object();
-    auto& all = b.extra[std::string(ledger_field)];
-    if (!all.is_object()) all = nlohmann::json::object();
-    auto& of_source = all[std::string(source)];
-    if (!of_source.is_object()) of_source = nlohmann::json::object();
-    of_source[credential_hash] = print;
+    if (!b.extra.is_object()) b.extra = extra_json::object();
+    auto& all = b.extra[ledger_field];
+    if (!all.is_object()) all = extra_json::object();
+    auto& of_source = all[source];
+    if (!of_source.is_object()) of_source = extra_json::object();
+    of_source[credential_hash] = extra_json::string_t(print.data(), print.size());
 }
 
 /// Drops the whole ledger of `source` from `b`; true when there was one (then `b` must be saved). A deleting
@@ -7452,8 +7903,7 @@ template <class = void>
     changed = true;
     if (b.entries.find(id.hash()) != b.entries.end()) return offer_outcome::superseded;
     const auto generation = ++b.last_generation;
-    b.entries.emplace(id.hash(),
-                      entry{id, std::move(value), generation, clock::now(), nlohmann::json::object()});
+    b.entries.emplace(id.hash(), entry{id, std::move(value), generation, clock::now(), extra_json::object()});
     return offer_outcome::imported;
 }
 
@@ -7526,67 +7976,99 @@ template <class = void>
         std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds{identity.mtime_ns})};
 }
 
-/// The year of an RFC 3339 time ("2026-..." -> 2026); nullopt when `text` does not start with four digits.
+/// Latest expiry accepted from another tool, in unix milliseconds (2200-01-01).
+inline constexpr std::uint64_t max_expiry_ms = static_cast<std::uint64_t>(latest_time_seconds) * 1000;
+
+/// Reads the JSON value at `in` (at most 64 levels deep) into wiped memory and returns its text as
+/// nlohmann::json's dump() writes it: the form fingerprints of legacy entries have always been taken of.
 template <class = void>
-[[nodiscard]] inline std::optional<int> rfc3339_year(std::string_view text) {
-    if (text.size() < 4) return std::nullopt;
-    int year = 0;
-    for (std::size_t i = 0; i < 4; ++i) {
-        if (text[i] < '0' || text[i] > '9') return std::nullopt;
-        year = year * 10 + (text[i] - '0');
-    }
-    return year;
+[[nodiscard]] inline result<secret_text> normalized_json_text(json_cursor& in, std::string_view what) {
+    extra_json value;
+    if (!read_json_value(in, value, max_json_depth)) return json_read_error(in, what);
+    return value.dump();
 }
 
-/// Latest expiry accepted from another tool, in unix milliseconds (2200-01-01): later ones would overflow
-/// a nanosecond time point.
-inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
-
-/// Refuses an "expires_at" outside 1970-2200 (RFC 3339 text, seconds or milliseconds) and an "expires_in"
-/// beyond 100 years, before token_from_json turns them into time points.
+/// Reads a token written by an older layout (docker-agent style) at `in`, by the token schema plus: an
+/// RFC 3339 "expires_at" in the year 0000 or 0001 (Go's zero time) means "unknown"; "auth_server" is
+/// the issuer when there is none; "expires_in" counts only from a known `issued_at`.
 template <class = void>
-[[nodiscard]] inline result<void> check_expiry_range(const nlohmann::json& doc) {
-    if (!doc.is_object()) return {};
-    if (const auto at = doc.find("expires_at"); at != doc.end() && at->is_string()) {
-        const auto year = rfc3339_year(at->get_ref<const std::string&>());
-        if (year && (*year < 1970 || *year > 2200))
-            return error{errc::value_out_of_range, "token: field 'expires_at' is out of range"};
-    } else if (at != doc.end() && at->is_number()) {
-        const double n = at->get<double>();
-        const double ms = n >= 1e11 ? n : n * 1000.0;  // token_from_json's rule: >= 1e11 is milliseconds
-        if (!(ms >= 0) || ms > static_cast<double>(max_expiry_ms))
-            return error{errc::value_out_of_range, "token: field 'expires_at' is out of range"};
-    }
-    if (const auto in = doc.find("expires_in"); in != doc.end() && in->is_number()) {
-        const double seconds = in->get<double>();
-        if (!(seconds >= 0) || seconds > 100.0 * 365 * 24 * 3600)
+[[nodiscard]] inline result<token> read_legacy_token(json_cursor& in,
+                                                     std::optional<clock::time_point> issued_at = std::nullopt) {
+    using kind = json_cursor::kind;
+    bool expiry_given = false;
+    std::optional<double> expires_in;
+    std::optional<std::string> auth_server;
+    const auto legacy_fields = [&](std::string_view key, json_cursor& c, token& t) -> result<bool> {
+        if (key == "expires_at") {
+            expiry_given = true;
+            if (c.peek() != kind::string) return false;  // numbers and null: the schema's rule
+            std::string_view text;
+            if (!c.string(text)) return json_read_error(c, "legacy token");
+            if (text.size() >= 5 && (text.substr(0, 5) == "0000-" || text.substr(0, 5) == "0001-")) {
+                expiry_given = false;  // Go's zero time.Time: no expiry recorded
+                t.expires_at.reset();
+                return true;
+            }
+            time_text_problem problem = time_text_problem::none;
+            t.expires_at = parse_rfc3339(text, &problem);
+            if (!t.expires_at) return time_field_error("expires_at", problem == time_text_problem::out_of_range);
+            return true;
+        }
+        if (key == "expires_in") {
+            expires_in.reset();
+            if (!issued_at) {  // nothing to count from: ignored, whatever it holds
+                std::string_view ignored;
+                return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+            }
+            if (c.peek() == kind::null) return c.null() ? result<bool>{true} : json_read_error(c, "legacy token");
+            if (c.peek() != kind::number) {
+                if (c.peek() == kind::invalid) return not_json(c, "legacy token");
+                return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
+            }
+            json_number n;
+            if (!c.number(n)) return json_read_error(c, "legacy token");
+            expires_in = n.as_double();
+            return true;
+        }
+        if (key == "auth_server") {
+            auth_server.reset();
+            if (c.peek() == kind::string) {
+                std::string_view text;
+                if (!c.string(text)) return json_read_error(c, "legacy token");
+                auth_server.emplace(text);
+                return true;
+            }
+            std::string_view ignored;
+            return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+        }
+        return false;
+    };
+    auto t = read_token(in, token_json_options{}, legacy_fields);
+    if (!t) return t;
+    if (!expiry_given && expires_in && issued_at) {
+        t->expires_at = time_after(*issued_at, *expires_in);
+        if (!t->expires_at)
             return error{errc::value_out_of_range, "token: field 'expires_in' is out of range"};
     }
-    return {};
+    if (t->issuer.empty() && auth_server) t->issuer = std::move(*auth_server);
+    TOKENVAULT_TRY(validate(*t));
+    return t;
 }
 
-/// Reads a token written by an older layout (docker-agent style): RFC 3339 "expires_at" where Go's zero time
-/// means "unknown" (years outside 1970-2200 are refused: they overflow a nanosecond time point),
-/// "auth_server" as the issuer, "expires_in" ignored when no issue time is known.
+/// A whole legacy item's text as one legacy token (nothing may follow it).
 template <class = void>
-[[nodiscard]] inline result<token> token_from_legacy_json(
-    const nlohmann::json& doc, std::optional<clock::time_point> issued_at = std::nullopt) {
-    if (!doc.is_object()) return error{errc::wrong_type, "legacy token: JSON value must be an object"};
-    nlohmann::json copy = doc;
-    const scrub_on_exit scrub_copy{copy};
-    if (const auto expiry = copy.find("expires_at"); expiry != copy.end() && expiry->is_string()) {
-        const auto year = rfc3339_year(expiry->get_ref<const std::string&>());
-        if (year && *year <= 1) copy.erase(expiry);  // Go's zero time.Time: no expiry recorded
+[[nodiscard]] inline result<token> parse_legacy_token(std::string_view text) {
+    json_cursor in(text);
+    auto t = read_legacy_token(in);
+    if (!t) {
+        if (in.failed()) return t;
+        std::string_view ignored;
+        json_cursor whole(text);
+        if (!whole.skip(ignored) || !whole.finish()) return json_read_error(whole, "legacy token");
+        return t;
     }
-    if (const auto server = copy.find("auth_server"); server != copy.end()) {
-        if (server->is_string() && copy.find("issuer") == copy.end()) copy["issuer"] = *server;
-        copy.erase("auth_server");
-    }
-    if (!issued_at && copy.find("expires_at") == copy.end()) copy.erase("expires_in");
-    TOKENVAULT_TRY(check_expiry_range(copy));
-    token_json_options options;
-    options.issued_at = issued_at;
-    return token_from_json(copy, options);
+    if (!in.finish()) return json_read_error(in, "legacy token");
+    return t;
 }
 
 /// Errors that concern the whole keyring, not one item: stop touching it for this start (no prompt storms).
@@ -7713,35 +8195,43 @@ public:
             return item.error();
         }
         if (!*item) return tokenvault::detail::ledger_forget(b, source);  // migrated before: drop its ledger
-        nlohmann::json doc = nlohmann::json::parse((*item)->view(), nullptr, false);
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-        if (doc.is_discarded() || !doc.is_object()) {
-            tokenvault::detail::report_skipped(
-                ctx, source, make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type));
+        const std::string_view text = (*item)->view();
+        auto entries = entries_of(text);
+        if (!entries) {
+            tokenvault::detail::report_skipped(ctx, source, entries.code());
             return false;
         }
-        const auto wrapped = doc.find("tokens");
-        const nlohmann::json& entries = (wrapped != doc.end() && wrapped->is_object()) ? *wrapped : doc;
 
         bool changed = false;
         std::size_t migrated = 0, skipped = 0;
         const auto account_name = Layout::credential_account(ctx.options);
-        for (auto it = entries.begin(); it != entries.end(); ++it) {
-            auto id = credential_id::parse(it.key(), account_name);
+        using tokenvault::detail::json_cursor;
+        json_cursor in(*entries);
+        std::string_view key;
+        if (!in.begin_object()) return false;  // entries_of checked it
+        while (in.next_member(key)) {
+            auto id = credential_id::parse(key, account_name);
+            // The entry in the form its fingerprint has always been taken of, then read as a token.
+            auto normalized = tokenvault::detail::normalized_json_text(in, "legacy bundle entry");
+            if (!normalized) {  // too deep: entries_of checked the syntax
+                ++skipped;
+                tokenvault::detail::report_skipped(ctx, source, normalized.code());
+                std::string_view ignored;
+                (void)in.skip(ignored);
+                continue;
+            }
             if (!id) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, id.code());
                 continue;
             }
-            auto value = tokenvault::detail::token_from_legacy_json(it.value());
+            auto value = tokenvault::detail::parse_legacy_token(*normalized);
             if (!value) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, value.code());
                 continue;
             }
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
+            const auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
             const auto outcome =
                 tokenvault::detail::offer(b, source, tokenvault::detail::ledger_rule::once_per_version, *id,
                                           std::move(*value), print, changed);
@@ -7775,6 +8265,23 @@ public:
     }
 
 private:
+    // The object of entries in a legacy bundle item: its "tokens" member when that is an object (the last
+    // one, if repeated), else the whole item. Errors: not JSON (or nested deeper than 64 levels), not an
+    // object.
+    [[nodiscard]] static result<std::string_view> entries_of(std::string_view text) {
+        using tokenvault::detail::json_cursor;
+        json_cursor in(text);
+        std::string_view key, raw, wrapped;
+        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::object, "legacy bundle"));
+        while (in.next_member(key)) {
+            const bool tokens = key == "tokens" && in.peek() == json_cursor::kind::object;
+            if (!in.skip(raw, tokenvault::detail::max_member_depth)) break;
+            if (tokens) wrapped = raw;
+        }
+        TOKENVAULT_TRY(tokenvault::detail::end_document(in, "legacy bundle"));
+        return wrapped.empty() ? text : wrapped;
+    }
+
     std::optional<K> keyring_;
     std::optional<std::string> pending_print_;
 };
@@ -7800,8 +8307,6 @@ private:
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 
 namespace tokenvault::migration {
@@ -7846,26 +8351,21 @@ public:
             tokenvault::detail::report_failure(ctx, source, index.code());
             if (tokenvault::detail::keyring_wide(index.code())) return index.error();
         } else if (*index) {
-            nlohmann::json listed = nlohmann::json::parse((*index)->view(), nullptr, false);
-            if (listed.is_discarded() || !listed.is_array()) {
+            auto listed = read_index((*index)->view());
+            if (!listed) {
                 ++skipped;
-                tokenvault::detail::report_skipped(
-                    ctx, source,
-                    make_error_code(listed.is_discarded() ? errc::malformed_json : errc::wrong_type));
+                tokenvault::detail::report_skipped(ctx, source, listed.code());
             } else {
-                bool index_clean = true;
-                for (const auto& url : listed) {
-                    if (!url.is_string()) {
-                        index_clean = false;
-                        ++skipped;
-                        tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::wrong_type));
-                        continue;
-                    }
-                    std::string account = std::string(Layout::item_prefix) + url.get<std::string>();
+                for (auto& url : listed->urls) {
+                    std::string account = std::string(Layout::item_prefix) + url;
                     index_listed_.push_back(account);
                     add(std::move(account));
                 }
-                if (index_clean) index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
+                for (std::size_t i = 0; i < listed->not_strings; ++i) {
+                    ++skipped;
+                    tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::wrong_type));
+                }
+                if (listed->not_strings == 0) index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
             }
         }
         bool listing_complete = true;
@@ -7903,11 +8403,10 @@ public:
                     ctx, source, std::make_error_code(std::errc::no_such_file_or_directory));
                 continue;
             }
-            nlohmann::json doc = nlohmann::json::parse((*item)->view(), nullptr, false);
-            const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-            if (doc.is_discarded()) {
+            auto value = tokenvault::detail::parse_legacy_token((*item)->view());
+            if (!value && value.error() == errc::malformed_json) {
                 ++skipped;
-                tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::malformed_json));
+                tokenvault::detail::report_skipped(ctx, source, value.code());
                 continue;
             }
             auto id = credential_id::parse(std::string_view(account).substr(Layout::item_prefix.size()),
@@ -7917,7 +8416,6 @@ public:
                 tokenvault::detail::report_skipped(ctx, source, id.code());
                 continue;
             }
-            auto value = tokenvault::detail::token_from_legacy_json(doc);
             if (!value) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, value.code());
@@ -7971,6 +8469,33 @@ public:
     }
 
 private:
+    /// The URLs an index item lists, and how many of its elements were not strings.
+    struct index_content {
+        std::vector<std::string> urls;
+        std::size_t not_strings = 0;
+    };
+
+    // Reads an index item: a JSON array of URL strings (anything else in it is counted, not read).
+    [[nodiscard]] static result<index_content> read_index(std::string_view text) {
+        using tokenvault::detail::json_cursor;
+        json_cursor in(text);
+        index_content out;
+        std::string_view ignored;
+        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::array, "legacy index"));
+        while (in.next_element()) {
+            if (in.peek() == json_cursor::kind::string) {
+                std::string_view url;
+                if (!in.string(url)) break;
+                out.urls.emplace_back(url);
+            } else {
+                ++out.not_strings;
+                if (!in.skip(ignored, tokenvault::detail::max_member_depth)) break;
+            }
+        }
+        TOKENVAULT_TRY(tokenvault::detail::end_document(in, "legacy index"));
+        return out;
+    }
+
     void reset() {
         pending_.clear();
         index_listed_.clear();
@@ -8512,8 +9037,6 @@ static_assert(
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 
 namespace tokenvault::migration {
 
@@ -8568,35 +9091,52 @@ public:
             return false;
         }
         if (!*file) return false;
-        nlohmann::json doc = nlohmann::json::parse((*file)->bytes.view(), nullptr, false);
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-        if (doc.is_discarded() || !doc.is_object()) {
-            skip(make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type));
-            return false;
-        }
-
         struct candidate {
             credential_id id;
             token value;
             std::string print;
         };
         std::map<std::string, candidate> newest;  // by credential hash
-        for (auto it = doc.begin(); it != doc.end(); ++it) {
-            auto parsed = parse_entry(it.value(), ctx.options);
+        using tokenvault::detail::json_cursor;
+        const std::string_view text = (*file)->bytes.view();
+        {  // The whole file must be JSON before any entry counts (entries are isolated, the file is not).
+            json_cursor whole(text);
+            std::string_view ignored;
+            const bool object = whole.peek() == json_cursor::kind::object;
+            if (!whole.skip(ignored) || !whole.finish() || !object) {
+                skip(make_error_code(whole.failed() ? errc::malformed_json : errc::wrong_type));
+                return false;
+            }
+        }
+        json_cursor in(text);
+        std::string_view key;
+        if (!in.begin_object()) return false;
+        while (in.next_member(key)) {
+            (void)in.peek();
+            const std::size_t start = in.offset();
+            auto parsed = parse_entry(in, ctx.options);
             if (!parsed) {
-                skip(parsed.code());
+                in.restart_at(start);  // a bad entry: skip it whole, and count it unless Codex's executor owns it
+                const bool owned = executor_owned(in);
+                in.restart_at(start);
+                std::string_view ignored;
+                if (!in.skip(ignored)) return false;
+                if (!owned) skip(parsed.code());
                 continue;
             }
             if (!*parsed) continue;  // executor-owned: not a login of the user's own client
             auto& [id, value] = **parsed;
             const auto found = newest.find(id.hash());
             if (found != newest.end() && !expires_later(value, found->second.value)) continue;
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
-            const auto key = id.hash();
-            newest.insert_or_assign(key, candidate{std::move(id), std::move(value), std::move(print)});
+            // The fingerprint of the entry as dump() of a JSON document writes it (as the ledger always had).
+            in.restart_at(start);
+            auto normalized = tokenvault::detail::normalized_json_text(in, "codex entry");
+            if (!normalized) return false;  // read once already: cannot happen
+            auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
+            const auto hash = id.hash();
+            newest.insert_or_assign(hash, candidate{std::move(id), std::move(value), std::move(print)});
         }
+        if (in.failed()) return false;
 
         bool changed = false;
         for (auto& [hash, c] : newest) {
@@ -8616,39 +9156,83 @@ public:
     }
 
 private:
-    // One value of the Codex file as (id, token); nullopt for entries owned by a Codex executor.
+    // One value of the Codex file as (id, token), read at `in`; nullopt for entries owned by a Codex
+    // executor. The Codex fields (server_name, server_url, executor_owned, expires_at in milliseconds)
+    // are read here; the rest is the token schema.
     [[nodiscard]] static result<std::optional<std::pair<credential_id, token>>> parse_entry(
-        const nlohmann::json& entry, const store_options& options) {
+        tokenvault::detail::json_cursor& in, const store_options& options) {
         using out_type = std::optional<std::pair<credential_id, token>>;
-        if (!entry.is_object()) return error{errc::wrong_type, "codex entry: must be an object"};
-        if (const auto owned = entry.find("executor_owned");
-            owned != entry.end() && owned->is_boolean() && owned->get<bool>())
-            return out_type{};
-        const auto url = entry.find("server_url");
-        if (url == entry.end() || !url->is_string())
-            return error{errc::missing_field, "codex entry: field 'server_url'"};
+        using tokenvault::detail::json_cursor;
+        using kind = json_cursor::kind;
+        if (in.peek() != kind::object) return error{errc::wrong_type, "codex entry: must be an object"};
+        std::optional<std::string> url;
         std::string name;
-        if (const auto n = entry.find("server_name"); n != entry.end() && n->is_string())
-            name = n->get<std::string>();
-        auto id = credential_id::parse(url->get_ref<const std::string&>(), Config::account(name, options));
-        if (!id) return id.error();
-
-        nlohmann::json copy = entry;
-        const tokenvault::detail::scrub_on_exit scrub_copy{copy};
-        for (const char* label : {"server_name", "server_url", "executor_owned", "expires_at"})
-            copy.erase(label);
-        auto value = token_from_json(copy);
+        bool owned = false;
+        const auto codex_fields = [&](std::string_view key, json_cursor& c, token& t) -> result<bool> {
+            std::string_view ignored;
+            if (key == "server_url" || key == "server_name") {
+                const bool is_url = key == "server_url";
+                if (c.peek() == kind::string) {
+                    std::string_view text;
+                    if (!c.string(text)) return tokenvault::detail::json_read_error(c, "codex entry");
+                    if (is_url)
+                        url.emplace(text);
+                    else
+                        name.assign(text);
+                    return true;
+                }
+                if (is_url) url.reset();
+            } else if (key == "executor_owned") {
+                owned = false;
+                if (c.peek() == kind::boolean) {
+                    if (!c.boolean(owned)) return tokenvault::detail::json_read_error(c, "codex entry");
+                    return true;
+                }
+            } else if (key == "expires_at") {
+                // Unix milliseconds; Codex saturates an overflowing expiry at u64::MAX: past the year 2200
+                // means "no known expiry".
+                t.expires_at.reset();
+                if (c.peek() == kind::null) return c.null() ? result<bool>{true} : tokenvault::detail::json_read_error(c, "codex entry");
+                tokenvault::detail::json_number n;
+                const auto found = c.peek();
+                if (found == kind::invalid || (found == kind::number && !c.number(n)))
+                    return tokenvault::detail::json_read_error(c, "codex entry");
+                if (found != kind::number || !n.is_unsigned())
+                    return error{errc::wrong_type, "codex entry: field 'expires_at'"};
+                if (n.unsigned_value <= tokenvault::detail::max_expiry_ms)
+                    t.expires_at = clock::time_point{std::chrono::duration_cast<clock::duration>(
+                        std::chrono::milliseconds{static_cast<std::int64_t>(n.unsigned_value)})};
+                return true;
+            } else {
+                return false;
+            }
+            return c.skip(ignored, tokenvault::detail::max_member_depth)
+                       ? result<bool>{true}
+                       : tokenvault::detail::json_read_error(c, "codex entry");
+        };
+        auto value = tokenvault::detail::read_token(in, token_json_options{}, codex_fields);
         if (!value) return value.error();
-        if (const auto expiry = entry.find("expires_at"); expiry != entry.end() && !expiry->is_null()) {
-            if (!expiry->is_number_unsigned())
-                return error{errc::wrong_type, "codex entry: field 'expires_at'"};
-            const auto ms = expiry->get<std::uint64_t>();
-            // Codex saturates an overflowing expiry at u64::MAX: past the year 2200 means "no known expiry".
-            if (ms <= tokenvault::detail::max_expiry_ms)
-                value->expires_at = clock::time_point{std::chrono::duration_cast<clock::duration>(
-                    std::chrono::milliseconds{static_cast<std::int64_t>(ms)})};
-        }
+        if (owned) return out_type{};
+        if (!url) return error{errc::missing_field, "codex entry: field 'server_url'"};
+        auto id = credential_id::parse(*url, Config::account(name, options));
+        if (!id) return id.error();
         return out_type{std::pair<credential_id, token>{std::move(*id), std::move(*value)}};
+    }
+
+    // Whether the entry at `in` says `"executor_owned": true` (read even when the rest is unusable).
+    [[nodiscard]] static bool executor_owned(tokenvault::detail::json_cursor& in) {
+        using tokenvault::detail::json_cursor;
+        std::string_view key, ignored;
+        bool owned = false;
+        if (in.peek() != json_cursor::kind::object || !in.begin_object()) return false;
+        while (in.next_member(key)) {
+            if (key == "executor_owned" && in.peek() == json_cursor::kind::boolean) {
+                if (!in.boolean(owned)) return false;
+            } else if (!in.skip(ignored)) {
+                return false;
+            }
+        }
+        return owned;
     }
 
     // Whether `a` expires after `b` (an unknown expiry counts as the earliest).
@@ -8855,8 +9439,6 @@ public:
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 // begin file tokenvault/detail/md5.hpp
 // tokenvault/detail/md5.hpp: MD5 (RFC 1321), only to find files that other tools name by an MD5 hex.
@@ -9085,15 +9667,12 @@ private:
         auto file = tokenvault::detail::read_foreign_file(directory / (hash + "_tokens.json"), max_file_size);
         if (!file) return skip(file.code());
         if (!*file) return std::nullopt;
-        nlohmann::json doc = nlohmann::json::parse((*file)->bytes.view(), nullptr, false);
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-        if (doc.is_discarded()) return skip(make_error_code(errc::malformed_json));
-        if (auto in_range = tokenvault::detail::check_expiry_range(doc); !in_range)
-            return skip(in_range.code());
+        // mcp-remote < 0.3 stored only the relative expires_in: it counts from the file's last write, but
+        // never from a time later than now (a file dated in the future must not extend a token's life).
         const auto written = tokenvault::detail::modification_time((*file)->identity);
         token_json_options options;
-        options.issued_at = written;  // mcp-remote < 0.3 stored only the relative expires_in
-        auto value = token_from_json(doc, options);
+        options.issued_at = std::min(written, clock::now());
+        auto value = parse_token((*file)->bytes.view(), options);
         if (!value) return skip(value.code());
 
         auto info =
@@ -9101,29 +9680,41 @@ private:
         if (!info) {
             (void)skip(info.code());
         } else if (*info) {
-            nlohmann::json client = nlohmann::json::parse((*info)->bytes.view(), nullptr, false);
-            const tokenvault::detail::scrub_on_exit scrub_client{client};
-            if (auto merged = merge_client_info(client, *value); !merged) (void)skip(merged.code());
+            if (auto merged = merge_client_info((*info)->bytes.view(), *value); !merged) (void)skip(merged.code());
         }
         return candidate{std::move(*value), written, tokenvault::detail::fingerprint((*file)->bytes.bytes())};
     }
 
     // Takes client_id, client_secret and issuer from a client_info.json document into `value`.
-    [[nodiscard]] static result<void> merge_client_info(const nlohmann::json& client, token& value) {
-        if (client.is_discarded()) return error{errc::malformed_json, "mcp-remote client_info.json"};
-        if (!client.is_object()) return error{errc::wrong_type, "mcp-remote client_info.json: not an object"};
-        const auto id = client.find("client_id");
-        if (id == client.end() || !id->is_string())
-            return error{errc::missing_field, "mcp-remote client_info.json: field 'client_id'"};
+    [[nodiscard]] static result<void> merge_client_info(std::string_view text, token& value) {
+        using tokenvault::detail::json_cursor;
+        json_cursor in(text);
+        std::optional<std::string> client_id, issuer;
+        std::optional<secret_string> client_secret;
+        std::string_view key, ignored;
+        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::object, "mcp-remote client_info.json"));
+        while (in.next_member(key)) {
+            const bool wanted = key == "client_id" || key == "client_secret" || key == "issuer";
+            if (!wanted || in.peek() != json_cursor::kind::string) {
+                if (wanted) (key == "client_id" ? client_id : issuer).reset();
+                if (wanted && key == "client_secret") client_secret.reset();
+                if (!in.skip(ignored, tokenvault::detail::max_member_depth)) break;
+                continue;
+            }
+            const std::string name(key);  // the key's view does not survive reading the value
+            std::string_view text_value;
+            if (!in.string(text_value)) break;
+            if (name == "client_secret")
+                client_secret.emplace(text_value);
+            else
+                (name == "client_id" ? client_id : issuer).emplace(text_value);
+        }
+        TOKENVAULT_TRY(tokenvault::detail::end_document(in, "mcp-remote client_info.json"));
+        if (!client_id) return error{errc::missing_field, "mcp-remote client_info.json: field 'client_id'"};
         token merged = value;
-        if (merged.client_id.empty()) merged.client_id = id->get<std::string>();
-        if (const auto secret = client.find("client_secret"); secret != client.end() && secret->is_string() &&
-                                                              !merged.client_secret &&
-                                                              !secret->get_ref<const std::string&>().empty())
-            merged.client_secret = secret_string{secret->get_ref<const std::string&>()};
-        if (const auto issuer = client.find("issuer");
-            issuer != client.end() && issuer->is_string() && merged.issuer.empty())
-            merged.issuer = issuer->get<std::string>();
+        if (merged.client_id.empty()) merged.client_id = std::move(*client_id);
+        if (client_secret && !merged.client_secret && !client_secret->empty()) merged.client_secret = std::move(client_secret);
+        if (issuer && merged.issuer.empty()) merged.issuer = std::move(*issuer);
         TOKENVAULT_TRY(validate(merged));
         value = std::move(merged);
         return {};
@@ -10412,6 +11003,8 @@ private:
         if constexpr (Backend::persistent) keep_generations_unique();
         loaded_ = true;
         if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
+        for (const auto& [key, kept] : cache_.unreadable)
+            diagnostics_.on(events::entry_unreadable{detail::displayable_key(key), kept.why.code, kept.why.context});
         return {};
     }
 
@@ -10465,7 +11058,8 @@ private:
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
     template <class Change>
     result<std::uint64_t> write(std::string_view operation, const credential_id& id, Change&& change) {
-        auto outcome = write_locked(id, change);
+        const bool erasing = operation == "erase" || operation == "erase_if";
+        auto outcome = write_locked(id, change, erasing);
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;
         diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code(), erased});
@@ -10473,7 +11067,7 @@ private:
     }
 
     template <class Change>
-    result<std::uint64_t> write_locked(const credential_id& id, Change& change) {
+    result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing) {
         [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
         locking::wait_report wait;
         auto store_lock = take_store_lock(wait);
@@ -10499,12 +11093,19 @@ private:
         }
         TOKENVAULT_TRY(change(current, generation));
 
-        // Apply to the cache, remembering what to restore if the save fails.
+        // Apply to the cache, remembering what to restore if the save fails. An unreadable entry of this
+        // credential goes too: a write replaces it, an erase removes it.
         std::optional<entry> previous;
         if (found != cache_.entries.end()) previous = found->second;
+        std::optional<unreadable_entry> superseded;
+        if (const auto kept = cache_.unreadable.find(id.hash());
+            kept != cache_.unreadable.end() && (current || erasing)) {
+            superseded = std::move(kept->second);
+            cache_.unreadable.erase(kept);
+        }
         const auto previous_generation = cache_.last_generation;
         std::uint64_t new_generation = 0;
-        if (!current && !previous) return std::uint64_t{0};  // nothing to erase: no write needed
+        if (!current && !previous && !superseded) return std::uint64_t{0};  // nothing to erase: no write needed
         if (current) {
             new_generation = ++cache_.last_generation;
             if (found != cache_.entries.end()) {
@@ -10514,7 +11115,7 @@ private:
             } else {
                 cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(), {}});
             }
-        } else {
+        } else if (found != cache_.entries.end()) {
             cache_.entries.erase(found);
         }
         if (auto saved = backend_.save(context_, cache_); !saved) {
@@ -10523,6 +11124,7 @@ private:
                 cache_.entries.insert_or_assign(id.hash(), std::move(*previous));
             else
                 cache_.entries.erase(id.hash());
+            if (superseded) cache_.unreadable.insert_or_assign(id.hash(), std::move(*superseded));
             return saved.error();
         }
         generation_high_water_ = std::max(generation_high_water_, cache_.last_generation);

@@ -167,6 +167,27 @@ def main():
         os.makedirs(empty_dir, mode=0o700)
         tvctl("list", "--app", "canary-app", "--dir", empty_dir, expect=4, stderr_has="no token store file")
 
+        # A store holding an entry this build cannot read: the others are listed, doctor names the entry.
+        odd_store = os.path.join(root, "unreadable")
+        check(seed(odd_store, 2, "unreadable") == 0, "seed a store with an unreadable entry")
+        odd = ["--app", "canary-app", "--dir", odd_store]
+        odd_hash = hashlib.sha256(b"tokenvault-credential-v1\nhttps://odd.example.com/mcp\n").hexdigest()
+        out, err = tvctl("list", *odd)
+        check("mcp0.example.com" in out and "odd.example.com" not in out, "list shows the readable entries only", out)
+        check("unreadable" in err and "doctor" in err, "list warns about the unreadable entry", err)
+        out, _ = tvctl("list", "--json", *odd)
+        check(json.loads(out)["count"] == 2, "list --json counts the readable entries", out[:300])
+        out, err = tvctl("doctor", *odd, expect=6, stderr_has=odd_hash[:12])
+        check("expires_at" in out and "log in" in out, "doctor says what is wrong with the entry and the fix", out)
+        out, _ = tvctl("doctor", "--json", *odd, expect=6)
+        entries = [c for c in json.loads(out)["checks"] if c["check"].startswith("entry ")]
+        check(len(entries) == 1 and entries[0]["status"] == "problem" and "fix" in entries[0],
+              "doctor --json lists the unreadable entry as a problem with a fix", out[:600])
+        tvctl("remove", "https://mcp1.example.com/mcp", *odd)
+        out, _ = tvctl("doctor", "--json", *odd, expect=6)
+        check(sum(c["check"].startswith("entry ") for c in json.loads(out)["checks"]) == 1,
+              "the unreadable entry survives a write of another credential", out[:600])
+
         # A store sealed by a keyring tier that tvctl cannot open.
         sealed_elsewhere = os.path.join(root, "memory-tier")
         check(seed(sealed_elsewhere, 2, "memory_tier") == 0, "seed a store sealed by the memory tier")

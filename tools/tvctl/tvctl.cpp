@@ -279,6 +279,12 @@ public:
     using policy_family = tv::family::diagnostics;
     static constexpr bool enabled = true;
 
+    /// An entry of the store that could not be read (from events::entry_unreadable).
+    struct unreadable {
+        std::string key;     ///< its key (the credential hash)
+        std::string reason;  ///< what is wrong, secret-free
+    };
+
     template <class Event>
     void on(const Event& e) noexcept {
         counts_.on(e);
@@ -286,10 +292,20 @@ public:
             migrated_ += e.migrated;
             skipped_ += e.skipped;
             if (e.failure) failure_ = e.failure;
-            auto& t = by_source_[std::string(e.source)];
-            t.migrated += e.migrated;
-            t.skipped += e.skipped;
-            if (e.failure && e.skipped == 0) t.failure = e.failure;
+            try {
+                auto& t = by_source_[std::string(e.source)];
+                t.migrated += e.migrated;
+                t.skipped += e.skipped;
+                if (e.failure && e.skipped == 0) t.failure = e.failure;
+            } catch (...) {  // NOLINT(bugprone-empty-catch): a diagnostics sink never throws
+            }
+        } else if constexpr (std::is_same_v<Event, tv::events::entry_unreadable>) {
+            try {
+                for (const auto& u : unreadable_)
+                    if (u.key == e.credential) return;
+                unreadable_.push_back({std::string(e.credential), std::string(e.detail) + " (" + e.reason.message() + ")"});
+            } catch (...) {  // NOLINT(bugprone-empty-catch): a diagnostics sink never throws
+            }
         }
     }
     /// What the migration events of one source added up to.
@@ -300,6 +316,8 @@ public:
     };
     /// The tallies by source name.
     [[nodiscard]] const std::map<std::string, tally>& by_source() const noexcept { return by_source_; }
+    /// The unreadable entries the store's loads reported.
+    [[nodiscard]] const std::vector<unreadable>& unreadable_entries() const noexcept { return unreadable_; }
     /// The event counts.
     [[nodiscard]] tv::diagnostics::counters::snapshot counts() const noexcept { return counts_.read(); }
     /// Entries migrations imported.
@@ -315,6 +333,7 @@ private:
     std::size_t skipped_ = 0;
     std::error_code failure_;
     std::map<std::string, tally> by_source_;
+    std::vector<unreadable> unreadable_;
 };
 static_assert(tv::diagnostics::diagnostics_policy<tool_diagnostics>);
 
@@ -542,6 +561,9 @@ int cmd_list(const config& c, Store& store) {
         }
         print_table(rows);
     }
+    if (const auto& bad = store.diagnostics().unreadable_entries(); !bad.empty() && !c.json)
+        std::cerr << "tvctl: warning: " << bad.size() << " stored entr" << (bad.size() == 1 ? "y is" : "ies are")
+                  << " unreadable and not listed: run tvctl doctor\n";
     print_stats(c, store);
     return exit_ok;
 }
@@ -604,6 +626,9 @@ int cmd_show(const config& c, Store& store) {
             {"key tier:", tier.empty() ? "-" : tier}};
         print_table(rows);
     }
+    if (const auto& bad = store.diagnostics().unreadable_entries(); !bad.empty() && !c.json)
+        std::cerr << "tvctl: warning: " << bad.size() << " stored entr" << (bad.size() == 1 ? "y is" : "ies are")
+                  << " unreadable and not listed: run tvctl doctor\n";
     print_stats(c, store);
     return exit_ok;
 }
@@ -1109,10 +1134,17 @@ int cmd_doctor(const config& c) {
         } else {
             tool_store<typename Sel::preset> store(o);
             auto entries = store.list();
-            if (entries)
+            if (entries) {
                 found.push_back(
                     {"open store", "ok", std::to_string(entries->size()) + " credential(s); key found", ""});
-            else
+                for (const auto& u : store.diagnostics().unreadable_entries())
+                    found.push_back(
+                        {"entry " + u.key.substr(0, 12), "problem",
+                         "unreadable, kept unchanged and not used: " + u.reason,
+                         "log in to that server again (the new login replaces the entry; tvctl logout removes "
+                         "it); if a newer tokenvault wrote it, use that version. The other credentials are "
+                         "not affected"});
+            } else
                 found.push_back({"open store", "problem", entries.error().message(),
                                  entries.error() == tv::errc::damaged_key
                                      ? "restore the damaged key (named in the message) from a backup, or the "

@@ -95,7 +95,8 @@ public:
             auto parsed = parse_bundle((*item)->view());
             if (!parsed) {
                 const auto& e = parsed.error();
-                const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large;
+                const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
+                                       e == errc::value_out_of_range;
                 read_failure_ = error{keep_code ? e.code : make_error_code(errc::malformed_json),
                                       where() + ": the item does not hold a tokenvault bundle (" + e.context +
                                           "); it was left unchanged: remove it to start afresh"};

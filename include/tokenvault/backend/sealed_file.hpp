@@ -471,7 +471,8 @@ private:
         if (!content) {
             // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
             const auto& e = content.error();
-            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large;
+            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
+                                   e == errc::value_out_of_range;
             return error{keep_code ? e.code : make_error_code(errc::malformed_json),
                          file_.string() + ": the sealed bundle does not parse (" + e.context +
                              "); the file was left unchanged"};
