@@ -8678,8 +8678,6 @@ using from_legacy_keyring = chain<from_keyring_bundle<K, Layout>, from_keyring_i
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 // begin file tokenvault/detail/import_support.hpp
 // tokenvault/detail/import_support.hpp: what the importers of other clients' logins share beyond
 // migration_support.hpp: a depth-capped JSON parse of another program's bytes, reading numbers and
@@ -8703,6 +8701,23 @@ namespace tokenvault::detail {
 
 /// Deepest nesting accepted in another program's JSON (their real files nest 4 levels at most).
 inline constexpr std::size_t max_foreign_json_depth = 32;
+
+/// Another program's JSON document, held in wiped memory (strings and nodes: detail::zeroing_allocator).
+using foreign_json = extra_json;
+
+/// The text of a foreign_json string, as a view.
+[[nodiscard]] inline std::string_view text_of(const foreign_json& string_value) {
+    const auto& text = string_value.get_ref<const secret_text&>();
+    return {text.data(), text.size()};
+}
+
+/// The token that the token-schema fields of `fields` describe (access_token, refresh_token, scope, ...),
+/// read by the one token reader, through text in wiped memory.
+template <class = void>
+[[nodiscard]] inline result<token> token_from_fields(const foreign_json& fields) {
+    const auto text = fields.dump();
+    return parse_token(std::string_view(text.data(), text.size()));
+}
 
 /// True when the arrays and objects of `text` nest at most `max_depth` levels (strings are skipped, so
 /// brackets inside them do not count). A linear scan without recursion; meant to run before a parse.
@@ -8729,31 +8744,33 @@ template <class = void>
 }
 
 /// Parses another program's JSON: malformed_json when it is not JSON, too_large when it nests deeper than
-/// max_foreign_json_depth. `what` names the document in errors (never its content). The caller scrubs
-/// the result (scrub_on_exit) when it holds secrets.
+/// max_foreign_json_depth. `what` names the document in errors (never its content). The document's strings
+/// and nodes live in wiped memory (foreign_json), so the secrets it holds leave no copy when it is freed.
 template <class = void>
-[[nodiscard]] inline result<nlohmann::json> parse_foreign_json(std::string_view text, std::string_view what) {
+[[nodiscard]] inline result<foreign_json> parse_foreign_json(std::string_view text, std::string_view what) {
     if (!json_depth_within(text, max_foreign_json_depth))
         return error{errc::too_large, std::string(what) + ": nested deeper than " +
                                           std::to_string(max_foreign_json_depth) + " levels"};
-    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    foreign_json doc = foreign_json::parse(text, nullptr, false);
     if (doc.is_discarded()) return error{errc::malformed_json, std::string(what)};
     return doc;
 }
 
 /// The string member `name` of `object`, or "" when absent or not a string.
 template <class = void>
-[[nodiscard]] inline std::string string_member(const nlohmann::json& object, const char* name) {
+[[nodiscard]] inline std::string string_member(const foreign_json& object, const char* name) {
     if (!object.is_object()) return {};
     const auto found = object.find(name);
-    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string{};
+    if (found == object.end() || !found->is_string()) return {};
+    const auto& text = found->get_ref<const secret_text&>();
+    return std::string(text.data(), text.size());
 }
 
 /// An expiry written by another program as unix milliseconds (Codex, Claude Code) or unix seconds with a
 /// fraction (opencode): nullopt for null/absent, and for values past 2200 (Codex saturates an overflowing
 /// expiry at u64::MAX: "unknown"); value_out_of_range for negative values, wrong_type for non-numbers.
 template <class = void>
-[[nodiscard]] inline result<std::optional<clock::time_point>> foreign_expiry(const nlohmann::json& object,
+[[nodiscard]] inline result<std::optional<clock::time_point>> foreign_expiry(const foreign_json& object,
                                                                              const char* name,
                                                                              bool milliseconds) {
     using out_type = std::optional<clock::time_point>;
@@ -8847,7 +8864,7 @@ template <class Context>
 /// Reads and parses another program's JSON file: nullopt when absent; every failure (unsafe file, too
 /// large, not JSON, too deep) is reported as one skip of `source` and also gives nullopt.
 template <class Context>
-[[nodiscard]] std::optional<nlohmann::json> read_foreign_json_file(Context& ctx, std::string_view source,
+[[nodiscard]] std::optional<foreign_json> read_foreign_json_file(Context& ctx, std::string_view source,
                                                                    const std::filesystem::path& path,
                                                                    std::size_t max_size, std::size_t& skipped) {
     auto file = read_foreign_file(path, max_size);
@@ -8918,8 +8935,7 @@ public:
     [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
-        const auto take = [&](nlohmann::json& doc) {
-            const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+        const auto take = [&](tokenvault::detail::foreign_json& doc) {
             for_each_login(doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
         };
         if (const auto path = Config::credentials_file(ctx.options); !path.empty())
@@ -8949,7 +8965,7 @@ public:
     /// Calls `fn(login, fingerprint)` for each entry of the document's "mcpOAuth" member: (id, token), or
     /// the reason it is not a login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
-    static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
         using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
             fn(login{error{errc::wrong_type, "claude code credentials: not a JSON object"}}, std::string{});
@@ -8963,30 +8979,28 @@ public:
         }
         const auto client_config = doc.find("mcpOAuthClientConfig");
         for (auto it = logins->begin(); it != logins->end(); ++it) {
-            const nlohmann::json* client = nullptr;
+            const tokenvault::detail::foreign_json* client = nullptr;
             if (client_config != doc.end() && client_config->is_object())
                 if (const auto c = client_config->find(it.key()); c != client_config->end()) client = &*c;
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
+            const auto text = it.value().dump();  // wiped memory
+            auto print = tokenvault::detail::fingerprint(std::string_view(text.data(), text.size()));
             fn(parse_entry(it.value(), client, options), std::move(print));
         }
     }
 
 private:
     // One "mcpOAuth" entry (and its "mcpOAuthClientConfig" entry, if any) as (id, token).
-    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const nlohmann::json& entry,
-                                                                            const nlohmann::json* client,
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const tokenvault::detail::foreign_json& entry,
+                                                                            const tokenvault::detail::foreign_json* client,
                                                                             const store_options& options) {
         if (!entry.is_object()) return error{errc::wrong_type, "claude code entry: not a JSON object"};
         const auto url = entry.find("serverUrl");
         if (url == entry.end() || !url->is_string())
             return error{errc::missing_field, "claude code entry: field 'serverUrl'"};
-        auto id = credential_id::parse(url->get_ref<const std::string&>(),
+        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
                                        Config::account(tokenvault::detail::string_member(entry, "serverName"), options));
         if (!id) return id.error();
-        nlohmann::json fields = nlohmann::json::object();
-        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
         for (const auto& [from, to] : {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
                                        std::pair{"scope", "scope"}, std::pair{"clientId", "client_id"},
                                        std::pair{"clientSecret", "client_secret"}, std::pair{"issuer", "issuer"}})
@@ -9000,9 +9014,9 @@ private:
             if (const auto secret = client->find("clientSecret"); secret != client->end() && secret->is_string())
                 fields["client_secret"] = *secret;
         if (const auto access = fields.find("access_token");
-            access == fields.end() || !access->is_string() || access->get_ref<const std::string&>().empty())
+            access == fields.end() || !access->is_string() || tokenvault::detail::text_of(*access).empty())
             return error{errc::missing_field, "claude code entry: no access token (logged out)"};
-        auto value = token_from_json(fields);
+        auto value = tokenvault::detail::token_from_fields(fields);
         if (!value) return value.error();
         auto expiry = tokenvault::detail::foreign_expiry(entry, "expiresAt", true);
         if (!expiry) return expiry.error();
@@ -9269,8 +9283,6 @@ static_assert(
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 
 namespace tokenvault::migration {
 
@@ -9386,28 +9398,26 @@ public:
                                                                            const store_options& options) {
         auto parsed = tokenvault::detail::parse_foreign_json(text, "codex keyring item");
         if (!parsed) return parsed.error();
-        nlohmann::json& doc = *parsed;
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+        tokenvault::detail::foreign_json& doc = *parsed;
         if (!doc.is_object()) return error{errc::wrong_type, "codex keyring item: not a JSON object"};
         const auto url = doc.find("url");
         if (url == doc.end() || !url->is_string())
             return error{errc::missing_field, "codex keyring item: field 'url'"};
-        auto id = credential_id::parse(url->get_ref<const std::string&>(),
+        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
                                        Config::account(tokenvault::detail::string_member(doc, "server_name"), options));
         if (!id) return id.error();
         const auto response = doc.find("token_response");
         if (response == doc.end() || !response->is_object())
             return error{errc::missing_field, "codex keyring item: field 'token_response'"};
 
-        nlohmann::json fields = nlohmann::json::object();
-        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
         for (const char* name : {"access_token", "refresh_token", "scope", "id_token"})
             if (const auto f = response->find(name); f != response->end()) fields[name] = *f;
         fields["token_type"] = tokenvault::detail::normalized_token_type(
             tokenvault::detail::string_member(*response, "token_type"));
         for (const char* name : {"client_id", "issuer"})
             if (const auto f = doc.find(name); f != doc.end()) fields[name] = *f;
-        auto value = token_from_json(fields);
+        auto value = tokenvault::detail::token_from_fields(fields);
         if (!value) return value.error();
         auto expiry = tokenvault::detail::foreign_expiry(doc, "expires_at", true);
         if (!expiry) return expiry.error();
@@ -10445,8 +10455,6 @@ static_assert(migration_policy<none>);
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 
 namespace tokenvault::migration {
 
@@ -10493,7 +10501,6 @@ public:
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
         if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
-            const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
             for_each_login(*doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
         }
         return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
@@ -10508,24 +10515,23 @@ public:
     /// Calls `fn(login, fingerprint)` for each entry of the file: (id, token), or the reason it is not a
     /// login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
-    static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
         using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
             fn(login{error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}}, std::string{});
             return;
         }
         for (auto it = doc.begin(); it != doc.end(); ++it) {
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
-            fn(parse_entry(it.key(), it.value(), options), std::move(print));
+            const auto text = it.value().dump();  // wiped memory
+            auto print = tokenvault::detail::fingerprint(std::string_view(text.data(), text.size()));
+            fn(parse_entry(std::string_view(it.key().data(), it.key().size()), it.value(), options), std::move(print));
         }
     }
 
 private:
     // One entry as (id, token).
-    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const std::string& name,
-                                                                            const nlohmann::json& entry,
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(std::string_view name,
+                                                                            const tokenvault::detail::foreign_json& entry,
                                                                             const store_options& options) {
         if (!entry.is_object()) return error{errc::wrong_type, "opencode entry: not a JSON object"};
         const auto tokens = entry.find("tokens");
@@ -10534,10 +10540,9 @@ private:
         const auto url = entry.find("serverUrl");
         if (url == entry.end() || !url->is_string())
             return error{errc::missing_field, "opencode entry: field 'serverUrl'"};
-        auto id = credential_id::parse(url->get_ref<const std::string&>(), Config::account(name, options));
+        auto id = credential_id::parse(tokenvault::detail::text_of(*url), Config::account(name, options));
         if (!id) return id.error();
-        nlohmann::json fields = nlohmann::json::object();
-        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
         for (const auto& [from, to] : {std::pair{"accessToken", "access_token"},
                                        std::pair{"refreshToken", "refresh_token"}, std::pair{"scope", "scope"}})
             if (const auto f = tokens->find(from); f != tokens->end()) fields[to] = *f;
@@ -10546,7 +10551,7 @@ private:
                  {std::pair{"clientId", "client_id"}, std::pair{"clientSecret", "client_secret"}})
                 if (const auto f = client->find(from); f != client->end()) fields[to] = *f;
         }
-        auto value = token_from_json(fields);
+        auto value = tokenvault::detail::token_from_fields(fields);
         if (!value) return value.error();
         auto expiry = tokenvault::detail::foreign_expiry(*tokens, "expiresAt", false);
         if (!expiry) return expiry.error();

@@ -27,6 +27,23 @@ namespace tokenvault::detail {
 /// Deepest nesting accepted in another program's JSON (their real files nest 4 levels at most).
 inline constexpr std::size_t max_foreign_json_depth = 32;
 
+/// Another program's JSON document, held in wiped memory (strings and nodes: detail::zeroing_allocator).
+using foreign_json = extra_json;
+
+/// The text of a foreign_json string, as a view.
+[[nodiscard]] inline std::string_view text_of(const foreign_json& string_value) {
+    const auto& text = string_value.get_ref<const secret_text&>();
+    return {text.data(), text.size()};
+}
+
+/// The token that the token-schema fields of `fields` describe (access_token, refresh_token, scope, ...),
+/// read by the one token reader, through text in wiped memory.
+template <class = void>
+[[nodiscard]] inline result<token> token_from_fields(const foreign_json& fields) {
+    const auto text = fields.dump();
+    return parse_token(std::string_view(text.data(), text.size()));
+}
+
 /// True when the arrays and objects of `text` nest at most `max_depth` levels (strings are skipped, so
 /// brackets inside them do not count). A linear scan without recursion; meant to run before a parse.
 template <class = void>
@@ -52,31 +69,33 @@ template <class = void>
 }
 
 /// Parses another program's JSON: malformed_json when it is not JSON, too_large when it nests deeper than
-/// max_foreign_json_depth. `what` names the document in errors (never its content). The caller scrubs
-/// the result (scrub_on_exit) when it holds secrets.
+/// max_foreign_json_depth. `what` names the document in errors (never its content). The document's strings
+/// and nodes live in wiped memory (foreign_json), so the secrets it holds leave no copy when it is freed.
 template <class = void>
-[[nodiscard]] inline result<nlohmann::json> parse_foreign_json(std::string_view text, std::string_view what) {
+[[nodiscard]] inline result<foreign_json> parse_foreign_json(std::string_view text, std::string_view what) {
     if (!json_depth_within(text, max_foreign_json_depth))
         return error{errc::too_large, std::string(what) + ": nested deeper than " +
                                           std::to_string(max_foreign_json_depth) + " levels"};
-    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    foreign_json doc = foreign_json::parse(text, nullptr, false);
     if (doc.is_discarded()) return error{errc::malformed_json, std::string(what)};
     return doc;
 }
 
 /// The string member `name` of `object`, or "" when absent or not a string.
 template <class = void>
-[[nodiscard]] inline std::string string_member(const nlohmann::json& object, const char* name) {
+[[nodiscard]] inline std::string string_member(const foreign_json& object, const char* name) {
     if (!object.is_object()) return {};
     const auto found = object.find(name);
-    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string{};
+    if (found == object.end() || !found->is_string()) return {};
+    const auto& text = found->get_ref<const secret_text&>();
+    return std::string(text.data(), text.size());
 }
 
 /// An expiry written by another program as unix milliseconds (Codex, Claude Code) or unix seconds with a
 /// fraction (opencode): nullopt for null/absent, and for values past 2200 (Codex saturates an overflowing
 /// expiry at u64::MAX: "unknown"); value_out_of_range for negative values, wrong_type for non-numbers.
 template <class = void>
-[[nodiscard]] inline result<std::optional<clock::time_point>> foreign_expiry(const nlohmann::json& object,
+[[nodiscard]] inline result<std::optional<clock::time_point>> foreign_expiry(const foreign_json& object,
                                                                              const char* name,
                                                                              bool milliseconds) {
     using out_type = std::optional<clock::time_point>;
@@ -170,7 +189,7 @@ template <class Context>
 /// Reads and parses another program's JSON file: nullopt when absent; every failure (unsafe file, too
 /// large, not JSON, too deep) is reported as one skip of `source` and also gives nullopt.
 template <class Context>
-[[nodiscard]] std::optional<nlohmann::json> read_foreign_json_file(Context& ctx, std::string_view source,
+[[nodiscard]] std::optional<foreign_json> read_foreign_json_file(Context& ctx, std::string_view source,
                                                                    const std::filesystem::path& path,
                                                                    std::size_t max_size, std::size_t& skipped) {
     auto file = read_foreign_file(path, max_size);

@@ -19,8 +19,6 @@
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include "../detail/import_support.hpp"
 #include "../detail/migration_support.hpp"
 #include "concept.hpp"
@@ -74,8 +72,7 @@ public:
     [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
-        const auto take = [&](nlohmann::json& doc) {
-            const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+        const auto take = [&](tokenvault::detail::foreign_json& doc) {
             for_each_login(doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
         };
         if (const auto path = Config::credentials_file(ctx.options); !path.empty())
@@ -105,7 +102,7 @@ public:
     /// Calls `fn(login, fingerprint)` for each entry of the document's "mcpOAuth" member: (id, token), or
     /// the reason it is not a login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
-    static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
         using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
             fn(login{error{errc::wrong_type, "claude code credentials: not a JSON object"}}, std::string{});
@@ -119,30 +116,28 @@ public:
         }
         const auto client_config = doc.find("mcpOAuthClientConfig");
         for (auto it = logins->begin(); it != logins->end(); ++it) {
-            const nlohmann::json* client = nullptr;
+            const tokenvault::detail::foreign_json* client = nullptr;
             if (client_config != doc.end() && client_config->is_object())
                 if (const auto c = client_config->find(it.key()); c != client_config->end()) client = &*c;
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
+            const auto text = it.value().dump();  // wiped memory
+            auto print = tokenvault::detail::fingerprint(std::string_view(text.data(), text.size()));
             fn(parse_entry(it.value(), client, options), std::move(print));
         }
     }
 
 private:
     // One "mcpOAuth" entry (and its "mcpOAuthClientConfig" entry, if any) as (id, token).
-    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const nlohmann::json& entry,
-                                                                            const nlohmann::json* client,
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const tokenvault::detail::foreign_json& entry,
+                                                                            const tokenvault::detail::foreign_json* client,
                                                                             const store_options& options) {
         if (!entry.is_object()) return error{errc::wrong_type, "claude code entry: not a JSON object"};
         const auto url = entry.find("serverUrl");
         if (url == entry.end() || !url->is_string())
             return error{errc::missing_field, "claude code entry: field 'serverUrl'"};
-        auto id = credential_id::parse(url->get_ref<const std::string&>(),
+        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
                                        Config::account(tokenvault::detail::string_member(entry, "serverName"), options));
         if (!id) return id.error();
-        nlohmann::json fields = nlohmann::json::object();
-        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
         for (const auto& [from, to] : {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
                                        std::pair{"scope", "scope"}, std::pair{"clientId", "client_id"},
                                        std::pair{"clientSecret", "client_secret"}, std::pair{"issuer", "issuer"}})
@@ -156,9 +151,9 @@ private:
             if (const auto secret = client->find("clientSecret"); secret != client->end() && secret->is_string())
                 fields["client_secret"] = *secret;
         if (const auto access = fields.find("access_token");
-            access == fields.end() || !access->is_string() || access->get_ref<const std::string&>().empty())
+            access == fields.end() || !access->is_string() || tokenvault::detail::text_of(*access).empty())
             return error{errc::missing_field, "claude code entry: no access token (logged out)"};
-        auto value = token_from_json(fields);
+        auto value = tokenvault::detail::token_from_fields(fields);
         if (!value) return value.error();
         auto expiry = tokenvault::detail::foreign_expiry(entry, "expiresAt", true);
         if (!expiry) return expiry.error();

@@ -18,8 +18,6 @@
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include "../detail/import_support.hpp"
 #include "../detail/migration_support.hpp"
 #include "../keyring/concept.hpp"
@@ -140,28 +138,26 @@ public:
                                                                            const store_options& options) {
         auto parsed = tokenvault::detail::parse_foreign_json(text, "codex keyring item");
         if (!parsed) return parsed.error();
-        nlohmann::json& doc = *parsed;
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
+        tokenvault::detail::foreign_json& doc = *parsed;
         if (!doc.is_object()) return error{errc::wrong_type, "codex keyring item: not a JSON object"};
         const auto url = doc.find("url");
         if (url == doc.end() || !url->is_string())
             return error{errc::missing_field, "codex keyring item: field 'url'"};
-        auto id = credential_id::parse(url->get_ref<const std::string&>(),
+        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
                                        Config::account(tokenvault::detail::string_member(doc, "server_name"), options));
         if (!id) return id.error();
         const auto response = doc.find("token_response");
         if (response == doc.end() || !response->is_object())
             return error{errc::missing_field, "codex keyring item: field 'token_response'"};
 
-        nlohmann::json fields = nlohmann::json::object();
-        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
         for (const char* name : {"access_token", "refresh_token", "scope", "id_token"})
             if (const auto f = response->find(name); f != response->end()) fields[name] = *f;
         fields["token_type"] = tokenvault::detail::normalized_token_type(
             tokenvault::detail::string_member(*response, "token_type"));
         for (const char* name : {"client_id", "issuer"})
             if (const auto f = doc.find(name); f != doc.end()) fields[name] = *f;
-        auto value = token_from_json(fields);
+        auto value = tokenvault::detail::token_from_fields(fields);
         if (!value) return value.error();
         auto expiry = tokenvault::detail::foreign_expiry(doc, "expires_at", true);
         if (!expiry) return expiry.error();

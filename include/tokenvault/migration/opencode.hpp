@@ -19,8 +19,6 @@
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include "../detail/import_support.hpp"
 #include "../detail/migration_support.hpp"
 #include "concept.hpp"
@@ -70,7 +68,6 @@ public:
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
         if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
-            const tokenvault::detail::scrub_on_exit scrub_doc{*doc};
             for_each_login(*doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
         }
         return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
@@ -85,24 +82,23 @@ public:
     /// Calls `fn(login, fingerprint)` for each entry of the file: (id, token), or the reason it is not a
     /// login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
-    static void for_each_login(const nlohmann::json& doc, const store_options& options, Fn&& fn) {
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
         using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
             fn(login{error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}}, std::string{});
             return;
         }
         for (auto it = doc.begin(); it != doc.end(); ++it) {
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
-            fn(parse_entry(it.key(), it.value(), options), std::move(print));
+            const auto text = it.value().dump();  // wiped memory
+            auto print = tokenvault::detail::fingerprint(std::string_view(text.data(), text.size()));
+            fn(parse_entry(std::string_view(it.key().data(), it.key().size()), it.value(), options), std::move(print));
         }
     }
 
 private:
     // One entry as (id, token).
-    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const std::string& name,
-                                                                            const nlohmann::json& entry,
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(std::string_view name,
+                                                                            const tokenvault::detail::foreign_json& entry,
                                                                             const store_options& options) {
         if (!entry.is_object()) return error{errc::wrong_type, "opencode entry: not a JSON object"};
         const auto tokens = entry.find("tokens");
@@ -111,10 +107,9 @@ private:
         const auto url = entry.find("serverUrl");
         if (url == entry.end() || !url->is_string())
             return error{errc::missing_field, "opencode entry: field 'serverUrl'"};
-        auto id = credential_id::parse(url->get_ref<const std::string&>(), Config::account(name, options));
+        auto id = credential_id::parse(tokenvault::detail::text_of(*url), Config::account(name, options));
         if (!id) return id.error();
-        nlohmann::json fields = nlohmann::json::object();
-        const tokenvault::detail::scrub_on_exit scrub_fields{fields};
+        tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
         for (const auto& [from, to] : {std::pair{"accessToken", "access_token"},
                                        std::pair{"refreshToken", "refresh_token"}, std::pair{"scope", "scope"}})
             if (const auto f = tokens->find(from); f != tokens->end()) fields[to] = *f;
@@ -123,7 +118,7 @@ private:
                  {std::pair{"clientId", "client_id"}, std::pair{"clientSecret", "client_secret"}})
                 if (const auto f = client->find(from); f != client->end()) fields[to] = *f;
         }
-        auto value = token_from_json(fields);
+        auto value = tokenvault::detail::token_from_fields(fields);
         if (!value) return value.error();
         auto expiry = tokenvault::detail::foreign_expiry(*tokens, "expiresAt", false);
         if (!expiry) return expiry.error();
