@@ -192,8 +192,8 @@ public:
 
     /// The diagnostics policy instance (counters to read, a callback to set).
     [[nodiscard]] Diagnostics& diagnostics() noexcept { return diagnostics_; }
-    /// The backend instance (its status: paths, key tier).
-    [[nodiscard]] Backend& backend() noexcept { return backend_; }
+    /// The backend instance, read-only (its status: paths, key tier); writes go through the store's locks.
+    [[nodiscard]] const Backend& backend() const noexcept { return backend_; }
     /// The options this store was made with.
     [[nodiscard]] const store_options& options() const noexcept { return options_; }
 

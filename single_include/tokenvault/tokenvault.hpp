@@ -1075,12 +1075,16 @@ using any = std::variant<keyring_read, keyring_write, file_read, file_write, loc
 
 namespace tokenvault {
 
+/// How keyring calls behave, whichever store opens the keyring (store_options::keyring_settings).
+struct keyring_settings {
+    std::chrono::milliseconds timeout{5000};  ///< bound on every keyring call
+    bool allow_volatile_collection = false;   ///< secret_service: accept the "session" collection
+};
+
 /// Where and how a keyring opens.
-struct keyring_options {
-    std::string service = "tokenvault";              ///< namespace of the items (the app name)
-    std::filesystem::path directory;                 ///< for keyring::file: its 0700 directory
-    std::chrono::milliseconds timeout{5000};         ///< bound on every keyring call
-    bool allow_volatile_collection = false;          ///< secret_service: accept the "session" collection
+struct keyring_options : keyring_settings {
+    std::string service = "tokenvault";  ///< namespace of the items (the app name)
+    std::filesystem::path directory;     ///< for keyring::file: its 0700 directory
 };
 
 namespace keyring {
@@ -3310,20 +3314,20 @@ struct store_options {
     std::filesystem::path directory;                ///< empty: default_directory(app_name)
     std::string file_name = "tokens.sealed";        ///< the bundle file inside `directory`
     std::chrono::milliseconds lock_timeout{10000};  ///< bound on every lock wait
-    std::chrono::milliseconds keyring_timeout{5000};  ///< bound on every keyring call
-    bool allow_volatile_collection = false;         ///< secret_service: accept the "session" collection
+    /// What only keyrings read (call timeout, secret_service's session collection): keyring/concept.hpp.
+    tokenvault::keyring_settings keyring_settings;
 
     /// The directory the store uses: `directory`, else the default for `app_name`.
     [[nodiscard]] std::filesystem::path resolved_directory() const {
         return directory.empty() ? default_directory(app_name) : directory;
     }
-    /// Options for the store's keyring: same service, timeout, and a `keyring` sub-directory.
+    /// Options for the store's keyring: keyring_settings, the app name as service, and a `keyring`
+    /// sub-directory.
     [[nodiscard]] keyring_options keyring() const {
         keyring_options k;
+        static_cast<tokenvault::keyring_settings&>(k) = keyring_settings;
         k.service = app_name;
         k.directory = resolved_directory() / "keyring";
-        k.timeout = keyring_timeout;
-        k.allow_volatile_collection = allow_volatile_collection;
         return k;
     }
     /// $XDG_CONFIG_HOME/<app>, else $HOME/.config/<app>, else ./.config/<app>.
@@ -3602,6 +3606,145 @@ static_assert(backend_policy<memory>);
 #include <utility>
 #include <vector>
 
+// begin file tokenvault/cipher/catalog.hpp
+// tokenvault/cipher/catalog.hpp: the ciphers tokenvault ships, looked up by the id a file header records.
+//
+// Each cipher owns its id (`C::id`) and name; this list only gathers them, so that a reader can say which
+// cipher sealed a file it cannot open ("sealed with cipher::aes256gcm, but this store uses ..."). Ids are
+// a file-format contract (docs/FORMAT.md): a new cipher takes a new id and joins `known` below.
+
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+// begin file tokenvault/cipher/aes256gcm.hpp
+// tokenvault/cipher/aes256gcm.hpp: cipher::aes256gcm, for CPUs with AES instructions.
+//
+// AES-256-GCM from libsodium: 32-byte key, 12-byte random nonce, 16-byte tag. It needs AES hardware
+// (AES-NI with PCLMUL on x86, ARMv8 crypto): available() checks at run time and answers
+// errc::cipher_unavailable instead of crashing. A random 12-byte nonce is safe for at most 2^32 messages
+// per key; backend::sealed_file counts seals per key and asks for a new key long before that.
+
+#include <sodium.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+
+namespace tokenvault::cipher {
+
+/// AES-256-GCM: fast where the CPU has AES instructions; checked at run time.
+struct aes256gcm : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt,
+                                       &crypto_aead_aes256gcm_decrypt> {
+    using policy_family = family::cipher;
+    static constexpr std::uint8_t id = 2;
+    static constexpr std::string_view name = "aes256gcm";
+    static constexpr std::size_t key_size = crypto_aead_aes256gcm_KEYBYTES;
+    static constexpr std::size_t nonce_size = crypto_aead_aes256gcm_NPUBBYTES;
+    static constexpr std::size_t tag_size = crypto_aead_aes256gcm_ABYTES;
+    static constexpr bool writes_plaintext = false;
+
+    [[nodiscard]] static result<void> available() {
+        TOKENVAULT_TRY(detail::ensure_sodium());
+        if (crypto_aead_aes256gcm_is_available() == 0)
+            return error{errc::cipher_unavailable, "cipher::aes256gcm"};
+        return {};
+    }
+    /// Messages one key may seal with random nonces before it must be replaced.
+    static constexpr std::uint64_t max_messages_per_key = std::uint64_t{1} << 32;
+};
+
+static_assert(cipher_policy<aes256gcm>);
+
+}  // namespace tokenvault::cipher
+// end file tokenvault/cipher/aes256gcm.hpp
+// begin file tokenvault/cipher/none.hpp
+// tokenvault/cipher/none.hpp: cipher::none and cipher::plaintext_opt_in (no encryption).
+//
+// cipher::none copies bytes unchanged. It is fine where nothing reaches a disk (backend::memory, tests)
+// and refused at compile time on a persistent backend. A program that really wants tokens in a plaintext
+// file (say, on an encrypted volume it controls) names cipher::plaintext_opt_in instead, on purpose.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+
+
+namespace tokenvault::cipher {
+
+/// No encryption; refused on persistent backends (use plaintext_opt_in to insist).
+struct none {
+    using policy_family = family::cipher;
+    static constexpr std::uint8_t id = 0;
+    static constexpr std::string_view name = "none";
+    static constexpr std::size_t key_size = 32;  // a key is still held, so that headers keep a key id
+    static constexpr std::size_t nonce_size = 0;
+    static constexpr std::size_t tag_size = 0;
+    static constexpr bool writes_plaintext = true;
+    static constexpr bool plaintext_opted_in = false;
+    static constexpr std::uint64_t max_messages_per_key = ~std::uint64_t{0};
+
+    [[nodiscard]] static result<void> available() { return {}; }
+    [[nodiscard]] static result<void> seal(std::span<const std::byte>, std::span<const std::byte>,
+                                           std::span<const std::byte>, std::span<const std::byte> plaintext,
+                                           std::span<std::byte> out) {
+        if (out.size() != plaintext.size()) return error{errc::invalid_argument, "cipher::none: wrong output size"};
+        if (!plaintext.empty()) std::memcpy(out.data(), plaintext.data(), plaintext.size());
+        return {};
+    }
+    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
+                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
+                                           std::span<std::byte> out) {
+        return seal(key, nonce, ad, ciphertext, out);
+    }
+};
+
+/// Plaintext on disk, chosen explicitly: the tokens are readable by anything that can read the file.
+struct plaintext_opt_in : none {
+    static constexpr std::uint8_t id = 0;
+    static constexpr bool plaintext_opted_in = true;
+};
+
+static_assert(cipher_policy<none>);
+static_assert(cipher_policy<plaintext_opt_in>);
+
+}  // namespace tokenvault::cipher
+// end file tokenvault/cipher/none.hpp
+
+namespace tokenvault::cipher {
+
+/// Every cipher this build knows (cipher::plaintext_opt_in shares cipher::none's id).
+inline constexpr auto known = boost::hana::tuple_t<none, xchacha20poly1305, aes256gcm>;
+
+/// "cipher::<name>" of the known cipher with header id `id` (marked "(plaintext)" when it writes
+/// plaintext), or nullopt when this build knows no cipher with that id.
+template <class = void>
+[[nodiscard]] std::optional<std::string> name_of_id(std::uint8_t id) {
+    std::optional<std::string> found;
+    boost::hana::for_each(known, [&](auto c) {
+        using C = typename decltype(c)::type;
+        if (!found && C::id == id)
+            found = "cipher::" + std::string(C::name) + (C::writes_plaintext ? " (plaintext)" : "");
+    });
+    return found;
+}
+
+/// name_of_id(id), or "cipher id N" for an id this build does not know.
+template <class = void>
+[[nodiscard]] std::string describe_id(std::uint8_t id) {
+    return name_of_id(id).value_or("cipher id " + std::to_string(id));
+}
+
+}  // namespace tokenvault::cipher
+// end file tokenvault/cipher/catalog.hpp
 
 namespace tokenvault::keyring {
 template <class... K>
@@ -3769,17 +3912,6 @@ template <class = void>
     }
     h.seal_counter = u(sealed_file_format::fixed_size + tier_length, 8);
     return h;
-}
-
-/// The name of the cipher with header id `id` ("cipher id N" when this build does not know it).
-template <class = void>
-[[nodiscard]] inline std::string sealed_cipher_name(std::uint8_t id) {
-    switch (id) {
-    case 0: return "cipher::none (plaintext)";
-    case 1: return "cipher::xchacha20poly1305";
-    case 2: return "cipher::aes256gcm";
-    default: return "cipher id " + std::to_string(id);
-    }
 }
 
 /// What a sealed_file backend knows right now (for tools; no secret).
@@ -3984,14 +4116,14 @@ private:
         }
         header = std::move(*parsed);
         if (header.cipher_id != Cipher::id) {
+            const auto sealed_with = tokenvault::cipher::name_of_id(header.cipher_id);
             const std::string what = file_.string() + ": sealed with " +
-                                     sealed_cipher_name(header.cipher_id) + ", but this store uses " +
-                                     sealed_cipher_name(Cipher::id);
-            if (header.cipher_id > 2)
+                                     tokenvault::cipher::describe_id(header.cipher_id) + ", but this store uses " +
+                                     tokenvault::cipher::describe_id(Cipher::id);
+            if (!sealed_with)
                 return error{errc::unsupported_format_version, what + "; the file was left unchanged"};
-            return error{errc::invalid_argument, what + ": configure the store with " +
-                                                     sealed_cipher_name(header.cipher_id) +
-                                                     " to read it; the file was left unchanged"};
+            return error{errc::invalid_argument,
+                         what + ": configure the store with " + *sealed_with + " to read it; the file was left unchanged"};
         }
         if (bytes.size() < header.size + Cipher::nonce_size + Cipher::tag_size)
             return quarantine(ctx, file.identity, "truncated after the header");
@@ -4301,103 +4433,6 @@ private:
 
 }  // namespace tokenvault::backend
 // end file tokenvault/backend/sealed_file.hpp
-// begin file tokenvault/cipher/aes256gcm.hpp
-// tokenvault/cipher/aes256gcm.hpp: cipher::aes256gcm, for CPUs with AES instructions.
-//
-// AES-256-GCM from libsodium: 32-byte key, 12-byte random nonce, 16-byte tag. It needs AES hardware
-// (AES-NI with PCLMUL on x86, ARMv8 crypto): available() checks at run time and answers
-// errc::cipher_unavailable instead of crashing. A random 12-byte nonce is safe for at most 2^32 messages
-// per key; backend::sealed_file counts seals per key and asks for a new key long before that.
-
-#include <sodium.h>
-
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <string_view>
-
-
-namespace tokenvault::cipher {
-
-/// AES-256-GCM: fast where the CPU has AES instructions; checked at run time.
-struct aes256gcm : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt,
-                                       &crypto_aead_aes256gcm_decrypt> {
-    using policy_family = family::cipher;
-    static constexpr std::uint8_t id = 2;
-    static constexpr std::string_view name = "aes256gcm";
-    static constexpr std::size_t key_size = crypto_aead_aes256gcm_KEYBYTES;
-    static constexpr std::size_t nonce_size = crypto_aead_aes256gcm_NPUBBYTES;
-    static constexpr std::size_t tag_size = crypto_aead_aes256gcm_ABYTES;
-    static constexpr bool writes_plaintext = false;
-
-    [[nodiscard]] static result<void> available() {
-        TOKENVAULT_TRY(detail::ensure_sodium());
-        if (crypto_aead_aes256gcm_is_available() == 0)
-            return error{errc::cipher_unavailable, "cipher::aes256gcm"};
-        return {};
-    }
-    /// Messages one key may seal with random nonces before it must be replaced.
-    static constexpr std::uint64_t max_messages_per_key = std::uint64_t{1} << 32;
-};
-
-static_assert(cipher_policy<aes256gcm>);
-
-}  // namespace tokenvault::cipher
-// end file tokenvault/cipher/aes256gcm.hpp
-// begin file tokenvault/cipher/none.hpp
-// tokenvault/cipher/none.hpp: cipher::none and cipher::plaintext_opt_in (no encryption).
-//
-// cipher::none copies bytes unchanged. It is fine where nothing reaches a disk (backend::memory, tests)
-// and refused at compile time on a persistent backend. A program that really wants tokens in a plaintext
-// file (say, on an encrypted volume it controls) names cipher::plaintext_opt_in instead, on purpose.
-
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <span>
-#include <string_view>
-
-
-namespace tokenvault::cipher {
-
-/// No encryption; refused on persistent backends (use plaintext_opt_in to insist).
-struct none {
-    using policy_family = family::cipher;
-    static constexpr std::uint8_t id = 0;
-    static constexpr std::string_view name = "none";
-    static constexpr std::size_t key_size = 32;  // a key is still held, so that headers keep a key id
-    static constexpr std::size_t nonce_size = 0;
-    static constexpr std::size_t tag_size = 0;
-    static constexpr bool writes_plaintext = true;
-    static constexpr bool plaintext_opted_in = false;
-    static constexpr std::uint64_t max_messages_per_key = ~std::uint64_t{0};
-
-    [[nodiscard]] static result<void> available() { return {}; }
-    [[nodiscard]] static result<void> seal(std::span<const std::byte>, std::span<const std::byte>,
-                                           std::span<const std::byte>, std::span<const std::byte> plaintext,
-                                           std::span<std::byte> out) {
-        if (out.size() != plaintext.size()) return error{errc::invalid_argument, "cipher::none: wrong output size"};
-        if (!plaintext.empty()) std::memcpy(out.data(), plaintext.data(), plaintext.size());
-        return {};
-    }
-    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
-                                           std::span<std::byte> out) {
-        return seal(key, nonce, ad, ciphertext, out);
-    }
-};
-
-/// Plaintext on disk, chosen explicitly: the tokens are readable by anything that can read the file.
-struct plaintext_opt_in : none {
-    static constexpr std::uint8_t id = 0;
-    static constexpr bool plaintext_opted_in = true;
-};
-
-static_assert(cipher_policy<none>);
-static_assert(cipher_policy<plaintext_opt_in>);
-
-}  // namespace tokenvault::cipher
-// end file tokenvault/cipher/none.hpp
 // begin file tokenvault/diagnostics/callback.hpp
 // tokenvault/diagnostics/callback.hpp: diagnostics::callback, typed events to a user function.
 //
@@ -8541,8 +8576,8 @@ public:
 
     /// The diagnostics policy instance (counters to read, a callback to set).
     [[nodiscard]] Diagnostics& diagnostics() noexcept { return diagnostics_; }
-    /// The backend instance (its status: paths, key tier).
-    [[nodiscard]] Backend& backend() noexcept { return backend_; }
+    /// The backend instance, read-only (its status: paths, key tier); writes go through the store's locks.
+    [[nodiscard]] const Backend& backend() const noexcept { return backend_; }
     /// The options this store was made with.
     [[nodiscard]] const store_options& options() const noexcept { return options_; }
 

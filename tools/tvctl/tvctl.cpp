@@ -105,7 +105,7 @@ tv::store_options options_of(const config& c) {
     o.directory = c.dir;
     o.file_name = c.file;
     o.lock_timeout = std::chrono::milliseconds(c.timeout_ms);
-    o.keyring_timeout = std::chrono::milliseconds(c.timeout_ms);
+    o.keyring_settings.timeout = std::chrono::milliseconds(c.timeout_ms);
     return o;
 }
 
@@ -796,7 +796,7 @@ std::vector<fs::path> files_with_prefix(const fs::path& directory, const std::st
 
 json header_json(const tv::backend::sealed_file_header& h) {
     return json{{"format_version", h.version},
-                {"cipher", tv::backend::sealed_cipher_name(h.cipher_id)},
+                {"cipher", tv::cipher::describe_id(h.cipher_id)},
                 {"key_id", hex_of(h.key_id)},
                 {"tier", h.tier},
                 {"seal_counter", h.seal_counter}};
@@ -953,7 +953,7 @@ int cmd_status(const config& c) {
               << r["mode"].get<std::string>() << "; " << r["reason"].get<std::string>() << ")\n";
     if (header)
         std::cout << "header:      format " << header->version << ", "
-                  << tv::backend::sealed_cipher_name(header->cipher_id) << ", key id "
+                  << tv::cipher::describe_id(header->cipher_id) << ", key id "
                   << hex_of(header->key_id) << ", key in tier '" << header->tier << "', "
                   << header->seal_counter << " seals\n";
     if (out.contains("credentials") && !out["credentials"].is_null())

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "../cipher/catalog.hpp"
 #include "../detail/posix_file.hpp"
 #include "../detail/secure_buffer.hpp"
 #include "../diagnostics/events.hpp"
@@ -197,17 +198,6 @@ template <class = void>
     }
     h.seal_counter = u(sealed_file_format::fixed_size + tier_length, 8);
     return h;
-}
-
-/// The name of the cipher with header id `id` ("cipher id N" when this build does not know it).
-template <class = void>
-[[nodiscard]] inline std::string sealed_cipher_name(std::uint8_t id) {
-    switch (id) {
-    case 0: return "cipher::none (plaintext)";
-    case 1: return "cipher::xchacha20poly1305";
-    case 2: return "cipher::aes256gcm";
-    default: return "cipher id " + std::to_string(id);
-    }
 }
 
 /// What a sealed_file backend knows right now (for tools; no secret).
@@ -412,14 +402,14 @@ private:
         }
         header = std::move(*parsed);
         if (header.cipher_id != Cipher::id) {
+            const auto sealed_with = tokenvault::cipher::name_of_id(header.cipher_id);
             const std::string what = file_.string() + ": sealed with " +
-                                     sealed_cipher_name(header.cipher_id) + ", but this store uses " +
-                                     sealed_cipher_name(Cipher::id);
-            if (header.cipher_id > 2)
+                                     tokenvault::cipher::describe_id(header.cipher_id) + ", but this store uses " +
+                                     tokenvault::cipher::describe_id(Cipher::id);
+            if (!sealed_with)
                 return error{errc::unsupported_format_version, what + "; the file was left unchanged"};
-            return error{errc::invalid_argument, what + ": configure the store with " +
-                                                     sealed_cipher_name(header.cipher_id) +
-                                                     " to read it; the file was left unchanged"};
+            return error{errc::invalid_argument,
+                         what + ": configure the store with " + *sealed_with + " to read it; the file was left unchanged"};
         }
         if (bytes.size() < header.size + Cipher::nonce_size + Cipher::tag_size)
             return quarantine(ctx, file.identity, "truncated after the header");

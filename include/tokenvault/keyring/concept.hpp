@@ -27,12 +27,16 @@
 
 namespace tokenvault {
 
+/// How keyring calls behave, whichever store opens the keyring (store_options::keyring_settings).
+struct keyring_settings {
+    std::chrono::milliseconds timeout{5000};  ///< bound on every keyring call
+    bool allow_volatile_collection = false;   ///< secret_service: accept the "session" collection
+};
+
 /// Where and how a keyring opens.
-struct keyring_options {
-    std::string service = "tokenvault";              ///< namespace of the items (the app name)
-    std::filesystem::path directory;                 ///< for keyring::file: its 0700 directory
-    std::chrono::milliseconds timeout{5000};         ///< bound on every keyring call
-    bool allow_volatile_collection = false;          ///< secret_service: accept the "session" collection
+struct keyring_options : keyring_settings {
+    std::string service = "tokenvault";  ///< namespace of the items (the app name)
+    std::filesystem::path directory;     ///< for keyring::file: its 0700 directory
 };
 
 namespace keyring {
