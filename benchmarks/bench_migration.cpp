@@ -42,6 +42,7 @@ namespace {
 
 /// keyring::file, counting the writes and erases made through it (by the backend and by the migration).
 struct counting_file_keyring {
+    using policy_family = tv::family::keyring;
     static constexpr std::string_view tier = tv::keyring::file::tier;
     static constexpr bool persistent = true;
     static constexpr std::size_t max_item_size = tv::keyring::file::max_item_size;

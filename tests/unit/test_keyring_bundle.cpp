@@ -37,6 +37,7 @@ namespace {
 /// keyring::memory with the item limit of Windows Credential Manager (2560 bytes).
 class small_keyring {
 public:
+    using policy_family = family::keyring;
     static constexpr std::string_view tier = "small";
     static constexpr bool persistent = false;
     static constexpr std::size_t max_item_size = 2560;
@@ -73,7 +74,7 @@ static_assert(backend::keyring_bundle<keyring::file>::persistent);
 static_assert(!backend::keyring_bundle<keyring::memory>::persistent);
 static_assert(backend::keyring_bundle<keyring::memory>::shared &&
               !backend::keyring_bundle<keyring::memory>::uses_cipher);
-static_assert(detail::reload_before_write<backend::keyring_bundle<keyring::memory>>);
+static_assert(backend::traits_of<backend::keyring_bundle<keyring::memory>>.reload_before_write);
 
 std::error_code ec(errc c) { return make_error_code(c); }
 

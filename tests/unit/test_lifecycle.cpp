@@ -491,6 +491,7 @@ TEST_SUITE("unit") {
     struct legacy_migration {
         using policy_family = tv::family::migration;
         static constexpr bool enabled = true;
+        static constexpr tv::migration::traits traits{.forget_hook = true};  // logout calls forget()
         explicit legacy_migration(const tv::store_options&) {}
         template <class Context>
         tv::result<bool> import_into(Context&, tv::bundle& b) {

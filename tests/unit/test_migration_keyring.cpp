@@ -292,8 +292,8 @@ TEST_CASE("chain checks the keyring layouts' precedence at compile time") {
     static_assert(detail::in_precedence_order<from_codex<>, from_keyring_bundle<memory>, from_mcp_remote<>,
                                               from_keyring_items<memory>>());
     static_assert(tv::migration::migration_policy<from_legacy_keyring<memory>>);
-    static_assert(from_legacy_keyring<memory>::deletes_source);
-    static_assert(!chain<from_codex<>, from_mcp_remote<>>::deletes_source);
+    static_assert(traits_of<from_legacy_keyring<memory>>.deletes_source);
+    static_assert(!traits_of<chain<from_codex<>, from_mcp_remote<>>>.deletes_source);
     CHECK(true);
 }
 

@@ -64,9 +64,9 @@ using chain_store = sealed_store<keyring::first_available<memory_key, keyring::f
 
 static_assert(backend::backend_policy<backend::sealed_file<keyring::file>>);
 static_assert(backend::backend_policy<backend::sealed_file<memory_key>>);
-static_assert(detail::accepted_key_holder<keyring::first_available<memory_key, keyring::file>>::value);
-static_assert(!detail::accepted_key_holder<keyring::memory>::value);
-static_assert(!detail::accepted_key_holder<keyring::first_available<keyring::memory, keyring::file>>::value);
+static_assert(keyring::accepted_key_holder<keyring::first_available<memory_key, keyring::file>>);
+static_assert(!keyring::accepted_key_holder<keyring::memory>);
+static_assert(!keyring::accepted_key_holder<keyring::first_available<keyring::memory, keyring::file>>);
 static_assert(std::is_same_v<presets::embedded, token_store<backend::sealed_file<keyring::file>,
                                                             cipher::xchacha20poly1305, locking::process>>);
 

@@ -352,7 +352,7 @@ std::optional<tv::backend::sealed_file_header> header_of(const fs::path& file,
 /// The tiers of a keyring selection, in resolution order.
 template <class K>
 std::vector<std::string> tiers_of() {
-    const auto name = tv::diagnostics::keyring_chain_name<K>();
+    const auto name = tv::keyring::chain_name<K>();
     const auto open = name.find('(');
     if (open == std::string::npos) return {name};
     std::vector<std::string> out;
@@ -876,7 +876,7 @@ int cmd_status(const config& c) {
             code = exit_key;
             std::cerr << "tvctl: error: " << p.file.string() << " is sealed by a key held in keyring tier '"
                       << header->tier << "', which --keyring " << c.keyring << " ("
-                      << tv::diagnostics::keyring_chain_name<K>() << ") does not include\n";
+                      << tv::keyring::chain_name<K>() << ") does not include\n";
         }
     } else {
         out["resolution"] = json{
@@ -886,7 +886,7 @@ int cmd_status(const config& c) {
                        : why.empty() ? std::string("preferred: the first tier is available")
                                      : why}};
     }
-    out["keyring"] = json{{"chain", tv::diagnostics::keyring_chain_name<K>()}, {"tiers", tiers}};
+    out["keyring"] = json{{"chain", tv::keyring::chain_name<K>()}, {"tiers", tiers}};
 
     // The store itself: can it be opened, and how many credentials does it hold?
     if (p.file_exists && code == exit_ok) {
@@ -941,7 +941,7 @@ int cmd_status(const config& c) {
     std::cout << "store file:  " << p.file.string() << (p.file_exists ? "" : " (absent)") << '\n';
     std::cout << "lock:        " << out["lock"]["state"].get<std::string>() << " (" << lock_file.string()
               << ")\n";
-    std::cout << "keyring:     --keyring " << c.keyring << ": " << tv::diagnostics::keyring_chain_name<K>()
+    std::cout << "keyring:     --keyring " << c.keyring << ": " << tv::keyring::chain_name<K>()
               << '\n';
     for (const auto& t : tiers)
         std::cout << "  tier " << t["tier"].get<std::string>() << ": "
@@ -1029,7 +1029,7 @@ int cmd_doctor(const config& c) {
                                       ""}
                             : finding{"store header", "problem",
                                       "the key is in keyring tier '" + header->tier + "', which --keyring " +
-                                          c.keyring + " (" + tv::diagnostics::keyring_chain_name<K>() +
+                                          c.keyring + " (" + tv::keyring::chain_name<K>() +
                                           ") does not include",
                                       fix_for_tier(header->tier)});
     } else if (p.file_exists) {

@@ -4,6 +4,7 @@
 // (nullopt) or fails falls through to the next, and every attempt is recorded (tier, reason code: no
 // secret) for diagnostics via resolution(). The chosen keyring lives in a std::variant<K...>: no virtual
 // calls. open_tier() opens exactly one named tier, for files whose header names the tier of their key.
+// Its traits say chooses_tier (tokenvault/keyring/concept.hpp): backends and diagnostics read them.
 #pragma once
 
 #include <algorithm>
@@ -25,42 +26,19 @@
 
 namespace tokenvault::keyring {
 
-namespace detail_first_available {
-
-/// Fails to compile, naming K in the instantiation trace, when K is not a keyring.
-template <class K>
-struct check_keyring {
-    static_assert(
-        keyring_policy<K>,
-        "keyring::first_available<K...>: this K does not model keyring::keyring_policy; see the "
-        "requirements at the top of tokenvault/keyring/concept.hpp (tier, persistent, max_item_size, "
-        "open, tier_name, read, write, erase)");
-    static constexpr bool value = true;
-};
-
-/// Whether K is itself a chain that can open one of its inner tiers by name.
-template <class K>
-concept tier_chain = requires(const keyring_options& options, std::string_view name) {
-    { K::contains_tier(name) } -> std::same_as<bool>;
-    { K::open_tier(options, name) } -> std::same_as<result<std::optional<K>>>;
-};
-
-}  // namespace detail_first_available
-
-/// One attempt of first_available::open: which tier, whether it opened, and why not (never a secret).
-struct tier_attempt {
-    std::string_view tier;   ///< K::tier of the attempted keyring
-    bool opened = false;     ///< true for the tier that was chosen
-    std::error_code reason;  ///< why it did not open: errc::keyring_unavailable for "not available here"
-};
-
 /// The first of K... that opens; falls through on "not available here" and on errors.
 template <class... K>
 class first_available {
-    static_assert(sizeof...(K) > 0, "keyring::first_available<K...> needs at least one keyring");
-    static_assert((detail_first_available::check_keyring<K>::value && ...));
+    static_assert(sizeof...(K) > 0, "tokenvault: keyring::first_available<K...> needs at least one keyring");
+    static_assert((check<K>() && ...));  // names what a tier misses (tokenvault/keyring/concept.hpp)
 
 public:
+    using policy_family = family::keyring;
+    /// A fallback chain (it lists accounts when every tier does; volatile tiers count as accepted only
+    /// when each is: persistent or named allow_volatile).
+    static constexpr keyring::traits traits{.lists_accounts = (traits_of<K>.lists_accounts && ...),
+                                            .chooses_tier = true,
+                                            .volatile_accepted = (accepted_key_holder<K> && ...)};
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "first_available";
     /// Whether items survive a reboot.
@@ -96,6 +74,14 @@ public:
         return (matches<K>(name) || ...);
     }
 
+    /// "first_available(<chain name of each K>,...)", as resolution logs record it.
+    [[nodiscard]] static std::string chain_name() {
+        std::string out = "first_available(";
+        bool first = true;
+        ((out += (first ? "" : ","), out += keyring::chain_name<K>(), first = false), ...);
+        return out + ")";
+    }
+
     /// The tier of the keyring that was chosen (e.g. "secret_service").
     [[nodiscard]] std::string_view tier_name() const {
         return std::visit([](const auto& k) -> std::string_view { return k.tier_name(); }, chosen_);
@@ -119,14 +105,12 @@ public:
         return std::visit([&](auto& k) { return k.erase(account); }, chosen_);
     }
 
-    /// Lists accounts in the chosen keyring (only when every K can: see enumerable_keyring).
-    // clang-format off
+    /// Lists accounts in the chosen keyring (only when every K can).
     [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix)
-        requires(enumerable_keyring<K> && ...)
+        requires(traits_of<K>.lists_accounts && ...)
     {
         return std::visit([&](auto& k) { return k.list_accounts(prefix); }, chosen_);
     }
-    // clang-format on
 
 private:
     using chain = std::variant<K...>;
@@ -139,7 +123,7 @@ private:
 
     template <class One>
     [[nodiscard]] static constexpr bool matches(std::string_view name) noexcept {
-        if constexpr (detail_first_available::tier_chain<One>) {
+        if constexpr (traits_of<One>.chooses_tier) {
             return std::string_view(One::tier) == name || One::contains_tier(name);
         } else {
             return std::string_view(One::tier) == name;
@@ -183,7 +167,7 @@ private:
             using one = kind<I>;
             if (!matches<one>(name)) return open_named<I + 1>(options, name, attempts);
             auto opened = [&] {
-                if constexpr (detail_first_available::tier_chain<one>) {
+                if constexpr (traits_of<one>.chooses_tier) {
                     if (std::string_view(one::tier) != name) return one::open_tier(options, name);
                 }
                 return one::open(options);

@@ -33,10 +33,9 @@ class from_keyring_items {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// Deletes what it migrated (after the save): the store's backend must be persistent.
-    static constexpr bool deletes_source = true;
-    /// Precedence among keyring layouts in a chain: the bundle layout (1) comes before this one (2).
-    static constexpr int precedence = 2;
+    /// Deletes what it migrated (after the save: the store's backend must be persistent); in a chain the
+    /// bundle layout (precedence 1) comes before this one (2); a failed save is reported by persist_failed.
+    static constexpr migration::traits traits{.deletes_source = true, .precedence = 2, .persist_failed_hook = true};
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "keyring_items";
 
