@@ -443,8 +443,8 @@ public:
         case errc::unsupported_format_version:
             return "the store file was written by a newer tokenvault: upgrade the program that reads it";
         case errc::foreign_key:
-            return "the store file is sealed by another key: make the keyring that holds its key available "
-                   "(see the keyring tier in the file header); the file was left unchanged";
+            return "sealed by a key that is not available: make the keyring that holds it available (a store "
+                   "file's header names that keyring tier)";
         case errc::key_unavailable:
             return "the data key could not be fetched from the keyring: unlock or start the keyring, then retry";
         case errc::keyring_unavailable:
@@ -469,7 +469,8 @@ public:
             return "the store file exists but cannot be read: tokenvault will not overwrite it; fix its "
                    "permissions or move it aside";
         case errc::provider_rejected:
-            return "the authorization server rejected the grant (invalid_grant): log in again";
+            return "the authorization server refused the request with the OAuth error named before this: "
+                   "for invalid_grant log in again, for another code check the client's registration";
         case errc::provider_unavailable:
             return "the authorization server could not be reached: the stored credential was kept; retry later";
         case errc::provider_invalid_response:
@@ -5228,7 +5229,7 @@ static_assert(diagnostics_policy<counters>);
 // end file tokenvault/diagnostics/counters.hpp
 // begin file tokenvault/diagnostics/resolution_log.hpp
 // tokenvault/diagnostics/resolution_log.hpp: diagnostics::resolution_log<Inner>, the store-resolution
-// log and drift reporting (seed 003, improved).
+// log and drift reporting.
 //
 // Records, per credential hash, which store, mode (automatic or explicit), backend and keyring tier
 // resolved, in a versioned, token-free JSON file next to the store (`<dir>/resolutions.json`, 0600,
@@ -7401,7 +7402,7 @@ static_assert(check<threads>());
 #include <utility>
 
 // begin file tokenvault/migration/keyring_bundle.hpp
-// tokenvault/migration/keyring_bundle.hpp: migration::from_keyring_bundle<K, Layout>, seed 000's single
+// tokenvault/migration/keyring_bundle.hpp: migration::from_keyring_bundle<K, Layout>, the legacy single
 // bundle item: one keyring item holding every token as {"<resource URL>": token, ...}.
 //
 // import_into offers each entry to the bundle (the current store wins; garbage entries are skipped with
@@ -7736,7 +7737,8 @@ template <class K, class Context>
 // end file tokenvault/detail/migration_support.hpp
 // begin file tokenvault/migration/legacy_layout.hpp
 // tokenvault/migration/legacy_layout.hpp: where an older version of an application kept tokens in a
-// keyring (seed 000's two layouts), named by a traits type that the keyring migrations read.
+// keyring (its two layouts: one item per token, or one bundle item), named by a traits type that the
+// keyring migrations read.
 //
 // The defaults follow docker-agent's layouts: per-item "oauth:<resource URL>" items plus an "oauth:index"
 // item (a JSON array of the URLs), and the single "oauth:tokens" bundle item ({"<URL>": token, ...}).
@@ -7767,7 +7769,7 @@ struct legacy_keyring_layout {
 
 namespace tokenvault::migration {
 
-/// Drains seed 000's single-item bundle layout from keyring K.
+/// Drains the legacy single-item bundle layout from keyring K.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 class from_keyring_bundle {
 public:
@@ -7868,7 +7870,7 @@ private:
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/keyring_bundle.hpp
 // begin file tokenvault/migration/keyring_items.hpp
-// tokenvault/migration/keyring_items.hpp: migration::from_keyring_items<K, Layout>, seed 000's oldest
+// tokenvault/migration/keyring_items.hpp: migration::from_keyring_items<K, Layout>, the oldest
 // layout: one keyring item per resource URL under a prefix, plus an index item listing the URLs.
 //
 // import_into reads the index, also lists the prefix where K can enumerate (keyring/concept.hpp) to find
@@ -7892,7 +7894,7 @@ private:
 
 namespace tokenvault::migration {
 
-/// Drains seed 000's per-item layout (one item per resource URL plus an index) from keyring K.
+/// Drains the legacy per-item layout (one item per resource URL plus an index) from keyring K.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 class from_keyring_items {
 public:

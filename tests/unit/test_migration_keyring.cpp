@@ -1,4 +1,4 @@
-// tests/unit/test_migration_keyring.cpp: seed 000's keyring layouts drained into a sealed file: per-item
+// tests/unit/test_migration_keyring.cpp: the legacy keyring layouts drained into a sealed file: per-item
 // entries with an index, the single bundle item, chains and their precedence, failure injection (a save
 // that fails, deletes that fail, a keyring that denies), crash leftovers and the bad-input list.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// tokenvault/migration/keyring_bundle.hpp: migration::from_keyring_bundle<K, Layout>, seed 000's single
+// tokenvault/migration/keyring_bundle.hpp: migration::from_keyring_bundle<K, Layout>, the legacy single
 // bundle item: one keyring item holding every token as {"<resource URL>": token, ...}.
 //
 // import_into offers each entry to the bundle (the current store wins; garbage entries are skipped with
@@ -21,7 +21,7 @@
 
 namespace tokenvault::migration {
 
-/// Drains seed 000's single-item bundle layout from keyring K.
+/// Drains the legacy single-item bundle layout from keyring K.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 class from_keyring_bundle {
 public:

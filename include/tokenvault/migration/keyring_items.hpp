@@ -1,4 +1,4 @@
-// tokenvault/migration/keyring_items.hpp: migration::from_keyring_items<K, Layout>, seed 000's oldest
+// tokenvault/migration/keyring_items.hpp: migration::from_keyring_items<K, Layout>, the oldest
 // layout: one keyring item per resource URL under a prefix, plus an index item listing the URLs.
 //
 // import_into reads the index, also lists the prefix where K can enumerate (keyring/concept.hpp) to find
@@ -27,7 +27,7 @@
 
 namespace tokenvault::migration {
 
-/// Drains seed 000's per-item layout (one item per resource URL plus an index) from keyring K.
+/// Drains the legacy per-item layout (one item per resource URL plus an index) from keyring K.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 class from_keyring_items {
 public:
