@@ -2,8 +2,9 @@
 # tools/test.sh: the whole test suite, as CI runs it (.ci/run).
 #
 #   1. tools/bootstrap.sh (installs missing Debian packages)
-#   2. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
-#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration
+#   2. format: the C++ files the project owns match .clang-format (tools/format.sh --check, clang-format 14)
+#   3. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
+#   4. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration
 # and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
 # configure failure counts as one failure). Exits non-zero on any failure.
 #
@@ -107,6 +108,13 @@ export TOKENVAULT_REQUIRE_KEYRING=1
 section "bootstrap"
 if ! bash tools/bootstrap.sh </dev/null; then
     note_failure "bootstrap: tools/bootstrap.sh failed"
+fi
+
+section "format"
+if bash tools/format.sh --check </dev/null; then
+    passed=$((passed + 1))
+else
+    note_failure "format: files differ from .clang-format (bash tools/format.sh rewrites them)"
 fi
 
 # Strict build: warnings are errors, every optional keyring enabled (so a missing one is an error, not a
