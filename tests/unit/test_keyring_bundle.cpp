@@ -27,6 +27,7 @@
 #include "support/forked.hpp"
 #include "support/memory_keyring.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tokens.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -278,7 +279,7 @@ TEST_CASE("keyring_bundle: another process's write is seen by a cached reader an
         return [&o, base] {
             file_store s(o);
             for (int i = 0; i < 50; ++i)
-                if (!s.put(id(base + i), make_token("p" + std::to_string(base + i)))) return 10;
+                if (!s.put(id(base + i), make_token(tvtest::numbered("p", base + i)))) return 10;
             return 0;
         };
     };

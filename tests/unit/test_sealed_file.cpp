@@ -47,6 +47,7 @@
 #include "support/forked.hpp"
 #include "support/memory_keyring.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tokens.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -314,7 +315,7 @@ TEST_CASE("sealed_file: two processes putting 50 ids each lose nothing") {
         return [&o, base] {
             file_store s(o);
             for (int i = 0; i < 50; ++i)
-                if (!s.put(id(base + i), make_token("p" + std::to_string(base + i)))) return 10;
+                if (!s.put(id(base + i), make_token(tvtest::numbered("p", base + i)))) return 10;
             return 0;
         };
     };
@@ -331,7 +332,7 @@ TEST_CASE("sealed_file: two processes putting 50 ids each lose nothing") {
             auto got = parent.get(id(base + i));
             REQUIRE(got);
             REQUIRE(got->has_value());
-            CHECK((*got)->access_token.reveal() == "p" + std::to_string(base + i));
+            CHECK((*got)->access_token.reveal() == tvtest::numbered("p", base + i));
         }
     }
     // One key for both (created once under the store lock), in the file keyring.
