@@ -2,10 +2,11 @@
 # tools/test.sh: the whole test suite, as CI runs it (.ci/run).
 #
 #   1. tools/bootstrap.sh (installs missing Debian packages)
-#   2. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
-#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration, hygiene
-#   4. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
-#   5. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
+#   2. format: the C++ files the project owns match .clang-format (tools/format.sh --check, clang-format 14)
+#   3. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
+#   4. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration, hygiene
+#   5. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
+#   6. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
 #      time-boxed run (suite fuzz)
 # and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
 # configure failure counts as one failure). Exits non-zero on any failure.
@@ -122,6 +123,13 @@ export TOKENVAULT_REQUIRE_OAUTH_SERVER=1
 section "bootstrap"
 if ! bash tools/bootstrap.sh </dev/null; then
     note_failure "bootstrap: tools/bootstrap.sh failed"
+fi
+
+section "format"
+if bash tools/format.sh --check </dev/null; then
+    passed=$((passed + 1))
+else
+    note_failure "format: files differ from .clang-format (bash tools/format.sh rewrites them)"
 fi
 
 # Strict build: warnings are errors, every optional keyring enabled (so a missing one is an error, not a

@@ -355,12 +355,15 @@ class basic_macos_keychain {
                   "recorded in sealed file headers)");
 
 public:
+    using policy_family = family::keyring;
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = Location::tier;
     /// Whether items survive a reboot.
     static constexpr bool persistent = true;
     /// The largest item written or read (the keychain documents no limit; this keyring holds keys).
     static constexpr std::size_t max_item_size = std::size_t{1} << 20;
+    /// It lists its accounts (list_accounts below), and a denial ends a fallback chain (ends_chain below).
+    static constexpr keyring::traits traits{.lists_accounts = true, .ends_chain = true};
 
     /// Opens the keychain after one query that never shows a dialog (an attribute lookup): nullopt when this
     /// build has no keychain table or the session has no keychain; errc::keyring_locked when it is locked
