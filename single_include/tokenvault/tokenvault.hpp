@@ -351,6 +351,10 @@ static_assert(diagnostics_policy<none>);
 //                               to the next tier (the user denied access: asking another keyring would
 //                               move the secret behind their back); K then has `static bool
 //                               ends_chain(const error&)` saying which
+//   add_only           (false)  write never replaces an item that exists with other bytes (errc::conflict:
+//                               rewriting a macOS keychain item resets its access list, and every reader
+//                               asks the user again); backends that rewrite one item on every save
+//                               (backend::keyring_bundle) refuse such a K at compile time
 // `keyring::check<K>()` names the first missing piece; `keyring_policy<K>` is the same test, silently.
 
 #include <chrono>
@@ -871,6 +875,7 @@ struct traits {
     bool chooses_tier = false;       ///< a fallback chain: chain_name, contains_tier, open_tier, resolution
     bool volatile_accepted = false;  ///< may hold a persistent file's key although not persistent
     bool ends_chain = false;         ///< has ends_chain(error): errors of open() that end a fallback chain
+    bool add_only = false;           ///< write never replaces an existing item with other bytes
 };
 
 /// The traits of keyring K: what it declares, else the defaults.
@@ -1024,7 +1029,8 @@ struct allow_volatile {
     static constexpr keyring::traits traits{.lists_accounts = traits_of<K>.lists_accounts,
                                             .chooses_tier = traits_of<K>.chooses_tier,
                                             .volatile_accepted = true,
-                                            .ends_chain = traits_of<K>.ends_chain};
+                                            .ends_chain = traits_of<K>.ends_chain,
+                                            .add_only = traits_of<K>.add_only};
 
     K inner;
 
@@ -4622,6 +4628,10 @@ struct keyring_bundle_status {
 template <class K>
 class keyring_bundle {
     static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
+    static_assert(!keyring::traits_of<K>.add_only,
+                  "tokenvault: backend::keyring_bundle<K> rewrites one keyring item on every save, and K never "
+                  "rewrites an item (traits add_only, e.g. keyring::macos_keychain): use "
+                  "backend::sealed_file<K>, which keeps only the data key in K");
 
 public:
     using policy_family = family::backend;
@@ -6919,7 +6929,8 @@ public:
     static constexpr keyring::traits traits{.lists_accounts = (traits_of<K>.lists_accounts && ...),
                                             .chooses_tier = true,
                                             .volatile_accepted = (accepted_key_holder<K> && ...),
-                                            .ends_chain = (traits_of<K>.ends_chain || ...)};
+                                            .ends_chain = (traits_of<K>.ends_chain || ...),
+                                            .add_only = (traits_of<K>.add_only || ...)};
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "first_available";
     /// Whether items survive a reboot.

@@ -40,6 +40,10 @@ struct keyring_bundle_status {
 template <class K>
 class keyring_bundle {
     static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
+    static_assert(!keyring::traits_of<K>.add_only,
+                  "tokenvault: backend::keyring_bundle<K> rewrites one keyring item on every save, and K never "
+                  "rewrites an item (traits add_only, e.g. keyring::macos_keychain): use "
+                  "backend::sealed_file<K>, which keeps only the data key in K");
 
 public:
     using policy_family = family::backend;

@@ -20,6 +20,10 @@
 //                               to the next tier (the user denied access: asking another keyring would
 //                               move the secret behind their back); K then has `static bool
 //                               ends_chain(const error&)` saying which
+//   add_only           (false)  write never replaces an item that exists with other bytes (errc::conflict:
+//                               rewriting a macOS keychain item resets its access list, and every reader
+//                               asks the user again); backends that rewrite one item on every save
+//                               (backend::keyring_bundle) refuse such a K at compile time
 // `keyring::check<K>()` names the first missing piece; `keyring_policy<K>` is the same test, silently.
 #pragma once
 
@@ -62,6 +66,7 @@ struct traits {
     bool chooses_tier = false;       ///< a fallback chain: chain_name, contains_tier, open_tier, resolution
     bool volatile_accepted = false;  ///< may hold a persistent file's key although not persistent
     bool ends_chain = false;         ///< has ends_chain(error): errors of open() that end a fallback chain
+    bool add_only = false;           ///< write never replaces an existing item with other bytes
 };
 
 /// The traits of keyring K: what it declares, else the defaults.
@@ -215,7 +220,8 @@ struct allow_volatile {
     static constexpr keyring::traits traits{.lists_accounts = traits_of<K>.lists_accounts,
                                             .chooses_tier = traits_of<K>.chooses_tier,
                                             .volatile_accepted = true,
-                                            .ends_chain = traits_of<K>.ends_chain};
+                                            .ends_chain = traits_of<K>.ends_chain,
+                                            .add_only = traits_of<K>.add_only};
 
     K inner;
 

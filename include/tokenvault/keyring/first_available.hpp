@@ -42,7 +42,8 @@ public:
     static constexpr keyring::traits traits{.lists_accounts = (traits_of<K>.lists_accounts && ...),
                                             .chooses_tier = true,
                                             .volatile_accepted = (accepted_key_holder<K> && ...),
-                                            .ends_chain = (traits_of<K>.ends_chain || ...)};
+                                            .ends_chain = (traits_of<K>.ends_chain || ...),
+                                            .add_only = (traits_of<K>.add_only || ...)};
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "first_available";
     /// Whether items survive a reboot.
