@@ -62,7 +62,8 @@ inline std::string sealed_with_fuzz_key(std::string_view plaintext) {
     return out + nonce + std::string(reinterpret_cast<const char*>(box.data()), box_size);
 }
 
-/// A scratch directory for harnesses that need files: on /dev/shm when it exists, one per process.
+/// A scratch directory for harnesses that need files: on /dev/shm when it exists, one per process (named by
+/// its pid; run_harness.py removes it after a clean run: libFuzzer exits without running destructors).
 inline const std::filesystem::path& scratch() {
     static const std::filesystem::path dir = [] {
         const std::filesystem::path base = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";

@@ -11,6 +11,7 @@ exits with the harness's status (non-zero on a crash, an oracle failure, a leak 
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -37,9 +38,14 @@ def main():
                "-rss_limit_mb=3072", f"-artifact_prefix={os.path.join(artifacts, name)}-", *extra,
                args.found, *seeds]
     started = time.monotonic()
-    proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, errors="replace")
+    stdout, stderr = proc.communicate()
     elapsed = time.monotonic() - started
-    output = proc.stdout + proc.stderr
+    output = stdout + stderr
+    if proc.returncode == 0:  # the harness's scratch directory (fuzz_support.hpp); a crash keeps it
+        for base in ("/dev/shm", "/tmp"):
+            shutil.rmtree(os.path.join(base, f"tokenvault-fuzz-{proc.pid}"), ignore_errors=True)
     executions = sum(int(n) for n in re.findall(r"stat::number_of_executed_units:\s*(\d+)", output))
     if proc.returncode != 0:
         # The report of the crash or oracle failure (libFuzzer prints the input's path).
