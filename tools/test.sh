@@ -173,14 +173,16 @@ if [[ $run_tsan -eq 1 ]]; then
 fi
 
 # Fuzzing: every parser of hostile input has a libFuzzer harness with a round-trip oracle
-# (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone.
+# (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone
+# (libcurl on: the redirect harness decodes with it). Budget: about 4 minutes on 2 cores, build included.
 if [[ $run_fuzz -eq 1 ]]; then
     section "build-fuzz: configure"
     fuzz_started=$SECONDS
     if ! command -v clang++ >/dev/null 2>&1; then
         note_failure "build-fuzz: clang++ not found (tools/bootstrap.sh installs it)"
     elif CXX=clang++ configure "$build_fuzz" --buildtype=debugoptimized -Dfuzz=enabled -Dtests=disabled \
-            -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled </dev/null; then
+            -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled -Dcurl=enabled \
+            </dev/null; then
         run_phase build-fuzz "$build_fuzz" --suite fuzz
         grep -h '^FUZZ ' "$build_fuzz/meson-logs/testlog.txt" 2>/dev/null || true
     else
