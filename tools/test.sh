@@ -180,7 +180,7 @@ if [[ $run_fuzz -eq 1 ]]; then
     fuzz_started=$SECONDS
     if ! command -v clang++ >/dev/null 2>&1; then
         note_failure "build-fuzz: clang++ not found (tools/bootstrap.sh installs it)"
-    elif CXX=clang++ configure "$build_fuzz" --buildtype=debugoptimized -Dfuzz=enabled -Dtests=disabled \
+    elif CXX=clang++ configure "$build_fuzz" -Ddebug=true -Doptimization=1 -Dfuzz=enabled -Dtests=disabled \
             -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled -Dcurl=enabled \
             </dev/null; then
         run_phase build-fuzz "$build_fuzz" --suite fuzz
