@@ -27,7 +27,7 @@ namespace tokenvault::detail {
 
 /// How an acquisition went: whether another holder made it wait, and for how long.
 struct lock_wait {
-    bool contended = false;            ///< another holder had the lock at the first attempt
+    bool contended = false;              ///< another holder had the lock at the first attempt
     std::chrono::nanoseconds waited{0};  ///< time from the call to acquisition (or to the timeout)
 };
 
@@ -79,9 +79,11 @@ public:
     /// An empty (not held) lock.
     file_lock() noexcept = default;
 
-    /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in `*wait`.
+    /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in
+    /// `*wait`.
     [[nodiscard]] static result<file_lock> acquire(const std::filesystem::path& lock_path,
-                                                   std::chrono::milliseconds timeout, lock_wait* wait = nullptr,
+                                                   std::chrono::milliseconds timeout,
+                                                   lock_wait* wait = nullptr,
                                                    lock_mode mode = lock_mode::exclusive) {
         using clock = std::chrono::steady_clock;
         constexpr std::chrono::nanoseconds first_backoff = std::chrono::microseconds(50);
@@ -118,7 +120,8 @@ public:
     file_lock& operator=(const file_lock&) = delete;
     ~file_lock() = default;
 
-    /// Releases the lock by closing the descriptor (a forked child still holding a copy keeps it until it exits).
+    /// Releases the lock by closing the descriptor (a forked child still holding a copy keeps it until it
+    /// exits).
     void release() noexcept { fd_.reset(); }
     /// Whether this object holds the lock.
     [[nodiscard]] bool held() const noexcept { return fd_.get() >= 0; }

@@ -36,9 +36,9 @@ namespace tokenvault::detail {
 
 /// What identifies one version of a file: the change check compares these instead of re-reading.
 struct file_identity {
-    std::uint64_t dev = 0;     ///< device of the inode
-    std::uint64_t ino = 0;     ///< inode number (a rename-based rewrite always changes it)
-    std::uint64_t size = 0;    ///< size in bytes
+    std::uint64_t dev = 0;      ///< device of the inode
+    std::uint64_t ino = 0;      ///< inode number (a rename-based rewrite always changes it)
+    std::uint64_t size = 0;     ///< size in bytes
     std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch
     std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch
     /// Field-wise equality.
@@ -49,7 +49,8 @@ struct file_identity {
 /// costs a mapping, mlock and page faults per read, tens of microseconds for a 50 KB file.
 class plain_bytes {
 public:
-    explicit plain_bytes(std::size_t size) : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
+    explicit plain_bytes(std::size_t size)
+        : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
     [[nodiscard]] std::byte* data() noexcept { return data_.get(); }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
@@ -63,8 +64,8 @@ private:
 /// identity they belong to.
 template <class Bytes = secure_buffer>
 struct basic_private_file {
-    Bytes bytes;              ///< the whole content
-    file_identity identity;   ///< identity of the version that was read
+    Bytes bytes;             ///< the whole content
+    file_identity identity;  ///< identity of the version that was read
 };
 using private_file = basic_private_file<>;
 
@@ -114,7 +115,8 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
 /// An io_error whose context names the path, the failing call and the OS reason (never data).
 template <class = void>
 [[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, int err) {
-    return error{errc::io_error, p.string() + " (" + call + ": " + std::generic_category().message(err) + ")"};
+    return error{errc::io_error,
+                 p.string() + " (" + call + ": " + std::generic_category().message(err) + ")"};
 }
 
 /// The identity recorded in a `struct stat`.
@@ -125,8 +127,10 @@ template <class = void>
         static_cast<std::uint64_t>(st.st_dev),
         static_cast<std::uint64_t>(st.st_ino),
         static_cast<std::uint64_t>(st.st_size),
-        static_cast<std::int64_t>(st.st_mtim.tv_sec) * ns_per_s + static_cast<std::int64_t>(st.st_mtim.tv_nsec),
-        static_cast<std::int64_t>(st.st_ctim.tv_sec) * ns_per_s + static_cast<std::int64_t>(st.st_ctim.tv_nsec),
+        static_cast<std::int64_t>(st.st_mtim.tv_sec) * ns_per_s +
+            static_cast<std::int64_t>(st.st_mtim.tv_nsec),
+        static_cast<std::int64_t>(st.st_ctim.tv_sec) * ns_per_s +
+            static_cast<std::int64_t>(st.st_ctim.tv_nsec),
     };
 }
 
@@ -202,13 +206,15 @@ template <class = void>
         return io_failure(dir, "mkdir", err);
     }
     // Set the mode through a descriptor of the directory itself, so a swapped-in symlink is not followed.
-    unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }));
+    unique_fd fd(
+        retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }));
     if (fd.get() < 0) {
         const int err = errno;
         if (err == ELOOP) return error{errc::symlink_refused, dir.string()};
         return io_failure(dir, "open directory", err);
     }
-    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRWXU); }) != 0) return io_failure(dir, "fchmod", errno);
+    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRWXU); }) != 0)
+        return io_failure(dir, "fchmod", errno);
     if (const int err = fd.close(); err != 0) return io_failure(dir, "close directory", err);
     return true;
 }
@@ -273,13 +279,14 @@ template <class = void>
     }
 }
 
-/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt if
-/// absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
+/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt
+/// if absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
 template <class Bytes = secure_buffer>
 [[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
     const std::filesystem::path& p, std::size_t max_size) {
     using private_file = basic_private_file<Bytes>;
-    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
+    unique_fd fd(
+        retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
     if (fd.get() < 0) {
         const int err = errno;
         if (err == ENOENT) return std::optional<private_file>{};
@@ -301,7 +308,8 @@ template <class Bytes = secure_buffer>
         std::size_t filled = 0;
         while (filled < buffer.size()) {
             const auto n = retry_eintr([&] {
-                return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled, static_cast<off_t>(filled));
+                return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
+                               static_cast<off_t>(filled));
             });
             if (n < 0) {
                 const int err = errno;
@@ -359,7 +367,8 @@ template <class = void>
     }));
     if (fd.get() < 0) {
         const int err = errno;
-        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, target.string()};
+        if (err == EACCES || err == EPERM || err == EROFS)
+            return error{errc::read_only_store, target.string()};
         return io_failure(target, "create temp file", err);
     }
     // From here on the temp file exists and must not outlive a failure.
@@ -370,28 +379,33 @@ template <class = void>
     };
     if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0)
         return fail(io_failure(target, "fchmod temp file", errno));
-    if (const int err = write_all(fd.get(), bytes); err != 0) return fail(io_failure(target, "write temp file", err));
+    if (const int err = write_all(fd.get(), bytes); err != 0)
+        return fail(io_failure(target, "write temp file", err));
     if (replaces_existing) {
         // Readers detect changes by identity (inode, size, mtime, ctime). An inode number can be reused
         // and timestamps are coarse, so make the new mtime strictly later than the file it replaces.
         struct timespec now {};
-        if (::clock_gettime(CLOCK_REALTIME, &now) != 0) return fail(io_failure(target, "clock_gettime", errno));
+        if (::clock_gettime(CLOCK_REALTIME, &now) != 0)
+            return fail(io_failure(target, "clock_gettime", errno));
         struct timespec floor = existing.st_mtim;
         floor.tv_nsec += 1000;
         if (floor.tv_nsec >= 1000000000L) {
             floor.tv_sec += 1;
             floor.tv_nsec -= 1000000000L;
         }
-        const bool now_is_later = now.tv_sec > floor.tv_sec || (now.tv_sec == floor.tv_sec && now.tv_nsec > floor.tv_nsec);
+        const bool now_is_later =
+            now.tv_sec > floor.tv_sec || (now.tv_sec == floor.tv_sec && now.tv_nsec > floor.tv_nsec);
         const struct timespec times[2] = {{0, UTIME_OMIT}, now_is_later ? now : floor};
         if (::futimens(fd.get(), times) != 0) return fail(io_failure(target, "futimens temp file", errno));
     }
-    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0) return fail(io_failure(target, "fsync temp file", errno));
+    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0)
+        return fail(io_failure(target, "fsync temp file", errno));
     if (retry_eintr([&] { return ::rename(temp.c_str(), target.c_str()); }) != 0) {
         const int err = errno;
         if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
             return fail(error{errc::not_a_regular_file, target.string()});
-        if (err == EACCES || err == EPERM || err == EROFS) return fail(error{errc::read_only_store, target.string()});
+        if (err == EACCES || err == EPERM || err == EROFS)
+            return fail(error{errc::read_only_store, target.string()});
         return fail(io_failure(target, "rename", err));
     }
     // rename updates the inode's ctime, so the identity is taken from the descriptor after it.
@@ -415,7 +429,8 @@ template <class = void>
     return text;
 }
 
-/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new path.
+/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
+/// path.
 template <class = void>
 [[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
     if (p.filename().empty()) return error{errc::invalid_argument, p.string()};

@@ -246,7 +246,8 @@ private:
     /// The header (magic, version, key id) followed by the service, a NUL and the account.
     [[nodiscard]] std::vector<unsigned char> associated_data(std::string_view account) const {
         // Sized once and filled with memcpy: GCC 12 at -O3 misreads a chain of insert()s as an overflow.
-        std::vector<unsigned char> ad(magic.size() + 1 + key_id_.size() + service_.size() + 1 + account.size());
+        std::vector<unsigned char> ad(magic.size() + 1 + key_id_.size() + service_.size() + 1 +
+                                      account.size());
         unsigned char* out = ad.data();
         std::memcpy(out, magic.data(), magic.size());
         out += magic.size();

@@ -1,9 +1,10 @@
 // tokenvault/locking/process.hpp: locking::process, for a store shared by threads and by processes.
 //
 // In-process: a std::shared_mutex (readers share, writers exclude), as locking::threads. Across
-// processes: lock_store() takes an exclusive flock (lock_store_shared(), for loads, a shared one) on the backend's lock file (`<file>.lock`, created
-// 0600, never deleted; a missing parent directory is created 0700), bounded by the timeout, and reports
-// whether it had to wait. The kernel releases the lock when its holder dies. POSIX (detail/file_lock.hpp).
+// processes: lock_store() takes an exclusive flock (lock_store_shared(), for loads, a shared one) on the
+// backend's lock file (`<file>.lock`, created 0600, never deleted; a missing parent directory is created
+// 0700), bounded by the timeout, and reports whether it had to wait. The kernel releases the lock when its
+// holder dies. POSIX (detail/file_lock.hpp).
 #pragma once
 
 #include <chrono>
@@ -52,8 +53,9 @@ public:
     }
 
 private:
-    [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path, std::chrono::milliseconds timeout,
-                                                  wait_report& report, detail::lock_mode mode) {
+    [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path,
+                                                  std::chrono::milliseconds timeout, wait_report& report,
+                                                  detail::lock_mode mode) {
         report = wait_report{};
         if (path.empty()) return store_guard{};
         const auto parent = detail::parent_directory_of(path);
