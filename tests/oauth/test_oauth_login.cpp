@@ -112,9 +112,10 @@ TEST_CASE("refresh rotates the refresh token; presenting a rotated one revokes t
 }
 
 TEST_CASE("pre-registered confidential clients: client_secret_basic and client_secret_post") {
-    for (const auto& [client_id, secret, method] :
+    for (const auto& [id_text, secret, method] :
          {std::tuple{"pre-basic", "pre-basic-secret-CANARYb7", tv::oauth::client_auth::client_secret_basic},
           std::tuple{"pre-post", "pre-post-secret-CANARYp9", tv::oauth::client_auth::client_secret_post}}) {
+        const std::string client_id = id_text;  // a variable, not a binding: CAPTURE takes it in a lambda
         CAPTURE(client_id);
         tvtest::oauth_world w;
         tv::credential_manager manager{w.store};
