@@ -3,7 +3,8 @@
 // Items (schema "org.tokenvault.Secret", attributes service + account, the secret as base64 text) live in
 // the collection the "default" alias names; the volatile "session" collection is refused unless allowed
 // and a locked one is errc::keyring_locked (never a prompt). Every call is bounded by options.timeout:
-// async calls on a private GMainContext, cancelled by a timer (a timed-out write may still land later).
+// async calls on a private GMainContext, cancelled by a timer (a timed-out write may still land later;
+// the GLib plumbing is detail/libsecret_calls.hpp).
 // Also reads other programs' items, read only (keyring/foreign.hpp: read_foreign, list_foreign).
 // Uses GLib's shared session-bus connection (libsecret can use no other). Needs libsecret-1 (pkg-config);
 // not in tokenvault.hpp.
@@ -11,7 +12,6 @@
 
 #include <libsecret/secret.h>
 #include <sodium.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/libsecret_calls.hpp"
 #include "../detail/secure_buffer.hpp"
 #include "../error.hpp"
 #include "../result.hpp"
@@ -34,254 +35,6 @@
 #include "foreign.hpp"
 
 namespace tokenvault::keyring {
-
-namespace detail_secret_service {
-
-inline constexpr std::string_view session_collection = "/org/freedesktop/secrets/collection/session";
-
-/// Owning pointers for the GLib types used here.
-struct gobject_unref {
-    void operator()(gpointer p) const noexcept { g_object_unref(p); }
-};
-template <class T>
-using gobject_ptr = std::unique_ptr<T, gobject_unref>;
-struct gerror_free {
-    void operator()(GError* e) const noexcept { g_error_free(e); }
-};
-using gerror_ptr = std::unique_ptr<GError, gerror_free>;
-struct secret_value_unref_fn {
-    void operator()(SecretValue* v) const noexcept { secret_value_unref(v); }
-};
-using secret_value_ptr = std::unique_ptr<SecretValue, secret_value_unref_fn>;
-struct item_list_free {
-    void operator()(GList* l) const noexcept { g_list_free_full(l, g_object_unref); }
-};
-using item_list_ptr = std::unique_ptr<GList, item_list_free>;
-struct hash_table_unref {
-    void operator()(GHashTable* t) const noexcept { g_hash_table_unref(t); }
-};
-using hash_table_ptr = std::unique_ptr<GHashTable, hash_table_unref>;
-struct variant_unref {
-    void operator()(GVariant* v) const noexcept { g_variant_unref(v); }
-};
-using variant_ptr = std::unique_ptr<GVariant, variant_unref>;
-struct schema_unref {
-    void operator()(SecretSchema* s) const noexcept { secret_schema_unref(s); }
-};
-
-/// How long, past the timeout, a cancelled call is waited for: its callback normally lands at once.
-inline constexpr guint grace_ms = 500;
-/// How long a keyring being destroyed waits for the callbacks of calls given up on (see state's destructor).
-inline constexpr guint drain_ms = 100;
-/// How long open waits before asking GLib again for a shared bus connection that is still a cancelled one.
-inline constexpr guint bus_retry_ms = 10;
-
-inline gboolean set_flag(gpointer flag) {
-    *static_cast<bool*>(flag) = true;
-    return G_SOURCE_REMOVE;
-}
-
-/// The number of calls started on one keyring's context whose callbacks have not run yet. Shared (not
-/// owned) by the keyring and by every call, so a callback that lands after the keyring is gone still
-/// counts down memory that exists.
-using in_flight_count = std::shared_ptr<std::atomic<std::size_t>>;
-
-/// One async call: shared by the frame that waits for it (operation::await) and by its GLib callback,
-/// and freed by whichever of the two lets go last. A callback that fires after the waiter gave up (and
-/// returned, and its stack frame is gone) touches only this heap object, never the waiter's state.
-struct pending_call {
-    std::atomic<int> refs{2};         // the waiter's and the callback's
-    std::atomic<bool> waiting{true};  // false once the waiter has let go: the result is then dropped
-    std::atomic<bool> done{false};    // the callback has run
-    GAsyncResult* result = nullptr;  // a reference for the waiter, set when the callback ran while waited for
-    in_flight_count in_flight;
-
-    static void release(pending_call* call) noexcept {
-        if (call->refs.fetch_sub(1) == 1) delete call;
-    }
-};
-
-inline void on_call_ready(GObject* /*source*/, GAsyncResult* res, gpointer data) {
-    auto* call = static_cast<pending_call*>(data);
-    if (call->waiting.load()) call->result = G_ASYNC_RESULT(g_object_ref(res));
-    call->done.store(true);
-    call->in_flight->fetch_sub(1);
-    pending_call::release(call);
-}
-
-/// Runs `context` (pushed as thread default by the caller) until `in_flight` is zero or `ms` have passed,
-/// then whatever is queued on it, without blocking.
-inline void drain(GMainContext* context, const std::atomic<std::size_t>& in_flight, guint ms) {
-    if (in_flight.load() > 0) {
-        bool expired = false;
-        GSource* timer = g_timeout_source_new(ms);
-        g_source_set_callback(timer, &set_flag, &expired, nullptr);
-        g_source_attach(timer, context);
-        while (in_flight.load() > 0 && !expired) g_main_context_iteration(context, TRUE);
-        g_source_destroy(timer);  // before `expired` goes out of scope
-        g_source_unref(timer);
-    }
-    for (int i = 0; i < 1000 && g_main_context_iteration(context, FALSE) != FALSE; ++i) {
-    }
-}
-
-/// The state of one public operation: our context pushed as thread default, a cancellable, and two
-/// timers (cancel at the timeout; give up waiting for the cancellation to land grace_ms later).
-class operation {
-public:
-    operation(GMainContext* context, in_flight_count in_flight, std::chrono::milliseconds timeout)
-        : context_(context), in_flight_(std::move(in_flight)), cancellable_(g_cancellable_new()) {
-        g_main_context_push_thread_default(context_);
-        const auto ms = static_cast<guint>(std::max<std::chrono::milliseconds::rep>(timeout.count(), 0));
-        cancel_timer_ = attach_timer(ms, &operation::on_timeout);
-        give_up_timer_ = attach_timer(ms + grace_ms, &operation::on_give_up);
-    }
-    ~operation() {
-        g_source_destroy(cancel_timer_);
-        g_source_unref(cancel_timer_);
-        g_source_destroy(give_up_timer_);
-        g_source_unref(give_up_timer_);
-        g_main_context_pop_thread_default(context_);
-    }
-    operation(const operation&) = delete;
-    operation& operator=(const operation&) = delete;
-
-    [[nodiscard]] GCancellable* cancellable() const noexcept { return cancellable_.get(); }
-    [[nodiscard]] bool timed_out() const noexcept { return timed_out_; }
-
-    /// Starts an async call with `start(callback, user_data)` and runs the context until its callback has
-    /// run: the result (owned by the caller), or nullptr when even the cancelled call did not complete
-    /// within the grace period. Its callback then runs whenever the context next does (a later call, or
-    /// the keyring's destructor) and frees what it shares with us; nothing on this stack is touched.
-    template <class Start>
-    [[nodiscard]] GAsyncResult* await(Start start) {
-        auto* call = new pending_call;
-        call->in_flight = in_flight_;
-        in_flight_->fetch_add(1);
-        start(&on_call_ready, static_cast<gpointer>(call));
-        while (!call->done.load() && !gave_up_) g_main_context_iteration(context_, TRUE);
-        call->waiting.store(false);
-        GAsyncResult* result = call->result;  // set only if the callback ran (on this thread, above)
-        pending_call::release(call);
-        return result;
-    }
-
-    /// Runs the context for `ms`: false when the timeout came first.
-    [[nodiscard]] bool pause(guint ms) {
-        bool elapsed = false;
-        GSource* timer = g_timeout_source_new(ms);
-        g_source_set_callback(timer, &set_flag, &elapsed, nullptr);
-        g_source_attach(timer, context_);
-        while (!elapsed && !timed_out_) g_main_context_iteration(context_, TRUE);
-        g_source_destroy(timer);  // before `elapsed` goes out of scope
-        g_source_unref(timer);
-        return !timed_out_;
-    }
-
-private:
-    GSource* attach_timer(guint ms, GSourceFunc fn) {
-        GSource* source = g_timeout_source_new(ms);
-        g_source_set_callback(source, fn, this, nullptr);
-        g_source_attach(source, context_);
-        return source;
-    }
-    static gboolean on_timeout(gpointer data) {
-        auto* self = static_cast<operation*>(data);
-        self->timed_out_ = true;
-        g_cancellable_cancel(self->cancellable_.get());
-        return G_SOURCE_REMOVE;
-    }
-    static gboolean on_give_up(gpointer data) {
-        static_cast<operation*>(data)->gave_up_ = true;
-        return G_SOURCE_REMOVE;
-    }
-
-    GMainContext* context_;
-    in_flight_count in_flight_;
-    gobject_ptr<GCancellable> cancellable_;
-    GSource* cancel_timer_ = nullptr;
-    GSource* give_up_timer_ = nullptr;
-    bool timed_out_ = false;
-    bool gave_up_ = false;
-};
-
-/// Maps a GError to a tokenvault error; `op` names the operation in the context.
-[[nodiscard]] inline error from_gerror(const GError* e, std::string_view op, bool timed_out,
-                                       std::chrono::milliseconds timeout) {
-    const std::string where = "keyring::secret_service: " + std::string(op);
-    const std::string context = where + ": " + (e->message != nullptr ? e->message : "unknown error");
-    if (g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        if (timed_out)
-            return error{errc::keyring_timeout,
-                         where + ": no answer within " + std::to_string(timeout.count()) + " ms"};
-        // Not our cancellation (libsecret cancels its own calls when its objects go away).
-        return error{errc::keyring_unavailable, where + ": the call was cancelled"};
-    }
-    if (g_error_matches(e, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
-        g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_TIMEOUT) ||
-        g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_TIMED_OUT) ||
-        g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY))
-        return error{errc::keyring_timeout, context};
-    if (g_error_matches(e, SECRET_ERROR, SECRET_ERROR_IS_LOCKED)) return error{errc::keyring_locked, context};
-    if (g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED) ||
-        g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_AUTH_FAILED) ||
-        g_error_matches(e, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
-        return error{errc::keyring_denied, context};
-    if (g_dbus_error_is_remote_error(e)) {  // names libsecret did not register
-        gchar* remote = g_dbus_error_get_remote_error(e);
-        const std::string name = remote != nullptr ? remote : "";
-        g_free(remote);
-        if (name.find("IsLocked") != std::string::npos) return error{errc::keyring_locked, context};
-        if (name.find("Denied") != std::string::npos) return error{errc::keyring_denied, context};
-    }
-    return error{errc::keyring_unavailable, context};
-}
-
-/// Whether an error means "there is no Secret Service here" (open answers nullopt for these).
-[[nodiscard]] inline bool means_absent(const GError* e) {
-    if (e->domain == G_IO_ERROR) {  // the session bus itself cannot be reached
-        switch (e->code) {
-        case G_IO_ERROR_NOT_FOUND:
-        case G_IO_ERROR_CONNECTION_REFUSED:
-        case G_IO_ERROR_CONNECTION_CLOSED:
-        case G_IO_ERROR_CLOSED:
-        case G_IO_ERROR_INVALID_ARGUMENT:
-        case G_IO_ERROR_HOST_NOT_FOUND:
-        case G_IO_ERROR_NETWORK_UNREACHABLE:
-        case G_IO_ERROR_HOST_UNREACHABLE: return true;
-        default: break;
-        }
-    }
-    return g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_NO_SERVER) ||
-           g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_FILE_NOT_FOUND) ||
-           g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_BAD_ADDRESS) ||
-           g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED) ||
-           g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
-           g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
-           g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_SERVICE_NOT_FOUND) ||
-           g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_EXEC_FAILED) ||
-           g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_EXITED) ||
-           g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT);
-}
-
-/// The session bus address, without autolaunch: DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus.
-[[nodiscard]] inline std::optional<std::string> session_bus_address() {
-    if (const char* address = std::getenv("DBUS_SESSION_BUS_ADDRESS"); address != nullptr && *address != '\0')
-        return std::string(address);
-    if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime != '\0') {
-        const std::string socket_path = std::string(runtime) + "/bus";
-        struct stat st {};
-        if (::stat(socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-            gchar* escaped = g_dbus_address_escape_value(socket_path.c_str());
-            std::string address = std::string("unix:path=") + escaped;
-            g_free(escaped);
-            return address;
-        }
-    }
-    return std::nullopt;
-}
-
-}  // namespace detail_secret_service
 
 /// The freedesktop Secret Service (gnome-keyring, KeePassXC, ...) through libsecret, with timeouts.
 class secret_service {
@@ -300,7 +53,7 @@ public:
     /// collection is locked (keyring_locked), volatile (volatile_collection_refused) or missing, or a
     /// timeout.
     [[nodiscard]] static result<std::optional<secret_service>> open(const keyring_options& options) {
-        namespace ds = detail_secret_service;
+        namespace ds = detail::glib;
         TOKENVAULT_TRY(detail::ensure_sodium());
         const auto address = ds::session_bus_address();
         if (!address) return std::optional<secret_service>{};
@@ -377,7 +130,7 @@ public:
                 "manager, e.g. seahorse)"};
         }
         st->collection_path = g_dbus_proxy_get_object_path(G_DBUS_PROXY(st->collection.get()));
-        if (st->collection_path == ds::session_collection && !options.allow_volatile_collection)
+        if (st->collection_path == session_collection && !options.allow_volatile_collection)
             return error{errc::volatile_collection_refused,
                          "keyring::secret_service: open: the default collection is the session collection (" +
                              st->collection_path +
@@ -397,7 +150,7 @@ public:
 
     /// The item's bytes, or nullopt when there is none.
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
-        namespace ds = detail_secret_service;
+        namespace ds = detail::glib;
         using value_t = std::optional<detail::secure_buffer>;
         ds::operation op(state_->context, state_->in_flight, state_->timeout);
         TOKENVAULT_TRY(state_->require_unlocked(op, "read"));
@@ -427,7 +180,7 @@ public:
 
     /// Creates or replaces the item in the collection.
     [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
-        namespace ds = detail_secret_service;
+        namespace ds = detail::glib;
         if (secret.size() > max_item_size)
             return error{errc::keyring_item_too_large, "keyring::secret_service: write"};
         ds::operation op(state_->context, state_->in_flight, state_->timeout);
@@ -462,7 +215,7 @@ public:
 
     /// Removes the item (every match); false when there was none.
     [[nodiscard]] result<bool> erase(std::string_view account) {
-        namespace ds = detail_secret_service;
+        namespace ds = detail::glib;
         ds::operation op(state_->context, state_->in_flight, state_->timeout);
         TOKENVAULT_TRY(state_->require_unlocked(op, "erase"));
         auto found = state_->search(op, account, SECRET_SEARCH_NONE, "erase");
@@ -492,7 +245,7 @@ public:
 
     /// The accounts of this service whose name starts with `prefix`, sorted (no secret is loaded).
     [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix) {
-        namespace ds = detail_secret_service;
+        namespace ds = detail::glib;
         ds::operation op(state_->context, state_->in_flight, state_->timeout);
         TOKENVAULT_TRY(state_->require_unlocked(op, "list"));
         auto found = state_->search(op, std::nullopt, SECRET_SEARCH_NONE, "list");
@@ -516,7 +269,7 @@ public:
     /// keyring crate's "default" are preferred, then the most recently modified.
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read_foreign(std::string_view service,
                                                                             std::string_view account) {
-        namespace ds = detail_secret_service;
+        namespace ds = detail::glib;
         using value_t = std::optional<detail::secure_buffer>;
         ds::operation op(state_->context, state_->in_flight, state_->timeout);
         auto found =
@@ -555,7 +308,7 @@ public:
     /// The accounts of other programs' items of `service` (keyring/foreign.hpp), sorted; no secret is
     /// loaded and nothing is unlocked.
     [[nodiscard]] result<std::vector<std::string>> list_foreign(std::string_view service) {
-        namespace ds = detail_secret_service;
+        namespace ds = detail::glib;
         ds::operation op(state_->context, state_->in_flight, state_->timeout);
         auto found =
             state_->search_foreign(op, service, std::nullopt, SECRET_SEARCH_NONE, "list foreign items");
@@ -574,16 +327,18 @@ public:
     }
 
 private:
+    /// The volatile collection (items lost at logout), refused unless options allow it.
+    static constexpr std::string_view session_collection = "/org/freedesktop/secrets/collection/session";
     /// Everything GLib: owned here so the keyring object itself moves cheaply.
     struct state {
         GMainContext* context = nullptr;
         /// Calls started on `context` whose callbacks have not run (only calls given up on, between
         /// operations).
-        detail_secret_service::in_flight_count in_flight = std::make_shared<std::atomic<std::size_t>>(0);
-        detail_secret_service::gobject_ptr<GDBusConnection> connection;  // GLib's shared one: never closed
-        detail_secret_service::gobject_ptr<SecretService> service;
-        detail_secret_service::gobject_ptr<SecretCollection> collection;
-        std::unique_ptr<SecretSchema, detail_secret_service::schema_unref> schema;
+        detail::glib::in_flight_count in_flight = std::make_shared<std::atomic<std::size_t>>(0);
+        detail::glib::gobject_ptr<GDBusConnection> connection;  // GLib's shared one: never closed
+        detail::glib::gobject_ptr<SecretService> service;
+        detail::glib::gobject_ptr<SecretCollection> collection;
+        std::unique_ptr<SecretSchema, detail::glib::schema_unref> schema;
         std::string bus_name;
         std::string collection_path;
         std::string service_name;
@@ -601,7 +356,7 @@ private:
             // Unsubscribing the proxies' signals queues clean-ups on our context, and calls given up on
             // still have callbacks to run there (which free what they share with the waiter): give those a
             // moment, then run whatever is queued, without blocking.
-            detail_secret_service::drain(context, *in_flight, detail_secret_service::drain_ms);
+            detail::glib::drain(context, *in_flight, detail::glib::drain_ms);
             g_main_context_pop_thread_default(context);
             g_main_context_unref(context);
         }
@@ -613,8 +368,8 @@ private:
         }
 
         /// The attributes that name `account`'s item (every item of the service for nullptr).
-        [[nodiscard]] detail_secret_service::hash_table_ptr attributes(const std::string* account) const {
-            detail_secret_service::hash_table_ptr table(g_hash_table_new(g_str_hash, g_str_equal));
+        [[nodiscard]] detail::glib::hash_table_ptr attributes(const std::string* account) const {
+            detail::glib::hash_table_ptr table(g_hash_table_new(g_str_hash, g_str_equal));
             g_hash_table_insert(table.get(), const_cast<gchar*>("service"),
                                 const_cast<gchar*>(service_name.c_str()));
             if (account != nullptr)
@@ -624,9 +379,8 @@ private:
         }
 
         /// Asks the service (not a cached property) whether the collection is locked now.
-        [[nodiscard]] result<void> require_unlocked(detail_secret_service::operation& op,
-                                                    std::string_view what) {
-            namespace ds = detail_secret_service;
+        [[nodiscard]] result<void> require_unlocked(detail::glib::operation& op, std::string_view what) {
+            namespace ds = detail::glib;
             GAsyncResult* res = op.await([&](GAsyncReadyCallback cb, gpointer data) {
                 g_dbus_connection_call(
                     g_dbus_proxy_get_connection(G_DBUS_PROXY(service.get())), bus_name.c_str(),
@@ -660,10 +414,10 @@ private:
 
         /// Other programs' items of `service` (and `account`) in every collection, by attributes alone
         /// (any schema), locked ones included (not unlocked, their secrets not loaded).
-        [[nodiscard]] result<detail_secret_service::item_list_ptr> search_foreign(
-            detail_secret_service::operation& op, std::string_view service_attribute,
+        [[nodiscard]] result<detail::glib::item_list_ptr> search_foreign(
+            detail::glib::operation& op, std::string_view service_attribute,
             std::optional<std::string_view> account, SecretSearchFlags flags, std::string_view what) {
-            namespace ds = detail_secret_service;
+            namespace ds = detail::glib;
             const std::string service_text(service_attribute);
             const std::string account_text(account.value_or(std::string_view()));
             ds::hash_table_ptr table(g_hash_table_new(g_str_hash, g_str_equal));
@@ -690,10 +444,11 @@ private:
 
         /// The items of `account` (all the service's for nullopt) in the collection (nullptr when none),
         /// without unlocking or prompting.
-        [[nodiscard]] result<detail_secret_service::item_list_ptr> search(
-            detail_secret_service::operation& op, std::optional<std::string_view> account,
-            SecretSearchFlags flags, std::string_view what) {
-            namespace ds = detail_secret_service;
+        [[nodiscard]] result<detail::glib::item_list_ptr> search(detail::glib::operation& op,
+                                                                 std::optional<std::string_view> account,
+                                                                 SecretSearchFlags flags,
+                                                                 std::string_view what) {
+            namespace ds = detail::glib;
             const std::string account_text(account.value_or(std::string_view()));
             auto table = attributes(account ? &account_text : nullptr);
             GAsyncResult* res = op.await([&](GAsyncReadyCallback cb, gpointer data) {
