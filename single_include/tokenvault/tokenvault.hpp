@@ -6321,7 +6321,14 @@ template <class = void>
     return resolution_verdict::drift;
 }
 
-namespace detail_resolution_log {
+}  // namespace tokenvault::diagnostics
+
+namespace tokenvault::detail::resolution_log {
+
+using diagnostics::drift_record;
+using diagnostics::resolution_history;
+using diagnostics::resolution_log_limits;
+using diagnostics::resolution_record;
 
 using json = nlohmann::json;
 
@@ -6428,7 +6435,9 @@ inline void enforce_limits(resolution_history& h) {
                            static_cast<std::ptrdiff_t>(h.drifts.size() - resolution_log_limits::max_history));
 }
 
-}  // namespace detail_resolution_log
+}  // namespace tokenvault::detail::resolution_log
+
+namespace tokenvault::diagnostics {
 
 /// Parses a resolution log. errc::malformed_json when it is not one (errc::too_large above 4 MiB);
 /// errc::unsupported_format_version when a newer tokenvault wrote it. Malformed records are skipped and
@@ -6455,8 +6464,8 @@ template <class Json = nlohmann::json>
     const auto credentials = doc.find("credentials");
     if (credentials != doc.end() && credentials->is_object()) {
         for (auto it = credentials->begin(); it != credentials->end(); ++it) {
-            auto record = detail_resolution_log::is_hash(it.key())
-                              ? detail_resolution_log::parse_record(it.value())
+            auto record = detail::resolution_log::is_hash(it.key())
+                              ? detail::resolution_log::parse_record(it.value())
                               : std::nullopt;
             if (record)
                 out.credentials.emplace(it.key(), std::move(*record));
@@ -6469,7 +6478,7 @@ template <class Json = nlohmann::json>
     const auto history = doc.find("drift_history");
     if (history != doc.end() && history->is_array()) {
         for (const auto& item : *history) {
-            if (auto drift = detail_resolution_log::parse_drift(item))
+            if (auto drift = detail::resolution_log::parse_drift(item))
                 out.drifts.push_back(std::move(*drift));
             else
                 ++out.dropped;
@@ -6477,7 +6486,7 @@ template <class Json = nlohmann::json>
     } else if (history != doc.end()) {
         ++out.dropped;
     }
-    detail_resolution_log::enforce_limits(out);
+    detail::resolution_log::enforce_limits(out);
     return out;
 }
 
@@ -6595,13 +6604,13 @@ private:
     void fail() noexcept { failures_.fetch_add(1, std::memory_order_relaxed); }
 
     void announce(std::string_view credential) {
-        if (!detail_resolution_log::is_hash(credential)) return;
+        if (!detail::resolution_log::is_hash(credential)) return;
         const std::lock_guard guard(mutex_);
         if (announced_.size() < 1024) announced_.emplace(credential);
     }
 
     void resolved(const events::store_resolved& e) {
-        using detail_resolution_log::clean;
+        using detail::resolution_log::clean;
         if (e.directory.empty() || e.tier.empty()) return;
         std::vector<drift_report> reports;
         {
@@ -6611,7 +6620,7 @@ private:
                                               clean(e.tier),  clean(e.reason), e.moved || migration_moved_};
             migration_moved_ = false;
             const std::string only(e.credential);
-            if (!only.empty() && !detail_resolution_log::is_hash(only)) return;
+            if (!only.empty() && !detail::resolution_log::is_hash(only)) return;
             update([&](resolution_history& h) {
                 const auto now = clock::now();
                 bool changed = false;
@@ -6659,7 +6668,7 @@ private:
         const std::string_view op = e.operation;
         const bool write_call =
             op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" || op == "erase_if";
-        if (!write_call || !detail_resolution_log::is_hash(e.credential)) return;
+        if (!write_call || !detail::resolution_log::is_hash(e.credential)) return;
         const bool erases = e.erased || op == "erase" || op == "erase_if";  // an update may reset the token
         const bool writes = !erases;
         const std::lock_guard guard(mutex_);
@@ -6747,7 +6756,7 @@ private:
         h.dropped = 0;
 
         const bool changed = change(h);
-        detail_resolution_log::enforce_limits(h);
+        detail::resolution_log::enforce_limits(h);
         if ((changed || repair) && writable) {
             const std::string text = serialize_resolution_log(h);
             auto written = tokenvault::detail::write_file_atomically(
@@ -9338,9 +9347,11 @@ private:
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/keyring_items.hpp
 
-namespace tokenvault::migration {
+namespace tokenvault::migration {}  // namespace tokenvault::migration
 
-namespace detail {
+namespace tokenvault::detail {
+
+using migration::traits_of;
 
 /// Whether the ranked sources among M... (traits precedence, 0: unranked) appear in non-decreasing order.
 template <class... M>
@@ -9355,7 +9366,9 @@ consteval bool in_precedence_order() {
     return true;
 }
 
-}  // namespace detail
+}  // namespace tokenvault::detail
+
+namespace tokenvault::migration {
 
 /// Drains the sources M... in order into one bundle; see the top of tokenvault/migration/chain.hpp.
 template <class... M>
@@ -11022,7 +11035,13 @@ template <class = void>
     return server;
 }
 
-namespace detail_discovery {
+}  // namespace tokenvault::migration
+
+namespace tokenvault::detail::mcp_remote_discovery {
+
+using migration::mcp_client_config;
+using migration::mcp_remote_launch;
+using migration::mcp_remote_server_of;
 
 /// Whether `word` names the mcp-remote package (mcp-remote, mcp-remote@1.2.3) or its proxy script.
 [[nodiscard]] inline bool names_mcp_remote(std::string_view word) {
@@ -11127,7 +11146,9 @@ inline void add_json_servers(const mcp_client_config& config, const nlohmann::js
     }
 }
 
-}  // namespace detail_discovery
+}  // namespace tokenvault::detail::mcp_remote_discovery
+
+namespace tokenvault::migration {
 
 /// The mcp-remote launches in the text of one configuration (`config` says its client and format); the
 /// failure when it is not JSON or too deep (TOML is read leniently: lines it cannot read are skipped).
@@ -11154,7 +11175,7 @@ template <class = void>
                 env[name][v.path[3]] = v.text;
         }
         for (const auto& [name, cmd] : command)
-            detail_discovery::add_launch(config, name, cmd, args[name], env[name], launches);
+            detail::mcp_remote_discovery::add_launch(config, name, cmd, args[name], env[name], launches);
         return {std::move(launches), {}};
     }
     const bool jsonc = config.kind == kind::json_servers || config.kind == kind::json_vscode_settings;
@@ -11170,7 +11191,7 @@ template <class = void>
         return found != object.end() ? &*found : nullptr;
     };
     const auto add = [&](const nlohmann::json* servers) {
-        if (servers != nullptr) detail_discovery::add_json_servers(config, *servers, launches);
+        if (servers != nullptr) detail::mcp_remote_discovery::add_json_servers(config, *servers, launches);
     };
     switch (config.kind) {
     case kind::json_mcp_servers: add(member(doc, "mcpServers")); break;

@@ -23,7 +23,7 @@ TRANSLATION_UNIT = """\
 
 namespace kc = tokenvault::keyring::keychain;
 static_assert(TOKENVAULT_USE_SECURITY_FRAMEWORK == 1);
-static_assert(kc::detail::built_in_api() == &kc::security_framework::table,
+static_assert(tokenvault::detail::built_in_api() == &kc::security_framework::table,
               "on Apple platforms the built-in table is Security.framework");
 template class tokenvault::keyring::basic_macos_keychain<tokenvault::keyring::keychain_file_based>;
 template class tokenvault::keyring::basic_macos_keychain<tokenvault::keyring::keychain_data_protection>;

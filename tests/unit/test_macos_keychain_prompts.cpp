@@ -33,7 +33,7 @@
 namespace fs = std::filesystem;
 namespace fake = tvtest::fake_keychain;
 namespace kc = tokenvault::keyring::keychain;
-namespace dm = tokenvault::keyring::detail_macos_keychain;
+namespace dm = tokenvault::detail::macos_keychain;
 using namespace tokenvault;
 
 namespace {

@@ -287,10 +287,11 @@ TEST_CASE("precedence: the current store wins over the legacy bundle, which wins
 TEST_CASE("chain checks the keyring layouts' precedence at compile time") {
     using tv::keyring::memory;
     using namespace tv::migration;
-    static_assert(detail::in_precedence_order<from_keyring_bundle<memory>, from_keyring_items<memory>>());
-    static_assert(!detail::in_precedence_order<from_keyring_items<memory>, from_keyring_bundle<memory>>());
-    static_assert(detail::in_precedence_order<from_codex<>, from_keyring_bundle<memory>, from_mcp_remote<>,
-                                              from_keyring_items<memory>>());
+    static_assert(tv::detail::in_precedence_order<from_keyring_bundle<memory>, from_keyring_items<memory>>());
+    static_assert(
+        !tv::detail::in_precedence_order<from_keyring_items<memory>, from_keyring_bundle<memory>>());
+    static_assert(tv::detail::in_precedence_order<from_codex<>, from_keyring_bundle<memory>,
+                                                  from_mcp_remote<>, from_keyring_items<memory>>());
     static_assert(tv::migration::migration_policy<from_legacy_keyring<memory>>);
     static_assert(traits_of<from_legacy_keyring<memory>>.deletes_source);
     static_assert(!traits_of<chain<from_codex<>, from_mcp_remote<>>>.deletes_source);

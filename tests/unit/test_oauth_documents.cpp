@@ -96,16 +96,16 @@ TEST_CASE("authorization server metadata") {
               .error() == tv::errc::wrong_type);
 
     // The issuer check and the endpoint rules.
-    CHECK(oauth::detail::check_server_metadata(*ok, "https://as.example.com", true));
-    CHECK(oauth::detail::check_server_metadata(*ok, "https://as.example.com/", true).error() ==
+    CHECK(tokenvault::detail::check_server_metadata(*ok, "https://as.example.com", true));
+    CHECK(tokenvault::detail::check_server_metadata(*ok, "https://as.example.com/", true).error() ==
           tv::errc::issuer_mismatch);
     auto plain_http = *ok;
     plain_http.token_endpoint = "http://as.example.com/token";
-    CHECK(oauth::detail::check_server_metadata(plain_http, "https://as.example.com", true).error() ==
+    CHECK(tokenvault::detail::check_server_metadata(plain_http, "https://as.example.com", true).error() ==
           tv::errc::discovery_failed);
     plain_http.token_endpoint = "http://127.0.0.1:8080/token";
-    CHECK(oauth::detail::check_server_metadata(plain_http, "https://as.example.com", true));
-    CHECK_FALSE(oauth::detail::check_server_metadata(plain_http, "https://as.example.com", false));
+    CHECK(tokenvault::detail::check_server_metadata(plain_http, "https://as.example.com", true));
+    CHECK_FALSE(tokenvault::detail::check_server_metadata(plain_http, "https://as.example.com", false));
 }
 
 TEST_CASE("well-known URLs and the resource check") {
@@ -123,16 +123,20 @@ TEST_CASE("well-known URLs and the resource check") {
                                    "https://as.example.com/tenant1/.well-known/openid-configuration"});
     CHECK(oauth::authorization_server_metadata_urls("https://as.example.com/?q=1").error() ==
           tv::errc::invalid_url);
-    CHECK(oauth::detail::split_url("https://user@host/", "x").error() == tv::errc::invalid_url);
-    CHECK(oauth::detail::split_url("https://host/#frag", "x").error() == tv::errc::invalid_url);
-    CHECK(oauth::detail::split_url("ftp://host/", "x").error() == tv::errc::invalid_url);
+    CHECK(tokenvault::detail::split_url("https://user@host/", "x").error() == tv::errc::invalid_url);
+    CHECK(tokenvault::detail::split_url("https://host/#frag", "x").error() == tv::errc::invalid_url);
+    CHECK(tokenvault::detail::split_url("ftp://host/", "x").error() == tv::errc::invalid_url);
 
-    CHECK(oauth::detail::resource_covers("https://mcp.example.com/mcp", "https://MCP.example.com:443/mcp"));
-    CHECK(oauth::detail::resource_covers("https://mcp.example.com", "https://mcp.example.com/mcp"));
-    CHECK(oauth::detail::resource_covers("https://mcp.example.com/", "https://mcp.example.com/mcp"));
-    CHECK_FALSE(oauth::detail::resource_covers("https://mcp.example.com/m", "https://mcp.example.com/mcp"));
-    CHECK_FALSE(oauth::detail::resource_covers("https://evil.example.com", "https://mcp.example.com/mcp"));
-    CHECK_FALSE(oauth::detail::resource_covers("http://mcp.example.com/mcp", "https://mcp.example.com/mcp"));
+    CHECK(tokenvault::detail::resource_covers("https://mcp.example.com/mcp",
+                                              "https://MCP.example.com:443/mcp"));
+    CHECK(tokenvault::detail::resource_covers("https://mcp.example.com", "https://mcp.example.com/mcp"));
+    CHECK(tokenvault::detail::resource_covers("https://mcp.example.com/", "https://mcp.example.com/mcp"));
+    CHECK_FALSE(
+        tokenvault::detail::resource_covers("https://mcp.example.com/m", "https://mcp.example.com/mcp"));
+    CHECK_FALSE(
+        tokenvault::detail::resource_covers("https://evil.example.com", "https://mcp.example.com/mcp"));
+    CHECK_FALSE(
+        tokenvault::detail::resource_covers("http://mcp.example.com/mcp", "https://mcp.example.com/mcp"));
 }
 
 TEST_CASE("WWW-Authenticate: challenges, parameters, token68, and malformed headers") {

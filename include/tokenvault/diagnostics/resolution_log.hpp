@@ -119,7 +119,14 @@ template <class = void>
     return resolution_verdict::drift;
 }
 
-namespace detail_resolution_log {
+}  // namespace tokenvault::diagnostics
+
+namespace tokenvault::detail::resolution_log {
+
+using diagnostics::drift_record;
+using diagnostics::resolution_history;
+using diagnostics::resolution_log_limits;
+using diagnostics::resolution_record;
 
 using json = nlohmann::json;
 
@@ -226,7 +233,9 @@ inline void enforce_limits(resolution_history& h) {
                            static_cast<std::ptrdiff_t>(h.drifts.size() - resolution_log_limits::max_history));
 }
 
-}  // namespace detail_resolution_log
+}  // namespace tokenvault::detail::resolution_log
+
+namespace tokenvault::diagnostics {
 
 /// Parses a resolution log. errc::malformed_json when it is not one (errc::too_large above 4 MiB);
 /// errc::unsupported_format_version when a newer tokenvault wrote it. Malformed records are skipped and
@@ -253,8 +262,8 @@ template <class Json = nlohmann::json>
     const auto credentials = doc.find("credentials");
     if (credentials != doc.end() && credentials->is_object()) {
         for (auto it = credentials->begin(); it != credentials->end(); ++it) {
-            auto record = detail_resolution_log::is_hash(it.key())
-                              ? detail_resolution_log::parse_record(it.value())
+            auto record = detail::resolution_log::is_hash(it.key())
+                              ? detail::resolution_log::parse_record(it.value())
                               : std::nullopt;
             if (record)
                 out.credentials.emplace(it.key(), std::move(*record));
@@ -267,7 +276,7 @@ template <class Json = nlohmann::json>
     const auto history = doc.find("drift_history");
     if (history != doc.end() && history->is_array()) {
         for (const auto& item : *history) {
-            if (auto drift = detail_resolution_log::parse_drift(item))
+            if (auto drift = detail::resolution_log::parse_drift(item))
                 out.drifts.push_back(std::move(*drift));
             else
                 ++out.dropped;
@@ -275,7 +284,7 @@ template <class Json = nlohmann::json>
     } else if (history != doc.end()) {
         ++out.dropped;
     }
-    detail_resolution_log::enforce_limits(out);
+    detail::resolution_log::enforce_limits(out);
     return out;
 }
 
@@ -393,13 +402,13 @@ private:
     void fail() noexcept { failures_.fetch_add(1, std::memory_order_relaxed); }
 
     void announce(std::string_view credential) {
-        if (!detail_resolution_log::is_hash(credential)) return;
+        if (!detail::resolution_log::is_hash(credential)) return;
         const std::lock_guard guard(mutex_);
         if (announced_.size() < 1024) announced_.emplace(credential);
     }
 
     void resolved(const events::store_resolved& e) {
-        using detail_resolution_log::clean;
+        using detail::resolution_log::clean;
         if (e.directory.empty() || e.tier.empty()) return;
         std::vector<drift_report> reports;
         {
@@ -409,7 +418,7 @@ private:
                                               clean(e.tier),  clean(e.reason), e.moved || migration_moved_};
             migration_moved_ = false;
             const std::string only(e.credential);
-            if (!only.empty() && !detail_resolution_log::is_hash(only)) return;
+            if (!only.empty() && !detail::resolution_log::is_hash(only)) return;
             update([&](resolution_history& h) {
                 const auto now = clock::now();
                 bool changed = false;
@@ -457,7 +466,7 @@ private:
         const std::string_view op = e.operation;
         const bool write_call =
             op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" || op == "erase_if";
-        if (!write_call || !detail_resolution_log::is_hash(e.credential)) return;
+        if (!write_call || !detail::resolution_log::is_hash(e.credential)) return;
         const bool erases = e.erased || op == "erase" || op == "erase_if";  // an update may reset the token
         const bool writes = !erases;
         const std::lock_guard guard(mutex_);
@@ -545,7 +554,7 @@ private:
         h.dropped = 0;
 
         const bool changed = change(h);
-        detail_resolution_log::enforce_limits(h);
+        detail::resolution_log::enforce_limits(h);
         if ((changed || repair) && writable) {
             const std::string text = serialize_resolution_log(h);
             auto written = tokenvault::detail::write_file_atomically(

@@ -67,10 +67,11 @@ concept keychain_location = requires {
     { L::access_group } -> std::convertible_to<std::string_view>;
 };
 
-namespace detail_macos_keychain {
+}  // namespace tokenvault::keyring
 
-namespace kc = keychain;
-using secure_buffer = tokenvault::detail::secure_buffer;
+namespace tokenvault::detail::macos_keychain {
+
+namespace kc = keyring::keychain;
 
 /// A CoreFoundation reference released at scope exit.
 class cf_owned {
@@ -337,7 +338,9 @@ template <class Job>
     return {};
 }
 
-}  // namespace detail_macos_keychain
+}  // namespace tokenvault::detail::macos_keychain
+
+namespace tokenvault::keyring {
 
 /// The macOS keychain: generic-password items, each created once and never rewritten. See the top of
 /// tokenvault/keyring/macos_keychain.hpp.
@@ -370,7 +373,7 @@ public:
     /// build has no keychain table or the session has no keychain; errc::keyring_locked when it is locked
     /// and no dialog may be shown; errc::keyring_denied when this process was denied before.
     [[nodiscard]] static result<std::optional<basic_macos_keychain>> open(const keyring_options& options) {
-        namespace dm = detail_macos_keychain;
+        namespace dm = detail::macos_keychain;
         namespace st = keychain::status;
         const keychain::keychain_api* api = keychain::current_api();
         if (api == nullptr) return std::optional<basic_macos_keychain>{};
@@ -409,7 +412,7 @@ public:
     /// Creates the item. An item that exists with the same bytes is success; with other bytes it is
     /// errc::conflict: an item is never rewritten (erase it first to replace it on purpose).
     [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
-        namespace dm = detail_macos_keychain;
+        namespace dm = detail::macos_keychain;
         namespace st = keychain::status;
         const std::string where = describe_call("write", service_, account);
         TOKENVAULT_TRY(dm::check_name("account", account, tier));
@@ -443,7 +446,7 @@ public:
 
     /// Removes the item; false when there was none.
     [[nodiscard]] result<bool> erase(std::string_view account) {
-        namespace dm = detail_macos_keychain;
+        namespace dm = detail::macos_keychain;
         namespace st = keychain::status;
         const std::string where = describe_call("erase", service_, account);
         TOKENVAULT_TRY(dm::check_name("account", account, tier));
@@ -481,7 +484,7 @@ public:
     /// dialog at most, a denial remembered for that service.
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read_item_of(std::string_view service,
                                                                             std::string_view account) {
-        namespace dm = detail_macos_keychain;
+        namespace dm = detail::macos_keychain;
         namespace st = keychain::status;
         using value_t = std::optional<detail::secure_buffer>;
         const std::string where = describe_call("read", service, account);
@@ -503,7 +506,7 @@ public:
     /// The accounts of another program's `service` that start with `prefix`, sorted (read-only).
     [[nodiscard]] result<std::vector<std::string>> list_accounts_of(std::string_view service,
                                                                     std::string_view prefix) {
-        namespace dm = detail_macos_keychain;
+        namespace dm = detail::macos_keychain;
         namespace st = keychain::status;
         const std::string where = describe_call("list", service, std::nullopt);
         TOKENVAULT_TRY(dm::check_name("service", service, tier));
@@ -557,10 +560,10 @@ private:
     }
 
     /// The class, service, account and keychain attributes of a query (on the worker thread).
-    [[nodiscard]] static detail_macos_keychain::dictionary query_dictionary(const keychain::keychain_api& a,
-                                                                            const item_query& q) {
+    [[nodiscard]] static detail::macos_keychain::dictionary query_dictionary(const keychain::keychain_api& a,
+                                                                             const item_query& q) {
         using keychain::cf_constant;
-        detail_macos_keychain::dictionary d(a);
+        detail::macos_keychain::dictionary d(a);
         d.set(cf_constant::sec_class, cf_constant::class_generic_password);
         d.set_text(cf_constant::attr_service, q.service);
         if (q.account) d.set_text(cf_constant::attr_account, *q.account);
@@ -572,19 +575,19 @@ private:
         return d;
     }
 
-    [[nodiscard]] static detail_macos_keychain::outcome not_utf8(const item_query& q, std::string_view op) {
-        detail_macos_keychain::outcome out;
+    [[nodiscard]] static detail::macos_keychain::outcome not_utf8(const item_query& q, std::string_view op) {
+        detail::macos_keychain::outcome out;
         out.failure = error{errc::invalid_argument, describe_call(op, q.service, q.account) +
                                                         ": the service and account must be valid UTF-8"};
         return out;
     }
 
-    [[nodiscard]] static detail_macos_keychain::outcome finish(const keychain::keychain_api& a,
-                                                               keychain::os_status s) {
-        detail_macos_keychain::outcome out;
+    [[nodiscard]] static detail::macos_keychain::outcome finish(const keychain::keychain_api& a,
+                                                                keychain::os_status s) {
+        detail::macos_keychain::outcome out;
         out.status = s;
         if (s != keychain::status::success && s != keychain::status::item_not_found)
-            out.said = detail_macos_keychain::describe_status(a, s);
+            out.said = detail::macos_keychain::describe_status(a, s);
         return out;
     }
 
@@ -593,11 +596,11 @@ private:
     /// One SecItemCopyMatching of `q` that returns `what` (kSecReturnData or kSecReturnAttributes) for
     /// `limit` matches; `use(found, out)` reads the result before it is released.
     template <class Use>
-    [[nodiscard]] static detail_macos_keychain::outcome search(const keychain::keychain_api& a,
-                                                               const item_query& q,
-                                                               keychain::cf_constant what,
-                                                               keychain::cf_constant limit,
-                                                               std::string_view op, Use use) {
+    [[nodiscard]] static detail::macos_keychain::outcome search(const keychain::keychain_api& a,
+                                                                const item_query& q,
+                                                                keychain::cf_constant what,
+                                                                keychain::cf_constant limit,
+                                                                std::string_view op, Use use) {
         using keychain::cf_constant;
         auto d = query_dictionary(a, q);
         d.set(what, cf_constant::boolean_true);
@@ -605,26 +608,27 @@ private:
         if (!d.ok()) return not_utf8(q, op);
         keychain::cf_ref found = nullptr;
         const keychain::os_status s = a.copy_matching(d.get(), &found);
-        const detail_macos_keychain::cf_owned owned(a, found);
+        const detail::macos_keychain::cf_owned owned(a, found);
         auto out = finish(a, s);
         if (s == keychain::status::success) use(found, out);
         return out;
     }
 
     /// Whether the keychain answers at all: an attribute lookup (never a dialog for an item's data).
-    [[nodiscard]] static detail_macos_keychain::outcome probe(const keychain::keychain_api& a,
-                                                              const item_query& q) {
+    [[nodiscard]] static detail::macos_keychain::outcome probe(const keychain::keychain_api& a,
+                                                               const item_query& q) {
         using keychain::cf_constant;
         return search(a, q, cf_constant::return_attributes, cf_constant::match_limit_one, "open",
-                      [](keychain::cf_ref, detail_macos_keychain::outcome&) {});
+                      [](keychain::cf_ref, detail::macos_keychain::outcome&) {});
     }
 
     /// The item's data (kSecReturnData, one match).
-    [[nodiscard]] static detail_macos_keychain::outcome fetch(const keychain::keychain_api& a,
-                                                              const item_query& q, const std::string& where) {
+    [[nodiscard]] static detail::macos_keychain::outcome fetch(const keychain::keychain_api& a,
+                                                               const item_query& q,
+                                                               const std::string& where) {
         using keychain::cf_constant;
         return search(a, q, cf_constant::return_data, cf_constant::match_limit_one, "read",
-                      [&](keychain::cf_ref found, detail_macos_keychain::outcome& out) {
+                      [&](keychain::cf_ref found, detail::macos_keychain::outcome& out) {
                           if (found == nullptr || a.kind_of(found) != keychain::cf_kind::data) {
                               out.failure = error{errc::keyring_unavailable,
                                                   where + ": the keychain returned no data object"};
@@ -643,9 +647,9 @@ private:
     }
 
     /// Creates the item (SecItemAdd); never replaces one.
-    [[nodiscard]] static detail_macos_keychain::outcome add(const keychain::keychain_api& a,
-                                                            const item_query& q, const std::string& label,
-                                                            std::span<const std::byte> bytes) {
+    [[nodiscard]] static detail::macos_keychain::outcome add(const keychain::keychain_api& a,
+                                                             const item_query& q, const std::string& label,
+                                                             std::span<const std::byte> bytes) {
         using keychain::cf_constant;
         auto d = query_dictionary(a, q);
         d.set_text(cf_constant::attr_label, label);
@@ -657,24 +661,24 @@ private:
     }
 
     /// Removes the item (SecItemDelete: every match).
-    [[nodiscard]] static detail_macos_keychain::outcome remove(const keychain::keychain_api& a,
-                                                               const item_query& q) {
+    [[nodiscard]] static detail::macos_keychain::outcome remove(const keychain::keychain_api& a,
+                                                                const item_query& q) {
         auto d = query_dictionary(a, q);
         if (!d.ok()) return not_utf8(q, "erase");
         return finish(a, a.remove(d.get()));
     }
 
     /// The accounts of the service (kSecReturnAttributes of every match: no data).
-    [[nodiscard]] static detail_macos_keychain::outcome list(const keychain::keychain_api& a,
-                                                             const item_query& q, const std::string& where) {
+    [[nodiscard]] static detail::macos_keychain::outcome list(const keychain::keychain_api& a,
+                                                              const item_query& q, const std::string& where) {
         using keychain::cf_constant;
         return search(
             a, q, cf_constant::return_attributes, cf_constant::match_limit_all, "list",
-            [&](keychain::cf_ref found, detail_macos_keychain::outcome& out) {
+            [&](keychain::cf_ref found, detail::macos_keychain::outcome& out) {
                 const auto account_of = [&](keychain::cf_ref attributes) {
                     if (attributes == nullptr || a.kind_of(attributes) != keychain::cf_kind::dictionary)
                         return;
-                    auto text = detail_macos_keychain::text_of(
+                    auto text = detail::macos_keychain::text_of(
                         a, a.dictionary_get(attributes, a.constant(cf_constant::attr_account)));
                     if (text) out.accounts.push_back(std::move(*text));
                 };

@@ -231,11 +231,16 @@ inline constexpr keychain_api table{
 }  // namespace security_framework
 #endif
 
-namespace detail {
+}  // namespace tokenvault::keyring::keychain
+
+namespace tokenvault::detail {
+
+using keyring::keychain::keychain_api;
+
 /// The table of this build: Security.framework on Apple platforms, none elsewhere.
 [[nodiscard]] constexpr const keychain_api* built_in_api() noexcept {
 #if TOKENVAULT_USE_SECURITY_FRAMEWORK
-    return &security_framework::table;
+    return &keyring::keychain::security_framework::table;
 #else
     return nullptr;
 #endif
@@ -245,7 +250,9 @@ namespace detail {
     static std::atomic<const keychain_api*> slot{built_in_api()};
     return slot;
 }
-}  // namespace detail
+}  // namespace tokenvault::detail
+
+namespace tokenvault::keyring::keychain {
 
 /// The table keyring::macos_keychain uses now: the one installed last, else this build's (nullptr: none).
 [[nodiscard]] inline const keychain_api* current_api() noexcept { return detail::api_slot().load(); }

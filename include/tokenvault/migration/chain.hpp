@@ -18,9 +18,11 @@
 #include "keyring_items.hpp"
 #include "legacy_layout.hpp"
 
-namespace tokenvault::migration {
+namespace tokenvault::migration {}  // namespace tokenvault::migration
 
-namespace detail {
+namespace tokenvault::detail {
+
+using migration::traits_of;
 
 /// Whether the ranked sources among M... (traits precedence, 0: unranked) appear in non-decreasing order.
 template <class... M>
@@ -35,7 +37,9 @@ consteval bool in_precedence_order() {
     return true;
 }
 
-}  // namespace detail
+}  // namespace tokenvault::detail
+
+namespace tokenvault::migration {
 
 /// Drains the sources M... in order into one bundle; see the top of tokenvault/migration/chain.hpp.
 template <class... M>

@@ -172,7 +172,13 @@ template <class = void>
     return server;
 }
 
-namespace detail_discovery {
+}  // namespace tokenvault::migration
+
+namespace tokenvault::detail::mcp_remote_discovery {
+
+using migration::mcp_client_config;
+using migration::mcp_remote_launch;
+using migration::mcp_remote_server_of;
 
 /// Whether `word` names the mcp-remote package (mcp-remote, mcp-remote@1.2.3) or its proxy script.
 [[nodiscard]] inline bool names_mcp_remote(std::string_view word) {
@@ -277,7 +283,9 @@ inline void add_json_servers(const mcp_client_config& config, const nlohmann::js
     }
 }
 
-}  // namespace detail_discovery
+}  // namespace tokenvault::detail::mcp_remote_discovery
+
+namespace tokenvault::migration {
 
 /// The mcp-remote launches in the text of one configuration (`config` says its client and format); the
 /// failure when it is not JSON or too deep (TOML is read leniently: lines it cannot read are skipped).
@@ -304,7 +312,7 @@ template <class = void>
                 env[name][v.path[3]] = v.text;
         }
         for (const auto& [name, cmd] : command)
-            detail_discovery::add_launch(config, name, cmd, args[name], env[name], launches);
+            detail::mcp_remote_discovery::add_launch(config, name, cmd, args[name], env[name], launches);
         return {std::move(launches), {}};
     }
     const bool jsonc = config.kind == kind::json_servers || config.kind == kind::json_vscode_settings;
@@ -320,7 +328,7 @@ template <class = void>
         return found != object.end() ? &*found : nullptr;
     };
     const auto add = [&](const nlohmann::json* servers) {
-        if (servers != nullptr) detail_discovery::add_json_servers(config, *servers, launches);
+        if (servers != nullptr) detail::mcp_remote_discovery::add_json_servers(config, *servers, launches);
     };
     switch (config.kind) {
     case kind::json_mcp_servers: add(member(doc, "mcpServers")); break;

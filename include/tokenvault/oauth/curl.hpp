@@ -23,9 +23,13 @@
 
 #include "transport.hpp"
 
-namespace tokenvault::oauth {
+namespace tokenvault::oauth {}  // namespace tokenvault::oauth
 
-namespace detail {
+namespace tokenvault::detail {
+
+using oauth::http_request;
+using oauth::http_response;
+using oauth::steady_clock;
 
 /// Initialises libcurl once per process (curl_global_init is not thread-safe on every version).
 [[nodiscard]] inline bool curl_ready() noexcept {
@@ -128,7 +132,9 @@ inline std::string url_for_message(std::string_view url) {
     return std::string(url.substr(0, std::min(url.find_first_of("?#"), std::size_t{256})));
 }
 
-}  // namespace detail
+}  // namespace tokenvault::detail
+
+namespace tokenvault::oauth {
 
 /// An http_transport over libcurl (one connection-reusing easy handle, serialized by a mutex).
 class curl_transport {

@@ -102,7 +102,18 @@ private:
         servers_;
 };
 
-namespace detail {
+}  // namespace tokenvault::oauth
+
+namespace tokenvault::detail {
+
+using oauth::authorization_server_metadata;
+using oauth::discovery_options;
+using oauth::document_limits;
+using oauth::http_method;
+using oauth::http_request;
+using oauth::http_response;
+using oauth::steady_clock;
+using oauth::url_parts;
 
 /// GETs `url` as a JSON document: the response, or the transport's error.
 template <class Transport>
@@ -176,7 +187,9 @@ template <class T, class Transport, class Read>
     return {};
 }
 
-}  // namespace detail
+}  // namespace tokenvault::detail
+
+namespace tokenvault::oauth {
 
 /// Reads the RFC 8414 metadata of authorization server `issuer` (well-known URLs in the MCP order, the
 /// OpenID Connect forms included); the metadata's issuer must be exactly `issuer`.

@@ -29,7 +29,11 @@ struct document_limits {
     static constexpr std::size_t max_array = 256;            ///< elements of one array field
 };
 
-namespace detail {
+}  // namespace tokenvault::oauth
+
+namespace tokenvault::detail {
+
+using oauth::document_limits;
 
 /// Refuses text nested deeper than `max_depth` (objects and arrays), scanning once, outside strings.
 /// Malformed text passes: the reader refuses it afterwards.
@@ -177,6 +181,6 @@ template <class Fn>
     return code;
 }
 
-}  // namespace detail
+}  // namespace tokenvault::detail
 
-}  // namespace tokenvault::oauth
+namespace tokenvault::oauth {}  // namespace tokenvault::oauth

@@ -67,7 +67,11 @@ struct url_parts {
     std::string query;      ///< without the '?'
 };
 
-namespace detail {
+}  // namespace tokenvault::oauth
+
+namespace tokenvault::detail {
+
+using oauth::url_parts;
 
 inline constexpr std::size_t max_url_length = 2048;
 
@@ -136,7 +140,9 @@ inline constexpr std::size_t max_url_length = 2048;
     return path;
 }
 
-}  // namespace detail
+}  // namespace tokenvault::detail
+
+namespace tokenvault::oauth {
 
 /// Where the protected resource metadata of `resource_url` may live: path-inserted, then the root.
 [[nodiscard]] inline result<std::vector<std::string>> protected_resource_metadata_urls(
@@ -242,7 +248,11 @@ inline constexpr std::size_t max_url_length = 2048;
     return out;
 }
 
-namespace detail {
+}  // namespace tokenvault::oauth
+
+namespace tokenvault::detail {
+
+using oauth::url_parts;
 
 /// RFC 9110 tchar.
 [[nodiscard]] constexpr bool is_tchar(char c) noexcept {
@@ -280,7 +290,9 @@ struct header_cursor {
     }
 };
 
-}  // namespace detail
+}  // namespace tokenvault::detail
+
+namespace tokenvault::oauth {
 
 /// Limits of a WWW-Authenticate header.
 struct challenge_limits {

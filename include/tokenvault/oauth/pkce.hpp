@@ -22,7 +22,9 @@ struct pkce_pair {
     std::string challenge;   ///< base64url(SHA-256(verifier)), sent with the authorization request
 };
 
-namespace detail {
+}  // namespace tokenvault::oauth
+
+namespace tokenvault::detail {
 
 /// base64url without padding of `bytes`.
 [[nodiscard]] inline std::string base64url(const unsigned char* bytes, std::size_t size) {
@@ -32,7 +34,9 @@ namespace detail {
     return std::string(out.c_str());
 }
 
-}  // namespace detail
+}  // namespace tokenvault::detail
+
+namespace tokenvault::oauth {
 
 /// The S256 challenge of `verifier`.
 [[nodiscard]] inline std::string pkce_challenge(std::string_view verifier) {

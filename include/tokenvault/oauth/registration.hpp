@@ -152,12 +152,16 @@ struct client_record {
     return std::move(w.text());
 }
 
-namespace detail {
+}  // namespace tokenvault::oauth
+
+namespace tokenvault::detail {
 
 /// Marks the token that carries a client record.
 inline constexpr std::string_view client_record_type = "tokenvault-oauth-client";
 
-}  // namespace detail
+}  // namespace tokenvault::detail
+
+namespace tokenvault::oauth {
 
 /// The client record as a storable token (token_type marks it; secrets in the secret fields).
 [[nodiscard]] inline token record_to_token(const client_record& record) {

@@ -59,7 +59,14 @@ concept http_transport = requires(T& transport, const http_request& request, std
     { transport.unescape(text) } -> std::same_as<result<secret_text>>;
 };
 
-namespace detail {
+}  // namespace tokenvault::oauth
+
+namespace tokenvault::detail {
+
+using oauth::http_response;
+
+using oauth::http_request;
+using oauth::steady_clock;
 
 template <class>
 inline constexpr bool transport_dependent_false = false;
@@ -103,6 +110,6 @@ consteval bool check_transport() {
     return steady_clock::now() + timeout;
 }
 
-}  // namespace detail
+}  // namespace tokenvault::detail
 
-}  // namespace tokenvault::oauth
+namespace tokenvault::oauth {}  // namespace tokenvault::oauth
