@@ -1,10 +1,15 @@
-// tokenvault/presets_desktop.hpp: presets::desktop, the store for Linux desktops (needs libsecret-1).
+// tokenvault/presets_desktop.hpp: presets::desktop, the store for desktops: the OS keyring, else the
+// file-style keyring of that OS.
 //
-// The data key lives in the Secret Service (GNOME Keyring, KWallet) when one answers, else in the
-// private key file of keyring::file; the file header records which tier holds it, so a later run never
-// makes a second key in the other tier. Separate from presets.hpp so nobody links libsecret unasked.
+// Linux (needs libsecret-1): the data key lives in the Secret Service (GNOME Keyring, KWallet) when one
+// answers, else in the private key file of keyring::file; the file header records which tier holds it,
+// so a later run never makes a second key in the other tier. Windows: presets_desktop_windows.hpp
+// (Credential Manager, else DPAPI). Separate from presets.hpp so nobody links libsecret unasked.
 #pragma once
 
+#if defined(_WIN32)
+#include "presets_desktop_windows.hpp"
+#else
 #include "backend/sealed_file.hpp"
 #include "cipher/xchacha20poly1305.hpp"
 #include "keyring/file.hpp"
@@ -22,3 +27,4 @@ using desktop =
                 cipher::xchacha20poly1305, locking::process>;
 
 }  // namespace tokenvault::presets
+#endif

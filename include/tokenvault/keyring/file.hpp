@@ -22,10 +22,9 @@
 #include <utility>
 #include <vector>
 
-#include "../detail/file_lock.hpp"
-#include "../detail/posix_file.hpp"
 #include "../detail/secure_buffer.hpp"
 #include "../error.hpp"
+#include "../platform/platform.hpp"
 #include "../result.hpp"
 #include "concept.hpp"
 
@@ -47,7 +46,7 @@ public:
         if (options.directory.empty())
             return error{errc::invalid_argument, "keyring::file needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
-        if (auto made = detail::ensure_private_directory(options.directory); !made) return wrap(made.error());
+        if (auto made = platform::ensure_store_directory(options.directory); !made) return wrap(made.error());
         auto passphrase = load_or_create_passphrase(options);
         if (!passphrase) return passphrase.error();
 
@@ -69,7 +68,7 @@ public:
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
         const auto path = item_path(account);
         if (!path) return path.error();
-        auto loaded = detail::read_private_file(*path, max_item_size + overhead);
+        auto loaded = platform::read_private_file(*path, max_item_size + overhead);
         if (!loaded) return wrap(loaded.error());
         if (!*loaded) return std::optional<detail::secure_buffer>{};
         const auto bytes = (*loaded)->bytes.bytes();
@@ -112,7 +111,7 @@ public:
                 secret.size(), ad.data(), ad.size(), nullptr, nonce,
                 reinterpret_cast<const unsigned char*>(key_.data())) != 0)
             return error{errc::crypto_failure, "keyring::file: seal"};
-        if (auto written = detail::write_file_atomically(*path, sealed); !written)
+        if (auto written = platform::write_file_atomically(*path, sealed); !written)
             return wrap(written.error());
         return {};
     }
@@ -121,7 +120,7 @@ public:
     [[nodiscard]] result<bool> erase(std::string_view account) {
         const auto path = item_path(account);
         if (!path) return path.error();
-        auto removed = detail::remove_file(*path);
+        auto removed = platform::remove_file(*path);
         if (!removed) return wrap(removed.error());
         return *removed;
     }
@@ -171,7 +170,7 @@ private:
         if (!existing) return existing.error();
         if (*existing) return std::move(**existing);
 
-        auto lock = detail::file_lock::acquire(options.directory / "passphrase.lock", options.timeout);
+        auto lock = platform::file_lock::acquire(options.directory / "passphrase.lock", options.timeout);
         if (!lock) return wrap(lock.error());
         existing = read_passphrase(path);  // another process may have created it while we waited
         if (!existing) return existing.error();
@@ -179,14 +178,14 @@ private:
 
         auto fresh = detail::secure_buffer(passphrase_size);
         randombytes_buf(fresh.data(), fresh.size());
-        if (auto written = detail::write_file_atomically(path, fresh.bytes()); !written)
+        if (auto written = platform::write_file_atomically(path, fresh.bytes()); !written)
             return wrap(written.error());
         return fresh;
     }
 
     [[nodiscard]] static result<std::optional<detail::secure_buffer>> read_passphrase(
         const std::filesystem::path& path) {
-        auto loaded = detail::read_private_file(path, 4096);
+        auto loaded = platform::read_private_file(path, 4096);
         if (!loaded) return wrap(loaded.error());
         if (!*loaded) return std::optional<detail::secure_buffer>{};
         if ((*loaded)->bytes.size() != passphrase_size)
