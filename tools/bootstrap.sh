@@ -9,6 +9,9 @@ packages=(
     libboost-dev libsodium-dev doctest-dev nlohmann-json3-dev libcli11-dev
     libsecret-1-dev libkeyutils-dev keyutils
     gnome-keyring libsecret-tools dbus dbus-x11
+    # the Windows phase (tools/test_windows.sh): mingw-w64 with posix threads, wine, and what building
+    # libsodium from its Debian source package needs
+    g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix wine wine64 autoconf automake libtool dpkg-dev make
 )
 
 missing=()
