@@ -12,6 +12,7 @@
 #include <tokenvault/platform/platform.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -114,15 +115,24 @@ TEST_CASE("windows: names with non-ASCII characters work end to end") {
     CHECK_FALSE(tp::remove_file(*moved).value());
 }
 
-TEST_CASE("windows: a replace succeeds while a reader holds the file, and waits out a program that does not share") {
+TEST_CASE("windows: a replace succeeds under running change checks, and waits out a program that holds the file") {
     tvtest::temp_dir tmp;
     const auto file = tmp / "tokens.sealed";
     REQUIRE(tp::write_file_atomically(file, bytes_of("one")));
-    SUBCASE("a reader sharing delete, as tokenvault's readers do") {
-        const tp::unique_handle reader(::CreateFileW(file.c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE,
-                                                     nullptr, OPEN_EXISTING, 0, nullptr));
-        REQUIRE(reader.valid());
-        CHECK(tp::write_file_atomically(file, bytes_of("two")));
+    SUBCASE("change checks running all the while (they open no handle on the file)") {
+        std::atomic<bool> stop{false};
+        std::atomic<int> checks{0};
+        std::thread checker([&] {
+            while (!stop) {
+                if (tp::stat_identity(file)) ++checks;
+            }
+        });
+        bool all_written = true;
+        for (int i = 0; i < 50; ++i) all_written = all_written && tp::write_file_atomically(file, bytes_of("two")).has_value();
+        stop = true;
+        checker.join();
+        CHECK(all_written);
+        CHECK(checks > 0);
         CHECK(read_raw(file) == "two");
     }
     SUBCASE("a program that holds it without sharing delete for 300 ms") {
@@ -157,6 +167,11 @@ TEST_CASE("windows: reparse points, directories and unsafe names are refused") {
                                                     SYMBOLIC_LINK_FLAG_DIRECTORY) != 0;
         if (!file_link || !dir_link) {
             MESSAGE("skipped: this system does not let the test create symbolic links");
+            return;
+        }
+        if (::GetFileAttributesW((tmp / "link").c_str()) == INVALID_FILE_ATTRIBUTES) {
+            // wine 8's CreateSymbolicLinkW reports success and creates nothing
+            MESSAGE("skipped: CreateSymbolicLinkW succeeded but made no link (wine)");
             return;
         }
         CHECK(tp::read_private_file(tmp / "link", 16).code() == ec(tv::errc::symlink_refused));

@@ -27,8 +27,8 @@ namespace tokenvault::platform {
 
 /// What identifies one version of a file: the change check compares these instead of re-reading.
 struct file_identity {
-    std::uint64_t dev = 0;      ///< device (POSIX) or volume serial number (Windows)
-    std::uint64_t ino = 0;      ///< inode number or file index (a rename-based rewrite always changes it)
+    std::uint64_t dev = 0;      ///< device (POSIX); 0 on Windows
+    std::uint64_t ino = 0;      ///< inode number (POSIX), creation time (Windows): a rename-based rewrite changes it
     std::uint64_t size = 0;     ///< size in bytes
     std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch (saturated)
     std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch (saturated)

@@ -3,11 +3,12 @@
 // The same operations and errors as posix_file.hpp. Private files and directories are created with an
 // owner-only protected DACL (win32_security.hpp) and checked on every open: owner the current user, no
 // one else able to write, never a reparse point (symlink, junction: errc::symlink_refused). Files are
-// opened sharing read and delete only, so a writer can rename over a file that is being read. Durable
+// opened sharing read and delete only; readers of a store hold its shared store lock, so no writer
+// replaces a file tokenvault is reading (Windows and wine refuse to replace an open file). Durable
 // atomic replace: a temp file in the same directory, written, FlushFileBuffers, then MoveFileExW with
 // REPLACE_EXISTING | WRITE_THROUGH, retried for up to a second while another handle (an antivirus, an
-// indexer) holds the target. The change check compares volume serial, file index, size, last write and
-// change times. Included through platform.hpp only.
+// indexer) holds the target. The change check compares size, creation and last write times, read
+// without opening the file (see identity_of). Included through platform.hpp only.
 #pragma once
 
 #include <chrono>
@@ -33,8 +34,19 @@ namespace tokenvault::platform {
 /// What one open handle says about its file.
 struct win32_file_info {
     DWORD attributes = 0;    ///< FILE_ATTRIBUTE_* bits
-    file_identity identity;  ///< volume serial, file index, size, times
+    file_identity identity;  ///< see identity_of
 };
+
+/// A file's identity on Windows: size, creation and last write times. No file index: reading one needs a
+/// handle on the file, and any open handle, even one for attributes only, makes MoveFileExW fail to
+/// replace the file (wine always; Windows without POSIX rename semantics), so a change check that opened
+/// the file would make writers fail. Every replace is a new file with its own creation time, and
+/// write_file_atomically makes the last write time strictly later than that of the file it replaces.
+[[nodiscard]] constexpr file_identity identity_of(const FILETIME& created, const FILETIME& written, DWORD size_high,
+                                                  DWORD size_low) noexcept {
+    return file_identity{0, ticks_of(created), (static_cast<std::uint64_t>(size_high) << 32) | size_low,
+                         filetime_to_epoch_ns(ticks_of(written)), 0};
+}
 
 /// Reads attributes and identity from an open handle.
 template <class = void>
@@ -42,19 +54,10 @@ template <class = void>
     BY_HANDLE_FILE_INFORMATION by_handle{};
     if (!::GetFileInformationByHandle(h, &by_handle))
         return io_failure(p, "GetFileInformationByHandle", ::GetLastError());
-    FILE_BASIC_INFO basic{};
-    std::int64_t change_ns = 0;
-    if (::GetFileInformationByHandleEx(h, FileBasicInfo, &basic, sizeof basic))
-        change_ns = filetime_to_epoch_ns(ticks_of(basic.ChangeTime));
     win32_file_info info;
     info.attributes = by_handle.dwFileAttributes;
-    info.identity = file_identity{
-        by_handle.dwVolumeSerialNumber,
-        (static_cast<std::uint64_t>(by_handle.nFileIndexHigh) << 32) | by_handle.nFileIndexLow,
-        (static_cast<std::uint64_t>(by_handle.nFileSizeHigh) << 32) | by_handle.nFileSizeLow,
-        filetime_to_epoch_ns(ticks_of(by_handle.ftLastWriteTime)),
-        change_ns,
-    };
+    info.identity = identity_of(by_handle.ftCreationTime, by_handle.ftLastWriteTime, by_handle.nFileSizeHigh,
+                                by_handle.nFileSizeLow);
     return info;
 }
 
@@ -79,16 +82,15 @@ template <class = void>
 /// The identity of whatever is at `p` (a reparse point is not followed); nullopt when nothing is there.
 template <class = void>
 [[nodiscard]] inline result<std::optional<file_identity>> stat_identity(const std::filesystem::path& p) {
-    const auto h = open_metadata(p);
-    if (!h.valid()) {
+    WIN32_FILE_ATTRIBUTE_DATA data{};
+    if (!::GetFileAttributesExW(p.c_str(), GetFileExInfoStandard, &data)) {  // opens no handle of ours
         const DWORD err = ::GetLastError();
         if (win32_absent(err)) return std::optional<file_identity>{};
         if (err == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, p.string()};
-        return io_failure(p, "CreateFileW", err);
+        return io_failure(p, "GetFileAttributesExW", err);
     }
-    auto info = info_of(h.get(), p);
-    if (!info) return info.error();
-    return std::optional<file_identity>{info->identity};
+    return std::optional<file_identity>{
+        identity_of(data.ftCreationTime, data.ftLastWriteTime, data.nFileSizeHigh, data.nFileSizeLow)};
 }
 
 /// Windows makes a rename durable with MOVEFILE_WRITE_THROUGH; there is no directory to flush.
