@@ -3,16 +3,23 @@
 #
 #   1. tools/bootstrap.sh (installs missing Debian packages)
 #   2. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
-#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration
-#   4. windows: cross-built with mingw-w64 and run under wine (tools/test_windows.sh; TOKENVAULT_SKIP_WINDOWS=1
+#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration, hygiene
+#   4. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
+#   5. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
+#      time-boxed run (suite fuzz)
+#   6. windows: cross-built with mingw-w64 and run under wine (tools/test_windows.sh; TOKENVAULT_SKIP_WINDOWS=1
 #      skips it locally, never in CI)
 # and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
 # configure failure counts as one failure). Exits non-zero on any failure.
 #
-# usage: tools/test.sh [--no-asan]     (build directories are reused: reconfigured, not wiped)
-# env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR override the build directory names.
+# usage: tools/test.sh [--no-asan] [--no-tsan] [--no-fuzz]   (build directories are reused: reconfigured,
+#        not wiped)
+# env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR, TOKENVAULT_BUILD_TSAN_DIR,
+#        TOKENVAULT_BUILD_FUZZ_DIR override the build directory names.
 # Integration tests run inside tests/integration/run_with_keyring.sh, which gives each one a private
 # D-Bus session with gnome-keyring-daemon; TOKENVAULT_REQUIRE_KEYRING=1 makes a missing keyring an error.
+# OAuth tests run inside tests/oauth/run_with_oauth_server.sh (oidc-provider on 127.0.0.1, installed from
+# npm into the build directory); TOKENVAULT_REQUIRE_OAUTH_SERVER=1 makes a missing server an error.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,11 +27,17 @@ root=$PWD
 jobs=2
 build_test=${TOKENVAULT_BUILD_TEST_DIR:-build-test}
 build_asan=${TOKENVAULT_BUILD_ASAN_DIR:-build-asan}
+build_tsan=${TOKENVAULT_BUILD_TSAN_DIR:-build-tsan}
+build_fuzz=${TOKENVAULT_BUILD_FUZZ_DIR:-build-fuzz}
 run_asan=1
+run_tsan=1
+run_fuzz=1
 for arg in "$@"; do
     case "$arg" in
         --no-asan) run_asan=0 ;;
-        *) echo "usage: tools/test.sh [--no-asan]" >&2; exit 2 ;;
+        --no-tsan) run_tsan=0 ;;
+        --no-fuzz) run_fuzz=0 ;;
+        *) echo "usage: tools/test.sh [--no-asan] [--no-tsan] [--no-fuzz]" >&2; exit 2 ;;
     esac
 done
 
@@ -85,7 +98,8 @@ run_phase() {  # run_phase LABEL DIR MESON_TEST_ARGS...: build DIR, run its test
     shift 2
     section "$label: build"
     local build_ok=1
-    if ! ninja -C "$dir" -j "$jobs" -k 0; then
+    # shellcheck disable=SC2086  # $ninja_targets: a word list, empty for every target
+    if ! ninja -C "$dir" -j "$jobs" -k 0 ${ninja_targets:-}; then
         build_ok=0
         note_failure "$label: build failed (see the compiler errors above)"
     fi
@@ -105,6 +119,7 @@ run_phase() {  # run_phase LABEL DIR MESON_TEST_ARGS...: build DIR, run its test
 }
 
 export TOKENVAULT_REQUIRE_KEYRING=1
+export TOKENVAULT_REQUIRE_OAUTH_SERVER=1
 
 section "bootstrap"
 if ! bash tools/bootstrap.sh </dev/null; then
@@ -115,7 +130,7 @@ fi
 # silently skipped test), examples and benchmarks built (benchmarks are not run here).
 section "build-test: configure"
 if configure "$build_test" --buildtype=debug -Dwerror=true -Dtests=enabled -Dexamples=enabled \
-        -Dbenchmarks=enabled -Dsecret_service=enabled -Dkeyctl=enabled </dev/null; then
+        -Dbenchmarks=enabled -Dsecret_service=enabled -Dkeyctl=enabled -Dcurl=enabled </dev/null; then
     run_phase build-test "$build_test"
 else
     note_failure "build-test: meson setup failed"
@@ -129,11 +144,43 @@ if [[ $run_asan -eq 1 ]]; then
     section "build-asan: configure"
     if configure "$build_asan" -Ddebug=true -Doptimization=0 -Db_sanitize=address,undefined \
             -Db_lundef=false -Dwerror=false -Dtests=enabled -Dexamples=disabled -Dbenchmarks=disabled \
-            -Dsecret_service=enabled -Dkeyctl=enabled </dev/null; then
+            -Dsecret_service=enabled -Dkeyctl=enabled -Dcurl=enabled </dev/null; then
         run_phase build-asan "$build_asan" --timeout-multiplier 3  # unit, matrix, integration: no meta here
     else
         note_failure "build-asan: meson setup failed"
     fi
+fi
+
+# ThreadSanitizer, at -O1 (TSan at -O0 runs several times slower): only the tests that run threads or the
+# credential lifecycle, built as one executable (tests/thread_sanitizer_tests.txt), to keep CI time low.
+if [[ $run_tsan -eq 1 ]]; then
+    section "build-tsan: configure"
+    tsan_started=$SECONDS
+    if configure "$build_tsan" -Ddebug=true -Doptimization=1 -Db_sanitize=thread -Db_lundef=false \
+            -Dwerror=false -Dtests=enabled -Dexamples=disabled -Dbenchmarks=disabled \
+            -Dsecret_service=disabled -Dkeyctl=disabled </dev/null; then
+        ninja_targets=tsan_tests run_phase build-tsan "$build_tsan" --suite tsan --timeout-multiplier 3
+    else
+        note_failure "build-tsan: meson setup failed"
+    fi
+    echo "[build-tsan] took $((SECONDS - tsan_started)) s"
+fi
+
+# Fuzzing: every parser of hostile input has a libFuzzer harness with a round-trip oracle
+# (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone.
+if [[ $run_fuzz -eq 1 ]]; then
+    section "build-fuzz: configure"
+    fuzz_started=$SECONDS
+    if ! command -v clang++ >/dev/null 2>&1; then
+        note_failure "build-fuzz: clang++ not found (tools/bootstrap.sh installs it)"
+    elif CXX=clang++ configure "$build_fuzz" --buildtype=debugoptimized -Dfuzz=enabled -Dtests=disabled \
+            -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled </dev/null; then
+        run_phase build-fuzz "$build_fuzz" --suite fuzz
+        grep -h '^FUZZ ' "$build_fuzz/meson-logs/testlog.txt" 2>/dev/null || true
+    else
+        note_failure "build-fuzz: meson setup failed"
+    fi
+    echo "[build-fuzz] took $((SECONDS - fuzz_started)) s"
 fi
 
 # Windows: cross-built with mingw-w64, run under wine. The script prints its own summary line.

@@ -2,19 +2,24 @@
 //
 // A credential is identified by the canonical URL of the protected resource plus an optional account
 // (profile) name; a user-chosen server label is not identity, so renaming a server never orphans its
-// tokens. The canonical form and the hash are a file-format contract: see docs/FORMAT.md.
+// tokens. The canonical form and the hash are a file-format contract: see docs/FORMAT.md. A canonical
+// form is a fixed point: it parses again to itself (and so to the same hash), which is why input that
+// could not round-trip (a ':' in an unbracketed host, an empty port, a port with leading zeros, invalid
+// UTF-8) is refused rather than rewritten.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <sodium.h>
 
 #include "detail/secure_buffer.hpp"
+#include "detail/text_checks.hpp"
 #include "result.hpp"
 
 namespace tokenvault {
@@ -30,9 +35,10 @@ public:
         auto canonical = canonicalize(resource_url);
         if (!canonical) return canonical.error();
         if (account.size() > max_account_length) return error{errc::too_large, "credential_id: account"};
-        for (const char c : account)
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-                return error{errc::invalid_argument, "credential_id: account contains a control character"};
+        if (detail::has_control_or_nul(account))
+            return error{errc::invalid_argument, "credential_id: account contains a control character"};
+        if (!detail::valid_utf8(account))
+            return error{errc::invalid_argument, "credential_id: account is not valid UTF-8"};
         credential_id id;
         id.resource_ = std::move(*canonical);
         id.account_ = std::string(account);
@@ -59,6 +65,7 @@ public:
             if (u <= 0x20 || u == 0x7f)
                 return error{errc::invalid_url, "credential_id: URL contains a space or control character"};
         }
+        if (!detail::valid_utf8(url)) return error{errc::invalid_url, "credential_id: URL is not valid UTF-8"};
         const auto scheme_end = url.find("://");
         if (scheme_end == std::string_view::npos)
             return error{errc::invalid_url, "credential_id: URL has no scheme (expected https://...)"};
@@ -72,30 +79,41 @@ public:
         if (authority.find('@') != std::string_view::npos)
             return error{errc::invalid_url, "credential_id: URL must not contain user info"};
 
+        // host [":" port], the host a name or a bracketed IPv6 literal.
         std::string_view host = authority;
-        std::string_view port;
-        if (!host.empty() && host.front() == '[') {  // IPv6 literal
+        std::optional<std::string_view> port;
+        bool bracketed = false;
+        if (!host.empty() && host.front() == '[') {
             const auto close = host.find(']');
             if (close == std::string_view::npos) return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
-            port = host.substr(close + 1);
+            const auto after = host.substr(close + 1);
             host = host.substr(0, close + 1);
-            if (!port.empty() && port.front() != ':') return error{errc::invalid_url, "credential_id: bad port"};
-            if (!port.empty()) port.remove_prefix(1);
-        } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+            bracketed = true;
+            if (!after.empty()) {
+                if (after.front() != ':') return error{errc::invalid_url, "credential_id: bad port"};
+                port = after.substr(1);
+            }
+        } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
             port = host.substr(colon + 1);
             host = host.substr(0, colon);
         }
-        if (host.empty()) return error{errc::invalid_url, "credential_id: URL has no host"};
-        for (const char c : host) {
-            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                            c == '.' || c == '_' || c == '[' || c == ']' || c == ':' || c == '%';
-            if (!ok) return error{errc::invalid_url, "credential_id: host contains an invalid character"};
+        if (host.empty() || (bracketed && host.size() == 2))
+            return error{errc::invalid_url, "credential_id: URL has no host"};
+        const auto inner = bracketed ? host.substr(1, host.size() - 2) : host;
+        for (const char c : inner) {
+            const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                   c == '-' || c == '.' || c == '_' || c == '%';
+            if (!(name_char || (bracketed && c == ':')))
+                return error{errc::invalid_url, bracketed ? "credential_id: IPv6 host contains an invalid character"
+                                                          : "credential_id: host contains an invalid character"};
         }
         std::string canonical = scheme + "://" + lower(host);
-        if (!port.empty()) {
-            if (port.size() > 5) return error{errc::invalid_url, "credential_id: port out of range"};
+        if (port) {
+            if (port->empty()) return error{errc::invalid_url, "credential_id: empty port after ':'"};
+            if (port->size() > 5 || (port->size() > 1 && port->front() == '0'))
+                return error{errc::invalid_url, "credential_id: port must be 1-65535 without leading zeros"};
             std::uint32_t value = 0;
-            for (const char c : port) {
+            for (const char c : *port) {
                 if (c < '0' || c > '9') return error{errc::invalid_url, "credential_id: port is not a number"};
                 value = value * 10 + static_cast<std::uint32_t>(c - '0');
             }
@@ -107,6 +125,8 @@ public:
         if (fragment != std::string_view::npos) rest = rest.substr(0, fragment);
         if (rest.empty() || rest.front() == '?') canonical += '/';
         canonical += rest;
+        if (canonical.size() > max_url_length)  // "https://host" gains its '/': it must still parse
+            return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
         return canonical;
     }
 

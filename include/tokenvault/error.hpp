@@ -45,6 +45,16 @@ enum class errc : int {
     provider_unavailable,
     provider_invalid_response,
     not_logged_in,
+    grant_revoked,
+    discovery_failed,
+    issuer_mismatch,
+    server_unsupported,
+    registration_failed,
+    state_mismatch,
+    login_denied,
+    login_timeout,
+    damaged_key,
+    rolled_back,
 };
 
 namespace detail {
@@ -75,7 +85,9 @@ public:
         case errc::symlink_refused:
             return "refusing to follow a symbolic link to a token file: replace the link with the file itself";
         case errc::corrupt_file:
-            return "the store file is corrupt: it was moved aside to a quarantine file; log in again";
+            return "the store file was damaged and has been moved aside to the quarantine file named here; "
+                   "the tokens it held are lost: this operation was not applied, so retry it, and log in "
+                   "again to the servers it held";
         case errc::unsupported_format_version:
             return "the store file was written by a newer tokenvault: upgrade the program that reads it";
         case errc::foreign_key:
@@ -111,6 +123,40 @@ public:
         case errc::provider_invalid_response:
             return "the authorization server returned an invalid token response: the store was left unchanged";
         case errc::not_logged_in: return "no credential is stored for this id: log in first";
+        case errc::grant_revoked:
+            return "the authorization server revoked the grant (the refresh token is no longer valid): log in "
+                   "again";
+        case errc::discovery_failed:
+            return "the server's OAuth metadata could not be found or is invalid: check the server URL, or "
+                   "configure the authorization server explicitly";
+        case errc::issuer_mismatch:
+            return "the authorization server answered with another issuer than the one asked for: refusing it "
+                   "(a mix-up attack or a misconfigured server); check the server's configuration";
+        case errc::server_unsupported:
+            return "the authorization server lacks a feature tokenvault needs to log in safely (PKCE S256, the "
+                   "authorization code grant, or client registration): use another server or pre-register a "
+                   "client";
+        case errc::registration_failed:
+            return "the authorization server refused to register this client: pre-register a client and pass "
+                   "its id, or check the server's registration policy";
+        case errc::state_mismatch:
+            return "the authorization response did not carry this login's state (a forged or stale redirect): "
+                   "the login was abandoned; log in again";
+        case errc::login_denied:
+            return "the authorization server ended the login with an error (the user declined, or the request "
+                   "was refused): log in again";
+        case errc::login_timeout:
+            return "no authorization response arrived in time: finish the login in the browser sooner, or raise "
+                   "the login timeout";
+        case errc::damaged_key:
+            return "a key is present but damaged (a keyring item that fails its integrity check, or a data "
+                   "key or key-file passphrase of the wrong size): the store file was left unchanged; "
+                   "restore the key (or the key file) from a backup, or restore the store file it opens; "
+                   "logging in again does not help while the damaged key is there";
+        case errc::rolled_back:
+            return "the store file was replaced by an older copy (its seal counter went backwards): this "
+                   "operation was refused once and the older copy is served from now on; if the copy was not "
+                   "restored on purpose, put the newer file back and find out what replaced it";
         }
         return "unknown tokenvault error";
     }

@@ -1,4 +1,4 @@
-// tokenvault/json.hpp: JSON mapping of tokens and bundles (nlohmann/json).
+// tokenvault/json.hpp: JSON mapping of tokens and bundles.
 //
 // Tokens: token_json.hpp. Bundles (docs/FORMAT.md): serialize_bundle writes the text directly into wiped
 // memory (detail/bundle_text.hpp); parse_bundle reads it with a strict pull reader, without an
@@ -24,7 +24,8 @@ template <class = void>
     return detail::secure_buffer::copy_of(std::string_view(written->text.data(), written->text.size()));
 }
 
-/// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
+/// Parses a bundle from JSON text. Text that is not JSON, or a wrong header, fails the whole parse; an
+/// entry that breaks the schema goes to bundle::unreadable (kept verbatim) and the others load.
 template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
     return detail::bundle_reader<>(text).read();

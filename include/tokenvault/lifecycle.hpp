@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "companion.hpp"
 #include "credential_id.hpp"
 #include "detail/credential_lock.hpp"
 #include "detail/lock_order.hpp"
@@ -80,6 +81,13 @@ template <class P>
 concept token_provider = requires(P& provider, const token& current) {
     { provider.refresh(current) } -> std::same_as<refresh_result>;
     { provider.authorize() } -> std::same_as<result<token>>;
+};
+
+/// The optional revocation hook of a provider: `revoke(token)` tells the server a logged-out token is dead
+/// (RFC 7009); `credential_manager::logout(id, provider)` calls it after the local logout, best effort.
+template <class P>
+concept token_revoker = requires(P& provider, const token& current) {
+    { provider.revoke(current) } -> std::same_as<result<void>>;
 };
 
 namespace detail {
@@ -145,6 +153,29 @@ template <class = void>
     return true;
 }
 
+/// Checks that a token endpoint response is one JSON object (at most 64 levels deep) and finds its
+/// top-level "error": nullopt when there is none; the code when it is a short OAuth code, else "". Reads
+/// nothing else: the token is read by parse_token, and only from a success.
+template <class = void>
+[[nodiscard]] inline result<std::optional<std::string>> response_error_code(std::string_view body) {
+    json_cursor in(body);
+    std::optional<std::string> code;
+    std::string_view key, ignored;
+    TOKENVAULT_TRY(begin_document(in, json_cursor::kind::object, "token response"));
+    while (in.next_member(key)) {
+        if (key == "error" && in.peek() == json_cursor::kind::string) {
+            std::string_view value;
+            if (!in.string(value)) break;
+            code = is_oauth_error_code(value) ? std::string(value) : std::string{};
+            continue;
+        }
+        if (key == "error") code = std::string{};
+        if (!in.skip(ignored, max_member_depth)) break;
+    }
+    TOKENVAULT_TRY(end_document(in, "token response"));
+    return code;
+}
+
 }  // namespace detail
 
 /// Reads a token endpoint response (RFC 6749 5.1 and 5.2): 2xx with a token: refreshed; `invalid_grant`:
@@ -161,28 +192,22 @@ template <class = void>
     if (body.size() > token_limits::max_token_json)
         return refresh_result::failed(
             error{errc::provider_invalid_response, "token response: larger than 256 KiB"});
-    nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-    const detail::scrub_on_exit scrub_doc{doc};
-    if (doc.is_discarded() || !doc.is_object())
-        return refresh_result::failed(
-            error{errc::provider_invalid_response, "token response: not a JSON object"});
-    if (const auto code = doc.find("error"); code != doc.end() || http_status < 200 || http_status > 299) {
-        const std::string_view name = code != doc.end() && code->is_string()
-                                          ? std::string_view(code->get_ref<const std::string&>())
-                                          : "";
+    // First the shape and the OAuth error code, if any; the token itself is read only from a success.
+    auto error_code = detail::response_error_code(body);
+    if (!error_code) return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
+    if (*error_code || http_status < 200 || http_status > 299) {
+        const std::string name = error_code->value_or(std::string{});
         if (name == "invalid_grant") return refresh_result::rejected();
         if (name == "temporarily_unavailable" || name == "server_error")
-            return refresh_result::failed(
-                error{errc::provider_unavailable, "token endpoint error '" + std::string(name) + "'"});
+            return refresh_result::failed(error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
         if (detail::is_oauth_error_code(name))
             return refresh_result::failed(
-                error{errc::provider_rejected,
-                      "token endpoint error '" + std::string(name) + "' (the stored credential was kept)"});
+                error{errc::provider_rejected, "token endpoint error '" + name + "' (the stored credential was kept)"});
         return refresh_result::failed(error{
             errc::provider_invalid_response,
             "token endpoint answered HTTP " + std::to_string(http_status) + " without an OAuth error code"});
     }
-    auto parsed = token_from_json(doc, token_json_options{issued_at});
+    auto parsed = parse_token(body, token_json_options{issued_at});
     if (!parsed) {
         return refresh_result::failed(
             error{errc::provider_invalid_response,
@@ -206,6 +231,9 @@ struct lifecycle_options {
     std::chrono::seconds expiry_skew{60};
     /// Bound on the wait for the credential lock (another thread or process refreshing or logging in).
     std::chrono::milliseconds lock_timeout{std::chrono::seconds(60)};
+    /// How long a failed refresh is remembered in the store, so that every waiter and caller returns the
+    /// same failure at once instead of calling a failing endpoint again; zero: never remembered.
+    std::chrono::milliseconds refresh_failure_ttl{std::chrono::seconds(10)};
 };
 
 /// What a credential manager needs from a store; every tokenvault::token_store provides it.
@@ -306,6 +334,7 @@ public:
         store_->diagnostics().on(events::login{id.hash()});
         auto stored = store_call([&] { return store_->put(id, *issued); });
         if (!stored) return stored.error();
+        clear_failure(id);
         return std::move(*issued);
     }
 
@@ -315,11 +344,34 @@ public:
     [[nodiscard]] result<bool> logout(const credential_id& id) {
         auto lock = lock_credential(id, [] { return false; });
         if (!lock) return lock.error();
-        result<void> forgotten = forget_legacy(id);
-        auto erased = store_call([&] { return store_->erase(id); });
-        if (!erased) return erased.error();
-        if (!forgotten) return forgotten.error();
-        return *erased;
+        return logout_locked(id);
+    }
+
+    /// Logs out as `logout(id)`, then, when the provider models token_revoker, asks the server to revoke the
+    /// token (RFC 7009): best effort, after the local logout is durable, its failure only reported (event
+    /// refresh{"revoke_failed"}): the local logout never depends on the server.
+    template <class Provider>
+    [[nodiscard]] result<bool> logout(const credential_id& id, Provider&& provider) {
+        auto lock = lock_credential(id, [] { return false; });
+        if (!lock) return lock.error();
+        std::optional<token> revocable;
+        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+            if constexpr (others_may_write) (void)store_call([&] { return store_->reload(); });
+            if (auto current = store_get(id); current && *current) revocable = std::move(**current);
+        }
+        auto erased = logout_locked(id);
+        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+            if (erased && revocable) {
+                const result<void> revoked = [&] {
+                    const detail::lock_order::provider_scope in_provider;
+                    return provider.revoke(*revocable);
+                }();
+                report(id, revoked ? "revoked" : "revoke_failed");
+            }
+        } else {
+            (void)provider;
+        }
+        return erased;
     }
 
     /// Whether `t` counts as valid now: no expiry, or an expiry beyond the skew.
@@ -435,17 +487,29 @@ private:
     result<token> under_lock(const credential_id& id, Provider& provider, const secret_string* rejected,
                              bool was_present) {
         std::optional<token> adopted;
+        std::optional<error> failed_recently;
+        const auto note_id = failure_id(id);
         auto lock = lock_credential(id, [&] {
-            // While another holder works, a usable token it writes ends the wait (the fast path, retried).
-            auto now = store_get(id);
-            if (now && *now && acceptable(**now, rejected)) {
-                adopted = std::move(**now);
+            // While another holder works, a usable token it writes ends the wait (the fast path, retried),
+            // and so does the failure it records.
+            auto now = store_call([&] { return store_->get_entry(id); });
+            if (!now) return false;
+            if (*now && acceptable((*now)->token, rejected)) {
+                adopted = std::move((*now)->token);
+                return true;
+            }
+            if (auto note = recent_failure(note_id, *now)) {
+                failed_recently = std::move(note);
                 return true;
             }
             return false;
         });
         if (!lock) return lock.error();
         if (!lock->held()) {
+            if (failed_recently) {
+                report(id, "failed_recently");
+                return std::move(*failed_recently);
+            }
             report(id, "adopted");
             return std::move(*adopted);
         }
@@ -454,12 +518,17 @@ private:
         if constexpr (others_may_write) TOKENVAULT_TRY(store_call([&] { return store_->reload(); }));
         auto current = store_call([&] { return store_->get_entry(id); });
         if (!current) return current.error();
+        if (auto note = recent_failure(note_id, *current)) {
+            // A refresh of exactly this state failed moments ago: the same answer, without calling again.
+            report(id, "failed_recently");
+            return std::move(*note);
+        }
         if (!*current) {
             // Logged out since the first read (or a 401 for a credential we do not hold): never log in again
             // behind the user's back.
             if (was_present || rejected != nullptr)
                 return error{errc::not_logged_in, "the credential was logged out meanwhile"};
-            return authorize_and_store(id, provider, 0, rejected);
+            return authorize_and_store(id, provider, 0, rejected, false);
         }
         const entry& stored = **current;
         if (acceptable(stored.token, rejected)) {
@@ -467,7 +536,7 @@ private:
             return stored.token;
         }
         if (!stored.token.refresh_token)
-            return authorize_and_store(id, provider, stored.generation, rejected);
+            return authorize_and_store(id, provider, stored.generation, rejected, false);
         return refresh_and_store(id, provider, stored, rejected);
     }
 
@@ -489,6 +558,7 @@ private:
                 store_call([&] { return store_->compare_and_swap(id, stored.generation, renewed); });
             if (swapped) {
                 report(id, "refreshed");
+                clear_failure(id);
                 return renewed;
             }
             if (swapped.error() != errc::conflict) return swapped.error();
@@ -503,22 +573,35 @@ private:
                 if (erased.error() != errc::conflict) return erased.error();
                 return adopt_after_conflict(id, rejected);  // a concurrent winner's token survives
             }
-            return authorize_and_store(id, provider, 0, rejected);
+            return authorize_and_store(id, provider, 0, rejected, true);
         }
         case refresh_outcome::failed: break;
         }
         report(id, "transient_failure");
+        remember_failure(id, answer.failure(), false, stored.generation);
         return answer.failure();
     }
 
+    // `after_revocation`: the server refused the refresh token (invalid_grant) and the credential is erased;
+    // a login that does not happen then ends in errc::grant_revoked, remembered for the waiters.
     template <class Provider>
     result<token> authorize_and_store(const credential_id& id, Provider& provider,
-                                      std::uint64_t expected_generation, const secret_string* rejected) {
+                                      std::uint64_t expected_generation, const secret_string* rejected,
+                                      bool after_revocation) {
         auto issued = call_authorize(provider);
-        if (!issued) return issued.error();
+        if (!issued) {
+            if (!after_revocation) return issued.error();
+            error revoked{errc::grant_revoked, "the token endpoint refused the refresh token (invalid_grant), and "
+                                               "logging in again failed: " + issued.error().message()};
+            remember_failure(id, revoked, true, 0);
+            return revoked;
+        }
         store_->diagnostics().on(events::login{id.hash()});
         auto swapped = store_call([&] { return store_->compare_and_swap(id, expected_generation, *issued); });
-        if (swapped) return std::move(*issued);
+        if (swapped) {
+            clear_failure(id);
+            return std::move(*issued);
+        }
         if (swapped.error() != errc::conflict) return swapped.error();
         return adopt_after_conflict(id, rejected);
     }
@@ -534,6 +617,76 @@ private:
                          "take the credential lock"};
         report(id, "adopted");
         return std::move(**now);
+    }
+
+    result<bool> logout_locked(const credential_id& id) {
+        result<void> forgotten = forget_legacy(id);
+        auto erased = store_call([&] { return store_->erase(id); });
+        if (!erased) return erased.error();
+        clear_failure(id);
+        if (!forgotten) return forgotten.error();
+        return *erased;
+    }
+
+    // The failure record of a refresh lives in a companion entry (companion.hpp) of the same store, so every
+    // process sees it: a token whose type marks it, expiring when the record does, whose extra fields say
+    // what failed and for which state of the credential.
+    static constexpr std::string_view failure_type = "tokenvault-refresh-failure";
+
+    std::optional<credential_id> failure_id(const credential_id& id) const {
+        if (options_.refresh_failure_ttl <= std::chrono::milliseconds::zero()) return std::nullopt;
+        auto note = companion_id(id, companion_role::refresh_failure);
+        if (!note) return std::nullopt;
+        return std::move(*note);
+    }
+
+    // Records that a refresh of generation `generation` failed with `why` (`revoked`: the grant is gone and
+    // the credential erased). Best effort: a failure to record only costs the waiters a call of their own.
+    void remember_failure(const credential_id& id, const error& why, bool revoked, std::uint64_t generation) {
+        const auto note_id = failure_id(id);
+        if (!note_id) return;
+        token note;
+        note.access_token = secret_string{"refresh-failure"};
+        note.token_type = std::string(failure_type);
+        note.expires_at = clock::now() + std::chrono::duration_cast<clock::duration>(options_.refresh_failure_ttl);
+        const bool ours = &why.code.category() == &error_category();
+        note.extra = nlohmann::json{{"outcome", revoked ? "revoked" : "failed"},
+                                    {"generation", generation},
+                                    {"code", ours ? why.code.value() : static_cast<int>(errc::provider_unavailable)},
+                                    {"context", why.context.substr(0, 1024)}};
+        if (!ours) note.extra["context"] = why.message().substr(0, 1024);
+        (void)store_call([&] { return store_->put(*note_id, note); });
+    }
+
+    // The failure a waiter should return for credential state `current` (nullopt: absent), if a fresh
+    // record (`note_id`: failure_id of the credential) applies to exactly that state.
+    std::optional<error> recent_failure(const std::optional<credential_id>& note_id,
+                                        const std::optional<entry>& current) {
+        if (!note_id) return std::nullopt;
+        auto note = store_call([&] { return store_->get(*note_id); });
+        if (!note || !*note) return std::nullopt;
+        const token& t = **note;
+        if (t.token_type != failure_type || !t.expires_at || *t.expires_at <= clock::now() || !t.extra.is_object())
+            return std::nullopt;
+        const auto outcome = t.extra.value("outcome", std::string{});
+        const auto generation = t.extra.value("generation", std::uint64_t{0});
+        const bool applies = outcome == "revoked" ? !current.has_value()
+                                                  : outcome == "failed" && current && current->generation == generation;
+        if (!applies) return std::nullopt;
+        const int code = t.extra.value("code", static_cast<int>(errc::provider_unavailable));
+        const bool known = code > 0;
+        const auto left = std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - clock::now()).count() + 1;
+        return error{known ? static_cast<errc>(code) : errc::provider_unavailable,
+                     t.extra.value("context", std::string{}) + " (remembered from a refresh that failed moments "
+                     "ago; the next attempt is in " + std::to_string(left) + " s)"};
+    }
+
+    // Removes a failure record after a success (a cache read when there is none).
+    void clear_failure(const credential_id& id) {
+        const auto note_id = failure_id(id);
+        if (!note_id) return;
+        auto note = store_call([&] { return store_->get(*note_id); });
+        if (note && *note) (void)store_call([&] { return store_->erase(*note_id); });
     }
 
     result<void> forget_legacy(const credential_id& id) {
@@ -606,13 +759,24 @@ template <class Store>
                                        [&] { return std::make_unique<Store>(options); });
 }
 
+/// The process-wide credential manager with `lifecycle` options over `shared_store<Store>(options)`: one per
+/// store location and set of lifecycle options.
+template <class Store>
+[[nodiscard]] credential_manager<Store>& shared_manager(const store_options& options,
+                                                       const lifecycle_options& lifecycle) {
+    const std::string key = detail::store_location_key(options) + '\n' +
+                            std::to_string(lifecycle.expiry_skew.count()) + '/' +
+                            std::to_string(lifecycle.lock_timeout.count()) + '/' +
+                            std::to_string(lifecycle.refresh_failure_ttl.count());
+    return detail::process_wide<credential_manager<Store>>(key, [&] {
+        return std::make_unique<credential_manager<Store>>(shared_store<Store>(options), lifecycle);
+    });
+}
+
 /// The process-wide credential manager (default lifecycle_options) over `shared_store<Store>(options)`.
-/// For other lifecycle options, make a `credential_manager` over the shared store: managers are cheap.
 template <class Store>
 [[nodiscard]] credential_manager<Store>& shared_manager(const store_options& options = {}) {
-    return detail::process_wide<credential_manager<Store>>(detail::store_location_key(options), [&] {
-        return std::make_unique<credential_manager<Store>>(shared_store<Store>(options));
-    });
+    return shared_manager<Store>(options, lifecycle_options{});
 }
 
 }  // namespace tokenvault

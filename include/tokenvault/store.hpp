@@ -3,9 +3,12 @@
 // Reads are served from an in-memory cache; on backends that other processes write, every read first
 // makes the backend's cheap change check and reloads when another process committed a write. Every write
 // takes the store lock, reloads from the source of truth, applies its one change and saves durably, so
-// no process loses another's update. On a failed save the cache is rolled back: nothing half-applied.
+// no process loses another's update. On a failed save the cache is rolled back: nothing half-applied. A
+// failed reload (a quarantined or rolled-back file) fails the operation that met it, read or write.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <optional>
@@ -38,6 +41,16 @@ inline constexpr bool reload_before_write = [] {
     else
         return false;
 }();
+
+/// The last generation of a persistent bundle that starts afresh (no source yet, or a deleted or quarantined
+/// one): the current time in microseconds since 1970, above every generation handed out before (each write
+/// takes at least a microsecond). See docs/FORMAT.md, "Generations".
+template <class = void>
+[[nodiscard]] inline std::uint64_t fresh_generation_floor() noexcept {
+    const auto since_epoch =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now().time_since_epoch()).count();
+    return since_epoch > 0 ? static_cast<std::uint64_t>(since_epoch) : 0;
+}
 }  // namespace detail
 
 /// A token store assembled from five policies; see README.md for the policy table.
@@ -246,22 +259,29 @@ private:
         return {};
     }
 
-    // A load on the write path: a backend that moved a certainly corrupt source aside reports corrupt_file
-    // once (readers see it); the write then proceeds from what is left (normally nothing).
-    result<void> load_for_write_locked() {
-        auto loaded = load_locked();
-        if (!loaded && loaded.error() == errc::corrupt_file) loaded = load_locked();
-        return loaded;
-    }
-
+    // Loads the source of truth into the cache. A backend that met damage (it moved a certainly corrupt
+    // file aside: corrupt_file; an older copy: rolled_back) reports it once, and the read or write that
+    // met it fails with that error: it is not applied, and a retry works on what is there now.
     result<void> load_locked() {
         auto loaded = backend_.load(context_);
         if (!loaded) return loaded.error();
         const bool was_loaded = loaded_;
         cache_ = std::move(*loaded);
+        if constexpr (Backend::persistent) keep_generations_unique();
         loaded_ = true;
         if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
+        for (const auto& [key, kept] : cache_.unreadable)
+            diagnostics_.on(events::entry_unreadable{detail::displayable_key(key), kept.why.code, kept.why.context});
         return {};
+    }
+
+    // A generation is never handed out twice, even when the source of truth starts afresh (no file yet, a
+    // deleted or quarantined file, a removed keyring item): a fresh bundle counts on from the current time
+    // in microseconds, and never from below the highest last_generation this instance has seen.
+    void keep_generations_unique() {
+        if (cache_.last_generation == 0) cache_.last_generation = detail::fresh_generation_floor();
+        cache_.last_generation = std::max(cache_.last_generation, generation_high_water_);
+        generation_high_water_ = cache_.last_generation;
     }
 
     // Loads, imports legacy entries, persists, and only then deletes the legacy data. A failure keeps the
@@ -305,7 +325,8 @@ private:
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
     template <class Change>
     result<std::uint64_t> write(std::string_view operation, const credential_id& id, Change&& change) {
-        auto outcome = write_locked(id, change);
+        const bool erasing = operation == "erase" || operation == "erase_if";
+        auto outcome = write_locked(id, change, erasing);
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;
         diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code(), erased});
@@ -313,7 +334,7 @@ private:
     }
 
     template <class Change>
-    result<std::uint64_t> write_locked(const credential_id& id, Change& change) {
+    result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing) {
         [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
         locking::wait_report wait;
         auto store_lock = take_store_lock(wait);
@@ -326,7 +347,7 @@ private:
                 auto changed = loaded_ && !detail::reload_before_write<Backend> ? backend_.changed(context_)
                                                                                 : result<bool>{true};
                 if (!changed) return changed.error();
-                if (*changed) TOKENVAULT_TRY(load_for_write_locked());
+                if (*changed) TOKENVAULT_TRY(load_locked());
             }
         }
 
@@ -339,12 +360,19 @@ private:
         }
         TOKENVAULT_TRY(change(current, generation));
 
-        // Apply to the cache, remembering what to restore if the save fails.
+        // Apply to the cache, remembering what to restore if the save fails. An unreadable entry of this
+        // credential goes too: a write replaces it, an erase removes it.
         std::optional<entry> previous;
         if (found != cache_.entries.end()) previous = found->second;
+        std::optional<unreadable_entry> superseded;
+        if (const auto kept = cache_.unreadable.find(id.hash());
+            kept != cache_.unreadable.end() && (current || erasing)) {
+            superseded = std::move(kept->second);
+            cache_.unreadable.erase(kept);
+        }
         const auto previous_generation = cache_.last_generation;
         std::uint64_t new_generation = 0;
-        if (!current && !previous) return std::uint64_t{0};  // nothing to erase: no write needed
+        if (!current && !previous && !superseded) return std::uint64_t{0};  // nothing to erase: no write needed
         if (current) {
             new_generation = ++cache_.last_generation;
             if (found != cache_.entries.end()) {
@@ -354,7 +382,7 @@ private:
             } else {
                 cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(), {}});
             }
-        } else {
+        } else if (found != cache_.entries.end()) {
             cache_.entries.erase(found);
         }
         if (auto saved = backend_.save(context_, cache_); !saved) {
@@ -363,8 +391,10 @@ private:
                 cache_.entries.insert_or_assign(id.hash(), std::move(*previous));
             else
                 cache_.entries.erase(id.hash());
+            if (superseded) cache_.unreadable.insert_or_assign(id.hash(), std::move(*superseded));
             return saved.error();
         }
+        generation_high_water_ = std::max(generation_high_water_, cache_.last_generation);
         return new_generation;
     }
 
@@ -377,6 +407,7 @@ private:
     bundle cache_{};
     bool loaded_ = false;
     bool migrated_ = false;
+    std::uint64_t generation_high_water_ = 0;  // the highest last_generation loaded or written (persistent)
 };
 
 }  // namespace tokenvault

@@ -2,13 +2,16 @@
 //
 // `secret_string` keeps its characters in memory that is zeroed when freed and prints as `<redacted>`
 // on every stream, so a token logged by mistake leaks nothing. `token` is the provider-neutral OAuth
-// credential; fields tokenvault does not know are kept in `extra` and written back unchanged.
+// credential; fields tokenvault does not know are kept in `extra` (an `extra_json`, whose memory is wiped
+// when released, since unknown fields may hold secrets too) and written back unchanged.
 #pragma once
 
 #include <chrono>
 #include <compare>
 #include <concepts>
+#include <cstdint>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -70,6 +73,27 @@ private:
     storage_type value_;
 };
 
+namespace detail {
+
+/// Orders the keys of an extra_json object; transparent, so std::string, string_view and literals all
+/// find a key.
+struct text_less {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a < b; }
+};
+
+/// The object type of extra_json: a std::map ordered by text_less.
+template <class Key, class Value, class /*Compare*/, class Allocator>
+using text_map = std::map<Key, Value, text_less, Allocator>;
+
+}  // namespace detail
+
+/// A JSON value of fields tokenvault does not know: nlohmann::basic_json whose strings and nodes live in
+/// memory that is wiped when released (detail::zeroing_allocator). Values nest at most 64 levels deep,
+/// counting the object that holds them (docs/FORMAT.md).
+using extra_json = nlohmann::basic_json<detail::text_map, std::vector, detail::secret_text, bool, std::int64_t,
+                                        std::uint64_t, double, detail::zeroing_allocator>;
+
 /// The clock of every tokenvault time point.
 using clock = std::chrono::system_clock;
 
@@ -84,14 +108,14 @@ struct token {
     std::string client_id;                       ///< the OAuth client this token was issued to
     std::optional<secret_string> client_secret;  ///< for confidential or dynamically registered clients
     std::optional<secret_string> id_token;       ///< OpenID Connect ID token, if any
-    nlohmann::json extra = nlohmann::json::object();  ///< unknown fields, preserved on round trip
+    extra_json extra = extra_json::object();     ///< unknown fields, preserved on round trip
 
     /// True when the token expires within `skew` of `now` (unknown expiry is never expired).
     [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
         return expires_at.has_value() && *expires_at <= now + skew;
     }
     /// Equal when every field is (secrets compared in constant time). A template so that a translation
-    /// unit that never compares tokens does not pay for resolving nlohmann::json's comparisons.
+    /// unit that never compares tokens does not pay for resolving extra_json's comparisons.
     template <std::same_as<token> T>
     friend bool operator==(const T& a, const T& b) {
         return a.access_token == b.access_token && a.token_type == b.token_type &&

@@ -98,6 +98,16 @@ enum class errc : int {
     provider_unavailable,
     provider_invalid_response,
     not_logged_in,
+    grant_revoked,
+    discovery_failed,
+    issuer_mismatch,
+    server_unsupported,
+    registration_failed,
+    state_mismatch,
+    login_denied,
+    login_timeout,
+    damaged_key,
+    rolled_back,
 };
 
 namespace detail {
@@ -128,7 +138,9 @@ public:
         case errc::symlink_refused:
             return "refusing to follow a symbolic link to a token file: replace the link with the file itself";
         case errc::corrupt_file:
-            return "the store file is corrupt: it was moved aside to a quarantine file; log in again";
+            return "the store file was damaged and has been moved aside to the quarantine file named here; "
+                   "the tokens it held are lost: this operation was not applied, so retry it, and log in "
+                   "again to the servers it held";
         case errc::unsupported_format_version:
             return "the store file was written by a newer tokenvault: upgrade the program that reads it";
         case errc::foreign_key:
@@ -164,6 +176,40 @@ public:
         case errc::provider_invalid_response:
             return "the authorization server returned an invalid token response: the store was left unchanged";
         case errc::not_logged_in: return "no credential is stored for this id: log in first";
+        case errc::grant_revoked:
+            return "the authorization server revoked the grant (the refresh token is no longer valid): log in "
+                   "again";
+        case errc::discovery_failed:
+            return "the server's OAuth metadata could not be found or is invalid: check the server URL, or "
+                   "configure the authorization server explicitly";
+        case errc::issuer_mismatch:
+            return "the authorization server answered with another issuer than the one asked for: refusing it "
+                   "(a mix-up attack or a misconfigured server); check the server's configuration";
+        case errc::server_unsupported:
+            return "the authorization server lacks a feature tokenvault needs to log in safely (PKCE S256, the "
+                   "authorization code grant, or client registration): use another server or pre-register a "
+                   "client";
+        case errc::registration_failed:
+            return "the authorization server refused to register this client: pre-register a client and pass "
+                   "its id, or check the server's registration policy";
+        case errc::state_mismatch:
+            return "the authorization response did not carry this login's state (a forged or stale redirect): "
+                   "the login was abandoned; log in again";
+        case errc::login_denied:
+            return "the authorization server ended the login with an error (the user declined, or the request "
+                   "was refused): log in again";
+        case errc::login_timeout:
+            return "no authorization response arrived in time: finish the login in the browser sooner, or raise "
+                   "the login timeout";
+        case errc::damaged_key:
+            return "a key is present but damaged (a keyring item that fails its integrity check, or a data "
+                   "key or key-file passphrase of the wrong size): the store file was left unchanged; "
+                   "restore the key (or the key file) from a backup, or restore the store file it opens; "
+                   "logging in again does not help while the damaged key is there";
+        case errc::rolled_back:
+            return "the store file was replaced by an older copy (its seal counter went backwards): this "
+                   "operation was refused once and the older copy is served from now on; if the copy was not "
+                   "restored on purpose, put the newer file back and find out what replaced it";
         }
         return "unknown tokenvault error";
     }
@@ -468,6 +514,71 @@ void wipe(String& s) noexcept {
 
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/secure_buffer.hpp
+// begin file tokenvault/detail/temp_files.hpp
+// tokenvault/detail/temp_files.hpp: removing the temp files that writers killed mid-write left behind.
+//
+// The durable atomic write (posix_file.hpp) writes `<dir>/.<name>.tmp-<16 hex>` and renames it over
+// `<dir>/<name>`; a writer killed before the rename leaves the temp file, which may hold a secret (the file
+// keyring's passphrase). Every component that writes such files calls `remove_stale_temp_files` while it
+// holds the lock all writers of those files take, so no live writer's temp file can be removed.
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace tokenvault::detail {
+
+/// The temp-file name prefix of the atomic write for a target named `name`: ".<name>.tmp-".
+template <class = void>
+[[nodiscard]] inline std::string temp_file_prefix(std::string_view name) {
+    std::string prefix = ".";
+    prefix.append(name);
+    prefix.append(".tmp-");
+    return prefix;
+}
+
+/// The target name of an atomic write's temp file named `name` (".<target>.tmp-<16 hex>"), or "" when
+/// `name` is not such a temp file name.
+template <class = void>
+[[nodiscard]] inline std::string_view temp_file_target(std::string_view name) noexcept {
+    constexpr std::string_view marker = ".tmp-";
+    constexpr std::size_t hex_digits = 16;
+    if (name.size() < 1 + 1 + marker.size() + hex_digits || name.front() != '.') return {};
+    const auto suffix = name.substr(name.size() - hex_digits);
+    for (const char c : suffix)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+    const auto rest = name.substr(0, name.size() - hex_digits);
+    if (rest.size() < 1 + 1 + marker.size() || rest.substr(rest.size() - marker.size()) != marker) return {};
+    return rest.substr(1, rest.size() - 1 - marker.size());
+}
+
+/// Removes the regular files (never a symlink's target, never a directory) in `directory` that are temp
+/// files of an atomic write whose target name satisfies `is_target(std::string_view)`. Call it holding the
+/// lock every writer of those targets holds. Best effort: returns how many were removed.
+template <class IsTarget>
+std::size_t remove_stale_temp_files(const std::filesystem::path& directory, IsTarget&& is_target) noexcept {
+    std::size_t removed = 0;
+    try {
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            const auto target = temp_file_target(name);
+            if (target.empty() || !is_target(target)) continue;
+            std::error_code type_ec;
+            if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular || type_ec)
+                continue;
+            std::error_code remove_ec;
+            if (std::filesystem::remove(it->path(), remove_ec) && !remove_ec) ++removed;
+        }
+    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort; the next writer tries again
+    }
+    return removed;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/temp_files.hpp
 // begin file tokenvault/diagnostics/events.hpp
 // tokenvault/diagnostics/events.hpp: the typed events every component reports.
 //
@@ -584,9 +695,27 @@ struct login {
     std::string_view credential;  ///< credential hash
 };
 
+/// A store file was replaced by an older copy: sealed by the same key with a lower seal counter than one this
+/// store instance had loaded or written (the operation that met it failed with errc::rolled_back).
+struct rolled_back {
+    std::string_view file;           ///< the store file
+    std::uint64_t seen_counter = 0;  ///< the highest seal counter this instance had seen for the key
+    std::uint64_t file_counter = 0;  ///< the seal counter of the file on disk now
+};
+
+/// A stored entry could not be read (written by a newer version, a bug, a hand edit). It is neither served
+/// nor lost: the store keeps its text and writes it back unchanged, until a login of that credential
+/// replaces it or a logout removes it. Reported on every load that finds it.
+struct entry_unreadable {
+    std::string_view credential;  ///< the entry's key in the bundle: its credential hash (sanitized)
+    std::error_code reason;       ///< what is wrong with it
+    std::string_view detail;      ///< which field and why, e.g. "token: field 'expires_at' is out of range"
+};
+
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
-                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved, login>;
+                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved,
+                         login, rolled_back, entry_unreadable>;
 
 }  // namespace tokenvault::events
 // end file tokenvault/diagnostics/events.hpp
@@ -752,6 +881,7 @@ template <class = void>
     case errc::symlink_refused: return "unsafe_files";
     case errc::read_only_store: return "read_only";
     case errc::corrupt_file: return "corrupt";
+    case errc::damaged_key: return "damaged_key";
     default: return "error";
     }
 }
@@ -802,7 +932,7 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 }  // namespace tokenvault::diagnostics
 // end file tokenvault/diagnostics/resolution.hpp
 // begin file tokenvault/json.hpp
-// tokenvault/json.hpp: JSON mapping of tokens and bundles (nlohmann/json).
+// tokenvault/json.hpp: JSON mapping of tokens and bundles.
 //
 // Tokens: token_json.hpp. Bundles (docs/FORMAT.md): serialize_bundle writes the text directly into wiped
 // memory (detail/bundle_text.hpp); parse_bundle reads it with a strict pull reader, without an
@@ -812,6 +942,11 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 
 // begin file tokenvault/detail/bundle_reader.hpp
 // tokenvault/detail/bundle_reader.hpp: reads a bundle's JSON text straight into a `bundle` (json_cursor.hpp).
+//
+// Two kinds of failure, kept apart (docs/FORMAT.md): text that is not JSON, or a bundle whose own fields
+// (format, version, entries, last_generation) are wrong, fails the whole read; an entry that does not
+// satisfy the schema is isolated: it goes to bundle::unreadable with its text kept verbatim and the
+// reason, and every other entry loads. No intermediate document, no unwiped copy of a secret.
 
 #include <algorithm>
 #include <cstdint>
@@ -819,372 +954,26 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 
 // begin file tokenvault/credential_id.hpp
 // tokenvault/credential_id.hpp: the identity of a stored credential.
 //
 // A credential is identified by the canonical URL of the protected resource plus an optional account
 // (profile) name; a user-chosen server label is not identity, so renaming a server never orphans its
-// tokens. The canonical form and the hash are a file-format contract: see docs/FORMAT.md.
+// tokens. The canonical form and the hash are a file-format contract: see docs/FORMAT.md. A canonical
+// form is a fixed point: it parses again to itself (and so to the same hash), which is why input that
+// could not round-trip (a ':' in an unbracketed host, an empty port, a port with leading zeros, invalid
+// UTF-8) is refused rather than rewritten.
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <sodium.h>
-
-
-namespace tokenvault {
-
-/// Identity of a credential: canonical resource URL + optional account; hashable, file-name safe.
-class credential_id {
-public:
-    static constexpr std::size_t max_url_length = 2048;
-    static constexpr std::size_t max_account_length = 256;
-
-    /// Parses and canonicalises `resource_url` (see docs/FORMAT.md); `account` may be empty.
-    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url, std::string_view account = {}) {
-        auto canonical = canonicalize(resource_url);
-        if (!canonical) return canonical.error();
-        if (account.size() > max_account_length) return error{errc::too_large, "credential_id: account"};
-        for (const char c : account)
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-                return error{errc::invalid_argument, "credential_id: account contains a control character"};
-        credential_id id;
-        id.resource_ = std::move(*canonical);
-        id.account_ = std::string(account);
-        TOKENVAULT_TRY(id.compute_hash());
-        return id;
-    }
-
-    /// The canonical resource URL.
-    [[nodiscard]] const std::string& resource() const noexcept { return resource_; }
-    /// The account or profile name; empty when none.
-    [[nodiscard]] const std::string& account() const noexcept { return account_; }
-    /// SHA-256 (lower-case hex) of the identity: safe as a file name, keyring account or map key.
-    [[nodiscard]] const std::string& hash() const noexcept { return hash_; }
-
-    friend bool operator==(const credential_id& a, const credential_id& b) noexcept { return a.hash_ == b.hash_; }
-    friend bool operator<(const credential_id& a, const credential_id& b) noexcept { return a.hash_ < b.hash_; }
-
-    /// Returns the canonical form of an http(s) URL, or errc::invalid_url saying what is wrong.
-    [[nodiscard]] static result<std::string> canonicalize(std::string_view url) {
-        if (url.empty()) return error{errc::invalid_url, "credential_id: empty URL"};
-        if (url.size() > max_url_length) return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
-        for (const char c : url) {
-            const auto u = static_cast<unsigned char>(c);
-            if (u <= 0x20 || u == 0x7f)
-                return error{errc::invalid_url, "credential_id: URL contains a space or control character"};
-        }
-        const auto scheme_end = url.find("://");
-        if (scheme_end == std::string_view::npos)
-            return error{errc::invalid_url, "credential_id: URL has no scheme (expected https://...)"};
-        const std::string scheme = lower(url.substr(0, scheme_end));
-        if (scheme != "https" && scheme != "http")
-            return error{errc::invalid_url, "credential_id: scheme must be http or https"};
-        std::string_view rest = url.substr(scheme_end + 3);
-        const auto authority_end = rest.find_first_of("/?#");
-        const std::string_view authority = rest.substr(0, authority_end);
-        rest = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
-        if (authority.find('@') != std::string_view::npos)
-            return error{errc::invalid_url, "credential_id: URL must not contain user info"};
-
-        std::string_view host = authority;
-        std::string_view port;
-        if (!host.empty() && host.front() == '[') {  // IPv6 literal
-            const auto close = host.find(']');
-            if (close == std::string_view::npos) return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
-            port = host.substr(close + 1);
-            host = host.substr(0, close + 1);
-            if (!port.empty() && port.front() != ':') return error{errc::invalid_url, "credential_id: bad port"};
-            if (!port.empty()) port.remove_prefix(1);
-        } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
-            port = host.substr(colon + 1);
-            host = host.substr(0, colon);
-        }
-        if (host.empty()) return error{errc::invalid_url, "credential_id: URL has no host"};
-        for (const char c : host) {
-            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                            c == '.' || c == '_' || c == '[' || c == ']' || c == ':' || c == '%';
-            if (!ok) return error{errc::invalid_url, "credential_id: host contains an invalid character"};
-        }
-        std::string canonical = scheme + "://" + lower(host);
-        if (!port.empty()) {
-            if (port.size() > 5) return error{errc::invalid_url, "credential_id: port out of range"};
-            std::uint32_t value = 0;
-            for (const char c : port) {
-                if (c < '0' || c > '9') return error{errc::invalid_url, "credential_id: port is not a number"};
-                value = value * 10 + static_cast<std::uint32_t>(c - '0');
-            }
-            if (value == 0 || value > 65535) return error{errc::invalid_url, "credential_id: port out of range"};
-            const bool default_port = (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
-            if (!default_port) canonical += ":" + std::to_string(value);
-        }
-        const auto fragment = rest.find('#');
-        if (fragment != std::string_view::npos) rest = rest.substr(0, fragment);
-        if (rest.empty() || rest.front() == '?') canonical += '/';
-        canonical += rest;
-        return canonical;
-    }
-
-private:
-    credential_id() = default;
-
-    static std::string lower(std::string_view s) {
-        std::string out(s);
-        for (char& c : out)
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        return out;
-    }
-
-    result<void> compute_hash() {
-        TOKENVAULT_TRY(detail::ensure_sodium());
-        static constexpr std::string_view domain = "tokenvault-credential-v1\n";
-        crypto_hash_sha256_state state;
-        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        const auto feed = [&](std::string_view part) {
-            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
-        };
-        crypto_hash_sha256_init(&state);
-        feed(domain);
-        feed(resource_);
-        feed("\n");
-        feed(account_);
-        crypto_hash_sha256_final(&state, digest.data());
-        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-        hash_.assign(hex.data(), crypto_hash_sha256_BYTES * 2);
-        return {};
-    }
-
-    std::string resource_;
-    std::string account_;
-    std::string hash_;
-};
-
-}  // namespace tokenvault
-
-template <>
-struct std::hash<tokenvault::credential_id> {
-    std::size_t operator()(const tokenvault::credential_id& id) const noexcept {
-        return std::hash<std::string>{}(id.hash());
-    }
-};
-// end file tokenvault/credential_id.hpp
-// begin file tokenvault/entry.hpp
-// tokenvault/entry.hpp: a stored credential (`entry`), its secret-free summary (`entry_info`), and the
-// `bundle` of entries that a backend persists as one unit.
-//
-// Every write of an entry bumps its generation; compare-and-swap and erase_if compare it, so a caller
-// changes an entry only if nobody else changed it since the caller read it.
-
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <unordered_map>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-// begin file tokenvault/token.hpp
-// tokenvault/token.hpp: the OAuth token and the string type that holds its secrets.
-//
-// `secret_string` keeps its characters in memory that is zeroed when freed and prints as `<redacted>`
-// on every stream, so a token logged by mistake leaks nothing. `token` is the provider-neutral OAuth
-// credential; fields tokenvault does not know are kept in `extra` and written back unchanged.
-
-#include <chrono>
-#include <compare>
-#include <concepts>
-#include <cstring>
-#include <optional>
-#include <ostream>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-#include <sodium.h>
-
-
-namespace tokenvault {
-
-/// A string holding a secret: zeroed on destruction, compared in constant time, printed as <redacted>.
-class secret_string {
-public:
-    using storage_type = std::basic_string<char, std::char_traits<char>, detail::zeroing_allocator<char>>;
-
-    secret_string() = default;
-    explicit secret_string(std::string_view value) : value_(value.data(), value.size()) {}
-    secret_string(const secret_string&) = default;
-    secret_string(secret_string&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
-    secret_string& operator=(const secret_string& other) {
-        if (this != &other) {
-            wipe();
-            value_ = other.value_;
-        }
-        return *this;
-    }
-    secret_string& operator=(secret_string&& other) noexcept {
-        if (this != &other) {
-            wipe();
-            value_ = std::move(other.value_);
-            other.wipe();
-        }
-        return *this;
-    }
-    ~secret_string() { wipe(); }
-
-    /// The secret itself; handle with care (never log it).
-    [[nodiscard]] std::string_view reveal() const noexcept { return {value_.data(), value_.size()}; }
-    [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
-    [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
-
-    /// Constant-time equality of the secrets.
-    friend bool operator==(const secret_string& a, const secret_string& b) noexcept {
-        return a.value_.size() == b.value_.size() &&
-               (a.value_.empty() || sodium_memcmp(a.value_.data(), b.value_.data(), a.value_.size()) == 0);
-    }
-    /// Prints `<redacted>`, never the secret.
-    friend std::ostream& operator<<(std::ostream& os, const secret_string&) { return os << "<redacted>"; }
-
-private:
-    void wipe() noexcept {
-        // Zero the whole buffer, including a short-string buffer inside the object itself.
-        if (value_.capacity() > 0) sodium_memzero(value_.data(), value_.capacity());
-        value_.clear();
-    }
-    storage_type value_;
-};
-
-/// The clock of every tokenvault time point.
-using clock = std::chrono::system_clock;
-
-/// An OAuth credential as issued by an authorization server.
-struct token {
-    secret_string access_token;                  ///< the bearer credential
-    std::string token_type = "Bearer";           ///< usually "Bearer" or "DPoP"
-    std::optional<secret_string> refresh_token;  ///< absent when the server issued none
-    std::optional<clock::time_point> expires_at; ///< absent: unknown expiry, valid until a 401
-    std::vector<std::string> scopes;             ///< granted scopes
-    std::string issuer;                          ///< authorization server (issuer URL)
-    std::string client_id;                       ///< the OAuth client this token was issued to
-    std::optional<secret_string> client_secret;  ///< for confidential or dynamically registered clients
-    std::optional<secret_string> id_token;       ///< OpenID Connect ID token, if any
-    nlohmann::json extra = nlohmann::json::object();  ///< unknown fields, preserved on round trip
-
-    /// True when the token expires within `skew` of `now` (unknown expiry is never expired).
-    [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
-        return expires_at.has_value() && *expires_at <= now + skew;
-    }
-    /// Equal when every field is (secrets compared in constant time). A template so that a translation
-    /// unit that never compares tokens does not pay for resolving nlohmann::json's comparisons.
-    template <std::same_as<token> T>
-    friend bool operator==(const T& a, const T& b) {
-        return a.access_token == b.access_token && a.token_type == b.token_type &&
-               a.refresh_token == b.refresh_token && a.expires_at == b.expires_at && a.scopes == b.scopes &&
-               a.issuer == b.issuer && a.client_id == b.client_id && a.client_secret == b.client_secret &&
-               a.id_token == b.id_token && a.extra == b.extra;
-    }
-    /// Prints a redacted summary: type, expiry and scopes, never a secret.
-    friend std::ostream& operator<<(std::ostream& os, const token& t) {
-        os << "token{type=" << t.token_type << ", access_token=<redacted>";
-        if (t.refresh_token) os << ", refresh_token=<redacted>";
-        if (t.expires_at)
-            os << ", expires_at="
-               << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
-        os << ", scopes=" << t.scopes.size() << "}";
-        return os;
-    }
-};
-
-}  // namespace tokenvault
-// end file tokenvault/token.hpp
-
-namespace tokenvault {
-
-/// A stored credential: identity, token, generation and time of the last write.
-struct entry {
-    credential_id id;                                  ///< whose credential this is
-    ::tokenvault::token token;                         ///< the credential itself
-    std::uint64_t generation = 0;                      ///< bumped on every write of this entry
-    clock::time_point updated_at{};                    ///< time of the last write
-    nlohmann::json extra = nlohmann::json::object();   ///< unknown entry fields, preserved
-};
-
-/// What `list()` returns for an entry: identity and metadata, never a secret.
-struct entry_info {
-    credential_id id;                          ///< whose credential this is
-    std::optional<clock::time_point> expires_at;  ///< token expiry, if known
-    std::uint64_t generation = 0;              ///< the entry's generation
-    clock::time_point updated_at{};            ///< time of the last write
-    bool has_refresh_token = false;            ///< whether a silent refresh is possible
-    std::vector<std::string> scopes;           ///< granted scopes
-    std::string issuer;                        ///< authorization server
-};
-
-/// Name and version of the plaintext bundle format (docs/FORMAT.md).
-inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
-inline constexpr std::int64_t bundle_format_version = 1;
-
-/// The unit a backend persists: all entries, keyed by credential hash.
-struct bundle {
-    std::unordered_map<std::string, entry> entries;     ///< keyed by `credential_id::hash()`
-    std::uint64_t last_generation = 0;  ///< the last generation handed out; never reused in a bundle
-    nlohmann::json extra = nlohmann::json::object();    ///< unknown top-level fields, preserved
-};
-
-/// The secret-free summary of an entry.
-[[nodiscard]] inline entry_info summarize(const entry& e) {
-    return entry_info{e.id,         e.token.expires_at,     e.generation,  e.updated_at,
-                      e.token.refresh_token.has_value(), e.token.scopes, e.token.issuer};
-}
-
-}  // namespace tokenvault
-// end file tokenvault/entry.hpp
-// begin file tokenvault/token_json.hpp
-// tokenvault/token_json.hpp: JSON mapping of tokens (nlohmann/json), and the limits every token obeys.
-//
-// Expiry is written as an absolute RFC 3339 UTC time ("expires_at"); on read tokenvault also accepts
-// unix seconds, unix milliseconds (numbers >= 1e11) and "expires_in" relative to a known issue time.
-// Unknown fields are kept and written back. Every malformed input gives a typed error naming the field;
-// nothing is partially applied. Secrets in temporary JSON documents are wiped after use.
-// Functions are templates (a defaulted parameter, or the JSON type) so that a translation unit compiles
-// only those it calls.
-
-#include <charconv>
-#include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-// begin file tokenvault/detail/json_writer.hpp
-// tokenvault/detail/json_writer.hpp: writes JSON text straight into wiped memory.
-//
-// serialize_bundle uses it so that no intermediate nlohmann document holds copies of the secrets; the
-// only nlohmann use is for unknown fields that tokenvault preserves without knowing their shape.
-
-#include <charconv>
-#include <cstdint>
-#include <cstring>
-#include <string>
-#include <string_view>
-
-#include <nlohmann/json.hpp>
 
 // begin file tokenvault/detail/text_checks.hpp
 // tokenvault/detail/text_checks.hpp: byte-level checks every stored text field passes (UTF-8, control bytes).
@@ -1267,582 +1056,405 @@ template <bool StopAtJsonSpecials = false>
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/text_checks.hpp
 
-namespace tokenvault::detail {
+namespace tokenvault {
 
-/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
-class json_writer {
+/// Identity of a credential: canonical resource URL + optional account; hashable, file-name safe.
+class credential_id {
 public:
-    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
+    static constexpr std::size_t max_url_length = 2048;
+    static constexpr std::size_t max_account_length = 256;
 
-    /// Appends a JSON string; false when `value` is not valid UTF-8 (the text is then unusable).
-    [[nodiscard]] bool string(std::string_view value) {
-        static constexpr char hex[] = "0123456789abcdef";
-        out_ += '"';
-        std::size_t i = 0;
-        for (;;) {
-            const std::size_t run_end = printable_ascii_end<true>(value, i);
-            out_.append(value.data() + i, run_end - i);
-            i = run_end;
-            if (i == value.size()) break;
-            const auto c = static_cast<unsigned char>(value[i]);
-            if (c == '"' || c == '\\') {
-                const char escaped[] = {'\\', static_cast<char>(c)};
-                out_.append(escaped, sizeof escaped);
-                ++i;
-            } else if (c < 0x20) {
-                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-                out_.append(escaped, sizeof escaped);
-                ++i;
-            } else if (c == 0x7f) {
-                out_ += static_cast<char>(c);
-                ++i;
-            } else {
-                const auto length = utf8_sequence_length(value, i);
-                if (length == 0) return false;  // the caller discards the whole text
-                out_.append(value.data() + i, length);
-                i += length;
+    /// Parses and canonicalises `resource_url` (see docs/FORMAT.md); `account` may be empty.
+    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url, std::string_view account = {}) {
+        auto canonical = canonicalize(resource_url);
+        if (!canonical) return canonical.error();
+        if (account.size() > max_account_length) return error{errc::too_large, "credential_id: account"};
+        if (detail::has_control_or_nul(account))
+            return error{errc::invalid_argument, "credential_id: account contains a control character"};
+        if (!detail::valid_utf8(account))
+            return error{errc::invalid_argument, "credential_id: account is not valid UTF-8"};
+        credential_id id;
+        id.resource_ = std::move(*canonical);
+        id.account_ = std::string(account);
+        TOKENVAULT_TRY(id.compute_hash());
+        return id;
+    }
+
+    /// The canonical resource URL.
+    [[nodiscard]] const std::string& resource() const noexcept { return resource_; }
+    /// The account or profile name; empty when none.
+    [[nodiscard]] const std::string& account() const noexcept { return account_; }
+    /// SHA-256 (lower-case hex) of the identity: safe as a file name, keyring account or map key.
+    [[nodiscard]] const std::string& hash() const noexcept { return hash_; }
+
+    friend bool operator==(const credential_id& a, const credential_id& b) noexcept { return a.hash_ == b.hash_; }
+    friend bool operator<(const credential_id& a, const credential_id& b) noexcept { return a.hash_ < b.hash_; }
+
+    /// Returns the canonical form of an http(s) URL, or errc::invalid_url saying what is wrong.
+    [[nodiscard]] static result<std::string> canonicalize(std::string_view url) {
+        if (url.empty()) return error{errc::invalid_url, "credential_id: empty URL"};
+        if (url.size() > max_url_length) return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
+        for (const char c : url) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u <= 0x20 || u == 0x7f)
+                return error{errc::invalid_url, "credential_id: URL contains a space or control character"};
+        }
+        if (!detail::valid_utf8(url)) return error{errc::invalid_url, "credential_id: URL is not valid UTF-8"};
+        const auto scheme_end = url.find("://");
+        if (scheme_end == std::string_view::npos)
+            return error{errc::invalid_url, "credential_id: URL has no scheme (expected https://...)"};
+        const std::string scheme = lower(url.substr(0, scheme_end));
+        if (scheme != "https" && scheme != "http")
+            return error{errc::invalid_url, "credential_id: scheme must be http or https"};
+        std::string_view rest = url.substr(scheme_end + 3);
+        const auto authority_end = rest.find_first_of("/?#");
+        const std::string_view authority = rest.substr(0, authority_end);
+        rest = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+        if (authority.find('@') != std::string_view::npos)
+            return error{errc::invalid_url, "credential_id: URL must not contain user info"};
+
+        // host [":" port], the host a name or a bracketed IPv6 literal.
+        std::string_view host = authority;
+        std::optional<std::string_view> port;
+        bool bracketed = false;
+        if (!host.empty() && host.front() == '[') {
+            const auto close = host.find(']');
+            if (close == std::string_view::npos) return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
+            const auto after = host.substr(close + 1);
+            host = host.substr(0, close + 1);
+            bracketed = true;
+            if (!after.empty()) {
+                if (after.front() != ':') return error{errc::invalid_url, "credential_id: bad port"};
+                port = after.substr(1);
             }
+        } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+            port = host.substr(colon + 1);
+            host = host.substr(0, colon);
         }
-        out_ += '"';
-        return true;
-    }
-    /// Appends `"key":` (with a leading comma when needed).
-    [[nodiscard]] bool key(std::string_view name) {
-        separator();
-        if (!string(name)) return false;
-        out_ += ':';
-        return true;
-    }
-    /// Appends an unsigned number.
-    void number(std::uint64_t value) {
-        char buf[24];
-        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-        (void)ec;
-        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
-        const auto digits = static_cast<std::size_t>(end - buf);
-        const auto at = out_.size();
-        out_.resize(at + digits);
-        std::memcpy(out_.data() + at, buf, digits);
-    }
-    /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
-    template <class Json>
-    void value(const Json& v) {
-        std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-        out_ += text;
-        wipe(text);
-    }
-    void open_object() {
-        out_ += '{';
-        first_ = true;
-    }
-    void close_object() {
-        out_ += '}';
-        first_ = false;
-    }
-    void open_array() {
-        out_ += '[';
-        first_ = true;
-    }
-    void close_array() {
-        out_ += ']';
-        first_ = false;
-    }
-    /// Writes the separator before an array element.
-    void element() { separator(); }
-    /// Appends JSON text that is already well-formed (a value after `key`).
-    void raw(std::string_view json_text) { out_.append(json_text.data(), json_text.size()); }
-    /// The number of bytes written so far.
-    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
-    /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
-    template <class Json, class Skip>
-    [[nodiscard]] bool members_of(const Json& object, Skip&& skip) {
-        if (!object.is_object()) return true;
-        for (auto it = object.begin(); it != object.end(); ++it) {
-            if (skip(it.key())) continue;
-            if (!key(it.key())) return false;
-            value(it.value());
+        if (host.empty() || (bracketed && host.size() == 2))
+            return error{errc::invalid_url, "credential_id: URL has no host"};
+        const auto inner = bracketed ? host.substr(1, host.size() - 2) : host;
+        for (const char c : inner) {
+            const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                   c == '-' || c == '.' || c == '_' || c == '%';
+            if (!(name_char || (bracketed && c == ':')))
+                return error{errc::invalid_url, bracketed ? "credential_id: IPv6 host contains an invalid character"
+                                                          : "credential_id: host contains an invalid character"};
         }
-        return true;
+        std::string canonical = scheme + "://" + lower(host);
+        if (port) {
+            if (port->empty()) return error{errc::invalid_url, "credential_id: empty port after ':'"};
+            if (port->size() > 5 || (port->size() > 1 && port->front() == '0'))
+                return error{errc::invalid_url, "credential_id: port must be 1-65535 without leading zeros"};
+            std::uint32_t value = 0;
+            for (const char c : *port) {
+                if (c < '0' || c > '9') return error{errc::invalid_url, "credential_id: port is not a number"};
+                value = value * 10 + static_cast<std::uint32_t>(c - '0');
+            }
+            if (value == 0 || value > 65535) return error{errc::invalid_url, "credential_id: port out of range"};
+            const bool default_port = (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
+            if (!default_port) canonical += ":" + std::to_string(value);
+        }
+        const auto fragment = rest.find('#');
+        if (fragment != std::string_view::npos) rest = rest.substr(0, fragment);
+        if (rest.empty() || rest.front() == '?') canonical += '/';
+        canonical += rest;
+        if (canonical.size() > max_url_length)  // "https://host" gains its '/': it must still parse
+            return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
+        return canonical;
     }
-    [[nodiscard]] secret_text& text() noexcept { return out_; }
 
 private:
-    void separator() {
-        if (!first_) out_ += ',';
-        first_ = false;
+    credential_id() = default;
+
+    static std::string lower(std::string_view s) {
+        std::string out(s);
+        for (char& c : out)
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        return out;
     }
-    secret_text out_;
-    bool first_ = true;
+
+    result<void> compute_hash() {
+        TOKENVAULT_TRY(detail::ensure_sodium());
+        static constexpr std::string_view domain = "tokenvault-credential-v1\n";
+        crypto_hash_sha256_state state;
+        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+        const auto feed = [&](std::string_view part) {
+            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
+        };
+        crypto_hash_sha256_init(&state);
+        feed(domain);
+        feed(resource_);
+        feed("\n");
+        feed(account_);
+        crypto_hash_sha256_final(&state, digest.data());
+        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
+        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+        hash_.assign(hex.data(), crypto_hash_sha256_BYTES * 2);
+        return {};
+    }
+
+    std::string resource_;
+    std::string account_;
+    std::string hash_;
 };
 
-}  // namespace tokenvault::detail
-// end file tokenvault/detail/json_writer.hpp
+}  // namespace tokenvault
+
+template <>
+struct std::hash<tokenvault::credential_id> {
+    std::size_t operator()(const tokenvault::credential_id& id) const noexcept {
+        return std::hash<std::string>{}(id.hash());
+    }
+};
+// end file tokenvault/credential_id.hpp
+// begin file tokenvault/entry.hpp
+// tokenvault/entry.hpp: a stored credential (`entry`), its secret-free summary (`entry_info`), and the
+// `bundle` of entries that a backend persists as one unit.
+//
+// Every write of an entry bumps its generation; compare-and-swap and erase_if compare it, so a caller
+// changes an entry only if nobody else changed it since the caller read it.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+// begin file tokenvault/token.hpp
+// tokenvault/token.hpp: the OAuth token and the string type that holds its secrets.
+//
+// `secret_string` keeps its characters in memory that is zeroed when freed and prints as `<redacted>`
+// on every stream, so a token logged by mistake leaks nothing. `token` is the provider-neutral OAuth
+// credential; fields tokenvault does not know are kept in `extra` (an `extra_json`, whose memory is wiped
+// when released, since unknown fields may hold secrets too) and written back unchanged.
+
+#include <chrono>
+#include <compare>
+#include <concepts>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
 
 namespace tokenvault {
 
-/// Size limits applied to every token read or written.
-struct token_limits {
-    static constexpr std::size_t max_secret_length = 32 * 1024;   ///< access/refresh/id token, client secret
-    static constexpr std::size_t max_text_length = 4 * 1024;      ///< token type, issuer, client id, scope
-    static constexpr std::size_t max_scopes = 256;                ///< number of scopes
-    static constexpr std::size_t max_token_json = 256 * 1024;     ///< one serialized token with extras
-    static constexpr std::size_t max_bundle_json = 64u << 20;     ///< one serialized bundle
+/// A string holding a secret: zeroed on destruction, compared in constant time, printed as <redacted>.
+class secret_string {
+public:
+    using storage_type = std::basic_string<char, std::char_traits<char>, detail::zeroing_allocator<char>>;
+
+    secret_string() = default;
+    explicit secret_string(std::string_view value) : value_(value.data(), value.size()) {}
+    secret_string(const secret_string&) = default;
+    secret_string(secret_string&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
+    secret_string& operator=(const secret_string& other) {
+        if (this != &other) {
+            wipe();
+            value_ = other.value_;
+        }
+        return *this;
+    }
+    secret_string& operator=(secret_string&& other) noexcept {
+        if (this != &other) {
+            wipe();
+            value_ = std::move(other.value_);
+            other.wipe();
+        }
+        return *this;
+    }
+    ~secret_string() { wipe(); }
+
+    /// The secret itself; handle with care (never log it).
+    [[nodiscard]] std::string_view reveal() const noexcept { return {value_.data(), value_.size()}; }
+    [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
+    [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
+
+    /// Constant-time equality of the secrets.
+    friend bool operator==(const secret_string& a, const secret_string& b) noexcept {
+        return a.value_.size() == b.value_.size() &&
+               (a.value_.empty() || sodium_memcmp(a.value_.data(), b.value_.data(), a.value_.size()) == 0);
+    }
+    /// Prints `<redacted>`, never the secret.
+    friend std::ostream& operator<<(std::ostream& os, const secret_string&) { return os << "<redacted>"; }
+
+private:
+    void wipe() noexcept {
+        // Zero the whole buffer, including a short-string buffer inside the object itself.
+        if (value_.capacity() > 0) sodium_memzero(value_.data(), value_.capacity());
+        value_.clear();
+    }
+    storage_type value_;
 };
 
 namespace detail {
 
-/// Overwrites every string inside `doc` with zeros (for documents that held secrets).
-template <class Json>
-inline void scrub(Json& doc) noexcept {
-    if (doc.is_string()) {
-        auto& s = doc.template get_ref<std::string&>();
-        wipe(s);
-    } else if (doc.is_structured()) {
-        for (auto& child : doc) scrub(child);
-    }
-}
-
-/// Wipes a JSON document's strings when it goes out of scope.
-template <class Json>
-struct scrub_on_exit {
-    Json& doc;
-    explicit scrub_on_exit(Json& d) noexcept : doc(d) {}
-    scrub_on_exit(const scrub_on_exit&) = delete;
-    scrub_on_exit& operator=(const scrub_on_exit&) = delete;
-    ~scrub_on_exit() { scrub(doc); }
+/// Orders the keys of an extra_json object; transparent, so std::string, string_view and literals all
+/// find a key.
+struct text_less {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a < b; }
 };
 
-/// Formats a time point as RFC 3339 UTC with fractional seconds only when they are non-zero.
-template <class = void>
-inline std::string format_rfc3339(clock::time_point tp) {
-    using namespace std::chrono;
-    const auto ns_total = duration_cast<nanoseconds>(tp.time_since_epoch());
-    auto day_point = floor<days>(tp);
-    const year_month_day ymd{day_point};
-    const hh_mm_ss<nanoseconds> hms{duration_cast<nanoseconds>(tp - day_point)};
-    (void)ns_total;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02lld", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                  static_cast<long long>(hms.seconds().count()));
-    std::string out = buf;
-    if (const auto frac = hms.subseconds().count(); frac != 0) {
-        std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(frac));
-        std::string f = buf;
-        while (f.back() == '0') f.pop_back();
-        out += f;
-    }
-    out += 'Z';
-    return out;
-}
-
-/// Parses RFC 3339 ("2026-11-23T04:00:00Z", "...T04:00:00.5+01:00"); nullopt when malformed.
-template <class = void>
-inline std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
-    using namespace std::chrono;
-    const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
-        if (pos + n > s.size()) return false;
-        out = 0;
-        for (std::size_t i = pos; i < pos + n; ++i) {
-            if (s[i] < '0' || s[i] > '9') return false;
-            out = out * 10 + (s[i] - '0');
-        }
-        return true;
-    };
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-    if (s.size() < 20 || !digits(0, 4, y) || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' || !digits(8, 2, d) ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) || s[13] != ':' || !digits(14, 2, mi) ||
-        s[16] != ':' || !digits(17, 2, sec))
-        return std::nullopt;
-    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-    if (!ymd.ok() || y > 2200 || h > 23 || mi > 59 || sec > 60) return std::nullopt;  // 2200: far inside clock range
-    std::size_t pos = 19;
-    nanoseconds frac{0};
-    if (pos < s.size() && s[pos] == '.') {
-        ++pos;
-        long long value = 0;
-        int count = 0;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-            if (count < 9) {
-                value = value * 10 + (s[pos] - '0');
-                ++count;
-            }
-            ++pos;
-        }
-        if (count == 0) return std::nullopt;
-        for (int i = count; i < 9; ++i) value *= 10;
-        frac = nanoseconds{value};
-    }
-    minutes offset{0};
-    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-        ++pos;
-    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-        int oh = 0, om = 0;
-        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om))
-            return std::nullopt;
-        offset = hours{oh} + minutes{om};
-        if (s[pos] == '-') offset = -offset;
-        pos += 6;
-    } else {
-        return std::nullopt;
-    }
-    if (pos != s.size()) return std::nullopt;
-    const auto tp = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + frac - offset;
-    return time_point_cast<clock::duration>(tp);
-}
-
-template <class Json>
-inline result<std::string> text_field(const Json& doc, const char* name, bool required,
-                                      std::size_t max_length) {
-    const auto found = doc.find(name);
-    if (found == doc.end() || found->is_null()) {
-        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
-        return std::string{};
-    }
-    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->template get_ref<const std::string&>();
-    if (value.size() > max_length)
-        return error{errc::too_large, std::string("token: field '") + name + "' is too long"};
-    if (has_control_or_nul(value))
-        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
-    return value;
-}
-
-template <class Json>
-inline result<std::optional<secret_string>> secret_field(const Json& doc, const char* name, bool required) {
-    const auto found = doc.find(name);
-    if (found == doc.end() || found->is_null()) {
-        if (required) return error{errc::missing_field, std::string("token: field '") + name + "'"};
-        return std::optional<secret_string>{};
-    }
-    if (!found->is_string()) return error{errc::wrong_type, std::string("token: field '") + name + "' must be a string"};
-    const auto& value = found->template get_ref<const std::string&>();
-    if (value.size() > token_limits::max_secret_length)
-        return error{errc::too_large, std::string("token: field '") + name + "' is longer than 32 KiB"};
-    if (has_control_or_nul(value))
-        return error{errc::invalid_argument, std::string("token: field '") + name + "' contains a control character"};
-    return std::optional<secret_string>{secret_string{value}};
-}
-
-/// The latest expiry tokenvault accepts (2200-01-01T00:00:00Z): far later than any real token, far inside
-/// the range of the nanosecond clock (year 2262), so no conversion can overflow.
-inline constexpr double max_expiry_seconds = 7258118400.0;
-
-/// An expiry written as RFC 3339 text.
-template <class = void>
-inline result<std::optional<clock::time_point>> expiry_from_text(std::string_view text, const char* name) {
-    auto tp = parse_rfc3339(text);
-    if (!tp) return error{errc::wrong_type, std::string("token: field '") + name + "' is not an RFC 3339 time"};
-    return std::optional<clock::time_point>{*tp};
-}
-
-/// An expiry written as unix seconds, or unix milliseconds (>= 1e11).
-template <class = void>
-inline result<std::optional<clock::time_point>> expiry_from_number(double n, const char* name) {
-    using namespace std::chrono;
-    const bool millis = n >= 1e11;  // 1e11 seconds is the year 5138: larger values are milliseconds
-    const double seconds = millis ? n / 1000.0 : n;
-    if (!(n >= 0) || seconds > max_expiry_seconds)
-        return error{errc::value_out_of_range,
-                     std::string("token: field '") + name + "' is out of range (before 1970 or after 2200)"};
-    const auto ms = static_cast<std::int64_t>(millis ? n : n * 1000.0);
-    return std::optional<clock::time_point>{clock::time_point{duration_cast<clock::duration>(milliseconds{ms})}};
-}
-
-/// The error for an expiry that is neither text nor a number.
-template <class = void>
-inline error expiry_type_error(const char* name) {
-    return error{errc::wrong_type, std::string("token: field '") + name + "' must be a time string or a number"};
-}
-
-/// Reads an expiry given as RFC 3339 text, unix seconds, or unix milliseconds (>= 1e11).
-template <class Json>
-inline result<std::optional<clock::time_point>> expiry_field(const Json& value, const char* name) {
-    if (value.is_null()) return std::optional<clock::time_point>{};
-    if (value.is_string()) return expiry_from_text(value.template get_ref<const std::string&>(), name);
-    if (value.is_number()) return expiry_from_number(value.template get<double>(), name);
-    return expiry_type_error(name);
-}
-
-/// Resolves a relative "expires_in" (seconds after `issued_at`).
-template <class = void>
-inline result<clock::time_point> expiry_after(double seconds, const std::optional<clock::time_point>& issued_at) {
-    if (!(seconds >= 0) || seconds > 1e9)  // about 31 years: anything longer is a server bug
-        return error{errc::value_out_of_range, "token: field 'expires_in' must be a non-negative number of seconds"};
-    if (!issued_at)
-        return error{errc::missing_field, "token: 'expires_in' needs the time the token was issued (issued_at)"};
-    return *issued_at + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
-}
-
-/// Appends the scopes of a space-separated OAuth "scope" string.
-template <class = void>
-inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
-    std::size_t start = 0;
-    while (start < text.size()) {
-        const auto end = text.find(' ', start);
-        const auto piece = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-        if (!piece.empty()) scopes.emplace_back(piece);
-        if (end == std::string_view::npos) break;
-        start = end + 1;
-    }
-}
+/// The object type of extra_json: a std::map ordered by text_less.
+template <class Key, class Value, class /*Compare*/, class Allocator>
+using text_map = std::map<Key, Value, text_less, Allocator>;
 
 }  // namespace detail
 
-/// Checks a token's fields against tokenvault's limits (non-empty access token, sizes, no control bytes).
-template <class = void>
-[[nodiscard]] inline result<void> validate(const token& t) {
-    if (t.access_token.empty()) return error{errc::missing_field, "token: access_token is empty"};
-    const auto check_secret = [](const secret_string& s, const char* name) -> result<void> {
-        if (s.size() > token_limits::max_secret_length)
-            return error{errc::too_large, std::string("token: ") + name + " is longer than 32 KiB"};
-        if (detail::has_control_or_nul(s.reveal()))
-            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
-        if (!detail::valid_utf8(s.reveal()))
-            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
-        return {};
-    };
-    const auto check_text = [](const std::string& s, const char* name) -> result<void> {
-        if (s.size() > token_limits::max_text_length)
-            return error{errc::too_large, std::string("token: ") + name + " is too long"};
-        if (detail::has_control_or_nul(s))
-            return error{errc::invalid_argument, std::string("token: ") + name + " contains a control character"};
-        if (!detail::valid_utf8(s))
-            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
-        return {};
-    };
-    TOKENVAULT_TRY(check_secret(t.access_token, "access_token"));
-    if (t.refresh_token) TOKENVAULT_TRY(check_secret(*t.refresh_token, "refresh_token"));
-    if (t.client_secret) TOKENVAULT_TRY(check_secret(*t.client_secret, "client_secret"));
-    if (t.id_token) TOKENVAULT_TRY(check_secret(*t.id_token, "id_token"));
-    if (t.token_type.empty()) return error{errc::missing_field, "token: token_type is empty"};
-    TOKENVAULT_TRY(check_text(t.token_type, "token_type"));
-    TOKENVAULT_TRY(check_text(t.issuer, "issuer"));
-    TOKENVAULT_TRY(check_text(t.client_id, "client_id"));
-    if (t.scopes.size() > token_limits::max_scopes) return error{errc::too_large, "token: too many scopes"};
-    for (const auto& scope : t.scopes) {
-        TOKENVAULT_TRY(check_text(scope, "scope"));
-        if (scope.empty() || scope.find(' ') != std::string::npos)
-            return error{errc::invalid_argument, "token: a scope is empty or contains a space"};
-    }
-    if (!t.extra.is_object()) return error{errc::wrong_type, "token: extra must be a JSON object"};
-    return {};
-}
+/// A JSON value of fields tokenvault does not know: nlohmann::basic_json whose strings and nodes live in
+/// memory that is wiped when released (detail::zeroing_allocator). Values nest at most 64 levels deep,
+/// counting the object that holds them (docs/FORMAT.md).
+using extra_json = nlohmann::basic_json<detail::text_map, std::vector, detail::secret_text, bool, std::int64_t,
+                                        std::uint64_t, double, detail::zeroing_allocator>;
 
-/// Options for reading a token from JSON.
-struct token_json_options {
-    /// The time the token was issued; needed to resolve a relative "expires_in".
-    std::optional<clock::time_point> issued_at;
+/// The clock of every tokenvault time point.
+using clock = std::chrono::system_clock;
+
+/// An OAuth credential as issued by an authorization server.
+struct token {
+    secret_string access_token;                  ///< the bearer credential
+    std::string token_type = "Bearer";           ///< usually "Bearer" or "DPoP"
+    std::optional<secret_string> refresh_token;  ///< absent when the server issued none
+    std::optional<clock::time_point> expires_at; ///< absent: unknown expiry, valid until a 401
+    std::vector<std::string> scopes;             ///< granted scopes
+    std::string issuer;                          ///< authorization server (issuer URL)
+    std::string client_id;                       ///< the OAuth client this token was issued to
+    std::optional<secret_string> client_secret;  ///< for confidential or dynamically registered clients
+    std::optional<secret_string> id_token;       ///< OpenID Connect ID token, if any
+    extra_json extra = extra_json::object();     ///< unknown fields, preserved on round trip
+
+    /// True when the token expires within `skew` of `now` (unknown expiry is never expired).
+    [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
+        return expires_at.has_value() && *expires_at <= now + skew;
+    }
+    /// Equal when every field is (secrets compared in constant time). A template so that a translation
+    /// unit that never compares tokens does not pay for resolving extra_json's comparisons.
+    template <std::same_as<token> T>
+    friend bool operator==(const T& a, const T& b) {
+        return a.access_token == b.access_token && a.token_type == b.token_type &&
+               a.refresh_token == b.refresh_token && a.expires_at == b.expires_at && a.scopes == b.scopes &&
+               a.issuer == b.issuer && a.client_id == b.client_id && a.client_secret == b.client_secret &&
+               a.id_token == b.id_token && a.extra == b.extra;
+    }
+    /// Prints a redacted summary: type, expiry and scopes, never a secret.
+    friend std::ostream& operator<<(std::ostream& os, const token& t) {
+        os << "token{type=" << t.token_type << ", access_token=<redacted>";
+        if (t.refresh_token) os << ", refresh_token=<redacted>";
+        if (t.expires_at)
+            os << ", expires_at="
+               << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
+        os << ", scopes=" << t.scopes.size() << "}";
+        return os;
+    }
 };
-
-/// Reads a token from a JSON object (a stored token or an OAuth token response).
-template <class Json = nlohmann::json>
-[[nodiscard]] inline result<token> token_from_json(const Json& doc, const token_json_options& options = {}) {
-    if (!doc.is_object()) return error{errc::wrong_type, "token: JSON value must be an object"};
-    token t;
-    {
-        auto access = detail::secret_field(doc, "access_token", true);
-        if (!access) return access.error();
-        t.access_token = std::move(**access);
-    }
-    {
-        auto type = detail::text_field(doc, "token_type", false, token_limits::max_text_length);
-        if (!type) return type.error();
-        if (!type->empty()) t.token_type = std::move(*type);
-    }
-    {
-        auto refresh = detail::secret_field(doc, "refresh_token", false);
-        if (!refresh) return refresh.error();
-        t.refresh_token = std::move(*refresh);
-        if (t.refresh_token && t.refresh_token->empty()) t.refresh_token.reset();
-    }
-    for (const char* name : {"client_secret", "id_token"}) {
-        auto secret = detail::secret_field(doc, name, false);
-        if (!secret) return secret.error();
-        (std::string_view(name) == "client_secret" ? t.client_secret : t.id_token) = std::move(*secret);
-    }
-    for (const char* name : {"issuer", "client_id"}) {
-        auto text = detail::text_field(doc, name, false, token_limits::max_text_length);
-        if (!text) return text.error();
-        (std::string_view(name) == "issuer" ? t.issuer : t.client_id) = std::move(*text);
-    }
-    if (const auto found = doc.find("expires_at"); found != doc.end()) {
-        auto expiry = detail::expiry_field(*found, "expires_at");
-        if (!expiry) return expiry.error();
-        t.expires_at = *expiry;
-    } else if (const auto rel = doc.find("expires_in"); rel != doc.end() && !rel->is_null()) {
-        if (!rel->is_number()) return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
-        auto expiry = detail::expiry_after(rel->template get<double>(), options.issued_at);
-        if (!expiry) return expiry.error();
-        t.expires_at = *expiry;
-    }
-    if (const auto found = doc.find("scopes"); found != doc.end() && !found->is_null()) {
-        if (!found->is_array()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
-        for (const auto& scope : *found) {
-            if (!scope.is_string()) return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
-            t.scopes.push_back(scope.template get<std::string>());
-        }
-    } else if (const auto scope = doc.find("scope"); scope != doc.end() && !scope->is_null()) {
-        if (!scope->is_string()) return error{errc::wrong_type, "token: field 'scope' must be a string"};
-        detail::append_scopes(scope->template get_ref<const std::string&>(), t.scopes);
-    }
-    static constexpr std::string_view known[] = {"access_token", "token_type",  "refresh_token", "client_secret",
-                                                 "id_token",     "issuer",      "client_id",     "expires_at",
-                                                 "expires_in",   "scopes",      "scope"};
-    for (auto it = doc.begin(); it != doc.end(); ++it) {
-        bool is_known = false;
-        for (const auto k : known) is_known = is_known || it.key() == k;
-        if (!is_known) t.extra[it.key()] = it.value();
-    }
-    TOKENVAULT_TRY(validate(t));
-    return t;
-}
-
-/// Writes a token as a JSON object; the caller must wipe the result with detail::scrub after use.
-template <class Json = nlohmann::json>
-[[nodiscard]] inline Json token_to_json(const token& t) {
-    Json doc = t.extra.is_object() ? Json(t.extra) : Json::object();
-    doc["access_token"] = std::string(t.access_token.reveal());
-    doc["token_type"] = t.token_type;
-    if (t.refresh_token) doc["refresh_token"] = std::string(t.refresh_token->reveal());
-    if (t.client_secret) doc["client_secret"] = std::string(t.client_secret->reveal());
-    if (t.id_token) doc["id_token"] = std::string(t.id_token->reveal());
-    if (!t.issuer.empty()) doc["issuer"] = t.issuer;
-    if (!t.client_id.empty()) doc["client_id"] = t.client_id;
-    if (t.expires_at) doc["expires_at"] = detail::format_rfc3339(*t.expires_at);
-    if (!t.scopes.empty()) doc["scopes"] = t.scopes;
-    return doc;
-}
-
-namespace detail {
-
-inline bool is_token_field(std::string_view k) noexcept {
-    return k == "access_token" || k == "token_type" || k == "refresh_token" || k == "client_secret" ||
-           k == "id_token" || k == "issuer" || k == "client_id" || k == "expires_at" || k == "expires_in" ||
-           k == "scopes" || k == "scope";
-}
-
-/// Writes a token object; false when a string is not valid UTF-8.
-template <class = void>
-[[nodiscard]] inline bool write_token(json_writer& w, const token& t) {
-    w.open_object();
-    bool ok = w.key("access_token") && w.string(t.access_token.reveal());
-    ok = ok && w.key("token_type") && w.string(t.token_type);
-    if (t.refresh_token) ok = ok && w.key("refresh_token") && w.string(t.refresh_token->reveal());
-    if (t.client_secret) ok = ok && w.key("client_secret") && w.string(t.client_secret->reveal());
-    if (t.id_token) ok = ok && w.key("id_token") && w.string(t.id_token->reveal());
-    if (!t.issuer.empty()) ok = ok && w.key("issuer") && w.string(t.issuer);
-    if (!t.client_id.empty()) ok = ok && w.key("client_id") && w.string(t.client_id);
-    if (t.expires_at) ok = ok && w.key("expires_at") && w.string(format_rfc3339(*t.expires_at));
-    if (!t.scopes.empty()) {
-        ok = ok && w.key("scopes");
-        w.open_array();
-        for (const auto& scope : t.scopes) {
-            w.element();
-            ok = ok && w.string(scope);
-        }
-        w.close_array();
-    }
-    ok = ok && w.members_of(t.extra, is_token_field);
-    w.close_object();
-    return ok;
-}
-
-}  // namespace detail
 
 }  // namespace tokenvault
-// end file tokenvault/token_json.hpp
-// begin file tokenvault/detail/bundle_text.hpp
-// tokenvault/detail/bundle_text.hpp: writing a bundle's JSON text, reusing the text of unchanged entries.
+// end file tokenvault/token.hpp
+
+namespace tokenvault {
+
+/// A stored credential: identity, token, generation and time of the last write.
+struct entry {
+    credential_id id;                                  ///< whose credential this is
+    ::tokenvault::token token;                         ///< the credential itself
+    std::uint64_t generation = 0;                      ///< bumped on every write of this entry
+    clock::time_point updated_at{};                    ///< time of the last write
+    extra_json extra = extra_json::object();           ///< unknown entry fields, preserved
+};
+
+/// What `list()` returns for an entry: identity and metadata, never a secret.
+struct entry_info {
+    credential_id id;                          ///< whose credential this is
+    std::optional<clock::time_point> expires_at;  ///< token expiry, if known
+    std::uint64_t generation = 0;              ///< the entry's generation
+    clock::time_point updated_at{};            ///< time of the last write
+    bool has_refresh_token = false;            ///< whether a silent refresh is possible
+    std::vector<std::string> scopes;           ///< granted scopes
+    std::string issuer;                        ///< authorization server
+};
+
+/// Name and version of the plaintext bundle format (docs/FORMAT.md).
+inline constexpr std::string_view bundle_format_name = "tokenvault-bundle";
+inline constexpr std::int64_t bundle_format_version = 1;
+
+/// Generations and `last_generation` stay below 2^63: a reader refuses anything at or above it, so a counter
+/// can never wrap around to 0 ("absent") within a bundle (docs/FORMAT.md).
+inline constexpr std::uint64_t generation_limit = std::uint64_t{1} << 63;
+
+/// An entry of a stored bundle that this build cannot read (written by a newer version, a bug or a hand
+/// edit): it is never served, and it is written back byte for byte on every save, until a write of its
+/// credential replaces it or an erase removes it.
+struct unreadable_entry {
+    detail::secret_text text;  ///< the entry's JSON value exactly as stored (it may hold secrets)
+    error why;                 ///< what is wrong with it; never a secret
+};
+
+/// The unit a backend persists: all entries, keyed by credential hash.
+struct bundle {
+    std::unordered_map<std::string, entry> entries;     ///< keyed by `credential_id::hash()`
+    std::uint64_t last_generation = 0;  ///< the last generation handed out; never reused in a bundle
+    extra_json extra = extra_json::object();            ///< unknown top-level fields, preserved
+    std::map<std::string, unreadable_entry> unreadable;  ///< entries that did not parse, by their key
+};
+
+namespace detail {
+
+/// An entry key fit for an event or a message: itself when it looks like a key tokenvault writes (at most
+/// 128 bytes of [0-9A-Za-z._-]), else a placeholder (a hand-edited key could hold anything).
+[[nodiscard]] inline std::string_view displayable_key(std::string_view key) noexcept {
+    if (key.empty() || key.size() > 128) return "<unprintable key>";
+    for (const char c : key)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' ||
+              c == '-'))
+            return "<unprintable key>";
+    return key;
+}
+
+}  // namespace detail
+
+/// The secret-free summary of an entry.
+[[nodiscard]] inline entry_info summarize(const entry& e) {
+    return entry_info{e.id,         e.token.expires_at,     e.generation,  e.updated_at,
+                      e.token.refresh_token.has_value(), e.token.scopes, e.token.issuer};
+}
+
+}  // namespace tokenvault
+// end file tokenvault/entry.hpp
+// begin file tokenvault/token_json.hpp
+// tokenvault/token_json.hpp: the token JSON schema: its limits, one reader and one writer.
+//
+// Every door a token comes through reads it with detail::read_token (stored bundles, token endpoint
+// responses, the importers) and every token tokenvault writes goes through detail::write_token; validate()
+// is the rule both obey, so whatever any door accepts is storable and reads back equal. Expiry is written
+// as an absolute RFC 3339 UTC time ("expires_at"); on read tokenvault also accepts unix seconds, unix
+// milliseconds (numbers >= 1e11) and "expires_in" relative to a known issue time; every time must lie in
+// 1970-2200 (detail/time_text.hpp). Unknown fields are kept (at most 64 levels deep) and written back.
+// Every malformed input gives a typed error naming the field; nothing is partially applied. The reader
+// works on json_cursor and the writer on json_writer: no copy of a secret is left in unwiped memory.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <utility>
+#include <vector>
 
-
-namespace tokenvault::detail {
-
-/// The JSON text of the bundle a backend last read or wrote, and where each entry's object sits in it.
-/// Writing the next version of that bundle copies the text of every entry whose generation and update
-/// time are unchanged instead of serializing it again: a put re-serializes one entry, not all of them.
-/// Sound because a generation is never reused within a bundle (every write takes last_generation + 1)
-/// and a load replaces the whole record. Held in wiped memory, like the bundle's tokens.
-struct bundle_text {
-    struct entry_span {
-        std::uint64_t generation = 0;
-        clock::time_point updated_at{};
-        std::size_t offset = 0;  ///< of the entry's object in `text`
-        std::size_t size = 0;
-    };
-    secret_text text;
-    std::unordered_map<std::string, entry_span> entries;  ///< by credential hash
-
-    /// The text of the entry with this hash, generation and update time, if it is recorded.
-    [[nodiscard]] std::optional<std::string_view> find(const std::string& hash, const entry& e) const {
-        const auto found = entries.find(hash);
-        if (found == entries.end() || found->second.generation != e.generation ||
-            found->second.updated_at != e.updated_at)
-            return std::nullopt;
-        return std::string_view(text.data() + found->second.offset, found->second.size);
-    }
-};
-
-/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
-template <class = void>
-[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
-    constexpr std::size_t typical_entry = 1024;
-    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
-    bundle_text out;
-    out.entries.reserve(b.entries.size());
-    w.open_object();
-    bool ok = w.key("format") && w.string(bundle_format_name);
-    ok = ok && w.key("version");
-    w.number(static_cast<std::uint64_t>(bundle_format_version));
-    ok = ok && w.key("last_generation");
-    w.number(b.last_generation);
-    ok = ok && w.members_of(b.extra, [](std::string_view k) {
-        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
-    });
-    ok = ok && w.key("entries");
-    w.open_object();
-    for (const auto& [hash, e] : b.entries) {
-        if (!ok) break;
-        ok = w.key(hash);
-        const std::size_t start = w.size();
-        if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
-            w.raw(*unchanged);
-        } else {
-            w.open_object();
-            ok = ok && w.key("resource") && w.string(e.id.resource());
-            if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
-            ok = ok && w.key("generation");
-            w.number(e.generation);
-            ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
-            ok = ok && w.key("token") && write_token(w, e.token);
-            ok = ok && w.members_of(e.extra, [](std::string_view k) {
-                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
-            });
-            w.close_object();
-        }
-        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
-    }
-    w.close_object();
-    w.close_object();
-    if (!ok) return error{errc::invalid_argument, "bundle: a text field is not valid UTF-8"};
-    if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
-    out.text = std::move(w.text());
-    return out;
-}
-
-}  // namespace tokenvault::detail
-// end file tokenvault/detail/bundle_text.hpp
 // begin file tokenvault/detail/json_cursor.hpp
 // tokenvault/detail/json_cursor.hpp: a strict JSON pull reader for text that holds secrets.
 //
-// `parse_bundle` reads decrypted bundles with it instead of building an nlohmann document first. Strings
+// Every JSON input tokenvault reads goes through it: decrypted bundles, token endpoint responses and the
+// files and keyring items of the importers, instead of building an nlohmann document first. Strings
 // without escapes are handed out as views into the input (which lives in secure memory); strings with
 // escapes are decoded into a scratch buffer that is wiped when it is released. So reading a bundle leaves
 // no unwiped copy of a token anywhere, and costs about a third of a document parse.
@@ -1850,7 +1462,10 @@ template <class = void>
 // The grammar is RFC 8259, as strict as nlohmann::json::parse: no comments, no trailing commas, no BOM,
 // strings must be well-formed UTF-8 without raw control characters, lone surrogate escapes are refused.
 // Every read reports failure by returning false; `failed()` then stays true and `offset()` says where.
-// Nesting is only walked by `skip`, which uses a heap stack: deep input cannot overflow the call stack.
+// Nesting is only walked by `skip` (and json_value.hpp's reader), with a heap stack and a depth limit:
+// deep input cannot overflow the call stack, and input deeper than the limit is told apart from bad JSON
+// (`too_deep()`). After a value that the caller refuses for its meaning, `restart_at` goes back to its
+// start so that it can be skipped whole.
 
 #include <charconv>
 #include <cstddef>
@@ -1893,8 +1508,25 @@ public:
     json_cursor(const json_cursor&) = delete;
     json_cursor& operator=(const json_cursor&) = delete;
 
+    /// No depth limit for `skip` (it walks nesting with a heap stack).
+    static constexpr std::size_t unlimited_depth = ~std::size_t{0};
+
     /// True once any read failed (the input is not JSON).
     [[nodiscard]] bool failed() const noexcept { return failed_; }
+    /// True when the last `skip` stopped at a value nested deeper than its limit (`failed()` stays false).
+    [[nodiscard]] bool too_deep() const noexcept { return too_deep_; }
+    /// Goes back to `offset`, where a value starts that an earlier read returned from `offset()`, and
+    /// forgets a depth stop. Not after `failed()`: bad JSON stays bad.
+    void restart_at(std::size_t offset) noexcept {
+        if (failed_) return;
+        pos_ = offset;
+        too_deep_ = false;
+    }
+    /// Stops the read here as too deep (for readers of nested values built on this cursor).
+    bool stop_too_deep() noexcept {
+        too_deep_ = true;
+        return false;
+    }
     /// Byte offset of the failure, or of the next character to read.
     [[nodiscard]] std::size_t offset() const noexcept { return pos_; }
 
@@ -2005,8 +1637,10 @@ public:
         return literal("null") || fail();
     }
 
-    /// Reads any value, checking it completely, and returns its text.
-    [[nodiscard]] bool skip(std::string_view& raw) {
+    /// Reads any value, checking it completely, and returns its text. A value whose arrays and objects
+    /// nest more than `max_depth` deep (the value itself counting as 1) stops the read: false, with
+    /// `too_deep()` true and `failed()` false.
+    [[nodiscard]] bool skip(std::string_view& raw, std::size_t max_depth = unlimited_depth) {
         skip_whitespace();
         const std::size_t start = pos_;
         std::string open;  // the enclosing containers, '{' or '[', innermost last
@@ -2015,6 +1649,7 @@ public:
             switch (peek()) {
             case kind::object:
             case kind::array: {
+                if (open.size() >= max_depth) return stop_too_deep();
                 const char bracket = text_[pos_++];
                 skip_whitespace();
                 if (pos_ < text_.size() && text_[pos_] == (bracket == '{' ? '}' : ']')) {
@@ -2255,6 +1890,7 @@ private:
     std::string_view text_;
     std::size_t pos_ = 0;
     bool failed_ = false;
+    bool too_deep_ = false;
     bool first_ = true;          // no member/element read yet in the innermost open container
     secret_text key_scratch_;    // decoded keys
     secret_text value_scratch_;  // decoded string values (may be secrets)
@@ -2262,34 +1898,1021 @@ private:
 
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/json_cursor.hpp
+// begin file tokenvault/detail/json_value.hpp
+// tokenvault/detail/json_value.hpp: reading, checking and writing the JSON values of unknown fields.
+//
+// Fields tokenvault does not know are kept as extra_json values (token.hpp). Every path that builds,
+// checks or writes one walks it with an explicit heap stack, never by recursion, and refuses a value that
+// nests deeper than max_json_depth: hostile input cannot overflow the call stack, and a kept value can
+// always be copied, compared and written again. The reader builds values straight from json_cursor (no
+// parse buffer holds a copy of a secret); the writer writes exactly what the reader reads back.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin file tokenvault/detail/json_writer.hpp
+// tokenvault/detail/json_writer.hpp: writes JSON text straight into wiped memory.
+//
+// The token and bundle writers use it so that no intermediate document holds copies of the secrets;
+// unknown fields (extra_json values) are written by json_value.hpp on top of it.
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
 
 namespace tokenvault::detail {
 
-/// Reads a bundle straight from its text with json_cursor: no intermediate document, no unwiped copy of
-/// a secret (json_cursor.hpp). Field rules are those of token_from_json and docs/FORMAT.md. Any error
-/// stops the read; nothing of a failed read escapes.
-template <class Json = nlohmann::json>
+/// Writes JSON text straight into a wiped string: no intermediate document holding copies of secrets.
+class json_writer {
+public:
+    explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
+
+    /// Appends a JSON string; false when `value` is not valid UTF-8 (the text is then unusable).
+    [[nodiscard]] bool string(std::string_view value) {
+        static constexpr char hex[] = "0123456789abcdef";
+        out_ += '"';
+        std::size_t i = 0;
+        for (;;) {
+            const std::size_t run_end = printable_ascii_end<true>(value, i);
+            out_.append(value.data() + i, run_end - i);
+            i = run_end;
+            if (i == value.size()) break;
+            const auto c = static_cast<unsigned char>(value[i]);
+            if (c == '"' || c == '\\') {
+                const char escaped[] = {'\\', static_cast<char>(c)};
+                out_.append(escaped, sizeof escaped);
+                ++i;
+            } else if (c < 0x20) {
+                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+                out_.append(escaped, sizeof escaped);
+                ++i;
+            } else if (c == 0x7f) {
+                out_ += static_cast<char>(c);
+                ++i;
+            } else {
+                const auto length = utf8_sequence_length(value, i);
+                if (length == 0) return false;  // the caller discards the whole text
+                out_.append(value.data() + i, length);
+                i += length;
+            }
+        }
+        out_ += '"';
+        return true;
+    }
+    /// Appends `"key":` (with a leading comma when needed).
+    [[nodiscard]] bool key(std::string_view name) {
+        separator();
+        if (!string(name)) return false;
+        out_ += ':';
+        return true;
+    }
+    /// Appends an unsigned number.
+    void number(std::uint64_t value) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+        (void)ec;
+        append_chars(buf, end);
+    }
+    /// Appends a signed number.
+    void number(std::int64_t value) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+        (void)ec;
+        append_chars(buf, end);
+    }
+    /// Appends a floating-point number in the shortest form that reads back exactly, with ".0" when it
+    /// would otherwise read back as an integer; false for infinity and NaN (JSON has no text for them).
+    [[nodiscard]] bool number(double value) {
+        if (!std::isfinite(value)) return false;
+        char buf[40];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf - 2, value);
+        if (ec != std::errc{}) return false;
+        if (std::string_view(buf, static_cast<std::size_t>(end - buf)).find_first_of(".e") == std::string_view::npos) {
+            *end++ = '.';
+            *end++ = '0';
+        }
+        append_chars(buf, end);
+        return true;
+    }
+    void open_object() {
+        out_ += '{';
+        first_ = true;
+    }
+    void close_object() {
+        out_ += '}';
+        first_ = false;
+    }
+    void open_array() {
+        out_ += '[';
+        first_ = true;
+    }
+    void close_array() {
+        out_ += ']';
+        first_ = false;
+    }
+    /// Writes the separator before an array element.
+    void element() { separator(); }
+    /// Appends JSON text that is already well-formed (a value after `key`).
+    void raw(std::string_view json_text) { out_.append(json_text.data(), json_text.size()); }
+    /// The number of bytes written so far.
+    [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+    /// The text written so far.
+    [[nodiscard]] secret_text& text() noexcept { return out_; }
+
+private:
+    void append_chars(const char* first, const char* last) {
+        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
+        const auto size = static_cast<std::size_t>(last - first);
+        const auto at = out_.size();
+        out_.resize(at + size);
+        std::memcpy(out_.data() + at, first, size);
+    }
+    void separator() {
+        if (!first_) out_ += ',';
+        first_ = false;
+    }
+    secret_text out_;
+    bool first_ = true;
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/json_writer.hpp
+
+namespace tokenvault::detail {
+
+/// The deepest nesting of arrays and objects in a kept JSON value, counting the object that holds the
+/// unknown field (a token, an entry, the bundle) as level 1. Deeper input is refused (errc::too_large).
+inline constexpr std::size_t max_json_depth = 64;
+
+/// Levels left for the value of a member of an object that is itself at level 1.
+inline constexpr std::size_t max_member_depth = max_json_depth - 1;
+
+/// The error for text that is not JSON (or nests too deep) at the cursor's position; `what` names the input.
+template <class = void>
+[[nodiscard]] inline error json_read_error(const json_cursor& in, std::string_view what) {
+    if (in.too_deep()) return error{errc::too_large, std::string(what) + ": JSON nested deeper than 64 levels"};
+    return error{errc::malformed_json,
+                 std::string(what) + ": not valid JSON at byte " + std::to_string(in.offset())};
+}
+
+/// The error for the invalid text at the cursor (which then stays failed there).
+template <class = void>
+[[nodiscard]] inline error not_json(json_cursor& in, std::string_view what) {
+    std::string_view ignored;
+    (void)in.skip(ignored);
+    return json_read_error(in, what);
+}
+
+/// Starts reading a whole document that must be one object (`kind::object`) or array: consumes its
+/// opening bracket. Errors: not JSON, nested deeper than 64 levels, or another kind of value (wrong_type).
+template <class = void>
+[[nodiscard]] inline result<void> begin_document(json_cursor& in, json_cursor::kind expected, std::string_view what) {
+    if (in.peek() != expected) {
+        std::string_view ignored;
+        if (!in.skip(ignored, max_json_depth) || !in.finish()) return json_read_error(in, what);
+        return error{errc::wrong_type, std::string(what) + (expected == json_cursor::kind::object
+                                                                ? ": not a JSON object"
+                                                                : ": not a JSON array")};
+    }
+    if (!(expected == json_cursor::kind::object ? in.begin_object() : in.begin_array()))
+        return json_read_error(in, what);
+    return {};
+}
+
+/// Ends reading a whole document after its last member or element: nothing may follow.
+template <class = void>
+[[nodiscard]] inline result<void> end_document(json_cursor& in, std::string_view what) {
+    if (in.failed() || in.too_deep() || !in.finish()) return json_read_error(in, what);
+    return {};
+}
+
+/// Reads the value at `in` into `out`, at most `max_depth` arrays/objects deep (the value itself counting
+/// as 1). False when the text is not JSON (`in.failed()`) or nests deeper (`in.too_deep()`); `out` then
+/// holds a partial value. A key that appears twice in an object: the last one counts.
+template <class Json>
+[[nodiscard]] bool read_json_value(json_cursor& in, Json& out, std::size_t max_depth) {
+    using kind = json_cursor::kind;
+    using string_type = typename Json::string_t;
+    std::vector<Json*> open;  // the containers being filled, innermost last
+    Json* target = &out;
+    for (;;) {
+        // A value starts here: read it into *target.
+        switch (in.peek()) {
+        case kind::object:
+        case kind::array: {
+            if (open.size() >= max_depth) return in.stop_too_deep();
+            const bool object = in.peek() == kind::object;
+            if (!(object ? in.begin_object() : in.begin_array())) return false;
+            *target = object ? Json::object() : Json::array();
+            open.push_back(target);
+            break;
+        }
+        case kind::string: {
+            std::string_view text;
+            if (!in.string(text)) return false;
+            *target = string_type(text.data(), text.size());
+            break;
+        }
+        case kind::number: {
+            json_number n;
+            if (!in.number(n)) return false;
+            switch (n.kind) {
+            case json_number::type::unsigned_integer: *target = n.unsigned_value; break;
+            case json_number::type::signed_integer: *target = n.signed_value; break;
+            case json_number::type::floating: *target = n.floating_value; break;
+            }
+            break;
+        }
+        case kind::boolean: {
+            bool b = false;
+            if (!in.boolean(b)) return false;
+            *target = b;
+            break;
+        }
+        case kind::null:
+            if (!in.null()) return false;
+            *target = nullptr;
+            break;
+        case kind::invalid: {
+            std::string_view ignored;
+            return in.skip(ignored);  // fails, at the right offset
+        }
+        }
+        // Then the next member or element of the innermost open container, closing finished ones.
+        for (;;) {
+            if (open.empty()) return true;
+            Json& container = *open.back();
+            if (container.is_object()) {
+                std::string_view key;
+                if (in.next_member(key)) {
+                    target = &container[string_type(key.data(), key.size())];
+                    break;
+                }
+            } else if (in.next_element()) {
+                container.push_back(nullptr);
+                target = &container.back();
+                break;
+            }
+            if (in.failed()) return false;
+            open.pop_back();
+        }
+    }
+}
+
+/// Walks `value` depth first with an explicit stack. `visit(const Json& v, std::string_view* key, depth)`
+/// sees every value before its children (`key`: its name in the enclosing object, else nullptr) and
+/// returns false to stop; `leave(const Json& container)` is called after a container's last child.
+/// False when stopped, or when a container sits deeper than `max_depth` (the value itself at 1).
+template <class Json, class Visit, class Leave>
+[[nodiscard]] bool walk_json_value(const Json& value, std::size_t max_depth, Visit&& visit, Leave&& leave) {
+    struct frame {
+        const Json* container;
+        typename Json::const_iterator next;
+    };
+    std::vector<frame> open;
+    const Json* current = &value;
+    std::string_view current_key;
+    bool has_key = false;
+    for (;;) {
+        if (!visit(*current, has_key ? &current_key : nullptr, open.size())) return false;
+        if (current->is_structured()) {
+            if (open.size() >= max_depth) return false;
+            open.push_back(frame{current, current->cbegin()});
+        }
+        for (;;) {
+            if (open.empty()) return true;
+            frame& top = open.back();
+            if (top.next != top.container->cend()) {
+                current = &*top.next;
+                has_key = top.container->is_object();
+                if (has_key) current_key = std::string_view(top.next.key());
+                ++top.next;
+                break;
+            }
+            leave(*top.container);
+            open.pop_back();
+        }
+    }
+}
+
+/// Whether `value` survives a write and a read unchanged: strings and keys in UTF-8, finite numbers, no
+/// binary or discarded values, and at most `max_depth` arrays/objects deep (the value itself at 1).
+template <class Json>
+[[nodiscard]] bool storable_json_value(const Json& value, std::size_t max_depth) {
+    return walk_json_value(
+        value, max_depth,
+        [](const Json& v, const std::string_view* key, std::size_t) {
+            if (key != nullptr && !valid_utf8(*key)) return false;
+            if (v.is_string()) return valid_utf8(v.template get_ref<const typename Json::string_t&>());
+            if (v.is_number_float()) return std::isfinite(v.template get<double>());
+            return !v.is_binary() && !v.is_discarded();
+        },
+        [](const Json&) {});
+}
+
+/// Writes `value` (see storable_json_value); false when it is not storable (the text is then unusable).
+template <class Json>
+[[nodiscard]] bool write_json_value(json_writer& w, const Json& value, std::size_t max_depth) {
+    return walk_json_value(
+        value, max_depth,
+        [&](const Json& v, const std::string_view* key, std::size_t depth) {
+            if (key != nullptr) {
+                if (!w.key(*key)) return false;
+            } else if (depth > 0) {
+                w.element();
+            }
+            switch (v.type()) {
+            case Json::value_t::object: w.open_object(); return true;
+            case Json::value_t::array: w.open_array(); return true;
+            case Json::value_t::string: return w.string(v.template get_ref<const typename Json::string_t&>());
+            case Json::value_t::boolean: w.raw(v.template get<bool>() ? "true" : "false"); return true;
+            case Json::value_t::null: w.raw("null"); return true;
+            case Json::value_t::number_unsigned: w.number(v.template get<std::uint64_t>()); return true;
+            case Json::value_t::number_integer: w.number(v.template get<std::int64_t>()); return true;
+            case Json::value_t::number_float: return w.number(v.template get<double>());
+            case Json::value_t::binary:
+            case Json::value_t::discarded: return false;
+            }
+            return false;
+        },
+        [&](const Json& container) {
+            if (container.is_object())
+                w.close_object();
+            else
+                w.close_array();
+        });
+}
+
+/// Writes every member of `object` (unknown fields of an object at level 1; null: none) whose name `skip`
+/// does not claim; false when a member is not storable.
+template <class Json, class Skip>
+[[nodiscard]] bool write_members(json_writer& w, const Json& object, Skip&& skip) {
+    if (object.is_null()) return true;
+    if (!object.is_object()) return false;
+    for (auto it = object.cbegin(); it != object.cend(); ++it) {
+        if (skip(std::string_view(it.key()))) continue;
+        if (!w.key(it.key()) || !write_json_value(w, it.value(), max_member_depth)) return false;
+    }
+    return true;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/json_value.hpp
+// begin file tokenvault/detail/time_text.hpp
+// tokenvault/detail/time_text.hpp: the times tokenvault stores, and their text (RFC 3339).
+//
+// One rule for every time that enters a store, whatever door it comes through (a token endpoint, an
+// importer, a stored bundle, a caller's put): the time point itself must lie between 1970-01-01T00:00:00Z
+// and 2200-01-01T00:00:00Z. The range is checked on the resulting time point, computed in 64-bit seconds
+// first, never on the input fields, so offsets, a leap second (23:59:60 reads as the next second) and
+// years far outside the range can neither overflow the nanosecond clock nor produce a time the writer
+// formats but the reader refuses. Inside the range, format_rfc3339 and parse_rfc3339 are exact inverses.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+
+namespace tokenvault::detail {
+
+/// The earliest storable time, in unix seconds: 1970-01-01T00:00:00Z.
+inline constexpr std::int64_t earliest_time_seconds = 0;
+/// The latest storable time, in unix seconds: 2200-01-01T00:00:00Z. Far later than any real token, far
+/// inside the nanosecond clock (which ends in 2262), so no conversion near it can overflow.
+inline constexpr std::int64_t latest_time_seconds = 7'258'118'400;
+
+/// Whether `tp` lies in the storable range [1970-01-01T00:00:00Z, 2200-01-01T00:00:00Z].
+[[nodiscard]] constexpr bool storable_time(clock::time_point tp) noexcept {
+    using std::chrono::seconds;
+    return tp >= clock::time_point{seconds{earliest_time_seconds}} &&
+           tp <= clock::time_point{seconds{latest_time_seconds}};
+}
+
+/// Formats a time point as RFC 3339 UTC ("2026-11-23T04:00:00Z"), with fractional seconds only when they
+/// are non-zero.
+template <class = void>
+[[nodiscard]] inline std::string format_rfc3339(clock::time_point tp) {
+    using namespace std::chrono;
+    const auto day_point = floor<days>(tp);
+    const year_month_day ymd{day_point};
+    const hh_mm_ss<nanoseconds> hms{duration_cast<nanoseconds>(tp - day_point)};
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02lld", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<long long>(hms.seconds().count()));
+    std::string out = buf;
+    if (const auto frac = hms.subseconds().count(); frac != 0) {
+        std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(frac));
+        std::string f = buf;
+        while (f.back() == '0') f.pop_back();
+        out += f;
+    }
+    out += 'Z';
+    return out;
+}
+
+/// What parse_rfc3339 found wrong.
+enum class time_text_problem { none, malformed, out_of_range };
+
+/// Parses RFC 3339 ("2026-11-23T04:00:00Z", "...T04:00:00.5+01:00", "...T23:59:60Z"): the time point, or
+/// nullopt with `problem` saying whether the text is malformed or names a time outside the storable
+/// range. Digits beyond nanoseconds are dropped; offsets go up to 23:59.
+template <class = void>
+[[nodiscard]] inline std::optional<clock::time_point> parse_rfc3339(std::string_view s,
+                                                                    time_text_problem* problem = nullptr) {
+    using namespace std::chrono;
+    const auto fail = [&](time_text_problem why) {
+        if (problem != nullptr) *problem = why;
+        return std::optional<clock::time_point>{};
+    };
+    if (problem != nullptr) *problem = time_text_problem::none;
+    const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
+        if (pos + n > s.size()) return false;
+        out = 0;
+        for (std::size_t i = pos; i < pos + n; ++i) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            out = out * 10 + (s[i] - '0');
+        }
+        return true;
+    };
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    if (s.size() < 20 || !digits(0, 4, y) || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' ||
+        !digits(8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) ||
+        s[13] != ':' || !digits(14, 2, mi) || s[16] != ':' || !digits(17, 2, sec))
+        return fail(time_text_problem::malformed);
+    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+    if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return fail(time_text_problem::malformed);
+    std::size_t pos = 19;
+    std::int64_t fraction_ns = 0;
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        int count = 0;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            if (count < 9) {
+                fraction_ns = fraction_ns * 10 + (s[pos] - '0');
+                ++count;
+            }
+            ++pos;
+        }
+        if (count == 0) return fail(time_text_problem::malformed);
+        for (int i = count; i < 9; ++i) fraction_ns *= 10;
+    }
+    std::int64_t offset_seconds = 0;
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+        ++pos;
+    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+        int oh = 0, om = 0;
+        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om) ||
+            oh > 23 || om > 59)
+            return fail(time_text_problem::malformed);
+        offset_seconds = (s[pos] == '-' ? -1 : 1) * (std::int64_t{oh} * 3600 + std::int64_t{om} * 60);
+        pos += 6;
+    } else {
+        return fail(time_text_problem::malformed);
+    }
+    if (pos != s.size()) return fail(time_text_problem::malformed);
+    // In 64-bit seconds: years 0000-9999 and any offset fit with room to spare.
+    const std::int64_t day_number = sys_days{ymd}.time_since_epoch().count();
+    const std::int64_t total =
+        day_number * 86400 + std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + sec - offset_seconds;
+    if (total < earliest_time_seconds || total > latest_time_seconds ||
+        (total == latest_time_seconds && fraction_ns != 0))
+        return fail(time_text_problem::out_of_range);
+    return clock::time_point{duration_cast<clock::duration>(seconds{total} + nanoseconds{fraction_ns})};
+}
+
+/// A time given as a unix number: seconds, or milliseconds for numbers >= 1e11 (1e11 seconds would be
+/// the year 5138). nullopt when the time is outside the storable range (or not a number).
+template <class = void>
+[[nodiscard]] inline std::optional<clock::time_point> time_from_unix_number(double n) {
+    using namespace std::chrono;
+    constexpr double latest_ms = static_cast<double>(latest_time_seconds) * 1000.0;
+    const double ms = n >= 1e11 ? n : n * 1000.0;
+    if (!(ms >= 0) || ms > latest_ms) return std::nullopt;  // also NaN
+    return clock::time_point{duration_cast<clock::duration>(milliseconds{static_cast<std::int64_t>(ms)})};
+}
+
+/// `issued_at` plus `seconds` (a relative "expires_in"), when that is a storable time; nullopt otherwise.
+/// `seconds` must be a number in [0, 1e9] (about 31 years: anything longer is a server bug).
+template <class = void>
+[[nodiscard]] inline std::optional<clock::time_point> time_after(clock::time_point issued_at,
+                                                                 double seconds) {
+    using namespace std::chrono;
+    if (!(seconds >= 0) || seconds > 1e9) return std::nullopt;
+    if (issued_at > clock::time_point{std::chrono::seconds{latest_time_seconds}}) return std::nullopt;
+    // At most 1e18 ns added to a time no later than 2200: no overflow.
+    const auto tp =
+        issued_at + duration_cast<clock::duration>(nanoseconds{static_cast<std::int64_t>(seconds * 1e9)});
+    if (!storable_time(tp)) return std::nullopt;
+    return tp;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/time_text.hpp
+
+namespace tokenvault {
+
+/// Size limits applied to every token read or written.
+struct token_limits {
+    static constexpr std::size_t max_secret_length = 32 * 1024;  ///< access/refresh/id token, client secret
+    static constexpr std::size_t max_text_length = 4 * 1024;     ///< token type, issuer, client id, scope
+    static constexpr std::size_t max_scopes = 256;               ///< number of scopes
+    static constexpr std::size_t max_token_json = 256 * 1024;    ///< one serialized token with extras
+    static constexpr std::size_t max_bundle_json = 64u << 20;    ///< one serialized bundle
+    static constexpr std::size_t max_depth = detail::max_json_depth;  ///< nesting, the token object at 1
+};
+
+/// Options for reading a token from JSON.
+struct token_json_options {
+    /// The time the token was issued; needed to resolve a relative "expires_in".
+    std::optional<clock::time_point> issued_at;
+};
+
+/// Checks a token against the schema: non-empty access token, sizes, UTF-8 without control bytes, scopes
+/// without spaces, an expiry in 1970-2200, and unknown fields that can be written and read back.
+template <class = void>
+[[nodiscard]] inline result<void> validate(const token& t) {
+    if (t.access_token.empty()) return error{errc::missing_field, "token: access_token is empty"};
+    const auto check_secret = [](const secret_string& s, const char* name) -> result<void> {
+        if (s.size() > token_limits::max_secret_length)
+            return error{errc::too_large, std::string("token: ") + name + " is longer than 32 KiB"};
+        if (detail::has_control_or_nul(s.reveal()))
+            return error{errc::invalid_argument,
+                         std::string("token: ") + name + " contains a control character"};
+        if (!detail::valid_utf8(s.reveal()))
+            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
+        return {};
+    };
+    const auto check_text = [](const std::string& s, const char* name) -> result<void> {
+        if (s.size() > token_limits::max_text_length)
+            return error{errc::too_large, std::string("token: ") + name + " is too long"};
+        if (detail::has_control_or_nul(s))
+            return error{errc::invalid_argument,
+                         std::string("token: ") + name + " contains a control character"};
+        if (!detail::valid_utf8(s))
+            return error{errc::invalid_argument, std::string("token: ") + name + " is not valid UTF-8"};
+        return {};
+    };
+    TOKENVAULT_TRY(check_secret(t.access_token, "access_token"));
+    if (t.refresh_token) TOKENVAULT_TRY(check_secret(*t.refresh_token, "refresh_token"));
+    if (t.client_secret) TOKENVAULT_TRY(check_secret(*t.client_secret, "client_secret"));
+    if (t.id_token) TOKENVAULT_TRY(check_secret(*t.id_token, "id_token"));
+    if (t.token_type.empty()) return error{errc::missing_field, "token: token_type is empty"};
+    TOKENVAULT_TRY(check_text(t.token_type, "token_type"));
+    TOKENVAULT_TRY(check_text(t.issuer, "issuer"));
+    TOKENVAULT_TRY(check_text(t.client_id, "client_id"));
+    if (t.scopes.size() > token_limits::max_scopes) return error{errc::too_large, "token: too many scopes"};
+    for (const auto& scope : t.scopes) {
+        TOKENVAULT_TRY(check_text(scope, "scope"));
+        if (scope.empty() || scope.find(' ') != std::string::npos)
+            return error{errc::invalid_argument, "token: a scope is empty or contains a space"};
+    }
+    if (t.expires_at && !detail::storable_time(*t.expires_at))
+        return error{errc::value_out_of_range, "token: expires_at is before 1970 or after 2200"};
+    if (!t.extra.is_object()) return error{errc::wrong_type, "token: extra must be a JSON object"};
+    if (!detail::storable_json_value(t.extra, token_limits::max_depth))
+        return error{errc::invalid_argument,
+                     "token: an unknown field nests deeper than 64 levels, or holds invalid UTF-8, a "
+                     "non-finite number or binary data"};
+    return {};
+}
+
+namespace detail {
+
+/// The problem with a stored time field.
+template <class = void>
+[[nodiscard]] inline error time_field_error(std::string_view name, bool out_of_range) {
+    if (out_of_range)
+        return error{errc::value_out_of_range,
+                     "token: field '" + std::string(name) + "' is out of range (before 1970 or after 2200)"};
+    return error{errc::wrong_type, "token: field '" + std::string(name) + "' is not an RFC 3339 time"};
+}
+
+/// Reads a time at `in`: RFC 3339 text, unix seconds or milliseconds, or null (nullopt). Errors name
+/// `name`; a JSON failure is reported by json_read_error (check in.failed()).
+template <class = void>
+[[nodiscard]] inline result<std::optional<clock::time_point>> read_time(json_cursor& in,
+                                                                        std::string_view name) {
+    using kind = json_cursor::kind;
+    switch (in.peek()) {
+    case kind::string: {
+        std::string_view text;
+        if (!in.string(text)) return json_read_error(in, "token");
+        time_text_problem problem = time_text_problem::none;
+        auto tp = parse_rfc3339(text, &problem);
+        if (!tp) return time_field_error(name, problem == time_text_problem::out_of_range);
+        return std::optional<clock::time_point>{*tp};
+    }
+    case kind::number: {
+        json_number n;
+        if (!in.number(n)) return json_read_error(in, "token");
+        auto tp = time_from_unix_number(n.as_double());
+        if (!tp) return time_field_error(name, true);
+        return std::optional<clock::time_point>{*tp};
+    }
+    case kind::null:
+        if (!in.null()) return json_read_error(in, "token");
+        return std::optional<clock::time_point>{};
+    case kind::invalid: return not_json(in, "token");
+    default: break;
+    }
+    return error{errc::wrong_type,
+                 "token: field '" + std::string(name) + "' must be a time string or a number"};
+}
+
+/// Reads a string or null (nullopt) at `in`, at most `max_length` bytes; the view is valid until the next
+/// string read.
+template <class = void>
+[[nodiscard]] inline result<std::optional<std::string_view>> read_text(json_cursor& in, std::string_view name,
+                                                                       std::size_t max_length) {
+    using kind = json_cursor::kind;
+    switch (in.peek()) {
+    case kind::string: {
+        std::string_view value;
+        if (!in.string(value)) return json_read_error(in, "token");
+        if (value.size() > max_length)
+            return error{errc::too_large, "token: field '" + std::string(name) + "' is too long"};
+        return std::optional<std::string_view>{value};
+    }
+    case kind::null:
+        if (!in.null()) return json_read_error(in, "token");
+        return std::optional<std::string_view>{};
+    case kind::invalid: return not_json(in, "token");
+    default: break;
+    }
+    return error{errc::wrong_type, "token: field '" + std::string(name) + "' must be a string"};
+}
+
+/// Appends the scopes of a space-separated OAuth "scope" string.
+template <class = void>
+inline void append_scopes(std::string_view text, std::vector<std::string>& scopes) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto end = text.find(' ', start);
+        const auto piece =
+            text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        if (!piece.empty()) scopes.emplace_back(piece);
+        if (end == std::string_view::npos) break;
+        start = end + 1;
+    }
+}
+
+/// A reader hook that claims no member.
+struct no_other_members {
+    result<bool> operator()(std::string_view, json_cursor&, token&) const { return false; }
+};
+
+/// The token reader: reads the token object at `in` by the schema. `other(key, in, token&) -> result<bool>`
+/// sees each member first and returns true when it read the value itself (importers read their own
+/// fields so); members neither claims go to `extra`. When `in.failed()` afterwards the text is not JSON;
+/// any other error is about the token. The object is read to its end only on success.
+template <class Other = no_other_members>
+[[nodiscard]] result<token> read_token(json_cursor& in, const token_json_options& options = {},
+                                       Other&& other = {}) {
+    using kind = json_cursor::kind;
+    if (in.peek() != kind::object) {
+        if (in.peek() == kind::invalid) return not_json(in, "token");
+        return error{errc::wrong_type, "token: JSON value must be an object"};
+    }
+    token t;
+    bool has_access = false, expires_at_seen = false, scopes_seen = false, scope_text_seen = false;
+    std::optional<double> expires_in;
+    std::string scope_text;
+    if (!in.begin_object()) return json_read_error(in, "token");
+    std::string_view key;
+    while (in.next_member(key)) {
+        auto claimed = other(key, in, t);
+        if (!claimed) return claimed.error();
+        if (*claimed) continue;
+        if (key == "access_token") {
+            auto value = read_text(in, "access_token", token_limits::max_secret_length);
+            if (!value) return value.error();
+            has_access = value->has_value();
+            t.access_token = secret_string{value->value_or(std::string_view{})};
+        } else if (key == "refresh_token" || key == "client_secret" || key == "id_token") {
+            auto& field = key == "refresh_token"   ? t.refresh_token
+                          : key == "client_secret" ? t.client_secret
+                                                   : t.id_token;
+            const bool refresh = key == "refresh_token";  // an empty refresh token means none
+            auto value = read_text(in, key, token_limits::max_secret_length);
+            if (!value) return value.error();
+            field.reset();
+            if (*value && !(refresh && (*value)->empty())) field.emplace(**value);
+        } else if (key == "token_type" || key == "issuer" || key == "client_id") {
+            auto& field = key == "token_type" ? t.token_type : key == "issuer" ? t.issuer : t.client_id;
+            const bool type = key == "token_type";
+            auto value = read_text(in, key, token_limits::max_text_length);
+            if (!value) return value.error();
+            field.assign(value->value_or(std::string_view{}));
+            if (type && field.empty()) field = token{}.token_type;
+        } else if (key == "expires_at") {
+            expires_at_seen = true;
+            auto value = read_time(in, "expires_at");
+            if (!value) return value.error();
+            t.expires_at = *value;
+        } else if (key == "expires_in") {
+            if (in.peek() == kind::null) {
+                if (!in.null()) return json_read_error(in, "token");
+                expires_in.reset();
+            } else if (in.peek() != kind::number) {
+                if (in.peek() == kind::invalid) return not_json(in, "token");
+                return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
+            } else {
+                json_number n;
+                if (!in.number(n)) return json_read_error(in, "token");
+                expires_in = n.as_double();
+            }
+        } else if (key == "scopes") {
+            t.scopes.clear();
+            scopes_seen = false;
+            if (in.peek() == kind::null) {
+                if (!in.null()) return json_read_error(in, "token");
+                continue;
+            }
+            if (in.peek() != kind::array) {
+                if (in.peek() == kind::invalid) return not_json(in, "token");
+                return error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
+            }
+            scopes_seen = true;
+            if (!in.begin_array()) return json_read_error(in, "token");
+            while (in.next_element()) {
+                if (in.peek() != kind::string || t.scopes.size() >= token_limits::max_scopes)
+                    return in.peek() == kind::string
+                               ? error{errc::too_large, "token: too many scopes"}
+                               : error{errc::wrong_type, "token: field 'scopes' must be an array of strings"};
+                std::string_view scope;
+                if (!in.string(scope)) return json_read_error(in, "token");
+                t.scopes.emplace_back(scope);
+            }
+            if (in.failed()) return json_read_error(in, "token");
+        } else if (key == "scope") {
+            auto value = read_text(in, "scope", token_limits::max_text_length * token_limits::max_scopes);
+            if (!value) return value.error();
+            scope_text_seen = value->has_value();
+            scope_text.assign(value->value_or(std::string_view{}));
+        } else {
+            typename extra_json::string_t name(key.data(), key.size());  // the view dies with the value read
+            if (!read_json_value(in, t.extra[name], max_member_depth)) return json_read_error(in, "token");
+        }
+    }
+    if (in.failed()) return json_read_error(in, "token");
+    if (!has_access) return error{errc::missing_field, "token: field 'access_token'"};
+    if (!expires_at_seen && expires_in) {
+        if (!(*expires_in >= 0) || *expires_in > 1e9)
+            return error{errc::value_out_of_range, "token: field 'expires_in' must be 0 to 1e9 seconds"};
+        if (!options.issued_at)
+            return error{errc::missing_field,
+                         "token: 'expires_in' needs the time the token was issued (issued_at)"};
+        t.expires_at = time_after(*options.issued_at, *expires_in);
+        if (!t.expires_at)
+            return error{errc::value_out_of_range,
+                         "token: field 'expires_in' gives an expiry after 2200 (or before 1970)"};
+    }
+    if (!scopes_seen && scope_text_seen) append_scopes(scope_text, t.scopes);
+    TOKENVAULT_TRY(validate(t));
+    return t;
+}
+
+/// Whether `k` names a field of the token schema (the writer leaves such keys out of `extra`).
+inline bool is_token_field(std::string_view k) noexcept {
+    return k == "access_token" || k == "token_type" || k == "refresh_token" || k == "client_secret" ||
+           k == "id_token" || k == "issuer" || k == "client_id" || k == "expires_at" || k == "expires_in" ||
+           k == "scopes" || k == "scope";
+}
+
+/// The token writer: writes `t` as a JSON object. False when `t` breaks the schema (see validate): then
+/// the text is unusable.
+template <class = void>
+[[nodiscard]] inline bool write_token(json_writer& w, const token& t) {
+    if (t.expires_at && !storable_time(*t.expires_at)) return false;
+    w.open_object();
+    bool ok = w.key("access_token") && w.string(t.access_token.reveal());
+    ok = ok && w.key("token_type") && w.string(t.token_type);
+    if (t.refresh_token) ok = ok && w.key("refresh_token") && w.string(t.refresh_token->reveal());
+    if (t.client_secret) ok = ok && w.key("client_secret") && w.string(t.client_secret->reveal());
+    if (t.id_token) ok = ok && w.key("id_token") && w.string(t.id_token->reveal());
+    if (!t.issuer.empty()) ok = ok && w.key("issuer") && w.string(t.issuer);
+    if (!t.client_id.empty()) ok = ok && w.key("client_id") && w.string(t.client_id);
+    if (t.expires_at) ok = ok && w.key("expires_at") && w.string(format_rfc3339(*t.expires_at));
+    if (!t.scopes.empty()) {
+        ok = ok && w.key("scopes");
+        w.open_array();
+        for (const auto& scope : t.scopes) {
+            w.element();
+            ok = ok && w.string(scope);
+        }
+        w.close_array();
+    }
+    ok = ok && write_members(w, t.extra, is_token_field);
+    w.close_object();
+    return ok;
+}
+
+}  // namespace detail
+
+/// Reads a token from JSON text (a stored token, or the body of a token endpoint response). Errors:
+/// malformed_json, too_large (also for nesting deeper than 64 levels), and typed field errors.
+template <class = void>
+[[nodiscard]] inline result<token> parse_token(std::string_view text,
+                                               const token_json_options& options = {}) {
+    if (text.size() > token_limits::max_bundle_json)
+        return error{errc::too_large, "token: larger than 64 MiB"};
+    detail::json_cursor in(text);
+    if (in.peek() != detail::json_cursor::kind::object) {
+        std::string_view ignored;
+        if (!in.skip(ignored, token_limits::max_depth) || !in.finish())
+            return detail::json_read_error(in, "token");
+        return error{errc::wrong_type, "token: JSON value must be an object"};
+    }
+    auto t = detail::read_token(in, options);
+    if (!t) {
+        if (in.failed()) return t;
+        // The first problem with the token, unless the text is not JSON at all.
+        std::string_view ignored;
+        detail::json_cursor whole(text);
+        if (!whole.skip(ignored) || !whole.finish()) return detail::json_read_error(whole, "token");
+        return t;
+    }
+    if (!in.finish()) return detail::json_read_error(in, "token");
+    return t;
+}
+
+/// Writes `t` as JSON text in wiped memory. errc::invalid_argument (or the error of validate) when `t`
+/// breaks the schema.
+template <class = void>
+[[nodiscard]] inline result<detail::secure_buffer> serialize_token(const token& t) {
+    TOKENVAULT_TRY(validate(t));
+    detail::json_writer w(256 + t.access_token.size() + (t.refresh_token ? t.refresh_token->size() : 0));
+    if (!detail::write_token(w, t)) return error{errc::invalid_argument, "token: cannot be written as JSON"};
+    return detail::secure_buffer::copy_of(std::string_view(w.text().data(), w.text().size()));
+}
+
+}  // namespace tokenvault
+// end file tokenvault/token_json.hpp
+// begin file tokenvault/detail/bundle_text.hpp
+// tokenvault/detail/bundle_text.hpp: writing a bundle's JSON text, reusing the text of unchanged entries.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+
+namespace tokenvault::detail {
+
+/// The JSON text of the bundle a backend last read or wrote, and where each entry's object sits in it.
+/// Writing the next version of that bundle copies the text of every entry whose generation and update
+/// time are unchanged instead of serializing it again: a put re-serializes one entry, not all of them.
+/// Sound because a generation is never reused within a bundle (every write takes last_generation + 1)
+/// and a load replaces the whole record. Held in wiped memory, like the bundle's tokens.
+struct bundle_text {
+    struct entry_span {
+        std::uint64_t generation = 0;
+        clock::time_point updated_at{};
+        std::size_t offset = 0;  ///< of the entry's object in `text`
+        std::size_t size = 0;
+    };
+    secret_text text;
+    std::unordered_map<std::string, entry_span> entries;  ///< by credential hash
+
+    /// The text of the entry with this hash, generation and update time, if it is recorded.
+    [[nodiscard]] std::optional<std::string_view> find(const std::string& hash, const entry& e) const {
+        const auto found = entries.find(hash);
+        if (found == entries.end() || found->second.generation != e.generation ||
+            found->second.updated_at != e.updated_at)
+            return std::nullopt;
+        return std::string_view(text.data() + found->second.offset, found->second.size);
+    }
+};
+
+/// Whether the bundle reader reads `e`, stored under `hash`, back as it is (the writer's side of the one
+/// rule: nothing is written that a reader would refuse).
+template <class = void>
+[[nodiscard]] inline result<void> check_entry_storable(const std::string& hash, const entry& e) {
+    if (e.id.hash() != hash) return error{errc::invalid_argument, "bundle: an entry is filed under another id's hash"};
+    if (e.generation == 0 || e.generation >= generation_limit)
+        return error{errc::value_out_of_range, "bundle: an entry's generation is outside 1 to 2^63-1"};
+    if (!storable_time(e.updated_at))
+        return error{errc::value_out_of_range,
+                     "bundle: an entry's update time is before 1970 or after 2200: check the system clock"};
+    return {};
+}
+
+/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given. Unreadable
+/// entries are written back verbatim, unless a readable entry has taken their key. Refuses what the
+/// bundle reader would refuse: a last_generation of 2^63 or more, an entry it could not read back.
+template <class = void>
+[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
+    if (b.last_generation >= generation_limit)
+        return error{errc::value_out_of_range,
+                     "bundle: generations are exhausted (2^63 writes): nothing was written; move the store file "
+                     "aside and log in again"};
+    constexpr std::size_t typical_entry = 1024;
+    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
+    bundle_text out;
+    out.entries.reserve(b.entries.size());
+    w.open_object();
+    bool ok = w.key("format") && w.string(bundle_format_name);
+    ok = ok && w.key("version");
+    w.number(static_cast<std::uint64_t>(bundle_format_version));
+    ok = ok && w.key("last_generation");
+    w.number(b.last_generation);
+    ok = ok && write_members(w, b.extra, [](std::string_view k) {
+        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
+    });
+    ok = ok && w.key("entries");
+    w.open_object();
+    for (const auto& [hash, e] : b.entries) {
+        if (!ok) break;
+        ok = w.key(hash);
+        const std::size_t start = w.size();
+        if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
+            w.raw(*unchanged);
+        } else {
+            TOKENVAULT_TRY(check_entry_storable(hash, e));
+            w.open_object();
+            ok = ok && w.key("resource") && w.string(e.id.resource());
+            if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
+            ok = ok && w.key("generation");
+            w.number(e.generation);
+            ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
+            ok = ok && w.key("token") && write_token(w, e.token);
+            ok = ok && write_members(w, e.extra, [](std::string_view k) {
+                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
+            });
+            w.close_object();
+        }
+        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
+    }
+    for (const auto& [key, kept] : b.unreadable) {
+        if (!ok) break;
+        if (b.entries.find(key) != b.entries.end()) continue;  // replaced by a write of that credential
+        ok = w.key(key);
+        w.raw(std::string_view(kept.text.data(), kept.text.size()));
+    }
+    w.close_object();
+    w.close_object();
+    if (!ok)
+        return error{errc::invalid_argument,
+                     "bundle: an entry cannot be written as stored JSON (invalid UTF-8, an expiry outside "
+                     "1970-2200, or an unknown field nested deeper than 64 levels)"};
+    if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+    out.text = std::move(w.text());
+    return out;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/bundle_text.hpp
+
+namespace tokenvault::detail {
+
+/// Reads a bundle straight from its text with json_cursor. Field rules are those of read_token and
+/// docs/FORMAT.md.
+template <class = void>
 class bundle_reader {
 public:
-    /// Reads `text`; records where each entry sits in it into `spans` when given.
+    /// Reads `text`; records where each readable entry sits in it into `spans` when given.
     explicit bundle_reader(std::string_view text, bundle_text* spans = nullptr) noexcept
         : text_(text), spans_(spans), in_(text) {}
 
     [[nodiscard]] result<bundle> read() {
-        if (text_.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+        if (text_.size() > token_limits::max_bundle_json)
+            return error{errc::too_large, "bundle: larger than 64 MiB"};
         if (in_.peek() != json_cursor::kind::object) {
             std::string_view ignored;
-            if (in_.skip(ignored) && in_.finish()) return error{errc::wrong_type, "bundle: top level must be an object"};
+            if (in_.skip(ignored) && in_.finish())
+                return error{errc::wrong_type, "bundle: top level must be an object"};
             return syntax_error(in_);
         }
         if (!top_level() || !in_.finish()) return failure(in_);
-        // The header decides how the rest is read: check it before the entries' own errors.
+        // The header decides how the rest is read: check it before the entries.
         if (!format_ok_) return error{errc::wrong_type, "bundle: 'format' must be \"tokenvault-bundle\""};
-        if (!version_ || !version_->is_integer()) return error{errc::missing_field, "bundle: field 'version'"};
+        if (!version_ || !version_->is_integer())
+            return error{errc::missing_field, "bundle: field 'version'"};
         if (!version_supported()) return error{errc::unsupported_format_version, "bundle"};
         if (!entries_seen_ || entries_not_object_)
             return error{errc::missing_field, "bundle: field 'entries' (an object)"};
-        if (last_generation_bad_) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
+        if (last_generation_bad_)
+            return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
+        if (out_.last_generation >= generation_limit)
+            return error{
+                errc::value_out_of_range,
+                "bundle: field 'last_generation' is 2^63 or more, which no tokenvault writes (a damaged "
+                "or edited bundle); it was left unchanged: restore a backup, or move it aside and log "
+                "in again"};
         if (deferred_entries_) {  // 'entries' came before the header: read it now that the header checked out
             json_cursor later(*deferred_entries_);
             if (!read_entries(later, static_cast<std::size_t>(deferred_entries_->data() - text_.data())))
@@ -2303,8 +2926,9 @@ private:
     using kind = json_cursor::kind;
 
     bool version_supported() const noexcept {
-        return version_->is_unsigned() ? version_->unsigned_value <= static_cast<std::uint64_t>(bundle_format_version)
-                                       : version_->signed_value <= bundle_format_version;
+        return version_->is_unsigned()
+                   ? version_->unsigned_value <= static_cast<std::uint64_t>(bundle_format_version)
+                   : version_->signed_value <= bundle_format_version;
     }
 
     bool top_level() {
@@ -2342,6 +2966,7 @@ private:
             } else if (key == "entries") {
                 entries_seen_ = true;
                 out_.entries.clear();
+                out_.unreadable.clear();
                 deferred_entries_.reset();
                 highest_generation_ = 0;
                 entries_not_object_ = in_.peek() != kind::object;
@@ -2354,8 +2979,14 @@ private:
                     if (!in_.skip(raw)) return false;
                     deferred_entries_ = raw;
                 }
-            } else if (!keep_unknown(in_, key, out_.extra)) {
-                return false;
+            } else {
+                typename extra_json::string_t name(key.data(), key.size());
+                if (!read_json_value(in_, out_.extra[name], max_member_depth)) {
+                    if (in_.too_deep())
+                        problem(errc::too_large,
+                                "bundle: an unknown top-level field nests deeper than 64 levels");
+                    return false;
+                }
             }
         }
         return !in_.failed();
@@ -2370,200 +3001,118 @@ private:
             std::string hash(key);
             (void)in.peek();  // to the entry's first character
             const std::size_t start = in.offset();
-            if (!read_entry(in, hash)) return false;
-            if (spans_ != nullptr) {
-                const auto& e = out_.entries.at(hash);
-                spans_->entries.insert_or_assign(
-                    std::move(hash), bundle_text::entry_span{e.generation, e.updated_at, base + start, in.offset() - start});
+            auto read = read_entry(in, hash);
+            if (read) {
+                out_.unreadable.erase(hash);
+                if (spans_ != nullptr) {
+                    const auto& e = out_.entries.at(hash);
+                    spans_->entries.insert_or_assign(
+                        hash, bundle_text::entry_span{e.generation, e.updated_at, base + start,
+                                                      in.offset() - start});
+                }
+                continue;
             }
+            if (in.failed()) return false;  // not JSON: the whole text is refused
+            // The entry is JSON but not an entry this build can read: keep it as it is, load the others.
+            in.restart_at(start);
+            std::string_view raw;
+            if (!in.skip(raw)) return false;
+            out_.entries.erase(hash);
+            if (spans_ != nullptr) spans_->entries.erase(hash);
+            count_generation_of(raw);
+            out_.unreadable.insert_or_assign(
+                std::move(hash), unreadable_entry{secret_text(raw.data(), raw.size()), read.error()});
         }
         return !in.failed();
     }
 
-    bool read_entry(json_cursor& in, const std::string& hash) {
-        if (in.peek() != kind::object) return problem(errc::wrong_type, "bundle: an entry must be an object");
+    result<void> read_entry(json_cursor& in, const std::string& hash) {
+        if (in.peek() != kind::object) {
+            if (in.peek() == kind::invalid) return json_read_error(in, "bundle entry");
+            return error{errc::wrong_type, "bundle entry: must be an object"};
+        }
         std::optional<std::string> resource;
         std::string account;
         std::optional<std::uint64_t> generation;
         std::optional<clock::time_point> updated;
         std::optional<token> tok;
-        Json extra = Json::object();
-        if (!in.begin_object()) return false;
+        extra_json extra = extra_json::object();
+        if (!in.begin_object()) return json_read_error(in, "bundle entry");
         std::string_view key;
         while (in.next_member(key)) {
-            if (key == "resource") {
+            if (key == "resource" || key == "account") {
+                const bool is_resource = key == "resource";
+                if (in.peek() != kind::string) {
+                    if (in.peek() == kind::invalid) return json_read_error(in, "bundle entry");
+                    return error{errc::wrong_type, is_resource
+                                                       ? "bundle entry: field 'resource' must be a string"
+                                                       : "bundle entry: field 'account' must be a string"};
+                }
                 std::string_view value;
-                if (in.peek() != kind::string) return problem(errc::missing_field, "bundle entry: field 'resource'");
-                if (!in.string(value)) return false;
-                resource.emplace(value);
-            } else if (key == "account") {
-                std::string_view value;
-                if (in.peek() != kind::string)
-                    return problem(errc::wrong_type, "bundle entry: field 'account' must be a string");
-                if (!in.string(value)) return false;
-                account.assign(value);
+                if (!in.string(value)) return json_read_error(in, "bundle entry");
+                if (is_resource)
+                    resource.emplace(value);
+                else
+                    account.assign(value);
             } else if (key == "generation") {
                 json_number n;
-                if (in.peek() != kind::number || !in.number(n) || !n.is_unsigned())
-                    return in.failed() ? false : problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
+                const auto found = in.peek();
+                if (found == kind::invalid || (found == kind::number && !in.number(n)))
+                    return json_read_error(in, "bundle entry");
+                if (found != kind::number || !n.is_unsigned())
+                    return error{errc::wrong_type, "bundle entry: field 'generation' must be unsigned"};
                 generation = n.unsigned_value;
             } else if (key == "updated_at") {
-                if (!time_value(in, "updated_at", updated)) return false;
+                auto value = read_time(in, "updated_at");
+                if (!value) return value.error();
+                updated = *value;
             } else if (key == "token") {
-                if (in.peek() != kind::object) return problem(errc::wrong_type, "token: JSON value must be an object");
-                tok.emplace();
-                if (!token_object(in, *tok)) return false;
-            } else if (!keep_unknown(in, key, extra)) {
-                return false;
+                auto value = read_token(in);
+                if (!value) return value.error();
+                tok.emplace(std::move(*value));
+            } else {
+                typename extra_json::string_t name(key.data(), key.size());
+                if (!read_json_value(in, extra[name], max_member_depth))
+                    return json_read_error(in, "bundle entry");
             }
         }
-        if (in.failed()) return false;
-        if (!resource) return problem(errc::missing_field, "bundle entry: field 'resource'");
+        if (in.failed()) return json_read_error(in, "bundle entry");
+        if (!resource) return error{errc::missing_field, "bundle entry: field 'resource'"};
         auto id = credential_id::parse(*resource, account);
-        if (!id) return problem(id.error());
-        if (id->hash() != hash) return problem(errc::corrupt_file, "bundle entry: key does not match its identity");
-        if (!generation) return problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
-        if (!tok) return problem(errc::missing_field, "bundle entry: field 'token'");
+        if (!id) return id.error();
+        if (id->hash() != hash)
+            return error{errc::invalid_argument,
+                         "bundle entry: its key is not the credential hash of its resource and account"};
+        if (!generation) return error{errc::missing_field, "bundle entry: field 'generation'"};
+        if (*generation == 0 || *generation >= generation_limit)
+            return error{errc::value_out_of_range, "bundle entry: field 'generation' must be 1 to 2^63-1"};
+        if (!tok) return error{errc::missing_field, "bundle entry: field 'token'"};
         highest_generation_ = std::max(highest_generation_, *generation);
         out_.entries.insert_or_assign(hash, entry{std::move(*id), std::move(*tok), *generation,
-                                                             updated.value_or(clock::time_point{}), std::move(extra)});
-        return true;
+                                                  updated.value_or(clock::time_point{}), std::move(extra)});
+        return {};
     }
 
-    // A token object, with the rules of token_from_json (no issue time: a stored token has an expiry).
-    bool token_object(json_cursor& in, token& t) {
-        bool has_access = false, has_expires_at = false, has_scopes_array = false;
-        bool has_expires_in = false;
-        double expires_in = 0;  // seconds; meaningful when has_expires_in
-        bool has_scope_text = false;  // a flag, not an optional: GCC 12 -O3 misreads optional<string> here
-        std::string scope_text;
-        if (!in.begin_object()) return false;
+    // The generation of an unreadable entry, when it has a plausible one, still counts: a generation is
+    // never handed out twice, even if a later build can read the entry again.
+    void count_generation_of(std::string_view raw) {
+        json_cursor in(raw);
         std::string_view key;
-        std::optional<std::string_view> text;
+        std::optional<std::uint64_t> generation;  // the last "generation" member counts
+        if (in.peek() != kind::object || !in.begin_object()) return;
         while (in.next_member(key)) {
-            if (key == "access_token") {
-                if (!string_or_null(in, "access_token", text)) return false;
-                has_access = text.has_value();
-                t.access_token = secret_string{text.value_or(std::string_view{})};
-            } else if (key == "token_type") {
-                if (!string_or_null(in, "token_type", text)) return false;
-                t.token_type = text && !text->empty() ? std::string(*text) : token{}.token_type;
-            } else if (key == "refresh_token" || key == "client_secret" || key == "id_token") {
-                auto& field = key == "refresh_token" ? t.refresh_token : key == "client_secret" ? t.client_secret : t.id_token;
-                const bool is_refresh = key == "refresh_token";
-                if (!string_or_null(in, is_refresh ? "refresh_token" : key == "client_secret" ? "client_secret" : "id_token", text))
-                    return false;
-                field.reset();
-                if (text && !(is_refresh && text->empty())) field.emplace(*text);
-            } else if (key == "issuer" || key == "client_id") {
-                auto& field = key == "issuer" ? t.issuer : t.client_id;
-                if (!string_or_null(in, key == "issuer" ? "issuer" : "client_id", text)) return false;
-                field.assign(text.value_or(std::string_view{}));
-            } else if (key == "expires_at") {
-                has_expires_at = true;
-                if (!time_value(in, "expires_at", t.expires_at)) return false;
-            } else if (key == "expires_in") {
-                json_number n;
-                if (in.peek() == kind::null) {
-                    if (!in.null()) return false;
-                    has_expires_in = false;
-                } else if (in.peek() != kind::number) {
-                    return problem(errc::wrong_type, "token: field 'expires_in' must be a number");
-                } else {
-                    if (!in.number(n)) return false;
-                    expires_in = n.as_double();
-                    has_expires_in = true;
-                }
-            } else if (key == "scopes") {
-                if (!scopes(in, t.scopes, has_scopes_array)) return false;
-            } else if (key == "scope") {
-                if (!string_or_null(in, "scope", text)) return false;
-                has_scope_text = text.has_value();
-                scope_text.assign(text.value_or(std::string_view{}));
-            } else if (!keep_unknown(in, key, t.extra)) {
-                return false;
+            json_number n;
+            if (key == "generation" && in.peek() == kind::number) {
+                if (!in.number(n)) return;
+                generation.reset();
+                if (n.is_unsigned()) generation = n.unsigned_value;
+            } else {
+                if (key == "generation") generation.reset();
+                if (!skip(in)) return;
             }
         }
-        if (in.failed()) return false;
-        if (!has_access) return problem(errc::missing_field, "token: field 'access_token'");
-        if (!has_expires_at && has_expires_in) {
-            auto expiry = expiry_after(expires_in, std::nullopt);
-            if (!expiry) return problem(expiry.error());
-        }
-        if (!has_scopes_array && has_scope_text) append_scopes(scope_text, t.scopes);
-        if (auto valid = validate(t); !valid) return problem(valid.error());
-        return true;
-    }
-
-    bool scopes(json_cursor& in, std::vector<std::string>& out, bool& is_array) {
-        out.clear();
-        is_array = false;
-        if (in.peek() == kind::null) return in.null();
-        if (in.peek() != kind::array) return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
-        is_array = true;
-        if (!in.begin_array()) return false;
-        while (in.next_element()) {
-            std::string_view scope;
-            if (in.peek() != kind::string)
-                return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
-            if (!in.string(scope)) return false;
-            out.emplace_back(scope);
-        }
-        return !in.failed();
-    }
-
-    // A string or null (nullopt); any other type is a problem naming the field.
-    bool string_or_null(json_cursor& in, const char* field, std::optional<std::string_view>& out) {
-        out.reset();
-        switch (in.peek()) {
-        case kind::string: {
-            std::string_view value;
-            if (!in.string(value)) return false;
-            out = value;
-            return true;
-        }
-        case kind::null: return in.null();
-        case kind::invalid: return skip(in);
-        default: return problem(errc::wrong_type, std::string("token: field '") + field + "' must be a string");
-        }
-    }
-
-    // A time: RFC 3339 text, unix seconds or milliseconds, or null.
-    bool time_value(json_cursor& in, const char* field, std::optional<clock::time_point>& out) {
-        result<std::optional<clock::time_point>> parsed = std::optional<clock::time_point>{};
-        switch (in.peek()) {
-        case kind::string: {
-            std::string_view text;
-            if (!in.string(text)) return false;
-            parsed = expiry_from_text(text, field);
-            break;
-        }
-        case kind::number: {
-            json_number n;
-            if (!in.number(n)) return false;
-            parsed = expiry_from_number(n.as_double(), field);
-            break;
-        }
-        case kind::null:
-            if (!in.null()) return false;
-            break;
-        case kind::invalid: return skip(in);
-        default: return problem(expiry_type_error(field));
-        }
-        if (!parsed) return problem(parsed.error());
-        out = *parsed;
-        return true;
-    }
-
-    // An unknown member: kept as it is, as JSON.
-    bool keep_unknown(json_cursor& in, std::string_view key, Json& into) {
-        std::string name(key);  // the key's view does not survive reading the value
-        std::string_view raw;
-        if (!in.skip(raw)) return false;
-        auto value = Json::parse(raw, nullptr, false);
-        if (value.is_discarded()) return problem(errc::malformed_json, "bundle: an unknown field does not parse");
-        into[std::move(name)] = std::move(value);
-        return true;
+        if (generation && *generation < generation_limit)
+            highest_generation_ = std::max(highest_generation_, *generation);
     }
 
     static bool skip(json_cursor& in) {
@@ -2571,15 +3120,17 @@ private:
         return in.skip(ignored);
     }
 
-    bool problem(errc code, std::string context) { return problem(error{code, std::move(context)}); }
-    bool problem(error e) {
-        if (!problem_) problem_ = std::move(e);
-        return false;
+    void problem(errc code, std::string context) {
+        if (!problem_) problem_ = error{code, std::move(context)};
     }
 
+    // The error of a failed read: text that is not JSON wins over any problem found before its end.
     result<bundle> failure(const json_cursor& in) const {
-        if (problem_ && !in.failed()) return *problem_;
-        return syntax_error(in);
+        if (!problem_ || in.failed()) return syntax_error(in);
+        json_cursor whole(text_);
+        std::string_view ignored;
+        if (!whole.skip(ignored) || !whole.finish()) return syntax_error(whole);
+        return *problem_;
     }
     static error syntax_error(const json_cursor& in) {
         return error{errc::malformed_json, "bundle: not valid JSON at byte " + std::to_string(in.offset())};
@@ -2625,7 +3176,8 @@ template <class = void>
     return detail::secure_buffer::copy_of(std::string_view(written->text.data(), written->text.size()));
 }
 
-/// Parses a bundle from JSON text; any malformed entry fails the whole parse (nothing half-loaded).
+/// Parses a bundle from JSON text. Text that is not JSON, or a wrong header, fails the whole parse; an
+/// entry that breaks the schema goes to bundle::unreadable (kept verbatim) and the others load.
 template <class = void>
 [[nodiscard]] inline result<bundle> parse_bundle(std::string_view text) {
     return detail::bundle_reader<>(text).read();
@@ -3028,6 +3580,9 @@ using process_id = std::uint64_t;
 
 /// The id of the calling process (a forked child gets its own).
 [[nodiscard]] inline process_id current_process_id() noexcept { return static_cast<process_id>(::getpid()); }
+
+/// Closes a file descriptor (a socket, say) that its owner no longer needs; errors are not reported.
+inline void close_descriptor(int fd) noexcept { (void)::close(fd); }
 
 /// The home directory of the effective user in the user database (getpwuid_r); empty when there is none.
 template <class = void>
@@ -4200,7 +4755,7 @@ template <class = void>
     const auto dir = parent_directory_of(target);
     auto suffix = random_hex(8);
     if (!suffix) return suffix.error();
-    const auto temp = dir / ("." + target.filename().string() + ".tmp-" + *suffix);
+    const auto temp = dir / (detail::temp_file_prefix(target.filename().string()) + *suffix);
     unique_fd fd(retry_eintr([&] {
         return ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
     }));
@@ -5190,7 +5745,8 @@ public:
             auto parsed = parse_bundle((*item)->view());
             if (!parsed) {
                 const auto& e = parsed.error();
-                const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large;
+                const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
+                                       e == errc::value_out_of_range;
                 read_failure_ = error{keep_code ? e.code : make_error_code(errc::malformed_json),
                                       where() + ": the item does not hold a tokenvault bundle (" + e.context +
                                           "); it was left unchanged: remove it to start afresh"};
@@ -5217,6 +5773,11 @@ public:
         auto keyring = open_keyring(ctx);
         if (!keyring) return keyring.error();
         TOKENVAULT_TRY(tokenvault::platform::ensure_store_directory(directory_));
+        if (!swept_temp_files_) {
+            swept_temp_files_ = true;  // we hold the store lock: a stamp temp file is a dead writer's
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory_, [&](std::string_view target) { return target == stamp_.filename().string(); });
+        }
         // Stamp first: a crash before the item write only makes readers reload needlessly.
         TOKENVAULT_TRY(tokenvault::detail::ensure_sodium());
         std::array<std::byte, 16> nonce{};
@@ -5285,6 +5846,7 @@ private:
     std::optional<error> write_failure_;  // a write failed: later saves answer this (no prompt storm)
     bool stamp_known_ = false;
     std::optional<tokenvault::platform::file_identity> stamp_identity_;
+    bool swept_temp_files_ = false;
 };
 
 }  // namespace tokenvault::backend
@@ -5331,11 +5893,13 @@ static_assert(backend_policy<memory>);
 //
 // The 32-byte data key lives in keyring K; a versioned header (docs/FORMAT.md) names key id and tier, so
 // files of another key, tier, cipher or newer version are refused, never overwritten; certain corruption
-// is quarantined. Reads come from memory after one lstat; the key is fetched once, never created by a
-// read, and keyring failures are remembered. Assumes load/save under the store lock (token_store). POSIX.
+// is quarantined; a file older than one this instance saw (seal counter) is reported once. Reads come
+// from memory after one lstat; the key is fetched once, never created by a read, and keyring failures are
+// remembered. Assumes load/save under the store lock (token_store). POSIX.
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -5622,7 +6186,19 @@ public:
         sealed_file_header header;
         auto opened = open_sealed<typename Context::cipher>(ctx, **read, header);
         if (!opened) return opened.error();
+        if (is_older_copy(header, *opened)) {
+            const auto seen = newest_seen_->counter;
+            ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
+            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
+            return error{errc::rolled_back,
+                         file_.string() +
+                             ": sealed by the same key as a newer copy this process loaded or "
+                             "wrote (seal counter " +
+                             std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
+                             "): the file was replaced by an older copy; the newer tokens are not in it"};
+        }
         record_file((*read)->identity, header.key_id, header.seal_counter);
+        note_seen(header.key_id, header.seal_counter, opened->last_generation);
         return opened;
     }
 
@@ -5642,8 +6218,9 @@ public:
             return error{errc::conflict, file_.string() + ": changed since the last load; reload first"};
         TOKENVAULT_TRY(tokenvault::platform::ensure_store_directory(directory_));
         if (!swept_temp_files_) {
-            swept_temp_files_ = true;
-            sweep_temp_files();
+            swept_temp_files_ = true;  // we hold the store lock: every temp file of ours is a dead writer's
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory_, [&](std::string_view target) { return target == file_.filename().string(); });
         }
 
         TOKENVAULT_TRY(key_for_save<cipher>(ctx));
@@ -5684,6 +6261,7 @@ public:
             return written.error();
         }
         record_file(*written, key_id_, counter);
+        note_seen(key_id_, counter, content.last_generation);  // our own write is the newest copy
         last_text_ = std::move(*plaintext);
         return {};
     }
@@ -5723,6 +6301,20 @@ private:
         identity_ = identity;
         file_key_id_ = key_id;
         file_counter_ = counter;
+    }
+
+    // Whether a file this instance just opened is an older copy of one it loaded or wrote: sealed by the
+    // same key with a lower seal counter, and holding no generation newer than any seen. (A store that
+    // starts afresh after a deletion or a quarantine restarts the counter at 1, but its generations start
+    // above every earlier one: docs/FORMAT.md.)
+    [[nodiscard]] bool is_older_copy(const sealed_file_header& header, const bundle& content) const {
+        return newest_seen_ && newest_seen_->key_id == header.key_id &&
+               header.seal_counter < newest_seen_->counter && content.last_generation <= newest_generation_;
+    }
+
+    void note_seen(const sealed_key_id& key_id, std::uint64_t counter, std::uint64_t last_generation) {
+        newest_seen_ = seal_mark{key_id, counter};
+        newest_generation_ = std::max(newest_generation_, last_generation);
     }
 
     // Parses, finds the key for, authenticates and parses one read file.
@@ -5766,7 +6358,8 @@ private:
         if (!content) {
             // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
             const auto& e = content.error();
-            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large;
+            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
+                                   e == errc::value_out_of_range;
             return error{keep_code ? e.code : make_error_code(errc::malformed_json),
                          file_.string() + ": the sealed bundle does not parse (" + e.context +
                              "); the file was left unchanged"};
@@ -5785,7 +6378,10 @@ private:
         if (!*now || **now != read_identity)
             return error{errc::io_error, file_.string() + ": replaced while being checked; retry"};
         auto moved = tokenvault::platform::quarantine_file(file_);
-        if (!moved) return moved.error();
+        if (!moved)
+            return error{moved.error().code, file_.string() + ": " + std::string(why) +
+                                                 "; it could not be moved aside (" + moved.error().context +
+                                                 "), so it was left in place"};
         ctx.diagnostics.on(
             events::quarantined{file_.string(), moved->string(), make_error_code(errc::corrupt_file)});
         return error{errc::corrupt_file,
@@ -5833,10 +6429,12 @@ private:
                 return std::as_const(previous_key_).bytes();
             }
         }
-        return remember(
-            error{errc::foreign_key, file_.string() + ": sealed by another key than the one keyring tier '" +
-                                         header.tier + "' holds for service '" + keyring_options_.service +
-                                         "'; the file was left unchanged"});
+        return remember(error{
+            errc::foreign_key,
+            file_.string() + ": sealed by another key than the one keyring tier '" + header.tier +
+                "' holds for service '" + keyring_options_.service +
+                "' (the key item was replaced or damaged since, or the file comes from another install): "
+                "restore that key item, or the file that matches it; the file was left unchanged"});
     }
 
     // The keyring at `tier`: the open one if it is that tier, else that tier opened on purpose (never
@@ -5913,11 +6511,11 @@ private:
         }
         if (*item && (*item)->size() != Cipher::key_size) {
             keyring_failure_ =
-                error{errc::key_unavailable, "sealed_file: keyring item '" + std::string(account) +
-                                                 "' in tier '" + std::string(keyring_->tier_name()) +
-                                                 "' has " + std::to_string((*item)->size()) +
-                                                 " bytes, not a " + std::to_string(Cipher::key_size) +
-                                                 "-byte data key; it was left unchanged"};
+                error{errc::damaged_key, "sealed_file: keyring item '" + std::string(account) +
+                                             "' in tier '" + std::string(keyring_->tier_name()) + "' has " +
+                                             std::to_string((*item)->size()) + " bytes, not a " +
+                                             std::to_string(Cipher::key_size) +
+                                             "-byte data key; it and the store file were left unchanged"};
             return *keyring_failure_;
         }
         return item;
@@ -6011,22 +6609,6 @@ private:
         return true;
     }
 
-    // Removes temp files of writers that died mid-write (we hold the store lock, so no writer is live).
-    void sweep_temp_files() const noexcept {
-        try {
-            const std::string prefix = "." + file_.filename().string() + ".tmp-";
-            std::error_code ec;
-            for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
-                 it.increment(ec)) {
-                const auto name = it->path().filename().string();
-                if (name.compare(0, prefix.size(), prefix) == 0 && it->is_regular_file(ec) &&
-                    !it->is_symlink(ec))
-                    (void)tokenvault::platform::remove_file(it->path());
-            }
-        } catch (...) {  // NOLINT(bugprone-empty-catch): best effort; a leftover temp file harms nothing
-        }
-    }
-
     std::filesystem::path directory_;
     std::filesystem::path file_;
     std::filesystem::path lock_;
@@ -6051,6 +6633,13 @@ private:
     std::optional<sealed_key_id> file_key_id_;                   // the key id in the file's header
     std::uint64_t file_counter_ = 0;                             // the seal counter in the file's header
     bool swept_temp_files_ = false;
+
+    struct seal_mark {
+        sealed_key_id key_id{};
+        std::uint64_t counter = 0;
+    };
+    std::optional<seal_mark> newest_seen_;  // the key and seal counter of the newest file loaded or written
+    std::uint64_t newest_generation_ = 0;   // the highest last_generation of a bundle loaded or written
 };
 
 }  // namespace tokenvault::backend
@@ -6199,8 +6788,8 @@ static_assert(diagnostics_policy<callback>);
 // tokenvault/diagnostics/counters.hpp: diagnostics::counters, lock-free counts of what the store did.
 //
 // Counts keyring reads/writes/failures, file reads/writes, lock waits and contention, quarantines,
-// reloads, refreshes, migrations, store resolutions, logins and drift. Relaxed atomics: cheap enough
-// for the cached get path.
+// reloads, refreshes, migrations, store resolutions, logins, drift, rollbacks and unreadable entries.
+// Relaxed atomics: cheap enough for the cached get path.
 
 #include <atomic>
 #include <cstdint>
@@ -6222,6 +6811,8 @@ public:
         std::uint64_t quarantines = 0, reloads = 0, operations = 0, operation_failures = 0;
         std::uint64_t refreshes = 0, refreshes_adopted = 0, migrations = 0, drifts = 0;
         std::uint64_t resolutions = 0, logins = 0;
+        std::uint64_t rollbacks = 0;
+        std::uint64_t unreadable_entries = 0;  ///< entries found unreadable, counted on every load
     };
 
     void on(const events::keyring_read& e) noexcept {
@@ -6250,6 +6841,8 @@ public:
     void on(const events::drift&) noexcept { bump(drifts_); }
     void on(const events::store_resolved&) noexcept { bump(resolutions_); }
     void on(const events::login&) noexcept { bump(logins_); }
+    void on(const events::rolled_back&) noexcept { bump(rollbacks_); }
+    void on(const events::entry_unreadable&) noexcept { bump(unreadable_entries_); }
 
     /// The counts so far.
     [[nodiscard]] snapshot read() const noexcept {
@@ -6258,7 +6851,8 @@ public:
                         r(file_writes_),     r(file_failures_),  r(lock_waits_),       r(lock_contentions_),
                         r(lock_timeouts_),   r(quarantines_),    r(reloads_),          r(operations_),
                         r(operation_failures_), r(refreshes_),   r(refreshes_adopted_), r(migrations_),
-                        r(drifts_),          r(resolutions_),    r(logins_)};
+                        r(drifts_),          r(resolutions_),    r(logins_),           r(rollbacks_),
+                        r(unreadable_entries_)};
     }
 
 private:
@@ -6269,6 +6863,8 @@ private:
     std::atomic<std::uint64_t> quarantines_{0}, reloads_{0}, operations_{0}, operation_failures_{0};
     std::atomic<std::uint64_t> refreshes_{0}, refreshes_adopted_{0}, migrations_{0}, drifts_{0};
     std::atomic<std::uint64_t> resolutions_{0}, logins_{0};
+    std::atomic<std::uint64_t> rollbacks_{0};
+    std::atomic<std::uint64_t> unreadable_entries_{0};
 };
 
 static_assert(diagnostics_policy<counters>);
@@ -6497,22 +7093,24 @@ inline void enforce_limits(resolution_history& h) {
 
 }  // namespace detail_resolution_log
 
-/// Parses a resolution log. errc::corrupt_file when it is not one; errc::unsupported_format_version when a
-/// newer tokenvault wrote it. Malformed records are skipped and counted in `dropped`.
+/// Parses a resolution log. errc::malformed_json when it is not one (errc::too_large above 4 MiB);
+/// errc::unsupported_format_version when a newer tokenvault wrote it. Malformed records are skipped and
+/// counted in `dropped`.
 template <class Json = nlohmann::json>
 [[nodiscard]] inline result<resolution_history> parse_resolution_log(std::string_view text) {
     using json = Json;  // dependent: instantiated only when used
     if (text.size() > resolution_log_limits::max_file_size)
-        return error{errc::corrupt_file, "resolution log: larger than 4 MiB"};
+        return error{errc::too_large, "resolution log: larger than 4 MiB"};
     const json doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded()) return error{errc::corrupt_file, "resolution log: not valid JSON"};
-    if (!doc.is_object()) return error{errc::corrupt_file, "resolution log: the top level is not an object"};
+    if (doc.is_discarded()) return error{errc::malformed_json, "resolution log: not valid JSON"};
+    if (!doc.is_object())
+        return error{errc::malformed_json, "resolution log: the top level is not an object"};
     const auto format = doc.find("format");
     if (format == doc.end() || !format->is_string() || *format != resolution_log_format_name)
-        return error{errc::corrupt_file, "resolution log: 'format' is not \"tokenvault-resolutions\""};
+        return error{errc::malformed_json, "resolution log: 'format' is not \"tokenvault-resolutions\""};
     const auto version = doc.find("version");
     if (version == doc.end() || !version->is_number_integer() || version->template get<std::int64_t>() < 1)
-        return error{errc::corrupt_file, "resolution log: 'version' is missing or invalid"};
+        return error{errc::malformed_json, "resolution log: 'version' is missing or invalid"};
     if (version->template get<std::int64_t>() > resolution_log_format_version)
         return error{errc::unsupported_format_version,
                      "resolution log: version " + std::to_string(version->template get<std::int64_t>())};
@@ -6778,6 +7376,12 @@ private:
             auto taken = tokenvault::platform::file_lock::acquire(lock_file, lock_timeout);
             if (taken) lock.emplace(std::move(*taken));
         }
+        if (lock && !swept_temp_files_) {
+            // Every writer of the log holds its lock: a temp file of the log is a dead writer's.
+            swept_temp_files_ = true;
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory, [&](std::string_view target) { return target == path_.filename().string(); });
+        }
         bool writable = lock.has_value();
         if (!writable) fail();
 
@@ -6834,6 +7438,7 @@ private:
     std::optional<tokenvault::platform::file_identity> cache_identity_;
     std::atomic<std::uint64_t> drifts_{0};
     std::atomic<std::uint64_t> failures_{0};
+    bool swept_temp_files_ = false;
 };
 
 static_assert(diagnostics_policy<resolution_log<>>);
@@ -6843,16 +7448,19 @@ static_assert(diagnostics_policy<resolution_log<>>);
 // begin file tokenvault/keyring/file.hpp
 // tokenvault/keyring/file.hpp: keyring::file, a file-backed keyring for hosts without an OS keyring.
 //
-// In options.directory (0700): `passphrase`, 32 random bytes (0600) created once under `passphrase.lock`
-// so concurrent first starts agree on one; and one `<sha256-hex(service NUL account)>.item` per item, an
-// XChaCha20-Poly1305 box under a key derived from the passphrase (format below). Weaker than an OS
-// keyring: the 0700 directory is the real boundary. Only the lock wait is bounded by options.timeout;
-// file reads and writes are local-disk calls. Item format v1: "TVKF" | version 1 | key id (16) | nonce
-// (24) | ciphertext+tag; associated data: the first 21 bytes, the service, a NUL, the account.
+// In options.directory (0700): `passphrase`, 32 random bytes (0600), and one
+// `<sha256-hex(service NUL account)>.item` per item, an XChaCha20-Poly1305 box under a key derived from
+// the passphrase (format below). Every write holds `passphrase.lock`: the first write creates the
+// passphrase there (so concurrent first starts agree on one; a read never creates it, and a missing
+// passphrase is never replaced while items sealed under it remain) and removes temp files that killed
+// writers left. Weaker than an OS keyring: the 0700 directory is the real boundary. Only the lock wait is
+// bounded by options.timeout. Item format v1: "TVKF" | version 1 | key id (16) | nonce (24) |
+// ciphertext+tag; associated data: the first 21 bytes, the service, a NUL, the account.
 
 #include <sodium.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -6878,30 +7486,23 @@ public:
     /// The largest item accepted.
     static constexpr std::size_t max_item_size = std::size_t{1} << 20;
 
-    /// Opens (creating the 0700 directory and the passphrase on first use) the keyring in options.directory.
+    /// Opens the keyring in options.directory (creating the 0700 directory). The passphrase is read if it
+    /// exists; a missing one is created by the first write, never by open or read.
     [[nodiscard]] static result<std::optional<basic_file>> open(const keyring_options& options) {
         if (options.directory.empty())
             return error{errc::invalid_argument, "keyring::file needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
         if (auto made = platform::ensure_store_directory(options.directory); !made) return wrap(made.error());
-        auto passphrase = load_or_create_passphrase(options);
-        if (!passphrase) return passphrase.error();
-
-        detail::secure_buffer key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-        std::array<unsigned char, key_id_size> key_id{};
-        const auto* master = reinterpret_cast<const unsigned char*>(passphrase->data());
-        if (crypto_kdf_derive_from_key(reinterpret_cast<unsigned char*>(key.data()), key.size(), 1,
-                                       kdf_context, master) != 0 ||
-            crypto_kdf_derive_from_key(key_id.data(), key_id.size(), 2, kdf_context, master) != 0)
-            return error{errc::crypto_failure, "keyring::file: key derivation"};
-        return std::optional<basic_file>{basic_file{options.directory, options.service, std::move(key), key_id}};
+        basic_file ring{options.directory, options.service, options.timeout};
+        TOKENVAULT_TRY(ring.adopt_existing_passphrase());
+        return std::optional<basic_file>{std::move(ring)};
     }
 
     /// The tier name, "file".
     [[nodiscard]] std::string_view tier_name() const noexcept { return tier; }
 
-    /// The item's bytes, or nullopt when there is none; a tampered item is errc::corrupt_file (left in
-    /// place).
+    /// The item's bytes, or nullopt when there is none; a tampered item, or one whose passphrase is missing,
+    /// is errc::damaged_key (left in place).
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
         const auto path = item_path(account);
         if (!path) return path.error();
@@ -6912,8 +7513,15 @@ public:
         const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
         const std::string where = "keyring::file: " + path->string();
         if (bytes.size() < overhead || std::memcmp(raw, magic.data(), magic.size()) != 0)
-            return error{errc::corrupt_file, where + ": not a tokenvault item (left in place)"};
+            return error{errc::damaged_key, where + ": not a tokenvault item (left in place)"};
         if (raw[magic.size()] != format_version) return error{errc::unsupported_format_version, where};
+        if (!have_key_) {
+            TOKENVAULT_TRY(adopt_existing_passphrase());  // another process may have created it since open
+            if (!have_key_)
+                return error{errc::damaged_key, where + ": the passphrase it is sealed under (" +
+                                                    (directory_ / "passphrase").string() +
+                                                    ") is missing (left in place; nothing was created)"};
+        }
         if (sodium_memcmp(raw + magic.size() + 1, key_id_.data(), key_id_.size()) != 0)
             return error{errc::foreign_key, where + ": sealed under another passphrase (left in place)"};
 
@@ -6926,16 +7534,26 @@ public:
         if (crypto_aead_xchacha20poly1305_ietf_decrypt(
                 reinterpret_cast<unsigned char*>(plain.data()), &plain_size, nullptr, sealed, sealed_size,
                 ad.data(), ad.size(), nonce, reinterpret_cast<const unsigned char*>(key_.data())) != 0)
-            return error{errc::corrupt_file, where + ": failed authentication (left in place)"};
+            return error{errc::damaged_key, where + ": failed authentication (left in place)"};
         plain.shrink(static_cast<std::size_t>(plain_size));
         return std::optional<detail::secure_buffer>{std::move(plain)};
     }
 
-    /// Creates or replaces the item: sealed with a fresh nonce, written durably and atomically (0600).
+    /// Creates or replaces the item: sealed with a fresh nonce, written durably and atomically (0600), under
+    /// `passphrase.lock` (the first write creates the passphrase there).
     [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
         if (secret.size() > max_item_size) return error{errc::keyring_item_too_large, "keyring::file: write"};
         const auto path = item_path(account);
         if (!path) return path.error();
+        auto lock = platform::file_lock::acquire(directory_ / "passphrase.lock", timeout_);
+        if (!lock) return wrap(lock.error());
+        if (!swept_temp_files_) {
+            swept_temp_files_ = true;  // we hold the writers' lock: every temp file here is a dead writer's
+            (void)detail::remove_stale_temp_files(directory_, [](std::string_view target) {
+                return target == "passphrase" || target.ends_with(".item");
+            });
+        }
+        if (!have_key_) TOKENVAULT_TRY(create_passphrase_locked());
         const auto ad = associated_data(account);
         std::vector<std::byte> sealed(overhead + secret.size());
         auto* out = reinterpret_cast<unsigned char*>(sealed.data());
@@ -6989,35 +7607,65 @@ private:
     static constexpr char kdf_context[crypto_kdf_CONTEXTBYTES + 1] = "tvfilekr";
     static_assert(passphrase_size == crypto_kdf_KEYBYTES);
 
-    basic_file(std::filesystem::path directory, std::string service, detail::secure_buffer key,
-         const std::array<unsigned char, key_id_size>& key_id)
-        : directory_(std::move(directory)),
-          service_(std::move(service)),
-          key_(std::move(key)),
-          key_id_(key_id) {}
+    basic_file(std::filesystem::path directory, std::string service, std::chrono::milliseconds timeout)
+        : directory_(std::move(directory)), service_(std::move(service)), timeout_(timeout) {}
 
     /// Prefixes the context of a detail error with this keyring's name.
     [[nodiscard]] static error wrap(const error& e) { return error{e.code, "keyring::file: " + e.context}; }
 
-    /// Reads the passphrase; if absent, creates it under the lock (re-checking there), so exactly one wins.
-    [[nodiscard]] static result<detail::secure_buffer> load_or_create_passphrase(
-        const keyring_options& options) {
-        const auto path = options.directory / "passphrase";
-        auto existing = read_passphrase(path);
+    /// Derives the item key from the passphrase file if it exists (nothing is created).
+    [[nodiscard]] result<void> adopt_existing_passphrase() {
+        auto existing = read_passphrase(directory_ / "passphrase");
         if (!existing) return existing.error();
-        if (*existing) return std::move(**existing);
+        if (*existing) return adopt(**existing);
+        return {};
+    }
 
-        auto lock = platform::file_lock::acquire(options.directory / "passphrase.lock", options.timeout);
-        if (!lock) return wrap(lock.error());
-        existing = read_passphrase(path);  // another process may have created it while we waited
-        if (!existing) return existing.error();
-        if (*existing) return std::move(**existing);
-
+    /// Under `passphrase.lock`: adopts the passphrase another process created meanwhile, else creates one,
+    /// unless items sealed under a lost passphrase remain (a new one would orphan them for good).
+    [[nodiscard]] result<void> create_passphrase_locked() {
+        TOKENVAULT_TRY(adopt_existing_passphrase());
+        if (have_key_) return {};
+        const auto orphans = count_items();
+        if (orphans > 0)
+            return error{errc::damaged_key,
+                         "keyring::file: " + (directory_ / "passphrase").string() + " is missing while " +
+                             std::to_string(orphans) +
+                             " item(s) sealed under it remain: restore it from a backup, or remove the "
+                             "keyring directory to start over (what its items held is then lost); nothing "
+                             "was created"};
         auto fresh = detail::secure_buffer(passphrase_size);
         randombytes_buf(fresh.data(), fresh.size());
-        if (auto written = platform::write_file_atomically(path, fresh.bytes()); !written)
+        if (auto written = platform::write_file_atomically(directory_ / "passphrase", fresh.bytes()); !written)
             return wrap(written.error());
-        return fresh;
+        return adopt(fresh);
+    }
+
+    /// Derives the item key and its id from `passphrase`.
+    [[nodiscard]] result<void> adopt(const detail::secure_buffer& passphrase) {
+        detail::secure_buffer key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+        std::array<unsigned char, key_id_size> key_id{};
+        const auto* master = reinterpret_cast<const unsigned char*>(passphrase.data());
+        if (crypto_kdf_derive_from_key(reinterpret_cast<unsigned char*>(key.data()), key.size(), 1,
+                                       kdf_context, master) != 0 ||
+            crypto_kdf_derive_from_key(key_id.data(), key_id.size(), 2, kdf_context, master) != 0)
+            return error{errc::crypto_failure, "keyring::file: key derivation"};
+        key_ = std::move(key);
+        key_id_ = key_id;
+        have_key_ = true;
+        return {};
+    }
+
+    /// The `*.item` files in the directory.
+    [[nodiscard]] std::size_t count_items() const {
+        std::size_t count = 0;
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
+             it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            if (name.size() > 5 && name.front() != '.' && name.ends_with(".item")) ++count;
+        }
+        return count;
     }
 
     [[nodiscard]] static result<std::optional<detail::secure_buffer>> read_passphrase(
@@ -7026,10 +7674,11 @@ private:
         if (!loaded) return wrap(loaded.error());
         if (!*loaded) return std::optional<detail::secure_buffer>{};
         if ((*loaded)->bytes.size() != passphrase_size)
-            return error{errc::corrupt_file,
-                         "keyring::file: " + path.string() +
-                             ": passphrase has the wrong size "
-                             "(left in place; items sealed with it cannot be read without it)"};
+            return error{errc::damaged_key, "keyring::file: " + path.string() + ": the passphrase has " +
+                                                std::to_string((*loaded)->bytes.size()) + " bytes, not " +
+                                                std::to_string(passphrase_size) +
+                                                " (left in place; items sealed under it cannot be read "
+                                                "without the original)"};
         return std::optional<detail::secure_buffer>{std::move((*loaded)->bytes)};
     }
 
@@ -7052,8 +7701,11 @@ private:
 
     std::filesystem::path directory_;
     std::string service_;
-    detail::secure_buffer key_;
+    std::chrono::milliseconds timeout_{};
+    detail::secure_buffer key_;  // derived from the passphrase; empty until it is known
     std::array<unsigned char, key_id_size> key_id_{};
+    bool have_key_ = false;
+    bool swept_temp_files_ = false;
 };
 
 /// keyring::file: a class template only so that its members are compiled where they are used.
@@ -7064,15 +7716,56 @@ static_assert(keyring_policy<file>,
 
 }  // namespace tokenvault::keyring
 // end file tokenvault/keyring/file.hpp
+// begin file tokenvault/keyring/foreign.hpp
+// tokenvault/keyring/foreign.hpp: reading items that other programs keep in the OS keyring (read only).
+//
+// Importers read the logins other clients keep in the OS keyring (Codex's MCP credentials, Claude Code's
+// keychain item). Those items follow the (service, account) naming shared by the native keyring libraries
+// (the Rust keyring crate, go-keyring, keytar), which each keyring maps to its own store:
+//   - Secret Service: the attributes "service" and "username", in any collection; the secret is the raw
+//     bytes (no encoding of tokenvault's own);
+//   - macOS keychain: a generic password with that service and account;
+//   - Windows Credential Manager: a generic credential whose target is "<account>.<service>".
+// A keyring K that can do this models `foreign_item_reader<K>`: `read_foreign(service, account)` (the
+// item's bytes, nullopt when absent) and `list_foreign(service)` (the accounts of that service, sorted).
+// Both only read: they never create, change, unlock or delete an item, and never prompt (a locked item
+// is errc::keyring_locked). Each call is bounded by the keyring's timeout, like every keyring call.
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace tokenvault::keyring {
+
+/// The Secret Service attribute that holds a foreign item's service.
+inline constexpr std::string_view foreign_service_attribute = "service";
+/// The Secret Service attribute that holds a foreign item's account (the Rust keyring crate's name).
+inline constexpr std::string_view foreign_account_attribute = "username";
+
+/// A keyring that can read (never write) other programs' items; see the top of tokenvault/keyring/foreign.hpp.
+template <class K>
+concept foreign_item_reader = requires(K& k, std::string_view service, std::string_view account) {
+    { k.read_foreign(service, account) } -> std::same_as<result<std::optional<detail::secure_buffer>>>;
+    { k.list_foreign(service) } -> std::same_as<result<std::vector<std::string>>>;
+};
+
+}  // namespace tokenvault::keyring
+// end file tokenvault/keyring/foreign.hpp
 // begin file tokenvault/keyring/first_available.hpp
 // tokenvault/keyring/first_available.hpp: keyring::first_available<K...>, a fallback chain of keyrings.
 //
 // open() tries each K in order and keeps the first that opens; a K that answers "not available here"
 // (nullopt) or fails falls through to the next, and every attempt is recorded (tier, reason code: no
-// secret) for diagnostics via resolution(). The chosen keyring lives in a std::variant<K...>: no virtual
-// calls. open_tier() opens exactly one named tier, for files whose header names the tier of their key.
+// secret) for diagnostics via resolution(); a K whose optional `static bool ends_chain(const error&)` says so
+// (keyring::macos_keychain after the user denied access) ends the chain with its error instead. The chosen
+// keyring lives in a std::variant<K...>: no virtual calls. open_tier() opens exactly one named tier, for
+// files whose header names the tier of their key.
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -7106,6 +7799,17 @@ concept tier_chain = requires(const keyring_options& options, std::string_view n
     { K::contains_tier(name) } -> std::same_as<bool>;
     { K::open_tier(options, name) } -> std::same_as<result<std::optional<K>>>;
 };
+
+/// Whether an error of K::open must end the chain rather than fall through (K's optional ends_chain).
+template <class K>
+[[nodiscard]] bool ends_chain(const error& e) {
+    if constexpr (requires {
+                      { K::ends_chain(e) } -> std::convertible_to<bool>;
+                  })
+        return K::ends_chain(e);
+    else
+        return false;
+}
 
 }  // namespace detail_first_available
 
@@ -7151,6 +7855,11 @@ public:
                                                      std::string(name) + "\""};
         std::vector<tier_attempt> attempts;
         return open_named<0>(options, name, attempts);
+    }
+
+    /// Whether an error of open() ends an enclosing chain: when it ended this one.
+    [[nodiscard]] static bool ends_chain(const error& e) {
+        return (detail_first_available::ends_chain<K>(e) || ...);
     }
 
     /// Whether `name` is the tier of one of K... (or of a chain among them).
@@ -7223,6 +7932,7 @@ private:
                 return std::optional<first_available>{
                     first_available(chain(std::in_place_index<I>, std::move(**opened)), std::move(attempts))};
             }
+            if (!opened && detail_first_available::ends_chain<one>(opened.error())) return opened.error();
             if (!tried.empty()) tried += "; ";
             tried += std::string(name) + ": ";
             if (opened) {
@@ -7410,6 +8120,46 @@ static_assert(enumerable_keyring<memory>);
 
 #include <nlohmann/json.hpp>
 
+// begin file tokenvault/companion.hpp
+// tokenvault/companion.hpp: entries that travel with a credential in the same store.
+//
+// Some state belongs next to a credential and must be shared by every process exactly like it: the OAuth
+// client registration used to log in (created once, reused by every process), and the short-lived record
+// of a refresh that just failed (so that waiters fail fast instead of calling a failing endpoint again).
+// Each lives in its own entry of the same store, sealed like the credential, under a companion id: the
+// credential's resource URL with the account `tokenvault:<role>` (or `tokenvault:<role>:<account>`).
+// Accounts starting with `tokenvault:` are reserved for these entries (docs/FORMAT.md).
+
+#include <string>
+#include <string_view>
+
+
+namespace tokenvault {
+
+/// The roles of companion entries.
+namespace companion_role {
+inline constexpr std::string_view oauth_client = "oauth-client";      ///< the OAuth client of a login
+inline constexpr std::string_view refresh_failure = "refresh-failure";  ///< a refresh that just failed
+}  // namespace companion_role
+
+/// The id of the companion entry with `role` of credential `id`.
+[[nodiscard]] inline result<credential_id> companion_id(const credential_id& id, std::string_view role) {
+    std::string account = "tokenvault:";
+    account += role;
+    if (!id.account().empty()) {
+        account += ':';
+        account += id.account();
+    }
+    return credential_id::parse(id.resource(), account);
+}
+
+/// Whether `id` is a companion entry rather than a credential (its account starts with `tokenvault:`).
+[[nodiscard]] inline bool is_companion(const credential_id& id) noexcept {
+    return id.account().rfind("tokenvault:", 0) == 0;
+}
+
+}  // namespace tokenvault
+// end file tokenvault/companion.hpp
 // begin file tokenvault/detail/credential_lock.hpp
 // tokenvault/detail/credential_lock.hpp: the per-credential lock of the credential manager.
 //
@@ -7722,6 +8472,13 @@ concept token_provider = requires(P& provider, const token& current) {
     { provider.authorize() } -> std::same_as<result<token>>;
 };
 
+/// The optional revocation hook of a provider: `revoke(token)` tells the server a logged-out token is dead
+/// (RFC 7009); `credential_manager::logout(id, provider)` calls it after the local logout, best effort.
+template <class P>
+concept token_revoker = requires(P& provider, const token& current) {
+    { provider.revoke(current) } -> std::same_as<result<void>>;
+};
+
 namespace detail {
 
 template <class>
@@ -7785,6 +8542,29 @@ template <class = void>
     return true;
 }
 
+/// Checks that a token endpoint response is one JSON object (at most 64 levels deep) and finds its
+/// top-level "error": nullopt when there is none; the code when it is a short OAuth code, else "". Reads
+/// nothing else: the token is read by parse_token, and only from a success.
+template <class = void>
+[[nodiscard]] inline result<std::optional<std::string>> response_error_code(std::string_view body) {
+    json_cursor in(body);
+    std::optional<std::string> code;
+    std::string_view key, ignored;
+    TOKENVAULT_TRY(begin_document(in, json_cursor::kind::object, "token response"));
+    while (in.next_member(key)) {
+        if (key == "error" && in.peek() == json_cursor::kind::string) {
+            std::string_view value;
+            if (!in.string(value)) break;
+            code = is_oauth_error_code(value) ? std::string(value) : std::string{};
+            continue;
+        }
+        if (key == "error") code = std::string{};
+        if (!in.skip(ignored, max_member_depth)) break;
+    }
+    TOKENVAULT_TRY(end_document(in, "token response"));
+    return code;
+}
+
 }  // namespace detail
 
 /// Reads a token endpoint response (RFC 6749 5.1 and 5.2): 2xx with a token: refreshed; `invalid_grant`:
@@ -7801,28 +8581,22 @@ template <class = void>
     if (body.size() > token_limits::max_token_json)
         return refresh_result::failed(
             error{errc::provider_invalid_response, "token response: larger than 256 KiB"});
-    nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-    const detail::scrub_on_exit scrub_doc{doc};
-    if (doc.is_discarded() || !doc.is_object())
-        return refresh_result::failed(
-            error{errc::provider_invalid_response, "token response: not a JSON object"});
-    if (const auto code = doc.find("error"); code != doc.end() || http_status < 200 || http_status > 299) {
-        const std::string_view name = code != doc.end() && code->is_string()
-                                          ? std::string_view(code->get_ref<const std::string&>())
-                                          : "";
+    // First the shape and the OAuth error code, if any; the token itself is read only from a success.
+    auto error_code = detail::response_error_code(body);
+    if (!error_code) return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
+    if (*error_code || http_status < 200 || http_status > 299) {
+        const std::string name = error_code->value_or(std::string{});
         if (name == "invalid_grant") return refresh_result::rejected();
         if (name == "temporarily_unavailable" || name == "server_error")
-            return refresh_result::failed(
-                error{errc::provider_unavailable, "token endpoint error '" + std::string(name) + "'"});
+            return refresh_result::failed(error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
         if (detail::is_oauth_error_code(name))
             return refresh_result::failed(
-                error{errc::provider_rejected,
-                      "token endpoint error '" + std::string(name) + "' (the stored credential was kept)"});
+                error{errc::provider_rejected, "token endpoint error '" + name + "' (the stored credential was kept)"});
         return refresh_result::failed(error{
             errc::provider_invalid_response,
             "token endpoint answered HTTP " + std::to_string(http_status) + " without an OAuth error code"});
     }
-    auto parsed = token_from_json(doc, token_json_options{issued_at});
+    auto parsed = parse_token(body, token_json_options{issued_at});
     if (!parsed) {
         return refresh_result::failed(
             error{errc::provider_invalid_response,
@@ -7846,6 +8620,9 @@ struct lifecycle_options {
     std::chrono::seconds expiry_skew{60};
     /// Bound on the wait for the credential lock (another thread or process refreshing or logging in).
     std::chrono::milliseconds lock_timeout{std::chrono::seconds(60)};
+    /// How long a failed refresh is remembered in the store, so that every waiter and caller returns the
+    /// same failure at once instead of calling a failing endpoint again; zero: never remembered.
+    std::chrono::milliseconds refresh_failure_ttl{std::chrono::seconds(10)};
 };
 
 /// What a credential manager needs from a store; every tokenvault::token_store provides it.
@@ -7946,6 +8723,7 @@ public:
         store_->diagnostics().on(events::login{id.hash()});
         auto stored = store_call([&] { return store_->put(id, *issued); });
         if (!stored) return stored.error();
+        clear_failure(id);
         return std::move(*issued);
     }
 
@@ -7955,11 +8733,34 @@ public:
     [[nodiscard]] result<bool> logout(const credential_id& id) {
         auto lock = lock_credential(id, [] { return false; });
         if (!lock) return lock.error();
-        result<void> forgotten = forget_legacy(id);
-        auto erased = store_call([&] { return store_->erase(id); });
-        if (!erased) return erased.error();
-        if (!forgotten) return forgotten.error();
-        return *erased;
+        return logout_locked(id);
+    }
+
+    /// Logs out as `logout(id)`, then, when the provider models token_revoker, asks the server to revoke the
+    /// token (RFC 7009): best effort, after the local logout is durable, its failure only reported (event
+    /// refresh{"revoke_failed"}): the local logout never depends on the server.
+    template <class Provider>
+    [[nodiscard]] result<bool> logout(const credential_id& id, Provider&& provider) {
+        auto lock = lock_credential(id, [] { return false; });
+        if (!lock) return lock.error();
+        std::optional<token> revocable;
+        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+            if constexpr (others_may_write) (void)store_call([&] { return store_->reload(); });
+            if (auto current = store_get(id); current && *current) revocable = std::move(**current);
+        }
+        auto erased = logout_locked(id);
+        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+            if (erased && revocable) {
+                const result<void> revoked = [&] {
+                    const detail::lock_order::provider_scope in_provider;
+                    return provider.revoke(*revocable);
+                }();
+                report(id, revoked ? "revoked" : "revoke_failed");
+            }
+        } else {
+            (void)provider;
+        }
+        return erased;
     }
 
     /// Whether `t` counts as valid now: no expiry, or an expiry beyond the skew.
@@ -8075,17 +8876,29 @@ private:
     result<token> under_lock(const credential_id& id, Provider& provider, const secret_string* rejected,
                              bool was_present) {
         std::optional<token> adopted;
+        std::optional<error> failed_recently;
+        const auto note_id = failure_id(id);
         auto lock = lock_credential(id, [&] {
-            // While another holder works, a usable token it writes ends the wait (the fast path, retried).
-            auto now = store_get(id);
-            if (now && *now && acceptable(**now, rejected)) {
-                adopted = std::move(**now);
+            // While another holder works, a usable token it writes ends the wait (the fast path, retried),
+            // and so does the failure it records.
+            auto now = store_call([&] { return store_->get_entry(id); });
+            if (!now) return false;
+            if (*now && acceptable((*now)->token, rejected)) {
+                adopted = std::move((*now)->token);
+                return true;
+            }
+            if (auto note = recent_failure(note_id, *now)) {
+                failed_recently = std::move(note);
                 return true;
             }
             return false;
         });
         if (!lock) return lock.error();
         if (!lock->held()) {
+            if (failed_recently) {
+                report(id, "failed_recently");
+                return std::move(*failed_recently);
+            }
             report(id, "adopted");
             return std::move(*adopted);
         }
@@ -8094,12 +8907,17 @@ private:
         if constexpr (others_may_write) TOKENVAULT_TRY(store_call([&] { return store_->reload(); }));
         auto current = store_call([&] { return store_->get_entry(id); });
         if (!current) return current.error();
+        if (auto note = recent_failure(note_id, *current)) {
+            // A refresh of exactly this state failed moments ago: the same answer, without calling again.
+            report(id, "failed_recently");
+            return std::move(*note);
+        }
         if (!*current) {
             // Logged out since the first read (or a 401 for a credential we do not hold): never log in again
             // behind the user's back.
             if (was_present || rejected != nullptr)
                 return error{errc::not_logged_in, "the credential was logged out meanwhile"};
-            return authorize_and_store(id, provider, 0, rejected);
+            return authorize_and_store(id, provider, 0, rejected, false);
         }
         const entry& stored = **current;
         if (acceptable(stored.token, rejected)) {
@@ -8107,7 +8925,7 @@ private:
             return stored.token;
         }
         if (!stored.token.refresh_token)
-            return authorize_and_store(id, provider, stored.generation, rejected);
+            return authorize_and_store(id, provider, stored.generation, rejected, false);
         return refresh_and_store(id, provider, stored, rejected);
     }
 
@@ -8129,6 +8947,7 @@ private:
                 store_call([&] { return store_->compare_and_swap(id, stored.generation, renewed); });
             if (swapped) {
                 report(id, "refreshed");
+                clear_failure(id);
                 return renewed;
             }
             if (swapped.error() != errc::conflict) return swapped.error();
@@ -8143,22 +8962,35 @@ private:
                 if (erased.error() != errc::conflict) return erased.error();
                 return adopt_after_conflict(id, rejected);  // a concurrent winner's token survives
             }
-            return authorize_and_store(id, provider, 0, rejected);
+            return authorize_and_store(id, provider, 0, rejected, true);
         }
         case refresh_outcome::failed: break;
         }
         report(id, "transient_failure");
+        remember_failure(id, answer.failure(), false, stored.generation);
         return answer.failure();
     }
 
+    // `after_revocation`: the server refused the refresh token (invalid_grant) and the credential is erased;
+    // a login that does not happen then ends in errc::grant_revoked, remembered for the waiters.
     template <class Provider>
     result<token> authorize_and_store(const credential_id& id, Provider& provider,
-                                      std::uint64_t expected_generation, const secret_string* rejected) {
+                                      std::uint64_t expected_generation, const secret_string* rejected,
+                                      bool after_revocation) {
         auto issued = call_authorize(provider);
-        if (!issued) return issued.error();
+        if (!issued) {
+            if (!after_revocation) return issued.error();
+            error revoked{errc::grant_revoked, "the token endpoint refused the refresh token (invalid_grant), and "
+                                               "logging in again failed: " + issued.error().message()};
+            remember_failure(id, revoked, true, 0);
+            return revoked;
+        }
         store_->diagnostics().on(events::login{id.hash()});
         auto swapped = store_call([&] { return store_->compare_and_swap(id, expected_generation, *issued); });
-        if (swapped) return std::move(*issued);
+        if (swapped) {
+            clear_failure(id);
+            return std::move(*issued);
+        }
         if (swapped.error() != errc::conflict) return swapped.error();
         return adopt_after_conflict(id, rejected);
     }
@@ -8174,6 +9006,76 @@ private:
                          "take the credential lock"};
         report(id, "adopted");
         return std::move(**now);
+    }
+
+    result<bool> logout_locked(const credential_id& id) {
+        result<void> forgotten = forget_legacy(id);
+        auto erased = store_call([&] { return store_->erase(id); });
+        if (!erased) return erased.error();
+        clear_failure(id);
+        if (!forgotten) return forgotten.error();
+        return *erased;
+    }
+
+    // The failure record of a refresh lives in a companion entry (companion.hpp) of the same store, so every
+    // process sees it: a token whose type marks it, expiring when the record does, whose extra fields say
+    // what failed and for which state of the credential.
+    static constexpr std::string_view failure_type = "tokenvault-refresh-failure";
+
+    std::optional<credential_id> failure_id(const credential_id& id) const {
+        if (options_.refresh_failure_ttl <= std::chrono::milliseconds::zero()) return std::nullopt;
+        auto note = companion_id(id, companion_role::refresh_failure);
+        if (!note) return std::nullopt;
+        return std::move(*note);
+    }
+
+    // Records that a refresh of generation `generation` failed with `why` (`revoked`: the grant is gone and
+    // the credential erased). Best effort: a failure to record only costs the waiters a call of their own.
+    void remember_failure(const credential_id& id, const error& why, bool revoked, std::uint64_t generation) {
+        const auto note_id = failure_id(id);
+        if (!note_id) return;
+        token note;
+        note.access_token = secret_string{"refresh-failure"};
+        note.token_type = std::string(failure_type);
+        note.expires_at = clock::now() + std::chrono::duration_cast<clock::duration>(options_.refresh_failure_ttl);
+        const bool ours = &why.code.category() == &error_category();
+        note.extra = nlohmann::json{{"outcome", revoked ? "revoked" : "failed"},
+                                    {"generation", generation},
+                                    {"code", ours ? why.code.value() : static_cast<int>(errc::provider_unavailable)},
+                                    {"context", why.context.substr(0, 1024)}};
+        if (!ours) note.extra["context"] = why.message().substr(0, 1024);
+        (void)store_call([&] { return store_->put(*note_id, note); });
+    }
+
+    // The failure a waiter should return for credential state `current` (nullopt: absent), if a fresh
+    // record (`note_id`: failure_id of the credential) applies to exactly that state.
+    std::optional<error> recent_failure(const std::optional<credential_id>& note_id,
+                                        const std::optional<entry>& current) {
+        if (!note_id) return std::nullopt;
+        auto note = store_call([&] { return store_->get(*note_id); });
+        if (!note || !*note) return std::nullopt;
+        const token& t = **note;
+        if (t.token_type != failure_type || !t.expires_at || *t.expires_at <= clock::now() || !t.extra.is_object())
+            return std::nullopt;
+        const auto outcome = t.extra.value("outcome", std::string{});
+        const auto generation = t.extra.value("generation", std::uint64_t{0});
+        const bool applies = outcome == "revoked" ? !current.has_value()
+                                                  : outcome == "failed" && current && current->generation == generation;
+        if (!applies) return std::nullopt;
+        const int code = t.extra.value("code", static_cast<int>(errc::provider_unavailable));
+        const bool known = code > 0;
+        const auto left = std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - clock::now()).count() + 1;
+        return error{known ? static_cast<errc>(code) : errc::provider_unavailable,
+                     t.extra.value("context", std::string{}) + " (remembered from a refresh that failed moments "
+                     "ago; the next attempt is in " + std::to_string(left) + " s)"};
+    }
+
+    // Removes a failure record after a success (a cache read when there is none).
+    void clear_failure(const credential_id& id) {
+        const auto note_id = failure_id(id);
+        if (!note_id) return;
+        auto note = store_call([&] { return store_->get(*note_id); });
+        if (note && *note) (void)store_call([&] { return store_->erase(*note_id); });
     }
 
     result<void> forget_legacy(const credential_id& id) {
@@ -8246,13 +9148,24 @@ template <class Store>
                                        [&] { return std::make_unique<Store>(options); });
 }
 
+/// The process-wide credential manager with `lifecycle` options over `shared_store<Store>(options)`: one per
+/// store location and set of lifecycle options.
+template <class Store>
+[[nodiscard]] credential_manager<Store>& shared_manager(const store_options& options,
+                                                       const lifecycle_options& lifecycle) {
+    const std::string key = detail::store_location_key(options) + '\n' +
+                            std::to_string(lifecycle.expiry_skew.count()) + '/' +
+                            std::to_string(lifecycle.lock_timeout.count()) + '/' +
+                            std::to_string(lifecycle.refresh_failure_ttl.count());
+    return detail::process_wide<credential_manager<Store>>(key, [&] {
+        return std::make_unique<credential_manager<Store>>(shared_store<Store>(options), lifecycle);
+    });
+}
+
 /// The process-wide credential manager (default lifecycle_options) over `shared_store<Store>(options)`.
-/// For other lifecycle options, make a `credential_manager` over the shared store: managers are cheap.
 template <class Store>
 [[nodiscard]] credential_manager<Store>& shared_manager(const store_options& options = {}) {
-    return detail::process_wide<credential_manager<Store>>(detail::store_location_key(options), [&] {
-        return std::make_unique<credential_manager<Store>>(shared_store<Store>(options));
-    });
+    return shared_manager<Store>(options, lifecycle_options{});
 }
 
 }  // namespace tokenvault
@@ -8497,15 +9410,14 @@ concept migration_policy = std::same_as<typename M::policy_family, family::migra
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 // begin file tokenvault/detail/migration_support.hpp
 // tokenvault/detail/migration_support.hpp: what every migration source shares.
 //
 // The import ledger (which legacy items a bundle already took in, so a logged-out credential is never
 // resurrected from a source that could not be deleted), the one import rule (the current store wins,
 // then the first source that offers a credential), reading other tools' files without changing them,
-// and the mapping of legacy token JSON. Nothing here logs or reports a secret.
+// and the mapping of legacy token JSON (read by the one token reader, token_json.hpp, with a hook for the
+// legacy fields). Nothing here logs or reports a secret.
 
 #include <sodium.h>
 
@@ -8520,8 +9432,6 @@ concept migration_policy = std::same_as<typename M::policy_family, family::migra
 #include <string>
 #include <string_view>
 #include <system_error>
-
-#include <nlohmann/json.hpp>
 
 
 namespace tokenvault::detail {
@@ -8570,12 +9480,12 @@ template <class = void>
 template <class = void>
 inline void ledger_record(bundle& b, std::string_view source, const std::string& credential_hash,
                           const std::string& print) {
-    if (!b.extra.is_object()) b.extra = nlohmann::json::object();
-    auto& all = b.extra[std::string(ledger_field)];
-    if (!all.is_object()) all = nlohmann::json::object();
-    auto& of_source = all[std::string(source)];
-    if (!of_source.is_object()) of_source = nlohmann::json::object();
-    of_source[credential_hash] = print;
+    if (!b.extra.is_object()) b.extra = extra_json::object();
+    auto& all = b.extra[ledger_field];
+    if (!all.is_object()) all = extra_json::object();
+    auto& of_source = all[source];
+    if (!of_source.is_object()) of_source = extra_json::object();
+    of_source[credential_hash] = extra_json::string_t(print.data(), print.size());
 }
 
 /// Drops the whole ledger of `source` from `b`; true when there was one (then `b` must be saved). A deleting
@@ -8619,8 +9529,7 @@ template <class = void>
     changed = true;
     if (b.entries.find(id.hash()) != b.entries.end()) return offer_outcome::superseded;
     const auto generation = ++b.last_generation;
-    b.entries.emplace(id.hash(),
-                      entry{id, std::move(value), generation, clock::now(), nlohmann::json::object()});
+    b.entries.emplace(id.hash(), entry{id, std::move(value), generation, clock::now(), extra_json::object()});
     return offer_outcome::imported;
 }
 
@@ -8654,67 +9563,99 @@ template <class = void>
     return platform::epoch_ns_to_time_point<clock>(identity.mtime_ns);
 }
 
-/// The year of an RFC 3339 time ("2026-..." -> 2026); nullopt when `text` does not start with four digits.
+/// Latest expiry accepted from another tool, in unix milliseconds (2200-01-01).
+inline constexpr std::uint64_t max_expiry_ms = static_cast<std::uint64_t>(latest_time_seconds) * 1000;
+
+/// Reads the JSON value at `in` (at most 64 levels deep) into wiped memory and returns its text as
+/// nlohmann::json's dump() writes it: the form fingerprints of legacy entries have always been taken of.
 template <class = void>
-[[nodiscard]] inline std::optional<int> rfc3339_year(std::string_view text) {
-    if (text.size() < 4) return std::nullopt;
-    int year = 0;
-    for (std::size_t i = 0; i < 4; ++i) {
-        if (text[i] < '0' || text[i] > '9') return std::nullopt;
-        year = year * 10 + (text[i] - '0');
-    }
-    return year;
+[[nodiscard]] inline result<secret_text> normalized_json_text(json_cursor& in, std::string_view what) {
+    extra_json value;
+    if (!read_json_value(in, value, max_json_depth)) return json_read_error(in, what);
+    return value.dump();
 }
 
-/// Latest expiry accepted from another tool, in unix milliseconds (2200-01-01): later ones would overflow
-/// a nanosecond time point.
-inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
-
-/// Refuses an "expires_at" outside 1970-2200 (RFC 3339 text, seconds or milliseconds) and an "expires_in"
-/// beyond 100 years, before token_from_json turns them into time points.
+/// Reads a token written by an older layout (docker-agent style) at `in`, by the token schema plus: an
+/// RFC 3339 "expires_at" in the year 0000 or 0001 (Go's zero time) means "unknown"; "auth_server" is
+/// the issuer when there is none; "expires_in" counts only from a known `issued_at`.
 template <class = void>
-[[nodiscard]] inline result<void> check_expiry_range(const nlohmann::json& doc) {
-    if (!doc.is_object()) return {};
-    if (const auto at = doc.find("expires_at"); at != doc.end() && at->is_string()) {
-        const auto year = rfc3339_year(at->get_ref<const std::string&>());
-        if (year && (*year < 1970 || *year > 2200))
-            return error{errc::value_out_of_range, "token: field 'expires_at' is out of range"};
-    } else if (at != doc.end() && at->is_number()) {
-        const double n = at->get<double>();
-        const double ms = n >= 1e11 ? n : n * 1000.0;  // token_from_json's rule: >= 1e11 is milliseconds
-        if (!(ms >= 0) || ms > static_cast<double>(max_expiry_ms))
-            return error{errc::value_out_of_range, "token: field 'expires_at' is out of range"};
-    }
-    if (const auto in = doc.find("expires_in"); in != doc.end() && in->is_number()) {
-        const double seconds = in->get<double>();
-        if (!(seconds >= 0) || seconds > 100.0 * 365 * 24 * 3600)
+[[nodiscard]] inline result<token> read_legacy_token(json_cursor& in,
+                                                     std::optional<clock::time_point> issued_at = std::nullopt) {
+    using kind = json_cursor::kind;
+    bool expiry_given = false;
+    std::optional<double> expires_in;
+    std::optional<std::string> auth_server;
+    const auto legacy_fields = [&](std::string_view key, json_cursor& c, token& t) -> result<bool> {
+        if (key == "expires_at") {
+            expiry_given = true;
+            if (c.peek() != kind::string) return false;  // numbers and null: the schema's rule
+            std::string_view text;
+            if (!c.string(text)) return json_read_error(c, "legacy token");
+            if (text.size() >= 5 && (text.substr(0, 5) == "0000-" || text.substr(0, 5) == "0001-")) {
+                expiry_given = false;  // Go's zero time.Time: no expiry recorded
+                t.expires_at.reset();
+                return true;
+            }
+            time_text_problem problem = time_text_problem::none;
+            t.expires_at = parse_rfc3339(text, &problem);
+            if (!t.expires_at) return time_field_error("expires_at", problem == time_text_problem::out_of_range);
+            return true;
+        }
+        if (key == "expires_in") {
+            expires_in.reset();
+            if (!issued_at) {  // nothing to count from: ignored, whatever it holds
+                std::string_view ignored;
+                return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+            }
+            if (c.peek() == kind::null) return c.null() ? result<bool>{true} : json_read_error(c, "legacy token");
+            if (c.peek() != kind::number) {
+                if (c.peek() == kind::invalid) return not_json(c, "legacy token");
+                return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
+            }
+            json_number n;
+            if (!c.number(n)) return json_read_error(c, "legacy token");
+            expires_in = n.as_double();
+            return true;
+        }
+        if (key == "auth_server") {
+            auth_server.reset();
+            if (c.peek() == kind::string) {
+                std::string_view text;
+                if (!c.string(text)) return json_read_error(c, "legacy token");
+                auth_server.emplace(text);
+                return true;
+            }
+            std::string_view ignored;
+            return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+        }
+        return false;
+    };
+    auto t = read_token(in, token_json_options{}, legacy_fields);
+    if (!t) return t;
+    if (!expiry_given && expires_in && issued_at) {
+        t->expires_at = time_after(*issued_at, *expires_in);
+        if (!t->expires_at)
             return error{errc::value_out_of_range, "token: field 'expires_in' is out of range"};
     }
-    return {};
+    if (t->issuer.empty() && auth_server) t->issuer = std::move(*auth_server);
+    TOKENVAULT_TRY(validate(*t));
+    return t;
 }
 
-/// Reads a token written by an older layout (docker-agent style): RFC 3339 "expires_at" where Go's zero time
-/// means "unknown" (years outside 1970-2200 are refused: they overflow a nanosecond time point),
-/// "auth_server" as the issuer, "expires_in" ignored when no issue time is known.
+/// A whole legacy item's text as one legacy token (nothing may follow it).
 template <class = void>
-[[nodiscard]] inline result<token> token_from_legacy_json(
-    const nlohmann::json& doc, std::optional<clock::time_point> issued_at = std::nullopt) {
-    if (!doc.is_object()) return error{errc::wrong_type, "legacy token: JSON value must be an object"};
-    nlohmann::json copy = doc;
-    const scrub_on_exit scrub_copy{copy};
-    if (const auto expiry = copy.find("expires_at"); expiry != copy.end() && expiry->is_string()) {
-        const auto year = rfc3339_year(expiry->get_ref<const std::string&>());
-        if (year && *year <= 1) copy.erase(expiry);  // Go's zero time.Time: no expiry recorded
+[[nodiscard]] inline result<token> parse_legacy_token(std::string_view text) {
+    json_cursor in(text);
+    auto t = read_legacy_token(in);
+    if (!t) {
+        if (in.failed()) return t;
+        std::string_view ignored;
+        json_cursor whole(text);
+        if (!whole.skip(ignored) || !whole.finish()) return json_read_error(whole, "legacy token");
+        return t;
     }
-    if (const auto server = copy.find("auth_server"); server != copy.end()) {
-        if (server->is_string() && copy.find("issuer") == copy.end()) copy["issuer"] = *server;
-        copy.erase("auth_server");
-    }
-    if (!issued_at && copy.find("expires_at") == copy.end()) copy.erase("expires_in");
-    TOKENVAULT_TRY(check_expiry_range(copy));
-    token_json_options options;
-    options.issued_at = issued_at;
-    return token_from_json(copy, options);
+    if (!in.finish()) return json_read_error(in, "legacy token");
+    return t;
 }
 
 /// Errors that concern the whole keyring, not one item: stop touching it for this start (no prompt storms).
@@ -8841,35 +9782,43 @@ public:
             return item.error();
         }
         if (!*item) return tokenvault::detail::ledger_forget(b, source);  // migrated before: drop its ledger
-        nlohmann::json doc = nlohmann::json::parse((*item)->view(), nullptr, false);
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-        if (doc.is_discarded() || !doc.is_object()) {
-            tokenvault::detail::report_skipped(
-                ctx, source, make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type));
+        const std::string_view text = (*item)->view();
+        auto entries = entries_of(text);
+        if (!entries) {
+            tokenvault::detail::report_skipped(ctx, source, entries.code());
             return false;
         }
-        const auto wrapped = doc.find("tokens");
-        const nlohmann::json& entries = (wrapped != doc.end() && wrapped->is_object()) ? *wrapped : doc;
 
         bool changed = false;
         std::size_t migrated = 0, skipped = 0;
         const auto account_name = Layout::credential_account(ctx.options);
-        for (auto it = entries.begin(); it != entries.end(); ++it) {
-            auto id = credential_id::parse(it.key(), account_name);
+        using tokenvault::detail::json_cursor;
+        json_cursor in(*entries);
+        std::string_view key;
+        if (!in.begin_object()) return false;  // entries_of checked it
+        while (in.next_member(key)) {
+            auto id = credential_id::parse(key, account_name);
+            // The entry in the form its fingerprint has always been taken of, then read as a token.
+            auto normalized = tokenvault::detail::normalized_json_text(in, "legacy bundle entry");
+            if (!normalized) {  // too deep: entries_of checked the syntax
+                ++skipped;
+                tokenvault::detail::report_skipped(ctx, source, normalized.code());
+                std::string_view ignored;
+                (void)in.skip(ignored);
+                continue;
+            }
             if (!id) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, id.code());
                 continue;
             }
-            auto value = tokenvault::detail::token_from_legacy_json(it.value());
+            auto value = tokenvault::detail::parse_legacy_token(*normalized);
             if (!value) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, value.code());
                 continue;
             }
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
+            const auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
             const auto outcome =
                 tokenvault::detail::offer(b, source, tokenvault::detail::ledger_rule::once_per_version, *id,
                                           std::move(*value), print, changed);
@@ -8903,6 +9852,23 @@ public:
     }
 
 private:
+    // The object of entries in a legacy bundle item: its "tokens" member when that is an object (the last
+    // one, if repeated), else the whole item. Errors: not JSON (or nested deeper than 64 levels), not an
+    // object.
+    [[nodiscard]] static result<std::string_view> entries_of(std::string_view text) {
+        using tokenvault::detail::json_cursor;
+        json_cursor in(text);
+        std::string_view key, raw, wrapped;
+        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::object, "legacy bundle"));
+        while (in.next_member(key)) {
+            const bool tokens = key == "tokens" && in.peek() == json_cursor::kind::object;
+            if (!in.skip(raw, tokenvault::detail::max_member_depth)) break;
+            if (tokens) wrapped = raw;
+        }
+        TOKENVAULT_TRY(tokenvault::detail::end_document(in, "legacy bundle"));
+        return wrapped.empty() ? text : wrapped;
+    }
+
     std::optional<K> keyring_;
     std::optional<std::string> pending_print_;
 };
@@ -8928,8 +9894,6 @@ private:
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 
 namespace tokenvault::migration {
@@ -8974,26 +9938,21 @@ public:
             tokenvault::detail::report_failure(ctx, source, index.code());
             if (tokenvault::detail::keyring_wide(index.code())) return index.error();
         } else if (*index) {
-            nlohmann::json listed = nlohmann::json::parse((*index)->view(), nullptr, false);
-            if (listed.is_discarded() || !listed.is_array()) {
+            auto listed = read_index((*index)->view());
+            if (!listed) {
                 ++skipped;
-                tokenvault::detail::report_skipped(
-                    ctx, source,
-                    make_error_code(listed.is_discarded() ? errc::malformed_json : errc::wrong_type));
+                tokenvault::detail::report_skipped(ctx, source, listed.code());
             } else {
-                bool index_clean = true;
-                for (const auto& url : listed) {
-                    if (!url.is_string()) {
-                        index_clean = false;
-                        ++skipped;
-                        tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::wrong_type));
-                        continue;
-                    }
-                    std::string account = std::string(Layout::item_prefix) + url.get<std::string>();
+                for (auto& url : listed->urls) {
+                    std::string account = std::string(Layout::item_prefix) + url;
                     index_listed_.push_back(account);
                     add(std::move(account));
                 }
-                if (index_clean) index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
+                for (std::size_t i = 0; i < listed->not_strings; ++i) {
+                    ++skipped;
+                    tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::wrong_type));
+                }
+                if (listed->not_strings == 0) index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
             }
         }
         bool listing_complete = true;
@@ -9031,11 +9990,10 @@ public:
                     ctx, source, std::make_error_code(std::errc::no_such_file_or_directory));
                 continue;
             }
-            nlohmann::json doc = nlohmann::json::parse((*item)->view(), nullptr, false);
-            const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-            if (doc.is_discarded()) {
+            auto value = tokenvault::detail::parse_legacy_token((*item)->view());
+            if (!value && value.error() == errc::malformed_json) {
                 ++skipped;
-                tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::malformed_json));
+                tokenvault::detail::report_skipped(ctx, source, value.code());
                 continue;
             }
             auto id = credential_id::parse(std::string_view(account).substr(Layout::item_prefix.size()),
@@ -9045,7 +10003,6 @@ public:
                 tokenvault::detail::report_skipped(ctx, source, id.code());
                 continue;
             }
-            auto value = tokenvault::detail::token_from_legacy_json(doc);
             if (!value) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, value.code());
@@ -9099,6 +10056,33 @@ public:
     }
 
 private:
+    /// The URLs an index item lists, and how many of its elements were not strings.
+    struct index_content {
+        std::vector<std::string> urls;
+        std::size_t not_strings = 0;
+    };
+
+    // Reads an index item: a JSON array of URL strings (anything else in it is counted, not read).
+    [[nodiscard]] static result<index_content> read_index(std::string_view text) {
+        using tokenvault::detail::json_cursor;
+        json_cursor in(text);
+        index_content out;
+        std::string_view ignored;
+        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::array, "legacy index"));
+        while (in.next_element()) {
+            if (in.peek() == json_cursor::kind::string) {
+                std::string_view url;
+                if (!in.string(url)) break;
+                out.urls.emplace_back(url);
+            } else {
+                ++out.not_strings;
+                if (!in.skip(ignored, tokenvault::detail::max_member_depth)) break;
+            }
+        }
+        TOKENVAULT_TRY(tokenvault::detail::end_document(in, "legacy index"));
+        return out;
+    }
+
     void reset() {
         pending_.clear();
         index_listed_.clear();
@@ -9260,6 +10244,380 @@ using from_legacy_keyring = chain<from_keyring_bundle<K, Layout>, from_keyring_i
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/chain.hpp
+// begin file tokenvault/migration/claude_code.hpp
+// tokenvault/migration/claude_code.hpp: migration::from_claude_code<Config>, imports the MCP logins that
+// Claude Code keeps in its credentials: `~/.claude/.credentials.json` on Linux and Windows, the keychain
+// item "Claude Code-credentials" on macOS (through Config::read_keychain). It never changes either.
+//
+// The document (Claude Code 2.1.332, written by its own `claude mcp login`) is a JSON object whose
+// "mcpOAuth" member maps "<server name>|<16 hex digits>" to {serverName, serverUrl, accessToken,
+// refreshToken, expiresAt (unix ms), scope (space separated), clientId, clientSecret, issuer, redirectUri,
+// discoveryState: {authorizationServerUrl, ...}}; "mcpOAuthClientConfig" may hold a client secret per key.
+// An entry with an empty access token (Claude Code keeps the client registration after a logout) is no
+// login. Identity is serverUrl; of several entries for one URL, the one that expires last wins. The
+// Claude.ai login ("claudeAiOauth") is not an MCP login and is never read. See docs/MIGRATION.md.
+
+#include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+// begin file tokenvault/detail/import_support.hpp
+// tokenvault/detail/import_support.hpp: what the importers of other clients' logins share beyond
+// migration_support.hpp: a depth-capped JSON parse of another program's bytes, reading numbers and
+// texts of their entries, and the expiry conventions (unix seconds or milliseconds) they use.
+// Input here is attacker-controlled: nothing recurses on its nesting, every size is bounded.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tokenvault::detail {
+
+/// Deepest nesting accepted in another program's JSON (their real files nest 4 levels at most).
+inline constexpr std::size_t max_foreign_json_depth = 32;
+
+/// Another program's JSON document, held in wiped memory (strings and nodes: detail::zeroing_allocator).
+using foreign_json = extra_json;
+
+/// The text of a foreign_json string, as a view.
+[[nodiscard]] inline std::string_view text_of(const foreign_json& string_value) {
+    const auto& text = string_value.get_ref<const secret_text&>();
+    return {text.data(), text.size()};
+}
+
+/// The token that the token-schema fields of `fields` describe (access_token, refresh_token, scope, ...),
+/// read by the one token reader, through text in wiped memory.
+template <class = void>
+[[nodiscard]] inline result<token> token_from_fields(const foreign_json& fields) {
+    const auto text = fields.dump();
+    return parse_token(std::string_view(text.data(), text.size()));
+}
+
+/// True when the arrays and objects of `text` nest at most `max_depth` levels (strings are skipped, so
+/// brackets inside them do not count). A linear scan without recursion; meant to run before a parse.
+template <class = void>
+[[nodiscard]] inline bool json_depth_within(std::string_view text, std::size_t max_depth) noexcept {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth) return false;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return true;
+}
+
+/// Parses another program's JSON: malformed_json when it is not JSON, too_large when it nests deeper than
+/// max_foreign_json_depth. `what` names the document in errors (never its content). The document's strings
+/// and nodes live in wiped memory (foreign_json), so the secrets it holds leave no copy when it is freed.
+template <class = void>
+[[nodiscard]] inline result<foreign_json> parse_foreign_json(std::string_view text, std::string_view what) {
+    if (!json_depth_within(text, max_foreign_json_depth))
+        return error{errc::too_large, std::string(what) + ": nested deeper than " +
+                                          std::to_string(max_foreign_json_depth) + " levels"};
+    foreign_json doc = foreign_json::parse(text, nullptr, false);
+    if (doc.is_discarded()) return error{errc::malformed_json, std::string(what)};
+    return doc;
+}
+
+/// The string member `name` of `object`, or "" when absent or not a string.
+template <class = void>
+[[nodiscard]] inline std::string string_member(const foreign_json& object, const char* name) {
+    if (!object.is_object()) return {};
+    const auto found = object.find(name);
+    if (found == object.end() || !found->is_string()) return {};
+    const auto& text = found->get_ref<const secret_text&>();
+    return std::string(text.data(), text.size());
+}
+
+/// An expiry written by another program as unix milliseconds (Codex, Claude Code) or unix seconds with a
+/// fraction (opencode): nullopt for null/absent, and for values past 2200 (Codex saturates an overflowing
+/// expiry at u64::MAX: "unknown"); value_out_of_range for negative values, wrong_type for non-numbers.
+template <class = void>
+[[nodiscard]] inline result<std::optional<clock::time_point>> foreign_expiry(const foreign_json& object,
+                                                                             const char* name,
+                                                                             bool milliseconds) {
+    using out_type = std::optional<clock::time_point>;
+    if (!object.is_object()) return out_type{};
+    const auto found = object.find(name);
+    if (found == object.end() || found->is_null()) return out_type{};
+    if (!found->is_number()) return error{errc::wrong_type, std::string("field '") + name + "' must be a number"};
+    const double value = found->get<double>();
+    if (!(value >= 0)) return error{errc::value_out_of_range, std::string("field '") + name + "' is negative"};
+    const double ms = milliseconds ? value : value * 1000.0;
+    if (ms > static_cast<double>(max_expiry_ms)) return out_type{};
+    std::chrono::milliseconds whole{static_cast<std::int64_t>(ms)};
+    if (found->is_number_unsigned() && milliseconds)  // exact for integers beyond 2^53 as well
+        whole = std::chrono::milliseconds{static_cast<std::int64_t>(found->get<std::uint64_t>())};
+    return out_type{clock::time_point{std::chrono::duration_cast<clock::duration>(whole)}};
+}
+
+/// "bearer" (as OAuth libraries write it) as tokenvault spells it, "Bearer"; other types unchanged.
+template <class = void>
+[[nodiscard]] inline std::string normalized_token_type(std::string type) {
+    if (type.size() == 6) {
+        std::string lower;
+        for (const char c : type) lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+        if (lower == "bearer") return "Bearer";
+    }
+    return type.empty() ? std::string("Bearer") : type;
+}
+
+/// The logins one source offers, the one that expires last per credential (an unknown expiry counts as the
+/// earliest), then offered to a bundle under the importers' rule (each credential once, the store wins).
+class newest_per_credential {
+public:
+    /// Keeps (`id`, `value`) unless a login of the same credential expiring later is already kept.
+    void add(credential_id id, token value, std::string print) {
+        const auto key = id.hash();
+        const auto found = kept_.find(key);
+        if (found != kept_.end() && !expires_later(value, found->second.value)) return;
+        kept_.insert_or_assign(key, kept{std::move(id), std::move(value), std::move(print)});
+    }
+    /// Offers every kept login to `b` as `source`; the number imported. `changed`: `b` must be saved.
+    [[nodiscard]] std::size_t offer_all(bundle& b, std::string_view source, bool& changed) {
+        std::size_t imported = 0;
+        for (auto& [hash, k] : kept_)
+            if (offer(b, source, ledger_rule::once_per_credential, k.id, std::move(k.value), k.print, changed) ==
+                offer_outcome::imported)
+                ++imported;
+        kept_.clear();
+        return imported;
+    }
+
+private:
+    struct kept {
+        credential_id id;
+        token value;
+        std::string print;
+    };
+    [[nodiscard]] static bool expires_later(const token& a, const token& b) {
+        if (!a.expires_at) return false;
+        if (!b.expires_at) return true;
+        return *a.expires_at > *b.expires_at;
+    }
+    std::map<std::string, kept> kept_;
+};
+
+/// The callback importers hand their entry readers: keeps each login (the newest per credential), reports
+/// each entry that is not one as a skip of `source`.
+template <class Context>
+[[nodiscard]] auto login_collector(Context& ctx, std::string_view source, newest_per_credential& newest,
+                                   std::size_t& skipped) {
+    return [&ctx, source, &newest, &skipped](result<std::pair<credential_id, token>> login, std::string print) {
+        if (!login) {
+            ++skipped;
+            report_skipped(ctx, source, login.code());
+            return;
+        }
+        newest.add(std::move(login->first), std::move(login->second), std::move(print));
+    };
+}
+
+/// Offers the logins collected to `b`, reports the run as one events::migration of `source`; true when `b`
+/// must be saved.
+template <class Context>
+[[nodiscard]] bool finish_import(Context& ctx, std::string_view source, bundle& b, newest_per_credential& newest,
+                                 std::size_t skipped) {
+    bool changed = false;
+    const auto migrated = newest.offer_all(b, source, changed);
+    if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
+    return changed;
+}
+
+/// Reads and parses another program's JSON file: nullopt when absent; every failure (unsafe file, too
+/// large, not JSON, too deep) is reported as one skip of `source` and also gives nullopt.
+template <class Context>
+[[nodiscard]] std::optional<foreign_json> read_foreign_json_file(Context& ctx, std::string_view source,
+                                                                   const std::filesystem::path& path,
+                                                                   std::size_t max_size, std::size_t& skipped) {
+    auto file = read_foreign_file(path, max_size);
+    if (!file) {
+        ++skipped;
+        report_skipped(ctx, source, file.code());
+        return std::nullopt;
+    }
+    if (!*file) return std::nullopt;
+    auto doc = parse_foreign_json((*file)->bytes.view(), path.filename().string());
+    if (!doc) {
+        ++skipped;
+        report_skipped(ctx, source, doc.code());
+        return std::nullopt;
+    }
+    return std::move(*doc);
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/import_support.hpp
+
+namespace tokenvault::migration {
+
+/// Configuration of from_claude_code: derive from it to point at another file or read the macOS keychain.
+struct claude_code_config {
+    /// The credentials file: $CLAUDE_SECURESTORAGE_CONFIG_DIR, else $CLAUDE_CONFIG_DIR, else $HOME/.claude,
+    /// then ".credentials.json" (empty when none is set: the file is not read).
+    [[nodiscard]] static std::filesystem::path credentials_file(const store_options&) {
+        for (const char* variable : {"CLAUDE_SECURESTORAGE_CONFIG_DIR", "CLAUDE_CONFIG_DIR"})
+            if (const char* dir = std::getenv(variable); dir != nullptr && *dir != '\0')
+                return std::filesystem::path(dir) / ".credentials.json";
+        if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+            return std::filesystem::path(home) / ".claude" / ".credentials.json";
+        return {};
+    }
+    /// The macOS keychain item's bytes (service "Claude Code-credentials", account the user name), through
+    /// a keyring that models keyring::foreign_item_reader; nullopt by default (no keychain here).
+    [[nodiscard]] static result<std::optional<tokenvault::detail::secure_buffer>> read_keychain(
+        const store_options&) {
+        return std::optional<tokenvault::detail::secure_buffer>{};
+    }
+    /// The account (profile) in the new store of the server named `server_name`; empty by default.
+    [[nodiscard]] static std::string account(std::string_view /*server_name*/, const store_options&) {
+        return {};
+    }
+};
+
+/// Imports Claude Code's MCP logins; never modifies Claude Code's file or keychain item.
+template <class Config = claude_code_config>
+class from_claude_code {
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// The original stays in place (the user may still run Claude Code).
+    static constexpr bool deletes_source = false;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "claude_code";
+    /// Largest document read.
+    static constexpr std::size_t max_file_size = std::size_t{4} << 20;
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_claude_code() = default;
+    /// Nothing is read until the store's first load.
+    explicit from_claude_code(const store_options&) noexcept {}
+
+    /// Offers each server's Claude Code login to `b`; true when `b` must be saved.
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        std::size_t skipped = 0;
+        tokenvault::detail::newest_per_credential newest;
+        const auto take = [&](tokenvault::detail::foreign_json& doc) {
+            for_each_login(doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
+        };
+        if (const auto path = Config::credentials_file(ctx.options); !path.empty())
+            if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped))
+                take(*doc);
+        auto keychain = Config::read_keychain(ctx.options);
+        if (!keychain) {
+            tokenvault::detail::report_failure(ctx, source, keychain.code());
+        } else if (*keychain) {
+            auto doc = tokenvault::detail::parse_foreign_json((*keychain)->view(), "claude code keychain item");
+            if (!doc) {
+                ++skipped;
+                tokenvault::detail::report_skipped(ctx, source, doc.code());
+            } else {
+                take(*doc);
+            }
+        }
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
+    }
+
+    /// Nothing to delete: Claude Code's credentials are left as they are.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context&) noexcept {
+        return {};
+    }
+
+    /// Calls `fn(login, fingerprint)` for each entry of the document's "mcpOAuth" member: (id, token), or
+    /// the reason it is not a login. Exposed for the fuzz harness and tvctl.
+    template <class Fn>
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
+        using login = result<std::pair<credential_id, token>>;
+        if (!doc.is_object()) {
+            fn(login{error{errc::wrong_type, "claude code credentials: not a JSON object"}}, std::string{});
+            return;
+        }
+        const auto logins = doc.find("mcpOAuth");
+        if (logins == doc.end()) return;
+        if (!logins->is_object()) {
+            fn(login{error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}}, std::string{});
+            return;
+        }
+        const auto client_config = doc.find("mcpOAuthClientConfig");
+        for (auto it = logins->begin(); it != logins->end(); ++it) {
+            const tokenvault::detail::foreign_json* client = nullptr;
+            if (client_config != doc.end() && client_config->is_object())
+                if (const auto c = client_config->find(it.key()); c != client_config->end()) client = &*c;
+            const auto text = it.value().dump();  // wiped memory
+            auto print = tokenvault::detail::fingerprint(std::string_view(text.data(), text.size()));
+            fn(parse_entry(it.value(), client, options), std::move(print));
+        }
+    }
+
+private:
+    // One "mcpOAuth" entry (and its "mcpOAuthClientConfig" entry, if any) as (id, token).
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const tokenvault::detail::foreign_json& entry,
+                                                                            const tokenvault::detail::foreign_json* client,
+                                                                            const store_options& options) {
+        if (!entry.is_object()) return error{errc::wrong_type, "claude code entry: not a JSON object"};
+        const auto url = entry.find("serverUrl");
+        if (url == entry.end() || !url->is_string())
+            return error{errc::missing_field, "claude code entry: field 'serverUrl'"};
+        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
+                                       Config::account(tokenvault::detail::string_member(entry, "serverName"), options));
+        if (!id) return id.error();
+        tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
+        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
+                                       std::pair{"scope", "scope"}, std::pair{"clientId", "client_id"},
+                                       std::pair{"clientSecret", "client_secret"}, std::pair{"issuer", "issuer"}})
+            if (const auto f = entry.find(from); f != entry.end()) fields[to] = *f;
+        if (!fields.contains("issuer"))
+            if (const auto state = entry.find("discoveryState"); state != entry.end() && state->is_object())
+                if (const auto server = state->find("authorizationServerUrl");
+                    server != state->end() && server->is_string())
+                    fields["issuer"] = *server;
+        if (client != nullptr && client->is_object() && !fields.contains("client_secret"))
+            if (const auto secret = client->find("clientSecret"); secret != client->end() && secret->is_string())
+                fields["client_secret"] = *secret;
+        if (const auto access = fields.find("access_token");
+            access == fields.end() || !access->is_string() || tokenvault::detail::text_of(*access).empty())
+            return error{errc::missing_field, "claude code entry: no access token (logged out)"};
+        auto value = tokenvault::detail::token_from_fields(fields);
+        if (!value) return value.error();
+        auto expiry = tokenvault::detail::foreign_expiry(entry, "expiresAt", true);
+        if (!expiry) return expiry.error();
+        value->expires_at = *expiry;
+        return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
+    }
+};
+
+static_assert(
+    migration_policy<from_claude_code<>>,
+    "migration::from_claude_code must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/claude_code.hpp
 // begin file tokenvault/migration/codex.hpp
 // tokenvault/migration/codex.hpp: migration::from_codex<Config>, imports the MCP logins that Codex keeps in
 // its file store, `$CODEX_HOME/.credentials.json` (default ~/.codex). It never changes or deletes the file.
@@ -9279,8 +10637,6 @@ using from_legacy_keyring = chain<from_keyring_bundle<K, Layout>, from_keyring_i
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 
 namespace tokenvault::migration {
@@ -9336,35 +10692,52 @@ public:
             return false;
         }
         if (!*file) return false;
-        nlohmann::json doc = nlohmann::json::parse((*file)->bytes.view(), nullptr, false);
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-        if (doc.is_discarded() || !doc.is_object()) {
-            skip(make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type));
-            return false;
-        }
-
         struct candidate {
             credential_id id;
             token value;
             std::string print;
         };
         std::map<std::string, candidate> newest;  // by credential hash
-        for (auto it = doc.begin(); it != doc.end(); ++it) {
-            auto parsed = parse_entry(it.value(), ctx.options);
+        using tokenvault::detail::json_cursor;
+        const std::string_view text = (*file)->bytes.view();
+        {  // The whole file must be JSON before any entry counts (entries are isolated, the file is not).
+            json_cursor whole(text);
+            std::string_view ignored;
+            const bool object = whole.peek() == json_cursor::kind::object;
+            if (!whole.skip(ignored) || !whole.finish() || !object) {
+                skip(make_error_code(whole.failed() ? errc::malformed_json : errc::wrong_type));
+                return false;
+            }
+        }
+        json_cursor in(text);
+        std::string_view key;
+        if (!in.begin_object()) return false;
+        while (in.next_member(key)) {
+            (void)in.peek();
+            const std::size_t start = in.offset();
+            auto parsed = parse_entry(in, ctx.options);
             if (!parsed) {
-                skip(parsed.code());
+                in.restart_at(start);  // a bad entry: skip it whole, and count it unless Codex's executor owns it
+                const bool owned = executor_owned(in);
+                in.restart_at(start);
+                std::string_view ignored;
+                if (!in.skip(ignored)) return false;
+                if (!owned) skip(parsed.code());
                 continue;
             }
             if (!*parsed) continue;  // executor-owned: not a login of the user's own client
             auto& [id, value] = **parsed;
             const auto found = newest.find(id.hash());
             if (found != newest.end() && !expires_later(value, found->second.value)) continue;
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
-            const auto key = id.hash();
-            newest.insert_or_assign(key, candidate{std::move(id), std::move(value), std::move(print)});
+            // The fingerprint of the entry as dump() of a JSON document writes it (as the ledger always had).
+            in.restart_at(start);
+            auto normalized = tokenvault::detail::normalized_json_text(in, "codex entry");
+            if (!normalized) return false;  // read once already: cannot happen
+            auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
+            const auto hash = id.hash();
+            newest.insert_or_assign(hash, candidate{std::move(id), std::move(value), std::move(print)});
         }
+        if (in.failed()) return false;
 
         bool changed = false;
         for (auto& [hash, c] : newest) {
@@ -9384,39 +10757,83 @@ public:
     }
 
 private:
-    // One value of the Codex file as (id, token); nullopt for entries owned by a Codex executor.
+    // One value of the Codex file as (id, token), read at `in`; nullopt for entries owned by a Codex
+    // executor. The Codex fields (server_name, server_url, executor_owned, expires_at in milliseconds)
+    // are read here; the rest is the token schema.
     [[nodiscard]] static result<std::optional<std::pair<credential_id, token>>> parse_entry(
-        const nlohmann::json& entry, const store_options& options) {
+        tokenvault::detail::json_cursor& in, const store_options& options) {
         using out_type = std::optional<std::pair<credential_id, token>>;
-        if (!entry.is_object()) return error{errc::wrong_type, "codex entry: must be an object"};
-        if (const auto owned = entry.find("executor_owned");
-            owned != entry.end() && owned->is_boolean() && owned->get<bool>())
-            return out_type{};
-        const auto url = entry.find("server_url");
-        if (url == entry.end() || !url->is_string())
-            return error{errc::missing_field, "codex entry: field 'server_url'"};
+        using tokenvault::detail::json_cursor;
+        using kind = json_cursor::kind;
+        if (in.peek() != kind::object) return error{errc::wrong_type, "codex entry: must be an object"};
+        std::optional<std::string> url;
         std::string name;
-        if (const auto n = entry.find("server_name"); n != entry.end() && n->is_string())
-            name = n->get<std::string>();
-        auto id = credential_id::parse(url->get_ref<const std::string&>(), Config::account(name, options));
-        if (!id) return id.error();
-
-        nlohmann::json copy = entry;
-        const tokenvault::detail::scrub_on_exit scrub_copy{copy};
-        for (const char* label : {"server_name", "server_url", "executor_owned", "expires_at"})
-            copy.erase(label);
-        auto value = token_from_json(copy);
+        bool owned = false;
+        const auto codex_fields = [&](std::string_view key, json_cursor& c, token& t) -> result<bool> {
+            std::string_view ignored;
+            if (key == "server_url" || key == "server_name") {
+                const bool is_url = key == "server_url";
+                if (c.peek() == kind::string) {
+                    std::string_view text;
+                    if (!c.string(text)) return tokenvault::detail::json_read_error(c, "codex entry");
+                    if (is_url)
+                        url.emplace(text);
+                    else
+                        name.assign(text);
+                    return true;
+                }
+                if (is_url) url.reset();
+            } else if (key == "executor_owned") {
+                owned = false;
+                if (c.peek() == kind::boolean) {
+                    if (!c.boolean(owned)) return tokenvault::detail::json_read_error(c, "codex entry");
+                    return true;
+                }
+            } else if (key == "expires_at") {
+                // Unix milliseconds; Codex saturates an overflowing expiry at u64::MAX: past the year 2200
+                // means "no known expiry".
+                t.expires_at.reset();
+                if (c.peek() == kind::null) return c.null() ? result<bool>{true} : tokenvault::detail::json_read_error(c, "codex entry");
+                tokenvault::detail::json_number n;
+                const auto found = c.peek();
+                if (found == kind::invalid || (found == kind::number && !c.number(n)))
+                    return tokenvault::detail::json_read_error(c, "codex entry");
+                if (found != kind::number || !n.is_unsigned())
+                    return error{errc::wrong_type, "codex entry: field 'expires_at'"};
+                if (n.unsigned_value <= tokenvault::detail::max_expiry_ms)
+                    t.expires_at = clock::time_point{std::chrono::duration_cast<clock::duration>(
+                        std::chrono::milliseconds{static_cast<std::int64_t>(n.unsigned_value)})};
+                return true;
+            } else {
+                return false;
+            }
+            return c.skip(ignored, tokenvault::detail::max_member_depth)
+                       ? result<bool>{true}
+                       : tokenvault::detail::json_read_error(c, "codex entry");
+        };
+        auto value = tokenvault::detail::read_token(in, token_json_options{}, codex_fields);
         if (!value) return value.error();
-        if (const auto expiry = entry.find("expires_at"); expiry != entry.end() && !expiry->is_null()) {
-            if (!expiry->is_number_unsigned())
-                return error{errc::wrong_type, "codex entry: field 'expires_at'"};
-            const auto ms = expiry->get<std::uint64_t>();
-            // Codex saturates an overflowing expiry at u64::MAX: past the year 2200 means "no known expiry".
-            if (ms <= tokenvault::detail::max_expiry_ms)
-                value->expires_at = clock::time_point{std::chrono::duration_cast<clock::duration>(
-                    std::chrono::milliseconds{static_cast<std::int64_t>(ms)})};
-        }
+        if (owned) return out_type{};
+        if (!url) return error{errc::missing_field, "codex entry: field 'server_url'"};
+        auto id = credential_id::parse(*url, Config::account(name, options));
+        if (!id) return id.error();
         return out_type{std::pair<credential_id, token>{std::move(*id), std::move(*value)}};
+    }
+
+    // Whether the entry at `in` says `"executor_owned": true` (read even when the rest is unusable).
+    [[nodiscard]] static bool executor_owned(tokenvault::detail::json_cursor& in) {
+        using tokenvault::detail::json_cursor;
+        std::string_view key, ignored;
+        bool owned = false;
+        if (in.peek() != json_cursor::kind::object || !in.begin_object()) return false;
+        while (in.next_member(key)) {
+            if (key == "executor_owned" && in.peek() == json_cursor::kind::boolean) {
+                if (!in.boolean(owned)) return false;
+            } else if (!in.skip(ignored)) {
+                return false;
+            }
+        }
+        return owned;
     }
 
     // Whether `a` expires after `b` (an unknown expiry counts as the earliest).
@@ -9433,6 +10850,172 @@ static_assert(
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/codex.hpp
+// begin file tokenvault/migration/codex_keyring.hpp
+// tokenvault/migration/codex_keyring.hpp: migration::from_codex_keyring<K, Config>, imports the MCP logins
+// that Codex keeps in the OS keyring (its default store whenever a keyring works). Read only: it never
+// writes, unlocks or deletes an item.
+//
+// Codex (codex-rs/rmcp-client/src/oauth.rs, checked against the Codex CLI 0.171.0 release) stores one item
+// per server through the Rust keyring crate (3.6.3): service "Codex MCP Credentials", account
+// "<server name>|<16 hex digits>", the secret a UTF-8 JSON object {server_name, url, issuer (newer
+// releases), client_id, token_response: {access_token, token_type, expires_in, refresh_token, scope
+// (space separated), id_token, ...}, expires_at (unix ms, optional; u64::MAX means unknown)}. K is read
+// through keyring/foreign.hpp (Secret Service today; macOS keychain and Windows Credential Manager where
+// they model foreign_item_reader). Identity is the URL; of several items for one URL, the one that
+// expires last wins. See docs/MIGRATION.md.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tokenvault::migration {
+
+/// Configuration of from_codex_keyring: derive from it to name another service or file accounts differently.
+struct codex_keyring_config {
+    /// The keyring service Codex files its MCP logins under.
+    static constexpr std::string_view service = "Codex MCP Credentials";
+    /// How the keyring is opened: the store's timeout; any collection is fine (nothing is written).
+    [[nodiscard]] static keyring_options keyring(const store_options& options) {
+        auto k = options.keyring();
+        k.allow_volatile_collection = true;
+        return k;
+    }
+    /// The account (profile) in the new store of the Codex server named `server_name`; empty by default.
+    [[nodiscard]] static std::string account(std::string_view /*server_name*/, const store_options&) {
+        return {};
+    }
+};
+
+/// Imports the MCP logins Codex keeps in keyring K; never changes K's items.
+template <class K, class Config = codex_keyring_config>
+class from_codex_keyring {
+    static_assert(keyring::keyring_policy<K>,
+                  "tokenvault: from_codex_keyring<K>: K must be a keyring (tokenvault/keyring/concept.hpp), "
+                  "e.g. keyring::secret_service");
+    static_assert(keyring::foreign_item_reader<K>,
+                  "tokenvault: from_codex_keyring<K>: K cannot read other programs' items; pick a keyring that "
+                  "models keyring::foreign_item_reader (tokenvault/keyring/foreign.hpp), e.g. "
+                  "keyring::secret_service");
+
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// The items stay in place (the user may still run Codex).
+    static constexpr bool deletes_source = false;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "codex_keyring";
+    /// Largest item read (Codex's items are about 2 KiB).
+    static constexpr std::size_t max_item_size = std::size_t{256} << 10;
+    /// Most items read in one start.
+    static constexpr std::size_t max_items = 4096;
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_codex_keyring() = default;
+    /// Nothing is read until the store's first load.
+    explicit from_codex_keyring(const store_options&) noexcept {}
+
+    /// Offers each server's Codex login to `b`; true when `b` must be saved. A keyring that is absent
+    /// imports nothing; one that is locked, denies or times out is reported once (no prompt, no retry).
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        auto opened = K::open(Config::keyring(ctx.options));
+        if (!opened) {
+            tokenvault::detail::report_failure(ctx, source, opened.code());
+            return opened.error();
+        }
+        if (!*opened) return false;
+        K& keyring = **opened;
+        auto accounts = keyring.list_foreign(Config::service);
+        ctx.diagnostics.on(events::keyring_read{keyring.tier_name(), accounts.has_value(), accounts.code()});
+        if (!accounts) {
+            tokenvault::detail::report_failure(ctx, source, accounts.code());
+            return accounts.error();
+        }
+
+        std::size_t skipped = 0;
+        const auto skip = [&](std::error_code why) {
+            ++skipped;
+            tokenvault::detail::report_skipped(ctx, source, why);
+        };
+        tokenvault::detail::newest_per_credential newest;
+        std::size_t read = 0;
+        for (const auto& account : *accounts) {
+            if (++read > max_items) {
+                skip(make_error_code(errc::too_large));
+                break;
+            }
+            auto item = keyring.read_foreign(Config::service, account);
+            ctx.diagnostics.on(events::keyring_read{keyring.tier_name(), item && item->has_value(), item.code()});
+            if (!item) {
+                if (tokenvault::detail::keyring_wide(item.code())) {  // stop at the first: no prompt storm
+                    tokenvault::detail::report_failure(ctx, source, item.code());
+                    break;
+                }
+                skip(item.code());
+                continue;
+            }
+            if (!*item) continue;  // deleted meanwhile
+            if ((*item)->size() > max_item_size) {
+                skip(make_error_code(errc::too_large));
+                continue;
+            }
+            auto parsed = parse_item((*item)->view(), ctx.options);
+            if (!parsed) {
+                skip(parsed.code());
+                continue;
+            }
+            newest.add(std::move(parsed->first), std::move(parsed->second),
+                       tokenvault::detail::fingerprint((*item)->view()));
+        }
+
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
+    }
+
+    /// Nothing to delete: Codex's items are left as they are.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context&) noexcept {
+        return {};
+    }
+
+    /// One item's text as (id, token): Codex's StoredOAuthTokens JSON. Exposed for the fuzz harness.
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_item(std::string_view text,
+                                                                           const store_options& options) {
+        auto parsed = tokenvault::detail::parse_foreign_json(text, "codex keyring item");
+        if (!parsed) return parsed.error();
+        tokenvault::detail::foreign_json& doc = *parsed;
+        if (!doc.is_object()) return error{errc::wrong_type, "codex keyring item: not a JSON object"};
+        const auto url = doc.find("url");
+        if (url == doc.end() || !url->is_string())
+            return error{errc::missing_field, "codex keyring item: field 'url'"};
+        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
+                                       Config::account(tokenvault::detail::string_member(doc, "server_name"), options));
+        if (!id) return id.error();
+        const auto response = doc.find("token_response");
+        if (response == doc.end() || !response->is_object())
+            return error{errc::missing_field, "codex keyring item: field 'token_response'"};
+
+        tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
+        for (const char* name : {"access_token", "refresh_token", "scope", "id_token"})
+            if (const auto f = response->find(name); f != response->end()) fields[name] = *f;
+        fields["token_type"] = tokenvault::detail::normalized_token_type(
+            tokenvault::detail::string_member(*response, "token_type"));
+        for (const char* name : {"client_id", "issuer"})
+            if (const auto f = doc.find(name); f != doc.end()) fields[name] = *f;
+        auto value = tokenvault::detail::token_from_fields(fields);
+        if (!value) return value.error();
+        auto expiry = tokenvault::detail::foreign_expiry(doc, "expires_at", true);
+        if (!expiry) return expiry.error();
+        value->expires_at = *expiry;
+        return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
+    }
+
+};
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/codex_keyring.hpp
 // begin file tokenvault/migration/mcp_remote.hpp
 // tokenvault/migration/mcp_remote.hpp: migration::from_mcp_remote<Config>, imports the logins that the
 // mcp-remote proxy (npm package "mcp-remote") keeps in plain JSON files. It never changes or deletes them.
@@ -9453,8 +11036,6 @@ static_assert(
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 // begin file tokenvault/detail/md5.hpp
 // tokenvault/detail/md5.hpp: MD5 (RFC 1321), only to find files that other tools name by an MD5 hex.
@@ -9683,15 +11264,12 @@ private:
         auto file = tokenvault::detail::read_foreign_file(directory / (hash + "_tokens.json"), max_file_size);
         if (!file) return skip(file.code());
         if (!*file) return std::nullopt;
-        nlohmann::json doc = nlohmann::json::parse((*file)->bytes.view(), nullptr, false);
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-        if (doc.is_discarded()) return skip(make_error_code(errc::malformed_json));
-        if (auto in_range = tokenvault::detail::check_expiry_range(doc); !in_range)
-            return skip(in_range.code());
+        // mcp-remote < 0.3 stored only the relative expires_in: it counts from the file's last write, but
+        // never from a time later than now (a file dated in the future must not extend a token's life).
         const auto written = tokenvault::detail::modification_time((*file)->identity);
         token_json_options options;
-        options.issued_at = written;  // mcp-remote < 0.3 stored only the relative expires_in
-        auto value = token_from_json(doc, options);
+        options.issued_at = std::min(written, clock::now());
+        auto value = parse_token((*file)->bytes.view(), options);
         if (!value) return skip(value.code());
 
         auto info =
@@ -9699,29 +11277,41 @@ private:
         if (!info) {
             (void)skip(info.code());
         } else if (*info) {
-            nlohmann::json client = nlohmann::json::parse((*info)->bytes.view(), nullptr, false);
-            const tokenvault::detail::scrub_on_exit scrub_client{client};
-            if (auto merged = merge_client_info(client, *value); !merged) (void)skip(merged.code());
+            if (auto merged = merge_client_info((*info)->bytes.view(), *value); !merged) (void)skip(merged.code());
         }
         return candidate{std::move(*value), written, tokenvault::detail::fingerprint((*file)->bytes.bytes())};
     }
 
     // Takes client_id, client_secret and issuer from a client_info.json document into `value`.
-    [[nodiscard]] static result<void> merge_client_info(const nlohmann::json& client, token& value) {
-        if (client.is_discarded()) return error{errc::malformed_json, "mcp-remote client_info.json"};
-        if (!client.is_object()) return error{errc::wrong_type, "mcp-remote client_info.json: not an object"};
-        const auto id = client.find("client_id");
-        if (id == client.end() || !id->is_string())
-            return error{errc::missing_field, "mcp-remote client_info.json: field 'client_id'"};
+    [[nodiscard]] static result<void> merge_client_info(std::string_view text, token& value) {
+        using tokenvault::detail::json_cursor;
+        json_cursor in(text);
+        std::optional<std::string> client_id, issuer;
+        std::optional<secret_string> client_secret;
+        std::string_view key, ignored;
+        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::object, "mcp-remote client_info.json"));
+        while (in.next_member(key)) {
+            const bool wanted = key == "client_id" || key == "client_secret" || key == "issuer";
+            if (!wanted || in.peek() != json_cursor::kind::string) {
+                if (wanted) (key == "client_id" ? client_id : issuer).reset();
+                if (wanted && key == "client_secret") client_secret.reset();
+                if (!in.skip(ignored, tokenvault::detail::max_member_depth)) break;
+                continue;
+            }
+            const std::string name(key);  // the key's view does not survive reading the value
+            std::string_view text_value;
+            if (!in.string(text_value)) break;
+            if (name == "client_secret")
+                client_secret.emplace(text_value);
+            else
+                (name == "client_id" ? client_id : issuer).emplace(text_value);
+        }
+        TOKENVAULT_TRY(tokenvault::detail::end_document(in, "mcp-remote client_info.json"));
+        if (!client_id) return error{errc::missing_field, "mcp-remote client_info.json: field 'client_id'"};
         token merged = value;
-        if (merged.client_id.empty()) merged.client_id = id->get<std::string>();
-        if (const auto secret = client.find("client_secret"); secret != client.end() && secret->is_string() &&
-                                                              !merged.client_secret &&
-                                                              !secret->get_ref<const std::string&>().empty())
-            merged.client_secret = secret_string{secret->get_ref<const std::string&>()};
-        if (const auto issuer = client.find("issuer");
-            issuer != client.end() && issuer->is_string() && merged.issuer.empty())
-            merged.issuer = issuer->get<std::string>();
+        if (merged.client_id.empty()) merged.client_id = std::move(*client_id);
+        if (client_secret && !merged.client_secret && !client_secret->empty()) merged.client_secret = std::move(client_secret);
+        if (issuer && merged.issuer.empty()) merged.issuer = std::move(*issuer);
         TOKENVAULT_TRY(validate(merged));
         value = std::move(merged);
         return {};
@@ -9734,6 +11324,677 @@ static_assert(
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/mcp_remote.hpp
+// begin file tokenvault/migration/mcp_remote_discovery.hpp
+// tokenvault/migration/mcp_remote_discovery.hpp: finds the servers mcp-remote was launched for, in the MCP
+// client configurations that launch it, so from_mcp_remote can name its files (an MD5 of the URL and of the
+// options that change it) without the user typing every URL.
+//
+// Read (each only if present, never changed): Claude Desktop's claude_desktop_config.json and Cursor's
+// ~/.cursor/mcp.json ("mcpServers"), VS Code's user mcp.json ("servers") and settings.json ("mcp" ->
+// "servers"), Claude Code's ~/.claude.json ("mcpServers", and per project), Codex's config.toml
+// ([mcp_servers.NAME] command/args/env). A server is an mcp-remote launch when its command is mcp-remote,
+// or npx/bunx/pnpm/yarn/node with an argument naming the mcp-remote package or its proxy.js; the arguments
+// after it are mcp-remote's. mcp_remote_hash_parts() follows mcp-remote 0.15.1's getServerUrlHash. The
+// files are attacker-controlled: size-bounded, depth-capped (see detail/import_support.hpp and
+// detail/toml_lite.hpp), nothing recurses on their nesting. See docs/MIGRATION.md.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// begin file tokenvault/detail/toml_lite.hpp
+// tokenvault/detail/toml_lite.hpp: the small part of TOML needed to read MCP server launch settings from
+// Codex's config.toml: table headers ([a.b."c d"]), `key = value` lines with basic and literal strings,
+// arrays of strings (over several lines too) and inline tables of strings. Every other value (numbers,
+// booleans, dates, nested arrays, multi-line strings) is skipped, and so is a string that is not UTF-8.
+// Input is attacker-controlled: one pass, no recursion, at most `max_values` values kept, nesting capped,
+// a malformed line is skipped, not fatal.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace tokenvault::detail {
+
+/// One `key = value` of a TOML document whose value is a string, an array of strings or an inline table of
+/// strings; `path` is the table header's keys followed by the line's (dotted) key.
+struct toml_value {
+    enum class kind : std::uint8_t { string, string_array, string_table };
+    std::vector<std::string> path;
+    kind type = kind::string;
+    std::string text;                                     ///< kind::string
+    std::vector<std::string> items;                       ///< kind::string_array
+    std::vector<std::pair<std::string, std::string>> members;  ///< kind::string_table, in order
+};
+
+/// Reads the string-valued settings of a TOML document (see the top of this header).
+class toml_lite {
+public:
+    /// Most values kept from one document.
+    static constexpr std::size_t max_values = 4096;
+    /// Deepest bracket nesting walked inside a value that is skipped.
+    static constexpr std::size_t max_depth = 32;
+
+    /// Every string, string-array and string-table value of `text`, in document order.
+    [[nodiscard]] static std::vector<toml_value> read(std::string_view text) {
+        toml_lite reader(text);
+        reader.run();
+        return std::move(reader.values_);
+    }
+
+private:
+    explicit toml_lite(std::string_view text) : text_(text) {}
+
+    void run() {
+        while (pos_ < text_.size() && values_.size() < max_values) {
+            skip_blank();
+            if (pos_ >= text_.size()) break;
+            const char c = text_[pos_];
+            if (c == '\n' || c == '\r' || c == '#') {
+                skip_line();
+            } else if (c == '[') {
+                if (!table_header()) skip_line();
+            } else if (!key_value()) {
+                skip_line();
+            }
+        }
+    }
+
+    // [a.b] or [[a.b]] (an array of tables: its members are read as those of the table).
+    bool table_header() {
+        ++pos_;
+        const bool array_of_tables = pos_ < text_.size() && text_[pos_] == '[';
+        if (array_of_tables) ++pos_;
+        std::vector<std::string> keys;
+        if (!dotted_key(keys)) return false;
+        skip_blank();
+        if (!take(']') || (array_of_tables && !take(']'))) return false;
+        table_ = std::move(keys);
+        return end_of_line();
+    }
+
+    bool key_value() {
+        std::vector<std::string> keys;
+        if (!dotted_key(keys)) return false;
+        skip_blank();
+        if (!take('=')) return false;
+        skip_blank();
+        toml_value value;
+        value.path = table_;
+        value.path.insert(value.path.end(), keys.begin(), keys.end());
+        if (pos_ >= text_.size()) return false;
+        const char c = text_[pos_];
+        if (c == '"' || c == '\'') {
+            if (starts_multiline()) return skip_value();
+            if (!string(value.text)) return false;
+            value.type = toml_value::kind::string;
+        } else if (c == '[') {
+            if (!string_array(value.items)) return skip_value();
+            value.type = toml_value::kind::string_array;
+        } else if (c == '{') {
+            if (!string_table(value.members)) return skip_value();
+            value.type = toml_value::kind::string_table;
+        } else {
+            return skip_value();
+        }
+        if (!end_of_line()) return false;
+        values_.push_back(std::move(value));
+        return true;
+    }
+
+    // key, "quoted key", 'literal key', joined by dots.
+    bool dotted_key(std::vector<std::string>& keys) {
+        for (;;) {
+            skip_blank();
+            std::string key;
+            if (pos_ < text_.size() && (text_[pos_] == '"' || text_[pos_] == '\'')) {
+                if (!string(key)) return false;
+            } else {
+                const std::size_t start = pos_;
+                while (pos_ < text_.size() && bare_key_char(text_[pos_])) ++pos_;
+                if (pos_ == start) return false;
+                key.assign(text_.substr(start, pos_ - start));
+            }
+            keys.push_back(std::move(key));
+            skip_blank();
+            if (pos_ < text_.size() && text_[pos_] == '.') {
+                ++pos_;
+                continue;
+            }
+            return true;
+        }
+    }
+
+    // ["a", 'b', ...] over any number of lines, comments allowed between elements.
+    bool string_array(std::vector<std::string>& out) {
+        const std::size_t start = pos_;
+        ++pos_;
+        for (;;) {
+            skip_space_and_comments();
+            if (pos_ >= text_.size()) return rewind(start);
+            if (text_[pos_] == ']') {
+                ++pos_;
+                return true;
+            }
+            std::string item;
+            if ((text_[pos_] != '"' && text_[pos_] != '\'') || starts_multiline() || !string(item)) return rewind(start);
+            out.push_back(std::move(item));
+            skip_space_and_comments();
+            if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
+        }
+    }
+
+    // { key = "value", ... } on one line.
+    bool string_table(std::vector<std::pair<std::string, std::string>>& out) {
+        const std::size_t start = pos_;
+        ++pos_;
+        for (;;) {
+            skip_blank();
+            if (pos_ >= text_.size()) return rewind(start);
+            if (text_[pos_] == '}') {
+                ++pos_;
+                return true;
+            }
+            std::vector<std::string> keys;
+            if (!dotted_key(keys) || !take('=')) return rewind(start);
+            skip_blank();
+            std::string value;
+            if (pos_ >= text_.size() || (text_[pos_] != '"' && text_[pos_] != '\'') || starts_multiline() ||
+                !string(value))
+                return rewind(start);
+            std::string joined;
+            for (const auto& k : keys) joined += (joined.empty() ? "" : ".") + k;
+            out.emplace_back(std::move(joined), std::move(value));
+            skip_blank();
+            if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
+        }
+    }
+
+    bool rewind(std::size_t to) {
+        pos_ = to;
+        return false;
+    }
+
+    // Skips a value this reader does not keep: brackets and braces balanced (outside strings), up to the
+    // end of the line on which they close.
+    bool skip_value() {
+        std::size_t depth = 0;
+        while (pos_ < text_.size()) {
+            const char c = text_[pos_];
+            if (c == '"' || c == '\'') {
+                if (starts_multiline()) {
+                    const std::string_view quote = text_.substr(pos_, 3);
+                    const auto end = text_.find(quote, pos_ + 3);
+                    pos_ = end == std::string_view::npos ? text_.size() : end + 3;
+                    continue;
+                }
+                std::string ignored;
+                if (!string(ignored)) ++pos_;
+                continue;
+            }
+            if (c == '#' && depth == 0) break;
+            if (c == '[' || c == '{') {
+                if (++depth > max_depth) {
+                    pos_ = text_.size();  // give up on the rest of the document
+                    return false;
+                }
+            } else if ((c == ']' || c == '}') && depth > 0) {
+                --depth;
+            } else if (c == '\n' && depth == 0) {
+                break;
+            }
+            ++pos_;
+        }
+        skip_line();
+        return true;
+    }
+
+    // "basic" with escapes or 'literal', on one line, valid UTF-8 (as TOML requires).
+    bool string(std::string& out) {
+        const char quote = text_[pos_++];
+        while (pos_ < text_.size()) {
+            const char c = text_[pos_++];
+            if (c == quote) return valid_utf8(out);
+            if (c == '\n' || c == '\r') return false;
+            if (c == '\\' && quote == '"') {
+                if (pos_ >= text_.size()) return false;
+                const char e = text_[pos_++];
+                switch (e) {
+                case 'b': out.push_back('\b'); break;
+                case 't': out.push_back('\t'); break;
+                case 'n': out.push_back('\n'); break;
+                case 'f': out.push_back('\f'); break;
+                case 'r': out.push_back('\r'); break;
+                case 'e': out.push_back('\x1b'); break;
+                case '"': out.push_back('"'); break;
+                case '\\': out.push_back('\\'); break;
+                case 'u':
+                case 'U':
+                    if (!unicode_escape(e == 'u' ? 4 : 8, out)) return false;
+                    break;
+                default: return false;
+                }
+            } else {
+                out.push_back(c);
+            }
+        }
+        return false;
+    }
+
+    bool unicode_escape(std::size_t digits, std::string& out) {
+        if (pos_ + digits > text_.size()) return false;
+        std::uint32_t code = 0;
+        for (std::size_t i = 0; i < digits; ++i) {
+            const char h = text_[pos_ + i];
+            const int v = h >= '0' && h <= '9'   ? h - '0'
+                          : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                          : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                 : -1;
+            if (v < 0) return false;
+            code = code * 16 + static_cast<std::uint32_t>(v);
+        }
+        pos_ += digits;
+        if (code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+        if (code < 0x80) {
+            out.push_back(static_cast<char>(code));
+        } else if (code < 0x800) {
+            out.push_back(static_cast<char>(0xC0 | (code >> 6)));
+            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+        } else if (code < 0x10000) {
+            out.push_back(static_cast<char>(0xE0 | (code >> 12)));
+            out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+        } else {
+            out.push_back(static_cast<char>(0xF0 | (code >> 18)));
+            out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+        }
+        return true;
+    }
+
+    [[nodiscard]] bool starts_multiline() const {
+        return text_.substr(pos_, 3) == R"(""")" || text_.substr(pos_, 3) == "'''";
+    }
+    [[nodiscard]] static bool bare_key_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    }
+    bool take(char c) {
+        if (pos_ < text_.size() && text_[pos_] == c) {
+            ++pos_;
+            return true;
+        }
+        return false;
+    }
+    void skip_blank() {
+        while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t')) ++pos_;
+    }
+    void skip_space_and_comments() {
+        while (pos_ < text_.size()) {
+            const char c = text_[pos_];
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+                ++pos_;
+            } else if (c == '#') {
+                while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+            } else {
+                break;
+            }
+        }
+    }
+    void skip_line() {
+        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+        if (pos_ < text_.size()) ++pos_;
+    }
+    // Only blanks or a comment may follow a value or header on its line.
+    bool end_of_line() {
+        skip_blank();
+        if (pos_ >= text_.size()) return true;
+        if (text_[pos_] == '#' || text_[pos_] == '\n' || text_[pos_] == '\r') {
+            skip_line();
+            return true;
+        }
+        return false;
+    }
+
+    std::string_view text_;
+    std::size_t pos_ = 0;
+    std::vector<std::string> table_;
+    std::vector<toml_value> values_;
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/toml_lite.hpp
+
+namespace tokenvault::migration {
+
+/// An MCP client configuration file that may launch mcp-remote.
+struct mcp_client_config {
+    std::string client;          ///< "claude_desktop", "cursor", "vscode", "claude_code", "codex"
+    std::filesystem::path path;  ///< where it is read
+    enum class format : std::uint8_t { json_mcp_servers, json_servers, json_vscode_settings, json_claude_code, toml_codex };
+    format kind = format::json_mcp_servers;
+};
+
+/// One mcp-remote launch found in a configuration.
+struct mcp_remote_launch {
+    std::string client;             ///< which client's configuration
+    std::filesystem::path config;   ///< the file it was found in
+    std::string name;               ///< the server's name there (a label)
+    mcp_remote_server server;       ///< URL and hash parts, for from_mcp_remote
+};
+
+/// What reading one configuration gave.
+struct mcp_client_config_result {
+    mcp_client_config config;
+    bool present = false;                  ///< the file exists
+    std::error_code failure;               ///< why it could not be read (unsafe, too large, not JSON/TOML)
+    std::vector<mcp_remote_launch> launches;
+};
+
+/// The configurations read by default, for the current user (Linux and macOS locations; $APPDATA on
+/// Windows); $CODEX_HOME is honoured for Codex.
+template <class = void>
+[[nodiscard]] inline std::vector<mcp_client_config> default_mcp_client_configs() {
+    namespace fs = std::filesystem;
+    using kind = mcp_client_config::format;
+    std::vector<mcp_client_config> out;
+    const char* home_env = std::getenv("HOME");
+    const fs::path home = home_env != nullptr && *home_env != '\0' ? fs::path(home_env) : fs::path();
+    const char* xdg = std::getenv("XDG_CONFIG_HOME");
+    const fs::path config_home = xdg != nullptr && *xdg != '\0' ? fs::path(xdg) : home.empty() ? fs::path() : home / ".config";
+    if (!config_home.empty()) {
+        out.push_back({"claude_desktop", config_home / "Claude" / "claude_desktop_config.json", kind::json_mcp_servers});
+        out.push_back({"vscode", config_home / "Code" / "User" / "mcp.json", kind::json_servers});
+        out.push_back({"vscode", config_home / "Code" / "User" / "settings.json", kind::json_vscode_settings});
+    }
+    if (!home.empty()) {
+        out.push_back({"claude_desktop", home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json",
+                       kind::json_mcp_servers});
+        out.push_back({"vscode", home / "Library" / "Application Support" / "Code" / "User" / "mcp.json", kind::json_servers});
+        out.push_back({"cursor", home / ".cursor" / "mcp.json", kind::json_mcp_servers});
+        out.push_back({"claude_code", home / ".claude.json", kind::json_claude_code});
+    }
+    if (const char* appdata = std::getenv("APPDATA"); appdata != nullptr && *appdata != '\0')
+        out.push_back({"claude_desktop", fs::path(appdata) / "Claude" / "claude_desktop_config.json", kind::json_mcp_servers});
+    if (const char* codex = std::getenv("CODEX_HOME"); codex != nullptr && *codex != '\0')
+        out.push_back({"codex", fs::path(codex) / "config.toml", kind::toml_codex});
+    else if (!home.empty())
+        out.push_back({"codex", home / ".codex" / "config.toml", kind::toml_codex});
+    return out;
+}
+
+/// mcp-remote's server URL and hash parts for its command-line arguments (mcp-remote 0.15.1,
+/// getServerUrlHash: the URL, then --resource, --authorize-param pairs as JSON with sorted keys, --header
+/// pairs as JSON with sorted keys, --client-metadata-url, --token-endpoint with --client-credentials; each
+/// only when given). nullopt when there is no URL, or when --header-file makes the hash depend on a file.
+[[nodiscard]] inline std::optional<mcp_remote_server> mcp_remote_server_of(std::vector<std::string> args) {
+    nlohmann::json headers = nlohmann::json::object();
+    for (std::size_t i = 0; i < args.size();) {
+        if (args[i] == "--header" && i + 1 < args.size()) {
+            const std::string& line = args[i + 1];
+            const auto colon = line.find(':');
+            const bool valid_name =
+                colon != std::string::npos && colon > 0 &&
+                std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
+                    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                });
+            if (valid_name) {
+                auto value = line.substr(colon + 1);
+                value.erase(0, value.find_first_not_of(" \t\n\r\f\v"));
+                headers[line.substr(0, colon)] = value;
+            }
+            args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+            continue;
+        }
+        if (args[i] == "--header-file" && i + 1 < args.size()) return std::nullopt;
+        ++i;
+    }
+    if (args.empty() || args[0].empty() || args[0].starts_with("--")) return std::nullopt;
+    const auto has = [&](std::string_view flag) { return std::find(args.begin(), args.end(), flag) != args.end(); };
+    const auto value_of = [&](std::string_view flag) -> std::optional<std::string> {
+        const auto found = std::find(args.begin(), args.end(), flag);
+        if (found == args.end() || found + 1 == args.end()) return std::nullopt;
+        std::string v = *(found + 1);
+        v.erase(0, v.find_first_not_of(" \t\n\r\f\v"));
+        v.erase(v.find_last_not_of(" \t\n\r\f\v") + 1);
+        return v;
+    };
+    mcp_remote_server server;
+    server.url = args[0];
+    if (auto resource = value_of("--resource"); resource && !resource->empty() && !has("--disable-resource-parameter"))
+        server.hash_parts.push_back(*resource);
+    nlohmann::json params = nlohmann::json::object();
+    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+        if (args[i] != "--authorize-param") continue;
+        const auto eq = args[i + 1].find('=');
+        if (eq == std::string::npos || eq == 0) return std::nullopt;  // mcp-remote refuses to start
+        auto key = args[i + 1].substr(0, eq);
+        key.erase(0, key.find_first_not_of(" \t\n\r\f\v"));
+        key.erase(key.find_last_not_of(" \t\n\r\f\v") + 1);
+        params[key] = args[i + 1].substr(eq + 1);
+    }
+    // nlohmann::json objects keep their keys sorted: the JSON.stringify(value, sortedKeys) of mcp-remote.
+    if (!params.empty()) server.hash_parts.push_back(params.dump());
+    if (!headers.empty()) server.hash_parts.push_back(headers.dump());
+    if (auto metadata = value_of("--client-metadata-url"); metadata && !metadata->empty())
+        server.hash_parts.push_back(*metadata);
+    if (auto endpoint = value_of("--token-endpoint"); endpoint && has("--client-credentials")) {
+        // new URL(value).toString(): an origin without a path gains "/".
+        if (const auto scheme = endpoint->find("://");
+            scheme != std::string::npos && endpoint->find('/', scheme + 3) == std::string::npos)
+            *endpoint += "/";
+        server.hash_parts.push_back(*endpoint);
+    }
+    return server;
+}
+
+namespace detail_discovery {
+
+/// Whether `word` names the mcp-remote package (mcp-remote, mcp-remote@1.2.3) or its proxy script.
+[[nodiscard]] inline bool names_mcp_remote(std::string_view word) {
+    if (word == "mcp-remote" || word.starts_with("mcp-remote@")) return true;
+    for (const std::string_view tail : {"/mcp-remote/dist/proxy.js", "\\mcp-remote\\dist\\proxy.js", "/bin/mcp-remote"})
+        if (word.ends_with(tail)) return true;
+    return false;
+}
+
+/// The file name of a command ("/usr/bin/npx" -> "npx", "npx.cmd" -> "npx").
+[[nodiscard]] inline std::string command_name(std::string_view command) {
+    const auto slash = command.find_last_of("/\\");
+    std::string name(slash == std::string_view::npos ? command : command.substr(slash + 1));
+    for (const std::string_view suffix : {".cmd", ".exe", ".bat"})
+        if (name.size() > suffix.size() && name.ends_with(suffix)) name.resize(name.size() - suffix.size());
+    return name;
+}
+
+/// The arguments mcp-remote receives, when `command args...` launches it.
+[[nodiscard]] inline std::optional<std::vector<std::string>> mcp_remote_arguments(
+    const std::string& command, const std::vector<std::string>& args) {
+    const auto name = command_name(command);
+    if (names_mcp_remote(name) || names_mcp_remote(command)) return args;
+    static constexpr std::string_view launchers[] = {"npx", "bunx", "pnpm", "pnpx", "yarn", "node", "bun", "deno"};
+    if (std::find(std::begin(launchers), std::end(launchers), name) == std::end(launchers)) return std::nullopt;
+    for (std::size_t i = 0; i < args.size(); ++i)
+        if (names_mcp_remote(args[i])) return std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+    return std::nullopt;
+}
+
+/// `text` with ${NAME} replaced from `env` (as the clients expand their configurations); unknown names stay.
+[[nodiscard]] inline std::string expand(const std::string& text, const std::map<std::string, std::string>& env) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+        if (text.compare(i, 2, "${") == 0) {
+            const auto close = text.find('}', i + 2);
+            if (close != std::string::npos) {
+                const auto found = env.find(text.substr(i + 2, close - i - 2));
+                if (found != env.end()) {
+                    out += found->second;
+                    i = close + 1;
+                    continue;
+                }
+            }
+        }
+        out.push_back(text[i++]);
+    }
+    return out;
+}
+
+/// Adds the launch of server `name` (command, args, env) to `out` when it runs mcp-remote: once with the
+/// arguments as written and once with ${VAR} expanded from its env, when that differs.
+inline void add_launch(const mcp_client_config& config, const std::string& name, const std::string& command,
+                       const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                       std::vector<mcp_remote_launch>& out) {
+    const auto remote_args = mcp_remote_arguments(command, args);
+    if (!remote_args) return;
+    std::vector<std::string> expanded;
+    for (const auto& a : *remote_args) expanded.push_back(expand(a, env));
+    const std::vector<std::string>* variants[] = {&*remote_args, &expanded};
+    for (const auto* variant : variants) {
+        auto server = mcp_remote_server_of(*variant);
+        if (!server) continue;
+        const bool seen = std::any_of(out.begin(), out.end(), [&](const mcp_remote_launch& l) {
+            return l.config == config.path && l.name == name && l.server.url == server->url &&
+                   l.server.hash_parts == server->hash_parts;
+        });
+        if (!seen) out.push_back(mcp_remote_launch{config.client, config.path, name, std::move(*server)});
+    }
+}
+
+/// The strings of a JSON array (other elements skipped).
+[[nodiscard]] inline std::vector<std::string> strings_of(const nlohmann::json& array) {
+    std::vector<std::string> out;
+    if (!array.is_array()) return out;
+    for (const auto& item : array)
+        if (item.is_string()) out.push_back(item.get<std::string>());
+    return out;
+}
+
+/// Adds the mcp-remote launches of a JSON object of servers ({"name": {command, args, env}}).
+inline void add_json_servers(const mcp_client_config& config, const nlohmann::json& servers,
+                             std::vector<mcp_remote_launch>& out) {
+    if (!servers.is_object()) return;
+    for (auto it = servers.begin(); it != servers.end(); ++it) {
+        const auto& entry = it.value();
+        if (!entry.is_object()) continue;
+        const auto command = tokenvault::detail::string_member(entry, "command");
+        if (command.empty()) continue;
+        std::map<std::string, std::string> env;
+        if (const auto e = entry.find("env"); e != entry.end() && e->is_object())
+            for (auto v = e->begin(); v != e->end(); ++v)
+                if (v.value().is_string()) env[v.key()] = v.value().get<std::string>();
+        const auto args = entry.find("args");
+        add_launch(config, it.key(), command, args != entry.end() ? strings_of(*args) : std::vector<std::string>{},
+                   env, out);
+    }
+}
+
+}  // namespace detail_discovery
+
+/// The mcp-remote launches in the text of one configuration (`config` says its client and format); the
+/// failure when it is not JSON or too deep (TOML is read leniently: lines it cannot read are skipped).
+template <class = void>
+[[nodiscard]] inline std::pair<std::vector<mcp_remote_launch>, std::error_code> parse_mcp_client_config(
+    std::string_view text, const mcp_client_config& config) {
+    std::vector<mcp_remote_launch> launches;
+    using kind = mcp_client_config::format;
+    if (config.kind == kind::toml_codex) {
+        std::map<std::string, std::string> command;
+        std::map<std::string, std::vector<std::string>> args;
+        std::map<std::string, std::map<std::string, std::string>> env;
+        using value_kind = tokenvault::detail::toml_value::kind;
+        for (const auto& v : tokenvault::detail::toml_lite::read(text)) {
+            if (v.path.size() < 3 || v.path[0] != "mcp_servers") continue;
+            const auto& name = v.path[1];
+            if (v.path.size() == 3 && v.path[2] == "command" && v.type == value_kind::string)
+                command[name] = v.text;
+            else if (v.path.size() == 3 && v.path[2] == "args" && v.type == value_kind::string_array)
+                args[name] = v.items;
+            else if (v.path.size() == 3 && v.path[2] == "env" && v.type == value_kind::string_table)
+                for (const auto& [k, value] : v.members) env[name][k] = value;
+            else if (v.path.size() == 4 && v.path[2] == "env" && v.type == value_kind::string)
+                env[name][v.path[3]] = v.text;
+        }
+        for (const auto& [name, cmd] : command)
+            detail_discovery::add_launch(config, name, cmd, args[name], env[name], launches);
+        return {std::move(launches), {}};
+    }
+    const bool jsonc = config.kind == kind::json_servers || config.kind == kind::json_vscode_settings;
+    if (!tokenvault::detail::json_depth_within(text, tokenvault::detail::max_foreign_json_depth))
+        return {std::move(launches), make_error_code(errc::too_large)};
+    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false, jsonc);
+    if (doc.is_discarded() || !doc.is_object())
+        return {std::move(launches), make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type)};
+    const auto member = [](const nlohmann::json& object, const char* name) -> const nlohmann::json* {
+        if (!object.is_object()) return nullptr;
+        const auto found = object.find(name);
+        return found != object.end() ? &*found : nullptr;
+    };
+    const auto add = [&](const nlohmann::json* servers) {
+        if (servers != nullptr) detail_discovery::add_json_servers(config, *servers, launches);
+    };
+    switch (config.kind) {
+    case kind::json_mcp_servers: add(member(doc, "mcpServers")); break;
+    case kind::json_servers: add(member(doc, "servers")); break;
+    case kind::json_vscode_settings:
+        if (const auto* mcp = member(doc, "mcp")) add(member(*mcp, "servers"));
+        break;
+    case kind::json_claude_code:
+        add(member(doc, "mcpServers"));
+        if (const auto* projects = member(doc, "projects"); projects != nullptr && projects->is_object())
+            for (const auto& project : *projects) add(member(project, "mcpServers"));
+        break;
+    case kind::toml_codex: break;
+    }
+    return {std::move(launches), {}};
+}
+
+/// Reads one configuration: the mcp-remote launches in it (read only, bounded; see the top of this header).
+template <class = void>
+[[nodiscard]] inline mcp_client_config_result read_mcp_client_config(const mcp_client_config& config) {
+    static constexpr std::size_t max_file_size = std::size_t{16} << 20;
+    mcp_client_config_result out{config, false, {}, {}};
+    auto file = tokenvault::detail::read_foreign_file(config.path, max_file_size);
+    if (!file) {
+        out.present = true;
+        out.failure = file.code();
+        return out;
+    }
+    if (!*file) return out;
+    out.present = true;
+    auto [launches, failure] = parse_mcp_client_config((*file)->bytes.view(), config);
+    out.launches = std::move(launches);
+    out.failure = failure;
+    return out;
+}
+
+/// Configuration of from_mcp_remote that finds its servers in the MCP client configurations
+/// (default_mcp_client_configs), plus those `Extra::servers` names; the base directory is Extra's.
+template <class Extra = mcp_remote_config>
+struct discovered_mcp_remote_config : Extra {
+    /// Every mcp-remote launch found, then Extra's servers.
+    [[nodiscard]] static std::vector<mcp_remote_server> servers(const store_options& options) {
+        std::vector<mcp_remote_server> out = Extra::servers(options);
+        for (const auto& config : default_mcp_client_configs())
+            for (auto& launch : read_mcp_client_config(config).launches) out.push_back(std::move(launch.server));
+        return out;
+    }
+};
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/mcp_remote_discovery.hpp
 // begin file tokenvault/migration/none.hpp
 // tokenvault/migration/none.hpp: migration::none, for stores with no older layout to drain.
 
@@ -9760,6 +12021,137 @@ static_assert(migration_policy<none>);
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/none.hpp
+// begin file tokenvault/migration/opencode.hpp
+// tokenvault/migration/opencode.hpp: migration::from_opencode<Config>, imports the MCP logins that opencode
+// keeps in `$XDG_DATA_HOME/opencode/mcp-auth.json` (default ~/.local/share/opencode). It never changes the
+// file.
+//
+// The file (opencode 1.18.33, written by its own `opencode mcp auth`) is a JSON object keyed by the
+// server's name in opencode's configuration; each value holds tokens {accessToken, refreshToken,
+// expiresAt (unix seconds, with a fraction), scope}, clientInfo {clientId, clientSecret, clientIdIssuedAt,
+// clientSecretExpiresAt}, serverUrl, and, during a login, codeVerifier and oauthState (never imported).
+// An entry without tokens (a login under way) or without serverUrl (written before opencode recorded it)
+// is skipped with an event. Identity is serverUrl; of several entries for one URL, the one that expires
+// last wins. See docs/MIGRATION.md.
+
+#include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tokenvault::migration {
+
+/// Configuration of from_opencode: derive from it to point at another file or file accounts differently.
+struct opencode_config {
+    /// $XDG_DATA_HOME/opencode/mcp-auth.json, else $HOME/.local/share/opencode/mcp-auth.json (empty when
+    /// neither is set: nothing is read).
+    [[nodiscard]] static std::filesystem::path auth_file(const store_options&) {
+        if (const char* dir = std::getenv("XDG_DATA_HOME"); dir != nullptr && *dir != '\0')
+            return std::filesystem::path(dir) / "opencode" / "mcp-auth.json";
+        if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+            return std::filesystem::path(home) / ".local" / "share" / "opencode" / "mcp-auth.json";
+        return {};
+    }
+    /// The account (profile) in the new store of the server named `server_name`; empty by default.
+    [[nodiscard]] static std::string account(std::string_view /*server_name*/, const store_options&) {
+        return {};
+    }
+};
+
+/// Imports opencode's MCP logins; never modifies opencode's file.
+template <class Config = opencode_config>
+class from_opencode {
+public:
+    using policy_family = family::migration;
+    static constexpr bool enabled = true;
+    /// The original stays in place (the user may still run opencode).
+    static constexpr bool deletes_source = false;
+    /// The name in events and in the import ledger.
+    static constexpr std::string_view source = "opencode";
+    /// Largest file read.
+    static constexpr std::size_t max_file_size = std::size_t{4} << 20;
+
+    /// Default-constructed; nothing is read until the store's first load.
+    from_opencode() = default;
+    /// Nothing is read until the store's first load.
+    explicit from_opencode(const store_options&) noexcept {}
+
+    /// Offers each server's opencode login to `b`; true when `b` must be saved.
+    template <class Context>
+    [[nodiscard]] result<bool> import_into(Context& ctx, bundle& b) {
+        const auto path = Config::auth_file(ctx.options);
+        if (path.empty()) return false;
+        std::size_t skipped = 0;
+        tokenvault::detail::newest_per_credential newest;
+        if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
+            for_each_login(*doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
+        }
+        return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
+    }
+
+    /// Nothing to delete: opencode's file is left as it is.
+    template <class Context>
+    [[nodiscard]] result<void> after_persist(Context&) noexcept {
+        return {};
+    }
+
+    /// Calls `fn(login, fingerprint)` for each entry of the file: (id, token), or the reason it is not a
+    /// login. Exposed for the fuzz harness and tvctl.
+    template <class Fn>
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
+        using login = result<std::pair<credential_id, token>>;
+        if (!doc.is_object()) {
+            fn(login{error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}}, std::string{});
+            return;
+        }
+        for (auto it = doc.begin(); it != doc.end(); ++it) {
+            const auto text = it.value().dump();  // wiped memory
+            auto print = tokenvault::detail::fingerprint(std::string_view(text.data(), text.size()));
+            fn(parse_entry(std::string_view(it.key().data(), it.key().size()), it.value(), options), std::move(print));
+        }
+    }
+
+private:
+    // One entry as (id, token).
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(std::string_view name,
+                                                                            const tokenvault::detail::foreign_json& entry,
+                                                                            const store_options& options) {
+        if (!entry.is_object()) return error{errc::wrong_type, "opencode entry: not a JSON object"};
+        const auto tokens = entry.find("tokens");
+        if (tokens == entry.end() || !tokens->is_object())
+            return error{errc::missing_field, "opencode entry: field 'tokens' (no login finished)"};
+        const auto url = entry.find("serverUrl");
+        if (url == entry.end() || !url->is_string())
+            return error{errc::missing_field, "opencode entry: field 'serverUrl'"};
+        auto id = credential_id::parse(tokenvault::detail::text_of(*url), Config::account(name, options));
+        if (!id) return id.error();
+        tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
+        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"},
+                                       std::pair{"refreshToken", "refresh_token"}, std::pair{"scope", "scope"}})
+            if (const auto f = tokens->find(from); f != tokens->end()) fields[to] = *f;
+        if (const auto client = entry.find("clientInfo"); client != entry.end() && client->is_object()) {
+            for (const auto& [from, to] :
+                 {std::pair{"clientId", "client_id"}, std::pair{"clientSecret", "client_secret"}})
+                if (const auto f = client->find(from); f != client->end()) fields[to] = *f;
+        }
+        auto value = tokenvault::detail::token_from_fields(fields);
+        if (!value) return value.error();
+        auto expiry = tokenvault::detail::foreign_expiry(*tokens, "expiresAt", false);
+        if (!expiry) return expiry.error();
+        value->expires_at = *expiry;
+        return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
+    }
+};
+
+static_assert(migration_policy<from_opencode<>>,
+              "migration::from_opencode must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/opencode.hpp
 // begin file tokenvault/presets.hpp
 // tokenvault/presets.hpp: named policy combinations, like spdlog's _mt / _st sinks.
 //
@@ -9772,8 +12164,11 @@ static_assert(migration_policy<none>);
 // Reads are served from an in-memory cache; on backends that other processes write, every read first
 // makes the backend's cheap change check and reloads when another process committed a write. Every write
 // takes the store lock, reloads from the source of truth, applies its one change and saves durably, so
-// no process loses another's update. On a failed save the cache is rolled back: nothing half-applied.
+// no process loses another's update. On a failed save the cache is rolled back: nothing half-applied. A
+// failed reload (a quarantined or rolled-back file) fails the operation that met it, read or write.
 
+#include <algorithm>
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <optional>
@@ -9971,6 +12366,16 @@ inline constexpr bool reload_before_write = [] {
     else
         return false;
 }();
+
+/// The last generation of a persistent bundle that starts afresh (no source yet, or a deleted or quarantined
+/// one): the current time in microseconds since 1970, above every generation handed out before (each write
+/// takes at least a microsecond). See docs/FORMAT.md, "Generations".
+template <class = void>
+[[nodiscard]] inline std::uint64_t fresh_generation_floor() noexcept {
+    const auto since_epoch =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now().time_since_epoch()).count();
+    return since_epoch > 0 ? static_cast<std::uint64_t>(since_epoch) : 0;
+}
 }  // namespace detail
 
 /// A token store assembled from five policies; see README.md for the policy table.
@@ -10179,22 +12584,29 @@ private:
         return {};
     }
 
-    // A load on the write path: a backend that moved a certainly corrupt source aside reports corrupt_file
-    // once (readers see it); the write then proceeds from what is left (normally nothing).
-    result<void> load_for_write_locked() {
-        auto loaded = load_locked();
-        if (!loaded && loaded.error() == errc::corrupt_file) loaded = load_locked();
-        return loaded;
-    }
-
+    // Loads the source of truth into the cache. A backend that met damage (it moved a certainly corrupt
+    // file aside: corrupt_file; an older copy: rolled_back) reports it once, and the read or write that
+    // met it fails with that error: it is not applied, and a retry works on what is there now.
     result<void> load_locked() {
         auto loaded = backend_.load(context_);
         if (!loaded) return loaded.error();
         const bool was_loaded = loaded_;
         cache_ = std::move(*loaded);
+        if constexpr (Backend::persistent) keep_generations_unique();
         loaded_ = true;
         if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
+        for (const auto& [key, kept] : cache_.unreadable)
+            diagnostics_.on(events::entry_unreadable{detail::displayable_key(key), kept.why.code, kept.why.context});
         return {};
+    }
+
+    // A generation is never handed out twice, even when the source of truth starts afresh (no file yet, a
+    // deleted or quarantined file, a removed keyring item): a fresh bundle counts on from the current time
+    // in microseconds, and never from below the highest last_generation this instance has seen.
+    void keep_generations_unique() {
+        if (cache_.last_generation == 0) cache_.last_generation = detail::fresh_generation_floor();
+        cache_.last_generation = std::max(cache_.last_generation, generation_high_water_);
+        generation_high_water_ = cache_.last_generation;
     }
 
     // Loads, imports legacy entries, persists, and only then deletes the legacy data. A failure keeps the
@@ -10238,7 +12650,8 @@ private:
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
     template <class Change>
     result<std::uint64_t> write(std::string_view operation, const credential_id& id, Change&& change) {
-        auto outcome = write_locked(id, change);
+        const bool erasing = operation == "erase" || operation == "erase_if";
+        auto outcome = write_locked(id, change, erasing);
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;
         diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code(), erased});
@@ -10246,7 +12659,7 @@ private:
     }
 
     template <class Change>
-    result<std::uint64_t> write_locked(const credential_id& id, Change& change) {
+    result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing) {
         [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
         locking::wait_report wait;
         auto store_lock = take_store_lock(wait);
@@ -10259,7 +12672,7 @@ private:
                 auto changed = loaded_ && !detail::reload_before_write<Backend> ? backend_.changed(context_)
                                                                                 : result<bool>{true};
                 if (!changed) return changed.error();
-                if (*changed) TOKENVAULT_TRY(load_for_write_locked());
+                if (*changed) TOKENVAULT_TRY(load_locked());
             }
         }
 
@@ -10272,12 +12685,19 @@ private:
         }
         TOKENVAULT_TRY(change(current, generation));
 
-        // Apply to the cache, remembering what to restore if the save fails.
+        // Apply to the cache, remembering what to restore if the save fails. An unreadable entry of this
+        // credential goes too: a write replaces it, an erase removes it.
         std::optional<entry> previous;
         if (found != cache_.entries.end()) previous = found->second;
+        std::optional<unreadable_entry> superseded;
+        if (const auto kept = cache_.unreadable.find(id.hash());
+            kept != cache_.unreadable.end() && (current || erasing)) {
+            superseded = std::move(kept->second);
+            cache_.unreadable.erase(kept);
+        }
         const auto previous_generation = cache_.last_generation;
         std::uint64_t new_generation = 0;
-        if (!current && !previous) return std::uint64_t{0};  // nothing to erase: no write needed
+        if (!current && !previous && !superseded) return std::uint64_t{0};  // nothing to erase: no write needed
         if (current) {
             new_generation = ++cache_.last_generation;
             if (found != cache_.entries.end()) {
@@ -10287,7 +12707,7 @@ private:
             } else {
                 cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(), {}});
             }
-        } else {
+        } else if (found != cache_.entries.end()) {
             cache_.entries.erase(found);
         }
         if (auto saved = backend_.save(context_, cache_); !saved) {
@@ -10296,8 +12716,10 @@ private:
                 cache_.entries.insert_or_assign(id.hash(), std::move(*previous));
             else
                 cache_.entries.erase(id.hash());
+            if (superseded) cache_.unreadable.insert_or_assign(id.hash(), std::move(*superseded));
             return saved.error();
         }
+        generation_high_water_ = std::max(generation_high_water_, cache_.last_generation);
         return new_generation;
     }
 
@@ -10310,6 +12732,7 @@ private:
     bundle cache_{};
     bool loaded_ = false;
     bool migrated_ = false;
+    std::uint64_t generation_high_water_ = 0;  // the highest last_generation loaded or written (persistent)
 };
 
 }  // namespace tokenvault

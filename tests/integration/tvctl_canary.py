@@ -120,8 +120,8 @@ def main():
                               "refresh_token": IMPORT_CANARY + "-codex-refresh", "expires_at": 4102444800000,
                               "scopes": ["read"]}}, f)
         os.chmod(codex_file, 0o600)
-        for extra in ([], ["--json"]):
-            tvctl("import", "codex", "--codex-home", codex_home, *common, *extra)
+        for extra, code in (([], 0), (["--json"], 8)):  # the second run finds nothing new: exit 8
+            tvctl("import", "codex", "--codex-home", codex_home, *common, *extra, expect=code)
         out, _ = tvctl("show", "https://codex.example.com/mcp", "--json", *common)
         check(json.loads(out)["credential"]["refresh_token"] == "<redacted>", "imported Codex login is stored")
 
@@ -167,6 +167,27 @@ def main():
         os.makedirs(empty_dir, mode=0o700)
         tvctl("list", "--app", "canary-app", "--dir", empty_dir, expect=4, stderr_has="no token store file")
 
+        # A store holding an entry this build cannot read: the others are listed, doctor names the entry.
+        odd_store = os.path.join(root, "unreadable")
+        check(seed(odd_store, 2, "unreadable") == 0, "seed a store with an unreadable entry")
+        odd = ["--app", "canary-app", "--dir", odd_store]
+        odd_hash = hashlib.sha256(b"tokenvault-credential-v1\nhttps://odd.example.com/mcp\n").hexdigest()
+        out, err = tvctl("list", *odd)
+        check("mcp0.example.com" in out and "odd.example.com" not in out, "list shows the readable entries only", out)
+        check("unreadable" in err and "doctor" in err, "list warns about the unreadable entry", err)
+        out, _ = tvctl("list", "--json", *odd)
+        check(json.loads(out)["count"] == 2, "list --json counts the readable entries", out[:300])
+        out, err = tvctl("doctor", *odd, expect=6, stderr_has=odd_hash[:12])
+        check("expires_at" in out and "log in" in out, "doctor says what is wrong with the entry and the fix", out)
+        out, _ = tvctl("doctor", "--json", *odd, expect=6)
+        entries = [c for c in json.loads(out)["checks"] if c["check"].startswith("entry ")]
+        check(len(entries) == 1 and entries[0]["status"] == "problem" and "fix" in entries[0],
+              "doctor --json lists the unreadable entry as a problem with a fix", out[:600])
+        tvctl("remove", "https://mcp1.example.com/mcp", *odd)
+        out, _ = tvctl("doctor", "--json", *odd, expect=6)
+        check(sum(c["check"].startswith("entry ") for c in json.loads(out)["checks"]) == 1,
+              "the unreadable entry survives a write of another credential", out[:600])
+
         # A store sealed by a keyring tier that tvctl cannot open.
         sealed_elsewhere = os.path.join(root, "memory-tier")
         check(seed(sealed_elsewhere, 2, "memory_tier") == 0, "seed a store sealed by the memory tier")
@@ -182,6 +203,21 @@ def main():
         shutil.rmtree(os.path.join(lost, "keyring"))
         tvctl("list", "--app", "canary-app", "--dir", lost, expect=5, stderr_has="key file")
         check(not os.path.exists(os.path.join(lost, "keyring")), "no new key file is made for an existing store")
+
+        # A damaged key (a 31-byte passphrase): its own message, exit 5, nothing moved or created.
+        damaged = os.path.join(root, "damaged-key")
+        check(seed(damaged, 1) == 0, "seed a store whose key file will be damaged")
+        passphrase = os.path.join(damaged, "keyring", "passphrase")
+        with open(passphrase, "r+b") as f:
+            f.truncate(31)
+        d = ["--app", "canary-app", "--dir", damaged]
+        _, err = tvctl("list", *d, expect=5, stderr_has="damaged")
+        check("moved aside" not in err and "log in again;" not in err, "a damaged key is not called corrupt", err)
+        out, _ = tvctl("doctor", "--json", *d, expect=6)
+        check(any("restore the damaged key" in c.get("fix", "") for c in json.loads(out)["checks"]),
+              "doctor: restore the damaged key", out[:800])
+        check(os.path.getsize(passphrase) == 31, "the damaged passphrase is left as it is")
+        check(not [n for n in os.listdir(damaged) if ".corrupt-" in n], "nothing is quarantined for a damaged key")
 
         # Unsafe files: doctor says how to fix each; the store refuses them.
         unsafe = os.path.join(root, "unsafe")
@@ -205,6 +241,9 @@ def main():
         tvctl("list", *u, expect=1, stderr_has="moved aside")
         out, _ = tvctl("doctor", *u)  # quarantined files are a warning; no store file is no problem
         check("quarantined" in out and "WARN" in out, "doctor reports the quarantined file", out[:800])
+        copies = [n for n in os.listdir(unsafe) if n.startswith("tokens.sealed.corrupt-")]
+        check(len(copies) == 1 and os.path.join(unsafe, copies[0]) in out, "doctor names the quarantine copy",
+              out[:800])
 
         # With a Secret Service (run_with_keyring.sh): a desktop store, and the same store without one.
         if os.environ.get("TOKENVAULT_TEST_SECRET_SERVICE") == "1":

@@ -4,7 +4,7 @@ Every script takes the same compiler options, passed by meson.build:
   --cxx "COMMAND"        the C++ compiler meson uses (shell-quoted, may be "ccache c++")
   --flags "FLAGS"        the flags meson would use (standard, warnings, -Werror), shell-quoted
   --pkg NAME             a pkg-config module every translation unit needs (repeatable)
-  --feature NAME         an enabled optional feature: secret_service, keyctl (repeatable)
+  --feature NAME         an enabled optional feature: secret_service, keyctl, curl (repeatable)
   --jobs N               parallel compiler runs (default 2: the machine has 2 cores)
 """
 import argparse
@@ -23,8 +23,8 @@ SKIP = 77  # meson's exit code for a skipped test
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # pkg-config modules and link flags of each optional feature.
-FEATURE_PKG = {"secret_service": ["libsecret-1"], "keyctl": []}
-FEATURE_LIBS = {"secret_service": [], "keyctl": ["-lkeyutils"]}
+FEATURE_PKG = {"secret_service": ["libsecret-1"], "keyctl": [], "curl": ["libcurl"]}
+FEATURE_LIBS = {"secret_service": [], "keyctl": ["-lkeyutils"], "curl": []}
 
 
 def compiler_arguments(parser):

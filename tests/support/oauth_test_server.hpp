@@ -39,6 +39,7 @@ struct server_config {
     int expires_in = 3600;                  ///< lifetime of issued access tokens, seconds
     bool rotate = true;                     ///< refresh issues a new refresh token
     bool send_scope = true;                 ///< responses carry "scope"
+    std::string extra_fields = "{}";        ///< a JSON object merged into every successful refresh response
 };
 
 /// What the server saw.
@@ -72,7 +73,8 @@ public:
                            {"authorize_mode", c.authorize_mode},
                            {"expires_in", c.expires_in},
                            {"rotate", c.rotate},
-                           {"send_scope", c.send_scope}};
+                           {"send_scope", c.send_scope},
+                           {"extra_fields", c.extra_fields}};
         });
     }
     /// The current configuration.
@@ -180,6 +182,7 @@ public:
                 response["refresh_token"] = token_text("rt", parsed.family, live + 1);
             }
             if (cfg.send_scope) response["scope"] = "read write";
+            response.update(nlohmann::json::parse(cfg.extra_fields));
             counts["rotations"] = counts.value("rotations", 0) + 1;
             body = response.dump();
         });
@@ -287,6 +290,7 @@ private:
         c.expires_in = j.value("expires_in", 3600);
         c.rotate = j.value("rotate", true);
         c.send_scope = j.value("send_scope", true);
+        c.extra_fields = j.value("extra_fields", "{}");
         return c;
     }
 

@@ -172,7 +172,8 @@ TEST_CASE("file: the passphrase is random, persisted once, reused on reopen, dis
     REQUIRE(got->has_value());
     CHECK((*got)->equals(bytes_of(canary)));
 
-    (void)open_file(options_for(dir_b));
+    CHECK_FALSE(fs::exists(dir_b / "passphrase"));  // opening creates no key material: the first write does
+    REQUIRE(open_file(options_for(dir_b)).write("acct-b", bytes_of("b")));
     CHECK(slurp(dir_b / "passphrase").size() == 32);
     CHECK(slurp(dir_b / "passphrase") != first);
 
@@ -189,7 +190,7 @@ TEST_CASE("file: the passphrase is random, persisted once, reused on reopen, dis
         { std::ofstream(dir_b / "passphrase", std::ios::binary | std::ios::trunc) << "short"; }
         auto opened = file::open(options_for(dir_b));
         REQUIRE_FALSE(opened);
-        CHECK(opened.error() == errc::corrupt_file);
+        CHECK(opened.error() == errc::damaged_key);
         CHECK(slurp(dir_b / "passphrase") == "short");
     }
 
@@ -216,7 +217,7 @@ TEST_CASE("file: tampered, moved, symlinked and exposed items are refused, never
         { std::ofstream(path, std::ios::binary | std::ios::trunc) << tampered; }
         auto got = ring.read("acct");
         REQUIRE_FALSE(got);
-        CHECK(got.error() == errc::corrupt_file);
+        CHECK(got.error() == errc::damaged_key);
         CHECK(got.error().message().find(canary) == std::string::npos);
         CHECK(slurp(path) == tampered);  // left in place
     }
@@ -224,7 +225,7 @@ TEST_CASE("file: tampered, moved, symlinked and exposed items are refused, never
         { std::ofstream(path, std::ios::binary | std::ios::trunc) << sealed.substr(0, 30); }
         auto got = ring.read("acct");
         REQUIRE_FALSE(got);
-        CHECK(got.error() == errc::corrupt_file);
+        CHECK(got.error() == errc::damaged_key);
     }
     SUBCASE("a newer format version") {
         std::string newer = sealed;
@@ -238,7 +239,7 @@ TEST_CASE("file: tampered, moved, symlinked and exposed items are refused, never
         fs::copy_file(path, item_path(ring, "victim"));
         auto got = ring.read("victim");
         REQUIRE_FALSE(got);
-        CHECK(got.error() == errc::corrupt_file);
+        CHECK(got.error() == errc::damaged_key);
     }
     SUBCASE("a symlinked item") {
         REQUIRE(ring.write("real", bytes_of("other")));

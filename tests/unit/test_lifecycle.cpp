@@ -307,13 +307,13 @@ TEST_SUITE("unit") {
         CHECK(w.stored()->token == *got);
         CHECK(events.count("rejected") == 1);
 
-        // A provider that cannot log in: the dead credential is gone, the error is typed.
+        // A provider that cannot log in: the dead credential is gone, the error says the grant was revoked.
         w.expire();
         w.server.revoke_all();
         w.server.configure({.authorize_mode = "not_logged_in"});
         auto gone = w.manager.get_access_token(w.id, w.server);
         REQUIRE_FALSE(gone);
-        CHECK(gone.code() == ec(tv::errc::not_logged_in));
+        CHECK(gone.code() == ec(tv::errc::grant_revoked));
         CHECK_FALSE(w.stored());
     }
 
@@ -390,9 +390,16 @@ TEST_SUITE("unit") {
             CHECK(after->token == before->token);
             CHECK(w.server.counts().authorize_calls == 1);
             CHECK(events.count("transient_failure") == 1);
-            // The lock was released: the next call proceeds (and succeeds once the server is back).
+            // Within refresh_failure_ttl the same failure comes back at once, without another call.
             w.server.configure({});
-            auto later = w.manager.get_access_token(w.id, w.server);
+            const int calls = w.server.counts().refresh_calls;
+            auto remembered = w.manager.get_access_token(w.id, w.server);
+            REQUIRE_FALSE(remembered);
+            CHECK(remembered.code() == ec(tv::errc::provider_unavailable));
+            CHECK(w.server.counts().refresh_calls == calls);
+            // The lock was released: the next call proceeds (and succeeds once the server is back).
+            tv::credential_manager<event_store> unremembering{w.store, tv::lifecycle_options{60s, 60s, 0ms}};
+            auto later = unremembering.get_access_token(w.id, w.server);
             REQUIRE(later);
         }
     }

@@ -483,20 +483,31 @@ TEST_CASE("sealed_file: certain corruption is quarantined, reported once, and th
     CHECK(files_containing(o.directory, ".corrupt-").size() == 1);
 }
 
-TEST_CASE("sealed_file: a put onto a corrupt file quarantines it and succeeds") {
+TEST_CASE(
+    "sealed_file: a put that meets a corrupt file quarantines it and fails with corrupt_file, unapplied") {
     tvtest::temp_dir tmp;
     auto o = options_in(tmp);
-    std::size_t quarantines = 0;
+    std::vector<events::quarantined> quarantines;
     event_store s(o);
-    s.diagnostics().set(
-        [&](const events::any& e) { quarantines += std::holds_alternative<events::quarantined>(e); });
+    s.diagnostics().set([&](const events::any& e) {
+        if (const auto* q = std::get_if<events::quarantined>(&e)) quarantines.push_back(*q);
+    });
     REQUIRE(s.put(id(1), make_token("one")));
     auto bytes = read_all(sealed_path(o));
     bytes.back() = static_cast<char>(bytes.back() ^ 0x80);  // the tag
     write_all(sealed_path(o), bytes);
 
-    REQUIRE(s.put(id(2), make_token("two")));  // the write path retries the load once after the quarantine
-    CHECK(quarantines == 1);
+    auto put = s.put(id(2), make_token("two"));  // the caller that meets the damage is told
+    REQUIRE_FALSE(put);
+    CHECK(put.code() == ec(errc::corrupt_file));
+    REQUIRE(quarantines.size() == 1);
+    CHECK(put.error().context.find(quarantines[0].moved_to) != std::string::npos);
+    CHECK(put.error().message().find("not applied") != std::string::npos);
+    CHECK(read_all(quarantines[0].moved_to) == bytes);
+    CHECK_FALSE(fs::exists(sealed_path(o)));  // the put was not applied
+
+    REQUIRE(s.put(id(2), make_token("two")));  // a retry works on what is there now
+    CHECK(quarantines.size() == 1);
     auto one = s.get(id(1));
     REQUIRE(one);
     CHECK_FALSE(one->has_value());  // it was in the corrupt file only

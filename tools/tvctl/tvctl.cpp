@@ -1,6 +1,7 @@
 // tools/tvctl/tvctl.cpp: tvctl, the command-line tool for a tokenvault store.
 //
-// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import <source>;
+// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import (<source> | --all),
+// login <url> (the OAuth login of an MCP server, when built with libcurl);
 // --json on every command (stdout then always holds one JSON document, errors included), --help on
 // every command. The store is a preset's: presets::embedded (key in a private key file) by default,
 // presets::desktop with --keyring desktop: Secret Service, then key file, when built with libsecret on
@@ -12,6 +13,7 @@
 #include <tokenvault/backend/sealed_file.hpp>
 #include <tokenvault/cipher/xchacha20poly1305.hpp>
 #include <tokenvault/credential_id.hpp>
+#include <tokenvault/detail/temp_files.hpp>
 #include <tokenvault/diagnostics/counters.hpp>
 #include <tokenvault/diagnostics/resolution.hpp>
 #include <tokenvault/diagnostics/resolution_log.hpp>
@@ -25,6 +27,17 @@
 #include <tokenvault/platform/platform.hpp>
 #include <tokenvault/presets.hpp>
 #include <tokenvault/store.hpp>
+
+#if defined(TOKENVAULT_HAVE_CURL) && TOKENVAULT_HAVE_CURL
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <tokenvault/oauth/curl.hpp>
+#include <tokenvault/oauth/provider.hpp>
+#define TVCTL_LOGIN 1
+#else
+#define TVCTL_LOGIN 0
+#endif
 
 #if defined(_WIN32)
 #include <tokenvault/keyring/dpapi.hpp>
@@ -42,11 +55,14 @@
 #endif
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,9 +107,10 @@ enum exit_code : int {
     exit_usage = 2,      ///< unknown command or option, bad argument, missing confirmation
     exit_not_found = 3,  ///< no credential for that id
     exit_no_store = 4,   ///< no store at the directory (check --dir, --app, --file)
-    exit_key = 5,        ///< the key or keyring is unavailable (locked, absent, another tier)
+    exit_key = 5,        ///< the key or keyring is unavailable (locked, absent, damaged, another tier)
     exit_attention = 6,  ///< status/doctor found problems
     exit_busy = 7,       ///< another process holds the store lock past the timeout
+    exit_nothing = 8,    ///< import: nothing to import (each source says why)
 };
 
 constexpr const char* exit_code_help =
@@ -103,9 +120,11 @@ constexpr const char* exit_code_help =
     "  2  usage error: unknown command or option, an id that is not a URL, missing --yes without a terminal\n"
     "  3  no credential for that id\n"
     "  4  no token store there (check --dir, --app, --file)\n"
-    "  5  the key or keyring is unavailable (locked, missing, or held by a keyring tier not selected)\n"
+    "  5  the key or keyring is unavailable (locked, missing, damaged, or held by a keyring tier not "
+    "selected)\n"
     "  6  status or doctor found a problem\n"
-    "  7  the store is busy: another process held its lock past --timeout\n";
+    "  7  the store is busy: another process held its lock past --timeout\n"
+    "  8  import: nothing to import (each source says why)\n";
 
 /// Everything the command line says.
 struct config {
@@ -124,6 +143,14 @@ struct config {
     std::string codex_home;
     std::string mcp_remote_dir;
     std::vector<std::string> servers;
+    std::vector<std::string> scopes;
+    std::string client_id;
+    std::string client_secret_env;
+    std::string client_auth = "basic";
+    int port = 0;
+    int login_timeout_s = 300;
+    bool no_browser = false;
+    std::string browser_command;
 };
 
 /// The store options the command line selects.
@@ -165,6 +192,7 @@ int code_of(const tv::error& e) {
     switch (static_cast<tv::errc>(e.code.value())) {
     case tv::errc::lock_timeout: return exit_busy;
     case tv::errc::foreign_key:
+    case tv::errc::damaged_key:
     case tv::errc::key_unavailable:
     case tv::errc::keyring_unavailable:
     case tv::errc::keyring_locked:
@@ -281,6 +309,12 @@ public:
     using policy_family = tv::family::diagnostics;
     static constexpr bool enabled = true;
 
+    /// An entry of the store that could not be read (from events::entry_unreadable).
+    struct unreadable {
+        std::string key;     ///< its key (the credential hash)
+        std::string reason;  ///< what is wrong, secret-free
+    };
+
     template <class Event>
     void on(const Event& e) noexcept {
         counts_.on(e);
@@ -288,8 +322,32 @@ public:
             migrated_ += e.migrated;
             skipped_ += e.skipped;
             if (e.failure) failure_ = e.failure;
+            try {
+                auto& t = by_source_[std::string(e.source)];
+                t.migrated += e.migrated;
+                t.skipped += e.skipped;
+                if (e.failure && e.skipped == 0) t.failure = e.failure;
+            } catch (...) {  // NOLINT(bugprone-empty-catch): a diagnostics sink never throws
+            }
+        } else if constexpr (std::is_same_v<Event, tv::events::entry_unreadable>) {
+            try {
+                for (const auto& u : unreadable_)
+                    if (u.key == e.credential) return;
+                unreadable_.push_back({std::string(e.credential), std::string(e.detail) + " (" + e.reason.message() + ")"});
+            } catch (...) {  // NOLINT(bugprone-empty-catch): a diagnostics sink never throws
+            }
         }
     }
+    /// What the migration events of one source added up to.
+    struct tally {
+        std::size_t migrated = 0;
+        std::size_t skipped = 0;
+        std::error_code failure;  ///< a failed step (opening the source), not a skipped entry
+    };
+    /// The tallies by source name.
+    [[nodiscard]] const std::map<std::string, tally>& by_source() const noexcept { return by_source_; }
+    /// The unreadable entries the store's loads reported.
+    [[nodiscard]] const std::vector<unreadable>& unreadable_entries() const noexcept { return unreadable_; }
     /// The event counts.
     [[nodiscard]] tv::diagnostics::counters::snapshot counts() const noexcept { return counts_.read(); }
     /// Entries migrations imported.
@@ -304,6 +362,8 @@ private:
     std::size_t migrated_ = 0;
     std::size_t skipped_ = 0;
     std::error_code failure_;
+    std::map<std::string, tally> by_source_;
+    std::vector<unreadable> unreadable_;
 };
 static_assert(tv::diagnostics::diagnostics_policy<tool_diagnostics>);
 
@@ -555,6 +615,9 @@ int cmd_list(const config& c, Store& store) {
         }
         print_table(rows);
     }
+    if (const auto& bad = store.diagnostics().unreadable_entries(); !bad.empty() && !c.json)
+        std::cerr << "tvctl: warning: " << bad.size() << " stored entr" << (bad.size() == 1 ? "y is" : "ies are")
+                  << " unreadable and not listed: run tvctl doctor\n";
     print_stats(c, store);
     return exit_ok;
 }
@@ -617,6 +680,9 @@ int cmd_show(const config& c, Store& store) {
             {"key tier:", tier.empty() ? "-" : tier}};
         print_table(rows);
     }
+    if (const auto& bad = store.diagnostics().unreadable_entries(); !bad.empty() && !c.json)
+        std::cerr << "tvctl: warning: " << bad.size() << " stored entr" << (bad.size() == 1 ? "y is" : "ies are")
+                  << " unreadable and not listed: run tvctl doctor\n";
     print_stats(c, store);
     return exit_ok;
 }
@@ -718,63 +784,23 @@ struct cli_mcp_remote_config : tv::migration::mcp_remote_config {
     }
 };
 
-template <class Sel, class Migration>
-int run_import(const config& c, std::string_view where) {
-    const auto o = options_of(c);
-    std::size_t before = 0;
-    if (presence_of(c).file_exists) {
-        if (auto stop = check_key_holder<Sel>(c)) return *stop;
-        tool_store<typename Sel::preset> plain(o);
-        auto listed = plain.list();
-        if (!listed) return fail(c, listed.error());
-        before = listed->size();
-    }
-    tool_store<typename Sel::preset, Migration> importing(o);
-    auto loaded = importing.list();  // the first load runs the import and saves the bundle
-    if (!loaded) return fail(c, loaded.error());
-    const auto& d = importing.diagnostics();
-    tool_store<typename Sel::preset> after_store(o);
-    auto after = after_store.list();
-    if (!after) return fail(c, after.error());
-    if (d.migrated() > 0 && after->size() == before)
-        return fail(
-            c, exit_failure,
-            "imported credentials could not be saved to " + (o.resolved_directory() / o.file_name).string(),
-            "run tvctl doctor");
-    const std::size_t added = after->size() - std::min(after->size(), before);
-    if (c.json) {
-        print_json(json{{"ok", true},
-                        {"source", c.source},
-                        {"from", std::string(where)},
-                        {"imported", added},
-                        {"skipped", d.skipped()},
-                        {"credentials", after->size()}});
-    } else {
-        std::cout << "imported " << added << " credential" << (added == 1 ? "" : "s") << " from " << c.source
-                  << " (" << where << ")";
-        if (d.skipped() > 0) std::cout << "; skipped " << d.skipped() << " unreadable or invalid";
-        std::cout << "; the store now holds " << after->size() << '\n';
-    }
-    print_stats(c, importing);
-    return exit_ok;
-}
+}  // namespace
+
+#include "import_command.hpp"
+
+namespace {
 
 template <class Sel>
 int cmd_import(const config& c) {
+    namespace ic = import_command;
     const auto o = options_of(c);
-    if (c.source == "codex") {
-        g_codex_home = c.codex_home;
-        const auto home = cli_codex_config::home(o);
-        if (home.empty())
-            return fail(c, exit_usage, "no Codex home: set CODEX_HOME or HOME, or pass --codex-home");
-        return run_import<Sel, tv::migration::from_codex<cli_codex_config>>(
-            c, (home / ".credentials.json").string());
-    }
+    g_codex_home = c.codex_home;
     g_mcp_remote_dir = c.mcp_remote_dir;
-    if (c.servers.empty())
-        return fail(c, exit_usage,
-                    "import mcp-remote needs the servers to look for (mcp-remote hashes their URLs)",
-                    "pass --server URL once per server, e.g. --server https://mcp.example.com/mcp");
+    if (!c.codex_home.empty() && !fs::is_directory(c.codex_home))
+        return fail(c, exit_usage, "no Codex home at " + echo_safe(c.codex_home), "check --codex-home");
+    if (!c.mcp_remote_dir.empty() && !fs::is_directory(c.mcp_remote_dir))
+        return fail(c, exit_usage, "no mcp-remote directory at " + echo_safe(c.mcp_remote_dir),
+                    "check --mcp-remote-dir");
     g_servers.clear();
     for (const auto& url : c.servers) {
         auto id = tv::credential_id::parse(url);
@@ -783,10 +809,50 @@ int cmd_import(const config& c) {
                         "--server '" + echo_safe(url) + "' is not a server URL: " + id.error().message());
         g_servers.push_back(tv::migration::mcp_remote_server{url, {}, c.account});
     }
-    const auto base = cli_mcp_remote_config::base_directory(o);
-    if (base.empty())
-        return fail(c, exit_usage, "no mcp-remote directory: set HOME or pass --mcp-remote-dir");
-    return run_import<Sel, tv::migration::from_mcp_remote<cli_mcp_remote_config>>(c, base.string());
+    const bool all = c.all;
+    const auto wants = [&](std::string_view source) { return all || c.source == source; };
+    ic::g_discovered.clear();
+    if (wants("mcp-remote"))
+        for (const auto& config : tv::migration::default_mcp_client_configs())
+            for (auto& launch : tv::migration::read_mcp_client_config(config).launches) {
+                launch.server.account = c.account;
+                ic::g_discovered.push_back(std::move(launch.server));
+            }
+    const std::size_t known_servers = g_servers.size() + ic::g_discovered.size();
+    if (!all && c.source == "mcp-remote" && known_servers == 0)
+        return fail(c, exit_usage,
+                    "import mcp-remote needs the servers to look for (mcp-remote hashes their URLs), and no MCP "
+                    "client configuration names one",
+                    "pass --server URL once per server, e.g. --server https://mcp.example.com/mcp");
+
+    std::vector<ic::source_report> reports;
+    if (wants("claude-code"))
+        reports.push_back(ic::survey_file(ic::claude_source::source, tv::migration::claude_code_config::credentials_file(o)));
+    if (wants("codex")) {
+        reports.push_back(ic::survey_codex_file(o));
+#if TVCTL_DESKTOP
+        reports.push_back(ic::survey_codex_keyring(o));
+#endif
+    }
+    if (wants("opencode"))
+        reports.push_back(ic::survey_file(ic::opencode_source::source, tv::migration::opencode_config::auth_file(o)));
+    if (wants("mcp-remote")) reports.push_back(ic::survey_mcp_remote(o, known_servers));
+
+    const bool confirm = all;  // a named source is the user's explicit request; --all shows first
+    if (all)
+        return ic::import_sources<Sel, ic::claude_source, ic::codex_file_source,
+#if TVCTL_DESKTOP
+                                  ic::codex_keyring_source,
+#endif
+                                  ic::opencode_source, ic::mcp_remote_source>(c, std::move(reports), confirm);
+    if (c.source == "claude-code") return ic::import_sources<Sel, ic::claude_source>(c, std::move(reports), confirm);
+    if (c.source == "opencode") return ic::import_sources<Sel, ic::opencode_source>(c, std::move(reports), confirm);
+    if (c.source == "mcp-remote") return ic::import_sources<Sel, ic::mcp_remote_source>(c, std::move(reports), confirm);
+#if TVCTL_DESKTOP
+    return ic::import_sources<Sel, ic::codex_file_source, ic::codex_keyring_source>(c, std::move(reports), confirm);
+#else
+    return ic::import_sources<Sel, ic::codex_file_source>(c, std::move(reports), confirm);
+#endif
 }
 
 // ------------------------------------------------------------------------------------------------------
@@ -1058,14 +1124,16 @@ int cmd_doctor(const config& c) {
         found.push_back({"quarantined files", "ok", "none", ""});
     } else {
         std::vector<std::string> names;
-        for (const auto& q : quarantined) names.push_back(q.filename().string());
+        for (const auto& q : quarantined) names.push_back(q.string());
         found.push_back({"quarantined files", "warning",
                          std::to_string(quarantined.size()) +
-                             " corrupt store file(s) were moved aside: " + join(names, ", "),
+                             " damaged store file(s) were moved aside: " + join(names, ", "),
                          "the tokens in them are lost (log in again); delete them once you are sure: rm " +
                              quarantined.front().string()});
     }
-    const auto temps = files_with_prefix(p.directory, "." + p.file.filename().string() + ".tmp-");
+    auto temps = files_with_prefix(p.directory, "." + p.file.filename().string() + ".tmp-");
+    for (const auto& t : files_with_prefix(keyring_dir, "."))  // .passphrase.tmp-* holds the passphrase
+        if (!tv::detail::temp_file_target(t.filename().string()).empty()) temps.push_back(t);
     if (!temps.empty())
         found.push_back({"temporary files", "warning",
                          std::to_string(temps.size()) + " left by a writer that died mid-write",
@@ -1121,12 +1189,22 @@ int cmd_doctor(const config& c) {
         } else {
             tool_store<typename Sel::preset> store(o);
             auto entries = store.list();
-            if (entries)
+            if (entries) {
                 found.push_back(
                     {"open store", "ok", std::to_string(entries->size()) + " credential(s); key found", ""});
-            else
+                for (const auto& u : store.diagnostics().unreadable_entries())
+                    found.push_back(
+                        {"entry " + u.key.substr(0, 12), "problem",
+                         "unreadable, kept unchanged and not used: " + u.reason,
+                         "log in to that server again (the new login replaces the entry; tvctl logout removes "
+                         "it); if a newer tokenvault wrote it, use that version. The other credentials are "
+                         "not affected"});
+            } else
                 found.push_back({"open store", "problem", entries.error().message(),
-                                 key_problem(entries.error())
+                                 entries.error() == tv::errc::damaged_key
+                                     ? "restore the damaged key (named in the message) from a backup, or the "
+                                       "store file it opens; logging in again does not help"
+                                 : key_problem(entries.error())
                                      ? "make the keyring that holds the key available (see "
                                        "the keyring tiers above)"
                                      : "see the message: it says what to do"});
@@ -1184,10 +1262,81 @@ int cmd_doctor(const config& c) {
     return code;
 }
 
+#if TVCTL_LOGIN
+// ------------------------------------------------------------------------------------------------------
+// login
+
+/// Runs `program url` (no shell) and waits for it; false when it cannot run or fails.
+bool run_browser_command(const std::string& program, std::string_view url) {
+    std::string name = program, argument(url);
+    char* argv[] = {name.data(), argument.data(), nullptr};
+    pid_t child = 0;
+    if (::posix_spawnp(&child, name.c_str(), nullptr, nullptr, argv, environ) != 0) return false;
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+template <class Store>
+int cmd_login(const config& c, Store& store) {
+    int code = exit_ok;
+    const auto id = parse_id(c, code);
+    if (!id) return code;
+    tv::oauth::provider_options options;
+    options.resource = id->resource();
+    options.scopes = c.scopes;
+    options.redirect_port = static_cast<std::uint16_t>(c.port);
+    options.login_timeout = std::chrono::seconds(c.login_timeout_s);
+    options.client_name = "tvctl (" + c.app + ")";
+    if (!c.client_id.empty()) {
+        tv::oauth::client_registration client;
+        client.client_id = c.client_id;
+        if (!c.client_secret_env.empty()) {
+            const char* secret = std::getenv(c.client_secret_env.c_str());
+            if (secret == nullptr || *secret == '\0')
+                return fail(c, exit_usage, "--client-secret-env: $" + echo_safe(c.client_secret_env) + " is not set",
+                            "export the client secret in that variable (it never goes on the command line)");
+            client.client_secret = tv::secret_string{secret};
+            client.auth = c.client_auth == "post" ? tv::oauth::client_auth::client_secret_post
+                                                  : tv::oauth::client_auth::client_secret_basic;
+        }
+        options.client = std::move(client);
+    }
+    options.open_browser = [&c](std::string_view url) -> tv::result<void> {
+        // The URL holds no secret (PKCE sends only the challenge): show it, so the user can open it anywhere.
+        std::cerr << "tvctl: log in at this URL (it opens in your browser):\n  " << url << '\n';
+        if (!c.browser_command.empty()) {
+            if (!run_browser_command(c.browser_command, url))
+                std::cerr << "tvctl: --browser-command failed: open the URL above yourself\n";
+        } else if (!c.no_browser) {
+            if (!tv::oauth::open_in_browser(url)) std::cerr << "tvctl: no browser opened: open the URL above yourself\n";
+        }
+        std::cerr << "tvctl: waiting for the login to finish...\n";
+        return {};
+    };
+    tv::oauth::curl_transport http;
+    auto provider = tv::oauth::make_provider(http, store, *id, std::move(options));
+    auto manager = manager_of(c, store);
+    auto token = manager.login(*id, provider);
+    if (!token) return fail(c, token.error());
+    if (c.json) {
+        json out{{"ok", true}, {"id", id->hash()}, {"resource", id->resource()}, {"issuer", token->issuer},
+                 {"scopes", token->scopes}, {"has_refresh_token", token->refresh_token.has_value()}};
+        if (token->expires_at) out["expires_at"] = time_text(*token->expires_at);
+        print_json(out);
+    } else {
+        std::cout << "logged in to " << id->resource() << " (issuer " << token->issuer << ")\n";
+    }
+    print_stats(c, store);
+    return exit_ok;
+}
+#endif
+
 // ------------------------------------------------------------------------------------------------------
 // Dispatch
 
-enum class command { list, show, remove, logout, status, doctor, import };
+enum class command { list, show, remove, logout, status, doctor, import, login };
 
 template <class Sel>
 int run(const config& c, command cmd) {
@@ -1197,6 +1346,12 @@ int run(const config& c, command cmd) {
     case command::import: return cmd_import<Sel>(c);
     default: break;
     }
+#if TVCTL_LOGIN
+    if (cmd == command::login) {  // the one command that may create the store
+        tool_store<typename Sel::preset> store(options_of(c));
+        return cmd_login(c, store);
+    }
+#endif
     if (auto stop = require_store(c)) return *stop;
     if (auto stop = check_key_holder<Sel>(c)) return *stop;
     tool_store<typename Sel::preset> store(options_of(c));
@@ -1288,18 +1443,47 @@ int main_checked(int argc, char** argv) {
     add("doctor",
         "Check permissions, symlinks, quarantined files, keyring health; say how to fix each problem",
         command::doctor);
-    auto* import = add("import", "Import logins from another tool: codex or mcp-remote", command::import);
-    import
-        ->add_option("source", c.source, "codex ($CODEX_HOME/.credentials.json) or mcp-remote (~/.mcp-auth)")
-        ->required()
-        ->check(CLI::IsMember({"codex", "mcp-remote"}));
+    auto* import = add("import",
+                       "Import MCP logins from other clients: claude-code, codex, opencode, mcp-remote, or --all",
+                       command::import);
+    auto* import_source =
+        import
+            ->add_option("source", c.source,
+                         "claude-code (~/.claude/.credentials.json), codex ($CODEX_HOME/.credentials.json and the "
+                         "OS keyring), opencode (~/.local/share/opencode/mcp-auth.json) or mcp-remote (~/.mcp-auth)")
+            ->check(CLI::IsMember({"claude-code", "codex", "opencode", "mcp-remote"}));
+    auto* import_all = import->add_flag(
+        "--all", c.all, "Every source on this machine: show what would be imported, import with --yes");
+    import_all->excludes(import_source);
+    import->add_flag("--yes,-y", c.yes, "With --all: import without asking (needed without a terminal)");
     import->add_option("--codex-home", c.codex_home,
                        "Codex home directory (default: $CODEX_HOME, else ~/.codex)");
     import->add_option("--mcp-remote-dir", c.mcp_remote_dir,
                        "mcp-remote directory (default: $MCP_REMOTE_CONFIG_DIR, else ~/.mcp-auth)");
-    import->add_option("--server", c.servers, "A server URL to import from mcp-remote (repeat for each)");
+    import->add_option("--server", c.servers,
+                       "A server URL to import from mcp-remote (repeat for each; those in MCP client "
+                       "configurations are found without it)");
     import->add_option("--account", c.account,
                        "The account (profile) to file imported mcp-remote logins under");
+#if TVCTL_LOGIN
+    auto* login = add("login", "Log in to an OAuth-protected (MCP) server and store the token", command::login);
+    login->add_option("id", c.id, "The server's resource URL, e.g. https://mcp.example.com/mcp")->required();
+    login->add_option("--account", c.account, "The account (profile) to file the credential under");
+    login->add_option("--scope", c.scopes, "A scope to ask for (repeat; default: what the server names)");
+    login->add_option("--client-id", c.client_id, "A pre-registered client (default: dynamic registration)");
+    login->add_option("--client-secret-env", c.client_secret_env,
+                      "The environment variable holding the pre-registered client's secret");
+    login->add_option("--client-auth", c.client_auth, "How to present the secret: basic or post")
+        ->check(CLI::IsMember({"basic", "post"}))
+        ->capture_default_str();
+    login->add_option("--port", c.port, "Port of the loopback redirect on 127.0.0.1 (default: any free one)")
+        ->check(CLI::Range(0, 65535));
+    login->add_option("--login-timeout", c.login_timeout_s, "Seconds to wait for the login in the browser")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    login->add_flag("--no-browser", c.no_browser, "Only print the login URL");
+    login->add_option("--browser-command", c.browser_command, "A program to open the login URL with (gets it as its argument)");
+#endif
 
     try {
         app.parse(argc, argv);
@@ -1313,8 +1497,10 @@ int main_checked(int argc, char** argv) {
         if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-')
             message = "unknown command '" + echo_safe(argv[1]) + "'";
         return fail(c, exit_usage, message,
-                    "run tvctl --help (commands: list, show, remove, logout, status, doctor, import)");
+                    "run tvctl --help (commands: list, show, remove, logout, status, doctor, import, login)");
     }
+    if (cmd == command::import && !c.all && c.source.empty())
+        return fail(c, exit_usage, "import needs a source or --all", "run tvctl import --help");
     if (cmd == command::logout && !c.all && c.id.empty())
         return fail(c, exit_usage, "logout needs a credential id or --all", "run tvctl logout --help");
     return dispatch(c, cmd);

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "../detail/secure_buffer.hpp"
+#include "../detail/temp_files.hpp"
 #include "../diagnostics/events.hpp"
 #include "../diagnostics/resolution.hpp"
 #include "../json.hpp"
@@ -99,7 +100,8 @@ public:
             auto parsed = parse_bundle((*item)->view());
             if (!parsed) {
                 const auto& e = parsed.error();
-                const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large;
+                const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
+                                       e == errc::value_out_of_range;
                 read_failure_ = error{keep_code ? e.code : make_error_code(errc::malformed_json),
                                       where() + ": the item does not hold a tokenvault bundle (" + e.context +
                                           "); it was left unchanged: remove it to start afresh"};
@@ -126,6 +128,11 @@ public:
         auto keyring = open_keyring(ctx);
         if (!keyring) return keyring.error();
         TOKENVAULT_TRY(tokenvault::platform::ensure_store_directory(directory_));
+        if (!swept_temp_files_) {
+            swept_temp_files_ = true;  // we hold the store lock: a stamp temp file is a dead writer's
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory_, [&](std::string_view target) { return target == stamp_.filename().string(); });
+        }
         // Stamp first: a crash before the item write only makes readers reload needlessly.
         TOKENVAULT_TRY(tokenvault::detail::ensure_sodium());
         std::array<std::byte, 16> nonce{};
@@ -194,6 +201,7 @@ private:
     std::optional<error> write_failure_;  // a write failed: later saves answer this (no prompt storm)
     bool stamp_known_ = false;
     std::optional<tokenvault::platform::file_identity> stamp_identity_;
+    bool swept_temp_files_ = false;
 };
 
 }  // namespace tokenvault::backend

@@ -2,12 +2,14 @@
 //
 // The 32-byte data key lives in keyring K; a versioned header (docs/FORMAT.md) names key id and tier, so
 // files of another key, tier, cipher or newer version are refused, never overwritten; certain corruption
-// is quarantined. Reads come from memory after one lstat; the key is fetched once, never created by a
-// read, and keyring failures are remembered. Assumes load/save under the store lock (token_store). POSIX.
+// is quarantined; a file older than one this instance saw (seal counter) is reported once. Reads come
+// from memory after one lstat; the key is fetched once, never created by a read, and keyring failures are
+// remembered. Assumes load/save under the store lock (token_store). POSIX.
 #pragma once
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "../detail/secure_buffer.hpp"
+#include "../detail/temp_files.hpp"
 #include "../diagnostics/events.hpp"
 #include "../diagnostics/resolution.hpp"
 #include "../json.hpp"
@@ -301,7 +304,19 @@ public:
         sealed_file_header header;
         auto opened = open_sealed<typename Context::cipher>(ctx, **read, header);
         if (!opened) return opened.error();
+        if (is_older_copy(header, *opened)) {
+            const auto seen = newest_seen_->counter;
+            ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
+            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
+            return error{errc::rolled_back,
+                         file_.string() +
+                             ": sealed by the same key as a newer copy this process loaded or "
+                             "wrote (seal counter " +
+                             std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
+                             "): the file was replaced by an older copy; the newer tokens are not in it"};
+        }
         record_file((*read)->identity, header.key_id, header.seal_counter);
+        note_seen(header.key_id, header.seal_counter, opened->last_generation);
         return opened;
     }
 
@@ -321,8 +336,9 @@ public:
             return error{errc::conflict, file_.string() + ": changed since the last load; reload first"};
         TOKENVAULT_TRY(tokenvault::platform::ensure_store_directory(directory_));
         if (!swept_temp_files_) {
-            swept_temp_files_ = true;
-            sweep_temp_files();
+            swept_temp_files_ = true;  // we hold the store lock: every temp file of ours is a dead writer's
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory_, [&](std::string_view target) { return target == file_.filename().string(); });
         }
 
         TOKENVAULT_TRY(key_for_save<cipher>(ctx));
@@ -363,6 +379,7 @@ public:
             return written.error();
         }
         record_file(*written, key_id_, counter);
+        note_seen(key_id_, counter, content.last_generation);  // our own write is the newest copy
         last_text_ = std::move(*plaintext);
         return {};
     }
@@ -402,6 +419,20 @@ private:
         identity_ = identity;
         file_key_id_ = key_id;
         file_counter_ = counter;
+    }
+
+    // Whether a file this instance just opened is an older copy of one it loaded or wrote: sealed by the
+    // same key with a lower seal counter, and holding no generation newer than any seen. (A store that
+    // starts afresh after a deletion or a quarantine restarts the counter at 1, but its generations start
+    // above every earlier one: docs/FORMAT.md.)
+    [[nodiscard]] bool is_older_copy(const sealed_file_header& header, const bundle& content) const {
+        return newest_seen_ && newest_seen_->key_id == header.key_id &&
+               header.seal_counter < newest_seen_->counter && content.last_generation <= newest_generation_;
+    }
+
+    void note_seen(const sealed_key_id& key_id, std::uint64_t counter, std::uint64_t last_generation) {
+        newest_seen_ = seal_mark{key_id, counter};
+        newest_generation_ = std::max(newest_generation_, last_generation);
     }
 
     // Parses, finds the key for, authenticates and parses one read file.
@@ -445,7 +476,8 @@ private:
         if (!content) {
             // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
             const auto& e = content.error();
-            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large;
+            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
+                                   e == errc::value_out_of_range;
             return error{keep_code ? e.code : make_error_code(errc::malformed_json),
                          file_.string() + ": the sealed bundle does not parse (" + e.context +
                              "); the file was left unchanged"};
@@ -464,7 +496,10 @@ private:
         if (!*now || **now != read_identity)
             return error{errc::io_error, file_.string() + ": replaced while being checked; retry"};
         auto moved = tokenvault::platform::quarantine_file(file_);
-        if (!moved) return moved.error();
+        if (!moved)
+            return error{moved.error().code, file_.string() + ": " + std::string(why) +
+                                                 "; it could not be moved aside (" + moved.error().context +
+                                                 "), so it was left in place"};
         ctx.diagnostics.on(
             events::quarantined{file_.string(), moved->string(), make_error_code(errc::corrupt_file)});
         return error{errc::corrupt_file,
@@ -512,10 +547,12 @@ private:
                 return std::as_const(previous_key_).bytes();
             }
         }
-        return remember(
-            error{errc::foreign_key, file_.string() + ": sealed by another key than the one keyring tier '" +
-                                         header.tier + "' holds for service '" + keyring_options_.service +
-                                         "'; the file was left unchanged"});
+        return remember(error{
+            errc::foreign_key,
+            file_.string() + ": sealed by another key than the one keyring tier '" + header.tier +
+                "' holds for service '" + keyring_options_.service +
+                "' (the key item was replaced or damaged since, or the file comes from another install): "
+                "restore that key item, or the file that matches it; the file was left unchanged"});
     }
 
     // The keyring at `tier`: the open one if it is that tier, else that tier opened on purpose (never
@@ -592,11 +629,11 @@ private:
         }
         if (*item && (*item)->size() != Cipher::key_size) {
             keyring_failure_ =
-                error{errc::key_unavailable, "sealed_file: keyring item '" + std::string(account) +
-                                                 "' in tier '" + std::string(keyring_->tier_name()) +
-                                                 "' has " + std::to_string((*item)->size()) +
-                                                 " bytes, not a " + std::to_string(Cipher::key_size) +
-                                                 "-byte data key; it was left unchanged"};
+                error{errc::damaged_key, "sealed_file: keyring item '" + std::string(account) +
+                                             "' in tier '" + std::string(keyring_->tier_name()) + "' has " +
+                                             std::to_string((*item)->size()) + " bytes, not a " +
+                                             std::to_string(Cipher::key_size) +
+                                             "-byte data key; it and the store file were left unchanged"};
             return *keyring_failure_;
         }
         return item;
@@ -690,22 +727,6 @@ private:
         return true;
     }
 
-    // Removes temp files of writers that died mid-write (we hold the store lock, so no writer is live).
-    void sweep_temp_files() const noexcept {
-        try {
-            const std::string prefix = "." + file_.filename().string() + ".tmp-";
-            std::error_code ec;
-            for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
-                 it.increment(ec)) {
-                const auto name = it->path().filename().string();
-                if (name.compare(0, prefix.size(), prefix) == 0 && it->is_regular_file(ec) &&
-                    !it->is_symlink(ec))
-                    (void)tokenvault::platform::remove_file(it->path());
-            }
-        } catch (...) {  // NOLINT(bugprone-empty-catch): best effort; a leftover temp file harms nothing
-        }
-    }
-
     std::filesystem::path directory_;
     std::filesystem::path file_;
     std::filesystem::path lock_;
@@ -730,6 +751,13 @@ private:
     std::optional<sealed_key_id> file_key_id_;                   // the key id in the file's header
     std::uint64_t file_counter_ = 0;                             // the seal counter in the file's header
     bool swept_temp_files_ = false;
+
+    struct seal_mark {
+        sealed_key_id key_id{};
+        std::uint64_t counter = 0;
+    };
+    std::optional<seal_mark> newest_seen_;  // the key and seal counter of the newest file loaded or written
+    std::uint64_t newest_generation_ = 0;   // the highest last_generation of a bundle loaded or written
 };
 
 }  // namespace tokenvault::backend

@@ -1,4 +1,9 @@
 // tokenvault/detail/bundle_reader.hpp: reads a bundle's JSON text straight into a `bundle` (json_cursor.hpp).
+//
+// Two kinds of failure, kept apart (docs/FORMAT.md): text that is not JSON, or a bundle whose own fields
+// (format, version, entries, last_generation) are wrong, fails the whole read; an entry that does not
+// satisfy the schema is isolated: it goes to bundle::unreadable with its text kept verbatim and the
+// reason, and every other entry loads. No intermediate document, no unwiped copy of a secret.
 #pragma once
 
 #include <algorithm>
@@ -7,9 +12,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "../credential_id.hpp"
 #include "../entry.hpp"
@@ -17,34 +19,44 @@
 #include "../token_json.hpp"
 #include "bundle_text.hpp"
 #include "json_cursor.hpp"
+#include "json_value.hpp"
 
 namespace tokenvault::detail {
 
-/// Reads a bundle straight from its text with json_cursor: no intermediate document, no unwiped copy of
-/// a secret (json_cursor.hpp). Field rules are those of token_from_json and docs/FORMAT.md. Any error
-/// stops the read; nothing of a failed read escapes.
-template <class Json = nlohmann::json>
+/// Reads a bundle straight from its text with json_cursor. Field rules are those of read_token and
+/// docs/FORMAT.md.
+template <class = void>
 class bundle_reader {
 public:
-    /// Reads `text`; records where each entry sits in it into `spans` when given.
+    /// Reads `text`; records where each readable entry sits in it into `spans` when given.
     explicit bundle_reader(std::string_view text, bundle_text* spans = nullptr) noexcept
         : text_(text), spans_(spans), in_(text) {}
 
     [[nodiscard]] result<bundle> read() {
-        if (text_.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
+        if (text_.size() > token_limits::max_bundle_json)
+            return error{errc::too_large, "bundle: larger than 64 MiB"};
         if (in_.peek() != json_cursor::kind::object) {
             std::string_view ignored;
-            if (in_.skip(ignored) && in_.finish()) return error{errc::wrong_type, "bundle: top level must be an object"};
+            if (in_.skip(ignored) && in_.finish())
+                return error{errc::wrong_type, "bundle: top level must be an object"};
             return syntax_error(in_);
         }
         if (!top_level() || !in_.finish()) return failure(in_);
-        // The header decides how the rest is read: check it before the entries' own errors.
+        // The header decides how the rest is read: check it before the entries.
         if (!format_ok_) return error{errc::wrong_type, "bundle: 'format' must be \"tokenvault-bundle\""};
-        if (!version_ || !version_->is_integer()) return error{errc::missing_field, "bundle: field 'version'"};
+        if (!version_ || !version_->is_integer())
+            return error{errc::missing_field, "bundle: field 'version'"};
         if (!version_supported()) return error{errc::unsupported_format_version, "bundle"};
         if (!entries_seen_ || entries_not_object_)
             return error{errc::missing_field, "bundle: field 'entries' (an object)"};
-        if (last_generation_bad_) return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
+        if (last_generation_bad_)
+            return error{errc::wrong_type, "bundle: field 'last_generation' must be unsigned"};
+        if (out_.last_generation >= generation_limit)
+            return error{
+                errc::value_out_of_range,
+                "bundle: field 'last_generation' is 2^63 or more, which no tokenvault writes (a damaged "
+                "or edited bundle); it was left unchanged: restore a backup, or move it aside and log "
+                "in again"};
         if (deferred_entries_) {  // 'entries' came before the header: read it now that the header checked out
             json_cursor later(*deferred_entries_);
             if (!read_entries(later, static_cast<std::size_t>(deferred_entries_->data() - text_.data())))
@@ -58,8 +70,9 @@ private:
     using kind = json_cursor::kind;
 
     bool version_supported() const noexcept {
-        return version_->is_unsigned() ? version_->unsigned_value <= static_cast<std::uint64_t>(bundle_format_version)
-                                       : version_->signed_value <= bundle_format_version;
+        return version_->is_unsigned()
+                   ? version_->unsigned_value <= static_cast<std::uint64_t>(bundle_format_version)
+                   : version_->signed_value <= bundle_format_version;
     }
 
     bool top_level() {
@@ -97,6 +110,7 @@ private:
             } else if (key == "entries") {
                 entries_seen_ = true;
                 out_.entries.clear();
+                out_.unreadable.clear();
                 deferred_entries_.reset();
                 highest_generation_ = 0;
                 entries_not_object_ = in_.peek() != kind::object;
@@ -109,8 +123,14 @@ private:
                     if (!in_.skip(raw)) return false;
                     deferred_entries_ = raw;
                 }
-            } else if (!keep_unknown(in_, key, out_.extra)) {
-                return false;
+            } else {
+                typename extra_json::string_t name(key.data(), key.size());
+                if (!read_json_value(in_, out_.extra[name], max_member_depth)) {
+                    if (in_.too_deep())
+                        problem(errc::too_large,
+                                "bundle: an unknown top-level field nests deeper than 64 levels");
+                    return false;
+                }
             }
         }
         return !in_.failed();
@@ -125,200 +145,118 @@ private:
             std::string hash(key);
             (void)in.peek();  // to the entry's first character
             const std::size_t start = in.offset();
-            if (!read_entry(in, hash)) return false;
-            if (spans_ != nullptr) {
-                const auto& e = out_.entries.at(hash);
-                spans_->entries.insert_or_assign(
-                    std::move(hash), bundle_text::entry_span{e.generation, e.updated_at, base + start, in.offset() - start});
+            auto read = read_entry(in, hash);
+            if (read) {
+                out_.unreadable.erase(hash);
+                if (spans_ != nullptr) {
+                    const auto& e = out_.entries.at(hash);
+                    spans_->entries.insert_or_assign(
+                        hash, bundle_text::entry_span{e.generation, e.updated_at, base + start,
+                                                      in.offset() - start});
+                }
+                continue;
             }
+            if (in.failed()) return false;  // not JSON: the whole text is refused
+            // The entry is JSON but not an entry this build can read: keep it as it is, load the others.
+            in.restart_at(start);
+            std::string_view raw;
+            if (!in.skip(raw)) return false;
+            out_.entries.erase(hash);
+            if (spans_ != nullptr) spans_->entries.erase(hash);
+            count_generation_of(raw);
+            out_.unreadable.insert_or_assign(
+                std::move(hash), unreadable_entry{secret_text(raw.data(), raw.size()), read.error()});
         }
         return !in.failed();
     }
 
-    bool read_entry(json_cursor& in, const std::string& hash) {
-        if (in.peek() != kind::object) return problem(errc::wrong_type, "bundle: an entry must be an object");
+    result<void> read_entry(json_cursor& in, const std::string& hash) {
+        if (in.peek() != kind::object) {
+            if (in.peek() == kind::invalid) return json_read_error(in, "bundle entry");
+            return error{errc::wrong_type, "bundle entry: must be an object"};
+        }
         std::optional<std::string> resource;
         std::string account;
         std::optional<std::uint64_t> generation;
         std::optional<clock::time_point> updated;
         std::optional<token> tok;
-        Json extra = Json::object();
-        if (!in.begin_object()) return false;
+        extra_json extra = extra_json::object();
+        if (!in.begin_object()) return json_read_error(in, "bundle entry");
         std::string_view key;
         while (in.next_member(key)) {
-            if (key == "resource") {
+            if (key == "resource" || key == "account") {
+                const bool is_resource = key == "resource";
+                if (in.peek() != kind::string) {
+                    if (in.peek() == kind::invalid) return json_read_error(in, "bundle entry");
+                    return error{errc::wrong_type, is_resource
+                                                       ? "bundle entry: field 'resource' must be a string"
+                                                       : "bundle entry: field 'account' must be a string"};
+                }
                 std::string_view value;
-                if (in.peek() != kind::string) return problem(errc::missing_field, "bundle entry: field 'resource'");
-                if (!in.string(value)) return false;
-                resource.emplace(value);
-            } else if (key == "account") {
-                std::string_view value;
-                if (in.peek() != kind::string)
-                    return problem(errc::wrong_type, "bundle entry: field 'account' must be a string");
-                if (!in.string(value)) return false;
-                account.assign(value);
+                if (!in.string(value)) return json_read_error(in, "bundle entry");
+                if (is_resource)
+                    resource.emplace(value);
+                else
+                    account.assign(value);
             } else if (key == "generation") {
                 json_number n;
-                if (in.peek() != kind::number || !in.number(n) || !n.is_unsigned())
-                    return in.failed() ? false : problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
+                const auto found = in.peek();
+                if (found == kind::invalid || (found == kind::number && !in.number(n)))
+                    return json_read_error(in, "bundle entry");
+                if (found != kind::number || !n.is_unsigned())
+                    return error{errc::wrong_type, "bundle entry: field 'generation' must be unsigned"};
                 generation = n.unsigned_value;
             } else if (key == "updated_at") {
-                if (!time_value(in, "updated_at", updated)) return false;
+                auto value = read_time(in, "updated_at");
+                if (!value) return value.error();
+                updated = *value;
             } else if (key == "token") {
-                if (in.peek() != kind::object) return problem(errc::wrong_type, "token: JSON value must be an object");
-                tok.emplace();
-                if (!token_object(in, *tok)) return false;
-            } else if (!keep_unknown(in, key, extra)) {
-                return false;
+                auto value = read_token(in);
+                if (!value) return value.error();
+                tok.emplace(std::move(*value));
+            } else {
+                typename extra_json::string_t name(key.data(), key.size());
+                if (!read_json_value(in, extra[name], max_member_depth))
+                    return json_read_error(in, "bundle entry");
             }
         }
-        if (in.failed()) return false;
-        if (!resource) return problem(errc::missing_field, "bundle entry: field 'resource'");
+        if (in.failed()) return json_read_error(in, "bundle entry");
+        if (!resource) return error{errc::missing_field, "bundle entry: field 'resource'"};
         auto id = credential_id::parse(*resource, account);
-        if (!id) return problem(id.error());
-        if (id->hash() != hash) return problem(errc::corrupt_file, "bundle entry: key does not match its identity");
-        if (!generation) return problem(errc::missing_field, "bundle entry: field 'generation' (unsigned)");
-        if (!tok) return problem(errc::missing_field, "bundle entry: field 'token'");
+        if (!id) return id.error();
+        if (id->hash() != hash)
+            return error{errc::invalid_argument,
+                         "bundle entry: its key is not the credential hash of its resource and account"};
+        if (!generation) return error{errc::missing_field, "bundle entry: field 'generation'"};
+        if (*generation == 0 || *generation >= generation_limit)
+            return error{errc::value_out_of_range, "bundle entry: field 'generation' must be 1 to 2^63-1"};
+        if (!tok) return error{errc::missing_field, "bundle entry: field 'token'"};
         highest_generation_ = std::max(highest_generation_, *generation);
         out_.entries.insert_or_assign(hash, entry{std::move(*id), std::move(*tok), *generation,
-                                                             updated.value_or(clock::time_point{}), std::move(extra)});
-        return true;
+                                                  updated.value_or(clock::time_point{}), std::move(extra)});
+        return {};
     }
 
-    // A token object, with the rules of token_from_json (no issue time: a stored token has an expiry).
-    bool token_object(json_cursor& in, token& t) {
-        bool has_access = false, has_expires_at = false, has_scopes_array = false;
-        bool has_expires_in = false;
-        double expires_in = 0;  // seconds; meaningful when has_expires_in
-        bool has_scope_text = false;  // a flag, not an optional: GCC 12 -O3 misreads optional<string> here
-        std::string scope_text;
-        if (!in.begin_object()) return false;
+    // The generation of an unreadable entry, when it has a plausible one, still counts: a generation is
+    // never handed out twice, even if a later build can read the entry again.
+    void count_generation_of(std::string_view raw) {
+        json_cursor in(raw);
         std::string_view key;
-        std::optional<std::string_view> text;
+        std::optional<std::uint64_t> generation;  // the last "generation" member counts
+        if (in.peek() != kind::object || !in.begin_object()) return;
         while (in.next_member(key)) {
-            if (key == "access_token") {
-                if (!string_or_null(in, "access_token", text)) return false;
-                has_access = text.has_value();
-                t.access_token = secret_string{text.value_or(std::string_view{})};
-            } else if (key == "token_type") {
-                if (!string_or_null(in, "token_type", text)) return false;
-                t.token_type = text && !text->empty() ? std::string(*text) : token{}.token_type;
-            } else if (key == "refresh_token" || key == "client_secret" || key == "id_token") {
-                auto& field = key == "refresh_token" ? t.refresh_token : key == "client_secret" ? t.client_secret : t.id_token;
-                const bool is_refresh = key == "refresh_token";
-                if (!string_or_null(in, is_refresh ? "refresh_token" : key == "client_secret" ? "client_secret" : "id_token", text))
-                    return false;
-                field.reset();
-                if (text && !(is_refresh && text->empty())) field.emplace(*text);
-            } else if (key == "issuer" || key == "client_id") {
-                auto& field = key == "issuer" ? t.issuer : t.client_id;
-                if (!string_or_null(in, key == "issuer" ? "issuer" : "client_id", text)) return false;
-                field.assign(text.value_or(std::string_view{}));
-            } else if (key == "expires_at") {
-                has_expires_at = true;
-                if (!time_value(in, "expires_at", t.expires_at)) return false;
-            } else if (key == "expires_in") {
-                json_number n;
-                if (in.peek() == kind::null) {
-                    if (!in.null()) return false;
-                    has_expires_in = false;
-                } else if (in.peek() != kind::number) {
-                    return problem(errc::wrong_type, "token: field 'expires_in' must be a number");
-                } else {
-                    if (!in.number(n)) return false;
-                    expires_in = n.as_double();
-                    has_expires_in = true;
-                }
-            } else if (key == "scopes") {
-                if (!scopes(in, t.scopes, has_scopes_array)) return false;
-            } else if (key == "scope") {
-                if (!string_or_null(in, "scope", text)) return false;
-                has_scope_text = text.has_value();
-                scope_text.assign(text.value_or(std::string_view{}));
-            } else if (!keep_unknown(in, key, t.extra)) {
-                return false;
+            json_number n;
+            if (key == "generation" && in.peek() == kind::number) {
+                if (!in.number(n)) return;
+                generation.reset();
+                if (n.is_unsigned()) generation = n.unsigned_value;
+            } else {
+                if (key == "generation") generation.reset();
+                if (!skip(in)) return;
             }
         }
-        if (in.failed()) return false;
-        if (!has_access) return problem(errc::missing_field, "token: field 'access_token'");
-        if (!has_expires_at && has_expires_in) {
-            auto expiry = expiry_after(expires_in, std::nullopt);
-            if (!expiry) return problem(expiry.error());
-        }
-        if (!has_scopes_array && has_scope_text) append_scopes(scope_text, t.scopes);
-        if (auto valid = validate(t); !valid) return problem(valid.error());
-        return true;
-    }
-
-    bool scopes(json_cursor& in, std::vector<std::string>& out, bool& is_array) {
-        out.clear();
-        is_array = false;
-        if (in.peek() == kind::null) return in.null();
-        if (in.peek() != kind::array) return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
-        is_array = true;
-        if (!in.begin_array()) return false;
-        while (in.next_element()) {
-            std::string_view scope;
-            if (in.peek() != kind::string)
-                return problem(errc::wrong_type, "token: field 'scopes' must be an array of strings");
-            if (!in.string(scope)) return false;
-            out.emplace_back(scope);
-        }
-        return !in.failed();
-    }
-
-    // A string or null (nullopt); any other type is a problem naming the field.
-    bool string_or_null(json_cursor& in, const char* field, std::optional<std::string_view>& out) {
-        out.reset();
-        switch (in.peek()) {
-        case kind::string: {
-            std::string_view value;
-            if (!in.string(value)) return false;
-            out = value;
-            return true;
-        }
-        case kind::null: return in.null();
-        case kind::invalid: return skip(in);
-        default: return problem(errc::wrong_type, std::string("token: field '") + field + "' must be a string");
-        }
-    }
-
-    // A time: RFC 3339 text, unix seconds or milliseconds, or null.
-    bool time_value(json_cursor& in, const char* field, std::optional<clock::time_point>& out) {
-        result<std::optional<clock::time_point>> parsed = std::optional<clock::time_point>{};
-        switch (in.peek()) {
-        case kind::string: {
-            std::string_view text;
-            if (!in.string(text)) return false;
-            parsed = expiry_from_text(text, field);
-            break;
-        }
-        case kind::number: {
-            json_number n;
-            if (!in.number(n)) return false;
-            parsed = expiry_from_number(n.as_double(), field);
-            break;
-        }
-        case kind::null:
-            if (!in.null()) return false;
-            break;
-        case kind::invalid: return skip(in);
-        default: return problem(expiry_type_error(field));
-        }
-        if (!parsed) return problem(parsed.error());
-        out = *parsed;
-        return true;
-    }
-
-    // An unknown member: kept as it is, as JSON.
-    bool keep_unknown(json_cursor& in, std::string_view key, Json& into) {
-        std::string name(key);  // the key's view does not survive reading the value
-        std::string_view raw;
-        if (!in.skip(raw)) return false;
-        auto value = Json::parse(raw, nullptr, false);
-        if (value.is_discarded()) return problem(errc::malformed_json, "bundle: an unknown field does not parse");
-        into[std::move(name)] = std::move(value);
-        return true;
+        if (generation && *generation < generation_limit)
+            highest_generation_ = std::max(highest_generation_, *generation);
     }
 
     static bool skip(json_cursor& in) {
@@ -326,15 +264,17 @@ private:
         return in.skip(ignored);
     }
 
-    bool problem(errc code, std::string context) { return problem(error{code, std::move(context)}); }
-    bool problem(error e) {
-        if (!problem_) problem_ = std::move(e);
-        return false;
+    void problem(errc code, std::string context) {
+        if (!problem_) problem_ = error{code, std::move(context)};
     }
 
+    // The error of a failed read: text that is not JSON wins over any problem found before its end.
     result<bundle> failure(const json_cursor& in) const {
-        if (problem_ && !in.failed()) return *problem_;
-        return syntax_error(in);
+        if (!problem_ || in.failed()) return syntax_error(in);
+        json_cursor whole(text_);
+        std::string_view ignored;
+        if (!whole.skip(ignored) || !whole.finish()) return syntax_error(whole);
+        return *problem_;
     }
     static error syntax_error(const json_cursor& in) {
         return error{errc::malformed_json, "bundle: not valid JSON at byte " + std::to_string(in.offset())};

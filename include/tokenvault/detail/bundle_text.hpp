@@ -10,8 +10,10 @@
 #include "../entry.hpp"
 #include "../result.hpp"
 #include "../token_json.hpp"
+#include "json_value.hpp"
 #include "json_writer.hpp"
 #include "secure_buffer.hpp"
+#include "time_text.hpp"
 
 namespace tokenvault::detail {
 
@@ -40,9 +42,28 @@ struct bundle_text {
     }
 };
 
-/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given.
+/// Whether the bundle reader reads `e`, stored under `hash`, back as it is (the writer's side of the one
+/// rule: nothing is written that a reader would refuse).
+template <class = void>
+[[nodiscard]] inline result<void> check_entry_storable(const std::string& hash, const entry& e) {
+    if (e.id.hash() != hash) return error{errc::invalid_argument, "bundle: an entry is filed under another id's hash"};
+    if (e.generation == 0 || e.generation >= generation_limit)
+        return error{errc::value_out_of_range, "bundle: an entry's generation is outside 1 to 2^63-1"};
+    if (!storable_time(e.updated_at))
+        return error{errc::value_out_of_range,
+                     "bundle: an entry's update time is before 1970 or after 2200: check the system clock"};
+    return {};
+}
+
+/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given. Unreadable
+/// entries are written back verbatim, unless a readable entry has taken their key. Refuses what the
+/// bundle reader would refuse: a last_generation of 2^63 or more, an entry it could not read back.
 template <class = void>
 [[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
+    if (b.last_generation >= generation_limit)
+        return error{errc::value_out_of_range,
+                     "bundle: generations are exhausted (2^63 writes): nothing was written; move the store file "
+                     "aside and log in again"};
     constexpr std::size_t typical_entry = 1024;
     json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
     bundle_text out;
@@ -53,7 +74,7 @@ template <class = void>
     w.number(static_cast<std::uint64_t>(bundle_format_version));
     ok = ok && w.key("last_generation");
     w.number(b.last_generation);
-    ok = ok && w.members_of(b.extra, [](std::string_view k) {
+    ok = ok && write_members(w, b.extra, [](std::string_view k) {
         return k == "format" || k == "version" || k == "last_generation" || k == "entries";
     });
     ok = ok && w.key("entries");
@@ -65,6 +86,7 @@ template <class = void>
         if (const auto unchanged = previous != nullptr ? previous->find(hash, e) : std::nullopt) {
             w.raw(*unchanged);
         } else {
+            TOKENVAULT_TRY(check_entry_storable(hash, e));
             w.open_object();
             ok = ok && w.key("resource") && w.string(e.id.resource());
             if (!e.id.account().empty()) ok = ok && w.key("account") && w.string(e.id.account());
@@ -72,16 +94,25 @@ template <class = void>
             w.number(e.generation);
             ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
             ok = ok && w.key("token") && write_token(w, e.token);
-            ok = ok && w.members_of(e.extra, [](std::string_view k) {
+            ok = ok && write_members(w, e.extra, [](std::string_view k) {
                 return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
             });
             w.close_object();
         }
         out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
     }
+    for (const auto& [key, kept] : b.unreadable) {
+        if (!ok) break;
+        if (b.entries.find(key) != b.entries.end()) continue;  // replaced by a write of that credential
+        ok = w.key(key);
+        w.raw(std::string_view(kept.text.data(), kept.text.size()));
+    }
     w.close_object();
     w.close_object();
-    if (!ok) return error{errc::invalid_argument, "bundle: a text field is not valid UTF-8"};
+    if (!ok)
+        return error{errc::invalid_argument,
+                     "bundle: an entry cannot be written as stored JSON (invalid UTF-8, an expiry outside "
+                     "1970-2200, or an unknown field nested deeper than 64 levels)"};
     if (w.size() > token_limits::max_bundle_json) return error{errc::too_large, "bundle: larger than 64 MiB"};
     out.text = std::move(w.text());
     return out;

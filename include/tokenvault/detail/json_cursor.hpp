@@ -1,6 +1,7 @@
 // tokenvault/detail/json_cursor.hpp: a strict JSON pull reader for text that holds secrets.
 //
-// `parse_bundle` reads decrypted bundles with it instead of building an nlohmann document first. Strings
+// Every JSON input tokenvault reads goes through it: decrypted bundles, token endpoint responses and the
+// files and keyring items of the importers, instead of building an nlohmann document first. Strings
 // without escapes are handed out as views into the input (which lives in secure memory); strings with
 // escapes are decoded into a scratch buffer that is wiped when it is released. So reading a bundle leaves
 // no unwiped copy of a token anywhere, and costs about a third of a document parse.
@@ -8,7 +9,10 @@
 // The grammar is RFC 8259, as strict as nlohmann::json::parse: no comments, no trailing commas, no BOM,
 // strings must be well-formed UTF-8 without raw control characters, lone surrogate escapes are refused.
 // Every read reports failure by returning false; `failed()` then stays true and `offset()` says where.
-// Nesting is only walked by `skip`, which uses a heap stack: deep input cannot overflow the call stack.
+// Nesting is only walked by `skip` (and json_value.hpp's reader), with a heap stack and a depth limit:
+// deep input cannot overflow the call stack, and input deeper than the limit is told apart from bad JSON
+// (`too_deep()`). After a value that the caller refuses for its meaning, `restart_at` goes back to its
+// start so that it can be skipped whole.
 #pragma once
 
 #include <charconv>
@@ -54,8 +58,25 @@ public:
     json_cursor(const json_cursor&) = delete;
     json_cursor& operator=(const json_cursor&) = delete;
 
+    /// No depth limit for `skip` (it walks nesting with a heap stack).
+    static constexpr std::size_t unlimited_depth = ~std::size_t{0};
+
     /// True once any read failed (the input is not JSON).
     [[nodiscard]] bool failed() const noexcept { return failed_; }
+    /// True when the last `skip` stopped at a value nested deeper than its limit (`failed()` stays false).
+    [[nodiscard]] bool too_deep() const noexcept { return too_deep_; }
+    /// Goes back to `offset`, where a value starts that an earlier read returned from `offset()`, and
+    /// forgets a depth stop. Not after `failed()`: bad JSON stays bad.
+    void restart_at(std::size_t offset) noexcept {
+        if (failed_) return;
+        pos_ = offset;
+        too_deep_ = false;
+    }
+    /// Stops the read here as too deep (for readers of nested values built on this cursor).
+    bool stop_too_deep() noexcept {
+        too_deep_ = true;
+        return false;
+    }
     /// Byte offset of the failure, or of the next character to read.
     [[nodiscard]] std::size_t offset() const noexcept { return pos_; }
 
@@ -166,8 +187,10 @@ public:
         return literal("null") || fail();
     }
 
-    /// Reads any value, checking it completely, and returns its text.
-    [[nodiscard]] bool skip(std::string_view& raw) {
+    /// Reads any value, checking it completely, and returns its text. A value whose arrays and objects
+    /// nest more than `max_depth` deep (the value itself counting as 1) stops the read: false, with
+    /// `too_deep()` true and `failed()` false.
+    [[nodiscard]] bool skip(std::string_view& raw, std::size_t max_depth = unlimited_depth) {
         skip_whitespace();
         const std::size_t start = pos_;
         std::string open;  // the enclosing containers, '{' or '[', innermost last
@@ -176,6 +199,7 @@ public:
             switch (peek()) {
             case kind::object:
             case kind::array: {
+                if (open.size() >= max_depth) return stop_too_deep();
                 const char bracket = text_[pos_++];
                 skip_whitespace();
                 if (pos_ < text_.size() && text_[pos_] == (bracket == '{' ? '}' : ']')) {
@@ -416,6 +440,7 @@ private:
     std::string_view text_;
     std::size_t pos_ = 0;
     bool failed_ = false;
+    bool too_deep_ = false;
     bool first_ = true;          // no member/element read yet in the innermost open container
     secret_text key_scratch_;    // decoded keys
     secret_text value_scratch_;  // decoded string values (may be secrets)

@@ -1,16 +1,15 @@
 // tokenvault/detail/json_writer.hpp: writes JSON text straight into wiped memory.
 //
-// serialize_bundle uses it so that no intermediate nlohmann document holds copies of the secrets; the
-// only nlohmann use is for unknown fields that tokenvault preserves without knowing their shape.
+// The token and bundle writers use it so that no intermediate document holds copies of the secrets;
+// unknown fields (extra_json values) are written by json_value.hpp on top of it.
 #pragma once
 
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "secure_buffer.hpp"
 #include "text_checks.hpp"
@@ -66,18 +65,28 @@ public:
         char buf[24];
         const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
         (void)ec;
-        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
-        const auto digits = static_cast<std::size_t>(end - buf);
-        const auto at = out_.size();
-        out_.resize(at + digits);
-        std::memcpy(out_.data() + at, buf, digits);
+        append_chars(buf, end);
     }
-    /// Appends an arbitrary JSON value (unknown fields), with invalid UTF-8 replaced.
-    template <class Json>
-    void value(const Json& v) {
-        std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-        out_ += text;
-        wipe(text);
+    /// Appends a signed number.
+    void number(std::int64_t value) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+        (void)ec;
+        append_chars(buf, end);
+    }
+    /// Appends a floating-point number in the shortest form that reads back exactly, with ".0" when it
+    /// would otherwise read back as an integer; false for infinity and NaN (JSON has no text for them).
+    [[nodiscard]] bool number(double value) {
+        if (!std::isfinite(value)) return false;
+        char buf[40];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf - 2, value);
+        if (ec != std::errc{}) return false;
+        if (std::string_view(buf, static_cast<std::size_t>(end - buf)).find_first_of(".e") == std::string_view::npos) {
+            *end++ = '.';
+            *end++ = '0';
+        }
+        append_chars(buf, end);
+        return true;
     }
     void open_object() {
         out_ += '{';
@@ -101,20 +110,17 @@ public:
     void raw(std::string_view json_text) { out_.append(json_text.data(), json_text.size()); }
     /// The number of bytes written so far.
     [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
-    /// Appends every member of a JSON object (unknown fields) except `skip(key)` ones.
-    template <class Json, class Skip>
-    [[nodiscard]] bool members_of(const Json& object, Skip&& skip) {
-        if (!object.is_object()) return true;
-        for (auto it = object.begin(); it != object.end(); ++it) {
-            if (skip(it.key())) continue;
-            if (!key(it.key())) return false;
-            value(it.value());
-        }
-        return true;
-    }
+    /// The text written so far.
     [[nodiscard]] secret_text& text() noexcept { return out_; }
 
 private:
+    void append_chars(const char* first, const char* last) {
+        // resize + memcpy: GCC 12 at -O3 reports a false -Wrestrict on string::append of a local buffer.
+        const auto size = static_cast<std::size_t>(last - first);
+        const auto at = out_.size();
+        out_.resize(at + size);
+        std::memcpy(out_.data() + at, first, size);
+    }
     void separator() {
         if (!first_) out_ += ',';
         first_ = false;

@@ -3,7 +3,8 @@
 // The import ledger (which legacy items a bundle already took in, so a logged-out credential is never
 // resurrected from a source that could not be deleted), the one import rule (the current store wins,
 // then the first source that offers a credential), reading other tools' files without changing them,
-// and the mapping of legacy token JSON. Nothing here logs or reports a secret.
+// and the mapping of legacy token JSON (read by the one token reader, token_json.hpp, with a hook for the
+// legacy fields). Nothing here logs or reports a secret.
 #pragma once
 
 #include <sodium.h>
@@ -20,14 +21,14 @@
 #include <string_view>
 #include <system_error>
 
-#include <nlohmann/json.hpp>
-
 #include "../diagnostics/events.hpp"
 #include "../entry.hpp"
 #include "../error.hpp"
 #include "../platform/platform.hpp"
 #include "../result.hpp"
 #include "../token_json.hpp"
+#include "json_cursor.hpp"
+#include "json_value.hpp"
 #include "secure_buffer.hpp"
 
 namespace tokenvault::detail {
@@ -76,12 +77,12 @@ template <class = void>
 template <class = void>
 inline void ledger_record(bundle& b, std::string_view source, const std::string& credential_hash,
                           const std::string& print) {
-    if (!b.extra.is_object()) b.extra = nlohmann::json::object();
-    auto& all = b.extra[std::string(ledger_field)];
-    if (!all.is_object()) all = nlohmann::json::object();
-    auto& of_source = all[std::string(source)];
-    if (!of_source.is_object()) of_source = nlohmann::json::object();
-    of_source[credential_hash] = print;
+    if (!b.extra.is_object()) b.extra = extra_json::object();
+    auto& all = b.extra[ledger_field];
+    if (!all.is_object()) all = extra_json::object();
+    auto& of_source = all[source];
+    if (!of_source.is_object()) of_source = extra_json::object();
+    of_source[credential_hash] = extra_json::string_t(print.data(), print.size());
 }
 
 /// Drops the whole ledger of `source` from `b`; true when there was one (then `b` must be saved). A deleting
@@ -125,8 +126,7 @@ template <class = void>
     changed = true;
     if (b.entries.find(id.hash()) != b.entries.end()) return offer_outcome::superseded;
     const auto generation = ++b.last_generation;
-    b.entries.emplace(id.hash(),
-                      entry{id, std::move(value), generation, clock::now(), nlohmann::json::object()});
+    b.entries.emplace(id.hash(), entry{id, std::move(value), generation, clock::now(), extra_json::object()});
     return offer_outcome::imported;
 }
 
@@ -160,67 +160,99 @@ template <class = void>
     return platform::epoch_ns_to_time_point<clock>(identity.mtime_ns);
 }
 
-/// The year of an RFC 3339 time ("2026-..." -> 2026); nullopt when `text` does not start with four digits.
+/// Latest expiry accepted from another tool, in unix milliseconds (2200-01-01).
+inline constexpr std::uint64_t max_expiry_ms = static_cast<std::uint64_t>(latest_time_seconds) * 1000;
+
+/// Reads the JSON value at `in` (at most 64 levels deep) into wiped memory and returns its text as
+/// nlohmann::json's dump() writes it: the form fingerprints of legacy entries have always been taken of.
 template <class = void>
-[[nodiscard]] inline std::optional<int> rfc3339_year(std::string_view text) {
-    if (text.size() < 4) return std::nullopt;
-    int year = 0;
-    for (std::size_t i = 0; i < 4; ++i) {
-        if (text[i] < '0' || text[i] > '9') return std::nullopt;
-        year = year * 10 + (text[i] - '0');
-    }
-    return year;
+[[nodiscard]] inline result<secret_text> normalized_json_text(json_cursor& in, std::string_view what) {
+    extra_json value;
+    if (!read_json_value(in, value, max_json_depth)) return json_read_error(in, what);
+    return value.dump();
 }
 
-/// Latest expiry accepted from another tool, in unix milliseconds (2200-01-01): later ones would overflow
-/// a nanosecond time point.
-inline constexpr std::uint64_t max_expiry_ms = 7'258'118'400'000;
-
-/// Refuses an "expires_at" outside 1970-2200 (RFC 3339 text, seconds or milliseconds) and an "expires_in"
-/// beyond 100 years, before token_from_json turns them into time points.
+/// Reads a token written by an older layout (docker-agent style) at `in`, by the token schema plus: an
+/// RFC 3339 "expires_at" in the year 0000 or 0001 (Go's zero time) means "unknown"; "auth_server" is
+/// the issuer when there is none; "expires_in" counts only from a known `issued_at`.
 template <class = void>
-[[nodiscard]] inline result<void> check_expiry_range(const nlohmann::json& doc) {
-    if (!doc.is_object()) return {};
-    if (const auto at = doc.find("expires_at"); at != doc.end() && at->is_string()) {
-        const auto year = rfc3339_year(at->get_ref<const std::string&>());
-        if (year && (*year < 1970 || *year > 2200))
-            return error{errc::value_out_of_range, "token: field 'expires_at' is out of range"};
-    } else if (at != doc.end() && at->is_number()) {
-        const double n = at->get<double>();
-        const double ms = n >= 1e11 ? n : n * 1000.0;  // token_from_json's rule: >= 1e11 is milliseconds
-        if (!(ms >= 0) || ms > static_cast<double>(max_expiry_ms))
-            return error{errc::value_out_of_range, "token: field 'expires_at' is out of range"};
-    }
-    if (const auto in = doc.find("expires_in"); in != doc.end() && in->is_number()) {
-        const double seconds = in->get<double>();
-        if (!(seconds >= 0) || seconds > 100.0 * 365 * 24 * 3600)
+[[nodiscard]] inline result<token> read_legacy_token(json_cursor& in,
+                                                     std::optional<clock::time_point> issued_at = std::nullopt) {
+    using kind = json_cursor::kind;
+    bool expiry_given = false;
+    std::optional<double> expires_in;
+    std::optional<std::string> auth_server;
+    const auto legacy_fields = [&](std::string_view key, json_cursor& c, token& t) -> result<bool> {
+        if (key == "expires_at") {
+            expiry_given = true;
+            if (c.peek() != kind::string) return false;  // numbers and null: the schema's rule
+            std::string_view text;
+            if (!c.string(text)) return json_read_error(c, "legacy token");
+            if (text.size() >= 5 && (text.substr(0, 5) == "0000-" || text.substr(0, 5) == "0001-")) {
+                expiry_given = false;  // Go's zero time.Time: no expiry recorded
+                t.expires_at.reset();
+                return true;
+            }
+            time_text_problem problem = time_text_problem::none;
+            t.expires_at = parse_rfc3339(text, &problem);
+            if (!t.expires_at) return time_field_error("expires_at", problem == time_text_problem::out_of_range);
+            return true;
+        }
+        if (key == "expires_in") {
+            expires_in.reset();
+            if (!issued_at) {  // nothing to count from: ignored, whatever it holds
+                std::string_view ignored;
+                return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+            }
+            if (c.peek() == kind::null) return c.null() ? result<bool>{true} : json_read_error(c, "legacy token");
+            if (c.peek() != kind::number) {
+                if (c.peek() == kind::invalid) return not_json(c, "legacy token");
+                return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
+            }
+            json_number n;
+            if (!c.number(n)) return json_read_error(c, "legacy token");
+            expires_in = n.as_double();
+            return true;
+        }
+        if (key == "auth_server") {
+            auth_server.reset();
+            if (c.peek() == kind::string) {
+                std::string_view text;
+                if (!c.string(text)) return json_read_error(c, "legacy token");
+                auth_server.emplace(text);
+                return true;
+            }
+            std::string_view ignored;
+            return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+        }
+        return false;
+    };
+    auto t = read_token(in, token_json_options{}, legacy_fields);
+    if (!t) return t;
+    if (!expiry_given && expires_in && issued_at) {
+        t->expires_at = time_after(*issued_at, *expires_in);
+        if (!t->expires_at)
             return error{errc::value_out_of_range, "token: field 'expires_in' is out of range"};
     }
-    return {};
+    if (t->issuer.empty() && auth_server) t->issuer = std::move(*auth_server);
+    TOKENVAULT_TRY(validate(*t));
+    return t;
 }
 
-/// Reads a token written by an older layout (docker-agent style): RFC 3339 "expires_at" where Go's zero time
-/// means "unknown" (years outside 1970-2200 are refused: they overflow a nanosecond time point),
-/// "auth_server" as the issuer, "expires_in" ignored when no issue time is known.
+/// A whole legacy item's text as one legacy token (nothing may follow it).
 template <class = void>
-[[nodiscard]] inline result<token> token_from_legacy_json(
-    const nlohmann::json& doc, std::optional<clock::time_point> issued_at = std::nullopt) {
-    if (!doc.is_object()) return error{errc::wrong_type, "legacy token: JSON value must be an object"};
-    nlohmann::json copy = doc;
-    const scrub_on_exit scrub_copy{copy};
-    if (const auto expiry = copy.find("expires_at"); expiry != copy.end() && expiry->is_string()) {
-        const auto year = rfc3339_year(expiry->get_ref<const std::string&>());
-        if (year && *year <= 1) copy.erase(expiry);  // Go's zero time.Time: no expiry recorded
+[[nodiscard]] inline result<token> parse_legacy_token(std::string_view text) {
+    json_cursor in(text);
+    auto t = read_legacy_token(in);
+    if (!t) {
+        if (in.failed()) return t;
+        std::string_view ignored;
+        json_cursor whole(text);
+        if (!whole.skip(ignored) || !whole.finish()) return json_read_error(whole, "legacy token");
+        return t;
     }
-    if (const auto server = copy.find("auth_server"); server != copy.end()) {
-        if (server->is_string() && copy.find("issuer") == copy.end()) copy["issuer"] = *server;
-        copy.erase("auth_server");
-    }
-    if (!issued_at && copy.find("expires_at") == copy.end()) copy.erase("expires_in");
-    TOKENVAULT_TRY(check_expiry_range(copy));
-    token_json_options options;
-    options.issued_at = issued_at;
-    return token_from_json(copy, options);
+    if (!in.finish()) return json_read_error(in, "legacy token");
+    return t;
 }
 
 /// Errors that concern the whole keyring, not one item: stop touching it for this start (no prompt storms).

@@ -1,8 +1,8 @@
 // tokenvault/diagnostics/counters.hpp: diagnostics::counters, lock-free counts of what the store did.
 //
 // Counts keyring reads/writes/failures, file reads/writes, lock waits and contention, quarantines,
-// reloads, refreshes, migrations, store resolutions, logins and drift. Relaxed atomics: cheap enough
-// for the cached get path.
+// reloads, refreshes, migrations, store resolutions, logins, drift, rollbacks and unreadable entries.
+// Relaxed atomics: cheap enough for the cached get path.
 #pragma once
 
 #include <atomic>
@@ -26,6 +26,8 @@ public:
         std::uint64_t quarantines = 0, reloads = 0, operations = 0, operation_failures = 0;
         std::uint64_t refreshes = 0, refreshes_adopted = 0, migrations = 0, drifts = 0;
         std::uint64_t resolutions = 0, logins = 0;
+        std::uint64_t rollbacks = 0;
+        std::uint64_t unreadable_entries = 0;  ///< entries found unreadable, counted on every load
     };
 
     void on(const events::keyring_read& e) noexcept {
@@ -54,6 +56,8 @@ public:
     void on(const events::drift&) noexcept { bump(drifts_); }
     void on(const events::store_resolved&) noexcept { bump(resolutions_); }
     void on(const events::login&) noexcept { bump(logins_); }
+    void on(const events::rolled_back&) noexcept { bump(rollbacks_); }
+    void on(const events::entry_unreadable&) noexcept { bump(unreadable_entries_); }
 
     /// The counts so far.
     [[nodiscard]] snapshot read() const noexcept {
@@ -62,7 +66,8 @@ public:
                         r(file_writes_),     r(file_failures_),  r(lock_waits_),       r(lock_contentions_),
                         r(lock_timeouts_),   r(quarantines_),    r(reloads_),          r(operations_),
                         r(operation_failures_), r(refreshes_),   r(refreshes_adopted_), r(migrations_),
-                        r(drifts_),          r(resolutions_),    r(logins_)};
+                        r(drifts_),          r(resolutions_),    r(logins_),           r(rollbacks_),
+                        r(unreadable_entries_)};
     }
 
 private:
@@ -73,6 +78,8 @@ private:
     std::atomic<std::uint64_t> quarantines_{0}, reloads_{0}, operations_{0}, operation_failures_{0};
     std::atomic<std::uint64_t> refreshes_{0}, refreshes_adopted_{0}, migrations_{0}, drifts_{0};
     std::atomic<std::uint64_t> resolutions_{0}, logins_{0};
+    std::atomic<std::uint64_t> rollbacks_{0};
+    std::atomic<std::uint64_t> unreadable_entries_{0};
 };
 
 static_assert(diagnostics_policy<counters>);

@@ -114,8 +114,26 @@ struct login {
     std::string_view credential;  ///< credential hash
 };
 
+/// A store file was replaced by an older copy: sealed by the same key with a lower seal counter than one this
+/// store instance had loaded or written (the operation that met it failed with errc::rolled_back).
+struct rolled_back {
+    std::string_view file;           ///< the store file
+    std::uint64_t seen_counter = 0;  ///< the highest seal counter this instance had seen for the key
+    std::uint64_t file_counter = 0;  ///< the seal counter of the file on disk now
+};
+
+/// A stored entry could not be read (written by a newer version, a bug, a hand edit). It is neither served
+/// nor lost: the store keeps its text and writes it back unchanged, until a login of that credential
+/// replaces it or a logout removes it. Reported on every load that finds it.
+struct entry_unreadable {
+    std::string_view credential;  ///< the entry's key in the bundle: its credential hash (sanitized)
+    std::error_code reason;       ///< what is wrong with it
+    std::string_view detail;      ///< which field and why, e.g. "token: field 'expires_at' is out of range"
+};
+
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
-                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved, login>;
+                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved,
+                         login, rolled_back, entry_unreadable>;
 
 }  // namespace tokenvault::events

@@ -68,6 +68,7 @@ template <class = void>
     case errc::symlink_refused: return "unsafe_files";
     case errc::read_only_store: return "read_only";
     case errc::corrupt_file: return "corrupt";
+    case errc::damaged_key: return "damaged_key";
     default: return "error";
     }
 }

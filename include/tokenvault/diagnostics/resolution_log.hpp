@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../platform/platform.hpp"
+#include "../detail/temp_files.hpp"
 #include "../result.hpp"
 #include "../token.hpp"
 #include "../token_json.hpp"
@@ -226,22 +227,24 @@ inline void enforce_limits(resolution_history& h) {
 
 }  // namespace detail_resolution_log
 
-/// Parses a resolution log. errc::corrupt_file when it is not one; errc::unsupported_format_version when a
-/// newer tokenvault wrote it. Malformed records are skipped and counted in `dropped`.
+/// Parses a resolution log. errc::malformed_json when it is not one (errc::too_large above 4 MiB);
+/// errc::unsupported_format_version when a newer tokenvault wrote it. Malformed records are skipped and
+/// counted in `dropped`.
 template <class Json = nlohmann::json>
 [[nodiscard]] inline result<resolution_history> parse_resolution_log(std::string_view text) {
     using json = Json;  // dependent: instantiated only when used
     if (text.size() > resolution_log_limits::max_file_size)
-        return error{errc::corrupt_file, "resolution log: larger than 4 MiB"};
+        return error{errc::too_large, "resolution log: larger than 4 MiB"};
     const json doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded()) return error{errc::corrupt_file, "resolution log: not valid JSON"};
-    if (!doc.is_object()) return error{errc::corrupt_file, "resolution log: the top level is not an object"};
+    if (doc.is_discarded()) return error{errc::malformed_json, "resolution log: not valid JSON"};
+    if (!doc.is_object())
+        return error{errc::malformed_json, "resolution log: the top level is not an object"};
     const auto format = doc.find("format");
     if (format == doc.end() || !format->is_string() || *format != resolution_log_format_name)
-        return error{errc::corrupt_file, "resolution log: 'format' is not \"tokenvault-resolutions\""};
+        return error{errc::malformed_json, "resolution log: 'format' is not \"tokenvault-resolutions\""};
     const auto version = doc.find("version");
     if (version == doc.end() || !version->is_number_integer() || version->template get<std::int64_t>() < 1)
-        return error{errc::corrupt_file, "resolution log: 'version' is missing or invalid"};
+        return error{errc::malformed_json, "resolution log: 'version' is missing or invalid"};
     if (version->template get<std::int64_t>() > resolution_log_format_version)
         return error{errc::unsupported_format_version,
                      "resolution log: version " + std::to_string(version->template get<std::int64_t>())};
@@ -507,6 +510,12 @@ private:
             auto taken = tokenvault::platform::file_lock::acquire(lock_file, lock_timeout);
             if (taken) lock.emplace(std::move(*taken));
         }
+        if (lock && !swept_temp_files_) {
+            // Every writer of the log holds its lock: a temp file of the log is a dead writer's.
+            swept_temp_files_ = true;
+            (void)tokenvault::detail::remove_stale_temp_files(
+                directory, [&](std::string_view target) { return target == path_.filename().string(); });
+        }
         bool writable = lock.has_value();
         if (!writable) fail();
 
@@ -563,6 +572,7 @@ private:
     std::optional<tokenvault::platform::file_identity> cache_identity_;
     std::atomic<std::uint64_t> drifts_{0};
     std::atomic<std::uint64_t> failures_{0};
+    bool swept_temp_files_ = false;
 };
 
 static_assert(diagnostics_policy<resolution_log<>>);

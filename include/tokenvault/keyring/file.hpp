@@ -1,16 +1,19 @@
 // tokenvault/keyring/file.hpp: keyring::file, a file-backed keyring for hosts without an OS keyring.
 //
-// In options.directory (0700): `passphrase`, 32 random bytes (0600) created once under `passphrase.lock`
-// so concurrent first starts agree on one; and one `<sha256-hex(service NUL account)>.item` per item, an
-// XChaCha20-Poly1305 box under a key derived from the passphrase (format below). Weaker than an OS
-// keyring: the 0700 directory is the real boundary. Only the lock wait is bounded by options.timeout;
-// file reads and writes are local-disk calls. Item format v1: "TVKF" | version 1 | key id (16) | nonce
-// (24) | ciphertext+tag; associated data: the first 21 bytes, the service, a NUL, the account.
+// In options.directory (0700): `passphrase`, 32 random bytes (0600), and one
+// `<sha256-hex(service NUL account)>.item` per item, an XChaCha20-Poly1305 box under a key derived from
+// the passphrase (format below). Every write holds `passphrase.lock`: the first write creates the
+// passphrase there (so concurrent first starts agree on one; a read never creates it, and a missing
+// passphrase is never replaced while items sealed under it remain) and removes temp files that killed
+// writers left. Weaker than an OS keyring: the 0700 directory is the real boundary. Only the lock wait is
+// bounded by options.timeout. Item format v1: "TVKF" | version 1 | key id (16) | nonce (24) |
+// ciphertext+tag; associated data: the first 21 bytes, the service, a NUL, the account.
 #pragma once
 
 #include <sodium.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "../detail/secure_buffer.hpp"
+#include "../detail/temp_files.hpp"
 #include "../error.hpp"
 #include "../platform/platform.hpp"
 #include "../result.hpp"
@@ -41,30 +45,23 @@ public:
     /// The largest item accepted.
     static constexpr std::size_t max_item_size = std::size_t{1} << 20;
 
-    /// Opens (creating the 0700 directory and the passphrase on first use) the keyring in options.directory.
+    /// Opens the keyring in options.directory (creating the 0700 directory). The passphrase is read if it
+    /// exists; a missing one is created by the first write, never by open or read.
     [[nodiscard]] static result<std::optional<basic_file>> open(const keyring_options& options) {
         if (options.directory.empty())
             return error{errc::invalid_argument, "keyring::file needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
         if (auto made = platform::ensure_store_directory(options.directory); !made) return wrap(made.error());
-        auto passphrase = load_or_create_passphrase(options);
-        if (!passphrase) return passphrase.error();
-
-        detail::secure_buffer key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-        std::array<unsigned char, key_id_size> key_id{};
-        const auto* master = reinterpret_cast<const unsigned char*>(passphrase->data());
-        if (crypto_kdf_derive_from_key(reinterpret_cast<unsigned char*>(key.data()), key.size(), 1,
-                                       kdf_context, master) != 0 ||
-            crypto_kdf_derive_from_key(key_id.data(), key_id.size(), 2, kdf_context, master) != 0)
-            return error{errc::crypto_failure, "keyring::file: key derivation"};
-        return std::optional<basic_file>{basic_file{options.directory, options.service, std::move(key), key_id}};
+        basic_file ring{options.directory, options.service, options.timeout};
+        TOKENVAULT_TRY(ring.adopt_existing_passphrase());
+        return std::optional<basic_file>{std::move(ring)};
     }
 
     /// The tier name, "file".
     [[nodiscard]] std::string_view tier_name() const noexcept { return tier; }
 
-    /// The item's bytes, or nullopt when there is none; a tampered item is errc::corrupt_file (left in
-    /// place).
+    /// The item's bytes, or nullopt when there is none; a tampered item, or one whose passphrase is missing,
+    /// is errc::damaged_key (left in place).
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
         const auto path = item_path(account);
         if (!path) return path.error();
@@ -75,8 +72,15 @@ public:
         const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
         const std::string where = "keyring::file: " + path->string();
         if (bytes.size() < overhead || std::memcmp(raw, magic.data(), magic.size()) != 0)
-            return error{errc::corrupt_file, where + ": not a tokenvault item (left in place)"};
+            return error{errc::damaged_key, where + ": not a tokenvault item (left in place)"};
         if (raw[magic.size()] != format_version) return error{errc::unsupported_format_version, where};
+        if (!have_key_) {
+            TOKENVAULT_TRY(adopt_existing_passphrase());  // another process may have created it since open
+            if (!have_key_)
+                return error{errc::damaged_key, where + ": the passphrase it is sealed under (" +
+                                                    (directory_ / "passphrase").string() +
+                                                    ") is missing (left in place; nothing was created)"};
+        }
         if (sodium_memcmp(raw + magic.size() + 1, key_id_.data(), key_id_.size()) != 0)
             return error{errc::foreign_key, where + ": sealed under another passphrase (left in place)"};
 
@@ -89,16 +93,26 @@ public:
         if (crypto_aead_xchacha20poly1305_ietf_decrypt(
                 reinterpret_cast<unsigned char*>(plain.data()), &plain_size, nullptr, sealed, sealed_size,
                 ad.data(), ad.size(), nonce, reinterpret_cast<const unsigned char*>(key_.data())) != 0)
-            return error{errc::corrupt_file, where + ": failed authentication (left in place)"};
+            return error{errc::damaged_key, where + ": failed authentication (left in place)"};
         plain.shrink(static_cast<std::size_t>(plain_size));
         return std::optional<detail::secure_buffer>{std::move(plain)};
     }
 
-    /// Creates or replaces the item: sealed with a fresh nonce, written durably and atomically (0600).
+    /// Creates or replaces the item: sealed with a fresh nonce, written durably and atomically (0600), under
+    /// `passphrase.lock` (the first write creates the passphrase there).
     [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
         if (secret.size() > max_item_size) return error{errc::keyring_item_too_large, "keyring::file: write"};
         const auto path = item_path(account);
         if (!path) return path.error();
+        auto lock = platform::file_lock::acquire(directory_ / "passphrase.lock", timeout_);
+        if (!lock) return wrap(lock.error());
+        if (!swept_temp_files_) {
+            swept_temp_files_ = true;  // we hold the writers' lock: every temp file here is a dead writer's
+            (void)detail::remove_stale_temp_files(directory_, [](std::string_view target) {
+                return target == "passphrase" || target.ends_with(".item");
+            });
+        }
+        if (!have_key_) TOKENVAULT_TRY(create_passphrase_locked());
         const auto ad = associated_data(account);
         std::vector<std::byte> sealed(overhead + secret.size());
         auto* out = reinterpret_cast<unsigned char*>(sealed.data());
@@ -152,35 +166,65 @@ private:
     static constexpr char kdf_context[crypto_kdf_CONTEXTBYTES + 1] = "tvfilekr";
     static_assert(passphrase_size == crypto_kdf_KEYBYTES);
 
-    basic_file(std::filesystem::path directory, std::string service, detail::secure_buffer key,
-         const std::array<unsigned char, key_id_size>& key_id)
-        : directory_(std::move(directory)),
-          service_(std::move(service)),
-          key_(std::move(key)),
-          key_id_(key_id) {}
+    basic_file(std::filesystem::path directory, std::string service, std::chrono::milliseconds timeout)
+        : directory_(std::move(directory)), service_(std::move(service)), timeout_(timeout) {}
 
     /// Prefixes the context of a detail error with this keyring's name.
     [[nodiscard]] static error wrap(const error& e) { return error{e.code, "keyring::file: " + e.context}; }
 
-    /// Reads the passphrase; if absent, creates it under the lock (re-checking there), so exactly one wins.
-    [[nodiscard]] static result<detail::secure_buffer> load_or_create_passphrase(
-        const keyring_options& options) {
-        const auto path = options.directory / "passphrase";
-        auto existing = read_passphrase(path);
+    /// Derives the item key from the passphrase file if it exists (nothing is created).
+    [[nodiscard]] result<void> adopt_existing_passphrase() {
+        auto existing = read_passphrase(directory_ / "passphrase");
         if (!existing) return existing.error();
-        if (*existing) return std::move(**existing);
+        if (*existing) return adopt(**existing);
+        return {};
+    }
 
-        auto lock = platform::file_lock::acquire(options.directory / "passphrase.lock", options.timeout);
-        if (!lock) return wrap(lock.error());
-        existing = read_passphrase(path);  // another process may have created it while we waited
-        if (!existing) return existing.error();
-        if (*existing) return std::move(**existing);
-
+    /// Under `passphrase.lock`: adopts the passphrase another process created meanwhile, else creates one,
+    /// unless items sealed under a lost passphrase remain (a new one would orphan them for good).
+    [[nodiscard]] result<void> create_passphrase_locked() {
+        TOKENVAULT_TRY(adopt_existing_passphrase());
+        if (have_key_) return {};
+        const auto orphans = count_items();
+        if (orphans > 0)
+            return error{errc::damaged_key,
+                         "keyring::file: " + (directory_ / "passphrase").string() + " is missing while " +
+                             std::to_string(orphans) +
+                             " item(s) sealed under it remain: restore it from a backup, or remove the "
+                             "keyring directory to start over (what its items held is then lost); nothing "
+                             "was created"};
         auto fresh = detail::secure_buffer(passphrase_size);
         randombytes_buf(fresh.data(), fresh.size());
-        if (auto written = platform::write_file_atomically(path, fresh.bytes()); !written)
+        if (auto written = platform::write_file_atomically(directory_ / "passphrase", fresh.bytes()); !written)
             return wrap(written.error());
-        return fresh;
+        return adopt(fresh);
+    }
+
+    /// Derives the item key and its id from `passphrase`.
+    [[nodiscard]] result<void> adopt(const detail::secure_buffer& passphrase) {
+        detail::secure_buffer key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+        std::array<unsigned char, key_id_size> key_id{};
+        const auto* master = reinterpret_cast<const unsigned char*>(passphrase.data());
+        if (crypto_kdf_derive_from_key(reinterpret_cast<unsigned char*>(key.data()), key.size(), 1,
+                                       kdf_context, master) != 0 ||
+            crypto_kdf_derive_from_key(key_id.data(), key_id.size(), 2, kdf_context, master) != 0)
+            return error{errc::crypto_failure, "keyring::file: key derivation"};
+        key_ = std::move(key);
+        key_id_ = key_id;
+        have_key_ = true;
+        return {};
+    }
+
+    /// The `*.item` files in the directory.
+    [[nodiscard]] std::size_t count_items() const {
+        std::size_t count = 0;
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
+             it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            if (name.size() > 5 && name.front() != '.' && name.ends_with(".item")) ++count;
+        }
+        return count;
     }
 
     [[nodiscard]] static result<std::optional<detail::secure_buffer>> read_passphrase(
@@ -189,10 +233,11 @@ private:
         if (!loaded) return wrap(loaded.error());
         if (!*loaded) return std::optional<detail::secure_buffer>{};
         if ((*loaded)->bytes.size() != passphrase_size)
-            return error{errc::corrupt_file,
-                         "keyring::file: " + path.string() +
-                             ": passphrase has the wrong size "
-                             "(left in place; items sealed with it cannot be read without it)"};
+            return error{errc::damaged_key, "keyring::file: " + path.string() + ": the passphrase has " +
+                                                std::to_string((*loaded)->bytes.size()) + " bytes, not " +
+                                                std::to_string(passphrase_size) +
+                                                " (left in place; items sealed under it cannot be read "
+                                                "without the original)"};
         return std::optional<detail::secure_buffer>{std::move((*loaded)->bytes)};
     }
 
@@ -215,8 +260,11 @@ private:
 
     std::filesystem::path directory_;
     std::string service_;
-    detail::secure_buffer key_;
+    std::chrono::milliseconds timeout_{};
+    detail::secure_buffer key_;  // derived from the passphrase; empty until it is known
     std::array<unsigned char, key_id_size> key_id_{};
+    bool have_key_ = false;
+    bool swept_temp_files_ = false;
 };
 
 /// keyring::file: a class template only so that its members are compiled where they are used.

@@ -2,11 +2,14 @@
 //
 // open() tries each K in order and keeps the first that opens; a K that answers "not available here"
 // (nullopt) or fails falls through to the next, and every attempt is recorded (tier, reason code: no
-// secret) for diagnostics via resolution(). The chosen keyring lives in a std::variant<K...>: no virtual
-// calls. open_tier() opens exactly one named tier, for files whose header names the tier of their key.
+// secret) for diagnostics via resolution(); a K whose optional `static bool ends_chain(const error&)` says so
+// (keyring::macos_keychain after the user denied access) ends the chain with its error instead. The chosen
+// keyring lives in a std::variant<K...>: no virtual calls. open_tier() opens exactly one named tier, for
+// files whose header names the tier of their key.
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -44,6 +47,17 @@ concept tier_chain = requires(const keyring_options& options, std::string_view n
     { K::contains_tier(name) } -> std::same_as<bool>;
     { K::open_tier(options, name) } -> std::same_as<result<std::optional<K>>>;
 };
+
+/// Whether an error of K::open must end the chain rather than fall through (K's optional ends_chain).
+template <class K>
+[[nodiscard]] bool ends_chain(const error& e) {
+    if constexpr (requires {
+                      { K::ends_chain(e) } -> std::convertible_to<bool>;
+                  })
+        return K::ends_chain(e);
+    else
+        return false;
+}
 
 }  // namespace detail_first_available
 
@@ -89,6 +103,11 @@ public:
                                                      std::string(name) + "\""};
         std::vector<tier_attempt> attempts;
         return open_named<0>(options, name, attempts);
+    }
+
+    /// Whether an error of open() ends an enclosing chain: when it ended this one.
+    [[nodiscard]] static bool ends_chain(const error& e) {
+        return (detail_first_available::ends_chain<K>(e) || ...);
     }
 
     /// Whether `name` is the tier of one of K... (or of a chain among them).
@@ -161,6 +180,7 @@ private:
                 return std::optional<first_available>{
                     first_available(chain(std::in_place_index<I>, std::move(**opened)), std::move(attempts))};
             }
+            if (!opened && detail_first_available::ends_chain<one>(opened.error())) return opened.error();
             if (!tried.empty()) tried += "; ";
             tried += std::string(name) + ": ";
             if (opened) {

@@ -4,6 +4,7 @@
 // the collection the "default" alias names; the volatile "session" collection is refused unless allowed
 // and a locked one is errc::keyring_locked (never a prompt). Every call is bounded by options.timeout:
 // async calls on a private GMainContext, cancelled by a timer (a timed-out write may still land later).
+// Also reads other programs' items, read only (keyring/foreign.hpp: read_foreign, list_foreign).
 // Uses GLib's shared session-bus connection (libsecret can use no other). Needs libsecret-1 (pkg-config);
 // not in tokenvault.hpp.
 #pragma once
@@ -30,6 +31,7 @@
 #include "../error.hpp"
 #include "../result.hpp"
 #include "concept.hpp"
+#include "foreign.hpp"
 
 namespace tokenvault::keyring {
 
@@ -505,6 +507,65 @@ public:
         return accounts;
     }
 
+    /// Another program's item named `service` / `account` (keyring/foreign.hpp), searched in every
+    /// collection; its raw bytes, or nullopt when there is none. Never unlocks: a locked item is
+    /// errc::keyring_locked. Of several matches, those without a "target" attribute or with the Rust
+    /// keyring crate's "default" are preferred, then the most recently modified.
+    [[nodiscard]] result<std::optional<detail::secure_buffer>> read_foreign(std::string_view service,
+                                                                            std::string_view account) {
+        namespace ds = detail_secret_service;
+        using value_t = std::optional<detail::secure_buffer>;
+        ds::operation op(state_->context, state_->in_flight, state_->timeout);
+        auto found = state_->search_foreign(op, service, account, SECRET_SEARCH_LOAD_SECRETS, "read foreign item");
+        if (!found) return found.error();
+        SecretItem* item = nullptr;
+        const auto rank = [](SecretItem* candidate) {
+            ds::hash_table_ptr attributes(secret_item_get_attributes(candidate));
+            const auto* target = attributes ? static_cast<const gchar*>(g_hash_table_lookup(attributes.get(), "target"))
+                                            : nullptr;
+            return target == nullptr || std::string_view(target) == "default" ? 1 : 0;
+        };
+        for (GList* l = found->get(); l != nullptr; l = l->next) {
+            auto* candidate = SECRET_ITEM(l->data);
+            if (item == nullptr || rank(candidate) > rank(item) ||
+                (rank(candidate) == rank(item) &&
+                 secret_item_get_modified(candidate) > secret_item_get_modified(item)))
+                item = candidate;
+        }
+        if (item == nullptr) return value_t{};
+        if (secret_item_get_locked(item) != FALSE)
+            return error{errc::keyring_locked,
+                         "keyring::secret_service: read foreign item: the item is locked (unlock the keyring; "
+                         "tokenvault never prompts)"};
+        ds::secret_value_ptr value(secret_item_get_secret(item));
+        if (!value)
+            return error{errc::keyring_unavailable,
+                         "keyring::secret_service: read foreign item: the service returned no secret"};
+        gsize size = 0;
+        const gchar* bytes = secret_value_get(value.get(), &size);
+        return value_t{detail::secure_buffer::copy_of(std::string_view(bytes != nullptr ? bytes : "", size))};
+    }
+
+    /// The accounts of other programs' items of `service` (keyring/foreign.hpp), sorted; no secret is
+    /// loaded and nothing is unlocked.
+    [[nodiscard]] result<std::vector<std::string>> list_foreign(std::string_view service) {
+        namespace ds = detail_secret_service;
+        ds::operation op(state_->context, state_->in_flight, state_->timeout);
+        auto found = state_->search_foreign(op, service, std::nullopt, SECRET_SEARCH_NONE, "list foreign items");
+        if (!found) return found.error();
+        std::vector<std::string> accounts;
+        for (GList* l = found->get(); l != nullptr; l = l->next) {
+            ds::hash_table_ptr attributes(secret_item_get_attributes(SECRET_ITEM(l->data)));
+            if (!attributes) continue;
+            const auto* account = static_cast<const gchar*>(
+                g_hash_table_lookup(attributes.get(), foreign_account_attribute.data()));
+            if (account != nullptr) accounts.emplace_back(account);
+        }
+        std::sort(accounts.begin(), accounts.end());
+        accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
+        return accounts;
+    }
+
 private:
     /// Everything GLib: owned here so the keyring object itself moves cheaply.
     struct state {
@@ -591,6 +652,36 @@ private:
             return {};
         }
 
+        /// Other programs' items of `service` (and `account`) in every collection, by attributes alone
+        /// (any schema), locked ones included (not unlocked, their secrets not loaded).
+        [[nodiscard]] result<detail_secret_service::item_list_ptr> search_foreign(
+            detail_secret_service::operation& op, std::string_view service_attribute,
+            std::optional<std::string_view> account, SecretSearchFlags flags, std::string_view what) {
+            namespace ds = detail_secret_service;
+            const std::string service_text(service_attribute);
+            const std::string account_text(account.value_or(std::string_view()));
+            ds::hash_table_ptr table(g_hash_table_new(g_str_hash, g_str_equal));
+            g_hash_table_insert(table.get(), const_cast<gchar*>(foreign_service_attribute.data()),
+                                const_cast<gchar*>(service_text.c_str()));
+            if (account)
+                g_hash_table_insert(table.get(), const_cast<gchar*>(foreign_account_attribute.data()),
+                                    const_cast<gchar*>(account_text.c_str()));
+            GAsyncResult* res = op.await([&](GAsyncReadyCallback cb, gpointer data) {
+                secret_service_search(service.get(), nullptr, table.get(),
+                                      static_cast<SecretSearchFlags>(SECRET_SEARCH_ALL | flags), op.cancellable(),
+                                      cb, data);
+            });
+            if (res == nullptr) return gave_up(what);
+            GError* raw_error = nullptr;
+            ds::item_list_ptr items(secret_service_search_finish(service.get(), res, &raw_error));
+            g_object_unref(res);
+            if (raw_error != nullptr) {
+                ds::gerror_ptr failure(raw_error);
+                return ds::from_gerror(failure.get(), what, op.timed_out(), timeout);
+            }
+            return items;
+        }
+
         /// The items of `account` (all the service's for nullopt) in the collection (nullptr when none),
         /// without unlocking or prompting.
         [[nodiscard]] result<detail_secret_service::item_list_ptr> search(
@@ -628,9 +719,9 @@ private:
                               nullptr, &decoded_size, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
             end != text + size)
             return error{
-                errc::corrupt_file,
-                "keyring::secret_service: read: the item is not base64 text (written by another program?); "
-                "left in place"};
+                errc::damaged_key,
+                "keyring::secret_service: read: the item is not base64 text (damaged, or written by another "
+                "program?); left in place"};
         decoded.shrink(decoded_size);
         return decoded;
     }
@@ -639,6 +730,8 @@ private:
 };
 
 static_assert(enumerable_keyring<secret_service>);
+static_assert(foreign_item_reader<secret_service>,
+              "keyring::secret_service must model foreign_item_reader (tokenvault/keyring/foreign.hpp)");
 static_assert(keyring_policy<secret_service>,
               "keyring::secret_service must model keyring_policy (tokenvault/keyring/concept.hpp)");
 

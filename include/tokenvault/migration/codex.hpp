@@ -18,8 +18,6 @@
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include "../detail/migration_support.hpp"
 #include "concept.hpp"
 
@@ -76,35 +74,52 @@ public:
             return false;
         }
         if (!*file) return false;
-        nlohmann::json doc = nlohmann::json::parse((*file)->bytes.view(), nullptr, false);
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-        if (doc.is_discarded() || !doc.is_object()) {
-            skip(make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type));
-            return false;
-        }
-
         struct candidate {
             credential_id id;
             token value;
             std::string print;
         };
         std::map<std::string, candidate> newest;  // by credential hash
-        for (auto it = doc.begin(); it != doc.end(); ++it) {
-            auto parsed = parse_entry(it.value(), ctx.options);
+        using tokenvault::detail::json_cursor;
+        const std::string_view text = (*file)->bytes.view();
+        {  // The whole file must be JSON before any entry counts (entries are isolated, the file is not).
+            json_cursor whole(text);
+            std::string_view ignored;
+            const bool object = whole.peek() == json_cursor::kind::object;
+            if (!whole.skip(ignored) || !whole.finish() || !object) {
+                skip(make_error_code(whole.failed() ? errc::malformed_json : errc::wrong_type));
+                return false;
+            }
+        }
+        json_cursor in(text);
+        std::string_view key;
+        if (!in.begin_object()) return false;
+        while (in.next_member(key)) {
+            (void)in.peek();
+            const std::size_t start = in.offset();
+            auto parsed = parse_entry(in, ctx.options);
             if (!parsed) {
-                skip(parsed.code());
+                in.restart_at(start);  // a bad entry: skip it whole, and count it unless Codex's executor owns it
+                const bool owned = executor_owned(in);
+                in.restart_at(start);
+                std::string_view ignored;
+                if (!in.skip(ignored)) return false;
+                if (!owned) skip(parsed.code());
                 continue;
             }
             if (!*parsed) continue;  // executor-owned: not a login of the user's own client
             auto& [id, value] = **parsed;
             const auto found = newest.find(id.hash());
             if (found != newest.end() && !expires_later(value, found->second.value)) continue;
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
-            const auto key = id.hash();
-            newest.insert_or_assign(key, candidate{std::move(id), std::move(value), std::move(print)});
+            // The fingerprint of the entry as dump() of a JSON document writes it (as the ledger always had).
+            in.restart_at(start);
+            auto normalized = tokenvault::detail::normalized_json_text(in, "codex entry");
+            if (!normalized) return false;  // read once already: cannot happen
+            auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
+            const auto hash = id.hash();
+            newest.insert_or_assign(hash, candidate{std::move(id), std::move(value), std::move(print)});
         }
+        if (in.failed()) return false;
 
         bool changed = false;
         for (auto& [hash, c] : newest) {
@@ -124,39 +139,83 @@ public:
     }
 
 private:
-    // One value of the Codex file as (id, token); nullopt for entries owned by a Codex executor.
+    // One value of the Codex file as (id, token), read at `in`; nullopt for entries owned by a Codex
+    // executor. The Codex fields (server_name, server_url, executor_owned, expires_at in milliseconds)
+    // are read here; the rest is the token schema.
     [[nodiscard]] static result<std::optional<std::pair<credential_id, token>>> parse_entry(
-        const nlohmann::json& entry, const store_options& options) {
+        tokenvault::detail::json_cursor& in, const store_options& options) {
         using out_type = std::optional<std::pair<credential_id, token>>;
-        if (!entry.is_object()) return error{errc::wrong_type, "codex entry: must be an object"};
-        if (const auto owned = entry.find("executor_owned");
-            owned != entry.end() && owned->is_boolean() && owned->get<bool>())
-            return out_type{};
-        const auto url = entry.find("server_url");
-        if (url == entry.end() || !url->is_string())
-            return error{errc::missing_field, "codex entry: field 'server_url'"};
+        using tokenvault::detail::json_cursor;
+        using kind = json_cursor::kind;
+        if (in.peek() != kind::object) return error{errc::wrong_type, "codex entry: must be an object"};
+        std::optional<std::string> url;
         std::string name;
-        if (const auto n = entry.find("server_name"); n != entry.end() && n->is_string())
-            name = n->get<std::string>();
-        auto id = credential_id::parse(url->get_ref<const std::string&>(), Config::account(name, options));
-        if (!id) return id.error();
-
-        nlohmann::json copy = entry;
-        const tokenvault::detail::scrub_on_exit scrub_copy{copy};
-        for (const char* label : {"server_name", "server_url", "executor_owned", "expires_at"})
-            copy.erase(label);
-        auto value = token_from_json(copy);
+        bool owned = false;
+        const auto codex_fields = [&](std::string_view key, json_cursor& c, token& t) -> result<bool> {
+            std::string_view ignored;
+            if (key == "server_url" || key == "server_name") {
+                const bool is_url = key == "server_url";
+                if (c.peek() == kind::string) {
+                    std::string_view text;
+                    if (!c.string(text)) return tokenvault::detail::json_read_error(c, "codex entry");
+                    if (is_url)
+                        url.emplace(text);
+                    else
+                        name.assign(text);
+                    return true;
+                }
+                if (is_url) url.reset();
+            } else if (key == "executor_owned") {
+                owned = false;
+                if (c.peek() == kind::boolean) {
+                    if (!c.boolean(owned)) return tokenvault::detail::json_read_error(c, "codex entry");
+                    return true;
+                }
+            } else if (key == "expires_at") {
+                // Unix milliseconds; Codex saturates an overflowing expiry at u64::MAX: past the year 2200
+                // means "no known expiry".
+                t.expires_at.reset();
+                if (c.peek() == kind::null) return c.null() ? result<bool>{true} : tokenvault::detail::json_read_error(c, "codex entry");
+                tokenvault::detail::json_number n;
+                const auto found = c.peek();
+                if (found == kind::invalid || (found == kind::number && !c.number(n)))
+                    return tokenvault::detail::json_read_error(c, "codex entry");
+                if (found != kind::number || !n.is_unsigned())
+                    return error{errc::wrong_type, "codex entry: field 'expires_at'"};
+                if (n.unsigned_value <= tokenvault::detail::max_expiry_ms)
+                    t.expires_at = clock::time_point{std::chrono::duration_cast<clock::duration>(
+                        std::chrono::milliseconds{static_cast<std::int64_t>(n.unsigned_value)})};
+                return true;
+            } else {
+                return false;
+            }
+            return c.skip(ignored, tokenvault::detail::max_member_depth)
+                       ? result<bool>{true}
+                       : tokenvault::detail::json_read_error(c, "codex entry");
+        };
+        auto value = tokenvault::detail::read_token(in, token_json_options{}, codex_fields);
         if (!value) return value.error();
-        if (const auto expiry = entry.find("expires_at"); expiry != entry.end() && !expiry->is_null()) {
-            if (!expiry->is_number_unsigned())
-                return error{errc::wrong_type, "codex entry: field 'expires_at'"};
-            const auto ms = expiry->get<std::uint64_t>();
-            // Codex saturates an overflowing expiry at u64::MAX: past the year 2200 means "no known expiry".
-            if (ms <= tokenvault::detail::max_expiry_ms)
-                value->expires_at = clock::time_point{std::chrono::duration_cast<clock::duration>(
-                    std::chrono::milliseconds{static_cast<std::int64_t>(ms)})};
-        }
+        if (owned) return out_type{};
+        if (!url) return error{errc::missing_field, "codex entry: field 'server_url'"};
+        auto id = credential_id::parse(*url, Config::account(name, options));
+        if (!id) return id.error();
         return out_type{std::pair<credential_id, token>{std::move(*id), std::move(*value)}};
+    }
+
+    // Whether the entry at `in` says `"executor_owned": true` (read even when the rest is unusable).
+    [[nodiscard]] static bool executor_owned(tokenvault::detail::json_cursor& in) {
+        using tokenvault::detail::json_cursor;
+        std::string_view key, ignored;
+        bool owned = false;
+        if (in.peek() != json_cursor::kind::object || !in.begin_object()) return false;
+        while (in.next_member(key)) {
+            if (key == "executor_owned" && in.peek() == json_cursor::kind::boolean) {
+                if (!in.boolean(owned)) return false;
+            } else if (!in.skip(ignored)) {
+                return false;
+            }
+        }
+        return owned;
     }
 
     // Whether `a` expires after `b` (an unknown expiry counts as the earliest).

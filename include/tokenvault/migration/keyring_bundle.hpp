@@ -12,8 +12,6 @@
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include "../detail/migration_support.hpp"
 #include "../keyring/concept.hpp"
 #include "concept.hpp"
@@ -54,35 +52,43 @@ public:
             return item.error();
         }
         if (!*item) return tokenvault::detail::ledger_forget(b, source);  // migrated before: drop its ledger
-        nlohmann::json doc = nlohmann::json::parse((*item)->view(), nullptr, false);
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-        if (doc.is_discarded() || !doc.is_object()) {
-            tokenvault::detail::report_skipped(
-                ctx, source, make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type));
+        const std::string_view text = (*item)->view();
+        auto entries = entries_of(text);
+        if (!entries) {
+            tokenvault::detail::report_skipped(ctx, source, entries.code());
             return false;
         }
-        const auto wrapped = doc.find("tokens");
-        const nlohmann::json& entries = (wrapped != doc.end() && wrapped->is_object()) ? *wrapped : doc;
 
         bool changed = false;
         std::size_t migrated = 0, skipped = 0;
         const auto account_name = Layout::credential_account(ctx.options);
-        for (auto it = entries.begin(); it != entries.end(); ++it) {
-            auto id = credential_id::parse(it.key(), account_name);
+        using tokenvault::detail::json_cursor;
+        json_cursor in(*entries);
+        std::string_view key;
+        if (!in.begin_object()) return false;  // entries_of checked it
+        while (in.next_member(key)) {
+            auto id = credential_id::parse(key, account_name);
+            // The entry in the form its fingerprint has always been taken of, then read as a token.
+            auto normalized = tokenvault::detail::normalized_json_text(in, "legacy bundle entry");
+            if (!normalized) {  // too deep: entries_of checked the syntax
+                ++skipped;
+                tokenvault::detail::report_skipped(ctx, source, normalized.code());
+                std::string_view ignored;
+                (void)in.skip(ignored);
+                continue;
+            }
             if (!id) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, id.code());
                 continue;
             }
-            auto value = tokenvault::detail::token_from_legacy_json(it.value());
+            auto value = tokenvault::detail::parse_legacy_token(*normalized);
             if (!value) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, value.code());
                 continue;
             }
-            std::string text = it.value().dump();
-            auto print = tokenvault::detail::fingerprint(text);
-            tokenvault::detail::wipe(text);
+            const auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
             const auto outcome =
                 tokenvault::detail::offer(b, source, tokenvault::detail::ledger_rule::once_per_version, *id,
                                           std::move(*value), print, changed);
@@ -116,6 +122,23 @@ public:
     }
 
 private:
+    // The object of entries in a legacy bundle item: its "tokens" member when that is an object (the last
+    // one, if repeated), else the whole item. Errors: not JSON (or nested deeper than 64 levels), not an
+    // object.
+    [[nodiscard]] static result<std::string_view> entries_of(std::string_view text) {
+        using tokenvault::detail::json_cursor;
+        json_cursor in(text);
+        std::string_view key, raw, wrapped;
+        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::object, "legacy bundle"));
+        while (in.next_member(key)) {
+            const bool tokens = key == "tokens" && in.peek() == json_cursor::kind::object;
+            if (!in.skip(raw, tokenvault::detail::max_member_depth)) break;
+            if (tokens) wrapped = raw;
+        }
+        TOKENVAULT_TRY(tokenvault::detail::end_document(in, "legacy bundle"));
+        return wrapped.empty() ? text : wrapped;
+    }
+
     std::optional<K> keyring_;
     std::optional<std::string> pending_print_;
 };

@@ -18,8 +18,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "../detail/migration_support.hpp"
 #include "../keyring/concept.hpp"
 #include "concept.hpp"
@@ -67,26 +65,21 @@ public:
             tokenvault::detail::report_failure(ctx, source, index.code());
             if (tokenvault::detail::keyring_wide(index.code())) return index.error();
         } else if (*index) {
-            nlohmann::json listed = nlohmann::json::parse((*index)->view(), nullptr, false);
-            if (listed.is_discarded() || !listed.is_array()) {
+            auto listed = read_index((*index)->view());
+            if (!listed) {
                 ++skipped;
-                tokenvault::detail::report_skipped(
-                    ctx, source,
-                    make_error_code(listed.is_discarded() ? errc::malformed_json : errc::wrong_type));
+                tokenvault::detail::report_skipped(ctx, source, listed.code());
             } else {
-                bool index_clean = true;
-                for (const auto& url : listed) {
-                    if (!url.is_string()) {
-                        index_clean = false;
-                        ++skipped;
-                        tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::wrong_type));
-                        continue;
-                    }
-                    std::string account = std::string(Layout::item_prefix) + url.get<std::string>();
+                for (auto& url : listed->urls) {
+                    std::string account = std::string(Layout::item_prefix) + url;
                     index_listed_.push_back(account);
                     add(std::move(account));
                 }
-                if (index_clean) index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
+                for (std::size_t i = 0; i < listed->not_strings; ++i) {
+                    ++skipped;
+                    tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::wrong_type));
+                }
+                if (listed->not_strings == 0) index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
             }
         }
         bool listing_complete = true;
@@ -124,11 +117,10 @@ public:
                     ctx, source, std::make_error_code(std::errc::no_such_file_or_directory));
                 continue;
             }
-            nlohmann::json doc = nlohmann::json::parse((*item)->view(), nullptr, false);
-            const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-            if (doc.is_discarded()) {
+            auto value = tokenvault::detail::parse_legacy_token((*item)->view());
+            if (!value && value.error() == errc::malformed_json) {
                 ++skipped;
-                tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::malformed_json));
+                tokenvault::detail::report_skipped(ctx, source, value.code());
                 continue;
             }
             auto id = credential_id::parse(std::string_view(account).substr(Layout::item_prefix.size()),
@@ -138,7 +130,6 @@ public:
                 tokenvault::detail::report_skipped(ctx, source, id.code());
                 continue;
             }
-            auto value = tokenvault::detail::token_from_legacy_json(doc);
             if (!value) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, value.code());
@@ -192,6 +183,33 @@ public:
     }
 
 private:
+    /// The URLs an index item lists, and how many of its elements were not strings.
+    struct index_content {
+        std::vector<std::string> urls;
+        std::size_t not_strings = 0;
+    };
+
+    // Reads an index item: a JSON array of URL strings (anything else in it is counted, not read).
+    [[nodiscard]] static result<index_content> read_index(std::string_view text) {
+        using tokenvault::detail::json_cursor;
+        json_cursor in(text);
+        index_content out;
+        std::string_view ignored;
+        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::array, "legacy index"));
+        while (in.next_element()) {
+            if (in.peek() == json_cursor::kind::string) {
+                std::string_view url;
+                if (!in.string(url)) break;
+                out.urls.emplace_back(url);
+            } else {
+                ++out.not_strings;
+                if (!in.skip(ignored, tokenvault::detail::max_member_depth)) break;
+            }
+        }
+        TOKENVAULT_TRY(tokenvault::detail::end_document(in, "legacy index"));
+        return out;
+    }
+
     void reset() {
         pending_.clear();
         index_listed_.clear();

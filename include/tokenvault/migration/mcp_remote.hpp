@@ -19,8 +19,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "../detail/md5.hpp"
 #include "../detail/migration_support.hpp"
 #include "concept.hpp"
@@ -165,15 +163,12 @@ private:
         auto file = tokenvault::detail::read_foreign_file(directory / (hash + "_tokens.json"), max_file_size);
         if (!file) return skip(file.code());
         if (!*file) return std::nullopt;
-        nlohmann::json doc = nlohmann::json::parse((*file)->bytes.view(), nullptr, false);
-        const tokenvault::detail::scrub_on_exit scrub_doc{doc};
-        if (doc.is_discarded()) return skip(make_error_code(errc::malformed_json));
-        if (auto in_range = tokenvault::detail::check_expiry_range(doc); !in_range)
-            return skip(in_range.code());
+        // mcp-remote < 0.3 stored only the relative expires_in: it counts from the file's last write, but
+        // never from a time later than now (a file dated in the future must not extend a token's life).
         const auto written = tokenvault::detail::modification_time((*file)->identity);
         token_json_options options;
-        options.issued_at = written;  // mcp-remote < 0.3 stored only the relative expires_in
-        auto value = token_from_json(doc, options);
+        options.issued_at = std::min(written, clock::now());
+        auto value = parse_token((*file)->bytes.view(), options);
         if (!value) return skip(value.code());
 
         auto info =
@@ -181,29 +176,41 @@ private:
         if (!info) {
             (void)skip(info.code());
         } else if (*info) {
-            nlohmann::json client = nlohmann::json::parse((*info)->bytes.view(), nullptr, false);
-            const tokenvault::detail::scrub_on_exit scrub_client{client};
-            if (auto merged = merge_client_info(client, *value); !merged) (void)skip(merged.code());
+            if (auto merged = merge_client_info((*info)->bytes.view(), *value); !merged) (void)skip(merged.code());
         }
         return candidate{std::move(*value), written, tokenvault::detail::fingerprint((*file)->bytes.bytes())};
     }
 
     // Takes client_id, client_secret and issuer from a client_info.json document into `value`.
-    [[nodiscard]] static result<void> merge_client_info(const nlohmann::json& client, token& value) {
-        if (client.is_discarded()) return error{errc::malformed_json, "mcp-remote client_info.json"};
-        if (!client.is_object()) return error{errc::wrong_type, "mcp-remote client_info.json: not an object"};
-        const auto id = client.find("client_id");
-        if (id == client.end() || !id->is_string())
-            return error{errc::missing_field, "mcp-remote client_info.json: field 'client_id'"};
+    [[nodiscard]] static result<void> merge_client_info(std::string_view text, token& value) {
+        using tokenvault::detail::json_cursor;
+        json_cursor in(text);
+        std::optional<std::string> client_id, issuer;
+        std::optional<secret_string> client_secret;
+        std::string_view key, ignored;
+        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::object, "mcp-remote client_info.json"));
+        while (in.next_member(key)) {
+            const bool wanted = key == "client_id" || key == "client_secret" || key == "issuer";
+            if (!wanted || in.peek() != json_cursor::kind::string) {
+                if (wanted) (key == "client_id" ? client_id : issuer).reset();
+                if (wanted && key == "client_secret") client_secret.reset();
+                if (!in.skip(ignored, tokenvault::detail::max_member_depth)) break;
+                continue;
+            }
+            const std::string name(key);  // the key's view does not survive reading the value
+            std::string_view text_value;
+            if (!in.string(text_value)) break;
+            if (name == "client_secret")
+                client_secret.emplace(text_value);
+            else
+                (name == "client_id" ? client_id : issuer).emplace(text_value);
+        }
+        TOKENVAULT_TRY(tokenvault::detail::end_document(in, "mcp-remote client_info.json"));
+        if (!client_id) return error{errc::missing_field, "mcp-remote client_info.json: field 'client_id'"};
         token merged = value;
-        if (merged.client_id.empty()) merged.client_id = id->get<std::string>();
-        if (const auto secret = client.find("client_secret"); secret != client.end() && secret->is_string() &&
-                                                              !merged.client_secret &&
-                                                              !secret->get_ref<const std::string&>().empty())
-            merged.client_secret = secret_string{secret->get_ref<const std::string&>()};
-        if (const auto issuer = client.find("issuer");
-            issuer != client.end() && issuer->is_string() && merged.issuer.empty())
-            merged.issuer = issuer->get<std::string>();
+        if (merged.client_id.empty()) merged.client_id = std::move(*client_id);
+        if (client_secret && !merged.client_secret && !client_secret->empty()) merged.client_secret = std::move(client_secret);
+        if (issuer && merged.issuer.empty()) merged.issuer = std::move(*issuer);
         TOKENVAULT_TRY(validate(merged));
         value = std::move(merged);
         return {};

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "../detail/secure_buffer.hpp"
+#include "../detail/temp_files.hpp"
 #include "../error.hpp"
 #include "../result.hpp"
 #include "common.hpp"
@@ -432,7 +433,7 @@ template <class = void>
     const auto dir = parent_directory_of(target);
     auto suffix = random_hex(8);
     if (!suffix) return suffix.error();
-    const auto temp = dir / ("." + target.filename().string() + ".tmp-" + *suffix);
+    const auto temp = dir / (detail::temp_file_prefix(target.filename().string()) + *suffix);
     unique_fd fd(retry_eintr([&] {
         return ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
     }));

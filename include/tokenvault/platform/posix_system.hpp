@@ -27,6 +27,9 @@ using process_id = std::uint64_t;
 /// The id of the calling process (a forked child gets its own).
 [[nodiscard]] inline process_id current_process_id() noexcept { return static_cast<process_id>(::getpid()); }
 
+/// Closes a file descriptor (a socket, say) that its owner no longer needs; errors are not reported.
+inline void close_descriptor(int fd) noexcept { (void)::close(fd); }
+
 /// The home directory of the effective user in the user database (getpwuid_r); empty when there is none.
 template <class = void>
 [[nodiscard]] inline std::filesystem::path user_database_home() {
