@@ -1,5 +1,5 @@
 // benchmarks/bench_migration.cpp: migrating 1,000 legacy per-item entries from keyring::file into a sealed
-// file (issue 5's `migration_1000_items`), and the keyring writes that migration makes.
+// file (`migration_1000_items`), and the keyring writes that migration makes.
 //
 // Subject: a fresh token_store<sealed_file<keyring::file>, xchacha20poly1305, locking::process,
 // from_keyring_items<keyring::file>> answering its first list(): it reads the index and the items, seals and
@@ -42,6 +42,7 @@ namespace {
 
 /// keyring::file, counting the writes and erases made through it (by the backend and by the migration).
 struct counting_file_keyring {
+    using policy_family = tv::family::keyring;
     static constexpr std::string_view tier = tv::keyring::file::tier;
     static constexpr bool persistent = true;
     static constexpr std::size_t max_item_size = tv::keyring::file::max_item_size;

@@ -1,5 +1,5 @@
 // benchmarks/bench_sealed_file.cpp: backend::sealed_file (presets::embedded) against the bare work it
-// cannot avoid (issue 3, section 9). Every baseline is measured in the same run, on a real disk.
+// cannot avoid. Every baseline is measured in the same run, on a real disk.
 //
 //   sealed_get_cached   get on a 50-token store, change check included; baseline one lstat of the file
 //                       plus a bare unordered_map find that returns the same result type (a token copy,

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(
-    g++ meson ninja-build pkg-config python3 cmake
+    g++ meson ninja-build pkg-config python3 cmake clang-format-14
     libboost-dev libsodium-dev doctest-dev nlohmann-json3-dev libcli11-dev
     libsecret-1-dev libkeyutils-dev keyutils
     gnome-keyring libsecret-tools dbus dbus-x11

@@ -2,10 +2,11 @@
 # tools/test.sh: the whole test suite, as CI runs it (.ci/run).
 #
 #   1. tools/bootstrap.sh (installs missing Debian packages)
-#   2. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
-#   3. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration, hygiene
-#   4. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
-#   5. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
+#   2. format: the C++ files the project owns match .clang-format (tools/format.sh --check, clang-format 14)
+#   3. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
+#   4. build-asan: AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration, hygiene
+#   5. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
+#   6. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
 #      time-boxed run (suite fuzz)
 #   6. windows: cross-built with mingw-w64 and run under wine (tools/test_windows.sh; TOKENVAULT_SKIP_WINDOWS=1
 #      skips it locally, never in CI)
@@ -126,6 +127,13 @@ if ! bash tools/bootstrap.sh </dev/null; then
     note_failure "bootstrap: tools/bootstrap.sh failed"
 fi
 
+section "format"
+if bash tools/format.sh --check </dev/null; then
+    passed=$((passed + 1))
+else
+    note_failure "format: files differ from .clang-format (bash tools/format.sh rewrites them)"
+fi
+
 # Strict build: warnings are errors, every optional keyring enabled (so a missing one is an error, not a
 # silently skipped test), examples and benchmarks built (benchmarks are not run here).
 section "build-test: configure"
@@ -167,14 +175,16 @@ if [[ $run_tsan -eq 1 ]]; then
 fi
 
 # Fuzzing: every parser of hostile input has a libFuzzer harness with a round-trip oracle
-# (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone.
+# (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone
+# (libcurl on: the redirect harness decodes with it). Budget: about 4 minutes on 2 cores, build included.
 if [[ $run_fuzz -eq 1 ]]; then
     section "build-fuzz: configure"
     fuzz_started=$SECONDS
     if ! command -v clang++ >/dev/null 2>&1; then
         note_failure "build-fuzz: clang++ not found (tools/bootstrap.sh installs it)"
-    elif CXX=clang++ configure "$build_fuzz" --buildtype=debugoptimized -Dfuzz=enabled -Dtests=disabled \
-            -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled </dev/null; then
+    elif CXX=clang++ configure "$build_fuzz" -Ddebug=true -Doptimization=1 -Dfuzz=enabled -Dtests=disabled \
+            -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled -Dcurl=enabled \
+            </dev/null; then
         run_phase build-fuzz "$build_fuzz" --suite fuzz
         grep -h '^FUZZ ' "$build_fuzz/meson-logs/testlog.txt" 2>/dev/null || true
     else

@@ -91,8 +91,8 @@ public:
         case errc::unsupported_format_version:
             return "the store file was written by a newer tokenvault: upgrade the program that reads it";
         case errc::foreign_key:
-            return "the store file is sealed by another key: make the keyring that holds its key available "
-                   "(see the keyring tier in the file header); the file was left unchanged";
+            return "sealed by a key that is not available: make the keyring that holds it available (a store "
+                   "file's header names that keyring tier)";
         case errc::key_unavailable:
             return "the data key could not be fetched from the keyring: unlock or start the keyring, then retry";
         case errc::keyring_unavailable:
@@ -117,7 +117,8 @@ public:
             return "the store file exists but cannot be read: tokenvault will not overwrite it; fix its "
                    "permissions or move it aside";
         case errc::provider_rejected:
-            return "the authorization server rejected the grant (invalid_grant): log in again";
+            return "the authorization server refused the request with the OAuth error named before this: "
+                   "for invalid_grant log in again, for another code check the client's registration";
         case errc::provider_unavailable:
             return "the authorization server could not be reached: the stored credential was kept; retry later";
         case errc::provider_invalid_response:

@@ -4,9 +4,8 @@
 // returned without a lock. Otherwise it takes the per-credential lock (cross-process for shared stores),
 // rereads the source of truth, adopts a token another process refreshed meanwhile, and only then calls the
 // provider, outside every store lock; writes are compare-and-swap, so a refresh never overwrites a newer
-// token and never resurrects a logged-out credential. A provider models `token_provider`: `refresh(token)`
-// returning a `refresh_result` (refreshed, rejected = invalid_grant, failed = keep the credential) and
-// `authorize()` returning `result<token>`. See docs/LIFECYCLE.md for the decision tree.
+// token and never resurrects a logged-out credential. A provider models `token_provider`
+// (provider/concept.hpp). See docs/LIFECYCLE.md for the decision tree.
 #pragma once
 
 #include <time.h>
@@ -33,103 +32,16 @@
 #include "diagnostics/events.hpp"
 #include "entry.hpp"
 #include "error.hpp"
+#include "migration/concept.hpp"
 #include "options.hpp"
+#include "provider/concept.hpp"
 #include "result.hpp"
 #include "token.hpp"
 #include "token_json.hpp"
 
 namespace tokenvault {
 
-/// How a provider's refresh ended.
-enum class refresh_outcome {
-    refreshed,  ///< a new token was issued
-    rejected,   ///< definitive: the refresh token is dead (invalid_grant); the credential is erased
-    failed,     ///< transient or unusable answer: the stored credential is kept, the error returned
-};
-
-/// What `token_provider::refresh` returns: a new token, a definitive rejection, or a failure.
-class refresh_result {
-public:
-    /// A new token; fields it leaves empty (refresh token, scopes, client) keep their previous values.
-    [[nodiscard]] static refresh_result refreshed(token issued) { return refresh_result(std::move(issued)); }
-    /// The authorization server said invalid_grant: the refresh token is revoked, expired or reused.
-    [[nodiscard]] static refresh_result rejected(std::string context = "token endpoint: invalid_grant") {
-        return refresh_result(refresh_outcome::rejected, error{errc::provider_rejected, std::move(context)});
-    }
-    /// Anything else (network, timeout, 5xx, garbage): the stored credential is kept and `why` returned.
-    [[nodiscard]] static refresh_result failed(error why) {
-        return refresh_result(refresh_outcome::failed, std::move(why));
-    }
-
-    /// Which of the three outcomes this is.
-    [[nodiscard]] refresh_outcome outcome() const noexcept { return outcome_; }
-    /// The issued token; only valid when outcome() is refreshed.
-    [[nodiscard]] token& issued() noexcept { return *state_; }
-    /// The error; only valid when outcome() is rejected or failed.
-    [[nodiscard]] const error& failure() const noexcept { return state_.error(); }
-
-private:
-    explicit refresh_result(token issued) : outcome_(refresh_outcome::refreshed), state_(std::move(issued)) {}
-    refresh_result(refresh_outcome outcome, error why) : outcome_(outcome), state_(std::move(why)) {}
-
-    refresh_outcome outcome_;
-    result<token> state_;  // the token, or the rejection or failure
-};
-
-/// A source of tokens: `refresh(current)` at the token endpoint, `authorize()` for a full login.
-template <class P>
-concept token_provider = requires(P& provider, const token& current) {
-    { provider.refresh(current) } -> std::same_as<refresh_result>;
-    { provider.authorize() } -> std::same_as<result<token>>;
-};
-
-/// The optional revocation hook of a provider: `revoke(token)` tells the server a logged-out token is dead
-/// (RFC 7009); `credential_manager::logout(id, provider)` calls it after the local logout, best effort.
-template <class P>
-concept token_revoker = requires(P& provider, const token& current) {
-    { provider.revoke(current) } -> std::same_as<result<void>>;
-};
-
 namespace detail {
-
-template <class>
-inline constexpr bool dependent_false = false;
-
-/// Checks `P` against token_provider one requirement at a time, so the one message that fires names the fix.
-template <class P>
-consteval bool check_provider() {
-    if constexpr (!requires(P & p, const token& t) { p.refresh(t); }) {
-        static_assert(
-            dependent_false<P>,
-            "tokenvault: the provider needs `tokenvault::refresh_result refresh(const tokenvault::token&)`, "
-            "called with the stored token when it has expired (see tokenvault/lifecycle.hpp)");
-        return false;
-    } else if constexpr (!requires(P & p, const token& t) {
-                             { p.refresh(t) } -> std::same_as<refresh_result>;
-                         }) {
-        static_assert(
-            dependent_false<P>,
-            "tokenvault: the provider's refresh() must return tokenvault::refresh_result "
-            "(refresh_result::refreshed(token), ::rejected() for invalid_grant, ::failed(error) otherwise); "
-            "read_token_response() builds one from a token endpoint response");
-        return false;
-    } else if constexpr (!requires(P & p) { p.authorize(); }) {
-        static_assert(
-            dependent_false<P>,
-            "tokenvault: the provider needs `tokenvault::result<tokenvault::token> authorize()`, the full "
-            "login; a provider that cannot log in returns errc::not_logged_in from it");
-        return false;
-    } else if constexpr (!requires(P & p) {
-                             { p.authorize() } -> std::same_as<result<token>>;
-                         }) {
-        static_assert(
-            dependent_false<P>,
-            "tokenvault: the provider's authorize() must return tokenvault::result<tokenvault::token>");
-        return false;
-    } else {
-        return true;
-    }
-}
 
 /// The current time to within a few milliseconds, at a fraction of clock::now()'s cost (the fast path
 /// compares expiries with a skew of seconds); clock::now() where no coarse clock exists.
@@ -236,43 +148,49 @@ struct lifecycle_options {
     std::chrono::milliseconds refresh_failure_ttl{std::chrono::seconds(10)};
 };
 
-/// What a credential manager needs from a store; every tokenvault::token_store provides it.
-template <class S>
-concept lifecycle_store = requires(S& s, const credential_id& id, const token& t, std::uint64_t generation) {
-    typename S::locking_type;
-    typename S::migration_type;
-    typename S::context_type;
-    { s.get(id) } -> std::same_as<result<std::optional<token>>>;
-    { s.get_entry(id) } -> std::same_as<result<std::optional<entry>>>;
-    { s.put(id, t) } -> std::same_as<result<std::uint64_t>>;
-    { s.erase(id) } -> std::same_as<result<bool>>;
-    { s.compare_and_swap(id, generation, t) } -> std::same_as<result<std::uint64_t>>;
-    { s.erase_if(id, generation) } -> std::same_as<result<bool>>;
-    { s.reload() } -> std::same_as<result<void>>;
-    { s.options() } -> std::convertible_to<const store_options&>;
-    s.diagnostics();
-};
-
 namespace detail {
 
-/// Whether migration policy `M` offers the optional `forget(ctx, id)` hook that logout calls.
-template <class M, class Context>
-concept forgetting_migration = requires(M& m, Context& ctx, const credential_id& id) {
-    { m.forget(ctx, id) } -> std::same_as<result<bool>>;
-};
+/// What a credential manager needs from a store; with `Report`, a store that lacks it fails to compile
+/// with one message. lifecycle_store<S> reads this silently.
+template <class S, bool Report>
+consteval bool lifecycle_store_requirements() {
+    if constexpr (!requires(S& s, const credential_id& id, const token& t, std::uint64_t generation) {
+                      typename S::locking_type;
+                      typename S::migration_type;
+                      typename S::context_type;
+                      { s.get(id) } -> std::same_as<result<std::optional<token>>>;
+                      { s.get_entry(id) } -> std::same_as<result<std::optional<entry>>>;
+                      { s.put(id, t) } -> std::same_as<result<std::uint64_t>>;
+                      { s.erase(id) } -> std::same_as<result<bool>>;
+                      { s.compare_and_swap(id, generation, t) } -> std::same_as<result<std::uint64_t>>;
+                      { s.erase_if(id, generation) } -> std::same_as<result<bool>>;
+                      { s.reload() } -> std::same_as<result<void>>;
+                      { s.options() } -> std::convertible_to<const store_options&>;
+                      s.diagnostics();
+                  }) {
+        static_assert(!Report, "tokenvault: credential_manager<Store> needs a tokenvault::token_store (get, "
+                               "get_entry, put, erase, compare_and_swap, erase_if, reload, options, "
+                               "diagnostics; see tokenvault/store.hpp)");
+        return false;
+    } else {
+        return true;
+    }
+}
 
 }  // namespace detail
 
+/// What a credential manager needs from a store; every tokenvault::token_store provides it.
+template <class S>
+concept lifecycle_store = detail::lifecycle_store_requirements<S, false>();
+
 /// Token lifecycle over a token store: get_access_token, on_unauthorized, login, logout.
 ///
-/// Logout also calls `Store::migration_type::forget(ctx, id) -> result<bool>` when the migration policy
-/// has it, so that a legacy source can never bring a logged-out credential back on a later first load.
+/// Logout also calls the store's migration policy's `forget(ctx, id) -> result<bool>` when its traits
+/// declare forget_hook, so that a legacy source can never bring a logged-out credential back on a later
+/// first load.
 template <class Store>
 class credential_manager {
-    static_assert(
-        lifecycle_store<Store>,
-        "tokenvault: credential_manager<Store> needs a tokenvault::token_store (get, get_entry, put, "
-        "erase, compare_and_swap, erase_if, reload, options, diagnostics; see tokenvault/store.hpp)");
+    static_assert(detail::lifecycle_store_requirements<Store, true>() || true);  // one message, no second error
 
 public:
     using store_type = Store;
@@ -288,7 +206,7 @@ public:
     /// lock, one another process refreshed, a refreshed one, or a new login from `provider.authorize()`.
     template <class Provider>
     [[nodiscard]] result<token> get_access_token(const credential_id& id, Provider&& provider) {
-        [[maybe_unused]] constexpr bool provider_ok = detail::check_provider<std::remove_cvref_t<Provider>>();
+        [[maybe_unused]] constexpr bool provider_ok = check_provider<std::remove_cvref_t<Provider>>();
         if constexpr (requires { store_->with_token(id, [](const token*) { return result<token>{error{}}; }); }) {
             // The fast path copies the cached token once, straight into the returned result.
             bool present = false, stale = false;
@@ -315,7 +233,7 @@ public:
     template <class Provider>
     [[nodiscard]] result<token> on_unauthorized(const credential_id& id, const secret_string& rejected,
                                                 Provider&& provider) {
-        [[maybe_unused]] constexpr bool provider_ok = detail::check_provider<std::remove_cvref_t<Provider>>();
+        [[maybe_unused]] constexpr bool provider_ok = check_provider<std::remove_cvref_t<Provider>>();
         auto cached = store_get(id);
         if (!cached) return cached.error();
         if (!*cached) return error{errc::not_logged_in, "on_unauthorized"};
@@ -326,7 +244,7 @@ public:
     /// Logs in with `provider.authorize()` under the credential lock and stores the token (replacing any).
     template <class Provider>
     [[nodiscard]] result<token> login(const credential_id& id, Provider&& provider) {
-        [[maybe_unused]] constexpr bool provider_ok = detail::check_provider<std::remove_cvref_t<Provider>>();
+        [[maybe_unused]] constexpr bool provider_ok = check_provider<std::remove_cvref_t<Provider>>();
         auto lock = lock_credential(id, [] { return false; });
         if (!lock) return lock.error();
         auto issued = call_authorize(provider);
@@ -347,7 +265,7 @@ public:
         return logout_locked(id);
     }
 
-    /// Logs out as `logout(id)`, then, when the provider models token_revoker, asks the server to revoke the
+    /// Logs out as `logout(id)`, then, when the provider's traits say revokes, asks the server to revoke the
     /// token (RFC 7009): best effort, after the local logout is durable, its failure only reported (event
     /// refresh{"revoke_failed"}): the local logout never depends on the server.
     template <class Provider>
@@ -355,12 +273,12 @@ public:
         auto lock = lock_credential(id, [] { return false; });
         if (!lock) return lock.error();
         std::optional<token> revocable;
-        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+        if constexpr (provider_traits_of<std::remove_cvref_t<Provider>>.revokes) {
             if constexpr (others_may_write) (void)store_call([&] { return store_->reload(); });
             if (auto current = store_get(id); current && *current) revocable = std::move(**current);
         }
         auto erased = logout_locked(id);
-        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+        if constexpr (provider_traits_of<std::remove_cvref_t<Provider>>.revokes) {
             if (erased && revocable) {
                 const result<void> revoked = [&] {
                     const detail::lock_order::provider_scope in_provider;
@@ -692,7 +610,7 @@ private:
     result<void> forget_legacy(const credential_id& id) {
         using migration = typename Store::migration_type;
         using context = typename Store::context_type;
-        if constexpr (detail::forgetting_migration<migration, context>) {
+        if constexpr (tokenvault::migration::traits_of<migration>.forget_hook) {
             context ctx{store_->diagnostics(), store_->options()};
             auto forgotten = [&] {
                 const detail::lock_order::store_scope in_store;

@@ -24,8 +24,8 @@ struct store_options {
     std::filesystem::path directory;                ///< empty: store_directory() picks the default
     std::string file_name = "tokens.sealed";        ///< the bundle file inside `directory`
     std::chrono::milliseconds lock_timeout{10000};  ///< bound on every lock wait
-    std::chrono::milliseconds keyring_timeout{5000};  ///< bound on every keyring call
-    bool allow_volatile_collection = false;         ///< secret_service: accept the "session" collection
+    /// What only keyrings read (call timeout, secret_service's session collection): keyring/concept.hpp.
+    tokenvault::keyring_settings keyring_settings;
 
     /// The directory the store uses: `directory`, else the default for `app_name`, else why there is none.
     [[nodiscard]] result<std::filesystem::path> store_directory() const {
@@ -45,13 +45,13 @@ struct store_options {
         if (found) return std::nullopt;
         return found.error();
     }
-    /// Options for the store's keyring: same service, timeout, and a `keyring` sub-directory.
+    /// Options for the store's keyring: keyring_settings, the app name as service, and a `keyring`
+    /// sub-directory.
     [[nodiscard]] keyring_options keyring() const {
         keyring_options k;
+        static_cast<tokenvault::keyring_settings&>(k) = keyring_settings;
         k.service = app_name;
         if (auto dir = resolved_directory(); !dir.empty()) k.directory = dir / "keyring";
-        k.timeout = keyring_timeout;
-        k.allow_volatile_collection = allow_volatile_collection;
         return k;
     }
     /// The default directory of `app` (platform::user_config_root() / app), or an empty path when no home

@@ -32,16 +32,6 @@
 namespace tokenvault {
 
 namespace detail {
-/// Backend::reload_before_write when declared, else false: a backend whose changed() cannot see every
-/// writer (a keyring item) sets it, and the store then reloads before every write, whatever changed() says.
-template <class Backend>
-inline constexpr bool reload_before_write = [] {
-    if constexpr (requires { { Backend::reload_before_write } -> std::convertible_to<bool>; })
-        return static_cast<bool>(Backend::reload_before_write);
-    else
-        return false;
-}();
-
 /// The last generation of a persistent bundle that starts afresh (no source yet, or a deleted or quarantined
 /// one): the current time in microseconds since 1970, above every generation handed out before (each write
 /// takes at least a microsecond). See docs/FORMAT.md, "Generations".
@@ -54,26 +44,20 @@ template <class = void>
 }  // namespace detail
 
 /// A token store assembled from five policies; see README.md for the policy table.
-template <class Backend, class Cipher, class Locking, class Migration, class Diagnostics>
+///
+/// The arguments pass through detail::store_front first (detail/policy_checks.hpp): a policy in the wrong
+/// slot, an incomplete policy or an unsafe combination fails there with one message naming the fix, and
+/// the body below is then built from the default policies instead, so no second error follows.
+template <class BackendArg, class CipherArg, class LockingArg, class MigrationArg, class DiagnosticsArg>
 class token_store {
-    static_assert(detail::check_backend<Backend>());
-    static_assert(detail::check_cipher<Cipher>());
-    static_assert(detail::check_locking<Locking>());
-    static_assert(detail::check_migration<Migration>());
-    static_assert(detail::check_diagnostics<Diagnostics>());
-    using rules = detail::combination_rules<Backend, Cipher, Locking, Migration>;
-    static_assert(!rules::silent_plaintext,
-                  "tokenvault: this backend writes to disk and cipher::none would store tokens in plaintext; "
-                  "use cipher::xchacha20poly1305 (or cipher::aes256gcm), or name cipher::plaintext_opt_in to "
-                  "accept plaintext files explicitly");
-    static_assert(!rules::volatile_migration,
-                  "tokenvault: this migration deletes the legacy copy once migrated, but the backend does not "
-                  "persist: the tokens would be gone at exit; use a persistent backend (backend::sealed_file) "
-                  "or a migration that only imports");
-    static_assert(!rules::unlocked_sharing,
-                  "tokenvault: this backend is shared between processes, so it needs locking::process "
-                  "(tokenvault/locking/process.hpp); locking::none and locking::threads would lose updates "
-                  "made by other processes");
+    using front = detail::store_front<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg>;
+    static_assert(front::accepted ||  // else: the one message naming the first problem and its fix
+                  !detail::store_requirements<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg, true>());
+    using Backend = typename front::backend;
+    using Cipher = typename front::cipher;
+    using Locking = typename front::locking;
+    using Migration = typename front::migration;
+    using Diagnostics = typename front::diagnostics;
 
 public:
     using backend_type = Backend;
@@ -205,8 +189,8 @@ public:
 
     /// The diagnostics policy instance (counters to read, a callback to set).
     [[nodiscard]] Diagnostics& diagnostics() noexcept { return diagnostics_; }
-    /// The backend instance (its status: paths, key tier).
-    [[nodiscard]] Backend& backend() noexcept { return backend_; }
+    /// The backend instance, read-only (its status: paths, key tier); writes go through the store's locks.
+    [[nodiscard]] const Backend& backend() const noexcept { return backend_; }
     /// The options this store was made with.
     [[nodiscard]] const store_options& options() const noexcept { return options_; }
 
@@ -293,7 +277,7 @@ private:
         if (!imported || !*imported) return {};
         if (auto saved = backend_.save(context_, cache_); !saved) {
             // Legacy data stays where it is; the cache serves this session. Tell the policy, or report it.
-            if constexpr (requires { migration_.persist_failed(context_, saved.error()); })
+            if constexpr (migration::traits_of<Migration>.persist_failed_hook)
                 migration_.persist_failed(context_, saved.error());
             else
                 diagnostics_.on(events::migration{"store", 0, 0, saved.code()});
@@ -303,12 +287,12 @@ private:
         return {};
     }
 
-    // Takes the cross-process store lock; `shared` for loads when the policy offers a shared lock.
+    // Takes the cross-process store lock; `shared` for loads when the policy offers a shared lock (traits).
     result<typename Locking::store_guard> take_store_lock(locking::wait_report& wait, bool shared = false) {
         const auto path = backend_.lock_path();
         const auto where = path ? *path : std::filesystem::path{};
         auto guard = [&] {
-            if constexpr (requires { locking_.lock_store_shared(where, options_.lock_timeout, wait); }) {
+            if constexpr (locking::traits_of<Locking>.shared_store_lock) {
                 if (shared) return locking_.lock_store_shared(where, options_.lock_timeout, wait);
             }
             return locking_.lock_store(where, options_.lock_timeout, wait);
@@ -344,8 +328,8 @@ private:
                 if (!migrated_) TOKENVAULT_TRY(migrate_under_store_lock());
             }
             if (Backend::shared || !loaded_) {
-                auto changed = loaded_ && !detail::reload_before_write<Backend> ? backend_.changed(context_)
-                                                                                : result<bool>{true};
+                auto changed = loaded_ && !backend::traits_of<Backend>.reload_before_write ? backend_.changed(context_)
+                                                                                          : result<bool>{true};
                 if (!changed) return changed.error();
                 if (*changed) TOKENVAULT_TRY(load_locked());
             }

@@ -6,6 +6,15 @@
 // libraries (link advapi32, crypt32, shell32 and ole32).
 #pragma once
 
+// The families' contracts first: a policy that misses a piece is reported from them.
+#include "backend/concept.hpp"
+#include "cipher/concept.hpp"
+#include "diagnostics/concept.hpp"
+#include "keyring/concept.hpp"
+#include "locking/concept.hpp"
+#include "migration/concept.hpp"
+#include "provider/concept.hpp"
+
 #include "backend/keyring_bundle.hpp"
 #include "backend/memory.hpp"
 #include "backend/sealed_file.hpp"

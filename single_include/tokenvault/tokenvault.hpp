@@ -15,41 +15,322 @@
 // Windows keyrings (Credential Manager, DPAPI) and presets::desktop are included: they need only system
 // libraries (link advapi32, crypt32, shell32 and ole32).
 
-// begin file tokenvault/backend/keyring_bundle.hpp
-// tokenvault/backend/keyring_bundle.hpp: backend::keyring_bundle<K>, the bundle in one keyring item.
+// The families' contracts first: a policy that misses a piece is reported from them.
+// begin file tokenvault/backend/concept.hpp
+// tokenvault/backend/concept.hpp: the backend contract (where the bundle of entries lives).
 //
-// Seed 000. One keyring read per instance, then the store's cache; a stamp file beside the lock changes on
-// every write, so reads see other processes' writes with one lstat, and every write reloads the item first
-// (reload_before_write). A bundle over K::max_item_size (Windows: 2560 bytes) is refused before writing;
-// an item that does not parse is refused, never overwritten. Assumes load/save under the store lock.
+// A backend B provides `using policy_family = tokenvault::family::backend;`, a constructor from
+// `store_options`, `B::persistent` (survives the process), `B::shared` (other processes may write it: the
+// store then reloads when `changed()` says so and needs cross-process locking), `B::uses_cipher`,
+// `lock_path()`, `load(ctx)` (read the source of truth), `changed(ctx)` (a cheap check, e.g. one stat) and
+// `save(ctx, bundle)` (durable when it returns). It may assume the store serialises calls: load/save
+// under the store lock, changed under a shared lock.
+// Optional, declared as `static constexpr tokenvault::backend::traits traits{.name = value};`:
+//   reload_before_write  (false)  the store reloads before every write, whatever changed() says (for
+//                                 backends whose change check cannot see every writer)
+// `backend::check<B>()` names the first missing piece; `backend_policy<B>` is the same test, silently.
 
-#include <sodium.h>
-
-#include <array>
-#include <cstddef>
+#include <concepts>
 #include <filesystem>
 #include <optional>
-#include <span>
-#include <string>
-#include <string_view>
 
-// begin file tokenvault/detail/secure_buffer.hpp
-// tokenvault/detail/secure_buffer.hpp: memory for secrets.
+// begin file tokenvault/detail/archetype_context.hpp
+// tokenvault/detail/archetype_context.hpp: the store context the policy contracts check signatures with.
 //
-// `secure_buffer` owns bytes in libsodium's guarded, locked (mlock) memory, zeroed when released: data
-// keys, passphrases, decrypted bundles. `zeroing_allocator` is a std allocator that wipes what it frees,
-// for strings that hold token values. `ensure_sodium()` initialises libsodium once (thread-safe).
+// Backends and migrations take the store's context as a template parameter; their contracts check the
+// calls with this one (a stand-in cipher, no diagnostics), so a policy is checked before any store exists.
 
-#include <sodium.h>
+// begin file tokenvault/diagnostics/none.hpp
+// tokenvault/diagnostics/none.hpp: diagnostics::none, which compiles to nothing.
 
+// begin file tokenvault/diagnostics/concept.hpp
+// tokenvault/diagnostics/concept.hpp: the diagnostics contract (where events go).
+//
+// A diagnostics policy D provides `using policy_family = tokenvault::family::diagnostics;`, `D::enabled`
+// and `on(const E&)` for every event type E of tokenvault/diagnostics/events.hpp (every alternative of
+// events::any). It may assume events carry no secret; it must not block for long or throw (it runs inside
+// store operations, sometimes under locks). `diagnostics::none` compiles to nothing. It has no optional
+// members. `diagnostics::check<D>()` names the first missing piece; `diagnostics_policy<D>` is the same
+// test, silently.
+
+#include <concepts>
+#include <variant>
+
+// begin file tokenvault/policy_family.hpp
+// tokenvault/policy_family.hpp: the policy families, and what every family's contract is built from.
+//
+// Every policy names its family with `using policy_family = tokenvault::family::<name>;`. token_store
+// checks that each slot got a policy of its family, and `store_with<...>` (store_with.hpp) uses the tag to
+// accept policies in any order. Each family's contract lives in its `concept.hpp`: the concept, a `traits`
+// struct of optional members with their defaults, and the check that names the first missing piece. The
+// helpers below are what those contracts share; docs/DESIGN.md explains the pattern.
+
+#include <concepts>
+
+namespace tokenvault::family {
+
+struct backend {};      ///< where the bundle lives (tokenvault/backend/concept.hpp)
+struct cipher {};       ///< how a persisted bundle is sealed (tokenvault/cipher/concept.hpp)
+struct locking {};      ///< how concurrent writers are serialised (tokenvault/locking/concept.hpp)
+struct migration {};    ///< what older layouts are drained on first load (tokenvault/migration/concept.hpp)
+struct diagnostics {};  ///< where events and counters go (tokenvault/diagnostics/concept.hpp)
+struct keyring {};      ///< holders of small secrets, used inside backends (tokenvault/keyring/concept.hpp)
+
+}  // namespace tokenvault::family
+
+namespace tokenvault::detail {
+
+/// Whether P names `Family` as its policy family.
+template <class P, class Family>
+concept in_family = requires { requires std::same_as<typename P::policy_family, Family>; };
+
+/// Whether P names any policy family (a type without one is no tokenvault policy).
+template <class P>
+concept names_a_family = requires { typename P::policy_family; };
+
+/// Whether P declares a member `traits`, of any type.
+template <class P>
+concept declares_traits = requires { P::traits; };
+
+/// Whether P declares `static constexpr Traits traits{...}` with its family's traits type.
+template <class P, class Traits>
+concept declares_traits_of = requires {
+    { P::traits } -> std::same_as<const Traits&>;
+};
+
+/// P's traits: what it declares, else the family's defaults. The contracts read optional members only
+/// through this, so a misspelt member name fails to compile (designated initializers) instead of being
+/// silently ignored.
+template <class P, class Traits>
+inline constexpr Traits declared_traits = [] {
+    if constexpr (declares_traits_of<P, Traits>)
+        return P::traits;
+    else
+        return Traits{};
+}();
+
+}  // namespace tokenvault::detail
+// end file tokenvault/policy_family.hpp
+// begin file tokenvault/diagnostics/events.hpp
+// tokenvault/diagnostics/events.hpp: the typed events every component reports.
+//
+// Events carry no secret by construction: their fields are enums, counts, durations, static names
+// (keyring tiers, operations), credential hashes and file paths. No field can hold a token value.
+// Like spdlog's log_msg, an event is a view: its string_view fields are valid only during the call that
+// delivers it. A sink that keeps an event copies the fields it needs.
+
+#include <chrono>
 #include <cstddef>
-#include <cstring>
-#include <memory>
-#include <new>
-#include <span>
+#include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
+#include <system_error>
+#include <variant>
+
+namespace tokenvault::events {
+
+/// A keyring item was read (`found`: the item existed).
+struct keyring_read {
+    std::string_view tier;
+    bool found = false;
+    std::error_code failure;  ///< empty on success
+};
+/// A keyring item was written or erased.
+struct keyring_write {
+    std::string_view tier;
+    bool erase = false;
+    std::error_code failure;
+};
+/// The store read its file (`bytes` on disk).
+struct file_read {
+    std::size_t bytes = 0;
+    std::error_code failure;
+};
+/// The store wrote its file durably.
+struct file_write {
+    std::size_t bytes = 0;
+    std::error_code failure;
+};
+/// A lock was taken; `contended` when another holder made it wait.
+struct lock_acquired {
+    std::string_view lock;  ///< "store" or "credential"
+    bool contended = false;
+    std::chrono::nanoseconds waited{0};
+};
+/// A lock could not be taken within its timeout.
+struct lock_timed_out {
+    std::string_view lock;
+    std::chrono::nanoseconds waited{0};
+};
+/// A certainly corrupt file was moved aside.
+struct quarantined {
+    std::string original;
+    std::string moved_to;
+    std::error_code reason;
+};
+/// A store operation finished.
+struct store_operation {
+    std::string_view operation;  ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
+    std::string_view credential; ///< credential hash, empty for list
+    std::error_code failure;
+    bool erased = false;  ///< a successful write left no entry (erase, erase_if, an update that reset the token)
+};
+/// The store reloaded its bundle because another process changed it.
+struct reloaded {
+    std::size_t entries = 0;
+};
+/// A token refresh ran (or was avoided because another process had refreshed).
+struct refresh {
+    std::string_view credential;
+    std::string_view outcome;  ///< "refreshed", "adopted", "rejected", "transient_failure"
+};
+/// Entries were migrated from a legacy source.
+struct migration {
+    std::string_view source;
+    std::size_t migrated = 0;
+    std::size_t skipped = 0;
+    std::error_code failure;
+};
+/// The keyring tier that resolved differs from what an earlier process recorded.
+struct drift {
+    std::string_view credential;
+    std::string previous;
+    std::string current;
+    std::string_view reason;
+};
+
+/// How a store picked its keyring tier (the resolution log compares only automatic resolutions).
+enum class store_mode : std::uint8_t {
+    automatic,      ///< a fallback chain (keyring::first_available) took the first tier that opened
+    explicit_tier,  ///< one keyring was configured: its tier is a choice, not a resolution
+};
+
+/// "automatic" or "explicit", as written in the resolution log.
+[[nodiscard]] constexpr std::string_view to_string(store_mode mode) noexcept {
+    return mode == store_mode::automatic ? std::string_view{"automatic"} : std::string_view{"explicit"};
+}
+
+/// A store opened the keyring that holds its data: which backend and tier, picked how and why.
+struct store_resolved {
+    std::string_view directory;   ///< the store's directory (the resolution log lives there)
+    std::string_view store;       ///< the store's file name in `directory`, e.g. "tokens.sealed"
+    std::string_view credential;  ///< one credential's hash, or empty: every credential of the store
+    store_mode mode = store_mode::automatic;
+    std::string_view backend;     ///< backend and keyring chain, e.g. "sealed_file/first_available(secret_service,file)"
+    std::string_view tier;        ///< the tier that resolved, e.g. "file"
+    std::string_view reason;      ///< low-cardinality why: "preferred", "secret_service:unavailable", "file_header"
+    bool moved = false;           ///< the data was moved into `tier` on purpose (re-seal, migration): not drift
+};
+
+/// A login of one credential is about to store a fresh token: the tier it lands in is a choice, not drift.
+struct login {
+    std::string_view credential;  ///< credential hash
+};
+
+/// A store file was replaced by an older copy: sealed by the same key with a lower seal counter than one this
+/// store instance had loaded or written (the operation that met it failed with errc::rolled_back).
+struct rolled_back {
+    std::string_view file;           ///< the store file
+    std::uint64_t seen_counter = 0;  ///< the highest seal counter this instance had seen for the key
+    std::uint64_t file_counter = 0;  ///< the seal counter of the file on disk now
+};
+
+/// A stored entry could not be read (written by a newer version, a bug, a hand edit). It is neither served
+/// nor lost: the store keeps its text and writes it back unchanged, until a login of that credential
+/// replaces it or a logout removes it. Reported on every load that finds it.
+struct entry_unreadable {
+    std::string_view credential;  ///< the entry's key in the bundle: its credential hash (sanitized)
+    std::error_code reason;       ///< what is wrong with it
+    std::string_view detail;      ///< which field and why, e.g. "token: field 'expires_at' is out of range"
+};
+
+/// Any event.
+using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
+                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved,
+                         login, rolled_back, entry_unreadable>;
+
+}  // namespace tokenvault::events
+// end file tokenvault/diagnostics/events.hpp
+
+namespace tokenvault::detail {
+
+/// Whether `d.on(e)` compiles for an event E.
+template <class D, class E>
+concept handles_event = requires(D& d, const E& e) { d.on(e); };
+
+/// Whether `d.on(e)` compiles for every alternative E of the variant `Events`.
+template <class D, class Events>
+inline constexpr bool handles_every_event = false;
+template <class D, class... E>
+inline constexpr bool handles_every_event<D, std::variant<E...>> = (handles_event<D, E> && ...);
+
+/// The diagnostics contract, one requirement at a time: with `Report`, the first one D misses fails to
+/// compile with a message naming it. diagnostics_policy<D> and diagnostics::check<D>() both read this.
+template <class D, bool Report>
+consteval bool diagnostics_requirements() {
+    if constexpr (!in_family<D, family::diagnostics>) {
+        static_assert(!Report, "tokenvault: Diagnostics needs `using policy_family = "
+                               "tokenvault::family::diagnostics;` (see tokenvault/diagnostics/concept.hpp)");
+        return false;
+    } else if constexpr (!requires { { D::enabled } -> std::convertible_to<bool>; }) {
+        static_assert(!Report, "tokenvault: Diagnostics needs `static constexpr bool enabled` "
+                               "(see tokenvault/diagnostics/concept.hpp)");
+        return false;
+    } else if constexpr (!handles_every_event<D, events::any>) {
+        static_assert(!Report, "tokenvault: Diagnostics needs `on(const Event&)` for every event of "
+                               "tokenvault/diagnostics/events.hpp (a template `on` takes them all; see "
+                               "tokenvault/diagnostics/concept.hpp)");
+        return false;
+    } else {
+        return true;
+    }
+}
+
+}  // namespace tokenvault::detail
+
+namespace tokenvault::diagnostics {
+
+/// What every diagnostics policy provides; see the top of tokenvault/diagnostics/concept.hpp.
+template <class D>
+concept diagnostics_policy = tokenvault::detail::diagnostics_requirements<D, false>();
+
+/// Fails to compile, naming the first piece D misses, unless D models diagnostics_policy. Returns true,
+/// so that `static_assert(diagnostics::check<D>())` gives that one message and no second error.
+template <class D>
+consteval bool check() {
+    (void)tokenvault::detail::diagnostics_requirements<D, true>();
+    return true;
+}
+
+}  // namespace tokenvault::diagnostics
+// end file tokenvault/diagnostics/concept.hpp
+
+namespace tokenvault::diagnostics {
+
+/// Discards every event; calls compile away.
+struct none {
+    using policy_family = family::diagnostics;
+    static constexpr bool enabled = false;
+    template <class Event>
+    constexpr void on(const Event&) const noexcept {}
+};
+
+static_assert(diagnostics_policy<none>);
+
+}  // namespace tokenvault::diagnostics
+// end file tokenvault/diagnostics/none.hpp
+// begin file tokenvault/options.hpp
+// tokenvault/options.hpp: run-time options of a store, and the context handed to its policies.
+//
+// The directory defaults to $XDG_CONFIG_HOME/<app> (else ~/.config/<app>, with the home directory from
+// $HOME or the user database) on POSIX and to %LOCALAPPDATA%\<app> on Windows; with no home directory
+// known there is no default, and every store call says so (never a path relative to the working
+// directory). Directories and files are created private. Timeouts bound every lock wait and keyring call.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
 
 // begin file tokenvault/error.hpp
 // tokenvault/error.hpp: the error vocabulary of tokenvault.
@@ -144,8 +425,8 @@ public:
         case errc::unsupported_format_version:
             return "the store file was written by a newer tokenvault: upgrade the program that reads it";
         case errc::foreign_key:
-            return "the store file is sealed by another key: make the keyring that holds its key available "
-                   "(see the keyring tier in the file header); the file was left unchanged";
+            return "sealed by a key that is not available: make the keyring that holds it available (a store "
+                   "file's header names that keyring tier)";
         case errc::key_unavailable:
             return "the data key could not be fetched from the keyring: unlock or start the keyring, then retry";
         case errc::keyring_unavailable:
@@ -170,7 +451,8 @@ public:
             return "the store file exists but cannot be read: tokenvault will not overwrite it; fix its "
                    "permissions or move it aside";
         case errc::provider_rejected:
-            return "the authorization server rejected the grant (invalid_grant): log in again";
+            return "the authorization server refused the request with the OAuth error named before this: "
+                   "for invalid_grant log in again, for another code check the client's registration";
         case errc::provider_unavailable:
             return "the authorization server could not be reached: the stored credential was kept; retry later";
         case errc::provider_invalid_response:
@@ -233,6 +515,66 @@ public:
 template <>
 struct std::is_error_code_enum<tokenvault::errc> : std::true_type {};
 // end file tokenvault/error.hpp
+// begin file tokenvault/keyring/concept.hpp
+// tokenvault/keyring/concept.hpp: the keyring contract (holders of small secrets), and allow_volatile.
+//
+// A keyring K stores small secrets (a data key, a bundle) as items named by an account string inside a
+// service namespace. It provides `using policy_family = tokenvault::family::keyring;`, `K::tier` (a short
+// stable name such as "file"), `K::persistent` (survives reboot), `K::max_item_size`, `static
+// result<std::optional<K>> open(const keyring_options&)` (nullopt: "not available here", so a fallback
+// chain moves on), `tier_name()` and `read` / `write` / `erase`. It may assume calls are serialised by the
+// store; it must bound every call by `options.timeout`. Keyrings go inside backends and migrations
+// (backend::sealed_file<K>), never into a store slot of their own.
+// Optional, declared as `static constexpr tokenvault::keyring::traits traits{.name = value};`:
+//   lists_accounts     (false)  K has `result<std::vector<std::string>> list_accounts(std::string_view
+//                               prefix)`, which lets migrations find legacy items no index lists
+//   chooses_tier       (false)  K picks one of several tiers when it opens (a fallback chain); it then has
+//                               `static std::string chain_name()`, `static constexpr bool
+//                               contains_tier(std::string_view)`, `static open_tier(options, name)` and
+//                               `const std::vector<tier_attempt>& resolution() const`
+//   volatile_accepted  (false)  the program accepts that items vanish at reboot or exit: a non-persistent
+//                               K may hold the key of a persistent file (allow_volatile<K> says so)
+//   ends_chain         (false)  some errors of K::open must end a fallback chain instead of falling through
+//                               to the next tier (the user denied access: asking another keyring would
+//                               move the secret behind their back); K then has `static bool
+//                               ends_chain(const error&)` saying which
+//   add_only           (false)  write never replaces an item that exists with other bytes (errc::conflict:
+//                               rewriting a macOS keychain item resets its access list, and every reader
+//                               asks the user again); backends that rewrite one item on every save
+//                               (backend::keyring_bundle) refuse such a K at compile time
+// `keyring::check<K>()` names the first missing piece; `keyring_policy<K>` is the same test, silently.
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// begin file tokenvault/detail/secure_buffer.hpp
+// tokenvault/detail/secure_buffer.hpp: memory for secrets.
+//
+// `secure_buffer` owns bytes in libsodium's guarded, locked (mlock) memory, zeroed when released: data
+// keys, passphrases, decrypted bundles. `zeroing_allocator` is a std allocator that wipes what it frees,
+// for strings that hold token values. `ensure_sodium()` initialises libsodium once (thread-safe).
+
+#include <sodium.h>
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
 // begin file tokenvault/result.hpp
 // tokenvault/result.hpp: `result<T>`, the return type of every fallible tokenvault call.
 //
@@ -514,298 +856,190 @@ void wipe(String& s) noexcept {
 
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/secure_buffer.hpp
-// begin file tokenvault/detail/temp_files.hpp
-// tokenvault/detail/temp_files.hpp: removing the temp files that writers killed mid-write left behind.
-//
-// The durable atomic write (posix_file.hpp) writes `<dir>/.<name>.tmp-<16 hex>` and renames it over
-// `<dir>/<name>`; a writer killed before the rename leaves the temp file, which may hold a secret (the file
-// keyring's passphrase). Every component that writes such files calls `remove_stale_temp_files` while it
-// holds the lock all writers of those files take, so no live writer's temp file can be removed.
-
-#include <cstddef>
-#include <filesystem>
-#include <string>
-#include <string_view>
-#include <system_error>
-
-namespace tokenvault::detail {
-
-/// The temp-file name prefix of the atomic write for a target named `name`: ".<name>.tmp-".
-template <class = void>
-[[nodiscard]] inline std::string temp_file_prefix(std::string_view name) {
-    std::string prefix = ".";
-    prefix.append(name);
-    prefix.append(".tmp-");
-    return prefix;
-}
-
-/// The target name of an atomic write's temp file named `name` (".<target>.tmp-<16 hex>"), or "" when
-/// `name` is not such a temp file name.
-template <class = void>
-[[nodiscard]] inline std::string_view temp_file_target(std::string_view name) noexcept {
-    constexpr std::string_view marker = ".tmp-";
-    constexpr std::size_t hex_digits = 16;
-    if (name.size() < 1 + 1 + marker.size() + hex_digits || name.front() != '.') return {};
-    const auto suffix = name.substr(name.size() - hex_digits);
-    for (const char c : suffix)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
-    const auto rest = name.substr(0, name.size() - hex_digits);
-    if (rest.size() < 1 + 1 + marker.size() || rest.substr(rest.size() - marker.size()) != marker) return {};
-    return rest.substr(1, rest.size() - 1 - marker.size());
-}
-
-/// Removes the regular files (never a symlink's target, never a directory) in `directory` that are temp
-/// files of an atomic write whose target name satisfies `is_target(std::string_view)`. Call it holding the
-/// lock every writer of those targets holds. Best effort: returns how many were removed.
-template <class IsTarget>
-std::size_t remove_stale_temp_files(const std::filesystem::path& directory, IsTarget&& is_target) noexcept {
-    std::size_t removed = 0;
-    try {
-        std::error_code ec;
-        for (std::filesystem::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
-            const auto name = it->path().filename().string();
-            const auto target = temp_file_target(name);
-            if (target.empty() || !is_target(target)) continue;
-            std::error_code type_ec;
-            if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular || type_ec)
-                continue;
-            std::error_code remove_ec;
-            if (std::filesystem::remove(it->path(), remove_ec) && !remove_ec) ++removed;
-        }
-    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort; the next writer tries again
-    }
-    return removed;
-}
-
-}  // namespace tokenvault::detail
-// end file tokenvault/detail/temp_files.hpp
-// begin file tokenvault/diagnostics/events.hpp
-// tokenvault/diagnostics/events.hpp: the typed events every component reports.
-//
-// Events carry no secret by construction: their fields are enums, counts, durations, static names
-// (keyring tiers, operations), credential hashes and file paths. No field can hold a token value.
-// Like spdlog's log_msg, an event is a view: its string_view fields are valid only during the call that
-// delivers it. A sink that keeps an event copies the fields it needs.
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <variant>
-
-namespace tokenvault::events {
-
-/// A keyring item was read (`found`: the item existed).
-struct keyring_read {
-    std::string_view tier;
-    bool found = false;
-    std::error_code failure;  ///< empty on success
-};
-/// A keyring item was written or erased.
-struct keyring_write {
-    std::string_view tier;
-    bool erase = false;
-    std::error_code failure;
-};
-/// The store read its file (`bytes` on disk).
-struct file_read {
-    std::size_t bytes = 0;
-    std::error_code failure;
-};
-/// The store wrote its file durably.
-struct file_write {
-    std::size_t bytes = 0;
-    std::error_code failure;
-};
-/// A lock was taken; `contended` when another holder made it wait.
-struct lock_acquired {
-    std::string_view lock;  ///< "store" or "credential"
-    bool contended = false;
-    std::chrono::nanoseconds waited{0};
-};
-/// A lock could not be taken within its timeout.
-struct lock_timed_out {
-    std::string_view lock;
-    std::chrono::nanoseconds waited{0};
-};
-/// A certainly corrupt file was moved aside.
-struct quarantined {
-    std::string original;
-    std::string moved_to;
-    std::error_code reason;
-};
-/// A store operation finished.
-struct store_operation {
-    std::string_view operation;  ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
-    std::string_view credential; ///< credential hash, empty for list
-    std::error_code failure;
-    bool erased = false;  ///< a successful write left no entry (erase, erase_if, an update that reset the token)
-};
-/// The store reloaded its bundle because another process changed it.
-struct reloaded {
-    std::size_t entries = 0;
-};
-/// A token refresh ran (or was avoided because another process had refreshed).
-struct refresh {
-    std::string_view credential;
-    std::string_view outcome;  ///< "refreshed", "adopted", "rejected", "transient_failure"
-};
-/// Entries were migrated from a legacy source.
-struct migration {
-    std::string_view source;
-    std::size_t migrated = 0;
-    std::size_t skipped = 0;
-    std::error_code failure;
-};
-/// The keyring tier that resolved differs from what an earlier process recorded.
-struct drift {
-    std::string_view credential;
-    std::string previous;
-    std::string current;
-    std::string_view reason;
-};
-
-/// How a store picked its keyring tier (the resolution log compares only automatic resolutions).
-enum class store_mode : std::uint8_t {
-    automatic,      ///< a fallback chain (keyring::first_available) took the first tier that opened
-    explicit_tier,  ///< one keyring was configured: its tier is a choice, not a resolution
-};
-
-/// "automatic" or "explicit", as written in the resolution log.
-[[nodiscard]] constexpr std::string_view to_string(store_mode mode) noexcept {
-    return mode == store_mode::automatic ? std::string_view{"automatic"} : std::string_view{"explicit"};
-}
-
-/// A store opened the keyring that holds its data: which backend and tier, picked how and why.
-struct store_resolved {
-    std::string_view directory;   ///< the store's directory (the resolution log lives there)
-    std::string_view store;       ///< the store's file name in `directory`, e.g. "tokens.sealed"
-    std::string_view credential;  ///< one credential's hash, or empty: every credential of the store
-    store_mode mode = store_mode::automatic;
-    std::string_view backend;     ///< backend and keyring chain, e.g. "sealed_file/first_available(secret_service,file)"
-    std::string_view tier;        ///< the tier that resolved, e.g. "file"
-    std::string_view reason;      ///< low-cardinality why: "preferred", "secret_service:unavailable", "file_header"
-    bool moved = false;           ///< the data was moved into `tier` on purpose (re-seal, migration): not drift
-};
-
-/// A login of one credential is about to store a fresh token: the tier it lands in is a choice, not drift.
-struct login {
-    std::string_view credential;  ///< credential hash
-};
-
-/// A store file was replaced by an older copy: sealed by the same key with a lower seal counter than one this
-/// store instance had loaded or written (the operation that met it failed with errc::rolled_back).
-struct rolled_back {
-    std::string_view file;           ///< the store file
-    std::uint64_t seen_counter = 0;  ///< the highest seal counter this instance had seen for the key
-    std::uint64_t file_counter = 0;  ///< the seal counter of the file on disk now
-};
-
-/// A stored entry could not be read (written by a newer version, a bug, a hand edit). It is neither served
-/// nor lost: the store keeps its text and writes it back unchanged, until a login of that credential
-/// replaces it or a logout removes it. Reported on every load that finds it.
-struct entry_unreadable {
-    std::string_view credential;  ///< the entry's key in the bundle: its credential hash (sanitized)
-    std::error_code reason;       ///< what is wrong with it
-    std::string_view detail;      ///< which field and why, e.g. "token: field 'expires_at' is out of range"
-};
-
-/// Any event.
-using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
-                         quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved,
-                         login, rolled_back, entry_unreadable>;
-
-}  // namespace tokenvault::events
-// end file tokenvault/diagnostics/events.hpp
-// begin file tokenvault/diagnostics/resolution.hpp
-// tokenvault/diagnostics/resolution.hpp: how a backend reports the keyring tier it resolved.
-//
-// A backend that opens a keyring calls `report_store_resolved(ctx.diagnostics, file, "sealed_file",
-// keyring)` once, right after the keyring opened: it names the keyring chain, says whether the tier was
-// chosen by a fallback chain (automatic) or configured (explicit), and why (the first tier that failed
-// and its low-cardinality reason). With a disabled diagnostics policy (diagnostics::none) it is empty.
-
-#include <filesystem>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <type_traits>
-
-// begin file tokenvault/keyring/concept.hpp
-// tokenvault/keyring/concept.hpp: the keyring concept (holders of small secrets).
-//
-// A keyring K stores small secrets (a data key, a bundle) as items named by an account string inside
-// a service namespace. It must provide: `K::tier` (a short stable name such as "file"), `K::persistent`
-// (survives reboot), `K::max_item_size`, `static result<std::optional<K>> open(const keyring_options&)`
-// (nullopt: "not available here", so a fallback chain moves on), and `read` / `write` / `erase`.
-// It may assume calls are serialised by the store; it must bound every call by `options.timeout`.
-// Optional: `result<std::vector<std::string>> list_accounts(std::string_view prefix)` (the accounts of the
-// service that start with `prefix`; `enumerable_keyring<K>`), which lets migrations find legacy items
-// that no index lists. Keyrings that hash account names (keyring::file) cannot offer it.
-
-#include <chrono>
-#include <concepts>
-#include <cstddef>
-#include <filesystem>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
 
 namespace tokenvault {
 
-/// Where and how a keyring opens.
-struct keyring_options {
-    std::string service = "tokenvault";              ///< namespace of the items (the app name)
-    std::filesystem::path directory;                 ///< for keyring::file: its 0700 directory
-    std::chrono::milliseconds timeout{5000};         ///< bound on every keyring call
-    bool allow_volatile_collection = false;          ///< secret_service: accept the "session" collection
+/// How keyring calls behave, whichever store opens the keyring (store_options::keyring_settings).
+struct keyring_settings {
+    std::chrono::milliseconds timeout{5000};  ///< bound on every keyring call
+    bool allow_volatile_collection = false;   ///< secret_service: accept the "session" collection
 };
+
+/// Where and how a keyring opens.
+struct keyring_options : keyring_settings {
+    std::string service = "tokenvault";  ///< namespace of the items (the app name)
+    std::filesystem::path directory;     ///< for keyring::file: its 0700 directory
+};
+
+namespace keyring {
+
+/// The optional members of a keyring, with their defaults (see the top of this header).
+struct traits {
+    bool lists_accounts = false;     ///< has list_accounts(prefix)
+    bool chooses_tier = false;       ///< a fallback chain: chain_name, contains_tier, open_tier, resolution
+    bool volatile_accepted = false;  ///< may hold a persistent file's key although not persistent
+    bool ends_chain = false;         ///< has ends_chain(error): errors of open() that end a fallback chain
+    bool add_only = false;           ///< write never replaces an existing item with other bytes
+};
+
+/// The traits of keyring K: what it declares, else the defaults.
+template <class K>
+inline constexpr traits traits_of = tokenvault::detail::declared_traits<K, traits>;
+
+/// One attempt of a fallback chain's open: which tier, whether it opened, and why not (never a secret).
+struct tier_attempt {
+    std::string_view tier;   ///< K::tier of the attempted keyring
+    bool opened = false;     ///< true for the tier that was chosen
+    std::error_code reason;  ///< why it did not open: errc::keyring_unavailable for "not available here"
+};
+
+}  // namespace keyring
+
+namespace detail {
+
+/// Whether K has `list_accounts(prefix)` returning the account names.
+template <class K>
+concept has_list_accounts = requires(K& k, std::string_view prefix) {
+    { k.list_accounts(prefix) } -> std::same_as<result<std::vector<std::string>>>;
+};
+
+/// Whether K has the members of a fallback chain (see chooses_tier at the top of this header).
+template <class K>
+concept has_chain_members = requires(const K& k, const keyring_options& options, std::string_view name) {
+    { K::chain_name() } -> std::same_as<std::string>;
+    { K::contains_tier(name) } -> std::same_as<bool>;
+    { K::open_tier(options, name) } -> std::same_as<result<std::optional<K>>>;
+    { k.resolution() } -> std::same_as<const std::vector<keyring::tier_attempt>&>;
+};
+
+/// Whether K has `static bool ends_chain(const error&)`.
+template <class K>
+concept has_ends_chain = requires(const error& e) {
+    { K::ends_chain(e) } -> std::same_as<bool>;
+};
+
+/// The keyring contract, one requirement at a time: with `Report`, the first one K misses fails to
+/// compile with a message naming it. keyring_policy<K> and keyring::check<K>() both read this.
+template <class K, bool Report>
+consteval bool keyring_requirements() {
+    constexpr keyring::traits t = keyring::traits_of<K>;
+    if constexpr (!in_family<K, family::keyring>) {
+        static_assert(!Report, "tokenvault: Keyring needs `using policy_family = tokenvault::family::keyring;` "
+                               "(see tokenvault/keyring/concept.hpp)");
+        return false;
+    } else if constexpr (!std::movable<K>) {
+        static_assert(!Report, "tokenvault: Keyring needs to be movable (see tokenvault/keyring/concept.hpp)");
+        return false;
+    } else if constexpr (!requires {
+                             { K::tier } -> std::convertible_to<std::string_view>;
+                             { K::persistent } -> std::convertible_to<bool>;
+                             { K::max_item_size } -> std::convertible_to<std::size_t>;
+                         }) {
+        static_assert(!Report, "tokenvault: Keyring needs `static constexpr` tier (std::string_view), "
+                               "persistent (bool) and max_item_size (std::size_t) (see "
+                               "tokenvault/keyring/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(const keyring_options& o) { { K::open(o) } -> std::same_as<result<std::optional<K>>>; }) {
+        static_assert(!Report, "tokenvault: Keyring needs `static result<std::optional<K>> open(const "
+                               "keyring_options&)` (nullopt: not available here; see tokenvault/keyring/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(K& k, const K& ck, std::string_view account, std::span<const std::byte> secret) {
+                             { ck.tier_name() } -> std::convertible_to<std::string_view>;
+                             { k.read(account) } -> std::same_as<result<std::optional<secure_buffer>>>;
+                             { k.write(account, secret) } -> std::same_as<result<void>>;
+                             { k.erase(account) } -> std::same_as<result<bool>>;
+                         }) {
+        static_assert(!Report, "tokenvault: Keyring needs tier_name() const, read(account) -> "
+                               "result<std::optional<secure_buffer>>, write(account, bytes) -> result<void> and "
+                               "erase(account) -> result<bool> (see tokenvault/keyring/concept.hpp)");
+        return false;
+    } else if constexpr (declares_traits<K> && !declares_traits_of<K, keyring::traits>) {
+        static_assert(!Report, "tokenvault: a keyring's optional members go in "
+                               "`static constexpr tokenvault::keyring::traits traits{...};` "
+                               "(see tokenvault/keyring/concept.hpp)");
+        return false;
+    } else if constexpr (t.lists_accounts != has_list_accounts<K>) {
+        static_assert(!Report, "tokenvault: a keyring has `result<std::vector<std::string>> "
+                               "list_accounts(std::string_view)` exactly when its traits say lists_accounts = true "
+                               "(see tokenvault/keyring/concept.hpp)");
+        return false;
+    } else if constexpr (t.chooses_tier != has_chain_members<K>) {
+        static_assert(!Report, "tokenvault: a keyring has chain_name(), contains_tier(), open_tier() and "
+                               "resolution() exactly when its traits say chooses_tier = true (see "
+                               "tokenvault/keyring/concept.hpp)");
+        return false;
+    } else if constexpr (t.ends_chain != has_ends_chain<K>) {
+        static_assert(!Report, "tokenvault: a keyring has `static bool ends_chain(const error&)` exactly when its "
+                               "traits say ends_chain = true (see tokenvault/keyring/concept.hpp)");
+        return false;
+    } else {
+        return true;
+    }
+}
+
+}  // namespace detail
 
 namespace keyring {
 
 /// What every keyring provides; see the top of tokenvault/keyring/concept.hpp.
 template <class K>
-concept keyring_policy = std::movable<K> && requires(K& k, const K& ck, std::string_view account,
-                                                      std::span<const std::byte> secret,
-                                                      const keyring_options& options) {
-    { K::tier } -> std::convertible_to<std::string_view>;
-    { K::persistent } -> std::convertible_to<bool>;
-    { K::max_item_size } -> std::convertible_to<std::size_t>;
-    { K::open(options) } -> std::same_as<result<std::optional<K>>>;
-    { ck.tier_name() } -> std::convertible_to<std::string_view>;
-    { k.read(account) } -> std::same_as<result<std::optional<detail::secure_buffer>>>;
-    { k.write(account, secret) } -> std::same_as<result<void>>;
-    { k.erase(account) } -> std::same_as<result<bool>>;
-};
+concept keyring_policy = tokenvault::detail::keyring_requirements<K, false>();
 
-/// A keyring that can also list its accounts by prefix (optional; see the top of this header).
+/// Fails to compile, naming the first piece K misses, unless K models keyring_policy. Returns true, so
+/// that `static_assert(keyring::check<K>())` gives that one message and no second error.
 template <class K>
-concept enumerable_keyring = keyring_policy<K> && requires(K& k, std::string_view prefix) {
-    { k.list_accounts(prefix) } -> std::same_as<result<std::vector<std::string>>>;
-};
+consteval bool check() {
+    (void)tokenvault::detail::keyring_requirements<K, true>();
+    return true;
+}
+
+/// A keyring that can also list its accounts by prefix (traits lists_accounts).
+template <class K>
+concept enumerable_keyring = keyring_policy<K> && traits_of<K>.lists_accounts;
+
+/// Whether keyring K may hold the key of a persistent file: it persists, or the program accepted that it
+/// does not (allow_volatile<K>, or a chain whose every tier is accepted).
+template <class K>
+inline constexpr bool accepted_key_holder = K::persistent || traits_of<K>.volatile_accepted;
+
+/// The name of keyring K as resolution logs record it: "first_available(secret_service,file)" for a
+/// chain, "file" for one keyring.
+template <class K>
+[[nodiscard]] std::string chain_name() {
+    if constexpr (traits_of<K>.chooses_tier)
+        return K::chain_name();
+    else
+        return std::string(K::tier);
+}
+
+/// Whether error `e` of K::open must end a fallback chain (traits ends_chain), rather than fall through.
+template <class K>
+[[nodiscard]] bool ends_chain(const error& e) {
+    if constexpr (traits_of<K>.ends_chain)
+        return K::ends_chain(e);
+    else
+        return false;
+}
 
 /// Marks a non-persistent keyring K as an accepted key holder for a persistent file: a reboot (keyctl)
 /// or process exit (memory) then loses the key and with it every sealed token. Name it only on purpose.
+/// Everything else is K's: tier, items, and the chain members when K is a chain.
 template <keyring_policy K>
 struct allow_volatile {
+    using policy_family = family::keyring;
     static constexpr std::string_view tier = K::tier;
     static constexpr bool persistent = K::persistent;
     static constexpr std::size_t max_item_size = K::max_item_size;
+    static constexpr keyring::traits traits{.lists_accounts = traits_of<K>.lists_accounts,
+                                            .chooses_tier = traits_of<K>.chooses_tier,
+                                            .volatile_accepted = true,
+                                            .ends_chain = traits_of<K>.ends_chain,
+                                            .add_only = traits_of<K>.add_only};
 
     K inner;
 
     [[nodiscard]] static result<std::optional<allow_volatile>> open(const keyring_options& options) {
-        auto opened = K::open(options);
-        if (!opened) return opened.error();
-        if (!*opened) return std::optional<allow_volatile>{};
-        return std::optional<allow_volatile>{allow_volatile{std::move(**opened)}};
+        return wrap(K::open(options));
     }
     [[nodiscard]] std::string_view tier_name() const { return inner.tier_name(); }
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
@@ -815,145 +1049,562 @@ struct allow_volatile {
         return inner.write(account, secret);
     }
     [[nodiscard]] result<bool> erase(std::string_view account) { return inner.erase(account); }
+
+    /// K's accounts with this prefix (when K lists accounts).
+    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix)
+        requires(traits_of<K>.lists_accounts)
+    {
+        return inner.list_accounts(prefix);
+    }
+    /// Whether an error of K::open ends a fallback chain (when K says some do).
+    [[nodiscard]] static bool ends_chain(const error& e)
+        requires(traits_of<K>.ends_chain)
+    {
+        return K::ends_chain(e);
+    }
+    /// K's chain name (when K is a chain).
+    [[nodiscard]] static std::string chain_name()
+        requires(traits_of<K>.chooses_tier)
+    {
+        return K::chain_name();
+    }
+    /// Whether K's chain has a tier named `name` (when K is a chain).
+    [[nodiscard]] static constexpr bool contains_tier(std::string_view name) noexcept
+        requires(traits_of<K>.chooses_tier)
+    {
+        return K::contains_tier(name);
+    }
+    /// Opens exactly K's tier named `name` (when K is a chain).
+    [[nodiscard]] static result<std::optional<allow_volatile>> open_tier(const keyring_options& options,
+                                                                         std::string_view name)
+        requires(traits_of<K>.chooses_tier)
+    {
+        return wrap(K::open_tier(options, name));
+    }
+    /// The tiers K's chain tried (when K is a chain).
+    [[nodiscard]] const std::vector<tier_attempt>& resolution() const noexcept
+        requires(traits_of<K>.chooses_tier)
+    {
+        return inner.resolution();
+    }
+
+private:
+    static result<std::optional<allow_volatile>> wrap(result<std::optional<K>> opened) {
+        if (!opened) return opened.error();
+        if (!*opened) return std::optional<allow_volatile>{};
+        return std::optional<allow_volatile>{allow_volatile{std::move(**opened)}};
+    }
 };
 
 }  // namespace keyring
 
-namespace detail {
-template <class K>
-struct is_allow_volatile : std::false_type {};
-template <class K>
-struct is_allow_volatile<keyring::allow_volatile<K>> : std::true_type {};
-}  // namespace detail
-
 }  // namespace tokenvault
 // end file tokenvault/keyring/concept.hpp
-
-namespace tokenvault::keyring {
-template <class... K>
-class first_available;
-}  // namespace tokenvault::keyring
-
-namespace tokenvault::diagnostics {
-
-namespace detail_resolution {
-template <class K>
-struct chain_traits {
-    static constexpr bool automatic = false;
-    static std::string name() { return std::string(K::tier); }
-};
-template <class... K>
-struct chain_traits<keyring::first_available<K...>> {
-    static constexpr bool automatic = true;
-    static std::string name() {
-        std::string out = "first_available(";
-        bool first = true;
-        ((out += (first ? "" : ","), out += chain_traits<K>::name(), first = false), ...);
-        return out + ")";
-    }
-};
-template <class K>
-struct chain_traits<keyring::allow_volatile<K>> : chain_traits<K> {};
-}  // namespace detail_resolution
-
-/// The name of keyring K as the resolution log records it, e.g. "first_available(secret_service,file)".
-template <class K>
-[[nodiscard]] std::string keyring_chain_name() {
-    return detail_resolution::chain_traits<K>::name();
-}
-
-/// Whether keyring K resolves its tier automatically (a fallback chain) rather than by configuration.
-template <class K>
-inline constexpr bool resolves_automatically = detail_resolution::chain_traits<K>::automatic;
-
-/// A short, stable word for why a keyring tier did not open ("unavailable", "locked", "timeout", ...).
-template <class = void>
-[[nodiscard]] inline std::string_view short_reason(std::error_code code) noexcept {
-    if (code.category() != error_category()) return "error";
-    switch (static_cast<errc>(code.value())) {
-    case errc::keyring_unavailable: return "unavailable";
-    case errc::keyring_locked: return "locked";
-    case errc::keyring_denied: return "denied";
-    case errc::keyring_timeout: return "timeout";
-    case errc::volatile_collection_refused: return "volatile_refused";
-    case errc::insecure_permissions:
-    case errc::wrong_owner:
-    case errc::symlink_refused: return "unsafe_files";
-    case errc::read_only_store: return "read_only";
-    case errc::corrupt_file: return "corrupt";
-    case errc::damaged_key: return "damaged_key";
-    default: return "error";
-    }
-}
-
-/// Why keyring `k` resolved to its tier: "preferred" (the first tier opened), "<tier>:<short_reason>"
-/// (the first tier that failed before it), or "configured" for a keyring that is not a fallback chain.
-template <class K>
-[[nodiscard]] std::string resolution_reason(const K& k) {
-    if constexpr (requires { k.resolution(); }) {
-        const auto& attempts = k.resolution();
-        if (attempts.empty() || attempts.front().opened) return "preferred";
-        return std::string(attempts.front().tier) + ":" + std::string(short_reason(attempts.front().reason));
-    } else if constexpr (requires { k.inner.resolution(); }) {
-        return resolution_reason(k.inner);
-    } else {
-        return "configured";
-    }
-}
-
-/// Reports that the store at `store_file` opened `keyring` (once, right after it opened). `reason`
-/// overrides the computed one (e.g. "file_header" when a file's header named the tier); `moved` marks
-/// a deliberate move of the data into this tier (a re-seal or a migration), which is never drift.
-template <class Diagnostics, class K>
-void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path& store_file,
-                           std::string_view backend, const K& keyring, std::string_view reason = {},
-                           bool moved = false) noexcept {
-    if constexpr (std::remove_cvref_t<Diagnostics>::enabled) {
-        try {
-            const std::string directory = store_file.parent_path().string();
-            const std::string store = store_file.filename().string();
-            const std::string chain = std::string(backend) + "/" + keyring_chain_name<K>();
-            const std::string why = reason.empty() ? resolution_reason(keyring) : std::string(reason);
-            const std::string tier(keyring.tier_name());
-            diagnostics.on(events::store_resolved{
-                directory,
-                store,
-                {},
-                resolves_automatically<K> ? events::store_mode::automatic : events::store_mode::explicit_tier,
-                chain,
-                tier,
-                why,
-                moved});
-        } catch (...) {  // NOLINT(bugprone-empty-catch): reporting must never fail a token operation
-        }
-    }
-}
-
-}  // namespace tokenvault::diagnostics
-// end file tokenvault/diagnostics/resolution.hpp
-// begin file tokenvault/json.hpp
-// tokenvault/json.hpp: JSON mapping of tokens and bundles.
+// begin file tokenvault/platform/system.hpp
+// tokenvault/platform/system.hpp: who and where tokenvault runs (the light part of the platform layer).
 //
-// Tokens: token_json.hpp. Bundles (docs/FORMAT.md): serialize_bundle writes the text directly into wiped
-// memory (detail/bundle_text.hpp); parse_bundle reads it with a strict pull reader, without an
-// intermediate document (detail/bundle_reader.hpp).
+// current_process_id, user_config_root (the base of the default store directory) and stdin_is_terminal,
+// for headers that need only these (options.hpp); platform.hpp includes it with the rest.
 
-#include <string_view>
-
-// begin file tokenvault/detail/bundle_reader.hpp
-// tokenvault/detail/bundle_reader.hpp: reads a bundle's JSON text straight into a `bundle` (json_cursor.hpp).
+#if defined(_WIN32)
+// begin file tokenvault/platform/win32_system.hpp
+// tokenvault/platform/win32_system.hpp: who and where tokenvault runs, on Windows.
 //
-// Two kinds of failure, kept apart (docs/FORMAT.md): text that is not JSON, or a bundle whose own fields
-// (format, version, entries, last_generation) are wrong, fails the whole read; an entry that does not
-// satisfy the schema is isolated: it goes to bundle::unreadable with its text kept verbatim and the
-// reason, and every other entry loads. No intermediate document, no unwiped copy of a secret.
+// The current process, the base directory of per-user data (the LocalAppData known folder, i.e.
+// %LOCALAPPDATA%: per machine, not roaming, as token stores should be), and whether standard input is a
+// console. Included through platform.hpp only.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+// begin file tokenvault/platform/win32_api.hpp
+// tokenvault/platform/win32_api.hpp: the Windows headers and the small tools every Win32 file shares.
+//
+// Includes <windows.h> (with NOMINMAX for the duration, so std::min and std::max keep working) and the
+// security and shell headers; `unique_handle` owns a HANDLE; `win32_failure` turns GetLastError() into
+// an io_error naming the path and the call. Link: advapi32 (security, Credential Manager), crypt32
+// (DPAPI), shell32 and ole32 (the known folders). Included through platform.hpp only.
+
+#if !defined(_WIN32)
+#error "tokenvault/platform/win32_api.hpp is for Windows; include tokenvault/platform/platform.hpp instead"
+#endif
+
+#if !defined(NOMINMAX)
+#define NOMINMAX
+#define TOKENVAULT_UNDEF_NOMINMAX
+#endif
+#include <windows.h>
+// windows.h first: the headers below rely on its declarations.
+#include <aclapi.h>
+#include <sddl.h>
+#include <shlobj.h>
+#include <wincred.h>
+#include <wincrypt.h>
+#if defined(TOKENVAULT_UNDEF_NOMINMAX)
+#undef NOMINMAX
+#undef TOKENVAULT_UNDEF_NOMINMAX
+#endif
+
+#if defined(_MSC_VER)
+#pragma comment(lib, "advapi32.lib")
+#pragma comment(lib, "crypt32.lib")
+#pragma comment(lib, "shell32.lib")
+#pragma comment(lib, "ole32.lib")
+#endif
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+// begin file tokenvault/platform/common.hpp
+// tokenvault/platform/common.hpp: the parts of the platform layer that are the same on every OS.
+//
+// The types both implementations return (file identity, a file's bytes, lock modes and wait reports),
+// saturating conversions of file times, and small portable helpers (random names, UTC timestamps, the
+// parent of a path, error contexts). platform.hpp includes it before the OS implementation; nothing here
+// touches an OS header.
+
+#include <sodium.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <ratio>
+#include <span>
+#include <string>
+#include <vector>
+
+
+namespace tokenvault::platform {
+
+/// What identifies one version of a file: the change check compares these instead of re-reading.
+struct file_identity {
+    std::uint64_t dev = 0;      ///< device (POSIX); 0 on Windows
+    std::uint64_t ino = 0;      ///< inode number (POSIX), creation time (Windows): a rename-based rewrite changes it
+    std::uint64_t size = 0;     ///< size in bytes
+    std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch (saturated)
+    std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch (saturated)
+    /// Field-wise equality.
+    friend bool operator==(const file_identity&, const file_identity&) = default;
+};
+
+/// Ordinary heap bytes, for files whose content is useless without a key (ciphertext): locked memory
+/// costs a mapping, mlock and page faults per read, tens of microseconds for a 50 KB file.
+class plain_bytes {
+public:
+    explicit plain_bytes(std::size_t size) : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
+    [[nodiscard]] std::byte* data() noexcept { return data_.get(); }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
+
+private:
+    std::unique_ptr<std::byte[]> data_;
+    std::size_t size_;
+};
+
+/// A file read by `read_private_file`: its bytes (in secure memory unless asked otherwise) and the
+/// identity they belong to.
+template <class Bytes = detail::secure_buffer>
+struct basic_private_file {
+    Bytes bytes;             ///< the whole content
+    file_identity identity;  ///< identity of the version that was read
+};
+/// A private file read into secure memory.
+using private_file = basic_private_file<>;
+
+/// A file of another tool, read without changing it: its bytes and the identity (mtime) they belong to.
+struct foreign_file {
+    detail::secure_buffer bytes;  ///< the whole content
+    file_identity identity;       ///< identity of the version read (mtime_ns is the time it was last written)
+};
+
+/// Whether a file lock excludes every other holder or only exclusive ones.
+enum class lock_mode { exclusive, shared };
+
+/// How an acquisition went: whether another holder made it wait, and for how long.
+struct lock_wait {
+    bool contended = false;              ///< another holder had the lock at the first attempt
+    std::chrono::nanoseconds waited{0};  ///< time from the call to acquisition (or to the timeout)
+};
+
+/// What `inspect_path` found at a path (for tools that explain a store; no content is read).
+struct path_report {
+    bool exists = false;        ///< something is there
+    bool link = false;          ///< it is a symbolic link or another reparse point (not followed)
+    bool expected_kind = false;  ///< it is a directory (when one was asked for) or a regular file
+    bool owned_by_user = false;  ///< the current user owns it
+    bool private_access = false;  ///< no other user may access it (files) or write to it (directories)
+    std::string owner;          ///< the owner, as the OS names it ("uid 1000", a SID)
+    std::string access;         ///< the access rules, as the OS shows them ("0700", "owner-only DACL")
+};
+
+/// `seconds` + `nanoseconds` since the epoch as one count of nanoseconds, clamped to the int64 range (file
+/// times of years beyond 2262 or before 1677 saturate instead of overflowing).
+[[nodiscard]] constexpr std::int64_t saturating_epoch_ns(std::int64_t seconds, std::int64_t nanoseconds) noexcept {
+    constexpr std::int64_t ns_per_s = 1'000'000'000;
+    constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
+    if (seconds > max / ns_per_s) return max;
+    if (seconds < min / ns_per_s) return min;
+    const std::int64_t whole = seconds * ns_per_s;
+    if (nanoseconds > 0 && whole > max - nanoseconds) return max;
+    if (nanoseconds < 0 && whole < min - nanoseconds) return min;
+    return whole + nanoseconds;
+}
+
+/// A count of nanoseconds since the epoch as a time point of clock `C` (a clock that counts in
+/// nanoseconds or coarser, as every standard clock does, so the conversion cannot overflow).
+template <class C = std::chrono::system_clock>
+[[nodiscard]] constexpr typename C::time_point epoch_ns_to_time_point(std::int64_t ns) noexcept {
+    using duration = typename C::duration;
+    static_assert(std::ratio_less_equal_v<std::nano, typename duration::period>,
+                  "tokenvault: epoch_ns_to_time_point needs a clock that counts in nanoseconds or coarser");
+    return typename C::time_point{std::chrono::duration_cast<duration>(std::chrono::nanoseconds{ns})};
+}
+
+/// The directory that holds `p` ("." for a bare file name).
+template <class = void>
+[[nodiscard]] inline std::filesystem::path parent_directory_of(const std::filesystem::path& p) {
+    auto parent = p.parent_path();
+    return parent.empty() ? std::filesystem::path(".") : parent;
+}
+
+/// Whether `name` names a file in a directory and nothing else: not empty, not "." or "..", no separator;
+/// on Windows also no drive or stream colon and no device name (CON, NUL, COM1, ...).
+template <class = void>
+[[nodiscard]] inline bool is_plain_file_name(const std::string& name) {
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) return false;
+#if defined(_WIN32)
+    if (name.find_first_of("\\:*?\"<>|") != std::string::npos) return false;
+    std::string stem = name.substr(0, name.find('.'));
+    for (auto& c : stem) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    for (const char* device : {"CON", "PRN", "AUX", "NUL"})
+        if (stem == device) return false;
+    if (stem.size() == 4 && (stem.rfind("COM", 0) == 0 || stem.rfind("LPT", 0) == 0) && stem[3] >= '0' &&
+        stem[3] <= '9')
+        return false;
+    if (name.back() == '.' || name.back() == ' ') return false;  // Windows drops them: another file's name
+#endif
+    return true;
+}
+
+/// Lowercase hex of `n` random bytes from libsodium.
+template <class = void>
+[[nodiscard]] inline result<std::string> random_hex(std::size_t n) {
+    TOKENVAULT_TRY(detail::ensure_sodium());
+    std::vector<unsigned char> raw(n);
+    randombytes_buf(raw.data(), raw.size());
+    std::string hex(n * 2 + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
+    hex.pop_back();
+    return hex;
+}
+
+/// The UTC time now as yyyymmddThhmmssZ.
+template <class = void>
+[[nodiscard]] inline std::string utc_timestamp() {
+    using namespace std::chrono;
+    const auto now = floor<seconds>(system_clock::now());
+    const auto day = floor<days>(now);
+    const year_month_day date{day};
+    const hh_mm_ss<seconds> time{now - day};
+    char text[32] = {};
+    const auto two = [&](char* at, unsigned value) {
+        at[0] = static_cast<char>('0' + value / 10 % 10);
+        at[1] = static_cast<char>('0' + value % 10);
+    };
+    const int y = static_cast<int>(date.year());
+    if (y < 0 || y > 9999) return "00000000T000000Z";
+    two(text, static_cast<unsigned>(y / 100));
+    two(text + 2, static_cast<unsigned>(y % 100));
+    two(text + 4, static_cast<unsigned>(date.month()));
+    two(text + 6, static_cast<unsigned>(date.day()));
+    text[8] = 'T';
+    two(text + 9, static_cast<unsigned>(time.hours().count()));
+    two(text + 11, static_cast<unsigned>(time.minutes().count()));
+    two(text + 13, static_cast<unsigned>(time.seconds().count()));
+    text[15] = 'Z';
+    return std::string(text, 16);
+}
+
+/// An io_error whose context names the path, the failing call and the OS reason (never data).
+template <class = void>
+[[nodiscard]] inline error io_failure_text(const std::filesystem::path& p, const char* call, const std::string& reason) {
+    return error{errc::io_error, p.string() + " (" + call + ": " + reason + ")"};
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/common.hpp
+
+namespace tokenvault::platform {
+
+/// Owns a Windows HANDLE and closes it on destruction. Move-only.
+class unique_handle {
+public:
+    unique_handle() noexcept = default;
+    /// Takes ownership of `h` (INVALID_HANDLE_VALUE or null for none).
+    explicit unique_handle(HANDLE h) noexcept : handle_(h == nullptr ? INVALID_HANDLE_VALUE : h) {}
+    unique_handle(unique_handle&& other) noexcept : handle_(std::exchange(other.handle_, INVALID_HANDLE_VALUE)) {}
+    unique_handle& operator=(unique_handle&& other) noexcept {
+        if (this != &other) {
+            reset();
+            handle_ = std::exchange(other.handle_, INVALID_HANDLE_VALUE);
+        }
+        return *this;
+    }
+    unique_handle(const unique_handle&) = delete;
+    unique_handle& operator=(const unique_handle&) = delete;
+    ~unique_handle() { reset(); }
+
+    /// The handle, or INVALID_HANDLE_VALUE.
+    [[nodiscard]] HANDLE get() const noexcept { return handle_; }
+    /// Whether a handle is held.
+    [[nodiscard]] bool valid() const noexcept { return handle_ != INVALID_HANDLE_VALUE; }
+    /// Closes now; the Windows error of CloseHandle (0 on success).
+    [[nodiscard]] DWORD close() noexcept {
+        if (!valid()) return 0;
+        return ::CloseHandle(std::exchange(handle_, INVALID_HANDLE_VALUE)) ? 0 : ::GetLastError();
+    }
+    /// Closes, ignoring errors (for paths that already fail).
+    void reset() noexcept { (void)close(); }
+
+private:
+    HANDLE handle_ = INVALID_HANDLE_VALUE;
+};
+
+/// The open file the portable layer holds (lock files): a HANDLE here.
+using native_file = unique_handle;
+
+/// An io_error whose context names the path, the failing call and the Windows error (never data).
+template <class = void>
+[[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, DWORD err) {
+    return io_failure_text(p, call, "Windows error " + std::to_string(err));
+}
+
+/// Whether `err` says nothing is at the path (or a directory on the way is missing).
+[[nodiscard]] inline bool win32_absent(DWORD err) noexcept {
+    return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND || err == ERROR_INVALID_NAME ||
+           err == ERROR_BAD_NETPATH || err == ERROR_DIRECTORY;
+}
+
+/// A FILETIME (100 ns ticks since 1601) as ns since the Unix epoch, saturated.
+[[nodiscard]] constexpr std::int64_t filetime_to_epoch_ns(std::uint64_t ticks) noexcept {
+    constexpr std::uint64_t ticks_1601_to_1970 = 116'444'736'000'000'000ULL;
+    constexpr std::int64_t ticks_per_s = 10'000'000;
+    const std::int64_t since_epoch = ticks >= ticks_1601_to_1970
+                                         ? static_cast<std::int64_t>(
+                                               std::min<std::uint64_t>(ticks - ticks_1601_to_1970, INT64_MAX))
+                                         : -static_cast<std::int64_t>(ticks_1601_to_1970 - ticks);
+    return saturating_epoch_ns(since_epoch / ticks_per_s, (since_epoch % ticks_per_s) * 100);
+}
+
+/// The 64-bit value of a FILETIME.
+[[nodiscard]] constexpr std::uint64_t ticks_of(const FILETIME& t) noexcept {
+    return (static_cast<std::uint64_t>(t.dwHighDateTime) << 32) | t.dwLowDateTime;
+}
+
+/// The 64-bit value of a LARGE_INTEGER time.
+[[nodiscard]] constexpr std::uint64_t ticks_of(const LARGE_INTEGER& t) noexcept {
+    return static_cast<std::uint64_t>(t.QuadPart);
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/win32_api.hpp
+
+namespace tokenvault::platform {
+
+/// Identifies a process of this machine.
+using process_id = std::uint64_t;
+
+/// The id of the calling process.
+[[nodiscard]] inline process_id current_process_id() noexcept { return ::GetCurrentProcessId(); }
+
+/// Where per-user, per-machine application data lives: the LocalAppData known folder; errc::invalid_argument
+/// when Windows cannot say (no user profile loaded).
+template <class = void>
+[[nodiscard]] inline result<std::filesystem::path> user_config_root() {
+    // FOLDERID_LocalAppData, spelled out so that no uuid library is needed.
+    static constexpr GUID local_app_data = {
+        0xF1B32785, 0x6FBA, 0x4FCF, {0x9D, 0x55, 0x7B, 0x8E, 0x7F, 0x15, 0x70, 0x91}};
+    PWSTR found = nullptr;
+    const HRESULT rc = ::SHGetKnownFolderPath(local_app_data, KF_FLAG_DEFAULT, nullptr, &found);
+    std::filesystem::path root;
+    if (SUCCEEDED(rc) && found != nullptr) root = std::filesystem::path(found);
+    ::CoTaskMemFree(found);
+    if (root.empty() || !root.is_absolute())
+        return error{errc::invalid_argument,
+                     "no default store directory: Windows names no LocalAppData folder for this user (HRESULT " +
+                         std::to_string(static_cast<unsigned long>(rc)) + "): set store_options::directory"};
+    return root;
+}
+
+/// Whether standard input is a console (a person could answer a question).
+[[nodiscard]] inline bool stdin_is_terminal() noexcept {
+    DWORD mode = 0;
+    return ::GetConsoleMode(::GetStdHandle(STD_INPUT_HANDLE), &mode) != 0;
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/win32_system.hpp
+#else
+// begin file tokenvault/platform/posix_system.hpp
+// tokenvault/platform/posix_system.hpp: who and where tokenvault runs, on POSIX.
+//
+// The current process, the base directory of per-user configuration ($XDG_CONFIG_HOME, else
+// $HOME/.config, else the home directory in the user database: never a path relative to the working
+// directory), and whether standard input is a terminal. Included through platform.hpp only.
+
+#include <pwd.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+
+namespace tokenvault::platform {
+
+/// Identifies a process of this machine.
+using process_id = std::uint64_t;
+
+/// The id of the calling process (a forked child gets its own).
+[[nodiscard]] inline process_id current_process_id() noexcept { return static_cast<process_id>(::getpid()); }
+
+/// Closes a file descriptor (a socket, say) that its owner no longer needs; errors are not reported.
+inline void close_descriptor(int fd) noexcept { (void)::close(fd); }
+
+/// The home directory of the effective user in the user database (getpwuid_r); empty when there is none.
+template <class = void>
+[[nodiscard]] inline std::filesystem::path user_database_home() {
+    const long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buffer(hint > 0 ? static_cast<std::size_t>(hint) : std::size_t{16384});
+    struct passwd entry {};
+    struct passwd* found = nullptr;
+    for (;;) {
+        const int rc = ::getpwuid_r(::geteuid(), &entry, buffer.data(), buffer.size(), &found);
+        if (rc == ERANGE && buffer.size() < (std::size_t{1} << 20)) {
+            buffer.resize(buffer.size() * 2);
+            continue;
+        }
+        if (rc != 0 || found == nullptr || found->pw_dir == nullptr || found->pw_dir[0] != '/') return {};
+        return std::filesystem::path(found->pw_dir);
+    }
+}
+
+/// Where per-user configuration lives: $XDG_CONFIG_HOME if absolute, else $HOME/.config if $HOME is
+/// absolute, else <home from the user database>/.config; errc::invalid_argument when none is known.
+template <class = void>
+[[nodiscard]] inline result<std::filesystem::path> user_config_root() {
+    if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/')
+        return std::filesystem::path(xdg);
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/')
+        return std::filesystem::path(home) / ".config";
+    if (auto home = user_database_home(); !home.empty()) return home / ".config";
+    return error{errc::invalid_argument,
+                 "no default store directory: neither XDG_CONFIG_HOME nor HOME is an absolute path, and the "
+                 "user database has no home directory for uid " +
+                     std::to_string(::geteuid()) + ": set HOME, or set store_options::directory"};
+}
+
+/// Whether standard input is a terminal (a person could answer a question).
+[[nodiscard]] inline bool stdin_is_terminal() noexcept { return ::isatty(STDIN_FILENO) != 0; }
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/posix_system.hpp
+#endif
+// end file tokenvault/platform/system.hpp
+
+namespace tokenvault {
+
+/// Run-time options of a token store.
+struct store_options {
+    std::string app_name = "tokenvault";            ///< names the directory and the keyring service
+    std::filesystem::path directory;                ///< empty: store_directory() picks the default
+    std::string file_name = "tokens.sealed";        ///< the bundle file inside `directory`
+    std::chrono::milliseconds lock_timeout{10000};  ///< bound on every lock wait
+    /// What only keyrings read (call timeout, secret_service's session collection): keyring/concept.hpp.
+    tokenvault::keyring_settings keyring_settings;
+
+    /// The directory the store uses: `directory`, else the default for `app_name`, else why there is none.
+    [[nodiscard]] result<std::filesystem::path> store_directory() const {
+        if (!directory.empty()) return directory;
+        auto root = platform::user_config_root();
+        if (!root) return root.error();
+        return *root / app_name;
+    }
+    /// store_directory(), or an empty path when there is none (backends then fail with directory_error()).
+    [[nodiscard]] std::filesystem::path resolved_directory() const {
+        auto found = store_directory();
+        return found ? *found : std::filesystem::path{};
+    }
+    /// Why the store has no directory (no home directory known), or nullopt when it has one.
+    [[nodiscard]] std::optional<error> directory_error() const {
+        auto found = store_directory();
+        if (found) return std::nullopt;
+        return found.error();
+    }
+    /// Options for the store's keyring: keyring_settings, the app name as service, and a `keyring`
+    /// sub-directory.
+    [[nodiscard]] keyring_options keyring() const {
+        keyring_options k;
+        static_cast<tokenvault::keyring_settings&>(k) = keyring_settings;
+        k.service = app_name;
+        if (auto dir = resolved_directory(); !dir.empty()) k.directory = dir / "keyring";
+        return k;
+    }
+    /// The default directory of `app` (platform::user_config_root() / app), or an empty path when no home
+    /// directory is known.
+    [[nodiscard]] static std::filesystem::path default_directory(const std::string& app) {
+        auto root = platform::user_config_root();
+        return root ? *root / app : std::filesystem::path{};
+    }
+};
+
+/// What a store hands to its backend and migration policies on every call.
+template <class Cipher, class Diagnostics>
+struct store_context {
+    using cipher = Cipher;
+    Diagnostics& diagnostics;       ///< where events go
+    const store_options& options;   ///< the store's options
+};
+
+}  // namespace tokenvault
+// end file tokenvault/options.hpp
+
+namespace tokenvault::detail {
+
+/// Stands for the store's cipher in archetype_context: a policy's signatures must not depend on which.
+struct archetype_cipher {};
+
+/// A context with a stand-in cipher and no diagnostics, used to check the backend and migration contracts.
+using archetype_context = store_context<archetype_cipher, diagnostics::none>;
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/archetype_context.hpp
+// begin file tokenvault/entry.hpp
+// tokenvault/entry.hpp: a stored credential (`entry`), its secret-free summary (`entry_info`), and the
+// `bundle` of entries that a backend persists as one unit.
+//
+// Every write of an entry bumps its generation; compare-and-swap and erase_if compare it, so a caller
+// changes an entry only if nobody else changed it since the caller read it.
+
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
+#include <unordered_map>
+#include <vector>
 
 // begin file tokenvault/credential_id.hpp
 // tokenvault/credential_id.hpp: the identity of a stored credential.
@@ -1208,21 +1859,6 @@ struct std::hash<tokenvault::credential_id> {
     }
 };
 // end file tokenvault/credential_id.hpp
-// begin file tokenvault/entry.hpp
-// tokenvault/entry.hpp: a stored credential (`entry`), its secret-free summary (`entry_info`), and the
-// `bundle` of entries that a backend persists as one unit.
-//
-// Every write of an entry bumps its generation; compare-and-swap and erase_if compare it, so a caller
-// changes an entry only if nobody else changed it since the caller read it.
-
-#include <cstdint>
-#include <map>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <unordered_map>
-#include <vector>
-
 // begin file tokenvault/token.hpp
 // tokenvault/token.hpp: the OAuth token and the string type that holds its secrets.
 //
@@ -1431,6 +2067,790 @@ namespace detail {
 
 }  // namespace tokenvault
 // end file tokenvault/entry.hpp
+
+namespace tokenvault::backend {
+
+/// The optional members of a backend, with their defaults (see the top of this header).
+struct traits {
+    bool reload_before_write = false;  ///< reload before every write, whatever changed() says
+};
+
+/// The traits of backend B: what it declares, else the defaults.
+template <class B>
+inline constexpr traits traits_of = tokenvault::detail::declared_traits<B, traits>;
+
+}  // namespace tokenvault::backend
+
+namespace tokenvault::detail {
+
+/// The backend contract, one requirement at a time: with `Report`, the first one B misses fails to
+/// compile with a message naming it. backend_policy<B> and backend::check<B>() both read this.
+template <class B, bool Report>
+consteval bool backend_requirements() {
+    if constexpr (!in_family<B, family::backend>) {
+        static_assert(!Report, "tokenvault: Backend needs `using policy_family = tokenvault::family::backend;` "
+                               "(see tokenvault/backend/concept.hpp)");
+        return false;
+    } else if constexpr (!requires {
+                             { B::persistent } -> std::convertible_to<bool>;
+                             { B::shared } -> std::convertible_to<bool>;
+                             { B::uses_cipher } -> std::convertible_to<bool>;
+                         }) {
+        static_assert(!Report, "tokenvault: Backend needs `static constexpr bool` persistent, shared and "
+                               "uses_cipher (see tokenvault/backend/concept.hpp)");
+        return false;
+    } else if constexpr (!std::constructible_from<B, const store_options&>) {
+        static_assert(!Report, "tokenvault: Backend needs a constructor taking `const store_options&` "
+                               "(see tokenvault/backend/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(const B& b) {
+                             { b.lock_path() } -> std::same_as<std::optional<std::filesystem::path>>;
+                         }) {
+        static_assert(!Report, "tokenvault: Backend needs `std::optional<std::filesystem::path> lock_path() "
+                               "const` (see tokenvault/backend/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(B& b, archetype_context& c) { { b.load(c) } -> std::same_as<result<bundle>>; }) {
+        static_assert(!Report, "tokenvault: Backend needs `result<bundle> load(Context&)` "
+                               "(see tokenvault/backend/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(B& b, archetype_context& c) { { b.changed(c) } -> std::same_as<result<bool>>; }) {
+        static_assert(!Report, "tokenvault: Backend needs `result<bool> changed(Context&)` "
+                               "(see tokenvault/backend/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(B& b, archetype_context& c, const bundle& x) {
+                             { b.save(c, x) } -> std::same_as<result<void>>;
+                         }) {
+        static_assert(!Report, "tokenvault: Backend needs `result<void> save(Context&, const bundle&)` "
+                               "(see tokenvault/backend/concept.hpp)");
+        return false;
+    } else if constexpr (declares_traits<B> && !declares_traits_of<B, backend::traits>) {
+        static_assert(!Report, "tokenvault: a backend's optional members go in "
+                               "`static constexpr tokenvault::backend::traits traits{...};` "
+                               "(see tokenvault/backend/concept.hpp)");
+        return false;
+    } else if constexpr (requires { B::reload_before_write; }) {
+        static_assert(!Report, "tokenvault: declare reload_before_write in the backend's traits: "
+                               "`static constexpr tokenvault::backend::traits traits{.reload_before_write = true};` "
+                               "(a member outside traits is read by nobody)");
+        return false;
+    } else {
+        return true;
+    }
+}
+
+}  // namespace tokenvault::detail
+
+namespace tokenvault::backend {
+
+/// What every backend provides; see the top of tokenvault/backend/concept.hpp.
+template <class B>
+concept backend_policy = tokenvault::detail::backend_requirements<B, false>();
+
+/// Fails to compile, naming the first piece B misses, unless B models backend_policy. Returns true, so
+/// that `static_assert(backend::check<B>())` gives that one message and no second error.
+template <class B>
+consteval bool check() {
+    (void)tokenvault::detail::backend_requirements<B, true>();
+    return true;
+}
+
+}  // namespace tokenvault::backend
+// end file tokenvault/backend/concept.hpp
+// begin file tokenvault/cipher/concept.hpp
+// tokenvault/cipher/concept.hpp: the cipher contract (how a persisted bundle is sealed).
+//
+// A cipher C is stateless and provides `using policy_family = tokenvault::family::cipher;`, `C::id` (one
+// byte written into file headers: cipher/catalog.hpp lists the ids in use), `C::name`, `C::key_size`,
+// `C::nonce_size`, `C::tag_size`, `C::writes_plaintext`, `C::available()` (a run-time check such as AES
+// hardware; never a crash), and static `seal` / `open` over caller-provided spans. `open` reports a failed
+// authentication as errc::corrupt_file. It may assume spans have the sizes it declares.
+// Optional, declared as `static constexpr tokenvault::cipher::traits traits{.name = value};`:
+//   max_messages_per_key  (unbounded)  seals one key may make; backend::sealed_file rotates the key
+//                                      at half of it (random 12-byte nonces: 2^32)
+//   plaintext_opted_in    (false)      writes_plaintext, chosen on purpose (cipher::plaintext_opt_in)
+// `cipher::check<C>()` names the first missing piece; `cipher_policy<C>` is the same test, silently.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+
+namespace tokenvault::cipher {
+
+/// The optional members of a cipher, with their defaults (see the top of this header).
+struct traits {
+    std::uint64_t max_messages_per_key = ~std::uint64_t{0};  ///< seals one key may make
+    bool plaintext_opted_in = false;                          ///< plaintext on disk, chosen on purpose
+};
+
+/// The traits of cipher C: what it declares, else the defaults.
+template <class C>
+inline constexpr traits traits_of = tokenvault::detail::declared_traits<C, traits>;
+
+}  // namespace tokenvault::cipher
+
+namespace tokenvault::detail {
+
+/// The cipher contract, one requirement at a time: with `Report`, the first one C misses fails to compile
+/// with a message naming it. cipher_policy<C> and cipher::check<C>() both read this.
+template <class C, bool Report>
+consteval bool cipher_requirements() {
+    if constexpr (!in_family<C, family::cipher>) {
+        static_assert(!Report, "tokenvault: Cipher needs `using policy_family = tokenvault::family::cipher;` "
+                               "(see tokenvault/cipher/concept.hpp)");
+        return false;
+    } else if constexpr (!requires { { C::id } -> std::convertible_to<std::uint8_t>; }) {
+        static_assert(!Report, "tokenvault: Cipher needs `static constexpr std::uint8_t id`, the byte file "
+                               "headers record (see tokenvault/cipher/catalog.hpp for the ids in use)");
+        return false;
+    } else if constexpr (!requires { { C::name } -> std::convertible_to<std::string_view>; }) {
+        static_assert(!Report, "tokenvault: Cipher needs `static constexpr std::string_view name` "
+                               "(see tokenvault/cipher/concept.hpp)");
+        return false;
+    } else if constexpr (!requires {
+                             { C::key_size } -> std::convertible_to<std::size_t>;
+                             { C::nonce_size } -> std::convertible_to<std::size_t>;
+                             { C::tag_size } -> std::convertible_to<std::size_t>;
+                         }) {
+        static_assert(!Report, "tokenvault: Cipher needs `static constexpr std::size_t` key_size, nonce_size "
+                               "and tag_size (see tokenvault/cipher/concept.hpp)");
+        return false;
+    } else if constexpr (!requires { { C::writes_plaintext } -> std::convertible_to<bool>; }) {
+        static_assert(!Report, "tokenvault: Cipher needs `static constexpr bool writes_plaintext` "
+                               "(see tokenvault/cipher/concept.hpp)");
+        return false;
+    } else if constexpr (!requires { { C::available() } -> std::same_as<result<void>>; }) {
+        static_assert(!Report, "tokenvault: Cipher needs `static result<void> available()` "
+                               "(see tokenvault/cipher/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(std::span<const std::byte> in, std::span<std::byte> out) {
+                             { C::seal(in, in, in, in, out) } -> std::same_as<result<void>>;  // key, nonce, ad, plain
+                             { C::open(in, in, in, in, out) } -> std::same_as<result<void>>;  // key, nonce, ad, sealed
+                         }) {
+        static_assert(!Report, "tokenvault: Cipher needs static seal(key, nonce, ad, in, out) and "
+                               "open(key, nonce, ad, in, out) over std::span<const std::byte> (out: "
+                               "std::span<std::byte>) returning result<void> (see tokenvault/cipher/concept.hpp)");
+        return false;
+    } else if constexpr (declares_traits<C> && !declares_traits_of<C, cipher::traits>) {
+        static_assert(!Report, "tokenvault: a cipher's optional members go in "
+                               "`static constexpr tokenvault::cipher::traits traits{...};` "
+                               "(see tokenvault/cipher/concept.hpp)");
+        return false;
+    } else if constexpr (requires { C::max_messages_per_key; }) {
+        static_assert(!Report, "tokenvault: declare max_messages_per_key in the cipher's traits: "
+                               "`static constexpr tokenvault::cipher::traits traits{.max_messages_per_key = N};` "
+                               "(a member outside traits is read by nobody)");
+        return false;
+    } else if constexpr (requires { C::plaintext_opted_in; }) {
+        static_assert(!Report, "tokenvault: declare plaintext_opted_in in the cipher's traits: "
+                               "`static constexpr tokenvault::cipher::traits traits{.plaintext_opted_in = true};` "
+                               "(a member outside traits is read by nobody)");
+        return false;
+    } else {
+        return true;
+    }
+}
+
+}  // namespace tokenvault::detail
+
+namespace tokenvault::cipher {
+
+/// What every cipher provides; see the top of tokenvault/cipher/concept.hpp.
+template <class C>
+concept cipher_policy = tokenvault::detail::cipher_requirements<C, false>();
+
+/// Fails to compile, naming the first piece C misses, unless C models cipher_policy. Returns true, so
+/// that `static_assert(cipher::check<C>())` gives that one message and no second error.
+template <class C>
+consteval bool check() {
+    (void)tokenvault::detail::cipher_requirements<C, true>();
+    return true;
+}
+
+}  // namespace tokenvault::cipher
+// end file tokenvault/cipher/concept.hpp
+// begin file tokenvault/locking/concept.hpp
+// tokenvault/locking/concept.hpp: the locking contract (how concurrent readers and writers are serialised).
+//
+// A locking policy L provides `using policy_family = tokenvault::family::locking;`, `L::thread_safe`,
+// `L::cross_process`, the guard types `shared_guard`, `exclusive_guard` and `store_guard`,
+// `lock_shared()` and `lock_exclusive()` (in-process guards, infallible), and `lock_store(path, timeout,
+// report)`, which takes the cross-process store lock on `path` (a no-op for in-process policies) and
+// reports how long it waited. A store takes lock_exclusive() before lock_store(), and holds the store lock
+// only for local work.
+// Optional, declared as `static constexpr tokenvault::locking::traits traits{.name = value};`:
+//   shared_store_lock  (false)  L also has `lock_store_shared(path, timeout, report)`, a cross-process
+//                               lock that readers share; the store takes it for loads
+// `locking::check<L>()` names the first missing piece; `locking_policy<L>` is the same test, silently.
+
+#include <chrono>
+#include <concepts>
+#include <filesystem>
+
+
+namespace tokenvault::locking {
+
+/// How long a lock acquisition waited, and whether another holder made it wait.
+struct wait_report {
+    bool contended = false;
+    std::chrono::nanoseconds waited{0};
+};
+
+/// The optional members of a locking policy, with their defaults (see the top of this header).
+struct traits {
+    bool shared_store_lock = false;  ///< lock_store_shared() exists: loads share the cross-process lock
+};
+
+/// The traits of locking policy L: what it declares, else the defaults.
+template <class L>
+inline constexpr traits traits_of = tokenvault::detail::declared_traits<L, traits>;
+
+/// The guard of a policy that has nothing to lock.
+struct no_guard {
+    no_guard() = default;
+    no_guard(no_guard&&) noexcept = default;
+    no_guard& operator=(no_guard&&) noexcept = default;
+};
+
+}  // namespace tokenvault::locking
+
+namespace tokenvault::detail {
+
+/// Whether L has `lock_store_shared(path, timeout, report)` returning its store guard.
+template <class L>
+concept has_shared_store_lock =
+    requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t, locking::wait_report& r) {
+        { l.lock_store_shared(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
+    };
+
+/// The locking contract, one requirement at a time: with `Report`, the first one L misses fails to
+/// compile with a message naming it. locking_policy<L> and locking::check<L>() both read this.
+template <class L, bool Report>
+consteval bool locking_requirements() {
+    if constexpr (!in_family<L, family::locking>) {
+        static_assert(!Report, "tokenvault: Locking needs `using policy_family = tokenvault::family::locking;` "
+                               "(see tokenvault/locking/concept.hpp)");
+        return false;
+    } else if constexpr (!requires {
+                             { L::thread_safe } -> std::convertible_to<bool>;
+                             { L::cross_process } -> std::convertible_to<bool>;
+                         }) {
+        static_assert(!Report, "tokenvault: Locking needs `static constexpr bool` thread_safe and cross_process "
+                               "(see tokenvault/locking/concept.hpp)");
+        return false;
+    } else if constexpr (!requires {
+                             typename L::shared_guard;
+                             typename L::exclusive_guard;
+                             typename L::store_guard;
+                         }) {
+        static_assert(!Report, "tokenvault: Locking needs the guard types shared_guard, exclusive_guard and "
+                               "store_guard (locking::no_guard where there is nothing to hold; see "
+                               "tokenvault/locking/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(L& l) {
+                             { l.lock_shared() } -> std::same_as<typename L::shared_guard>;
+                             { l.lock_exclusive() } -> std::same_as<typename L::exclusive_guard>;
+                         }) {
+        static_assert(!Report, "tokenvault: Locking needs `shared_guard lock_shared()` and "
+                               "`exclusive_guard lock_exclusive()` (see tokenvault/locking/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t,
+                                   locking::wait_report& r) {
+                             { l.lock_store(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
+                         }) {
+        static_assert(!Report, "tokenvault: Locking needs lock_store(path, timeout, wait_report&) returning "
+                               "result<store_guard> (see tokenvault/locking/concept.hpp)");
+        return false;
+    } else if constexpr (declares_traits<L> && !declares_traits_of<L, locking::traits>) {
+        static_assert(!Report, "tokenvault: a locking policy's optional members go in "
+                               "`static constexpr tokenvault::locking::traits traits{...};` "
+                               "(see tokenvault/locking/concept.hpp)");
+        return false;
+    } else if constexpr (locking::traits_of<L>.shared_store_lock && !has_shared_store_lock<L>) {
+        static_assert(!Report, "tokenvault: this locking policy's traits say shared_store_lock, so it needs "
+                               "lock_store_shared(path, timeout, wait_report&) returning result<store_guard>");
+        return false;
+    } else if constexpr (!locking::traits_of<L>.shared_store_lock && has_shared_store_lock<L>) {
+        static_assert(!Report, "tokenvault: this locking policy has lock_store_shared(): declare it, "
+                               "`static constexpr tokenvault::locking::traits traits{.shared_store_lock = true};`, "
+                               "or the store never calls it");
+        return false;
+    } else {
+        return true;
+    }
+}
+
+}  // namespace tokenvault::detail
+
+namespace tokenvault::locking {
+
+/// What every locking policy provides; see the top of tokenvault/locking/concept.hpp.
+template <class L>
+concept locking_policy = tokenvault::detail::locking_requirements<L, false>();
+
+/// Fails to compile, naming the first piece L misses, unless L models locking_policy. Returns true, so
+/// that `static_assert(locking::check<L>())` gives that one message and no second error.
+template <class L>
+consteval bool check() {
+    (void)tokenvault::detail::locking_requirements<L, true>();
+    return true;
+}
+
+}  // namespace tokenvault::locking
+// end file tokenvault/locking/concept.hpp
+// begin file tokenvault/migration/concept.hpp
+// tokenvault/migration/concept.hpp: the migration contract (older layouts drained on first load).
+//
+// A migration policy M provides `using policy_family = tokenvault::family::migration;`, a constructor from
+// `store_options`, `M::enabled`, `import_into(ctx, bundle&)` (adds legacy entries the bundle does not hold
+// yet; the current store wins; true when the bundle must be saved: it changed, or legacy data awaits
+// deletion) and `after_persist(ctx)` (deletes the legacy data it imported, called only after the bundle that
+// holds them is durable). Both run under the store lock; failures never lose data.
+// Optional, declared as `static constexpr tokenvault::migration::traits traits{.name = value};`:
+//   deletes_source       (false)  after_persist deletes legacy data: the backend must then be persistent
+//   precedence           (0)      rank among keyring layouts in a chain (1 bundle, 2 per-item; 0: none)
+//   persist_failed_hook  (false)  M has `void persist_failed(ctx, const error&)`: the store calls it when
+//                                 the save after an import failed (else it reports events::migration)
+//   forget_hook          (false)  M has `result<bool> forget(ctx, const credential_id&)`: logout calls
+//                                 it so that a legacy source cannot bring a logged-out credential back
+// `migration::check<M>()` names the first missing piece; `migration_policy<M>` is the same test, silently.
+
+#include <concepts>
+
+
+namespace tokenvault::migration {
+
+/// The optional members of a migration policy, with their defaults (see the top of this header).
+struct traits {
+    bool deletes_source = false;       ///< after_persist deletes what was migrated
+    int precedence = 0;                ///< rank among keyring layouts in a chain (0: no constraint)
+    bool persist_failed_hook = false;  ///< has persist_failed(ctx, const error&)
+    bool forget_hook = false;          ///< has forget(ctx, const credential_id&) -> result<bool>
+};
+
+/// The traits of migration policy M: what it declares, else the defaults.
+template <class M>
+inline constexpr traits traits_of = tokenvault::detail::declared_traits<M, traits>;
+
+}  // namespace tokenvault::migration
+
+namespace tokenvault::detail {
+
+/// Whether M has `persist_failed(ctx, const error&)`.
+template <class M>
+concept has_persist_failed = requires(M& m, archetype_context& c, const error& why) { m.persist_failed(c, why); };
+
+/// Whether M has `forget(ctx, const credential_id&)` returning result<bool>.
+template <class M>
+concept has_forget = requires(M& m, archetype_context& c, const credential_id& id) {
+    { m.forget(c, id) } -> std::same_as<result<bool>>;
+};
+
+/// The migration contract, one requirement at a time: with `Report`, the first one M misses fails to
+/// compile with a message naming it. migration_policy<M> and migration::check<M>() both read this.
+template <class M, bool Report>
+consteval bool migration_requirements() {
+    constexpr migration::traits t = migration::traits_of<M>;
+    if constexpr (!in_family<M, family::migration>) {
+        static_assert(!Report, "tokenvault: Migration needs `using policy_family = "
+                               "tokenvault::family::migration;` (see tokenvault/migration/concept.hpp)");
+        return false;
+    } else if constexpr (!requires { { M::enabled } -> std::convertible_to<bool>; }) {
+        static_assert(!Report, "tokenvault: Migration needs `static constexpr bool enabled` "
+                               "(see tokenvault/migration/concept.hpp)");
+        return false;
+    } else if constexpr (!std::constructible_from<M, const store_options&>) {
+        static_assert(!Report, "tokenvault: Migration needs a constructor taking `const store_options&` "
+                               "(see tokenvault/migration/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(M& m, archetype_context& c, bundle& b) {
+                             { m.import_into(c, b) } -> std::same_as<result<bool>>;
+                         }) {
+        static_assert(!Report, "tokenvault: Migration needs `result<bool> import_into(Context&, bundle&)` "
+                               "(see tokenvault/migration/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(M& m, archetype_context& c) {
+                             { m.after_persist(c) } -> std::same_as<result<void>>;
+                         }) {
+        static_assert(!Report, "tokenvault: Migration needs `result<void> after_persist(Context&)`, which "
+                               "deletes legacy data once the new copy is durable (see "
+                               "tokenvault/migration/concept.hpp)");
+        return false;
+    } else if constexpr (declares_traits<M> && !declares_traits_of<M, migration::traits>) {
+        static_assert(!Report, "tokenvault: a migration's optional members go in "
+                               "`static constexpr tokenvault::migration::traits traits{...};` "
+                               "(see tokenvault/migration/concept.hpp)");
+        return false;
+    } else if constexpr (requires { M::deletes_source; } || requires { M::precedence; }) {
+        static_assert(!Report, "tokenvault: declare deletes_source and precedence in the migration's traits: "
+                               "`static constexpr tokenvault::migration::traits traits{.deletes_source = true};` "
+                               "(a member outside traits is read by nobody)");
+        return false;
+    } else if constexpr (t.persist_failed_hook != has_persist_failed<M>) {
+        static_assert(!Report, "tokenvault: a migration has `void persist_failed(Context&, const error&)` "
+                               "exactly when its traits say persist_failed_hook = true (the store calls it only "
+                               "then; see tokenvault/migration/concept.hpp)");
+        return false;
+    } else if constexpr (t.forget_hook != has_forget<M>) {
+        static_assert(!Report, "tokenvault: a migration has `result<bool> forget(Context&, const credential_id&)` "
+                               "exactly when its traits say forget_hook = true (logout calls it only then; see "
+                               "tokenvault/migration/concept.hpp)");
+        return false;
+    } else {
+        return true;
+    }
+}
+
+}  // namespace tokenvault::detail
+
+namespace tokenvault::migration {
+
+/// What every migration policy provides; see the top of tokenvault/migration/concept.hpp.
+template <class M>
+concept migration_policy = tokenvault::detail::migration_requirements<M, false>();
+
+/// Fails to compile, naming the first piece M misses, unless M models migration_policy. Returns true, so
+/// that `static_assert(migration::check<M>())` gives that one message and no second error.
+template <class M>
+consteval bool check() {
+    (void)tokenvault::detail::migration_requirements<M, true>();
+    return true;
+}
+
+}  // namespace tokenvault::migration
+// end file tokenvault/migration/concept.hpp
+// begin file tokenvault/provider/concept.hpp
+// tokenvault/provider/concept.hpp: the token provider contract (where new tokens come from).
+//
+// A provider P is what credential_manager (lifecycle.hpp) calls when a stored token will not do:
+// `refresh(current)` at the token endpoint, returning a `refresh_result` (refreshed, rejected =
+// invalid_grant, failed = keep the credential), and `authorize()`, the full login, returning
+// `result<token>`. Both run outside every store lock, under the credential lock. Providers need no
+// policy_family: credential_manager takes one per call.
+// Optional, declared as `static constexpr tokenvault::provider_traits traits{.name = value};`:
+//   revokes  (false)  P has `result<void> revoke(const token&)`: RFC 7009 revocation, which
+//                     `credential_manager::logout(id, provider)` calls after the local logout (best effort)
+// A new optional member is added as a field of `provider_traits`, its row in detail::provider_requirements
+// (declared exactly when present), and the call behind `if constexpr (provider_traits_of<P>.name)` in
+// credential_manager.
+// `check_provider<P>()` names the first missing piece; `token_provider<P>` is the same test, silently.
+
+#include <concepts>
+#include <string>
+#include <utility>
+
+
+namespace tokenvault {
+
+/// How a provider's refresh ended.
+enum class refresh_outcome {
+    refreshed,  ///< a new token was issued
+    rejected,   ///< definitive: the refresh token is dead (invalid_grant); the credential is erased
+    failed,     ///< transient or unusable answer: the stored credential is kept, the error returned
+};
+
+/// What `token_provider::refresh` returns: a new token, a definitive rejection, or a failure.
+class refresh_result {
+public:
+    /// A new token; fields it leaves empty (refresh token, scopes, client) keep their previous values.
+    [[nodiscard]] static refresh_result refreshed(token issued) { return refresh_result(std::move(issued)); }
+    /// The authorization server said invalid_grant: the refresh token is revoked, expired or reused.
+    [[nodiscard]] static refresh_result rejected(std::string context = "token endpoint: invalid_grant") {
+        return refresh_result(refresh_outcome::rejected, error{errc::provider_rejected, std::move(context)});
+    }
+    /// Anything else (network, timeout, 5xx, garbage): the stored credential is kept and `why` returned.
+    [[nodiscard]] static refresh_result failed(error why) {
+        return refresh_result(refresh_outcome::failed, std::move(why));
+    }
+
+    /// Which of the three outcomes this is.
+    [[nodiscard]] refresh_outcome outcome() const noexcept { return outcome_; }
+    /// The issued token; only valid when outcome() is refreshed.
+    [[nodiscard]] token& issued() noexcept { return *state_; }
+    /// The error; only valid when outcome() is rejected or failed.
+    [[nodiscard]] const error& failure() const noexcept { return state_.error(); }
+
+private:
+    explicit refresh_result(token issued) : outcome_(refresh_outcome::refreshed), state_(std::move(issued)) {}
+    refresh_result(refresh_outcome outcome, error why) : outcome_(outcome), state_(std::move(why)) {}
+
+    refresh_outcome outcome_;
+    result<token> state_;  // the token, or the rejection or failure
+};
+
+/// The optional members of a provider, with their defaults (see the top of this header).
+struct provider_traits {
+    bool revokes = false;  ///< has `result<void> revoke(const token&)` (RFC 7009)
+};
+
+/// The traits of provider P: what it declares, else the defaults.
+template <class P>
+inline constexpr provider_traits provider_traits_of = detail::declared_traits<P, provider_traits>;
+
+namespace detail {
+
+/// The provider contract, one requirement at a time: with `Report`, the first one P misses fails to
+/// compile with a message naming it. token_provider<P> and check_provider<P>() both read this.
+template <class P, bool Report>
+consteval bool provider_requirements() {
+    if constexpr (!requires(P& p, const token& t) { p.refresh(t); }) {
+        static_assert(!Report,
+                      "tokenvault: the provider needs `tokenvault::refresh_result refresh(const "
+                      "tokenvault::token&)`, called with the stored token when it has expired (see "
+                      "tokenvault/provider/concept.hpp)");
+        return false;
+    } else if constexpr (!requires(P& p, const token& t) {
+                             { p.refresh(t) } -> std::same_as<refresh_result>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: the provider's refresh() must return tokenvault::refresh_result "
+                      "(refresh_result::refreshed(token), ::rejected() for invalid_grant, ::failed(error) "
+                      "otherwise); read_token_response() builds one from a token endpoint response");
+        return false;
+    } else if constexpr (!requires(P& p) { p.authorize(); }) {
+        static_assert(!Report,
+                      "tokenvault: the provider needs `tokenvault::result<tokenvault::token> authorize()`, the "
+                      "full login; a provider that cannot log in returns errc::not_logged_in from it");
+        return false;
+    } else if constexpr (!requires(P& p) {
+                             { p.authorize() } -> std::same_as<result<token>>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: the provider's authorize() must return tokenvault::result<tokenvault::token>");
+        return false;
+    } else if constexpr (declares_traits<P> && !declares_traits_of<P, provider_traits>) {
+        static_assert(!Report, "tokenvault: a provider's optional members go in "
+                               "`static constexpr tokenvault::provider_traits traits{...};` "
+                               "(see tokenvault/provider/concept.hpp)");
+        return false;
+    } else if constexpr (provider_traits_of<P>.revokes != requires(P& p, const token& t) {
+                             { p.revoke(t) } -> std::same_as<result<void>>;
+                         }) {
+        static_assert(!Report, "tokenvault: a provider has `tokenvault::result<void> revoke(const "
+                               "tokenvault::token&)` exactly when its traits say revokes = true: declare "
+                               "`static constexpr tokenvault::provider_traits traits{.revokes = true};` "
+                               "(see tokenvault/provider/concept.hpp)");
+        return false;
+    } else {
+        return true;
+    }
+}
+
+}  // namespace detail
+
+/// A source of tokens: `refresh(current)` at the token endpoint, `authorize()` for a full login.
+template <class P>
+concept token_provider = detail::provider_requirements<P, false>();
+
+/// A provider that can also revoke a logged-out token at the server (traits revokes).
+template <class P>
+concept token_revoker = token_provider<P> && provider_traits_of<P>.revokes;
+
+/// Fails to compile, naming the first piece P misses, unless P models token_provider. Returns true, so
+/// that `static_assert(check_provider<P>())` gives that one message and no second error.
+template <class P>
+consteval bool check_provider() {
+    (void)detail::provider_requirements<P, true>();
+    return true;
+}
+
+}  // namespace tokenvault
+// end file tokenvault/provider/concept.hpp
+
+// begin file tokenvault/backend/keyring_bundle.hpp
+// tokenvault/backend/keyring_bundle.hpp: backend::keyring_bundle<K>, the bundle in one keyring item.
+//
+// One keyring read per instance, then the store's cache; a stamp file beside the lock changes on every
+// write, so reads see other processes' writes with one lstat, and every write reloads the item first
+// (traits reload_before_write). A bundle over K::max_item_size (Windows: 2560 bytes) is refused before writing;
+// an item that does not parse is refused, never overwritten. Assumes load/save under the store lock.
+
+#include <sodium.h>
+
+#include <array>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+// begin file tokenvault/detail/temp_files.hpp
+// tokenvault/detail/temp_files.hpp: removing the temp files that writers killed mid-write left behind.
+//
+// The durable atomic write (posix_file.hpp) writes `<dir>/.<name>.tmp-<16 hex>` and renames it over
+// `<dir>/<name>`; a writer killed before the rename leaves the temp file, which may hold a secret (the file
+// keyring's passphrase). Every component that writes such files calls `remove_stale_temp_files` while it
+// holds the lock all writers of those files take, so no live writer's temp file can be removed.
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace tokenvault::detail {
+
+/// The temp-file name prefix of the atomic write for a target named `name`: ".<name>.tmp-".
+template <class = void>
+[[nodiscard]] inline std::string temp_file_prefix(std::string_view name) {
+    std::string prefix = ".";
+    prefix.append(name);
+    prefix.append(".tmp-");
+    return prefix;
+}
+
+/// The target name of an atomic write's temp file named `name` (".<target>.tmp-<16 hex>"), or "" when
+/// `name` is not such a temp file name.
+template <class = void>
+[[nodiscard]] inline std::string_view temp_file_target(std::string_view name) noexcept {
+    constexpr std::string_view marker = ".tmp-";
+    constexpr std::size_t hex_digits = 16;
+    if (name.size() < 1 + 1 + marker.size() + hex_digits || name.front() != '.') return {};
+    const auto suffix = name.substr(name.size() - hex_digits);
+    for (const char c : suffix)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+    const auto rest = name.substr(0, name.size() - hex_digits);
+    if (rest.size() < 1 + 1 + marker.size() || rest.substr(rest.size() - marker.size()) != marker) return {};
+    return rest.substr(1, rest.size() - 1 - marker.size());
+}
+
+/// Removes the regular files (never a symlink's target, never a directory) in `directory` that are temp
+/// files of an atomic write whose target name satisfies `is_target(std::string_view)`. Call it holding the
+/// lock every writer of those targets holds. Best effort: returns how many were removed.
+template <class IsTarget>
+std::size_t remove_stale_temp_files(const std::filesystem::path& directory, IsTarget&& is_target) noexcept {
+    std::size_t removed = 0;
+    try {
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            const auto target = temp_file_target(name);
+            if (target.empty() || !is_target(target)) continue;
+            std::error_code type_ec;
+            if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular || type_ec)
+                continue;
+            std::error_code remove_ec;
+            if (std::filesystem::remove(it->path(), remove_ec) && !remove_ec) ++removed;
+        }
+    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort; the next writer tries again
+    }
+    return removed;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/temp_files.hpp
+// begin file tokenvault/diagnostics/resolution.hpp
+// tokenvault/diagnostics/resolution.hpp: how a backend reports the keyring tier it resolved.
+//
+// A backend that opens a keyring calls `report_store_resolved(ctx.diagnostics, file, "sealed_file",
+// keyring)` once, right after the keyring opened: it names the keyring chain, says whether the tier was
+// chosen by a fallback chain (automatic) or configured (explicit), and why (the first tier that failed
+// and its low-cardinality reason). With a disabled diagnostics policy (diagnostics::none) it is empty.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+
+namespace tokenvault::diagnostics {
+
+/// Whether keyring K resolves its tier automatically (a fallback chain: keyring traits chooses_tier)
+/// rather than by configuration.
+template <class K>
+inline constexpr bool resolves_automatically = keyring::traits_of<K>.chooses_tier;
+
+/// A short, stable word for why a keyring tier did not open ("unavailable", "locked", "timeout", ...).
+template <class = void>
+[[nodiscard]] inline std::string_view short_reason(std::error_code code) noexcept {
+    if (code.category() != error_category()) return "error";
+    switch (static_cast<errc>(code.value())) {
+    case errc::keyring_unavailable: return "unavailable";
+    case errc::keyring_locked: return "locked";
+    case errc::keyring_denied: return "denied";
+    case errc::keyring_timeout: return "timeout";
+    case errc::volatile_collection_refused: return "volatile_refused";
+    case errc::insecure_permissions:
+    case errc::wrong_owner:
+    case errc::symlink_refused: return "unsafe_files";
+    case errc::read_only_store: return "read_only";
+    case errc::corrupt_file: return "corrupt";
+    case errc::damaged_key: return "damaged_key";
+    default: return "error";
+    }
+}
+
+/// Why keyring `k` resolved to its tier: "preferred" (the first tier opened), "<tier>:<short_reason>"
+/// (the first tier that failed before it), or "configured" for a keyring that is not a fallback chain.
+template <class K>
+[[nodiscard]] std::string resolution_reason(const K& k) {
+    if constexpr (resolves_automatically<K>) {
+        const auto& attempts = k.resolution();
+        if (attempts.empty() || attempts.front().opened) return "preferred";
+        return std::string(attempts.front().tier) + ":" + std::string(short_reason(attempts.front().reason));
+    } else {
+        return "configured";
+    }
+}
+
+/// Reports that the store at `store_file` opened `keyring` (once, right after it opened). `reason`
+/// overrides the computed one (e.g. "file_header" when a file's header named the tier); `moved` marks
+/// a deliberate move of the data into this tier (a re-seal or a migration), which is never drift.
+template <class Diagnostics, class K>
+void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path& store_file,
+                           std::string_view backend, const K& keyring, std::string_view reason = {},
+                           bool moved = false) noexcept {
+    if constexpr (std::remove_cvref_t<Diagnostics>::enabled) {
+        try {
+            const std::string directory = store_file.parent_path().string();
+            const std::string store = store_file.filename().string();
+            const std::string chain = std::string(backend) + "/" + keyring::chain_name<K>();
+            const std::string why = reason.empty() ? resolution_reason(keyring) : std::string(reason);
+            const std::string tier(keyring.tier_name());
+            diagnostics.on(events::store_resolved{
+                directory,
+                store,
+                {},
+                resolves_automatically<K> ? events::store_mode::automatic : events::store_mode::explicit_tier,
+                chain,
+                tier,
+                why,
+                moved});
+        } catch (...) {  // NOLINT(bugprone-empty-catch): reporting must never fail a token operation
+        }
+    }
+}
+
+}  // namespace tokenvault::diagnostics
+// end file tokenvault/diagnostics/resolution.hpp
+// begin file tokenvault/json.hpp
+// tokenvault/json.hpp: JSON mapping of tokens and bundles.
+//
+// Tokens: token_json.hpp. Bundles (docs/FORMAT.md): serialize_bundle writes the text directly into wiped
+// memory (detail/bundle_text.hpp); parse_bundle reads it with a strict pull reader, without an
+// intermediate document (detail/bundle_reader.hpp).
+
+#include <string_view>
+
+// begin file tokenvault/detail/bundle_reader.hpp
+// tokenvault/detail/bundle_reader.hpp: reads a bundle's JSON text straight into a `bundle` (json_cursor.hpp).
+//
+// Two kinds of failure, kept apart (docs/FORMAT.md): text that is not JSON, or a bundle whose own fields
+// (format, version, entries, last_generation) are wrong, fails the whole read; an entry that does not
+// satisfy the schema is isolated: it goes to bundle::unreadable with its text kept verbatim and the
+// reason, and every other entry loads. No intermediate document, no unwiped copy of a secret.
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
 // begin file tokenvault/token_json.hpp
 // tokenvault/token_json.hpp: the token JSON schema: its limits, one reader and one writer.
 //
@@ -3200,430 +4620,7 @@ template <class = void>
 // owner-only protected DACL, the current user as owner, never a reparse point. Paths are
 // std::filesystem::path throughout (wide on Windows). Errors are values; contexts name paths, never data.
 
-// begin file tokenvault/platform/common.hpp
-// tokenvault/platform/common.hpp: the parts of the platform layer that are the same on every OS.
-//
-// The types both implementations return (file identity, a file's bytes, lock modes and wait reports),
-// saturating conversions of file times, and small portable helpers (random names, UTC timestamps, the
-// parent of a path, error contexts). platform.hpp includes it before the OS implementation; nothing here
-// touches an OS header.
 
-#include <sodium.h>
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <filesystem>
-#include <limits>
-#include <memory>
-#include <ratio>
-#include <span>
-#include <string>
-#include <vector>
-
-
-namespace tokenvault::platform {
-
-/// What identifies one version of a file: the change check compares these instead of re-reading.
-struct file_identity {
-    std::uint64_t dev = 0;      ///< device (POSIX); 0 on Windows
-    std::uint64_t ino = 0;      ///< inode number (POSIX), creation time (Windows): a rename-based rewrite changes it
-    std::uint64_t size = 0;     ///< size in bytes
-    std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch (saturated)
-    std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch (saturated)
-    /// Field-wise equality.
-    friend bool operator==(const file_identity&, const file_identity&) = default;
-};
-
-/// Ordinary heap bytes, for files whose content is useless without a key (ciphertext): locked memory
-/// costs a mapping, mlock and page faults per read, tens of microseconds for a 50 KB file.
-class plain_bytes {
-public:
-    explicit plain_bytes(std::size_t size) : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
-    [[nodiscard]] std::byte* data() noexcept { return data_.get(); }
-    [[nodiscard]] std::size_t size() const noexcept { return size_; }
-    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
-
-private:
-    std::unique_ptr<std::byte[]> data_;
-    std::size_t size_;
-};
-
-/// A file read by `read_private_file`: its bytes (in secure memory unless asked otherwise) and the
-/// identity they belong to.
-template <class Bytes = detail::secure_buffer>
-struct basic_private_file {
-    Bytes bytes;             ///< the whole content
-    file_identity identity;  ///< identity of the version that was read
-};
-/// A private file read into secure memory.
-using private_file = basic_private_file<>;
-
-/// A file of another tool, read without changing it: its bytes and the identity (mtime) they belong to.
-struct foreign_file {
-    detail::secure_buffer bytes;  ///< the whole content
-    file_identity identity;       ///< identity of the version read (mtime_ns is the time it was last written)
-};
-
-/// Whether a file lock excludes every other holder or only exclusive ones.
-enum class lock_mode { exclusive, shared };
-
-/// How an acquisition went: whether another holder made it wait, and for how long.
-struct lock_wait {
-    bool contended = false;              ///< another holder had the lock at the first attempt
-    std::chrono::nanoseconds waited{0};  ///< time from the call to acquisition (or to the timeout)
-};
-
-/// What `inspect_path` found at a path (for tools that explain a store; no content is read).
-struct path_report {
-    bool exists = false;        ///< something is there
-    bool link = false;          ///< it is a symbolic link or another reparse point (not followed)
-    bool expected_kind = false;  ///< it is a directory (when one was asked for) or a regular file
-    bool owned_by_user = false;  ///< the current user owns it
-    bool private_access = false;  ///< no other user may access it (files) or write to it (directories)
-    std::string owner;          ///< the owner, as the OS names it ("uid 1000", a SID)
-    std::string access;         ///< the access rules, as the OS shows them ("0700", "owner-only DACL")
-};
-
-/// `seconds` + `nanoseconds` since the epoch as one count of nanoseconds, clamped to the int64 range (file
-/// times of years beyond 2262 or before 1677 saturate instead of overflowing).
-[[nodiscard]] constexpr std::int64_t saturating_epoch_ns(std::int64_t seconds, std::int64_t nanoseconds) noexcept {
-    constexpr std::int64_t ns_per_s = 1'000'000'000;
-    constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
-    constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
-    if (seconds > max / ns_per_s) return max;
-    if (seconds < min / ns_per_s) return min;
-    const std::int64_t whole = seconds * ns_per_s;
-    if (nanoseconds > 0 && whole > max - nanoseconds) return max;
-    if (nanoseconds < 0 && whole < min - nanoseconds) return min;
-    return whole + nanoseconds;
-}
-
-/// A count of nanoseconds since the epoch as a time point of clock `C` (a clock that counts in
-/// nanoseconds or coarser, as every standard clock does, so the conversion cannot overflow).
-template <class C = std::chrono::system_clock>
-[[nodiscard]] constexpr typename C::time_point epoch_ns_to_time_point(std::int64_t ns) noexcept {
-    using duration = typename C::duration;
-    static_assert(std::ratio_less_equal_v<std::nano, typename duration::period>,
-                  "tokenvault: epoch_ns_to_time_point needs a clock that counts in nanoseconds or coarser");
-    return typename C::time_point{std::chrono::duration_cast<duration>(std::chrono::nanoseconds{ns})};
-}
-
-/// The directory that holds `p` ("." for a bare file name).
-template <class = void>
-[[nodiscard]] inline std::filesystem::path parent_directory_of(const std::filesystem::path& p) {
-    auto parent = p.parent_path();
-    return parent.empty() ? std::filesystem::path(".") : parent;
-}
-
-/// Whether `name` names a file in a directory and nothing else: not empty, not "." or "..", no separator;
-/// on Windows also no drive or stream colon and no device name (CON, NUL, COM1, ...).
-template <class = void>
-[[nodiscard]] inline bool is_plain_file_name(const std::string& name) {
-    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) return false;
-#if defined(_WIN32)
-    if (name.find_first_of("\\:*?\"<>|") != std::string::npos) return false;
-    std::string stem = name.substr(0, name.find('.'));
-    for (auto& c : stem) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
-    for (const char* device : {"CON", "PRN", "AUX", "NUL"})
-        if (stem == device) return false;
-    if (stem.size() == 4 && (stem.rfind("COM", 0) == 0 || stem.rfind("LPT", 0) == 0) && stem[3] >= '0' &&
-        stem[3] <= '9')
-        return false;
-    if (name.back() == '.' || name.back() == ' ') return false;  // Windows drops them: another file's name
-#endif
-    return true;
-}
-
-/// Lowercase hex of `n` random bytes from libsodium.
-template <class = void>
-[[nodiscard]] inline result<std::string> random_hex(std::size_t n) {
-    TOKENVAULT_TRY(detail::ensure_sodium());
-    std::vector<unsigned char> raw(n);
-    randombytes_buf(raw.data(), raw.size());
-    std::string hex(n * 2 + 1, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
-    hex.pop_back();
-    return hex;
-}
-
-/// The UTC time now as yyyymmddThhmmssZ.
-template <class = void>
-[[nodiscard]] inline std::string utc_timestamp() {
-    using namespace std::chrono;
-    const auto now = floor<seconds>(system_clock::now());
-    const auto day = floor<days>(now);
-    const year_month_day date{day};
-    const hh_mm_ss<seconds> time{now - day};
-    char text[32] = {};
-    const auto two = [&](char* at, unsigned value) {
-        at[0] = static_cast<char>('0' + value / 10 % 10);
-        at[1] = static_cast<char>('0' + value % 10);
-    };
-    const int y = static_cast<int>(date.year());
-    if (y < 0 || y > 9999) return "00000000T000000Z";
-    two(text, static_cast<unsigned>(y / 100));
-    two(text + 2, static_cast<unsigned>(y % 100));
-    two(text + 4, static_cast<unsigned>(date.month()));
-    two(text + 6, static_cast<unsigned>(date.day()));
-    text[8] = 'T';
-    two(text + 9, static_cast<unsigned>(time.hours().count()));
-    two(text + 11, static_cast<unsigned>(time.minutes().count()));
-    two(text + 13, static_cast<unsigned>(time.seconds().count()));
-    text[15] = 'Z';
-    return std::string(text, 16);
-}
-
-/// An io_error whose context names the path, the failing call and the OS reason (never data).
-template <class = void>
-[[nodiscard]] inline error io_failure_text(const std::filesystem::path& p, const char* call, const std::string& reason) {
-    return error{errc::io_error, p.string() + " (" + call + ": " + reason + ")"};
-}
-
-}  // namespace tokenvault::platform
-// end file tokenvault/platform/common.hpp
-
-// begin file tokenvault/platform/system.hpp
-// tokenvault/platform/system.hpp: who and where tokenvault runs (the light part of the platform layer).
-//
-// current_process_id, user_config_root (the base of the default store directory) and stdin_is_terminal,
-// for headers that need only these (options.hpp); platform.hpp includes it with the rest.
-
-#if defined(_WIN32)
-// begin file tokenvault/platform/win32_system.hpp
-// tokenvault/platform/win32_system.hpp: who and where tokenvault runs, on Windows.
-//
-// The current process, the base directory of per-user data (the LocalAppData known folder, i.e.
-// %LOCALAPPDATA%: per machine, not roaming, as token stores should be), and whether standard input is a
-// console. Included through platform.hpp only.
-
-#include <cstdint>
-#include <filesystem>
-#include <string>
-
-// begin file tokenvault/platform/win32_api.hpp
-// tokenvault/platform/win32_api.hpp: the Windows headers and the small tools every Win32 file shares.
-//
-// Includes <windows.h> (with NOMINMAX for the duration, so std::min and std::max keep working) and the
-// security and shell headers; `unique_handle` owns a HANDLE; `win32_failure` turns GetLastError() into
-// an io_error naming the path and the call. Link: advapi32 (security, Credential Manager), crypt32
-// (DPAPI), shell32 and ole32 (the known folders). Included through platform.hpp only.
-
-#if !defined(_WIN32)
-#error "tokenvault/platform/win32_api.hpp is for Windows; include tokenvault/platform/platform.hpp instead"
-#endif
-
-#if !defined(NOMINMAX)
-#define NOMINMAX
-#define TOKENVAULT_UNDEF_NOMINMAX
-#endif
-#include <windows.h>
-// windows.h first: the headers below rely on its declarations.
-#include <aclapi.h>
-#include <sddl.h>
-#include <shlobj.h>
-#include <wincred.h>
-#include <wincrypt.h>
-#if defined(TOKENVAULT_UNDEF_NOMINMAX)
-#undef NOMINMAX
-#undef TOKENVAULT_UNDEF_NOMINMAX
-#endif
-
-#if defined(_MSC_VER)
-#pragma comment(lib, "advapi32.lib")
-#pragma comment(lib, "crypt32.lib")
-#pragma comment(lib, "shell32.lib")
-#pragma comment(lib, "ole32.lib")
-#endif
-
-#include <algorithm>
-#include <cstdint>
-#include <filesystem>
-#include <string>
-#include <utility>
-
-
-namespace tokenvault::platform {
-
-/// Owns a Windows HANDLE and closes it on destruction. Move-only.
-class unique_handle {
-public:
-    unique_handle() noexcept = default;
-    /// Takes ownership of `h` (INVALID_HANDLE_VALUE or null for none).
-    explicit unique_handle(HANDLE h) noexcept : handle_(h == nullptr ? INVALID_HANDLE_VALUE : h) {}
-    unique_handle(unique_handle&& other) noexcept : handle_(std::exchange(other.handle_, INVALID_HANDLE_VALUE)) {}
-    unique_handle& operator=(unique_handle&& other) noexcept {
-        if (this != &other) {
-            reset();
-            handle_ = std::exchange(other.handle_, INVALID_HANDLE_VALUE);
-        }
-        return *this;
-    }
-    unique_handle(const unique_handle&) = delete;
-    unique_handle& operator=(const unique_handle&) = delete;
-    ~unique_handle() { reset(); }
-
-    /// The handle, or INVALID_HANDLE_VALUE.
-    [[nodiscard]] HANDLE get() const noexcept { return handle_; }
-    /// Whether a handle is held.
-    [[nodiscard]] bool valid() const noexcept { return handle_ != INVALID_HANDLE_VALUE; }
-    /// Closes now; the Windows error of CloseHandle (0 on success).
-    [[nodiscard]] DWORD close() noexcept {
-        if (!valid()) return 0;
-        return ::CloseHandle(std::exchange(handle_, INVALID_HANDLE_VALUE)) ? 0 : ::GetLastError();
-    }
-    /// Closes, ignoring errors (for paths that already fail).
-    void reset() noexcept { (void)close(); }
-
-private:
-    HANDLE handle_ = INVALID_HANDLE_VALUE;
-};
-
-/// The open file the portable layer holds (lock files): a HANDLE here.
-using native_file = unique_handle;
-
-/// An io_error whose context names the path, the failing call and the Windows error (never data).
-template <class = void>
-[[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, DWORD err) {
-    return io_failure_text(p, call, "Windows error " + std::to_string(err));
-}
-
-/// Whether `err` says nothing is at the path (or a directory on the way is missing).
-[[nodiscard]] inline bool win32_absent(DWORD err) noexcept {
-    return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND || err == ERROR_INVALID_NAME ||
-           err == ERROR_BAD_NETPATH || err == ERROR_DIRECTORY;
-}
-
-/// A FILETIME (100 ns ticks since 1601) as ns since the Unix epoch, saturated.
-[[nodiscard]] constexpr std::int64_t filetime_to_epoch_ns(std::uint64_t ticks) noexcept {
-    constexpr std::uint64_t ticks_1601_to_1970 = 116'444'736'000'000'000ULL;
-    constexpr std::int64_t ticks_per_s = 10'000'000;
-    const std::int64_t since_epoch = ticks >= ticks_1601_to_1970
-                                         ? static_cast<std::int64_t>(
-                                               std::min<std::uint64_t>(ticks - ticks_1601_to_1970, INT64_MAX))
-                                         : -static_cast<std::int64_t>(ticks_1601_to_1970 - ticks);
-    return saturating_epoch_ns(since_epoch / ticks_per_s, (since_epoch % ticks_per_s) * 100);
-}
-
-/// The 64-bit value of a FILETIME.
-[[nodiscard]] constexpr std::uint64_t ticks_of(const FILETIME& t) noexcept {
-    return (static_cast<std::uint64_t>(t.dwHighDateTime) << 32) | t.dwLowDateTime;
-}
-
-/// The 64-bit value of a LARGE_INTEGER time.
-[[nodiscard]] constexpr std::uint64_t ticks_of(const LARGE_INTEGER& t) noexcept {
-    return static_cast<std::uint64_t>(t.QuadPart);
-}
-
-}  // namespace tokenvault::platform
-// end file tokenvault/platform/win32_api.hpp
-
-namespace tokenvault::platform {
-
-/// Identifies a process of this machine.
-using process_id = std::uint64_t;
-
-/// The id of the calling process.
-[[nodiscard]] inline process_id current_process_id() noexcept { return ::GetCurrentProcessId(); }
-
-/// Where per-user, per-machine application data lives: the LocalAppData known folder; errc::invalid_argument
-/// when Windows cannot say (no user profile loaded).
-template <class = void>
-[[nodiscard]] inline result<std::filesystem::path> user_config_root() {
-    // FOLDERID_LocalAppData, spelled out so that no uuid library is needed.
-    static constexpr GUID local_app_data = {
-        0xF1B32785, 0x6FBA, 0x4FCF, {0x9D, 0x55, 0x7B, 0x8E, 0x7F, 0x15, 0x70, 0x91}};
-    PWSTR found = nullptr;
-    const HRESULT rc = ::SHGetKnownFolderPath(local_app_data, KF_FLAG_DEFAULT, nullptr, &found);
-    std::filesystem::path root;
-    if (SUCCEEDED(rc) && found != nullptr) root = std::filesystem::path(found);
-    ::CoTaskMemFree(found);
-    if (root.empty() || !root.is_absolute())
-        return error{errc::invalid_argument,
-                     "no default store directory: Windows names no LocalAppData folder for this user (HRESULT " +
-                         std::to_string(static_cast<unsigned long>(rc)) + "): set store_options::directory"};
-    return root;
-}
-
-/// Whether standard input is a console (a person could answer a question).
-[[nodiscard]] inline bool stdin_is_terminal() noexcept {
-    DWORD mode = 0;
-    return ::GetConsoleMode(::GetStdHandle(STD_INPUT_HANDLE), &mode) != 0;
-}
-
-}  // namespace tokenvault::platform
-// end file tokenvault/platform/win32_system.hpp
-#else
-// begin file tokenvault/platform/posix_system.hpp
-// tokenvault/platform/posix_system.hpp: who and where tokenvault runs, on POSIX.
-//
-// The current process, the base directory of per-user configuration ($XDG_CONFIG_HOME, else
-// $HOME/.config, else the home directory in the user database: never a path relative to the working
-// directory), and whether standard input is a terminal. Included through platform.hpp only.
-
-#include <pwd.h>
-#include <sys/types.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <string>
-#include <vector>
-
-
-namespace tokenvault::platform {
-
-/// Identifies a process of this machine.
-using process_id = std::uint64_t;
-
-/// The id of the calling process (a forked child gets its own).
-[[nodiscard]] inline process_id current_process_id() noexcept { return static_cast<process_id>(::getpid()); }
-
-/// Closes a file descriptor (a socket, say) that its owner no longer needs; errors are not reported.
-inline void close_descriptor(int fd) noexcept { (void)::close(fd); }
-
-/// The home directory of the effective user in the user database (getpwuid_r); empty when there is none.
-template <class = void>
-[[nodiscard]] inline std::filesystem::path user_database_home() {
-    const long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-    std::vector<char> buffer(hint > 0 ? static_cast<std::size_t>(hint) : std::size_t{16384});
-    struct passwd entry {};
-    struct passwd* found = nullptr;
-    for (;;) {
-        const int rc = ::getpwuid_r(::geteuid(), &entry, buffer.data(), buffer.size(), &found);
-        if (rc == ERANGE && buffer.size() < (std::size_t{1} << 20)) {
-            buffer.resize(buffer.size() * 2);
-            continue;
-        }
-        if (rc != 0 || found == nullptr || found->pw_dir == nullptr || found->pw_dir[0] != '/') return {};
-        return std::filesystem::path(found->pw_dir);
-    }
-}
-
-/// Where per-user configuration lives: $XDG_CONFIG_HOME if absolute, else $HOME/.config if $HOME is
-/// absolute, else <home from the user database>/.config; errc::invalid_argument when none is known.
-template <class = void>
-[[nodiscard]] inline result<std::filesystem::path> user_config_root() {
-    if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/')
-        return std::filesystem::path(xdg);
-    if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/')
-        return std::filesystem::path(home) / ".config";
-    if (auto home = user_database_home(); !home.empty()) return home / ".config";
-    return error{errc::invalid_argument,
-                 "no default store directory: neither XDG_CONFIG_HOME nor HOME is an absolute path, and the "
-                 "user database has no home directory for uid " +
-                     std::to_string(::geteuid()) + ": set HOME, or set store_options::directory"};
-}
-
-/// Whether standard input is a terminal (a person could answer a question).
-[[nodiscard]] inline bool stdin_is_terminal() noexcept { return ::isatty(STDIN_FILENO) != 0; }
-
-}  // namespace tokenvault::platform
-// end file tokenvault/platform/posix_system.hpp
-#endif
-// end file tokenvault/platform/system.hpp
 
 #if defined(_WIN32)
 // begin file tokenvault/platform/win32_file.hpp
@@ -5362,313 +6359,6 @@ private:
 }  // namespace tokenvault::platform
 // end file tokenvault/platform/lock.hpp
 // end file tokenvault/platform/platform.hpp
-// begin file tokenvault/backend/concept.hpp
-// tokenvault/backend/concept.hpp: the backend concept (where the bundle of entries lives).
-//
-// A backend B is constructible from `store_options` and provides `B::persistent` (survives the process),
-// `B::shared` (other processes may write it: the store then reloads when `changed()` says so and needs
-// cross-process locking), `B::uses_cipher`, `lock_path()`, `load(ctx)` (read the source of truth),
-// `changed(ctx)` (a cheap check, e.g. one stat) and `save(ctx, bundle)` (durable when it returns).
-// It may assume the store serialises calls: load/save under the store lock, changed under a shared lock.
-// Optional: `B::reload_before_write` (true: the store reloads before every write, whatever changed() says;
-// for backends whose change check cannot see every writer).
-
-#include <concepts>
-#include <filesystem>
-#include <optional>
-
-// begin file tokenvault/cipher/xchacha20poly1305.hpp
-// tokenvault/cipher/xchacha20poly1305.hpp: cipher::xchacha20poly1305, the portable default.
-//
-// XChaCha20-Poly1305 (IETF) from libsodium: 32-byte key, 24-byte random nonce (safe to pick at random
-// for any number of messages), 16-byte tag. Runs everywhere without special hardware.
-
-#include <sodium.h>
-
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <string_view>
-
-// begin file tokenvault/detail/sodium_aead.hpp
-// tokenvault/detail/sodium_aead.hpp: the seal/open plumbing shared by libsodium's AEAD ciphers.
-//
-// `sodium_aead<Cipher, Encrypt, Decrypt>` checks the sizes a cipher declares, calls libsodium's combined
-// encrypt/decrypt functions and maps their failures (a forged or corrupt message is errc::corrupt_file).
-// A cipher derives from it (CRTP) and adds its id, sizes and run-time availability check.
-
-#include <sodium.h>
-
-#include <cstddef>
-#include <span>
-#include <string>
-
-
-namespace tokenvault::detail {
-
-/// libsodium's combined-mode AEAD signature (crypto_aead_*_encrypt).
-using sodium_encrypt_fn = int (*)(unsigned char*, unsigned long long*, const unsigned char*, unsigned long long,
-                                  const unsigned char*, unsigned long long, const unsigned char*,
-                                  const unsigned char*, const unsigned char*);
-/// libsodium's combined-mode AEAD signature (crypto_aead_*_decrypt).
-using sodium_decrypt_fn = int (*)(unsigned char*, unsigned long long*, unsigned char*, const unsigned char*,
-                                  unsigned long long, const unsigned char*, unsigned long long,
-                                  const unsigned char*, const unsigned char*);
-
-/// seal/open for a libsodium AEAD; `Cipher` provides name, key_size, nonce_size, tag_size, available().
-template <class Cipher, sodium_encrypt_fn Encrypt, sodium_decrypt_fn Decrypt>
-struct sodium_aead {
-    /// Seals `plaintext` into `out` (plaintext.size() + tag_size bytes).
-    [[nodiscard]] static result<void> seal(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> plaintext,
-                                           std::span<std::byte> out) {
-        TOKENVAULT_TRY(Cipher::available());
-        if (key.size() != Cipher::key_size || nonce.size() != Cipher::nonce_size ||
-            out.size() != plaintext.size() + Cipher::tag_size)
-            return error{errc::invalid_argument, where() + ": wrong key, nonce or output size"};
-        unsigned long long written = 0;
-        if (Encrypt(bytes(out.data()), &written, bytes(plaintext.data()), plaintext.size(), bytes(ad.data()), ad.size(),
-                    nullptr, bytes(nonce.data()), bytes(key.data())) != 0)
-            return error{errc::crypto_failure, where() + ": seal"};
-        return {};
-    }
-
-    /// Opens `ciphertext` into `out` (ciphertext.size() - tag_size bytes); errc::corrupt_file if forged.
-    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
-                                           std::span<std::byte> out) {
-        TOKENVAULT_TRY(Cipher::available());
-        if (key.size() != Cipher::key_size || nonce.size() != Cipher::nonce_size || ciphertext.size() < Cipher::tag_size ||
-            out.size() != ciphertext.size() - Cipher::tag_size)
-            return error{errc::invalid_argument, where() + ": wrong key, nonce or output size"};
-        unsigned long long written = 0;
-        if (Decrypt(bytes(out.data()), &written, nullptr, bytes(ciphertext.data()), ciphertext.size(), bytes(ad.data()),
-                    ad.size(), bytes(nonce.data()), bytes(key.data())) != 0)
-            return error{errc::corrupt_file, where() + ": authentication failed"};
-        return {};
-    }
-
-private:
-    static std::string where() { return "cipher::" + std::string(Cipher::name); }
-    static unsigned char* bytes(std::byte* p) noexcept { return reinterpret_cast<unsigned char*>(p); }
-    static const unsigned char* bytes(const std::byte* p) noexcept { return reinterpret_cast<const unsigned char*>(p); }
-};
-
-}  // namespace tokenvault::detail
-// end file tokenvault/detail/sodium_aead.hpp
-// begin file tokenvault/cipher/concept.hpp
-// tokenvault/cipher/concept.hpp: the cipher concept (how a persisted bundle is sealed).
-//
-// A cipher C is stateless and provides: `C::id` (one byte, written into file headers), `C::name`,
-// `C::key_size`, `C::nonce_size`, `C::tag_size`, `C::writes_plaintext`, `C::available()` (a run-time check
-// such as AES hardware; never a crash), and static `seal` / `open` over caller-provided spans. `open`
-// reports a failed authentication as errc::corrupt_file. It may assume spans have the sizes it declares.
-
-#include <concepts>
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <string_view>
-
-// begin file tokenvault/policy_family.hpp
-// tokenvault/policy_family.hpp: the five policy families of a token_store.
-//
-// Every policy names its family with `using policy_family = tokenvault::family::<name>;`. `store_with<...>`
-// (store.hpp) uses the tag to accept policies in any order and to fill in defaults for the rest.
-
-namespace tokenvault::family {
-
-struct backend {};      ///< where the bundle lives (tokenvault/backend/concept.hpp)
-struct cipher {};       ///< how a persisted bundle is sealed (tokenvault/cipher/concept.hpp)
-struct locking {};      ///< how concurrent writers are serialised (tokenvault/locking/concept.hpp)
-struct migration {};    ///< what older layouts are drained on first load (tokenvault/migration/concept.hpp)
-struct diagnostics {};  ///< where events and counters go (tokenvault/diagnostics/concept.hpp)
-
-}  // namespace tokenvault::family
-// end file tokenvault/policy_family.hpp
-
-namespace tokenvault::cipher {
-
-/// What every cipher provides; see the top of tokenvault/cipher/concept.hpp.
-template <class C>
-concept cipher_policy = std::same_as<typename C::policy_family, family::cipher> &&
-    requires(std::span<const std::byte> in, std::span<std::byte> out) {
-        { C::id } -> std::convertible_to<std::uint8_t>;
-        { C::name } -> std::convertible_to<std::string_view>;
-        { C::key_size } -> std::convertible_to<std::size_t>;
-        { C::nonce_size } -> std::convertible_to<std::size_t>;
-        { C::tag_size } -> std::convertible_to<std::size_t>;
-        { C::writes_plaintext } -> std::convertible_to<bool>;
-        { C::available() } -> std::same_as<result<void>>;
-        { C::seal(in, in, in, in, out) } -> std::same_as<result<void>>;  // key, nonce, ad, plaintext, out
-        { C::open(in, in, in, in, out) } -> std::same_as<result<void>>;  // key, nonce, ad, ciphertext, out
-    };
-
-}  // namespace tokenvault::cipher
-// end file tokenvault/cipher/concept.hpp
-
-namespace tokenvault::cipher {
-
-/// XChaCha20-Poly1305: the portable default cipher.
-struct xchacha20poly1305 : detail::sodium_aead<xchacha20poly1305, &crypto_aead_xchacha20poly1305_ietf_encrypt,
-                                               &crypto_aead_xchacha20poly1305_ietf_decrypt> {
-    using policy_family = family::cipher;
-    static constexpr std::uint8_t id = 1;
-    static constexpr std::string_view name = "xchacha20poly1305";
-    static constexpr std::size_t key_size = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;
-    static constexpr std::size_t nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-    static constexpr std::size_t tag_size = crypto_aead_xchacha20poly1305_ietf_ABYTES;
-    static constexpr bool writes_plaintext = false;
-
-    [[nodiscard]] static result<void> available() { return detail::ensure_sodium(); }
-    /// Messages one key may seal with random nonces (24-byte nonces: no practical bound).
-    static constexpr std::uint64_t max_messages_per_key = ~std::uint64_t{0};
-};
-
-static_assert(cipher_policy<xchacha20poly1305>);
-
-}  // namespace tokenvault::cipher
-// end file tokenvault/cipher/xchacha20poly1305.hpp
-// begin file tokenvault/diagnostics/none.hpp
-// tokenvault/diagnostics/none.hpp: diagnostics::none, which compiles to nothing.
-
-// begin file tokenvault/diagnostics/concept.hpp
-// tokenvault/diagnostics/concept.hpp: the diagnostics concept (where events go).
-//
-// A diagnostics policy D provides `D::enabled` and `on(const E&)` for every event type E of
-// tokenvault/diagnostics/events.hpp. It may assume events carry no secret; it must not block for long or
-// throw (it runs inside store operations, sometimes under locks). `diagnostics::none` compiles to nothing.
-
-#include <concepts>
-
-
-namespace tokenvault::diagnostics {
-
-/// What every diagnostics policy provides; see the top of tokenvault/diagnostics/concept.hpp.
-template <class D>
-concept diagnostics_policy = std::same_as<typename D::policy_family, family::diagnostics> &&
-    requires(D& d) {
-        { D::enabled } -> std::convertible_to<bool>;
-        d.on(events::keyring_read{});
-        d.on(events::file_write{});
-        d.on(events::lock_acquired{});
-        d.on(events::store_operation{});
-        d.on(events::drift{});
-        d.on(events::store_resolved{});
-        d.on(events::login{});
-    };
-
-}  // namespace tokenvault::diagnostics
-// end file tokenvault/diagnostics/concept.hpp
-
-namespace tokenvault::diagnostics {
-
-/// Discards every event; calls compile away.
-struct none {
-    using policy_family = family::diagnostics;
-    static constexpr bool enabled = false;
-    template <class Event>
-    constexpr void on(const Event&) const noexcept {}
-};
-
-static_assert(diagnostics_policy<none>);
-
-}  // namespace tokenvault::diagnostics
-// end file tokenvault/diagnostics/none.hpp
-// begin file tokenvault/options.hpp
-// tokenvault/options.hpp: run-time options of a store, and the context handed to its policies.
-//
-// The directory defaults to $XDG_CONFIG_HOME/<app> (else ~/.config/<app>, with the home directory from
-// $HOME or the user database) on POSIX and to %LOCALAPPDATA%\<app> on Windows; with no home directory
-// known there is no default, and every store call says so (never a path relative to the working
-// directory). Directories and files are created private. Timeouts bound every lock wait and keyring call.
-
-#include <chrono>
-#include <filesystem>
-#include <optional>
-#include <string>
-
-
-namespace tokenvault {
-
-/// Run-time options of a token store.
-struct store_options {
-    std::string app_name = "tokenvault";            ///< names the directory and the keyring service
-    std::filesystem::path directory;                ///< empty: store_directory() picks the default
-    std::string file_name = "tokens.sealed";        ///< the bundle file inside `directory`
-    std::chrono::milliseconds lock_timeout{10000};  ///< bound on every lock wait
-    std::chrono::milliseconds keyring_timeout{5000};  ///< bound on every keyring call
-    bool allow_volatile_collection = false;         ///< secret_service: accept the "session" collection
-
-    /// The directory the store uses: `directory`, else the default for `app_name`, else why there is none.
-    [[nodiscard]] result<std::filesystem::path> store_directory() const {
-        if (!directory.empty()) return directory;
-        auto root = platform::user_config_root();
-        if (!root) return root.error();
-        return *root / app_name;
-    }
-    /// store_directory(), or an empty path when there is none (backends then fail with directory_error()).
-    [[nodiscard]] std::filesystem::path resolved_directory() const {
-        auto found = store_directory();
-        return found ? *found : std::filesystem::path{};
-    }
-    /// Why the store has no directory (no home directory known), or nullopt when it has one.
-    [[nodiscard]] std::optional<error> directory_error() const {
-        auto found = store_directory();
-        if (found) return std::nullopt;
-        return found.error();
-    }
-    /// Options for the store's keyring: same service, timeout, and a `keyring` sub-directory.
-    [[nodiscard]] keyring_options keyring() const {
-        keyring_options k;
-        k.service = app_name;
-        if (auto dir = resolved_directory(); !dir.empty()) k.directory = dir / "keyring";
-        k.timeout = keyring_timeout;
-        k.allow_volatile_collection = allow_volatile_collection;
-        return k;
-    }
-    /// The default directory of `app` (platform::user_config_root() / app), or an empty path when no home
-    /// directory is known.
-    [[nodiscard]] static std::filesystem::path default_directory(const std::string& app) {
-        auto root = platform::user_config_root();
-        return root ? *root / app : std::filesystem::path{};
-    }
-};
-
-/// What a store hands to its backend and migration policies on every call.
-template <class Cipher, class Diagnostics>
-struct store_context {
-    using cipher = Cipher;
-    Diagnostics& diagnostics;       ///< where events go
-    const store_options& options;   ///< the store's options
-};
-
-}  // namespace tokenvault
-// end file tokenvault/options.hpp
-
-namespace tokenvault::backend {
-
-namespace detail {
-/// A context with the default cipher and no diagnostics, used to check the concept.
-using archetype_context = store_context<cipher::xchacha20poly1305, diagnostics::none>;
-}  // namespace detail
-
-/// What every backend provides; see the top of tokenvault/backend/concept.hpp.
-template <class B>
-concept backend_policy = std::same_as<typename B::policy_family, family::backend> &&
-    std::constructible_from<B, const store_options&> &&
-    requires(B& b, const B& cb, detail::archetype_context& ctx, const bundle& content) {
-        { B::persistent } -> std::convertible_to<bool>;
-        { B::shared } -> std::convertible_to<bool>;
-        { B::uses_cipher } -> std::convertible_to<bool>;
-        { cb.lock_path() } -> std::same_as<std::optional<std::filesystem::path>>;
-        { b.load(ctx) } -> std::same_as<result<bundle>>;
-        { b.changed(ctx) } -> std::same_as<result<bool>>;
-        { b.save(ctx, content) } -> std::same_as<result<void>>;
-    };
-
-}  // namespace tokenvault::backend
-// end file tokenvault/backend/concept.hpp
 
 namespace tokenvault::backend {
 
@@ -5684,10 +6374,11 @@ struct keyring_bundle_status {
 /// The bundle as JSON in one keyring item ("bundle"); the keyring protects it, no cipher is used.
 template <class K>
 class keyring_bundle {
-    static_assert(keyring::keyring_policy<K>,
-                  "tokenvault: backend::keyring_bundle<K>: K must model keyring::keyring_policy "
-                  "(tokenvault/keyring/concept.hpp): pick keyring::secret_service, keyring::file or "
-                  "keyring::first_available<...>");
+    static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
+    static_assert(!keyring::traits_of<K>.add_only,
+                  "tokenvault: backend::keyring_bundle<K> rewrites one keyring item on every save, and K never "
+                  "rewrites an item (traits add_only, e.g. keyring::macos_keychain): use "
+                  "backend::sealed_file<K>, which keeps only the data key in K");
 
 public:
     using policy_family = family::backend;
@@ -5696,7 +6387,7 @@ public:
     static constexpr bool shared = true;
     static constexpr bool uses_cipher = false;
     /// The store reloads the item before every write: the stamp only covers writers that update it.
-    static constexpr bool reload_before_write = true;
+    static constexpr backend::traits traits{.reload_before_write = true};
     /// The keyring account of the bundle (the keyring service is the app name).
     static constexpr std::string_view item_account = "bundle";
 
@@ -5884,12 +6575,12 @@ struct memory {
     }
 };
 
-static_assert(backend_policy<memory>);
+static_assert(check<memory>());
 
 }  // namespace tokenvault::backend
 // end file tokenvault/backend/memory.hpp
 // begin file tokenvault/backend/sealed_file.hpp
-// tokenvault/backend/sealed_file.hpp: backend::sealed_file<K>, the bundle in an AEAD-sealed file (seed 001).
+// tokenvault/backend/sealed_file.hpp: backend::sealed_file<K>, the bundle in an AEAD-sealed file.
 //
 // The 32-byte data key lives in keyring K; a versioned header (docs/FORMAT.md) names key id and tier, so
 // files of another key, tier, cipher or newer version are refused, never overwritten; certain corruption
@@ -5915,58 +6606,241 @@ static_assert(backend_policy<memory>);
 #include <utility>
 #include <vector>
 
+// begin file tokenvault/cipher/catalog.hpp
+// tokenvault/cipher/catalog.hpp: the ciphers tokenvault ships, looked up by the id a file header records.
+//
+// Each cipher owns its id (`C::id`) and name; this list only gathers them, so that a reader can say which
+// cipher sealed a file it cannot open ("sealed with cipher::aes256gcm, but this store uses ..."). Ids are
+// a file-format contract (docs/FORMAT.md): a new cipher takes a new id and joins `known` below.
 
-namespace tokenvault::keyring {
-template <class... K>
-class first_available;
-}  // namespace tokenvault::keyring
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+// begin file tokenvault/cipher/aes256gcm.hpp
+// tokenvault/cipher/aes256gcm.hpp: cipher::aes256gcm, for CPUs with AES instructions.
+//
+// AES-256-GCM from libsodium: 32-byte key, 12-byte random nonce, 16-byte tag. It needs AES hardware
+// (AES-NI with PCLMUL on x86, ARMv8 crypto): available() checks at run time and answers
+// errc::cipher_unavailable instead of crashing. A random 12-byte nonce is safe for at most 2^32 messages
+// per key; backend::sealed_file counts seals per key and asks for a new key long before that.
+
+#include <sodium.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+// begin file tokenvault/detail/sodium_aead.hpp
+// tokenvault/detail/sodium_aead.hpp: the seal/open plumbing shared by libsodium's AEAD ciphers.
+//
+// `sodium_aead<Cipher, Encrypt, Decrypt>` checks the sizes a cipher declares, calls libsodium's combined
+// encrypt/decrypt functions and maps their failures (a forged or corrupt message is errc::corrupt_file).
+// A cipher derives from it (CRTP) and adds its id, sizes and run-time availability check.
+
+#include <sodium.h>
+
+#include <cstddef>
+#include <span>
+#include <string>
+
 
 namespace tokenvault::detail {
 
-/// Whether keyring K may hold the key of a persistent file: persistent, named allow_volatile, or a chain of
-/// such.
-template <class K>
-struct accepted_key_holder : std::bool_constant<K::persistent || is_allow_volatile<K>::value> {};
-template <class... K>
-struct accepted_key_holder<keyring::first_available<K...>>
-    : std::bool_constant<(accepted_key_holder<K>::value && ...)> {};
+/// libsodium's combined-mode AEAD signature (crypto_aead_*_encrypt).
+using sodium_encrypt_fn = int (*)(unsigned char*, unsigned long long*, const unsigned char*, unsigned long long,
+                                  const unsigned char*, unsigned long long, const unsigned char*,
+                                  const unsigned char*, const unsigned char*);
+/// libsodium's combined-mode AEAD signature (crypto_aead_*_decrypt).
+using sodium_decrypt_fn = int (*)(unsigned char*, unsigned long long*, unsigned char*, const unsigned char*,
+                                  unsigned long long, const unsigned char*, unsigned long long,
+                                  const unsigned char*, const unsigned char*);
 
-/// Opens one named tier of K when K is a chain that can (keyring::first_available), seeing through
-/// allow_volatile.
-template <class K>
-struct tier_opener {
-    static constexpr bool available = requires(const keyring_options& o, std::string_view name) {
-        { K::open_tier(o, name) } -> std::same_as<result<std::optional<K>>>;
-    };
-    [[nodiscard]] static result<std::optional<K>> open(const keyring_options& o,
-                                                       std::string_view name) requires available {
-        return K::open_tier(o, name);
+/// seal/open for a libsodium AEAD; `Cipher` provides name, key_size, nonce_size, tag_size, available().
+template <class Cipher, sodium_encrypt_fn Encrypt, sodium_decrypt_fn Decrypt>
+struct sodium_aead {
+    /// Seals `plaintext` into `out` (plaintext.size() + tag_size bytes).
+    [[nodiscard]] static result<void> seal(std::span<const std::byte> key, std::span<const std::byte> nonce,
+                                           std::span<const std::byte> ad, std::span<const std::byte> plaintext,
+                                           std::span<std::byte> out) {
+        TOKENVAULT_TRY(Cipher::available());
+        if (key.size() != Cipher::key_size || nonce.size() != Cipher::nonce_size ||
+            out.size() != plaintext.size() + Cipher::tag_size)
+            return error{errc::invalid_argument, where() + ": wrong key, nonce or output size"};
+        unsigned long long written = 0;
+        if (Encrypt(bytes(out.data()), &written, bytes(plaintext.data()), plaintext.size(), bytes(ad.data()), ad.size(),
+                    nullptr, bytes(nonce.data()), bytes(key.data())) != 0)
+            return error{errc::crypto_failure, where() + ": seal"};
+        return {};
     }
-};
-template <class K>
-struct tier_opener<keyring::allow_volatile<K>> {
-    static constexpr bool available = tier_opener<K>::available;
-    [[nodiscard]] static result<std::optional<keyring::allow_volatile<K>>> open(
-        const keyring_options& o, std::string_view name) requires available {
-        auto opened = tier_opener<K>::open(o, name);
-        if (!opened) return opened.error();
-        if (!*opened) return std::optional<keyring::allow_volatile<K>>{};
-        return std::optional<keyring::allow_volatile<K>>{keyring::allow_volatile<K>{std::move(**opened)}};
-    }
-};
 
-/// Messages one key of cipher C may seal (C::max_messages_per_key, else unbounded).
-template <class C>
-inline constexpr std::uint64_t max_messages_per_key = [] {
-    if constexpr (requires {
-                      { C::max_messages_per_key } -> std::convertible_to<std::uint64_t>;
-                  })
-        return static_cast<std::uint64_t>(C::max_messages_per_key);
-    else
-        return ~std::uint64_t{0};
-}();
+    /// Opens `ciphertext` into `out` (ciphertext.size() - tag_size bytes); errc::corrupt_file if forged.
+    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
+                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
+                                           std::span<std::byte> out) {
+        TOKENVAULT_TRY(Cipher::available());
+        if (key.size() != Cipher::key_size || nonce.size() != Cipher::nonce_size || ciphertext.size() < Cipher::tag_size ||
+            out.size() != ciphertext.size() - Cipher::tag_size)
+            return error{errc::invalid_argument, where() + ": wrong key, nonce or output size"};
+        unsigned long long written = 0;
+        if (Decrypt(bytes(out.data()), &written, nullptr, bytes(ciphertext.data()), ciphertext.size(), bytes(ad.data()),
+                    ad.size(), bytes(nonce.data()), bytes(key.data())) != 0)
+            return error{errc::corrupt_file, where() + ": authentication failed"};
+        return {};
+    }
+
+private:
+    static std::string where() { return "cipher::" + std::string(Cipher::name); }
+    static unsigned char* bytes(std::byte* p) noexcept { return reinterpret_cast<unsigned char*>(p); }
+    static const unsigned char* bytes(const std::byte* p) noexcept { return reinterpret_cast<const unsigned char*>(p); }
+};
 
 }  // namespace tokenvault::detail
+// end file tokenvault/detail/sodium_aead.hpp
+
+namespace tokenvault::cipher {
+
+/// AES-256-GCM: fast where the CPU has AES instructions; checked at run time.
+struct aes256gcm : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt,
+                                       &crypto_aead_aes256gcm_decrypt> {
+    using policy_family = family::cipher;
+    static constexpr std::uint8_t id = 2;
+    static constexpr std::string_view name = "aes256gcm";
+    static constexpr std::size_t key_size = crypto_aead_aes256gcm_KEYBYTES;
+    static constexpr std::size_t nonce_size = crypto_aead_aes256gcm_NPUBBYTES;
+    static constexpr std::size_t tag_size = crypto_aead_aes256gcm_ABYTES;
+    static constexpr bool writes_plaintext = false;
+
+    [[nodiscard]] static result<void> available() {
+        TOKENVAULT_TRY(detail::ensure_sodium());
+        if (crypto_aead_aes256gcm_is_available() == 0)
+            return error{errc::cipher_unavailable, "cipher::aes256gcm"};
+        return {};
+    }
+    /// A random 12-byte nonce is safe for 2^32 messages per key: the key must be replaced before that.
+    static constexpr cipher::traits traits{.max_messages_per_key = std::uint64_t{1} << 32};
+};
+
+static_assert(check<aes256gcm>());
+
+}  // namespace tokenvault::cipher
+// end file tokenvault/cipher/aes256gcm.hpp
+// begin file tokenvault/cipher/none.hpp
+// tokenvault/cipher/none.hpp: cipher::none and cipher::plaintext_opt_in (no encryption).
+//
+// cipher::none copies bytes unchanged. It is fine where nothing reaches a disk (backend::memory, tests)
+// and refused at compile time on a persistent backend. A program that really wants tokens in a plaintext
+// file (say, on an encrypted volume it controls) names cipher::plaintext_opt_in instead, on purpose.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+
+
+namespace tokenvault::cipher {
+
+/// No encryption; refused on persistent backends (use plaintext_opt_in to insist).
+struct none {
+    using policy_family = family::cipher;
+    static constexpr std::uint8_t id = 0;
+    static constexpr std::string_view name = "none";
+    static constexpr std::size_t key_size = 32;  // a key is still held, so that headers keep a key id
+    static constexpr std::size_t nonce_size = 0;
+    static constexpr std::size_t tag_size = 0;
+    static constexpr bool writes_plaintext = true;
+
+    [[nodiscard]] static result<void> available() { return {}; }
+    [[nodiscard]] static result<void> seal(std::span<const std::byte>, std::span<const std::byte>,
+                                           std::span<const std::byte>, std::span<const std::byte> plaintext,
+                                           std::span<std::byte> out) {
+        if (out.size() != plaintext.size()) return error{errc::invalid_argument, "cipher::none: wrong output size"};
+        if (!plaintext.empty()) std::memcpy(out.data(), plaintext.data(), plaintext.size());
+        return {};
+    }
+    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
+                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
+                                           std::span<std::byte> out) {
+        return seal(key, nonce, ad, ciphertext, out);
+    }
+};
+
+/// Plaintext on disk, chosen explicitly: the tokens are readable by anything that can read the file.
+struct plaintext_opt_in : none {
+    static constexpr cipher::traits traits{.plaintext_opted_in = true};
+};
+
+static_assert(check<none>() && check<plaintext_opt_in>());
+
+}  // namespace tokenvault::cipher
+// end file tokenvault/cipher/none.hpp
+// begin file tokenvault/cipher/xchacha20poly1305.hpp
+// tokenvault/cipher/xchacha20poly1305.hpp: cipher::xchacha20poly1305, the portable default.
+//
+// XChaCha20-Poly1305 (IETF) from libsodium: 32-byte key, 24-byte random nonce (safe to pick at random
+// for any number of messages), 16-byte tag. Runs everywhere without special hardware.
+
+#include <sodium.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+
+namespace tokenvault::cipher {
+
+/// XChaCha20-Poly1305: the portable default cipher.
+struct xchacha20poly1305 : detail::sodium_aead<xchacha20poly1305, &crypto_aead_xchacha20poly1305_ietf_encrypt,
+                                               &crypto_aead_xchacha20poly1305_ietf_decrypt> {
+    using policy_family = family::cipher;
+    static constexpr std::uint8_t id = 1;
+    static constexpr std::string_view name = "xchacha20poly1305";
+    static constexpr std::size_t key_size = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;
+    static constexpr std::size_t nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    static constexpr std::size_t tag_size = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    static constexpr bool writes_plaintext = false;
+
+    [[nodiscard]] static result<void> available() { return detail::ensure_sodium(); }
+};
+
+static_assert(check<xchacha20poly1305>());
+
+}  // namespace tokenvault::cipher
+// end file tokenvault/cipher/xchacha20poly1305.hpp
+
+namespace tokenvault::cipher {
+
+/// Every cipher this build knows (cipher::plaintext_opt_in shares cipher::none's id).
+inline constexpr auto known = boost::hana::tuple_t<none, xchacha20poly1305, aes256gcm>;
+
+/// "cipher::<name>" of the known cipher with header id `id` (marked "(plaintext)" when it writes
+/// plaintext), or nullopt when this build knows no cipher with that id.
+template <class = void>
+[[nodiscard]] std::optional<std::string> name_of_id(std::uint8_t id) {
+    std::optional<std::string> found;
+    boost::hana::for_each(known, [&](auto c) {
+        using C = typename decltype(c)::type;
+        if (!found && C::id == id)
+            found = "cipher::" + std::string(C::name) + (C::writes_plaintext ? " (plaintext)" : "");
+    });
+    return found;
+}
+
+/// name_of_id(id), or "cipher id N" for an id this build does not know.
+template <class = void>
+[[nodiscard]] std::string describe_id(std::uint8_t id) {
+    return name_of_id(id).value_or("cipher id " + std::to_string(id));
+}
+
+}  // namespace tokenvault::cipher
+// end file tokenvault/cipher/catalog.hpp
 
 namespace tokenvault::backend {
 
@@ -6084,17 +6958,6 @@ template <class = void>
     return h;
 }
 
-/// The name of the cipher with header id `id` ("cipher id N" when this build does not know it).
-template <class = void>
-[[nodiscard]] inline std::string sealed_cipher_name(std::uint8_t id) {
-    switch (id) {
-    case 0: return "cipher::none (plaintext)";
-    case 1: return "cipher::xchacha20poly1305";
-    case 2: return "cipher::aes256gcm";
-    default: return "cipher id " + std::to_string(id);
-    }
-}
-
 /// What a sealed_file backend knows right now (for tools; no secret).
 struct sealed_file_status {
     std::filesystem::path file;       ///< the sealed file
@@ -6111,12 +6974,9 @@ struct sealed_file_status {
 /// The bundle in an AEAD-sealed file; its data key lives in keyring K (docs/FORMAT.md).
 template <class K>
 class sealed_file {
-    static_assert(keyring::keyring_policy<K>,
-                  "tokenvault: backend::sealed_file<K>: K must model keyring::keyring_policy "
-                  "(tokenvault/keyring/concept.hpp): pick keyring::file, keyring::secret_service or "
-                  "keyring::first_available<...>");
+    static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
     static_assert(
-        tokenvault::detail::accepted_key_holder<K>::value,
+        keyring::accepted_key_holder<K>,
         "tokenvault: this keyring does not survive a reboot (keyring::keyctl) or the process "
         "(keyring::memory), so it cannot hold the key of a persistent sealed_file: pick keyring::file or "
         "keyring::secret_service, or name keyring::allow_volatile<K> explicitly");
@@ -6227,7 +7087,7 @@ public:
         std::uint64_t counter = 1;
         if (file_key_id_ && *file_key_id_ == key_id_)
             counter = file_counter_ == ~std::uint64_t{0} ? file_counter_ : file_counter_ + 1;
-        constexpr std::uint64_t limit = tokenvault::detail::max_messages_per_key<cipher>;
+        constexpr std::uint64_t limit = tokenvault::cipher::traits_of<cipher>.max_messages_per_key;
         if (limit != ~std::uint64_t{0} && counter > limit / 2) {
             if (rotate_key<cipher>(ctx)) counter = 1;
             if (counter > limit)
@@ -6330,14 +7190,14 @@ private:
         }
         header = std::move(*parsed);
         if (header.cipher_id != Cipher::id) {
+            const auto sealed_with = tokenvault::cipher::name_of_id(header.cipher_id);
             const std::string what = file_.string() + ": sealed with " +
-                                     sealed_cipher_name(header.cipher_id) + ", but this store uses " +
-                                     sealed_cipher_name(Cipher::id);
-            if (header.cipher_id > 2)
+                                     tokenvault::cipher::describe_id(header.cipher_id) + ", but this store uses " +
+                                     tokenvault::cipher::describe_id(Cipher::id);
+            if (!sealed_with)
                 return error{errc::unsupported_format_version, what + "; the file was left unchanged"};
-            return error{errc::invalid_argument, what + ": configure the store with " +
-                                                     sealed_cipher_name(header.cipher_id) +
-                                                     " to read it; the file was left unchanged"};
+            return error{errc::invalid_argument,
+                         what + ": configure the store with " + *sealed_with + " to read it; the file was left unchanged"};
         }
         if (bytes.size() < header.size + Cipher::nonce_size + Cipher::tag_size)
             return quarantine(ctx, file.identity, "truncated after the header");
@@ -6442,8 +7302,8 @@ private:
     template <class Context>
     [[nodiscard]] result<K*> keyring_for_tier(Context& ctx, const std::string& tier) {
         if (keyring_ && keyring_->tier_name() == tier) return &*keyring_;
-        if constexpr (tokenvault::detail::tier_opener<K>::available) {
-            auto opened = tokenvault::detail::tier_opener<K>::open(keyring_options_, tier);
+        if constexpr (keyring::traits_of<K>.chooses_tier) {
+            auto opened = K::open_tier(keyring_options_, tier);
             if (!opened) {
                 if (opened.error() == errc::invalid_argument)
                     return error{errc::foreign_key,
@@ -6644,103 +7504,6 @@ private:
 
 }  // namespace tokenvault::backend
 // end file tokenvault/backend/sealed_file.hpp
-// begin file tokenvault/cipher/aes256gcm.hpp
-// tokenvault/cipher/aes256gcm.hpp: cipher::aes256gcm, for CPUs with AES instructions.
-//
-// AES-256-GCM from libsodium: 32-byte key, 12-byte random nonce, 16-byte tag. It needs AES hardware
-// (AES-NI with PCLMUL on x86, ARMv8 crypto): available() checks at run time and answers
-// errc::cipher_unavailable instead of crashing. A random 12-byte nonce is safe for at most 2^32 messages
-// per key; backend::sealed_file counts seals per key and asks for a new key long before that.
-
-#include <sodium.h>
-
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <string_view>
-
-
-namespace tokenvault::cipher {
-
-/// AES-256-GCM: fast where the CPU has AES instructions; checked at run time.
-struct aes256gcm : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt,
-                                       &crypto_aead_aes256gcm_decrypt> {
-    using policy_family = family::cipher;
-    static constexpr std::uint8_t id = 2;
-    static constexpr std::string_view name = "aes256gcm";
-    static constexpr std::size_t key_size = crypto_aead_aes256gcm_KEYBYTES;
-    static constexpr std::size_t nonce_size = crypto_aead_aes256gcm_NPUBBYTES;
-    static constexpr std::size_t tag_size = crypto_aead_aes256gcm_ABYTES;
-    static constexpr bool writes_plaintext = false;
-
-    [[nodiscard]] static result<void> available() {
-        TOKENVAULT_TRY(detail::ensure_sodium());
-        if (crypto_aead_aes256gcm_is_available() == 0)
-            return error{errc::cipher_unavailable, "cipher::aes256gcm"};
-        return {};
-    }
-    /// Messages one key may seal with random nonces before it must be replaced.
-    static constexpr std::uint64_t max_messages_per_key = std::uint64_t{1} << 32;
-};
-
-static_assert(cipher_policy<aes256gcm>);
-
-}  // namespace tokenvault::cipher
-// end file tokenvault/cipher/aes256gcm.hpp
-// begin file tokenvault/cipher/none.hpp
-// tokenvault/cipher/none.hpp: cipher::none and cipher::plaintext_opt_in (no encryption).
-//
-// cipher::none copies bytes unchanged. It is fine where nothing reaches a disk (backend::memory, tests)
-// and refused at compile time on a persistent backend. A program that really wants tokens in a plaintext
-// file (say, on an encrypted volume it controls) names cipher::plaintext_opt_in instead, on purpose.
-
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <span>
-#include <string_view>
-
-
-namespace tokenvault::cipher {
-
-/// No encryption; refused on persistent backends (use plaintext_opt_in to insist).
-struct none {
-    using policy_family = family::cipher;
-    static constexpr std::uint8_t id = 0;
-    static constexpr std::string_view name = "none";
-    static constexpr std::size_t key_size = 32;  // a key is still held, so that headers keep a key id
-    static constexpr std::size_t nonce_size = 0;
-    static constexpr std::size_t tag_size = 0;
-    static constexpr bool writes_plaintext = true;
-    static constexpr bool plaintext_opted_in = false;
-    static constexpr std::uint64_t max_messages_per_key = ~std::uint64_t{0};
-
-    [[nodiscard]] static result<void> available() { return {}; }
-    [[nodiscard]] static result<void> seal(std::span<const std::byte>, std::span<const std::byte>,
-                                           std::span<const std::byte>, std::span<const std::byte> plaintext,
-                                           std::span<std::byte> out) {
-        if (out.size() != plaintext.size()) return error{errc::invalid_argument, "cipher::none: wrong output size"};
-        if (!plaintext.empty()) std::memcpy(out.data(), plaintext.data(), plaintext.size());
-        return {};
-    }
-    [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
-                                           std::span<std::byte> out) {
-        return seal(key, nonce, ad, ciphertext, out);
-    }
-};
-
-/// Plaintext on disk, chosen explicitly: the tokens are readable by anything that can read the file.
-struct plaintext_opt_in : none {
-    static constexpr std::uint8_t id = 0;
-    static constexpr bool plaintext_opted_in = true;
-};
-
-static_assert(cipher_policy<none>);
-static_assert(cipher_policy<plaintext_opt_in>);
-
-}  // namespace tokenvault::cipher
-// end file tokenvault/cipher/none.hpp
 // begin file tokenvault/diagnostics/callback.hpp
 // tokenvault/diagnostics/callback.hpp: diagnostics::callback, typed events to a user function.
 //
@@ -6873,7 +7636,7 @@ static_assert(diagnostics_policy<counters>);
 // end file tokenvault/diagnostics/counters.hpp
 // begin file tokenvault/diagnostics/resolution_log.hpp
 // tokenvault/diagnostics/resolution_log.hpp: diagnostics::resolution_log<Inner>, the store-resolution
-// log and drift reporting (seed 003, improved).
+// log and drift reporting.
 //
 // Records, per credential hash, which store, mode (automatic or explicit), backend and keyring tier
 // resolved, in a versioned, token-free JSON file next to the store (`<dir>/resolutions.json`, 0600,
@@ -7479,6 +8242,7 @@ namespace tokenvault::keyring {
 template <class = void>
 class basic_file {
 public:
+    using policy_family = family::keyring;
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "file";
     /// Whether items survive a reboot.
@@ -7711,8 +8475,7 @@ private:
 /// keyring::file: a class template only so that its members are compiled where they are used.
 using file = basic_file<>;
 
-static_assert(keyring_policy<file>,
-              "keyring::file must model keyring_policy (tokenvault/keyring/concept.hpp)");
+static_assert(check<file>());
 
 }  // namespace tokenvault::keyring
 // end file tokenvault/keyring/file.hpp
@@ -7759,10 +8522,11 @@ concept foreign_item_reader = requires(K& k, std::string_view service, std::stri
 //
 // open() tries each K in order and keeps the first that opens; a K that answers "not available here"
 // (nullopt) or fails falls through to the next, and every attempt is recorded (tier, reason code: no
-// secret) for diagnostics via resolution(); a K whose optional `static bool ends_chain(const error&)` says so
-// (keyring::macos_keychain after the user denied access) ends the chain with its error instead. The chosen
-// keyring lives in a std::variant<K...>: no virtual calls. open_tier() opens exactly one named tier, for
-// files whose header names the tier of their key.
+// secret) for diagnostics via resolution(); a K whose traits say ends_chain (keyring::macos_keychain after
+// the user denied access) ends the chain with its error instead. The chosen keyring lives in a
+// std::variant<K...>: no virtual calls. open_tier() opens exactly one named tier, for files whose header
+// names the tier of their key. Its traits say chooses_tier (tokenvault/keyring/concept.hpp): backends and
+// diagnostics read them.
 
 #include <algorithm>
 #include <concepts>
@@ -7780,53 +8544,21 @@ concept foreign_item_reader = requires(K& k, std::string_view service, std::stri
 
 namespace tokenvault::keyring {
 
-namespace detail_first_available {
-
-/// Fails to compile, naming K in the instantiation trace, when K is not a keyring.
-template <class K>
-struct check_keyring {
-    static_assert(
-        keyring_policy<K>,
-        "keyring::first_available<K...>: this K does not model keyring::keyring_policy; see the "
-        "requirements at the top of tokenvault/keyring/concept.hpp (tier, persistent, max_item_size, "
-        "open, tier_name, read, write, erase)");
-    static constexpr bool value = true;
-};
-
-/// Whether K is itself a chain that can open one of its inner tiers by name.
-template <class K>
-concept tier_chain = requires(const keyring_options& options, std::string_view name) {
-    { K::contains_tier(name) } -> std::same_as<bool>;
-    { K::open_tier(options, name) } -> std::same_as<result<std::optional<K>>>;
-};
-
-/// Whether an error of K::open must end the chain rather than fall through (K's optional ends_chain).
-template <class K>
-[[nodiscard]] bool ends_chain(const error& e) {
-    if constexpr (requires {
-                      { K::ends_chain(e) } -> std::convertible_to<bool>;
-                  })
-        return K::ends_chain(e);
-    else
-        return false;
-}
-
-}  // namespace detail_first_available
-
-/// One attempt of first_available::open: which tier, whether it opened, and why not (never a secret).
-struct tier_attempt {
-    std::string_view tier;   ///< K::tier of the attempted keyring
-    bool opened = false;     ///< true for the tier that was chosen
-    std::error_code reason;  ///< why it did not open: errc::keyring_unavailable for "not available here"
-};
-
 /// The first of K... that opens; falls through on "not available here" and on errors.
 template <class... K>
 class first_available {
-    static_assert(sizeof...(K) > 0, "keyring::first_available<K...> needs at least one keyring");
-    static_assert((detail_first_available::check_keyring<K>::value && ...));
+    static_assert(sizeof...(K) > 0, "tokenvault: keyring::first_available<K...> needs at least one keyring");
+    static_assert((check<K>() && ...));  // names what a tier misses (tokenvault/keyring/concept.hpp)
 
 public:
+    using policy_family = family::keyring;
+    /// A fallback chain (it lists accounts when every tier does; volatile tiers count as accepted only
+    /// when each is: persistent or named allow_volatile).
+    static constexpr keyring::traits traits{.lists_accounts = (traits_of<K>.lists_accounts && ...),
+                                            .chooses_tier = true,
+                                            .volatile_accepted = (accepted_key_holder<K> && ...),
+                                            .ends_chain = (traits_of<K>.ends_chain || ...),
+                                            .add_only = (traits_of<K>.add_only || ...)};
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "first_available";
     /// Whether items survive a reboot.
@@ -7858,13 +8590,23 @@ public:
     }
 
     /// Whether an error of open() ends an enclosing chain: when it ended this one.
-    [[nodiscard]] static bool ends_chain(const error& e) {
-        return (detail_first_available::ends_chain<K>(e) || ...);
+    [[nodiscard]] static bool ends_chain(const error& e)
+        requires(traits_of<K>.ends_chain || ...)
+    {
+        return (keyring::ends_chain<K>(e) || ...);
     }
 
     /// Whether `name` is the tier of one of K... (or of a chain among them).
     [[nodiscard]] static constexpr bool contains_tier(std::string_view name) noexcept {
         return (matches<K>(name) || ...);
+    }
+
+    /// "first_available(<chain name of each K>,...)", as resolution logs record it.
+    [[nodiscard]] static std::string chain_name() {
+        std::string out = "first_available(";
+        bool first = true;
+        ((out += (first ? "" : ","), out += keyring::chain_name<K>(), first = false), ...);
+        return out + ")";
     }
 
     /// The tier of the keyring that was chosen (e.g. "secret_service").
@@ -7890,14 +8632,12 @@ public:
         return std::visit([&](auto& k) { return k.erase(account); }, chosen_);
     }
 
-    /// Lists accounts in the chosen keyring (only when every K can: see enumerable_keyring).
-    // clang-format off
+    /// Lists accounts in the chosen keyring (only when every K can).
     [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix)
-        requires(enumerable_keyring<K> && ...)
+        requires(traits_of<K>.lists_accounts && ...)
     {
         return std::visit([&](auto& k) { return k.list_accounts(prefix); }, chosen_);
     }
-    // clang-format on
 
 private:
     using chain = std::variant<K...>;
@@ -7910,7 +8650,7 @@ private:
 
     template <class One>
     [[nodiscard]] static constexpr bool matches(std::string_view name) noexcept {
-        if constexpr (detail_first_available::tier_chain<One>) {
+        if constexpr (traits_of<One>.chooses_tier) {
             return std::string_view(One::tier) == name || One::contains_tier(name);
         } else {
             return std::string_view(One::tier) == name;
@@ -7932,7 +8672,7 @@ private:
                 return std::optional<first_available>{
                     first_available(chain(std::in_place_index<I>, std::move(**opened)), std::move(attempts))};
             }
-            if (!opened && detail_first_available::ends_chain<one>(opened.error())) return opened.error();
+            if (!opened && keyring::ends_chain<one>(opened.error())) return opened.error();
             if (!tried.empty()) tried += "; ";
             tried += std::string(name) + ": ";
             if (opened) {
@@ -7955,7 +8695,7 @@ private:
             using one = kind<I>;
             if (!matches<one>(name)) return open_named<I + 1>(options, name, attempts);
             auto opened = [&] {
-                if constexpr (detail_first_available::tier_chain<one>) {
+                if constexpr (traits_of<one>.chooses_tier) {
                     if (std::string_view(one::tier) != name) return one::open_tier(options, name);
                 }
                 return one::open(options);
@@ -7999,6 +8739,9 @@ namespace tokenvault::keyring {
 template <class = void>
 class basic_memory {
 public:
+    using policy_family = family::keyring;
+    /// Lists the accounts of its service (list_accounts).
+    static constexpr keyring::traits traits{.lists_accounts = true};
     static constexpr std::string_view tier = "memory";
     static constexpr bool persistent = false;
     static constexpr std::size_t max_item_size = std::size_t{64} << 20;
@@ -8087,8 +8830,7 @@ private:
 /// keyring::memory: a class template only so that its members are compiled where they are used.
 using memory = basic_memory<>;
 
-static_assert(keyring_policy<memory>);
-static_assert(enumerable_keyring<memory>);
+static_assert(check<memory>() && enumerable_keyring<memory>);
 
 }  // namespace tokenvault::keyring
 // end file tokenvault/keyring/memory.hpp
@@ -8099,9 +8841,8 @@ static_assert(enumerable_keyring<memory>);
 // returned without a lock. Otherwise it takes the per-credential lock (cross-process for shared stores),
 // rereads the source of truth, adopts a token another process refreshed meanwhile, and only then calls the
 // provider, outside every store lock; writes are compare-and-swap, so a refresh never overwrites a newer
-// token and never resurrects a logged-out credential. A provider models `token_provider`: `refresh(token)`
-// returning a `refresh_result` (refreshed, rejected = invalid_grant, failed = keep the credential) and
-// `authorize()` returning `result<token>`. See docs/LIFECYCLE.md for the decision tree.
+// token and never resurrects a logged-out credential. A provider models `token_provider`
+// (provider/concept.hpp). See docs/LIFECYCLE.md for the decision tree.
 
 #include <time.h>
 
@@ -8429,96 +9170,7 @@ private:
 
 namespace tokenvault {
 
-/// How a provider's refresh ended.
-enum class refresh_outcome {
-    refreshed,  ///< a new token was issued
-    rejected,   ///< definitive: the refresh token is dead (invalid_grant); the credential is erased
-    failed,     ///< transient or unusable answer: the stored credential is kept, the error returned
-};
-
-/// What `token_provider::refresh` returns: a new token, a definitive rejection, or a failure.
-class refresh_result {
-public:
-    /// A new token; fields it leaves empty (refresh token, scopes, client) keep their previous values.
-    [[nodiscard]] static refresh_result refreshed(token issued) { return refresh_result(std::move(issued)); }
-    /// The authorization server said invalid_grant: the refresh token is revoked, expired or reused.
-    [[nodiscard]] static refresh_result rejected(std::string context = "token endpoint: invalid_grant") {
-        return refresh_result(refresh_outcome::rejected, error{errc::provider_rejected, std::move(context)});
-    }
-    /// Anything else (network, timeout, 5xx, garbage): the stored credential is kept and `why` returned.
-    [[nodiscard]] static refresh_result failed(error why) {
-        return refresh_result(refresh_outcome::failed, std::move(why));
-    }
-
-    /// Which of the three outcomes this is.
-    [[nodiscard]] refresh_outcome outcome() const noexcept { return outcome_; }
-    /// The issued token; only valid when outcome() is refreshed.
-    [[nodiscard]] token& issued() noexcept { return *state_; }
-    /// The error; only valid when outcome() is rejected or failed.
-    [[nodiscard]] const error& failure() const noexcept { return state_.error(); }
-
-private:
-    explicit refresh_result(token issued) : outcome_(refresh_outcome::refreshed), state_(std::move(issued)) {}
-    refresh_result(refresh_outcome outcome, error why) : outcome_(outcome), state_(std::move(why)) {}
-
-    refresh_outcome outcome_;
-    result<token> state_;  // the token, or the rejection or failure
-};
-
-/// A source of tokens: `refresh(current)` at the token endpoint, `authorize()` for a full login.
-template <class P>
-concept token_provider = requires(P& provider, const token& current) {
-    { provider.refresh(current) } -> std::same_as<refresh_result>;
-    { provider.authorize() } -> std::same_as<result<token>>;
-};
-
-/// The optional revocation hook of a provider: `revoke(token)` tells the server a logged-out token is dead
-/// (RFC 7009); `credential_manager::logout(id, provider)` calls it after the local logout, best effort.
-template <class P>
-concept token_revoker = requires(P& provider, const token& current) {
-    { provider.revoke(current) } -> std::same_as<result<void>>;
-};
-
 namespace detail {
-
-template <class>
-inline constexpr bool dependent_false = false;
-
-/// Checks `P` against token_provider one requirement at a time, so the one message that fires names the fix.
-template <class P>
-consteval bool check_provider() {
-    if constexpr (!requires(P & p, const token& t) { p.refresh(t); }) {
-        static_assert(
-            dependent_false<P>,
-            "tokenvault: the provider needs `tokenvault::refresh_result refresh(const tokenvault::token&)`, "
-            "called with the stored token when it has expired (see tokenvault/lifecycle.hpp)");
-        return false;
-    } else if constexpr (!requires(P & p, const token& t) {
-                             { p.refresh(t) } -> std::same_as<refresh_result>;
-                         }) {
-        static_assert(
-            dependent_false<P>,
-            "tokenvault: the provider's refresh() must return tokenvault::refresh_result "
-            "(refresh_result::refreshed(token), ::rejected() for invalid_grant, ::failed(error) otherwise); "
-            "read_token_response() builds one from a token endpoint response");
-        return false;
-    } else if constexpr (!requires(P & p) { p.authorize(); }) {
-        static_assert(
-            dependent_false<P>,
-            "tokenvault: the provider needs `tokenvault::result<tokenvault::token> authorize()`, the full "
-            "login; a provider that cannot log in returns errc::not_logged_in from it");
-        return false;
-    } else if constexpr (!requires(P & p) {
-                             { p.authorize() } -> std::same_as<result<token>>;
-                         }) {
-        static_assert(
-            dependent_false<P>,
-            "tokenvault: the provider's authorize() must return tokenvault::result<tokenvault::token>");
-        return false;
-    } else {
-        return true;
-    }
-}
 
 /// The current time to within a few milliseconds, at a fraction of clock::now()'s cost (the fast path
 /// compares expiries with a skew of seconds); clock::now() where no coarse clock exists.
@@ -8625,43 +9277,49 @@ struct lifecycle_options {
     std::chrono::milliseconds refresh_failure_ttl{std::chrono::seconds(10)};
 };
 
-/// What a credential manager needs from a store; every tokenvault::token_store provides it.
-template <class S>
-concept lifecycle_store = requires(S& s, const credential_id& id, const token& t, std::uint64_t generation) {
-    typename S::locking_type;
-    typename S::migration_type;
-    typename S::context_type;
-    { s.get(id) } -> std::same_as<result<std::optional<token>>>;
-    { s.get_entry(id) } -> std::same_as<result<std::optional<entry>>>;
-    { s.put(id, t) } -> std::same_as<result<std::uint64_t>>;
-    { s.erase(id) } -> std::same_as<result<bool>>;
-    { s.compare_and_swap(id, generation, t) } -> std::same_as<result<std::uint64_t>>;
-    { s.erase_if(id, generation) } -> std::same_as<result<bool>>;
-    { s.reload() } -> std::same_as<result<void>>;
-    { s.options() } -> std::convertible_to<const store_options&>;
-    s.diagnostics();
-};
-
 namespace detail {
 
-/// Whether migration policy `M` offers the optional `forget(ctx, id)` hook that logout calls.
-template <class M, class Context>
-concept forgetting_migration = requires(M& m, Context& ctx, const credential_id& id) {
-    { m.forget(ctx, id) } -> std::same_as<result<bool>>;
-};
+/// What a credential manager needs from a store; with `Report`, a store that lacks it fails to compile
+/// with one message. lifecycle_store<S> reads this silently.
+template <class S, bool Report>
+consteval bool lifecycle_store_requirements() {
+    if constexpr (!requires(S& s, const credential_id& id, const token& t, std::uint64_t generation) {
+                      typename S::locking_type;
+                      typename S::migration_type;
+                      typename S::context_type;
+                      { s.get(id) } -> std::same_as<result<std::optional<token>>>;
+                      { s.get_entry(id) } -> std::same_as<result<std::optional<entry>>>;
+                      { s.put(id, t) } -> std::same_as<result<std::uint64_t>>;
+                      { s.erase(id) } -> std::same_as<result<bool>>;
+                      { s.compare_and_swap(id, generation, t) } -> std::same_as<result<std::uint64_t>>;
+                      { s.erase_if(id, generation) } -> std::same_as<result<bool>>;
+                      { s.reload() } -> std::same_as<result<void>>;
+                      { s.options() } -> std::convertible_to<const store_options&>;
+                      s.diagnostics();
+                  }) {
+        static_assert(!Report, "tokenvault: credential_manager<Store> needs a tokenvault::token_store (get, "
+                               "get_entry, put, erase, compare_and_swap, erase_if, reload, options, "
+                               "diagnostics; see tokenvault/store.hpp)");
+        return false;
+    } else {
+        return true;
+    }
+}
 
 }  // namespace detail
 
+/// What a credential manager needs from a store; every tokenvault::token_store provides it.
+template <class S>
+concept lifecycle_store = detail::lifecycle_store_requirements<S, false>();
+
 /// Token lifecycle over a token store: get_access_token, on_unauthorized, login, logout.
 ///
-/// Logout also calls `Store::migration_type::forget(ctx, id) -> result<bool>` when the migration policy
-/// has it, so that a legacy source can never bring a logged-out credential back on a later first load.
+/// Logout also calls the store's migration policy's `forget(ctx, id) -> result<bool>` when its traits
+/// declare forget_hook, so that a legacy source can never bring a logged-out credential back on a later
+/// first load.
 template <class Store>
 class credential_manager {
-    static_assert(
-        lifecycle_store<Store>,
-        "tokenvault: credential_manager<Store> needs a tokenvault::token_store (get, get_entry, put, "
-        "erase, compare_and_swap, erase_if, reload, options, diagnostics; see tokenvault/store.hpp)");
+    static_assert(detail::lifecycle_store_requirements<Store, true>() || true);  // one message, no second error
 
 public:
     using store_type = Store;
@@ -8677,7 +9335,7 @@ public:
     /// lock, one another process refreshed, a refreshed one, or a new login from `provider.authorize()`.
     template <class Provider>
     [[nodiscard]] result<token> get_access_token(const credential_id& id, Provider&& provider) {
-        [[maybe_unused]] constexpr bool provider_ok = detail::check_provider<std::remove_cvref_t<Provider>>();
+        [[maybe_unused]] constexpr bool provider_ok = check_provider<std::remove_cvref_t<Provider>>();
         if constexpr (requires { store_->with_token(id, [](const token*) { return result<token>{error{}}; }); }) {
             // The fast path copies the cached token once, straight into the returned result.
             bool present = false, stale = false;
@@ -8704,7 +9362,7 @@ public:
     template <class Provider>
     [[nodiscard]] result<token> on_unauthorized(const credential_id& id, const secret_string& rejected,
                                                 Provider&& provider) {
-        [[maybe_unused]] constexpr bool provider_ok = detail::check_provider<std::remove_cvref_t<Provider>>();
+        [[maybe_unused]] constexpr bool provider_ok = check_provider<std::remove_cvref_t<Provider>>();
         auto cached = store_get(id);
         if (!cached) return cached.error();
         if (!*cached) return error{errc::not_logged_in, "on_unauthorized"};
@@ -8715,7 +9373,7 @@ public:
     /// Logs in with `provider.authorize()` under the credential lock and stores the token (replacing any).
     template <class Provider>
     [[nodiscard]] result<token> login(const credential_id& id, Provider&& provider) {
-        [[maybe_unused]] constexpr bool provider_ok = detail::check_provider<std::remove_cvref_t<Provider>>();
+        [[maybe_unused]] constexpr bool provider_ok = check_provider<std::remove_cvref_t<Provider>>();
         auto lock = lock_credential(id, [] { return false; });
         if (!lock) return lock.error();
         auto issued = call_authorize(provider);
@@ -8736,7 +9394,7 @@ public:
         return logout_locked(id);
     }
 
-    /// Logs out as `logout(id)`, then, when the provider models token_revoker, asks the server to revoke the
+    /// Logs out as `logout(id)`, then, when the provider's traits say revokes, asks the server to revoke the
     /// token (RFC 7009): best effort, after the local logout is durable, its failure only reported (event
     /// refresh{"revoke_failed"}): the local logout never depends on the server.
     template <class Provider>
@@ -8744,12 +9402,12 @@ public:
         auto lock = lock_credential(id, [] { return false; });
         if (!lock) return lock.error();
         std::optional<token> revocable;
-        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+        if constexpr (provider_traits_of<std::remove_cvref_t<Provider>>.revokes) {
             if constexpr (others_may_write) (void)store_call([&] { return store_->reload(); });
             if (auto current = store_get(id); current && *current) revocable = std::move(**current);
         }
         auto erased = logout_locked(id);
-        if constexpr (token_revoker<std::remove_cvref_t<Provider>>) {
+        if constexpr (provider_traits_of<std::remove_cvref_t<Provider>>.revokes) {
             if (erased && revocable) {
                 const result<void> revoked = [&] {
                     const detail::lock_order::provider_scope in_provider;
@@ -9081,7 +9739,7 @@ private:
     result<void> forget_legacy(const credential_id& id) {
         using migration = typename Store::migration_type;
         using context = typename Store::context_type;
-        if constexpr (detail::forgetting_migration<migration, context>) {
+        if constexpr (tokenvault::migration::traits_of<migration>.forget_hook) {
             context ctx{store_->diagnostics(), store_->options()};
             auto forgotten = [&] {
                 const detail::lock_order::store_scope in_store;
@@ -9175,51 +9833,6 @@ template <class Store>
 //
 // Every guard is empty and compiles away. Not thread-safe; refused on backends other processes share.
 
-// begin file tokenvault/locking/concept.hpp
-// tokenvault/locking/concept.hpp: the locking concept (how concurrent readers and writers are serialised).
-//
-// A locking policy L provides `L::thread_safe`, `L::cross_process`, `lock_shared()` and `lock_exclusive()`
-// (in-process guards, infallible), and `lock_store(path, timeout)`, which takes the cross-process store
-// lock on `path` (a no-op for in-process policies) and reports how long it waited. A store takes
-// lock_exclusive() before lock_store(), and holds the store lock only for local work. Optional:
-// `lock_store_shared(path, timeout, report)`, a cross-process lock that readers share (used for loads).
-
-#include <chrono>
-#include <concepts>
-#include <filesystem>
-
-
-namespace tokenvault::locking {
-
-/// How long a lock acquisition waited, and whether another holder made it wait.
-struct wait_report {
-    bool contended = false;
-    std::chrono::nanoseconds waited{0};
-};
-
-/// What every locking policy provides; see the top of tokenvault/locking/concept.hpp.
-template <class L>
-concept locking_policy = std::same_as<typename L::policy_family, family::locking> &&
-    requires(L& l, const std::filesystem::path& path, std::chrono::milliseconds timeout, wait_report& report) {
-        { L::thread_safe } -> std::convertible_to<bool>;
-        { L::cross_process } -> std::convertible_to<bool>;
-        typename L::shared_guard;
-        typename L::exclusive_guard;
-        typename L::store_guard;
-        { l.lock_shared() } -> std::same_as<typename L::shared_guard>;
-        { l.lock_exclusive() } -> std::same_as<typename L::exclusive_guard>;
-        { l.lock_store(path, timeout, report) } -> std::same_as<result<typename L::store_guard>>;
-    };
-
-/// The guard of a policy that has nothing to lock.
-struct no_guard {
-    no_guard() = default;
-    no_guard(no_guard&&) noexcept = default;
-    no_guard& operator=(no_guard&&) noexcept = default;
-};
-
-}  // namespace tokenvault::locking
-// end file tokenvault/locking/concept.hpp
 
 namespace tokenvault::locking {
 
@@ -9240,7 +9853,7 @@ struct none {
     }
 };
 
-static_assert(locking_policy<none>);
+static_assert(check<none>());
 
 }  // namespace tokenvault::locking
 // end file tokenvault/locking/none.hpp
@@ -9268,6 +9881,8 @@ public:
     using policy_family = family::locking;
     static constexpr bool thread_safe = true;
     static constexpr bool cross_process = true;
+    /// Loads share the cross-process lock (lock_store_shared); writers exclude everyone.
+    static constexpr locking::traits traits{.shared_store_lock = true};
     using shared_guard = std::shared_lock<std::shared_mutex>;
     using exclusive_guard = std::unique_lock<std::shared_mutex>;
     /// The held file lock; released on destruction (or when the process dies). Move-only.
@@ -9312,8 +9927,7 @@ private:
     std::shared_mutex mutex_;
 };
 
-static_assert(locking_policy<process>,
-              "locking::process must model locking::locking_policy (tokenvault/locking/concept.hpp)");
+static_assert(check<process>());
 
 }  // namespace tokenvault::locking
 // end file tokenvault/locking/process.hpp
@@ -9350,7 +9964,7 @@ private:
     std::shared_mutex mutex_;
 };
 
-static_assert(locking_policy<threads>);
+static_assert(check<threads>());
 
 }  // namespace tokenvault::locking
 // end file tokenvault/locking/threads.hpp
@@ -9359,7 +9973,7 @@ static_assert(locking_policy<threads>);
 //
 // Each source offers its entries in the order listed and never overwrites an entry already in the bundle,
 // so the current store wins over every source and an earlier source wins over a later one. The keyring
-// layouts must come in seed 000's precedence (bundle before per-item: checked at compile time);
+// layouts must come in precedence order (the bundle before per-item entries: checked at compile time);
 // `from_legacy_keyring<K>` names that pair. A failing source is reported and never stops the others.
 
 #include <array>
@@ -9369,35 +9983,8 @@ static_assert(locking_policy<threads>);
 #include <type_traits>
 #include <utility>
 
-// begin file tokenvault/migration/concept.hpp
-// tokenvault/migration/concept.hpp: the migration concept (older layouts drained on first load).
-//
-// A migration policy M is constructible from `store_options` and provides `M::enabled`,
-// `import_into(ctx, bundle&)` (adds legacy entries the bundle does not hold yet; the current store wins;
-// true when the bundle must be saved: it changed, or legacy data awaits deletion) and `after_persist(ctx)`
-// (deletes the legacy data it imported, called only after the bundle that holds them is durable). Both
-// run under the store lock; failures never lose data. Optional: `deletes_source` (true when after_persist
-// deletes anything: the backend must then be persistent) and `persist_failed(ctx, const error&)`.
-
-#include <concepts>
-
-
-namespace tokenvault::migration {
-
-/// What every migration policy provides; see the top of tokenvault/migration/concept.hpp.
-template <class M>
-concept migration_policy = std::same_as<typename M::policy_family, family::migration> &&
-    std::constructible_from<M, const store_options&> &&
-    requires(M& m, store_context<cipher::xchacha20poly1305, diagnostics::none>& ctx, bundle& b) {
-        { M::enabled } -> std::convertible_to<bool>;
-        { m.import_into(ctx, b) } -> std::same_as<result<bool>>;
-        { m.after_persist(ctx) } -> std::same_as<result<void>>;
-    };
-
-}  // namespace tokenvault::migration
-// end file tokenvault/migration/concept.hpp
 // begin file tokenvault/migration/keyring_bundle.hpp
-// tokenvault/migration/keyring_bundle.hpp: migration::from_keyring_bundle<K, Layout>, seed 000's single
+// tokenvault/migration/keyring_bundle.hpp: migration::from_keyring_bundle<K, Layout>, the legacy single
 // bundle item: one keyring item holding every token as {"<resource URL>": token, ...}.
 //
 // import_into offers each entry to the bundle (the current store wins; garbage entries are skipped with
@@ -9718,7 +10305,8 @@ template <class K, class Context>
 // end file tokenvault/detail/migration_support.hpp
 // begin file tokenvault/migration/legacy_layout.hpp
 // tokenvault/migration/legacy_layout.hpp: where an older version of an application kept tokens in a
-// keyring (seed 000's two layouts), named by a traits type that the keyring migrations read.
+// keyring (its two layouts: one item per token, or one bundle item), named by a traits type that the
+// keyring migrations read.
 //
 // The defaults follow docker-agent's layouts: per-item "oauth:<resource URL>" items plus an "oauth:index"
 // item (a JSON array of the URLs), and the single "oauth:tokens" bundle item ({"<URL>": token, ...}).
@@ -9749,16 +10337,15 @@ struct legacy_keyring_layout {
 
 namespace tokenvault::migration {
 
-/// Drains seed 000's single-item bundle layout from keyring K.
+/// Drains the legacy single-item bundle layout from keyring K.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 class from_keyring_bundle {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// Deletes what it migrated (after the save): the store's backend must be persistent.
-    static constexpr bool deletes_source = true;
-    /// Precedence among keyring layouts in a chain: this one (1) comes before the per-item layout (2).
-    static constexpr int precedence = 1;
+    /// Deletes what it migrated (after the save: the store's backend must be persistent); in a chain this
+    /// layout (precedence 1) comes before the per-item one (2); a failed save is reported by persist_failed.
+    static constexpr migration::traits traits{.deletes_source = true, .precedence = 1, .persist_failed_hook = true};
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "keyring_bundle";
 
@@ -9876,7 +10463,7 @@ private:
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/keyring_bundle.hpp
 // begin file tokenvault/migration/keyring_items.hpp
-// tokenvault/migration/keyring_items.hpp: migration::from_keyring_items<K, Layout>, seed 000's oldest
+// tokenvault/migration/keyring_items.hpp: migration::from_keyring_items<K, Layout>, the oldest
 // layout: one keyring item per resource URL under a prefix, plus an index item listing the URLs.
 //
 // import_into reads the index, also lists the prefix where K can enumerate (keyring/concept.hpp) to find
@@ -9898,16 +10485,15 @@ private:
 
 namespace tokenvault::migration {
 
-/// Drains seed 000's per-item layout (one item per resource URL plus an index) from keyring K.
+/// Drains the legacy per-item layout (one item per resource URL plus an index) from keyring K.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 class from_keyring_items {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// Deletes what it migrated (after the save): the store's backend must be persistent.
-    static constexpr bool deletes_source = true;
-    /// Precedence among keyring layouts in a chain: the bundle layout (1) comes before this one (2).
-    static constexpr int precedence = 2;
+    /// Deletes what it migrated (after the save: the store's backend must be persistent); in a chain the
+    /// bundle layout (precedence 1) comes before this one (2); a failed save is reported by persist_failed.
+    static constexpr migration::traits traits{.deletes_source = true, .precedence = 2, .persist_failed_hook = true};
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "keyring_items";
 
@@ -10116,32 +10702,10 @@ namespace tokenvault::migration {
 
 namespace detail {
 
-/// M::deletes_source, or false for policies that do not say (they delete nothing).
-template <class M>
-inline constexpr bool deletes_source_v = [] {
-    if constexpr (requires {
-                      { M::deletes_source } -> std::convertible_to<bool>;
-                  })
-        return static_cast<bool>(M::deletes_source);
-    else
-        return false;
-}();
-
-/// M::precedence (keyring layouts: 1 bundle, 2 per-item), or 0: no ordering constraint.
-template <class M>
-inline constexpr int precedence_v = [] {
-    if constexpr (requires {
-                      { M::precedence } -> std::convertible_to<int>;
-                  })
-        return static_cast<int>(M::precedence);
-    else
-        return 0;
-}();
-
-/// Whether the ranked sources among M... appear in non-decreasing precedence.
+/// Whether the ranked sources among M... (traits precedence, 0: unranked) appear in non-decreasing order.
 template <class... M>
 consteval bool in_precedence_order() {
-    constexpr std::array<int, sizeof...(M)> ranks{precedence_v<M>...};
+    constexpr std::array<int, sizeof...(M)> ranks{traits_of<M>.precedence...};
     int highest = 0;
     for (const int rank : ranks) {
         if (rank == 0) continue;
@@ -10151,32 +10715,26 @@ consteval bool in_precedence_order() {
     return true;
 }
 
-/// Calls m.persist_failed(ctx, why) where M provides it.
-template <class M, class Context>
-void notify_persist_failed(M& m, Context& ctx, const error& why) {
-    if constexpr (requires { m.persist_failed(ctx, why); }) m.persist_failed(ctx, why);
-}
-
 }  // namespace detail
 
 /// Drains the sources M... in order into one bundle; see the top of tokenvault/migration/chain.hpp.
 template <class... M>
 class chain {
     static_assert(sizeof...(M) > 0, "tokenvault: migration::chain<...> needs at least one migration source");
-    static_assert((migration_policy<M> && ...),
-                  "tokenvault: every source of migration::chain<...> must model migration::migration_policy "
-                  "(see tokenvault/migration/concept.hpp)");
+    static_assert((check<M>() && ...));  // names what a source misses (tokenvault/migration/concept.hpp)
     static_assert(
         detail::in_precedence_order<M...>(),
         "tokenvault: migration::chain<...> lists from_keyring_items before from_keyring_bundle; the legacy "
-        "bundle must win over per-item entries (seed 000): list from_keyring_bundle first, or use "
+        "bundle must win over per-item entries: list from_keyring_bundle first, or use "
         "migration::from_legacy_keyring<K>");
 
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = (M::enabled || ...);
-    /// True when any source deletes what it migrated: the store's backend must then be persistent.
-    static constexpr bool deletes_source = (detail::deletes_source_v<M> || ...);
+    /// Deletes what it migrated when any source does (the store's backend must then be persistent); tells
+    /// the sources that declare persist_failed when a save fails.
+    static constexpr migration::traits traits{.deletes_source = (traits_of<M>.deletes_source || ...),
+                                              .persist_failed_hook = true};
 
     /// Default-constructs every source.
     chain() = default;
@@ -10217,11 +10775,19 @@ public:
         return outcome;
     }
 
-    /// Tells each source that the save failed (nothing may be deleted).
+    /// Tells each source that declares persist_failed that the save failed (nothing may be deleted).
     template <class Context>
     void persist_failed(Context& ctx, const error& why) {
-        std::apply([&](auto&... source) { (detail::notify_persist_failed(source, ctx, why), ...); },
-                   sources_);
+        std::apply(
+            [&](auto&... source) {
+                (
+                    [&] {
+                        if constexpr (traits_of<std::remove_reference_t<decltype(source)>>.persist_failed_hook)
+                            source.persist_failed(ctx, why);
+                    }(),
+                    ...);
+            },
+            sources_);
     }
 
     /// The I-th source (for tests and tools).
@@ -10238,7 +10804,7 @@ private:
     std::tuple<M...> sources_;
 };
 
-/// Both of seed 000's keyring layouts in K, in precedence order: the bundle item, then per-item entries.
+/// Both legacy keyring layouts in K, in precedence order: the bundle item, then per-item entries.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 using from_legacy_keyring = chain<from_keyring_bundle<K, Layout>, from_keyring_items<K, Layout>>;
 
@@ -10335,6 +10901,8 @@ template <class = void>
 /// and nodes live in wiped memory (foreign_json), so the secrets it holds leave no copy when it is freed.
 template <class = void>
 [[nodiscard]] inline result<foreign_json> parse_foreign_json(std::string_view text, std::string_view what) {
+    if (text.find('\0') != std::string_view::npos)  // nlohmann would stop there and accept what follows
+        return error{errc::malformed_json, std::string(what) + ": holds a NUL byte"};
     if (!json_depth_within(text, max_foreign_json_depth))
         return error{errc::too_large, std::string(what) + ": nested deeper than " +
                                           std::to_string(max_foreign_json_depth) + " levels"};
@@ -10505,8 +11073,7 @@ class from_claude_code {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The original stays in place (the user may still run Claude Code).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the user may still run Claude Code.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "claude_code";
     /// Largest document read.
@@ -10662,8 +11229,7 @@ class from_codex {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The original stays in place (the user may still run Codex).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the user may still run Codex.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "codex";
     /// The file name inside the Codex home.
@@ -10844,9 +11410,7 @@ private:
     }
 };
 
-static_assert(
-    migration_policy<from_codex<>>,
-    "migration::from_codex must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+static_assert(check<from_codex<>>());
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/codex.hpp
@@ -10903,8 +11467,7 @@ class from_codex_keyring {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The items stay in place (the user may still run Codex).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the items stay, the user may still run Codex.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "codex_keyring";
     /// Largest item read (Codex's items are about 2 KiB).
@@ -11153,8 +11716,7 @@ class from_mcp_remote {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The original stays in place (the user may still run mcp-remote).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the user may still run mcp-remote.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "mcp_remote";
     /// Largest token or client file read.
@@ -11318,9 +11880,7 @@ private:
     }
 };
 
-static_assert(
-    migration_policy<from_mcp_remote<>>,
-    "migration::from_mcp_remote must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+static_assert(check<from_mcp_remote<>>());
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/mcp_remote.hpp
@@ -12017,7 +12577,7 @@ struct none {
     }
 };
 
-static_assert(migration_policy<none>);
+static_assert(check<none>());
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/none.hpp
@@ -12068,8 +12628,7 @@ class from_opencode {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The original stays in place (the user may still run opencode).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the user may still run opencode.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "opencode";
     /// Largest file read.
@@ -12178,148 +12737,210 @@ static_assert(migration_policy<from_opencode<>>,
 #include <vector>
 
 // begin file tokenvault/detail/policy_checks.hpp
-// tokenvault/detail/policy_checks.hpp: compile-time checks that name the fix.
+// tokenvault/detail/policy_checks.hpp: what token_store checks before it exists: slots, then combinations.
 //
-// Each check_* function static_asserts one requirement at a time, so a policy that does not model its
-// concept fails with a message naming the missing member and the header to read. `combination_rules`
-// holds the rules that make a combination of valid policies unsafe; the test matrix filters with them.
+// Each slot must get a policy of its family (a keyring, a policy of another family or a type that is no
+// policy is named as such, with the fix), and that policy must meet its family's contract (the family's
+// concept.hpp says what is missing). Then `combination_rules` rejects unsafe combinations of valid
+// policies, naming the opt-in; the test matrix filters with the same rules. `store_requirements` runs
+// these in order and, reporting, fails at the first problem only: one error, whose first line says it.
 
-#include <filesystem>
 #include <type_traits>
 
 
 namespace tokenvault::detail {
 
-template <class B>
-consteval bool check_backend() {
-    static_assert(requires { typename B::policy_family; },
-                  "tokenvault: Backend needs `using policy_family = tokenvault::family::backend;` "
-                  "(see tokenvault/backend/concept.hpp)");
-    static_assert(requires { { B::persistent } -> std::convertible_to<bool>; },
-                  "tokenvault: Backend needs `static constexpr bool persistent` (see tokenvault/backend/concept.hpp)");
-    static_assert(requires { { B::shared } -> std::convertible_to<bool>; },
-                  "tokenvault: Backend needs `static constexpr bool shared` (see tokenvault/backend/concept.hpp)");
-    static_assert(requires { { B::uses_cipher } -> std::convertible_to<bool>; },
-                  "tokenvault: Backend needs `static constexpr bool uses_cipher` (see tokenvault/backend/concept.hpp)");
-    static_assert(std::is_constructible_v<B, const store_options&>,
-                  "tokenvault: Backend needs a constructor taking `const store_options&` "
-                  "(see tokenvault/backend/concept.hpp)");
-    static_assert(requires(const B& b) { { b.lock_path() } -> std::same_as<std::optional<std::filesystem::path>>; },
-                  "tokenvault: Backend needs `std::optional<std::filesystem::path> lock_path() const` "
-                  "(see tokenvault/backend/concept.hpp)");
-    static_assert(requires(B& b, backend::detail::archetype_context& c) { { b.load(c) } -> std::same_as<result<bundle>>; },
-                  "tokenvault: Backend needs `result<bundle> load(Context&)` (see tokenvault/backend/concept.hpp)");
-    static_assert(requires(B& b, backend::detail::archetype_context& c) { { b.changed(c) } -> std::same_as<result<bool>>; },
-                  "tokenvault: Backend needs `result<bool> changed(Context&)` (see tokenvault/backend/concept.hpp)");
-    static_assert(requires(B& b, backend::detail::archetype_context& c, const bundle& x) {
-                      { b.save(c, x) } -> std::same_as<result<void>>; },
-                  "tokenvault: Backend needs `result<void> save(Context&, const bundle&)` "
-                  "(see tokenvault/backend/concept.hpp)");
-    return backend::backend_policy<B>;
-}
+template <class A, class B>
+inline constexpr bool same = std::is_same_v<A, B>;
 
-template <class C>
-consteval bool check_cipher() {
-    static_assert(requires { typename C::policy_family; },
-                  "tokenvault: Cipher needs `using policy_family = tokenvault::family::cipher;` "
-                  "(see tokenvault/cipher/concept.hpp)");
-    static_assert(requires { { C::id } -> std::convertible_to<std::uint8_t>; },
-                  "tokenvault: Cipher needs `static constexpr std::uint8_t id` (see tokenvault/cipher/concept.hpp)");
-    static_assert(requires { { C::key_size } -> std::convertible_to<std::size_t>; { C::nonce_size } -> std::convertible_to<std::size_t>; { C::tag_size } -> std::convertible_to<std::size_t>; },
-                  "tokenvault: Cipher needs key_size, nonce_size and tag_size (see tokenvault/cipher/concept.hpp)");
-    static_assert(requires { { C::writes_plaintext } -> std::convertible_to<bool>; },
-                  "tokenvault: Cipher needs `static constexpr bool writes_plaintext` "
-                  "(see tokenvault/cipher/concept.hpp)");
-    static_assert(requires { { C::available() } -> std::same_as<result<void>>; },
-                  "tokenvault: Cipher needs `static result<void> available()` (see tokenvault/cipher/concept.hpp)");
-    static_assert(requires(std::span<const std::byte> in, std::span<std::byte> out) {
-                      { C::seal(in, in, in, in, out) } -> std::same_as<result<void>>;
-                      { C::open(in, in, in, in, out) } -> std::same_as<result<void>>; },
-                  "tokenvault: Cipher needs static seal(key, nonce, ad, in, out) and open(...) returning "
-                  "result<void> (see tokenvault/cipher/concept.hpp)");
-    return cipher::cipher_policy<C>;
-}
+// The advice every "policy in the wrong slot" message ends with.
+#define TOKENVAULT_SLOT_ORDER                                                                              \
+    ": token_store<backend, cipher, locking, migration, diagnostics> takes policies in this order, "       \
+    "store_with<...> in any order"
 
-template <class L>
-consteval bool check_locking() {
-    static_assert(requires { typename L::policy_family; },
-                  "tokenvault: Locking needs `using policy_family = tokenvault::family::locking;` "
-                  "(see tokenvault/locking/concept.hpp)");
-    static_assert(requires { { L::thread_safe } -> std::convertible_to<bool>; { L::cross_process } -> std::convertible_to<bool>; },
-                  "tokenvault: Locking needs `static constexpr bool thread_safe` and `cross_process` "
-                  "(see tokenvault/locking/concept.hpp)");
-    static_assert(requires(L& l) { l.lock_shared(); l.lock_exclusive(); },
-                  "tokenvault: Locking needs lock_shared() and lock_exclusive() (see tokenvault/locking/concept.hpp)");
-    static_assert(requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t, locking::wait_report& w) {
-                      l.lock_store(p, t, w); },
-                  "tokenvault: Locking needs lock_store(path, timeout, wait_report&) "
-                  "(see tokenvault/locking/concept.hpp)");
-    return locking::locking_policy<L>;
-}
-
-template <class M>
-consteval bool check_migration() {
-    static_assert(requires { typename M::policy_family; },
-                  "tokenvault: Migration needs `using policy_family = tokenvault::family::migration;` "
-                  "(see tokenvault/migration/concept.hpp)");
-    static_assert(requires { { M::enabled } -> std::convertible_to<bool>; },
-                  "tokenvault: Migration needs `static constexpr bool enabled` (see tokenvault/migration/concept.hpp)");
-    static_assert(std::is_constructible_v<M, const store_options&>,
-                  "tokenvault: Migration needs a constructor taking `const store_options&` "
-                  "(see tokenvault/migration/concept.hpp)");
-    static_assert(requires(M& m, backend::detail::archetype_context& c, bundle& b) {
-                      { m.import_into(c, b) } -> std::same_as<result<bool>>;
-                      { m.after_persist(c) } -> std::same_as<result<void>>; },
-                  "tokenvault: Migration needs `result<bool> import_into(Context&, bundle&)` and "
-                  "`result<void> after_persist(Context&)` (see tokenvault/migration/concept.hpp)");
-    return migration::migration_policy<M>;
-}
-
-template <class D>
-consteval bool check_diagnostics() {
-    static_assert(requires { typename D::policy_family; },
-                  "tokenvault: Diagnostics needs `using policy_family = tokenvault::family::diagnostics;` "
-                  "(see tokenvault/diagnostics/concept.hpp)");
-    static_assert(requires { { D::enabled } -> std::convertible_to<bool>; },
-                  "tokenvault: Diagnostics needs `static constexpr bool enabled` "
-                  "(see tokenvault/diagnostics/concept.hpp)");
-    static_assert(requires(D& d) {
-                      d.on(events::keyring_read{}); d.on(events::drift{});
-                      d.on(events::store_resolved{}); d.on(events::login{}); },
-                  "tokenvault: Diagnostics needs `on(const Event&)` for every event of "
-                  "tokenvault/diagnostics/events.hpp (see tokenvault/diagnostics/concept.hpp)");
-    return diagnostics::diagnostics_policy<D>;
-}
-
-/// True when the cipher writes plaintext and was chosen for that on purpose (cipher::plaintext_opt_in).
-template <class Cipher>
-inline constexpr bool plaintext_opted_in = [] {
-    if constexpr (requires { { Cipher::plaintext_opted_in } -> std::convertible_to<bool>; })
-        return static_cast<bool>(Cipher::plaintext_opted_in);
+/// Reports a policy of family `Given` in the slot of family `Slot` (Given != Slot).
+template <class Slot, class Given, bool Report>
+consteval bool report_misplaced() {
+    if constexpr (same<Slot, family::backend> && same<Given, family::cipher>)
+        static_assert(!Report, "tokenvault: token_store's backend slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::backend> && same<Given, family::locking>)
+        static_assert(!Report, "tokenvault: token_store's backend slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::backend> && same<Given, family::migration>)
+        static_assert(!Report, "tokenvault: token_store's backend slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::backend> && same<Given, family::diagnostics>)
+        static_assert(!Report, "tokenvault: token_store's backend slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::cipher> && same<Given, family::backend>)
+        static_assert(!Report, "tokenvault: token_store's cipher slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::cipher> && same<Given, family::locking>)
+        static_assert(!Report, "tokenvault: token_store's cipher slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::cipher> && same<Given, family::migration>)
+        static_assert(!Report, "tokenvault: token_store's cipher slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::cipher> && same<Given, family::diagnostics>)
+        static_assert(!Report, "tokenvault: token_store's cipher slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::locking> && same<Given, family::backend>)
+        static_assert(!Report, "tokenvault: token_store's locking slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::locking> && same<Given, family::cipher>)
+        static_assert(!Report, "tokenvault: token_store's locking slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::locking> && same<Given, family::migration>)
+        static_assert(!Report, "tokenvault: token_store's locking slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::locking> && same<Given, family::diagnostics>)
+        static_assert(!Report, "tokenvault: token_store's locking slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::migration> && same<Given, family::backend>)
+        static_assert(!Report, "tokenvault: token_store's migration slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::migration> && same<Given, family::cipher>)
+        static_assert(!Report, "tokenvault: token_store's migration slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::migration> && same<Given, family::locking>)
+        static_assert(!Report, "tokenvault: token_store's migration slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::migration> && same<Given, family::diagnostics>)
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::diagnostics> && same<Given, family::backend>)
+        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::diagnostics> && same<Given, family::cipher>)
+        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::diagnostics> && same<Given, family::locking>)
+        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a locking policy" TOKENVAULT_SLOT_ORDER);
     else
-        return false;
-}();
+        static_assert(!Report,
+                      "tokenvault: token_store's diagnostics slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+    return false;
+}
 
-/// True when the migration deletes the legacy data it imported (M::deletes_source; false if unsaid).
-template <class Migration>
-inline constexpr bool migration_deletes_source = [] {
-    if constexpr (requires { { Migration::deletes_source } -> std::convertible_to<bool>; })
-        return static_cast<bool>(Migration::deletes_source);
+#undef TOKENVAULT_SLOT_ORDER
+
+/// Reports a keyring given in the slot of family `Slot`: keyrings go inside backends.
+template <class Slot, bool Report>
+consteval bool report_keyring_in_slot() {
+    if constexpr (same<Slot, family::backend>)
+        static_assert(!Report, "tokenvault: token_store's backend slot got a keyring: a keyring holds a backend's "
+                               "data key; use backend::sealed_file<TheKeyring> (or backend::keyring_bundle<"
+                               "TheKeyring>)");
+    else if constexpr (same<Slot, family::cipher>)
+        static_assert(!Report, "tokenvault: token_store's cipher slot got a keyring: a keyring goes inside the "
+                               "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
+    else if constexpr (same<Slot, family::locking>)
+        static_assert(!Report, "tokenvault: token_store's locking slot got a keyring: a keyring goes inside the "
+                               "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
+    else if constexpr (same<Slot, family::migration>)
+        static_assert(!Report, "tokenvault: token_store's migration slot got a keyring: a keyring goes inside "
+                               "the backend (1st slot) or a migration, e.g. migration::from_legacy_keyring<"
+                               "TheKeyring>");
     else
-        return false;
-}();
+        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a keyring: a keyring goes inside "
+                               "the backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
+    return false;
+}
+
+/// Reports a type that names no policy family in the slot of family `Slot`.
+template <class Slot, bool Report>
+consteval bool report_not_a_policy() {
+    if constexpr (same<Slot, family::backend>)
+        static_assert(!Report, "tokenvault: token_store's backend slot got a type that is not a tokenvault "
+                               "policy (it names no policy_family): use e.g. backend::memory or "
+                               "backend::sealed_file<keyring::file> (tokenvault/backend/concept.hpp)");
+    else if constexpr (same<Slot, family::cipher>)
+        static_assert(!Report, "tokenvault: token_store's cipher slot got a type that is not a tokenvault "
+                               "policy (it names no policy_family): use e.g. cipher::xchacha20poly1305 "
+                               "(tokenvault/cipher/concept.hpp)");
+    else if constexpr (same<Slot, family::locking>)
+        static_assert(!Report, "tokenvault: token_store's locking slot got a type that is not a tokenvault "
+                               "policy (it names no policy_family): use e.g. locking::threads or locking::process "
+                               "(tokenvault/locking/concept.hpp)");
+    else if constexpr (same<Slot, family::migration>)
+        static_assert(!Report, "tokenvault: token_store's migration slot got a type that is not a tokenvault "
+                               "policy (it names no policy_family): use e.g. migration::none "
+                               "(tokenvault/migration/concept.hpp)");
+    else
+        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a type that is not a tokenvault "
+                               "policy (it names no policy_family): use e.g. diagnostics::none "
+                               "(tokenvault/diagnostics/concept.hpp)");
+    return false;
+}
+
+/// Reports P, given in the slot of family `Slot` but not of that family (a keyring, a policy of another
+/// family, or a type that is no policy).
+template <class Slot, class P, bool Report>
+consteval bool report_wrong_family() {
+    if constexpr (in_family<P, family::keyring>)
+        return report_keyring_in_slot<Slot, Report>();
+    else if constexpr (!names_a_family<P>)
+        return report_not_a_policy<Slot, Report>();
+    else
+        return report_misplaced<Slot, typename P::policy_family, Report>();
+}
 
 /// The rules that make a combination of individually valid policies unsafe.
 template <class Backend, class Cipher, class Locking, class Migration = migration::none>
 struct combination_rules {
     /// Legacy data would be deleted after moving into a store that forgets it at exit.
-    static constexpr bool volatile_migration = migration_deletes_source<Migration> && !Backend::persistent;
+    static constexpr bool volatile_migration = migration::traits_of<Migration>.deletes_source && !Backend::persistent;
     /// Tokens would reach a disk unencrypted without the explicit opt-in.
     static constexpr bool silent_plaintext = Backend::persistent && Backend::uses_cipher && Cipher::writes_plaintext &&
-                                             !plaintext_opted_in<Cipher>;
+                                             !cipher::traits_of<Cipher>.plaintext_opted_in;
     /// Other processes write the backend, but the locking only serialises threads.
     static constexpr bool unlocked_sharing = Backend::shared && !Locking::cross_process;
     static constexpr bool valid = !silent_plaintext && !unlocked_sharing && !volatile_migration;
+};
+
+/// Everything token_store<B, C, L, M, D> checks, in order: each slot, then the combination rules. With
+/// `Report`, the first problem fails to compile with its message and nothing else is checked.
+template <class B, class C, class L, class M, class D, bool Report>
+consteval bool store_requirements() {
+    if constexpr (!in_family<B, family::backend>) {
+        return report_wrong_family<family::backend, B, Report>();
+    } else if constexpr (!backend_requirements<B, false>()) {
+        return backend_requirements<B, Report>();
+    } else if constexpr (!in_family<C, family::cipher>) {
+        return report_wrong_family<family::cipher, C, Report>();
+    } else if constexpr (!cipher_requirements<C, false>()) {
+        return cipher_requirements<C, Report>();
+    } else if constexpr (!in_family<L, family::locking>) {
+        return report_wrong_family<family::locking, L, Report>();
+    } else if constexpr (!locking_requirements<L, false>()) {
+        return locking_requirements<L, Report>();
+    } else if constexpr (!in_family<M, family::migration>) {
+        return report_wrong_family<family::migration, M, Report>();
+    } else if constexpr (!migration_requirements<M, false>()) {
+        return migration_requirements<M, Report>();
+    } else if constexpr (!in_family<D, family::diagnostics>) {
+        return report_wrong_family<family::diagnostics, D, Report>();
+    } else if constexpr (!diagnostics_requirements<D, false>()) {
+        return diagnostics_requirements<D, Report>();
+    } else if constexpr (combination_rules<B, C, L, M>::silent_plaintext) {
+        static_assert(!Report,
+                      "tokenvault: this backend writes to disk and cipher::none would store tokens in plaintext; "
+                      "use cipher::xchacha20poly1305 (or cipher::aes256gcm), or name cipher::plaintext_opt_in to "
+                      "accept plaintext files explicitly");
+        return false;
+    } else if constexpr (combination_rules<B, C, L, M>::volatile_migration) {
+        static_assert(!Report,
+                      "tokenvault: this migration deletes the legacy copy once migrated, but the backend does not "
+                      "persist: the tokens would be gone at exit; use a persistent backend (backend::sealed_file) "
+                      "or a migration that only imports");
+        return false;
+    } else if constexpr (combination_rules<B, C, L, M>::unlocked_sharing) {
+        static_assert(!Report,
+                      "tokenvault: this backend is shared between processes, so it needs locking::process "
+                      "(tokenvault/locking/process.hpp); locking::none and locking::threads would lose updates "
+                      "made by other processes");
+        return false;
+    } else {
+        return true;
+    }
+}
+
+/// What token_store<B, C, L, M, D> is built from: the arguments when they are accepted, else the default
+/// policies, so that after the one message (token_store reports it) its body adds no second error.
+template <class B, class C, class L, class M, class D>
+struct store_front {
+    /// Every slot holds a valid policy and the mix is safe.
+    static constexpr bool accepted = store_requirements<B, C, L, M, D, false>();
+
+    using backend = std::conditional_t<accepted, B, tokenvault::backend::memory>;
+    using cipher = std::conditional_t<accepted, C, tokenvault::cipher::xchacha20poly1305>;
+    using locking = std::conditional_t<accepted, L, tokenvault::locking::threads>;
+    using migration = std::conditional_t<accepted, M, tokenvault::migration::none>;
+    using diagnostics = std::conditional_t<accepted, D, tokenvault::diagnostics::none>;
 };
 
 }  // namespace tokenvault::detail
@@ -12357,16 +12978,6 @@ class token_store;
 namespace tokenvault {
 
 namespace detail {
-/// Backend::reload_before_write when declared, else false: a backend whose changed() cannot see every
-/// writer (a keyring item) sets it, and the store then reloads before every write, whatever changed() says.
-template <class Backend>
-inline constexpr bool reload_before_write = [] {
-    if constexpr (requires { { Backend::reload_before_write } -> std::convertible_to<bool>; })
-        return static_cast<bool>(Backend::reload_before_write);
-    else
-        return false;
-}();
-
 /// The last generation of a persistent bundle that starts afresh (no source yet, or a deleted or quarantined
 /// one): the current time in microseconds since 1970, above every generation handed out before (each write
 /// takes at least a microsecond). See docs/FORMAT.md, "Generations".
@@ -12379,26 +12990,20 @@ template <class = void>
 }  // namespace detail
 
 /// A token store assembled from five policies; see README.md for the policy table.
-template <class Backend, class Cipher, class Locking, class Migration, class Diagnostics>
+///
+/// The arguments pass through detail::store_front first (detail/policy_checks.hpp): a policy in the wrong
+/// slot, an incomplete policy or an unsafe combination fails there with one message naming the fix, and
+/// the body below is then built from the default policies instead, so no second error follows.
+template <class BackendArg, class CipherArg, class LockingArg, class MigrationArg, class DiagnosticsArg>
 class token_store {
-    static_assert(detail::check_backend<Backend>());
-    static_assert(detail::check_cipher<Cipher>());
-    static_assert(detail::check_locking<Locking>());
-    static_assert(detail::check_migration<Migration>());
-    static_assert(detail::check_diagnostics<Diagnostics>());
-    using rules = detail::combination_rules<Backend, Cipher, Locking, Migration>;
-    static_assert(!rules::silent_plaintext,
-                  "tokenvault: this backend writes to disk and cipher::none would store tokens in plaintext; "
-                  "use cipher::xchacha20poly1305 (or cipher::aes256gcm), or name cipher::plaintext_opt_in to "
-                  "accept plaintext files explicitly");
-    static_assert(!rules::volatile_migration,
-                  "tokenvault: this migration deletes the legacy copy once migrated, but the backend does not "
-                  "persist: the tokens would be gone at exit; use a persistent backend (backend::sealed_file) "
-                  "or a migration that only imports");
-    static_assert(!rules::unlocked_sharing,
-                  "tokenvault: this backend is shared between processes, so it needs locking::process "
-                  "(tokenvault/locking/process.hpp); locking::none and locking::threads would lose updates "
-                  "made by other processes");
+    using front = detail::store_front<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg>;
+    static_assert(front::accepted ||  // else: the one message naming the first problem and its fix
+                  !detail::store_requirements<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg, true>());
+    using Backend = typename front::backend;
+    using Cipher = typename front::cipher;
+    using Locking = typename front::locking;
+    using Migration = typename front::migration;
+    using Diagnostics = typename front::diagnostics;
 
 public:
     using backend_type = Backend;
@@ -12530,8 +13135,8 @@ public:
 
     /// The diagnostics policy instance (counters to read, a callback to set).
     [[nodiscard]] Diagnostics& diagnostics() noexcept { return diagnostics_; }
-    /// The backend instance (its status: paths, key tier).
-    [[nodiscard]] Backend& backend() noexcept { return backend_; }
+    /// The backend instance, read-only (its status: paths, key tier); writes go through the store's locks.
+    [[nodiscard]] const Backend& backend() const noexcept { return backend_; }
     /// The options this store was made with.
     [[nodiscard]] const store_options& options() const noexcept { return options_; }
 
@@ -12618,7 +13223,7 @@ private:
         if (!imported || !*imported) return {};
         if (auto saved = backend_.save(context_, cache_); !saved) {
             // Legacy data stays where it is; the cache serves this session. Tell the policy, or report it.
-            if constexpr (requires { migration_.persist_failed(context_, saved.error()); })
+            if constexpr (migration::traits_of<Migration>.persist_failed_hook)
                 migration_.persist_failed(context_, saved.error());
             else
                 diagnostics_.on(events::migration{"store", 0, 0, saved.code()});
@@ -12628,12 +13233,12 @@ private:
         return {};
     }
 
-    // Takes the cross-process store lock; `shared` for loads when the policy offers a shared lock.
+    // Takes the cross-process store lock; `shared` for loads when the policy offers a shared lock (traits).
     result<typename Locking::store_guard> take_store_lock(locking::wait_report& wait, bool shared = false) {
         const auto path = backend_.lock_path();
         const auto where = path ? *path : std::filesystem::path{};
         auto guard = [&] {
-            if constexpr (requires { locking_.lock_store_shared(where, options_.lock_timeout, wait); }) {
+            if constexpr (locking::traits_of<Locking>.shared_store_lock) {
                 if (shared) return locking_.lock_store_shared(where, options_.lock_timeout, wait);
             }
             return locking_.lock_store(where, options_.lock_timeout, wait);
@@ -12669,8 +13274,8 @@ private:
                 if (!migrated_) TOKENVAULT_TRY(migrate_under_store_lock());
             }
             if (Backend::shared || !loaded_) {
-                auto changed = loaded_ && !detail::reload_before_write<Backend> ? backend_.changed(context_)
-                                                                                : result<bool>{true};
+                auto changed = loaded_ && !backend::traits_of<Backend>.reload_before_write ? backend_.changed(context_)
+                                                                                          : result<bool>{true};
                 if (!changed) return changed.error();
                 if (*changed) TOKENVAULT_TRY(load_locked());
             }
@@ -12758,7 +13363,8 @@ using headless = embedded;
 // Each policy names its family (policy_family.hpp), so policies may be given in any order; the families
 // left out take the defaults of token_store. `store_with<locking::none, backend::memory>` is
 // `token_store<backend::memory, cipher::xchacha20poly1305, locking::none, migration::none,
-// diagnostics::none>`. A type that is not a policy, or two policies of one family, fail to compile.
+// diagnostics::none>`. A type that is not a policy, a keyring, or two policies of one family fail to
+// compile with one message; the store then checks each policy against its family's contract.
 
 #include <boost/hana/equal.hpp>
 #include <boost/hana/find_if.hpp>
@@ -12775,25 +13381,58 @@ namespace detail {
 
 namespace hana = boost::hana;
 
+/// P's policy family, or void for a type that names none.
 template <class P>
-concept names_its_family = requires { typename P::policy_family; };
+struct family_of {
+    using type = void;
+};
+template <names_a_family P>
+struct family_of<P> {
+    using type = typename P::policy_family;
+};
 
-/// The policy of `Family` among `Policies`, else `Default`.
+/// The policy of `Family` among `Policies` (the first, if several), else `Default`.
 template <class Family, class Default, class... Policies>
 struct pick_policy {
-    static constexpr std::size_t matches = (std::size_t{0} + ... + std::is_same_v<typename Policies::policy_family, Family>);
-    static_assert(matches <= 1, "tokenvault: store_with<...> got two policies of the same family; name one per family");
     static constexpr auto found = hana::find_if(hana::tuple_t<Policies...>, [](auto policy) {
-        return hana::type_c<typename decltype(policy)::type::policy_family> == hana::type_c<Family>;
+        return hana::type_c<typename family_of<typename decltype(policy)::type>::type> == hana::type_c<Family>;
     });
     using type = typename decltype(+found.value_or(hana::type_c<Default>))::type;
 };
 
+/// How many of `Policies` belong to `Family`.
+template <class Family, class... Policies>
+inline constexpr std::size_t count_of_family =
+    (std::size_t{0} + ... + std::is_same_v<typename family_of<Policies>::type, Family>);
+
+/// store_with's own rules, one at a time: policies only, no keyring, one per family (with `Report`, the
+/// first broken one fails to compile; the store is then built from the policies that do fit).
+template <bool Report, class... Policies>
+consteval bool store_with_requirements() {
+    if constexpr (count_of_family<void, Policies...> > 0) {
+        static_assert(!Report, "tokenvault: store_with<...> takes policies only (types with a policy_family, "
+                               "such as backend::memory or locking::threads); see tokenvault/policy_family.hpp");
+        return false;
+    } else if constexpr (count_of_family<family::keyring, Policies...> > 0) {
+        static_assert(!Report, "tokenvault: store_with<...> got a keyring: a keyring holds a backend's data key; "
+                               "name backend::sealed_file<TheKeyring> (or backend::keyring_bundle<TheKeyring>)");
+        return false;
+    } else if constexpr (count_of_family<family::backend, Policies...> > 1 ||
+                         count_of_family<family::cipher, Policies...> > 1 ||
+                         count_of_family<family::locking, Policies...> > 1 ||
+                         count_of_family<family::migration, Policies...> > 1 ||
+                         count_of_family<family::diagnostics, Policies...> > 1) {
+        static_assert(!Report, "tokenvault: store_with<...> got two policies of the same family; name one per "
+                               "family");
+        return false;
+    } else {
+        return true;
+    }
+}
+
 template <class... Policies>
 struct store_with_impl {
-    static_assert((names_its_family<Policies> && ...),
-                  "tokenvault: store_with<...> takes policies only (types with a policy_family, such as "
-                  "backend::memory or locking::threads); see tokenvault/policy_family.hpp");
+    static_assert(store_with_requirements<false, Policies...>() || !store_with_requirements<true, Policies...>());
     using type = token_store<typename pick_policy<family::backend, backend::memory, Policies...>::type,
                              typename pick_policy<family::cipher, cipher::xchacha20poly1305, Policies...>::type,
                              typename pick_policy<family::locking, locking::threads, Policies...>::type,

@@ -1,13 +1,13 @@
 // tests/fuzz/fuzz_import_codex_keyring.cpp: libFuzzer harness for migration::from_codex_keyring's reader of
 // the items Codex keeps in the OS keyring (another program controls their bytes). Every login it accepts
-// must survive the bundle round trip (tests/fuzz/import_oracle.hpp).
+// must survive the bundle round trip (tvfuzz::check_storable).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include <tokenvault/migration/codex_keyring.hpp>
 
-#include "import_oracle.hpp"
+#include "fuzz_support.hpp"
 
 namespace {
 /// A keyring that holds nothing: the template argument of from_codex_keyring (parse_item reads no keyring).
@@ -33,6 +33,6 @@ struct no_keyring {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     auto login = tokenvault::migration::from_codex_keyring<no_keyring>::parse_item(text, tokenvault::store_options{});
-    if (login) tvfuzz::require_bundle_round_trip(login->first, login->second);
+    if (login) tvfuzz::check_storable(login->first, login->second);
     return 0;
 }

@@ -9,7 +9,7 @@
 #include <tokenvault/detail/md5.hpp>
 #include <tokenvault/migration/mcp_remote_discovery.hpp>
 
-#include "import_oracle.hpp"
+#include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
@@ -19,15 +19,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const tokenvault::migration::mcp_client_config config{"fuzz", "fuzz", kinds[data[0] % 5]};
     const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
     auto [launches, failure] = tokenvault::migration::parse_mcp_client_config(text, config);
-    if (failure && !launches.empty()) tvfuzz::fail("a configuration that failed still gave launches");
+    if (failure && !launches.empty()) tvfuzz::broken("a configuration that failed still gave launches");
     for (const auto& launch : launches) {
-        if (launch.server.url.empty() || launch.server.url.starts_with("--")) tvfuzz::fail("a launch without a URL");
+        if (launch.server.url.empty() || launch.server.url.starts_with("--")) tvfuzz::broken("a launch without a URL");
         (void)tokenvault::detail::md5_hex(launch.server.url);
         auto id = tokenvault::credential_id::parse(launch.server.url);
         if (!id) continue;
         tokenvault::token t;
         t.access_token = tokenvault::secret_string{"fuzz-access-token"};
-        tvfuzz::require_bundle_round_trip(*id, t);
+        tvfuzz::check_storable(*id, t);
     }
     return 0;
 }

@@ -1,12 +1,12 @@
 // tests/fuzz/fuzz_import_opencode.cpp: libFuzzer harness for migration::from_opencode's reader of opencode's
-// mcp-auth.json. Every login it accepts must survive the bundle round trip (tests/fuzz/import_oracle.hpp).
+// mcp-auth.json. Every login it accepts must survive the bundle round trip (tvfuzz::check_storable).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include <tokenvault/migration/opencode.hpp>
 
-#include "import_oracle.hpp"
+#include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!doc) return 0;
     tokenvault::migration::from_opencode<>::for_each_login(
         *doc, tokenvault::store_options{}, [](auto login, const std::string&) {
-            if (login) tvfuzz::require_bundle_round_trip(login->first, login->second);
+            if (login) tvfuzz::check_storable(login->first, login->second);
         });
     return 0;
 }

@@ -2,7 +2,7 @@
 //
 // Oracles: whatever the reader accepts, nlohmann::json accepts too and reads the same values for every
 // field (differential); the accepted document written back by nlohmann reads back to the same struct
-// (round trip). Nothing may crash, leak or recurse on the input's depth.
+// (round trip, through tvfuzz::metadata_json). Nothing may crash, leak or recurse on the input's depth.
 #include <tokenvault/oauth/metadata.hpp>
 
 #include <cstddef>
@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fuzz_oauth_oracle.hpp"
+#include "fuzz_support.hpp"
 
 namespace oauth = tokenvault::oauth;
 using tvfuzz::require;
@@ -19,13 +19,15 @@ using tvfuzz::require;
 namespace {
 
 void same_text(const nlohmann::json& doc, const char* name, const std::string& value) {
-    if (doc.contains(name)) require(doc[name].get<std::string>() == value);
-    else require(value.empty());
+    if (doc.contains(name)) require(doc[name].get<std::string>() == value, "a metadata text field reads as JSON does");
+    else require(value.empty(), "an absent metadata text field reads empty");
 }
 
 void same_list(const nlohmann::json& doc, const char* name, const std::vector<std::string>& value) {
-    if (doc.contains(name)) require(doc[name].get<std::vector<std::string>>() == value);
-    else require(value.empty());
+    if (doc.contains(name))
+        require(doc[name].get<std::vector<std::string>>() == value, "a metadata list reads as JSON does");
+    else
+        require(value.empty(), "an absent metadata list reads empty");
 }
 
 }  // namespace
@@ -35,20 +37,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     if (auto prm = oauth::parse_protected_resource_metadata(text)) {
         const auto doc = nlohmann::json::parse(text, nullptr, false);
-        require(!doc.is_discarded() && doc.is_object());
+        require(!doc.is_discarded() && doc.is_object(), "accepted resource metadata is a JSON object");
         same_text(doc, "resource", prm->resource);
         same_list(doc, "authorization_servers", prm->authorization_servers);
         same_list(doc, "scopes_supported", prm->scopes_supported);
-        const nlohmann::json written = {{"resource", prm->resource},
-                                        {"authorization_servers", prm->authorization_servers},
-                                        {"scopes_supported", prm->scopes_supported}};
+        const auto written = tvfuzz::metadata_json(*prm);
         auto again = oauth::parse_protected_resource_metadata(written.dump());
-        require(again && *again == *prm);
+        require(again && *again == *prm, "resource metadata written back reads back equal");
     }
 
     if (auto as = oauth::parse_authorization_server_metadata(text)) {
         const auto doc = nlohmann::json::parse(text, nullptr, false);
-        require(!doc.is_discarded() && doc.is_object());
+        require(!doc.is_discarded() && doc.is_object(), "accepted server metadata is a JSON object");
         same_text(doc, "issuer", as->issuer);
         same_text(doc, "authorization_endpoint", as->authorization_endpoint);
         same_text(doc, "token_endpoint", as->token_endpoint);
@@ -59,21 +59,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         same_list(doc, "token_endpoint_auth_methods_supported", as->token_endpoint_auth_methods_supported);
         if (doc.contains("authorization_response_iss_parameter_supported"))
             require(doc["authorization_response_iss_parameter_supported"].get<bool>() ==
-                    as->authorization_response_iss_parameter_supported);
-        nlohmann::json written = {
-            {"issuer", as->issuer},
-            {"authorization_endpoint", as->authorization_endpoint},
-            {"token_endpoint", as->token_endpoint},
-            {"registration_endpoint", as->registration_endpoint},
-            {"revocation_endpoint", as->revocation_endpoint},
-            {"response_types_supported", as->response_types_supported},
-            {"grant_types_supported", as->grant_types_supported},
-            {"code_challenge_methods_supported", as->code_challenge_methods_supported},
-            {"token_endpoint_auth_methods_supported", as->token_endpoint_auth_methods_supported},
-            {"scopes_supported", as->scopes_supported},
-            {"authorization_response_iss_parameter_supported", as->authorization_response_iss_parameter_supported}};
+                    as->authorization_response_iss_parameter_supported,
+                    "the iss flag reads as JSON does");
+        const auto written = tvfuzz::metadata_json(*as);
         auto again = oauth::parse_authorization_server_metadata(written.dump());
-        require(again && *again == *as);
+        require(again && *again == *as, "server metadata written back reads back equal");
     }
     return 0;
 }

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "fuzz_oauth_oracle.hpp"
+#include "fuzz_support.hpp"
 
 namespace oauth = tokenvault::oauth;
 using tvfuzz::require;
@@ -21,16 +21,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view head(reinterpret_cast<const char*>(data), size);
     auto target = oauth::parse_request_line(head);
     if (!target) return 0;
-    require(!target->path.empty() && target->path.front() == '/');
+    require(!target->path.empty() && target->path.front() == '/', "an accepted target is a path");
     const auto decode = [](std::string_view text) { return transport.unescape(text); };
     auto parameters = oauth::parse_query(target->query, decode);
     if (!parameters) return 0;
     const auto encoded = oauth::format_query(*parameters, [](std::string_view text) { return transport.escape(text); });
     auto again = oauth::parse_query(std::string_view(encoded.data(), encoded.size()), decode);
-    require(again && *again == *parameters);
+    require(again && *again == *parameters, "a query written back reads back equal");
     if (auto response = oauth::read_authorization_response(*parameters)) {
-        if (response->code) require(!tokenvault::detail::has_control_or_nul(response->code->reveal()));
-        if (response->state) require(!tokenvault::detail::has_control_or_nul(response->state->reveal()));
+        if (response->code) require(!tokenvault::detail::has_control_or_nul(response->code->reveal()), "a code holds no control character");
+        if (response->state) require(!tokenvault::detail::has_control_or_nul(response->state->reveal()), "a state holds no control character");
     }
     return 0;
 }

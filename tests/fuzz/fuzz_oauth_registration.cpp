@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fuzz_oauth_oracle.hpp"
+#include "fuzz_support.hpp"
 
 namespace oauth = tokenvault::oauth;
 using tvfuzz::require;
@@ -21,15 +21,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto registration = oauth::parse_registration_response(text);
     if (!registration) return 0;
     const auto doc = nlohmann::json::parse(text, nullptr, false);
-    require(!doc.is_discarded() && doc.is_object());
-    require(doc["client_id"].get<std::string>() == registration->client_id);
+    require(!doc.is_discarded() && doc.is_object(), "an accepted registration is a JSON object");
+    require(doc["client_id"].get<std::string>() == registration->client_id, "client_id reads as JSON does");
 
     const auto written = oauth::format_registration_response(*registration);
     auto again = oauth::parse_registration_response(std::string_view(written.data(), written.size()));
-    require(again && *again == *registration);
+    require(again && *again == *registration, "a registration written back reads back equal");
 
     oauth::client_record record{*registration, "https://issuer.example", "https://mcp.example/mcp", true};
     auto back = oauth::record_from_token(oauth::record_to_token(record));
-    require(back && *back == record);
+    require(back && *back == record, "a client record survives a stored token");
     return 0;
 }

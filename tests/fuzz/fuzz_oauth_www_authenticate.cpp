@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "fuzz_oauth_oracle.hpp"
+#include "fuzz_support.hpp"
 
 namespace oauth = tokenvault::oauth;
 using tvfuzz::require;
@@ -19,10 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!challenges) return 0;
     const auto written = oauth::format_www_authenticate(*challenges);
     auto again = oauth::parse_www_authenticate(written);
-    require(again && *again == *challenges);
+    require(again && *again == *challenges, "challenges written back read back equal");
     const auto bearer = oauth::bearer_challenge(header);
     bool has_bearer = false;
     for (const auto& c : *challenges) has_bearer = has_bearer || c.scheme == "bearer";
-    require(bearer.has_value() == has_bearer);
+    require(bearer.has_value() == has_bearer, "bearer_challenge agrees with the parsed list");
     return 0;
 }

@@ -1,4 +1,5 @@
-// tests/fuzz/fuzz_support.hpp: what the libFuzzer harnesses share: the round-trip oracle and a scratch place.
+// tests/fuzz/fuzz_support.hpp: what the libFuzzer harnesses (and make_seeds.cpp) share: the oracle checks,
+// the round-trip oracle, a scratch place and the writers of seed documents.
 //
 // The oracle is the library's one rule for values that enter a store: whatever a door accepts is storable
 // and reads back equal. `check_storable` puts a token (and its id) through the bundle writer and reader and
@@ -16,6 +17,7 @@
 #include <tokenvault/credential_id.hpp>
 #include <tokenvault/entry.hpp>
 #include <tokenvault/json.hpp>
+#include <tokenvault/oauth/metadata.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -60,7 +62,8 @@ inline std::string sealed_with_fuzz_key(std::string_view plaintext) {
     return out + nonce + std::string(reinterpret_cast<const char*>(box.data()), box_size);
 }
 
-/// A scratch directory for harnesses that need files: on /dev/shm when it exists, one per process.
+/// A scratch directory for harnesses that need files: on /dev/shm when it exists, one per process (named by
+/// its pid; run_harness.py removes it after a clean run: libFuzzer exits without running destructors).
 inline const std::filesystem::path& scratch() {
     static const std::filesystem::path dir = [] {
         const std::filesystem::path base = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
@@ -152,6 +155,29 @@ inline void write_file(const std::filesystem::path& p, std::string_view bytes) {
         broken("short write");
     std::fclose(f);
     ::chmod(p.c_str(), 0600);
+}
+
+/// Discovery metadata as a JSON document (every field the reader keeps): the seeds' writer and the
+/// metadata harness's round trip.
+inline nlohmann::json metadata_json(const tokenvault::oauth::protected_resource_metadata& m) {
+    return {{"resource", m.resource},
+            {"authorization_servers", m.authorization_servers},
+            {"scopes_supported", m.scopes_supported}};
+}
+
+/// metadata_json for RFC 8414 authorization server metadata.
+inline nlohmann::json metadata_json(const tokenvault::oauth::authorization_server_metadata& m) {
+    return {{"issuer", m.issuer},
+            {"authorization_endpoint", m.authorization_endpoint},
+            {"token_endpoint", m.token_endpoint},
+            {"registration_endpoint", m.registration_endpoint},
+            {"revocation_endpoint", m.revocation_endpoint},
+            {"response_types_supported", m.response_types_supported},
+            {"grant_types_supported", m.grant_types_supported},
+            {"code_challenge_methods_supported", m.code_challenge_methods_supported},
+            {"token_endpoint_auth_methods_supported", m.token_endpoint_auth_methods_supported},
+            {"scopes_supported", m.scopes_supported},
+            {"authorization_response_iss_parameter_supported", m.authorization_response_iss_parameter_supported}};
 }
 
 }  // namespace tvfuzz

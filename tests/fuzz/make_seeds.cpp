@@ -3,8 +3,10 @@
 // usage: fuzz_make_seeds OUTPUT_DIR [STAMP_FILE]
 // Creates OUTPUT_DIR/<harness>/seed-NNN for each harness of tests/fuzz/meson.build: bundles and tokens as
 // the writer writes them (with unknown fields, accounts, unreadable entries kept verbatim), sealed files
-// sealed with the harness key, token endpoint answers, credential ids, Codex and mcp-remote files. Touches
-// STAMP_FILE when done (for the build system). A harness added to the meson list adds its seeds here.
+// sealed with the harness key, token endpoint answers, credential ids, Codex and mcp-remote files, OAuth
+// discovery metadata, registration responses, WWW-Authenticate headers and redirect request lines (these
+// with libcurl's encoding: TOKENVAULT_HAVE_CURL). Touches STAMP_FILE when done (for the build system). A
+// harness added to the meson list adds its seeds here, or commits inputs to tests/fuzz/corpus/<harness>/.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +16,13 @@
 #include <string>
 #include <vector>
 
+#include <tokenvault/oauth/loopback.hpp>
+#include <tokenvault/oauth/metadata.hpp>
+#include <tokenvault/oauth/registration.hpp>
+#if TOKENVAULT_HAVE_CURL
+#include <tokenvault/oauth/curl.hpp>
+#endif
+
 #include "fuzz_support.hpp"
 
 namespace tv = tokenvault;
@@ -22,6 +31,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string text_of(const tv::detail::secure_buffer& b) { return std::string(b.view()); }
+std::string text_of(const tv::detail::secret_text& t) { return std::string(t.data(), t.size()); }
 
 tv::token token_with(const std::string& tag, int variant) {
     tv::token t;
@@ -85,6 +95,90 @@ std::vector<std::string> response_texts() {
     return out;
 }
 
+namespace oauth = tv::oauth;
+
+std::vector<std::string> metadata_texts() {
+    std::vector<std::string> out;
+    oauth::protected_resource_metadata resource{"https://mcp.example.com/mcp", {"https://auth.example.com"}, {}};
+    out.push_back(tvfuzz::metadata_json(resource).dump());
+    resource.authorization_servers.push_back("https://auth.example.com/tenant/a");
+    resource.scopes_supported = {"mcp:read", "mcp:write"};
+    out.push_back(tvfuzz::metadata_json(resource).dump(2));
+    oauth::authorization_server_metadata server;
+    server.issuer = "https://auth.example.com";
+    server.authorization_endpoint = "https://auth.example.com/authorize";
+    server.token_endpoint = "https://auth.example.com/token";
+    server.code_challenge_methods_supported = {"S256"};
+    out.push_back(tvfuzz::metadata_json(server).dump());
+    server.registration_endpoint = "https://auth.example.com/register";
+    server.revocation_endpoint = "https://auth.example.com/revoke";
+    server.response_types_supported = {"code"};
+    server.grant_types_supported = {"authorization_code", "refresh_token"};
+    server.token_endpoint_auth_methods_supported = {"none", "client_secret_basic", "client_secret_post"};
+    server.scopes_supported = {"openid", "offline_access"};
+    server.authorization_response_iss_parameter_supported = true;
+    out.push_back(tvfuzz::metadata_json(server).dump(1));
+    return out;
+}
+
+std::vector<std::string> registration_texts() {
+    std::vector<std::string> out;
+    oauth::client_registration client;
+    client.client_id = "public-client";
+    client.redirect_uris = {"http://127.0.0.1/callback"};
+    out.push_back(text_of(oauth::format_registration_response(client)));
+    client.client_id = "confidential-client";
+    client.client_secret = tv::secret_string{"client-secret"};
+    client.auth = oauth::client_auth::client_secret_post;
+    client.client_secret_expires_at = tv::clock::time_point{std::chrono::seconds{1893456000}};
+    client.registration_access_token = tv::secret_string{"registration-token"};
+    client.registration_client_uri = "https://auth.example.com/register/confidential-client";
+    out.push_back(text_of(oauth::format_registration_response(client)));
+    client.auth = oauth::client_auth::client_secret_basic;
+    client.client_secret_expires_at.reset();
+    out.push_back(text_of(oauth::format_registration_response(client)));
+    return out;
+}
+
+std::vector<std::string> www_authenticate_texts() {
+    const oauth::auth_challenge bearer{
+        "bearer", "",
+        {{"resource_metadata", "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"},
+         {"scope", "mcp:read mcp:write"}}};
+    const oauth::auth_challenge refused{
+        "bearer", "", {{"error", "invalid_token"}, {"error_description", "the \"token\" expired"}}};
+    const oauth::auth_challenge basic{"basic", "", {{"realm", "mcp"}, {"charset", "UTF-8"}}};
+    const oauth::auth_challenge negotiate{"negotiate", "YII=", {}};
+    std::vector<std::string> out;
+    for (const auto& challenges : std::vector<std::vector<oauth::auth_challenge>>{
+             {bearer}, {refused}, {basic, bearer}, {negotiate, basic, refused}})
+        out.push_back(oauth::format_www_authenticate(challenges));
+    return out;
+}
+
+std::vector<std::string> redirect_texts() {
+    std::vector<std::string> out;
+#if TOKENVAULT_HAVE_CURL
+    oauth::curl_transport transport;
+    const auto encode = [&](std::string_view text) { return transport.escape(text); };
+    const auto parameter = [](std::string name, std::string_view value) {
+        return oauth::query_parameter{std::move(name), tv::detail::secret_text(value.data(), value.size())};
+    };
+    const std::vector<std::vector<oauth::query_parameter>> queries = {
+        {parameter("code", "SplxlOBeZQQYbYS6WxSbIA"), parameter("state", "xyz+/=")},
+        {parameter("code", "c0de"), parameter("state", "st"), parameter("iss", "https://auth.example.com")},
+        {parameter("error", "access_denied"), parameter("error_description", "the user said no"),
+         parameter("state", "st")},
+        {parameter("state", "s p a c e"), parameter("", "")},
+    };
+    for (const auto& query : queries)
+        out.push_back("GET /callback?" + text_of(oauth::format_query(query, encode)) +
+                      " HTTP/1.1\r\nHost: 127.0.0.1:8976\r\n\r\n");
+    out.push_back("GET /callback HTTP/1.0\r\n\r\n");
+#endif
+    return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,6 +232,11 @@ int main(int argc, char** argv) {
     seeds["mcp_remote"].push_back(
         mtime + token_text(token_with("mcpr", 0)) + std::string(1, '\0') +
         R"({"client_id":"cid","client_secret":"cs","redirect_uris":["http://localhost:1/cb"]})");
+
+    seeds["oauth_metadata"] = metadata_texts();
+    seeds["oauth_registration"] = registration_texts();
+    seeds["oauth_www_authenticate"] = www_authenticate_texts();
+    if (auto lines = redirect_texts(); !lines.empty()) seeds["oauth_redirect"] = lines;
 
     std::size_t total = 0;
     for (const auto& [harness, inputs] : seeds) {

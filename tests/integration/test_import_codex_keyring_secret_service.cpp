@@ -137,7 +137,7 @@ struct fixture {
     fixture() {
         options.app_name = tvtest::unique_name("tv-codex-keyring");
         options.directory = dir.path() / "store";
-        options.keyring_timeout = std::chrono::milliseconds(10000);
+        options.keyring_settings.timeout = std::chrono::milliseconds(10000);
     }
     std::unique_ptr<codex_store> open() {
         auto s = std::make_unique<codex_store>(options);

@@ -1,7 +1,7 @@
 // tests/matrix/conformance.hpp: the store contract, one suite for every policy combination.
 //
 // Each matrix TU includes this header and applies `conformance` to its tuple of store types. The suite
-// covers DESIGN.md's store contract: absent, round trip, overwrite, erase, list, update, compare-and-swap,
+// covers the store contract: absent, round trip, overwrite, erase, list, update, compare-and-swap,
 // erase_if, generations, bad input, persistence across instances, and many threads where thread-safe.
 #pragma once
 

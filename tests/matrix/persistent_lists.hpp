@@ -28,7 +28,7 @@ inline constexpr auto bundle_backends =
 inline constexpr auto all_lockings = hana::tuple_t<tv::locking::none, tv::locking::threads, tv::locking::process>;
 /// Every migration policy that needs no configuration.
 inline constexpr auto all_migrations = hana::tuple_t<tv::migration::none>;
-/// The migrations tried with one cipher: none, and the legacy keyring layouts (seed 000) drained from
+/// The migrations tried with one cipher: none, and the legacy keyring layouts drained from
 /// the process-local keyring, so that the matrix never reads a real user's keyring.
 inline constexpr auto migrations_with_legacy =
     hana::tuple_t<tv::migration::none, tv::migration::from_legacy_keyring<kr::memory>>;

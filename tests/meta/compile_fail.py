@@ -7,8 +7,10 @@ Each CASES/*.cpp starts with a comment block naming what the compiler must say:
   // expect-clang: <substring>    optional, replaces `expect` for clang++
   // requires: <feature>          optional: skip unless that feature (secret_service, keyctl) is enabled;
                                   a case including keyring/secret_service.hpp etc. gets this by itself
-The case passes when compiling it (-fsyntax-only, project flags, -I include) fails AND the output
-contains the substring: a case that fails for another reason (a typo) does not pass.
+The case passes when compiling it (-fsyntax-only, project flags, -I include) fails AND the FIRST error line
+contains the substring: a case that fails for another reason (a typo), or whose message comes only after
+other errors, does not pass. With g++ the misuse must also give exactly one error and at most MAX_LINES lines
+of output in all: one message that names the fix, not a page of template instantiations.
 
 usage: compile_fail.py --include DIR --cases DIR  + compiler options (see metautil.py)
 """
@@ -20,6 +22,9 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import metautil  # noqa: E402
+
+MAX_LINES = 15  # g++ output lines a rejected case may print in all (context, error, source excerpt, notes)
+FIRST_ERROR = re.compile(r"(?:^|: )(?:fatal )?error: ")
 
 DIRECTIVE = re.compile(r"^\s*//\s*(expect|expect-gcc|expect-clang|requires):\s*(.*?)\s*$")
 
@@ -54,6 +59,27 @@ def included_feature(path, include_dir, rules):
     return None
 
 
+def error_lines(output):
+    """The lines of compiler output that report an error (not the notes and context around them)."""
+    return [line for line in output.splitlines() if FIRST_ERROR.search(line)]
+
+
+def judge(expected, output, gcc):
+    """None when `output` is the rejection the case expects, else why not."""
+    errors = error_lines(output)
+    if not errors:
+        return "failed to compile, but printed no error line"
+    if expected not in errors[0]:
+        return f"the first error line does not contain {expected!r}:\n  {errors[0]}"
+    if gcc:
+        lines = [line for line in output.splitlines() if line.strip()]
+        if len(errors) != 1:
+            return f"{len(errors)} errors, not one"
+        if len(lines) > MAX_LINES:
+            return f"{len(lines)} lines of output, more than {MAX_LINES}"
+    return None
+
+
 def main():
     parser = metautil.compiler_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--include", required=True, help="the include/ directory")
@@ -62,6 +88,7 @@ def main():
     tools = metautil.Toolchain(args)
     rules = metautil.load_requirements()
     clang = tools.is_clang()
+    gcc = not clang
     base = tools.base_cflags()
 
     cases = sorted(n for n in os.listdir(args.cases) if n.endswith(".cpp")) if os.path.isdir(args.cases) else []
@@ -97,12 +124,15 @@ def main():
         if code == 0:
             failures += 1
             print(f"FAIL  {name}: compiled, but must not ({seconds:.1f}s)")
-        elif expected not in output:
+            continue
+        why = judge(expected, output, gcc)
+        if why:
             failures += 1
-            print(f"FAIL  {name}: failed to compile, but without the expected diagnostic {expected!r}")
+            print(f"FAIL  {name}: {why}")
             print(metautil.tail(output, 40))
         else:
-            print(f"ok    {name}: rejected with {expected!r} ({seconds:.1f}s)")
+            lines = sum(1 for line in output.splitlines() if line.strip())
+            print(f"ok    {name}: rejected with {expected!r} ({lines} lines, {seconds:.1f}s)")
     for item in skipped:
         print(f"skip  {item}")
     print(f"compile-fail cases: {len(cases) - failures - len(skipped)} ok, {failures} failed, {len(skipped)} skipped")

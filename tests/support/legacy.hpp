@@ -1,4 +1,4 @@
-// tests/support/legacy.hpp: legacy token stores for the migration tests (seed 000 layouts, mcp-remote and
+// tests/support/legacy.hpp: legacy token stores for the migration tests (legacy keyring layouts, mcp-remote and
 // Codex files), event capture, and a fingerprint of files to prove importers never change them.
 #pragma once
 

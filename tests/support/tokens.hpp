@@ -5,8 +5,17 @@
 #include <tokenvault/token.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace tvtest {
+
+/// `prefix` followed by `n` in decimal ("p" and 7: "p7"). Built by appending: GCC 12 at -O3 warns
+/// (-Wrestrict, a false positive) on `"p" + std::to_string(n)`, whose operator+ inserts at the front.
+inline std::string numbered(std::string_view prefix, int n) {
+    std::string out(prefix);
+    out += std::to_string(n);
+    return out;
+}
 
 /// A credential id for `n`: https://mcp<n>.example.com/mcp.
 inline tokenvault::credential_id id_for(int n) {

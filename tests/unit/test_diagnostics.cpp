@@ -97,8 +97,8 @@ TEST_CASE("counters and callback see store resolutions and logins") {
 
 TEST_CASE("report_store_resolved names the chain, the mode and the reason") {
     using chain = keyring::first_available<keyring::memory, keyring::file>;
-    CHECK(diagnostics::keyring_chain_name<chain>() == "first_available(memory,file)");
-    CHECK(diagnostics::keyring_chain_name<keyring::allow_volatile<keyring::memory>>() == "memory");
+    CHECK(keyring::chain_name<chain>() == "first_available(memory,file)");
+    CHECK(keyring::chain_name<keyring::allow_volatile<keyring::memory>>() == "memory");
     static_assert(diagnostics::resolves_automatically<chain>);
     static_assert(!diagnostics::resolves_automatically<keyring::file>);
     CHECK(diagnostics::short_reason(make_error_code(errc::keyring_locked)) == "locked");

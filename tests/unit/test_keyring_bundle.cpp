@@ -27,6 +27,7 @@
 #include "support/forked.hpp"
 #include "support/memory_keyring.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tokens.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -37,6 +38,7 @@ namespace {
 /// keyring::memory with the item limit of Windows Credential Manager (2560 bytes).
 class small_keyring {
 public:
+    using policy_family = family::keyring;
     static constexpr std::string_view tier = "small";
     static constexpr bool persistent = false;
     static constexpr std::size_t max_item_size = 2560;
@@ -73,7 +75,7 @@ static_assert(backend::keyring_bundle<keyring::file>::persistent);
 static_assert(!backend::keyring_bundle<keyring::memory>::persistent);
 static_assert(backend::keyring_bundle<keyring::memory>::shared &&
               !backend::keyring_bundle<keyring::memory>::uses_cipher);
-static_assert(detail::reload_before_write<backend::keyring_bundle<keyring::memory>>);
+static_assert(backend::traits_of<backend::keyring_bundle<keyring::memory>>.reload_before_write);
 
 std::error_code ec(errc c) { return make_error_code(c); }
 
@@ -277,7 +279,7 @@ TEST_CASE("keyring_bundle: another process's write is seen by a cached reader an
         return [&o, base] {
             file_store s(o);
             for (int i = 0; i < 50; ++i)
-                if (!s.put(id(base + i), make_token("p" + std::to_string(base + i)))) return 10;
+                if (!s.put(id(base + i), make_token(tvtest::numbered("p", base + i)))) return 10;
             return 0;
         };
     };

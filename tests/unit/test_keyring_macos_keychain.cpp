@@ -11,6 +11,13 @@
 #include <tokenvault/keyring/file.hpp>
 #include <tokenvault/keyring/first_available.hpp>
 #include <tokenvault/keyring/macos_keychain.hpp>
+#include <tokenvault/keyring/memory.hpp>
+#include <tokenvault/migration/codex_keyring.hpp>
+#include <tokenvault/store.hpp>
+#include <tokenvault/backend/sealed_file.hpp>
+#include <tokenvault/cipher/xchacha20poly1305.hpp>
+#include <tokenvault/diagnostics/callback.hpp>
+#include <tokenvault/locking/process.hpp>
 #include <tokenvault/presets_macos.hpp>
 
 #include <chrono>
@@ -18,6 +25,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "support/fake_keychain.hpp"
@@ -498,4 +506,68 @@ TEST_CASE("macos_keychain: a store reads its key once per process; a denial ends
         CHECK_FALSE(fs::exists(options.directory / "keyring"));
         CHECK(denied.error().message().find("at-s1") == std::string::npos);
     }
+}
+
+TEST_CASE("macos_keychain reads Codex's keychain items for from_codex_keyring, and changes none of them") {
+    static_assert(keyring::foreign_item_reader<macos_keychain>);
+    fake_keychain_fixture with_fake;
+    tvtest::temp_dir dir;
+    // An item in the layout Codex 0.171.0 writes through the Rust keyring crate (a generic password,
+    // service "Codex MCP Credentials", account "<server name>|<16 hex digits>"), and one it could not use.
+    const std::string codex_item =
+        R"({"server_name":"fixture","url":"http://127.0.0.1:18080/mcp","client_id":"client-1",)"
+        R"("token_response":{"access_token":"CANARY-codex-at-7f2","token_type":"bearer","expires_in":3600,)"
+        R"("refresh_token":"CANARY-codex-rt-7f2","scope":"mcp.read mcp.write"},"expires_at":1795970053628})";
+    fake::seed("Codex MCP Credentials", "fixture|089c68f51447b06b", codex_item, "codex");
+    fake::seed("Codex MCP Credentials", "broken|aaaaaaaaaaaaaaaa", "not json {", "codex");
+    fake::set_identity("client");
+    fake::set_answer(fake::answer::allow_once);
+
+    using store_t = token_store<backend::sealed_file<keyring::allow_volatile<keyring::memory>>,
+                                cipher::xchacha20poly1305, locking::process,
+                                migration::from_codex_keyring<macos_keychain>, diagnostics::callback>;
+    store_options options;
+    options.app_name = tvtest::unique_name("tv-codex-keychain");
+    options.directory = dir.path() / "store";
+    std::vector<events::any> seen;
+    const auto id = credential_id::parse("http://127.0.0.1:18080/mcp").value();
+    {
+        store_t store(options);
+        store.diagnostics().set([&](const events::any& e) { seen.push_back(e); });
+        auto got = store.get(id);
+        REQUIRE(got);
+        REQUIRE(got->has_value());
+        CHECK((*got)->access_token.reveal() == "CANARY-codex-at-7f2");
+        CHECK((*got)->refresh_token.reveal() == "CANARY-codex-rt-7f2");
+        CHECK((*got)->client_id == "client-1");
+        REQUIRE(store.list());
+        CHECK(store.list()->size() == 1);
+    }
+    std::size_t migrated = 0, skipped = 0;
+    for (const auto& e : seen)
+        if (const auto* m = std::get_if<events::migration>(&e); m != nullptr && m->source == "codex_keyring") {
+            migrated += m->migrated;
+            skipped += m->skipped;
+        }
+    CHECK(migrated == 1);
+    CHECK(skipped == 1);
+    // Read only: nothing added, deleted or updated; each item still trusts only Codex; one dialog per item read.
+    const auto state = fake::snapshot();
+    CHECK(state.counts.adds == 0);
+    CHECK(state.counts.deletes == 0);
+    CHECK(state.counts.updates == 0);
+    CHECK(state.counts.prompts == 2);
+    CHECK(fake::find("Codex MCP Credentials", "fixture|089c68f51447b06b")->trusted == std::vector<std::string>{"codex"});
+    // A second start imports nothing again (the import ledger), and still changes no item.
+    std::vector<events::any> again;
+    {
+        store_t store(options);
+        store.diagnostics().set([&](const events::any& e) { again.push_back(e); });
+        REQUIRE(store.get(id));
+    }
+    for (const auto& e : again)
+        if (const auto* m = std::get_if<events::migration>(&e); m != nullptr && m->source == "codex_keyring")
+            CHECK(m->migrated == 0);
+    CHECK(fake::snapshot().counts.adds == 0);
+    CHECK(fake::snapshot().counts.updates == 0);
 }

@@ -498,6 +498,7 @@ TEST_SUITE("unit") {
     struct legacy_migration {
         using policy_family = tv::family::migration;
         static constexpr bool enabled = true;
+        static constexpr tv::migration::traits traits{.forget_hook = true};  // logout calls forget()
         explicit legacy_migration(const tv::store_options&) {}
         template <class Context>
         tv::result<bool> import_into(Context&, tv::bundle& b) {
@@ -751,6 +752,11 @@ TEST_SUITE("unit") {
             CHECK(got.failure().code == ec(r.code));
             CHECK(got.failure().message().find(canary) == std::string::npos);
         }
+        // The message names the OAuth error the server gave, and never claims another one.
+        const auto client = tv::read_token_response(R"({"error":"invalid_client"})", now, 401).failure().message();
+        CHECK(client.find("'invalid_client'") != std::string::npos);
+        CHECK(client.find("kept") != std::string::npos);
+        CHECK(client.find("rejected the grant") == std::string::npos);
         const std::string huge =
             R"({"access_token":"a","refresh_token":")" + std::string(1 << 20, 'R') + "\"}";
         const auto too_big = tv::read_token_response(huge, now);

@@ -135,26 +135,30 @@ TEST_CASE("a revoked grant with no new login is grant_revoked, for this caller a
     CHECK(manager.get_access_token(w.id, w.server));
 }
 
+/// A provider that revokes, and records what it was asked to revoke and whether the local logout came first.
+struct revoking {
+    static constexpr tv::provider_traits traits{.revokes = true};
+    tvtest::oauth_test_server* server;
+    store_type* store;
+    tv::credential_id id;
+    std::vector<std::string> revoked;
+    bool fail = false;
+    bool local_gone = false;
+    tv::refresh_result refresh(const tv::token& t) { return server->refresh(t); }
+    tv::result<tv::token> authorize() { return server->authorize(); }
+    tv::result<void> revoke(const tv::token& t) {
+        local_gone = !store->get(id).value().has_value();
+        revoked.emplace_back(t.access_token.reveal());
+        if (fail) return tv::error{tv::errc::provider_unavailable, "revocation endpoint down"};
+        return {};
+    }
+};
+
 TEST_CASE("logout with a provider that revokes: after the local logout, best effort") {
     failing_world w;
     tv::credential_manager manager{w.store};
     const auto stored = w.log_in();
-    struct revoking {
-        tvtest::oauth_test_server* server;
-        store_type* store;
-        tv::credential_id id;
-        std::vector<std::string> revoked;
-        bool fail = false;
-        bool local_gone = false;
-        tv::refresh_result refresh(const tv::token& t) { return server->refresh(t); }
-        tv::result<tv::token> authorize() { return server->authorize(); }
-        tv::result<void> revoke(const tv::token& t) {
-            local_gone = !store->get(id).value().has_value();
-            revoked.emplace_back(t.access_token.reveal());
-            if (fail) return tv::error{tv::errc::provider_unavailable, "revocation endpoint down"};
-            return {};
-        }
-    } provider{&w.server, &w.store, w.id, {}};
+    revoking provider{&w.server, &w.store, w.id, {}};
     static_assert(tv::token_revoker<decltype(provider)>);
     auto out = manager.logout(w.id, provider);
     REQUIRE(out);

@@ -1,4 +1,4 @@
-// tests/unit/test_migration_keyring.cpp: seed 000's keyring layouts drained into a sealed file: per-item
+// tests/unit/test_migration_keyring.cpp: the legacy keyring layouts drained into a sealed file: per-item
 // entries with an index, the single bundle item, chains and their precedence, failure injection (a save
 // that fails, deletes that fail, a keyring that denies), crash leftovers and the bad-input list.
 #include <doctest/doctest.h>
@@ -292,8 +292,8 @@ TEST_CASE("chain checks the keyring layouts' precedence at compile time") {
     static_assert(detail::in_precedence_order<from_codex<>, from_keyring_bundle<memory>, from_mcp_remote<>,
                                               from_keyring_items<memory>>());
     static_assert(tv::migration::migration_policy<from_legacy_keyring<memory>>);
-    static_assert(from_legacy_keyring<memory>::deletes_source);
-    static_assert(!chain<from_codex<>, from_mcp_remote<>>::deletes_source);
+    static_assert(traits_of<from_legacy_keyring<memory>>.deletes_source);
+    static_assert(!traits_of<chain<from_codex<>, from_mcp_remote<>>>.deletes_source);
     CHECK(true);
 }
 

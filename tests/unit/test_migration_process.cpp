@@ -32,6 +32,7 @@ namespace {
 
 /// keyring::file that kills its process (SIGKILL, no clean-up) on the first erase while `armed`.
 struct dying_file_keyring {
+    using policy_family = tv::family::keyring;
     static constexpr std::string_view tier = tv::keyring::file::tier;
     static constexpr bool persistent = true;
     static constexpr std::size_t max_item_size = tv::keyring::file::max_item_size;

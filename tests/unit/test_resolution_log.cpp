@@ -49,6 +49,7 @@ bool tier_a_up = true;
 /// tier_a answers "not available here" while tier_a_up is false.
 template <int N>
 struct test_tier {
+    using policy_family = family::keyring;
     static constexpr std::string_view tier = N == 0 ? "tier_a" : "tier_b";
     static constexpr bool persistent = true;
     static constexpr std::size_t max_item_size = keyring::file::max_item_size;

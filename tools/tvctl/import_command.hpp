@@ -55,7 +55,6 @@ class recording {
 public:
     using policy_family = tv::family::migration;
     static constexpr bool enabled = true;
-    static constexpr bool deletes_source = false;
 
     explicit recording(const tv::store_options& options) : sources_(M(options)...) {}
 

@@ -160,7 +160,7 @@ tv::store_options options_of(const config& c) {
     o.directory = c.dir;
     o.file_name = c.file;
     o.lock_timeout = std::chrono::milliseconds(c.timeout_ms);
-    o.keyring_timeout = std::chrono::milliseconds(c.timeout_ms);
+    o.keyring_settings.timeout = std::chrono::milliseconds(c.timeout_ms);
     return o;
 }
 
@@ -444,7 +444,7 @@ std::optional<tv::backend::sealed_file_header> header_of(const fs::path& file,
 /// The tiers of a keyring selection, in resolution order.
 template <class K>
 std::vector<std::string> tiers_of() {
-    const auto name = tv::diagnostics::keyring_chain_name<K>();
+    const auto name = tv::keyring::chain_name<K>();
     const auto open = name.find('(');
     if (open == std::string::npos) return {name};
     std::vector<std::string> out;
@@ -916,7 +916,7 @@ std::vector<fs::path> files_with_prefix(const fs::path& directory, const std::st
 
 json header_json(const tv::backend::sealed_file_header& h) {
     return json{{"format_version", h.version},
-                {"cipher", tv::backend::sealed_cipher_name(h.cipher_id)},
+                {"cipher", tv::cipher::describe_id(h.cipher_id)},
                 {"key_id", hex_of(h.key_id)},
                 {"tier", h.tier},
                 {"seal_counter", h.seal_counter}};
@@ -996,7 +996,7 @@ int cmd_status(const config& c) {
             code = exit_key;
             std::cerr << "tvctl: error: " << p.file.string() << " is sealed by a key held in keyring tier '"
                       << header->tier << "', which --keyring " << c.keyring << " ("
-                      << tv::diagnostics::keyring_chain_name<K>() << ") does not include\n";
+                      << tv::keyring::chain_name<K>() << ") does not include\n";
         }
     } else {
         out["resolution"] = json{
@@ -1006,7 +1006,7 @@ int cmd_status(const config& c) {
                        : why.empty() ? std::string("preferred: the first tier is available")
                                      : why}};
     }
-    out["keyring"] = json{{"chain", tv::diagnostics::keyring_chain_name<K>()}, {"tiers", tiers}};
+    out["keyring"] = json{{"chain", tv::keyring::chain_name<K>()}, {"tiers", tiers}};
 
     // The store itself: can it be opened, and how many credentials does it hold?
     if (p.file_exists && code == exit_ok) {
@@ -1061,7 +1061,7 @@ int cmd_status(const config& c) {
     std::cout << "store file:  " << p.file.string() << (p.file_exists ? "" : " (absent)") << '\n';
     std::cout << "lock:        " << out["lock"]["state"].get<std::string>() << " (" << lock_file.string()
               << ")\n";
-    std::cout << "keyring:     --keyring " << c.keyring << ": " << tv::diagnostics::keyring_chain_name<K>()
+    std::cout << "keyring:     --keyring " << c.keyring << ": " << tv::keyring::chain_name<K>()
               << '\n';
     for (const auto& t : tiers)
         std::cout << "  tier " << t["tier"].get<std::string>() << ": "
@@ -1073,7 +1073,7 @@ int cmd_status(const config& c) {
               << r["mode"].get<std::string>() << "; " << r["reason"].get<std::string>() << ")\n";
     if (header)
         std::cout << "header:      format " << header->version << ", "
-                  << tv::backend::sealed_cipher_name(header->cipher_id) << ", key id "
+                  << tv::cipher::describe_id(header->cipher_id) << ", key id "
                   << hex_of(header->key_id) << ", key in tier '" << header->tier << "', "
                   << header->seal_counter << " seals\n";
     if (out.contains("credentials") && !out["credentials"].is_null())
@@ -1151,7 +1151,7 @@ int cmd_doctor(const config& c) {
                                       ""}
                             : finding{"store header", "problem",
                                       "the key is in keyring tier '" + header->tier + "', which --keyring " +
-                                          c.keyring + " (" + tv::diagnostics::keyring_chain_name<K>() +
+                                          c.keyring + " (" + tv::keyring::chain_name<K>() +
                                           ") does not include",
                                       fix_for_tier(header->tier)});
     } else if (p.file_exists) {

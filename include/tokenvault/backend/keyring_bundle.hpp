@@ -1,8 +1,8 @@
 // tokenvault/backend/keyring_bundle.hpp: backend::keyring_bundle<K>, the bundle in one keyring item.
 //
-// Seed 000. One keyring read per instance, then the store's cache; a stamp file beside the lock changes on
-// every write, so reads see other processes' writes with one lstat, and every write reloads the item first
-// (reload_before_write). A bundle over K::max_item_size (Windows: 2560 bytes) is refused before writing;
+// One keyring read per instance, then the store's cache; a stamp file beside the lock changes on every
+// write, so reads see other processes' writes with one lstat, and every write reloads the item first
+// (traits reload_before_write). A bundle over K::max_item_size (Windows: 2560 bytes) is refused before writing;
 // an item that does not parse is refused, never overwritten. Assumes load/save under the store lock.
 #pragma once
 
@@ -39,10 +39,11 @@ struct keyring_bundle_status {
 /// The bundle as JSON in one keyring item ("bundle"); the keyring protects it, no cipher is used.
 template <class K>
 class keyring_bundle {
-    static_assert(keyring::keyring_policy<K>,
-                  "tokenvault: backend::keyring_bundle<K>: K must model keyring::keyring_policy "
-                  "(tokenvault/keyring/concept.hpp): pick keyring::secret_service, keyring::file or "
-                  "keyring::first_available<...>");
+    static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
+    static_assert(!keyring::traits_of<K>.add_only,
+                  "tokenvault: backend::keyring_bundle<K> rewrites one keyring item on every save, and K never "
+                  "rewrites an item (traits add_only, e.g. keyring::macos_keychain): use "
+                  "backend::sealed_file<K>, which keeps only the data key in K");
 
 public:
     using policy_family = family::backend;
@@ -51,7 +52,7 @@ public:
     static constexpr bool shared = true;
     static constexpr bool uses_cipher = false;
     /// The store reloads the item before every write: the stamp only covers writers that update it.
-    static constexpr bool reload_before_write = true;
+    static constexpr backend::traits traits{.reload_before_write = true};
     /// The keyring account of the bundle (the keyring service is the app name).
     static constexpr std::string_view item_account = "bundle";
 

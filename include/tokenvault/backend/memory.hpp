@@ -32,6 +32,6 @@ struct memory {
     }
 };
 
-static_assert(backend_policy<memory>);
+static_assert(check<memory>());
 
 }  // namespace tokenvault::backend

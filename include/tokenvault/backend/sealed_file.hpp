@@ -1,4 +1,4 @@
-// tokenvault/backend/sealed_file.hpp: backend::sealed_file<K>, the bundle in an AEAD-sealed file (seed 001).
+// tokenvault/backend/sealed_file.hpp: backend::sealed_file<K>, the bundle in an AEAD-sealed file.
 //
 // The 32-byte data key lives in keyring K; a versioned header (docs/FORMAT.md) names key id and tier, so
 // files of another key, tier, cipher or newer version are refused, never overwritten; certain corruption
@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "../cipher/catalog.hpp"
 #include "../detail/secure_buffer.hpp"
 #include "../detail/temp_files.hpp"
 #include "../diagnostics/events.hpp"
@@ -33,58 +34,6 @@
 #include "../keyring/concept.hpp"
 #include "../platform/platform.hpp"
 #include "concept.hpp"
-
-namespace tokenvault::keyring {
-template <class... K>
-class first_available;
-}  // namespace tokenvault::keyring
-
-namespace tokenvault::detail {
-
-/// Whether keyring K may hold the key of a persistent file: persistent, named allow_volatile, or a chain of
-/// such.
-template <class K>
-struct accepted_key_holder : std::bool_constant<K::persistent || is_allow_volatile<K>::value> {};
-template <class... K>
-struct accepted_key_holder<keyring::first_available<K...>>
-    : std::bool_constant<(accepted_key_holder<K>::value && ...)> {};
-
-/// Opens one named tier of K when K is a chain that can (keyring::first_available), seeing through
-/// allow_volatile.
-template <class K>
-struct tier_opener {
-    static constexpr bool available = requires(const keyring_options& o, std::string_view name) {
-        { K::open_tier(o, name) } -> std::same_as<result<std::optional<K>>>;
-    };
-    [[nodiscard]] static result<std::optional<K>> open(const keyring_options& o,
-                                                       std::string_view name) requires available {
-        return K::open_tier(o, name);
-    }
-};
-template <class K>
-struct tier_opener<keyring::allow_volatile<K>> {
-    static constexpr bool available = tier_opener<K>::available;
-    [[nodiscard]] static result<std::optional<keyring::allow_volatile<K>>> open(
-        const keyring_options& o, std::string_view name) requires available {
-        auto opened = tier_opener<K>::open(o, name);
-        if (!opened) return opened.error();
-        if (!*opened) return std::optional<keyring::allow_volatile<K>>{};
-        return std::optional<keyring::allow_volatile<K>>{keyring::allow_volatile<K>{std::move(**opened)}};
-    }
-};
-
-/// Messages one key of cipher C may seal (C::max_messages_per_key, else unbounded).
-template <class C>
-inline constexpr std::uint64_t max_messages_per_key = [] {
-    if constexpr (requires {
-                      { C::max_messages_per_key } -> std::convertible_to<std::uint64_t>;
-                  })
-        return static_cast<std::uint64_t>(C::max_messages_per_key);
-    else
-        return ~std::uint64_t{0};
-}();
-
-}  // namespace tokenvault::detail
 
 namespace tokenvault::backend {
 
@@ -202,17 +151,6 @@ template <class = void>
     return h;
 }
 
-/// The name of the cipher with header id `id` ("cipher id N" when this build does not know it).
-template <class = void>
-[[nodiscard]] inline std::string sealed_cipher_name(std::uint8_t id) {
-    switch (id) {
-    case 0: return "cipher::none (plaintext)";
-    case 1: return "cipher::xchacha20poly1305";
-    case 2: return "cipher::aes256gcm";
-    default: return "cipher id " + std::to_string(id);
-    }
-}
-
 /// What a sealed_file backend knows right now (for tools; no secret).
 struct sealed_file_status {
     std::filesystem::path file;       ///< the sealed file
@@ -229,12 +167,9 @@ struct sealed_file_status {
 /// The bundle in an AEAD-sealed file; its data key lives in keyring K (docs/FORMAT.md).
 template <class K>
 class sealed_file {
-    static_assert(keyring::keyring_policy<K>,
-                  "tokenvault: backend::sealed_file<K>: K must model keyring::keyring_policy "
-                  "(tokenvault/keyring/concept.hpp): pick keyring::file, keyring::secret_service or "
-                  "keyring::first_available<...>");
+    static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
     static_assert(
-        tokenvault::detail::accepted_key_holder<K>::value,
+        keyring::accepted_key_holder<K>,
         "tokenvault: this keyring does not survive a reboot (keyring::keyctl) or the process "
         "(keyring::memory), so it cannot hold the key of a persistent sealed_file: pick keyring::file or "
         "keyring::secret_service, or name keyring::allow_volatile<K> explicitly");
@@ -345,7 +280,7 @@ public:
         std::uint64_t counter = 1;
         if (file_key_id_ && *file_key_id_ == key_id_)
             counter = file_counter_ == ~std::uint64_t{0} ? file_counter_ : file_counter_ + 1;
-        constexpr std::uint64_t limit = tokenvault::detail::max_messages_per_key<cipher>;
+        constexpr std::uint64_t limit = tokenvault::cipher::traits_of<cipher>.max_messages_per_key;
         if (limit != ~std::uint64_t{0} && counter > limit / 2) {
             if (rotate_key<cipher>(ctx)) counter = 1;
             if (counter > limit)
@@ -448,14 +383,14 @@ private:
         }
         header = std::move(*parsed);
         if (header.cipher_id != Cipher::id) {
+            const auto sealed_with = tokenvault::cipher::name_of_id(header.cipher_id);
             const std::string what = file_.string() + ": sealed with " +
-                                     sealed_cipher_name(header.cipher_id) + ", but this store uses " +
-                                     sealed_cipher_name(Cipher::id);
-            if (header.cipher_id > 2)
+                                     tokenvault::cipher::describe_id(header.cipher_id) + ", but this store uses " +
+                                     tokenvault::cipher::describe_id(Cipher::id);
+            if (!sealed_with)
                 return error{errc::unsupported_format_version, what + "; the file was left unchanged"};
-            return error{errc::invalid_argument, what + ": configure the store with " +
-                                                     sealed_cipher_name(header.cipher_id) +
-                                                     " to read it; the file was left unchanged"};
+            return error{errc::invalid_argument,
+                         what + ": configure the store with " + *sealed_with + " to read it; the file was left unchanged"};
         }
         if (bytes.size() < header.size + Cipher::nonce_size + Cipher::tag_size)
             return quarantine(ctx, file.identity, "truncated after the header");
@@ -560,8 +495,8 @@ private:
     template <class Context>
     [[nodiscard]] result<K*> keyring_for_tier(Context& ctx, const std::string& tier) {
         if (keyring_ && keyring_->tier_name() == tier) return &*keyring_;
-        if constexpr (tokenvault::detail::tier_opener<K>::available) {
-            auto opened = tokenvault::detail::tier_opener<K>::open(keyring_options_, tier);
+        if constexpr (keyring::traits_of<K>.chooses_tier) {
+            auto opened = K::open_tier(keyring_options_, tier);
             if (!opened) {
                 if (opened.error() == errc::invalid_argument)
                     return error{errc::foreign_key,

@@ -36,10 +36,10 @@ struct aes256gcm : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt
             return error{errc::cipher_unavailable, "cipher::aes256gcm"};
         return {};
     }
-    /// Messages one key may seal with random nonces before it must be replaced.
-    static constexpr std::uint64_t max_messages_per_key = std::uint64_t{1} << 32;
+    /// A random 12-byte nonce is safe for 2^32 messages per key: the key must be replaced before that.
+    static constexpr cipher::traits traits{.max_messages_per_key = std::uint64_t{1} << 32};
 };
 
-static_assert(cipher_policy<aes256gcm>);
+static_assert(check<aes256gcm>());
 
 }  // namespace tokenvault::cipher

@@ -24,8 +24,6 @@ struct none {
     static constexpr std::size_t nonce_size = 0;
     static constexpr std::size_t tag_size = 0;
     static constexpr bool writes_plaintext = true;
-    static constexpr bool plaintext_opted_in = false;
-    static constexpr std::uint64_t max_messages_per_key = ~std::uint64_t{0};
 
     [[nodiscard]] static result<void> available() { return {}; }
     [[nodiscard]] static result<void> seal(std::span<const std::byte>, std::span<const std::byte>,
@@ -44,11 +42,9 @@ struct none {
 
 /// Plaintext on disk, chosen explicitly: the tokens are readable by anything that can read the file.
 struct plaintext_opt_in : none {
-    static constexpr std::uint8_t id = 0;
-    static constexpr bool plaintext_opted_in = true;
+    static constexpr cipher::traits traits{.plaintext_opted_in = true};
 };
 
-static_assert(cipher_policy<none>);
-static_assert(cipher_policy<plaintext_opt_in>);
+static_assert(check<none>() && check<plaintext_opt_in>());
 
 }  // namespace tokenvault::cipher

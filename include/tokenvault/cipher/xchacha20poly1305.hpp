@@ -29,10 +29,8 @@ struct xchacha20poly1305 : detail::sodium_aead<xchacha20poly1305, &crypto_aead_x
     static constexpr bool writes_plaintext = false;
 
     [[nodiscard]] static result<void> available() { return detail::ensure_sodium(); }
-    /// Messages one key may seal with random nonces (24-byte nonces: no practical bound).
-    static constexpr std::uint64_t max_messages_per_key = ~std::uint64_t{0};
 };
 
-static_assert(cipher_policy<xchacha20poly1305>);
+static_assert(check<xchacha20poly1305>());
 
 }  // namespace tokenvault::cipher

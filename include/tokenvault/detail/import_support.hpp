@@ -73,6 +73,8 @@ template <class = void>
 /// and nodes live in wiped memory (foreign_json), so the secrets it holds leave no copy when it is freed.
 template <class = void>
 [[nodiscard]] inline result<foreign_json> parse_foreign_json(std::string_view text, std::string_view what) {
+    if (text.find('\0') != std::string_view::npos)  // nlohmann would stop there and accept what follows
+        return error{errc::malformed_json, std::string(what) + ": holds a NUL byte"};
     if (!json_depth_within(text, max_foreign_json_depth))
         return error{errc::too_large, std::string(what) + ": nested deeper than " +
                                           std::to_string(max_foreign_json_depth) + " levels"};

@@ -16,42 +16,12 @@
 #include "../keyring/concept.hpp"
 #include "events.hpp"
 
-namespace tokenvault::keyring {
-template <class... K>
-class first_available;
-}  // namespace tokenvault::keyring
-
 namespace tokenvault::diagnostics {
 
-namespace detail_resolution {
+/// Whether keyring K resolves its tier automatically (a fallback chain: keyring traits chooses_tier)
+/// rather than by configuration.
 template <class K>
-struct chain_traits {
-    static constexpr bool automatic = false;
-    static std::string name() { return std::string(K::tier); }
-};
-template <class... K>
-struct chain_traits<keyring::first_available<K...>> {
-    static constexpr bool automatic = true;
-    static std::string name() {
-        std::string out = "first_available(";
-        bool first = true;
-        ((out += (first ? "" : ","), out += chain_traits<K>::name(), first = false), ...);
-        return out + ")";
-    }
-};
-template <class K>
-struct chain_traits<keyring::allow_volatile<K>> : chain_traits<K> {};
-}  // namespace detail_resolution
-
-/// The name of keyring K as the resolution log records it, e.g. "first_available(secret_service,file)".
-template <class K>
-[[nodiscard]] std::string keyring_chain_name() {
-    return detail_resolution::chain_traits<K>::name();
-}
-
-/// Whether keyring K resolves its tier automatically (a fallback chain) rather than by configuration.
-template <class K>
-inline constexpr bool resolves_automatically = detail_resolution::chain_traits<K>::automatic;
+inline constexpr bool resolves_automatically = keyring::traits_of<K>.chooses_tier;
 
 /// A short, stable word for why a keyring tier did not open ("unavailable", "locked", "timeout", ...).
 template <class = void>
@@ -77,12 +47,10 @@ template <class = void>
 /// (the first tier that failed before it), or "configured" for a keyring that is not a fallback chain.
 template <class K>
 [[nodiscard]] std::string resolution_reason(const K& k) {
-    if constexpr (requires { k.resolution(); }) {
+    if constexpr (resolves_automatically<K>) {
         const auto& attempts = k.resolution();
         if (attempts.empty() || attempts.front().opened) return "preferred";
         return std::string(attempts.front().tier) + ":" + std::string(short_reason(attempts.front().reason));
-    } else if constexpr (requires { k.inner.resolution(); }) {
-        return resolution_reason(k.inner);
     } else {
         return "configured";
     }
@@ -99,7 +67,7 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
         try {
             const std::string directory = store_file.parent_path().string();
             const std::string store = store_file.filename().string();
-            const std::string chain = std::string(backend) + "/" + keyring_chain_name<K>();
+            const std::string chain = std::string(backend) + "/" + keyring::chain_name<K>();
             const std::string why = reason.empty() ? resolution_reason(keyring) : std::string(reason);
             const std::string tier(keyring.tier_name());
             diagnostics.on(events::store_resolved{

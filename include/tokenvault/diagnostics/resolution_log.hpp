@@ -1,5 +1,5 @@
 // tokenvault/diagnostics/resolution_log.hpp: diagnostics::resolution_log<Inner>, the store-resolution
-// log and drift reporting (seed 003, improved).
+// log and drift reporting.
 //
 // Records, per credential hash, which store, mode (automatic or explicit), backend and keyring tier
 // resolved, in a versioned, token-free JSON file next to the store (`<dir>/resolutions.json`, 0600,

@@ -38,6 +38,7 @@ namespace tokenvault::keyring {
 template <class = void>
 class basic_file {
 public:
+    using policy_family = family::keyring;
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "file";
     /// Whether items survive a reboot.
@@ -270,7 +271,6 @@ private:
 /// keyring::file: a class template only so that its members are compiled where they are used.
 using file = basic_file<>;
 
-static_assert(keyring_policy<file>,
-              "keyring::file must model keyring_policy (tokenvault/keyring/concept.hpp)");
+static_assert(check<file>());
 
 }  // namespace tokenvault::keyring

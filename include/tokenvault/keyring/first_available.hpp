@@ -2,10 +2,11 @@
 //
 // open() tries each K in order and keeps the first that opens; a K that answers "not available here"
 // (nullopt) or fails falls through to the next, and every attempt is recorded (tier, reason code: no
-// secret) for diagnostics via resolution(); a K whose optional `static bool ends_chain(const error&)` says so
-// (keyring::macos_keychain after the user denied access) ends the chain with its error instead. The chosen
-// keyring lives in a std::variant<K...>: no virtual calls. open_tier() opens exactly one named tier, for
-// files whose header names the tier of their key.
+// secret) for diagnostics via resolution(); a K whose traits say ends_chain (keyring::macos_keychain after
+// the user denied access) ends the chain with its error instead. The chosen keyring lives in a
+// std::variant<K...>: no virtual calls. open_tier() opens exactly one named tier, for files whose header
+// names the tier of their key. Its traits say chooses_tier (tokenvault/keyring/concept.hpp): backends and
+// diagnostics read them.
 #pragma once
 
 #include <algorithm>
@@ -28,53 +29,21 @@
 
 namespace tokenvault::keyring {
 
-namespace detail_first_available {
-
-/// Fails to compile, naming K in the instantiation trace, when K is not a keyring.
-template <class K>
-struct check_keyring {
-    static_assert(
-        keyring_policy<K>,
-        "keyring::first_available<K...>: this K does not model keyring::keyring_policy; see the "
-        "requirements at the top of tokenvault/keyring/concept.hpp (tier, persistent, max_item_size, "
-        "open, tier_name, read, write, erase)");
-    static constexpr bool value = true;
-};
-
-/// Whether K is itself a chain that can open one of its inner tiers by name.
-template <class K>
-concept tier_chain = requires(const keyring_options& options, std::string_view name) {
-    { K::contains_tier(name) } -> std::same_as<bool>;
-    { K::open_tier(options, name) } -> std::same_as<result<std::optional<K>>>;
-};
-
-/// Whether an error of K::open must end the chain rather than fall through (K's optional ends_chain).
-template <class K>
-[[nodiscard]] bool ends_chain(const error& e) {
-    if constexpr (requires {
-                      { K::ends_chain(e) } -> std::convertible_to<bool>;
-                  })
-        return K::ends_chain(e);
-    else
-        return false;
-}
-
-}  // namespace detail_first_available
-
-/// One attempt of first_available::open: which tier, whether it opened, and why not (never a secret).
-struct tier_attempt {
-    std::string_view tier;   ///< K::tier of the attempted keyring
-    bool opened = false;     ///< true for the tier that was chosen
-    std::error_code reason;  ///< why it did not open: errc::keyring_unavailable for "not available here"
-};
-
 /// The first of K... that opens; falls through on "not available here" and on errors.
 template <class... K>
 class first_available {
-    static_assert(sizeof...(K) > 0, "keyring::first_available<K...> needs at least one keyring");
-    static_assert((detail_first_available::check_keyring<K>::value && ...));
+    static_assert(sizeof...(K) > 0, "tokenvault: keyring::first_available<K...> needs at least one keyring");
+    static_assert((check<K>() && ...));  // names what a tier misses (tokenvault/keyring/concept.hpp)
 
 public:
+    using policy_family = family::keyring;
+    /// A fallback chain (it lists accounts when every tier does; volatile tiers count as accepted only
+    /// when each is: persistent or named allow_volatile).
+    static constexpr keyring::traits traits{.lists_accounts = (traits_of<K>.lists_accounts && ...),
+                                            .chooses_tier = true,
+                                            .volatile_accepted = (accepted_key_holder<K> && ...),
+                                            .ends_chain = (traits_of<K>.ends_chain || ...),
+                                            .add_only = (traits_of<K>.add_only || ...)};
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "first_available";
     /// Whether items survive a reboot.
@@ -106,13 +75,23 @@ public:
     }
 
     /// Whether an error of open() ends an enclosing chain: when it ended this one.
-    [[nodiscard]] static bool ends_chain(const error& e) {
-        return (detail_first_available::ends_chain<K>(e) || ...);
+    [[nodiscard]] static bool ends_chain(const error& e)
+        requires(traits_of<K>.ends_chain || ...)
+    {
+        return (keyring::ends_chain<K>(e) || ...);
     }
 
     /// Whether `name` is the tier of one of K... (or of a chain among them).
     [[nodiscard]] static constexpr bool contains_tier(std::string_view name) noexcept {
         return (matches<K>(name) || ...);
+    }
+
+    /// "first_available(<chain name of each K>,...)", as resolution logs record it.
+    [[nodiscard]] static std::string chain_name() {
+        std::string out = "first_available(";
+        bool first = true;
+        ((out += (first ? "" : ","), out += keyring::chain_name<K>(), first = false), ...);
+        return out + ")";
     }
 
     /// The tier of the keyring that was chosen (e.g. "secret_service").
@@ -138,14 +117,12 @@ public:
         return std::visit([&](auto& k) { return k.erase(account); }, chosen_);
     }
 
-    /// Lists accounts in the chosen keyring (only when every K can: see enumerable_keyring).
-    // clang-format off
+    /// Lists accounts in the chosen keyring (only when every K can).
     [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix)
-        requires(enumerable_keyring<K> && ...)
+        requires(traits_of<K>.lists_accounts && ...)
     {
         return std::visit([&](auto& k) { return k.list_accounts(prefix); }, chosen_);
     }
-    // clang-format on
 
 private:
     using chain = std::variant<K...>;
@@ -158,7 +135,7 @@ private:
 
     template <class One>
     [[nodiscard]] static constexpr bool matches(std::string_view name) noexcept {
-        if constexpr (detail_first_available::tier_chain<One>) {
+        if constexpr (traits_of<One>.chooses_tier) {
             return std::string_view(One::tier) == name || One::contains_tier(name);
         } else {
             return std::string_view(One::tier) == name;
@@ -180,7 +157,7 @@ private:
                 return std::optional<first_available>{
                     first_available(chain(std::in_place_index<I>, std::move(**opened)), std::move(attempts))};
             }
-            if (!opened && detail_first_available::ends_chain<one>(opened.error())) return opened.error();
+            if (!opened && keyring::ends_chain<one>(opened.error())) return opened.error();
             if (!tried.empty()) tried += "; ";
             tried += std::string(name) + ": ";
             if (opened) {
@@ -203,7 +180,7 @@ private:
             using one = kind<I>;
             if (!matches<one>(name)) return open_named<I + 1>(options, name, attempts);
             auto opened = [&] {
-                if constexpr (detail_first_available::tier_chain<one>) {
+                if constexpr (traits_of<one>.chooses_tier) {
                     if (std::string_view(one::tier) != name) return one::open_tier(options, name);
                 }
                 return one::open(options);

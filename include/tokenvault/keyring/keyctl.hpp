@@ -30,6 +30,9 @@ namespace tokenvault::keyring {
 /// The Linux kernel keyring: "user" keys in the user keyring, named "<service>:<account>".
 class keyctl {
 public:
+    using policy_family = family::keyring;
+    /// Lists the accounts of its service (list_accounts).
+    static constexpr keyring::traits traits{.lists_accounts = true};
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "keyctl";
     /// Whether items survive a reboot.
@@ -219,8 +222,6 @@ private:
     std::string service_;
 };
 
-static_assert(enumerable_keyring<keyctl>);
-static_assert(keyring_policy<keyctl>,
-              "keyring::keyctl must model keyring_policy (tokenvault/keyring/concept.hpp)");
+static_assert(check<keyctl>() && enumerable_keyring<keyctl>);
 
 }  // namespace tokenvault::keyring

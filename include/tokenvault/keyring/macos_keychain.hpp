@@ -355,12 +355,16 @@ class basic_macos_keychain {
                   "recorded in sealed file headers)");
 
 public:
+    using policy_family = family::keyring;
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = Location::tier;
     /// Whether items survive a reboot.
     static constexpr bool persistent = true;
     /// The largest item written or read (the keychain documents no limit; this keyring holds keys).
     static constexpr std::size_t max_item_size = std::size_t{1} << 20;
+    /// It lists its accounts (list_accounts below); a denial ends a fallback chain (ends_chain below); it
+    /// never rewrites an item (write below), so it holds keys, not a bundle rewritten on every save.
+    static constexpr keyring::traits traits{.lists_accounts = true, .ends_chain = true, .add_only = true};
 
     /// Opens the keychain after one query that never shows a dialog (an attribute lookup): nullopt when this
     /// build has no keychain table or the session has no keychain; errc::keyring_locked when it is locked
@@ -458,6 +462,19 @@ public:
     /// The accounts of this service that start with `prefix`, sorted (attributes only: never a dialog).
     [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix) {
         return list_accounts_of(service_, prefix);
+    }
+
+    /// Another program's item (`service`, `account`), read only: keyring::foreign_item_reader, for
+    /// importers (the Rust keyring crate, go-keyring and keytar file a generic password by service and
+    /// account). One dialog at most; a denial is remembered for that service.
+    [[nodiscard]] result<std::optional<detail::secure_buffer>> read_foreign(std::string_view service,
+                                                                           std::string_view account) {
+        return read_item_of(service, account);
+    }
+
+    /// The accounts of another program's `service`, sorted (attributes only: never a dialog).
+    [[nodiscard]] result<std::vector<std::string>> list_foreign(std::string_view service) {
+        return list_accounts_of(service, "");
     }
 
     /// Reads item (`service`, `account`) of another program, read-only (importers). Like read: one

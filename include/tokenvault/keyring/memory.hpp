@@ -26,6 +26,9 @@ namespace tokenvault::keyring {
 template <class = void>
 class basic_memory {
 public:
+    using policy_family = family::keyring;
+    /// Lists the accounts of its service (list_accounts).
+    static constexpr keyring::traits traits{.lists_accounts = true};
     static constexpr std::string_view tier = "memory";
     static constexpr bool persistent = false;
     static constexpr std::size_t max_item_size = std::size_t{64} << 20;
@@ -114,7 +117,6 @@ private:
 /// keyring::memory: a class template only so that its members are compiled where they are used.
 using memory = basic_memory<>;
 
-static_assert(keyring_policy<memory>);
-static_assert(enumerable_keyring<memory>);
+static_assert(check<memory>() && enumerable_keyring<memory>);
 
 }  // namespace tokenvault::keyring

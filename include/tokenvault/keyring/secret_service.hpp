@@ -286,6 +286,9 @@ private:
 /// The freedesktop Secret Service (gnome-keyring, KeePassXC, ...) through libsecret, with timeouts.
 class secret_service {
 public:
+    using policy_family = family::keyring;
+    /// Lists the accounts of its service (list_accounts).
+    static constexpr keyring::traits traits{.lists_accounts = true};
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "secret_service";
     /// Whether items survive a reboot.
@@ -729,10 +732,8 @@ private:
     std::unique_ptr<state> state_;
 };
 
-static_assert(enumerable_keyring<secret_service>);
+static_assert(check<secret_service>() && enumerable_keyring<secret_service>);
 static_assert(foreign_item_reader<secret_service>,
               "keyring::secret_service must model foreign_item_reader (tokenvault/keyring/foreign.hpp)");
-static_assert(keyring_policy<secret_service>,
-              "keyring::secret_service must model keyring_policy (tokenvault/keyring/concept.hpp)");
 
 }  // namespace tokenvault::keyring

@@ -24,6 +24,6 @@ struct none {
     }
 };
 
-static_assert(locking_policy<none>);
+static_assert(check<none>());
 
 }  // namespace tokenvault::locking

@@ -24,6 +24,8 @@ public:
     using policy_family = family::locking;
     static constexpr bool thread_safe = true;
     static constexpr bool cross_process = true;
+    /// Loads share the cross-process lock (lock_store_shared); writers exclude everyone.
+    static constexpr locking::traits traits{.shared_store_lock = true};
     using shared_guard = std::shared_lock<std::shared_mutex>;
     using exclusive_guard = std::unique_lock<std::shared_mutex>;
     /// The held file lock; released on destruction (or when the process dies). Move-only.
@@ -68,7 +70,6 @@ private:
     std::shared_mutex mutex_;
 };
 
-static_assert(locking_policy<process>,
-              "locking::process must model locking::locking_policy (tokenvault/locking/concept.hpp)");
+static_assert(check<process>());
 
 }  // namespace tokenvault::locking

@@ -32,6 +32,6 @@ private:
     std::shared_mutex mutex_;
 };
 
-static_assert(locking_policy<threads>);
+static_assert(check<threads>());
 
 }  // namespace tokenvault::locking

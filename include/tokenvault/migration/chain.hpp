@@ -2,7 +2,7 @@
 //
 // Each source offers its entries in the order listed and never overwrites an entry already in the bundle,
 // so the current store wins over every source and an earlier source wins over a later one. The keyring
-// layouts must come in seed 000's precedence (bundle before per-item: checked at compile time);
+// layouts must come in precedence order (the bundle before per-item entries: checked at compile time);
 // `from_legacy_keyring<K>` names that pair. A failing source is reported and never stops the others.
 #pragma once
 
@@ -22,32 +22,10 @@ namespace tokenvault::migration {
 
 namespace detail {
 
-/// M::deletes_source, or false for policies that do not say (they delete nothing).
-template <class M>
-inline constexpr bool deletes_source_v = [] {
-    if constexpr (requires {
-                      { M::deletes_source } -> std::convertible_to<bool>;
-                  })
-        return static_cast<bool>(M::deletes_source);
-    else
-        return false;
-}();
-
-/// M::precedence (keyring layouts: 1 bundle, 2 per-item), or 0: no ordering constraint.
-template <class M>
-inline constexpr int precedence_v = [] {
-    if constexpr (requires {
-                      { M::precedence } -> std::convertible_to<int>;
-                  })
-        return static_cast<int>(M::precedence);
-    else
-        return 0;
-}();
-
-/// Whether the ranked sources among M... appear in non-decreasing precedence.
+/// Whether the ranked sources among M... (traits precedence, 0: unranked) appear in non-decreasing order.
 template <class... M>
 consteval bool in_precedence_order() {
-    constexpr std::array<int, sizeof...(M)> ranks{precedence_v<M>...};
+    constexpr std::array<int, sizeof...(M)> ranks{traits_of<M>.precedence...};
     int highest = 0;
     for (const int rank : ranks) {
         if (rank == 0) continue;
@@ -57,32 +35,26 @@ consteval bool in_precedence_order() {
     return true;
 }
 
-/// Calls m.persist_failed(ctx, why) where M provides it.
-template <class M, class Context>
-void notify_persist_failed(M& m, Context& ctx, const error& why) {
-    if constexpr (requires { m.persist_failed(ctx, why); }) m.persist_failed(ctx, why);
-}
-
 }  // namespace detail
 
 /// Drains the sources M... in order into one bundle; see the top of tokenvault/migration/chain.hpp.
 template <class... M>
 class chain {
     static_assert(sizeof...(M) > 0, "tokenvault: migration::chain<...> needs at least one migration source");
-    static_assert((migration_policy<M> && ...),
-                  "tokenvault: every source of migration::chain<...> must model migration::migration_policy "
-                  "(see tokenvault/migration/concept.hpp)");
+    static_assert((check<M>() && ...));  // names what a source misses (tokenvault/migration/concept.hpp)
     static_assert(
         detail::in_precedence_order<M...>(),
         "tokenvault: migration::chain<...> lists from_keyring_items before from_keyring_bundle; the legacy "
-        "bundle must win over per-item entries (seed 000): list from_keyring_bundle first, or use "
+        "bundle must win over per-item entries: list from_keyring_bundle first, or use "
         "migration::from_legacy_keyring<K>");
 
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = (M::enabled || ...);
-    /// True when any source deletes what it migrated: the store's backend must then be persistent.
-    static constexpr bool deletes_source = (detail::deletes_source_v<M> || ...);
+    /// Deletes what it migrated when any source does (the store's backend must then be persistent); tells
+    /// the sources that declare persist_failed when a save fails.
+    static constexpr migration::traits traits{.deletes_source = (traits_of<M>.deletes_source || ...),
+                                              .persist_failed_hook = true};
 
     /// Default-constructs every source.
     chain() = default;
@@ -123,11 +95,19 @@ public:
         return outcome;
     }
 
-    /// Tells each source that the save failed (nothing may be deleted).
+    /// Tells each source that declares persist_failed that the save failed (nothing may be deleted).
     template <class Context>
     void persist_failed(Context& ctx, const error& why) {
-        std::apply([&](auto&... source) { (detail::notify_persist_failed(source, ctx, why), ...); },
-                   sources_);
+        std::apply(
+            [&](auto&... source) {
+                (
+                    [&] {
+                        if constexpr (traits_of<std::remove_reference_t<decltype(source)>>.persist_failed_hook)
+                            source.persist_failed(ctx, why);
+                    }(),
+                    ...);
+            },
+            sources_);
     }
 
     /// The I-th source (for tests and tools).
@@ -144,7 +124,7 @@ private:
     std::tuple<M...> sources_;
 };
 
-/// Both of seed 000's keyring layouts in K, in precedence order: the bundle item, then per-item entries.
+/// Both legacy keyring layouts in K, in precedence order: the bundle item, then per-item entries.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 using from_legacy_keyring = chain<from_keyring_bundle<K, Layout>, from_keyring_items<K, Layout>>;
 

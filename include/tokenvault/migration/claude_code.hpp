@@ -55,8 +55,7 @@ class from_claude_code {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The original stays in place (the user may still run Claude Code).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the user may still run Claude Code.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "claude_code";
     /// Largest document read.

@@ -44,8 +44,7 @@ class from_codex {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The original stays in place (the user may still run Codex).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the user may still run Codex.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "codex";
     /// The file name inside the Codex home.
@@ -226,8 +225,6 @@ private:
     }
 };
 
-static_assert(
-    migration_policy<from_codex<>>,
-    "migration::from_codex must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+static_assert(check<from_codex<>>());
 
 }  // namespace tokenvault::migration

@@ -56,8 +56,7 @@ class from_codex_keyring {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The items stay in place (the user may still run Codex).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the items stay, the user may still run Codex.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "codex_keyring";
     /// Largest item read (Codex's items are about 2 KiB).

@@ -1,4 +1,4 @@
-// tokenvault/migration/keyring_bundle.hpp: migration::from_keyring_bundle<K, Layout>, seed 000's single
+// tokenvault/migration/keyring_bundle.hpp: migration::from_keyring_bundle<K, Layout>, the legacy single
 // bundle item: one keyring item holding every token as {"<resource URL>": token, ...}.
 //
 // import_into offers each entry to the bundle (the current store wins; garbage entries are skipped with
@@ -19,16 +19,15 @@
 
 namespace tokenvault::migration {
 
-/// Drains seed 000's single-item bundle layout from keyring K.
+/// Drains the legacy single-item bundle layout from keyring K.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 class from_keyring_bundle {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// Deletes what it migrated (after the save): the store's backend must be persistent.
-    static constexpr bool deletes_source = true;
-    /// Precedence among keyring layouts in a chain: this one (1) comes before the per-item layout (2).
-    static constexpr int precedence = 1;
+    /// Deletes what it migrated (after the save: the store's backend must be persistent); in a chain this
+    /// layout (precedence 1) comes before the per-item one (2); a failed save is reported by persist_failed.
+    static constexpr migration::traits traits{.deletes_source = true, .precedence = 1, .persist_failed_hook = true};
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "keyring_bundle";
 

@@ -1,4 +1,4 @@
-// tokenvault/migration/keyring_items.hpp: migration::from_keyring_items<K, Layout>, seed 000's oldest
+// tokenvault/migration/keyring_items.hpp: migration::from_keyring_items<K, Layout>, the oldest
 // layout: one keyring item per resource URL under a prefix, plus an index item listing the URLs.
 //
 // import_into reads the index, also lists the prefix where K can enumerate (keyring/concept.hpp) to find
@@ -25,16 +25,15 @@
 
 namespace tokenvault::migration {
 
-/// Drains seed 000's per-item layout (one item per resource URL plus an index) from keyring K.
+/// Drains the legacy per-item layout (one item per resource URL plus an index) from keyring K.
 template <keyring::keyring_policy K, class Layout = legacy_keyring_layout>
 class from_keyring_items {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// Deletes what it migrated (after the save): the store's backend must be persistent.
-    static constexpr bool deletes_source = true;
-    /// Precedence among keyring layouts in a chain: the bundle layout (1) comes before this one (2).
-    static constexpr int precedence = 2;
+    /// Deletes what it migrated (after the save: the store's backend must be persistent); in a chain the
+    /// bundle layout (precedence 1) comes before this one (2); a failed save is reported by persist_failed.
+    static constexpr migration::traits traits{.deletes_source = true, .precedence = 2, .persist_failed_hook = true};
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "keyring_items";
 

@@ -1,5 +1,6 @@
 // tokenvault/migration/legacy_layout.hpp: where an older version of an application kept tokens in a
-// keyring (seed 000's two layouts), named by a traits type that the keyring migrations read.
+// keyring (its two layouts: one item per token, or one bundle item), named by a traits type that the
+// keyring migrations read.
 //
 // The defaults follow docker-agent's layouts: per-item "oauth:<resource URL>" items plus an "oauth:index"
 // item (a JSON array of the URLs), and the single "oauth:tokens" bundle item ({"<URL>": token, ...}).

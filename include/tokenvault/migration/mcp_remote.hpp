@@ -52,8 +52,7 @@ class from_mcp_remote {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The original stays in place (the user may still run mcp-remote).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the user may still run mcp-remote.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "mcp_remote";
     /// Largest token or client file read.
@@ -217,8 +216,6 @@ private:
     }
 };
 
-static_assert(
-    migration_policy<from_mcp_remote<>>,
-    "migration::from_mcp_remote must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+static_assert(check<from_mcp_remote<>>());
 
 }  // namespace tokenvault::migration

@@ -21,6 +21,6 @@ struct none {
     }
 };
 
-static_assert(migration_policy<none>);
+static_assert(check<none>());
 
 }  // namespace tokenvault::migration

@@ -48,8 +48,7 @@ class from_opencode {
 public:
     using policy_family = family::migration;
     static constexpr bool enabled = true;
-    /// The original stays in place (the user may still run opencode).
-    static constexpr bool deletes_source = false;
+    // deletes_source stays false (the default traits): the user may still run opencode.
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "opencode";
     /// Largest file read.

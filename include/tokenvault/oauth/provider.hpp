@@ -69,6 +69,8 @@ class provider {
 
 public:
     using transport_type = Transport;
+    /// revoke() below (RFC 7009).
+    static constexpr provider_traits traits{.revokes = true};
 
     /// A provider over `transport` (which must outlive it); `slot` keeps its client record (see
     /// registration.hpp): pass `registration_slot{store, id}`, or use make_provider.

@@ -1,5 +1,5 @@
 // expect: the legacy bundle must win over per-item entries
-// Seed 000's precedence: a chain must drain the legacy bundle before the per-item entries.
+// Precedence of the legacy keyring layouts: a chain must drain the legacy bundle before the per-item entries.
 #include <tokenvault/keyring/memory.hpp>
 #include <tokenvault/migration/chain.hpp>
 

@@ -1,4 +1,4 @@
-// expect: Migration needs `result<bool> import_into(Context&, bundle&)`
+// expect: Migration needs `result<void> after_persist(Context&)`
 // A migration policy must say how it deletes legacy data after the new copy is durable.
 #include <tokenvault/tokenvault.hpp>
 
