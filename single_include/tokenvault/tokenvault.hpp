@@ -13658,6 +13658,8 @@ namespace tokenvault::keyring {
 template <class = void>
 class basic_dpapi {
 public:
+    /// Marks this type as a keyring policy.
+    using policy_family = family::keyring;
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "dpapi";
     /// Whether items survive a reboot.
@@ -13799,6 +13801,10 @@ namespace tokenvault::keyring {
 template <class = void>
 class basic_wincred {
 public:
+    /// Marks this type as a keyring policy.
+    using policy_family = family::keyring;
+    /// Optional members: list_accounts.
+    static constexpr keyring::traits traits{.lists_accounts = true};
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "wincred";
     /// Whether items survive a reboot.

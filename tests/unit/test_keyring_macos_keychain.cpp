@@ -538,7 +538,7 @@ TEST_CASE("macos_keychain reads Codex's keychain items for from_codex_keyring, a
         REQUIRE(got);
         REQUIRE(got->has_value());
         CHECK((*got)->access_token.reveal() == "CANARY-codex-at-7f2");
-        CHECK((*got)->refresh_token.reveal() == "CANARY-codex-rt-7f2");
+        CHECK((*got)->refresh_token->reveal() == "CANARY-codex-rt-7f2");
         CHECK((*got)->client_id == "client-1");
         REQUIRE(store.list());
         CHECK(store.list()->size() == 1);

@@ -39,6 +39,8 @@ namespace tokenvault::keyring {
 template <class = void>
 class basic_dpapi {
 public:
+    /// Marks this type as a keyring policy.
+    using policy_family = family::keyring;
     /// The tier name recorded in file headers and resolution logs.
     static constexpr std::string_view tier = "dpapi";
     /// Whether items survive a reboot.
