@@ -10901,13 +10901,16 @@ template <class = void>
 /// and nodes live in wiped memory (foreign_json), so the secrets it holds leave no copy when it is freed.
 template <class = void>
 [[nodiscard]] inline result<foreign_json> parse_foreign_json(std::string_view text, std::string_view what) {
-    if (text.find('\0') != std::string_view::npos)  // nlohmann would stop there and accept what follows
-        return error{errc::malformed_json, std::string(what) + ": holds a NUL byte"};
-    if (!json_depth_within(text, max_foreign_json_depth))
-        return error{errc::too_large, std::string(what) + ": nested deeper than " +
-                                          std::to_string(max_foreign_json_depth) + " levels"};
-    foreign_json doc = foreign_json::parse(text, nullptr, false);
-    if (doc.is_discarded()) return error{errc::malformed_json, std::string(what)};
+    // Read by the pull reader straight into wiped memory: no parse buffer keeps a copy of a secret, and
+    // text after the document (a NUL byte and junk, say) is refused rather than ignored.
+    json_cursor in(text);
+    foreign_json doc;
+    if (!read_json_value(in, doc, max_foreign_json_depth) || !in.finish()) {
+        if (in.too_deep())
+            return error{errc::too_large, std::string(what) + ": nested deeper than " +
+                                              std::to_string(max_foreign_json_depth) + " levels"};
+        return error{errc::malformed_json, std::string(what)};
+    }
     return doc;
 }
 

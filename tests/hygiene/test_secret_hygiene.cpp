@@ -19,9 +19,11 @@
 #include <tokenvault/keyring/memory.hpp>
 #include <tokenvault/lifecycle.hpp>
 #include <tokenvault/locking/process.hpp>
+#include <tokenvault/migration/claude_code.hpp>
 #include <tokenvault/migration/codex.hpp>
 #include <tokenvault/migration/keyring_items.hpp>
 #include <tokenvault/migration/mcp_remote.hpp>
+#include <tokenvault/migration/opencode.hpp>
 #include <tokenvault/migration/none.hpp>
 #include <tokenvault/store.hpp>
 
@@ -239,6 +241,44 @@ void write_text(const fs::path& p, std::string text) {
 }
 
 }  // namespace
+
+namespace {
+
+struct hygiene_claude : tv::migration::claude_code_config {
+    static fs::path credentials_file(const tv::store_options& o) {
+        return o.directory.parent_path() / "claude" / ".credentials.json";
+    }
+};
+struct hygiene_opencode : tv::migration::opencode_config {
+    static fs::path auth_file(const tv::store_options& o) {
+        return o.directory.parent_path() / "opencode" / "mcp-auth.json";
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the Claude Code and opencode importers leave no freed copy of a token") {
+    tvtest::temp_dir dir(true);
+    tv::store_options o;
+    o.directory = dir.path() / "store";
+    write_text(dir.path() / "claude" / ".credentials.json",
+               "{\"claudeAiOauth\":{\"accessToken\":" + secret_json("ai") + "},\"mcpOAuth\":{\"srv|0123456789abcdef\":{" +
+                   "\"serverName\":\"srv\",\"serverUrl\":\"" + server_url + "\",\"accessToken\":" + secret_json("at") +
+                   ",\"refreshToken\":" + secret_json("rt") + ",\"expiresAt\":1795392000000,\"scope\":\"a b\"," +
+                   "\"clientId\":\"c\",\"clientSecret\":" + secret_json("cs") + "}}}");
+    write_text(dir.path() / "opencode" / "mcp-auth.json",
+               "{\"srv\":{\"serverUrl\":\"" + server_url + "\",\"tokens\":{\"accessToken\":" + secret_json("oat") +
+                   ",\"refreshToken\":" + secret_json("ort") + ",\"expiresAt\":1795392000,\"scope\":\"a\"}," +
+                   "\"clientInfo\":{\"clientId\":\"c\",\"clientSecret\":" + secret_json("ocs") + "}}}");
+    CHECK(leaks_during(canary, [&] {
+              import_store<tv::migration::from_claude_code<hygiene_claude>> s(o);
+              REQUIRE(s.list()->size() == 1);
+          }) == 0);
+    CHECK(leaks_during(canary, [&] {
+              import_store<tv::migration::from_opencode<hygiene_opencode>> s(o);
+              REQUIRE(s.list()->size() == 1);
+          }) == 0);
+}
 
 TEST_CASE("the importers leave no freed copy of a token") {
     tvtest::temp_dir dir(true);

@@ -30,6 +30,7 @@
 
 #include "support/fake_keychain.hpp"
 #include "support/keyring_contract.hpp"
+#include "support/legacy.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
@@ -538,19 +539,14 @@ TEST_CASE("macos_keychain reads Codex's keychain items for from_codex_keyring, a
         REQUIRE(got);
         REQUIRE(got->has_value());
         CHECK((*got)->access_token.reveal() == "CANARY-codex-at-7f2");
+        REQUIRE((*got)->refresh_token);
         CHECK((*got)->refresh_token->reveal() == "CANARY-codex-rt-7f2");
         CHECK((*got)->client_id == "client-1");
         REQUIRE(store.list());
         CHECK(store.list()->size() == 1);
     }
-    std::size_t migrated = 0, skipped = 0;
-    for (const auto& e : seen)
-        if (const auto* m = std::get_if<events::migration>(&e); m != nullptr && m->source == "codex_keyring") {
-            migrated += m->migrated;
-            skipped += m->skipped;
-        }
-    CHECK(migrated == 1);
-    CHECK(skipped == 1);
+    CHECK(tvtest::migrated(seen, "codex_keyring") == 1);
+    CHECK(tvtest::skips(seen, "codex_keyring", make_error_code(errc::malformed_json)) == 1);
     // Read only: nothing added, deleted or updated; each item still trusts only Codex; one dialog per item read.
     const auto state = fake::snapshot();
     CHECK(state.counts.adds == 0);
@@ -565,9 +561,7 @@ TEST_CASE("macos_keychain reads Codex's keychain items for from_codex_keyring, a
         store.diagnostics().set([&](const events::any& e) { again.push_back(e); });
         REQUIRE(store.get(id));
     }
-    for (const auto& e : again)
-        if (const auto* m = std::get_if<events::migration>(&e); m != nullptr && m->source == "codex_keyring")
-            CHECK(m->migrated == 0);
+    CHECK(tvtest::migrated(again, "codex_keyring") == 0);
     CHECK(fake::snapshot().counts.adds == 0);
     CHECK(fake::snapshot().counts.updates == 0);
 }
