@@ -28,8 +28,8 @@ namespace tvbench {
 
 /// Prints `BENCH name=<id> value=<v> unit=<unit> baseline=<b> ratio=<v/b>`.
 inline void report(const std::string& name, double value, const std::string& unit, double baseline) {
-    std::printf("BENCH name=%s value=%.6g unit=%s baseline=%.6g ratio=%.4f\n", name.c_str(), value, unit.c_str(),
-                baseline, baseline > 0 ? value / baseline : 0.0);
+    std::printf("BENCH name=%s value=%.6g unit=%s baseline=%.6g ratio=%.4f\n", name.c_str(), value,
+                unit.c_str(), baseline, baseline > 0 ? value / baseline : 0.0);
     std::fflush(stdout);
 }
 
@@ -68,7 +68,8 @@ inline void keep(const T& value) {
 
 /// Nanoseconds since an arbitrary epoch (steady clock).
 inline double now_ns() {
-    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 /// Medians of `runs` interleaved single measurements of `subject()` and `baseline()` (ns each), for

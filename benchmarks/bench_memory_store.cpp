@@ -47,7 +47,8 @@ void bench_get(const char* name, const std::vector<tv::credential_id>& keys) {
 int main() {
     std::vector<tv::credential_id> keys;
     for (int i = 0; i < ids; ++i)
-        keys.push_back(tv::credential_id::parse("https://mcp" + std::to_string(i) + ".example.com/mcp").value());
+        keys.push_back(
+            tv::credential_id::parse("https://mcp" + std::to_string(i) + ".example.com/mcp").value());
 
     bench_get<tv::presets::memory_st>("memory_get_st", keys);
     bench_get<tv::presets::memory_mt>("memory_get_mt", keys);
@@ -56,7 +57,9 @@ int main() {
     std::unordered_map<std::string, tv::token> bare;
     const auto token = make_token(1);
     const auto subject = [&](int i) { (void)store.put(keys[static_cast<std::size_t>(i % ids)], token); };
-    const auto baseline = [&](int i) { bare.insert_or_assign(keys[static_cast<std::size_t>(i % ids)].hash(), token); };
+    const auto baseline = [&](int i) {
+        bare.insert_or_assign(keys[static_cast<std::size_t>(i % ids)].hash(), token);
+    };
     const auto [value, base] = tvbench::interleaved(subject, baseline, 21, 5000);
     tvbench::report("memory_put_mt", value, "ns", base);
     return 0;

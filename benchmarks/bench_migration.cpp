@@ -10,11 +10,11 @@
 // not timed). Both sides are dominated by one directory fsync per deleted item: on a busy disk, run more.
 #include <tokenvault/backend/sealed_file.hpp>
 #include <tokenvault/cipher/xchacha20poly1305.hpp>
-#include <tokenvault/platform/platform.hpp>
 #include <tokenvault/diagnostics/none.hpp>
 #include <tokenvault/keyring/file.hpp>
 #include <tokenvault/locking/process.hpp>
 #include <tokenvault/migration/keyring_items.hpp>
+#include <tokenvault/platform/platform.hpp>
 #include <tokenvault/store.hpp>
 
 #include <unistd.h>

@@ -68,7 +68,8 @@ double first_quartile(std::vector<double> v) {
 int main() {
     const std::string rs = env("TOKENVAULT_OAUTH_RS");
     const std::string resource = rs + "/mcp";
-    const auto dir = std::filesystem::temp_directory_path() / ("tokenvault-bench-oauth-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("tokenvault-bench-oauth-" + std::to_string(::getpid()));
     tv::store_options options;
     options.directory = dir;
     tv::presets::embedded store{options};
@@ -103,7 +104,8 @@ int main() {
         char* rt = curl_easy_escape(bare, current.refresh_token->reveal().data(),
                                     static_cast<int>(current.refresh_token->size()));
         char* res = curl_easy_escape(bare, resource.c_str(), static_cast<int>(resource.size()));
-        char* client = curl_easy_escape(bare, current.client_id.c_str(), static_cast<int>(current.client_id.size()));
+        char* client =
+            curl_easy_escape(bare, current.client_id.c_str(), static_cast<int>(current.client_id.size()));
         form += rt + std::string("&resource=") + res + "&client_id=" + client;
         curl_free(rt);
         curl_free(res);
@@ -159,7 +161,7 @@ int main() {
     if (std::getenv("TV_BENCH_DETAIL") != nullptr)
         std::fprintf(stderr, "provider: %.1f us per refresh outside send()\n",
                      (provider_total_us - timed.sending_us) / rounds);
-    std::printf("BENCH name=oauth_refresh_overhead value=%.1f unit=us baseline=%.1f ratio=%.3f\n", value, baseline,
-                value / baseline);
+    std::printf("BENCH name=oauth_refresh_overhead value=%.1f unit=us baseline=%.1f ratio=%.3f\n", value,
+                baseline, value / baseline);
     return 0;
 }

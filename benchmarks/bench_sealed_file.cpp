@@ -15,9 +15,9 @@
 //                       irreducible work: keyring::file open + one item read (the passphrase read and
 //                       key derivation are part of a keyring::file read), one read of the sealed file, one
 //                       crypto_aead_xchacha20poly1305_ietf_decrypt, one nlohmann::json::parse of the
-//                       bundle. Medians of 101 interleaved single runs. Target <= 1.2. `_secret_service`: the same with keyring::secret_service
-//                       (printed only when a Secret Service answers: run under
-//                       tests/integration/run_with_keyring.sh).
+//                       bundle. Medians of 101 interleaved single runs. Target <= 1.2. `_secret_service`: the
+//                       same with keyring::secret_service (printed only when a Secret Service answers: run
+//                       under tests/integration/run_with_keyring.sh).
 //   sealed_put_1000,    as sealed_put_50 with 1000 / 10000 tokens, 31 runs each (the store file is sealed
 //   sealed_put_10000    directly with the library's format functions, not by 10000 puts). Aim <= 1.5.
 //   multiprocess_puts   8 forked processes x 100 puts on distinct ids into one store; value = tokens
@@ -58,11 +58,13 @@ namespace {
 
 using embedded = tv::presets::embedded;
 /// The embedded store with counters, to count keyring reads (the bench numbers use the preset itself).
-using embedded_counted = tv::token_store<tv::backend::sealed_file<tv::keyring::file>, tv::cipher::xchacha20poly1305,
-                                         tv::locking::process, tv::migration::none, tv::diagnostics::counters>;
+using embedded_counted =
+    tv::token_store<tv::backend::sealed_file<tv::keyring::file>, tv::cipher::xchacha20poly1305,
+                    tv::locking::process, tv::migration::none, tv::diagnostics::counters>;
 /// A store whose key lives in keyring::memory, whose per-service control block counts every read call.
-using memory_keyed = tv::token_store<tv::backend::sealed_file<tv::keyring::allow_volatile<tv::keyring::memory>>,
-                                     tv::cipher::xchacha20poly1305, tv::locking::process>;
+using memory_keyed =
+    tv::token_store<tv::backend::sealed_file<tv::keyring::allow_volatile<tv::keyring::memory>>,
+                    tv::cipher::xchacha20poly1305, tv::locking::process>;
 
 constexpr int small_store = 50;
 
@@ -130,7 +132,8 @@ void craft_store(const tv::store_options& options, int n) {
     if (!*keyring) fail("keyring::file unavailable");
     tv::detail::secure_buffer key(tv::cipher::xchacha20poly1305::key_size);
     randombytes_buf(key.data(), key.size());
-    check((*keyring)->write(tv::backend::sealed_file<tv::keyring::file>::key_account, key.bytes()), "keyring write");
+    check((*keyring)->write(tv::backend::sealed_file<tv::keyring::file>::key_account, key.bytes()),
+          "keyring write");
     auto key_id = tv::backend::sealed_key_fingerprint(key.bytes());
     check(key_id, "sealed_key_fingerprint");
 
@@ -139,8 +142,8 @@ void craft_store(const tv::store_options& options, int n) {
     for (int i = 0; i < n; ++i) {
         auto id = make_id(i);
         const auto hash = id.hash();
-        b.entries.emplace(hash, tv::entry{std::move(id), make_token(i), static_cast<std::uint64_t>(i + 1), now,
-                                         nlohmann::json::object()});
+        b.entries.emplace(hash, tv::entry{std::move(id), make_token(i), static_cast<std::uint64_t>(i + 1),
+                                          now, nlohmann::json::object()});
     }
     b.last_generation = static_cast<std::uint64_t>(n);
     auto plain = tv::serialize_bundle(b);
@@ -151,10 +154,11 @@ void craft_store(const tv::store_options& options, int n) {
     std::vector<std::byte> out(header->size() + cipher::nonce_size + plain->size() + cipher::tag_size);
     std::memcpy(out.data(), header->data(), header->size());
     randombytes_buf(out.data() + header->size(), cipher::nonce_size);
-    check(cipher::seal(key.bytes(), std::span<const std::byte>(out.data() + header->size(), cipher::nonce_size),
-                       std::span<const std::byte>(out.data(), header->size()), plain->bytes(),
-                       std::span<std::byte>(out).subspan(header->size() + cipher::nonce_size)),
-          "seal");
+    check(
+        cipher::seal(key.bytes(), std::span<const std::byte>(out.data() + header->size(), cipher::nonce_size),
+                     std::span<const std::byte>(out.data(), header->size()), plain->bytes(),
+                     std::span<std::byte>(out).subspan(header->size() + cipher::nonce_size)),
+        "seal");
     check(tv::platform::write_file_atomically(options.resolved_directory() / options.file_name, out),
           "write_file_atomically");
 }
@@ -162,7 +166,8 @@ void craft_store(const tv::store_options& options, int n) {
 // ---------------------------------------------------------------------------------------------------
 void bench_get_cached(embedded& store, const std::vector<tv::credential_id>& ids) {
     std::unordered_map<std::string, tv::token> bare;
-    for (int i = 0; i < small_store; ++i) bare.emplace(ids[static_cast<std::size_t>(i)].hash(), make_token(i));
+    for (int i = 0; i < small_store; ++i)
+        bare.emplace(ids[static_cast<std::size_t>(i)].hash(), make_token(i));
     const auto path = store.backend().file_path();
     {
         auto r = store.get(ids[0]);
@@ -179,8 +184,8 @@ void bench_get_cached(embedded& store, const std::vector<tv::credential_id>& ids
         tvbench::keep(st);
         const auto found = bare.find(ids[static_cast<std::size_t>(i % small_store)].hash());
         tv::result<std::optional<tv::token>> r = rc != 0 || found == bare.end()
-                                                      ? std::optional<tv::token>{}
-                                                      : std::optional<tv::token>{found->second};
+                                                     ? std::optional<tv::token>{}
+                                                     : std::optional<tv::token>{found->second};
         tvbench::keep(r);
     };
     const auto [value, base] = tvbench::interleaved(subject, baseline, 31, 5000);
@@ -207,7 +212,8 @@ void bench_put(const char* name, embedded& store, const std::vector<tv::credenti
     };
     const auto [value, base] = tvbench::interleaved_once(put, baseline, runs);
     const auto final_size = static_cast<double>(tvbench::file_size(file));
-    if (final_size > 1.01 * static_cast<double>(bytes.size()) || final_size < 0.99 * static_cast<double>(bytes.size()))
+    if (final_size > 1.01 * static_cast<double>(bytes.size()) ||
+        final_size < 0.99 * static_cast<double>(bytes.size()))
         std::fprintf(stderr, "bench_sealed_file: %s: file size drifted (%zu vs %zu)\n", name,
                      tvbench::file_size(file), bytes.size());
     tvbench::report(name, value / 1000.0, "us", base / 1000.0);
@@ -280,10 +286,10 @@ bool bare_open_and_parse(const std::filesystem::path& file, std::span<const std:
     if (bytes.size() < header + nonce + tag) return false;
     std::vector<unsigned char> plain(bytes.size() - header - nonce - tag);
     unsigned long long plain_size = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &plain_size, nullptr, bytes.data() + header + nonce,
-                                                   bytes.size() - header - nonce, bytes.data(), header,
-                                                   bytes.data() + header,
-                                                   reinterpret_cast<const unsigned char*>(key.data())) != 0)
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            plain.data(), &plain_size, nullptr, bytes.data() + header + nonce, bytes.size() - header - nonce,
+            bytes.data(), header, bytes.data() + header,
+            reinterpret_cast<const unsigned char*>(key.data())) != 0)
         return false;
     auto doc = nlohmann::json::parse(plain.begin(), plain.end(), nullptr, false);
     tvbench::keep(doc);
@@ -291,8 +297,8 @@ bool bare_open_and_parse(const std::filesystem::path& file, std::span<const std:
 }
 
 template <class Store, class Keyring>
-void bench_cold_get(const char* name, const tv::store_options& options, const std::vector<tv::credential_id>& ids,
-                    int runs) {
+void bench_cold_get(const char* name, const tv::store_options& options,
+                    const std::vector<tv::credential_id>& ids, int runs) {
     const auto file = options.resolved_directory() / options.file_name;
     int next = 0;
     const auto subject = [&] {
@@ -318,7 +324,8 @@ void bench_cold_get(const char* name, const tv::store_options& options, const st
 using secret_service_store = tv::token_store<tv::backend::sealed_file<tv::keyring::secret_service>,
                                              tv::cipher::xchacha20poly1305, tv::locking::process>;
 
-void bench_cold_get_secret_service(const std::filesystem::path& scratch, const std::vector<tv::credential_id>& ids) {
+void bench_cold_get_secret_service(const std::filesystem::path& scratch,
+                                   const std::vector<tv::credential_id>& ids) {
     const char* env = std::getenv("TOKENVAULT_TEST_SECRET_SERVICE");
     const bool announced = env != nullptr && std::string(env) == "1";
     const auto options = options_in(scratch / "secret-service", "tvbench-" + std::to_string(::getpid()));
@@ -335,8 +342,8 @@ void bench_cold_get_secret_service(const std::filesystem::path& scratch, const s
         for (int i = 0; i < small_store; ++i)
             check(writer.put(ids[static_cast<std::size_t>(i)], make_token(i)), "secret_service: put");
     }
-    bench_cold_get<secret_service_store, tv::keyring::secret_service>("sealed_cold_get_50_secret_service", options,
-                                                                      ids, 21);
+    bench_cold_get<secret_service_store, tv::keyring::secret_service>("sealed_cold_get_50_secret_service",
+                                                                      options, ids, 21);
     (void)(*probe)->erase(tv::backend::sealed_file<tv::keyring::secret_service>::key_account);
 }
 #endif
@@ -348,7 +355,8 @@ double serial_writes(const std::filesystem::path& dir, std::size_t first, std::s
     randombytes_buf(bytes.data(), bytes.size());
     const double start = tvbench::now_ns();
     for (int k = 1; k <= count; ++k) {
-        const std::size_t size = first + (last - first) * static_cast<std::size_t>(k) / static_cast<std::size_t>(count);
+        const std::size_t size =
+            first + (last - first) * static_cast<std::size_t>(k) / static_cast<std::size_t>(count);
         if (!tvbench::durable_write(dir, "baseline.bin", bytes.data(), size)) fail("durable_write");
     }
     return tvbench::now_ns() - start;
@@ -374,8 +382,8 @@ void bench_multiprocess(const std::filesystem::path& scratch) {
         for (int i = 1000; i < 1000 + total; ++i) {
             auto id = make_id(i);
             const auto hash = id.hash();
-            b.entries.emplace(hash, tv::entry{std::move(id), make_token(i), static_cast<std::uint64_t>(i), tv::clock::now(),
-                                              nlohmann::json::object()});
+            b.entries.emplace(hash, tv::entry{std::move(id), make_token(i), static_cast<std::uint64_t>(i),
+                                              tv::clock::now(), nlohmann::json::object()});
         }
         auto text = tv::serialize_bundle(b);
         check(text, "serialize_bundle");
@@ -422,7 +430,8 @@ void bench_multiprocess(const std::filesystem::path& scratch) {
     // that a change of disk load during the run weighs on both sides.
     const double after = serial_writes(dir, empty_size, tvbench::file_size(file), total);
     const double base_elapsed = (before + after) / 2;
-    tvbench::report("multiprocess_put_throughput", total / (elapsed / 1e9), "puts/s", total / (base_elapsed / 1e9));
+    tvbench::report("multiprocess_put_throughput", total / (elapsed / 1e9), "puts/s",
+                    total / (base_elapsed / 1e9));
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
 
     oauth::curl_transport http;
     auto provider = oauth::make_provider(http, store, *server);  // discovery, registration, login, refresh
-    auto access = tokens.get_access_token(*server, provider);     // logs in through the browser if needed
+    auto access = tokens.get_access_token(*server, provider);    // logs in through the browser if needed
     if (!access) {
         std::cerr << access.error().message() << "\n";  // what went wrong and what to do; never a secret
         return 1;

@@ -44,7 +44,8 @@ int main() {
         std::cerr << "list failed: " << entries.error().message() << "\n";
         return 1;
     }
-    std::cout << entries->size() << " credential(s) in " << store.options().resolved_directory().string() << ":\n";
+    std::cout << entries->size() << " credential(s) in " << store.options().resolved_directory().string()
+              << ":\n";
     for (const auto& e : *entries)
         std::cout << "  " << e.id.resource() << "  generation " << e.generation
                   << (e.has_refresh_token ? "  (refreshable)" : "") << "\n";

@@ -18,7 +18,7 @@ namespace tokenvault {
 
 /// The roles of companion entries.
 namespace companion_role {
-inline constexpr std::string_view oauth_client = "oauth-client";      ///< the OAuth client of a login
+inline constexpr std::string_view oauth_client = "oauth-client";        ///< the OAuth client of a login
 inline constexpr std::string_view refresh_failure = "refresh-failure";  ///< a refresh that just failed
 }  // namespace companion_role
 

@@ -31,7 +31,8 @@ public:
     static constexpr std::size_t max_account_length = 256;
 
     /// Parses and canonicalises `resource_url` (see docs/FORMAT.md); `account` may be empty.
-    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url, std::string_view account = {}) {
+    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url,
+                                                     std::string_view account = {}) {
         auto canonical = canonicalize(resource_url);
         if (!canonical) return canonical.error();
         if (account.size() > max_account_length) return error{errc::too_large, "credential_id: account"};
@@ -53,19 +54,25 @@ public:
     /// SHA-256 (lower-case hex) of the identity: safe as a file name, keyring account or map key.
     [[nodiscard]] const std::string& hash() const noexcept { return hash_; }
 
-    friend bool operator==(const credential_id& a, const credential_id& b) noexcept { return a.hash_ == b.hash_; }
-    friend bool operator<(const credential_id& a, const credential_id& b) noexcept { return a.hash_ < b.hash_; }
+    friend bool operator==(const credential_id& a, const credential_id& b) noexcept {
+        return a.hash_ == b.hash_;
+    }
+    friend bool operator<(const credential_id& a, const credential_id& b) noexcept {
+        return a.hash_ < b.hash_;
+    }
 
     /// Returns the canonical form of an http(s) URL, or errc::invalid_url saying what is wrong.
     [[nodiscard]] static result<std::string> canonicalize(std::string_view url) {
         if (url.empty()) return error{errc::invalid_url, "credential_id: empty URL"};
-        if (url.size() > max_url_length) return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
+        if (url.size() > max_url_length)
+            return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
         for (const char c : url) {
             const auto u = static_cast<unsigned char>(c);
             if (u <= 0x20 || u == 0x7f)
                 return error{errc::invalid_url, "credential_id: URL contains a space or control character"};
         }
-        if (!detail::valid_utf8(url)) return error{errc::invalid_url, "credential_id: URL is not valid UTF-8"};
+        if (!detail::valid_utf8(url))
+            return error{errc::invalid_url, "credential_id: URL is not valid UTF-8"};
         const auto scheme_end = url.find("://");
         if (scheme_end == std::string_view::npos)
             return error{errc::invalid_url, "credential_id: URL has no scheme (expected https://...)"};
@@ -85,7 +92,8 @@ public:
         bool bracketed = false;
         if (!host.empty() && host.front() == '[') {
             const auto close = host.find(']');
-            if (close == std::string_view::npos) return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
+            if (close == std::string_view::npos)
+                return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
             const auto after = host.substr(close + 1);
             host = host.substr(0, close + 1);
             bracketed = true;
@@ -101,11 +109,12 @@ public:
             return error{errc::invalid_url, "credential_id: URL has no host"};
         const auto inner = bracketed ? host.substr(1, host.size() - 2) : host;
         for (const char c : inner) {
-            const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                                   c == '-' || c == '.' || c == '_' || c == '%';
+            const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                   (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '%';
             if (!(name_char || (bracketed && c == ':')))
-                return error{errc::invalid_url, bracketed ? "credential_id: IPv6 host contains an invalid character"
-                                                          : "credential_id: host contains an invalid character"};
+                return error{errc::invalid_url, bracketed
+                                                    ? "credential_id: IPv6 host contains an invalid character"
+                                                    : "credential_id: host contains an invalid character"};
         }
         std::string canonical = scheme + "://" + lower(host);
         if (port) {
@@ -114,11 +123,14 @@ public:
                 return error{errc::invalid_url, "credential_id: port must be 1-65535 without leading zeros"};
             std::uint32_t value = 0;
             for (const char c : *port) {
-                if (c < '0' || c > '9') return error{errc::invalid_url, "credential_id: port is not a number"};
+                if (c < '0' || c > '9')
+                    return error{errc::invalid_url, "credential_id: port is not a number"};
                 value = value * 10 + static_cast<std::uint32_t>(c - '0');
             }
-            if (value == 0 || value > 65535) return error{errc::invalid_url, "credential_id: port out of range"};
-            const bool default_port = (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
+            if (value == 0 || value > 65535)
+                return error{errc::invalid_url, "credential_id: port out of range"};
+            const bool default_port =
+                (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
             if (!default_port) canonical += ":" + std::to_string(value);
         }
         const auto fragment = rest.find('#');
@@ -146,7 +158,8 @@ private:
         crypto_hash_sha256_state state;
         std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
         const auto feed = [&](std::string_view part) {
-            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
+            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()),
+                                      part.size());
         };
         crypto_hash_sha256_init(&state);
         feed(domain);

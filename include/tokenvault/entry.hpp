@@ -22,22 +22,22 @@ namespace tokenvault {
 
 /// A stored credential: identity, token, generation and time of the last write.
 struct entry {
-    credential_id id;                                  ///< whose credential this is
-    ::tokenvault::token token;                         ///< the credential itself
-    std::uint64_t generation = 0;                      ///< bumped on every write of this entry
-    clock::time_point updated_at{};                    ///< time of the last write
-    extra_json extra = extra_json::object();           ///< unknown entry fields, preserved
+    credential_id id;                         ///< whose credential this is
+    ::tokenvault::token token;                ///< the credential itself
+    std::uint64_t generation = 0;             ///< bumped on every write of this entry
+    clock::time_point updated_at{};           ///< time of the last write
+    extra_json extra = extra_json::object();  ///< unknown entry fields, preserved
 };
 
 /// What `list()` returns for an entry: identity and metadata, never a secret.
 struct entry_info {
-    credential_id id;                          ///< whose credential this is
+    credential_id id;                             ///< whose credential this is
     std::optional<clock::time_point> expires_at;  ///< token expiry, if known
-    std::uint64_t generation = 0;              ///< the entry's generation
-    clock::time_point updated_at{};            ///< time of the last write
-    bool has_refresh_token = false;            ///< whether a silent refresh is possible
-    std::vector<std::string> scopes;           ///< granted scopes
-    std::string issuer;                        ///< authorization server
+    std::uint64_t generation = 0;                 ///< the entry's generation
+    clock::time_point updated_at{};               ///< time of the last write
+    bool has_refresh_token = false;               ///< whether a silent refresh is possible
+    std::vector<std::string> scopes;              ///< granted scopes
+    std::string issuer;                           ///< authorization server
 };
 
 /// Name and version of the plaintext bundle format (docs/FORMAT.md).
@@ -58,9 +58,9 @@ struct unreadable_entry {
 
 /// The unit a backend persists: all entries, keyed by credential hash.
 struct bundle {
-    std::unordered_map<std::string, entry> entries;     ///< keyed by `credential_id::hash()`
-    std::uint64_t last_generation = 0;  ///< the last generation handed out; never reused in a bundle
-    extra_json extra = extra_json::object();            ///< unknown top-level fields, preserved
+    std::unordered_map<std::string, entry> entries;  ///< keyed by `credential_id::hash()`
+    std::uint64_t last_generation = 0;        ///< the last generation handed out; never reused in a bundle
+    extra_json extra = extra_json::object();  ///< unknown top-level fields, preserved
     std::map<std::string, unreadable_entry> unreadable;  ///< entries that did not parse, by their key
 };
 
@@ -71,8 +71,8 @@ namespace detail {
 [[nodiscard]] inline std::string_view displayable_key(std::string_view key) noexcept {
     if (key.empty() || key.size() > 128) return "<unprintable key>";
     for (const char c : key)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' ||
-              c == '-'))
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+              c == '_' || c == '-'))
             return "<unprintable key>";
     return key;
 }
@@ -81,8 +81,9 @@ namespace detail {
 
 /// The secret-free summary of an entry.
 [[nodiscard]] inline entry_info summarize(const entry& e) {
-    return entry_info{e.id,         e.token.expires_at,     e.generation,  e.updated_at,
-                      e.token.refresh_token.has_value(), e.token.scopes, e.token.issuer};
+    return entry_info{
+        e.id,           e.token.expires_at, e.generation, e.updated_at, e.token.refresh_token.has_value(),
+        e.token.scopes, e.token.issuer};
 }
 
 }  // namespace tokenvault

@@ -106,15 +106,18 @@ template <class = void>
             error{errc::provider_invalid_response, "token response: larger than 256 KiB"});
     // First the shape and the OAuth error code, if any; the token itself is read only from a success.
     auto error_code = detail::response_error_code(body);
-    if (!error_code) return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
+    if (!error_code)
+        return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
     if (*error_code || http_status < 200 || http_status > 299) {
         const std::string name = error_code->value_or(std::string{});
         if (name == "invalid_grant") return refresh_result::rejected();
         if (name == "temporarily_unavailable" || name == "server_error")
-            return refresh_result::failed(error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
+            return refresh_result::failed(
+                error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
         if (detail::is_oauth_error_code(name))
             return refresh_result::failed(
-                error{errc::provider_rejected, "token endpoint error '" + name + "' (the stored credential was kept)"});
+                error{errc::provider_rejected,
+                      "token endpoint error '" + name + "' (the stored credential was kept)"});
         return refresh_result::failed(error{
             errc::provider_invalid_response,
             "token endpoint answered HTTP " + std::to_string(http_status) + " without an OAuth error code"});
@@ -154,7 +157,7 @@ namespace detail {
 /// with one message. lifecycle_store<S> reads this silently.
 template <class S, bool Report>
 consteval bool lifecycle_store_requirements() {
-    if constexpr (!requires(S& s, const credential_id& id, const token& t, std::uint64_t generation) {
+    if constexpr (!requires(S & s, const credential_id& id, const token& t, std::uint64_t generation) {
                       typename S::locking_type;
                       typename S::migration_type;
                       typename S::context_type;
@@ -168,9 +171,10 @@ consteval bool lifecycle_store_requirements() {
                       { s.options() } -> std::convertible_to<const store_options&>;
                       s.diagnostics();
                   }) {
-        static_assert(!Report, "tokenvault: credential_manager<Store> needs a tokenvault::token_store (get, "
-                               "get_entry, put, erase, compare_and_swap, erase_if, reload, options, "
-                               "diagnostics; see tokenvault/store.hpp)");
+        static_assert(!Report,
+                      "tokenvault: credential_manager<Store> needs a tokenvault::token_store (get, "
+                      "get_entry, put, erase, compare_and_swap, erase_if, reload, options, "
+                      "diagnostics; see tokenvault/store.hpp)");
         return false;
     } else {
         return true;
@@ -190,7 +194,8 @@ concept lifecycle_store = detail::lifecycle_store_requirements<S, false>();
 /// first load.
 template <class Store>
 class credential_manager {
-    static_assert(detail::lifecycle_store_requirements<Store, true>() || true);  // one message, no second error
+    static_assert(detail::lifecycle_store_requirements<Store, true>() ||
+                  true);  // one message, no second error
 
 public:
     using store_type = Store;
@@ -207,7 +212,9 @@ public:
     template <class Provider>
     [[nodiscard]] result<token> get_access_token(const credential_id& id, Provider&& provider) {
         [[maybe_unused]] constexpr bool provider_ok = check_provider<std::remove_cvref_t<Provider>>();
-        if constexpr (requires { store_->with_token(id, [](const token*) { return result<token>{error{}}; }); }) {
+        if constexpr (requires {
+                          store_->with_token(id, [](const token*) { return result<token>{error{}}; });
+                      }) {
             // The fast path copies the cached token once, straight into the returned result.
             bool present = false, stale = false;
             result<token> out = store_call([&] {
@@ -509,8 +516,10 @@ private:
         auto issued = call_authorize(provider);
         if (!issued) {
             if (!after_revocation) return issued.error();
-            error revoked{errc::grant_revoked, "the token endpoint refused the refresh token (invalid_grant), and "
-                                               "logging in again failed: " + issued.error().message()};
+            error revoked{errc::grant_revoked,
+                          "the token endpoint refused the refresh token (invalid_grant), and "
+                          "logging in again failed: " +
+                              issued.error().message()};
             remember_failure(id, revoked, true, 0);
             return revoked;
         }
@@ -566,12 +575,14 @@ private:
         token note;
         note.access_token = secret_string{"refresh-failure"};
         note.token_type = std::string(failure_type);
-        note.expires_at = clock::now() + std::chrono::duration_cast<clock::duration>(options_.refresh_failure_ttl);
+        note.expires_at =
+            clock::now() + std::chrono::duration_cast<clock::duration>(options_.refresh_failure_ttl);
         const bool ours = &why.code.category() == &error_category();
-        note.extra = nlohmann::json{{"outcome", revoked ? "revoked" : "failed"},
-                                    {"generation", generation},
-                                    {"code", ours ? why.code.value() : static_cast<int>(errc::provider_unavailable)},
-                                    {"context", why.context.substr(0, 1024)}};
+        note.extra =
+            nlohmann::json{{"outcome", revoked ? "revoked" : "failed"},
+                           {"generation", generation},
+                           {"code", ours ? why.code.value() : static_cast<int>(errc::provider_unavailable)},
+                           {"context", why.context.substr(0, 1024)}};
         if (!ours) note.extra["context"] = why.message().substr(0, 1024);
         (void)store_call([&] { return store_->put(*note_id, note); });
     }
@@ -584,19 +595,24 @@ private:
         auto note = store_call([&] { return store_->get(*note_id); });
         if (!note || !*note) return std::nullopt;
         const token& t = **note;
-        if (t.token_type != failure_type || !t.expires_at || *t.expires_at <= clock::now() || !t.extra.is_object())
+        if (t.token_type != failure_type || !t.expires_at || *t.expires_at <= clock::now() ||
+            !t.extra.is_object())
             return std::nullopt;
         const auto outcome = t.extra.value("outcome", std::string{});
         const auto generation = t.extra.value("generation", std::uint64_t{0});
-        const bool applies = outcome == "revoked" ? !current.has_value()
-                                                  : outcome == "failed" && current && current->generation == generation;
+        const bool applies = outcome == "revoked"
+                                 ? !current.has_value()
+                                 : outcome == "failed" && current && current->generation == generation;
         if (!applies) return std::nullopt;
         const int code = t.extra.value("code", static_cast<int>(errc::provider_unavailable));
         const bool known = code > 0;
-        const auto left = std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - clock::now()).count() + 1;
+        const auto left =
+            std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - clock::now()).count() + 1;
         return error{known ? static_cast<errc>(code) : errc::provider_unavailable,
-                     t.extra.value("context", std::string{}) + " (remembered from a refresh that failed moments "
-                     "ago; the next attempt is in " + std::to_string(left) + " s)"};
+                     t.extra.value("context", std::string{}) +
+                         " (remembered from a refresh that failed moments "
+                         "ago; the next attempt is in " +
+                         std::to_string(left) + " s)"};
     }
 
     // Removes a failure record after a success (a cache read when there is none).
@@ -681,7 +697,7 @@ template <class Store>
 /// store location and set of lifecycle options.
 template <class Store>
 [[nodiscard]] credential_manager<Store>& shared_manager(const store_options& options,
-                                                       const lifecycle_options& lifecycle) {
+                                                        const lifecycle_options& lifecycle) {
     const std::string key = detail::store_location_key(options) + '\n' +
                             std::to_string(lifecycle.expiry_skew.count()) + '/' +
                             std::to_string(lifecycle.lock_timeout.count()) + '/' +

@@ -66,8 +66,8 @@ struct store_options {
 template <class Cipher, class Diagnostics>
 struct store_context {
     using cipher = Cipher;
-    Diagnostics& diagnostics;       ///< where events go
-    const store_options& options;   ///< the store's options
+    Diagnostics& diagnostics;      ///< where events go
+    const store_options& options;  ///< the store's options
 };
 
 }  // namespace tokenvault

@@ -24,15 +24,21 @@ namespace tokenvault::detail {
 
 /// Whether P names `Family` as its policy family.
 template <class P, class Family>
-concept in_family = requires { requires std::same_as<typename P::policy_family, Family>; };
+concept in_family = requires {
+    requires std::same_as<typename P::policy_family, Family>;
+};
 
 /// Whether P names any policy family (a type without one is no tokenvault policy).
 template <class P>
-concept names_a_family = requires { typename P::policy_family; };
+concept names_a_family = requires {
+    typename P::policy_family;
+};
 
 /// Whether P declares a member `traits`, of any type.
 template <class P>
-concept declares_traits = requires { P::traits; };
+concept declares_traits = requires {
+    P::traits;
+};
 
 /// Whether P declares `static constexpr Traits traits{...}` with its family's traits type.
 template <class P, class Traits>

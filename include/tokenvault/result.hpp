@@ -22,7 +22,7 @@ struct error {
     std::string context;   ///< where: a path, a keyring tier, a field name; never a secret
 
     error() = default;
-    error(std::error_code c, std::string ctx = {}) : code(c), context(std::move(ctx)) {}  // NOLINT
+    error(std::error_code c, std::string ctx = {}) : code(c), context(std::move(ctx)) {}        // NOLINT
     error(errc c, std::string ctx = {}) : code(make_error_code(c)), context(std::move(ctx)) {}  // NOLINT
 
     /// The full message: what went wrong, where, and what to do.
@@ -54,12 +54,13 @@ class [[nodiscard]] result {
 public:
     using value_type = T;
 
-    result(const T& v) : value_(v), has_value_(true) {}                     // NOLINT
-    result(T&& v) : value_(std::move(v)), has_value_(true) {}                // NOLINT
-    result(::tokenvault::error e) : error_(std::move(e)), has_value_(false) {}  // NOLINT
+    result(const T& v) : value_(v), has_value_(true) {}                                       // NOLINT
+    result(T&& v) : value_(std::move(v)), has_value_(true) {}                                 // NOLINT
+    result(::tokenvault::error e) : error_(std::move(e)), has_value_(false) {}                // NOLINT
     result(errc c, std::string ctx = {}) : result(::tokenvault::error{c, std::move(ctx)}) {}  // NOLINT
     template <class... Args>
-    explicit result(std::in_place_t, Args&&... args) : value_(std::forward<Args>(args)...), has_value_(true) {}
+    explicit result(std::in_place_t, Args&&... args)
+        : value_(std::forward<Args>(args)...), has_value_(true) {}
 
     result(const result& other) requires std::is_copy_constructible_v<T> : has_value_(other.has_value_) {
         if (has_value_)
@@ -73,7 +74,8 @@ public:
         else
             ::new (static_cast<void*>(&error_))::tokenvault::error(std::move(other.error_));
     }
-    result& operator=(const result& other) requires std::is_copy_constructible_v<T> && std::is_copy_assignable_v<T> {
+    result& operator=(
+        const result& other) requires std::is_copy_constructible_v<T> && std::is_copy_assignable_v<T> {
         if (this == &other) return *this;
         if (has_value_ && other.has_value_) {
             value_ = other.value_;
@@ -85,8 +87,8 @@ public:
         }
         return *this;
     }
-    result& operator=(result&& other) noexcept(std::is_nothrow_move_constructible_v<T> &&
-                                               std::is_nothrow_move_assignable_v<T>) {
+    result& operator=(result&& other) noexcept(
+        std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_move_assignable_v<T>) {
         if (this == &other) return *this;
         if (has_value_ && other.has_value_)
             value_ = std::move(other.value_);
@@ -101,9 +103,18 @@ public:
     [[nodiscard]] bool has_value() const noexcept { return has_value_; }
     explicit operator bool() const noexcept { return has_value_; }
 
-    [[nodiscard]] T& value() & { check(); return value_; }
-    [[nodiscard]] const T& value() const& { check(); return value_; }
-    [[nodiscard]] T&& value() && { check(); return std::move(value_); }
+    [[nodiscard]] T& value() & {
+        check();
+        return value_;
+    }
+    [[nodiscard]] const T& value() const& {
+        check();
+        return value_;
+    }
+    [[nodiscard]] T&& value() && {
+        check();
+        return std::move(value_);
+    }
     [[nodiscard]] T& operator*() & noexcept { return value_; }
     [[nodiscard]] const T& operator*() const& noexcept { return value_; }
     [[nodiscard]] T&& operator*() && noexcept { return std::move(value_); }
@@ -112,7 +123,9 @@ public:
 
     /// The error; only valid when `!has_value()`.
     [[nodiscard]] const ::tokenvault::error& error() const& noexcept { return error_; }
-    [[nodiscard]] std::error_code code() const noexcept { return has_value_ ? std::error_code{} : error_.code; }
+    [[nodiscard]] std::error_code code() const noexcept {
+        return has_value_ ? std::error_code{} : error_.code;
+    }
 
 private:
     void check() const {
@@ -149,7 +162,7 @@ public:
     using value_type = void;
 
     result() = default;
-    result(::tokenvault::error e) : error_(std::move(e)), failed_(true) {}                   // NOLINT
+    result(::tokenvault::error e) : error_(std::move(e)), failed_(true) {}                    // NOLINT
     result(errc c, std::string ctx = {}) : result(::tokenvault::error{c, std::move(ctx)}) {}  // NOLINT
 
     [[nodiscard]] bool has_value() const noexcept { return !failed_; }
@@ -166,10 +179,10 @@ private:
 };
 
 /// Propagates the error of `expr` (a result) out of the enclosing function returning a result.
-#define TOKENVAULT_TRY(expr)                                       \
-    do {                                                           \
+#define TOKENVAULT_TRY(expr)                                                 \
+    do {                                                                     \
         if (auto&& tokenvault_try_result_ = (expr); !tokenvault_try_result_) \
-            return tokenvault_try_result_.error();                 \
+            return tokenvault_try_result_.error();                           \
     } while (false)
 
 }  // namespace tokenvault

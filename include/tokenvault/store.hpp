@@ -51,8 +51,9 @@ template <class = void>
 template <class BackendArg, class CipherArg, class LockingArg, class MigrationArg, class DiagnosticsArg>
 class token_store {
     using front = detail::store_front<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg>;
-    static_assert(front::accepted ||  // else: the one message naming the first problem and its fix
-                  !detail::store_requirements<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg, true>());
+    static_assert(
+        front::accepted ||  // else: the one message naming the first problem and its fix
+        !detail::store_requirements<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg, true>());
     using Backend = typename front::backend;
     using Cipher = typename front::cipher;
     using Locking = typename front::locking;
@@ -96,7 +97,8 @@ public:
     /// that a failed reload can be reported). For callers that copy a token at most once or need only
     /// part of it. `fn` must not call back into the store.
     template <class Fn>
-    [[nodiscard]] auto with_token(const credential_id& id, Fn&& fn) -> std::invoke_result_t<Fn&, const token*> {
+    [[nodiscard]] auto with_token(const credential_id& id, Fn&& fn)
+        -> std::invoke_result_t<Fn&, const token*> {
         return read([&](const bundle& b) {
             const auto found = b.entries.find(id.hash());
             return fn(found == b.entries.end() ? nullptr : &found->second.token);
@@ -152,26 +154,30 @@ public:
 
     /// Stores `value` only if the entry's generation is still `expected_generation` (0: absent);
     /// errc::conflict otherwise. Returns the new generation.
-    [[nodiscard]] result<std::uint64_t> compare_and_swap(const credential_id& id, std::uint64_t expected_generation,
-                                                        const token& value) {
+    [[nodiscard]] result<std::uint64_t> compare_and_swap(const credential_id& id,
+                                                         std::uint64_t expected_generation,
+                                                         const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write("compare_and_swap", id, [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
-            if (generation != expected_generation) return error{errc::conflict, "compare_and_swap"};
-            current = value;
-            return {};
-        });
+        return write("compare_and_swap", id,
+                     [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+                         if (generation != expected_generation)
+                             return error{errc::conflict, "compare_and_swap"};
+                         current = value;
+                         return {};
+                     });
     }
 
     /// Erases the entry only if its generation is still `expected_generation`; errc::conflict otherwise.
     /// Returns false when the entry is absent and `expected_generation` is 0.
     [[nodiscard]] result<bool> erase_if(const credential_id& id, std::uint64_t expected_generation) {
         bool existed = false;
-        auto done = write("erase_if", id, [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
-            if (generation != expected_generation) return error{errc::conflict, "erase_if"};
-            existed = current.has_value();
-            current.reset();
-            return {};
-        });
+        auto done = write("erase_if", id,
+                          [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+                              if (generation != expected_generation) return error{errc::conflict, "erase_if"};
+                              existed = current.has_value();
+                              current.reset();
+                              return {};
+                          });
         if (!done) return done.error();
         return existed;
     }
@@ -255,7 +261,8 @@ private:
         loaded_ = true;
         if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
         for (const auto& [key, kept] : cache_.unreadable)
-            diagnostics_.on(events::entry_unreadable{detail::displayable_key(key), kept.why.code, kept.why.context});
+            diagnostics_.on(
+                events::entry_unreadable{detail::displayable_key(key), kept.why.code, kept.why.context});
         return {};
     }
 
@@ -328,8 +335,9 @@ private:
                 if (!migrated_) TOKENVAULT_TRY(migrate_under_store_lock());
             }
             if (Backend::shared || !loaded_) {
-                auto changed = loaded_ && !backend::traits_of<Backend>.reload_before_write ? backend_.changed(context_)
-                                                                                          : result<bool>{true};
+                auto changed = loaded_ && !backend::traits_of<Backend>.reload_before_write
+                                   ? backend_.changed(context_)
+                                   : result<bool>{true};
                 if (!changed) return changed.error();
                 if (*changed) TOKENVAULT_TRY(load_locked());
             }
@@ -356,7 +364,8 @@ private:
         }
         const auto previous_generation = cache_.last_generation;
         std::uint64_t new_generation = 0;
-        if (!current && !previous && !superseded) return std::uint64_t{0};  // nothing to erase: no write needed
+        if (!current && !previous && !superseded)
+            return std::uint64_t{0};  // nothing to erase: no write needed
         if (current) {
             new_generation = ++cache_.last_generation;
             if (found != cache_.entries.end()) {
@@ -364,7 +373,8 @@ private:
                 found->second.generation = new_generation;
                 found->second.updated_at = clock::now();
             } else {
-                cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(), {}});
+                cache_.entries.emplace(id.hash(),
+                                       entry{id, std::move(*current), new_generation, clock::now(), {}});
             }
         } else if (found != cache_.entries.end()) {
             cache_.entries.erase(found);

@@ -43,35 +43,39 @@ struct family_of<P> {
 template <class Family, class Default, class... Policies>
 struct pick_policy {
     static constexpr auto found = hana::find_if(hana::tuple_t<Policies...>, [](auto policy) {
-        return hana::type_c<typename family_of<typename decltype(policy)::type>::type> == hana::type_c<Family>;
+        return hana::type_c<typename family_of<typename decltype(policy)::type>::type> ==
+               hana::type_c<Family>;
     });
     using type = typename decltype(+found.value_or(hana::type_c<Default>))::type;
 };
 
 /// How many of `Policies` belong to `Family`.
 template <class Family, class... Policies>
-inline constexpr std::size_t count_of_family =
-    (std::size_t{0} + ... + std::is_same_v<typename family_of<Policies>::type, Family>);
+inline constexpr std::size_t count_of_family = (std::size_t{0} + ... +
+                                                std::is_same_v<typename family_of<Policies>::type, Family>);
 
 /// store_with's own rules, one at a time: policies only, no keyring, one per family (with `Report`, the
 /// first broken one fails to compile; the store is then built from the policies that do fit).
 template <bool Report, class... Policies>
 consteval bool store_with_requirements() {
-    if constexpr (count_of_family<void, Policies...> > 0) {
-        static_assert(!Report, "tokenvault: store_with<...> takes policies only (types with a policy_family, "
-                               "such as backend::memory or locking::threads); see tokenvault/policy_family.hpp");
+    if constexpr (count_of_family < void, Policies... >> 0) {
+        static_assert(!Report,
+                      "tokenvault: store_with<...> takes policies only (types with a policy_family, "
+                      "such as backend::memory or locking::threads); see tokenvault/policy_family.hpp");
         return false;
     } else if constexpr (count_of_family<family::keyring, Policies...> > 0) {
-        static_assert(!Report, "tokenvault: store_with<...> got a keyring: a keyring holds a backend's data key; "
-                               "name backend::sealed_file<TheKeyring> (or backend::keyring_bundle<TheKeyring>)");
+        static_assert(!Report,
+                      "tokenvault: store_with<...> got a keyring: a keyring holds a backend's data key; "
+                      "name backend::sealed_file<TheKeyring> (or backend::keyring_bundle<TheKeyring>)");
         return false;
     } else if constexpr (count_of_family<family::backend, Policies...> > 1 ||
                          count_of_family<family::cipher, Policies...> > 1 ||
                          count_of_family<family::locking, Policies...> > 1 ||
                          count_of_family<family::migration, Policies...> > 1 ||
                          count_of_family<family::diagnostics, Policies...> > 1) {
-        static_assert(!Report, "tokenvault: store_with<...> got two policies of the same family; name one per "
-                               "family");
+        static_assert(!Report,
+                      "tokenvault: store_with<...> got two policies of the same family; name one per "
+                      "family");
         return false;
     } else {
         return true;
@@ -80,12 +84,14 @@ consteval bool store_with_requirements() {
 
 template <class... Policies>
 struct store_with_impl {
-    static_assert(store_with_requirements<false, Policies...>() || !store_with_requirements<true, Policies...>());
-    using type = token_store<typename pick_policy<family::backend, backend::memory, Policies...>::type,
-                             typename pick_policy<family::cipher, cipher::xchacha20poly1305, Policies...>::type,
-                             typename pick_policy<family::locking, locking::threads, Policies...>::type,
-                             typename pick_policy<family::migration, migration::none, Policies...>::type,
-                             typename pick_policy<family::diagnostics, diagnostics::none, Policies...>::type>;
+    static_assert(store_with_requirements<false, Policies...>() ||
+                  !store_with_requirements<true, Policies...>());
+    using type =
+        token_store<typename pick_policy<family::backend, backend::memory, Policies...>::type,
+                    typename pick_policy<family::cipher, cipher::xchacha20poly1305, Policies...>::type,
+                    typename pick_policy<family::locking, locking::threads, Policies...>::type,
+                    typename pick_policy<family::migration, migration::none, Policies...>::type,
+                    typename pick_policy<family::diagnostics, diagnostics::none, Policies...>::type>;
 };
 
 }  // namespace detail

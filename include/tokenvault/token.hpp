@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+#include <nlohmann/json.hpp>
 
 #include "detail/secure_buffer.hpp"
 
@@ -91,24 +91,24 @@ using text_map = std::map<Key, Value, text_less, Allocator>;
 /// A JSON value of fields tokenvault does not know: nlohmann::basic_json whose strings and nodes live in
 /// memory that is wiped when released (detail::zeroing_allocator). Values nest at most 64 levels deep,
 /// counting the object that holds them (docs/FORMAT.md).
-using extra_json = nlohmann::basic_json<detail::text_map, std::vector, detail::secret_text, bool, std::int64_t,
-                                        std::uint64_t, double, detail::zeroing_allocator>;
+using extra_json = nlohmann::basic_json<detail::text_map, std::vector, detail::secret_text, bool,
+                                        std::int64_t, std::uint64_t, double, detail::zeroing_allocator>;
 
 /// The clock of every tokenvault time point.
 using clock = std::chrono::system_clock;
 
 /// An OAuth credential as issued by an authorization server.
 struct token {
-    secret_string access_token;                  ///< the bearer credential
-    std::string token_type = "Bearer";           ///< usually "Bearer" or "DPoP"
-    std::optional<secret_string> refresh_token;  ///< absent when the server issued none
-    std::optional<clock::time_point> expires_at; ///< absent: unknown expiry, valid until a 401
-    std::vector<std::string> scopes;             ///< granted scopes
-    std::string issuer;                          ///< authorization server (issuer URL)
-    std::string client_id;                       ///< the OAuth client this token was issued to
-    std::optional<secret_string> client_secret;  ///< for confidential or dynamically registered clients
-    std::optional<secret_string> id_token;       ///< OpenID Connect ID token, if any
-    extra_json extra = extra_json::object();     ///< unknown fields, preserved on round trip
+    secret_string access_token;                   ///< the bearer credential
+    std::string token_type = "Bearer";            ///< usually "Bearer" or "DPoP"
+    std::optional<secret_string> refresh_token;   ///< absent when the server issued none
+    std::optional<clock::time_point> expires_at;  ///< absent: unknown expiry, valid until a 401
+    std::vector<std::string> scopes;              ///< granted scopes
+    std::string issuer;                           ///< authorization server (issuer URL)
+    std::string client_id;                        ///< the OAuth client this token was issued to
+    std::optional<secret_string> client_secret;   ///< for confidential or dynamically registered clients
+    std::optional<secret_string> id_token;        ///< OpenID Connect ID token, if any
+    extra_json extra = extra_json::object();      ///< unknown fields, preserved on round trip
 
     /// True when the token expires within `skew` of `now` (unknown expiry is never expired).
     [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {

@@ -82,15 +82,21 @@ namespace tokenvault::detail {
 
 /// Whether P names `Family` as its policy family.
 template <class P, class Family>
-concept in_family = requires { requires std::same_as<typename P::policy_family, Family>; };
+concept in_family = requires {
+    requires std::same_as<typename P::policy_family, Family>;
+};
 
 /// Whether P names any policy family (a type without one is no tokenvault policy).
 template <class P>
-concept names_a_family = requires { typename P::policy_family; };
+concept names_a_family = requires {
+    typename P::policy_family;
+};
 
 /// Whether P declares a member `traits`, of any type.
 template <class P>
-concept declares_traits = requires { P::traits; };
+concept declares_traits = requires {
+    P::traits;
+};
 
 /// Whether P declares `static constexpr Traits traits{...}` with its family's traits type.
 template <class P, class Traits>
@@ -170,10 +176,11 @@ struct quarantined {
 };
 /// A store operation finished.
 struct store_operation {
-    std::string_view operation;  ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
-    std::string_view credential; ///< credential hash, empty for list
+    std::string_view operation;   ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
+    std::string_view credential;  ///< credential hash, empty for list
     std::error_code failure;
-    bool erased = false;  ///< a successful write left no entry (erase, erase_if, an update that reset the token)
+    bool erased =
+        false;  ///< a successful write left no entry (erase, erase_if, an update that reset the token)
 };
 /// The store reloaded its bundle because another process changed it.
 struct reloaded {
@@ -216,10 +223,12 @@ struct store_resolved {
     std::string_view store;       ///< the store's file name in `directory`, e.g. "tokens.sealed"
     std::string_view credential;  ///< one credential's hash, or empty: every credential of the store
     store_mode mode = store_mode::automatic;
-    std::string_view backend;     ///< backend and keyring chain, e.g. "sealed_file/first_available(secret_service,file)"
-    std::string_view tier;        ///< the tier that resolved, e.g. "file"
-    std::string_view reason;      ///< low-cardinality why: "preferred", "secret_service:unavailable", "file_header"
-    bool moved = false;           ///< the data was moved into `tier` on purpose (re-seal, migration): not drift
+    std::string_view
+        backend;  ///< backend and keyring chain, e.g. "sealed_file/first_available(secret_service,file)"
+    std::string_view tier;  ///< the tier that resolved, e.g. "file"
+    std::string_view
+        reason;          ///< low-cardinality why: "preferred", "secret_service:unavailable", "file_header"
+    bool moved = false;  ///< the data was moved into `tier` on purpose (re-seal, migration): not drift
 };
 
 /// A login of one credential is about to store a fresh token: the tier it lands in is a choice, not drift.
@@ -256,7 +265,9 @@ namespace tokenvault::detail {
 
 /// Whether `d.on(e)` compiles for an event E.
 template <class D, class E>
-concept handles_event = requires(D& d, const E& e) { d.on(e); };
+concept handles_event = requires(D& d, const E& e) {
+    d.on(e);
+};
 
 /// Whether `d.on(e)` compiles for every alternative E of the variant `Events`.
 template <class D, class Events>
@@ -269,17 +280,22 @@ inline constexpr bool handles_every_event<D, std::variant<E...>> = (handles_even
 template <class D, bool Report>
 consteval bool diagnostics_requirements() {
     if constexpr (!in_family<D, family::diagnostics>) {
-        static_assert(!Report, "tokenvault: Diagnostics needs `using policy_family = "
-                               "tokenvault::family::diagnostics;` (see tokenvault/diagnostics/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Diagnostics needs `using policy_family = "
+                      "tokenvault::family::diagnostics;` (see tokenvault/diagnostics/concept.hpp)");
         return false;
-    } else if constexpr (!requires { { D::enabled } -> std::convertible_to<bool>; }) {
-        static_assert(!Report, "tokenvault: Diagnostics needs `static constexpr bool enabled` "
-                               "(see tokenvault/diagnostics/concept.hpp)");
+    } else if constexpr (!requires {
+                             { D::enabled } -> std::convertible_to<bool>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Diagnostics needs `static constexpr bool enabled` "
+                      "(see tokenvault/diagnostics/concept.hpp)");
         return false;
     } else if constexpr (!handles_every_event<D, events::any>) {
-        static_assert(!Report, "tokenvault: Diagnostics needs `on(const Event&)` for every event of "
-                               "tokenvault/diagnostics/events.hpp (a template `on` takes them all; see "
-                               "tokenvault/diagnostics/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Diagnostics needs `on(const Event&)` for every event of "
+                      "tokenvault/diagnostics/events.hpp (a template `on` takes them all; see "
+                      "tokenvault/diagnostics/concept.hpp)");
         return false;
     } else {
         return true;
@@ -403,21 +419,26 @@ public:
         case errc::invalid_url:
             return "not a valid resource URL: use an absolute http(s) URL without user info, e.g. "
                    "https://mcp.example.com/mcp";
-        case errc::malformed_json: return "malformed JSON: the document could not be parsed; fix or remove it";
+        case errc::malformed_json:
+            return "malformed JSON: the document could not be parsed; fix or remove it";
         case errc::missing_field: return "a required JSON field is missing: supply it";
         case errc::wrong_type: return "a JSON field has the wrong type: check the field against the schema";
         case errc::value_out_of_range: return "a value is out of its valid range: check the field";
-        case errc::too_large: return "input too large: tokenvault refuses oversized values to protect the store";
+        case errc::too_large:
+            return "input too large: tokenvault refuses oversized values to protect the store";
         case errc::conflict:
             return "the entry changed since it was read: read it again and retry the compare-and-swap";
-        case errc::io_error: return "file system operation failed: check the path, free space and permissions";
+        case errc::io_error:
+            return "file system operation failed: check the path, free space and permissions";
         case errc::not_a_regular_file:
             return "the path is not a regular file: remove or rename whatever is in its place";
         case errc::insecure_permissions:
             return "file or directory is readable by group or others: chmod 600 the file (700 the directory)";
-        case errc::wrong_owner: return "file or directory is owned by another user: chown it to the current user";
+        case errc::wrong_owner:
+            return "file or directory is owned by another user: chown it to the current user";
         case errc::symlink_refused:
-            return "refusing to follow a symbolic link to a token file: replace the link with the file itself";
+            return "refusing to follow a symbolic link to a token file: replace the link with the file "
+                   "itself";
         case errc::corrupt_file:
             return "the store file was damaged and has been moved aside to the quarantine file named here; "
                    "the tokens it held are lost: this operation was not applied, so retry it, and log in "
@@ -428,20 +449,24 @@ public:
             return "sealed by a key that is not available: make the keyring that holds it available (a store "
                    "file's header names that keyring tier)";
         case errc::key_unavailable:
-            return "the data key could not be fetched from the keyring: unlock or start the keyring, then retry";
+            return "the data key could not be fetched from the keyring: unlock or start the keyring, then "
+                   "retry";
         case errc::keyring_unavailable:
             return "no keyring is available: start the keyring service or pick another keyring policy";
         case errc::keyring_locked: return "the keyring is locked: unlock it and retry";
         case errc::keyring_denied: return "access to the keyring item was denied: allow access and retry";
         case errc::keyring_timeout:
-            return "the keyring did not answer in time: check that the keyring daemon is running and responsive";
+            return "the keyring did not answer in time: check that the keyring daemon is running and "
+                   "responsive";
         case errc::keyring_item_too_large:
             return "the keyring item would exceed the keyring's size limit: use backend::sealed_file instead";
         case errc::volatile_collection_refused:
-            return "the keyring collection is volatile (lost on logout): use a persistent collection or opt in";
+            return "the keyring collection is volatile (lost on logout): use a persistent collection or opt "
+                   "in";
         case errc::lock_timeout:
             return "timed out waiting for a lock: another process holds it; retry, or raise the lock timeout";
-        case errc::crypto_failure: return "cryptographic operation failed: libsodium could not be initialised or used";
+        case errc::crypto_failure:
+            return "cryptographic operation failed: libsodium could not be initialised or used";
         case errc::cipher_unavailable:
             return "cipher not supported by this CPU (AES-256-GCM needs AES-NI/ARMv8 crypto): use "
                    "cipher::xchacha20poly1305";
@@ -454,34 +479,42 @@ public:
             return "the authorization server refused the request with the OAuth error named before this: "
                    "for invalid_grant log in again, for another code check the client's registration";
         case errc::provider_unavailable:
-            return "the authorization server could not be reached: the stored credential was kept; retry later";
+            return "the authorization server could not be reached: the stored credential was kept; retry "
+                   "later";
         case errc::provider_invalid_response:
-            return "the authorization server returned an invalid token response: the store was left unchanged";
+            return "the authorization server returned an invalid token response: the store was left "
+                   "unchanged";
         case errc::not_logged_in: return "no credential is stored for this id: log in first";
         case errc::grant_revoked:
-            return "the authorization server revoked the grant (the refresh token is no longer valid): log in "
+            return "the authorization server revoked the grant (the refresh token is no longer valid): log "
+                   "in "
                    "again";
         case errc::discovery_failed:
             return "the server's OAuth metadata could not be found or is invalid: check the server URL, or "
                    "configure the authorization server explicitly";
         case errc::issuer_mismatch:
-            return "the authorization server answered with another issuer than the one asked for: refusing it "
+            return "the authorization server answered with another issuer than the one asked for: refusing "
+                   "it "
                    "(a mix-up attack or a misconfigured server); check the server's configuration";
         case errc::server_unsupported:
-            return "the authorization server lacks a feature tokenvault needs to log in safely (PKCE S256, the "
+            return "the authorization server lacks a feature tokenvault needs to log in safely (PKCE S256, "
+                   "the "
                    "authorization code grant, or client registration): use another server or pre-register a "
                    "client";
         case errc::registration_failed:
             return "the authorization server refused to register this client: pre-register a client and pass "
                    "its id, or check the server's registration policy";
         case errc::state_mismatch:
-            return "the authorization response did not carry this login's state (a forged or stale redirect): "
+            return "the authorization response did not carry this login's state (a forged or stale "
+                   "redirect): "
                    "the login was abandoned; log in again";
         case errc::login_denied:
-            return "the authorization server ended the login with an error (the user declined, or the request "
+            return "the authorization server ended the login with an error (the user declined, or the "
+                   "request "
                    "was refused): log in again";
         case errc::login_timeout:
-            return "no authorization response arrived in time: finish the login in the browser sooner, or raise "
+            return "no authorization response arrived in time: finish the login in the browser sooner, or "
+                   "raise "
                    "the login timeout";
         case errc::damaged_key:
             return "a key is present but damaged (a keyring item that fails its integrity check, or a data "
@@ -598,7 +631,7 @@ struct error {
     std::string context;   ///< where: a path, a keyring tier, a field name; never a secret
 
     error() = default;
-    error(std::error_code c, std::string ctx = {}) : code(c), context(std::move(ctx)) {}  // NOLINT
+    error(std::error_code c, std::string ctx = {}) : code(c), context(std::move(ctx)) {}        // NOLINT
     error(errc c, std::string ctx = {}) : code(make_error_code(c)), context(std::move(ctx)) {}  // NOLINT
 
     /// The full message: what went wrong, where, and what to do.
@@ -630,12 +663,13 @@ class [[nodiscard]] result {
 public:
     using value_type = T;
 
-    result(const T& v) : value_(v), has_value_(true) {}                     // NOLINT
-    result(T&& v) : value_(std::move(v)), has_value_(true) {}                // NOLINT
-    result(::tokenvault::error e) : error_(std::move(e)), has_value_(false) {}  // NOLINT
+    result(const T& v) : value_(v), has_value_(true) {}                                       // NOLINT
+    result(T&& v) : value_(std::move(v)), has_value_(true) {}                                 // NOLINT
+    result(::tokenvault::error e) : error_(std::move(e)), has_value_(false) {}                // NOLINT
     result(errc c, std::string ctx = {}) : result(::tokenvault::error{c, std::move(ctx)}) {}  // NOLINT
     template <class... Args>
-    explicit result(std::in_place_t, Args&&... args) : value_(std::forward<Args>(args)...), has_value_(true) {}
+    explicit result(std::in_place_t, Args&&... args)
+        : value_(std::forward<Args>(args)...), has_value_(true) {}
 
     result(const result& other) requires std::is_copy_constructible_v<T> : has_value_(other.has_value_) {
         if (has_value_)
@@ -649,7 +683,8 @@ public:
         else
             ::new (static_cast<void*>(&error_))::tokenvault::error(std::move(other.error_));
     }
-    result& operator=(const result& other) requires std::is_copy_constructible_v<T> && std::is_copy_assignable_v<T> {
+    result& operator=(
+        const result& other) requires std::is_copy_constructible_v<T> && std::is_copy_assignable_v<T> {
         if (this == &other) return *this;
         if (has_value_ && other.has_value_) {
             value_ = other.value_;
@@ -661,8 +696,8 @@ public:
         }
         return *this;
     }
-    result& operator=(result&& other) noexcept(std::is_nothrow_move_constructible_v<T> &&
-                                               std::is_nothrow_move_assignable_v<T>) {
+    result& operator=(result&& other) noexcept(
+        std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_move_assignable_v<T>) {
         if (this == &other) return *this;
         if (has_value_ && other.has_value_)
             value_ = std::move(other.value_);
@@ -677,9 +712,18 @@ public:
     [[nodiscard]] bool has_value() const noexcept { return has_value_; }
     explicit operator bool() const noexcept { return has_value_; }
 
-    [[nodiscard]] T& value() & { check(); return value_; }
-    [[nodiscard]] const T& value() const& { check(); return value_; }
-    [[nodiscard]] T&& value() && { check(); return std::move(value_); }
+    [[nodiscard]] T& value() & {
+        check();
+        return value_;
+    }
+    [[nodiscard]] const T& value() const& {
+        check();
+        return value_;
+    }
+    [[nodiscard]] T&& value() && {
+        check();
+        return std::move(value_);
+    }
     [[nodiscard]] T& operator*() & noexcept { return value_; }
     [[nodiscard]] const T& operator*() const& noexcept { return value_; }
     [[nodiscard]] T&& operator*() && noexcept { return std::move(value_); }
@@ -688,7 +732,9 @@ public:
 
     /// The error; only valid when `!has_value()`.
     [[nodiscard]] const ::tokenvault::error& error() const& noexcept { return error_; }
-    [[nodiscard]] std::error_code code() const noexcept { return has_value_ ? std::error_code{} : error_.code; }
+    [[nodiscard]] std::error_code code() const noexcept {
+        return has_value_ ? std::error_code{} : error_.code;
+    }
 
 private:
     void check() const {
@@ -725,7 +771,7 @@ public:
     using value_type = void;
 
     result() = default;
-    result(::tokenvault::error e) : error_(std::move(e)), failed_(true) {}                   // NOLINT
+    result(::tokenvault::error e) : error_(std::move(e)), failed_(true) {}                    // NOLINT
     result(errc c, std::string ctx = {}) : result(::tokenvault::error{c, std::move(ctx)}) {}  // NOLINT
 
     [[nodiscard]] bool has_value() const noexcept { return !failed_; }
@@ -742,10 +788,10 @@ private:
 };
 
 /// Propagates the error of `expr` (a result) out of the enclosing function returning a result.
-#define TOKENVAULT_TRY(expr)                                       \
-    do {                                                           \
+#define TOKENVAULT_TRY(expr)                                                 \
+    do {                                                                     \
         if (auto&& tokenvault_try_result_ = (expr); !tokenvault_try_result_) \
-            return tokenvault_try_result_.error();                 \
+            return tokenvault_try_result_.error();                           \
     } while (false)
 
 }  // namespace tokenvault
@@ -924,53 +970,65 @@ template <class K, bool Report>
 consteval bool keyring_requirements() {
     constexpr keyring::traits t = keyring::traits_of<K>;
     if constexpr (!in_family<K, family::keyring>) {
-        static_assert(!Report, "tokenvault: Keyring needs `using policy_family = tokenvault::family::keyring;` "
-                               "(see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Keyring needs `using policy_family = tokenvault::family::keyring;` "
+                      "(see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (!std::movable<K>) {
-        static_assert(!Report, "tokenvault: Keyring needs to be movable (see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Keyring needs to be movable (see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (!requires {
                              { K::tier } -> std::convertible_to<std::string_view>;
                              { K::persistent } -> std::convertible_to<bool>;
                              { K::max_item_size } -> std::convertible_to<std::size_t>;
                          }) {
-        static_assert(!Report, "tokenvault: Keyring needs `static constexpr` tier (std::string_view), "
-                               "persistent (bool) and max_item_size (std::size_t) (see "
-                               "tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Keyring needs `static constexpr` tier (std::string_view), "
+                      "persistent (bool) and max_item_size (std::size_t) (see "
+                      "tokenvault/keyring/concept.hpp)");
         return false;
-    } else if constexpr (!requires(const keyring_options& o) { { K::open(o) } -> std::same_as<result<std::optional<K>>>; }) {
-        static_assert(!Report, "tokenvault: Keyring needs `static result<std::optional<K>> open(const "
-                               "keyring_options&)` (nullopt: not available here; see tokenvault/keyring/concept.hpp)");
+    } else if constexpr (!requires(const keyring_options& o) {
+                             { K::open(o) } -> std::same_as<result<std::optional<K>>>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Keyring needs `static result<std::optional<K>> open(const "
+                      "keyring_options&)` (nullopt: not available here; see tokenvault/keyring/concept.hpp)");
         return false;
-    } else if constexpr (!requires(K& k, const K& ck, std::string_view account, std::span<const std::byte> secret) {
+    } else if constexpr (!requires(K & k, const K& ck, std::string_view account,
+                                   std::span<const std::byte> secret) {
                              { ck.tier_name() } -> std::convertible_to<std::string_view>;
                              { k.read(account) } -> std::same_as<result<std::optional<secure_buffer>>>;
                              { k.write(account, secret) } -> std::same_as<result<void>>;
                              { k.erase(account) } -> std::same_as<result<bool>>;
                          }) {
-        static_assert(!Report, "tokenvault: Keyring needs tier_name() const, read(account) -> "
-                               "result<std::optional<secure_buffer>>, write(account, bytes) -> result<void> and "
-                               "erase(account) -> result<bool> (see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Keyring needs tier_name() const, read(account) -> "
+                      "result<std::optional<secure_buffer>>, write(account, bytes) -> result<void> and "
+                      "erase(account) -> result<bool> (see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (declares_traits<K> && !declares_traits_of<K, keyring::traits>) {
-        static_assert(!Report, "tokenvault: a keyring's optional members go in "
-                               "`static constexpr tokenvault::keyring::traits traits{...};` "
-                               "(see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a keyring's optional members go in "
+                      "`static constexpr tokenvault::keyring::traits traits{...};` "
+                      "(see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (t.lists_accounts != has_list_accounts<K>) {
-        static_assert(!Report, "tokenvault: a keyring has `result<std::vector<std::string>> "
-                               "list_accounts(std::string_view)` exactly when its traits say lists_accounts = true "
-                               "(see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a keyring has `result<std::vector<std::string>> "
+                      "list_accounts(std::string_view)` exactly when its traits say lists_accounts = true "
+                      "(see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (t.chooses_tier != has_chain_members<K>) {
-        static_assert(!Report, "tokenvault: a keyring has chain_name(), contains_tier(), open_tier() and "
-                               "resolution() exactly when its traits say chooses_tier = true (see "
-                               "tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a keyring has chain_name(), contains_tier(), open_tier() and "
+                      "resolution() exactly when its traits say chooses_tier = true (see "
+                      "tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (t.ends_chain != has_ends_chain<K>) {
-        static_assert(!Report, "tokenvault: a keyring has `static bool ends_chain(const error&)` exactly when its "
-                               "traits say ends_chain = true (see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a keyring has `static bool ends_chain(const error&)` exactly when its "
+                      "traits say ends_chain = true (see tokenvault/keyring/concept.hpp)");
         return false;
     } else {
         return true;
@@ -995,7 +1053,8 @@ consteval bool check() {
 
 /// A keyring that can also list its accounts by prefix (traits lists_accounts).
 template <class K>
-concept enumerable_keyring = keyring_policy<K> && traits_of<K>.lists_accounts;
+concept enumerable_keyring = keyring_policy<K> && traits_of<K>
+.lists_accounts;
 
 /// Whether keyring K may hold the key of a persistent file: it persists, or the program accepted that it
 /// does not (allow_volatile<K>, or a chain whose every tier is accepted).
@@ -1051,40 +1110,31 @@ struct allow_volatile {
     [[nodiscard]] result<bool> erase(std::string_view account) { return inner.erase(account); }
 
     /// K's accounts with this prefix (when K lists accounts).
-    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix)
-        requires(traits_of<K>.lists_accounts)
-    {
+    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix) requires(
+        traits_of<K>.lists_accounts) {
         return inner.list_accounts(prefix);
     }
     /// Whether an error of K::open ends a fallback chain (when K says some do).
-    [[nodiscard]] static bool ends_chain(const error& e)
-        requires(traits_of<K>.ends_chain)
-    {
+    [[nodiscard]] static bool ends_chain(const error& e) requires(traits_of<K>.ends_chain) {
         return K::ends_chain(e);
     }
     /// K's chain name (when K is a chain).
-    [[nodiscard]] static std::string chain_name()
-        requires(traits_of<K>.chooses_tier)
-    {
+    [[nodiscard]] static std::string chain_name() requires(traits_of<K>.chooses_tier) {
         return K::chain_name();
     }
     /// Whether K's chain has a tier named `name` (when K is a chain).
     [[nodiscard]] static constexpr bool contains_tier(std::string_view name) noexcept
-        requires(traits_of<K>.chooses_tier)
-    {
+        requires(traits_of<K>.chooses_tier) {
         return K::contains_tier(name);
     }
     /// Opens exactly K's tier named `name` (when K is a chain).
-    [[nodiscard]] static result<std::optional<allow_volatile>> open_tier(const keyring_options& options,
-                                                                         std::string_view name)
-        requires(traits_of<K>.chooses_tier)
-    {
+    [[nodiscard]] static result<std::optional<allow_volatile>> open_tier(
+        const keyring_options& options, std::string_view name) requires(traits_of<K>.chooses_tier) {
         return wrap(K::open_tier(options, name));
     }
     /// The tiers K's chain tried (when K is a chain).
     [[nodiscard]] const std::vector<tier_attempt>& resolution() const noexcept
-        requires(traits_of<K>.chooses_tier)
-    {
+        requires(traits_of<K>.chooses_tier) {
         return inner.resolution();
     }
 
@@ -1574,8 +1624,8 @@ struct store_options {
 template <class Cipher, class Diagnostics>
 struct store_context {
     using cipher = Cipher;
-    Diagnostics& diagnostics;       ///< where events go
-    const store_options& options;   ///< the store's options
+    Diagnostics& diagnostics;      ///< where events go
+    const store_options& options;  ///< the store's options
 };
 
 }  // namespace tokenvault
@@ -1645,10 +1695,11 @@ template <bool StopAtJsonSpecials = false>
     while (i + 8 <= s.size()) {
         std::uint64_t w = 0;
         std::memcpy(&w, s.data() + i, 8);
-        std::uint64_t stop = (w & highs)                    // >= 0x80
+        std::uint64_t stop = (w & highs)                         // >= 0x80
                              | ((w - ones * 0x20) & ~w & highs)  // < 0x20
                              | has_zero_byte(w ^ (ones * 0x7f));
-        if constexpr (StopAtJsonSpecials) stop |= has_zero_byte(w ^ (ones * '"')) | has_zero_byte(w ^ (ones * '\\'));
+        if constexpr (StopAtJsonSpecials)
+            stop |= has_zero_byte(w ^ (ones * '"')) | has_zero_byte(w ^ (ones * '\\'));
         if (stop != 0) break;
         i += 8;
     }
@@ -1666,10 +1717,14 @@ template <bool StopAtJsonSpecials = false>
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t extra = 0;
     std::uint32_t code = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) extra = 1, code = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) extra = 2, code = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) extra = 3, code = c & 0x07, min = 0x10000;
-    else return 0;
+    if ((c & 0xE0) == 0xC0)
+        extra = 1, code = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        extra = 2, code = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+        extra = 3, code = c & 0x07, min = 0x10000;
+    else
+        return 0;
     if (i + extra >= s.size()) return 0;  // truncated sequence
     for (std::size_t k = 1; k <= extra; ++k) {
         const auto cc = static_cast<unsigned char>(s[i + k]);
@@ -1716,7 +1771,8 @@ public:
     static constexpr std::size_t max_account_length = 256;
 
     /// Parses and canonicalises `resource_url` (see docs/FORMAT.md); `account` may be empty.
-    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url, std::string_view account = {}) {
+    [[nodiscard]] static result<credential_id> parse(std::string_view resource_url,
+                                                     std::string_view account = {}) {
         auto canonical = canonicalize(resource_url);
         if (!canonical) return canonical.error();
         if (account.size() > max_account_length) return error{errc::too_large, "credential_id: account"};
@@ -1738,19 +1794,25 @@ public:
     /// SHA-256 (lower-case hex) of the identity: safe as a file name, keyring account or map key.
     [[nodiscard]] const std::string& hash() const noexcept { return hash_; }
 
-    friend bool operator==(const credential_id& a, const credential_id& b) noexcept { return a.hash_ == b.hash_; }
-    friend bool operator<(const credential_id& a, const credential_id& b) noexcept { return a.hash_ < b.hash_; }
+    friend bool operator==(const credential_id& a, const credential_id& b) noexcept {
+        return a.hash_ == b.hash_;
+    }
+    friend bool operator<(const credential_id& a, const credential_id& b) noexcept {
+        return a.hash_ < b.hash_;
+    }
 
     /// Returns the canonical form of an http(s) URL, or errc::invalid_url saying what is wrong.
     [[nodiscard]] static result<std::string> canonicalize(std::string_view url) {
         if (url.empty()) return error{errc::invalid_url, "credential_id: empty URL"};
-        if (url.size() > max_url_length) return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
+        if (url.size() > max_url_length)
+            return error{errc::too_large, "credential_id: URL longer than 2048 bytes"};
         for (const char c : url) {
             const auto u = static_cast<unsigned char>(c);
             if (u <= 0x20 || u == 0x7f)
                 return error{errc::invalid_url, "credential_id: URL contains a space or control character"};
         }
-        if (!detail::valid_utf8(url)) return error{errc::invalid_url, "credential_id: URL is not valid UTF-8"};
+        if (!detail::valid_utf8(url))
+            return error{errc::invalid_url, "credential_id: URL is not valid UTF-8"};
         const auto scheme_end = url.find("://");
         if (scheme_end == std::string_view::npos)
             return error{errc::invalid_url, "credential_id: URL has no scheme (expected https://...)"};
@@ -1770,7 +1832,8 @@ public:
         bool bracketed = false;
         if (!host.empty() && host.front() == '[') {
             const auto close = host.find(']');
-            if (close == std::string_view::npos) return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
+            if (close == std::string_view::npos)
+                return error{errc::invalid_url, "credential_id: unterminated IPv6 host"};
             const auto after = host.substr(close + 1);
             host = host.substr(0, close + 1);
             bracketed = true;
@@ -1786,11 +1849,12 @@ public:
             return error{errc::invalid_url, "credential_id: URL has no host"};
         const auto inner = bracketed ? host.substr(1, host.size() - 2) : host;
         for (const char c : inner) {
-            const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                                   c == '-' || c == '.' || c == '_' || c == '%';
+            const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                   (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '%';
             if (!(name_char || (bracketed && c == ':')))
-                return error{errc::invalid_url, bracketed ? "credential_id: IPv6 host contains an invalid character"
-                                                          : "credential_id: host contains an invalid character"};
+                return error{errc::invalid_url, bracketed
+                                                    ? "credential_id: IPv6 host contains an invalid character"
+                                                    : "credential_id: host contains an invalid character"};
         }
         std::string canonical = scheme + "://" + lower(host);
         if (port) {
@@ -1799,11 +1863,14 @@ public:
                 return error{errc::invalid_url, "credential_id: port must be 1-65535 without leading zeros"};
             std::uint32_t value = 0;
             for (const char c : *port) {
-                if (c < '0' || c > '9') return error{errc::invalid_url, "credential_id: port is not a number"};
+                if (c < '0' || c > '9')
+                    return error{errc::invalid_url, "credential_id: port is not a number"};
                 value = value * 10 + static_cast<std::uint32_t>(c - '0');
             }
-            if (value == 0 || value > 65535) return error{errc::invalid_url, "credential_id: port out of range"};
-            const bool default_port = (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
+            if (value == 0 || value > 65535)
+                return error{errc::invalid_url, "credential_id: port out of range"};
+            const bool default_port =
+                (scheme == "https" && value == 443) || (scheme == "http" && value == 80);
             if (!default_port) canonical += ":" + std::to_string(value);
         }
         const auto fragment = rest.find('#');
@@ -1831,7 +1898,8 @@ private:
         crypto_hash_sha256_state state;
         std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
         const auto feed = [&](std::string_view part) {
-            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
+            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(part.data()),
+                                      part.size());
         };
         crypto_hash_sha256_init(&state);
         feed(domain);
@@ -1879,8 +1947,8 @@ struct std::hash<tokenvault::credential_id> {
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+#include <nlohmann/json.hpp>
 
 
 namespace tokenvault {
@@ -1951,24 +2019,24 @@ using text_map = std::map<Key, Value, text_less, Allocator>;
 /// A JSON value of fields tokenvault does not know: nlohmann::basic_json whose strings and nodes live in
 /// memory that is wiped when released (detail::zeroing_allocator). Values nest at most 64 levels deep,
 /// counting the object that holds them (docs/FORMAT.md).
-using extra_json = nlohmann::basic_json<detail::text_map, std::vector, detail::secret_text, bool, std::int64_t,
-                                        std::uint64_t, double, detail::zeroing_allocator>;
+using extra_json = nlohmann::basic_json<detail::text_map, std::vector, detail::secret_text, bool,
+                                        std::int64_t, std::uint64_t, double, detail::zeroing_allocator>;
 
 /// The clock of every tokenvault time point.
 using clock = std::chrono::system_clock;
 
 /// An OAuth credential as issued by an authorization server.
 struct token {
-    secret_string access_token;                  ///< the bearer credential
-    std::string token_type = "Bearer";           ///< usually "Bearer" or "DPoP"
-    std::optional<secret_string> refresh_token;  ///< absent when the server issued none
-    std::optional<clock::time_point> expires_at; ///< absent: unknown expiry, valid until a 401
-    std::vector<std::string> scopes;             ///< granted scopes
-    std::string issuer;                          ///< authorization server (issuer URL)
-    std::string client_id;                       ///< the OAuth client this token was issued to
-    std::optional<secret_string> client_secret;  ///< for confidential or dynamically registered clients
-    std::optional<secret_string> id_token;       ///< OpenID Connect ID token, if any
-    extra_json extra = extra_json::object();     ///< unknown fields, preserved on round trip
+    secret_string access_token;                   ///< the bearer credential
+    std::string token_type = "Bearer";            ///< usually "Bearer" or "DPoP"
+    std::optional<secret_string> refresh_token;   ///< absent when the server issued none
+    std::optional<clock::time_point> expires_at;  ///< absent: unknown expiry, valid until a 401
+    std::vector<std::string> scopes;              ///< granted scopes
+    std::string issuer;                           ///< authorization server (issuer URL)
+    std::string client_id;                        ///< the OAuth client this token was issued to
+    std::optional<secret_string> client_secret;   ///< for confidential or dynamically registered clients
+    std::optional<secret_string> id_token;        ///< OpenID Connect ID token, if any
+    extra_json extra = extra_json::object();      ///< unknown fields, preserved on round trip
 
     /// True when the token expires within `skew` of `now` (unknown expiry is never expired).
     [[nodiscard]] bool expires_within(clock::duration skew, clock::time_point now = clock::now()) const {
@@ -2002,22 +2070,22 @@ namespace tokenvault {
 
 /// A stored credential: identity, token, generation and time of the last write.
 struct entry {
-    credential_id id;                                  ///< whose credential this is
-    ::tokenvault::token token;                         ///< the credential itself
-    std::uint64_t generation = 0;                      ///< bumped on every write of this entry
-    clock::time_point updated_at{};                    ///< time of the last write
-    extra_json extra = extra_json::object();           ///< unknown entry fields, preserved
+    credential_id id;                         ///< whose credential this is
+    ::tokenvault::token token;                ///< the credential itself
+    std::uint64_t generation = 0;             ///< bumped on every write of this entry
+    clock::time_point updated_at{};           ///< time of the last write
+    extra_json extra = extra_json::object();  ///< unknown entry fields, preserved
 };
 
 /// What `list()` returns for an entry: identity and metadata, never a secret.
 struct entry_info {
-    credential_id id;                          ///< whose credential this is
+    credential_id id;                             ///< whose credential this is
     std::optional<clock::time_point> expires_at;  ///< token expiry, if known
-    std::uint64_t generation = 0;              ///< the entry's generation
-    clock::time_point updated_at{};            ///< time of the last write
-    bool has_refresh_token = false;            ///< whether a silent refresh is possible
-    std::vector<std::string> scopes;           ///< granted scopes
-    std::string issuer;                        ///< authorization server
+    std::uint64_t generation = 0;                 ///< the entry's generation
+    clock::time_point updated_at{};               ///< time of the last write
+    bool has_refresh_token = false;               ///< whether a silent refresh is possible
+    std::vector<std::string> scopes;              ///< granted scopes
+    std::string issuer;                           ///< authorization server
 };
 
 /// Name and version of the plaintext bundle format (docs/FORMAT.md).
@@ -2038,9 +2106,9 @@ struct unreadable_entry {
 
 /// The unit a backend persists: all entries, keyed by credential hash.
 struct bundle {
-    std::unordered_map<std::string, entry> entries;     ///< keyed by `credential_id::hash()`
-    std::uint64_t last_generation = 0;  ///< the last generation handed out; never reused in a bundle
-    extra_json extra = extra_json::object();            ///< unknown top-level fields, preserved
+    std::unordered_map<std::string, entry> entries;  ///< keyed by `credential_id::hash()`
+    std::uint64_t last_generation = 0;        ///< the last generation handed out; never reused in a bundle
+    extra_json extra = extra_json::object();  ///< unknown top-level fields, preserved
     std::map<std::string, unreadable_entry> unreadable;  ///< entries that did not parse, by their key
 };
 
@@ -2051,8 +2119,8 @@ namespace detail {
 [[nodiscard]] inline std::string_view displayable_key(std::string_view key) noexcept {
     if (key.empty() || key.size() > 128) return "<unprintable key>";
     for (const char c : key)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' ||
-              c == '-'))
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+              c == '_' || c == '-'))
             return "<unprintable key>";
     return key;
 }
@@ -2061,8 +2129,9 @@ namespace detail {
 
 /// The secret-free summary of an entry.
 [[nodiscard]] inline entry_info summarize(const entry& e) {
-    return entry_info{e.id,         e.token.expires_at,     e.generation,  e.updated_at,
-                      e.token.refresh_token.has_value(), e.token.scopes, e.token.issuer};
+    return entry_info{
+        e.id,           e.token.expires_at, e.generation, e.updated_at, e.token.refresh_token.has_value(),
+        e.token.scopes, e.token.issuer};
 }
 
 }  // namespace tokenvault
@@ -2088,50 +2157,63 @@ namespace tokenvault::detail {
 template <class B, bool Report>
 consteval bool backend_requirements() {
     if constexpr (!in_family<B, family::backend>) {
-        static_assert(!Report, "tokenvault: Backend needs `using policy_family = tokenvault::family::backend;` "
-                               "(see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs `using policy_family = tokenvault::family::backend;` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (!requires {
                              { B::persistent } -> std::convertible_to<bool>;
                              { B::shared } -> std::convertible_to<bool>;
                              { B::uses_cipher } -> std::convertible_to<bool>;
                          }) {
-        static_assert(!Report, "tokenvault: Backend needs `static constexpr bool` persistent, shared and "
-                               "uses_cipher (see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs `static constexpr bool` persistent, shared and "
+                      "uses_cipher (see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (!std::constructible_from<B, const store_options&>) {
-        static_assert(!Report, "tokenvault: Backend needs a constructor taking `const store_options&` "
-                               "(see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs a constructor taking `const store_options&` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (!requires(const B& b) {
                              { b.lock_path() } -> std::same_as<std::optional<std::filesystem::path>>;
                          }) {
-        static_assert(!Report, "tokenvault: Backend needs `std::optional<std::filesystem::path> lock_path() "
-                               "const` (see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs `std::optional<std::filesystem::path> lock_path() "
+                      "const` (see tokenvault/backend/concept.hpp)");
         return false;
-    } else if constexpr (!requires(B& b, archetype_context& c) { { b.load(c) } -> std::same_as<result<bundle>>; }) {
-        static_assert(!Report, "tokenvault: Backend needs `result<bundle> load(Context&)` "
-                               "(see tokenvault/backend/concept.hpp)");
+    } else if constexpr (!requires(B & b, archetype_context & c) {
+                             { b.load(c) } -> std::same_as<result<bundle>>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Backend needs `result<bundle> load(Context&)` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
-    } else if constexpr (!requires(B& b, archetype_context& c) { { b.changed(c) } -> std::same_as<result<bool>>; }) {
-        static_assert(!Report, "tokenvault: Backend needs `result<bool> changed(Context&)` "
-                               "(see tokenvault/backend/concept.hpp)");
+    } else if constexpr (!requires(B & b, archetype_context & c) {
+                             { b.changed(c) } -> std::same_as<result<bool>>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Backend needs `result<bool> changed(Context&)` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
-    } else if constexpr (!requires(B& b, archetype_context& c, const bundle& x) {
+    } else if constexpr (!requires(B & b, archetype_context & c, const bundle& x) {
                              { b.save(c, x) } -> std::same_as<result<void>>;
                          }) {
-        static_assert(!Report, "tokenvault: Backend needs `result<void> save(Context&, const bundle&)` "
-                               "(see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs `result<void> save(Context&, const bundle&)` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (declares_traits<B> && !declares_traits_of<B, backend::traits>) {
-        static_assert(!Report, "tokenvault: a backend's optional members go in "
-                               "`static constexpr tokenvault::backend::traits traits{...};` "
-                               "(see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a backend's optional members go in "
+                      "`static constexpr tokenvault::backend::traits traits{...};` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (requires { B::reload_before_write; }) {
-        static_assert(!Report, "tokenvault: declare reload_before_write in the backend's traits: "
-                               "`static constexpr tokenvault::backend::traits traits{.reload_before_write = true};` "
-                               "(a member outside traits is read by nobody)");
+        static_assert(!Report,
+                      "tokenvault: declare reload_before_write in the backend's traits: "
+                      "`static constexpr tokenvault::backend::traits traits{.reload_before_write = true};` "
+                      "(a member outside traits is read by nobody)");
         return false;
     } else {
         return true;
@@ -2182,7 +2264,7 @@ namespace tokenvault::cipher {
 /// The optional members of a cipher, with their defaults (see the top of this header).
 struct traits {
     std::uint64_t max_messages_per_key = ~std::uint64_t{0};  ///< seals one key may make
-    bool plaintext_opted_in = false;                          ///< plaintext on disk, chosen on purpose
+    bool plaintext_opted_in = false;                         ///< plaintext on disk, chosen on purpose
 };
 
 /// The traits of cipher C: what it declares, else the defaults.
@@ -2198,55 +2280,77 @@ namespace tokenvault::detail {
 template <class C, bool Report>
 consteval bool cipher_requirements() {
     if constexpr (!in_family<C, family::cipher>) {
-        static_assert(!Report, "tokenvault: Cipher needs `using policy_family = tokenvault::family::cipher;` "
-                               "(see tokenvault/cipher/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Cipher needs `using policy_family = tokenvault::family::cipher;` "
+                      "(see tokenvault/cipher/concept.hpp)");
         return false;
-    } else if constexpr (!requires { { C::id } -> std::convertible_to<std::uint8_t>; }) {
-        static_assert(!Report, "tokenvault: Cipher needs `static constexpr std::uint8_t id`, the byte file "
-                               "headers record (see tokenvault/cipher/catalog.hpp for the ids in use)");
+    } else if constexpr (!requires {
+                             { C::id } -> std::convertible_to<std::uint8_t>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Cipher needs `static constexpr std::uint8_t id`, the byte file "
+                      "headers record (see tokenvault/cipher/catalog.hpp for the ids in use)");
         return false;
-    } else if constexpr (!requires { { C::name } -> std::convertible_to<std::string_view>; }) {
-        static_assert(!Report, "tokenvault: Cipher needs `static constexpr std::string_view name` "
-                               "(see tokenvault/cipher/concept.hpp)");
+    } else if constexpr (!requires {
+                             { C::name } -> std::convertible_to<std::string_view>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Cipher needs `static constexpr std::string_view name` "
+                      "(see tokenvault/cipher/concept.hpp)");
         return false;
     } else if constexpr (!requires {
                              { C::key_size } -> std::convertible_to<std::size_t>;
                              { C::nonce_size } -> std::convertible_to<std::size_t>;
                              { C::tag_size } -> std::convertible_to<std::size_t>;
                          }) {
-        static_assert(!Report, "tokenvault: Cipher needs `static constexpr std::size_t` key_size, nonce_size "
-                               "and tag_size (see tokenvault/cipher/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Cipher needs `static constexpr std::size_t` key_size, nonce_size "
+                      "and tag_size (see tokenvault/cipher/concept.hpp)");
         return false;
-    } else if constexpr (!requires { { C::writes_plaintext } -> std::convertible_to<bool>; }) {
-        static_assert(!Report, "tokenvault: Cipher needs `static constexpr bool writes_plaintext` "
-                               "(see tokenvault/cipher/concept.hpp)");
+    } else if constexpr (!requires {
+                             { C::writes_plaintext } -> std::convertible_to<bool>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Cipher needs `static constexpr bool writes_plaintext` "
+                      "(see tokenvault/cipher/concept.hpp)");
         return false;
-    } else if constexpr (!requires { { C::available() } -> std::same_as<result<void>>; }) {
-        static_assert(!Report, "tokenvault: Cipher needs `static result<void> available()` "
-                               "(see tokenvault/cipher/concept.hpp)");
+    } else if constexpr (!requires {
+                             { C::available() } -> std::same_as<result<void>>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Cipher needs `static result<void> available()` "
+                      "(see tokenvault/cipher/concept.hpp)");
         return false;
     } else if constexpr (!requires(std::span<const std::byte> in, std::span<std::byte> out) {
-                             { C::seal(in, in, in, in, out) } -> std::same_as<result<void>>;  // key, nonce, ad, plain
-                             { C::open(in, in, in, in, out) } -> std::same_as<result<void>>;  // key, nonce, ad, sealed
+                             {
+                                 C::seal(in, in, in, in, out)
+                                 } -> std::same_as<result<void>>;  // key, nonce, ad, plain
+                             {
+                                 C::open(in, in, in, in, out)
+                                 } -> std::same_as<result<void>>;  // key, nonce, ad, sealed
                          }) {
-        static_assert(!Report, "tokenvault: Cipher needs static seal(key, nonce, ad, in, out) and "
-                               "open(key, nonce, ad, in, out) over std::span<const std::byte> (out: "
-                               "std::span<std::byte>) returning result<void> (see tokenvault/cipher/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Cipher needs static seal(key, nonce, ad, in, out) and "
+                      "open(key, nonce, ad, in, out) over std::span<const std::byte> (out: "
+                      "std::span<std::byte>) returning result<void> (see tokenvault/cipher/concept.hpp)");
         return false;
     } else if constexpr (declares_traits<C> && !declares_traits_of<C, cipher::traits>) {
-        static_assert(!Report, "tokenvault: a cipher's optional members go in "
-                               "`static constexpr tokenvault::cipher::traits traits{...};` "
-                               "(see tokenvault/cipher/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a cipher's optional members go in "
+                      "`static constexpr tokenvault::cipher::traits traits{...};` "
+                      "(see tokenvault/cipher/concept.hpp)");
         return false;
     } else if constexpr (requires { C::max_messages_per_key; }) {
-        static_assert(!Report, "tokenvault: declare max_messages_per_key in the cipher's traits: "
-                               "`static constexpr tokenvault::cipher::traits traits{.max_messages_per_key = N};` "
-                               "(a member outside traits is read by nobody)");
+        static_assert(!Report,
+                      "tokenvault: declare max_messages_per_key in the cipher's traits: "
+                      "`static constexpr tokenvault::cipher::traits traits{.max_messages_per_key = N};` "
+                      "(a member outside traits is read by nobody)");
         return false;
     } else if constexpr (requires { C::plaintext_opted_in; }) {
-        static_assert(!Report, "tokenvault: declare plaintext_opted_in in the cipher's traits: "
-                               "`static constexpr tokenvault::cipher::traits traits{.plaintext_opted_in = true};` "
-                               "(a member outside traits is read by nobody)");
+        static_assert(!Report,
+                      "tokenvault: declare plaintext_opted_in in the cipher's traits: "
+                      "`static constexpr tokenvault::cipher::traits traits{.plaintext_opted_in = true};` "
+                      "(a member outside traits is read by nobody)");
         return false;
     } else {
         return true;
@@ -2320,62 +2424,70 @@ namespace tokenvault::detail {
 
 /// Whether L has `lock_store_shared(path, timeout, report)` returning its store guard.
 template <class L>
-concept has_shared_store_lock =
-    requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t, locking::wait_report& r) {
-        { l.lock_store_shared(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
-    };
+concept has_shared_store_lock = requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t,
+                                         locking::wait_report& r) {
+    { l.lock_store_shared(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
+};
 
 /// The locking contract, one requirement at a time: with `Report`, the first one L misses fails to
 /// compile with a message naming it. locking_policy<L> and locking::check<L>() both read this.
 template <class L, bool Report>
 consteval bool locking_requirements() {
     if constexpr (!in_family<L, family::locking>) {
-        static_assert(!Report, "tokenvault: Locking needs `using policy_family = tokenvault::family::locking;` "
-                               "(see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs `using policy_family = tokenvault::family::locking;` "
+                      "(see tokenvault/locking/concept.hpp)");
         return false;
     } else if constexpr (!requires {
                              { L::thread_safe } -> std::convertible_to<bool>;
                              { L::cross_process } -> std::convertible_to<bool>;
                          }) {
-        static_assert(!Report, "tokenvault: Locking needs `static constexpr bool` thread_safe and cross_process "
-                               "(see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs `static constexpr bool` thread_safe and cross_process "
+                      "(see tokenvault/locking/concept.hpp)");
         return false;
     } else if constexpr (!requires {
                              typename L::shared_guard;
                              typename L::exclusive_guard;
                              typename L::store_guard;
                          }) {
-        static_assert(!Report, "tokenvault: Locking needs the guard types shared_guard, exclusive_guard and "
-                               "store_guard (locking::no_guard where there is nothing to hold; see "
-                               "tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs the guard types shared_guard, exclusive_guard and "
+                      "store_guard (locking::no_guard where there is nothing to hold; see "
+                      "tokenvault/locking/concept.hpp)");
         return false;
-    } else if constexpr (!requires(L& l) {
+    } else if constexpr (!requires(L & l) {
                              { l.lock_shared() } -> std::same_as<typename L::shared_guard>;
                              { l.lock_exclusive() } -> std::same_as<typename L::exclusive_guard>;
                          }) {
-        static_assert(!Report, "tokenvault: Locking needs `shared_guard lock_shared()` and "
-                               "`exclusive_guard lock_exclusive()` (see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs `shared_guard lock_shared()` and "
+                      "`exclusive_guard lock_exclusive()` (see tokenvault/locking/concept.hpp)");
         return false;
-    } else if constexpr (!requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t,
+    } else if constexpr (!requires(L & l, const std::filesystem::path& p, std::chrono::milliseconds t,
                                    locking::wait_report& r) {
                              { l.lock_store(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
                          }) {
-        static_assert(!Report, "tokenvault: Locking needs lock_store(path, timeout, wait_report&) returning "
-                               "result<store_guard> (see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs lock_store(path, timeout, wait_report&) returning "
+                      "result<store_guard> (see tokenvault/locking/concept.hpp)");
         return false;
     } else if constexpr (declares_traits<L> && !declares_traits_of<L, locking::traits>) {
-        static_assert(!Report, "tokenvault: a locking policy's optional members go in "
-                               "`static constexpr tokenvault::locking::traits traits{...};` "
-                               "(see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a locking policy's optional members go in "
+                      "`static constexpr tokenvault::locking::traits traits{...};` "
+                      "(see tokenvault/locking/concept.hpp)");
         return false;
     } else if constexpr (locking::traits_of<L>.shared_store_lock && !has_shared_store_lock<L>) {
-        static_assert(!Report, "tokenvault: this locking policy's traits say shared_store_lock, so it needs "
-                               "lock_store_shared(path, timeout, wait_report&) returning result<store_guard>");
+        static_assert(!Report,
+                      "tokenvault: this locking policy's traits say shared_store_lock, so it needs "
+                      "lock_store_shared(path, timeout, wait_report&) returning result<store_guard>");
         return false;
     } else if constexpr (!locking::traits_of<L>.shared_store_lock && has_shared_store_lock<L>) {
-        static_assert(!Report, "tokenvault: this locking policy has lock_store_shared(): declare it, "
-                               "`static constexpr tokenvault::locking::traits traits{.shared_store_lock = true};`, "
-                               "or the store never calls it");
+        static_assert(!Report,
+                      "tokenvault: this locking policy has lock_store_shared(): declare it, "
+                      "`static constexpr tokenvault::locking::traits traits{.shared_store_lock = true};`, "
+                      "or the store never calls it");
         return false;
     } else {
         return true;
@@ -2440,7 +2552,9 @@ namespace tokenvault::detail {
 
 /// Whether M has `persist_failed(ctx, const error&)`.
 template <class M>
-concept has_persist_failed = requires(M& m, archetype_context& c, const error& why) { m.persist_failed(c, why); };
+concept has_persist_failed = requires(M& m, archetype_context& c, const error& why) {
+    m.persist_failed(c, why);
+};
 
 /// Whether M has `forget(ctx, const credential_id&)` returning result<bool>.
 template <class M>
@@ -2454,49 +2568,61 @@ template <class M, bool Report>
 consteval bool migration_requirements() {
     constexpr migration::traits t = migration::traits_of<M>;
     if constexpr (!in_family<M, family::migration>) {
-        static_assert(!Report, "tokenvault: Migration needs `using policy_family = "
-                               "tokenvault::family::migration;` (see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Migration needs `using policy_family = "
+                      "tokenvault::family::migration;` (see tokenvault/migration/concept.hpp)");
         return false;
-    } else if constexpr (!requires { { M::enabled } -> std::convertible_to<bool>; }) {
-        static_assert(!Report, "tokenvault: Migration needs `static constexpr bool enabled` "
-                               "(see tokenvault/migration/concept.hpp)");
+    } else if constexpr (!requires {
+                             { M::enabled } -> std::convertible_to<bool>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Migration needs `static constexpr bool enabled` "
+                      "(see tokenvault/migration/concept.hpp)");
         return false;
     } else if constexpr (!std::constructible_from<M, const store_options&>) {
-        static_assert(!Report, "tokenvault: Migration needs a constructor taking `const store_options&` "
-                               "(see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Migration needs a constructor taking `const store_options&` "
+                      "(see tokenvault/migration/concept.hpp)");
         return false;
-    } else if constexpr (!requires(M& m, archetype_context& c, bundle& b) {
+    } else if constexpr (!requires(M & m, archetype_context & c, bundle & b) {
                              { m.import_into(c, b) } -> std::same_as<result<bool>>;
                          }) {
-        static_assert(!Report, "tokenvault: Migration needs `result<bool> import_into(Context&, bundle&)` "
-                               "(see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Migration needs `result<bool> import_into(Context&, bundle&)` "
+                      "(see tokenvault/migration/concept.hpp)");
         return false;
-    } else if constexpr (!requires(M& m, archetype_context& c) {
+    } else if constexpr (!requires(M & m, archetype_context & c) {
                              { m.after_persist(c) } -> std::same_as<result<void>>;
                          }) {
-        static_assert(!Report, "tokenvault: Migration needs `result<void> after_persist(Context&)`, which "
-                               "deletes legacy data once the new copy is durable (see "
-                               "tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Migration needs `result<void> after_persist(Context&)`, which "
+                      "deletes legacy data once the new copy is durable (see "
+                      "tokenvault/migration/concept.hpp)");
         return false;
     } else if constexpr (declares_traits<M> && !declares_traits_of<M, migration::traits>) {
-        static_assert(!Report, "tokenvault: a migration's optional members go in "
-                               "`static constexpr tokenvault::migration::traits traits{...};` "
-                               "(see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a migration's optional members go in "
+                      "`static constexpr tokenvault::migration::traits traits{...};` "
+                      "(see tokenvault/migration/concept.hpp)");
         return false;
-    } else if constexpr (requires { M::deletes_source; } || requires { M::precedence; }) {
-        static_assert(!Report, "tokenvault: declare deletes_source and precedence in the migration's traits: "
-                               "`static constexpr tokenvault::migration::traits traits{.deletes_source = true};` "
-                               "(a member outside traits is read by nobody)");
+    } else if constexpr (
+        requires { M::deletes_source; } || requires { M::precedence; }) {
+        static_assert(!Report,
+                      "tokenvault: declare deletes_source and precedence in the migration's traits: "
+                      "`static constexpr tokenvault::migration::traits traits{.deletes_source = true};` "
+                      "(a member outside traits is read by nobody)");
         return false;
     } else if constexpr (t.persist_failed_hook != has_persist_failed<M>) {
-        static_assert(!Report, "tokenvault: a migration has `void persist_failed(Context&, const error&)` "
-                               "exactly when its traits say persist_failed_hook = true (the store calls it only "
-                               "then; see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a migration has `void persist_failed(Context&, const error&)` "
+                      "exactly when its traits say persist_failed_hook = true (the store calls it only "
+                      "then; see tokenvault/migration/concept.hpp)");
         return false;
     } else if constexpr (t.forget_hook != has_forget<M>) {
-        static_assert(!Report, "tokenvault: a migration has `result<bool> forget(Context&, const credential_id&)` "
-                               "exactly when its traits say forget_hook = true (logout calls it only then; see "
-                               "tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a migration has `result<bool> forget(Context&, const credential_id&)` "
+                      "exactly when its traits say forget_hook = true (logout calls it only then; see "
+                      "tokenvault/migration/concept.hpp)");
         return false;
     } else {
         return true;
@@ -2595,13 +2721,13 @@ namespace detail {
 /// compile with a message naming it. token_provider<P> and check_provider<P>() both read this.
 template <class P, bool Report>
 consteval bool provider_requirements() {
-    if constexpr (!requires(P& p, const token& t) { p.refresh(t); }) {
+    if constexpr (!requires(P & p, const token& t) { p.refresh(t); }) {
         static_assert(!Report,
                       "tokenvault: the provider needs `tokenvault::refresh_result refresh(const "
                       "tokenvault::token&)`, called with the stored token when it has expired (see "
                       "tokenvault/provider/concept.hpp)");
         return false;
-    } else if constexpr (!requires(P& p, const token& t) {
+    } else if constexpr (!requires(P & p, const token& t) {
                              { p.refresh(t) } -> std::same_as<refresh_result>;
                          }) {
         static_assert(!Report,
@@ -2609,29 +2735,33 @@ consteval bool provider_requirements() {
                       "(refresh_result::refreshed(token), ::rejected() for invalid_grant, ::failed(error) "
                       "otherwise); read_token_response() builds one from a token endpoint response");
         return false;
-    } else if constexpr (!requires(P& p) { p.authorize(); }) {
-        static_assert(!Report,
-                      "tokenvault: the provider needs `tokenvault::result<tokenvault::token> authorize()`, the "
-                      "full login; a provider that cannot log in returns errc::not_logged_in from it");
+    } else if constexpr (!requires(P & p) { p.authorize(); }) {
+        static_assert(
+            !Report,
+            "tokenvault: the provider needs `tokenvault::result<tokenvault::token> authorize()`, the "
+            "full login; a provider that cannot log in returns errc::not_logged_in from it");
         return false;
-    } else if constexpr (!requires(P& p) {
+    } else if constexpr (!requires(P & p) {
                              { p.authorize() } -> std::same_as<result<token>>;
                          }) {
-        static_assert(!Report,
-                      "tokenvault: the provider's authorize() must return tokenvault::result<tokenvault::token>");
+        static_assert(
+            !Report,
+            "tokenvault: the provider's authorize() must return tokenvault::result<tokenvault::token>");
         return false;
     } else if constexpr (declares_traits<P> && !declares_traits_of<P, provider_traits>) {
-        static_assert(!Report, "tokenvault: a provider's optional members go in "
-                               "`static constexpr tokenvault::provider_traits traits{...};` "
-                               "(see tokenvault/provider/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a provider's optional members go in "
+                      "`static constexpr tokenvault::provider_traits traits{...};` "
+                      "(see tokenvault/provider/concept.hpp)");
         return false;
-    } else if constexpr (provider_traits_of<P>.revokes != requires(P& p, const token& t) {
+    } else if constexpr (provider_traits_of<P>.revokes != requires(P & p, const token& t) {
                              { p.revoke(t) } -> std::same_as<result<void>>;
                          }) {
-        static_assert(!Report, "tokenvault: a provider has `tokenvault::result<void> revoke(const "
-                               "tokenvault::token&)` exactly when its traits say revokes = true: declare "
-                               "`static constexpr tokenvault::provider_traits traits{.revokes = true};` "
-                               "(see tokenvault/provider/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a provider has `tokenvault::result<void> revoke(const "
+                      "tokenvault::token&)` exactly when its traits say revokes = true: declare "
+                      "`static constexpr tokenvault::provider_traits traits{.revokes = true};` "
+                      "(see tokenvault/provider/concept.hpp)");
         return false;
     } else {
         return true;
@@ -2646,7 +2776,8 @@ concept token_provider = detail::provider_requirements<P, false>();
 
 /// A provider that can also revoke a logged-out token at the server (traits revokes).
 template <class P>
-concept token_revoker = token_provider<P> && provider_traits_of<P>.revokes;
+concept token_revoker = token_provider<P> && provider_traits_of<P>
+.revokes;
 
 /// Fails to compile, naming the first piece P misses, unless P models token_provider. Returns true, so
 /// that `static_assert(check_provider<P>())` gives that one message and no second error.
@@ -2664,8 +2795,8 @@ consteval bool check_provider() {
 //
 // One keyring read per instance, then the store's cache; a stamp file beside the lock changes on every
 // write, so reads see other processes' writes with one lstat, and every write reloads the item first
-// (traits reload_before_write). A bundle over K::max_item_size (Windows: 2560 bytes) is refused before writing;
-// an item that does not parse is refused, never overwritten. Assumes load/save under the store lock.
+// (traits reload_before_write). A bundle over K::max_item_size (Windows: 2560 bytes) is refused before
+// writing; an item that does not parse is refused, never overwritten. Assumes load/save under the store lock.
 
 #include <sodium.h>
 
@@ -3028,7 +3159,8 @@ public:
         if (converted.ec == std::errc::result_out_of_range) {
             // Beyond double's range. Overflow is refused (as nlohmann::json does); underflow reads as zero.
             const std::string_view written(first, static_cast<std::size_t>(last - first));
-            const bool underflow = written.find("e-") != std::string_view::npos || written.find("E-") != std::string_view::npos;
+            const bool underflow =
+                written.find("e-") != std::string_view::npos || written.find("E-") != std::string_view::npos;
             if (!underflow) return fail(start);
             out.floating_value = *first == '-' ? -0.0 : 0.0;
         } else if (converted.ec != std::errc{}) {
@@ -3415,7 +3547,8 @@ public:
         char buf[40];
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf - 2, value);
         if (ec != std::errc{}) return false;
-        if (std::string_view(buf, static_cast<std::size_t>(end - buf)).find_first_of(".e") == std::string_view::npos) {
+        if (std::string_view(buf, static_cast<std::size_t>(end - buf)).find_first_of(".e") ==
+            std::string_view::npos) {
             *end++ = '.';
             *end++ = '0';
         }
@@ -3478,7 +3611,8 @@ inline constexpr std::size_t max_member_depth = max_json_depth - 1;
 /// The error for text that is not JSON (or nests too deep) at the cursor's position; `what` names the input.
 template <class = void>
 [[nodiscard]] inline error json_read_error(const json_cursor& in, std::string_view what) {
-    if (in.too_deep()) return error{errc::too_large, std::string(what) + ": JSON nested deeper than 64 levels"};
+    if (in.too_deep())
+        return error{errc::too_large, std::string(what) + ": JSON nested deeper than 64 levels"};
     return error{errc::malformed_json,
                  std::string(what) + ": not valid JSON at byte " + std::to_string(in.offset())};
 }
@@ -3494,13 +3628,14 @@ template <class = void>
 /// Starts reading a whole document that must be one object (`kind::object`) or array: consumes its
 /// opening bracket. Errors: not JSON, nested deeper than 64 levels, or another kind of value (wrong_type).
 template <class = void>
-[[nodiscard]] inline result<void> begin_document(json_cursor& in, json_cursor::kind expected, std::string_view what) {
+[[nodiscard]] inline result<void> begin_document(json_cursor& in, json_cursor::kind expected,
+                                                 std::string_view what) {
     if (in.peek() != expected) {
         std::string_view ignored;
         if (!in.skip(ignored, max_json_depth) || !in.finish()) return json_read_error(in, what);
-        return error{errc::wrong_type, std::string(what) + (expected == json_cursor::kind::object
-                                                                ? ": not a JSON object"
-                                                                : ": not a JSON array")};
+        return error{errc::wrong_type,
+                     std::string(what) + (expected == json_cursor::kind::object ? ": not a JSON object"
+                                                                                : ": not a JSON array")};
     }
     if (!(expected == json_cursor::kind::object ? in.begin_object() : in.begin_array()))
         return json_read_error(in, what);
@@ -4222,7 +4357,8 @@ struct bundle_text {
 /// rule: nothing is written that a reader would refuse).
 template <class = void>
 [[nodiscard]] inline result<void> check_entry_storable(const std::string& hash, const entry& e) {
-    if (e.id.hash() != hash) return error{errc::invalid_argument, "bundle: an entry is filed under another id's hash"};
+    if (e.id.hash() != hash)
+        return error{errc::invalid_argument, "bundle: an entry is filed under another id's hash"};
     if (e.generation == 0 || e.generation >= generation_limit)
         return error{errc::value_out_of_range, "bundle: an entry's generation is outside 1 to 2^63-1"};
     if (!storable_time(e.updated_at))
@@ -4235,11 +4371,13 @@ template <class = void>
 /// entries are written back verbatim, unless a readable entry has taken their key. Refuses what the
 /// bundle reader would refuse: a last_generation of 2^63 or more, an entry it could not read back.
 template <class = void>
-[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
+[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b,
+                                                           const bundle_text* previous = nullptr) {
     if (b.last_generation >= generation_limit)
-        return error{errc::value_out_of_range,
-                     "bundle: generations are exhausted (2^63 writes): nothing was written; move the store file "
-                     "aside and log in again"};
+        return error{
+            errc::value_out_of_range,
+            "bundle: generations are exhausted (2^63 writes): nothing was written; move the store file "
+            "aside and log in again"};
     constexpr std::size_t typical_entry = 1024;
     json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
     bundle_text out;
@@ -4251,8 +4389,8 @@ template <class = void>
     ok = ok && w.key("last_generation");
     w.number(b.last_generation);
     ok = ok && write_members(w, b.extra, [](std::string_view k) {
-        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
-    });
+             return k == "format" || k == "version" || k == "last_generation" || k == "entries";
+         });
     ok = ok && w.key("entries");
     w.open_object();
     for (const auto& [hash, e] : b.entries) {
@@ -4271,11 +4409,13 @@ template <class = void>
             ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
             ok = ok && w.key("token") && write_token(w, e.token);
             ok = ok && write_members(w, e.extra, [](std::string_view k) {
-                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
-            });
+                     return k == "resource" || k == "account" || k == "generation" || k == "updated_at" ||
+                            k == "token";
+                 });
             w.close_object();
         }
-        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
+        out.entries.emplace(hash,
+                            bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
     }
     for (const auto& [key, kept] : b.unreadable) {
         if (!ok) break;
@@ -6375,10 +6515,11 @@ struct keyring_bundle_status {
 template <class K>
 class keyring_bundle {
     static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
-    static_assert(!keyring::traits_of<K>.add_only,
-                  "tokenvault: backend::keyring_bundle<K> rewrites one keyring item on every save, and K never "
-                  "rewrites an item (traits add_only, e.g. keyring::macos_keychain): use "
-                  "backend::sealed_file<K>, which keeps only the data key in K");
+    static_assert(
+        !keyring::traits_of<K>.add_only,
+        "tokenvault: backend::keyring_bundle<K> rewrites one keyring item on every save, and K never "
+        "rewrites an item (traits add_only, e.g. keyring::macos_keychain): use "
+        "backend::sealed_file<K>, which keeps only the data key in K");
 
 public:
     using policy_family = family::backend;
@@ -6653,9 +6794,9 @@ static_assert(check<memory>());
 namespace tokenvault::detail {
 
 /// libsodium's combined-mode AEAD signature (crypto_aead_*_encrypt).
-using sodium_encrypt_fn = int (*)(unsigned char*, unsigned long long*, const unsigned char*, unsigned long long,
-                                  const unsigned char*, unsigned long long, const unsigned char*,
-                                  const unsigned char*, const unsigned char*);
+using sodium_encrypt_fn = int (*)(unsigned char*, unsigned long long*, const unsigned char*,
+                                  unsigned long long, const unsigned char*, unsigned long long,
+                                  const unsigned char*, const unsigned char*, const unsigned char*);
 /// libsodium's combined-mode AEAD signature (crypto_aead_*_decrypt).
 using sodium_decrypt_fn = int (*)(unsigned char*, unsigned long long*, unsigned char*, const unsigned char*,
                                   unsigned long long, const unsigned char*, unsigned long long,
@@ -6666,30 +6807,30 @@ template <class Cipher, sodium_encrypt_fn Encrypt, sodium_decrypt_fn Decrypt>
 struct sodium_aead {
     /// Seals `plaintext` into `out` (plaintext.size() + tag_size bytes).
     [[nodiscard]] static result<void> seal(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> plaintext,
-                                           std::span<std::byte> out) {
+                                           std::span<const std::byte> ad,
+                                           std::span<const std::byte> plaintext, std::span<std::byte> out) {
         TOKENVAULT_TRY(Cipher::available());
         if (key.size() != Cipher::key_size || nonce.size() != Cipher::nonce_size ||
             out.size() != plaintext.size() + Cipher::tag_size)
             return error{errc::invalid_argument, where() + ": wrong key, nonce or output size"};
         unsigned long long written = 0;
-        if (Encrypt(bytes(out.data()), &written, bytes(plaintext.data()), plaintext.size(), bytes(ad.data()), ad.size(),
-                    nullptr, bytes(nonce.data()), bytes(key.data())) != 0)
+        if (Encrypt(bytes(out.data()), &written, bytes(plaintext.data()), plaintext.size(), bytes(ad.data()),
+                    ad.size(), nullptr, bytes(nonce.data()), bytes(key.data())) != 0)
             return error{errc::crypto_failure, where() + ": seal"};
         return {};
     }
 
     /// Opens `ciphertext` into `out` (ciphertext.size() - tag_size bytes); errc::corrupt_file if forged.
     [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
-                                           std::span<std::byte> out) {
+                                           std::span<const std::byte> ad,
+                                           std::span<const std::byte> ciphertext, std::span<std::byte> out) {
         TOKENVAULT_TRY(Cipher::available());
-        if (key.size() != Cipher::key_size || nonce.size() != Cipher::nonce_size || ciphertext.size() < Cipher::tag_size ||
-            out.size() != ciphertext.size() - Cipher::tag_size)
+        if (key.size() != Cipher::key_size || nonce.size() != Cipher::nonce_size ||
+            ciphertext.size() < Cipher::tag_size || out.size() != ciphertext.size() - Cipher::tag_size)
             return error{errc::invalid_argument, where() + ": wrong key, nonce or output size"};
         unsigned long long written = 0;
-        if (Decrypt(bytes(out.data()), &written, nullptr, bytes(ciphertext.data()), ciphertext.size(), bytes(ad.data()),
-                    ad.size(), bytes(nonce.data()), bytes(key.data())) != 0)
+        if (Decrypt(bytes(out.data()), &written, nullptr, bytes(ciphertext.data()), ciphertext.size(),
+                    bytes(ad.data()), ad.size(), bytes(nonce.data()), bytes(key.data())) != 0)
             return error{errc::corrupt_file, where() + ": authentication failed"};
         return {};
     }
@@ -6697,7 +6838,9 @@ struct sodium_aead {
 private:
     static std::string where() { return "cipher::" + std::string(Cipher::name); }
     static unsigned char* bytes(std::byte* p) noexcept { return reinterpret_cast<unsigned char*>(p); }
-    static const unsigned char* bytes(const std::byte* p) noexcept { return reinterpret_cast<const unsigned char*>(p); }
+    static const unsigned char* bytes(const std::byte* p) noexcept {
+        return reinterpret_cast<const unsigned char*>(p);
+    }
 };
 
 }  // namespace tokenvault::detail
@@ -6706,8 +6849,8 @@ private:
 namespace tokenvault::cipher {
 
 /// AES-256-GCM: fast where the CPU has AES instructions; checked at run time.
-struct aes256gcm : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt,
-                                       &crypto_aead_aes256gcm_decrypt> {
+struct aes256gcm
+    : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt, &crypto_aead_aes256gcm_decrypt> {
     using policy_family = family::cipher;
     static constexpr std::uint8_t id = 2;
     static constexpr std::string_view name = "aes256gcm";
@@ -6760,13 +6903,14 @@ struct none {
     [[nodiscard]] static result<void> seal(std::span<const std::byte>, std::span<const std::byte>,
                                            std::span<const std::byte>, std::span<const std::byte> plaintext,
                                            std::span<std::byte> out) {
-        if (out.size() != plaintext.size()) return error{errc::invalid_argument, "cipher::none: wrong output size"};
+        if (out.size() != plaintext.size())
+            return error{errc::invalid_argument, "cipher::none: wrong output size"};
         if (!plaintext.empty()) std::memcpy(out.data(), plaintext.data(), plaintext.size());
         return {};
     }
     [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
-                                           std::span<std::byte> out) {
+                                           std::span<const std::byte> ad,
+                                           std::span<const std::byte> ciphertext, std::span<std::byte> out) {
         return seal(key, nonce, ad, ciphertext, out);
     }
 };
@@ -7100,7 +7244,8 @@ public:
         // Entries unchanged since the last load or save are copied as text, not serialized again.
         auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_);
         if (!plaintext) return plaintext.error();
-        const auto plain_bytes = std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
+        const auto plain_bytes =
+            std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
         auto header = encode_sealed_header(cipher::id, key_id_, keyring_->tier_name(), counter);
         if (!header) return header.error();
         const std::size_t header_size = header->size();
@@ -7192,12 +7337,12 @@ private:
         if (header.cipher_id != Cipher::id) {
             const auto sealed_with = tokenvault::cipher::name_of_id(header.cipher_id);
             const std::string what = file_.string() + ": sealed with " +
-                                     tokenvault::cipher::describe_id(header.cipher_id) + ", but this store uses " +
-                                     tokenvault::cipher::describe_id(Cipher::id);
+                                     tokenvault::cipher::describe_id(header.cipher_id) +
+                                     ", but this store uses " + tokenvault::cipher::describe_id(Cipher::id);
             if (!sealed_with)
                 return error{errc::unsupported_format_version, what + "; the file was left unchanged"};
-            return error{errc::invalid_argument,
-                         what + ": configure the store with " + *sealed_with + " to read it; the file was left unchanged"};
+            return error{errc::invalid_argument, what + ": configure the store with " + *sealed_with +
+                                                     " to read it; the file was left unchanged"};
         }
         if (bytes.size() < header.size + Cipher::nonce_size + Cipher::tag_size)
             return quarantine(ctx, file.identity, "truncated after the header");
@@ -7481,7 +7626,7 @@ private:
     std::optional<std::pair<sealed_key_id, error>> unmatched_;  // a file key id the keyring could not match
     bool rotation_failed_ = false;
     tokenvault::detail::bundle_text last_text_;  // the plaintext of the last load or save (see json.hpp)
-    secure_buffer key_;  // the keyring's current data key: seals
+    secure_buffer key_;                          // the keyring's current data key: seals
     sealed_key_id key_id_{};
     bool have_key_ = false;
     secure_buffer previous_key_;  // the key before a rotation: opens only
@@ -7535,7 +7680,8 @@ public:
         if (!fn_) return;
         try {
             fn_(events::any{event});
-        } catch (...) {  // NOLINT(bugprone-empty-catch): a diagnostics sink must never break a token operation
+        } catch (
+            ...) {  // NOLINT(bugprone-empty-catch): a diagnostics sink must never break a token operation
         }
     }
 
@@ -7578,9 +7724,7 @@ public:
         std::uint64_t unreadable_entries = 0;  ///< entries found unreadable, counted on every load
     };
 
-    void on(const events::keyring_read& e) noexcept {
-        bump(e.failure ? keyring_failures_ : keyring_reads_);
-    }
+    void on(const events::keyring_read& e) noexcept { bump(e.failure ? keyring_failures_ : keyring_reads_); }
     void on(const events::keyring_write& e) noexcept {
         bump(e.failure ? keyring_failures_ : keyring_writes_);
     }
@@ -7610,11 +7754,26 @@ public:
     /// The counts so far.
     [[nodiscard]] snapshot read() const noexcept {
         const auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-        return snapshot{r(keyring_reads_),   r(keyring_writes_), r(keyring_failures_), r(file_reads_),
-                        r(file_writes_),     r(file_failures_),  r(lock_waits_),       r(lock_contentions_),
-                        r(lock_timeouts_),   r(quarantines_),    r(reloads_),          r(operations_),
-                        r(operation_failures_), r(refreshes_),   r(refreshes_adopted_), r(migrations_),
-                        r(drifts_),          r(resolutions_),    r(logins_),           r(rollbacks_),
+        return snapshot{r(keyring_reads_),
+                        r(keyring_writes_),
+                        r(keyring_failures_),
+                        r(file_reads_),
+                        r(file_writes_),
+                        r(file_failures_),
+                        r(lock_waits_),
+                        r(lock_contentions_),
+                        r(lock_timeouts_),
+                        r(quarantines_),
+                        r(reloads_),
+                        r(operations_),
+                        r(operation_failures_),
+                        r(refreshes_),
+                        r(refreshes_adopted_),
+                        r(migrations_),
+                        r(drifts_),
+                        r(resolutions_),
+                        r(logins_),
+                        r(rollbacks_),
                         r(unreadable_entries_)};
     }
 
@@ -7833,8 +7992,8 @@ template <class Json = json>
     auto current = name_field(item, "current");
     auto reason = name_field(item, "reason");
     if (!at || !previous || !current || !reason) return std::nullopt;
-    return drift_record{*at, credential->template get<std::string>(), std::move(*previous), std::move(*current),
-                        std::move(*reason)};
+    return drift_record{*at, credential->template get<std::string>(), std::move(*previous),
+                        std::move(*current), std::move(*reason)};
 }
 
 /// Drops records beyond the limits: logged-out records first, oldest first; then the oldest history.
@@ -8083,8 +8242,8 @@ private:
 
     void operation(const events::store_operation& e) {
         const std::string_view op = e.operation;
-        const bool write_call = op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" ||
-                                op == "erase_if";
+        const bool write_call =
+            op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" || op == "erase_if";
         if (!write_call || !detail_resolution_log::is_hash(e.credential)) return;
         const bool erases = e.erased || op == "erase" || op == "erase_if";  // an update may reset the token
         const bool writes = !erases;
@@ -8449,7 +8608,8 @@ private:
     /// The header (magic, version, key id) followed by the service, a NUL and the account.
     [[nodiscard]] std::vector<unsigned char> associated_data(std::string_view account) const {
         // Sized once and filled with memcpy: GCC 12 at -O3 misreads a chain of insert()s as an overflow.
-        std::vector<unsigned char> ad(magic.size() + 1 + key_id_.size() + service_.size() + 1 + account.size());
+        std::vector<unsigned char> ad(magic.size() + 1 + key_id_.size() + service_.size() + 1 +
+                                      account.size());
         unsigned char* out = ad.data();
         std::memcpy(out, magic.data(), magic.size());
         out += magic.size();
@@ -8479,44 +8639,6 @@ static_assert(check<file>());
 
 }  // namespace tokenvault::keyring
 // end file tokenvault/keyring/file.hpp
-// begin file tokenvault/keyring/foreign.hpp
-// tokenvault/keyring/foreign.hpp: reading items that other programs keep in the OS keyring (read only).
-//
-// Importers read the logins other clients keep in the OS keyring (Codex's MCP credentials, Claude Code's
-// keychain item). Those items follow the (service, account) naming shared by the native keyring libraries
-// (the Rust keyring crate, go-keyring, keytar), which each keyring maps to its own store:
-//   - Secret Service: the attributes "service" and "username", in any collection; the secret is the raw
-//     bytes (no encoding of tokenvault's own);
-//   - macOS keychain: a generic password with that service and account;
-//   - Windows Credential Manager: a generic credential whose target is "<account>.<service>".
-// A keyring K that can do this models `foreign_item_reader<K>`: `read_foreign(service, account)` (the
-// item's bytes, nullopt when absent) and `list_foreign(service)` (the accounts of that service, sorted).
-// Both only read: they never create, change, unlock or delete an item, and never prompt (a locked item
-// is errc::keyring_locked). Each call is bounded by the keyring's timeout, like every keyring call.
-
-#include <concepts>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
-
-
-namespace tokenvault::keyring {
-
-/// The Secret Service attribute that holds a foreign item's service.
-inline constexpr std::string_view foreign_service_attribute = "service";
-/// The Secret Service attribute that holds a foreign item's account (the Rust keyring crate's name).
-inline constexpr std::string_view foreign_account_attribute = "username";
-
-/// A keyring that can read (never write) other programs' items; see the top of tokenvault/keyring/foreign.hpp.
-template <class K>
-concept foreign_item_reader = requires(K& k, std::string_view service, std::string_view account) {
-    { k.read_foreign(service, account) } -> std::same_as<result<std::optional<detail::secure_buffer>>>;
-    { k.list_foreign(service) } -> std::same_as<result<std::vector<std::string>>>;
-};
-
-}  // namespace tokenvault::keyring
-// end file tokenvault/keyring/foreign.hpp
 // begin file tokenvault/keyring/first_available.hpp
 // tokenvault/keyring/first_available.hpp: keyring::first_available<K...>, a fallback chain of keyrings.
 //
@@ -8590,9 +8712,7 @@ public:
     }
 
     /// Whether an error of open() ends an enclosing chain: when it ended this one.
-    [[nodiscard]] static bool ends_chain(const error& e)
-        requires(traits_of<K>.ends_chain || ...)
-    {
+    [[nodiscard]] static bool ends_chain(const error& e) requires(traits_of<K>.ends_chain || ...) {
         return (keyring::ends_chain<K>(e) || ...);
     }
 
@@ -8633,9 +8753,8 @@ public:
     }
 
     /// Lists accounts in the chosen keyring (only when every K can).
-    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix)
-        requires(traits_of<K>.lists_accounts && ...)
-    {
+    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix) requires(
+        traits_of<K>.lists_accounts&&...) {
         return std::visit([&](auto& k) { return k.list_accounts(prefix); }, chosen_);
     }
 
@@ -8714,6 +8833,45 @@ private:
 
 }  // namespace tokenvault::keyring
 // end file tokenvault/keyring/first_available.hpp
+// begin file tokenvault/keyring/foreign.hpp
+// tokenvault/keyring/foreign.hpp: reading items that other programs keep in the OS keyring (read only).
+//
+// Importers read the logins other clients keep in the OS keyring (Codex's MCP credentials, Claude Code's
+// keychain item). Those items follow the (service, account) naming shared by the native keyring libraries
+// (the Rust keyring crate, go-keyring, keytar), which each keyring maps to its own store:
+//   - Secret Service: the attributes "service" and "username", in any collection; the secret is the raw
+//     bytes (no encoding of tokenvault's own);
+//   - macOS keychain: a generic password with that service and account;
+//   - Windows Credential Manager: a generic credential whose target is "<account>.<service>".
+// A keyring K that can do this models `foreign_item_reader<K>`: `read_foreign(service, account)` (the
+// item's bytes, nullopt when absent) and `list_foreign(service)` (the accounts of that service, sorted).
+// Both only read: they never create, change, unlock or delete an item, and never prompt (a locked item
+// is errc::keyring_locked). Each call is bounded by the keyring's timeout, like every keyring call.
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace tokenvault::keyring {
+
+/// The Secret Service attribute that holds a foreign item's service.
+inline constexpr std::string_view foreign_service_attribute = "service";
+/// The Secret Service attribute that holds a foreign item's account (the Rust keyring crate's name).
+inline constexpr std::string_view foreign_account_attribute = "username";
+
+/// A keyring that can read (never write) other programs' items; see the top of
+/// tokenvault/keyring/foreign.hpp.
+template <class K>
+concept foreign_item_reader = requires(K& k, std::string_view service, std::string_view account) {
+    { k.read_foreign(service, account) } -> std::same_as<result<std::optional<detail::secure_buffer>>>;
+    { k.list_foreign(service) } -> std::same_as<result<std::vector<std::string>>>;
+};
+
+}  // namespace tokenvault::keyring
+// end file tokenvault/keyring/foreign.hpp
 // begin file tokenvault/keyring/memory.hpp
 // tokenvault/keyring/memory.hpp: keyring::memory, a process-local keyring.
 //
@@ -8879,7 +9037,7 @@ namespace tokenvault {
 
 /// The roles of companion entries.
 namespace companion_role {
-inline constexpr std::string_view oauth_client = "oauth-client";      ///< the OAuth client of a login
+inline constexpr std::string_view oauth_client = "oauth-client";        ///< the OAuth client of a login
 inline constexpr std::string_view refresh_failure = "refresh-failure";  ///< a refresh that just failed
 }  // namespace companion_role
 
@@ -9235,15 +9393,18 @@ template <class = void>
             error{errc::provider_invalid_response, "token response: larger than 256 KiB"});
     // First the shape and the OAuth error code, if any; the token itself is read only from a success.
     auto error_code = detail::response_error_code(body);
-    if (!error_code) return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
+    if (!error_code)
+        return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
     if (*error_code || http_status < 200 || http_status > 299) {
         const std::string name = error_code->value_or(std::string{});
         if (name == "invalid_grant") return refresh_result::rejected();
         if (name == "temporarily_unavailable" || name == "server_error")
-            return refresh_result::failed(error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
+            return refresh_result::failed(
+                error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
         if (detail::is_oauth_error_code(name))
             return refresh_result::failed(
-                error{errc::provider_rejected, "token endpoint error '" + name + "' (the stored credential was kept)"});
+                error{errc::provider_rejected,
+                      "token endpoint error '" + name + "' (the stored credential was kept)"});
         return refresh_result::failed(error{
             errc::provider_invalid_response,
             "token endpoint answered HTTP " + std::to_string(http_status) + " without an OAuth error code"});
@@ -9283,7 +9444,7 @@ namespace detail {
 /// with one message. lifecycle_store<S> reads this silently.
 template <class S, bool Report>
 consteval bool lifecycle_store_requirements() {
-    if constexpr (!requires(S& s, const credential_id& id, const token& t, std::uint64_t generation) {
+    if constexpr (!requires(S & s, const credential_id& id, const token& t, std::uint64_t generation) {
                       typename S::locking_type;
                       typename S::migration_type;
                       typename S::context_type;
@@ -9297,9 +9458,10 @@ consteval bool lifecycle_store_requirements() {
                       { s.options() } -> std::convertible_to<const store_options&>;
                       s.diagnostics();
                   }) {
-        static_assert(!Report, "tokenvault: credential_manager<Store> needs a tokenvault::token_store (get, "
-                               "get_entry, put, erase, compare_and_swap, erase_if, reload, options, "
-                               "diagnostics; see tokenvault/store.hpp)");
+        static_assert(!Report,
+                      "tokenvault: credential_manager<Store> needs a tokenvault::token_store (get, "
+                      "get_entry, put, erase, compare_and_swap, erase_if, reload, options, "
+                      "diagnostics; see tokenvault/store.hpp)");
         return false;
     } else {
         return true;
@@ -9319,7 +9481,8 @@ concept lifecycle_store = detail::lifecycle_store_requirements<S, false>();
 /// first load.
 template <class Store>
 class credential_manager {
-    static_assert(detail::lifecycle_store_requirements<Store, true>() || true);  // one message, no second error
+    static_assert(detail::lifecycle_store_requirements<Store, true>() ||
+                  true);  // one message, no second error
 
 public:
     using store_type = Store;
@@ -9336,7 +9499,9 @@ public:
     template <class Provider>
     [[nodiscard]] result<token> get_access_token(const credential_id& id, Provider&& provider) {
         [[maybe_unused]] constexpr bool provider_ok = check_provider<std::remove_cvref_t<Provider>>();
-        if constexpr (requires { store_->with_token(id, [](const token*) { return result<token>{error{}}; }); }) {
+        if constexpr (requires {
+                          store_->with_token(id, [](const token*) { return result<token>{error{}}; });
+                      }) {
             // The fast path copies the cached token once, straight into the returned result.
             bool present = false, stale = false;
             result<token> out = store_call([&] {
@@ -9638,8 +9803,10 @@ private:
         auto issued = call_authorize(provider);
         if (!issued) {
             if (!after_revocation) return issued.error();
-            error revoked{errc::grant_revoked, "the token endpoint refused the refresh token (invalid_grant), and "
-                                               "logging in again failed: " + issued.error().message()};
+            error revoked{errc::grant_revoked,
+                          "the token endpoint refused the refresh token (invalid_grant), and "
+                          "logging in again failed: " +
+                              issued.error().message()};
             remember_failure(id, revoked, true, 0);
             return revoked;
         }
@@ -9695,12 +9862,14 @@ private:
         token note;
         note.access_token = secret_string{"refresh-failure"};
         note.token_type = std::string(failure_type);
-        note.expires_at = clock::now() + std::chrono::duration_cast<clock::duration>(options_.refresh_failure_ttl);
+        note.expires_at =
+            clock::now() + std::chrono::duration_cast<clock::duration>(options_.refresh_failure_ttl);
         const bool ours = &why.code.category() == &error_category();
-        note.extra = nlohmann::json{{"outcome", revoked ? "revoked" : "failed"},
-                                    {"generation", generation},
-                                    {"code", ours ? why.code.value() : static_cast<int>(errc::provider_unavailable)},
-                                    {"context", why.context.substr(0, 1024)}};
+        note.extra =
+            nlohmann::json{{"outcome", revoked ? "revoked" : "failed"},
+                           {"generation", generation},
+                           {"code", ours ? why.code.value() : static_cast<int>(errc::provider_unavailable)},
+                           {"context", why.context.substr(0, 1024)}};
         if (!ours) note.extra["context"] = why.message().substr(0, 1024);
         (void)store_call([&] { return store_->put(*note_id, note); });
     }
@@ -9713,19 +9882,24 @@ private:
         auto note = store_call([&] { return store_->get(*note_id); });
         if (!note || !*note) return std::nullopt;
         const token& t = **note;
-        if (t.token_type != failure_type || !t.expires_at || *t.expires_at <= clock::now() || !t.extra.is_object())
+        if (t.token_type != failure_type || !t.expires_at || *t.expires_at <= clock::now() ||
+            !t.extra.is_object())
             return std::nullopt;
         const auto outcome = t.extra.value("outcome", std::string{});
         const auto generation = t.extra.value("generation", std::uint64_t{0});
-        const bool applies = outcome == "revoked" ? !current.has_value()
-                                                  : outcome == "failed" && current && current->generation == generation;
+        const bool applies = outcome == "revoked"
+                                 ? !current.has_value()
+                                 : outcome == "failed" && current && current->generation == generation;
         if (!applies) return std::nullopt;
         const int code = t.extra.value("code", static_cast<int>(errc::provider_unavailable));
         const bool known = code > 0;
-        const auto left = std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - clock::now()).count() + 1;
+        const auto left =
+            std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - clock::now()).count() + 1;
         return error{known ? static_cast<errc>(code) : errc::provider_unavailable,
-                     t.extra.value("context", std::string{}) + " (remembered from a refresh that failed moments "
-                     "ago; the next attempt is in " + std::to_string(left) + " s)"};
+                     t.extra.value("context", std::string{}) +
+                         " (remembered from a refresh that failed moments "
+                         "ago; the next attempt is in " +
+                         std::to_string(left) + " s)"};
     }
 
     // Removes a failure record after a success (a cache read when there is none).
@@ -9810,7 +9984,7 @@ template <class Store>
 /// store location and set of lifecycle options.
 template <class Store>
 [[nodiscard]] credential_manager<Store>& shared_manager(const store_options& options,
-                                                       const lifecycle_options& lifecycle) {
+                                                        const lifecycle_options& lifecycle) {
     const std::string key = detail::store_location_key(options) + '\n' +
                             std::to_string(lifecycle.expiry_skew.count()) + '/' +
                             std::to_string(lifecycle.lock_timeout.count()) + '/' +
@@ -10166,8 +10340,8 @@ template <class = void>
 /// RFC 3339 "expires_at" in the year 0000 or 0001 (Go's zero time) means "unknown"; "auth_server" is
 /// the issuer when there is none; "expires_in" counts only from a known `issued_at`.
 template <class = void>
-[[nodiscard]] inline result<token> read_legacy_token(json_cursor& in,
-                                                     std::optional<clock::time_point> issued_at = std::nullopt) {
+[[nodiscard]] inline result<token> read_legacy_token(
+    json_cursor& in, std::optional<clock::time_point> issued_at = std::nullopt) {
     using kind = json_cursor::kind;
     bool expiry_given = false;
     std::optional<double> expires_in;
@@ -10185,16 +10359,19 @@ template <class = void>
             }
             time_text_problem problem = time_text_problem::none;
             t.expires_at = parse_rfc3339(text, &problem);
-            if (!t.expires_at) return time_field_error("expires_at", problem == time_text_problem::out_of_range);
+            if (!t.expires_at)
+                return time_field_error("expires_at", problem == time_text_problem::out_of_range);
             return true;
         }
         if (key == "expires_in") {
             expires_in.reset();
             if (!issued_at) {  // nothing to count from: ignored, whatever it holds
                 std::string_view ignored;
-                return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+                return c.skip(ignored, max_member_depth) ? result<bool>{true}
+                                                         : json_read_error(c, "legacy token");
             }
-            if (c.peek() == kind::null) return c.null() ? result<bool>{true} : json_read_error(c, "legacy token");
+            if (c.peek() == kind::null)
+                return c.null() ? result<bool>{true} : json_read_error(c, "legacy token");
             if (c.peek() != kind::number) {
                 if (c.peek() == kind::invalid) return not_json(c, "legacy token");
                 return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
@@ -10213,7 +10390,8 @@ template <class = void>
                 return true;
             }
             std::string_view ignored;
-            return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+            return c.skip(ignored, max_member_depth) ? result<bool>{true}
+                                                     : json_read_error(c, "legacy token");
         }
         return false;
     };
@@ -10345,7 +10523,8 @@ public:
     static constexpr bool enabled = true;
     /// Deletes what it migrated (after the save: the store's backend must be persistent); in a chain this
     /// layout (precedence 1) comes before the per-item one (2); a failed save is reported by persist_failed.
-    static constexpr migration::traits traits{.deletes_source = true, .precedence = 1, .persist_failed_hook = true};
+    static constexpr migration::traits traits{
+        .deletes_source = true, .precedence = 1, .persist_failed_hook = true};
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "keyring_bundle";
 
@@ -10405,7 +10584,8 @@ public:
                 tokenvault::detail::report_skipped(ctx, source, value.code());
                 continue;
             }
-            const auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
+            const auto print =
+                tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
             const auto outcome =
                 tokenvault::detail::offer(b, source, tokenvault::detail::ledger_rule::once_per_version, *id,
                                           std::move(*value), print, changed);
@@ -10493,7 +10673,8 @@ public:
     static constexpr bool enabled = true;
     /// Deletes what it migrated (after the save: the store's backend must be persistent); in a chain the
     /// bundle layout (precedence 1) comes before this one (2); a failed save is reported by persist_failed.
-    static constexpr migration::traits traits{.deletes_source = true, .precedence = 2, .persist_failed_hook = true};
+    static constexpr migration::traits traits{
+        .deletes_source = true, .precedence = 2, .persist_failed_hook = true};
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "keyring_items";
 
@@ -10538,7 +10719,8 @@ public:
                     ++skipped;
                     tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::wrong_type));
                 }
-                if (listed->not_strings == 0) index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
+                if (listed->not_strings == 0)
+                    index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
             }
         }
         bool listing_complete = true;
@@ -10782,7 +10964,8 @@ public:
             [&](auto&... source) {
                 (
                     [&] {
-                        if constexpr (traits_of<std::remove_reference_t<decltype(source)>>.persist_failed_hook)
+                        if constexpr (
+                            traits_of<std::remove_reference_t<decltype(source)>>.persist_failed_hook)
                             source.persist_failed(ctx, why);
                     }(),
                     ...);
@@ -10935,9 +11118,11 @@ template <class = void>
     if (!object.is_object()) return out_type{};
     const auto found = object.find(name);
     if (found == object.end() || found->is_null()) return out_type{};
-    if (!found->is_number()) return error{errc::wrong_type, std::string("field '") + name + "' must be a number"};
+    if (!found->is_number())
+        return error{errc::wrong_type, std::string("field '") + name + "' must be a number"};
     const double value = found->get<double>();
-    if (!(value >= 0)) return error{errc::value_out_of_range, std::string("field '") + name + "' is negative"};
+    if (!(value >= 0))
+        return error{errc::value_out_of_range, std::string("field '") + name + "' is negative"};
     const double ms = milliseconds ? value : value * 1000.0;
     if (ms > static_cast<double>(max_expiry_ms)) return out_type{};
     std::chrono::milliseconds whole{static_cast<std::int64_t>(ms)};
@@ -10951,7 +11136,8 @@ template <class = void>
 [[nodiscard]] inline std::string normalized_token_type(std::string type) {
     if (type.size() == 6) {
         std::string lower;
-        for (const char c : type) lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+        for (const char c : type)
+            lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
         if (lower == "bearer") return "Bearer";
     }
     return type.empty() ? std::string("Bearer") : type;
@@ -10972,8 +11158,8 @@ public:
     [[nodiscard]] std::size_t offer_all(bundle& b, std::string_view source, bool& changed) {
         std::size_t imported = 0;
         for (auto& [hash, k] : kept_)
-            if (offer(b, source, ledger_rule::once_per_credential, k.id, std::move(k.value), k.print, changed) ==
-                offer_outcome::imported)
+            if (offer(b, source, ledger_rule::once_per_credential, k.id, std::move(k.value), k.print,
+                      changed) == offer_outcome::imported)
                 ++imported;
         kept_.clear();
         return imported;
@@ -10998,21 +11184,22 @@ private:
 template <class Context>
 [[nodiscard]] auto login_collector(Context& ctx, std::string_view source, newest_per_credential& newest,
                                    std::size_t& skipped) {
-    return [&ctx, source, &newest, &skipped](result<std::pair<credential_id, token>> login, std::string print) {
-        if (!login) {
-            ++skipped;
-            report_skipped(ctx, source, login.code());
-            return;
-        }
-        newest.add(std::move(login->first), std::move(login->second), std::move(print));
-    };
+    return
+        [&ctx, source, &newest, &skipped](result<std::pair<credential_id, token>> login, std::string print) {
+            if (!login) {
+                ++skipped;
+                report_skipped(ctx, source, login.code());
+                return;
+            }
+            newest.add(std::move(login->first), std::move(login->second), std::move(print));
+        };
 }
 
 /// Offers the logins collected to `b`, reports the run as one events::migration of `source`; true when `b`
 /// must be saved.
 template <class Context>
-[[nodiscard]] bool finish_import(Context& ctx, std::string_view source, bundle& b, newest_per_credential& newest,
-                                 std::size_t skipped) {
+[[nodiscard]] bool finish_import(Context& ctx, std::string_view source, bundle& b,
+                                 newest_per_credential& newest, std::size_t skipped) {
     bool changed = false;
     const auto migrated = newest.offer_all(b, source, changed);
     if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
@@ -11023,8 +11210,8 @@ template <class Context>
 /// large, not JSON, too deep) is reported as one skip of `source` and also gives nullopt.
 template <class Context>
 [[nodiscard]] std::optional<foreign_json> read_foreign_json_file(Context& ctx, std::string_view source,
-                                                                   const std::filesystem::path& path,
-                                                                   std::size_t max_size, std::size_t& skipped) {
+                                                                 const std::filesystem::path& path,
+                                                                 std::size_t max_size, std::size_t& skipped) {
     auto file = read_foreign_file(path, max_size);
     if (!file) {
         ++skipped;
@@ -11093,16 +11280,19 @@ public:
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
         const auto take = [&](tokenvault::detail::foreign_json& doc) {
-            for_each_login(doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
+            for_each_login(doc, ctx.options,
+                           tokenvault::detail::login_collector(ctx, source, newest, skipped));
         };
         if (const auto path = Config::credentials_file(ctx.options); !path.empty())
-            if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped))
+            if (auto doc =
+                    tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped))
                 take(*doc);
         auto keychain = Config::read_keychain(ctx.options);
         if (!keychain) {
             tokenvault::detail::report_failure(ctx, source, keychain.code());
         } else if (*keychain) {
-            auto doc = tokenvault::detail::parse_foreign_json((*keychain)->view(), "claude code keychain item");
+            auto doc =
+                tokenvault::detail::parse_foreign_json((*keychain)->view(), "claude code keychain item");
             if (!doc) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, doc.code());
@@ -11122,7 +11312,8 @@ public:
     /// Calls `fn(login, fingerprint)` for each entry of the document's "mcpOAuth" member: (id, token), or
     /// the reason it is not a login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
-    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options,
+                               Fn&& fn) {
         using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
             fn(login{error{errc::wrong_type, "claude code credentials: not a JSON object"}}, std::string{});
@@ -11131,7 +11322,8 @@ public:
         const auto logins = doc.find("mcpOAuth");
         if (logins == doc.end()) return;
         if (!logins->is_object()) {
-            fn(login{error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}}, std::string{});
+            fn(login{error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}},
+               std::string{});
             return;
         }
         const auto client_config = doc.find("mcpOAuthClientConfig");
@@ -11147,20 +11339,22 @@ public:
 
 private:
     // One "mcpOAuth" entry (and its "mcpOAuthClientConfig" entry, if any) as (id, token).
-    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const tokenvault::detail::foreign_json& entry,
-                                                                            const tokenvault::detail::foreign_json* client,
-                                                                            const store_options& options) {
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(
+        const tokenvault::detail::foreign_json& entry, const tokenvault::detail::foreign_json* client,
+        const store_options& options) {
         if (!entry.is_object()) return error{errc::wrong_type, "claude code entry: not a JSON object"};
         const auto url = entry.find("serverUrl");
         if (url == entry.end() || !url->is_string())
             return error{errc::missing_field, "claude code entry: field 'serverUrl'"};
-        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
-                                       Config::account(tokenvault::detail::string_member(entry, "serverName"), options));
+        auto id = credential_id::parse(
+            tokenvault::detail::text_of(*url),
+            Config::account(tokenvault::detail::string_member(entry, "serverName"), options));
         if (!id) return id.error();
         tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
-        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
-                                       std::pair{"scope", "scope"}, std::pair{"clientId", "client_id"},
-                                       std::pair{"clientSecret", "client_secret"}, std::pair{"issuer", "issuer"}})
+        for (const auto& [from, to] :
+             {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
+              std::pair{"scope", "scope"}, std::pair{"clientId", "client_id"},
+              std::pair{"clientSecret", "client_secret"}, std::pair{"issuer", "issuer"}})
             if (const auto f = entry.find(from); f != entry.end()) fields[to] = *f;
         if (!fields.contains("issuer"))
             if (const auto state = entry.find("discoveryState"); state != entry.end() && state->is_object())
@@ -11168,7 +11362,8 @@ private:
                     server != state->end() && server->is_string())
                     fields["issuer"] = *server;
         if (client != nullptr && client->is_object() && !fields.contains("client_secret"))
-            if (const auto secret = client->find("clientSecret"); secret != client->end() && secret->is_string())
+            if (const auto secret = client->find("clientSecret");
+                secret != client->end() && secret->is_string())
                 fields["client_secret"] = *secret;
         if (const auto access = fields.find("access_token");
             access == fields.end() || !access->is_string() || tokenvault::detail::text_of(*access).empty())
@@ -11286,7 +11481,8 @@ public:
             const std::size_t start = in.offset();
             auto parsed = parse_entry(in, ctx.options);
             if (!parsed) {
-                in.restart_at(start);  // a bad entry: skip it whole, and count it unless Codex's executor owns it
+                in.restart_at(
+                    start);  // a bad entry: skip it whole, and count it unless Codex's executor owns it
                 const bool owned = executor_owned(in);
                 in.restart_at(start);
                 std::string_view ignored;
@@ -11302,7 +11498,8 @@ public:
             in.restart_at(start);
             auto normalized = tokenvault::detail::normalized_json_text(in, "codex entry");
             if (!normalized) return false;  // read once already: cannot happen
-            auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
+            auto print =
+                tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
             const auto hash = id.hash();
             newest.insert_or_assign(hash, candidate{std::move(id), std::move(value), std::move(print)});
         }
@@ -11362,7 +11559,9 @@ private:
                 // Unix milliseconds; Codex saturates an overflowing expiry at u64::MAX: past the year 2200
                 // means "no known expiry".
                 t.expires_at.reset();
-                if (c.peek() == kind::null) return c.null() ? result<bool>{true} : tokenvault::detail::json_read_error(c, "codex entry");
+                if (c.peek() == kind::null)
+                    return c.null() ? result<bool>{true}
+                                    : tokenvault::detail::json_read_error(c, "codex entry");
                 tokenvault::detail::json_number n;
                 const auto found = c.peek();
                 if (found == kind::invalid || (found == kind::number && !c.number(n)))
@@ -11462,10 +11661,11 @@ class from_codex_keyring {
     static_assert(keyring::keyring_policy<K>,
                   "tokenvault: from_codex_keyring<K>: K must be a keyring (tokenvault/keyring/concept.hpp), "
                   "e.g. keyring::secret_service");
-    static_assert(keyring::foreign_item_reader<K>,
-                  "tokenvault: from_codex_keyring<K>: K cannot read other programs' items; pick a keyring that "
-                  "models keyring::foreign_item_reader (tokenvault/keyring/foreign.hpp), e.g. "
-                  "keyring::secret_service");
+    static_assert(
+        keyring::foreign_item_reader<K>,
+        "tokenvault: from_codex_keyring<K>: K cannot read other programs' items; pick a keyring that "
+        "models keyring::foreign_item_reader (tokenvault/keyring/foreign.hpp), e.g. "
+        "keyring::secret_service");
 
 public:
     using policy_family = family::migration;
@@ -11514,7 +11714,8 @@ public:
                 break;
             }
             auto item = keyring.read_foreign(Config::service, account);
-            ctx.diagnostics.on(events::keyring_read{keyring.tier_name(), item && item->has_value(), item.code()});
+            ctx.diagnostics.on(
+                events::keyring_read{keyring.tier_name(), item && item->has_value(), item.code()});
             if (!item) {
                 if (tokenvault::detail::keyring_wide(item.code())) {  // stop at the first: no prompt storm
                     tokenvault::detail::report_failure(ctx, source, item.code());
@@ -11548,7 +11749,7 @@ public:
 
     /// One item's text as (id, token): Codex's StoredOAuthTokens JSON. Exposed for the fuzz harness.
     [[nodiscard]] static result<std::pair<credential_id, token>> parse_item(std::string_view text,
-                                                                           const store_options& options) {
+                                                                            const store_options& options) {
         auto parsed = tokenvault::detail::parse_foreign_json(text, "codex keyring item");
         if (!parsed) return parsed.error();
         tokenvault::detail::foreign_json& doc = *parsed;
@@ -11556,8 +11757,9 @@ public:
         const auto url = doc.find("url");
         if (url == doc.end() || !url->is_string())
             return error{errc::missing_field, "codex keyring item: field 'url'"};
-        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
-                                       Config::account(tokenvault::detail::string_member(doc, "server_name"), options));
+        auto id = credential_id::parse(
+            tokenvault::detail::text_of(*url),
+            Config::account(tokenvault::detail::string_member(doc, "server_name"), options));
         if (!id) return id.error();
         const auto response = doc.find("token_response");
         if (response == doc.end() || !response->is_object())
@@ -11577,7 +11779,6 @@ public:
         value->expires_at = *expiry;
         return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
     }
-
 };
 
 }  // namespace tokenvault::migration
@@ -11842,7 +12043,8 @@ private:
         if (!info) {
             (void)skip(info.code());
         } else if (*info) {
-            if (auto merged = merge_client_info((*info)->bytes.view(), *value); !merged) (void)skip(merged.code());
+            if (auto merged = merge_client_info((*info)->bytes.view(), *value); !merged)
+                (void)skip(merged.code());
         }
         return candidate{std::move(*value), written, tokenvault::detail::fingerprint((*file)->bytes.bytes())};
     }
@@ -11854,7 +12056,8 @@ private:
         std::optional<std::string> client_id, issuer;
         std::optional<secret_string> client_secret;
         std::string_view key, ignored;
-        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::object, "mcp-remote client_info.json"));
+        TOKENVAULT_TRY(
+            tokenvault::detail::begin_document(in, json_cursor::kind::object, "mcp-remote client_info.json"));
         while (in.next_member(key)) {
             const bool wanted = key == "client_id" || key == "client_secret" || key == "issuer";
             if (!wanted || in.peek() != json_cursor::kind::string) {
@@ -11875,7 +12078,8 @@ private:
         if (!client_id) return error{errc::missing_field, "mcp-remote client_info.json: field 'client_id'"};
         token merged = value;
         if (merged.client_id.empty()) merged.client_id = std::move(*client_id);
-        if (client_secret && !merged.client_secret && !client_secret->empty()) merged.client_secret = std::move(client_secret);
+        if (client_secret && !merged.client_secret && !client_secret->empty())
+            merged.client_secret = std::move(client_secret);
         if (issuer && merged.issuer.empty()) merged.issuer = std::move(*issuer);
         TOKENVAULT_TRY(validate(merged));
         value = std::move(merged);
@@ -11938,8 +12142,8 @@ struct toml_value {
     enum class kind : std::uint8_t { string, string_array, string_table };
     std::vector<std::string> path;
     kind type = kind::string;
-    std::string text;                                     ///< kind::string
-    std::vector<std::string> items;                       ///< kind::string_array
+    std::string text;                                          ///< kind::string
+    std::vector<std::string> items;                            ///< kind::string_array
     std::vector<std::pair<std::string, std::string>> members;  ///< kind::string_table, in order
 };
 
@@ -12053,7 +12257,8 @@ private:
                 return true;
             }
             std::string item;
-            if ((text_[pos_] != '"' && text_[pos_] != '\'') || starts_multiline() || !string(item)) return rewind(start);
+            if ((text_[pos_] != '"' && text_[pos_] != '\'') || starts_multiline() || !string(item))
+                return rewind(start);
             out.push_back(std::move(item));
             skip_space_and_comments();
             if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
@@ -12193,7 +12398,8 @@ private:
         return text_.substr(pos_, 3) == R"(""")" || text_.substr(pos_, 3) == "'''";
     }
     [[nodiscard]] static bool bare_key_char(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-';
     }
     bool take(char c) {
         if (pos_ < text_.size() && text_[pos_] == c) {
@@ -12247,23 +12453,29 @@ namespace tokenvault::migration {
 struct mcp_client_config {
     std::string client;          ///< "claude_desktop", "cursor", "vscode", "claude_code", "codex"
     std::filesystem::path path;  ///< where it is read
-    enum class format : std::uint8_t { json_mcp_servers, json_servers, json_vscode_settings, json_claude_code, toml_codex };
+    enum class format : std::uint8_t {
+        json_mcp_servers,
+        json_servers,
+        json_vscode_settings,
+        json_claude_code,
+        toml_codex
+    };
     format kind = format::json_mcp_servers;
 };
 
 /// One mcp-remote launch found in a configuration.
 struct mcp_remote_launch {
-    std::string client;             ///< which client's configuration
-    std::filesystem::path config;   ///< the file it was found in
-    std::string name;               ///< the server's name there (a label)
-    mcp_remote_server server;       ///< URL and hash parts, for from_mcp_remote
+    std::string client;            ///< which client's configuration
+    std::filesystem::path config;  ///< the file it was found in
+    std::string name;              ///< the server's name there (a label)
+    mcp_remote_server server;      ///< URL and hash parts, for from_mcp_remote
 };
 
 /// What reading one configuration gave.
 struct mcp_client_config_result {
     mcp_client_config config;
-    bool present = false;                  ///< the file exists
-    std::error_code failure;               ///< why it could not be read (unsafe, too large, not JSON/TOML)
+    bool present = false;     ///< the file exists
+    std::error_code failure;  ///< why it could not be read (unsafe, too large, not JSON/TOML)
     std::vector<mcp_remote_launch> launches;
 };
 
@@ -12277,21 +12489,28 @@ template <class = void>
     const char* home_env = std::getenv("HOME");
     const fs::path home = home_env != nullptr && *home_env != '\0' ? fs::path(home_env) : fs::path();
     const char* xdg = std::getenv("XDG_CONFIG_HOME");
-    const fs::path config_home = xdg != nullptr && *xdg != '\0' ? fs::path(xdg) : home.empty() ? fs::path() : home / ".config";
+    const fs::path config_home = xdg != nullptr && *xdg != '\0' ? fs::path(xdg)
+                                 : home.empty()                 ? fs::path()
+                                                                : home / ".config";
     if (!config_home.empty()) {
-        out.push_back({"claude_desktop", config_home / "Claude" / "claude_desktop_config.json", kind::json_mcp_servers});
+        out.push_back({"claude_desktop", config_home / "Claude" / "claude_desktop_config.json",
+                       kind::json_mcp_servers});
         out.push_back({"vscode", config_home / "Code" / "User" / "mcp.json", kind::json_servers});
-        out.push_back({"vscode", config_home / "Code" / "User" / "settings.json", kind::json_vscode_settings});
+        out.push_back(
+            {"vscode", config_home / "Code" / "User" / "settings.json", kind::json_vscode_settings});
     }
     if (!home.empty()) {
-        out.push_back({"claude_desktop", home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json",
+        out.push_back({"claude_desktop",
+                       home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json",
                        kind::json_mcp_servers});
-        out.push_back({"vscode", home / "Library" / "Application Support" / "Code" / "User" / "mcp.json", kind::json_servers});
+        out.push_back({"vscode", home / "Library" / "Application Support" / "Code" / "User" / "mcp.json",
+                       kind::json_servers});
         out.push_back({"cursor", home / ".cursor" / "mcp.json", kind::json_mcp_servers});
         out.push_back({"claude_code", home / ".claude.json", kind::json_claude_code});
     }
     if (const char* appdata = std::getenv("APPDATA"); appdata != nullptr && *appdata != '\0')
-        out.push_back({"claude_desktop", fs::path(appdata) / "Claude" / "claude_desktop_config.json", kind::json_mcp_servers});
+        out.push_back({"claude_desktop", fs::path(appdata) / "Claude" / "claude_desktop_config.json",
+                       kind::json_mcp_servers});
     if (const char* codex = std::getenv("CODEX_HOME"); codex != nullptr && *codex != '\0')
         out.push_back({"codex", fs::path(codex) / "config.toml", kind::toml_codex});
     else if (!home.empty())
@@ -12312,21 +12531,25 @@ template <class = void>
             const bool valid_name =
                 colon != std::string::npos && colon > 0 &&
                 std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
-                    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                           c == '_' || c == '-';
                 });
             if (valid_name) {
                 auto value = line.substr(colon + 1);
                 value.erase(0, value.find_first_not_of(" \t\n\r\f\v"));
                 headers[line.substr(0, colon)] = value;
             }
-            args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+            args.erase(args.begin() + static_cast<std::ptrdiff_t>(i),
+                       args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
             continue;
         }
         if (args[i] == "--header-file" && i + 1 < args.size()) return std::nullopt;
         ++i;
     }
     if (args.empty() || args[0].empty() || args[0].starts_with("--")) return std::nullopt;
-    const auto has = [&](std::string_view flag) { return std::find(args.begin(), args.end(), flag) != args.end(); };
+    const auto has = [&](std::string_view flag) {
+        return std::find(args.begin(), args.end(), flag) != args.end();
+    };
     const auto value_of = [&](std::string_view flag) -> std::optional<std::string> {
         const auto found = std::find(args.begin(), args.end(), flag);
         if (found == args.end() || found + 1 == args.end()) return std::nullopt;
@@ -12337,7 +12560,8 @@ template <class = void>
     };
     mcp_remote_server server;
     server.url = args[0];
-    if (auto resource = value_of("--resource"); resource && !resource->empty() && !has("--disable-resource-parameter"))
+    if (auto resource = value_of("--resource");
+        resource && !resource->empty() && !has("--disable-resource-parameter"))
         server.hash_parts.push_back(*resource);
     nlohmann::json params = nlohmann::json::object();
     for (std::size_t i = 0; i + 1 < args.size(); ++i) {
@@ -12369,7 +12593,8 @@ namespace detail_discovery {
 /// Whether `word` names the mcp-remote package (mcp-remote, mcp-remote@1.2.3) or its proxy script.
 [[nodiscard]] inline bool names_mcp_remote(std::string_view word) {
     if (word == "mcp-remote" || word.starts_with("mcp-remote@")) return true;
-    for (const std::string_view tail : {"/mcp-remote/dist/proxy.js", "\\mcp-remote\\dist\\proxy.js", "/bin/mcp-remote"})
+    for (const std::string_view tail :
+         {"/mcp-remote/dist/proxy.js", "\\mcp-remote\\dist\\proxy.js", "/bin/mcp-remote"})
         if (word.ends_with(tail)) return true;
     return false;
 }
@@ -12388,15 +12613,19 @@ namespace detail_discovery {
     const std::string& command, const std::vector<std::string>& args) {
     const auto name = command_name(command);
     if (names_mcp_remote(name) || names_mcp_remote(command)) return args;
-    static constexpr std::string_view launchers[] = {"npx", "bunx", "pnpm", "pnpx", "yarn", "node", "bun", "deno"};
-    if (std::find(std::begin(launchers), std::end(launchers), name) == std::end(launchers)) return std::nullopt;
+    static constexpr std::string_view launchers[] = {"npx",  "bunx", "pnpm", "pnpx",
+                                                     "yarn", "node", "bun",  "deno"};
+    if (std::find(std::begin(launchers), std::end(launchers), name) == std::end(launchers))
+        return std::nullopt;
     for (std::size_t i = 0; i < args.size(); ++i)
-        if (names_mcp_remote(args[i])) return std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+        if (names_mcp_remote(args[i]))
+            return std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
     return std::nullopt;
 }
 
 /// `text` with ${NAME} replaced from `env` (as the clients expand their configurations); unknown names stay.
-[[nodiscard]] inline std::string expand(const std::string& text, const std::map<std::string, std::string>& env) {
+[[nodiscard]] inline std::string expand(const std::string& text,
+                                        const std::map<std::string, std::string>& env) {
     std::string out;
     for (std::size_t i = 0; i < text.size();) {
         if (text.compare(i, 2, "${") == 0) {
@@ -12459,8 +12688,8 @@ inline void add_json_servers(const mcp_client_config& config, const nlohmann::js
             for (auto v = e->begin(); v != e->end(); ++v)
                 if (v.value().is_string()) env[v.key()] = v.value().get<std::string>();
         const auto args = entry.find("args");
-        add_launch(config, it.key(), command, args != entry.end() ? strings_of(*args) : std::vector<std::string>{},
-                   env, out);
+        add_launch(config, it.key(), command,
+                   args != entry.end() ? strings_of(*args) : std::vector<std::string>{}, env, out);
     }
 }
 
@@ -12499,7 +12728,8 @@ template <class = void>
         return {std::move(launches), make_error_code(errc::too_large)};
     const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false, jsonc);
     if (doc.is_discarded() || !doc.is_object())
-        return {std::move(launches), make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type)};
+        return {std::move(launches),
+                make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type)};
     const auto member = [](const nlohmann::json& object, const char* name) -> const nlohmann::json* {
         if (!object.is_object()) return nullptr;
         const auto found = object.find(name);
@@ -12551,7 +12781,8 @@ struct discovered_mcp_remote_config : Extra {
     [[nodiscard]] static std::vector<mcp_remote_server> servers(const store_options& options) {
         std::vector<mcp_remote_server> out = Extra::servers(options);
         for (const auto& config : default_mcp_client_configs())
-            for (auto& launch : read_mcp_client_config(config).launches) out.push_back(std::move(launch.server));
+            for (auto& launch : read_mcp_client_config(config).launches)
+                out.push_back(std::move(launch.server));
         return out;
     }
 };
@@ -12649,8 +12880,10 @@ public:
         if (path.empty()) return false;
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
-        if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
-            for_each_login(*doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
+        if (auto doc =
+                tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
+            for_each_login(*doc, ctx.options,
+                           tokenvault::detail::login_collector(ctx, source, newest, skipped));
         }
         return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
     }
@@ -12664,7 +12897,8 @@ public:
     /// Calls `fn(login, fingerprint)` for each entry of the file: (id, token), or the reason it is not a
     /// login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
-    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options,
+                               Fn&& fn) {
         using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
             fn(login{error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}}, std::string{});
@@ -12673,15 +12907,15 @@ public:
         for (auto it = doc.begin(); it != doc.end(); ++it) {
             const auto text = it.value().dump();  // wiped memory
             auto print = tokenvault::detail::fingerprint(std::string_view(text.data(), text.size()));
-            fn(parse_entry(std::string_view(it.key().data(), it.key().size()), it.value(), options), std::move(print));
+            fn(parse_entry(std::string_view(it.key().data(), it.key().size()), it.value(), options),
+               std::move(print));
         }
     }
 
 private:
     // One entry as (id, token).
-    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(std::string_view name,
-                                                                            const tokenvault::detail::foreign_json& entry,
-                                                                            const store_options& options) {
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(
+        std::string_view name, const tokenvault::detail::foreign_json& entry, const store_options& options) {
         if (!entry.is_object()) return error{errc::wrong_type, "opencode entry: not a JSON object"};
         const auto tokens = entry.find("tokens");
         if (tokens == entry.end() || !tokens->is_object())
@@ -12692,8 +12926,9 @@ private:
         auto id = credential_id::parse(tokenvault::detail::text_of(*url), Config::account(name, options));
         if (!id) return id.error();
         tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
-        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"},
-                                       std::pair{"refreshToken", "refresh_token"}, std::pair{"scope", "scope"}})
+        for (const auto& [from, to] :
+             {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
+              std::pair{"scope", "scope"}})
             if (const auto f = tokens->find(from); f != tokens->end()) fields[to] = *f;
         if (const auto client = entry.find("clientInfo"); client != entry.end() && client->is_object()) {
             for (const auto& [from, to] :
@@ -12709,8 +12944,9 @@ private:
     }
 };
 
-static_assert(migration_policy<from_opencode<>>,
-              "migration::from_opencode must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+static_assert(
+    migration_policy<from_opencode<>>,
+    "migration::from_opencode must model migration::migration_policy (tokenvault/migration/concept.hpp)");
 
 }  // namespace tokenvault::migration
 // end file tokenvault/migration/opencode.hpp
@@ -12757,55 +12993,75 @@ template <class A, class B>
 inline constexpr bool same = std::is_same_v<A, B>;
 
 // The advice every "policy in the wrong slot" message ends with.
-#define TOKENVAULT_SLOT_ORDER                                                                              \
-    ": token_store<backend, cipher, locking, migration, diagnostics> takes policies in this order, "       \
+#define TOKENVAULT_SLOT_ORDER                                                                        \
+    ": token_store<backend, cipher, locking, migration, diagnostics> takes policies in this order, " \
     "store_with<...> in any order"
 
 /// Reports a policy of family `Given` in the slot of family `Slot` (Given != Slot).
 template <class Slot, class Given, bool Report>
 consteval bool report_misplaced() {
     if constexpr (same<Slot, family::backend> && same<Given, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::backend> && same<Given, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a locking policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::backend> && same<Given, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a migration policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::backend> && same<Given, family::diagnostics>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(
+            !Report, "tokenvault: token_store's backend slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::cipher> && same<Given, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a backend policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::cipher> && same<Given, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a locking policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::cipher> && same<Given, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a migration policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::cipher> && same<Given, family::diagnostics>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::locking> && same<Given, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a backend policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::locking> && same<Given, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::locking> && same<Given, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a migration policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::locking> && same<Given, family::diagnostics>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(
+            !Report, "tokenvault: token_store's locking slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::migration> && same<Given, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a backend policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::migration> && same<Given, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::migration> && same<Given, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a locking policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::migration> && same<Given, family::diagnostics>)
-        static_assert(!Report,
-                      "tokenvault: token_store's migration slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(
+            !Report,
+            "tokenvault: token_store's migration slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::diagnostics> && same<Given, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(
+            !Report, "tokenvault: token_store's diagnostics slot got a backend policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::diagnostics> && same<Given, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
-    else if constexpr (same<Slot, family::diagnostics> && same<Given, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a locking policy" TOKENVAULT_SLOT_ORDER);
-    else
         static_assert(!Report,
-                      "tokenvault: token_store's diagnostics slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+                      "tokenvault: token_store's diagnostics slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::diagnostics> && same<Given, family::locking>)
+        static_assert(
+            !Report, "tokenvault: token_store's diagnostics slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+    else
+        static_assert(
+            !Report,
+            "tokenvault: token_store's diagnostics slot got a migration policy" TOKENVAULT_SLOT_ORDER);
     return false;
 }
 
@@ -12815,22 +13071,27 @@ consteval bool report_misplaced() {
 template <class Slot, bool Report>
 consteval bool report_keyring_in_slot() {
     if constexpr (same<Slot, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a keyring: a keyring holds a backend's "
-                               "data key; use backend::sealed_file<TheKeyring> (or backend::keyring_bundle<"
-                               "TheKeyring>)");
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a keyring: a keyring holds a backend's "
+                      "data key; use backend::sealed_file<TheKeyring> (or backend::keyring_bundle<"
+                      "TheKeyring>)");
     else if constexpr (same<Slot, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a keyring: a keyring goes inside the "
-                               "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a keyring: a keyring goes inside the "
+                      "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
     else if constexpr (same<Slot, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a keyring: a keyring goes inside the "
-                               "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a keyring: a keyring goes inside the "
+                      "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
     else if constexpr (same<Slot, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a keyring: a keyring goes inside "
-                               "the backend (1st slot) or a migration, e.g. migration::from_legacy_keyring<"
-                               "TheKeyring>");
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a keyring: a keyring goes inside "
+                      "the backend (1st slot) or a migration, e.g. migration::from_legacy_keyring<"
+                      "TheKeyring>");
     else
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a keyring: a keyring goes inside "
-                               "the backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
+        static_assert(!Report,
+                      "tokenvault: token_store's diagnostics slot got a keyring: a keyring goes inside "
+                      "the backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
     return false;
 }
 
@@ -12838,25 +13099,30 @@ consteval bool report_keyring_in_slot() {
 template <class Slot, bool Report>
 consteval bool report_not_a_policy() {
     if constexpr (same<Slot, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. backend::memory or "
-                               "backend::sealed_file<keyring::file> (tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. backend::memory or "
+                      "backend::sealed_file<keyring::file> (tokenvault/backend/concept.hpp)");
     else if constexpr (same<Slot, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. cipher::xchacha20poly1305 "
-                               "(tokenvault/cipher/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. cipher::xchacha20poly1305 "
+                      "(tokenvault/cipher/concept.hpp)");
     else if constexpr (same<Slot, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. locking::threads or locking::process "
-                               "(tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. locking::threads or locking::process "
+                      "(tokenvault/locking/concept.hpp)");
     else if constexpr (same<Slot, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. migration::none "
-                               "(tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. migration::none "
+                      "(tokenvault/migration/concept.hpp)");
     else
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. diagnostics::none "
-                               "(tokenvault/diagnostics/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's diagnostics slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. diagnostics::none "
+                      "(tokenvault/diagnostics/concept.hpp)");
     return false;
 }
 
@@ -12876,9 +13142,11 @@ consteval bool report_wrong_family() {
 template <class Backend, class Cipher, class Locking, class Migration = migration::none>
 struct combination_rules {
     /// Legacy data would be deleted after moving into a store that forgets it at exit.
-    static constexpr bool volatile_migration = migration::traits_of<Migration>.deletes_source && !Backend::persistent;
+    static constexpr bool volatile_migration =
+        migration::traits_of<Migration>.deletes_source && !Backend::persistent;
     /// Tokens would reach a disk unencrypted without the explicit opt-in.
-    static constexpr bool silent_plaintext = Backend::persistent && Backend::uses_cipher && Cipher::writes_plaintext &&
+    static constexpr bool silent_plaintext = Backend::persistent && Backend::uses_cipher &&
+                                             Cipher::writes_plaintext &&
                                              !cipher::traits_of<Cipher>.plaintext_opted_in;
     /// Other processes write the backend, but the locking only serialises threads.
     static constexpr bool unlocked_sharing = Backend::shared && !Locking::cross_process;
@@ -12910,22 +13178,25 @@ consteval bool store_requirements() {
     } else if constexpr (!diagnostics_requirements<D, false>()) {
         return diagnostics_requirements<D, Report>();
     } else if constexpr (combination_rules<B, C, L, M>::silent_plaintext) {
-        static_assert(!Report,
-                      "tokenvault: this backend writes to disk and cipher::none would store tokens in plaintext; "
-                      "use cipher::xchacha20poly1305 (or cipher::aes256gcm), or name cipher::plaintext_opt_in to "
-                      "accept plaintext files explicitly");
+        static_assert(
+            !Report,
+            "tokenvault: this backend writes to disk and cipher::none would store tokens in plaintext; "
+            "use cipher::xchacha20poly1305 (or cipher::aes256gcm), or name cipher::plaintext_opt_in to "
+            "accept plaintext files explicitly");
         return false;
     } else if constexpr (combination_rules<B, C, L, M>::volatile_migration) {
-        static_assert(!Report,
-                      "tokenvault: this migration deletes the legacy copy once migrated, but the backend does not "
-                      "persist: the tokens would be gone at exit; use a persistent backend (backend::sealed_file) "
-                      "or a migration that only imports");
+        static_assert(
+            !Report,
+            "tokenvault: this migration deletes the legacy copy once migrated, but the backend does not "
+            "persist: the tokens would be gone at exit; use a persistent backend (backend::sealed_file) "
+            "or a migration that only imports");
         return false;
     } else if constexpr (combination_rules<B, C, L, M>::unlocked_sharing) {
-        static_assert(!Report,
-                      "tokenvault: this backend is shared between processes, so it needs locking::process "
-                      "(tokenvault/locking/process.hpp); locking::none and locking::threads would lose updates "
-                      "made by other processes");
+        static_assert(
+            !Report,
+            "tokenvault: this backend is shared between processes, so it needs locking::process "
+            "(tokenvault/locking/process.hpp); locking::none and locking::threads would lose updates "
+            "made by other processes");
         return false;
     } else {
         return true;
@@ -13000,8 +13271,9 @@ template <class = void>
 template <class BackendArg, class CipherArg, class LockingArg, class MigrationArg, class DiagnosticsArg>
 class token_store {
     using front = detail::store_front<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg>;
-    static_assert(front::accepted ||  // else: the one message naming the first problem and its fix
-                  !detail::store_requirements<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg, true>());
+    static_assert(
+        front::accepted ||  // else: the one message naming the first problem and its fix
+        !detail::store_requirements<BackendArg, CipherArg, LockingArg, MigrationArg, DiagnosticsArg, true>());
     using Backend = typename front::backend;
     using Cipher = typename front::cipher;
     using Locking = typename front::locking;
@@ -13045,7 +13317,8 @@ public:
     /// that a failed reload can be reported). For callers that copy a token at most once or need only
     /// part of it. `fn` must not call back into the store.
     template <class Fn>
-    [[nodiscard]] auto with_token(const credential_id& id, Fn&& fn) -> std::invoke_result_t<Fn&, const token*> {
+    [[nodiscard]] auto with_token(const credential_id& id, Fn&& fn)
+        -> std::invoke_result_t<Fn&, const token*> {
         return read([&](const bundle& b) {
             const auto found = b.entries.find(id.hash());
             return fn(found == b.entries.end() ? nullptr : &found->second.token);
@@ -13101,26 +13374,30 @@ public:
 
     /// Stores `value` only if the entry's generation is still `expected_generation` (0: absent);
     /// errc::conflict otherwise. Returns the new generation.
-    [[nodiscard]] result<std::uint64_t> compare_and_swap(const credential_id& id, std::uint64_t expected_generation,
-                                                        const token& value) {
+    [[nodiscard]] result<std::uint64_t> compare_and_swap(const credential_id& id,
+                                                         std::uint64_t expected_generation,
+                                                         const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write("compare_and_swap", id, [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
-            if (generation != expected_generation) return error{errc::conflict, "compare_and_swap"};
-            current = value;
-            return {};
-        });
+        return write("compare_and_swap", id,
+                     [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+                         if (generation != expected_generation)
+                             return error{errc::conflict, "compare_and_swap"};
+                         current = value;
+                         return {};
+                     });
     }
 
     /// Erases the entry only if its generation is still `expected_generation`; errc::conflict otherwise.
     /// Returns false when the entry is absent and `expected_generation` is 0.
     [[nodiscard]] result<bool> erase_if(const credential_id& id, std::uint64_t expected_generation) {
         bool existed = false;
-        auto done = write("erase_if", id, [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
-            if (generation != expected_generation) return error{errc::conflict, "erase_if"};
-            existed = current.has_value();
-            current.reset();
-            return {};
-        });
+        auto done = write("erase_if", id,
+                          [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+                              if (generation != expected_generation) return error{errc::conflict, "erase_if"};
+                              existed = current.has_value();
+                              current.reset();
+                              return {};
+                          });
         if (!done) return done.error();
         return existed;
     }
@@ -13204,7 +13481,8 @@ private:
         loaded_ = true;
         if (was_loaded) diagnostics_.on(events::reloaded{cache_.entries.size()});
         for (const auto& [key, kept] : cache_.unreadable)
-            diagnostics_.on(events::entry_unreadable{detail::displayable_key(key), kept.why.code, kept.why.context});
+            diagnostics_.on(
+                events::entry_unreadable{detail::displayable_key(key), kept.why.code, kept.why.context});
         return {};
     }
 
@@ -13277,8 +13555,9 @@ private:
                 if (!migrated_) TOKENVAULT_TRY(migrate_under_store_lock());
             }
             if (Backend::shared || !loaded_) {
-                auto changed = loaded_ && !backend::traits_of<Backend>.reload_before_write ? backend_.changed(context_)
-                                                                                          : result<bool>{true};
+                auto changed = loaded_ && !backend::traits_of<Backend>.reload_before_write
+                                   ? backend_.changed(context_)
+                                   : result<bool>{true};
                 if (!changed) return changed.error();
                 if (*changed) TOKENVAULT_TRY(load_locked());
             }
@@ -13305,7 +13584,8 @@ private:
         }
         const auto previous_generation = cache_.last_generation;
         std::uint64_t new_generation = 0;
-        if (!current && !previous && !superseded) return std::uint64_t{0};  // nothing to erase: no write needed
+        if (!current && !previous && !superseded)
+            return std::uint64_t{0};  // nothing to erase: no write needed
         if (current) {
             new_generation = ++cache_.last_generation;
             if (found != cache_.entries.end()) {
@@ -13313,7 +13593,8 @@ private:
                 found->second.generation = new_generation;
                 found->second.updated_at = clock::now();
             } else {
-                cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(), {}});
+                cache_.entries.emplace(id.hash(),
+                                       entry{id, std::move(*current), new_generation, clock::now(), {}});
             }
         } else if (found != cache_.entries.end()) {
             cache_.entries.erase(found);
@@ -13398,35 +13679,39 @@ struct family_of<P> {
 template <class Family, class Default, class... Policies>
 struct pick_policy {
     static constexpr auto found = hana::find_if(hana::tuple_t<Policies...>, [](auto policy) {
-        return hana::type_c<typename family_of<typename decltype(policy)::type>::type> == hana::type_c<Family>;
+        return hana::type_c<typename family_of<typename decltype(policy)::type>::type> ==
+               hana::type_c<Family>;
     });
     using type = typename decltype(+found.value_or(hana::type_c<Default>))::type;
 };
 
 /// How many of `Policies` belong to `Family`.
 template <class Family, class... Policies>
-inline constexpr std::size_t count_of_family =
-    (std::size_t{0} + ... + std::is_same_v<typename family_of<Policies>::type, Family>);
+inline constexpr std::size_t count_of_family = (std::size_t{0} + ... +
+                                                std::is_same_v<typename family_of<Policies>::type, Family>);
 
 /// store_with's own rules, one at a time: policies only, no keyring, one per family (with `Report`, the
 /// first broken one fails to compile; the store is then built from the policies that do fit).
 template <bool Report, class... Policies>
 consteval bool store_with_requirements() {
-    if constexpr (count_of_family<void, Policies...> > 0) {
-        static_assert(!Report, "tokenvault: store_with<...> takes policies only (types with a policy_family, "
-                               "such as backend::memory or locking::threads); see tokenvault/policy_family.hpp");
+    if constexpr (count_of_family < void, Policies... >> 0) {
+        static_assert(!Report,
+                      "tokenvault: store_with<...> takes policies only (types with a policy_family, "
+                      "such as backend::memory or locking::threads); see tokenvault/policy_family.hpp");
         return false;
     } else if constexpr (count_of_family<family::keyring, Policies...> > 0) {
-        static_assert(!Report, "tokenvault: store_with<...> got a keyring: a keyring holds a backend's data key; "
-                               "name backend::sealed_file<TheKeyring> (or backend::keyring_bundle<TheKeyring>)");
+        static_assert(!Report,
+                      "tokenvault: store_with<...> got a keyring: a keyring holds a backend's data key; "
+                      "name backend::sealed_file<TheKeyring> (or backend::keyring_bundle<TheKeyring>)");
         return false;
     } else if constexpr (count_of_family<family::backend, Policies...> > 1 ||
                          count_of_family<family::cipher, Policies...> > 1 ||
                          count_of_family<family::locking, Policies...> > 1 ||
                          count_of_family<family::migration, Policies...> > 1 ||
                          count_of_family<family::diagnostics, Policies...> > 1) {
-        static_assert(!Report, "tokenvault: store_with<...> got two policies of the same family; name one per "
-                               "family");
+        static_assert(!Report,
+                      "tokenvault: store_with<...> got two policies of the same family; name one per "
+                      "family");
         return false;
     } else {
         return true;
@@ -13435,12 +13720,14 @@ consteval bool store_with_requirements() {
 
 template <class... Policies>
 struct store_with_impl {
-    static_assert(store_with_requirements<false, Policies...>() || !store_with_requirements<true, Policies...>());
-    using type = token_store<typename pick_policy<family::backend, backend::memory, Policies...>::type,
-                             typename pick_policy<family::cipher, cipher::xchacha20poly1305, Policies...>::type,
-                             typename pick_policy<family::locking, locking::threads, Policies...>::type,
-                             typename pick_policy<family::migration, migration::none, Policies...>::type,
-                             typename pick_policy<family::diagnostics, diagnostics::none, Policies...>::type>;
+    static_assert(store_with_requirements<false, Policies...>() ||
+                  !store_with_requirements<true, Policies...>());
+    using type =
+        token_store<typename pick_policy<family::backend, backend::memory, Policies...>::type,
+                    typename pick_policy<family::cipher, cipher::xchacha20poly1305, Policies...>::type,
+                    typename pick_policy<family::locking, locking::threads, Policies...>::type,
+                    typename pick_policy<family::migration, migration::none, Policies...>::type,
+                    typename pick_policy<family::diagnostics, diagnostics::none, Policies...>::type>;
 };
 
 }  // namespace detail

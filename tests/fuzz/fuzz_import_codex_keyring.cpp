@@ -26,13 +26,16 @@ struct no_keyring {
     tokenvault::result<std::optional<buffer>> read_foreign(std::string_view, std::string_view) {
         return std::optional<buffer>{};
     }
-    tokenvault::result<std::vector<std::string>> list_foreign(std::string_view) { return std::vector<std::string>{}; }
+    tokenvault::result<std::vector<std::string>> list_foreign(std::string_view) {
+        return std::vector<std::string>{};
+    }
 };
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    auto login = tokenvault::migration::from_codex_keyring<no_keyring>::parse_item(text, tokenvault::store_options{});
+    auto login =
+        tokenvault::migration::from_codex_keyring<no_keyring>::parse_item(text, tokenvault::store_options{});
     if (login) tvfuzz::check_storable(login->first, login->second);
     return 0;
 }

@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto [launches, failure] = tokenvault::migration::parse_mcp_client_config(text, config);
     if (failure && !launches.empty()) tvfuzz::broken("a configuration that failed still gave launches");
     for (const auto& launch : launches) {
-        if (launch.server.url.empty() || launch.server.url.starts_with("--")) tvfuzz::broken("a launch without a URL");
+        if (launch.server.url.empty() || launch.server.url.starts_with("--"))
+            tvfuzz::broken("a launch without a URL");
         (void)tokenvault::detail::md5_hex(launch.server.url);
         auto id = tokenvault::credential_id::parse(launch.server.url);
         if (!id) continue;

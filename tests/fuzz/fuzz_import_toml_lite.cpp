@@ -35,11 +35,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     const auto values = tokenvault::detail::toml_lite::read(text);
     if (values.size() > tokenvault::detail::toml_lite::max_values) tvfuzz::broken("more values than the cap");
-    if (tokenvault::detail::toml_lite::read(text).size() != values.size()) tvfuzz::broken("not deterministic");
+    if (tokenvault::detail::toml_lite::read(text).size() != values.size())
+        tvfuzz::broken("not deterministic");
     for (const auto& v : values) {
         if (v.type != tokenvault::detail::toml_value::kind::string) continue;
         const auto again = tokenvault::detail::toml_lite::read("k = " + as_basic_string(v.text) + "\n");
-        if (again.size() != 1 || again[0].text != v.text) tvfuzz::broken("a string value does not round-trip");
+        if (again.size() != 1 || again[0].text != v.text)
+            tvfuzz::broken("a string value does not round-trip");
     }
     return 0;
 }

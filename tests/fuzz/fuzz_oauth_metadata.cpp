@@ -1,4 +1,5 @@
-// tests/fuzz/fuzz_oauth_metadata.cpp: libFuzzer harness of the discovery document parsers (RFC 9728, RFC 8414).
+// tests/fuzz/fuzz_oauth_metadata.cpp: libFuzzer harness of the discovery document parsers (RFC 9728, RFC
+// 8414).
 //
 // Oracles: whatever the reader accepts, nlohmann::json accepts too and reads the same values for every
 // field (differential); the accepted document written back by nlohmann reads back to the same struct
@@ -19,8 +20,10 @@ using tvfuzz::require;
 namespace {
 
 void same_text(const nlohmann::json& doc, const char* name, const std::string& value) {
-    if (doc.contains(name)) require(doc[name].get<std::string>() == value, "a metadata text field reads as JSON does");
-    else require(value.empty(), "an absent metadata text field reads empty");
+    if (doc.contains(name))
+        require(doc[name].get<std::string>() == value, "a metadata text field reads as JSON does");
+    else
+        require(value.empty(), "an absent metadata text field reads empty");
 }
 
 void same_list(const nlohmann::json& doc, const char* name, const std::vector<std::string>& value) {
@@ -59,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         same_list(doc, "token_endpoint_auth_methods_supported", as->token_endpoint_auth_methods_supported);
         if (doc.contains("authorization_response_iss_parameter_supported"))
             require(doc["authorization_response_iss_parameter_supported"].get<bool>() ==
-                    as->authorization_response_iss_parameter_supported,
+                        as->authorization_response_iss_parameter_supported,
                     "the iss flag reads as JSON does");
         const auto written = tvfuzz::metadata_json(*as);
         auto again = oauth::parse_authorization_server_metadata(written.dump());

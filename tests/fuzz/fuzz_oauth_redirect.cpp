@@ -25,12 +25,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto decode = [](std::string_view text) { return transport.unescape(text); };
     auto parameters = oauth::parse_query(target->query, decode);
     if (!parameters) return 0;
-    const auto encoded = oauth::format_query(*parameters, [](std::string_view text) { return transport.escape(text); });
+    const auto encoded =
+        oauth::format_query(*parameters, [](std::string_view text) { return transport.escape(text); });
     auto again = oauth::parse_query(std::string_view(encoded.data(), encoded.size()), decode);
     require(again && *again == *parameters, "a query written back reads back equal");
     if (auto response = oauth::read_authorization_response(*parameters)) {
-        if (response->code) require(!tokenvault::detail::has_control_or_nul(response->code->reveal()), "a code holds no control character");
-        if (response->state) require(!tokenvault::detail::has_control_or_nul(response->state->reveal()), "a state holds no control character");
+        if (response->code)
+            require(!tokenvault::detail::has_control_or_nul(response->code->reveal()),
+                    "a code holds no control character");
+        if (response->state)
+            require(!tokenvault::detail::has_control_or_nul(response->state->reveal()),
+                    "a state holds no control character");
     }
     return 0;
 }

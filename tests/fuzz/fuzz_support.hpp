@@ -167,17 +167,18 @@ inline nlohmann::json metadata_json(const tokenvault::oauth::protected_resource_
 
 /// metadata_json for RFC 8414 authorization server metadata.
 inline nlohmann::json metadata_json(const tokenvault::oauth::authorization_server_metadata& m) {
-    return {{"issuer", m.issuer},
-            {"authorization_endpoint", m.authorization_endpoint},
-            {"token_endpoint", m.token_endpoint},
-            {"registration_endpoint", m.registration_endpoint},
-            {"revocation_endpoint", m.revocation_endpoint},
-            {"response_types_supported", m.response_types_supported},
-            {"grant_types_supported", m.grant_types_supported},
-            {"code_challenge_methods_supported", m.code_challenge_methods_supported},
-            {"token_endpoint_auth_methods_supported", m.token_endpoint_auth_methods_supported},
-            {"scopes_supported", m.scopes_supported},
-            {"authorization_response_iss_parameter_supported", m.authorization_response_iss_parameter_supported}};
+    return {
+        {"issuer", m.issuer},
+        {"authorization_endpoint", m.authorization_endpoint},
+        {"token_endpoint", m.token_endpoint},
+        {"registration_endpoint", m.registration_endpoint},
+        {"revocation_endpoint", m.revocation_endpoint},
+        {"response_types_supported", m.response_types_supported},
+        {"grant_types_supported", m.grant_types_supported},
+        {"code_challenge_methods_supported", m.code_challenge_methods_supported},
+        {"token_endpoint_auth_methods_supported", m.token_endpoint_auth_methods_supported},
+        {"scopes_supported", m.scopes_supported},
+        {"authorization_response_iss_parameter_supported", m.authorization_response_iss_parameter_supported}};
 }
 
 }  // namespace tvfuzz

@@ -99,7 +99,8 @@ namespace oauth = tv::oauth;
 
 std::vector<std::string> metadata_texts() {
     std::vector<std::string> out;
-    oauth::protected_resource_metadata resource{"https://mcp.example.com/mcp", {"https://auth.example.com"}, {}};
+    oauth::protected_resource_metadata resource{
+        "https://mcp.example.com/mcp", {"https://auth.example.com"}, {}};
     out.push_back(tvfuzz::metadata_json(resource).dump());
     resource.authorization_servers.push_back("https://auth.example.com/tenant/a");
     resource.scopes_supported = {"mcp:read", "mcp:write"};
@@ -142,7 +143,8 @@ std::vector<std::string> registration_texts() {
 
 std::vector<std::string> www_authenticate_texts() {
     const oauth::auth_challenge bearer{
-        "bearer", "",
+        "bearer",
+        "",
         {{"resource_metadata", "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"},
          {"scope", "mcp:read mcp:write"}}};
     const oauth::auth_challenge refused{

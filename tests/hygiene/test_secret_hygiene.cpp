@@ -23,8 +23,8 @@
 #include <tokenvault/migration/codex.hpp>
 #include <tokenvault/migration/keyring_items.hpp>
 #include <tokenvault/migration/mcp_remote.hpp>
-#include <tokenvault/migration/opencode.hpp>
 #include <tokenvault/migration/none.hpp>
+#include <tokenvault/migration/opencode.hpp>
 #include <tokenvault/store.hpp>
 
 #include <atomic>
@@ -262,12 +262,14 @@ TEST_CASE("the Claude Code and opencode importers leave no freed copy of a token
     tv::store_options o;
     o.directory = dir.path() / "store";
     write_text(dir.path() / "claude" / ".credentials.json",
-               "{\"claudeAiOauth\":{\"accessToken\":" + secret_json("ai") + "},\"mcpOAuth\":{\"srv|0123456789abcdef\":{" +
-                   "\"serverName\":\"srv\",\"serverUrl\":\"" + server_url + "\",\"accessToken\":" + secret_json("at") +
-                   ",\"refreshToken\":" + secret_json("rt") + ",\"expiresAt\":1795392000000,\"scope\":\"a b\"," +
+               "{\"claudeAiOauth\":{\"accessToken\":" + secret_json("ai") +
+                   "},\"mcpOAuth\":{\"srv|0123456789abcdef\":{" + "\"serverName\":\"srv\",\"serverUrl\":\"" +
+                   server_url + "\",\"accessToken\":" + secret_json("at") + ",\"refreshToken\":" +
+                   secret_json("rt") + ",\"expiresAt\":1795392000000,\"scope\":\"a b\"," +
                    "\"clientId\":\"c\",\"clientSecret\":" + secret_json("cs") + "}}}");
     write_text(dir.path() / "opencode" / "mcp-auth.json",
-               "{\"srv\":{\"serverUrl\":\"" + server_url + "\",\"tokens\":{\"accessToken\":" + secret_json("oat") +
+               "{\"srv\":{\"serverUrl\":\"" + server_url +
+                   "\",\"tokens\":{\"accessToken\":" + secret_json("oat") +
                    ",\"refreshToken\":" + secret_json("ort") + ",\"expiresAt\":1795392000,\"scope\":\"a\"}," +
                    "\"clientInfo\":{\"clientId\":\"c\",\"clientSecret\":" + secret_json("ocs") + "}}}");
     CHECK(leaks_during(canary, [&] {

@@ -61,13 +61,20 @@ void write_codex_item(const std::string& account, const std::string& secret, con
                                   {"target", SECRET_SCHEMA_ATTRIBUTE_STRING},
                                   {"username", SECRET_SCHEMA_ATTRIBUTE_STRING},
                                   {nullptr, SECRET_SCHEMA_ATTRIBUTE_STRING}},
-                                 0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+                                 0,
+                                 nullptr,
+                                 nullptr,
+                                 nullptr,
+                                 nullptr,
+                                 nullptr,
+                                 nullptr,
+                                 nullptr};
     const std::string label = account + "@" + service + ":default (keyring v3.6.3)";
     GError* error = nullptr;
     const gboolean stored = secret_password_store_sync(
-        &schema, collection != nullptr ? collection : SECRET_COLLECTION_DEFAULT, label.c_str(), secret.c_str(),
-        nullptr, &error, "application", "rust-keyring", "service", service.c_str(), "target", "default",
-        "username", account.c_str(), nullptr);
+        &schema, collection != nullptr ? collection : SECRET_COLLECTION_DEFAULT, label.c_str(),
+        secret.c_str(), nullptr, &error, "application", "rust-keyring", "service", service.c_str(), "target",
+        "default", "username", account.c_str(), nullptr);
     REQUIRE_MESSAGE(stored, (error != nullptr ? error->message : ""));
 }
 
@@ -105,7 +112,8 @@ std::map<std::string, item_state> snapshot() {
             while (g_hash_table_iter_next(&iter, &key, &value))
                 state.attributes[static_cast<const char*>(key)] = static_cast<const char*>(value);
             g_hash_table_unref(attributes);
-            if (secret_item_get_locked(item) == FALSE && secret_item_load_secret_sync(item, nullptr, &error)) {
+            if (secret_item_get_locked(item) == FALSE &&
+                secret_item_load_secret_sync(item, nullptr, &error)) {
                 SecretValue* secret = secret_item_get_secret(item);
                 if (secret != nullptr) {
                     gsize size = 0;
@@ -126,9 +134,10 @@ std::map<std::string, item_state> snapshot() {
 }
 
 using key_holder = tv::keyring::allow_volatile<tv::keyring::memory>;
-using codex_store = tv::token_store<tv::backend::sealed_file<key_holder>, tv::cipher::xchacha20poly1305,
-                                    tv::locking::process, tv::migration::from_codex_keyring<tv::keyring::secret_service>,
-                                    tv::diagnostics::callback>;
+using codex_store =
+    tv::token_store<tv::backend::sealed_file<key_holder>, tv::cipher::xchacha20poly1305, tv::locking::process,
+                    tv::migration::from_codex_keyring<tv::keyring::secret_service>,
+                    tv::diagnostics::callback>;
 
 struct fixture {
     tvtest::temp_dir dir;
@@ -161,7 +170,8 @@ std::size_t failures_with(const std::vector<tv::events::any>& events, tv::errc c
 
 }  // namespace
 
-TEST_CASE("from_codex_keyring imports Codex's Secret Service items field-exact and leaves every item as it was") {
+TEST_CASE(
+    "from_codex_keyring imports Codex's Secret Service items field-exact and leaves every item as it was") {
     if (!daemon_expected()) return;
     // Codex's own item, an older login to the same server, a second server, garbage, and an item of
     // another program under the same account name.
@@ -222,9 +232,10 @@ TEST_CASE("from_codex_keyring: a locked keyring is reported once, imports nothin
     const auto collection = test_bus.create_collection("codex-locked", password);
     REQUIRE(collection.has_value());
     test_bus.set_alias("default", *collection);
-    write_codex_item("locked|1111111111111111",
-                     R"({"server_name":"locked","url":"https://locked.example.com/mcp","client_id":"c","token_response":{"access_token":"locked-at","token_type":"bearer"}})",
-                     collection->c_str());
+    write_codex_item(
+        "locked|1111111111111111",
+        R"({"server_name":"locked","url":"https://locked.example.com/mcp","client_id":"c","token_response":{"access_token":"locked-at","token_type":"bearer"}})",
+        collection->c_str());
     REQUIRE(test_bus.lock(*collection));
     const auto before = snapshot();
 
@@ -233,8 +244,9 @@ TEST_CASE("from_codex_keyring: a locked keyring is reported once, imports nothin
         auto store = f.open();
         CHECK_FALSE(get(*store, "https://locked.example.com/mcp").has_value());
         CHECK(failures_with(f.events, tv::errc::keyring_locked) == 1);
-        CHECK(store->put(tv::credential_id::parse("https://other.example.com/mcp").value(),
-                         tvtest::sample_token("x"))
+        CHECK(store
+                  ->put(tv::credential_id::parse("https://other.example.com/mcp").value(),
+                        tvtest::sample_token("x"))
                   .has_value());  // start-up was not blocked
     }
     CHECK(snapshot() == before);  // still locked, nothing read

@@ -218,7 +218,8 @@ TEST_CASE_TEMPLATE_DEFINE("store contract", S, conformance) {
                             v->extra["count"] = v->extra["count"].template get<int>() + 1;
                         });
                         if (!done) ++failures;
-                        if (!store.put(id_for(t * 1000 + i), sample_token(std::to_string(t))).has_value()) ++failures;
+                        if (!store.put(id_for(t * 1000 + i), sample_token(std::to_string(t))).has_value())
+                            ++failures;
                         auto read = store.get(counter);
                         if (!read || !read->has_value() || !(*read)->access_token.reveal().starts_with("at-"))
                             ++failures;

@@ -33,7 +33,8 @@ using default_cipher = tv::cipher::xchacha20poly1305;
 template <class Backends, class Ciphers, class Lockings, class Migrations, class Diagnostics>
 constexpr auto valid_stores(Backends backends, Ciphers ciphers, Lockings lockings, Migrations migrations,
                             Diagnostics diagnostics) {
-    const auto product = hana::cartesian_product(hana::make_tuple(backends, ciphers, lockings, migrations, diagnostics));
+    const auto product =
+        hana::cartesian_product(hana::make_tuple(backends, ciphers, lockings, migrations, diagnostics));
     const auto valid = hana::filter(product, [](auto combination) {
         using B = typename decltype(+hana::at_c<0>(combination))::type;
         using C = typename decltype(+hana::at_c<1>(combination))::type;
@@ -42,14 +43,15 @@ constexpr auto valid_stores(Backends backends, Ciphers ciphers, Lockings locking
         constexpr bool accepted = tv::detail::combination_rules<B, C, L, M>::valid;
         constexpr bool cipher_matters = B::uses_cipher || std::is_same_v<C, default_cipher>;
         constexpr bool lock_matters = B::shared || !L::cross_process;
-        return hana::bool_c<accepted && cipher_matters && lock_matters>;
+        return hana::bool_c < accepted && cipher_matters && lock_matters > ;
     });
     const auto stores = hana::transform(valid, [](auto combination) {
         return hana::unpack(combination, [](auto... policy) {
             return hana::type_c<tv::token_store<typename decltype(+policy)::type...>>;
         });
     });
-    return hana::unpack(stores, [](auto... store) { return hana::type_c<std::tuple<typename decltype(+store)::type...>>; });
+    return hana::unpack(
+        stores, [](auto... store) { return hana::type_c<std::tuple<typename decltype(+store)::type...>>; });
 }
 
 /// The std::tuple type of the store types built by valid_stores(...).

@@ -19,13 +19,15 @@ namespace kr = tokenvault::keyring;
 
 /// Sealed-file backends over each kind of key holder.
 inline constexpr auto sealed_backends =
-    hana::tuple_t<tv::backend::sealed_file<kr::allow_volatile<kr::memory>>, tv::backend::sealed_file<kr::file>,
+    hana::tuple_t<tv::backend::sealed_file<kr::allow_volatile<kr::memory>>,
+                  tv::backend::sealed_file<kr::file>,
                   tv::backend::sealed_file<kr::allow_volatile<kr::first_available<kr::memory, kr::file>>>>;
 /// Keyring-bundle backends.
 inline constexpr auto bundle_backends =
     hana::tuple_t<tv::backend::keyring_bundle<kr::memory>, tv::backend::keyring_bundle<kr::file>>;
 /// Every locking policy (the matrix keeps only those a backend accepts).
-inline constexpr auto all_lockings = hana::tuple_t<tv::locking::none, tv::locking::threads, tv::locking::process>;
+inline constexpr auto all_lockings =
+    hana::tuple_t<tv::locking::none, tv::locking::threads, tv::locking::process>;
 /// Every migration policy that needs no configuration.
 inline constexpr auto all_migrations = hana::tuple_t<tv::migration::none>;
 /// The migrations tried with one cipher: none, and the legacy keyring layouts drained from

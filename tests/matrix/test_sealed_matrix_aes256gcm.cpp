@@ -5,8 +5,8 @@
 
 namespace {
 using sealed_stores_aes256gcm = decltype(+tvtest::matrix::valid_stores(
-    tvtest::matrix::sealed_backends, boost::hana::tuple_t<tokenvault::cipher::aes256gcm>, tvtest::matrix::all_lockings,
-    tvtest::matrix::all_migrations, tvtest::matrix::all_diagnostics))::type;
+    tvtest::matrix::sealed_backends, boost::hana::tuple_t<tokenvault::cipher::aes256gcm>,
+    tvtest::matrix::all_lockings, tvtest::matrix::all_migrations, tvtest::matrix::all_diagnostics))::type;
 static_assert(std::tuple_size_v<sealed_stores_aes256gcm> >= 9);
 }  // namespace
 

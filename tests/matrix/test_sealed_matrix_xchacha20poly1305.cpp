@@ -1,12 +1,13 @@
-// tests/matrix/test_sealed_matrix_xchacha20poly1305.cpp: the store contract over every sealed-file combination with
-// cipher::xchacha20poly1305.
+// tests/matrix/test_sealed_matrix_xchacha20poly1305.cpp: the store contract over every sealed-file
+// combination with cipher::xchacha20poly1305.
 #include "conformance.hpp"
 #include "persistent_lists.hpp"
 
 namespace {
 using sealed_stores_xchacha20poly1305 = decltype(+tvtest::matrix::valid_stores(
-    tvtest::matrix::sealed_backends, boost::hana::tuple_t<tokenvault::cipher::xchacha20poly1305>, tvtest::matrix::all_lockings,
-    tvtest::matrix::migrations_with_legacy, tvtest::matrix::all_diagnostics))::type;
+    tvtest::matrix::sealed_backends, boost::hana::tuple_t<tokenvault::cipher::xchacha20poly1305>,
+    tvtest::matrix::all_lockings, tvtest::matrix::migrations_with_legacy,
+    tvtest::matrix::all_diagnostics))::type;
 static_assert(std::tuple_size_v<sealed_stores_xchacha20poly1305> >= 18);
 }  // namespace
 

@@ -19,8 +19,8 @@ using windows_stores = decltype(+tvtest::matrix::valid_stores(
     hana::tuple_t<tv::backend::sealed_file<kr::wincred>, tv::backend::sealed_file<kr::dpapi>,
                   tv::backend::sealed_file<kr::first_available<kr::wincred, kr::dpapi>>,
                   tv::backend::sealed_file<kr::file>, tv::backend::keyring_bundle<kr::dpapi>>,
-    hana::tuple_t<tv::cipher::xchacha20poly1305>, tvtest::matrix::all_lockings, tvtest::matrix::all_migrations,
-    hana::tuple_t<tv::diagnostics::none, tv::diagnostics::counters>))::type;
+    hana::tuple_t<tv::cipher::xchacha20poly1305>, tvtest::matrix::all_lockings,
+    tvtest::matrix::all_migrations, hana::tuple_t<tv::diagnostics::none, tv::diagnostics::counters>))::type;
 static_assert(std::tuple_size_v<windows_stores> == 10, "5 backends x locking::process x 2 diagnostics");
 }  // namespace
 

@@ -32,7 +32,8 @@ namespace tv = tokenvault;
 inline std::string oauth_env(const char* name) {
     const char* value = std::getenv(name);
     if (value == nullptr || *value == '\0')
-        throw std::runtime_error(std::string(name) + " is not set: run the OAuth tests through "
+        throw std::runtime_error(std::string(name) +
+                                 " is not set: run the OAuth tests through "
                                  "tests/oauth/run_with_oauth_server.sh (meson test --suite oauth)");
     return value;
 }
@@ -66,7 +67,8 @@ struct oauth_world {
         request.body = tv::oauth::secret_text(body);
         request.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         auto response = http.send(request);
-        if (!response) throw std::runtime_error("control " + std::string(path) + ": " + response.error().message());
+        if (!response)
+            throw std::runtime_error("control " + std::string(path) + ": " + response.error().message());
         return nlohmann::json::parse(std::string(response->body.data(), response->body.size()));
     }
     /// Sets fault modes: token (normal | error500 | hang | down | huge | deep), metadata (normal |
@@ -80,7 +82,8 @@ struct oauth_world {
     std::function<tv::result<void>(std::string_view)> browser(std::string tamper = {}, bool deny = false,
                                                               std::string user = "alice") {
         return [this, tamper, deny, user](std::string_view url) -> tv::result<void> {
-            nlohmann::json request = {{"url", std::string(url)}, {"tamper", tamper}, {"deny", deny}, {"user", user}};
+            nlohmann::json request = {
+                {"url", std::string(url)}, {"tamper", tamper}, {"deny", deny}, {"user", user}};
             control("POST", "/control/browse", request.dump());
             return {};
         };
@@ -125,7 +128,9 @@ struct oauth_world {
 
 /// Whether `text` contains any secret of `t`.
 inline bool leaks(std::string_view text, const tv::token& t) {
-    const auto has = [&](std::string_view secret) { return secret.size() >= 8 && text.find(secret) != std::string_view::npos; };
+    const auto has = [&](std::string_view secret) {
+        return secret.size() >= 8 && text.find(secret) != std::string_view::npos;
+    };
     return has(t.access_token.reveal()) || (t.refresh_token && has(t.refresh_token->reveal())) ||
            (t.client_secret && has(t.client_secret->reveal()));
 }

@@ -241,8 +241,9 @@ TEST_CASE("oversized and deeply nested documents are refused with a typed error"
             auto info = tv::oauth::discover(w.http, w.resource, {}, &w.cache);
             REQUIRE_FALSE(info);
             CHECK(info.error() == tv::errc::discovery_failed);
-            CHECK(info.error().message().find(std::string(mode) == "huge" ? "larger than" : "nested deeper than 64") !=
-                  std::string::npos);
+            CHECK(info.error().message().find(std::string(mode) == "huge"
+                                                  ? "larger than"
+                                                  : "nested deeper than 64") != std::string::npos);
         }
         {
             tvtest::oauth_world w;

@@ -32,7 +32,8 @@ struct child_client {
     child_client(tvtest::oauth_world& w, std::chrono::milliseconds http_timeout = 5s)
         : store(w.options), manager(store), provider(make(w, http_timeout)) {}
 
-    tv::oauth::provider<tv::oauth::curl_transport> make(tvtest::oauth_world& w, std::chrono::milliseconds timeout) {
+    tv::oauth::provider<tv::oauth::curl_transport> make(tvtest::oauth_world& w,
+                                                        std::chrono::milliseconds timeout) {
         auto options = w.provider_options();
         options.interactive = false;
         options.cache = &cache;
@@ -131,11 +132,13 @@ TEST_CASE("a failing token endpoint is called once; every waiter returns the sam
         w.set_modes({{"token", mode}});
         w.expire_stored();
         auto lines = in_processes(
-            w, 8, [&](child_client& c, int) { return describe(c.manager.get_access_token(w.id, c.provider)); },
+            w, 8,
+            [&](child_client& c, int) { return describe(c.manager.get_access_token(w.id, c.provider)); },
             mode == "hang" ? 1500ms : 5000ms);
         for (const auto& line : lines) {
             CAPTURE(line);
-            CHECK(line.rfind("error " + std::to_string(static_cast<int>(tv::errc::provider_unavailable)), 0) == 0);
+            CHECK(line.rfind("error " + std::to_string(static_cast<int>(tv::errc::provider_unavailable)),
+                             0) == 0);
         }
         // One process called; the seven others read its failure. (libcurl sends a request again, once, when
         // the server cuts a reused connection without answering: "down" may count twice.)

@@ -1,5 +1,5 @@
-// tests/support/legacy.hpp: legacy token stores for the migration tests (legacy keyring layouts, mcp-remote and
-// Codex files), event capture, and a fingerprint of files to prove importers never change them.
+// tests/support/legacy.hpp: legacy token stores for the migration tests (legacy keyring layouts, mcp-remote
+// and Codex files), event capture, and a fingerprint of files to prove importers never change them.
 #pragma once
 
 #include <fcntl.h>

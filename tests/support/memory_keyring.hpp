@@ -1,4 +1,5 @@
-// tests/support/memory_keyring.hpp: stores with a fresh keyring::memory service, and that service seen from a test.
+// tests/support/memory_keyring.hpp: stores with a fresh keyring::memory service, and that service seen from a
+// test.
 //
 // A store whose keyring is keyring::memory keeps its items in the process-wide control block of its app name:
 // a unique app name gives a test a service of its own, whose items it can read and seed and whose keyring

@@ -312,7 +312,8 @@ private:
         if (!state.contains("families")) state["families"] = nlohmann::json::object();
         if (!state.contains("counts")) state["counts"] = nlohmann::json::object();
         fn(state);
-        const auto temp = dir_ / ("server.json.tmp." + std::to_string(tokenvault::platform::current_process_id()));
+        const auto temp =
+            dir_ / ("server.json.tmp." + std::to_string(tokenvault::platform::current_process_id()));
         {
             std::ofstream out(temp, std::ios::trunc);
             out << state.dump();

@@ -60,8 +60,8 @@ struct role_registration {
 };
 
 /// Defines a role: TVTEST_ROLE(holder) { ...; return 0; } (`args` holds the arguments).
-#define TVTEST_ROLE(name)                                                                             \
-    static int tvtest_role_##name(const std::vector<std::string>& args);                              \
+#define TVTEST_ROLE(name)                                                                                 \
+    static int tvtest_role_##name(const std::vector<std::string>& args);                                  \
     static const ::tvtest::role_registration tvtest_role_registration_##name(#name, &tvtest_role_##name); \
     static int tvtest_role_##name([[maybe_unused]] const std::vector<std::string>& args)
 
@@ -164,7 +164,8 @@ public:
     }
 
     /// The next line the child wrote, or nullopt when none arrives within `timeout` (or it closed stdout).
-    [[nodiscard]] std::optional<std::string> receive(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    [[nodiscard]] std::optional<std::string> receive(
+        std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
             if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
@@ -173,8 +174,8 @@ public:
                 if (!line.empty() && line.back() == '\r') line.pop_back();
                 return line;
             }
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return std::nullopt;
             if (!read_some(left)) return std::nullopt;
         }
@@ -251,12 +252,14 @@ private:
         const DWORD length = ::GetModuleFileNameW(nullptr, module, 32768);
         if (length == 0 || length >= 32768) throw std::runtime_error("GetModuleFileNameW failed");
         const std::filesystem::path exe(std::wstring(module, length));
-        std::wstring command = quoted(exe.native()) + L" --tvtest-role " + quoted(std::filesystem::path(role).native());
+        std::wstring command =
+            quoted(exe.native()) + L" --tvtest-role " + quoted(std::filesystem::path(role).native());
         for (const auto& a : args) command += L" " + quoted(std::filesystem::path(a).native());
 
         SECURITY_ATTRIBUTES inherit{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
         HANDLE child_in = nullptr, child_out = nullptr;
-        if (!::CreatePipe(&child_in, &to_child_, &inherit, 0) || !::CreatePipe(&from_child_, &child_out, &inherit, 0))
+        if (!::CreatePipe(&child_in, &to_child_, &inherit, 0) ||
+            !::CreatePipe(&from_child_, &child_out, &inherit, 0))
             throw std::runtime_error("CreatePipe failed");
         ::SetHandleInformation(to_child_, HANDLE_FLAG_INHERIT, 0);
         ::SetHandleInformation(from_child_, HANDLE_FLAG_INHERIT, 0);
@@ -268,8 +271,8 @@ private:
         startup.hStdError = ::GetStdHandle(STD_ERROR_HANDLE);
         PROCESS_INFORMATION info{};
         std::fflush(nullptr);
-        const BOOL ok = ::CreateProcessW(exe.c_str(), command.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr,
-                                         &startup, &info);
+        const BOOL ok = ::CreateProcessW(exe.c_str(), command.data(), nullptr, nullptr, TRUE, 0, nullptr,
+                                         nullptr, &startup, &info);
         ::CloseHandle(child_in);
         ::CloseHandle(child_out);
         if (!ok) throw std::runtime_error("CreateProcessW failed");
@@ -282,11 +285,14 @@ private:
         const auto deadline = std::chrono::steady_clock::now() + left;
         for (;;) {
             DWORD available = 0;
-            if (!::PeekNamedPipe(from_child_, nullptr, 0, nullptr, &available, nullptr)) return false;  // closed
+            if (!::PeekNamedPipe(from_child_, nullptr, 0, nullptr, &available, nullptr))
+                return false;  // closed
             if (available > 0) {
                 char chunk[512];
                 DWORD got = 0;
-                if (!::ReadFile(from_child_, chunk, std::min<DWORD>(available, sizeof chunk), &got, nullptr) || got == 0)
+                if (!::ReadFile(from_child_, chunk, std::min<DWORD>(available, sizeof chunk), &got,
+                                nullptr) ||
+                    got == 0)
                     return false;
                 buffer_.append(chunk, got);
                 return true;

@@ -12,7 +12,8 @@ TEST_CASE("canonical form: scheme and host lower-cased, default port and fragmen
     CHECK(credential_id::canonicalize("HTTPS://MCP.Example.COM:443/Path?q=1#frag").value() ==
           "https://mcp.example.com/Path?q=1");
     CHECK(credential_id::canonicalize("http://example.com:80").value() == "http://example.com/");
-    CHECK(credential_id::canonicalize("https://example.com:8443/mcp").value() == "https://example.com:8443/mcp");
+    CHECK(credential_id::canonicalize("https://example.com:8443/mcp").value() ==
+          "https://example.com:8443/mcp");
     CHECK(credential_id::canonicalize("https://example.com?x").value() == "https://example.com/?x");
     CHECK(credential_id::canonicalize("https://[::1]:9000/mcp").value() == "https://[::1]:9000/mcp");
     CHECK(credential_id::canonicalize("https://example.com/mcp/").value() == "https://example.com/mcp/");
@@ -34,8 +35,8 @@ TEST_CASE("equivalent spellings are one identity; accounts separate identities")
 TEST_CASE("ids that are not URLs are refused with a typed error") {
     for (const char* bad : {"", "example.com/mcp", "ftp://example.com/", "https://", "https:///path",
                             "https://user:pw@example.com/", "https://exa mple.com/", "https://example.com:0/",
-                            "https://example.com:99999/", "https://example.com:abc/", "https://exa\"mple.com/",
-                            "https://[::1/"}) {
+                            "https://example.com:99999/", "https://example.com:abc/",
+                            "https://exa\"mple.com/", "https://[::1/"}) {
         CAPTURE(bad);
         auto r = credential_id::parse(bad);
         REQUIRE_FALSE(r.has_value());

@@ -142,7 +142,8 @@ TEST_SUITE("unit") {
         tvtest::temp_dir dir;
         constexpr int each = 40;
         auto a = tvtest::child::start("writer", {dir.path().string(), "0", std::to_string(each)});
-        auto b = tvtest::child::start("writer", {dir.path().string(), std::to_string(each), std::to_string(each)});
+        auto b =
+            tvtest::child::start("writer", {dir.path().string(), std::to_string(each), std::to_string(each)});
         REQUIRE(a.receive() == "ready");
         REQUIRE(b.receive() == "ready");
         a.send("go");
@@ -175,7 +176,8 @@ TEST_SUITE("unit") {
 
         constexpr int processes = 16;
         std::vector<tvtest::child> children;
-        for (int i = 0; i < processes; ++i) children.push_back(tvtest::child::start("refresher", {dir.path().string()}));
+        for (int i = 0; i < processes; ++i)
+            children.push_back(tvtest::child::start("refresher", {dir.path().string()}));
         for (auto& c : children) REQUIRE(c.receive(120s) == "ready");
 
         for (int round = 0; round < 3; ++round) {
@@ -218,7 +220,8 @@ TEST_SUITE("unit") {
 
         tv::locking::process lock;
         tv::locking::wait_report report;
-        CHECK(lock.lock_store(lock_path, 200ms, report).code() == tv::make_error_code(tv::errc::lock_timeout));
+        CHECK(lock.lock_store(lock_path, 200ms, report).code() ==
+              tv::make_error_code(tv::errc::lock_timeout));
         CHECK(report.contended);
 
         CHECK(holder.kill() == tvtest::killed_exit_code);
@@ -274,7 +277,8 @@ TEST_SUITE("unit") {
             std::istringstream fields(line);
             for (std::string field; fields >> field;) {
                 const auto colon = field.rfind(':');
-                if (std::count(field.begin(), field.end(), ':') == 2 && field.substr(colon + 1) == ino) ++count;
+                if (std::count(field.begin(), field.end(), ':') == 2 && field.substr(colon + 1) == ino)
+                    ++count;
             }
         }
         return count;
@@ -300,7 +304,8 @@ TEST_SUITE("unit") {
         std::vector<tvtest::child> waiters;
         const std::vector<std::string> names{"first", "second", "third", "fourth"};
         for (std::size_t i = 0; i < names.size(); ++i) {
-            waiters.push_back(tvtest::child::start("queue_member", {lock_path.string(), names[i], order.string()}));
+            waiters.push_back(
+                tvtest::child::start("queue_member", {lock_path.string(), names[i], order.string()}));
             REQUIRE(waiters.back().receive() == "waiting");
             // The first waiter is the head of the queue (it polls the lock); the others block behind it.
             REQUIRE(wait_for_queue(lock_path, static_cast<int>(i)));

@@ -51,10 +51,12 @@ TEST_CASE("expiry is accepted as RFC 3339, unix seconds, unix milliseconds and e
     using namespace std::chrono;
     const auto expected = clock::time_point{seconds{1795392000}};  // 2026-11-23T00:00:00Z
     CHECK(parse_token(R"({"access_token":"a","expires_at":"2026-11-23T00:00:00Z"})")->expires_at == expected);
-    CHECK(parse_token(R"({"access_token":"a","expires_at":"2026-11-23T01:00:00+01:00"})")->expires_at == expected);
+    CHECK(parse_token(R"({"access_token":"a","expires_at":"2026-11-23T01:00:00+01:00"})")->expires_at ==
+          expected);
     CHECK(parse_token(R"({"access_token":"a","expires_at":1795392000})")->expires_at == expected);
     CHECK(parse_token(R"({"access_token":"a","expires_at":1795392000000})")->expires_at == expected);
-    CHECK(parse_token(R"({"access_token":"a","expires_in":3600})", {expected - hours{1}})->expires_at == expected);
+    CHECK(parse_token(R"({"access_token":"a","expires_in":3600})", {expected - hours{1}})->expires_at ==
+          expected);
     CHECK_FALSE(parse_token(R"({"access_token":"a"})")->expires_at.has_value());  // unknown, not expired
     const auto fractional = parse_token(R"({"access_token":"a","expires_at":"2026-11-23T00:00:00.250Z"})");
     CHECK(fractional->expires_at == expected + milliseconds{250});
@@ -120,7 +122,8 @@ TEST_CASE("a 100 MB token is refused without being stored") {
 TEST_CASE("a bundle round-trips, and a bundle whose own fields are wrong is refused whole") {
     bundle b;
     const auto id = tvtest::id_for(7);
-    b.entries.emplace(id.hash(), entry{id, tvtest::sample_token("b"), 3, clock::now(), {{"future_field", 1}}});
+    b.entries.emplace(id.hash(),
+                      entry{id, tvtest::sample_token("b"), 3, clock::now(), {{"future_field", 1}}});
     b.last_generation = 3;
     b.extra["written_by"] = "a future version";
     auto text = serialize_bundle(b);
@@ -156,16 +159,20 @@ TEST_CASE("an entry that breaks the schema is isolated: kept verbatim, never ser
     };
     const std::string h2 = tvtest::id_for(2).hash();
     const bad_case cases[] = {
-        {entry_text(2, R"({"access_token":"a","expires_at":"2201-01-01T00:00:00Z"})"), errc::value_out_of_range},
-        {entry_text(2, R"({"access_token":"a","expires_at":"1969-12-31T23:59:59Z"})"), errc::value_out_of_range},
+        {entry_text(2, R"({"access_token":"a","expires_at":"2201-01-01T00:00:00Z"})"),
+         errc::value_out_of_range},
+        {entry_text(2, R"({"access_token":"a","expires_at":"1969-12-31T23:59:59Z"})"),
+         errc::value_out_of_range},
         {entry_text(2, R"({"access_token":"a","new_kind_of_expiry":{"x":1},"expires_at":{"in":5}})"),
          errc::wrong_type},
         {entry_text(2, R"({"access_token":""})"), errc::missing_field},
         {entry_text(2, R"({"access_token":"a"})", 0), errc::value_out_of_range},
         {entry_text(2, R"({"access_token":"a"})", std::uint64_t{1} << 63), errc::value_out_of_range},
-        {"\"" + h2 + R"(":{"resource":"https://mcp.example.com:x:443/mcp","generation":1,"token":{"access_token":"a"}})",
+        {"\"" + h2 +
+             R"(":{"resource":"https://mcp.example.com:x:443/mcp","generation":1,"token":{"access_token":"a"}})",
          errc::invalid_url},
-        {"\"" + h2 + R"(":{"resource":"https://other.example.com/","generation":1,"token":{"access_token":"a"}})",
+        {"\"" + h2 +
+             R"(":{"resource":"https://other.example.com/","generation":1,"token":{"access_token":"a"}})",
          errc::invalid_argument},
         {"\"" + h2 + R"(":[1,2,3])", errc::wrong_type},
         {"\"" + h2 + R"(":{"resource":"https://mcp2.example.com/mcp","generation":1})", errc::missing_field},
@@ -194,8 +201,8 @@ TEST_CASE("an entry that breaks the schema is isolated: kept verbatim, never ser
         CHECK(reread->entries.size() == 1);
     }
     // 63 levels inside a token are kept: the limit counts the token object as level 1.
-    const auto deepest = entry_text(2, R"({"access_token":"a","deep":)" + std::string(63, '[') +
-                                           std::string(63, ']') + "}");
+    const auto deepest =
+        entry_text(2, R"({"access_token":"a","deep":)" + std::string(63, '[') + std::string(63, ']') + "}");
     CHECK(parse_bundle(bundle_with(good + "," + deepest))->entries.size() == 2);
 }
 
@@ -276,18 +283,21 @@ TEST_CASE("the bundle writer escapes every string and refuses what the reader wo
     }
     // An update time the reader would refuse (a clock beyond 2200).
     bundle late;
-    late.entries.emplace(id.hash(), entry{id, t, 1, clock::time_point{std::chrono::seconds{9'000'000'000}}, {}});
+    late.entries.emplace(id.hash(),
+                         entry{id, t, 1, clock::time_point{std::chrono::seconds{9'000'000'000}}, {}});
     CHECK(serialize_bundle(late).code() == errc::value_out_of_range);
 }
 
 TEST_CASE("expiries that would overflow the clock are refused, not wrapped") {
-    CHECK(parse_token(R"({"access_token":"a","expires_at":999999999999999})").code() == errc::value_out_of_range);
+    CHECK(parse_token(R"({"access_token":"a","expires_at":999999999999999})").code() ==
+          errc::value_out_of_range);
     CHECK(parse_token(R"({"access_token":"a","expires_at":9000000000})").code() == errc::value_out_of_range);
     CHECK(parse_token(R"({"access_token":"a","expires_at":"9999-01-01T00:00:00Z"})").code() ==
           errc::value_out_of_range);
     CHECK(parse_token(R"({"access_token":"a","expires_at":"0001-01-01T00:00:00Z"})").code() ==
           errc::value_out_of_range);
-    CHECK(parse_token(R"({"access_token":"a","expires_in":1e12})", {clock::now()}).code() == errc::value_out_of_range);
+    CHECK(parse_token(R"({"access_token":"a","expires_in":1e12})", {clock::now()}).code() ==
+          errc::value_out_of_range);
     CHECK(parse_token(R"({"access_token":"a","expires_at":"2199-12-31T23:59:59Z"})").has_value());
     CHECK(parse_token(R"({"access_token":"a","expires_at":"2200-01-01T00:00:00Z"})").has_value());
     CHECK(parse_token(R"({"access_token":"a","expires_at":"2200-01-01T00:00:00.000000001Z"})").code() ==
@@ -312,7 +322,8 @@ std::size_t depth_of(const json& v) {
         todo.pop_back();
         deepest = std::max(deepest, depth);
         if (node->is_structured())
-            for (const auto& child : *node) todo.emplace_back(&child, child.is_structured() ? depth + 1 : depth);
+            for (const auto& child : *node)
+                todo.emplace_back(&child, child.is_structured() ? depth + 1 : depth);
     }
     return deepest;
 }
@@ -325,7 +336,8 @@ result<std::optional<clock::time_point>> reference_time(const json& v, const std
         detail::time_text_problem problem{};
         auto tp = detail::parse_rfc3339(v.get<std::string>(), &problem);
         if (!tp)
-            return error{problem == detail::time_text_problem::out_of_range ? errc::value_out_of_range : errc::wrong_type,
+            return error{problem == detail::time_text_problem::out_of_range ? errc::value_out_of_range
+                                                                            : errc::wrong_type,
                          name};
         return std::optional<clock::time_point>{*tp};
     }
@@ -374,12 +386,14 @@ result<token> reference_token(const json& doc) {
         t.expires_at = *tp;
     } else if (const auto in = doc.find("expires_in"); in != doc.end() && !in->is_null()) {
         if (!in->is_number()) return error{errc::wrong_type, "expires_in"};
-        if (!(in->get<double>() >= 0) || in->get<double>() > 1e9) return error{errc::value_out_of_range, "expires_in"};
+        if (!(in->get<double>() >= 0) || in->get<double>() > 1e9)
+            return error{errc::value_out_of_range, "expires_in"};
         return error{errc::missing_field, "issued_at"};  // a stored token has no issue time
     }
     if (const auto in = doc.find("expires_in"); in != doc.end() && !in->is_null() && !in->is_number())
         return error{errc::wrong_type, "expires_in"};
-    auto scope = text("scope", token_limits::max_text_length * token_limits::max_scopes);  // checked even if unused
+    auto scope =
+        text("scope", token_limits::max_text_length * token_limits::max_scopes);  // checked even if unused
     if (!scope) return scope.error();
     if (const auto s = doc.find("scopes"); s != doc.end() && !s->is_null()) {
         if (!s->is_array()) return error{errc::wrong_type, "scopes"};
@@ -409,7 +423,8 @@ result<entry> reference_entry(const std::string& key, const json& item) {
         account = a->get<std::string>();
     }
     const auto generation = item.find("generation");
-    if (generation != item.end() && !generation->is_number_unsigned()) return error{errc::wrong_type, "generation"};
+    if (generation != item.end() && !generation->is_number_unsigned())
+        return error{errc::wrong_type, "generation"};
     clock::time_point updated{};
     if (const auto u = item.find("updated_at"); u != item.end()) {
         auto parsed = reference_time(*u, "updated_at");
@@ -424,8 +439,8 @@ result<entry> reference_entry(const std::string& key, const json& item) {
     }
     extra_json extra = extra_json::object();
     for (auto f = item.begin(); f != item.end(); ++f) {
-        if (f.key() == "resource" || f.key() == "account" || f.key() == "generation" || f.key() == "updated_at" ||
-            f.key() == "token")
+        if (f.key() == "resource" || f.key() == "account" || f.key() == "generation" ||
+            f.key() == "updated_at" || f.key() == "token")
             continue;
         if (depth_of(f.value()) > detail::max_member_depth) return error{errc::too_large, "depth"};
         extra[f.key()] = to_extra(f.value());
@@ -446,8 +461,8 @@ result<bundle> reference_parse_bundle(std::string_view text) {
     if (doc.is_discarded()) return error{errc::malformed_json, "reference"};
     if (!doc.is_object()) return error{errc::wrong_type, "reference"};
     for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (it.key() != "format" && it.key() != "version" && it.key() != "last_generation" && it.key() != "entries" &&
-            depth_of(it.value()) > detail::max_member_depth)
+        if (it.key() != "format" && it.key() != "version" && it.key() != "last_generation" &&
+            it.key() != "entries" && depth_of(it.value()) > detail::max_member_depth)
             return error{errc::too_large, "reference"};
     const auto format = doc.find("format");
     if (format == doc.end() || !format->is_string() || *format != bundle_format_name)
@@ -472,7 +487,8 @@ result<bundle> reference_parse_bundle(std::string_view text) {
             out.entries.emplace(it.key(), std::move(*e));
         } else {
             const auto dumped = it.value().dump();
-            out.unreadable.emplace(it.key(), unreadable_entry{detail::secret_text(dumped.data(), dumped.size()), e.error()});
+            out.unreadable.emplace(
+                it.key(), unreadable_entry{detail::secret_text(dumped.data(), dumped.size()), e.error()});
             if (const auto kept = it.value(); kept.is_object())
                 if (const auto f = kept.find("generation"); f != kept.end() && f->is_number_unsigned())
                     g = f->get<std::uint64_t>() < generation_limit ? f->get<std::uint64_t>() : 0;
@@ -480,21 +496,22 @@ result<bundle> reference_parse_bundle(std::string_view text) {
         out.last_generation = std::max(out.last_generation, g);
     }
     for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (it.key() != "format" && it.key() != "version" && it.key() != "last_generation" && it.key() != "entries")
+        if (it.key() != "format" && it.key() != "version" && it.key() != "last_generation" &&
+            it.key() != "entries")
             out.extra[it.key()] = to_extra(it.value());
     return out;
 }
 
 bool same_bundle(const bundle& a, const bundle& b) {
-    if (a.last_generation != b.last_generation || a.extra != b.extra || a.entries.size() != b.entries.size() ||
-        a.unreadable.size() != b.unreadable.size())
+    if (a.last_generation != b.last_generation || a.extra != b.extra ||
+        a.entries.size() != b.entries.size() || a.unreadable.size() != b.unreadable.size())
         return false;
     for (const auto& [hash, e] : a.entries) {
         const auto found = b.entries.find(hash);
         if (found == b.entries.end()) return false;
         const auto& f = found->second;
-        if (!(e.id == f.id) || !(e.token == f.token) || e.token.extra != f.token.extra || e.generation != f.generation ||
-            e.updated_at != f.updated_at || e.extra != f.extra)
+        if (!(e.id == f.id) || !(e.token == f.token) || e.token.extra != f.token.extra ||
+            e.generation != f.generation || e.updated_at != f.updated_at || e.extra != f.extra)
             return false;
     }
     for (const auto& [key, u] : a.unreadable) {
@@ -516,7 +533,8 @@ void check_agrees(const std::string& text, bool same_code) {
     if (ours && theirs) {
         CHECK(same_bundle(*ours, *theirs));
         if (same_code)
-            for (const auto& [key, u] : ours->unreadable) CHECK(u.why.code == theirs->unreadable.at(key).why.code);
+            for (const auto& [key, u] : ours->unreadable)
+                CHECK(u.why.code == theirs->unreadable.at(key).why.code);
     } else if (same_code) {
         CHECK(ours.error().code == theirs.error().code);
     }
@@ -554,35 +572,50 @@ TEST_CASE("parse_bundle reads what a document parse reads, in every layout") {
     CHECK(parse_bundle(future.dump()).code() == errc::unsupported_format_version);
 
     // Field forms a stored token may take.
-    const std::string prefix = R"({"format":"tokenvault-bundle","version":1,"entries":{")" + tvtest::id_for(1).hash() +
+    const std::string prefix = R"({"format":"tokenvault-bundle","version":1,"entries":{")" +
+                               tvtest::id_for(1).hash() +
                                R"(":{"resource":"https://mcp1.example.com/mcp","generation":2,"token":)";
     for (const char* token_text :
-         {R"({"access_token":"a"})", R"({"access_token":"a","token_type":null,"refresh_token":""})",
-          R"({"access_token":"a\u0000b"})", R"({"access_token":"\ud83d\udd11","scope":"a  b c"})",
-          R"({"access_token":"a","scopes":null,"scope":"x y"})", R"({"access_token":"a","scopes":["x"],"scope":"y"})",
-          R"({"access_token":"a","expires_at":null,"expires_in":5})", R"({"access_token":"a","expires_in":5})",
-          R"({"access_token":"a","expires_in":null})", R"({"access_token":"a","expires_at":1795392000.5})",
-          R"({"access_token":"a","expires_at":-1})", R"({"access_token":"a","expires_at":1e400})", R"({"access_token":"a","expires_at":-1e-400})",
-          R"({"access_token":"a","expires_at":"2026-11-23T01:00:00.25+01:00"})", R"({"access_token":"a","issuer":5})",
-          R"({"access_token":"a","expires_at":"2200-12-31T23:59:60Z"})", R"({"access_token":"a","expires_at":"1600-01-01T00:00:00Z"})",
-          R"({"access_token":null})", R"({"token_type":"Bearer"})", R"({"access_token":"a","scopes":[1]})",
-          R"({"access_token":"a","client_secret":"","id_token":null,"custom":{"deep":[[[[]]]]}})", R"([])", "null",
+         {R"({"access_token":"a"})",
+          R"({"access_token":"a","token_type":null,"refresh_token":""})",
+          R"({"access_token":"a\u0000b"})",
+          R"({"access_token":"\ud83d\udd11","scope":"a  b c"})",
+          R"({"access_token":"a","scopes":null,"scope":"x y"})",
+          R"({"access_token":"a","scopes":["x"],"scope":"y"})",
+          R"({"access_token":"a","expires_at":null,"expires_in":5})",
+          R"({"access_token":"a","expires_in":5})",
+          R"({"access_token":"a","expires_in":null})",
+          R"({"access_token":"a","expires_at":1795392000.5})",
+          R"({"access_token":"a","expires_at":-1})",
+          R"({"access_token":"a","expires_at":1e400})",
+          R"({"access_token":"a","expires_at":-1e-400})",
+          R"({"access_token":"a","expires_at":"2026-11-23T01:00:00.25+01:00"})",
+          R"({"access_token":"a","issuer":5})",
+          R"({"access_token":"a","expires_at":"2200-12-31T23:59:60Z"})",
+          R"({"access_token":"a","expires_at":"1600-01-01T00:00:00Z"})",
+          R"({"access_token":null})",
+          R"({"token_type":"Bearer"})",
+          R"({"access_token":"a","scopes":[1]})",
+          R"({"access_token":"a","client_secret":"","id_token":null,"custom":{"deep":[[[[]]]]}})",
+          R"([])",
+          "null",
           R"({"access_token":"a","extra":-0,"big":18446744073709551616,"neg":-9223372036854775809})"}) {
         check_agrees(prefix + token_text + "}}}", true);
     }
-    for (const char* entry_tail : {R"(,"generation":-1)", R"(,"generation":1.0)", R"(,"generation":"1")",
-                                   R"(,"generation":0)", R"(,"generation":9223372036854775808)",
-                                   R"(,"account":5)", R"(,"account":"alice")", R"(,"updated_at":true)",
-                                   R"(,"updated_at":1795392000)", R"(,"updated_at":"2201-01-01T00:00:00Z")",
-                                   R"(,"resource":null)", R"(,"kept":{"a":[]})"}) {
+    for (const char* entry_tail :
+         {R"(,"generation":-1)", R"(,"generation":1.0)", R"(,"generation":"1")", R"(,"generation":0)",
+          R"(,"generation":9223372036854775808)", R"(,"account":5)", R"(,"account":"alice")",
+          R"(,"updated_at":true)", R"(,"updated_at":1795392000)", R"(,"updated_at":"2201-01-01T00:00:00Z")",
+          R"(,"resource":null)", R"(,"kept":{"a":[]})"}) {
         check_agrees(prefix + R"({"access_token":"a"})" + entry_tail + "}}}", true);
     }
-    for (const char* top : {R"({"format":"tokenvault-bundle","version":1,"entries":{},"last_generation":-1})",
-                            R"({"format":"tokenvault-bundle","version":1,"entries":{},"last_generation":18446744073709551615})",
-                            R"({"format":"tokenvault-bundle","version":1.0,"entries":{}})",
-                            R"({"format":"tokenvault-bundle","version":-3,"entries":{}})",
-                            R"({"format":"tokenvault-bundle","version":1,"entries":[]})", R"({})", R"("text")",
-                            R"({"format":"tokenvault-bundle","version":1,"entries":{"a":5}})"}) {
+    for (const char* top :
+         {R"({"format":"tokenvault-bundle","version":1,"entries":{},"last_generation":-1})",
+          R"({"format":"tokenvault-bundle","version":1,"entries":{},"last_generation":18446744073709551615})",
+          R"({"format":"tokenvault-bundle","version":1.0,"entries":{}})",
+          R"({"format":"tokenvault-bundle","version":-3,"entries":{}})",
+          R"({"format":"tokenvault-bundle","version":1,"entries":[]})", R"({})", R"("text")",
+          R"({"format":"tokenvault-bundle","version":1,"entries":{"a":5}})"}) {
         check_agrees(top, true);
     }
     // Depth: 63 levels below an object are kept, 64 are not (the token, the entry, the bundle alike).
@@ -598,8 +631,8 @@ TEST_CASE("parse_bundle refuses and isolates exactly what a document parse does,
     // Every one-byte deletion, replacement and truncation of a small bundle: both readers agree on
     // accepting or refusing, on the content when they accept, and on which entries they set aside.
     const auto text = small_bundle_text();
-    static constexpr char replacements[] = {'"', '\\', '{', '}', '[', ']', ',', ':', '0', '-', 'e', 'x', ' ',
-                                            '\x01', '\x7f', '\xc3', '\xff', 'u', 'n'};
+    static constexpr char replacements[] = {'"', '\\', '{', '}',    '[',    ']',    ',',    ':', '0', '-',
+                                            'e', 'x',  ' ', '\x01', '\x7f', '\xc3', '\xff', 'u', 'n'};
     std::size_t isolated = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
         check_agrees(text.substr(0, i), false);
@@ -618,8 +651,9 @@ TEST_CASE("the bundle reader never recurses: deep values are refused or skipped 
     const std::string deep = std::string(100000, '[') + std::string(100000, ']');
     const std::string text = R"({"format":"tokenvault-bundle","version":1,"entries":{},"deep":)" + deep + "}";
     CHECK(parse_bundle(text).code() == errc::too_large);
-    CHECK(parse_bundle(R"({"format":"tokenvault-bundle","version":1,"entries":{},"deep":)" + std::string(100000, '[')).code() ==
-          errc::malformed_json);
+    CHECK(parse_bundle(R"({"format":"tokenvault-bundle","version":1,"entries":{},"deep":)" +
+                       std::string(100000, '['))
+              .code() == errc::malformed_json);
     // Inside an entry: isolated, and its text written back as it was.
     const auto inside = bundle_with(entry_text(1, R"({"access_token":"a","deep":)" + deep + "}"));
     auto parsed = parse_bundle(inside);
@@ -635,8 +669,11 @@ TEST_CASE("a bundle is written again by copying the text of entries that did not
     bundle b;
     for (int i = 0; i < 3; ++i) {
         const auto id = tvtest::id_for(i);
-        b.entries.emplace(id.hash(), entry{id, tvtest::sample_token("v" + std::to_string(i)),
-                                           static_cast<std::uint64_t>(i + 1), clock::now(), {}});
+        b.entries.emplace(id.hash(), entry{id,
+                                           tvtest::sample_token("v" + std::to_string(i)),
+                                           static_cast<std::uint64_t>(i + 1),
+                                           clock::now(),
+                                           {}});
     }
     b.last_generation = 3;
     auto first = detail::write_bundle_text(b);
@@ -677,8 +714,9 @@ TEST_CASE("a bundle is written again by copying the text of entries that did not
     // Without a record everything is serialized from the bundle.
     auto fresh = detail::write_bundle_text(b);
     REQUIRE(fresh.has_value());
-    CHECK(parse_bundle(std::string_view(fresh->text.data(), fresh->text.size()))->entries.at(untouched).token ==
-          tvtest::sample_token("not-a-store-write"));
+    CHECK(
+        parse_bundle(std::string_view(fresh->text.data(), fresh->text.size()))->entries.at(untouched).token ==
+        tvtest::sample_token("not-a-store-write"));
     CHECK(detail::parse_bundle_text("{not json", record).code() == errc::malformed_json);
     CHECK(record.entries.empty());
     CHECK(record.text.empty());

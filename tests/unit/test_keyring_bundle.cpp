@@ -80,7 +80,9 @@ static_assert(backend::traits_of<backend::keyring_bundle<keyring::memory>>.reloa
 std::error_code ec(errc c) { return make_error_code(c); }
 
 /// Options for a store in `<dir>/store` with a fresh keyring::memory service.
-store_options options_in(const tvtest::temp_dir& dir) { return tvtest::fresh_store_options(dir, "tv-bundle-"); }
+store_options options_in(const tvtest::temp_dir& dir) {
+    return tvtest::fresh_store_options(dir, "tv-bundle-");
+}
 
 credential_id id(int n) {
     return credential_id::parse("https://mcp.example.com/b" + std::to_string(n)).value();

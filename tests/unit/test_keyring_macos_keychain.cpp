@@ -8,17 +8,17 @@
 // reads its key once, and that every CoreFoundation object it makes is released exactly once.
 #include <doctest/doctest.h>
 
+#include <tokenvault/backend/sealed_file.hpp>
+#include <tokenvault/cipher/xchacha20poly1305.hpp>
+#include <tokenvault/diagnostics/callback.hpp>
 #include <tokenvault/keyring/file.hpp>
 #include <tokenvault/keyring/first_available.hpp>
 #include <tokenvault/keyring/macos_keychain.hpp>
 #include <tokenvault/keyring/memory.hpp>
-#include <tokenvault/migration/codex_keyring.hpp>
-#include <tokenvault/store.hpp>
-#include <tokenvault/backend/sealed_file.hpp>
-#include <tokenvault/cipher/xchacha20poly1305.hpp>
-#include <tokenvault/diagnostics/callback.hpp>
 #include <tokenvault/locking/process.hpp>
+#include <tokenvault/migration/codex_keyring.hpp>
 #include <tokenvault/presets_macos.hpp>
+#include <tokenvault/store.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -524,9 +524,9 @@ TEST_CASE("macos_keychain reads Codex's keychain items for from_codex_keyring, a
     fake::set_identity("client");
     fake::set_answer(fake::answer::allow_once);
 
-    using store_t = token_store<backend::sealed_file<keyring::allow_volatile<keyring::memory>>,
-                                cipher::xchacha20poly1305, locking::process,
-                                migration::from_codex_keyring<macos_keychain>, diagnostics::callback>;
+    using store_t =
+        token_store<backend::sealed_file<keyring::allow_volatile<keyring::memory>>, cipher::xchacha20poly1305,
+                    locking::process, migration::from_codex_keyring<macos_keychain>, diagnostics::callback>;
     store_options options;
     options.app_name = tvtest::unique_name("tv-codex-keychain");
     options.directory = dir.path() / "store";
@@ -547,13 +547,15 @@ TEST_CASE("macos_keychain reads Codex's keychain items for from_codex_keyring, a
     }
     CHECK(tvtest::migrated(seen, "codex_keyring") == 1);
     CHECK(tvtest::skips(seen, "codex_keyring", make_error_code(errc::malformed_json)) == 1);
-    // Read only: nothing added, deleted or updated; each item still trusts only Codex; one dialog per item read.
+    // Read only: nothing added, deleted or updated; each item still trusts only Codex; one dialog per item
+    // read.
     const auto state = fake::snapshot();
     CHECK(state.counts.adds == 0);
     CHECK(state.counts.deletes == 0);
     CHECK(state.counts.updates == 0);
     CHECK(state.counts.prompts == 2);
-    CHECK(fake::find("Codex MCP Credentials", "fixture|089c68f51447b06b")->trusted == std::vector<std::string>{"codex"});
+    CHECK(fake::find("Codex MCP Credentials", "fixture|089c68f51447b06b")->trusted ==
+          std::vector<std::string>{"codex"});
     // A second start imports nothing again (the import ledger), and still changes no item.
     std::vector<events::any> again;
     {

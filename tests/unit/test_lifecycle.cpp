@@ -753,7 +753,8 @@ TEST_SUITE("unit") {
             CHECK(got.failure().message().find(canary) == std::string::npos);
         }
         // The message names the OAuth error the server gave, and never claims another one.
-        const auto client = tv::read_token_response(R"({"error":"invalid_client"})", now, 401).failure().message();
+        const auto client =
+            tv::read_token_response(R"({"error":"invalid_client"})", now, 401).failure().message();
         CHECK(client.find("'invalid_client'") != std::string::npos);
         CHECK(client.find("kept") != std::string::npos);
         CHECK(client.find("rejected the grant") == std::string::npos);

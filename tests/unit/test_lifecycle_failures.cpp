@@ -40,10 +40,13 @@ struct failing_world {
         return *t;
     }
     void expire() {
-        REQUIRE(store.update(id, [](std::optional<tv::token>& t) { t->expires_at = tv::clock::now() - 1min; }));
+        REQUIRE(
+            store.update(id, [](std::optional<tv::token>& t) { t->expires_at = tv::clock::now() - 1min; }));
     }
     bool record_present() {
-        return store.get(tv::companion_id(id, tv::companion_role::refresh_failure).value()).value().has_value();
+        return store.get(tv::companion_id(id, tv::companion_role::refresh_failure).value())
+            .value()
+            .has_value();
     }
 };
 
@@ -72,7 +75,7 @@ TEST_CASE("a failed refresh is remembered: the same error without another call, 
     CHECK(second.error().code == first.error().code);
     CHECK(second.error().context.find(first.error().context) == 0);
     CHECK(second.error().context.find("failed moments ago") != std::string::npos);
-    CHECK(w.server.counts().refresh_calls == 1);  // no second call
+    CHECK(w.server.counts().refresh_calls == 1);   // no second call
     CHECK(w.store.get(w.id).value().has_value());  // the credential is kept
 
     // After the TTL the next caller tries again; a success removes the record.

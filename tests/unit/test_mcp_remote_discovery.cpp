@@ -58,7 +58,8 @@ private:
     std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
 
-const std::string tokens_json = R"({"access_token":"AT","token_type":"Bearer","expires_in":3600,"refresh_token":"RT","scope":"read","expires_at":1795411511802})";
+const std::string tokens_json =
+    R"({"access_token":"AT","token_type":"Bearer","expires_in":3600,"refresh_token":"RT","scope":"read","expires_at":1795411511802})";
 
 }  // namespace
 
@@ -87,8 +88,9 @@ TEST_CASE("discovery finds mcp-remote in every client's configuration and from_m
                     "--header", "Authorization:${AUTH}"], "env": {"AUTH": "Bearer from-env"}},
         "local": {"command": "python3", "args": ["server.py", "mcp-remote"]}
       }})");
-    tvtest::write_file(home / ".cursor" / "mcp.json",
-                       R"({"mcpServers": {"cursor": {"command": "/usr/local/bin/mcp-remote", "args": ["https://cursor.example.com/sse"]}}})");
+    tvtest::write_file(
+        home / ".cursor" / "mcp.json",
+        R"({"mcpServers": {"cursor": {"command": "/usr/local/bin/mcp-remote", "args": ["https://cursor.example.com/sse"]}}})");
     tvtest::write_file(home / ".config" / "Code" / "User" / "mcp.json", R"({
       // VS Code allows comments
       "servers": {"code": {"type": "stdio", "command": "npx.cmd", "args": ["mcp-remote", "https://code.example.com/mcp", "--resource", "https://code.example.com"]}}
@@ -126,7 +128,8 @@ args = ["something"]
             if (l.client == client && l.server.url == url && l.server.hash_parts == parts) return true;
         return false;
     };
-    CHECK(has("claude_desktop", "https://desktop.example.com/mcp", {R"({"Authorization":"Bearer from-env"})"}));
+    CHECK(
+        has("claude_desktop", "https://desktop.example.com/mcp", {R"({"Authorization":"Bearer from-env"})"}));
     CHECK(has("claude_desktop", "https://desktop.example.com/mcp", {R"({"Authorization":"${AUTH}"})"}));
     CHECK(has("cursor", "https://cursor.example.com/sse", {}));
     CHECK(has("vscode", "https://code.example.com/mcp", {"https://code.example.com"}));
@@ -137,14 +140,17 @@ args = ["something"]
 
     // from_mcp_remote finds the files these launches name.
     const auto base = home / ".mcp-auth" / "mcp-remote-v1";
-    const std::string desktop_hash = hash_of({"https://desktop.example.com/mcp", "--header", "Authorization:Bearer from-env"});
+    const std::string desktop_hash =
+        hash_of({"https://desktop.example.com/mcp", "--header", "Authorization:Bearer from-env"});
     tvtest::write_file(base / (desktop_hash + "_tokens.json"), tokens_json);
-    tvtest::write_file(base / (hash_of({"https://codex.example.com/mcp", "--header", "X-Team:blue"}) + "_tokens.json"),
-                       tokens_json);
-    using store_t = tv::token_store<tv::backend::sealed_file<tv::keyring::allow_volatile<tv::keyring::memory>>,
-                                    tv::cipher::xchacha20poly1305, tv::locking::process,
-                                    tv::migration::from_mcp_remote<tv::migration::discovered_mcp_remote_config<>>,
-                                    tv::diagnostics::callback>;
+    tvtest::write_file(
+        base / (hash_of({"https://codex.example.com/mcp", "--header", "X-Team:blue"}) + "_tokens.json"),
+        tokens_json);
+    using store_t =
+        tv::token_store<tv::backend::sealed_file<tv::keyring::allow_volatile<tv::keyring::memory>>,
+                        tv::cipher::xchacha20poly1305, tv::locking::process,
+                        tv::migration::from_mcp_remote<tv::migration::discovered_mcp_remote_config<>>,
+                        tv::diagnostics::callback>;
     tv::store_options options;
     options.app_name = tvtest::unique_name("tv-discovery");
     options.directory = dir.path() / "store";
@@ -172,15 +178,18 @@ TEST_CASE("a configuration that is not JSON, too deep or not TOML yields no laun
         CHECK(r.failure == make_error_code(tv::errc::malformed_json));
     }
     SUBCASE("hostile TOML") {
-        tvtest::write_file(path, "[mcp_servers.a]\ncommand = \"npx\"\nargs = " + std::string(100000, '[') +
-                                     "\n[mcp_servers.b]\ncommand = \"npx\"\nargs = [\"mcp-remote\", \"https://b.example.com\"]\n"
-                                     "x = \"unterminated\n= = =\n[[[\n\"\\u12\"");
+        tvtest::write_file(
+            path,
+            "[mcp_servers.a]\ncommand = \"npx\"\nargs = " + std::string(100000, '[') +
+                "\n[mcp_servers.b]\ncommand = \"npx\"\nargs = [\"mcp-remote\", \"https://b.example.com\"]\n"
+                "x = \"unterminated\n= = =\n[[[\n\"\\u12\"");
         auto r = tv::migration::read_mcp_client_config({"codex", path, kind::toml_codex});
         CHECK_FALSE(r.failure);
         CHECK(r.launches.empty());  // everything after the runaway array is given up
     }
     SUBCASE("absent") {
-        auto r = tv::migration::read_mcp_client_config({"cursor", dir.path() / "none.json", kind::json_mcp_servers});
+        auto r = tv::migration::read_mcp_client_config(
+            {"cursor", dir.path() / "none.json", kind::json_mcp_servers});
         CHECK_FALSE(r.present);
         CHECK_FALSE(r.failure);
     }

@@ -91,7 +91,8 @@ std::optional<tv::token> get(S& store, const std::string& url) {
 }
 
 tv::clock::time_point unix_ms(long long ms) {
-    return tv::clock::time_point{std::chrono::duration_cast<tv::clock::duration>(std::chrono::milliseconds{ms})};
+    return tv::clock::time_point{
+        std::chrono::duration_cast<tv::clock::duration>(std::chrono::milliseconds{ms})};
 }
 
 }  // namespace
@@ -127,16 +128,30 @@ TEST_CASE("from_claude_code: logged-out entries, bad entries and the Claude.ai l
     const nlohmann::json doc = {
         {"claudeAiOauth", {{"accessToken", "claude-ai-at"}, {"refreshToken", "claude-ai-rt"}}},
         {"mcpOAuth",
-         {{"a|1", {{"serverName", "a"}, {"serverUrl", "https://a.example.com/mcp"}, {"accessToken", "a-at"},
-                   {"expiresAt", 1795969587898LL}, {"discoveryState", {{"authorizationServerUrl", "https://as.a"}}}}},
-          {"a-renamed|2", {{"serverName", "a-renamed"}, {"serverUrl", "https://a.example.com/mcp"},
-                           {"accessToken", "a-older"}, {"expiresAt", 1700000000000LL}}},
-          {"out|3", {{"serverName", "out"}, {"serverUrl", "https://out.example.com/mcp"}, {"accessToken", ""},
-                     {"clientId", "kept-registration"}}},
+         {{"a|1",
+           {{"serverName", "a"},
+            {"serverUrl", "https://a.example.com/mcp"},
+            {"accessToken", "a-at"},
+            {"expiresAt", 1795969587898LL},
+            {"discoveryState", {{"authorizationServerUrl", "https://as.a"}}}}},
+          {"a-renamed|2",
+           {{"serverName", "a-renamed"},
+            {"serverUrl", "https://a.example.com/mcp"},
+            {"accessToken", "a-older"},
+            {"expiresAt", 1700000000000LL}}},
+          {"out|3",
+           {{"serverName", "out"},
+            {"serverUrl", "https://out.example.com/mcp"},
+            {"accessToken", ""},
+            {"clientId", "kept-registration"}}},
           {"nourl|4", {{"serverName", "nourl"}, {"accessToken", "x"}}},
-          {"badexp|5", {{"serverName", "b"}, {"serverUrl", "https://b.example.com/mcp"}, {"accessToken", "b"},
-                        {"expiresAt", "tomorrow"}}},
-          {"secret|6", {{"serverName", "s"}, {"serverUrl", "https://s.example.com/mcp"}, {"accessToken", "s-at"}}}}},
+          {"badexp|5",
+           {{"serverName", "b"},
+            {"serverUrl", "https://b.example.com/mcp"},
+            {"accessToken", "b"},
+            {"expiresAt", "tomorrow"}}},
+          {"secret|6",
+           {{"serverName", "s"}, {"serverUrl", "https://s.example.com/mcp"}, {"accessToken", "s-at"}}}}},
         {"mcpOAuthClientConfig", {{"secret|6", {{"clientSecret", "s-secret"}}}}}};
     tvtest::write_file(f.claude_file(), doc.dump());
     auto store = f.open<claude_store>();
@@ -184,13 +199,16 @@ TEST_CASE("from_opencode imports opencode's own mcp-auth.json field-exact, once"
 TEST_CASE("from_opencode: logins under way, entries without a URL and deep or broken files are skipped") {
     fixture f;
     SUBCASE("entries") {
-        const nlohmann::json doc = {
-            {"pending", {{"clientInfo", {{"clientId", "c"}}}, {"codeVerifier", "v"}, {"oauthState", "s"},
-                         {"serverUrl", "https://pending.example.com/mcp"}}},
-            {"old", {{"tokens", {{"accessToken", "old-at"}}}}},
-            {"ok", {{"tokens", {{"accessToken", "ok-at"}, {"expiresAt", 1795969622}}},
-                    {"clientInfo", {{"clientId", "cid"}, {"clientSecret", "csec"}}},
-                    {"serverUrl", "https://ok.example.com/mcp"}}}};
+        const nlohmann::json doc = {{"pending",
+                                     {{"clientInfo", {{"clientId", "c"}}},
+                                      {"codeVerifier", "v"},
+                                      {"oauthState", "s"},
+                                      {"serverUrl", "https://pending.example.com/mcp"}}},
+                                    {"old", {{"tokens", {{"accessToken", "old-at"}}}}},
+                                    {"ok",
+                                     {{"tokens", {{"accessToken", "ok-at"}, {"expiresAt", 1795969622}}},
+                                      {"clientInfo", {{"clientId", "cid"}, {"clientSecret", "csec"}}},
+                                      {"serverUrl", "https://ok.example.com/mcp"}}}};
         tvtest::write_file(f.opencode_file(), doc.dump());
         auto store = f.open<opencode_store>();
         auto ok = get(*store, "https://ok.example.com/mcp");

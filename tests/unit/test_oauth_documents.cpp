@@ -50,14 +50,18 @@ TEST_CASE("protected resource metadata: fields, types, duplicates, caps") {
     CHECK(oauth::parse_protected_resource_metadata(R"({"authorization_servers":[]})").error() ==
           tv::errc::missing_field);
     CHECK(oauth::parse_protected_resource_metadata(R"({"resource":7})").error() == tv::errc::wrong_type);
-    CHECK(oauth::parse_protected_resource_metadata(R"({"resource":"a","authorization_servers":[1]})").error() ==
-          tv::errc::wrong_type);
+    CHECK(
+        oauth::parse_protected_resource_metadata(R"({"resource":"a","authorization_servers":[1]})").error() ==
+        tv::errc::wrong_type);
     CHECK(oauth::parse_protected_resource_metadata(R"({"resource":"a","resource":"b"})").error() ==
           tv::errc::invalid_argument);
-    CHECK(oauth::parse_protected_resource_metadata(R"({"resource":"a\u0000b"})").error() == tv::errc::invalid_argument);
+    CHECK(oauth::parse_protected_resource_metadata(R"({"resource":"a\u0000b"})").error() ==
+          tv::errc::invalid_argument);
     CHECK(oauth::parse_protected_resource_metadata("[]").error() == tv::errc::malformed_json);
-    CHECK(oauth::parse_protected_resource_metadata(R"({"resource":"a",})").error() == tv::errc::malformed_json);
-    CHECK(oauth::parse_protected_resource_metadata(R"({"resource":"a"} x)").error() == tv::errc::malformed_json);
+    CHECK(oauth::parse_protected_resource_metadata(R"({"resource":"a",})").error() ==
+          tv::errc::malformed_json);
+    CHECK(oauth::parse_protected_resource_metadata(R"({"resource":"a"} x)").error() ==
+          tv::errc::malformed_json);
 
     // Nesting: 64 levels in all are read (and skipped), 65 are refused without recursion; far deeper too.
     CHECK(oauth::parse_protected_resource_metadata(R"({"resource":"a","x":)" + nested(63) + "}"));
@@ -85,7 +89,8 @@ TEST_CASE("authorization server metadata") {
     CHECK(ok->issuer == "https://as.example.com");
     CHECK(ok->code_challenge_methods_supported.size() == 2);
     CHECK(ok->authorization_response_iss_parameter_supported);
-    CHECK(oauth::parse_authorization_server_metadata(R"({"token_endpoint":"x"})").error() == tv::errc::missing_field);
+    CHECK(oauth::parse_authorization_server_metadata(R"({"token_endpoint":"x"})").error() ==
+          tv::errc::missing_field);
     CHECK(oauth::parse_authorization_server_metadata(
               R"({"issuer":"a","authorization_response_iss_parameter_supported":"yes"})")
               .error() == tv::errc::wrong_type);
@@ -116,7 +121,8 @@ TEST_CASE("well-known URLs and the resource check") {
           std::vector<std::string>{"https://as.example.com/.well-known/oauth-authorization-server/tenant1",
                                    "https://as.example.com/.well-known/openid-configuration/tenant1",
                                    "https://as.example.com/tenant1/.well-known/openid-configuration"});
-    CHECK(oauth::authorization_server_metadata_urls("https://as.example.com/?q=1").error() == tv::errc::invalid_url);
+    CHECK(oauth::authorization_server_metadata_urls("https://as.example.com/?q=1").error() ==
+          tv::errc::invalid_url);
     CHECK(oauth::detail::split_url("https://user@host/", "x").error() == tv::errc::invalid_url);
     CHECK(oauth::detail::split_url("https://host/#frag", "x").error() == tv::errc::invalid_url);
     CHECK(oauth::detail::split_url("ftp://host/", "x").error() == tv::errc::invalid_url);
@@ -146,9 +152,13 @@ TEST_CASE("WWW-Authenticate: challenges, parameters, token68, and malformed head
     CHECK(bearer->param("resource_metadata") == R"(u"v\w)");
     CHECK(oauth::bearer_challenge("Basic realm=x") == std::nullopt);
     CHECK(oauth::parse_www_authenticate("Bearer").value().size() == 1);
-    CHECK(oauth::parse_www_authenticate("Bearer realm=").value()[0].token68 == "realm=");  // a token68, not a parameter
+    CHECK(oauth::parse_www_authenticate("Bearer realm=").value()[0].token68 ==
+          "realm=");  // a token68, not a parameter
 
-    for (const char* bad : {R"(Bearer realm="open)", R"(Bearer realm="x" y)", "Bearer a=b c", "=x", R"(Bearer a="x)" "\x01" R"(")",
+    for (const char* bad : {R"(Bearer realm="open)", R"(Bearer realm="x" y)", "Bearer a=b c", "=x",
+                            R"(Bearer a="x)"
+                            "\x01"
+                            R"(")",
                             "Bearer a=b, a=c"}) {
         CAPTURE(bad);
         CHECK_FALSE(oauth::parse_www_authenticate(bad));
@@ -169,16 +179,19 @@ TEST_CASE("registration responses and the client record") {
     auto pub = oauth::parse_registration_response(R"({"client_id":"p","token_endpoint_auth_method":"none"})");
     REQUIRE(pub);
     CHECK(pub->auth == oauth::client_auth::none);
-    CHECK(oauth::parse_registration_response(R"({"client_id":"p","token_endpoint_auth_method":"private_key_jwt"})")
+    CHECK(oauth::parse_registration_response(
+              R"({"client_id":"p","token_endpoint_auth_method":"private_key_jwt"})")
               .error() == tv::errc::value_out_of_range);
-    CHECK(oauth::parse_registration_response(R"({"client_id":"p","token_endpoint_auth_method":"client_secret_post"})")
+    CHECK(oauth::parse_registration_response(
+              R"({"client_id":"p","token_endpoint_auth_method":"client_secret_post"})")
               .error() == tv::errc::missing_field);
     CHECK(oauth::parse_registration_response(R"({"client_secret":"x"})").error() == tv::errc::missing_field);
     CHECK(oauth::parse_registration_response(R"({"client_id":"p","client_secret_expires_at":-1})").error() ==
           tv::errc::value_out_of_range);
 
     const auto written = oauth::format_registration_response(*client);
-    CHECK(oauth::parse_registration_response(std::string_view(written.data(), written.size())).value() == *client);
+    CHECK(oauth::parse_registration_response(std::string_view(written.data(), written.size())).value() ==
+          *client);
 
     oauth::client_record record{*client, "https://as.example.com", "https://mcp.example.com/mcp", true};
     const auto stored = oauth::record_to_token(record);
@@ -190,12 +203,14 @@ TEST_CASE("registration responses and the client record") {
 }
 
 TEST_CASE("the redirect: request line, query, authorization response") {
-    auto target = oauth::parse_request_line("GET /callback?code=a%2Fb&state=s+1&iss=x#frag HTTP/1.1\r\nHost: h\r\n\r\n");
+    auto target = oauth::parse_request_line(
+        "GET /callback?code=a%2Fb&state=s+1&iss=x#frag HTTP/1.1\r\nHost: h\r\n\r\n");
     REQUIRE(target);
     CHECK(target->method == "GET");
     CHECK(target->path == "/callback");
     CHECK(target->query == "code=a%2Fb&state=s+1&iss=x");
-    for (const char* bad : {"GET /x", "GET http://h/x HTTP/1.1", "GET /x HTTP/2", " /x HTTP/1.1", "GET /\x01 HTTP/1.1"}) {
+    for (const char* bad :
+         {"GET /x", "GET http://h/x HTTP/1.1", "GET /x HTTP/2", " /x HTTP/1.1", "GET /\x01 HTTP/1.1"}) {
         CAPTURE(bad);
         CHECK_FALSE(oauth::parse_request_line(bad));
     }
@@ -212,7 +227,8 @@ TEST_CASE("the redirect: request line, query, authorization response") {
 
     CHECK_FALSE(oauth::read_authorization_response(oauth::parse_query("code=a&code=b", decode).value()));
     CHECK_FALSE(oauth::read_authorization_response(oauth::parse_query("state=a%0Ab", decode).value()));
-    auto denied = oauth::read_authorization_response(oauth::parse_query("error=access_denied&state=x", decode).value());
+    auto denied =
+        oauth::read_authorization_response(oauth::parse_query("error=access_denied&state=x", decode).value());
     REQUIRE(denied);
     CHECK(denied->error == "access_denied");
     auto odd = oauth::read_authorization_response(oauth::parse_query("error=%3Cscript%3E", decode).value());

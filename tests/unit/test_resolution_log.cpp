@@ -400,7 +400,9 @@ TEST_CASE("a re-login is not drift: after a logout, and when the login is announ
 
 TEST_CASE("credential_manager::login in another tier is not drift; a plain read there is") {
     struct provider {
-        [[nodiscard]] refresh_result refresh(const token&) { return refresh_result::failed(error{errc::io_error}); }
+        [[nodiscard]] refresh_result refresh(const token&) {
+            return refresh_result::failed(error{errc::io_error});
+        }
         [[nodiscard]] result<token> authorize() { return tvtest::sample_token("login"); }
     };
     tvtest::temp_dir dir;

@@ -74,7 +74,9 @@ static_assert(std::is_same_v<presets::embedded, token_store<backend::sealed_file
 std::error_code ec(errc c) { return make_error_code(c); }
 
 /// Options for a store in `<dir>/store` with a fresh keyring::memory service.
-store_options options_in(const tvtest::temp_dir& dir) { return tvtest::fresh_store_options(dir, "tv-sealed-"); }
+store_options options_in(const tvtest::temp_dir& dir) {
+    return tvtest::fresh_store_options(dir, "tv-sealed-");
+}
 
 fs::path sealed_path(const store_options& o) { return o.directory / o.file_name; }
 

@@ -75,7 +75,8 @@ TEST_CASE("diagnostics::callback receives typed events without secrets") {
     std::vector<seen_operation> seen;
     store.diagnostics().set([&](const events::any& e) {  // events are views: copy what is kept
         if (const auto* op = std::get_if<events::store_operation>(&e))
-            seen.push_back({std::string(op->operation), std::string(op->credential), static_cast<bool>(op->failure)});
+            seen.push_back(
+                {std::string(op->operation), std::string(op->credential), static_cast<bool>(op->failure)});
     });
     const auto server = id("https://x.example/mcp");
     REQUIRE(store.put(server, make("canary-cb-token")).has_value());
@@ -126,8 +127,8 @@ TEST_CASE("ciphers seal, open and detect tampering") {
     CHECK(opened == msg);
     ad[0] = std::byte{8};
     CHECK(cipher::xchacha20poly1305::open(key, nonce, ad, sealed, opened).code() == errc::corrupt_file);
-    CHECK(cipher::xchacha20poly1305::seal(std::span<const std::byte>(key).first(5), nonce, ad, msg, sealed).code() ==
-          errc::invalid_argument);
+    CHECK(cipher::xchacha20poly1305::seal(std::span<const std::byte>(key).first(5), nonce, ad, msg, sealed)
+              .code() == errc::invalid_argument);
     std::vector<std::byte> plain(msg.size());
     REQUIRE(cipher::none::seal(key, {}, {}, msg, plain).has_value());
     CHECK(plain == msg);
@@ -174,7 +175,7 @@ TEST_CASE("result holds a value or an error through every copy, move and assignm
         const auto& same = v2;
         v2 = same;  // self-assignment keeps the value
         CHECK(v2->value == 5);
-        CHECK(result<counted>{std::in_place, 7}->value == 7);
+        CHECK(result<counted> { std::in_place, 7 } -> value == 7);
     }
     CHECK(counted::alive == 0);
     static_assert(!std::is_copy_constructible_v<result<std::unique_ptr<int>>>);
@@ -194,9 +195,8 @@ TEST_CASE("with_token shows the cached token under the read lock, or nullptr") {
     });
     REQUIRE(seen.has_value());
     CHECK(*seen == "at-visible");
-    auto missing = store.with_token(id("https://mcp.example.com/absent"), [](const token* t) -> result<bool> {
-        return t == nullptr;
-    });
+    auto missing = store.with_token(id("https://mcp.example.com/absent"),
+                                    [](const token* t) -> result<bool> { return t == nullptr; });
     REQUIRE(missing.has_value());
     CHECK(*missing);
 }

@@ -35,16 +35,16 @@ struct login_row {
 
 /// What tvctl learns about one source.
 struct source_report {
-    std::string source;   ///< name in events and the ledger
-    std::string where;    ///< the path or keyring looked at
-    std::string absent;   ///< non-empty when nothing is there: why ("no file at PATH", ...)
-    std::string failure;  ///< non-empty when something is there but could not be read
+    std::string source;        ///< name in events and the ledger
+    std::string where;         ///< the path or keyring looked at
+    std::string absent;        ///< non-empty when nothing is there: why ("no file at PATH", ...)
+    std::string failure;       ///< non-empty when something is there but could not be read
     std::size_t found = 0;     ///< valid logins found
     std::size_t imported = 0;  ///< logins imported (or, in a dry run, that would be)
     std::size_t skipped = 0;   ///< entries skipped as unreadable or invalid
 };
 
-std::vector<login_row> g_rows;              // NOLINT: filled by `recording` during the store's first load
+std::vector<login_row> g_rows;               // NOLINT: filled by `recording` during the store's first load
 std::map<std::string, std::size_t> g_found;  // NOLINT: valid logins per source, imported already or not
 
 /// A migration policy that runs sources M... in order as chain<M...> does, and records which logins each
@@ -132,34 +132,44 @@ source_report survey_codex_file(const tv::store_options& o) {
     const auto home = cli_codex_config::home(o);
     auto r = survey_file("codex", home.empty() ? fs::path() : home / ".credentials.json");
     if (!r.absent.empty())
-        r.absent += TVCTL_DESKTOP ? " (Codex keeps its tokens in the OS keyring when one works: see codex_keyring)"
-                                  : " (Codex keeps its tokens in the OS keyring when one works, and this tvctl was "
-                                    "built without Secret Service support)";
+        r.absent += TVCTL_DESKTOP
+                        ? " (Codex keeps its tokens in the OS keyring when one works: see codex_keyring)"
+                        : " (Codex keeps its tokens in the OS keyring when one works, and this tvctl was "
+                          "built without Secret Service support)";
     return r;
 }
 
 #if TVCTL_DESKTOP
 source_report survey_codex_keyring(const tv::store_options& o) {
-    source_report r{std::string(codex_keyring_source::source),
-                    "Secret Service, service '" + std::string(tv::migration::codex_keyring_config::service) + "'",
-                    {}, {}, 0, 0, 0};
+    source_report r{
+        std::string(codex_keyring_source::source),
+        "Secret Service, service '" + std::string(tv::migration::codex_keyring_config::service) + "'",
+        {},
+        {},
+        0,
+        0,
+        0};
     auto opened = tv::keyring::secret_service::open(tv::migration::codex_keyring_config::keyring(o));
     if (!opened) {
-        r.failure = opened.error() == tv::errc::keyring_locked
-                        ? "Codex keeps its tokens in the keyring and the keyring is locked: unlock it (log in to "
-                          "the desktop session) and run again"
-                        : opened.error().message();
+        r.failure =
+            opened.error() == tv::errc::keyring_locked
+                ? "Codex keeps its tokens in the keyring and the keyring is locked: unlock it (log in to "
+                  "the desktop session) and run again"
+                : opened.error().message();
         return r;
     }
     if (!*opened) {
-        r.absent = "no Secret Service in this session (Codex then keeps its tokens in $CODEX_HOME/.credentials.json)";
+        r.absent =
+            "no Secret Service in this session (Codex then keeps its tokens in "
+            "$CODEX_HOME/.credentials.json)";
         return r;
     }
     auto accounts = (*opened)->list_foreign(tv::migration::codex_keyring_config::service);
     if (!accounts)
-        r.failure = accounts.error() == tv::errc::keyring_locked
-                        ? "Codex keeps its tokens in the keyring and the keyring is locked: unlock it and run again"
-                        : accounts.error().message();
+        r.failure =
+            accounts.error() == tv::errc::keyring_locked
+                ? "Codex keeps its tokens in the keyring and the keyring is locked: unlock it and run again"
+                : accounts.error().message();
     else if (accounts->empty())
         r.absent = "no Codex items in the keyring";
     return r;
@@ -225,7 +235,8 @@ tv::result<std::map<std::string, tool_diagnostics::tally>> run_sources(const con
 }
 
 /// Fills the reports from a run's tallies and rows.
-void settle(std::vector<source_report>& reports, const std::map<std::string, tool_diagnostics::tally>& tallies) {
+void settle(std::vector<source_report>& reports,
+            const std::map<std::string, tool_diagnostics::tally>& tallies) {
     for (auto& r : reports) {
         const auto t = tallies.find(r.source);
         if (t != tallies.end()) {
@@ -242,27 +253,34 @@ void settle(std::vector<source_report>& reports, const std::map<std::string, too
 }
 
 /// Prints the reports (and rows) as text or JSON; returns the exit code.
-int report(const config& c, const std::vector<source_report>& reports, bool dry, const std::string& store_path,
-           int code_override = -1) {
+int report(const config& c, const std::vector<source_report>& reports, bool dry,
+           const std::string& store_path, int code_override = -1) {
     std::size_t imported = 0;
     bool failed = false;
     for (const auto& r : reports) {
         imported += r.imported;
         failed = failed || !r.failure.empty();
     }
-    const int code = code_override >= 0 ? code_override : imported > 0 ? exit_ok : failed ? exit_failure : exit_nothing;
+    const int code = code_override >= 0 ? code_override
+                     : imported > 0     ? exit_ok
+                     : failed           ? exit_failure
+                                        : exit_nothing;
     if (code == exit_nothing)
-        std::cerr << "tvctl: warning: nothing to import: every source says why (" << (c.json ? "sources" : "above")
-                  << ")\n";
+        std::cerr << "tvctl: warning: nothing to import: every source says why ("
+                  << (c.json ? "sources" : "above") << ")\n";
     else if (code == exit_failure)
-        std::cerr << "tvctl: error: nothing imported: a source failed (" << (c.json ? "sources" : "above") << ")\n";
+        std::cerr << "tvctl: error: nothing imported: a source failed (" << (c.json ? "sources" : "above")
+                  << ")\n";
     for (const auto& r : reports)
         if (!r.failure.empty()) std::cerr << "tvctl: error: " << r.source << ": " << r.failure << '\n';
     if (c.json) {
         json sources = json::array();
         for (const auto& r : reports) {
-            json s{{"source", r.source}, {"where", r.where}, {"found", r.found},
-                   {dry ? "would_import" : "imported", r.imported}, {"skipped", r.skipped}};
+            json s{{"source", r.source},
+                   {"where", r.where},
+                   {"found", r.found},
+                   {dry ? "would_import" : "imported", r.imported},
+                   {"skipped", r.skipped}};
             if (!r.absent.empty()) s["nothing_because"] = r.absent;
             if (!r.failure.empty()) s["failure"] = r.failure;
             sources.push_back(s);
@@ -294,8 +312,8 @@ int report(const config& c, const std::vector<source_report>& reports, bool dry,
             std::cout << "nothing new: " << r.found << " login(s) in " << r.where
                       << " are in the store already (or were logged out there)";
         else
-            std::cout << (dry ? "would import " : "imported ") << r.imported << " of " << r.found << " login(s) from "
-                      << r.where;
+            std::cout << (dry ? "would import " : "imported ") << r.imported << " of " << r.found
+                      << " login(s) from " << r.where;
         if (r.skipped > 0) std::cout << "; skipped " << r.skipped << " unreadable or invalid";
         std::cout << '\n';
     }
@@ -303,14 +321,16 @@ int report(const config& c, const std::vector<source_report>& reports, bool dry,
         std::vector<std::vector<std::string>> table{{"SOURCE", "ID", "RESOURCE", "EXPIRES"}};
         for (const auto& row : g_rows)
             table.push_back({row.source, row.id.hash().substr(0, 12),
-                             echo_safe(row.id.resource()) + (row.id.account().empty() ? "" : " (" + echo_safe(row.id.account()) + ")"),
+                             echo_safe(row.id.resource()) +
+                                 (row.id.account().empty() ? "" : " (" + echo_safe(row.id.account()) + ")"),
                              expiry_text(row.expires_at)});
         print_table(table);
     }
     if (imported == 0)
         std::cout << (failed ? "nothing imported: a source failed\n" : "nothing to import\n");
     else
-        std::cout << (dry ? "would import " : "imported ") << imported << " login(s) into " << store_path << '\n';
+        std::cout << (dry ? "would import " : "imported ") << imported << " login(s) into " << store_path
+                  << '\n';
     return code;
 }
 

@@ -1,7 +1,7 @@
 // tools/tvctl/tvctl.cpp: tvctl, the command-line tool for a tokenvault store.
 //
-// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import (<source> | --all),
-// login <url> (the OAuth login of an MCP server, when built with libcurl);
+// Commands: list, show <url>, remove <url>, logout (<url> | --all), status, doctor, import (<source> |
+// --all), login <url> (the OAuth login of an MCP server, when built with libcurl);
 // --json on every command (stdout then always holds one JSON document, errors included), --help on
 // every command. The store is a preset's: presets::embedded (key in a private key file) by default,
 // presets::desktop with --keyring desktop: Secret Service, then key file, when built with libsecret on
@@ -57,9 +57,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -333,7 +333,8 @@ public:
             try {
                 for (const auto& u : unreadable_)
                     if (u.key == e.credential) return;
-                unreadable_.push_back({std::string(e.credential), std::string(e.detail) + " (" + e.reason.message() + ")"});
+                unreadable_.push_back(
+                    {std::string(e.credential), std::string(e.detail) + " (" + e.reason.message() + ")"});
             } catch (...) {  // NOLINT(bugprone-empty-catch): a diagnostics sink never throws
             }
         }
@@ -616,7 +617,8 @@ int cmd_list(const config& c, Store& store) {
         print_table(rows);
     }
     if (const auto& bad = store.diagnostics().unreadable_entries(); !bad.empty() && !c.json)
-        std::cerr << "tvctl: warning: " << bad.size() << " stored entr" << (bad.size() == 1 ? "y is" : "ies are")
+        std::cerr << "tvctl: warning: " << bad.size() << " stored entr"
+                  << (bad.size() == 1 ? "y is" : "ies are")
                   << " unreadable and not listed: run tvctl doctor\n";
     print_stats(c, store);
     return exit_ok;
@@ -681,7 +683,8 @@ int cmd_show(const config& c, Store& store) {
         print_table(rows);
     }
     if (const auto& bad = store.diagnostics().unreadable_entries(); !bad.empty() && !c.json)
-        std::cerr << "tvctl: warning: " << bad.size() << " stored entr" << (bad.size() == 1 ? "y is" : "ies are")
+        std::cerr << "tvctl: warning: " << bad.size() << " stored entr"
+                  << (bad.size() == 1 ? "y is" : "ies are")
                   << " unreadable and not listed: run tvctl doctor\n";
     print_stats(c, store);
     return exit_ok;
@@ -820,14 +823,16 @@ int cmd_import(const config& c) {
             }
     const std::size_t known_servers = g_servers.size() + ic::g_discovered.size();
     if (!all && c.source == "mcp-remote" && known_servers == 0)
-        return fail(c, exit_usage,
-                    "import mcp-remote needs the servers to look for (mcp-remote hashes their URLs), and no MCP "
-                    "client configuration names one",
-                    "pass --server URL once per server, e.g. --server https://mcp.example.com/mcp");
+        return fail(
+            c, exit_usage,
+            "import mcp-remote needs the servers to look for (mcp-remote hashes their URLs), and no MCP "
+            "client configuration names one",
+            "pass --server URL once per server, e.g. --server https://mcp.example.com/mcp");
 
     std::vector<ic::source_report> reports;
     if (wants("claude-code"))
-        reports.push_back(ic::survey_file(ic::claude_source::source, tv::migration::claude_code_config::credentials_file(o)));
+        reports.push_back(ic::survey_file(ic::claude_source::source,
+                                          tv::migration::claude_code_config::credentials_file(o)));
     if (wants("codex")) {
         reports.push_back(ic::survey_codex_file(o));
 #if TVCTL_DESKTOP
@@ -835,7 +840,8 @@ int cmd_import(const config& c) {
 #endif
     }
     if (wants("opencode"))
-        reports.push_back(ic::survey_file(ic::opencode_source::source, tv::migration::opencode_config::auth_file(o)));
+        reports.push_back(
+            ic::survey_file(ic::opencode_source::source, tv::migration::opencode_config::auth_file(o)));
     if (wants("mcp-remote")) reports.push_back(ic::survey_mcp_remote(o, known_servers));
 
     const bool confirm = all;  // a named source is the user's explicit request; --all shows first
@@ -845,11 +851,15 @@ int cmd_import(const config& c) {
                                   ic::codex_keyring_source,
 #endif
                                   ic::opencode_source, ic::mcp_remote_source>(c, std::move(reports), confirm);
-    if (c.source == "claude-code") return ic::import_sources<Sel, ic::claude_source>(c, std::move(reports), confirm);
-    if (c.source == "opencode") return ic::import_sources<Sel, ic::opencode_source>(c, std::move(reports), confirm);
-    if (c.source == "mcp-remote") return ic::import_sources<Sel, ic::mcp_remote_source>(c, std::move(reports), confirm);
+    if (c.source == "claude-code")
+        return ic::import_sources<Sel, ic::claude_source>(c, std::move(reports), confirm);
+    if (c.source == "opencode")
+        return ic::import_sources<Sel, ic::opencode_source>(c, std::move(reports), confirm);
+    if (c.source == "mcp-remote")
+        return ic::import_sources<Sel, ic::mcp_remote_source>(c, std::move(reports), confirm);
 #if TVCTL_DESKTOP
-    return ic::import_sources<Sel, ic::codex_file_source, ic::codex_keyring_source>(c, std::move(reports), confirm);
+    return ic::import_sources<Sel, ic::codex_file_source, ic::codex_keyring_source>(c, std::move(reports),
+                                                                                    confirm);
 #else
     return ic::import_sources<Sel, ic::codex_file_source>(c, std::move(reports), confirm);
 #endif
@@ -1061,8 +1071,7 @@ int cmd_status(const config& c) {
     std::cout << "store file:  " << p.file.string() << (p.file_exists ? "" : " (absent)") << '\n';
     std::cout << "lock:        " << out["lock"]["state"].get<std::string>() << " (" << lock_file.string()
               << ")\n";
-    std::cout << "keyring:     --keyring " << c.keyring << ": " << tv::keyring::chain_name<K>()
-              << '\n';
+    std::cout << "keyring:     --keyring " << c.keyring << ": " << tv::keyring::chain_name<K>() << '\n';
     for (const auto& t : tiers)
         std::cout << "  tier " << t["tier"].get<std::string>() << ": "
                   << (t["available"].get<bool>() ? "available" : "unavailable") << " ("
@@ -1073,9 +1082,8 @@ int cmd_status(const config& c) {
               << r["mode"].get<std::string>() << "; " << r["reason"].get<std::string>() << ")\n";
     if (header)
         std::cout << "header:      format " << header->version << ", "
-                  << tv::cipher::describe_id(header->cipher_id) << ", key id "
-                  << hex_of(header->key_id) << ", key in tier '" << header->tier << "', "
-                  << header->seal_counter << " seals\n";
+                  << tv::cipher::describe_id(header->cipher_id) << ", key id " << hex_of(header->key_id)
+                  << ", key in tier '" << header->tier << "', " << header->seal_counter << " seals\n";
     if (out.contains("credentials") && !out["credentials"].is_null())
         std::cout << "credentials: " << out["credentials"].get<std::size_t>() << '\n';
     for (const auto& f : paths)
@@ -1144,16 +1152,15 @@ int cmd_doctor(const config& c) {
     const auto names = tiers_of<K>();
     if (header) {
         const bool included = std::find(names.begin(), names.end(), header->tier) != names.end();
-        found.push_back(included
-                            ? finding{"store header", "ok",
-                                      "format " + std::to_string(header->version) + ", key in tier '" +
-                                          header->tier + "', key id " + hex_of(header->key_id),
-                                      ""}
-                            : finding{"store header", "problem",
-                                      "the key is in keyring tier '" + header->tier + "', which --keyring " +
-                                          c.keyring + " (" + tv::keyring::chain_name<K>() +
-                                          ") does not include",
-                                      fix_for_tier(header->tier)});
+        found.push_back(included ? finding{"store header", "ok",
+                                           "format " + std::to_string(header->version) + ", key in tier '" +
+                                               header->tier + "', key id " + hex_of(header->key_id),
+                                           ""}
+                                 : finding{"store header", "problem",
+                                           "the key is in keyring tier '" + header->tier +
+                                               "', which --keyring " + c.keyring + " (" +
+                                               tv::keyring::chain_name<K>() + ") does not include",
+                                           fix_for_tier(header->tier)});
     } else if (p.file_exists) {
         found.push_back({"store header", "problem", header_problem,
                          "fix the file's permissions, or move it aside and log in again"});
@@ -1196,7 +1203,8 @@ int cmd_doctor(const config& c) {
                     found.push_back(
                         {"entry " + u.key.substr(0, 12), "problem",
                          "unreadable, kept unchanged and not used: " + u.reason,
-                         "log in to that server again (the new login replaces the entry; tvctl logout removes "
+                         "log in to that server again (the new login replaces the entry; tvctl logout "
+                         "removes "
                          "it); if a newer tokenvault wrote it, use that version. The other credentials are "
                          "not affected"});
             } else
@@ -1295,7 +1303,8 @@ int cmd_login(const config& c, Store& store) {
         if (!c.client_secret_env.empty()) {
             const char* secret = std::getenv(c.client_secret_env.c_str());
             if (secret == nullptr || *secret == '\0')
-                return fail(c, exit_usage, "--client-secret-env: $" + echo_safe(c.client_secret_env) + " is not set",
+                return fail(c, exit_usage,
+                            "--client-secret-env: $" + echo_safe(c.client_secret_env) + " is not set",
                             "export the client secret in that variable (it never goes on the command line)");
             client.client_secret = tv::secret_string{secret};
             client.auth = c.client_auth == "post" ? tv::oauth::client_auth::client_secret_post
@@ -1310,7 +1319,8 @@ int cmd_login(const config& c, Store& store) {
             if (!run_browser_command(c.browser_command, url))
                 std::cerr << "tvctl: --browser-command failed: open the URL above yourself\n";
         } else if (!c.no_browser) {
-            if (!tv::oauth::open_in_browser(url)) std::cerr << "tvctl: no browser opened: open the URL above yourself\n";
+            if (!tv::oauth::open_in_browser(url))
+                std::cerr << "tvctl: no browser opened: open the URL above yourself\n";
         }
         std::cerr << "tvctl: waiting for the login to finish...\n";
         return {};
@@ -1321,8 +1331,12 @@ int cmd_login(const config& c, Store& store) {
     auto token = manager.login(*id, provider);
     if (!token) return fail(c, token.error());
     if (c.json) {
-        json out{{"ok", true}, {"id", id->hash()}, {"resource", id->resource()}, {"issuer", token->issuer},
-                 {"scopes", token->scopes}, {"has_refresh_token", token->refresh_token.has_value()}};
+        json out{{"ok", true},
+                 {"id", id->hash()},
+                 {"resource", id->resource()},
+                 {"issuer", token->issuer},
+                 {"scopes", token->scopes},
+                 {"has_refresh_token", token->refresh_token.has_value()}};
         if (token->expires_at) out["expires_at"] = time_text(*token->expires_at);
         print_json(out);
     } else {
@@ -1443,14 +1457,15 @@ int main_checked(int argc, char** argv) {
     add("doctor",
         "Check permissions, symlinks, quarantined files, keyring health; say how to fix each problem",
         command::doctor);
-    auto* import = add("import",
-                       "Import MCP logins from other clients: claude-code, codex, opencode, mcp-remote, or --all",
-                       command::import);
+    auto* import = add(
+        "import", "Import MCP logins from other clients: claude-code, codex, opencode, mcp-remote, or --all",
+        command::import);
     auto* import_source =
         import
-            ->add_option("source", c.source,
-                         "claude-code (~/.claude/.credentials.json), codex ($CODEX_HOME/.credentials.json and the "
-                         "OS keyring), opencode (~/.local/share/opencode/mcp-auth.json) or mcp-remote (~/.mcp-auth)")
+            ->add_option(
+                "source", c.source,
+                "claude-code (~/.claude/.credentials.json), codex ($CODEX_HOME/.credentials.json and the "
+                "OS keyring), opencode (~/.local/share/opencode/mcp-auth.json) or mcp-remote (~/.mcp-auth)")
             ->check(CLI::IsMember({"claude-code", "codex", "opencode", "mcp-remote"}));
     auto* import_all = import->add_flag(
         "--all", c.all, "Every source on this machine: show what would be imported, import with --yes");
@@ -1466,7 +1481,8 @@ int main_checked(int argc, char** argv) {
     import->add_option("--account", c.account,
                        "The account (profile) to file imported mcp-remote logins under");
 #if TVCTL_LOGIN
-    auto* login = add("login", "Log in to an OAuth-protected (MCP) server and store the token", command::login);
+    auto* login =
+        add("login", "Log in to an OAuth-protected (MCP) server and store the token", command::login);
     login->add_option("id", c.id, "The server's resource URL, e.g. https://mcp.example.com/mcp")->required();
     login->add_option("--account", c.account, "The account (profile) to file the credential under");
     login->add_option("--scope", c.scopes, "A scope to ask for (repeat; default: what the server names)");
@@ -1482,7 +1498,8 @@ int main_checked(int argc, char** argv) {
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
     login->add_flag("--no-browser", c.no_browser, "Only print the login URL");
-    login->add_option("--browser-command", c.browser_command, "A program to open the login URL with (gets it as its argument)");
+    login->add_option("--browser-command", c.browser_command,
+                      "A program to open the login URL with (gets it as its argument)");
 #endif
 
     try {

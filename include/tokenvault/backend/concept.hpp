@@ -42,50 +42,63 @@ namespace tokenvault::detail {
 template <class B, bool Report>
 consteval bool backend_requirements() {
     if constexpr (!in_family<B, family::backend>) {
-        static_assert(!Report, "tokenvault: Backend needs `using policy_family = tokenvault::family::backend;` "
-                               "(see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs `using policy_family = tokenvault::family::backend;` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (!requires {
                              { B::persistent } -> std::convertible_to<bool>;
                              { B::shared } -> std::convertible_to<bool>;
                              { B::uses_cipher } -> std::convertible_to<bool>;
                          }) {
-        static_assert(!Report, "tokenvault: Backend needs `static constexpr bool` persistent, shared and "
-                               "uses_cipher (see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs `static constexpr bool` persistent, shared and "
+                      "uses_cipher (see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (!std::constructible_from<B, const store_options&>) {
-        static_assert(!Report, "tokenvault: Backend needs a constructor taking `const store_options&` "
-                               "(see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs a constructor taking `const store_options&` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (!requires(const B& b) {
                              { b.lock_path() } -> std::same_as<std::optional<std::filesystem::path>>;
                          }) {
-        static_assert(!Report, "tokenvault: Backend needs `std::optional<std::filesystem::path> lock_path() "
-                               "const` (see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs `std::optional<std::filesystem::path> lock_path() "
+                      "const` (see tokenvault/backend/concept.hpp)");
         return false;
-    } else if constexpr (!requires(B& b, archetype_context& c) { { b.load(c) } -> std::same_as<result<bundle>>; }) {
-        static_assert(!Report, "tokenvault: Backend needs `result<bundle> load(Context&)` "
-                               "(see tokenvault/backend/concept.hpp)");
+    } else if constexpr (!requires(B & b, archetype_context & c) {
+                             { b.load(c) } -> std::same_as<result<bundle>>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Backend needs `result<bundle> load(Context&)` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
-    } else if constexpr (!requires(B& b, archetype_context& c) { { b.changed(c) } -> std::same_as<result<bool>>; }) {
-        static_assert(!Report, "tokenvault: Backend needs `result<bool> changed(Context&)` "
-                               "(see tokenvault/backend/concept.hpp)");
+    } else if constexpr (!requires(B & b, archetype_context & c) {
+                             { b.changed(c) } -> std::same_as<result<bool>>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Backend needs `result<bool> changed(Context&)` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
-    } else if constexpr (!requires(B& b, archetype_context& c, const bundle& x) {
+    } else if constexpr (!requires(B & b, archetype_context & c, const bundle& x) {
                              { b.save(c, x) } -> std::same_as<result<void>>;
                          }) {
-        static_assert(!Report, "tokenvault: Backend needs `result<void> save(Context&, const bundle&)` "
-                               "(see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Backend needs `result<void> save(Context&, const bundle&)` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (declares_traits<B> && !declares_traits_of<B, backend::traits>) {
-        static_assert(!Report, "tokenvault: a backend's optional members go in "
-                               "`static constexpr tokenvault::backend::traits traits{...};` "
-                               "(see tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a backend's optional members go in "
+                      "`static constexpr tokenvault::backend::traits traits{...};` "
+                      "(see tokenvault/backend/concept.hpp)");
         return false;
     } else if constexpr (requires { B::reload_before_write; }) {
-        static_assert(!Report, "tokenvault: declare reload_before_write in the backend's traits: "
-                               "`static constexpr tokenvault::backend::traits traits{.reload_before_write = true};` "
-                               "(a member outside traits is read by nobody)");
+        static_assert(!Report,
+                      "tokenvault: declare reload_before_write in the backend's traits: "
+                      "`static constexpr tokenvault::backend::traits traits{.reload_before_write = true};` "
+                      "(a member outside traits is read by nobody)");
         return false;
     } else {
         return true;

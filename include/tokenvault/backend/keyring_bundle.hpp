@@ -2,8 +2,8 @@
 //
 // One keyring read per instance, then the store's cache; a stamp file beside the lock changes on every
 // write, so reads see other processes' writes with one lstat, and every write reloads the item first
-// (traits reload_before_write). A bundle over K::max_item_size (Windows: 2560 bytes) is refused before writing;
-// an item that does not parse is refused, never overwritten. Assumes load/save under the store lock.
+// (traits reload_before_write). A bundle over K::max_item_size (Windows: 2560 bytes) is refused before
+// writing; an item that does not parse is refused, never overwritten. Assumes load/save under the store lock.
 #pragma once
 
 #include <sodium.h>
@@ -40,10 +40,11 @@ struct keyring_bundle_status {
 template <class K>
 class keyring_bundle {
     static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
-    static_assert(!keyring::traits_of<K>.add_only,
-                  "tokenvault: backend::keyring_bundle<K> rewrites one keyring item on every save, and K never "
-                  "rewrites an item (traits add_only, e.g. keyring::macos_keychain): use "
-                  "backend::sealed_file<K>, which keeps only the data key in K");
+    static_assert(
+        !keyring::traits_of<K>.add_only,
+        "tokenvault: backend::keyring_bundle<K> rewrites one keyring item on every save, and K never "
+        "rewrites an item (traits add_only, e.g. keyring::macos_keychain): use "
+        "backend::sealed_file<K>, which keeps only the data key in K");
 
 public:
     using policy_family = family::backend;
@@ -84,7 +85,8 @@ public:
     template <class Context>
     [[nodiscard]] result<bundle> load(Context& ctx) {
         stamp_known_ = false;
-        auto stamp = tokenvault::platform::stat_identity(stamp_);  // before the read: a later write changes it
+        auto stamp =
+            tokenvault::platform::stat_identity(stamp_);  // before the read: a later write changes it
         if (!stamp) return stamp.error();
         if (read_failure_) return *read_failure_;
         auto keyring = open_keyring(ctx);

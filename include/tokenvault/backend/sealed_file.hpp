@@ -293,7 +293,8 @@ public:
         // Entries unchanged since the last load or save are copied as text, not serialized again.
         auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_);
         if (!plaintext) return plaintext.error();
-        const auto plain_bytes = std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
+        const auto plain_bytes =
+            std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
         auto header = encode_sealed_header(cipher::id, key_id_, keyring_->tier_name(), counter);
         if (!header) return header.error();
         const std::size_t header_size = header->size();
@@ -385,12 +386,12 @@ private:
         if (header.cipher_id != Cipher::id) {
             const auto sealed_with = tokenvault::cipher::name_of_id(header.cipher_id);
             const std::string what = file_.string() + ": sealed with " +
-                                     tokenvault::cipher::describe_id(header.cipher_id) + ", but this store uses " +
-                                     tokenvault::cipher::describe_id(Cipher::id);
+                                     tokenvault::cipher::describe_id(header.cipher_id) +
+                                     ", but this store uses " + tokenvault::cipher::describe_id(Cipher::id);
             if (!sealed_with)
                 return error{errc::unsupported_format_version, what + "; the file was left unchanged"};
-            return error{errc::invalid_argument,
-                         what + ": configure the store with " + *sealed_with + " to read it; the file was left unchanged"};
+            return error{errc::invalid_argument, what + ": configure the store with " + *sealed_with +
+                                                     " to read it; the file was left unchanged"};
         }
         if (bytes.size() < header.size + Cipher::nonce_size + Cipher::tag_size)
             return quarantine(ctx, file.identity, "truncated after the header");
@@ -674,7 +675,7 @@ private:
     std::optional<std::pair<sealed_key_id, error>> unmatched_;  // a file key id the keyring could not match
     bool rotation_failed_ = false;
     tokenvault::detail::bundle_text last_text_;  // the plaintext of the last load or save (see json.hpp)
-    secure_buffer key_;  // the keyring's current data key: seals
+    secure_buffer key_;                          // the keyring's current data key: seals
     sealed_key_id key_id_{};
     bool have_key_ = false;
     secure_buffer previous_key_;  // the key before a rotation: opens only
@@ -683,8 +684,8 @@ private:
 
     bool identity_known_ = false;  // identity_ describes the file as last loaded or saved
     std::optional<tokenvault::platform::file_identity> identity_;  // nullopt: there was no file
-    std::optional<sealed_key_id> file_key_id_;                   // the key id in the file's header
-    std::uint64_t file_counter_ = 0;                             // the seal counter in the file's header
+    std::optional<sealed_key_id> file_key_id_;                     // the key id in the file's header
+    std::uint64_t file_counter_ = 0;                               // the seal counter in the file's header
     bool swept_temp_files_ = false;
 
     struct seal_mark {

@@ -20,8 +20,8 @@
 namespace tokenvault::cipher {
 
 /// AES-256-GCM: fast where the CPU has AES instructions; checked at run time.
-struct aes256gcm : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt,
-                                       &crypto_aead_aes256gcm_decrypt> {
+struct aes256gcm
+    : detail::sodium_aead<aes256gcm, &crypto_aead_aes256gcm_encrypt, &crypto_aead_aes256gcm_decrypt> {
     using policy_family = family::cipher;
     static constexpr std::uint8_t id = 2;
     static constexpr std::string_view name = "aes256gcm";

@@ -29,13 +29,14 @@ struct none {
     [[nodiscard]] static result<void> seal(std::span<const std::byte>, std::span<const std::byte>,
                                            std::span<const std::byte>, std::span<const std::byte> plaintext,
                                            std::span<std::byte> out) {
-        if (out.size() != plaintext.size()) return error{errc::invalid_argument, "cipher::none: wrong output size"};
+        if (out.size() != plaintext.size())
+            return error{errc::invalid_argument, "cipher::none: wrong output size"};
         if (!plaintext.empty()) std::memcpy(out.data(), plaintext.data(), plaintext.size());
         return {};
     }
     [[nodiscard]] static result<void> open(std::span<const std::byte> key, std::span<const std::byte> nonce,
-                                           std::span<const std::byte> ad, std::span<const std::byte> ciphertext,
-                                           std::span<std::byte> out) {
+                                           std::span<const std::byte> ad,
+                                           std::span<const std::byte> ciphertext, std::span<std::byte> out) {
         return seal(key, nonce, ad, ciphertext, out);
     }
 };

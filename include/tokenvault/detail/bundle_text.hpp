@@ -46,7 +46,8 @@ struct bundle_text {
 /// rule: nothing is written that a reader would refuse).
 template <class = void>
 [[nodiscard]] inline result<void> check_entry_storable(const std::string& hash, const entry& e) {
-    if (e.id.hash() != hash) return error{errc::invalid_argument, "bundle: an entry is filed under another id's hash"};
+    if (e.id.hash() != hash)
+        return error{errc::invalid_argument, "bundle: an entry is filed under another id's hash"};
     if (e.generation == 0 || e.generation >= generation_limit)
         return error{errc::value_out_of_range, "bundle: an entry's generation is outside 1 to 2^63-1"};
     if (!storable_time(e.updated_at))
@@ -59,11 +60,13 @@ template <class = void>
 /// entries are written back verbatim, unless a readable entry has taken their key. Refuses what the
 /// bundle reader would refuse: a last_generation of 2^63 or more, an entry it could not read back.
 template <class = void>
-[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b, const bundle_text* previous = nullptr) {
+[[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b,
+                                                           const bundle_text* previous = nullptr) {
     if (b.last_generation >= generation_limit)
-        return error{errc::value_out_of_range,
-                     "bundle: generations are exhausted (2^63 writes): nothing was written; move the store file "
-                     "aside and log in again"};
+        return error{
+            errc::value_out_of_range,
+            "bundle: generations are exhausted (2^63 writes): nothing was written; move the store file "
+            "aside and log in again"};
     constexpr std::size_t typical_entry = 1024;
     json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
     bundle_text out;
@@ -75,8 +78,8 @@ template <class = void>
     ok = ok && w.key("last_generation");
     w.number(b.last_generation);
     ok = ok && write_members(w, b.extra, [](std::string_view k) {
-        return k == "format" || k == "version" || k == "last_generation" || k == "entries";
-    });
+             return k == "format" || k == "version" || k == "last_generation" || k == "entries";
+         });
     ok = ok && w.key("entries");
     w.open_object();
     for (const auto& [hash, e] : b.entries) {
@@ -95,11 +98,13 @@ template <class = void>
             ok = ok && w.key("updated_at") && w.string(format_rfc3339(e.updated_at));
             ok = ok && w.key("token") && write_token(w, e.token);
             ok = ok && write_members(w, e.extra, [](std::string_view k) {
-                return k == "resource" || k == "account" || k == "generation" || k == "updated_at" || k == "token";
-            });
+                     return k == "resource" || k == "account" || k == "generation" || k == "updated_at" ||
+                            k == "token";
+                 });
             w.close_object();
         }
-        out.entries.emplace(hash, bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
+        out.entries.emplace(hash,
+                            bundle_text::entry_span{e.generation, e.updated_at, start, w.size() - start});
     }
     for (const auto& [key, kept] : b.unreadable) {
         if (!ok) break;

@@ -3,10 +3,11 @@
 // Two layers: an in-process registry of held keys (threads of one process; keyed by lock file path, or by
 // store address and credential hash for stores that live in one process), then, for stores that other
 // processes share, an OS file lock on `<store dir>/locks/<credential hash>.lock` (0600 / owner-only,
-// never deleted, released by the OS when its holder dies; platform/). Acquisition polls with a backoff bounded by 1/64 of the time waited
-// so far (0.25 ms to 50 ms), and between attempts runs the caller's `poll`, which may end the wait early
-// (another process finished the work this caller was waiting for). Registry entries record the owning pid,
-// so a forked child never waits for a lock its parent's threads held at fork time.
+// never deleted, released by the OS when its holder dies; platform/). Acquisition polls with a backoff
+// bounded by 1/64 of the time waited so far (0.25 ms to 50 ms), and between attempts runs the caller's
+// `poll`, which may end the wait early (another process finished the work this caller was waiting for).
+// Registry entries record the owning pid, so a forked child never waits for a lock its parent's threads held
+// at fork time.
 #pragma once
 
 #include <algorithm>

@@ -109,9 +109,11 @@ template <class = void>
     if (!object.is_object()) return out_type{};
     const auto found = object.find(name);
     if (found == object.end() || found->is_null()) return out_type{};
-    if (!found->is_number()) return error{errc::wrong_type, std::string("field '") + name + "' must be a number"};
+    if (!found->is_number())
+        return error{errc::wrong_type, std::string("field '") + name + "' must be a number"};
     const double value = found->get<double>();
-    if (!(value >= 0)) return error{errc::value_out_of_range, std::string("field '") + name + "' is negative"};
+    if (!(value >= 0))
+        return error{errc::value_out_of_range, std::string("field '") + name + "' is negative"};
     const double ms = milliseconds ? value : value * 1000.0;
     if (ms > static_cast<double>(max_expiry_ms)) return out_type{};
     std::chrono::milliseconds whole{static_cast<std::int64_t>(ms)};
@@ -125,7 +127,8 @@ template <class = void>
 [[nodiscard]] inline std::string normalized_token_type(std::string type) {
     if (type.size() == 6) {
         std::string lower;
-        for (const char c : type) lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+        for (const char c : type)
+            lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
         if (lower == "bearer") return "Bearer";
     }
     return type.empty() ? std::string("Bearer") : type;
@@ -146,8 +149,8 @@ public:
     [[nodiscard]] std::size_t offer_all(bundle& b, std::string_view source, bool& changed) {
         std::size_t imported = 0;
         for (auto& [hash, k] : kept_)
-            if (offer(b, source, ledger_rule::once_per_credential, k.id, std::move(k.value), k.print, changed) ==
-                offer_outcome::imported)
+            if (offer(b, source, ledger_rule::once_per_credential, k.id, std::move(k.value), k.print,
+                      changed) == offer_outcome::imported)
                 ++imported;
         kept_.clear();
         return imported;
@@ -172,21 +175,22 @@ private:
 template <class Context>
 [[nodiscard]] auto login_collector(Context& ctx, std::string_view source, newest_per_credential& newest,
                                    std::size_t& skipped) {
-    return [&ctx, source, &newest, &skipped](result<std::pair<credential_id, token>> login, std::string print) {
-        if (!login) {
-            ++skipped;
-            report_skipped(ctx, source, login.code());
-            return;
-        }
-        newest.add(std::move(login->first), std::move(login->second), std::move(print));
-    };
+    return
+        [&ctx, source, &newest, &skipped](result<std::pair<credential_id, token>> login, std::string print) {
+            if (!login) {
+                ++skipped;
+                report_skipped(ctx, source, login.code());
+                return;
+            }
+            newest.add(std::move(login->first), std::move(login->second), std::move(print));
+        };
 }
 
 /// Offers the logins collected to `b`, reports the run as one events::migration of `source`; true when `b`
 /// must be saved.
 template <class Context>
-[[nodiscard]] bool finish_import(Context& ctx, std::string_view source, bundle& b, newest_per_credential& newest,
-                                 std::size_t skipped) {
+[[nodiscard]] bool finish_import(Context& ctx, std::string_view source, bundle& b,
+                                 newest_per_credential& newest, std::size_t skipped) {
     bool changed = false;
     const auto migrated = newest.offer_all(b, source, changed);
     if (migrated + skipped > 0) ctx.diagnostics.on(events::migration{source, migrated, skipped, {}});
@@ -197,8 +201,8 @@ template <class Context>
 /// large, not JSON, too deep) is reported as one skip of `source` and also gives nullopt.
 template <class Context>
 [[nodiscard]] std::optional<foreign_json> read_foreign_json_file(Context& ctx, std::string_view source,
-                                                                   const std::filesystem::path& path,
-                                                                   std::size_t max_size, std::size_t& skipped) {
+                                                                 const std::filesystem::path& path,
+                                                                 std::size_t max_size, std::size_t& skipped) {
     auto file = read_foreign_file(path, max_size);
     if (!file) {
         ++skipped;

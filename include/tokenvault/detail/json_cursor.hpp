@@ -158,7 +158,8 @@ public:
         if (converted.ec == std::errc::result_out_of_range) {
             // Beyond double's range. Overflow is refused (as nlohmann::json does); underflow reads as zero.
             const std::string_view written(first, static_cast<std::size_t>(last - first));
-            const bool underflow = written.find("e-") != std::string_view::npos || written.find("E-") != std::string_view::npos;
+            const bool underflow =
+                written.find("e-") != std::string_view::npos || written.find("E-") != std::string_view::npos;
             if (!underflow) return fail(start);
             out.floating_value = *first == '-' ? -0.0 : 0.0;
         } else if (converted.ec != std::errc{}) {

@@ -31,7 +31,8 @@ inline constexpr std::size_t max_member_depth = max_json_depth - 1;
 /// The error for text that is not JSON (or nests too deep) at the cursor's position; `what` names the input.
 template <class = void>
 [[nodiscard]] inline error json_read_error(const json_cursor& in, std::string_view what) {
-    if (in.too_deep()) return error{errc::too_large, std::string(what) + ": JSON nested deeper than 64 levels"};
+    if (in.too_deep())
+        return error{errc::too_large, std::string(what) + ": JSON nested deeper than 64 levels"};
     return error{errc::malformed_json,
                  std::string(what) + ": not valid JSON at byte " + std::to_string(in.offset())};
 }
@@ -47,13 +48,14 @@ template <class = void>
 /// Starts reading a whole document that must be one object (`kind::object`) or array: consumes its
 /// opening bracket. Errors: not JSON, nested deeper than 64 levels, or another kind of value (wrong_type).
 template <class = void>
-[[nodiscard]] inline result<void> begin_document(json_cursor& in, json_cursor::kind expected, std::string_view what) {
+[[nodiscard]] inline result<void> begin_document(json_cursor& in, json_cursor::kind expected,
+                                                 std::string_view what) {
     if (in.peek() != expected) {
         std::string_view ignored;
         if (!in.skip(ignored, max_json_depth) || !in.finish()) return json_read_error(in, what);
-        return error{errc::wrong_type, std::string(what) + (expected == json_cursor::kind::object
-                                                                ? ": not a JSON object"
-                                                                : ": not a JSON array")};
+        return error{errc::wrong_type,
+                     std::string(what) + (expected == json_cursor::kind::object ? ": not a JSON object"
+                                                                                : ": not a JSON array")};
     }
     if (!(expected == json_cursor::kind::object ? in.begin_object() : in.begin_array()))
         return json_read_error(in, what);

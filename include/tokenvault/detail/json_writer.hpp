@@ -81,7 +81,8 @@ public:
         char buf[40];
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf - 2, value);
         if (ec != std::errc{}) return false;
-        if (std::string_view(buf, static_cast<std::size_t>(end - buf)).find_first_of(".e") == std::string_view::npos) {
+        if (std::string_view(buf, static_cast<std::size_t>(end - buf)).find_first_of(".e") ==
+            std::string_view::npos) {
             *end++ = '.';
             *end++ = '0';
         }

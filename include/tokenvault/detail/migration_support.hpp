@@ -176,8 +176,8 @@ template <class = void>
 /// RFC 3339 "expires_at" in the year 0000 or 0001 (Go's zero time) means "unknown"; "auth_server" is
 /// the issuer when there is none; "expires_in" counts only from a known `issued_at`.
 template <class = void>
-[[nodiscard]] inline result<token> read_legacy_token(json_cursor& in,
-                                                     std::optional<clock::time_point> issued_at = std::nullopt) {
+[[nodiscard]] inline result<token> read_legacy_token(
+    json_cursor& in, std::optional<clock::time_point> issued_at = std::nullopt) {
     using kind = json_cursor::kind;
     bool expiry_given = false;
     std::optional<double> expires_in;
@@ -195,16 +195,19 @@ template <class = void>
             }
             time_text_problem problem = time_text_problem::none;
             t.expires_at = parse_rfc3339(text, &problem);
-            if (!t.expires_at) return time_field_error("expires_at", problem == time_text_problem::out_of_range);
+            if (!t.expires_at)
+                return time_field_error("expires_at", problem == time_text_problem::out_of_range);
             return true;
         }
         if (key == "expires_in") {
             expires_in.reset();
             if (!issued_at) {  // nothing to count from: ignored, whatever it holds
                 std::string_view ignored;
-                return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+                return c.skip(ignored, max_member_depth) ? result<bool>{true}
+                                                         : json_read_error(c, "legacy token");
             }
-            if (c.peek() == kind::null) return c.null() ? result<bool>{true} : json_read_error(c, "legacy token");
+            if (c.peek() == kind::null)
+                return c.null() ? result<bool>{true} : json_read_error(c, "legacy token");
             if (c.peek() != kind::number) {
                 if (c.peek() == kind::invalid) return not_json(c, "legacy token");
                 return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
@@ -223,7 +226,8 @@ template <class = void>
                 return true;
             }
             std::string_view ignored;
-            return c.skip(ignored, max_member_depth) ? result<bool>{true} : json_read_error(c, "legacy token");
+            return c.skip(ignored, max_member_depth) ? result<bool>{true}
+                                                     : json_read_error(c, "legacy token");
         }
         return false;
     };

@@ -28,55 +28,75 @@ template <class A, class B>
 inline constexpr bool same = std::is_same_v<A, B>;
 
 // The advice every "policy in the wrong slot" message ends with.
-#define TOKENVAULT_SLOT_ORDER                                                                              \
-    ": token_store<backend, cipher, locking, migration, diagnostics> takes policies in this order, "       \
+#define TOKENVAULT_SLOT_ORDER                                                                        \
+    ": token_store<backend, cipher, locking, migration, diagnostics> takes policies in this order, " \
     "store_with<...> in any order"
 
 /// Reports a policy of family `Given` in the slot of family `Slot` (Given != Slot).
 template <class Slot, class Given, bool Report>
 consteval bool report_misplaced() {
     if constexpr (same<Slot, family::backend> && same<Given, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::backend> && same<Given, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a locking policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::backend> && same<Given, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a migration policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::backend> && same<Given, family::diagnostics>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(
+            !Report, "tokenvault: token_store's backend slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::cipher> && same<Given, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a backend policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::cipher> && same<Given, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a locking policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::cipher> && same<Given, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a migration policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::cipher> && same<Given, family::diagnostics>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::locking> && same<Given, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a backend policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::locking> && same<Given, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::locking> && same<Given, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a migration policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::locking> && same<Given, family::diagnostics>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(
+            !Report, "tokenvault: token_store's locking slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::migration> && same<Given, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a backend policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::migration> && same<Given, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::migration> && same<Given, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a locking policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::migration> && same<Given, family::diagnostics>)
-        static_assert(!Report,
-                      "tokenvault: token_store's migration slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(
+            !Report,
+            "tokenvault: token_store's migration slot got a diagnostics policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::diagnostics> && same<Given, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a backend policy" TOKENVAULT_SLOT_ORDER);
+        static_assert(
+            !Report, "tokenvault: token_store's diagnostics slot got a backend policy" TOKENVAULT_SLOT_ORDER);
     else if constexpr (same<Slot, family::diagnostics> && same<Given, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
-    else if constexpr (same<Slot, family::diagnostics> && same<Given, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a locking policy" TOKENVAULT_SLOT_ORDER);
-    else
         static_assert(!Report,
-                      "tokenvault: token_store's diagnostics slot got a migration policy" TOKENVAULT_SLOT_ORDER);
+                      "tokenvault: token_store's diagnostics slot got a cipher policy" TOKENVAULT_SLOT_ORDER);
+    else if constexpr (same<Slot, family::diagnostics> && same<Given, family::locking>)
+        static_assert(
+            !Report, "tokenvault: token_store's diagnostics slot got a locking policy" TOKENVAULT_SLOT_ORDER);
+    else
+        static_assert(
+            !Report,
+            "tokenvault: token_store's diagnostics slot got a migration policy" TOKENVAULT_SLOT_ORDER);
     return false;
 }
 
@@ -86,22 +106,27 @@ consteval bool report_misplaced() {
 template <class Slot, bool Report>
 consteval bool report_keyring_in_slot() {
     if constexpr (same<Slot, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a keyring: a keyring holds a backend's "
-                               "data key; use backend::sealed_file<TheKeyring> (or backend::keyring_bundle<"
-                               "TheKeyring>)");
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a keyring: a keyring holds a backend's "
+                      "data key; use backend::sealed_file<TheKeyring> (or backend::keyring_bundle<"
+                      "TheKeyring>)");
     else if constexpr (same<Slot, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a keyring: a keyring goes inside the "
-                               "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a keyring: a keyring goes inside the "
+                      "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
     else if constexpr (same<Slot, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a keyring: a keyring goes inside the "
-                               "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a keyring: a keyring goes inside the "
+                      "backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
     else if constexpr (same<Slot, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a keyring: a keyring goes inside "
-                               "the backend (1st slot) or a migration, e.g. migration::from_legacy_keyring<"
-                               "TheKeyring>");
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a keyring: a keyring goes inside "
+                      "the backend (1st slot) or a migration, e.g. migration::from_legacy_keyring<"
+                      "TheKeyring>");
     else
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a keyring: a keyring goes inside "
-                               "the backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
+        static_assert(!Report,
+                      "tokenvault: token_store's diagnostics slot got a keyring: a keyring goes inside "
+                      "the backend (1st slot), e.g. backend::sealed_file<TheKeyring>");
     return false;
 }
 
@@ -109,25 +134,30 @@ consteval bool report_keyring_in_slot() {
 template <class Slot, bool Report>
 consteval bool report_not_a_policy() {
     if constexpr (same<Slot, family::backend>)
-        static_assert(!Report, "tokenvault: token_store's backend slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. backend::memory or "
-                               "backend::sealed_file<keyring::file> (tokenvault/backend/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's backend slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. backend::memory or "
+                      "backend::sealed_file<keyring::file> (tokenvault/backend/concept.hpp)");
     else if constexpr (same<Slot, family::cipher>)
-        static_assert(!Report, "tokenvault: token_store's cipher slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. cipher::xchacha20poly1305 "
-                               "(tokenvault/cipher/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's cipher slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. cipher::xchacha20poly1305 "
+                      "(tokenvault/cipher/concept.hpp)");
     else if constexpr (same<Slot, family::locking>)
-        static_assert(!Report, "tokenvault: token_store's locking slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. locking::threads or locking::process "
-                               "(tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's locking slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. locking::threads or locking::process "
+                      "(tokenvault/locking/concept.hpp)");
     else if constexpr (same<Slot, family::migration>)
-        static_assert(!Report, "tokenvault: token_store's migration slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. migration::none "
-                               "(tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's migration slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. migration::none "
+                      "(tokenvault/migration/concept.hpp)");
     else
-        static_assert(!Report, "tokenvault: token_store's diagnostics slot got a type that is not a tokenvault "
-                               "policy (it names no policy_family): use e.g. diagnostics::none "
-                               "(tokenvault/diagnostics/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: token_store's diagnostics slot got a type that is not a tokenvault "
+                      "policy (it names no policy_family): use e.g. diagnostics::none "
+                      "(tokenvault/diagnostics/concept.hpp)");
     return false;
 }
 
@@ -147,9 +177,11 @@ consteval bool report_wrong_family() {
 template <class Backend, class Cipher, class Locking, class Migration = migration::none>
 struct combination_rules {
     /// Legacy data would be deleted after moving into a store that forgets it at exit.
-    static constexpr bool volatile_migration = migration::traits_of<Migration>.deletes_source && !Backend::persistent;
+    static constexpr bool volatile_migration =
+        migration::traits_of<Migration>.deletes_source && !Backend::persistent;
     /// Tokens would reach a disk unencrypted without the explicit opt-in.
-    static constexpr bool silent_plaintext = Backend::persistent && Backend::uses_cipher && Cipher::writes_plaintext &&
+    static constexpr bool silent_plaintext = Backend::persistent && Backend::uses_cipher &&
+                                             Cipher::writes_plaintext &&
                                              !cipher::traits_of<Cipher>.plaintext_opted_in;
     /// Other processes write the backend, but the locking only serialises threads.
     static constexpr bool unlocked_sharing = Backend::shared && !Locking::cross_process;
@@ -181,22 +213,25 @@ consteval bool store_requirements() {
     } else if constexpr (!diagnostics_requirements<D, false>()) {
         return diagnostics_requirements<D, Report>();
     } else if constexpr (combination_rules<B, C, L, M>::silent_plaintext) {
-        static_assert(!Report,
-                      "tokenvault: this backend writes to disk and cipher::none would store tokens in plaintext; "
-                      "use cipher::xchacha20poly1305 (or cipher::aes256gcm), or name cipher::plaintext_opt_in to "
-                      "accept plaintext files explicitly");
+        static_assert(
+            !Report,
+            "tokenvault: this backend writes to disk and cipher::none would store tokens in plaintext; "
+            "use cipher::xchacha20poly1305 (or cipher::aes256gcm), or name cipher::plaintext_opt_in to "
+            "accept plaintext files explicitly");
         return false;
     } else if constexpr (combination_rules<B, C, L, M>::volatile_migration) {
-        static_assert(!Report,
-                      "tokenvault: this migration deletes the legacy copy once migrated, but the backend does not "
-                      "persist: the tokens would be gone at exit; use a persistent backend (backend::sealed_file) "
-                      "or a migration that only imports");
+        static_assert(
+            !Report,
+            "tokenvault: this migration deletes the legacy copy once migrated, but the backend does not "
+            "persist: the tokens would be gone at exit; use a persistent backend (backend::sealed_file) "
+            "or a migration that only imports");
         return false;
     } else if constexpr (combination_rules<B, C, L, M>::unlocked_sharing) {
-        static_assert(!Report,
-                      "tokenvault: this backend is shared between processes, so it needs locking::process "
-                      "(tokenvault/locking/process.hpp); locking::none and locking::threads would lose updates "
-                      "made by other processes");
+        static_assert(
+            !Report,
+            "tokenvault: this backend is shared between processes, so it needs locking::process "
+            "(tokenvault/locking/process.hpp); locking::none and locking::threads would lose updates "
+            "made by other processes");
         return false;
     } else {
         return true;

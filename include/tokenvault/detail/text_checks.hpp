@@ -17,10 +17,11 @@ template <bool StopAtJsonSpecials = false>
     while (i + 8 <= s.size()) {
         std::uint64_t w = 0;
         std::memcpy(&w, s.data() + i, 8);
-        std::uint64_t stop = (w & highs)                    // >= 0x80
+        std::uint64_t stop = (w & highs)                         // >= 0x80
                              | ((w - ones * 0x20) & ~w & highs)  // < 0x20
                              | has_zero_byte(w ^ (ones * 0x7f));
-        if constexpr (StopAtJsonSpecials) stop |= has_zero_byte(w ^ (ones * '"')) | has_zero_byte(w ^ (ones * '\\'));
+        if constexpr (StopAtJsonSpecials)
+            stop |= has_zero_byte(w ^ (ones * '"')) | has_zero_byte(w ^ (ones * '\\'));
         if (stop != 0) break;
         i += 8;
     }
@@ -38,10 +39,14 @@ template <bool StopAtJsonSpecials = false>
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t extra = 0;
     std::uint32_t code = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) extra = 1, code = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) extra = 2, code = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) extra = 3, code = c & 0x07, min = 0x10000;
-    else return 0;
+    if ((c & 0xE0) == 0xC0)
+        extra = 1, code = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        extra = 2, code = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+        extra = 3, code = c & 0x07, min = 0x10000;
+    else
+        return 0;
     if (i + extra >= s.size()) return 0;  // truncated sequence
     for (std::size_t k = 1; k <= extra; ++k) {
         const auto cc = static_cast<unsigned char>(s[i + k]);

@@ -22,8 +22,8 @@ struct toml_value {
     enum class kind : std::uint8_t { string, string_array, string_table };
     std::vector<std::string> path;
     kind type = kind::string;
-    std::string text;                                     ///< kind::string
-    std::vector<std::string> items;                       ///< kind::string_array
+    std::string text;                                          ///< kind::string
+    std::vector<std::string> items;                            ///< kind::string_array
     std::vector<std::pair<std::string, std::string>> members;  ///< kind::string_table, in order
 };
 
@@ -137,7 +137,8 @@ private:
                 return true;
             }
             std::string item;
-            if ((text_[pos_] != '"' && text_[pos_] != '\'') || starts_multiline() || !string(item)) return rewind(start);
+            if ((text_[pos_] != '"' && text_[pos_] != '\'') || starts_multiline() || !string(item))
+                return rewind(start);
             out.push_back(std::move(item));
             skip_space_and_comments();
             if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
@@ -277,7 +278,8 @@ private:
         return text_.substr(pos_, 3) == R"(""")" || text_.substr(pos_, 3) == "'''";
     }
     [[nodiscard]] static bool bare_key_char(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-';
     }
     bool take(char c) {
         if (pos_ < text_.size() && text_[pos_] == c) {

@@ -30,7 +30,8 @@ public:
         if (!fn_) return;
         try {
             fn_(events::any{event});
-        } catch (...) {  // NOLINT(bugprone-empty-catch): a diagnostics sink must never break a token operation
+        } catch (
+            ...) {  // NOLINT(bugprone-empty-catch): a diagnostics sink must never break a token operation
         }
     }
 

@@ -18,7 +18,9 @@ namespace tokenvault::detail {
 
 /// Whether `d.on(e)` compiles for an event E.
 template <class D, class E>
-concept handles_event = requires(D& d, const E& e) { d.on(e); };
+concept handles_event = requires(D& d, const E& e) {
+    d.on(e);
+};
 
 /// Whether `d.on(e)` compiles for every alternative E of the variant `Events`.
 template <class D, class Events>
@@ -31,17 +33,22 @@ inline constexpr bool handles_every_event<D, std::variant<E...>> = (handles_even
 template <class D, bool Report>
 consteval bool diagnostics_requirements() {
     if constexpr (!in_family<D, family::diagnostics>) {
-        static_assert(!Report, "tokenvault: Diagnostics needs `using policy_family = "
-                               "tokenvault::family::diagnostics;` (see tokenvault/diagnostics/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Diagnostics needs `using policy_family = "
+                      "tokenvault::family::diagnostics;` (see tokenvault/diagnostics/concept.hpp)");
         return false;
-    } else if constexpr (!requires { { D::enabled } -> std::convertible_to<bool>; }) {
-        static_assert(!Report, "tokenvault: Diagnostics needs `static constexpr bool enabled` "
-                               "(see tokenvault/diagnostics/concept.hpp)");
+    } else if constexpr (!requires {
+                             { D::enabled } -> std::convertible_to<bool>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Diagnostics needs `static constexpr bool enabled` "
+                      "(see tokenvault/diagnostics/concept.hpp)");
         return false;
     } else if constexpr (!handles_every_event<D, events::any>) {
-        static_assert(!Report, "tokenvault: Diagnostics needs `on(const Event&)` for every event of "
-                               "tokenvault/diagnostics/events.hpp (a template `on` takes them all; see "
-                               "tokenvault/diagnostics/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Diagnostics needs `on(const Event&)` for every event of "
+                      "tokenvault/diagnostics/events.hpp (a template `on` takes them all; see "
+                      "tokenvault/diagnostics/concept.hpp)");
         return false;
     } else {
         return true;

@@ -30,9 +30,7 @@ public:
         std::uint64_t unreadable_entries = 0;  ///< entries found unreadable, counted on every load
     };
 
-    void on(const events::keyring_read& e) noexcept {
-        bump(e.failure ? keyring_failures_ : keyring_reads_);
-    }
+    void on(const events::keyring_read& e) noexcept { bump(e.failure ? keyring_failures_ : keyring_reads_); }
     void on(const events::keyring_write& e) noexcept {
         bump(e.failure ? keyring_failures_ : keyring_writes_);
     }
@@ -62,11 +60,26 @@ public:
     /// The counts so far.
     [[nodiscard]] snapshot read() const noexcept {
         const auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-        return snapshot{r(keyring_reads_),   r(keyring_writes_), r(keyring_failures_), r(file_reads_),
-                        r(file_writes_),     r(file_failures_),  r(lock_waits_),       r(lock_contentions_),
-                        r(lock_timeouts_),   r(quarantines_),    r(reloads_),          r(operations_),
-                        r(operation_failures_), r(refreshes_),   r(refreshes_adopted_), r(migrations_),
-                        r(drifts_),          r(resolutions_),    r(logins_),           r(rollbacks_),
+        return snapshot{r(keyring_reads_),
+                        r(keyring_writes_),
+                        r(keyring_failures_),
+                        r(file_reads_),
+                        r(file_writes_),
+                        r(file_failures_),
+                        r(lock_waits_),
+                        r(lock_contentions_),
+                        r(lock_timeouts_),
+                        r(quarantines_),
+                        r(reloads_),
+                        r(operations_),
+                        r(operation_failures_),
+                        r(refreshes_),
+                        r(refreshes_adopted_),
+                        r(migrations_),
+                        r(drifts_),
+                        r(resolutions_),
+                        r(logins_),
+                        r(rollbacks_),
                         r(unreadable_entries_)};
     }
 

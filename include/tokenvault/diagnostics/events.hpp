@@ -57,10 +57,11 @@ struct quarantined {
 };
 /// A store operation finished.
 struct store_operation {
-    std::string_view operation;  ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
-    std::string_view credential; ///< credential hash, empty for list
+    std::string_view operation;   ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
+    std::string_view credential;  ///< credential hash, empty for list
     std::error_code failure;
-    bool erased = false;  ///< a successful write left no entry (erase, erase_if, an update that reset the token)
+    bool erased =
+        false;  ///< a successful write left no entry (erase, erase_if, an update that reset the token)
 };
 /// The store reloaded its bundle because another process changed it.
 struct reloaded {
@@ -103,10 +104,12 @@ struct store_resolved {
     std::string_view store;       ///< the store's file name in `directory`, e.g. "tokens.sealed"
     std::string_view credential;  ///< one credential's hash, or empty: every credential of the store
     store_mode mode = store_mode::automatic;
-    std::string_view backend;     ///< backend and keyring chain, e.g. "sealed_file/first_available(secret_service,file)"
-    std::string_view tier;        ///< the tier that resolved, e.g. "file"
-    std::string_view reason;      ///< low-cardinality why: "preferred", "secret_service:unavailable", "file_header"
-    bool moved = false;           ///< the data was moved into `tier` on purpose (re-seal, migration): not drift
+    std::string_view
+        backend;  ///< backend and keyring chain, e.g. "sealed_file/first_available(secret_service,file)"
+    std::string_view tier;  ///< the tier that resolved, e.g. "file"
+    std::string_view
+        reason;          ///< low-cardinality why: "preferred", "secret_service:unavailable", "file_header"
+    bool moved = false;  ///< the data was moved into `tier` on purpose (re-seal, migration): not drift
 };
 
 /// A login of one credential is about to store a fresh token: the tier it lands in is a choice, not drift.

@@ -30,8 +30,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../platform/platform.hpp"
 #include "../detail/temp_files.hpp"
+#include "../platform/platform.hpp"
 #include "../result.hpp"
 #include "../token.hpp"
 #include "../token_json.hpp"
@@ -204,8 +204,8 @@ template <class Json = json>
     auto current = name_field(item, "current");
     auto reason = name_field(item, "reason");
     if (!at || !previous || !current || !reason) return std::nullopt;
-    return drift_record{*at, credential->template get<std::string>(), std::move(*previous), std::move(*current),
-                        std::move(*reason)};
+    return drift_record{*at, credential->template get<std::string>(), std::move(*previous),
+                        std::move(*current), std::move(*reason)};
 }
 
 /// Drops records beyond the limits: logged-out records first, oldest first; then the oldest history.
@@ -454,8 +454,8 @@ private:
 
     void operation(const events::store_operation& e) {
         const std::string_view op = e.operation;
-        const bool write_call = op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" ||
-                                op == "erase_if";
+        const bool write_call =
+            op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" || op == "erase_if";
         if (!write_call || !detail_resolution_log::is_hash(e.credential)) return;
         const bool erases = e.erased || op == "erase" || op == "erase_if";  // an update may reset the token
         const bool writes = !erases;

@@ -111,53 +111,65 @@ template <class K, bool Report>
 consteval bool keyring_requirements() {
     constexpr keyring::traits t = keyring::traits_of<K>;
     if constexpr (!in_family<K, family::keyring>) {
-        static_assert(!Report, "tokenvault: Keyring needs `using policy_family = tokenvault::family::keyring;` "
-                               "(see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Keyring needs `using policy_family = tokenvault::family::keyring;` "
+                      "(see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (!std::movable<K>) {
-        static_assert(!Report, "tokenvault: Keyring needs to be movable (see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Keyring needs to be movable (see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (!requires {
                              { K::tier } -> std::convertible_to<std::string_view>;
                              { K::persistent } -> std::convertible_to<bool>;
                              { K::max_item_size } -> std::convertible_to<std::size_t>;
                          }) {
-        static_assert(!Report, "tokenvault: Keyring needs `static constexpr` tier (std::string_view), "
-                               "persistent (bool) and max_item_size (std::size_t) (see "
-                               "tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Keyring needs `static constexpr` tier (std::string_view), "
+                      "persistent (bool) and max_item_size (std::size_t) (see "
+                      "tokenvault/keyring/concept.hpp)");
         return false;
-    } else if constexpr (!requires(const keyring_options& o) { { K::open(o) } -> std::same_as<result<std::optional<K>>>; }) {
-        static_assert(!Report, "tokenvault: Keyring needs `static result<std::optional<K>> open(const "
-                               "keyring_options&)` (nullopt: not available here; see tokenvault/keyring/concept.hpp)");
+    } else if constexpr (!requires(const keyring_options& o) {
+                             { K::open(o) } -> std::same_as<result<std::optional<K>>>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Keyring needs `static result<std::optional<K>> open(const "
+                      "keyring_options&)` (nullopt: not available here; see tokenvault/keyring/concept.hpp)");
         return false;
-    } else if constexpr (!requires(K& k, const K& ck, std::string_view account, std::span<const std::byte> secret) {
+    } else if constexpr (!requires(K & k, const K& ck, std::string_view account,
+                                   std::span<const std::byte> secret) {
                              { ck.tier_name() } -> std::convertible_to<std::string_view>;
                              { k.read(account) } -> std::same_as<result<std::optional<secure_buffer>>>;
                              { k.write(account, secret) } -> std::same_as<result<void>>;
                              { k.erase(account) } -> std::same_as<result<bool>>;
                          }) {
-        static_assert(!Report, "tokenvault: Keyring needs tier_name() const, read(account) -> "
-                               "result<std::optional<secure_buffer>>, write(account, bytes) -> result<void> and "
-                               "erase(account) -> result<bool> (see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Keyring needs tier_name() const, read(account) -> "
+                      "result<std::optional<secure_buffer>>, write(account, bytes) -> result<void> and "
+                      "erase(account) -> result<bool> (see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (declares_traits<K> && !declares_traits_of<K, keyring::traits>) {
-        static_assert(!Report, "tokenvault: a keyring's optional members go in "
-                               "`static constexpr tokenvault::keyring::traits traits{...};` "
-                               "(see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a keyring's optional members go in "
+                      "`static constexpr tokenvault::keyring::traits traits{...};` "
+                      "(see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (t.lists_accounts != has_list_accounts<K>) {
-        static_assert(!Report, "tokenvault: a keyring has `result<std::vector<std::string>> "
-                               "list_accounts(std::string_view)` exactly when its traits say lists_accounts = true "
-                               "(see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a keyring has `result<std::vector<std::string>> "
+                      "list_accounts(std::string_view)` exactly when its traits say lists_accounts = true "
+                      "(see tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (t.chooses_tier != has_chain_members<K>) {
-        static_assert(!Report, "tokenvault: a keyring has chain_name(), contains_tier(), open_tier() and "
-                               "resolution() exactly when its traits say chooses_tier = true (see "
-                               "tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a keyring has chain_name(), contains_tier(), open_tier() and "
+                      "resolution() exactly when its traits say chooses_tier = true (see "
+                      "tokenvault/keyring/concept.hpp)");
         return false;
     } else if constexpr (t.ends_chain != has_ends_chain<K>) {
-        static_assert(!Report, "tokenvault: a keyring has `static bool ends_chain(const error&)` exactly when its "
-                               "traits say ends_chain = true (see tokenvault/keyring/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a keyring has `static bool ends_chain(const error&)` exactly when its "
+                      "traits say ends_chain = true (see tokenvault/keyring/concept.hpp)");
         return false;
     } else {
         return true;
@@ -182,7 +194,8 @@ consteval bool check() {
 
 /// A keyring that can also list its accounts by prefix (traits lists_accounts).
 template <class K>
-concept enumerable_keyring = keyring_policy<K> && traits_of<K>.lists_accounts;
+concept enumerable_keyring = keyring_policy<K> && traits_of<K>
+.lists_accounts;
 
 /// Whether keyring K may hold the key of a persistent file: it persists, or the program accepted that it
 /// does not (allow_volatile<K>, or a chain whose every tier is accepted).
@@ -238,40 +251,31 @@ struct allow_volatile {
     [[nodiscard]] result<bool> erase(std::string_view account) { return inner.erase(account); }
 
     /// K's accounts with this prefix (when K lists accounts).
-    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix)
-        requires(traits_of<K>.lists_accounts)
-    {
+    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix) requires(
+        traits_of<K>.lists_accounts) {
         return inner.list_accounts(prefix);
     }
     /// Whether an error of K::open ends a fallback chain (when K says some do).
-    [[nodiscard]] static bool ends_chain(const error& e)
-        requires(traits_of<K>.ends_chain)
-    {
+    [[nodiscard]] static bool ends_chain(const error& e) requires(traits_of<K>.ends_chain) {
         return K::ends_chain(e);
     }
     /// K's chain name (when K is a chain).
-    [[nodiscard]] static std::string chain_name()
-        requires(traits_of<K>.chooses_tier)
-    {
+    [[nodiscard]] static std::string chain_name() requires(traits_of<K>.chooses_tier) {
         return K::chain_name();
     }
     /// Whether K's chain has a tier named `name` (when K is a chain).
     [[nodiscard]] static constexpr bool contains_tier(std::string_view name) noexcept
-        requires(traits_of<K>.chooses_tier)
-    {
+        requires(traits_of<K>.chooses_tier) {
         return K::contains_tier(name);
     }
     /// Opens exactly K's tier named `name` (when K is a chain).
-    [[nodiscard]] static result<std::optional<allow_volatile>> open_tier(const keyring_options& options,
-                                                                         std::string_view name)
-        requires(traits_of<K>.chooses_tier)
-    {
+    [[nodiscard]] static result<std::optional<allow_volatile>> open_tier(
+        const keyring_options& options, std::string_view name) requires(traits_of<K>.chooses_tier) {
         return wrap(K::open_tier(options, name));
     }
     /// The tiers K's chain tried (when K is a chain).
     [[nodiscard]] const std::vector<tier_attempt>& resolution() const noexcept
-        requires(traits_of<K>.chooses_tier)
-    {
+        requires(traits_of<K>.chooses_tier) {
         return inner.resolution();
     }
 

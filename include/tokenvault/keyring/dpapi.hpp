@@ -50,7 +50,8 @@ public:
 
     /// Opens (creating the private directory on first use) the keyring in options.directory.
     [[nodiscard]] static result<std::optional<basic_dpapi>> open(const keyring_options& options) {
-        if (options.directory.empty()) return error{errc::invalid_argument, "keyring::dpapi needs a directory"};
+        if (options.directory.empty())
+            return error{errc::invalid_argument, "keyring::dpapi needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
         if (auto made = platform::ensure_store_directory(options.directory); !made) return wrap(made.error());
         return std::optional<basic_dpapi>{basic_dpapi{options.directory, options.service}};
@@ -74,14 +75,17 @@ public:
         if (std::to_integer<unsigned char>(bytes[magic.size()]) != format_version)
             return error{errc::unsupported_format_version, where};
         const auto entropy = entropy_of(account);
-        auto secret = platform::win32::unprotect(bytes.subspan(header_size), std::as_bytes(std::span(entropy)));
-        if (!secret) return error{secret.error().code, where + ": " + secret.error().context + " (left in place)"};
+        auto secret =
+            platform::win32::unprotect(bytes.subspan(header_size), std::as_bytes(std::span(entropy)));
+        if (!secret)
+            return error{secret.error().code, where + ": " + secret.error().context + " (left in place)"};
         return std::optional<detail::secure_buffer>{std::move(*secret)};
     }
 
     /// Creates or replaces the item: sealed by DPAPI for this user, written durably and atomically.
     [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
-        if (secret.size() > max_item_size) return error{errc::keyring_item_too_large, "keyring::dpapi: write"};
+        if (secret.size() > max_item_size)
+            return error{errc::keyring_item_too_large, "keyring::dpapi: write"};
         const auto path = item_path(account);
         if (!path) return path.error();
         const auto entropy = entropy_of(account);
@@ -91,7 +95,8 @@ public:
         std::memcpy(file.data(), magic.data(), magic.size());
         file[magic.size()] = std::byte{format_version};
         std::memcpy(file.data() + header_size, blob->data(), blob->size());
-        if (auto written = platform::write_file_atomically(*path, file); !written) return wrap(written.error());
+        if (auto written = platform::write_file_atomically(*path, file); !written)
+            return wrap(written.error());
         return {};
     }
 
@@ -111,7 +116,8 @@ public:
         name.push_back('\0');
         name.append(account);
         std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()), name.size()) != 0)
+        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
+                               name.size()) != 0)
             return error{errc::crypto_failure, "keyring::dpapi: sha256"};
         std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
         sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
@@ -147,6 +153,7 @@ private:
 /// keyring::dpapi: a class template only so that its members are compiled where they are used.
 using dpapi = basic_dpapi<>;
 
-static_assert(keyring_policy<dpapi>, "keyring::dpapi must model keyring_policy (tokenvault/keyring/concept.hpp)");
+static_assert(keyring_policy<dpapi>,
+              "keyring::dpapi must model keyring_policy (tokenvault/keyring/concept.hpp)");
 
 }  // namespace tokenvault::keyring

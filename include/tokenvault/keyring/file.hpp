@@ -196,7 +196,8 @@ private:
                              "was created"};
         auto fresh = detail::secure_buffer(passphrase_size);
         randombytes_buf(fresh.data(), fresh.size());
-        if (auto written = platform::write_file_atomically(directory_ / "passphrase", fresh.bytes()); !written)
+        if (auto written = platform::write_file_atomically(directory_ / "passphrase", fresh.bytes());
+            !written)
             return wrap(written.error());
         return adopt(fresh);
     }
@@ -245,7 +246,8 @@ private:
     /// The header (magic, version, key id) followed by the service, a NUL and the account.
     [[nodiscard]] std::vector<unsigned char> associated_data(std::string_view account) const {
         // Sized once and filled with memcpy: GCC 12 at -O3 misreads a chain of insert()s as an overflow.
-        std::vector<unsigned char> ad(magic.size() + 1 + key_id_.size() + service_.size() + 1 + account.size());
+        std::vector<unsigned char> ad(magic.size() + 1 + key_id_.size() + service_.size() + 1 +
+                                      account.size());
         unsigned char* out = ad.data();
         std::memcpy(out, magic.data(), magic.size());
         out += magic.size();

@@ -75,9 +75,7 @@ public:
     }
 
     /// Whether an error of open() ends an enclosing chain: when it ended this one.
-    [[nodiscard]] static bool ends_chain(const error& e)
-        requires(traits_of<K>.ends_chain || ...)
-    {
+    [[nodiscard]] static bool ends_chain(const error& e) requires(traits_of<K>.ends_chain || ...) {
         return (keyring::ends_chain<K>(e) || ...);
     }
 
@@ -118,9 +116,8 @@ public:
     }
 
     /// Lists accounts in the chosen keyring (only when every K can).
-    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix)
-        requires(traits_of<K>.lists_accounts && ...)
-    {
+    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix) requires(
+        traits_of<K>.lists_accounts&&...) {
         return std::visit([&](auto& k) { return k.list_accounts(prefix); }, chosen_);
     }
 

@@ -29,7 +29,8 @@ inline constexpr std::string_view foreign_service_attribute = "service";
 /// The Secret Service attribute that holds a foreign item's account (the Rust keyring crate's name).
 inline constexpr std::string_view foreign_account_attribute = "username";
 
-/// A keyring that can read (never write) other programs' items; see the top of tokenvault/keyring/foreign.hpp.
+/// A keyring that can read (never write) other programs' items; see the top of
+/// tokenvault/keyring/foreign.hpp.
 template <class K>
 concept foreign_item_reader = requires(K& k, std::string_view service, std::string_view account) {
     { k.read_foreign(service, account) } -> std::same_as<result<std::optional<detail::secure_buffer>>>;

@@ -12,7 +12,6 @@
 // answers "not available here" unless a table (a fake, in tests) is installed. Not in tokenvault.hpp.
 #pragma once
 
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -468,7 +467,7 @@ public:
     /// importers (the Rust keyring crate, go-keyring and keytar file a generic password by service and
     /// account). One dialog at most; a denial is remembered for that service.
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read_foreign(std::string_view service,
-                                                                           std::string_view account) {
+                                                                            std::string_view account) {
         return read_item_of(service, account);
     }
 

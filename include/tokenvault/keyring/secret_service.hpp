@@ -90,10 +90,10 @@ using in_flight_count = std::shared_ptr<std::atomic<std::size_t>>;
 /// and freed by whichever of the two lets go last. A callback that fires after the waiter gave up (and
 /// returned, and its stack frame is gone) touches only this heap object, never the waiter's state.
 struct pending_call {
-    std::atomic<int> refs{2};        // the waiter's and the callback's
+    std::atomic<int> refs{2};         // the waiter's and the callback's
     std::atomic<bool> waiting{true};  // false once the waiter has let go: the result is then dropped
     std::atomic<bool> done{false};    // the callback has run
-    GAsyncResult* result = nullptr;   // a reference for the waiter, set when the callback ran while waited for
+    GAsyncResult* result = nullptr;  // a reference for the waiter, set when the callback ran while waited for
     in_flight_count in_flight;
 
     static void release(pending_call* call) noexcept {
@@ -519,13 +519,15 @@ public:
         namespace ds = detail_secret_service;
         using value_t = std::optional<detail::secure_buffer>;
         ds::operation op(state_->context, state_->in_flight, state_->timeout);
-        auto found = state_->search_foreign(op, service, account, SECRET_SEARCH_LOAD_SECRETS, "read foreign item");
+        auto found =
+            state_->search_foreign(op, service, account, SECRET_SEARCH_LOAD_SECRETS, "read foreign item");
         if (!found) return found.error();
         SecretItem* item = nullptr;
         const auto rank = [](SecretItem* candidate) {
             ds::hash_table_ptr attributes(secret_item_get_attributes(candidate));
-            const auto* target = attributes ? static_cast<const gchar*>(g_hash_table_lookup(attributes.get(), "target"))
-                                            : nullptr;
+            const auto* target =
+                attributes ? static_cast<const gchar*>(g_hash_table_lookup(attributes.get(), "target"))
+                           : nullptr;
             return target == nullptr || std::string_view(target) == "default" ? 1 : 0;
         };
         for (GList* l = found->get(); l != nullptr; l = l->next) {
@@ -537,9 +539,10 @@ public:
         }
         if (item == nullptr) return value_t{};
         if (secret_item_get_locked(item) != FALSE)
-            return error{errc::keyring_locked,
-                         "keyring::secret_service: read foreign item: the item is locked (unlock the keyring; "
-                         "tokenvault never prompts)"};
+            return error{
+                errc::keyring_locked,
+                "keyring::secret_service: read foreign item: the item is locked (unlock the keyring; "
+                "tokenvault never prompts)"};
         ds::secret_value_ptr value(secret_item_get_secret(item));
         if (!value)
             return error{errc::keyring_unavailable,
@@ -554,7 +557,8 @@ public:
     [[nodiscard]] result<std::vector<std::string>> list_foreign(std::string_view service) {
         namespace ds = detail_secret_service;
         ds::operation op(state_->context, state_->in_flight, state_->timeout);
-        auto found = state_->search_foreign(op, service, std::nullopt, SECRET_SEARCH_NONE, "list foreign items");
+        auto found =
+            state_->search_foreign(op, service, std::nullopt, SECRET_SEARCH_NONE, "list foreign items");
         if (!found) return found.error();
         std::vector<std::string> accounts;
         for (GList* l = found->get(); l != nullptr; l = l->next) {
@@ -575,8 +579,7 @@ private:
         GMainContext* context = nullptr;
         /// Calls started on `context` whose callbacks have not run (only calls given up on, between
         /// operations).
-        detail_secret_service::in_flight_count in_flight =
-            std::make_shared<std::atomic<std::size_t>>(0);
+        detail_secret_service::in_flight_count in_flight = std::make_shared<std::atomic<std::size_t>>(0);
         detail_secret_service::gobject_ptr<GDBusConnection> connection;  // GLib's shared one: never closed
         detail_secret_service::gobject_ptr<SecretService> service;
         detail_secret_service::gobject_ptr<SecretCollection> collection;
@@ -671,8 +674,8 @@ private:
                                     const_cast<gchar*>(account_text.c_str()));
             GAsyncResult* res = op.await([&](GAsyncReadyCallback cb, gpointer data) {
                 secret_service_search(service.get(), nullptr, table.get(),
-                                      static_cast<SecretSearchFlags>(SECRET_SEARCH_ALL | flags), op.cancellable(),
-                                      cb, data);
+                                      static_cast<SecretSearchFlags>(SECRET_SEARCH_ALL | flags),
+                                      op.cancellable(), cb, data);
             });
             if (res == nullptr) return gave_up(what);
             GError* raw_error = nullptr;

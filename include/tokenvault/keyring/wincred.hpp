@@ -10,7 +10,8 @@
 #pragma once
 
 #if !defined(_WIN32)
-#error "tokenvault/keyring/wincred.hpp is the Windows Credential Manager: on other systems pick keyring::file, keyring::secret_service or keyring::keyctl"
+#error \
+    "tokenvault/keyring/wincred.hpp is the Windows Credential Manager: on other systems pick keyring::file, keyring::secret_service or keyring::keyctl"
 #endif
 
 #include <algorithm>
@@ -47,7 +48,8 @@ public:
 
     /// Opens the Credential Manager of this logon session; nullopt when the session has none.
     [[nodiscard]] static result<std::optional<basic_wincred>> open(const keyring_options& options) {
-        if (options.service.empty()) return error{errc::invalid_argument, "keyring::wincred needs a service name"};
+        if (options.service.empty())
+            return error{errc::invalid_argument, "keyring::wincred needs a service name"};
         if (!platform::win32::credential_store_available()) return std::optional<basic_wincred>{};
         return std::optional<basic_wincred>{basic_wincred{platform::win32::widen(options.service)}};
     }
@@ -67,7 +69,8 @@ public:
         if (secret.size() > max_item_size)
             return error{errc::keyring_item_too_large,
                          "keyring::wincred: " + std::to_string(secret.size()) + " bytes, over the " +
-                             std::to_string(max_item_size) + "-byte Credential Manager limit; nothing was written"};
+                             std::to_string(max_item_size) +
+                             "-byte Credential Manager limit; nothing was written"};
         auto target = target_of(account);
         if (!target) return target.error();
         return wrap(platform::win32::write_credential(*target, platform::win32::widen(account), secret));
@@ -86,7 +89,8 @@ public:
         auto targets = platform::win32::list_credentials(service_prefix + platform::win32::widen(prefix));
         if (!targets) return wrap_error(targets.error());
         std::vector<std::string> accounts;
-        for (const auto& t : *targets) accounts.push_back(platform::win32::narrow(t.substr(service_prefix.size())));
+        for (const auto& t : *targets)
+            accounts.push_back(platform::win32::narrow(t.substr(service_prefix.size())));
         std::sort(accounts.begin(), accounts.end());
         return accounts;
     }

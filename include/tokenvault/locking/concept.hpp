@@ -49,62 +49,70 @@ namespace tokenvault::detail {
 
 /// Whether L has `lock_store_shared(path, timeout, report)` returning its store guard.
 template <class L>
-concept has_shared_store_lock =
-    requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t, locking::wait_report& r) {
-        { l.lock_store_shared(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
-    };
+concept has_shared_store_lock = requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t,
+                                         locking::wait_report& r) {
+    { l.lock_store_shared(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
+};
 
 /// The locking contract, one requirement at a time: with `Report`, the first one L misses fails to
 /// compile with a message naming it. locking_policy<L> and locking::check<L>() both read this.
 template <class L, bool Report>
 consteval bool locking_requirements() {
     if constexpr (!in_family<L, family::locking>) {
-        static_assert(!Report, "tokenvault: Locking needs `using policy_family = tokenvault::family::locking;` "
-                               "(see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs `using policy_family = tokenvault::family::locking;` "
+                      "(see tokenvault/locking/concept.hpp)");
         return false;
     } else if constexpr (!requires {
                              { L::thread_safe } -> std::convertible_to<bool>;
                              { L::cross_process } -> std::convertible_to<bool>;
                          }) {
-        static_assert(!Report, "tokenvault: Locking needs `static constexpr bool` thread_safe and cross_process "
-                               "(see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs `static constexpr bool` thread_safe and cross_process "
+                      "(see tokenvault/locking/concept.hpp)");
         return false;
     } else if constexpr (!requires {
                              typename L::shared_guard;
                              typename L::exclusive_guard;
                              typename L::store_guard;
                          }) {
-        static_assert(!Report, "tokenvault: Locking needs the guard types shared_guard, exclusive_guard and "
-                               "store_guard (locking::no_guard where there is nothing to hold; see "
-                               "tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs the guard types shared_guard, exclusive_guard and "
+                      "store_guard (locking::no_guard where there is nothing to hold; see "
+                      "tokenvault/locking/concept.hpp)");
         return false;
-    } else if constexpr (!requires(L& l) {
+    } else if constexpr (!requires(L & l) {
                              { l.lock_shared() } -> std::same_as<typename L::shared_guard>;
                              { l.lock_exclusive() } -> std::same_as<typename L::exclusive_guard>;
                          }) {
-        static_assert(!Report, "tokenvault: Locking needs `shared_guard lock_shared()` and "
-                               "`exclusive_guard lock_exclusive()` (see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs `shared_guard lock_shared()` and "
+                      "`exclusive_guard lock_exclusive()` (see tokenvault/locking/concept.hpp)");
         return false;
-    } else if constexpr (!requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t,
+    } else if constexpr (!requires(L & l, const std::filesystem::path& p, std::chrono::milliseconds t,
                                    locking::wait_report& r) {
                              { l.lock_store(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
                          }) {
-        static_assert(!Report, "tokenvault: Locking needs lock_store(path, timeout, wait_report&) returning "
-                               "result<store_guard> (see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Locking needs lock_store(path, timeout, wait_report&) returning "
+                      "result<store_guard> (see tokenvault/locking/concept.hpp)");
         return false;
     } else if constexpr (declares_traits<L> && !declares_traits_of<L, locking::traits>) {
-        static_assert(!Report, "tokenvault: a locking policy's optional members go in "
-                               "`static constexpr tokenvault::locking::traits traits{...};` "
-                               "(see tokenvault/locking/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a locking policy's optional members go in "
+                      "`static constexpr tokenvault::locking::traits traits{...};` "
+                      "(see tokenvault/locking/concept.hpp)");
         return false;
     } else if constexpr (locking::traits_of<L>.shared_store_lock && !has_shared_store_lock<L>) {
-        static_assert(!Report, "tokenvault: this locking policy's traits say shared_store_lock, so it needs "
-                               "lock_store_shared(path, timeout, wait_report&) returning result<store_guard>");
+        static_assert(!Report,
+                      "tokenvault: this locking policy's traits say shared_store_lock, so it needs "
+                      "lock_store_shared(path, timeout, wait_report&) returning result<store_guard>");
         return false;
     } else if constexpr (!locking::traits_of<L>.shared_store_lock && has_shared_store_lock<L>) {
-        static_assert(!Report, "tokenvault: this locking policy has lock_store_shared(): declare it, "
-                               "`static constexpr tokenvault::locking::traits traits{.shared_store_lock = true};`, "
-                               "or the store never calls it");
+        static_assert(!Report,
+                      "tokenvault: this locking policy has lock_store_shared(): declare it, "
+                      "`static constexpr tokenvault::locking::traits traits{.shared_store_lock = true};`, "
+                      "or the store never calls it");
         return false;
     } else {
         return true;

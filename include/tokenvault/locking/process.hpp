@@ -52,8 +52,9 @@ public:
     }
 
 private:
-    [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path, std::chrono::milliseconds timeout,
-                                                  wait_report& report, platform::lock_mode mode) {
+    [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path,
+                                                  std::chrono::milliseconds timeout, wait_report& report,
+                                                  platform::lock_mode mode) {
         report = wait_report{};
         if (path.empty()) return store_guard{};
         const auto parent = platform::parent_directory_of(path);

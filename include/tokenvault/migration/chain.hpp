@@ -102,7 +102,8 @@ public:
             [&](auto&... source) {
                 (
                     [&] {
-                        if constexpr (traits_of<std::remove_reference_t<decltype(source)>>.persist_failed_hook)
+                        if constexpr (
+                            traits_of<std::remove_reference_t<decltype(source)>>.persist_failed_hook)
                             source.persist_failed(ctx, why);
                     }(),
                     ...);

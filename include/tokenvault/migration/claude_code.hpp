@@ -72,16 +72,19 @@ public:
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
         const auto take = [&](tokenvault::detail::foreign_json& doc) {
-            for_each_login(doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
+            for_each_login(doc, ctx.options,
+                           tokenvault::detail::login_collector(ctx, source, newest, skipped));
         };
         if (const auto path = Config::credentials_file(ctx.options); !path.empty())
-            if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped))
+            if (auto doc =
+                    tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped))
                 take(*doc);
         auto keychain = Config::read_keychain(ctx.options);
         if (!keychain) {
             tokenvault::detail::report_failure(ctx, source, keychain.code());
         } else if (*keychain) {
-            auto doc = tokenvault::detail::parse_foreign_json((*keychain)->view(), "claude code keychain item");
+            auto doc =
+                tokenvault::detail::parse_foreign_json((*keychain)->view(), "claude code keychain item");
             if (!doc) {
                 ++skipped;
                 tokenvault::detail::report_skipped(ctx, source, doc.code());
@@ -101,7 +104,8 @@ public:
     /// Calls `fn(login, fingerprint)` for each entry of the document's "mcpOAuth" member: (id, token), or
     /// the reason it is not a login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
-    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options,
+                               Fn&& fn) {
         using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
             fn(login{error{errc::wrong_type, "claude code credentials: not a JSON object"}}, std::string{});
@@ -110,7 +114,8 @@ public:
         const auto logins = doc.find("mcpOAuth");
         if (logins == doc.end()) return;
         if (!logins->is_object()) {
-            fn(login{error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}}, std::string{});
+            fn(login{error{errc::wrong_type, "claude code credentials: 'mcpOAuth' is not an object"}},
+               std::string{});
             return;
         }
         const auto client_config = doc.find("mcpOAuthClientConfig");
@@ -126,20 +131,22 @@ public:
 
 private:
     // One "mcpOAuth" entry (and its "mcpOAuthClientConfig" entry, if any) as (id, token).
-    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(const tokenvault::detail::foreign_json& entry,
-                                                                            const tokenvault::detail::foreign_json* client,
-                                                                            const store_options& options) {
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(
+        const tokenvault::detail::foreign_json& entry, const tokenvault::detail::foreign_json* client,
+        const store_options& options) {
         if (!entry.is_object()) return error{errc::wrong_type, "claude code entry: not a JSON object"};
         const auto url = entry.find("serverUrl");
         if (url == entry.end() || !url->is_string())
             return error{errc::missing_field, "claude code entry: field 'serverUrl'"};
-        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
-                                       Config::account(tokenvault::detail::string_member(entry, "serverName"), options));
+        auto id = credential_id::parse(
+            tokenvault::detail::text_of(*url),
+            Config::account(tokenvault::detail::string_member(entry, "serverName"), options));
         if (!id) return id.error();
         tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
-        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
-                                       std::pair{"scope", "scope"}, std::pair{"clientId", "client_id"},
-                                       std::pair{"clientSecret", "client_secret"}, std::pair{"issuer", "issuer"}})
+        for (const auto& [from, to] :
+             {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
+              std::pair{"scope", "scope"}, std::pair{"clientId", "client_id"},
+              std::pair{"clientSecret", "client_secret"}, std::pair{"issuer", "issuer"}})
             if (const auto f = entry.find(from); f != entry.end()) fields[to] = *f;
         if (!fields.contains("issuer"))
             if (const auto state = entry.find("discoveryState"); state != entry.end() && state->is_object())
@@ -147,7 +154,8 @@ private:
                     server != state->end() && server->is_string())
                     fields["issuer"] = *server;
         if (client != nullptr && client->is_object() && !fields.contains("client_secret"))
-            if (const auto secret = client->find("clientSecret"); secret != client->end() && secret->is_string())
+            if (const auto secret = client->find("clientSecret");
+                secret != client->end() && secret->is_string())
                 fields["client_secret"] = *secret;
         if (const auto access = fields.find("access_token");
             access == fields.end() || !access->is_string() || tokenvault::detail::text_of(*access).empty())

@@ -98,7 +98,8 @@ public:
             const std::size_t start = in.offset();
             auto parsed = parse_entry(in, ctx.options);
             if (!parsed) {
-                in.restart_at(start);  // a bad entry: skip it whole, and count it unless Codex's executor owns it
+                in.restart_at(
+                    start);  // a bad entry: skip it whole, and count it unless Codex's executor owns it
                 const bool owned = executor_owned(in);
                 in.restart_at(start);
                 std::string_view ignored;
@@ -114,7 +115,8 @@ public:
             in.restart_at(start);
             auto normalized = tokenvault::detail::normalized_json_text(in, "codex entry");
             if (!normalized) return false;  // read once already: cannot happen
-            auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
+            auto print =
+                tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
             const auto hash = id.hash();
             newest.insert_or_assign(hash, candidate{std::move(id), std::move(value), std::move(print)});
         }
@@ -174,7 +176,9 @@ private:
                 // Unix milliseconds; Codex saturates an overflowing expiry at u64::MAX: past the year 2200
                 // means "no known expiry".
                 t.expires_at.reset();
-                if (c.peek() == kind::null) return c.null() ? result<bool>{true} : tokenvault::detail::json_read_error(c, "codex entry");
+                if (c.peek() == kind::null)
+                    return c.null() ? result<bool>{true}
+                                    : tokenvault::detail::json_read_error(c, "codex entry");
                 tokenvault::detail::json_number n;
                 const auto found = c.peek();
                 if (found == kind::invalid || (found == kind::number && !c.number(n)))

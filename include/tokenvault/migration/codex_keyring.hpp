@@ -48,10 +48,11 @@ class from_codex_keyring {
     static_assert(keyring::keyring_policy<K>,
                   "tokenvault: from_codex_keyring<K>: K must be a keyring (tokenvault/keyring/concept.hpp), "
                   "e.g. keyring::secret_service");
-    static_assert(keyring::foreign_item_reader<K>,
-                  "tokenvault: from_codex_keyring<K>: K cannot read other programs' items; pick a keyring that "
-                  "models keyring::foreign_item_reader (tokenvault/keyring/foreign.hpp), e.g. "
-                  "keyring::secret_service");
+    static_assert(
+        keyring::foreign_item_reader<K>,
+        "tokenvault: from_codex_keyring<K>: K cannot read other programs' items; pick a keyring that "
+        "models keyring::foreign_item_reader (tokenvault/keyring/foreign.hpp), e.g. "
+        "keyring::secret_service");
 
 public:
     using policy_family = family::migration;
@@ -100,7 +101,8 @@ public:
                 break;
             }
             auto item = keyring.read_foreign(Config::service, account);
-            ctx.diagnostics.on(events::keyring_read{keyring.tier_name(), item && item->has_value(), item.code()});
+            ctx.diagnostics.on(
+                events::keyring_read{keyring.tier_name(), item && item->has_value(), item.code()});
             if (!item) {
                 if (tokenvault::detail::keyring_wide(item.code())) {  // stop at the first: no prompt storm
                     tokenvault::detail::report_failure(ctx, source, item.code());
@@ -134,7 +136,7 @@ public:
 
     /// One item's text as (id, token): Codex's StoredOAuthTokens JSON. Exposed for the fuzz harness.
     [[nodiscard]] static result<std::pair<credential_id, token>> parse_item(std::string_view text,
-                                                                           const store_options& options) {
+                                                                            const store_options& options) {
         auto parsed = tokenvault::detail::parse_foreign_json(text, "codex keyring item");
         if (!parsed) return parsed.error();
         tokenvault::detail::foreign_json& doc = *parsed;
@@ -142,8 +144,9 @@ public:
         const auto url = doc.find("url");
         if (url == doc.end() || !url->is_string())
             return error{errc::missing_field, "codex keyring item: field 'url'"};
-        auto id = credential_id::parse(tokenvault::detail::text_of(*url),
-                                       Config::account(tokenvault::detail::string_member(doc, "server_name"), options));
+        auto id = credential_id::parse(
+            tokenvault::detail::text_of(*url),
+            Config::account(tokenvault::detail::string_member(doc, "server_name"), options));
         if (!id) return id.error();
         const auto response = doc.find("token_response");
         if (response == doc.end() || !response->is_object())
@@ -163,7 +166,6 @@ public:
         value->expires_at = *expiry;
         return std::pair<credential_id, token>{std::move(*id), std::move(*value)};
     }
-
 };
 
 }  // namespace tokenvault::migration

@@ -44,7 +44,9 @@ namespace tokenvault::detail {
 
 /// Whether M has `persist_failed(ctx, const error&)`.
 template <class M>
-concept has_persist_failed = requires(M& m, archetype_context& c, const error& why) { m.persist_failed(c, why); };
+concept has_persist_failed = requires(M& m, archetype_context& c, const error& why) {
+    m.persist_failed(c, why);
+};
 
 /// Whether M has `forget(ctx, const credential_id&)` returning result<bool>.
 template <class M>
@@ -58,49 +60,61 @@ template <class M, bool Report>
 consteval bool migration_requirements() {
     constexpr migration::traits t = migration::traits_of<M>;
     if constexpr (!in_family<M, family::migration>) {
-        static_assert(!Report, "tokenvault: Migration needs `using policy_family = "
-                               "tokenvault::family::migration;` (see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Migration needs `using policy_family = "
+                      "tokenvault::family::migration;` (see tokenvault/migration/concept.hpp)");
         return false;
-    } else if constexpr (!requires { { M::enabled } -> std::convertible_to<bool>; }) {
-        static_assert(!Report, "tokenvault: Migration needs `static constexpr bool enabled` "
-                               "(see tokenvault/migration/concept.hpp)");
+    } else if constexpr (!requires {
+                             { M::enabled } -> std::convertible_to<bool>;
+                         }) {
+        static_assert(!Report,
+                      "tokenvault: Migration needs `static constexpr bool enabled` "
+                      "(see tokenvault/migration/concept.hpp)");
         return false;
     } else if constexpr (!std::constructible_from<M, const store_options&>) {
-        static_assert(!Report, "tokenvault: Migration needs a constructor taking `const store_options&` "
-                               "(see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Migration needs a constructor taking `const store_options&` "
+                      "(see tokenvault/migration/concept.hpp)");
         return false;
-    } else if constexpr (!requires(M& m, archetype_context& c, bundle& b) {
+    } else if constexpr (!requires(M & m, archetype_context & c, bundle & b) {
                              { m.import_into(c, b) } -> std::same_as<result<bool>>;
                          }) {
-        static_assert(!Report, "tokenvault: Migration needs `result<bool> import_into(Context&, bundle&)` "
-                               "(see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Migration needs `result<bool> import_into(Context&, bundle&)` "
+                      "(see tokenvault/migration/concept.hpp)");
         return false;
-    } else if constexpr (!requires(M& m, archetype_context& c) {
+    } else if constexpr (!requires(M & m, archetype_context & c) {
                              { m.after_persist(c) } -> std::same_as<result<void>>;
                          }) {
-        static_assert(!Report, "tokenvault: Migration needs `result<void> after_persist(Context&)`, which "
-                               "deletes legacy data once the new copy is durable (see "
-                               "tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: Migration needs `result<void> after_persist(Context&)`, which "
+                      "deletes legacy data once the new copy is durable (see "
+                      "tokenvault/migration/concept.hpp)");
         return false;
     } else if constexpr (declares_traits<M> && !declares_traits_of<M, migration::traits>) {
-        static_assert(!Report, "tokenvault: a migration's optional members go in "
-                               "`static constexpr tokenvault::migration::traits traits{...};` "
-                               "(see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a migration's optional members go in "
+                      "`static constexpr tokenvault::migration::traits traits{...};` "
+                      "(see tokenvault/migration/concept.hpp)");
         return false;
-    } else if constexpr (requires { M::deletes_source; } || requires { M::precedence; }) {
-        static_assert(!Report, "tokenvault: declare deletes_source and precedence in the migration's traits: "
-                               "`static constexpr tokenvault::migration::traits traits{.deletes_source = true};` "
-                               "(a member outside traits is read by nobody)");
+    } else if constexpr (
+        requires { M::deletes_source; } || requires { M::precedence; }) {
+        static_assert(!Report,
+                      "tokenvault: declare deletes_source and precedence in the migration's traits: "
+                      "`static constexpr tokenvault::migration::traits traits{.deletes_source = true};` "
+                      "(a member outside traits is read by nobody)");
         return false;
     } else if constexpr (t.persist_failed_hook != has_persist_failed<M>) {
-        static_assert(!Report, "tokenvault: a migration has `void persist_failed(Context&, const error&)` "
-                               "exactly when its traits say persist_failed_hook = true (the store calls it only "
-                               "then; see tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a migration has `void persist_failed(Context&, const error&)` "
+                      "exactly when its traits say persist_failed_hook = true (the store calls it only "
+                      "then; see tokenvault/migration/concept.hpp)");
         return false;
     } else if constexpr (t.forget_hook != has_forget<M>) {
-        static_assert(!Report, "tokenvault: a migration has `result<bool> forget(Context&, const credential_id&)` "
-                               "exactly when its traits say forget_hook = true (logout calls it only then; see "
-                               "tokenvault/migration/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a migration has `result<bool> forget(Context&, const credential_id&)` "
+                      "exactly when its traits say forget_hook = true (logout calls it only then; see "
+                      "tokenvault/migration/concept.hpp)");
         return false;
     } else {
         return true;

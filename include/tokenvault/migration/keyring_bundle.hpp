@@ -27,7 +27,8 @@ public:
     static constexpr bool enabled = true;
     /// Deletes what it migrated (after the save: the store's backend must be persistent); in a chain this
     /// layout (precedence 1) comes before the per-item one (2); a failed save is reported by persist_failed.
-    static constexpr migration::traits traits{.deletes_source = true, .precedence = 1, .persist_failed_hook = true};
+    static constexpr migration::traits traits{
+        .deletes_source = true, .precedence = 1, .persist_failed_hook = true};
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "keyring_bundle";
 
@@ -87,7 +88,8 @@ public:
                 tokenvault::detail::report_skipped(ctx, source, value.code());
                 continue;
             }
-            const auto print = tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
+            const auto print =
+                tokenvault::detail::fingerprint(std::string_view(normalized->data(), normalized->size()));
             const auto outcome =
                 tokenvault::detail::offer(b, source, tokenvault::detail::ledger_rule::once_per_version, *id,
                                           std::move(*value), print, changed);

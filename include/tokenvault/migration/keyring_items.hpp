@@ -33,7 +33,8 @@ public:
     static constexpr bool enabled = true;
     /// Deletes what it migrated (after the save: the store's backend must be persistent); in a chain the
     /// bundle layout (precedence 1) comes before this one (2); a failed save is reported by persist_failed.
-    static constexpr migration::traits traits{.deletes_source = true, .precedence = 2, .persist_failed_hook = true};
+    static constexpr migration::traits traits{
+        .deletes_source = true, .precedence = 2, .persist_failed_hook = true};
     /// The name in events and in the import ledger.
     static constexpr std::string_view source = "keyring_items";
 
@@ -78,7 +79,8 @@ public:
                     ++skipped;
                     tokenvault::detail::report_skipped(ctx, source, make_error_code(errc::wrong_type));
                 }
-                if (listed->not_strings == 0) index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
+                if (listed->not_strings == 0)
+                    index_print_ = tokenvault::detail::fingerprint((*index)->bytes());
             }
         }
         bool listing_complete = true;

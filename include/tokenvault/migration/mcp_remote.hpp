@@ -175,7 +175,8 @@ private:
         if (!info) {
             (void)skip(info.code());
         } else if (*info) {
-            if (auto merged = merge_client_info((*info)->bytes.view(), *value); !merged) (void)skip(merged.code());
+            if (auto merged = merge_client_info((*info)->bytes.view(), *value); !merged)
+                (void)skip(merged.code());
         }
         return candidate{std::move(*value), written, tokenvault::detail::fingerprint((*file)->bytes.bytes())};
     }
@@ -187,7 +188,8 @@ private:
         std::optional<std::string> client_id, issuer;
         std::optional<secret_string> client_secret;
         std::string_view key, ignored;
-        TOKENVAULT_TRY(tokenvault::detail::begin_document(in, json_cursor::kind::object, "mcp-remote client_info.json"));
+        TOKENVAULT_TRY(
+            tokenvault::detail::begin_document(in, json_cursor::kind::object, "mcp-remote client_info.json"));
         while (in.next_member(key)) {
             const bool wanted = key == "client_id" || key == "client_secret" || key == "issuer";
             if (!wanted || in.peek() != json_cursor::kind::string) {
@@ -208,7 +210,8 @@ private:
         if (!client_id) return error{errc::missing_field, "mcp-remote client_info.json: field 'client_id'"};
         token merged = value;
         if (merged.client_id.empty()) merged.client_id = std::move(*client_id);
-        if (client_secret && !merged.client_secret && !client_secret->empty()) merged.client_secret = std::move(client_secret);
+        if (client_secret && !merged.client_secret && !client_secret->empty())
+            merged.client_secret = std::move(client_secret);
         if (issuer && merged.issuer.empty()) merged.issuer = std::move(*issuer);
         TOKENVAULT_TRY(validate(merged));
         value = std::move(merged);

@@ -37,23 +37,29 @@ namespace tokenvault::migration {
 struct mcp_client_config {
     std::string client;          ///< "claude_desktop", "cursor", "vscode", "claude_code", "codex"
     std::filesystem::path path;  ///< where it is read
-    enum class format : std::uint8_t { json_mcp_servers, json_servers, json_vscode_settings, json_claude_code, toml_codex };
+    enum class format : std::uint8_t {
+        json_mcp_servers,
+        json_servers,
+        json_vscode_settings,
+        json_claude_code,
+        toml_codex
+    };
     format kind = format::json_mcp_servers;
 };
 
 /// One mcp-remote launch found in a configuration.
 struct mcp_remote_launch {
-    std::string client;             ///< which client's configuration
-    std::filesystem::path config;   ///< the file it was found in
-    std::string name;               ///< the server's name there (a label)
-    mcp_remote_server server;       ///< URL and hash parts, for from_mcp_remote
+    std::string client;            ///< which client's configuration
+    std::filesystem::path config;  ///< the file it was found in
+    std::string name;              ///< the server's name there (a label)
+    mcp_remote_server server;      ///< URL and hash parts, for from_mcp_remote
 };
 
 /// What reading one configuration gave.
 struct mcp_client_config_result {
     mcp_client_config config;
-    bool present = false;                  ///< the file exists
-    std::error_code failure;               ///< why it could not be read (unsafe, too large, not JSON/TOML)
+    bool present = false;     ///< the file exists
+    std::error_code failure;  ///< why it could not be read (unsafe, too large, not JSON/TOML)
     std::vector<mcp_remote_launch> launches;
 };
 
@@ -67,21 +73,28 @@ template <class = void>
     const char* home_env = std::getenv("HOME");
     const fs::path home = home_env != nullptr && *home_env != '\0' ? fs::path(home_env) : fs::path();
     const char* xdg = std::getenv("XDG_CONFIG_HOME");
-    const fs::path config_home = xdg != nullptr && *xdg != '\0' ? fs::path(xdg) : home.empty() ? fs::path() : home / ".config";
+    const fs::path config_home = xdg != nullptr && *xdg != '\0' ? fs::path(xdg)
+                                 : home.empty()                 ? fs::path()
+                                                                : home / ".config";
     if (!config_home.empty()) {
-        out.push_back({"claude_desktop", config_home / "Claude" / "claude_desktop_config.json", kind::json_mcp_servers});
+        out.push_back({"claude_desktop", config_home / "Claude" / "claude_desktop_config.json",
+                       kind::json_mcp_servers});
         out.push_back({"vscode", config_home / "Code" / "User" / "mcp.json", kind::json_servers});
-        out.push_back({"vscode", config_home / "Code" / "User" / "settings.json", kind::json_vscode_settings});
+        out.push_back(
+            {"vscode", config_home / "Code" / "User" / "settings.json", kind::json_vscode_settings});
     }
     if (!home.empty()) {
-        out.push_back({"claude_desktop", home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json",
+        out.push_back({"claude_desktop",
+                       home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json",
                        kind::json_mcp_servers});
-        out.push_back({"vscode", home / "Library" / "Application Support" / "Code" / "User" / "mcp.json", kind::json_servers});
+        out.push_back({"vscode", home / "Library" / "Application Support" / "Code" / "User" / "mcp.json",
+                       kind::json_servers});
         out.push_back({"cursor", home / ".cursor" / "mcp.json", kind::json_mcp_servers});
         out.push_back({"claude_code", home / ".claude.json", kind::json_claude_code});
     }
     if (const char* appdata = std::getenv("APPDATA"); appdata != nullptr && *appdata != '\0')
-        out.push_back({"claude_desktop", fs::path(appdata) / "Claude" / "claude_desktop_config.json", kind::json_mcp_servers});
+        out.push_back({"claude_desktop", fs::path(appdata) / "Claude" / "claude_desktop_config.json",
+                       kind::json_mcp_servers});
     if (const char* codex = std::getenv("CODEX_HOME"); codex != nullptr && *codex != '\0')
         out.push_back({"codex", fs::path(codex) / "config.toml", kind::toml_codex});
     else if (!home.empty())
@@ -102,21 +115,25 @@ template <class = void>
             const bool valid_name =
                 colon != std::string::npos && colon > 0 &&
                 std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
-                    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                           c == '_' || c == '-';
                 });
             if (valid_name) {
                 auto value = line.substr(colon + 1);
                 value.erase(0, value.find_first_not_of(" \t\n\r\f\v"));
                 headers[line.substr(0, colon)] = value;
             }
-            args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+            args.erase(args.begin() + static_cast<std::ptrdiff_t>(i),
+                       args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
             continue;
         }
         if (args[i] == "--header-file" && i + 1 < args.size()) return std::nullopt;
         ++i;
     }
     if (args.empty() || args[0].empty() || args[0].starts_with("--")) return std::nullopt;
-    const auto has = [&](std::string_view flag) { return std::find(args.begin(), args.end(), flag) != args.end(); };
+    const auto has = [&](std::string_view flag) {
+        return std::find(args.begin(), args.end(), flag) != args.end();
+    };
     const auto value_of = [&](std::string_view flag) -> std::optional<std::string> {
         const auto found = std::find(args.begin(), args.end(), flag);
         if (found == args.end() || found + 1 == args.end()) return std::nullopt;
@@ -127,7 +144,8 @@ template <class = void>
     };
     mcp_remote_server server;
     server.url = args[0];
-    if (auto resource = value_of("--resource"); resource && !resource->empty() && !has("--disable-resource-parameter"))
+    if (auto resource = value_of("--resource");
+        resource && !resource->empty() && !has("--disable-resource-parameter"))
         server.hash_parts.push_back(*resource);
     nlohmann::json params = nlohmann::json::object();
     for (std::size_t i = 0; i + 1 < args.size(); ++i) {
@@ -159,7 +177,8 @@ namespace detail_discovery {
 /// Whether `word` names the mcp-remote package (mcp-remote, mcp-remote@1.2.3) or its proxy script.
 [[nodiscard]] inline bool names_mcp_remote(std::string_view word) {
     if (word == "mcp-remote" || word.starts_with("mcp-remote@")) return true;
-    for (const std::string_view tail : {"/mcp-remote/dist/proxy.js", "\\mcp-remote\\dist\\proxy.js", "/bin/mcp-remote"})
+    for (const std::string_view tail :
+         {"/mcp-remote/dist/proxy.js", "\\mcp-remote\\dist\\proxy.js", "/bin/mcp-remote"})
         if (word.ends_with(tail)) return true;
     return false;
 }
@@ -178,15 +197,19 @@ namespace detail_discovery {
     const std::string& command, const std::vector<std::string>& args) {
     const auto name = command_name(command);
     if (names_mcp_remote(name) || names_mcp_remote(command)) return args;
-    static constexpr std::string_view launchers[] = {"npx", "bunx", "pnpm", "pnpx", "yarn", "node", "bun", "deno"};
-    if (std::find(std::begin(launchers), std::end(launchers), name) == std::end(launchers)) return std::nullopt;
+    static constexpr std::string_view launchers[] = {"npx",  "bunx", "pnpm", "pnpx",
+                                                     "yarn", "node", "bun",  "deno"};
+    if (std::find(std::begin(launchers), std::end(launchers), name) == std::end(launchers))
+        return std::nullopt;
     for (std::size_t i = 0; i < args.size(); ++i)
-        if (names_mcp_remote(args[i])) return std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+        if (names_mcp_remote(args[i]))
+            return std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
     return std::nullopt;
 }
 
 /// `text` with ${NAME} replaced from `env` (as the clients expand their configurations); unknown names stay.
-[[nodiscard]] inline std::string expand(const std::string& text, const std::map<std::string, std::string>& env) {
+[[nodiscard]] inline std::string expand(const std::string& text,
+                                        const std::map<std::string, std::string>& env) {
     std::string out;
     for (std::size_t i = 0; i < text.size();) {
         if (text.compare(i, 2, "${") == 0) {
@@ -249,8 +272,8 @@ inline void add_json_servers(const mcp_client_config& config, const nlohmann::js
             for (auto v = e->begin(); v != e->end(); ++v)
                 if (v.value().is_string()) env[v.key()] = v.value().get<std::string>();
         const auto args = entry.find("args");
-        add_launch(config, it.key(), command, args != entry.end() ? strings_of(*args) : std::vector<std::string>{},
-                   env, out);
+        add_launch(config, it.key(), command,
+                   args != entry.end() ? strings_of(*args) : std::vector<std::string>{}, env, out);
     }
 }
 
@@ -289,7 +312,8 @@ template <class = void>
         return {std::move(launches), make_error_code(errc::too_large)};
     const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false, jsonc);
     if (doc.is_discarded() || !doc.is_object())
-        return {std::move(launches), make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type)};
+        return {std::move(launches),
+                make_error_code(doc.is_discarded() ? errc::malformed_json : errc::wrong_type)};
     const auto member = [](const nlohmann::json& object, const char* name) -> const nlohmann::json* {
         if (!object.is_object()) return nullptr;
         const auto found = object.find(name);
@@ -341,7 +365,8 @@ struct discovered_mcp_remote_config : Extra {
     [[nodiscard]] static std::vector<mcp_remote_server> servers(const store_options& options) {
         std::vector<mcp_remote_server> out = Extra::servers(options);
         for (const auto& config : default_mcp_client_configs())
-            for (auto& launch : read_mcp_client_config(config).launches) out.push_back(std::move(launch.server));
+            for (auto& launch : read_mcp_client_config(config).launches)
+                out.push_back(std::move(launch.server));
         return out;
     }
 };

@@ -66,8 +66,10 @@ public:
         if (path.empty()) return false;
         std::size_t skipped = 0;
         tokenvault::detail::newest_per_credential newest;
-        if (auto doc = tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
-            for_each_login(*doc, ctx.options, tokenvault::detail::login_collector(ctx, source, newest, skipped));
+        if (auto doc =
+                tokenvault::detail::read_foreign_json_file(ctx, source, path, max_file_size, skipped)) {
+            for_each_login(*doc, ctx.options,
+                           tokenvault::detail::login_collector(ctx, source, newest, skipped));
         }
         return tokenvault::detail::finish_import(ctx, source, b, newest, skipped);
     }
@@ -81,7 +83,8 @@ public:
     /// Calls `fn(login, fingerprint)` for each entry of the file: (id, token), or the reason it is not a
     /// login. Exposed for the fuzz harness and tvctl.
     template <class Fn>
-    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options, Fn&& fn) {
+    static void for_each_login(const tokenvault::detail::foreign_json& doc, const store_options& options,
+                               Fn&& fn) {
         using login = result<std::pair<credential_id, token>>;
         if (!doc.is_object()) {
             fn(login{error{errc::wrong_type, "opencode mcp-auth.json: not a JSON object"}}, std::string{});
@@ -90,15 +93,15 @@ public:
         for (auto it = doc.begin(); it != doc.end(); ++it) {
             const auto text = it.value().dump();  // wiped memory
             auto print = tokenvault::detail::fingerprint(std::string_view(text.data(), text.size()));
-            fn(parse_entry(std::string_view(it.key().data(), it.key().size()), it.value(), options), std::move(print));
+            fn(parse_entry(std::string_view(it.key().data(), it.key().size()), it.value(), options),
+               std::move(print));
         }
     }
 
 private:
     // One entry as (id, token).
-    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(std::string_view name,
-                                                                            const tokenvault::detail::foreign_json& entry,
-                                                                            const store_options& options) {
+    [[nodiscard]] static result<std::pair<credential_id, token>> parse_entry(
+        std::string_view name, const tokenvault::detail::foreign_json& entry, const store_options& options) {
         if (!entry.is_object()) return error{errc::wrong_type, "opencode entry: not a JSON object"};
         const auto tokens = entry.find("tokens");
         if (tokens == entry.end() || !tokens->is_object())
@@ -109,8 +112,9 @@ private:
         auto id = credential_id::parse(tokenvault::detail::text_of(*url), Config::account(name, options));
         if (!id) return id.error();
         tokenvault::detail::foreign_json fields = tokenvault::detail::foreign_json::object();
-        for (const auto& [from, to] : {std::pair{"accessToken", "access_token"},
-                                       std::pair{"refreshToken", "refresh_token"}, std::pair{"scope", "scope"}})
+        for (const auto& [from, to] :
+             {std::pair{"accessToken", "access_token"}, std::pair{"refreshToken", "refresh_token"},
+              std::pair{"scope", "scope"}})
             if (const auto f = tokens->find(from); f != tokens->end()) fields[to] = *f;
         if (const auto client = entry.find("clientInfo"); client != entry.end() && client->is_object()) {
             for (const auto& [from, to] :
@@ -126,7 +130,8 @@ private:
     }
 };
 
-static_assert(migration_policy<from_opencode<>>,
-              "migration::from_opencode must model migration::migration_policy (tokenvault/migration/concept.hpp)");
+static_assert(
+    migration_policy<from_opencode<>>,
+    "migration::from_opencode must model migration::migration_policy (tokenvault/migration/concept.hpp)");
 
 }  // namespace tokenvault::migration

@@ -33,8 +33,9 @@ namespace tokenvault::oauth {
     pid_t child = 0;
     const int spawned = ::posix_spawnp(&child, opener, nullptr, nullptr, argv, environ);
     if (spawned != 0)
-        return error{std::error_code(spawned, std::system_category()),
-                     std::string("opening the browser: cannot run ") + opener + "; open the login URL yourself"};
+        return error{
+            std::error_code(spawned, std::system_category()),
+            std::string("opening the browser: cannot run ") + opener + "; open the login URL yourself"};
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }

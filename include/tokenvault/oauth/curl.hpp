@@ -79,8 +79,8 @@ inline bool header_named(std::string_view line, std::string_view name, std::stri
     }
     value = line.substr(name.size() + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
-                              value.back() == '\t'))
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' || value.back() == '\t'))
         value.remove_suffix(1);
     return true;
 }
@@ -149,11 +149,14 @@ public:
     [[nodiscard]] result<http_response> send(const http_request& request) {
         const std::lock_guard guard(mutex_);
         CURL* curl = handle();
-        const std::string where = (request.method == http_method::post ? "POST " : "GET ") +
-                                  detail::url_for_message(request.url);
-        if (curl == nullptr) return error{errc::provider_unavailable, where + ": libcurl could not be initialised"};
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(request.deadline - steady_clock::now());
-        if (left.count() <= 0) return error{errc::provider_unavailable, where + ": the deadline passed before the request"};
+        const std::string where =
+            (request.method == http_method::post ? "POST " : "GET ") + detail::url_for_message(request.url);
+        if (curl == nullptr)
+            return error{errc::provider_unavailable, where + ": libcurl could not be initialised"};
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(request.deadline - steady_clock::now());
+        if (left.count() <= 0)
+            return error{errc::provider_unavailable, where + ": the deadline passed before the request"};
 
         curl_easy_reset(curl);  // keeps the connection cache
         http_response response;
@@ -212,9 +215,10 @@ public:
                                               std::to_string(request.max_response_bytes) + " bytes"};
         if (performed != CURLE_OK) {
             return error{errc::provider_unavailable,
-                         where + ": " + (performed == CURLE_OPERATION_TIMEDOUT
-                                             ? "no answer within " + std::to_string(timeout_ms) + " ms"
-                                             : std::string(curl_easy_strerror(performed)))};
+                         where + ": " +
+                             (performed == CURLE_OPERATION_TIMEDOUT
+                                  ? "no answer within " + std::to_string(timeout_ms) + " ms"
+                                  : std::string(curl_easy_strerror(performed)))};
         }
         long status = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

@@ -33,9 +33,9 @@ struct discovery_options {
 
 /// What discovery found for a resource.
 struct server_info {
-    protected_resource_metadata resource;   ///< `resource.resource` is the RFC 8707 resource indicator
-    authorization_server_metadata server;   ///< the authorization server, issuer checked
-    std::string scope_hint;                 ///< the `scope` of the 401 challenge, if it had one
+    protected_resource_metadata resource;  ///< `resource.resource` is the RFC 8707 resource indicator
+    authorization_server_metadata server;  ///< the authorization server, issuer checked
+    std::string scope_hint;                ///< the `scope` of the 401 challenge, if it had one
 };
 
 /// A TTL cache of discovery results: per resource URL and per issuer. Thread-safe.
@@ -83,8 +83,9 @@ public:
 
 private:
     template <class T>
-    static std::optional<T> fresh(std::map<std::string, std::pair<T, steady_clock::time_point>, std::less<>>& map,
-                                  std::string_view key) {
+    static std::optional<T> fresh(
+        std::map<std::string, std::pair<T, steady_clock::time_point>, std::less<>>& map,
+        std::string_view key) {
         const auto found = map.find(key);
         if (found == map.end()) return std::nullopt;
         if (found->second.second <= steady_clock::now()) {
@@ -97,7 +98,8 @@ private:
     std::chrono::seconds ttl_;
     std::mutex mutex_;
     std::map<std::string, std::pair<server_info, steady_clock::time_point>, std::less<>> resources_;
-    std::map<std::string, std::pair<authorization_server_metadata, steady_clock::time_point>, std::less<>> servers_;
+    std::map<std::string, std::pair<authorization_server_metadata, steady_clock::time_point>, std::less<>>
+        servers_;
 };
 
 namespace detail {
@@ -126,7 +128,8 @@ template <class T, class Transport, class Read>
             if (response.error() == errc::provider_unavailable) return response.error();
             return error{errc::discovery_failed, "GET " + url + ": " + response.error().message()};
         }
-        if (response->status == 200) return read(url, std::string_view(response->body.data(), response->body.size()));
+        if (response->status == 200)
+            return read(url, std::string_view(response->body.data(), response->body.size()));
     }
     return none;
 }
@@ -156,8 +159,8 @@ template <class T, class Transport, class Read>
         return error{errc::issuer_mismatch, "authorization server metadata of '" + std::string(issuer) +
                                                 "' names issuer '" + server.issuer.substr(0, 256) + "'"};
     if (server.token_endpoint.empty())
-        return error{errc::discovery_failed, "authorization server metadata of '" + std::string(issuer) +
-                                                 "': no token_endpoint"};
+        return error{errc::discovery_failed,
+                     "authorization server metadata of '" + std::string(issuer) + "': no token_endpoint"};
     const std::pair<std::string_view, const std::string*> endpoints[] = {
         {"authorization_endpoint", &server.authorization_endpoint},
         {"token_endpoint", &server.token_endpoint},
@@ -167,7 +170,8 @@ template <class T, class Transport, class Read>
     for (const auto& [name, url] : endpoints) {
         if (url->empty()) continue;
         auto checked = check_endpoint(*url, name, allow_loopback_http);
-        if (!checked) return error{errc::discovery_failed, "authorization server metadata: " + checked.error().context};
+        if (!checked)
+            return error{errc::discovery_failed, "authorization server metadata: " + checked.error().context};
     }
     return {};
 }
@@ -211,7 +215,8 @@ template <class Transport>
     [[maybe_unused]] constexpr bool transport_ok = detail::check_transport<Transport>();
     if (cache != nullptr)
         if (auto cached = cache->find(resource_url)) return std::move(*cached);
-    if (auto checked = detail::check_endpoint(resource_url, "resource URL", options.allow_loopback_http); !checked)
+    if (auto checked = detail::check_endpoint(resource_url, "resource URL", options.allow_loopback_http);
+        !checked)
         return error{errc::discovery_failed, checked.error().context};
 
     server_info info;
@@ -229,7 +234,8 @@ template <class Transport>
     if (auto bearer = bearer_challenge(challenge_header)) {
         if (auto scope = bearer->param("scope")) info.scope_hint = std::string(*scope);
         if (auto url = bearer->param("resource_metadata")) {
-            if (auto checked = detail::check_endpoint(*url, "resource_metadata", options.allow_loopback_http); !checked)
+            if (auto checked = detail::check_endpoint(*url, "resource_metadata", options.allow_loopback_http);
+                !checked)
                 return error{errc::discovery_failed, "WWW-Authenticate: " + checked.error().context};
             candidates.emplace_back(*url);
         }
@@ -250,11 +256,13 @@ template <class Transport>
                                                          read->resource.substr(0, 256) + "', not '" +
                                                          std::string(resource_url) + "'"};
             if (read->authorization_servers.empty())
-                return error{errc::discovery_failed, "GET " + url + ": the metadata names no authorization server"};
+                return error{errc::discovery_failed,
+                             "GET " + url + ": the metadata names no authorization server"};
             return read;
         },
-        error{errc::discovery_failed, "no protected resource metadata for '" + std::string(resource_url) + "' at " +
-                                          candidates[0] + (candidates.size() > 1 ? " or its fallbacks" : "")});
+        error{errc::discovery_failed, "no protected resource metadata for '" + std::string(resource_url) +
+                                          "' at " + candidates[0] +
+                                          (candidates.size() > 1 ? " or its fallbacks" : "")});
     if (!metadata) return metadata.error();
     info.resource = std::move(*metadata);
 

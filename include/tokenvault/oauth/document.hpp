@@ -23,10 +23,10 @@ namespace tokenvault::oauth {
 
 /// Bounds on every server document tokenvault reads.
 struct document_limits {
-    static constexpr std::size_t max_depth = 64;                 ///< nesting of objects and arrays
-    static constexpr std::size_t max_document = 256 * 1024;      ///< bytes of one document
-    static constexpr std::size_t max_text = 4096;                ///< bytes of one string field
-    static constexpr std::size_t max_array = 256;                ///< elements of one array field
+    static constexpr std::size_t max_depth = 64;             ///< nesting of objects and arrays
+    static constexpr std::size_t max_document = 256 * 1024;  ///< bytes of one document
+    static constexpr std::size_t max_text = 4096;            ///< bytes of one string field
+    static constexpr std::size_t max_array = 256;            ///< elements of one array field
 };
 
 namespace detail {
@@ -102,8 +102,8 @@ template <class Fn>
 }
 
 /// Reads a string value of at most `max` bytes without control characters.
-[[nodiscard]] inline result<std::string> read_text(::tokenvault::detail::json_cursor& cursor, std::string_view what,
-                                                   std::string_view name,
+[[nodiscard]] inline result<std::string> read_text(::tokenvault::detail::json_cursor& cursor,
+                                                   std::string_view what, std::string_view name,
                                                    std::size_t max = document_limits::max_text) {
     using kind = ::tokenvault::detail::json_cursor::kind;
     if (cursor.peek() != kind::string) return field_error(errc::wrong_type, what, name, "must be a string");
@@ -129,8 +129,8 @@ template <class Fn>
 }
 
 /// Reads an array of strings (at most document_limits::max_array of them).
-[[nodiscard]] inline result<std::vector<std::string>> read_text_array(::tokenvault::detail::json_cursor& cursor,
-                                                                      std::string_view what, std::string_view name) {
+[[nodiscard]] inline result<std::vector<std::string>> read_text_array(
+    ::tokenvault::detail::json_cursor& cursor, std::string_view what, std::string_view name) {
     using kind = ::tokenvault::detail::json_cursor::kind;
     if (cursor.peek() != kind::array || !cursor.begin_array())
         return field_error(errc::wrong_type, what, name, "must be an array of strings");
@@ -151,7 +151,8 @@ template <class Fn>
                                             std::string_view name) {
     using kind = ::tokenvault::detail::json_cursor::kind;
     bool value = false;
-    if (cursor.peek() != kind::boolean) return field_error(errc::wrong_type, what, name, "must be true or false");
+    if (cursor.peek() != kind::boolean)
+        return field_error(errc::wrong_type, what, name, "must be true or false");
     if (!cursor.boolean(value)) return not_json(what, cursor);
     return value;
 }
@@ -164,7 +165,8 @@ template <class Fn>
     if (cursor.peek() != kind::number) return field_error(errc::wrong_type, what, name, "must be a number");
     if (!cursor.number(number)) return not_json(what, cursor);
     if (!number.is_unsigned() || number.unsigned_value > 7258118400u)  // 2200-01-01, as token expiries
-        return field_error(errc::value_out_of_range, what, name, "must be a whole number of seconds before 2200");
+        return field_error(errc::value_out_of_range, what, name,
+                           "must be a whole number of seconds before 2200");
     return number.unsigned_value;
 }
 
@@ -179,13 +181,14 @@ template <class Fn>
 /// The OAuth `error` code of an error body, when it is one and well-formed; empty otherwise.
 [[nodiscard]] inline std::string error_code_of(std::string_view body) {
     std::string code;
-    const auto read = read_object(body, "error response", [&](std::string_view key, auto& cursor) -> result<bool> {
-        if (key != "error") return false;
-        auto text = read_text(cursor, "error response", key, 64);
-        if (!text) return text.error();
-        code = std::move(*text);
-        return true;
-    });
+    const auto read =
+        read_object(body, "error response", [&](std::string_view key, auto& cursor) -> result<bool> {
+            if (key != "error") return false;
+            auto text = read_text(cursor, "error response", key, 64);
+            if (!text) return text.error();
+            code = std::move(*text);
+            return true;
+        });
     if (!read || !is_error_code(code)) return {};
     return code;
 }

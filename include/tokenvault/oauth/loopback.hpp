@@ -51,7 +51,8 @@ struct redirect_limits {
 template <class Decode>
 [[nodiscard]] result<std::vector<query_parameter>> parse_query(std::string_view query, Decode&& decode) {
     std::vector<query_parameter> out;
-    if (query.size() > redirect_limits::max_head) return error{errc::too_large, "redirect query: longer than 16 KiB"};
+    if (query.size() > redirect_limits::max_head)
+        return error{errc::too_large, "redirect query: longer than 16 KiB"};
     std::size_t start = 0;
     while (start <= query.size()) {
         const auto end = std::min(query.find('&', start), query.size());
@@ -72,7 +73,8 @@ template <class Decode>
         };
         auto name = decode_part(piece.substr(0, equals));
         if (!name) return name.error();
-        auto value = decode_part(equals == std::string_view::npos ? std::string_view{} : piece.substr(equals + 1));
+        auto value =
+            decode_part(equals == std::string_view::npos ? std::string_view{} : piece.substr(equals + 1));
         if (!value) return value.error();
         out.push_back(query_parameter{std::string(name->data(), name->size()), std::move(*value)});
         if (end == query.size()) break;
@@ -98,7 +100,7 @@ struct authorization_response {
     std::optional<secret_string> code;   ///< the authorization code
     std::optional<secret_string> state;  ///< compared in constant time with the login's state
     std::optional<std::string> iss;      ///< RFC 9207 issuer identification
-    std::optional<std::string> error;    ///< an OAuth error code ("access_denied"), or "invalid" when malformed
+    std::optional<std::string> error;  ///< an OAuth error code ("access_denied"), or "invalid" when malformed
 };
 
 /// Picks the authorization response out of the redirect's parameters; a parameter given twice is refused.
@@ -109,17 +111,23 @@ struct authorization_response {
     for (const auto& p : parameters) {
         const std::string_view value(p.value.data(), p.value.size());
         int index = -1;
-        if (p.name == "code") index = 0;
-        else if (p.name == "state") index = 1;
-        else if (p.name == "iss") index = 2;
-        else if (p.name == "error") index = 3;
+        if (p.name == "code")
+            index = 0;
+        else if (p.name == "state")
+            index = 1;
+        else if (p.name == "iss")
+            index = 2;
+        else if (p.name == "error")
+            index = 3;
         if (index < 0) continue;
         if (seen[index])
-            return error{errc::invalid_argument, "authorization response: parameter '" + p.name + "' appears twice"};
+            return error{errc::invalid_argument,
+                         "authorization response: parameter '" + p.name + "' appears twice"};
         seen[index] = true;
         if (value.size() > 4096 || ::tokenvault::detail::has_control_or_nul(value) ||
             !::tokenvault::detail::valid_utf8(value))
-            return error{errc::invalid_argument, "authorization response: parameter '" + p.name + "' is malformed"};
+            return error{errc::invalid_argument,
+                         "authorization response: parameter '" + p.name + "' is malformed"};
         switch (index) {
         case 0: out.code = secret_string{value}; break;
         case 1: out.state = secret_string{value}; break;
@@ -215,12 +223,15 @@ public:
 
     /// Waits until `deadline` for a GET of `path`, answers it and returns its query (errc::login_timeout
     /// when none came).
-    [[nodiscard]] result<secret_text> wait_for_redirect(std::string_view path, steady_clock::time_point deadline) {
+    [[nodiscard]] result<secret_text> wait_for_redirect(std::string_view path,
+                                                        steady_clock::time_point deadline) {
         for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
             if (left.count() <= 0) return error{errc::login_timeout, "waiting for the browser's redirect"};
             pollfd waiting{fd_, POLLIN, 0};
-            const int ready = ::poll(&waiting, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000)));
+            const int ready =
+                ::poll(&waiting, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000)));
             if (ready < 0 && errno != EINTR)
                 return error{std::error_code(errno, std::system_category()), "loopback listener: poll"};
             if (ready <= 0) continue;
@@ -240,7 +251,8 @@ public:
                 continue;
             }
             respond(connection, 200, "OK",
-                    "The authorization server answered. You can close this window and return to the application.");
+                    "The authorization server answered. You can close this window and return to the "
+                    "application.");
             secret_text query(target->query.data(), target->query.size());
             ::tokenvault::detail::wipe(target->query);
             return query;
@@ -263,7 +275,8 @@ private:
     static bool read_head(int fd, secret_text& head, steady_clock::time_point deadline) {
         char buffer[2048];
         while (head.find("\r\n\r\n") == secret_text::npos) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
             if (left.count() <= 0 || head.size() > redirect_limits::max_head) return false;
             pollfd readable{fd, POLLIN, 0};
             const int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
@@ -278,12 +291,15 @@ private:
     }
 
     static void respond(int fd, int status, std::string_view reason, std::string_view message) {
-        const std::string body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>tokenvault</title></head>"
-                                 "<body><p>" + std::string(message) + "</p></body></html>";
-        const std::string response = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-                                     "\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n"
-                                     "Connection: close\r\nContent-Length: " + std::to_string(body.size()) +
-                                     "\r\n\r\n" + body;
+        const std::string body =
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>tokenvault</title></head>"
+            "<body><p>" +
+            std::string(message) + "</p></body></html>";
+        const std::string response =
+            "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+            "\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n"
+            "Connection: close\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
         std::size_t sent = 0;
         while (sent < response.size()) {
             const ssize_t n = ::send(fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);

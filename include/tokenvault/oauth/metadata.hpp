@@ -29,7 +29,7 @@ struct protected_resource_metadata {
 
 /// RFC 8414 authorization server metadata (the fields an OAuth client uses).
 struct authorization_server_metadata {
-    std::string issuer;                  ///< the issuer identifier (required, checked against the one asked for)
+    std::string issuer;  ///< the issuer identifier (required, checked against the one asked for)
     std::string authorization_endpoint;  ///< required for the authorization code flow
     std::string token_endpoint;          ///< required
     std::string registration_endpoint;   ///< RFC 7591 dynamic registration, when offered
@@ -40,7 +40,8 @@ struct authorization_server_metadata {
     std::vector<std::string> token_endpoint_auth_methods_supported;
     std::vector<std::string> scopes_supported;
     bool authorization_response_iss_parameter_supported = false;  ///< RFC 9207: the redirect carries `iss`
-    friend bool operator==(const authorization_server_metadata&, const authorization_server_metadata&) = default;
+    friend bool operator==(const authorization_server_metadata&,
+                           const authorization_server_metadata&) = default;
 };
 
 /// One challenge of a WWW-Authenticate header: a scheme with a token68 or parameters.
@@ -72,10 +73,13 @@ inline constexpr std::size_t max_url_length = 2048;
 
 /// Splits an absolute http(s) URL; refuses user info, fragments, spaces and control characters.
 [[nodiscard]] inline result<url_parts> split_url(std::string_view url, std::string_view what) {
-    const auto bad = [&](const char* why) { return error{errc::invalid_url, std::string(what) + ": " + why}; };
+    const auto bad = [&](const char* why) {
+        return error{errc::invalid_url, std::string(what) + ": " + why};
+    };
     if (url.size() > max_url_length) return bad("URL longer than 2048 bytes");
     for (const char c : url)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad("URL contains a space or control character");
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+            return bad("URL contains a space or control character");
     const auto scheme_end = url.find("://");
     if (scheme_end == std::string_view::npos) return bad("not an absolute URL");
     url_parts parts;
@@ -121,7 +125,8 @@ inline constexpr std::size_t max_url_length = 2048;
     auto parts = split_url(url, what);
     if (!parts) return parts.error();
     if (parts->scheme == "http" && !(allow_loopback_http && is_loopback_host(parts->host)))
-        return error{errc::invalid_url, std::string(what) + ": must be an https URL (http only on a loopback host)"};
+        return error{errc::invalid_url,
+                     std::string(what) + ": must be an https URL (http only on a loopback host)"};
     return parts;
 }
 
@@ -134,7 +139,8 @@ inline constexpr std::size_t max_url_length = 2048;
 }  // namespace detail
 
 /// Where the protected resource metadata of `resource_url` may live: path-inserted, then the root.
-[[nodiscard]] inline result<std::vector<std::string>> protected_resource_metadata_urls(std::string_view resource_url) {
+[[nodiscard]] inline result<std::vector<std::string>> protected_resource_metadata_urls(
+    std::string_view resource_url) {
     auto parts = detail::split_url(resource_url, "resource URL");
     if (!parts) return parts.error();
     const std::string origin = parts->scheme + "://" + parts->authority;
@@ -148,7 +154,8 @@ inline constexpr std::size_t max_url_length = 2048;
 /// Where the metadata of authorization server `issuer` may live, in the order the MCP spec tries them:
 /// RFC 8414 path-inserted, OpenID path-inserted, OpenID path-appended (an issuer without a path: RFC 8414,
 /// then OpenID).
-[[nodiscard]] inline result<std::vector<std::string>> authorization_server_metadata_urls(std::string_view issuer) {
+[[nodiscard]] inline result<std::vector<std::string>> authorization_server_metadata_urls(
+    std::string_view issuer) {
     auto parts = detail::split_url(issuer, "issuer");
     if (!parts) return parts.error();
     if (!parts->query.empty())
@@ -164,7 +171,8 @@ inline constexpr std::size_t max_url_length = 2048;
 }
 
 /// Parses RFC 9728 protected resource metadata; `resource` is required.
-[[nodiscard]] inline result<protected_resource_metadata> parse_protected_resource_metadata(std::string_view text) {
+[[nodiscard]] inline result<protected_resource_metadata> parse_protected_resource_metadata(
+    std::string_view text) {
     static constexpr std::string_view what = "protected resource metadata";
     protected_resource_metadata out;
     TOKENVAULT_TRY(detail::read_object(text, what, [&](std::string_view key, auto& cursor) -> result<bool> {
@@ -175,7 +183,8 @@ inline constexpr std::size_t max_url_length = 2048;
         } else if (key == "authorization_servers" || key == "scopes_supported") {
             auto values = detail::read_text_array(cursor, what, key);
             if (!values) return values.error();
-            (key == "authorization_servers" ? out.authorization_servers : out.scopes_supported) = std::move(*values);
+            (key == "authorization_servers" ? out.authorization_servers : out.scopes_supported) =
+                std::move(*values);
         } else {
             return false;
         }
@@ -186,7 +195,8 @@ inline constexpr std::size_t max_url_length = 2048;
 }
 
 /// Parses RFC 8414 authorization server metadata (or OpenID provider metadata); `issuer` is required.
-[[nodiscard]] inline result<authorization_server_metadata> parse_authorization_server_metadata(std::string_view text) {
+[[nodiscard]] inline result<authorization_server_metadata> parse_authorization_server_metadata(
+    std::string_view text) {
     static constexpr std::string_view what = "authorization server metadata";
     authorization_server_metadata out;
     const std::pair<std::string_view, std::string authorization_server_metadata::*> texts[] = {
@@ -199,8 +209,10 @@ inline constexpr std::size_t max_url_length = 2048;
     const std::pair<std::string_view, std::vector<std::string> authorization_server_metadata::*> lists[] = {
         {"response_types_supported", &authorization_server_metadata::response_types_supported},
         {"grant_types_supported", &authorization_server_metadata::grant_types_supported},
-        {"code_challenge_methods_supported", &authorization_server_metadata::code_challenge_methods_supported},
-        {"token_endpoint_auth_methods_supported", &authorization_server_metadata::token_endpoint_auth_methods_supported},
+        {"code_challenge_methods_supported",
+         &authorization_server_metadata::code_challenge_methods_supported},
+        {"token_endpoint_auth_methods_supported",
+         &authorization_server_metadata::token_endpoint_auth_methods_supported},
         {"scopes_supported", &authorization_server_metadata::scopes_supported},
     };
     TOKENVAULT_TRY(detail::read_object(text, what, [&](std::string_view key, auto& cursor) -> result<bool> {
@@ -274,14 +286,17 @@ struct header_cursor {
 struct challenge_limits {
     static constexpr std::size_t max_header = 8 * 1024;  ///< bytes of the whole header value
     static constexpr std::size_t max_challenges = 16;
-    static constexpr std::size_t max_params = 32;        ///< per challenge
+    static constexpr std::size_t max_params = 32;  ///< per challenge
 };
 
 /// Parses a WWW-Authenticate header value (RFC 9110 11.6.1) into its challenges.
 [[nodiscard]] inline result<std::vector<auth_challenge>> parse_www_authenticate(std::string_view header) {
     static constexpr std::string_view what = "WWW-Authenticate";
-    const auto bad = [](std::string why) { return error{errc::invalid_argument, std::string(what) + ": " + why}; };
-    if (header.size() > challenge_limits::max_header) return error{errc::too_large, "WWW-Authenticate: longer than 8 KiB"};
+    const auto bad = [](std::string why) {
+        return error{errc::invalid_argument, std::string(what) + ": " + why};
+    };
+    if (header.size() > challenge_limits::max_header)
+        return error{errc::too_large, "WWW-Authenticate: longer than 8 KiB"};
     detail::header_cursor in{header};
     std::vector<auth_challenge> out;
     const auto skip_separators = [&] {
@@ -304,7 +319,8 @@ struct challenge_limits {
         if (in.done()) break;
         const auto scheme = in.token();
         if (scheme.empty()) return bad("expected an authentication scheme at byte " + std::to_string(in.pos));
-        if (out.size() == challenge_limits::max_challenges) return error{errc::too_large, "WWW-Authenticate: too many challenges"};
+        if (out.size() == challenge_limits::max_challenges)
+            return error{errc::too_large, "WWW-Authenticate: too many challenges"};
         auth_challenge challenge;
         challenge.scheme = detail::lower_ascii(scheme);
         const bool spaced = in.peek() == ' ' || in.peek() == '\t';
@@ -331,13 +347,15 @@ struct challenge_limits {
                 if (challenge.token68.empty() || challenge.token68.front() == '=')
                     return bad("malformed token68 at byte " + std::to_string(start));
                 in.skip_space();
-                if (!in.done() && in.peek() != ',') return bad("unexpected character at byte " + std::to_string(in.pos));
+                if (!in.done() && in.peek() != ',')
+                    return bad("unexpected character at byte " + std::to_string(in.pos));
             } else {
                 in.pos = start;
                 for (;;) {
                     in.skip_space();
                     const auto param_name = in.token();
-                    if (param_name.empty()) return bad("expected a parameter name at byte " + std::to_string(in.pos));
+                    if (param_name.empty())
+                        return bad("expected a parameter name at byte " + std::to_string(in.pos));
                     in.skip_space();
                     if (in.peek() != '=') return bad("expected '=' at byte " + std::to_string(in.pos));
                     ++in.pos;
@@ -359,7 +377,8 @@ struct challenge_limits {
                         }
                     } else {
                         const auto token = in.token();
-                        if (token.empty()) return bad("expected a parameter value at byte " + std::to_string(in.pos));
+                        if (token.empty())
+                            return bad("expected a parameter value at byte " + std::to_string(in.pos));
                         value = std::string(token);
                     }
                     if (challenge.params.size() == challenge_limits::max_params)

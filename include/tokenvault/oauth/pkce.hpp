@@ -37,7 +37,8 @@ namespace detail {
 /// The S256 challenge of `verifier`.
 [[nodiscard]] inline std::string pkce_challenge(std::string_view verifier) {
     std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-    crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size());
+    crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(verifier.data()),
+                       verifier.size());
     return detail::base64url(digest.data(), digest.size());
 }
 
@@ -48,7 +49,8 @@ namespace detail {
     randombytes_buf(random.data(), random.size());
     constexpr int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
     ::tokenvault::detail::secret_text text(sodium_base64_ENCODED_LEN(bytes, variant), '\0');
-    sodium_bin2base64(text.data(), text.size(), reinterpret_cast<const unsigned char*>(random.data()), bytes, variant);
+    sodium_bin2base64(text.data(), text.size(), reinterpret_cast<const unsigned char*>(random.data()), bytes,
+                      variant);
     return secret_string{std::string_view(text.c_str())};
 }
 

@@ -23,8 +23,8 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+#include <nlohmann/json.hpp>
 
 #include "../credential_id.hpp"
 #include "../lifecycle.hpp"
@@ -52,13 +52,13 @@ struct provider_options {
     std::chrono::milliseconds http_timeout{std::chrono::seconds(30)};   ///< per HTTP request
     std::chrono::milliseconds login_timeout{std::chrono::minutes(5)};   ///< for the user to finish the login
     std::chrono::milliseconds revoke_timeout{std::chrono::seconds(5)};  ///< all of a logout's revocation
-    bool interactive = true;            ///< false: authorize() returns errc::not_logged_in (background jobs)
-    bool allow_loopback_http = true;    ///< accept http:// server URLs on loopback hosts
+    bool interactive = true;          ///< false: authorize() returns errc::not_logged_in (background jobs)
+    bool allow_loopback_http = true;  ///< accept http:// server URLs on loopback hosts
     /// Opens the authorization URL; default: the desktop's browser (xdg-open, open).
     std::function<result<void>(std::string_view url)> open_browser = [](std::string_view url) {
         return open_in_browser(url);
     };
-    std::string www_authenticate;                      ///< a 401 challenge the caller already has
+    std::string www_authenticate;                         ///< a 401 challenge the caller already has
     discovery_cache* cache = &discovery_cache::shared();  ///< where discovery results are kept
 };
 
@@ -81,7 +81,8 @@ public:
     [[nodiscard]] refresh_result refresh(const token& current) {
         const auto sent_at = clock::now();
         if (!current.refresh_token || current.refresh_token->empty())
-            return refresh_result::failed(error{errc::missing_field, "refresh: the token has no refresh token"});
+            return refresh_result::failed(
+                error{errc::missing_field, "refresh: the token has no refresh token"});
         auto client = client_for(current);
         if (!client) return refresh_result::failed(client.error());
         auto server = server_for(client->issuer, detail::deadline_after(options_.http_timeout));
@@ -92,11 +93,13 @@ public:
         };
         const std::string resource = client->resource.empty() ? options_.resource : client->resource;
         if (!resource.empty()) form.emplace_back("resource", resource);
-        auto response = post_form(server->token_endpoint, form, client->client, detail::deadline_after(options_.http_timeout),
-                                  token_limits::max_token_json);
+        auto response =
+            post_form(server->token_endpoint, form, client->client,
+                      detail::deadline_after(options_.http_timeout), token_limits::max_token_json);
         if (!response) {
             if (response.error() == errc::too_large)
-                return refresh_result::failed(error{errc::provider_invalid_response, response.error().context});
+                return refresh_result::failed(
+                    error{errc::provider_invalid_response, response.error().context});
             return refresh_result::failed(response.error());
         }
         const std::string_view body(response->body.data(), response->body.size());
@@ -110,8 +113,9 @@ public:
     /// The full login: discovery, client, authorization code with PKCE through the browser, code exchange.
     [[nodiscard]] result<token> authorize() {
         if (!options_.interactive)
-            return error{errc::not_logged_in, "interactive login is disabled here: log in with `tvctl login " +
-                                                  options_.resource + "`"};
+            return error{
+                errc::not_logged_in,
+                "interactive login is disabled here: log in with `tvctl login " + options_.resource + "`"};
         auto info = discover();
         if (!info) return info.error();
         const auto& server = info->server;
@@ -157,12 +161,9 @@ public:
         if (!state) return state.error();
         const std::string scope = requested_scope(*info);
         std::vector<std::pair<std::string_view, std::string_view>> query = {
-            {"response_type", "code"},
-            {"client_id", client.client.client_id},
-            {"redirect_uri", redirect_uri},
-            {"state", state->reveal()},
-            {"code_challenge", pkce->challenge},
-            {"code_challenge_method", "S256"},
+            {"response_type", "code"},           {"client_id", client.client.client_id},
+            {"redirect_uri", redirect_uri},      {"state", state->reveal()},
+            {"code_challenge", pkce->challenge}, {"code_challenge_method", "S256"},
             {"resource", client.resource},
         };
         if (!scope.empty()) query.emplace_back("scope", scope);
@@ -177,7 +178,8 @@ public:
         if (!redirect) return redirect.error();
         auto parameters = parse_query(std::string_view(redirect->data(), redirect->size()),
                                       [this](std::string_view text) { return transport_->unescape(text); });
-        if (!parameters) return error{errc::login_denied, "authorization response: " + parameters.error().context};
+        if (!parameters)
+            return error{errc::login_denied, "authorization response: " + parameters.error().context};
         auto response = read_authorization_response(*parameters);
         if (!response) return error{errc::login_denied, response.error().context};
         if (!response->state || !(*response->state == *state))
@@ -188,22 +190,23 @@ public:
                                                         response->iss->substr(0, 256) + "', expected '" +
                                                         server.issuer + "'"};
         } else if (server.authorization_response_iss_parameter_supported) {
-            return error{errc::issuer_mismatch, "authorization response without the 'iss' its server promises"};
+            return error{errc::issuer_mismatch,
+                         "authorization response without the 'iss' its server promises"};
         }
-        if (response->error) return error{errc::login_denied, "authorization server error '" + *response->error + "'"};
+        if (response->error)
+            return error{errc::login_denied, "authorization server error '" + *response->error + "'"};
         if (!response->code || response->code->empty())
             return error{errc::login_denied, "authorization response without a code"};
 
         const auto sent_at = clock::now();
         std::vector<std::pair<std::string_view, std::string_view>> form = {
-            {"grant_type", "authorization_code"},
-            {"code", response->code->reveal()},
-            {"redirect_uri", redirect_uri},
-            {"code_verifier", pkce->verifier.reveal()},
+            {"grant_type", "authorization_code"}, {"code", response->code->reveal()},
+            {"redirect_uri", redirect_uri},       {"code_verifier", pkce->verifier.reveal()},
             {"resource", client.resource},
         };
-        auto exchanged = post_form(server.token_endpoint, form, client.client, detail::deadline_after(options_.http_timeout),
-                                   token_limits::max_token_json);
+        auto exchanged =
+            post_form(server.token_endpoint, form, client.client,
+                      detail::deadline_after(options_.http_timeout), token_limits::max_token_json);
         if (!exchanged) {
             if (exchanged.error() == errc::too_large)
                 return error{errc::provider_invalid_response, exchanged.error().context};
@@ -227,18 +230,21 @@ public:
         auto server = server_for(client->issuer, deadline);
         if (!server) return server.error();
         if (server->revocation_endpoint.empty())
-            return error{errc::server_unsupported, "revocation: the authorization server has no revocation_endpoint"};
+            return error{errc::server_unsupported,
+                         "revocation: the authorization server has no revocation_endpoint"};
         result<void> outcome;
         const auto revoke_one = [&](const secret_string& value, std::string_view hint) {
             std::vector<std::pair<std::string_view, std::string_view>> form = {{"token", value.reveal()},
-                                                                                {"token_type_hint", hint}};
+                                                                               {"token_type_hint", hint}};
             auto response = post_form(server->revocation_endpoint, form, client->client, deadline, 64 * 1024);
             if (!response) {
                 if (outcome) outcome = response.error();
             } else if (response->status != 200 && outcome) {
-                const auto code = detail::error_code_of(std::string_view(response->body.data(), response->body.size()));
-                outcome = error{errc::provider_rejected, "revocation: HTTP " + std::to_string(response->status) +
-                                                             (code.empty() ? "" : " '" + code + "'")};
+                const auto code =
+                    detail::error_code_of(std::string_view(response->body.data(), response->body.size()));
+                outcome =
+                    error{errc::provider_rejected, "revocation: HTTP " + std::to_string(response->status) +
+                                                       (code.empty() ? "" : " '" + code + "'")};
             }
         };
         if (t.refresh_token && !t.refresh_token->empty()) revoke_one(*t.refresh_token, "refresh_token");
@@ -271,7 +277,8 @@ private:
         if (!record_) {
             auto stored = slot_.load();
             if (!stored) return stored.error();
-            if (*stored && !(*stored)->record.client.client_id.empty()) record_ = std::move((*stored)->record);
+            if (*stored && !(*stored)->record.client.client_id.empty())
+                record_ = std::move((*stored)->record);
         }
         if (record_ && (t.client_id.empty() || t.client_id == record_->client.client_id)) {
             client_record out = *record_;
@@ -289,12 +296,15 @@ private:
     }
 
     // The authorization server metadata for `issuer` (discovery from the resource when it is unknown).
-    result<authorization_server_metadata> server_for(const std::string& issuer, steady_clock::time_point deadline) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
-        discovery_options discovery{std::max(left, std::chrono::milliseconds(1)), options_.allow_loopback_http};
+    result<authorization_server_metadata> server_for(const std::string& issuer,
+                                                     steady_clock::time_point deadline) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
+        discovery_options discovery{std::max(left, std::chrono::milliseconds(1)),
+                                    options_.allow_loopback_http};
         if (issuer.empty()) {
-            auto info = ::tokenvault::oauth::discover(*transport_, options_.resource, discovery, options_.cache,
-                                                      options_.www_authenticate);
+            auto info = ::tokenvault::oauth::discover(*transport_, options_.resource, discovery,
+                                                      options_.cache, options_.www_authenticate);
             if (!info) return info.error();
             return std::move(info->server);
         }
@@ -306,21 +316,23 @@ private:
             return std::find(values.begin(), values.end(), wanted) != values.end();
         };
         if (server.authorization_endpoint.empty())
-            return error{errc::server_unsupported, "authorization server '" + server.issuer +
-                                                       "' has no authorization_endpoint"};
+            return error{errc::server_unsupported,
+                         "authorization server '" + server.issuer + "' has no authorization_endpoint"};
         if (!lists(server.code_challenge_methods_supported, "S256"))
-            return error{errc::server_unsupported, "authorization server '" + server.issuer +
-                                                       "' does not list S256 in code_challenge_methods_supported"};
+            return error{errc::server_unsupported,
+                         "authorization server '" + server.issuer +
+                             "' does not list S256 in code_challenge_methods_supported"};
         if (!server.response_types_supported.empty() && !lists(server.response_types_supported, "code"))
-            return error{errc::server_unsupported, "authorization server '" + server.issuer +
-                                                       "' does not offer response_type code"};
+            return error{errc::server_unsupported,
+                         "authorization server '" + server.issuer + "' does not offer response_type code"};
         return {};
     }
 
     // A dynamic registration is reused while its secret is valid.
     static bool reusable(const client_registration& client) {
         return !client.client_id.empty() &&
-               (!client.client_secret_expires_at || *client.client_secret_expires_at > clock::now() + std::chrono::minutes(1));
+               (!client.client_secret_expires_at ||
+                *client.client_secret_expires_at > clock::now() + std::chrono::minutes(1));
     }
 
     // The listener: the configured port, else the port of the stored registration, else a random one.
@@ -330,9 +342,11 @@ private:
             auto parts = detail::split_url(previous->client.redirect_uris.front(), "redirect_uri");
             if (parts) {
                 const auto colon = parts->authority.rfind(':');
-                const auto port = colon == std::string::npos ? 0 : std::atoi(parts->authority.c_str() + colon + 1);
+                const auto port =
+                    colon == std::string::npos ? 0 : std::atoi(parts->authority.c_str() + colon + 1);
                 if (port > 0 && port < 65536)
-                    if (auto listener = loopback_listener::open(static_cast<std::uint16_t>(port))) return listener;
+                    if (auto listener = loopback_listener::open(static_cast<std::uint16_t>(port)))
+                        return listener;
             }
         }
         return loopback_listener::open(0);
@@ -342,11 +356,14 @@ private:
     result<client_registration> register_client(const authorization_server_metadata& server,
                                                 const std::string& redirect_uri) {
         if (server.registration_endpoint.empty())
-            return error{errc::server_unsupported, "authorization server '" + server.issuer +
-                                                       "' offers no dynamic client registration: pre-register a "
-                                                       "client and pass it in provider_options::client"};
+            return error{errc::server_unsupported,
+                         "authorization server '" + server.issuer +
+                             "' offers no dynamic client registration: pre-register a "
+                             "client and pass it in provider_options::client"};
         const auto& methods = server.token_endpoint_auth_methods_supported;
-        const auto offers = [&](std::string_view m) { return std::find(methods.begin(), methods.end(), m) != methods.end(); };
+        const auto offers = [&](std::string_view m) {
+            return std::find(methods.begin(), methods.end(), m) != methods.end();
+        };
         const client_auth method = methods.empty() || offers("none") ? client_auth::none
                                    : offers("client_secret_basic")   ? client_auth::client_secret_basic
                                                                      : client_auth::client_secret_post;
@@ -368,7 +385,8 @@ private:
         auto response = transport_->send(post);
         if (!response) {
             if (response.error() == errc::provider_unavailable) return response.error();
-            return error{errc::registration_failed, "POST " + server.registration_endpoint + ": " + response.error().message()};
+            return error{errc::registration_failed,
+                         "POST " + server.registration_endpoint + ": " + response.error().message()};
         }
         const std::string_view body(response->body.data(), response->body.size());
         if (response->status < 200 || response->status > 299) {
@@ -379,8 +397,8 @@ private:
         }
         auto registered = parse_registration_response(body);
         if (!registered)
-            return error{errc::registration_failed, "POST " + server.registration_endpoint + ": " +
-                                                        registered.error().message()};
+            return error{errc::registration_failed,
+                         "POST " + server.registration_endpoint + ": " + registered.error().message()};
         if (registered->redirect_uris.empty()) registered->redirect_uris.push_back(redirect_uri);
         return registered;
     }
@@ -412,7 +430,8 @@ private:
     }
 
     // POSTs a form with the client's authentication to `url`.
-    result<http_response> post_form(const std::string& url, std::vector<std::pair<std::string_view, std::string_view>> form,
+    result<http_response> post_form(const std::string& url,
+                                    std::vector<std::pair<std::string_view, std::string_view>> form,
                                     const client_registration& client, steady_clock::time_point deadline,
                                     std::size_t max_response) {
         http_request request;
@@ -421,7 +440,8 @@ private:
         request.content_type = "application/x-www-form-urlencoded";
         request.deadline = deadline;
         request.max_response_bytes = max_response;
-        const std::string_view secret = client.client_secret ? client.client_secret->reveal() : std::string_view{};
+        const std::string_view secret =
+            client.client_secret ? client.client_secret->reveal() : std::string_view{};
         switch (client.auth) {
         case client_auth::none: form.emplace_back("client_id", client.client_id); break;
         case client_auth::client_secret_post:
@@ -435,8 +455,8 @@ private:
             pair += transport_->escape(secret);
             constexpr int variant = sodium_base64_VARIANT_ORIGINAL;
             secret_text encoded(sodium_base64_ENCODED_LEN(pair.size(), variant), '\0');
-            sodium_bin2base64(encoded.data(), encoded.size(), reinterpret_cast<const unsigned char*>(pair.data()),
-                              pair.size(), variant);
+            sodium_bin2base64(encoded.data(), encoded.size(),
+                              reinterpret_cast<const unsigned char*>(pair.data()), pair.size(), variant);
             secret_text header = "Basic ";
             header += encoded.c_str();
             request.authorization = secret_string{std::string_view(header.data(), header.size())};

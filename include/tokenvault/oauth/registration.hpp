@@ -55,22 +55,22 @@ enum class client_auth {
 
 /// An OAuth client: pre-registered, or from dynamic registration.
 struct client_registration {
-    std::string client_id;                       ///< required
-    std::optional<secret_string> client_secret;  ///< confidential clients
-    client_auth auth = client_auth::none;        ///< how to present the secret
-    std::vector<std::string> redirect_uris;      ///< as registered
+    std::string client_id;                                      ///< required
+    std::optional<secret_string> client_secret;                 ///< confidential clients
+    client_auth auth = client_auth::none;                       ///< how to present the secret
+    std::vector<std::string> redirect_uris;                     ///< as registered
     std::optional<clock::time_point> client_secret_expires_at;  ///< absent: never expires
     std::optional<secret_string> registration_access_token;     ///< RFC 7592, when the server issued one
-    std::string registration_client_uri;                       ///< RFC 7592, when the server issued one
+    std::string registration_client_uri;                        ///< RFC 7592, when the server issued one
     friend bool operator==(const client_registration&, const client_registration&) = default;
 };
 
 /// The record a provider keeps next to the credential: the client and what the login used.
 struct client_record {
     client_registration client;
-    std::string issuer;      ///< the authorization server the client belongs to
-    std::string resource;    ///< the RFC 8707 resource indicator of the login
-    bool dynamic = false;    ///< registered by tokenvault (RFC 7591)
+    std::string issuer;    ///< the authorization server the client belongs to
+    std::string resource;  ///< the RFC 8707 resource indicator of the login
+    bool dynamic = false;  ///< registered by tokenvault (RFC 7591)
     friend bool operator==(const client_record&, const client_record&) = default;
 };
 
@@ -83,9 +83,9 @@ struct client_record {
         if (key == "client_id" || key == "token_endpoint_auth_method" || key == "registration_client_uri") {
             auto value = detail::read_text(cursor, what, key, 2048);
             if (!value) return value.error();
-            (key == "client_id" ? out.client_id
-                                : key == "token_endpoint_auth_method" ? method : out.registration_client_uri) =
-                std::move(*value);
+            (key == "client_id"                    ? out.client_id
+             : key == "token_endpoint_auth_method" ? method
+                                                   : out.registration_client_uri) = std::move(*value);
         } else if (key == "client_secret" || key == "registration_access_token") {
             auto value = detail::read_secret(cursor, what, key);
             if (!value) return value.error();
@@ -105,20 +105,23 @@ struct client_record {
         return true;
     }));
     if (out.client_id.empty()) return error{errc::missing_field, std::string(what) + ": field 'client_id'"};
-    if (method.empty()) method = out.client_secret ? "client_secret_basic" : "none";  // RFC 7591 2: default basic
+    if (method.empty())
+        method = out.client_secret ? "client_secret_basic" : "none";  // RFC 7591 2: default basic
     const auto auth = client_auth_named(method);
     if (!auth)
         return error{errc::value_out_of_range, std::string(what) + ": token_endpoint_auth_method '" +
                                                    method.substr(0, 64) + "' is not supported"};
     out.auth = *auth;
     if (out.auth != client_auth::none && (!out.client_secret || out.client_secret->empty()))
-        return error{errc::missing_field, std::string(what) + ": field 'client_secret' (needed by " + method + ")"};
+        return error{errc::missing_field,
+                     std::string(what) + ": field 'client_secret' (needed by " + method + ")"};
     return out;
 }
 
 /// Writes a client registration as an RFC 7591 client information response (the parser's inverse), in
 /// wiped memory (it holds the client secret).
-[[nodiscard]] inline ::tokenvault::detail::secret_text format_registration_response(const client_registration& c) {
+[[nodiscard]] inline ::tokenvault::detail::secret_text format_registration_response(
+    const client_registration& c) {
     ::tokenvault::detail::json_writer w(256);
     bool ok = true;
     w.open_object();
@@ -137,7 +140,8 @@ struct client_record {
     if (c.client_secret_expires_at) {
         ok = ok && w.key("client_secret_expires_at");
         w.number(static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::seconds>(c.client_secret_expires_at->time_since_epoch()).count()));
+            std::chrono::duration_cast<std::chrono::seconds>(c.client_secret_expires_at->time_since_epoch())
+                .count()));
     }
     if (c.registration_access_token)
         ok = ok && w.key("registration_access_token") && w.string(c.registration_access_token->reveal());
@@ -226,7 +230,8 @@ public:
         load_ = [](void* s, const credential_id& key) -> result<std::optional<entry>> {
             return static_cast<Store*>(s)->get_entry(key);
         };
-        save_ = [](void* s, const credential_id& key, std::uint64_t generation, const token& t) -> result<std::uint64_t> {
+        save_ = [](void* s, const credential_id& key, std::uint64_t generation,
+                   const token& t) -> result<std::uint64_t> {
             return static_cast<Store*>(s)->compare_and_swap(key, generation, t);
         };
     }
@@ -241,12 +246,15 @@ public:
         if (!stored) return stored.error();
         if (!*stored) return std::optional<stored_client_record>{};
         auto record = record_from_token((*stored)->token);
-        if (!record) return std::optional<stored_client_record>{stored_client_record{{}, (*stored)->generation}};
-        return std::optional<stored_client_record>{stored_client_record{std::move(*record), (*stored)->generation}};
+        if (!record)
+            return std::optional<stored_client_record>{stored_client_record{{}, (*stored)->generation}};
+        return std::optional<stored_client_record>{
+            stored_client_record{std::move(*record), (*stored)->generation}};
     }
 
     /// Stores `record` if the entry's generation is still `expected_generation` (0: absent).
-    [[nodiscard]] result<std::uint64_t> save(const client_record& record, std::uint64_t expected_generation) const {
+    [[nodiscard]] result<std::uint64_t> save(const client_record& record,
+                                             std::uint64_t expected_generation) const {
         if (!active()) return std::uint64_t{0};
         return save_(store_, *id_, expected_generation, record_to_token(record));
     }

@@ -34,21 +34,21 @@ enum class http_method { get, post };
 
 /// One HTTP request.
 struct http_request {
-    http_method method = http_method::get;         ///< GET or POST
-    std::string url;                               ///< absolute http(s) URL
-    std::string content_type;                      ///< of the body (POST only)
-    secret_text body;                      ///< the request body; may hold secrets
-    std::optional<secret_string> authorization;    ///< the Authorization header value, if any
+    http_method method = http_method::get;       ///< GET or POST
+    std::string url;                             ///< absolute http(s) URL
+    std::string content_type;                    ///< of the body (POST only)
+    secret_text body;                            ///< the request body; may hold secrets
+    std::optional<secret_string> authorization;  ///< the Authorization header value, if any
     steady_clock::time_point deadline = steady_clock::now() + std::chrono::seconds(30);  ///< whole exchange
-    std::size_t max_response_bytes = 256 * 1024;   ///< larger bodies fail with errc::too_large
+    std::size_t max_response_bytes = 256 * 1024;  ///< larger bodies fail with errc::too_large
 };
 
 /// One HTTP response.
 struct http_response {
-    int status = 0;                 ///< the HTTP status code
-    std::string content_type;       ///< the Content-Type header (empty when absent)
-    std::string www_authenticate;   ///< every WWW-Authenticate header, joined with ", "
-    secret_text body;       ///< the body; may hold secrets
+    int status = 0;                ///< the HTTP status code
+    std::string content_type;      ///< the Content-Type header (empty when absent)
+    std::string www_authenticate;  ///< every WWW-Authenticate header, joined with ", "
+    secret_text body;              ///< the body; may hold secrets
 };
 
 /// An HTTP transport: `send` with a deadline and a size cap, and percent-encoding.
@@ -70,10 +70,11 @@ consteval bool check_transport() {
     if constexpr (!requires(T & t, const http_request& r) {
                       { t.send(r) } -> std::same_as<result<http_response>>;
                   }) {
-        static_assert(transport_dependent_false<T>,
-                      "tokenvault: the OAuth transport needs `tokenvault::result<tokenvault::oauth::http_response> "
-                      "send(const tokenvault::oauth::http_request&)`, honouring the request's deadline and "
-                      "max_response_bytes (see tokenvault/oauth/transport.hpp, or use oauth::curl_transport)");
+        static_assert(
+            transport_dependent_false<T>,
+            "tokenvault: the OAuth transport needs `tokenvault::result<tokenvault::oauth::http_response> "
+            "send(const tokenvault::oauth::http_request&)`, honouring the request's deadline and "
+            "max_response_bytes (see tokenvault/oauth/transport.hpp, or use oauth::curl_transport)");
         return false;
     } else if constexpr (!requires(T & t, std::string_view s) {
                              { t.escape(s) } -> std::same_as<secret_text>;
@@ -85,9 +86,10 @@ consteval bool check_transport() {
     } else if constexpr (!requires(T & t, std::string_view s) {
                              { t.unescape(s) } -> std::same_as<result<secret_text>>;
                          }) {
-        static_assert(transport_dependent_false<T>,
-                      "tokenvault: the OAuth transport needs `tokenvault::result<tokenvault::oauth::secret_text> "
-                      "unescape(std::string_view)`, decoding a percent-encoded value (curl_easy_unescape)");
+        static_assert(
+            transport_dependent_false<T>,
+            "tokenvault: the OAuth transport needs `tokenvault::result<tokenvault::oauth::secret_text> "
+            "unescape(std::string_view)`, decoding a percent-encoded value (curl_easy_unescape)");
         return false;
     } else {
         return true;

@@ -27,8 +27,9 @@ namespace tokenvault::platform {
 
 /// What identifies one version of a file: the change check compares these instead of re-reading.
 struct file_identity {
-    std::uint64_t dev = 0;      ///< device (POSIX); 0 on Windows
-    std::uint64_t ino = 0;      ///< inode number (POSIX), creation time (Windows): a rename-based rewrite changes it
+    std::uint64_t dev = 0;  ///< device (POSIX); 0 on Windows
+    std::uint64_t ino =
+        0;  ///< inode number (POSIX), creation time (Windows): a rename-based rewrite changes it
     std::uint64_t size = 0;     ///< size in bytes
     std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch (saturated)
     std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch (saturated)
@@ -40,7 +41,8 @@ struct file_identity {
 /// costs a mapping, mlock and page faults per read, tens of microseconds for a 50 KB file.
 class plain_bytes {
 public:
-    explicit plain_bytes(std::size_t size) : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
+    explicit plain_bytes(std::size_t size)
+        : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
     [[nodiscard]] std::byte* data() noexcept { return data_.get(); }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
@@ -77,18 +79,19 @@ struct lock_wait {
 
 /// What `inspect_path` found at a path (for tools that explain a store; no content is read).
 struct path_report {
-    bool exists = false;        ///< something is there
-    bool link = false;          ///< it is a symbolic link or another reparse point (not followed)
-    bool expected_kind = false;  ///< it is a directory (when one was asked for) or a regular file
-    bool owned_by_user = false;  ///< the current user owns it
+    bool exists = false;          ///< something is there
+    bool link = false;            ///< it is a symbolic link or another reparse point (not followed)
+    bool expected_kind = false;   ///< it is a directory (when one was asked for) or a regular file
+    bool owned_by_user = false;   ///< the current user owns it
     bool private_access = false;  ///< no other user may access it (files) or write to it (directories)
-    std::string owner;          ///< the owner, as the OS names it ("uid 1000", a SID)
-    std::string access;         ///< the access rules, as the OS shows them ("0700", "owner-only DACL")
+    std::string owner;            ///< the owner, as the OS names it ("uid 1000", a SID)
+    std::string access;           ///< the access rules, as the OS shows them ("0700", "owner-only DACL")
 };
 
 /// `seconds` + `nanoseconds` since the epoch as one count of nanoseconds, clamped to the int64 range (file
 /// times of years beyond 2262 or before 1677 saturate instead of overflowing).
-[[nodiscard]] constexpr std::int64_t saturating_epoch_ns(std::int64_t seconds, std::int64_t nanoseconds) noexcept {
+[[nodiscard]] constexpr std::int64_t saturating_epoch_ns(std::int64_t seconds,
+                                                         std::int64_t nanoseconds) noexcept {
     constexpr std::int64_t ns_per_s = 1'000'000'000;
     constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
     constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
@@ -177,7 +180,8 @@ template <class = void>
 
 /// An io_error whose context names the path, the failing call and the OS reason (never data).
 template <class = void>
-[[nodiscard]] inline error io_failure_text(const std::filesystem::path& p, const char* call, const std::string& reason) {
+[[nodiscard]] inline error io_failure_text(const std::filesystem::path& p, const char* call,
+                                           const std::string& reason) {
     return error{errc::io_error, p.string() + " (" + call + ": " + reason + ")"};
 }
 

@@ -148,9 +148,11 @@ public:
     /// An empty (not held) lock.
     file_lock() noexcept = default;
 
-    /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in `*wait`.
+    /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in
+    /// `*wait`.
     [[nodiscard]] static result<file_lock> acquire(const std::filesystem::path& lock_path,
-                                                   std::chrono::milliseconds timeout, lock_wait* wait = nullptr,
+                                                   std::chrono::milliseconds timeout,
+                                                   lock_wait* wait = nullptr,
                                                    lock_mode mode = lock_mode::exclusive) {
         using steady = lock_detail::steady;
         const auto start = steady::now();

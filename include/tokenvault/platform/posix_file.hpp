@@ -191,13 +191,15 @@ template <class = void>
         return io_failure(dir, "mkdir", err);
     }
     // Set the mode through a descriptor of the directory itself, so a swapped-in symlink is not followed.
-    unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }));
+    unique_fd fd(
+        retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }));
     if (fd.get() < 0) {
         const int err = errno;
         if (err == ELOOP) return error{errc::symlink_refused, dir.string()};
         return io_failure(dir, "open directory", err);
     }
-    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRWXU); }) != 0) return io_failure(dir, "fchmod", errno);
+    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRWXU); }) != 0)
+        return io_failure(dir, "fchmod", errno);
     if (const int err = fd.close(); err != 0) return io_failure(dir, "close directory", err);
     return true;
 }
@@ -264,9 +266,10 @@ template <class = void>
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
         return error{errc::insecure_permissions,
-                     parent.string() + ": other users may write to this directory and it is not sticky, so they "
-                                       "could replace the store directory " + dir.string() +
-                         " inside it: run chmod go-w on it, or keep the store elsewhere"};
+                     parent.string() +
+                         ": other users may write to this directory and it is not sticky, so they "
+                         "could replace the store directory " +
+                         dir.string() + " inside it: run chmod go-w on it, or keep the store elsewhere"};
     if (st.st_uid != ::geteuid() && st.st_uid != 0)
         return error{errc::wrong_owner, parent.string() + ": owned by uid " + std::to_string(st.st_uid) +
                                             ", who could replace the store directory " + dir.string() +
@@ -310,13 +313,14 @@ template <class = void>
     }
 }
 
-/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt if
-/// absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
+/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt
+/// if absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
 template <class Bytes = detail::secure_buffer>
 [[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
     const std::filesystem::path& p, std::size_t max_size) {
     using private_file = basic_private_file<Bytes>;
-    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
+    unique_fd fd(
+        retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
     if (fd.get() < 0) {
         const int err = errno;
         if (err == ENOENT) return std::optional<private_file>{};
@@ -338,7 +342,8 @@ template <class Bytes = detail::secure_buffer>
         std::size_t filled = 0;
         while (filled < buffer.size()) {
             const auto n = retry_eintr([&] {
-                return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled, static_cast<off_t>(filled));
+                return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
+                               static_cast<off_t>(filled));
             });
             if (n < 0) {
                 const int err = errno;
@@ -389,7 +394,8 @@ template <class = void>
     std::size_t filled = 0;
     while (filled < buffer.size()) {
         const auto n = retry_eintr([&] {
-            return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled, static_cast<off_t>(filled));
+            return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
+                           static_cast<off_t>(filled));
         });
         if (n < 0) return io_failure(p, "read", errno);
         if (n == 0) break;
@@ -439,7 +445,8 @@ template <class = void>
     }));
     if (fd.get() < 0) {
         const int err = errno;
-        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, target.string()};
+        if (err == EACCES || err == EPERM || err == EROFS)
+            return error{errc::read_only_store, target.string()};
         return io_failure(target, "create temp file", err);
     }
     // From here on the temp file exists and must not outlive a failure.
@@ -450,28 +457,33 @@ template <class = void>
     };
     if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0)
         return fail(io_failure(target, "fchmod temp file", errno));
-    if (const int err = write_all(fd.get(), bytes); err != 0) return fail(io_failure(target, "write temp file", err));
+    if (const int err = write_all(fd.get(), bytes); err != 0)
+        return fail(io_failure(target, "write temp file", err));
     if (replaces_existing) {
         // Readers detect changes by identity (inode, size, mtime, ctime). An inode number can be reused
         // and timestamps are coarse, so make the new mtime strictly later than the file it replaces.
         struct timespec now {};
-        if (::clock_gettime(CLOCK_REALTIME, &now) != 0) return fail(io_failure(target, "clock_gettime", errno));
+        if (::clock_gettime(CLOCK_REALTIME, &now) != 0)
+            return fail(io_failure(target, "clock_gettime", errno));
         struct timespec floor = stat_mtime(existing);
         floor.tv_nsec += 1000;
         if (floor.tv_nsec >= 1000000000L) {
             floor.tv_sec += 1;
             floor.tv_nsec -= 1000000000L;
         }
-        const bool now_is_later = now.tv_sec > floor.tv_sec || (now.tv_sec == floor.tv_sec && now.tv_nsec > floor.tv_nsec);
+        const bool now_is_later =
+            now.tv_sec > floor.tv_sec || (now.tv_sec == floor.tv_sec && now.tv_nsec > floor.tv_nsec);
         const struct timespec times[2] = {{0, UTIME_OMIT}, now_is_later ? now : floor};
         if (::futimens(fd.get(), times) != 0) return fail(io_failure(target, "futimens temp file", errno));
     }
-    if (const int err = durable_flush(fd.get()); err != 0) return fail(io_failure(target, "fsync temp file", err));
+    if (const int err = durable_flush(fd.get()); err != 0)
+        return fail(io_failure(target, "fsync temp file", err));
     if (retry_eintr([&] { return ::rename(temp.c_str(), target.c_str()); }) != 0) {
         const int err = errno;
         if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
             return fail(error{errc::not_a_regular_file, target.string()});
-        if (err == EACCES || err == EPERM || err == EROFS) return fail(error{errc::read_only_store, target.string()});
+        if (err == EACCES || err == EPERM || err == EROFS)
+            return fail(error{errc::read_only_store, target.string()});
         return fail(io_failure(target, "rename", err));
     }
     // rename updates the inode's ctime, so the identity is taken from the descriptor after it.
@@ -484,7 +496,8 @@ template <class = void>
     return identity_of(written);
 }
 
-/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new path.
+/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
+/// path.
 template <class = void>
 [[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
     if (p.filename().empty()) return error{errc::invalid_argument, p.string()};

@@ -107,7 +107,8 @@ template <class = void>
 /// lock would not be independent of the flock (see the top of this file).
 template <class = void>
 [[nodiscard]] inline result<std::optional<native_file>> open_lock_queue(const std::filesystem::path& p) {
-    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); }));
+    unique_fd fd(
+        retry_eintr([&] { return ::open(p.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); }));
     if (fd.get() < 0) return std::optional<native_file>{};  // the flock alone still works
     if (!separate_lock_kinds(fd.get())) return std::optional<native_file>{};
     return std::optional<native_file>{std::move(fd)};

@@ -51,7 +51,8 @@ public:
     unique_handle() noexcept = default;
     /// Takes ownership of `h` (INVALID_HANDLE_VALUE or null for none).
     explicit unique_handle(HANDLE h) noexcept : handle_(h == nullptr ? INVALID_HANDLE_VALUE : h) {}
-    unique_handle(unique_handle&& other) noexcept : handle_(std::exchange(other.handle_, INVALID_HANDLE_VALUE)) {}
+    unique_handle(unique_handle&& other) noexcept
+        : handle_(std::exchange(other.handle_, INVALID_HANDLE_VALUE)) {}
     unique_handle& operator=(unique_handle&& other) noexcept {
         if (this != &other) {
             reset();
@@ -98,10 +99,10 @@ template <class = void>
 [[nodiscard]] constexpr std::int64_t filetime_to_epoch_ns(std::uint64_t ticks) noexcept {
     constexpr std::uint64_t ticks_1601_to_1970 = 116'444'736'000'000'000ULL;
     constexpr std::int64_t ticks_per_s = 10'000'000;
-    const std::int64_t since_epoch = ticks >= ticks_1601_to_1970
-                                         ? static_cast<std::int64_t>(
-                                               std::min<std::uint64_t>(ticks - ticks_1601_to_1970, INT64_MAX))
-                                         : -static_cast<std::int64_t>(ticks_1601_to_1970 - ticks);
+    const std::int64_t since_epoch =
+        ticks >= ticks_1601_to_1970
+            ? static_cast<std::int64_t>(std::min<std::uint64_t>(ticks - ticks_1601_to_1970, INT64_MAX))
+            : -static_cast<std::int64_t>(ticks_1601_to_1970 - ticks);
     return saturating_epoch_ns(since_epoch / ticks_per_s, (since_epoch % ticks_per_s) * 100);
 }
 

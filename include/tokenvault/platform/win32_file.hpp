@@ -1,4 +1,5 @@
-// tokenvault/platform/win32_file.hpp: the file system calls of tokenvault on Windows, one small function each.
+// tokenvault/platform/win32_file.hpp: the file system calls of tokenvault on Windows, one small function
+// each.
 //
 // The same operations and errors as posix_file.hpp. Private files and directories are created with an
 // owner-only protected DACL (win32_security.hpp) and checked on every open: owner the current user, no
@@ -42,8 +43,8 @@ struct win32_file_info {
 /// replace the file (wine always; Windows without POSIX rename semantics), so a change check that opened
 /// the file would make writers fail. Every replace is a new file with its own creation time, and
 /// write_file_atomically makes the last write time strictly later than that of the file it replaces.
-[[nodiscard]] constexpr file_identity identity_of(const FILETIME& created, const FILETIME& written, DWORD size_high,
-                                                  DWORD size_low) noexcept {
+[[nodiscard]] constexpr file_identity identity_of(const FILETIME& created, const FILETIME& written,
+                                                  DWORD size_high, DWORD size_low) noexcept {
     return file_identity{0, ticks_of(created), (static_cast<std::uint64_t>(size_high) << 32) | size_low,
                          filetime_to_epoch_ns(ticks_of(written)), 0};
 }
@@ -73,10 +74,11 @@ template <class = void>
 /// Opens whatever is at `p` for its metadata only, without following a reparse point and sharing
 /// everything (so no writer is disturbed); an invalid handle with GetLastError() set on failure.
 template <class = void>
-[[nodiscard]] inline unique_handle open_metadata(const std::filesystem::path& p, DWORD access = FILE_READ_ATTRIBUTES) {
-    return unique_handle(::CreateFileW(p.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                                       nullptr, OPEN_EXISTING,
-                                       FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr));
+[[nodiscard]] inline unique_handle open_metadata(const std::filesystem::path& p,
+                                                 DWORD access = FILE_READ_ATTRIBUTES) {
+    return unique_handle(
+        ::CreateFileW(p.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                      OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr));
 }
 
 /// The identity of whatever is at `p` (a reparse point is not followed); nullopt when nothing is there.
@@ -120,11 +122,13 @@ template <class = void>
 template <class = void>
 [[nodiscard]] inline result<bool> make_private_directory(const std::filesystem::path& dir) {
     auto* security = private_security::shared();
-    if (security == nullptr) return error{errc::io_error, dir.string() + " (the process token could not be read)"};
+    if (security == nullptr)
+        return error{errc::io_error, dir.string() + " (the process token could not be read)"};
     if (!::CreateDirectoryW(dir.c_str(), security)) {
         const DWORD err = ::GetLastError();
         if (err == ERROR_ALREADY_EXISTS) return false;
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT) return error{errc::read_only_store, dir.string()};
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+            return error{errc::read_only_store, dir.string()};
         return io_failure(dir, "CreateDirectoryW", err);
     }
     return true;
@@ -142,7 +146,8 @@ template <class = void>
     for (std::size_t i = 0; i < parts.size(); ++i) {
         current /= parts[i];
         const bool last = i + 1 == parts.size();
-        if (current == current.root_path() || current == current.root_name() || parts[i] == "." || parts[i] == "..") {
+        if (current == current.root_path() || current == current.root_name() || parts[i] == "." ||
+            parts[i] == "..") {
             if (!last) continue;
         }
         const DWORD attributes = ::GetFileAttributesW(current.c_str());  // parents may be junctions: followed
@@ -170,8 +175,8 @@ template <class = void>
     const auto parent = parent_directory_of(clean);
     if (clean == clean.root_path()) return {};
     const auto h = unique_handle(::CreateFileW(parent.c_str(), READ_CONTROL | FILE_READ_ATTRIBUTES,
-                                               FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                                               OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr));
+                                               FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                                               nullptr, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
         if (win32_absent(err)) return {};
@@ -181,8 +186,9 @@ template <class = void>
     PSID owner = nullptr;
     PACL dacl = nullptr;
     PSECURITY_DESCRIPTOR descriptor = nullptr;
-    const DWORD rc = ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                                       &owner, nullptr, &dacl, nullptr, &descriptor);
+    const DWORD rc =
+        ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                          &owner, nullptr, &dacl, nullptr, &descriptor);
     if (rc != ERROR_SUCCESS) return io_failure(parent, "GetSecurityInfo", rc);
     std::string offender;
     auto verdict = judge_security(owner, dacl, replace_child_rights, &offender);
@@ -196,8 +202,9 @@ template <class = void>
                                             " inside it: keep the store in a directory of your own"};
     if (verdict == security_verdict::others_may_write)
         return error{errc::insecure_permissions,
-                     parent.string() + ": its DACL lets " + offender + " delete or rename the store directory " +
-                         dir.string() + " inside it: remove that access, or keep the store elsewhere"};
+                     parent.string() + ": its DACL lets " + offender +
+                         " delete or rename the store directory " + dir.string() +
+                         " inside it: remove that access, or keep the store elsewhere"};
     return {};
 }
 
@@ -267,8 +274,9 @@ template <class Bytes = detail::secure_buffer>
 [[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
     const std::filesystem::path& p, std::size_t max_size) {
     using private_file = basic_private_file<Bytes>;
-    const unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | READ_CONTROL, FILE_SHARE_READ | FILE_SHARE_DELETE,
-                                        nullptr, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+    const unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | READ_CONTROL,
+                                        FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                                        FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
         if (win32_absent(err)) return std::optional<private_file>{};
@@ -299,8 +307,8 @@ template <class = void>
 [[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
                                                                            std::size_t max_size) {
     const unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | READ_CONTROL,
-                                        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
-                                        FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+                                        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                        OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
         if (win32_absent(err)) return std::optional<foreign_file>{};
@@ -332,12 +340,14 @@ template <class = void>
 /// MoveFileExW with `flags`, retried for up to about a second while another program holds a handle on
 /// either file without sharing delete (antivirus scanners and search indexers do that briefly).
 template <class = void>
-[[nodiscard]] inline DWORD move_file(const std::filesystem::path& from, const std::filesystem::path& to, DWORD flags) {
+[[nodiscard]] inline DWORD move_file(const std::filesystem::path& from, const std::filesystem::path& to,
+                                     DWORD flags) {
     DWORD err = 0;
     for (int attempt = 0; attempt < 12; ++attempt) {
         if (::MoveFileExW(from.c_str(), to.c_str(), flags)) return 0;
         err = ::GetLastError();
-        if (err != ERROR_SHARING_VIOLATION && err != ERROR_LOCK_VIOLATION && err != ERROR_ACCESS_DENIED) return err;
+        if (err != ERROR_SHARING_VIOLATION && err != ERROR_LOCK_VIOLATION && err != ERROR_ACCESS_DENIED)
+            return err;
         std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 8)));
     }
     return err;
@@ -367,12 +377,14 @@ template <class = void>
     const auto dir = parent_directory_of(target);
     auto suffix = random_hex(8);
     if (!suffix) return suffix.error();
-    const auto temp = dir / (L"." + target.filename().native() + L".tmp-" + std::wstring(suffix->begin(), suffix->end()));
+    const auto temp =
+        dir / (L"." + target.filename().native() + L".tmp-" + std::wstring(suffix->begin(), suffix->end()));
     unique_handle h(::CreateFileW(temp.c_str(), GENERIC_WRITE, 0, security, CREATE_NEW,
                                   FILE_ATTRIBUTE_NORMAL | FILE_FLAG_WRITE_THROUGH, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT) return error{errc::read_only_store, target.string()};
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+            return error{errc::read_only_store, target.string()};
         if (win32_absent(err)) return io_failure(target, "create temp file (directory missing)", err);
         return io_failure(target, "create temp file", err);
     }
@@ -399,16 +411,19 @@ template <class = void>
         if (!::SetFileTime(h.get(), nullptr, nullptr, &when))
             return fail(io_failure(target, "SetFileTime temp file", ::GetLastError()));
     }
-    if (!::FlushFileBuffers(h.get())) return fail(io_failure(target, "FlushFileBuffers temp file", ::GetLastError()));
+    if (!::FlushFileBuffers(h.get()))
+        return fail(io_failure(target, "FlushFileBuffers temp file", ::GetLastError()));
     if (const DWORD err = h.close(); err != 0) return fail(io_failure(target, "close temp file", err));
-    if (const DWORD err = move_file(temp, target, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH); err != 0) {
+    if (const DWORD err = move_file(temp, target, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+        err != 0) {
         if (err == ERROR_ACCESS_DENIED || err == ERROR_SHARING_VIOLATION || err == ERROR_LOCK_VIOLATION) {
             const DWORD attributes = ::GetFileAttributesW(target.c_str());
             if (attributes != INVALID_FILE_ATTRIBUTES && is_directory(attributes))
                 return fail(error{errc::not_a_regular_file, target.string()});
             if (err == ERROR_ACCESS_DENIED) return fail(error{errc::read_only_store, target.string()});
-            return fail(error{errc::io_error, target.string() +
-                                                  " (another program kept the file open past the retries: retry)"});
+            return fail(
+                error{errc::io_error,
+                      target.string() + " (another program kept the file open past the retries: retry)"});
         }
         return fail(io_failure(target, "MoveFileExW", err));
     }
@@ -418,7 +433,8 @@ template <class = void>
     return **identity;
 }
 
-/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new path.
+/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
+/// path.
 template <class = void>
 [[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
     if (p.filename().empty()) return error{errc::invalid_argument, p.string()};
@@ -428,7 +444,8 @@ template <class = void>
     const std::string tail = ".corrupt-" + utc_timestamp() + "-" + *suffix;
     moved.replace_filename(p.filename().native() + std::wstring(tail.begin(), tail.end()));
     if (const DWORD err = move_file(p, moved, MOVEFILE_WRITE_THROUGH); err != 0) {
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT) return error{errc::read_only_store, p.string()};
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+            return error{errc::read_only_store, p.string()};
         return io_failure(p, "MoveFileExW", err);
     }
     return moved;
@@ -470,8 +487,9 @@ template <class = void>
     PSID owner = nullptr;
     PACL dacl = nullptr;
     PSECURITY_DESCRIPTOR descriptor = nullptr;
-    const DWORD rc = ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                                       &owner, nullptr, &dacl, nullptr, &descriptor);
+    const DWORD rc =
+        ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                          &owner, nullptr, &dacl, nullptr, &descriptor);
     if (rc != ERROR_SUCCESS) return io_failure(p, "GetSecurityInfo", rc);
     report.owner = current_user::sid_text(owner);
     report.owned_by_user = current_user::get().is_self(owner);

@@ -33,17 +33,19 @@ namespace tokenvault::platform::win32 {
 /// `text` (UTF-16) as UTF-8.
 [[nodiscard]] inline std::string narrow(std::wstring_view text) {
     if (text.empty()) return {};
-    const int n = ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0, nullptr,
-                                        nullptr);
+    const int n = ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0,
+                                        nullptr, nullptr);
     std::string out(static_cast<std::size_t>(n > 0 ? n : 0), '\0');
     if (n > 0)
-        ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n, nullptr, nullptr);
+        ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n, nullptr,
+                              nullptr);
     return out;
 }
 
 /// The keyring error for a Credential Manager call that failed with `err` (`what` names the call).
 [[nodiscard]] inline error credential_failure(DWORD err, const std::string& what) {
-    const std::string context = "Credential Manager: " + what + " (Windows error " + std::to_string(err) + ")";
+    const std::string context =
+        "Credential Manager: " + what + " (Windows error " + std::to_string(err) + ")";
     switch (err) {
     case ERROR_NO_SUCH_LOGON_SESSION:
         return error{errc::keyring_unavailable, context + ": no logon session with a credential store"};
@@ -64,7 +66,8 @@ namespace tokenvault::platform::win32 {
 }
 
 /// The secret of the generic credential `target`, or nullopt when there is none.
-[[nodiscard]] inline result<std::optional<detail::secure_buffer>> read_credential(const std::wstring& target) {
+[[nodiscard]] inline result<std::optional<detail::secure_buffer>> read_credential(
+    const std::wstring& target) {
     PCREDENTIALW found = nullptr;
     if (!::CredReadW(target.c_str(), CRED_TYPE_GENERIC, 0, &found)) {
         const DWORD err = ::GetLastError();
@@ -125,7 +128,8 @@ namespace tokenvault::platform::win32 {
         const auto* c = found[i];
         if (c->Type != CRED_TYPE_GENERIC || c->TargetName == nullptr) continue;
         std::wstring name(c->TargetName);
-        if (name.compare(0, prefix.size(), prefix) == 0) targets.push_back(std::move(name));  // '*' is a wildcard
+        if (name.compare(0, prefix.size(), prefix) == 0)
+            targets.push_back(std::move(name));  // '*' is a wildcard
     }
     ::CredFree(found);
     return targets;
@@ -133,14 +137,15 @@ namespace tokenvault::platform::win32 {
 
 /// The DPAPI blob of `secret` for the current user, bound to `entropy`.
 [[nodiscard]] inline result<std::vector<std::byte>> protect(std::span<const std::byte> secret,
-                                                             std::span<const std::byte> entropy) {
-    DATA_BLOB in{static_cast<DWORD>(secret.size()), reinterpret_cast<BYTE*>(const_cast<std::byte*>(secret.data()))};
+                                                            std::span<const std::byte> entropy) {
+    DATA_BLOB in{static_cast<DWORD>(secret.size()),
+                 reinterpret_cast<BYTE*>(const_cast<std::byte*>(secret.data()))};
     DATA_BLOB extra{static_cast<DWORD>(entropy.size()),
                     reinterpret_cast<BYTE*>(const_cast<std::byte*>(entropy.data()))};
     DATA_BLOB out{};
     if (!::CryptProtectData(&in, L"tokenvault", &extra, nullptr, nullptr, CRYPTPROTECT_UI_FORBIDDEN, &out))
-        return error{errc::crypto_failure, "DPAPI: CryptProtectData (Windows error " + std::to_string(::GetLastError()) +
-                                               ")"};
+        return error{errc::crypto_failure,
+                     "DPAPI: CryptProtectData (Windows error " + std::to_string(::GetLastError()) + ")"};
     std::vector<std::byte> blob(out.cbData);
     if (out.cbData > 0) std::memcpy(blob.data(), out.pbData, out.cbData);
     ::LocalFree(out.pbData);
@@ -150,8 +155,9 @@ namespace tokenvault::platform::win32 {
 /// The secret in the DPAPI blob `blob` (bound to `entropy`); errc::corrupt_file when DPAPI refuses it
 /// (damaged, bound to other entropy, or protected by another user).
 [[nodiscard]] inline result<detail::secure_buffer> unprotect(std::span<const std::byte> blob,
-                                                              std::span<const std::byte> entropy) {
-    DATA_BLOB in{static_cast<DWORD>(blob.size()), reinterpret_cast<BYTE*>(const_cast<std::byte*>(blob.data()))};
+                                                             std::span<const std::byte> entropy) {
+    DATA_BLOB in{static_cast<DWORD>(blob.size()),
+                 reinterpret_cast<BYTE*>(const_cast<std::byte*>(blob.data()))};
     DATA_BLOB extra{static_cast<DWORD>(entropy.size()),
                     reinterpret_cast<BYTE*>(const_cast<std::byte*>(entropy.data()))};
     DATA_BLOB out{};

@@ -27,10 +27,12 @@ namespace tokenvault::platform {
 template <class = void>
 [[nodiscard]] inline result<native_file> open_lock_file(const std::filesystem::path& p) {
     auto* security = private_security::shared();
-    if (security == nullptr) return error{errc::io_error, p.string() + " (the process token could not be read)"};
+    if (security == nullptr)
+        return error{errc::io_error, p.string() + " (the process token could not be read)"};
     unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | GENERIC_WRITE | READ_CONTROL,
-                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, security, OPEN_ALWAYS,
-                                  FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, security,
+                                  OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
+                                  nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
         if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT) {
@@ -67,8 +69,8 @@ inline void unlock_byte(const native_file& file, DWORD offset) noexcept {
 
 /// One attempt at the lock on byte `offset`: true when taken, false when another holder prevents it.
 template <class = void>
-[[nodiscard]] inline result<bool> try_lock_byte(const native_file& file, const std::filesystem::path& p, DWORD offset,
-                                                DWORD flags) {
+[[nodiscard]] inline result<bool> try_lock_byte(const native_file& file, const std::filesystem::path& p,
+                                                DWORD offset, DWORD flags) {
     if (lock_byte(file, offset, flags | LOCKFILE_FAIL_IMMEDIATELY)) return true;
     const DWORD err = ::GetLastError();
     if (err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING) return false;
@@ -77,7 +79,8 @@ template <class = void>
 
 /// One attempt at the lock on `file`: true when taken, false when another holder prevents it.
 template <class = void>
-[[nodiscard]] inline result<bool> try_lock(const native_file& file, const std::filesystem::path& p, lock_mode mode) {
+[[nodiscard]] inline result<bool> try_lock(const native_file& file, const std::filesystem::path& p,
+                                           lock_mode mode) {
     return try_lock_byte(file, p, 0, mode == lock_mode::exclusive ? LOCKFILE_EXCLUSIVE_LOCK : 0);
 }
 
@@ -90,9 +93,9 @@ inline void unlock(const native_file& file) noexcept {
 /// A second handle on the lock file `p`, for its waiting queue (byte 1).
 template <class = void>
 [[nodiscard]] inline result<std::optional<native_file>> open_lock_queue(const std::filesystem::path& p) {
-    unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | GENERIC_WRITE,
-                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
-                                  FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+    unique_handle h(::CreateFileW(
+        p.c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
     if (!h.valid()) return std::optional<native_file>{};  // the lock alone still works
     return std::optional<native_file>{std::move(h)};
 }

@@ -126,8 +126,9 @@ enum class security_verdict { ok, foreign_owner, others_may_write };
 /// The rights that let a holder change a file, its DACL or owner, or delete it; for a directory also add,
 /// remove or rename entries (FILE_ADD_FILE and FILE_ADD_SUBDIRECTORY are FILE_WRITE_DATA and
 /// FILE_APPEND_DATA).
-inline constexpr ACCESS_MASK write_rights = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_DELETE_CHILD |
-                                            DELETE | WRITE_DAC | WRITE_OWNER | GENERIC_WRITE | GENERIC_ALL;
+inline constexpr ACCESS_MASK write_rights = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA |
+                                            FILE_DELETE_CHILD | DELETE | WRITE_DAC | WRITE_OWNER |
+                                            GENERIC_WRITE | GENERIC_ALL;
 /// The rights over a store directory's parent that let someone replace the store directory: delete or
 /// rename its children, or change the parent's DACL or owner. (Adding entries is allowed, as a sticky
 /// directory allows it on POSIX.)
@@ -138,11 +139,12 @@ inline constexpr ACCESS_MASK replace_child_rights = FILE_DELETE_CHILD | WRITE_DA
 template <class = void>
 [[nodiscard]] inline bool trusted_writer(PSID sid) {
     if (current_user::get().is_self(sid)) return true;
-    for (const auto kind : {WinLocalSystemSid, WinBuiltinAdministratorsSid, WinCreatorOwnerSid,
-                            WinCreatorOwnerRightsSid}) {
+    for (const auto kind :
+         {WinLocalSystemSid, WinBuiltinAdministratorsSid, WinCreatorOwnerSid, WinCreatorOwnerRightsSid}) {
         std::array<BYTE, SECURITY_MAX_SID_SIZE> known{};
         DWORD size = static_cast<DWORD>(known.size());
-        if (::CreateWellKnownSid(kind, nullptr, known.data(), &size) && ::EqualSid(sid, known.data())) return true;
+        if (::CreateWellKnownSid(kind, nullptr, known.data(), &size) && ::EqualSid(sid, known.data()))
+            return true;
     }
     return false;
 }
@@ -177,7 +179,8 @@ template <class = void>
         }
         case ACCESS_ALLOWED_OBJECT_ACE_TYPE:
         case ACCESS_ALLOWED_CALLBACK_OBJECT_ACE_TYPE:
-            mask = static_cast<ACCESS_ALLOWED_OBJECT_ACE*>(raw)->Mask;  // SID layout varies: judge by the mask
+            mask =
+                static_cast<ACCESS_ALLOWED_OBJECT_ACE*>(raw)->Mask;  // SID layout varies: judge by the mask
             break;
         default: continue;  // deny and audit ACEs grant nothing
         }
@@ -191,13 +194,14 @@ template <class = void>
 
 /// Reads the owner and DACL of `handle` and judges them (errc::wrong_owner / errc::insecure_permissions).
 template <class = void>
-[[nodiscard]] inline result<void> check_security(HANDLE handle, const std::filesystem::path& p, ACCESS_MASK rights,
-                                                 const char* what = "") {
+[[nodiscard]] inline result<void> check_security(HANDLE handle, const std::filesystem::path& p,
+                                                 ACCESS_MASK rights, const char* what = "") {
     PSID owner = nullptr;
     PACL dacl = nullptr;
     PSECURITY_DESCRIPTOR descriptor = nullptr;
-    const DWORD rc = ::GetSecurityInfo(handle, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                                       &owner, nullptr, &dacl, nullptr, &descriptor);
+    const DWORD rc =
+        ::GetSecurityInfo(handle, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                          &owner, nullptr, &dacl, nullptr, &descriptor);
     if (rc != ERROR_SUCCESS) {
         if (rc == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, p.string()};
         return io_failure(p, "GetSecurityInfo", rc);
@@ -208,11 +212,11 @@ template <class = void>
     switch (verdict) {
     case security_verdict::ok: return {};
     case security_verdict::foreign_owner:
-        return error{errc::wrong_owner, p.string() + std::string(what) + ": owned by " + offender + ", not by " +
-                                            current_user::get().user_text()};
+        return error{errc::wrong_owner, p.string() + std::string(what) + ": owned by " + offender +
+                                            ", not by " + current_user::get().user_text()};
     case security_verdict::others_may_write:
-        return error{errc::insecure_permissions, p.string() + std::string(what) + ": its DACL lets " + offender +
-                                                     " change it: give only your user access"};
+        return error{errc::insecure_permissions, p.string() + std::string(what) + ": its DACL lets " +
+                                                     offender + " change it: give only your user access"};
     }
     return {};
 }

@@ -34,9 +34,10 @@ template <class = void>
     if (SUCCEEDED(rc) && found != nullptr) root = std::filesystem::path(found);
     ::CoTaskMemFree(found);
     if (root.empty() || !root.is_absolute())
-        return error{errc::invalid_argument,
-                     "no default store directory: Windows names no LocalAppData folder for this user (HRESULT " +
-                         std::to_string(static_cast<unsigned long>(rc)) + "): set store_options::directory"};
+        return error{
+            errc::invalid_argument,
+            "no default store directory: Windows names no LocalAppData folder for this user (HRESULT " +
+                std::to_string(static_cast<unsigned long>(rc)) + "): set store_options::directory"};
     return root;
 }
 

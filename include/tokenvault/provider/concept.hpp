@@ -76,13 +76,13 @@ namespace detail {
 /// compile with a message naming it. token_provider<P> and check_provider<P>() both read this.
 template <class P, bool Report>
 consteval bool provider_requirements() {
-    if constexpr (!requires(P& p, const token& t) { p.refresh(t); }) {
+    if constexpr (!requires(P & p, const token& t) { p.refresh(t); }) {
         static_assert(!Report,
                       "tokenvault: the provider needs `tokenvault::refresh_result refresh(const "
                       "tokenvault::token&)`, called with the stored token when it has expired (see "
                       "tokenvault/provider/concept.hpp)");
         return false;
-    } else if constexpr (!requires(P& p, const token& t) {
+    } else if constexpr (!requires(P & p, const token& t) {
                              { p.refresh(t) } -> std::same_as<refresh_result>;
                          }) {
         static_assert(!Report,
@@ -90,29 +90,33 @@ consteval bool provider_requirements() {
                       "(refresh_result::refreshed(token), ::rejected() for invalid_grant, ::failed(error) "
                       "otherwise); read_token_response() builds one from a token endpoint response");
         return false;
-    } else if constexpr (!requires(P& p) { p.authorize(); }) {
-        static_assert(!Report,
-                      "tokenvault: the provider needs `tokenvault::result<tokenvault::token> authorize()`, the "
-                      "full login; a provider that cannot log in returns errc::not_logged_in from it");
+    } else if constexpr (!requires(P & p) { p.authorize(); }) {
+        static_assert(
+            !Report,
+            "tokenvault: the provider needs `tokenvault::result<tokenvault::token> authorize()`, the "
+            "full login; a provider that cannot log in returns errc::not_logged_in from it");
         return false;
-    } else if constexpr (!requires(P& p) {
+    } else if constexpr (!requires(P & p) {
                              { p.authorize() } -> std::same_as<result<token>>;
                          }) {
-        static_assert(!Report,
-                      "tokenvault: the provider's authorize() must return tokenvault::result<tokenvault::token>");
+        static_assert(
+            !Report,
+            "tokenvault: the provider's authorize() must return tokenvault::result<tokenvault::token>");
         return false;
     } else if constexpr (declares_traits<P> && !declares_traits_of<P, provider_traits>) {
-        static_assert(!Report, "tokenvault: a provider's optional members go in "
-                               "`static constexpr tokenvault::provider_traits traits{...};` "
-                               "(see tokenvault/provider/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a provider's optional members go in "
+                      "`static constexpr tokenvault::provider_traits traits{...};` "
+                      "(see tokenvault/provider/concept.hpp)");
         return false;
-    } else if constexpr (provider_traits_of<P>.revokes != requires(P& p, const token& t) {
+    } else if constexpr (provider_traits_of<P>.revokes != requires(P & p, const token& t) {
                              { p.revoke(t) } -> std::same_as<result<void>>;
                          }) {
-        static_assert(!Report, "tokenvault: a provider has `tokenvault::result<void> revoke(const "
-                               "tokenvault::token&)` exactly when its traits say revokes = true: declare "
-                               "`static constexpr tokenvault::provider_traits traits{.revokes = true};` "
-                               "(see tokenvault/provider/concept.hpp)");
+        static_assert(!Report,
+                      "tokenvault: a provider has `tokenvault::result<void> revoke(const "
+                      "tokenvault::token&)` exactly when its traits say revokes = true: declare "
+                      "`static constexpr tokenvault::provider_traits traits{.revokes = true};` "
+                      "(see tokenvault/provider/concept.hpp)");
         return false;
     } else {
         return true;
@@ -127,7 +131,8 @@ concept token_provider = detail::provider_requirements<P, false>();
 
 /// A provider that can also revoke a logged-out token at the server (traits revokes).
 template <class P>
-concept token_revoker = token_provider<P> && provider_traits_of<P>.revokes;
+concept token_revoker = token_provider<P> && provider_traits_of<P>
+.revokes;
 
 /// Fails to compile, naming the first piece P misses, unless P models token_provider. Returns true, so
 /// that `static_assert(check_provider<P>())` gives that one message and no second error.

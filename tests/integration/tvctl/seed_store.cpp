@@ -114,7 +114,8 @@ int seed(const tv::store_options& options, int count, const std::string& canary)
 // Writes all entries as one bundle through the backend (one seal instead of one per entry); with
 // `unreadable`, also an entry this build cannot read (an expiry past 2200, as a hand edit or a buggy older
 // writer would leave it), holding the canary too.
-int seed_bulk(const tv::store_options& options, int count, const std::string& canary, bool unreadable = false) {
+int seed_bulk(const tv::store_options& options, int count, const std::string& canary,
+              bool unreadable = false) {
     using backend_type = tv::presets::embedded::backend_type;
     tv::diagnostics::none none;
     tv::store_context<tv::cipher::xchacha20poly1305, tv::diagnostics::none> ctx{none, options};
@@ -136,8 +137,9 @@ int seed_bulk(const tv::store_options& options, int count, const std::string& ca
     if (unreadable) {
         const auto id = tv::credential_id::parse("https://odd.example.com/mcp").value();
         const std::string text = R"({"resource":")" + id.resource() + R"(","generation":)" +
-                                 std::to_string(++content->last_generation) + R"(,"token":{"access_token":")" +
-                                 canary + R"(-odd","expires_at":"2201-01-01T00:00:00Z"}})";
+                                 std::to_string(++content->last_generation) +
+                                 R"(,"token":{"access_token":")" + canary +
+                                 R"(-odd","expires_at":"2201-01-01T00:00:00Z"}})";
         content->unreadable.insert_or_assign(
             id.hash(), tv::unreadable_entry{tv::detail::secret_text(text.data(), text.size()), {}});
     }
@@ -152,7 +154,8 @@ int seed_bulk(const tv::store_options& options, int count, const std::string& ca
 
 int main(int argc, char** argv) {
     if (argc < 5) {
-        std::cerr << "usage: seed_store DIR APP COUNT CANARY [embedded|desktop|memory_tier|bulk|unreadable]\n";
+        std::cerr
+            << "usage: seed_store DIR APP COUNT CANARY [embedded|desktop|memory_tier|bulk|unreadable]\n";
         return 2;
     }
     tv::store_options options;

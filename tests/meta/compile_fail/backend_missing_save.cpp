@@ -8,9 +8,13 @@ struct broken_backend {
     explicit broken_backend(const tokenvault::store_options&) {}
     std::optional<std::filesystem::path> lock_path() const { return {}; }
     template <class C>
-    tokenvault::result<tokenvault::bundle> load(C&) { return tokenvault::bundle{}; }
+    tokenvault::result<tokenvault::bundle> load(C&) {
+        return tokenvault::bundle{};
+    }
     template <class C>
-    tokenvault::result<bool> changed(C&) { return false; }
+    tokenvault::result<bool> changed(C&) {
+        return false;
+    }
 };
 
 int main() {

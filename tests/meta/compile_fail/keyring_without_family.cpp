@@ -15,7 +15,9 @@ struct untagged_keyring {
     tokenvault::result<std::optional<tokenvault::detail::secure_buffer>> read(std::string_view a) {
         return inner.read(a);
     }
-    tokenvault::result<void> write(std::string_view a, std::span<const std::byte> s) { return inner.write(a, s); }
+    tokenvault::result<void> write(std::string_view a, std::span<const std::byte> s) {
+        return inner.write(a, s);
+    }
     tokenvault::result<bool> erase(std::string_view a) { return inner.erase(a); }
 };
 

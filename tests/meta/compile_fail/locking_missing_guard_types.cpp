@@ -8,8 +8,8 @@ struct guardless_locking {
     tokenvault::locking::no_guard lock_shared() { return {}; }
     tokenvault::locking::no_guard lock_exclusive() { return {}; }
     tokenvault::result<tokenvault::locking::no_guard> lock_store(const std::filesystem::path&,
-                                                               std::chrono::milliseconds,
-                                                               tokenvault::locking::wait_report&) {
+                                                                 std::chrono::milliseconds,
+                                                                 tokenvault::locking::wait_report&) {
         return tokenvault::locking::no_guard{};
     }
 };

@@ -7,11 +7,17 @@ struct forgetful_migration {
     static constexpr bool enabled = true;
     explicit forgetful_migration(const tokenvault::store_options&) {}
     template <class C>
-    tokenvault::result<bool> import_into(C&, tokenvault::bundle&) { return false; }
+    tokenvault::result<bool> import_into(C&, tokenvault::bundle&) {
+        return false;
+    }
     template <class C>
-    tokenvault::result<void> after_persist(C&) { return {}; }
+    tokenvault::result<void> after_persist(C&) {
+        return {};
+    }
     template <class C>
-    tokenvault::result<bool> forget(C&, const tokenvault::credential_id&) { return false; }
+    tokenvault::result<bool> forget(C&, const tokenvault::credential_id&) {
+        return false;
+    }
 };
 
 int main() {

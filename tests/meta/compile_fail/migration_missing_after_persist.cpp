@@ -7,7 +7,9 @@ struct broken_migration {
     static constexpr bool enabled = true;
     explicit broken_migration(const tokenvault::store_options&) {}
     template <class C>
-    tokenvault::result<bool> import_into(C&, tokenvault::bundle&) { return false; }
+    tokenvault::result<bool> import_into(C&, tokenvault::bundle&) {
+        return false;
+    }
 };
 
 int main() {

@@ -7,7 +7,8 @@
 #include <tokenvault/keyring/memory.hpp>
 
 int main() {
-    using chain = tokenvault::keyring::first_available<tokenvault::keyring::memory, tokenvault::keyring::file>;
+    using chain =
+        tokenvault::keyring::first_available<tokenvault::keyring::memory, tokenvault::keyring::file>;
     tokenvault::store_options options;
     tokenvault::backend::sealed_file<chain> file(options);
     return file.lock_path() ? 0 : 1;
