@@ -1677,7 +1677,8 @@ using archetype_context = store_context<archetype_cipher, diagnostics::none>;
 #include <sodium.h>
 
 // begin file tokenvault/detail/text_checks.hpp
-// tokenvault/detail/text_checks.hpp: byte-level checks every stored text field passes (UTF-8, control bytes).
+// tokenvault/detail/text_checks.hpp: byte-level checks every stored text field passes (UTF-8, control bytes),
+// and the nesting scan run before handing text to a document parser.
 
 #include <cstddef>
 #include <cstdint>
@@ -1757,6 +1758,30 @@ template <bool StopAtJsonSpecials = false>
         if (u < 0x20 || u == 0x7f) return true;
     }
     return false;
+}
+
+/// True when the arrays and objects of `text` nest at most `max_depth` levels (strings are skipped, so
+/// brackets inside them do not count). A linear scan without recursion; meant to run before a parse.
+template <class = void>
+[[nodiscard]] inline bool json_depth_within(std::string_view text, std::size_t max_depth) noexcept {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth) return false;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return true;
 }
 
 }  // namespace tokenvault::detail
@@ -11053,30 +11078,6 @@ template <class = void>
 [[nodiscard]] inline result<token> token_from_fields(const foreign_json& fields) {
     const auto text = fields.dump();
     return parse_token(std::string_view(text.data(), text.size()));
-}
-
-/// True when the arrays and objects of `text` nest at most `max_depth` levels (strings are skipped, so
-/// brackets inside them do not count). A linear scan without recursion; meant to run before a parse.
-template <class = void>
-[[nodiscard]] inline bool json_depth_within(std::string_view text, std::size_t max_depth) noexcept {
-    std::size_t depth = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                ++i;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_depth) return false;
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            --depth;
-        }
-    }
-    return true;
 }
 
 /// Parses another program's JSON: malformed_json when it is not JSON, too_large when it nests deeper than

@@ -12,6 +12,7 @@
 namespace {
 /// A keyring that holds nothing: the template argument of from_codex_keyring (parse_item reads no keyring).
 struct no_keyring {
+    using policy_family = tokenvault::family::keyring;
     static constexpr std::string_view tier = "none";
     static constexpr bool persistent = false;
     static constexpr std::size_t max_item_size = 0;

@@ -46,30 +46,6 @@ template <class = void>
     return parse_token(std::string_view(text.data(), text.size()));
 }
 
-/// True when the arrays and objects of `text` nest at most `max_depth` levels (strings are skipped, so
-/// brackets inside them do not count). A linear scan without recursion; meant to run before a parse.
-template <class = void>
-[[nodiscard]] inline bool json_depth_within(std::string_view text, std::size_t max_depth) noexcept {
-    std::size_t depth = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                ++i;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_depth) return false;
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            --depth;
-        }
-    }
-    return true;
-}
-
 /// Parses another program's JSON: malformed_json when it is not JSON, too_large when it nests deeper than
 /// max_foreign_json_depth. `what` names the document in errors (never its content). The document's strings
 /// and nodes live in wiped memory (foreign_json), so the secrets it holds leave no copy when it is freed.

@@ -1,4 +1,5 @@
-// tokenvault/detail/text_checks.hpp: byte-level checks every stored text field passes (UTF-8, control bytes).
+// tokenvault/detail/text_checks.hpp: byte-level checks every stored text field passes (UTF-8, control bytes),
+// and the nesting scan run before handing text to a document parser.
 #pragma once
 
 #include <cstddef>
@@ -79,6 +80,30 @@ template <bool StopAtJsonSpecials = false>
         if (u < 0x20 || u == 0x7f) return true;
     }
     return false;
+}
+
+/// True when the arrays and objects of `text` nest at most `max_depth` levels (strings are skipped, so
+/// brackets inside them do not count). A linear scan without recursion; meant to run before a parse.
+template <class = void>
+[[nodiscard]] inline bool json_depth_within(std::string_view text, std::size_t max_depth) noexcept {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth) return false;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return true;
 }
 
 }  // namespace tokenvault::detail

@@ -35,25 +35,9 @@ namespace detail {
 /// Malformed text passes: the reader refuses it afterwards.
 [[nodiscard]] inline result<void> check_nesting(std::string_view text, std::string_view what,
                                                 std::size_t max_depth = document_limits::max_depth) {
-    std::size_t depth = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                ++i;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_depth)
-                return error{errc::too_large, std::string(what) + ": nested deeper than " +
-                                                  std::to_string(max_depth) + " levels"};
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            --depth;
-        }
-    }
+    if (!::tokenvault::detail::json_depth_within(text, max_depth))
+        return error{errc::too_large,
+                     std::string(what) + ": nested deeper than " + std::to_string(max_depth) + " levels"};
     return {};
 }
 
