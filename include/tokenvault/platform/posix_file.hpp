@@ -101,35 +101,33 @@ inline constexpr bool has_posix_stat_times = requires(const Stat& st) {
     st.st_ctim.tv_nsec;
 };
 
-/// The modification time of `st` as a timespec (for futimens), whichever way this platform names it.
+/// The modification and status change times of `st`, whichever way this platform names them.
 template <class Stat = struct stat>
-[[nodiscard]] inline struct timespec stat_mtime(const Stat& st) noexcept {
+[[nodiscard]] inline std::pair<struct timespec, struct timespec> stat_timespecs(const Stat& st) noexcept {
     static_assert(has_darwin_stat_times<Stat> || has_posix_stat_times<Stat>,
                   "tokenvault: struct stat has neither st_mtimespec/st_ctimespec nor st_mtim/st_ctim; on Darwin "
                   "do not define _POSIX_C_SOURCE without _DARWIN_C_SOURCE before including tokenvault");
-    struct timespec t {};
-    if constexpr (has_darwin_stat_times<Stat>) {
-        t.tv_sec = st.st_mtimespec.tv_sec;
-        t.tv_nsec = st.st_mtimespec.tv_nsec;
-    } else if constexpr (has_posix_stat_times<Stat>) {
-        t.tv_sec = st.st_mtim.tv_sec;
-        t.tv_nsec = st.st_mtim.tv_nsec;
-    }
-    return t;
+    const auto copy = [](const auto& from) {
+        struct timespec t {};
+        t.tv_sec = from.tv_sec;
+        t.tv_nsec = from.tv_nsec;
+        return t;
+    };
+    if constexpr (has_darwin_stat_times<Stat>) return {copy(st.st_mtimespec), copy(st.st_ctimespec)};
+    else if constexpr (has_posix_stat_times<Stat>) return {copy(st.st_mtim), copy(st.st_ctim)};
+    else return {};
+}
+
+/// The modification time of `st` as a timespec (for futimens).
+template <class Stat = struct stat>
+[[nodiscard]] inline struct timespec stat_mtime(const Stat& st) noexcept {
+    return stat_timespecs(st).first;
 }
 
 /// Modification and status change times of `st` in ns since the epoch, saturated.
 template <class Stat = struct stat>
 [[nodiscard]] inline std::pair<std::int64_t, std::int64_t> stat_times(const Stat& st) noexcept {
-    const struct timespec m = stat_mtime(st);  // refuses, naming the fix, a struct stat of neither layout
-    struct timespec c {};
-    if constexpr (has_darwin_stat_times<Stat>) {
-        c.tv_sec = st.st_ctimespec.tv_sec;
-        c.tv_nsec = st.st_ctimespec.tv_nsec;
-    } else if constexpr (has_posix_stat_times<Stat>) {
-        c.tv_sec = st.st_ctim.tv_sec;
-        c.tv_nsec = st.st_ctim.tv_nsec;
-    }
+    const auto [m, c] = stat_timespecs(st);
     return {saturating_epoch_ns(static_cast<std::int64_t>(m.tv_sec), static_cast<std::int64_t>(m.tv_nsec)),
             saturating_epoch_ns(static_cast<std::int64_t>(c.tv_sec), static_cast<std::int64_t>(c.tv_nsec))};
 }
