@@ -1,7 +1,8 @@
 // tokenvault/options.hpp: run-time options of a store, and the context handed to its policies.
 //
 // The directory defaults to $XDG_CONFIG_HOME/<app> (else ~/.config/<app>, with the home directory from
-// $HOME or the user database) on POSIX and to %LOCALAPPDATA%\<app> on Windows; with no home directory
+// $HOME or the user database) on POSIX, to ~/Library/Application Support/<app> on Apple platforms and to
+// %LOCALAPPDATA%\<app> on Windows; with no home directory
 // known there is no default, and every store call says so (never a path relative to the working
 // directory). Directories and files are created private. Timeouts bound every lock wait and keyring call.
 #pragma once

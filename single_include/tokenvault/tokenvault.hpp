@@ -339,7 +339,8 @@ static_assert(diagnostics_policy<none>);
 // tokenvault/options.hpp: run-time options of a store, and the context handed to its policies.
 //
 // The directory defaults to $XDG_CONFIG_HOME/<app> (else ~/.config/<app>, with the home directory from
-// $HOME or the user database) on POSIX and to %LOCALAPPDATA%\<app> on Windows; with no home directory
+// $HOME or the user database) on POSIX, to ~/Library/Application Support/<app> on Apple platforms and to
+// %LOCALAPPDATA%\<app> on Windows; with no home directory
 // known there is no default, and every store call says so (never a path relative to the working
 // directory). Directories and files are created private. Timeouts bound every lock wait and keyring call.
 
@@ -1235,8 +1236,9 @@ namespace tokenvault::platform {
 
 /// What identifies one version of a file: the change check compares these instead of re-reading.
 struct file_identity {
-    std::uint64_t dev = 0;      ///< device (POSIX); 0 on Windows
-    std::uint64_t ino = 0;      ///< inode number (POSIX), creation time (Windows): a rename-based rewrite changes it
+    std::uint64_t dev = 0;  ///< device (POSIX); 0 on Windows
+    std::uint64_t ino =
+        0;  ///< inode number (POSIX), creation time (Windows): a rename-based rewrite changes it
     std::uint64_t size = 0;     ///< size in bytes
     std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch (saturated)
     std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch (saturated)
@@ -1248,7 +1250,8 @@ struct file_identity {
 /// costs a mapping, mlock and page faults per read, tens of microseconds for a 50 KB file.
 class plain_bytes {
 public:
-    explicit plain_bytes(std::size_t size) : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
+    explicit plain_bytes(std::size_t size)
+        : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
     [[nodiscard]] std::byte* data() noexcept { return data_.get(); }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
@@ -1285,18 +1288,19 @@ struct lock_wait {
 
 /// What `inspect_path` found at a path (for tools that explain a store; no content is read).
 struct path_report {
-    bool exists = false;        ///< something is there
-    bool link = false;          ///< it is a symbolic link or another reparse point (not followed)
-    bool expected_kind = false;  ///< it is a directory (when one was asked for) or a regular file
-    bool owned_by_user = false;  ///< the current user owns it
+    bool exists = false;          ///< something is there
+    bool link = false;            ///< it is a symbolic link or another reparse point (not followed)
+    bool expected_kind = false;   ///< it is a directory (when one was asked for) or a regular file
+    bool owned_by_user = false;   ///< the current user owns it
     bool private_access = false;  ///< no other user may access it (files) or write to it (directories)
-    std::string owner;          ///< the owner, as the OS names it ("uid 1000", a SID)
-    std::string access;         ///< the access rules, as the OS shows them ("0700", "owner-only DACL")
+    std::string owner;            ///< the owner, as the OS names it ("uid 1000", a SID)
+    std::string access;           ///< the access rules, as the OS shows them ("0700", "owner-only DACL")
 };
 
 /// `seconds` + `nanoseconds` since the epoch as one count of nanoseconds, clamped to the int64 range (file
 /// times of years beyond 2262 or before 1677 saturate instead of overflowing).
-[[nodiscard]] constexpr std::int64_t saturating_epoch_ns(std::int64_t seconds, std::int64_t nanoseconds) noexcept {
+[[nodiscard]] constexpr std::int64_t saturating_epoch_ns(std::int64_t seconds,
+                                                         std::int64_t nanoseconds) noexcept {
     constexpr std::int64_t ns_per_s = 1'000'000'000;
     constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
     constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
@@ -1385,7 +1389,8 @@ template <class = void>
 
 /// An io_error whose context names the path, the failing call and the OS reason (never data).
 template <class = void>
-[[nodiscard]] inline error io_failure_text(const std::filesystem::path& p, const char* call, const std::string& reason) {
+[[nodiscard]] inline error io_failure_text(const std::filesystem::path& p, const char* call,
+                                           const std::string& reason) {
     return error{errc::io_error, p.string() + " (" + call + ": " + reason + ")"};
 }
 
@@ -1400,7 +1405,8 @@ public:
     unique_handle() noexcept = default;
     /// Takes ownership of `h` (INVALID_HANDLE_VALUE or null for none).
     explicit unique_handle(HANDLE h) noexcept : handle_(h == nullptr ? INVALID_HANDLE_VALUE : h) {}
-    unique_handle(unique_handle&& other) noexcept : handle_(std::exchange(other.handle_, INVALID_HANDLE_VALUE)) {}
+    unique_handle(unique_handle&& other) noexcept
+        : handle_(std::exchange(other.handle_, INVALID_HANDLE_VALUE)) {}
     unique_handle& operator=(unique_handle&& other) noexcept {
         if (this != &other) {
             reset();
@@ -1447,10 +1453,10 @@ template <class = void>
 [[nodiscard]] constexpr std::int64_t filetime_to_epoch_ns(std::uint64_t ticks) noexcept {
     constexpr std::uint64_t ticks_1601_to_1970 = 116'444'736'000'000'000ULL;
     constexpr std::int64_t ticks_per_s = 10'000'000;
-    const std::int64_t since_epoch = ticks >= ticks_1601_to_1970
-                                         ? static_cast<std::int64_t>(
-                                               std::min<std::uint64_t>(ticks - ticks_1601_to_1970, INT64_MAX))
-                                         : -static_cast<std::int64_t>(ticks_1601_to_1970 - ticks);
+    const std::int64_t since_epoch =
+        ticks >= ticks_1601_to_1970
+            ? static_cast<std::int64_t>(std::min<std::uint64_t>(ticks - ticks_1601_to_1970, INT64_MAX))
+            : -static_cast<std::int64_t>(ticks_1601_to_1970 - ticks);
     return saturating_epoch_ns(since_epoch / ticks_per_s, (since_epoch % ticks_per_s) * 100);
 }
 
@@ -1488,9 +1494,10 @@ template <class = void>
     if (SUCCEEDED(rc) && found != nullptr) root = std::filesystem::path(found);
     ::CoTaskMemFree(found);
     if (root.empty() || !root.is_absolute())
-        return error{errc::invalid_argument,
-                     "no default store directory: Windows names no LocalAppData folder for this user (HRESULT " +
-                         std::to_string(static_cast<unsigned long>(rc)) + "): set store_options::directory"};
+        return error{
+            errc::invalid_argument,
+            "no default store directory: Windows names no LocalAppData folder for this user (HRESULT " +
+                std::to_string(static_cast<unsigned long>(rc)) + "): set store_options::directory"};
     return root;
 }
 
@@ -1506,9 +1513,10 @@ template <class = void>
 // begin file tokenvault/platform/posix_system.hpp
 // tokenvault/platform/posix_system.hpp: who and where tokenvault runs, on POSIX.
 //
-// The current process, the base directory of per-user configuration ($XDG_CONFIG_HOME, else
-// $HOME/.config, else the home directory in the user database: never a path relative to the working
-// directory), and whether standard input is a terminal. Included through platform.hpp only.
+// The current process, the base directory of per-user configuration (on Apple platforms
+// ~/Library/Application Support; elsewhere $XDG_CONFIG_HOME, else ~/.config; the home directory from $HOME,
+// else from the user database: never a path relative to the working directory), and whether standard
+// input is a terminal. Included through platform.hpp only.
 
 #include <pwd.h>
 #include <sys/types.h>
@@ -1551,19 +1559,43 @@ template <class = void>
     }
 }
 
-/// Where per-user configuration lives: $XDG_CONFIG_HOME if absolute, else $HOME/.config if $HOME is
-/// absolute, else <home from the user database>/.config; errc::invalid_argument when none is known.
-template <class = void>
+/// Where an OS keeps per-user application data.
+enum class directory_convention {
+    xdg,    ///< the XDG base directories: $XDG_CONFIG_HOME, else ~/.config (Linux, the BSDs)
+    apple,  ///< ~/Library/Application Support (macOS; in a sandboxed app, its container's)
+};
+
+/// The convention of this platform (a compile-time constant; tests name the other one explicitly).
+#if defined(__APPLE__)
+inline constexpr directory_convention native_directory_convention = directory_convention::apple;
+#else
+inline constexpr directory_convention native_directory_convention = directory_convention::xdg;
+#endif
+
+/// Where per-user configuration lives. xdg: $XDG_CONFIG_HOME if absolute, else $HOME/.config if $HOME is
+/// absolute, else <home from the user database>/.config. apple: $HOME/Library/Application Support if
+/// $HOME is absolute, else <home from the user database>/Library/Application Support (XDG_CONFIG_HOME is
+/// not a macOS convention and is ignored there). errc::invalid_argument when no home directory is known.
+template <directory_convention Convention = native_directory_convention>
 [[nodiscard]] inline result<std::filesystem::path> user_config_root() {
-    if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/')
-        return std::filesystem::path(xdg);
+    constexpr bool apple = Convention == directory_convention::apple;
+    const auto below_home = [](std::filesystem::path home) {
+        return apple ? std::move(home) / "Library" / "Application Support" : std::move(home) / ".config";
+    };
+    if constexpr (!apple) {
+        if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/')
+            return std::filesystem::path(xdg);
+    }
     if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/')
-        return std::filesystem::path(home) / ".config";
-    if (auto home = user_database_home(); !home.empty()) return home / ".config";
-    return error{errc::invalid_argument,
-                 "no default store directory: neither XDG_CONFIG_HOME nor HOME is an absolute path, and the "
-                 "user database has no home directory for uid " +
-                     std::to_string(::geteuid()) + ": set HOME, or set store_options::directory"};
+        return below_home(std::filesystem::path(home));
+    if (auto home = user_database_home(); !home.empty()) return below_home(std::move(home));
+    return error{
+        errc::invalid_argument,
+        std::string(apple ? "no default store directory: HOME is not an absolute path"
+                          : "no default store directory: neither XDG_CONFIG_HOME nor HOME is an absolute "
+                            "path") +
+            ", and the user database has no home directory for uid " + std::to_string(::geteuid()) +
+            ": set HOME, or set store_options::directory"};
 }
 
 /// Whether standard input is a terminal (a person could answer a question).
@@ -4789,7 +4821,8 @@ template <class = void>
 
 #if defined(_WIN32)
 // begin file tokenvault/platform/win32_file.hpp
-// tokenvault/platform/win32_file.hpp: the file system calls of tokenvault on Windows, one small function each.
+// tokenvault/platform/win32_file.hpp: the file system calls of tokenvault on Windows, one small function
+// each.
 //
 // The same operations and errors as posix_file.hpp. Private files and directories are created with an
 // owner-only protected DACL (win32_security.hpp) and checked on every open: owner the current user, no
@@ -4936,8 +4969,9 @@ enum class security_verdict { ok, foreign_owner, others_may_write };
 /// The rights that let a holder change a file, its DACL or owner, or delete it; for a directory also add,
 /// remove or rename entries (FILE_ADD_FILE and FILE_ADD_SUBDIRECTORY are FILE_WRITE_DATA and
 /// FILE_APPEND_DATA).
-inline constexpr ACCESS_MASK write_rights = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_DELETE_CHILD |
-                                            DELETE | WRITE_DAC | WRITE_OWNER | GENERIC_WRITE | GENERIC_ALL;
+inline constexpr ACCESS_MASK write_rights = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA |
+                                            FILE_DELETE_CHILD | DELETE | WRITE_DAC | WRITE_OWNER |
+                                            GENERIC_WRITE | GENERIC_ALL;
 /// The rights over a store directory's parent that let someone replace the store directory: delete or
 /// rename its children, or change the parent's DACL or owner. (Adding entries is allowed, as a sticky
 /// directory allows it on POSIX.)
@@ -4948,11 +4982,12 @@ inline constexpr ACCESS_MASK replace_child_rights = FILE_DELETE_CHILD | WRITE_DA
 template <class = void>
 [[nodiscard]] inline bool trusted_writer(PSID sid) {
     if (current_user::get().is_self(sid)) return true;
-    for (const auto kind : {WinLocalSystemSid, WinBuiltinAdministratorsSid, WinCreatorOwnerSid,
-                            WinCreatorOwnerRightsSid}) {
+    for (const auto kind :
+         {WinLocalSystemSid, WinBuiltinAdministratorsSid, WinCreatorOwnerSid, WinCreatorOwnerRightsSid}) {
         std::array<BYTE, SECURITY_MAX_SID_SIZE> known{};
         DWORD size = static_cast<DWORD>(known.size());
-        if (::CreateWellKnownSid(kind, nullptr, known.data(), &size) && ::EqualSid(sid, known.data())) return true;
+        if (::CreateWellKnownSid(kind, nullptr, known.data(), &size) && ::EqualSid(sid, known.data()))
+            return true;
     }
     return false;
 }
@@ -4987,7 +5022,8 @@ template <class = void>
         }
         case ACCESS_ALLOWED_OBJECT_ACE_TYPE:
         case ACCESS_ALLOWED_CALLBACK_OBJECT_ACE_TYPE:
-            mask = static_cast<ACCESS_ALLOWED_OBJECT_ACE*>(raw)->Mask;  // SID layout varies: judge by the mask
+            mask =
+                static_cast<ACCESS_ALLOWED_OBJECT_ACE*>(raw)->Mask;  // SID layout varies: judge by the mask
             break;
         default: continue;  // deny and audit ACEs grant nothing
         }
@@ -5001,13 +5037,14 @@ template <class = void>
 
 /// Reads the owner and DACL of `handle` and judges them (errc::wrong_owner / errc::insecure_permissions).
 template <class = void>
-[[nodiscard]] inline result<void> check_security(HANDLE handle, const std::filesystem::path& p, ACCESS_MASK rights,
-                                                 const char* what = "") {
+[[nodiscard]] inline result<void> check_security(HANDLE handle, const std::filesystem::path& p,
+                                                 ACCESS_MASK rights, const char* what = "") {
     PSID owner = nullptr;
     PACL dacl = nullptr;
     PSECURITY_DESCRIPTOR descriptor = nullptr;
-    const DWORD rc = ::GetSecurityInfo(handle, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                                       &owner, nullptr, &dacl, nullptr, &descriptor);
+    const DWORD rc =
+        ::GetSecurityInfo(handle, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                          &owner, nullptr, &dacl, nullptr, &descriptor);
     if (rc != ERROR_SUCCESS) {
         if (rc == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, p.string()};
         return io_failure(p, "GetSecurityInfo", rc);
@@ -5018,11 +5055,11 @@ template <class = void>
     switch (verdict) {
     case security_verdict::ok: return {};
     case security_verdict::foreign_owner:
-        return error{errc::wrong_owner, p.string() + std::string(what) + ": owned by " + offender + ", not by " +
-                                            current_user::get().user_text()};
+        return error{errc::wrong_owner, p.string() + std::string(what) + ": owned by " + offender +
+                                            ", not by " + current_user::get().user_text()};
     case security_verdict::others_may_write:
-        return error{errc::insecure_permissions, p.string() + std::string(what) + ": its DACL lets " + offender +
-                                                     " change it: give only your user access"};
+        return error{errc::insecure_permissions, p.string() + std::string(what) + ": its DACL lets " +
+                                                     offender + " change it: give only your user access"};
     }
     return {};
 }
@@ -5043,8 +5080,8 @@ struct win32_file_info {
 /// replace the file (wine always; Windows without POSIX rename semantics), so a change check that opened
 /// the file would make writers fail. Every replace is a new file with its own creation time, and
 /// write_file_atomically makes the last write time strictly later than that of the file it replaces.
-[[nodiscard]] constexpr file_identity identity_of(const FILETIME& created, const FILETIME& written, DWORD size_high,
-                                                  DWORD size_low) noexcept {
+[[nodiscard]] constexpr file_identity identity_of(const FILETIME& created, const FILETIME& written,
+                                                  DWORD size_high, DWORD size_low) noexcept {
     return file_identity{0, ticks_of(created), (static_cast<std::uint64_t>(size_high) << 32) | size_low,
                          filetime_to_epoch_ns(ticks_of(written)), 0};
 }
@@ -5074,10 +5111,11 @@ template <class = void>
 /// Opens whatever is at `p` for its metadata only, without following a reparse point and sharing
 /// everything (so no writer is disturbed); an invalid handle with GetLastError() set on failure.
 template <class = void>
-[[nodiscard]] inline unique_handle open_metadata(const std::filesystem::path& p, DWORD access = FILE_READ_ATTRIBUTES) {
-    return unique_handle(::CreateFileW(p.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                                       nullptr, OPEN_EXISTING,
-                                       FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr));
+[[nodiscard]] inline unique_handle open_metadata(const std::filesystem::path& p,
+                                                 DWORD access = FILE_READ_ATTRIBUTES) {
+    return unique_handle(
+        ::CreateFileW(p.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                      OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr));
 }
 
 /// The identity of whatever is at `p` (a reparse point is not followed); nullopt when nothing is there.
@@ -5121,11 +5159,13 @@ template <class = void>
 template <class = void>
 [[nodiscard]] inline result<bool> make_private_directory(const std::filesystem::path& dir) {
     auto* security = private_security::shared();
-    if (security == nullptr) return error{errc::io_error, dir.string() + " (the process token could not be read)"};
+    if (security == nullptr)
+        return error{errc::io_error, dir.string() + " (the process token could not be read)"};
     if (!::CreateDirectoryW(dir.c_str(), security)) {
         const DWORD err = ::GetLastError();
         if (err == ERROR_ALREADY_EXISTS) return false;
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT) return error{errc::read_only_store, dir.string()};
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+            return error{errc::read_only_store, dir.string()};
         return io_failure(dir, "CreateDirectoryW", err);
     }
     return true;
@@ -5143,7 +5183,8 @@ template <class = void>
     for (std::size_t i = 0; i < parts.size(); ++i) {
         current /= parts[i];
         const bool last = i + 1 == parts.size();
-        if (current == current.root_path() || current == current.root_name() || parts[i] == "." || parts[i] == "..") {
+        if (current == current.root_path() || current == current.root_name() || parts[i] == "." ||
+            parts[i] == "..") {
             if (!last) continue;
         }
         const DWORD attributes = ::GetFileAttributesW(current.c_str());  // parents may be junctions: followed
@@ -5171,8 +5212,8 @@ template <class = void>
     const auto parent = parent_directory_of(clean);
     if (clean == clean.root_path()) return {};
     const auto h = unique_handle(::CreateFileW(parent.c_str(), READ_CONTROL | FILE_READ_ATTRIBUTES,
-                                               FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                                               OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr));
+                                               FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                                               nullptr, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
         if (win32_absent(err)) return {};
@@ -5182,8 +5223,9 @@ template <class = void>
     PSID owner = nullptr;
     PACL dacl = nullptr;
     PSECURITY_DESCRIPTOR descriptor = nullptr;
-    const DWORD rc = ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                                       &owner, nullptr, &dacl, nullptr, &descriptor);
+    const DWORD rc =
+        ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                          &owner, nullptr, &dacl, nullptr, &descriptor);
     if (rc != ERROR_SUCCESS) return io_failure(parent, "GetSecurityInfo", rc);
     std::string offender;
     auto verdict = judge_security(owner, dacl, replace_child_rights, &offender);
@@ -5197,8 +5239,9 @@ template <class = void>
                                             " inside it: keep the store in a directory of your own"};
     if (verdict == security_verdict::others_may_write)
         return error{errc::insecure_permissions,
-                     parent.string() + ": its DACL lets " + offender + " delete or rename the store directory " +
-                         dir.string() + " inside it: remove that access, or keep the store elsewhere"};
+                     parent.string() + ": its DACL lets " + offender +
+                         " delete or rename the store directory " + dir.string() +
+                         " inside it: remove that access, or keep the store elsewhere"};
     return {};
 }
 
@@ -5268,8 +5311,9 @@ template <class Bytes = detail::secure_buffer>
 [[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
     const std::filesystem::path& p, std::size_t max_size) {
     using private_file = basic_private_file<Bytes>;
-    const unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | READ_CONTROL, FILE_SHARE_READ | FILE_SHARE_DELETE,
-                                        nullptr, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+    const unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | READ_CONTROL,
+                                        FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                                        FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
         if (win32_absent(err)) return std::optional<private_file>{};
@@ -5300,8 +5344,8 @@ template <class = void>
 [[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
                                                                            std::size_t max_size) {
     const unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | READ_CONTROL,
-                                        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
-                                        FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+                                        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                        OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
         if (win32_absent(err)) return std::optional<foreign_file>{};
@@ -5333,12 +5377,14 @@ template <class = void>
 /// MoveFileExW with `flags`, retried for up to about a second while another program holds a handle on
 /// either file without sharing delete (antivirus scanners and search indexers do that briefly).
 template <class = void>
-[[nodiscard]] inline DWORD move_file(const std::filesystem::path& from, const std::filesystem::path& to, DWORD flags) {
+[[nodiscard]] inline DWORD move_file(const std::filesystem::path& from, const std::filesystem::path& to,
+                                     DWORD flags) {
     DWORD err = 0;
     for (int attempt = 0; attempt < 12; ++attempt) {
         if (::MoveFileExW(from.c_str(), to.c_str(), flags)) return 0;
         err = ::GetLastError();
-        if (err != ERROR_SHARING_VIOLATION && err != ERROR_LOCK_VIOLATION && err != ERROR_ACCESS_DENIED) return err;
+        if (err != ERROR_SHARING_VIOLATION && err != ERROR_LOCK_VIOLATION && err != ERROR_ACCESS_DENIED)
+            return err;
         std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 8)));
     }
     return err;
@@ -5368,12 +5414,14 @@ template <class = void>
     const auto dir = parent_directory_of(target);
     auto suffix = random_hex(8);
     if (!suffix) return suffix.error();
-    const auto temp = dir / (L"." + target.filename().native() + L".tmp-" + std::wstring(suffix->begin(), suffix->end()));
+    const auto temp =
+        dir / (L"." + target.filename().native() + L".tmp-" + std::wstring(suffix->begin(), suffix->end()));
     unique_handle h(::CreateFileW(temp.c_str(), GENERIC_WRITE, 0, security, CREATE_NEW,
                                   FILE_ATTRIBUTE_NORMAL | FILE_FLAG_WRITE_THROUGH, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT) return error{errc::read_only_store, target.string()};
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+            return error{errc::read_only_store, target.string()};
         if (win32_absent(err)) return io_failure(target, "create temp file (directory missing)", err);
         return io_failure(target, "create temp file", err);
     }
@@ -5400,16 +5448,19 @@ template <class = void>
         if (!::SetFileTime(h.get(), nullptr, nullptr, &when))
             return fail(io_failure(target, "SetFileTime temp file", ::GetLastError()));
     }
-    if (!::FlushFileBuffers(h.get())) return fail(io_failure(target, "FlushFileBuffers temp file", ::GetLastError()));
+    if (!::FlushFileBuffers(h.get()))
+        return fail(io_failure(target, "FlushFileBuffers temp file", ::GetLastError()));
     if (const DWORD err = h.close(); err != 0) return fail(io_failure(target, "close temp file", err));
-    if (const DWORD err = move_file(temp, target, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH); err != 0) {
+    if (const DWORD err = move_file(temp, target, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+        err != 0) {
         if (err == ERROR_ACCESS_DENIED || err == ERROR_SHARING_VIOLATION || err == ERROR_LOCK_VIOLATION) {
             const DWORD attributes = ::GetFileAttributesW(target.c_str());
             if (attributes != INVALID_FILE_ATTRIBUTES && is_directory(attributes))
                 return fail(error{errc::not_a_regular_file, target.string()});
             if (err == ERROR_ACCESS_DENIED) return fail(error{errc::read_only_store, target.string()});
-            return fail(error{errc::io_error, target.string() +
-                                                  " (another program kept the file open past the retries: retry)"});
+            return fail(
+                error{errc::io_error,
+                      target.string() + " (another program kept the file open past the retries: retry)"});
         }
         return fail(io_failure(target, "MoveFileExW", err));
     }
@@ -5419,7 +5470,8 @@ template <class = void>
     return **identity;
 }
 
-/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new path.
+/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
+/// path.
 template <class = void>
 [[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
     if (p.filename().empty()) return error{errc::invalid_argument, p.string()};
@@ -5429,7 +5481,8 @@ template <class = void>
     const std::string tail = ".corrupt-" + utc_timestamp() + "-" + *suffix;
     moved.replace_filename(p.filename().native() + std::wstring(tail.begin(), tail.end()));
     if (const DWORD err = move_file(p, moved, MOVEFILE_WRITE_THROUGH); err != 0) {
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT) return error{errc::read_only_store, p.string()};
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+            return error{errc::read_only_store, p.string()};
         return io_failure(p, "MoveFileExW", err);
     }
     return moved;
@@ -5471,8 +5524,9 @@ template <class = void>
     PSID owner = nullptr;
     PACL dacl = nullptr;
     PSECURITY_DESCRIPTOR descriptor = nullptr;
-    const DWORD rc = ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                                       &owner, nullptr, &dacl, nullptr, &descriptor);
+    const DWORD rc =
+        ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                          &owner, nullptr, &dacl, nullptr, &descriptor);
     if (rc != ERROR_SUCCESS) return io_failure(p, "GetSecurityInfo", rc);
     report.owner = current_user::sid_text(owner);
     report.owned_by_user = current_user::get().is_self(owner);
@@ -5493,8 +5547,10 @@ template <class = void>
 // Private directories (0700) and files (0600), ssh-style refusal of symlinks, foreign owners and
 // group/world access, bounded reads into secure memory, durable atomic replace (temp + fsync + rename +
 // directory fsync), quarantine of corrupt files, and `file_identity`, the one-syscall change check of
-// the hot read path. Linux is built and tested; the two places where Darwin differs are one function each:
-// `durable_flush` (F_FULLFSYNC) and `stat_times` (st_mtimespec). Included through platform.hpp only.
+// the hot read path. Where Darwin differs the code picks by feature test, not by OS, so both paths compile
+// everywhere: `durable_flush` uses fcntl(F_FULLFSYNC) where the macro exists, and `stat_mtime` /
+// `stat_times` read st_mtimespec or st_mtim, whichever struct stat has. Linux is built and tested; the
+// Darwin paths run on Linux only through fakes (docs/MACOS.md). Included through platform.hpp only.
 // Error contexts name paths (plus the failing call for io_error), never file contents.
 
 #include <fcntl.h>
@@ -5568,39 +5624,79 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
     return rc;
 }
 
-/// Modification and status change times of `st` in ns since the epoch, saturated. Darwin names the
-/// fields st_mtimespec / st_ctimespec; this is the one place that knows.
+/// Whether `Stat` names its file times the Darwin/BSD way (st_mtimespec, st_ctimespec) rather than the
+/// POSIX.1-2008 way (st_mtim, st_ctim). A feature test on the struct, so one code path compiles on both.
+template <class Stat>
+inline constexpr bool has_darwin_stat_times = requires(const Stat& st) {
+    st.st_mtimespec.tv_nsec;
+    st.st_ctimespec.tv_nsec;
+};
+
+/// Whether `Stat` names its file times st_mtim and st_ctim (Linux, the BSDs' POSIX names, Solaris).
+template <class Stat>
+inline constexpr bool has_posix_stat_times = requires(const Stat& st) {
+    st.st_mtim.tv_nsec;
+    st.st_ctim.tv_nsec;
+};
+
+/// The modification and status change times of `st`, whichever way this platform names them.
 template <class Stat = struct stat>
-[[nodiscard]] inline std::pair<std::int64_t, std::int64_t> stat_times(const Stat& st) noexcept {
-#if defined(__APPLE__)
-    const auto& m = st.st_mtimespec;
-    const auto& c = st.st_ctimespec;
-#else
-    const auto& m = st.st_mtim;
-    const auto& c = st.st_ctim;
-#endif
-    return {saturating_epoch_ns(static_cast<std::int64_t>(m.tv_sec), static_cast<std::int64_t>(m.tv_nsec)),
-            saturating_epoch_ns(static_cast<std::int64_t>(c.tv_sec), static_cast<std::int64_t>(c.tv_nsec))};
+[[nodiscard]] inline std::pair<struct timespec, struct timespec> stat_timespecs(const Stat& st) noexcept {
+    static_assert(
+        has_darwin_stat_times<Stat> || has_posix_stat_times<Stat>,
+        "tokenvault: struct stat has neither st_mtimespec/st_ctimespec nor st_mtim/st_ctim; on Darwin "
+        "do not define _POSIX_C_SOURCE without _DARWIN_C_SOURCE before including tokenvault");
+    const auto copy = [](const auto& from) {
+        struct timespec t {};
+        t.tv_sec = from.tv_sec;
+        t.tv_nsec = from.tv_nsec;
+        return t;
+    };
+    if constexpr (has_darwin_stat_times<Stat>)
+        return {copy(st.st_mtimespec), copy(st.st_ctimespec)};
+    else if constexpr (has_posix_stat_times<Stat>)
+        return {copy(st.st_mtim), copy(st.st_ctim)};
+    else
+        return {};
 }
 
 /// The modification time of `st` as a timespec (for futimens).
 template <class Stat = struct stat>
 [[nodiscard]] inline struct timespec stat_mtime(const Stat& st) noexcept {
-#if defined(__APPLE__)
-    return st.st_mtimespec;
-#else
-    return st.st_mtim;
-#endif
+    return stat_timespecs(st).first;
 }
 
-/// Flushes `fd`'s data and metadata to stable storage. On Darwin fsync only reaches the drive's cache;
-/// F_FULLFSYNC reaches the medium (falling back to fsync where the file system refuses it). 0 or errno.
-template <class = void>
-[[nodiscard]] inline int durable_flush(int fd) noexcept {
+/// Modification and status change times of `st` in ns since the epoch, saturated.
+template <class Stat = struct stat>
+[[nodiscard]] inline std::pair<std::int64_t, std::int64_t> stat_times(const Stat& st) noexcept {
+    const auto [m, c] = stat_timespecs(st);
+    return {saturating_epoch_ns(static_cast<std::int64_t>(m.tv_sec), static_cast<std::int64_t>(m.tv_nsec)),
+            saturating_epoch_ns(static_cast<std::int64_t>(c.tv_sec), static_cast<std::int64_t>(c.tv_nsec))};
+}
+
+/// The calls `durable_flush` makes: this OS's by default; a test substitutes recorders (with
+/// `full_fsync = true`) to run the F_FULLFSYNC path on a system that has none.
+struct system_flush_calls {
 #if defined(F_FULLFSYNC)
-    if (retry_eintr([&] { return ::fcntl(fd, F_FULLFSYNC); }) == 0) return 0;
+    /// Whether fcntl(F_FULLFSYNC) exists here (Darwin): fsync there only reaches the drive's cache.
+    static constexpr bool full_fsync = true;
+    static int full_fsync_call(int fd) noexcept { return ::fcntl(fd, F_FULLFSYNC); }
+#else
+    /// Whether fcntl(F_FULLFSYNC) exists here (Darwin): fsync there only reaches the drive's cache.
+    static constexpr bool full_fsync = false;
+    static int full_fsync_call(int) noexcept { return -1; }
 #endif
-    return retry_eintr([&] { return ::fsync(fd); }) == 0 ? 0 : errno;
+    static int fsync_call(int fd) noexcept { return ::fsync(fd); }
+};
+
+/// Flushes `fd` (a file or a directory) with its metadata to stable storage: fcntl(F_FULLFSYNC) where it
+/// exists, else fsync; fsync also where a file system refuses F_FULLFSYNC, as Apple advises. 0 or errno.
+template <class Calls = system_flush_calls>
+[[nodiscard]] inline int durable_flush(int fd) noexcept {
+    if constexpr (Calls::full_fsync) {
+        if (retry_eintr([&] { return Calls::full_fsync_call(fd); }) == 0) return 0;
+    }
+    return retry_eintr([&] { return Calls::fsync_call(fd); }) == 0 ? 0 : errno;
 }
 
 /// An io_error whose context names the path, the failing call and the OS reason (never data).
@@ -5609,9 +5705,9 @@ template <class = void>
     return io_failure_text(p, call, std::generic_category().message(err));
 }
 
-/// The identity recorded in a `struct stat`.
-template <class = void>
-[[nodiscard]] inline file_identity identity_of(const struct stat& st) noexcept {
+/// The identity recorded in a `struct stat` (any layout `stat_times` reads).
+template <class Stat = struct stat>
+[[nodiscard]] inline file_identity identity_of(const Stat& st) noexcept {
     const auto [mtime_ns, ctime_ns] = stat_times(st);
     return file_identity{
         static_cast<std::uint64_t>(st.st_dev),
@@ -5635,13 +5731,12 @@ template <class = void>
     return std::optional<file_identity>{identity_of(st)};
 }
 
-/// fsyncs directory `dir` so a rename or unlink in it is durable.
-template <class = void>
+/// Flushes directory `dir` (`durable_flush`) so a rename or unlink in it is durable.
+template <class Calls = system_flush_calls>
 [[nodiscard]] inline result<void> sync_directory(const std::filesystem::path& dir) {
     unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
     if (fd.get() < 0) return io_failure(dir, "open directory", errno);
-    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0) {
-        const int err = errno;
+    if (const int err = durable_flush<Calls>(fd.get()); err != 0) {
         // Some file systems cannot fsync a directory; their renames are as durable as they get.
         if (err != EINVAL && err != ENOTSUP) return io_failure(dir, "fsync directory", err);
     }
@@ -5675,13 +5770,15 @@ template <class = void>
         return io_failure(dir, "mkdir", err);
     }
     // Set the mode through a descriptor of the directory itself, so a swapped-in symlink is not followed.
-    unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }));
+    unique_fd fd(
+        retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }));
     if (fd.get() < 0) {
         const int err = errno;
         if (err == ELOOP) return error{errc::symlink_refused, dir.string()};
         return io_failure(dir, "open directory", err);
     }
-    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRWXU); }) != 0) return io_failure(dir, "fchmod", errno);
+    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRWXU); }) != 0)
+        return io_failure(dir, "fchmod", errno);
     if (const int err = fd.close(); err != 0) return io_failure(dir, "close directory", err);
     return true;
 }
@@ -5748,9 +5845,10 @@ template <class = void>
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
         return error{errc::insecure_permissions,
-                     parent.string() + ": other users may write to this directory and it is not sticky, so they "
-                                       "could replace the store directory " + dir.string() +
-                         " inside it: run chmod go-w on it, or keep the store elsewhere"};
+                     parent.string() +
+                         ": other users may write to this directory and it is not sticky, so they "
+                         "could replace the store directory " +
+                         dir.string() + " inside it: run chmod go-w on it, or keep the store elsewhere"};
     if (st.st_uid != ::geteuid() && st.st_uid != 0)
         return error{errc::wrong_owner, parent.string() + ": owned by uid " + std::to_string(st.st_uid) +
                                             ", who could replace the store directory " + dir.string() +
@@ -5794,13 +5892,14 @@ template <class = void>
     }
 }
 
-/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt if
-/// absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
+/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt
+/// if absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
 template <class Bytes = detail::secure_buffer>
 [[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
     const std::filesystem::path& p, std::size_t max_size) {
     using private_file = basic_private_file<Bytes>;
-    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
+    unique_fd fd(
+        retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
     if (fd.get() < 0) {
         const int err = errno;
         if (err == ENOENT) return std::optional<private_file>{};
@@ -5822,7 +5921,8 @@ template <class Bytes = detail::secure_buffer>
         std::size_t filled = 0;
         while (filled < buffer.size()) {
             const auto n = retry_eintr([&] {
-                return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled, static_cast<off_t>(filled));
+                return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
+                               static_cast<off_t>(filled));
             });
             if (n < 0) {
                 const int err = errno;
@@ -5873,7 +5973,8 @@ template <class = void>
     std::size_t filled = 0;
     while (filled < buffer.size()) {
         const auto n = retry_eintr([&] {
-            return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled, static_cast<off_t>(filled));
+            return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
+                           static_cast<off_t>(filled));
         });
         if (n < 0) return io_failure(p, "read", errno);
         if (n == 0) break;
@@ -5899,7 +6000,8 @@ template <class = void>
 }
 
 /// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
-template <class = void>
+/// `Calls`: the flush calls (`system_flush_calls`; tests substitute recorders).
+template <class Calls = system_flush_calls>
 [[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
                                                                  std::span<const std::byte> bytes) {
     if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
@@ -5923,7 +6025,8 @@ template <class = void>
     }));
     if (fd.get() < 0) {
         const int err = errno;
-        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, target.string()};
+        if (err == EACCES || err == EPERM || err == EROFS)
+            return error{errc::read_only_store, target.string()};
         return io_failure(target, "create temp file", err);
     }
     // From here on the temp file exists and must not outlive a failure.
@@ -5934,28 +6037,33 @@ template <class = void>
     };
     if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0)
         return fail(io_failure(target, "fchmod temp file", errno));
-    if (const int err = write_all(fd.get(), bytes); err != 0) return fail(io_failure(target, "write temp file", err));
+    if (const int err = write_all(fd.get(), bytes); err != 0)
+        return fail(io_failure(target, "write temp file", err));
     if (replaces_existing) {
         // Readers detect changes by identity (inode, size, mtime, ctime). An inode number can be reused
         // and timestamps are coarse, so make the new mtime strictly later than the file it replaces.
         struct timespec now {};
-        if (::clock_gettime(CLOCK_REALTIME, &now) != 0) return fail(io_failure(target, "clock_gettime", errno));
+        if (::clock_gettime(CLOCK_REALTIME, &now) != 0)
+            return fail(io_failure(target, "clock_gettime", errno));
         struct timespec floor = stat_mtime(existing);
         floor.tv_nsec += 1000;
         if (floor.tv_nsec >= 1000000000L) {
             floor.tv_sec += 1;
             floor.tv_nsec -= 1000000000L;
         }
-        const bool now_is_later = now.tv_sec > floor.tv_sec || (now.tv_sec == floor.tv_sec && now.tv_nsec > floor.tv_nsec);
+        const bool now_is_later =
+            now.tv_sec > floor.tv_sec || (now.tv_sec == floor.tv_sec && now.tv_nsec > floor.tv_nsec);
         const struct timespec times[2] = {{0, UTIME_OMIT}, now_is_later ? now : floor};
         if (::futimens(fd.get(), times) != 0) return fail(io_failure(target, "futimens temp file", errno));
     }
-    if (const int err = durable_flush(fd.get()); err != 0) return fail(io_failure(target, "fsync temp file", err));
+    if (const int err = durable_flush<Calls>(fd.get()); err != 0)
+        return fail(io_failure(target, "fsync temp file", err));
     if (retry_eintr([&] { return ::rename(temp.c_str(), target.c_str()); }) != 0) {
         const int err = errno;
         if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
             return fail(error{errc::not_a_regular_file, target.string()});
-        if (err == EACCES || err == EPERM || err == EROFS) return fail(error{errc::read_only_store, target.string()});
+        if (err == EACCES || err == EPERM || err == EROFS)
+            return fail(error{errc::read_only_store, target.string()});
         return fail(io_failure(target, "rename", err));
     }
     // rename updates the inode's ctime, so the identity is taken from the descriptor after it.
@@ -5964,11 +6072,12 @@ template <class = void>
     const int stat_err = errno;
     if (const int err = fd.close(); err != 0) return io_failure(target, "close", err);
     if (stat_rc != 0) return io_failure(target, "fstat", stat_err);
-    TOKENVAULT_TRY(sync_directory(dir));
+    TOKENVAULT_TRY(sync_directory<Calls>(dir));
     return identity_of(written);
 }
 
-/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new path.
+/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
+/// path.
 template <class = void>
 [[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
     if (p.filename().empty()) return error{errc::invalid_argument, p.string()};
@@ -6079,10 +6188,12 @@ namespace tokenvault::platform {
 template <class = void>
 [[nodiscard]] inline result<native_file> open_lock_file(const std::filesystem::path& p) {
     auto* security = private_security::shared();
-    if (security == nullptr) return error{errc::io_error, p.string() + " (the process token could not be read)"};
+    if (security == nullptr)
+        return error{errc::io_error, p.string() + " (the process token could not be read)"};
     unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | GENERIC_WRITE | READ_CONTROL,
-                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, security, OPEN_ALWAYS,
-                                  FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, security,
+                                  OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
+                                  nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
         if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT) {
@@ -6119,8 +6230,8 @@ inline void unlock_byte(const native_file& file, DWORD offset) noexcept {
 
 /// One attempt at the lock on byte `offset`: true when taken, false when another holder prevents it.
 template <class = void>
-[[nodiscard]] inline result<bool> try_lock_byte(const native_file& file, const std::filesystem::path& p, DWORD offset,
-                                                DWORD flags) {
+[[nodiscard]] inline result<bool> try_lock_byte(const native_file& file, const std::filesystem::path& p,
+                                                DWORD offset, DWORD flags) {
     if (lock_byte(file, offset, flags | LOCKFILE_FAIL_IMMEDIATELY)) return true;
     const DWORD err = ::GetLastError();
     if (err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING) return false;
@@ -6129,7 +6240,8 @@ template <class = void>
 
 /// One attempt at the lock on `file`: true when taken, false when another holder prevents it.
 template <class = void>
-[[nodiscard]] inline result<bool> try_lock(const native_file& file, const std::filesystem::path& p, lock_mode mode) {
+[[nodiscard]] inline result<bool> try_lock(const native_file& file, const std::filesystem::path& p,
+                                           lock_mode mode) {
     return try_lock_byte(file, p, 0, mode == lock_mode::exclusive ? LOCKFILE_EXCLUSIVE_LOCK : 0);
 }
 
@@ -6142,9 +6254,9 @@ inline void unlock(const native_file& file) noexcept {
 /// A second handle on the lock file `p`, for its waiting queue (byte 1).
 template <class = void>
 [[nodiscard]] inline result<std::optional<native_file>> open_lock_queue(const std::filesystem::path& p) {
-    unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | GENERIC_WRITE,
-                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
-                                  FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+    unique_handle h(::CreateFileW(
+        p.c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
     if (!h.valid()) return std::optional<native_file>{};  // the lock alone still works
     return std::optional<native_file>{std::move(h)};
 }
@@ -6277,7 +6389,8 @@ template <class = void>
 /// lock would not be independent of the flock (see the top of this file).
 template <class = void>
 [[nodiscard]] inline result<std::optional<native_file>> open_lock_queue(const std::filesystem::path& p) {
-    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); }));
+    unique_fd fd(
+        retry_eintr([&] { return ::open(p.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); }));
     if (fd.get() < 0) return std::optional<native_file>{};  // the flock alone still works
     if (!separate_lock_kinds(fd.get())) return std::optional<native_file>{};
     return std::optional<native_file>{std::move(fd)};
@@ -6452,9 +6565,11 @@ public:
     /// An empty (not held) lock.
     file_lock() noexcept = default;
 
-    /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in `*wait`.
+    /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in
+    /// `*wait`.
     [[nodiscard]] static result<file_lock> acquire(const std::filesystem::path& lock_path,
-                                                   std::chrono::milliseconds timeout, lock_wait* wait = nullptr,
+                                                   std::chrono::milliseconds timeout,
+                                                   lock_wait* wait = nullptr,
                                                    lock_mode mode = lock_mode::exclusive) {
         using steady = lock_detail::steady;
         const auto start = steady::now();
@@ -6585,7 +6700,8 @@ public:
     template <class Context>
     [[nodiscard]] result<bundle> load(Context& ctx) {
         stamp_known_ = false;
-        auto stamp = tokenvault::platform::stat_identity(stamp_);  // before the read: a later write changes it
+        auto stamp =
+            tokenvault::platform::stat_identity(stamp_);  // before the read: a later write changes it
         if (!stamp) return stamp.error();
         if (read_failure_) return *read_failure_;
         auto keyring = open_keyring(ctx);
@@ -7660,8 +7776,8 @@ private:
 
     bool identity_known_ = false;  // identity_ describes the file as last loaded or saved
     std::optional<tokenvault::platform::file_identity> identity_;  // nullopt: there was no file
-    std::optional<sealed_key_id> file_key_id_;                   // the key id in the file's header
-    std::uint64_t file_counter_ = 0;                             // the seal counter in the file's header
+    std::optional<sealed_key_id> file_key_id_;                     // the key id in the file's header
+    std::uint64_t file_counter_ = 0;                               // the seal counter in the file's header
     bool swept_temp_files_ = false;
 
     struct seal_mark {
@@ -8584,7 +8700,8 @@ private:
                              "was created"};
         auto fresh = detail::secure_buffer(passphrase_size);
         randombytes_buf(fresh.data(), fresh.size());
-        if (auto written = platform::write_file_atomically(directory_ / "passphrase", fresh.bytes()); !written)
+        if (auto written = platform::write_file_atomically(directory_ / "passphrase", fresh.bytes());
+            !written)
             return wrap(written.error());
         return adopt(fresh);
     }
@@ -9090,10 +9207,11 @@ inline constexpr std::string_view refresh_failure = "refresh-failure";  ///< a r
 // Two layers: an in-process registry of held keys (threads of one process; keyed by lock file path, or by
 // store address and credential hash for stores that live in one process), then, for stores that other
 // processes share, an OS file lock on `<store dir>/locks/<credential hash>.lock` (0600 / owner-only,
-// never deleted, released by the OS when its holder dies; platform/). Acquisition polls with a backoff bounded by 1/64 of the time waited
-// so far (0.25 ms to 50 ms), and between attempts runs the caller's `poll`, which may end the wait early
-// (another process finished the work this caller was waiting for). Registry entries record the owning pid,
-// so a forked child never waits for a lock its parent's threads held at fork time.
+// never deleted, released by the OS when its holder dies; platform/). Acquisition polls with a backoff
+// bounded by 1/64 of the time waited so far (0.25 ms to 50 ms), and between attempts runs the caller's
+// `poll`, which may end the wait early (another process finished the work this caller was waiting for).
+// Registry entries record the owning pid, so a forked child never waits for a lock its parent's threads held
+// at fork time.
 
 #include <algorithm>
 #include <chrono>
@@ -10108,8 +10226,9 @@ public:
     }
 
 private:
-    [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path, std::chrono::milliseconds timeout,
-                                                  wait_report& report, platform::lock_mode mode) {
+    [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path,
+                                                  std::chrono::milliseconds timeout, wait_report& report,
+                                                  platform::lock_mode mode) {
         report = wait_report{};
         if (path.empty()) return store_guard{};
         const auto parent = platform::parent_directory_of(path);
@@ -13800,17 +13919,19 @@ namespace tokenvault::platform::win32 {
 /// `text` (UTF-16) as UTF-8.
 [[nodiscard]] inline std::string narrow(std::wstring_view text) {
     if (text.empty()) return {};
-    const int n = ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0, nullptr,
-                                        nullptr);
+    const int n = ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0,
+                                        nullptr, nullptr);
     std::string out(static_cast<std::size_t>(n > 0 ? n : 0), '\0');
     if (n > 0)
-        ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n, nullptr, nullptr);
+        ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n, nullptr,
+                              nullptr);
     return out;
 }
 
 /// The keyring error for a Credential Manager call that failed with `err` (`what` names the call).
 [[nodiscard]] inline error credential_failure(DWORD err, const std::string& what) {
-    const std::string context = "Credential Manager: " + what + " (Windows error " + std::to_string(err) + ")";
+    const std::string context =
+        "Credential Manager: " + what + " (Windows error " + std::to_string(err) + ")";
     switch (err) {
     case ERROR_NO_SUCH_LOGON_SESSION:
         return error{errc::keyring_unavailable, context + ": no logon session with a credential store"};
@@ -13831,7 +13952,8 @@ namespace tokenvault::platform::win32 {
 }
 
 /// The secret of the generic credential `target`, or nullopt when there is none.
-[[nodiscard]] inline result<std::optional<detail::secure_buffer>> read_credential(const std::wstring& target) {
+[[nodiscard]] inline result<std::optional<detail::secure_buffer>> read_credential(
+    const std::wstring& target) {
     PCREDENTIALW found = nullptr;
     if (!::CredReadW(target.c_str(), CRED_TYPE_GENERIC, 0, &found)) {
         const DWORD err = ::GetLastError();
@@ -13892,7 +14014,8 @@ namespace tokenvault::platform::win32 {
         const auto* c = found[i];
         if (c->Type != CRED_TYPE_GENERIC || c->TargetName == nullptr) continue;
         std::wstring name(c->TargetName);
-        if (name.compare(0, prefix.size(), prefix) == 0) targets.push_back(std::move(name));  // '*' is a wildcard
+        if (name.compare(0, prefix.size(), prefix) == 0)
+            targets.push_back(std::move(name));  // '*' is a wildcard
     }
     ::CredFree(found);
     return targets;
@@ -13900,14 +14023,15 @@ namespace tokenvault::platform::win32 {
 
 /// The DPAPI blob of `secret` for the current user, bound to `entropy`.
 [[nodiscard]] inline result<std::vector<std::byte>> protect(std::span<const std::byte> secret,
-                                                             std::span<const std::byte> entropy) {
-    DATA_BLOB in{static_cast<DWORD>(secret.size()), reinterpret_cast<BYTE*>(const_cast<std::byte*>(secret.data()))};
+                                                            std::span<const std::byte> entropy) {
+    DATA_BLOB in{static_cast<DWORD>(secret.size()),
+                 reinterpret_cast<BYTE*>(const_cast<std::byte*>(secret.data()))};
     DATA_BLOB extra{static_cast<DWORD>(entropy.size()),
                     reinterpret_cast<BYTE*>(const_cast<std::byte*>(entropy.data()))};
     DATA_BLOB out{};
     if (!::CryptProtectData(&in, L"tokenvault", &extra, nullptr, nullptr, CRYPTPROTECT_UI_FORBIDDEN, &out))
-        return error{errc::crypto_failure, "DPAPI: CryptProtectData (Windows error " + std::to_string(::GetLastError()) +
-                                               ")"};
+        return error{errc::crypto_failure,
+                     "DPAPI: CryptProtectData (Windows error " + std::to_string(::GetLastError()) + ")"};
     std::vector<std::byte> blob(out.cbData);
     if (out.cbData > 0) std::memcpy(blob.data(), out.pbData, out.cbData);
     ::LocalFree(out.pbData);
@@ -13917,8 +14041,9 @@ namespace tokenvault::platform::win32 {
 /// The secret in the DPAPI blob `blob` (bound to `entropy`); errc::corrupt_file when DPAPI refuses it
 /// (damaged, bound to other entropy, or protected by another user).
 [[nodiscard]] inline result<detail::secure_buffer> unprotect(std::span<const std::byte> blob,
-                                                              std::span<const std::byte> entropy) {
-    DATA_BLOB in{static_cast<DWORD>(blob.size()), reinterpret_cast<BYTE*>(const_cast<std::byte*>(blob.data()))};
+                                                             std::span<const std::byte> entropy) {
+    DATA_BLOB in{static_cast<DWORD>(blob.size()),
+                 reinterpret_cast<BYTE*>(const_cast<std::byte*>(blob.data()))};
     DATA_BLOB extra{static_cast<DWORD>(entropy.size()),
                     reinterpret_cast<BYTE*>(const_cast<std::byte*>(entropy.data()))};
     DATA_BLOB out{};
@@ -13960,7 +14085,8 @@ public:
 
     /// Opens (creating the private directory on first use) the keyring in options.directory.
     [[nodiscard]] static result<std::optional<basic_dpapi>> open(const keyring_options& options) {
-        if (options.directory.empty()) return error{errc::invalid_argument, "keyring::dpapi needs a directory"};
+        if (options.directory.empty())
+            return error{errc::invalid_argument, "keyring::dpapi needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
         if (auto made = platform::ensure_store_directory(options.directory); !made) return wrap(made.error());
         return std::optional<basic_dpapi>{basic_dpapi{options.directory, options.service}};
@@ -13984,14 +14110,17 @@ public:
         if (std::to_integer<unsigned char>(bytes[magic.size()]) != format_version)
             return error{errc::unsupported_format_version, where};
         const auto entropy = entropy_of(account);
-        auto secret = platform::win32::unprotect(bytes.subspan(header_size), std::as_bytes(std::span(entropy)));
-        if (!secret) return error{secret.error().code, where + ": " + secret.error().context + " (left in place)"};
+        auto secret =
+            platform::win32::unprotect(bytes.subspan(header_size), std::as_bytes(std::span(entropy)));
+        if (!secret)
+            return error{secret.error().code, where + ": " + secret.error().context + " (left in place)"};
         return std::optional<detail::secure_buffer>{std::move(*secret)};
     }
 
     /// Creates or replaces the item: sealed by DPAPI for this user, written durably and atomically.
     [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
-        if (secret.size() > max_item_size) return error{errc::keyring_item_too_large, "keyring::dpapi: write"};
+        if (secret.size() > max_item_size)
+            return error{errc::keyring_item_too_large, "keyring::dpapi: write"};
         const auto path = item_path(account);
         if (!path) return path.error();
         const auto entropy = entropy_of(account);
@@ -14001,7 +14130,8 @@ public:
         std::memcpy(file.data(), magic.data(), magic.size());
         file[magic.size()] = std::byte{format_version};
         std::memcpy(file.data() + header_size, blob->data(), blob->size());
-        if (auto written = platform::write_file_atomically(*path, file); !written) return wrap(written.error());
+        if (auto written = platform::write_file_atomically(*path, file); !written)
+            return wrap(written.error());
         return {};
     }
 
@@ -14021,7 +14151,8 @@ public:
         name.push_back('\0');
         name.append(account);
         std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()), name.size()) != 0)
+        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
+                               name.size()) != 0)
             return error{errc::crypto_failure, "keyring::dpapi: sha256"};
         std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
         sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
@@ -14057,7 +14188,8 @@ private:
 /// keyring::dpapi: a class template only so that its members are compiled where they are used.
 using dpapi = basic_dpapi<>;
 
-static_assert(keyring_policy<dpapi>, "keyring::dpapi must model keyring_policy (tokenvault/keyring/concept.hpp)");
+static_assert(keyring_policy<dpapi>,
+              "keyring::dpapi must model keyring_policy (tokenvault/keyring/concept.hpp)");
 
 }  // namespace tokenvault::keyring
 // end file tokenvault/keyring/dpapi.hpp
@@ -14073,7 +14205,8 @@ static_assert(keyring_policy<dpapi>, "keyring::dpapi must model keyring_policy (
 // by options.timeout. Link advapi32 (the default for MinGW and MSVC).
 
 #if !defined(_WIN32)
-#error "tokenvault/keyring/wincred.hpp is the Windows Credential Manager: on other systems pick keyring::file, keyring::secret_service or keyring::keyctl"
+#error \
+    "tokenvault/keyring/wincred.hpp is the Windows Credential Manager: on other systems pick keyring::file, keyring::secret_service or keyring::keyctl"
 #endif
 
 #include <algorithm>
@@ -14105,7 +14238,8 @@ public:
 
     /// Opens the Credential Manager of this logon session; nullopt when the session has none.
     [[nodiscard]] static result<std::optional<basic_wincred>> open(const keyring_options& options) {
-        if (options.service.empty()) return error{errc::invalid_argument, "keyring::wincred needs a service name"};
+        if (options.service.empty())
+            return error{errc::invalid_argument, "keyring::wincred needs a service name"};
         if (!platform::win32::credential_store_available()) return std::optional<basic_wincred>{};
         return std::optional<basic_wincred>{basic_wincred{platform::win32::widen(options.service)}};
     }
@@ -14125,7 +14259,8 @@ public:
         if (secret.size() > max_item_size)
             return error{errc::keyring_item_too_large,
                          "keyring::wincred: " + std::to_string(secret.size()) + " bytes, over the " +
-                             std::to_string(max_item_size) + "-byte Credential Manager limit; nothing was written"};
+                             std::to_string(max_item_size) +
+                             "-byte Credential Manager limit; nothing was written"};
         auto target = target_of(account);
         if (!target) return target.error();
         return wrap(platform::win32::write_credential(*target, platform::win32::widen(account), secret));
@@ -14144,7 +14279,8 @@ public:
         auto targets = platform::win32::list_credentials(service_prefix + platform::win32::widen(prefix));
         if (!targets) return wrap_error(targets.error());
         std::vector<std::string> accounts;
-        for (const auto& t : *targets) accounts.push_back(platform::win32::narrow(t.substr(service_prefix.size())));
+        for (const auto& t : *targets)
+            accounts.push_back(platform::win32::narrow(t.substr(service_prefix.size())));
         std::sort(accounts.begin(), accounts.end());
         return accounts;
     }

@@ -3,8 +3,10 @@
 // Private directories (0700) and files (0600), ssh-style refusal of symlinks, foreign owners and
 // group/world access, bounded reads into secure memory, durable atomic replace (temp + fsync + rename +
 // directory fsync), quarantine of corrupt files, and `file_identity`, the one-syscall change check of
-// the hot read path. Linux is built and tested; the two places where Darwin differs are one function each:
-// `durable_flush` (F_FULLFSYNC) and `stat_times` (st_mtimespec). Included through platform.hpp only.
+// the hot read path. Where Darwin differs the code picks by feature test, not by OS, so both paths compile
+// everywhere: `durable_flush` uses fcntl(F_FULLFSYNC) where the macro exists, and `stat_mtime` /
+// `stat_times` read st_mtimespec or st_mtim, whichever struct stat has. Linux is built and tested; the
+// Darwin paths run on Linux only through fakes (docs/MACOS.md). Included through platform.hpp only.
 // Error contexts name paths (plus the failing call for io_error), never file contents.
 #pragma once
 
@@ -84,39 +86,79 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
     return rc;
 }
 
-/// Modification and status change times of `st` in ns since the epoch, saturated. Darwin names the
-/// fields st_mtimespec / st_ctimespec; this is the one place that knows.
+/// Whether `Stat` names its file times the Darwin/BSD way (st_mtimespec, st_ctimespec) rather than the
+/// POSIX.1-2008 way (st_mtim, st_ctim). A feature test on the struct, so one code path compiles on both.
+template <class Stat>
+inline constexpr bool has_darwin_stat_times = requires(const Stat& st) {
+    st.st_mtimespec.tv_nsec;
+    st.st_ctimespec.tv_nsec;
+};
+
+/// Whether `Stat` names its file times st_mtim and st_ctim (Linux, the BSDs' POSIX names, Solaris).
+template <class Stat>
+inline constexpr bool has_posix_stat_times = requires(const Stat& st) {
+    st.st_mtim.tv_nsec;
+    st.st_ctim.tv_nsec;
+};
+
+/// The modification and status change times of `st`, whichever way this platform names them.
 template <class Stat = struct stat>
-[[nodiscard]] inline std::pair<std::int64_t, std::int64_t> stat_times(const Stat& st) noexcept {
-#if defined(__APPLE__)
-    const auto& m = st.st_mtimespec;
-    const auto& c = st.st_ctimespec;
-#else
-    const auto& m = st.st_mtim;
-    const auto& c = st.st_ctim;
-#endif
-    return {saturating_epoch_ns(static_cast<std::int64_t>(m.tv_sec), static_cast<std::int64_t>(m.tv_nsec)),
-            saturating_epoch_ns(static_cast<std::int64_t>(c.tv_sec), static_cast<std::int64_t>(c.tv_nsec))};
+[[nodiscard]] inline std::pair<struct timespec, struct timespec> stat_timespecs(const Stat& st) noexcept {
+    static_assert(
+        has_darwin_stat_times<Stat> || has_posix_stat_times<Stat>,
+        "tokenvault: struct stat has neither st_mtimespec/st_ctimespec nor st_mtim/st_ctim; on Darwin "
+        "do not define _POSIX_C_SOURCE without _DARWIN_C_SOURCE before including tokenvault");
+    const auto copy = [](const auto& from) {
+        struct timespec t {};
+        t.tv_sec = from.tv_sec;
+        t.tv_nsec = from.tv_nsec;
+        return t;
+    };
+    if constexpr (has_darwin_stat_times<Stat>)
+        return {copy(st.st_mtimespec), copy(st.st_ctimespec)};
+    else if constexpr (has_posix_stat_times<Stat>)
+        return {copy(st.st_mtim), copy(st.st_ctim)};
+    else
+        return {};
 }
 
 /// The modification time of `st` as a timespec (for futimens).
 template <class Stat = struct stat>
 [[nodiscard]] inline struct timespec stat_mtime(const Stat& st) noexcept {
-#if defined(__APPLE__)
-    return st.st_mtimespec;
-#else
-    return st.st_mtim;
-#endif
+    return stat_timespecs(st).first;
 }
 
-/// Flushes `fd`'s data and metadata to stable storage. On Darwin fsync only reaches the drive's cache;
-/// F_FULLFSYNC reaches the medium (falling back to fsync where the file system refuses it). 0 or errno.
-template <class = void>
-[[nodiscard]] inline int durable_flush(int fd) noexcept {
+/// Modification and status change times of `st` in ns since the epoch, saturated.
+template <class Stat = struct stat>
+[[nodiscard]] inline std::pair<std::int64_t, std::int64_t> stat_times(const Stat& st) noexcept {
+    const auto [m, c] = stat_timespecs(st);
+    return {saturating_epoch_ns(static_cast<std::int64_t>(m.tv_sec), static_cast<std::int64_t>(m.tv_nsec)),
+            saturating_epoch_ns(static_cast<std::int64_t>(c.tv_sec), static_cast<std::int64_t>(c.tv_nsec))};
+}
+
+/// The calls `durable_flush` makes: this OS's by default; a test substitutes recorders (with
+/// `full_fsync = true`) to run the F_FULLFSYNC path on a system that has none.
+struct system_flush_calls {
 #if defined(F_FULLFSYNC)
-    if (retry_eintr([&] { return ::fcntl(fd, F_FULLFSYNC); }) == 0) return 0;
+    /// Whether fcntl(F_FULLFSYNC) exists here (Darwin): fsync there only reaches the drive's cache.
+    static constexpr bool full_fsync = true;
+    static int full_fsync_call(int fd) noexcept { return ::fcntl(fd, F_FULLFSYNC); }
+#else
+    /// Whether fcntl(F_FULLFSYNC) exists here (Darwin): fsync there only reaches the drive's cache.
+    static constexpr bool full_fsync = false;
+    static int full_fsync_call(int) noexcept { return -1; }
 #endif
-    return retry_eintr([&] { return ::fsync(fd); }) == 0 ? 0 : errno;
+    static int fsync_call(int fd) noexcept { return ::fsync(fd); }
+};
+
+/// Flushes `fd` (a file or a directory) with its metadata to stable storage: fcntl(F_FULLFSYNC) where it
+/// exists, else fsync; fsync also where a file system refuses F_FULLFSYNC, as Apple advises. 0 or errno.
+template <class Calls = system_flush_calls>
+[[nodiscard]] inline int durable_flush(int fd) noexcept {
+    if constexpr (Calls::full_fsync) {
+        if (retry_eintr([&] { return Calls::full_fsync_call(fd); }) == 0) return 0;
+    }
+    return retry_eintr([&] { return Calls::fsync_call(fd); }) == 0 ? 0 : errno;
 }
 
 /// An io_error whose context names the path, the failing call and the OS reason (never data).
@@ -125,9 +167,9 @@ template <class = void>
     return io_failure_text(p, call, std::generic_category().message(err));
 }
 
-/// The identity recorded in a `struct stat`.
-template <class = void>
-[[nodiscard]] inline file_identity identity_of(const struct stat& st) noexcept {
+/// The identity recorded in a `struct stat` (any layout `stat_times` reads).
+template <class Stat = struct stat>
+[[nodiscard]] inline file_identity identity_of(const Stat& st) noexcept {
     const auto [mtime_ns, ctime_ns] = stat_times(st);
     return file_identity{
         static_cast<std::uint64_t>(st.st_dev),
@@ -151,13 +193,12 @@ template <class = void>
     return std::optional<file_identity>{identity_of(st)};
 }
 
-/// fsyncs directory `dir` so a rename or unlink in it is durable.
-template <class = void>
+/// Flushes directory `dir` (`durable_flush`) so a rename or unlink in it is durable.
+template <class Calls = system_flush_calls>
 [[nodiscard]] inline result<void> sync_directory(const std::filesystem::path& dir) {
     unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
     if (fd.get() < 0) return io_failure(dir, "open directory", errno);
-    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0) {
-        const int err = errno;
+    if (const int err = durable_flush<Calls>(fd.get()); err != 0) {
         // Some file systems cannot fsync a directory; their renames are as durable as they get.
         if (err != EINVAL && err != ENOTSUP) return io_failure(dir, "fsync directory", err);
     }
@@ -421,7 +462,8 @@ template <class = void>
 }
 
 /// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
-template <class = void>
+/// `Calls`: the flush calls (`system_flush_calls`; tests substitute recorders).
+template <class Calls = system_flush_calls>
 [[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
                                                                  std::span<const std::byte> bytes) {
     if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
@@ -476,7 +518,7 @@ template <class = void>
         const struct timespec times[2] = {{0, UTIME_OMIT}, now_is_later ? now : floor};
         if (::futimens(fd.get(), times) != 0) return fail(io_failure(target, "futimens temp file", errno));
     }
-    if (const int err = durable_flush(fd.get()); err != 0)
+    if (const int err = durable_flush<Calls>(fd.get()); err != 0)
         return fail(io_failure(target, "fsync temp file", err));
     if (retry_eintr([&] { return ::rename(temp.c_str(), target.c_str()); }) != 0) {
         const int err = errno;
@@ -492,7 +534,7 @@ template <class = void>
     const int stat_err = errno;
     if (const int err = fd.close(); err != 0) return io_failure(target, "close", err);
     if (stat_rc != 0) return io_failure(target, "fstat", stat_err);
-    TOKENVAULT_TRY(sync_directory(dir));
+    TOKENVAULT_TRY(sync_directory<Calls>(dir));
     return identity_of(written);
 }
 

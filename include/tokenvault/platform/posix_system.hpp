@@ -1,8 +1,9 @@
 // tokenvault/platform/posix_system.hpp: who and where tokenvault runs, on POSIX.
 //
-// The current process, the base directory of per-user configuration ($XDG_CONFIG_HOME, else
-// $HOME/.config, else the home directory in the user database: never a path relative to the working
-// directory), and whether standard input is a terminal. Included through platform.hpp only.
+// The current process, the base directory of per-user configuration (on Apple platforms
+// ~/Library/Application Support; elsewhere $XDG_CONFIG_HOME, else ~/.config; the home directory from $HOME,
+// else from the user database: never a path relative to the working directory), and whether standard
+// input is a terminal. Included through platform.hpp only.
 #pragma once
 
 #include <pwd.h>
@@ -48,19 +49,43 @@ template <class = void>
     }
 }
 
-/// Where per-user configuration lives: $XDG_CONFIG_HOME if absolute, else $HOME/.config if $HOME is
-/// absolute, else <home from the user database>/.config; errc::invalid_argument when none is known.
-template <class = void>
+/// Where an OS keeps per-user application data.
+enum class directory_convention {
+    xdg,    ///< the XDG base directories: $XDG_CONFIG_HOME, else ~/.config (Linux, the BSDs)
+    apple,  ///< ~/Library/Application Support (macOS; in a sandboxed app, its container's)
+};
+
+/// The convention of this platform (a compile-time constant; tests name the other one explicitly).
+#if defined(__APPLE__)
+inline constexpr directory_convention native_directory_convention = directory_convention::apple;
+#else
+inline constexpr directory_convention native_directory_convention = directory_convention::xdg;
+#endif
+
+/// Where per-user configuration lives. xdg: $XDG_CONFIG_HOME if absolute, else $HOME/.config if $HOME is
+/// absolute, else <home from the user database>/.config. apple: $HOME/Library/Application Support if
+/// $HOME is absolute, else <home from the user database>/Library/Application Support (XDG_CONFIG_HOME is
+/// not a macOS convention and is ignored there). errc::invalid_argument when no home directory is known.
+template <directory_convention Convention = native_directory_convention>
 [[nodiscard]] inline result<std::filesystem::path> user_config_root() {
-    if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/')
-        return std::filesystem::path(xdg);
+    constexpr bool apple = Convention == directory_convention::apple;
+    const auto below_home = [](std::filesystem::path home) {
+        return apple ? std::move(home) / "Library" / "Application Support" : std::move(home) / ".config";
+    };
+    if constexpr (!apple) {
+        if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/')
+            return std::filesystem::path(xdg);
+    }
     if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/')
-        return std::filesystem::path(home) / ".config";
-    if (auto home = user_database_home(); !home.empty()) return home / ".config";
-    return error{errc::invalid_argument,
-                 "no default store directory: neither XDG_CONFIG_HOME nor HOME is an absolute path, and the "
-                 "user database has no home directory for uid " +
-                     std::to_string(::geteuid()) + ": set HOME, or set store_options::directory"};
+        return below_home(std::filesystem::path(home));
+    if (auto home = user_database_home(); !home.empty()) return below_home(std::move(home));
+    return error{
+        errc::invalid_argument,
+        std::string(apple ? "no default store directory: HOME is not an absolute path"
+                          : "no default store directory: neither XDG_CONFIG_HOME nor HOME is an absolute "
+                            "path") +
+            ", and the user database has no home directory for uid " + std::to_string(::geteuid()) +
+            ": set HOME, or set store_options::directory"};
 }
 
 /// Whether standard input is a terminal (a person could answer a question).
