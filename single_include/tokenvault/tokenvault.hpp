@@ -8535,6 +8535,58 @@ static_assert(diagnostics_policy<resolution_log<>>);
 #include <utility>
 #include <vector>
 
+// begin file tokenvault/detail/keyring_item_files.hpp
+// tokenvault/detail/keyring_item_files.hpp: where a file-based keyring keeps an item, and removing one.
+//
+// keyring::file and keyring::dpapi keep one file per item in their private directory, named
+// `<sha256-hex(service NUL account)><extension>`: the name reveals only a hash, and one directory can hold
+// the items of several services. Both name and remove their items through these two functions, so the
+// naming rule is written once.
+
+#include <sodium.h>
+
+#include <array>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+
+namespace tokenvault::detail {
+
+/// The file in `directory` that holds `service`'s item `account`; `keyring_name` (e.g. "keyring::file")
+/// starts the text of any error.
+[[nodiscard]] inline result<std::filesystem::path> keyring_item_path(const std::filesystem::path& directory,
+                                                                     std::string_view service,
+                                                                     std::string_view account,
+                                                                     std::string_view extension,
+                                                                     std::string_view keyring_name) {
+    if (account.empty()) return error{errc::invalid_argument, std::string(keyring_name) + ": empty account"};
+    std::string name(service);
+    name.push_back('\0');
+    name.append(account);
+    std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+    if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()), name.size()) !=
+        0)
+        return error{errc::crypto_failure, std::string(keyring_name) + ": sha256"};
+    std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
+    sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+    std::string file_name(hex.data(), crypto_hash_sha256_BYTES * 2);
+    file_name.append(extension);
+    return directory / file_name;
+}
+
+/// Removes the file of an item; false when there was none. `keyring_name` starts the text of any error.
+[[nodiscard]] inline result<bool> erase_keyring_item(const result<std::filesystem::path>& path,
+                                                     std::string_view keyring_name) {
+    if (!path) return path.error();
+    auto removed = platform::remove_file(*path);
+    if (!removed)
+        return error{removed.error().code, std::string(keyring_name) + ": " + removed.error().context};
+    return *removed;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/keyring_item_files.hpp
 
 namespace tokenvault::keyring {
 
@@ -8637,26 +8689,12 @@ public:
 
     /// Removes the item; false when there was none.
     [[nodiscard]] result<bool> erase(std::string_view account) {
-        const auto path = item_path(account);
-        if (!path) return path.error();
-        auto removed = platform::remove_file(*path);
-        if (!removed) return wrap(removed.error());
-        return *removed;
+        return detail::erase_keyring_item(item_path(account), "keyring::file");
     }
 
     /// The file that holds `account`'s item (for tests and diagnostics; the name reveals only a hash).
     [[nodiscard]] result<std::filesystem::path> item_path(std::string_view account) const {
-        if (account.empty()) return error{errc::invalid_argument, "keyring::file: empty account"};
-        std::string name = service_;
-        name.push_back('\0');
-        name.append(account);
-        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
-                               name.size()) != 0)
-            return error{errc::crypto_failure, "keyring::file: sha256"};
-        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-        return directory_ / (std::string(hex.data(), crypto_hash_sha256_BYTES * 2) + ".item");
+        return detail::keyring_item_path(directory_, service_, account, ".item", "keyring::file");
     }
 
 private:
@@ -14137,26 +14175,12 @@ public:
 
     /// Removes the item; false when there was none.
     [[nodiscard]] result<bool> erase(std::string_view account) {
-        const auto path = item_path(account);
-        if (!path) return path.error();
-        auto removed = platform::remove_file(*path);
-        if (!removed) return wrap(removed.error());
-        return *removed;
+        return detail::erase_keyring_item(item_path(account), "keyring::dpapi");
     }
 
     /// The file that holds `account`'s item (for tests and diagnostics; the name reveals only a hash).
     [[nodiscard]] result<std::filesystem::path> item_path(std::string_view account) const {
-        if (account.empty()) return error{errc::invalid_argument, "keyring::dpapi: empty account"};
-        std::string name = service_;
-        name.push_back('\0');
-        name.append(account);
-        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
-                               name.size()) != 0)
-            return error{errc::crypto_failure, "keyring::dpapi: sha256"};
-        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-        return directory_ / (std::string(hex.data(), crypto_hash_sha256_BYTES * 2) + ".dpapi");
+        return detail::keyring_item_path(directory_, service_, account, ".dpapi", "keyring::dpapi");
     }
 
 private:

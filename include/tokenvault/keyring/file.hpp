@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/keyring_item_files.hpp"
 #include "../detail/secure_buffer.hpp"
 #include "../detail/temp_files.hpp"
 #include "../error.hpp"
@@ -133,26 +134,12 @@ public:
 
     /// Removes the item; false when there was none.
     [[nodiscard]] result<bool> erase(std::string_view account) {
-        const auto path = item_path(account);
-        if (!path) return path.error();
-        auto removed = platform::remove_file(*path);
-        if (!removed) return wrap(removed.error());
-        return *removed;
+        return detail::erase_keyring_item(item_path(account), "keyring::file");
     }
 
     /// The file that holds `account`'s item (for tests and diagnostics; the name reveals only a hash).
     [[nodiscard]] result<std::filesystem::path> item_path(std::string_view account) const {
-        if (account.empty()) return error{errc::invalid_argument, "keyring::file: empty account"};
-        std::string name = service_;
-        name.push_back('\0');
-        name.append(account);
-        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
-                               name.size()) != 0)
-            return error{errc::crypto_failure, "keyring::file: sha256"};
-        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-        return directory_ / (std::string(hex.data(), crypto_hash_sha256_BYTES * 2) + ".item");
+        return detail::keyring_item_path(directory_, service_, account, ".item", "keyring::file");
     }
 
 private:
