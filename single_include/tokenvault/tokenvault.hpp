@@ -1157,59 +1157,6 @@ private:
 // current_process_id, user_config_root (the base of the default store directory) and stdin_is_terminal,
 // for headers that need only these (options.hpp); platform.hpp includes it with the rest.
 
-#if defined(_WIN32)
-// begin file tokenvault/platform/win32_system.hpp
-// tokenvault/platform/win32_system.hpp: who and where tokenvault runs, on Windows.
-//
-// The current process, the base directory of per-user data (the LocalAppData known folder, i.e.
-// %LOCALAPPDATA%: per machine, not roaming, as token stores should be), and whether standard input is a
-// console. Included through platform.hpp only.
-
-#include <cstdint>
-#include <filesystem>
-#include <string>
-
-// begin file tokenvault/platform/win32_api.hpp
-// tokenvault/platform/win32_api.hpp: the Windows headers and the small tools every Win32 file shares.
-//
-// Includes <windows.h> (with NOMINMAX for the duration, so std::min and std::max keep working) and the
-// security and shell headers; `unique_handle` owns a HANDLE; `win32_failure` turns GetLastError() into
-// an io_error naming the path and the call. Link: advapi32 (security, Credential Manager), crypt32
-// (DPAPI), shell32 and ole32 (the known folders). Included through platform.hpp only.
-
-#if !defined(_WIN32)
-#error "tokenvault/platform/win32_api.hpp is for Windows; include tokenvault/platform/platform.hpp instead"
-#endif
-
-#if !defined(NOMINMAX)
-#define NOMINMAX
-#define TOKENVAULT_UNDEF_NOMINMAX
-#endif
-#include <windows.h>
-// windows.h first: the headers below rely on its declarations.
-#include <aclapi.h>
-#include <sddl.h>
-#include <shlobj.h>
-#include <wincred.h>
-#include <wincrypt.h>
-#if defined(TOKENVAULT_UNDEF_NOMINMAX)
-#undef NOMINMAX
-#undef TOKENVAULT_UNDEF_NOMINMAX
-#endif
-
-#if defined(_MSC_VER)
-#pragma comment(lib, "advapi32.lib")
-#pragma comment(lib, "crypt32.lib")
-#pragma comment(lib, "shell32.lib")
-#pragma comment(lib, "ole32.lib")
-#endif
-
-#include <algorithm>
-#include <cstdint>
-#include <filesystem>
-#include <string>
-#include <utility>
-
 // begin file tokenvault/platform/common.hpp
 // tokenvault/platform/common.hpp: the parts of the platform layer that are the same on every OS.
 //
@@ -1396,6 +1343,60 @@ template <class = void>
 
 }  // namespace tokenvault::platform
 // end file tokenvault/platform/common.hpp
+
+#if defined(_WIN32)
+// begin file tokenvault/platform/win32_system.hpp
+// tokenvault/platform/win32_system.hpp: who and where tokenvault runs, on Windows.
+//
+// The current process, the base directory of per-user data (the LocalAppData known folder, i.e.
+// %LOCALAPPDATA%: per machine, not roaming, as token stores should be), and whether standard input is a
+// console. Included through platform.hpp only.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+// begin file tokenvault/platform/win32_api.hpp
+// tokenvault/platform/win32_api.hpp: the Windows headers and the small tools every Win32 file shares.
+//
+// Includes <windows.h> (with NOMINMAX for the duration, so std::min and std::max keep working) and the
+// security and shell headers; `unique_handle` owns a HANDLE; `win32_failure` turns GetLastError() into
+// an io_error naming the path and the call. Link: advapi32 (security, Credential Manager), crypt32
+// (DPAPI), shell32 and ole32 (the known folders). Included through platform.hpp only.
+
+#if !defined(_WIN32)
+#error "tokenvault/platform/win32_api.hpp is for Windows; include tokenvault/platform/platform.hpp instead"
+#endif
+
+#if !defined(NOMINMAX)
+#define NOMINMAX
+#define TOKENVAULT_UNDEF_NOMINMAX
+#endif
+#include <windows.h>
+// windows.h first: the headers below rely on its declarations.
+#include <aclapi.h>
+#include <sddl.h>
+#include <shlobj.h>
+#include <wincred.h>
+#include <wincrypt.h>
+#if defined(TOKENVAULT_UNDEF_NOMINMAX)
+#undef NOMINMAX
+#undef TOKENVAULT_UNDEF_NOMINMAX
+#endif
+
+#if defined(_MSC_VER)
+#pragma comment(lib, "advapi32.lib")
+#pragma comment(lib, "crypt32.lib")
+#pragma comment(lib, "shell32.lib")
+#pragma comment(lib, "ole32.lib")
+#endif
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+
 
 namespace tokenvault::platform {
 

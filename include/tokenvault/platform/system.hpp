@@ -4,6 +4,8 @@
 // for headers that need only these (options.hpp); platform.hpp includes it with the rest.
 #pragma once
 
+#include "common.hpp"  // before the #if: both implementations use it
+
 #if defined(_WIN32)
 #include "win32_system.hpp"
 #else
