@@ -37,7 +37,7 @@ problem() {
     failed=$((failed + 1))
     echo "tools/test_windows.sh: FAILED: $*" >&2
 }
-section() { printf '\n==== windows: %s ====\n' "$*"; }
+section() { printf '\n==== windows: %s (at %d s) ====\n' "$*" "$(($(date +%s) - start))"; }
 
 if [[ "${TOKENVAULT_SKIP_WINDOWS:-0}" == 1 ]]; then
     if [[ "${CI:-}" == true ]]; then
@@ -216,7 +216,9 @@ else
         passed=$((passed + 1))
     fi
     tvctl=$meson_build/tools/tvctl/tvctl.exe
-    if [[ -f $tvctl ]]; then
+    if [[ ! -f $tvctl ]]; then
+        problem "tvctl.exe was not built (CLI11 not found by the cross build?)"
+    else
         listed=$(wine "$tvctl" list --dir "$store_dir" --app tokenvault-quickstart --json </dev/null 2>&1 | tr -d '\r')
         if grep -q '"https://mcp.example.com/mcp"' <<<"$listed" && ! grep -q example-access-token <<<"$listed"; then
             passed=$((passed + 1))
