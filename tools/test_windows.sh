@@ -128,7 +128,8 @@ boost_includedir = '$sysinc'
 boost_librarydir = '$build/deps/boost-lib'
 
 [built-in options]
-cpp_args = ['-I$sysinc']
+# -mbig-obj: tvctl.cpp has more sections than plain COFF allows
+cpp_args = ['-I$sysinc', '-Wa,-mbig-obj']
 cpp_link_args = ['-static']
 
 [host_machine]
@@ -140,7 +141,7 @@ EOF
 meson_build=$build/meson
 # Examples off: the quickstart is built below from the single header, as a user would.
 # -O0 and no -g: the tests are short, and debug information made each static link take one to two minutes.
-options=(--cross-file "$build/deps/mingw.ini" --buildtype=plain -Doptimization=0 -Ddebug=false -Dwerror=true -Dtests=enabled
+options=(--cross-file "$build/deps/mingw.ini" --buildtype=plain -Doptimization=0 -Ddebug=false -Db_ndebug=false -Dwerror=true -Dtests=enabled
          -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled)
 if [[ -f $meson_build/meson-private/coredata.dat ]]; then
     meson setup --reconfigure "$meson_build" "${options[@]}" >/dev/null || rm -rf "$meson_build"

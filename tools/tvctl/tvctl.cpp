@@ -45,13 +45,16 @@
 #include <tokenvault/keyring/wincred.hpp>
 #include <tokenvault/presets_desktop.hpp>
 #define TVCTL_DESKTOP 1
+#define TVCTL_CODEX_KEYRING 0  // Codex keeps its Windows tokens elsewhere: no importer reads them yet
 #elif defined(TOKENVAULT_HAVE_SECRET_SERVICE) && TOKENVAULT_HAVE_SECRET_SERVICE
 #include <tokenvault/keyring/first_available.hpp>
 #include <tokenvault/keyring/secret_service.hpp>
 #include <tokenvault/presets_desktop.hpp>
 #define TVCTL_DESKTOP 1
+#define TVCTL_CODEX_KEYRING 1  // Codex's tokens in the Secret Service
 #else
 #define TVCTL_DESKTOP 0
+#define TVCTL_CODEX_KEYRING 0
 #endif
 
 #include <algorithm>
@@ -835,7 +838,7 @@ int cmd_import(const config& c) {
                                           tv::migration::claude_code_config::credentials_file(o)));
     if (wants("codex")) {
         reports.push_back(ic::survey_codex_file(o));
-#if TVCTL_DESKTOP
+#if TVCTL_CODEX_KEYRING
         reports.push_back(ic::survey_codex_keyring(o));
 #endif
     }
@@ -847,7 +850,7 @@ int cmd_import(const config& c) {
     const bool confirm = all;  // a named source is the user's explicit request; --all shows first
     if (all)
         return ic::import_sources<Sel, ic::claude_source, ic::codex_file_source,
-#if TVCTL_DESKTOP
+#if TVCTL_CODEX_KEYRING
                                   ic::codex_keyring_source,
 #endif
                                   ic::opencode_source, ic::mcp_remote_source>(c, std::move(reports), confirm);
@@ -857,7 +860,7 @@ int cmd_import(const config& c) {
         return ic::import_sources<Sel, ic::opencode_source>(c, std::move(reports), confirm);
     if (c.source == "mcp-remote")
         return ic::import_sources<Sel, ic::mcp_remote_source>(c, std::move(reports), confirm);
-#if TVCTL_DESKTOP
+#if TVCTL_CODEX_KEYRING
     return ic::import_sources<Sel, ic::codex_file_source, ic::codex_keyring_source>(c, std::move(reports),
                                                                                     confirm);
 #else
