@@ -10,11 +10,11 @@
 // not timed). Both sides are dominated by one directory fsync per deleted item: on a busy disk, run more.
 #include <tokenvault/backend/sealed_file.hpp>
 #include <tokenvault/cipher/xchacha20poly1305.hpp>
-#include <tokenvault/detail/posix_file.hpp>
 #include <tokenvault/diagnostics/none.hpp>
 #include <tokenvault/keyring/file.hpp>
 #include <tokenvault/locking/process.hpp>
 #include <tokenvault/migration/keyring_items.hpp>
+#include <tokenvault/platform/platform.hpp>
 #include <tokenvault/store.hpp>
 
 #include <unistd.h>
@@ -148,7 +148,7 @@ double bare(const legacy_setup& s, std::size_t file_size) {
         check(item && *item, "read item");
         read.push_back(std::move(**item));
     }
-    check(static_cast<bool>(tv::detail::write_file_atomically(s.options.directory / "bare.file", file)),
+    check(static_cast<bool>(tv::platform::write_file_atomically(s.options.directory / "bare.file", file)),
           "write");
     for (const auto& u : listed)
         check(static_cast<bool>((**keyring).erase("oauth:" + u.get<std::string>())), "erase");

@@ -159,7 +159,7 @@ void craft_store(const tv::store_options& options, int n) {
                      std::span<const std::byte>(out.data(), header->size()), plain->bytes(),
                      std::span<std::byte>(out).subspan(header->size() + cipher::nonce_size)),
         "seal");
-    check(tv::detail::write_file_atomically(options.resolved_directory() / options.file_name, out),
+    check(tv::platform::write_file_atomically(options.resolved_directory() / options.file_name, out),
           "write_file_atomically");
 }
 

@@ -9,6 +9,8 @@
 #   5. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
 #   6. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
 #      time-boxed run (suite fuzz)
+#   6. windows: cross-built with mingw-w64 and run under wine (tools/test_windows.sh; TOKENVAULT_SKIP_WINDOWS=1
+#      skips it locally, never in CI)
 # and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
 # configure failure counts as one failure). Exits non-zero on any failure.
 #
@@ -196,6 +198,23 @@ if [[ $run_fuzz -eq 1 ]]; then
     fi
     echo "[build-fuzz] took $((SECONDS - fuzz_started)) s"
 fi
+
+# Windows: cross-built with mingw-w64, run under wine. The script prints its own summary line.
+section "windows"
+windows_log=$(mktemp)
+bash tools/test_windows.sh </dev/null 2>&1 | tee "$windows_log"
+windows_status=${PIPESTATUS[0]}
+if windows_summary=$(grep -E '^windows: [0-9]+ passed, [0-9]+ failed' "$windows_log" | tail -n 1); then
+    read -r windows_ok windows_bad < <(sed -E 's/^windows: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$windows_summary")
+    passed=$((passed + windows_ok))
+    failed=$((failed + windows_bad))
+    if [[ $windows_status -ne 0 && $windows_bad -eq 0 ]]; then
+        note_failure "windows: tools/test_windows.sh exited $windows_status"
+    fi
+elif ! grep -q '^windows: skipped' "$windows_log"; then
+    note_failure "windows: tools/test_windows.sh printed no summary"
+fi
+rm -f "$windows_log"
 
 section "summary"
 for problem in "${problems[@]}"; do

@@ -307,7 +307,9 @@ public:
     /// The lock file of `id`'s credential lock; nullopt for stores that live in one process.
     [[nodiscard]] std::optional<std::filesystem::path> credential_lock_path(const credential_id& id) const {
         if constexpr (Store::locking_type::cross_process) {
-            return store_->options().resolved_directory() / "locks" / (id.hash() + ".lock");
+            const auto directory = store_->options().resolved_directory();
+            if (directory.empty()) return std::nullopt;  // no store directory: the store reports why
+            return directory / "locks" / (id.hash() + ".lock");
         } else {
             return std::nullopt;
         }

@@ -1,13 +1,17 @@
-// tokenvault/presets_desktop.hpp: presets::desktop, the store for desktops: the OS keyring, else a key file.
+// tokenvault/presets_desktop.hpp: presets::desktop, the store for desktops: the OS keyring, else the
+// file-style keyring of that OS.
 //
 // Linux (needs libsecret-1): the data key lives in the Secret Service (GNOME Keyring, KWallet) when one
 // answers, else in the private key file of keyring::file; the file header records which tier holds it, so
 // a later run never makes a second key in the other tier. macOS (links Security and CoreFoundation): the
-// same with the login keychain, presets::macos_desktop (presets_macos.hpp). Separate from presets.hpp so
-// nobody links a platform keyring unasked.
+// same with the login keychain, presets::macos_desktop (presets_macos.hpp). Windows:
+// presets_desktop_windows.hpp (Credential Manager, else DPAPI). Separate from presets.hpp so nobody links
+// a platform keyring unasked.
 #pragma once
 
-#if defined(__APPLE__)
+#if defined(_WIN32)
+#include "presets_desktop_windows.hpp"
+#elif defined(__APPLE__)
 #include "presets.hpp"
 #include "presets_macos.hpp"
 

@@ -1,7 +1,9 @@
 // tokenvault/tokenvault.hpp: the umbrella header: the core and every portable policy.
 //
-// Platform keyrings that need an SDK (libsecret, libkeyutils, Security.framework, wincred) are not
-// included: include tokenvault/keyring/secret_service.hpp or keyring/keyctl.hpp yourself.
+// Platform keyrings that need a library beyond the OS (libsecret, libkeyutils, Security.framework) are not
+// included: include tokenvault/keyring/secret_service.hpp or keyring/keyctl.hpp yourself. On Windows the
+// Windows keyrings (Credential Manager, DPAPI) and presets::desktop are included: they need only system
+// libraries (link advapi32, crypt32, shell32 and ole32).
 #pragma once
 
 // The families' contracts first: a policy that misses a piece is reported from them.
@@ -53,3 +55,9 @@
 #include "store_with.hpp"
 #include "token.hpp"
 #include "token_json.hpp"
+
+#if defined(_WIN32)
+#include "keyring/dpapi.hpp"
+#include "keyring/wincred.hpp"
+#include "presets_desktop_windows.hpp"
+#endif

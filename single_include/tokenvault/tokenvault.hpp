@@ -10,8 +10,10 @@
 // begin file tokenvault/tokenvault.hpp
 // tokenvault/tokenvault.hpp: the umbrella header: the core and every portable policy.
 //
-// Platform keyrings that need an SDK (libsecret, libkeyutils, Security.framework, wincred) are not
-// included: include tokenvault/keyring/secret_service.hpp or keyring/keyctl.hpp yourself.
+// Platform keyrings that need a library beyond the OS (libsecret, libkeyutils, Security.framework) are not
+// included: include tokenvault/keyring/secret_service.hpp or keyring/keyctl.hpp yourself. On Windows the
+// Windows keyrings (Credential Manager, DPAPI) and presets::desktop are included: they need only system
+// libraries (link advapi32, crypt32, shell32 and ole32).
 
 // The families' contracts first: a policy that misses a piece is reported from them.
 // begin file tokenvault/backend/concept.hpp
@@ -336,73 +338,16 @@ static_assert(diagnostics_policy<none>);
 // begin file tokenvault/options.hpp
 // tokenvault/options.hpp: run-time options of a store, and the context handed to its policies.
 //
-// The directory defaults to $XDG_CONFIG_HOME/<app> (else ~/.config/<app>); directories are created
-// 0700 and files 0600. Timeouts bound every lock wait and keyring call.
+// The directory defaults to $XDG_CONFIG_HOME/<app> (else ~/.config/<app>, with the home directory from
+// $HOME or the user database) on POSIX, to ~/Library/Application Support/<app> on Apple platforms and to
+// %LOCALAPPDATA%\<app> on Windows; with no home directory
+// known there is no default, and every store call says so (never a path relative to the working
+// directory). Directories and files are created private. Timeouts bound every lock wait and keyring call.
 
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <string>
-
-// begin file tokenvault/keyring/concept.hpp
-// tokenvault/keyring/concept.hpp: the keyring contract (holders of small secrets), and allow_volatile.
-//
-// A keyring K stores small secrets (a data key, a bundle) as items named by an account string inside a
-// service namespace. It provides `using policy_family = tokenvault::family::keyring;`, `K::tier` (a short
-// stable name such as "file"), `K::persistent` (survives reboot), `K::max_item_size`, `static
-// result<std::optional<K>> open(const keyring_options&)` (nullopt: "not available here", so a fallback
-// chain moves on), `tier_name()` and `read` / `write` / `erase`. It may assume calls are serialised by the
-// store; it must bound every call by `options.timeout`. Keyrings go inside backends and migrations
-// (backend::sealed_file<K>), never into a store slot of their own.
-// Optional, declared as `static constexpr tokenvault::keyring::traits traits{.name = value};`:
-//   lists_accounts     (false)  K has `result<std::vector<std::string>> list_accounts(std::string_view
-//                               prefix)`, which lets migrations find legacy items no index lists
-//   chooses_tier       (false)  K picks one of several tiers when it opens (a fallback chain); it then has
-//                               `static std::string chain_name()`, `static constexpr bool
-//                               contains_tier(std::string_view)`, `static open_tier(options, name)` and
-//                               `const std::vector<tier_attempt>& resolution() const`
-//   volatile_accepted  (false)  the program accepts that items vanish at reboot or exit: a non-persistent
-//                               K may hold the key of a persistent file (allow_volatile<K> says so)
-//   ends_chain         (false)  some errors of K::open must end a fallback chain instead of falling through
-//                               to the next tier (the user denied access: asking another keyring would
-//                               move the secret behind their back); K then has `static bool
-//                               ends_chain(const error&)` saying which
-//   add_only           (false)  write never replaces an item that exists with other bytes (errc::conflict:
-//                               rewriting a macOS keychain item resets its access list, and every reader
-//                               asks the user again); backends that rewrite one item on every save
-//                               (backend::keyring_bundle) refuse such a K at compile time
-// `keyring::check<K>()` names the first missing piece; `keyring_policy<K>` is the same test, silently.
-
-#include <chrono>
-#include <concepts>
-#include <cstddef>
 #include <filesystem>
 #include <optional>
-#include <span>
 #include <string>
-#include <string_view>
-#include <system_error>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-// begin file tokenvault/detail/secure_buffer.hpp
-// tokenvault/detail/secure_buffer.hpp: memory for secrets.
-//
-// `secure_buffer` owns bytes in libsodium's guarded, locked (mlock) memory, zeroed when released: data
-// keys, passphrases, decrypted bundles. `zeroing_allocator` is a std allocator that wipes what it frees,
-// for strings that hold token values. `ensure_sodium()` initialises libsodium once (thread-safe).
-
-#include <sodium.h>
-
-#include <cstddef>
-#include <cstring>
-#include <memory>
-#include <new>
-#include <span>
-#include <string>
-#include <string_view>
-#include <utility>
 
 // begin file tokenvault/error.hpp
 // tokenvault/error.hpp: the error vocabulary of tokenvault.
@@ -604,6 +549,66 @@ public:
 template <>
 struct std::is_error_code_enum<tokenvault::errc> : std::true_type {};
 // end file tokenvault/error.hpp
+// begin file tokenvault/keyring/concept.hpp
+// tokenvault/keyring/concept.hpp: the keyring contract (holders of small secrets), and allow_volatile.
+//
+// A keyring K stores small secrets (a data key, a bundle) as items named by an account string inside a
+// service namespace. It provides `using policy_family = tokenvault::family::keyring;`, `K::tier` (a short
+// stable name such as "file"), `K::persistent` (survives reboot), `K::max_item_size`, `static
+// result<std::optional<K>> open(const keyring_options&)` (nullopt: "not available here", so a fallback
+// chain moves on), `tier_name()` and `read` / `write` / `erase`. It may assume calls are serialised by the
+// store; it must bound every call by `options.timeout`. Keyrings go inside backends and migrations
+// (backend::sealed_file<K>), never into a store slot of their own.
+// Optional, declared as `static constexpr tokenvault::keyring::traits traits{.name = value};`:
+//   lists_accounts     (false)  K has `result<std::vector<std::string>> list_accounts(std::string_view
+//                               prefix)`, which lets migrations find legacy items no index lists
+//   chooses_tier       (false)  K picks one of several tiers when it opens (a fallback chain); it then has
+//                               `static std::string chain_name()`, `static constexpr bool
+//                               contains_tier(std::string_view)`, `static open_tier(options, name)` and
+//                               `const std::vector<tier_attempt>& resolution() const`
+//   volatile_accepted  (false)  the program accepts that items vanish at reboot or exit: a non-persistent
+//                               K may hold the key of a persistent file (allow_volatile<K> says so)
+//   ends_chain         (false)  some errors of K::open must end a fallback chain instead of falling through
+//                               to the next tier (the user denied access: asking another keyring would
+//                               move the secret behind their back); K then has `static bool
+//                               ends_chain(const error&)` saying which
+//   add_only           (false)  write never replaces an item that exists with other bytes (errc::conflict:
+//                               rewriting a macOS keychain item resets its access list, and every reader
+//                               asks the user again); backends that rewrite one item on every save
+//                               (backend::keyring_bundle) refuse such a K at compile time
+// `keyring::check<K>()` names the first missing piece; `keyring_policy<K>` is the same test, silently.
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// begin file tokenvault/detail/secure_buffer.hpp
+// tokenvault/detail/secure_buffer.hpp: memory for secrets.
+//
+// `secure_buffer` owns bytes in libsodium's guarded, locked (mlock) memory, zeroed when released: data
+// keys, passphrases, decrypted bundles. `zeroing_allocator` is a std allocator that wipes what it frees,
+// for strings that hold token values. `ensure_sodium()` initialises libsodium once (thread-safe).
+
+#include <sodium.h>
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
 // begin file tokenvault/result.hpp
 // tokenvault/result.hpp: `result<T>`, the return type of every fallible tokenvault call.
 //
@@ -1146,21 +1151,490 @@ private:
 
 }  // namespace tokenvault
 // end file tokenvault/keyring/concept.hpp
+// begin file tokenvault/platform/system.hpp
+// tokenvault/platform/system.hpp: who and where tokenvault runs (the light part of the platform layer).
+//
+// current_process_id, user_config_root (the base of the default store directory) and stdin_is_terminal,
+// for headers that need only these (options.hpp); platform.hpp includes it with the rest.
+
+// begin file tokenvault/platform/common.hpp
+// tokenvault/platform/common.hpp: the parts of the platform layer that are the same on every OS.
+//
+// The types both implementations return (file identity, a file's bytes, lock modes and wait reports),
+// saturating conversions of file times, and small portable helpers (random names, UTC timestamps, the
+// parent of a path, error contexts). platform.hpp includes it before the OS implementation; nothing here
+// touches an OS header.
+
+#include <sodium.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <ratio>
+#include <span>
+#include <string>
+#include <vector>
+
+
+namespace tokenvault::platform {
+
+/// What identifies one version of a file: the change check compares these instead of re-reading.
+struct file_identity {
+    std::uint64_t dev = 0;  ///< device (POSIX); 0 on Windows
+    std::uint64_t ino =
+        0;  ///< inode number (POSIX), creation time (Windows): a rename-based rewrite changes it
+    std::uint64_t size = 0;     ///< size in bytes
+    std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch (saturated)
+    std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch (saturated)
+    /// Field-wise equality.
+    friend bool operator==(const file_identity&, const file_identity&) = default;
+};
+
+/// Ordinary heap bytes, for files whose content is useless without a key (ciphertext): locked memory
+/// costs a mapping, mlock and page faults per read, tens of microseconds for a 50 KB file.
+class plain_bytes {
+public:
+    explicit plain_bytes(std::size_t size)
+        : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
+    [[nodiscard]] std::byte* data() noexcept { return data_.get(); }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
+
+private:
+    std::unique_ptr<std::byte[]> data_;
+    std::size_t size_;
+};
+
+/// A file read by `read_private_file`: its bytes (in secure memory unless asked otherwise) and the
+/// identity they belong to.
+template <class Bytes = detail::secure_buffer>
+struct basic_private_file {
+    Bytes bytes;             ///< the whole content
+    file_identity identity;  ///< identity of the version that was read
+};
+/// A private file read into secure memory.
+using private_file = basic_private_file<>;
+
+/// A file of another tool, read without changing it: its bytes and the identity (mtime) they belong to.
+struct foreign_file {
+    detail::secure_buffer bytes;  ///< the whole content
+    file_identity identity;       ///< identity of the version read (mtime_ns is the time it was last written)
+};
+
+/// Whether a file lock excludes every other holder or only exclusive ones.
+enum class lock_mode { exclusive, shared };
+
+/// How an acquisition went: whether another holder made it wait, and for how long.
+struct lock_wait {
+    bool contended = false;              ///< another holder had the lock at the first attempt
+    std::chrono::nanoseconds waited{0};  ///< time from the call to acquisition (or to the timeout)
+};
+
+/// What `inspect_path` found at a path (for tools that explain a store; no content is read).
+struct path_report {
+    bool exists = false;          ///< something is there
+    bool link = false;            ///< it is a symbolic link or another reparse point (not followed)
+    bool expected_kind = false;   ///< it is a directory (when one was asked for) or a regular file
+    bool owned_by_user = false;   ///< the current user owns it
+    bool private_access = false;  ///< no other user may access it (files) or write to it (directories)
+    std::string owner;            ///< the owner, as the OS names it ("uid 1000", a SID)
+    std::string access;           ///< the access rules, as the OS shows them ("0700", "owner-only DACL")
+};
+
+/// `seconds` + `nanoseconds` since the epoch as one count of nanoseconds, clamped to the int64 range (file
+/// times of years beyond 2262 or before 1677 saturate instead of overflowing).
+[[nodiscard]] constexpr std::int64_t saturating_epoch_ns(std::int64_t seconds,
+                                                         std::int64_t nanoseconds) noexcept {
+    constexpr std::int64_t ns_per_s = 1'000'000'000;
+    constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
+    if (seconds > max / ns_per_s) return max;
+    if (seconds < min / ns_per_s) return min;
+    const std::int64_t whole = seconds * ns_per_s;
+    if (nanoseconds > 0 && whole > max - nanoseconds) return max;
+    if (nanoseconds < 0 && whole < min - nanoseconds) return min;
+    return whole + nanoseconds;
+}
+
+/// A count of nanoseconds since the epoch as a time point of clock `C` (a clock that counts in
+/// nanoseconds or coarser, as every standard clock does, so the conversion cannot overflow).
+template <class C = std::chrono::system_clock>
+[[nodiscard]] constexpr typename C::time_point epoch_ns_to_time_point(std::int64_t ns) noexcept {
+    using duration = typename C::duration;
+    static_assert(std::ratio_less_equal_v<std::nano, typename duration::period>,
+                  "tokenvault: epoch_ns_to_time_point needs a clock that counts in nanoseconds or coarser");
+    return typename C::time_point{std::chrono::duration_cast<duration>(std::chrono::nanoseconds{ns})};
+}
+
+/// The directory that holds `p` ("." for a bare file name).
+template <class = void>
+[[nodiscard]] inline std::filesystem::path parent_directory_of(const std::filesystem::path& p) {
+    auto parent = p.parent_path();
+    return parent.empty() ? std::filesystem::path(".") : parent;
+}
+
+/// Whether `name` names a file in a directory and nothing else: not empty, not "." or "..", no separator;
+/// on Windows also no drive or stream colon and no device name (CON, NUL, COM1, ...).
+template <class = void>
+[[nodiscard]] inline bool is_plain_file_name(const std::string& name) {
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) return false;
+#if defined(_WIN32)
+    if (name.find_first_of("\\:*?\"<>|") != std::string::npos) return false;
+    std::string stem = name.substr(0, name.find('.'));
+    for (auto& c : stem) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    for (const char* device : {"CON", "PRN", "AUX", "NUL"})
+        if (stem == device) return false;
+    if (stem.size() == 4 && (stem.rfind("COM", 0) == 0 || stem.rfind("LPT", 0) == 0) && stem[3] >= '0' &&
+        stem[3] <= '9')
+        return false;
+    if (name.back() == '.' || name.back() == ' ') return false;  // Windows drops them: another file's name
+#endif
+    return true;
+}
+
+/// Lowercase hex of `n` random bytes from libsodium.
+template <class = void>
+[[nodiscard]] inline result<std::string> random_hex(std::size_t n) {
+    TOKENVAULT_TRY(detail::ensure_sodium());
+    std::vector<unsigned char> raw(n);
+    randombytes_buf(raw.data(), raw.size());
+    std::string hex(n * 2 + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
+    hex.pop_back();
+    return hex;
+}
+
+/// The UTC time now as yyyymmddThhmmssZ.
+template <class = void>
+[[nodiscard]] inline std::string utc_timestamp() {
+    using namespace std::chrono;
+    const auto now = floor<seconds>(system_clock::now());
+    const auto day = floor<days>(now);
+    const year_month_day date{day};
+    const hh_mm_ss<seconds> time{now - day};
+    char text[32] = {};
+    const auto two = [&](char* at, unsigned value) {
+        at[0] = static_cast<char>('0' + value / 10 % 10);
+        at[1] = static_cast<char>('0' + value % 10);
+    };
+    const int y = static_cast<int>(date.year());
+    if (y < 0 || y > 9999) return "00000000T000000Z";
+    two(text, static_cast<unsigned>(y / 100));
+    two(text + 2, static_cast<unsigned>(y % 100));
+    two(text + 4, static_cast<unsigned>(date.month()));
+    two(text + 6, static_cast<unsigned>(date.day()));
+    text[8] = 'T';
+    two(text + 9, static_cast<unsigned>(time.hours().count()));
+    two(text + 11, static_cast<unsigned>(time.minutes().count()));
+    two(text + 13, static_cast<unsigned>(time.seconds().count()));
+    text[15] = 'Z';
+    return std::string(text, 16);
+}
+
+/// An io_error whose context names the path, the failing call and the OS reason (never data).
+template <class = void>
+[[nodiscard]] inline error io_failure_text(const std::filesystem::path& p, const char* call,
+                                           const std::string& reason) {
+    return error{errc::io_error, p.string() + " (" + call + ": " + reason + ")"};
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/common.hpp
+
+#if defined(_WIN32)
+// begin file tokenvault/platform/win32_system.hpp
+// tokenvault/platform/win32_system.hpp: who and where tokenvault runs, on Windows.
+//
+// The current process, the base directory of per-user data (the LocalAppData known folder, i.e.
+// %LOCALAPPDATA%: per machine, not roaming, as token stores should be), and whether standard input is a
+// console. Included through platform.hpp only.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+// begin file tokenvault/platform/win32_api.hpp
+// tokenvault/platform/win32_api.hpp: the Windows headers and the small tools every Win32 file shares.
+//
+// Includes <windows.h> (with NOMINMAX for the duration, so std::min and std::max keep working) and the
+// security and shell headers; `unique_handle` owns a HANDLE; `win32_failure` turns GetLastError() into
+// an io_error naming the path and the call. Link: advapi32 (security, Credential Manager), crypt32
+// (DPAPI), shell32 and ole32 (the known folders). Included through platform.hpp only.
+
+#if !defined(_WIN32)
+#error "tokenvault/platform/win32_api.hpp is for Windows; include tokenvault/platform/platform.hpp instead"
+#endif
+
+#if !defined(NOMINMAX)
+#define NOMINMAX
+#define TOKENVAULT_UNDEF_NOMINMAX
+#endif
+#include <windows.h>
+// windows.h first: the headers below rely on its declarations.
+#include <aclapi.h>
+#include <sddl.h>
+#include <shlobj.h>
+#include <wincred.h>
+#include <wincrypt.h>
+#if defined(TOKENVAULT_UNDEF_NOMINMAX)
+#undef NOMINMAX
+#undef TOKENVAULT_UNDEF_NOMINMAX
+#endif
+
+#if defined(_MSC_VER)
+#pragma comment(lib, "advapi32.lib")
+#pragma comment(lib, "crypt32.lib")
+#pragma comment(lib, "shell32.lib")
+#pragma comment(lib, "ole32.lib")
+#endif
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+
+namespace tokenvault::platform {
+
+/// Owns a Windows HANDLE and closes it on destruction. Move-only.
+class unique_handle {
+public:
+    unique_handle() noexcept = default;
+    /// Takes ownership of `h` (INVALID_HANDLE_VALUE or null for none).
+    explicit unique_handle(HANDLE h) noexcept : handle_(h == nullptr ? INVALID_HANDLE_VALUE : h) {}
+    unique_handle(unique_handle&& other) noexcept
+        : handle_(std::exchange(other.handle_, INVALID_HANDLE_VALUE)) {}
+    unique_handle& operator=(unique_handle&& other) noexcept {
+        if (this != &other) {
+            reset();
+            handle_ = std::exchange(other.handle_, INVALID_HANDLE_VALUE);
+        }
+        return *this;
+    }
+    unique_handle(const unique_handle&) = delete;
+    unique_handle& operator=(const unique_handle&) = delete;
+    ~unique_handle() { reset(); }
+
+    /// The handle, or INVALID_HANDLE_VALUE.
+    [[nodiscard]] HANDLE get() const noexcept { return handle_; }
+    /// Whether a handle is held.
+    [[nodiscard]] bool valid() const noexcept { return handle_ != INVALID_HANDLE_VALUE; }
+    /// Closes now; the Windows error of CloseHandle (0 on success).
+    [[nodiscard]] DWORD close() noexcept {
+        if (!valid()) return 0;
+        return ::CloseHandle(std::exchange(handle_, INVALID_HANDLE_VALUE)) ? 0 : ::GetLastError();
+    }
+    /// Closes, ignoring errors (for paths that already fail).
+    void reset() noexcept { (void)close(); }
+
+private:
+    HANDLE handle_ = INVALID_HANDLE_VALUE;
+};
+
+/// The open file the portable layer holds (lock files): a HANDLE here.
+using native_file = unique_handle;
+
+/// An io_error whose context names the path, the failing call and the Windows error (never data).
+template <class = void>
+[[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, DWORD err) {
+    return io_failure_text(p, call, "Windows error " + std::to_string(err));
+}
+
+/// Whether `err` says nothing is at the path (or a directory on the way is missing).
+[[nodiscard]] inline bool win32_absent(DWORD err) noexcept {
+    return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND || err == ERROR_INVALID_NAME ||
+           err == ERROR_BAD_NETPATH || err == ERROR_DIRECTORY;
+}
+
+/// A FILETIME (100 ns ticks since 1601) as ns since the Unix epoch, saturated.
+[[nodiscard]] constexpr std::int64_t filetime_to_epoch_ns(std::uint64_t ticks) noexcept {
+    constexpr std::uint64_t ticks_1601_to_1970 = 116'444'736'000'000'000ULL;
+    constexpr std::int64_t ticks_per_s = 10'000'000;
+    const std::int64_t since_epoch =
+        ticks >= ticks_1601_to_1970
+            ? static_cast<std::int64_t>(std::min<std::uint64_t>(ticks - ticks_1601_to_1970, INT64_MAX))
+            : -static_cast<std::int64_t>(ticks_1601_to_1970 - ticks);
+    return saturating_epoch_ns(since_epoch / ticks_per_s, (since_epoch % ticks_per_s) * 100);
+}
+
+/// The 64-bit value of a FILETIME.
+[[nodiscard]] constexpr std::uint64_t ticks_of(const FILETIME& t) noexcept {
+    return (static_cast<std::uint64_t>(t.dwHighDateTime) << 32) | t.dwLowDateTime;
+}
+
+/// The 64-bit value of a LARGE_INTEGER time.
+[[nodiscard]] constexpr std::uint64_t ticks_of(const LARGE_INTEGER& t) noexcept {
+    return static_cast<std::uint64_t>(t.QuadPart);
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/win32_api.hpp
+
+namespace tokenvault::platform {
+
+/// Identifies a process of this machine.
+using process_id = std::uint64_t;
+
+/// The id of the calling process.
+[[nodiscard]] inline process_id current_process_id() noexcept { return ::GetCurrentProcessId(); }
+
+/// Where per-user, per-machine application data lives: the LocalAppData known folder; errc::invalid_argument
+/// when Windows cannot say (no user profile loaded).
+template <class = void>
+[[nodiscard]] inline result<std::filesystem::path> user_config_root() {
+    // FOLDERID_LocalAppData, spelled out so that no uuid library is needed.
+    static constexpr GUID local_app_data = {
+        0xF1B32785, 0x6FBA, 0x4FCF, {0x9D, 0x55, 0x7B, 0x8E, 0x7F, 0x15, 0x70, 0x91}};
+    PWSTR found = nullptr;
+    const HRESULT rc = ::SHGetKnownFolderPath(local_app_data, KF_FLAG_DEFAULT, nullptr, &found);
+    std::filesystem::path root;
+    if (SUCCEEDED(rc) && found != nullptr) root = std::filesystem::path(found);
+    ::CoTaskMemFree(found);
+    if (root.empty() || !root.is_absolute())
+        return error{
+            errc::invalid_argument,
+            "no default store directory: Windows names no LocalAppData folder for this user (HRESULT " +
+                std::to_string(static_cast<unsigned long>(rc)) + "): set store_options::directory"};
+    return root;
+}
+
+/// Whether standard input is a console (a person could answer a question).
+[[nodiscard]] inline bool stdin_is_terminal() noexcept {
+    DWORD mode = 0;
+    return ::GetConsoleMode(::GetStdHandle(STD_INPUT_HANDLE), &mode) != 0;
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/win32_system.hpp
+#else
+// begin file tokenvault/platform/posix_system.hpp
+// tokenvault/platform/posix_system.hpp: who and where tokenvault runs, on POSIX.
+//
+// The current process, the base directory of per-user configuration (on Apple platforms
+// ~/Library/Application Support; elsewhere $XDG_CONFIG_HOME, else ~/.config; the home directory from $HOME,
+// else from the user database: never a path relative to the working directory), and whether standard
+// input is a terminal. Included through platform.hpp only.
+
+#include <pwd.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+
+namespace tokenvault::platform {
+
+/// Identifies a process of this machine.
+using process_id = std::uint64_t;
+
+/// The id of the calling process (a forked child gets its own).
+[[nodiscard]] inline process_id current_process_id() noexcept { return static_cast<process_id>(::getpid()); }
+
+/// Closes a file descriptor (a socket, say) that its owner no longer needs; errors are not reported.
+inline void close_descriptor(int fd) noexcept { (void)::close(fd); }
+
+/// The home directory of the effective user in the user database (getpwuid_r); empty when there is none.
+template <class = void>
+[[nodiscard]] inline std::filesystem::path user_database_home() {
+    const long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buffer(hint > 0 ? static_cast<std::size_t>(hint) : std::size_t{16384});
+    struct passwd entry {};
+    struct passwd* found = nullptr;
+    for (;;) {
+        const int rc = ::getpwuid_r(::geteuid(), &entry, buffer.data(), buffer.size(), &found);
+        if (rc == ERANGE && buffer.size() < (std::size_t{1} << 20)) {
+            buffer.resize(buffer.size() * 2);
+            continue;
+        }
+        if (rc != 0 || found == nullptr || found->pw_dir == nullptr || found->pw_dir[0] != '/') return {};
+        return std::filesystem::path(found->pw_dir);
+    }
+}
+
+/// Where an OS keeps per-user application data.
+enum class directory_convention {
+    xdg,    ///< the XDG base directories: $XDG_CONFIG_HOME, else ~/.config (Linux, the BSDs)
+    apple,  ///< ~/Library/Application Support (macOS; in a sandboxed app, its container's)
+};
+
+/// The convention of this platform (a compile-time constant; tests name the other one explicitly).
+#if defined(__APPLE__)
+inline constexpr directory_convention native_directory_convention = directory_convention::apple;
+#else
+inline constexpr directory_convention native_directory_convention = directory_convention::xdg;
+#endif
+
+/// Where per-user configuration lives. xdg: $XDG_CONFIG_HOME if absolute, else $HOME/.config if $HOME is
+/// absolute, else <home from the user database>/.config. apple: $HOME/Library/Application Support if
+/// $HOME is absolute, else <home from the user database>/Library/Application Support (XDG_CONFIG_HOME is
+/// not a macOS convention and is ignored there). errc::invalid_argument when no home directory is known.
+template <directory_convention Convention = native_directory_convention>
+[[nodiscard]] inline result<std::filesystem::path> user_config_root() {
+    constexpr bool apple = Convention == directory_convention::apple;
+    const auto below_home = [](std::filesystem::path home) {
+        return apple ? std::move(home) / "Library" / "Application Support" : std::move(home) / ".config";
+    };
+    if constexpr (!apple) {
+        if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/')
+            return std::filesystem::path(xdg);
+    }
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/')
+        return below_home(std::filesystem::path(home));
+    if (auto home = user_database_home(); !home.empty()) return below_home(std::move(home));
+    return error{
+        errc::invalid_argument,
+        std::string(apple ? "no default store directory: HOME is not an absolute path"
+                          : "no default store directory: neither XDG_CONFIG_HOME nor HOME is an absolute "
+                            "path") +
+            ", and the user database has no home directory for uid " + std::to_string(::geteuid()) +
+            ": set HOME, or set store_options::directory"};
+}
+
+/// Whether standard input is a terminal (a person could answer a question).
+[[nodiscard]] inline bool stdin_is_terminal() noexcept { return ::isatty(STDIN_FILENO) != 0; }
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/posix_system.hpp
+#endif
+// end file tokenvault/platform/system.hpp
 
 namespace tokenvault {
 
 /// Run-time options of a token store.
 struct store_options {
     std::string app_name = "tokenvault";            ///< names the directory and the keyring service
-    std::filesystem::path directory;                ///< empty: default_directory(app_name)
+    std::filesystem::path directory;                ///< empty: store_directory() picks the default
     std::string file_name = "tokens.sealed";        ///< the bundle file inside `directory`
     std::chrono::milliseconds lock_timeout{10000};  ///< bound on every lock wait
     /// What only keyrings read (call timeout, secret_service's session collection): keyring/concept.hpp.
     tokenvault::keyring_settings keyring_settings;
 
-    /// The directory the store uses: `directory`, else the default for `app_name`.
+    /// The directory the store uses: `directory`, else the default for `app_name`, else why there is none.
+    [[nodiscard]] result<std::filesystem::path> store_directory() const {
+        if (!directory.empty()) return directory;
+        auto root = platform::user_config_root();
+        if (!root) return root.error();
+        return *root / app_name;
+    }
+    /// store_directory(), or an empty path when there is none (backends then fail with directory_error()).
     [[nodiscard]] std::filesystem::path resolved_directory() const {
-        return directory.empty() ? default_directory(app_name) : directory;
+        auto found = store_directory();
+        return found ? *found : std::filesystem::path{};
+    }
+    /// Why the store has no directory (no home directory known), or nullopt when it has one.
+    [[nodiscard]] std::optional<error> directory_error() const {
+        auto found = store_directory();
+        if (found) return std::nullopt;
+        return found.error();
     }
     /// Options for the store's keyring: keyring_settings, the app name as service, and a `keyring`
     /// sub-directory.
@@ -1168,16 +1642,14 @@ struct store_options {
         keyring_options k;
         static_cast<tokenvault::keyring_settings&>(k) = keyring_settings;
         k.service = app_name;
-        k.directory = resolved_directory() / "keyring";
+        if (auto dir = resolved_directory(); !dir.empty()) k.directory = dir / "keyring";
         return k;
     }
-    /// $XDG_CONFIG_HOME/<app>, else $HOME/.config/<app>, else ./.config/<app>.
+    /// The default directory of `app` (platform::user_config_root() / app), or an empty path when no home
+    /// directory is known.
     [[nodiscard]] static std::filesystem::path default_directory(const std::string& app) {
-        if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/')
-            return std::filesystem::path(xdg) / app;
-        if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
-            return std::filesystem::path(home) / ".config" / app;
-        return std::filesystem::path(".config") / app;
+        auto root = platform::user_config_root();
+        return root ? *root / app : std::filesystem::path{};
     }
 };
 
@@ -2394,35 +2866,6 @@ consteval bool check_provider() {
 #include <string>
 #include <string_view>
 
-// begin file tokenvault/detail/posix_file.hpp
-// tokenvault/detail/posix_file.hpp: the file system calls of tokenvault, one small function each.
-//
-// Private directories (0700) and files (0600), ssh-style refusal of symlinks, foreign owners and
-// group/world access, bounded reads into secure memory, durable atomic replace (temp + fsync + rename +
-// directory fsync), quarantine of corrupt files, and `file_identity`, the one-syscall change check of
-// the hot read path. POSIX only: a Windows port replaces this header. Error contexts name paths (plus
-// the failing call for io_error), never file contents.
-
-#include <fcntl.h>
-#include <sodium.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <ctime>
-#include <filesystem>
-#include <memory>
-#include <optional>
-#include <span>
-#include <string>
-#include <system_error>
-#include <utility>
-#include <vector>
-
 // begin file tokenvault/detail/temp_files.hpp
 // tokenvault/detail/temp_files.hpp: removing the temp files that writers killed mid-write left behind.
 //
@@ -2488,438 +2931,6 @@ std::size_t remove_stale_temp_files(const std::filesystem::path& directory, IsTa
 
 }  // namespace tokenvault::detail
 // end file tokenvault/detail/temp_files.hpp
-
-namespace tokenvault::detail {
-
-/// What identifies one version of a file: the change check compares these instead of re-reading.
-struct file_identity {
-    std::uint64_t dev = 0;      ///< device of the inode
-    std::uint64_t ino = 0;      ///< inode number (a rename-based rewrite always changes it)
-    std::uint64_t size = 0;     ///< size in bytes
-    std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch
-    std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch
-    /// Field-wise equality.
-    friend bool operator==(const file_identity&, const file_identity&) = default;
-};
-
-/// Ordinary heap bytes, for files whose content is useless without a key (ciphertext): locked memory
-/// costs a mapping, mlock and page faults per read, tens of microseconds for a 50 KB file.
-class plain_bytes {
-public:
-    explicit plain_bytes(std::size_t size)
-        : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
-    [[nodiscard]] std::byte* data() noexcept { return data_.get(); }
-    [[nodiscard]] std::size_t size() const noexcept { return size_; }
-    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
-
-private:
-    std::unique_ptr<std::byte[]> data_;
-    std::size_t size_;
-};
-
-/// A file read by `read_private_file`: its bytes (in secure memory unless asked otherwise) and the
-/// identity they belong to.
-template <class Bytes = secure_buffer>
-struct basic_private_file {
-    Bytes bytes;             ///< the whole content
-    file_identity identity;  ///< identity of the version that was read
-};
-using private_file = basic_private_file<>;
-
-/// Owns a file descriptor and closes it on destruction. Move-only.
-class unique_fd {
-public:
-    unique_fd() noexcept = default;
-    /// Takes ownership of `fd` (-1 for none).
-    explicit unique_fd(int fd) noexcept : fd_(fd) {}
-    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    unique_fd& operator=(unique_fd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    unique_fd(const unique_fd&) = delete;
-    unique_fd& operator=(const unique_fd&) = delete;
-    ~unique_fd() { reset(); }
-
-    /// The descriptor, or -1.
-    [[nodiscard]] int get() const noexcept { return fd_; }
-    /// Closes now and reports close's errno (0 on success; EINTR counts as closed, as on Linux).
-    [[nodiscard]] int close() noexcept {
-        if (fd_ < 0) return 0;
-        const int rc = ::close(std::exchange(fd_, -1));
-        return (rc == 0 || errno == EINTR) ? 0 : errno;
-    }
-    /// Closes, ignoring errors (for paths that already fail).
-    void reset() noexcept { (void)close(); }
-
-private:
-    int fd_ = -1;
-};
-
-/// Calls `fn` until it does not fail with EINTR.
-template <class Fn>
-auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
-    decltype(fn()) rc;
-    do {
-        rc = fn();
-    } while (rc == -1 && errno == EINTR);
-    return rc;
-}
-
-/// An io_error whose context names the path, the failing call and the OS reason (never data).
-template <class = void>
-[[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, int err) {
-    return error{errc::io_error,
-                 p.string() + " (" + call + ": " + std::generic_category().message(err) + ")"};
-}
-
-/// The identity recorded in a `struct stat`.
-template <class = void>
-[[nodiscard]] inline file_identity identity_of(const struct stat& st) noexcept {
-    constexpr std::int64_t ns_per_s = 1'000'000'000;
-    return file_identity{
-        static_cast<std::uint64_t>(st.st_dev),
-        static_cast<std::uint64_t>(st.st_ino),
-        static_cast<std::uint64_t>(st.st_size),
-        static_cast<std::int64_t>(st.st_mtim.tv_sec) * ns_per_s +
-            static_cast<std::int64_t>(st.st_mtim.tv_nsec),
-        static_cast<std::int64_t>(st.st_ctim.tv_sec) * ns_per_s +
-            static_cast<std::int64_t>(st.st_ctim.tv_nsec),
-    };
-}
-
-/// The directory that holds `p` ("." for a bare file name).
-template <class = void>
-[[nodiscard]] inline std::filesystem::path parent_directory_of(const std::filesystem::path& p) {
-    auto parent = p.parent_path();
-    return parent.empty() ? std::filesystem::path(".") : parent;
-}
-
-/// Lowercase hex of `n` random bytes from libsodium.
-template <class = void>
-[[nodiscard]] inline result<std::string> random_hex(std::size_t n) {
-    TOKENVAULT_TRY(ensure_sodium());
-    std::vector<unsigned char> raw(n);
-    randombytes_buf(raw.data(), raw.size());
-    std::string hex(n * 2 + 1, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
-    hex.pop_back();
-    return hex;
-}
-
-/// The identity of whatever is at `p` (lstat: a symlink is not followed); nullopt when nothing is there.
-template <class = void>
-[[nodiscard]] inline result<std::optional<file_identity>> stat_identity(const std::filesystem::path& p) {
-    struct stat st {};
-    if (retry_eintr([&] { return ::lstat(p.c_str(), &st); }) != 0) {
-        const int err = errno;
-        if (err == ENOENT) return std::optional<file_identity>{};
-        if (err == EACCES) return error{errc::unreadable_store, p.string()};
-        return io_failure(p, "lstat", err);
-    }
-    return std::optional<file_identity>{identity_of(st)};
-}
-
-/// fsyncs directory `dir` so a rename or unlink in it is durable.
-template <class = void>
-[[nodiscard]] inline result<void> sync_directory(const std::filesystem::path& dir) {
-    unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
-    if (fd.get() < 0) return io_failure(dir, "open directory", errno);
-    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0) {
-        const int err = errno;
-        // Some file systems cannot fsync a directory; their renames are as durable as they get.
-        if (err != EINVAL && err != ENOTSUP) return io_failure(dir, "fsync directory", err);
-    }
-    if (const int err = fd.close(); err != 0) return io_failure(dir, "close directory", err);
-    return {};
-}
-
-/// Refuses an existing directory that is a symlink, not a directory, foreign-owned or group/world writable.
-template <class = void>
-[[nodiscard]] inline result<void> check_private_directory(const std::filesystem::path& dir) {
-    struct stat st {};
-    if (retry_eintr([&] { return ::lstat(dir.c_str(), &st); }) != 0) {
-        const int err = errno;
-        if (err == EACCES) return error{errc::unreadable_store, dir.string()};
-        return io_failure(dir, "lstat", err);
-    }
-    if (S_ISLNK(st.st_mode)) return error{errc::symlink_refused, dir.string()};
-    if (!S_ISDIR(st.st_mode)) return error{errc::not_a_regular_file, dir.string()};
-    if (st.st_uid != ::geteuid()) return error{errc::wrong_owner, dir.string()};
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) return error{errc::insecure_permissions, dir.string()};
-    return {};
-}
-
-/// Creates one directory with mode exactly 0700 (whatever the umask); false if it already existed.
-template <class = void>
-[[nodiscard]] inline result<bool> make_private_directory(const std::filesystem::path& dir) {
-    if (retry_eintr([&] { return ::mkdir(dir.c_str(), S_IRWXU); }) != 0) {
-        const int err = errno;
-        if (err == EEXIST) return false;
-        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, dir.string()};
-        return io_failure(dir, "mkdir", err);
-    }
-    // Set the mode through a descriptor of the directory itself, so a swapped-in symlink is not followed.
-    unique_fd fd(
-        retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }));
-    if (fd.get() < 0) {
-        const int err = errno;
-        if (err == ELOOP) return error{errc::symlink_refused, dir.string()};
-        return io_failure(dir, "open directory", err);
-    }
-    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRWXU); }) != 0)
-        return io_failure(dir, "fchmod", errno);
-    if (const int err = fd.close(); err != 0) return io_failure(dir, "close directory", err);
-    return true;
-}
-
-/// Creates `dir` and its missing parents (each new one 0700) and refuses an unsafe existing `dir`.
-template <class = void>
-[[nodiscard]] inline result<void> ensure_private_directory(const std::filesystem::path& dir) {
-    if (dir.empty()) return error{errc::invalid_argument, "empty directory path"};
-    std::vector<std::filesystem::path> parts;
-    for (const auto& part : dir) {  // not lexically normalised: ".." must resolve as the kernel does
-        if (!part.empty()) parts.push_back(part);  // a trailing separator yields an empty part
-    }
-    std::filesystem::path current;
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-        current /= parts[i];
-        const bool last = i + 1 == parts.size();
-        if (!last) {
-            if (parts[i] == "." || parts[i] == ".." || current == current.root_path()) continue;
-            struct stat st {};  // parents may be symlinks (dotfile setups); follow them
-            if (retry_eintr([&] { return ::stat(current.c_str(), &st); }) == 0) {
-                if (!S_ISDIR(st.st_mode)) return error{errc::not_a_regular_file, current.string()};
-                continue;
-            }
-            if (const int err = errno; err != ENOENT) {
-                if (err == EACCES) return error{errc::unreadable_store, current.string()};
-                if (err == ENOTDIR) return error{errc::not_a_regular_file, current.string()};
-                return io_failure(current, "stat", err);
-            }
-            auto created = make_private_directory(current);
-            if (!created) return created.error();
-            if (!*created) {  // raced with another creator: it must be a directory now
-                if (retry_eintr([&] { return ::stat(current.c_str(), &st); }) != 0)
-                    return io_failure(current, "stat", errno);
-                if (!S_ISDIR(st.st_mode)) return error{errc::not_a_regular_file, current.string()};
-            }
-            continue;
-        }
-        struct stat st {};
-        if (retry_eintr([&] { return ::lstat(current.c_str(), &st); }) != 0) {
-            const int err = errno;
-            if (err == EACCES) return error{errc::unreadable_store, current.string()};
-            if (err == ENOTDIR) return error{errc::not_a_regular_file, current.string()};
-            if (err != ENOENT) return io_failure(current, "lstat", err);
-            auto created = make_private_directory(current);
-            if (!created) return created.error();
-        }
-        return check_private_directory(current);
-    }
-    return {};
-}
-
-/// The error for an open(2) of `p` for reading that failed with `err` (ENOENT, "absent", is the caller's).
-template <class = void>
-[[nodiscard]] inline error open_for_reading_failure(const std::filesystem::path& p, int err) {
-    switch (err) {
-    case ELOOP: return error{errc::symlink_refused, p.string()};
-    case EACCES:
-    case EPERM: return error{errc::unreadable_store, p.string()};
-    case EISDIR:
-    case ENXIO: return error{errc::not_a_regular_file, p.string()};
-    default: return io_failure(p, "open", err);
-    }
-}
-
-/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt
-/// if absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
-template <class Bytes = secure_buffer>
-[[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
-    const std::filesystem::path& p, std::size_t max_size) {
-    using private_file = basic_private_file<Bytes>;
-    unique_fd fd(
-        retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
-    if (fd.get() < 0) {
-        const int err = errno;
-        if (err == ENOENT) return std::optional<private_file>{};
-        return open_for_reading_failure(p, err);
-    }
-    // A writer that replaces the file renames a new inode in, so the open descriptor stays consistent; the
-    // retry only guards against tools that rewrite the file in place while it is being read.
-    constexpr int attempts = 4;
-    for (int attempt = 0; attempt < attempts; ++attempt) {
-        struct stat before {};
-        if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);
-        if (!S_ISREG(before.st_mode)) return error{errc::not_a_regular_file, p.string()};
-        if (before.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
-        if ((before.st_mode & (S_IRWXG | S_IRWXO)) != 0) return error{errc::insecure_permissions, p.string()};
-        if (before.st_size < 0 || static_cast<std::uint64_t>(before.st_size) > max_size)
-            return error{errc::too_large, p.string()};
-
-        Bytes buffer(static_cast<std::size_t>(before.st_size));
-        std::size_t filled = 0;
-        while (filled < buffer.size()) {
-            const auto n = retry_eintr([&] {
-                return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
-                               static_cast<off_t>(filled));
-            });
-            if (n < 0) {
-                const int err = errno;
-                if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
-                return io_failure(p, "read", err);
-            }
-            if (n == 0) break;  // shrank while reading: the identity check below retries
-            filled += static_cast<std::size_t>(n);
-        }
-        struct stat after {};
-        if (::fstat(fd.get(), &after) != 0) return io_failure(p, "fstat", errno);
-        const auto identity = identity_of(before);
-        if (identity == identity_of(after) && filled == buffer.size()) {
-            if (const int err = fd.close(); err != 0) return io_failure(p, "close", err);
-            return std::optional<private_file>{private_file{std::move(buffer), identity}};
-        }
-    }
-    return error{errc::io_error, p.string() + " (kept changing while being read)"};
-}
-
-/// Writes all of `bytes` to `fd`.
-template <class = void>
-[[nodiscard]] inline int write_all(int fd, std::span<const std::byte> bytes) noexcept {
-    while (!bytes.empty()) {
-        const auto n = retry_eintr([&] { return ::write(fd, bytes.data(), bytes.size()); });
-        if (n < 0) return errno;
-        if (n == 0) return EIO;
-        bytes = bytes.subspan(static_cast<std::size_t>(n));
-    }
-    return 0;
-}
-
-/// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
-template <class = void>
-[[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
-                                                                 std::span<const std::byte> bytes) {
-    if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
-    struct stat existing {};
-    bool replaces_existing = false;
-    if (retry_eintr([&] { return ::lstat(target.c_str(), &existing); }) == 0) {
-        replaces_existing = true;
-        if (S_ISLNK(existing.st_mode)) return error{errc::symlink_refused, target.string()};
-        if (!S_ISREG(existing.st_mode)) return error{errc::not_a_regular_file, target.string()};
-    } else if (const int err = errno; err != ENOENT) {
-        if (err == EACCES) return error{errc::read_only_store, target.string()};
-        return io_failure(target, "lstat", err);
-    }
-
-    const auto dir = parent_directory_of(target);
-    auto suffix = random_hex(8);
-    if (!suffix) return suffix.error();
-    const auto temp = dir / (temp_file_prefix(target.filename().string()) + *suffix);
-    unique_fd fd(retry_eintr([&] {
-        return ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
-    }));
-    if (fd.get() < 0) {
-        const int err = errno;
-        if (err == EACCES || err == EPERM || err == EROFS)
-            return error{errc::read_only_store, target.string()};
-        return io_failure(target, "create temp file", err);
-    }
-    // From here on the temp file exists and must not outlive a failure.
-    auto fail = [&](error e) {
-        fd.reset();
-        (void)::unlink(temp.c_str());
-        return e;
-    };
-    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0)
-        return fail(io_failure(target, "fchmod temp file", errno));
-    if (const int err = write_all(fd.get(), bytes); err != 0)
-        return fail(io_failure(target, "write temp file", err));
-    if (replaces_existing) {
-        // Readers detect changes by identity (inode, size, mtime, ctime). An inode number can be reused
-        // and timestamps are coarse, so make the new mtime strictly later than the file it replaces.
-        struct timespec now {};
-        if (::clock_gettime(CLOCK_REALTIME, &now) != 0)
-            return fail(io_failure(target, "clock_gettime", errno));
-        struct timespec floor = existing.st_mtim;
-        floor.tv_nsec += 1000;
-        if (floor.tv_nsec >= 1000000000L) {
-            floor.tv_sec += 1;
-            floor.tv_nsec -= 1000000000L;
-        }
-        const bool now_is_later =
-            now.tv_sec > floor.tv_sec || (now.tv_sec == floor.tv_sec && now.tv_nsec > floor.tv_nsec);
-        const struct timespec times[2] = {{0, UTIME_OMIT}, now_is_later ? now : floor};
-        if (::futimens(fd.get(), times) != 0) return fail(io_failure(target, "futimens temp file", errno));
-    }
-    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0)
-        return fail(io_failure(target, "fsync temp file", errno));
-    if (retry_eintr([&] { return ::rename(temp.c_str(), target.c_str()); }) != 0) {
-        const int err = errno;
-        if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
-            return fail(error{errc::not_a_regular_file, target.string()});
-        if (err == EACCES || err == EPERM || err == EROFS)
-            return fail(error{errc::read_only_store, target.string()});
-        return fail(io_failure(target, "rename", err));
-    }
-    // rename updates the inode's ctime, so the identity is taken from the descriptor after it.
-    struct stat written {};
-    const int stat_rc = ::fstat(fd.get(), &written);
-    const int stat_err = errno;
-    if (const int err = fd.close(); err != 0) return io_failure(target, "close", err);
-    if (stat_rc != 0) return io_failure(target, "fstat", stat_err);
-    TOKENVAULT_TRY(sync_directory(dir));
-    return identity_of(written);
-}
-
-/// The UTC time now as yyyymmddThhmmssZ.
-template <class = void>
-[[nodiscard]] inline std::string utc_timestamp() {
-    const std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    if (::gmtime_r(&now, &utc) == nullptr) return "00000000T000000Z";
-    char text[32] = {};
-    if (std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc) == 0) return "00000000T000000Z";
-    return text;
-}
-
-/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
-/// path.
-template <class = void>
-[[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
-    if (p.filename().empty()) return error{errc::invalid_argument, p.string()};
-    auto suffix = random_hex(4);
-    if (!suffix) return suffix.error();
-    auto moved = p;
-    moved.replace_filename(p.filename().string() + ".corrupt-" + utc_timestamp() + "-" + *suffix);
-    if (retry_eintr([&] { return ::rename(p.c_str(), moved.c_str()); }) != 0) {
-        const int err = errno;
-        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
-        return io_failure(p, "rename", err);
-    }
-    TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
-    return moved;
-}
-
-/// Removes the file `p` (a symlink itself, never its target); false when nothing was there.
-template <class = void>
-[[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
-    if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
-        const int err = errno;
-        if (err == ENOENT) return false;
-        if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
-        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
-        return io_failure(p, "unlink", err);
-    }
-    TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
-    return true;
-}
-
-}  // namespace tokenvault::detail
-// end file tokenvault/detail/posix_file.hpp
 // begin file tokenvault/diagnostics/resolution.hpp
 // tokenvault/diagnostics/resolution.hpp: how a backend reports the keyring tier it resolved.
 //
@@ -4792,6 +4803,1843 @@ template <class = void>
 
 }  // namespace tokenvault
 // end file tokenvault/json.hpp
+// begin file tokenvault/platform/platform.hpp
+// tokenvault/platform/platform.hpp: the platform layer, the one place where tokenvault meets the OS.
+//
+// Everything else calls these functions (namespace tokenvault::platform) and never an OS header. Each OS
+// implements the same set; the implementation is picked at compile time (Win32 on _WIN32, else POSIX).
+//   files:   read_private_file, read_foreign_file, write_file_atomically (durable atomic replace),
+//            stat_identity (change checks), quarantine_file, remove_file, inspect_path
+//   folders: ensure_private_directory, check_private_directory, ensure_store_directory and
+//            check_store_directory (plus the parent rule), sync_directory
+//   locks:   file_lock (lock.hpp) over open_lock_file, try_lock, wait_for_lock, unlock
+//   system:  current_process_id, user_config_root (the default store directory's base), stdin_is_terminal
+// Private means: POSIX 0700 directories and 0600 files of the current user, never a symlink; Windows an
+// owner-only protected DACL, the current user as owner, never a reparse point. Paths are
+// std::filesystem::path throughout (wide on Windows). Errors are values; contexts name paths, never data.
+
+
+
+#if defined(_WIN32)
+// begin file tokenvault/platform/win32_file.hpp
+// tokenvault/platform/win32_file.hpp: the file system calls of tokenvault on Windows, one small function
+// each.
+//
+// The same operations and errors as posix_file.hpp. Private files and directories are created with an
+// owner-only protected DACL (win32_security.hpp) and checked on every open: owner the current user, no
+// one else able to write, never a reparse point (symlink, junction: errc::symlink_refused). Files are
+// opened sharing read and delete only; readers of a store hold its shared store lock, so no writer
+// replaces a file tokenvault is reading (Windows and wine refuse to replace an open file). Durable
+// atomic replace: a temp file in the same directory, written, FlushFileBuffers, then MoveFileExW with
+// REPLACE_EXISTING | WRITE_THROUGH, retried for up to a second while another handle (an antivirus, an
+// indexer) holds the target. The change check compares size, creation and last write times, read
+// without opening the file (see identity_of). Included through platform.hpp only.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+// begin file tokenvault/platform/win32_security.hpp
+// tokenvault/platform/win32_security.hpp: who owns and who may write a file, on Windows.
+//
+// `current_user` reads the process token once (user SID and default owner SID). `private_security`
+// is the security descriptor of everything tokenvault creates: a protected DACL with one ACE granting the
+// current user full control, nothing inherited. `check_security` applies the ssh-style rule to an open
+// handle: the owner must be the current user (or the token's default owner), and no one but the user, the
+// default owner, SYSTEM and the Administrators group may write, change the DACL or owner, or delete (a
+// directory: also delete its children); `judge_security` is the same rule over a given security
+// descriptor, so it can be tested on descriptors wine's file system would not keep. Included through
+// platform.hpp only.
+
+#include <array>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+
+namespace tokenvault::platform {
+
+/// The SIDs of the user this process runs as (read from its token once).
+class current_user {
+public:
+    /// The current process's user; `valid()` is false when its token could not be read.
+    [[nodiscard]] static const current_user& get() {
+        static const current_user user;  // thread-safe initialisation; the token does not change
+        return user;
+    }
+    /// Whether the token was read.
+    [[nodiscard]] bool valid() const noexcept { return !user_.empty() && !owner_.empty(); }
+    /// The user's SID.
+    [[nodiscard]] PSID user_sid() const noexcept { return const_cast<BYTE*>(user_.data()); }
+    /// The SID that owns what this process creates (the user, or Administrators when elevated).
+    [[nodiscard]] PSID default_owner_sid() const noexcept { return const_cast<BYTE*>(owner_.data()); }
+    /// Whether `sid` is this user or the token's default owner.
+    [[nodiscard]] bool is_self(PSID sid) const noexcept {
+        return valid() && sid != nullptr && ::IsValidSid(sid) &&
+               (::EqualSid(sid, user_sid()) || ::EqualSid(sid, default_owner_sid()));
+    }
+    /// The user's SID as text ("S-1-5-21-...").
+    [[nodiscard]] std::string user_text() const { return sid_text(user_sid()); }
+
+    /// A SID as text, or "unknown SID".
+    [[nodiscard]] static std::string sid_text(PSID sid) {
+        LPSTR text = nullptr;
+        if (sid == nullptr || !::ConvertSidToStringSidA(sid, &text)) return "unknown SID";
+        std::string out(text);
+        ::LocalFree(text);
+        return out;
+    }
+
+private:
+    current_user() {
+        HANDLE raw = nullptr;
+        if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &raw)) return;
+        const unique_handle token(raw);
+        user_ = read_sid(token.get(), TokenUser);
+        owner_ = read_sid(token.get(), TokenOwner);
+    }
+    static std::vector<BYTE> read_sid(HANDLE token, TOKEN_INFORMATION_CLASS what) {
+        DWORD size = 0;
+        (void)::GetTokenInformation(token, what, nullptr, 0, &size);
+        if (size == 0) return {};
+        std::vector<BYTE> info(size);
+        if (!::GetTokenInformation(token, what, info.data(), size, &size)) return {};
+        PSID sid = what == TokenUser ? reinterpret_cast<TOKEN_USER*>(info.data())->User.Sid
+                                     : reinterpret_cast<TOKEN_OWNER*>(info.data())->Owner;
+        if (sid == nullptr || !::IsValidSid(sid)) return {};
+        std::vector<BYTE> copy(::GetLengthSid(sid));
+        if (!::CopySid(static_cast<DWORD>(copy.size()), copy.data(), sid)) return {};
+        return copy;
+    }
+    std::vector<BYTE> user_;
+    std::vector<BYTE> owner_;
+};
+
+/// The security attributes of files and directories tokenvault creates: owner-only, protected DACL.
+class private_security {
+public:
+    /// Builds the descriptor for the current user; `attributes()` is null when that failed.
+    private_security() {
+        const auto& user = current_user::get();
+        if (!user.valid()) return;
+        const DWORD acl_size =
+            sizeof(ACL) + sizeof(ACCESS_ALLOWED_ACE) - sizeof(DWORD) + ::GetLengthSid(user.user_sid());
+        acl_.resize(acl_size);
+        auto* acl = reinterpret_cast<PACL>(acl_.data());
+        if (!::InitializeAcl(acl, acl_size, ACL_REVISION) ||
+            !::AddAccessAllowedAceEx(acl, ACL_REVISION, 0, FILE_ALL_ACCESS, user.user_sid()) ||
+            !::InitializeSecurityDescriptor(&descriptor_, SECURITY_DESCRIPTOR_REVISION) ||
+            !::SetSecurityDescriptorDacl(&descriptor_, TRUE, acl, FALSE) ||
+            !::SetSecurityDescriptorControl(&descriptor_, SE_DACL_PROTECTED, SE_DACL_PROTECTED))
+            return;
+        attributes_.nLength = sizeof attributes_;
+        attributes_.lpSecurityDescriptor = &descriptor_;
+        attributes_.bInheritHandle = FALSE;
+        ready_ = true;
+    }
+    private_security(const private_security&) = delete;
+    private_security& operator=(const private_security&) = delete;
+
+    /// The attributes to pass to CreateFileW / CreateDirectoryW, or null (then creation must not proceed).
+    [[nodiscard]] SECURITY_ATTRIBUTES* attributes() noexcept { return ready_ ? &attributes_ : nullptr; }
+
+    /// The process's one instance (built on first use; the descriptor is only read afterwards).
+    [[nodiscard]] static SECURITY_ATTRIBUTES* shared() {
+        static private_security instance;
+        return instance.attributes();
+    }
+
+private:
+    std::vector<BYTE> acl_;
+    SECURITY_DESCRIPTOR descriptor_{};
+    SECURITY_ATTRIBUTES attributes_{};
+    bool ready_ = false;
+};
+
+/// What `judge_security` found wrong, if anything.
+enum class security_verdict { ok, foreign_owner, others_may_write };
+
+/// The rights that let a holder change a file, its DACL or owner, or delete it; for a directory also add,
+/// remove or rename entries (FILE_ADD_FILE and FILE_ADD_SUBDIRECTORY are FILE_WRITE_DATA and
+/// FILE_APPEND_DATA).
+inline constexpr ACCESS_MASK write_rights = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA |
+                                            FILE_DELETE_CHILD | DELETE | WRITE_DAC | WRITE_OWNER |
+                                            GENERIC_WRITE | GENERIC_ALL;
+/// The rights over a store directory's parent that let someone replace the store directory: delete or
+/// rename its children, or change the parent's DACL or owner. (Adding entries is allowed, as a sticky
+/// directory allows it on POSIX.)
+inline constexpr ACCESS_MASK replace_child_rights = FILE_DELETE_CHILD | WRITE_DAC | WRITE_OWNER | GENERIC_ALL;
+
+/// Whether `sid` may hold write rights on a private file: the user, the default owner, SYSTEM,
+/// Administrators, or the owner placeholders (CREATOR OWNER, OWNER RIGHTS).
+template <class = void>
+[[nodiscard]] inline bool trusted_writer(PSID sid) {
+    if (current_user::get().is_self(sid)) return true;
+    for (const auto kind :
+         {WinLocalSystemSid, WinBuiltinAdministratorsSid, WinCreatorOwnerSid, WinCreatorOwnerRightsSid}) {
+        std::array<BYTE, SECURITY_MAX_SID_SIZE> known{};
+        DWORD size = static_cast<DWORD>(known.size());
+        if (::CreateWellKnownSid(kind, nullptr, known.data(), &size) && ::EqualSid(sid, known.data()))
+            return true;
+    }
+    return false;
+}
+
+/// Judges an owner and DACL: a foreign owner, or an ACE that gives someone untrusted any of `rights`
+/// (a null DACL gives everyone everything). Deny ACEs and inherit-only ACEs are ignored.
+template <class = void>
+[[nodiscard]] inline security_verdict judge_security(PSID owner, PACL dacl, ACCESS_MASK rights,
+                                                     std::string* offender = nullptr) {
+    if (!current_user::get().is_self(owner)) {
+        if (offender != nullptr) *offender = current_user::sid_text(owner);
+        return security_verdict::foreign_owner;
+    }
+    if (dacl == nullptr) {
+        if (offender != nullptr) *offender = "everyone (no DACL)";
+        return security_verdict::others_may_write;
+    }
+    for (DWORD i = 0; i < dacl->AceCount; ++i) {
+        void* raw = nullptr;
+        if (!::GetAce(dacl, i, &raw)) continue;
+        const auto* header = static_cast<const ACE_HEADER*>(raw);
+        if ((header->AceFlags & INHERIT_ONLY_ACE) != 0) continue;
+        PSID sid = nullptr;
+        ACCESS_MASK mask = 0;
+        switch (header->AceType) {
+        case ACCESS_ALLOWED_ACE_TYPE:
+        case ACCESS_ALLOWED_CALLBACK_ACE_TYPE: {
+            auto* ace = static_cast<ACCESS_ALLOWED_ACE*>(raw);
+            mask = ace->Mask;
+            sid = &ace->SidStart;
+            break;
+        }
+        case ACCESS_ALLOWED_OBJECT_ACE_TYPE:
+        case ACCESS_ALLOWED_CALLBACK_OBJECT_ACE_TYPE:
+            mask =
+                static_cast<ACCESS_ALLOWED_OBJECT_ACE*>(raw)->Mask;  // SID layout varies: judge by the mask
+            break;
+        default: continue;  // deny and audit ACEs grant nothing
+        }
+        if ((mask & rights) == 0) continue;
+        if (sid != nullptr && trusted_writer(sid)) continue;
+        if (offender != nullptr) *offender = sid != nullptr ? current_user::sid_text(sid) : "an object ACE";
+        return security_verdict::others_may_write;
+    }
+    return security_verdict::ok;
+}
+
+/// Reads the owner and DACL of `handle` and judges them (errc::wrong_owner / errc::insecure_permissions).
+template <class = void>
+[[nodiscard]] inline result<void> check_security(HANDLE handle, const std::filesystem::path& p,
+                                                 ACCESS_MASK rights, const char* what = "") {
+    PSID owner = nullptr;
+    PACL dacl = nullptr;
+    PSECURITY_DESCRIPTOR descriptor = nullptr;
+    const DWORD rc =
+        ::GetSecurityInfo(handle, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                          &owner, nullptr, &dacl, nullptr, &descriptor);
+    if (rc != ERROR_SUCCESS) {
+        if (rc == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, p.string()};
+        return io_failure(p, "GetSecurityInfo", rc);
+    }
+    std::string offender;
+    const auto verdict = judge_security(owner, dacl, rights, &offender);
+    ::LocalFree(descriptor);
+    switch (verdict) {
+    case security_verdict::ok: return {};
+    case security_verdict::foreign_owner:
+        return error{errc::wrong_owner, p.string() + std::string(what) + ": owned by " + offender +
+                                            ", not by " + current_user::get().user_text()};
+    case security_verdict::others_may_write:
+        return error{errc::insecure_permissions, p.string() + std::string(what) + ": its DACL lets " +
+                                                     offender + " change it: give only your user access"};
+    }
+    return {};
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/win32_security.hpp
+
+namespace tokenvault::platform {
+
+/// What one open handle says about its file.
+struct win32_file_info {
+    DWORD attributes = 0;    ///< FILE_ATTRIBUTE_* bits
+    file_identity identity;  ///< see identity_of
+};
+
+/// A file's identity on Windows: size, creation and last write times. No file index: reading one needs a
+/// handle on the file, and any open handle, even one for attributes only, makes MoveFileExW fail to
+/// replace the file (wine always; Windows without POSIX rename semantics), so a change check that opened
+/// the file would make writers fail. Every replace is a new file with its own creation time, and
+/// write_file_atomically makes the last write time strictly later than that of the file it replaces.
+[[nodiscard]] constexpr file_identity identity_of(const FILETIME& created, const FILETIME& written,
+                                                  DWORD size_high, DWORD size_low) noexcept {
+    return file_identity{0, ticks_of(created), (static_cast<std::uint64_t>(size_high) << 32) | size_low,
+                         filetime_to_epoch_ns(ticks_of(written)), 0};
+}
+
+/// Reads attributes and identity from an open handle.
+template <class = void>
+[[nodiscard]] inline result<win32_file_info> info_of(HANDLE h, const std::filesystem::path& p) {
+    BY_HANDLE_FILE_INFORMATION by_handle{};
+    if (!::GetFileInformationByHandle(h, &by_handle))
+        return io_failure(p, "GetFileInformationByHandle", ::GetLastError());
+    win32_file_info info;
+    info.attributes = by_handle.dwFileAttributes;
+    info.identity = identity_of(by_handle.ftCreationTime, by_handle.ftLastWriteTime, by_handle.nFileSizeHigh,
+                                by_handle.nFileSizeLow);
+    return info;
+}
+
+/// Whether `attributes` marks a reparse point (a symlink, junction or other redirection).
+[[nodiscard]] constexpr bool is_reparse(DWORD attributes) noexcept {
+    return (attributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0;
+}
+/// Whether `attributes` marks a directory.
+[[nodiscard]] constexpr bool is_directory(DWORD attributes) noexcept {
+    return (attributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
+}
+
+/// Opens whatever is at `p` for its metadata only, without following a reparse point and sharing
+/// everything (so no writer is disturbed); an invalid handle with GetLastError() set on failure.
+template <class = void>
+[[nodiscard]] inline unique_handle open_metadata(const std::filesystem::path& p,
+                                                 DWORD access = FILE_READ_ATTRIBUTES) {
+    return unique_handle(
+        ::CreateFileW(p.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                      OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr));
+}
+
+/// The identity of whatever is at `p` (a reparse point is not followed); nullopt when nothing is there.
+template <class = void>
+[[nodiscard]] inline result<std::optional<file_identity>> stat_identity(const std::filesystem::path& p) {
+    WIN32_FILE_ATTRIBUTE_DATA data{};
+    if (!::GetFileAttributesExW(p.c_str(), GetFileExInfoStandard, &data)) {  // opens no handle of ours
+        const DWORD err = ::GetLastError();
+        if (win32_absent(err)) return std::optional<file_identity>{};
+        if (err == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, p.string()};
+        return io_failure(p, "GetFileAttributesExW", err);
+    }
+    return std::optional<file_identity>{
+        identity_of(data.ftCreationTime, data.ftLastWriteTime, data.nFileSizeHigh, data.nFileSizeLow)};
+}
+
+/// Windows makes a rename durable with MOVEFILE_WRITE_THROUGH; there is no directory to flush.
+template <class = void>
+[[nodiscard]] inline result<void> sync_directory(const std::filesystem::path&) {
+    return {};
+}
+
+/// Refuses an existing directory that is a reparse point, not a directory, foreign-owned or writable by
+/// others.
+template <class = void>
+[[nodiscard]] inline result<void> check_private_directory(const std::filesystem::path& dir) {
+    const auto h = open_metadata(dir, FILE_READ_ATTRIBUTES | READ_CONTROL);
+    if (!h.valid()) {
+        const DWORD err = ::GetLastError();
+        if (err == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, dir.string()};
+        return io_failure(dir, "CreateFileW", err);
+    }
+    auto info = info_of(h.get(), dir);
+    if (!info) return info.error();
+    if (is_reparse(info->attributes)) return error{errc::symlink_refused, dir.string()};
+    if (!is_directory(info->attributes)) return error{errc::not_a_regular_file, dir.string()};
+    return check_security(h.get(), dir, write_rights);
+}
+
+/// Creates one directory with an owner-only DACL; false if it already existed.
+template <class = void>
+[[nodiscard]] inline result<bool> make_private_directory(const std::filesystem::path& dir) {
+    auto* security = private_security::shared();
+    if (security == nullptr)
+        return error{errc::io_error, dir.string() + " (the process token could not be read)"};
+    if (!::CreateDirectoryW(dir.c_str(), security)) {
+        const DWORD err = ::GetLastError();
+        if (err == ERROR_ALREADY_EXISTS) return false;
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+            return error{errc::read_only_store, dir.string()};
+        return io_failure(dir, "CreateDirectoryW", err);
+    }
+    return true;
+}
+
+/// Creates `dir` and its missing parents (each new one owner-only) and refuses an unsafe existing `dir`.
+template <class = void>
+[[nodiscard]] inline result<void> ensure_private_directory(const std::filesystem::path& dir) {
+    if (dir.empty()) return error{errc::invalid_argument, "empty directory path"};
+    std::vector<std::filesystem::path> parts;
+    for (const auto& part : dir) {
+        if (!part.empty()) parts.push_back(part);
+    }
+    std::filesystem::path current;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        current /= parts[i];
+        const bool last = i + 1 == parts.size();
+        if (current == current.root_path() || current == current.root_name() || parts[i] == "." ||
+            parts[i] == "..") {
+            if (!last) continue;
+        }
+        const DWORD attributes = ::GetFileAttributesW(current.c_str());  // parents may be junctions: followed
+        if (attributes == INVALID_FILE_ATTRIBUTES) {
+            const DWORD err = ::GetLastError();
+            if (err == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, current.string()};
+            if (!win32_absent(err)) return io_failure(current, "GetFileAttributesW", err);
+            auto created = make_private_directory(current);
+            if (!created) return created.error();
+        } else if (!is_directory(attributes)) {
+            return error{errc::not_a_regular_file, current.string()};
+        }
+        if (last) return check_private_directory(current);
+    }
+    return {};
+}
+
+/// Refuses a store directory that another user could swap for their own through its parent: a parent
+/// owned by someone else, or whose DACL lets someone else delete or rename its entries or change the DACL
+/// (the Windows counterpart of a non-sticky, world-writable directory). Nothing to check when `dir` does
+/// not exist.
+template <class = void>
+[[nodiscard]] inline result<void> check_store_parent(const std::filesystem::path& dir) {
+    const auto clean = dir.has_filename() ? dir : dir.parent_path();
+    const auto parent = parent_directory_of(clean);
+    if (clean == clean.root_path()) return {};
+    const auto h = unique_handle(::CreateFileW(parent.c_str(), READ_CONTROL | FILE_READ_ATTRIBUTES,
+                                               FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                                               nullptr, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr));
+    if (!h.valid()) {
+        const DWORD err = ::GetLastError();
+        if (win32_absent(err)) return {};
+        if (err == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, parent.string()};
+        return io_failure(parent, "CreateFileW", err);
+    }
+    PSID owner = nullptr;
+    PACL dacl = nullptr;
+    PSECURITY_DESCRIPTOR descriptor = nullptr;
+    const DWORD rc =
+        ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                          &owner, nullptr, &dacl, nullptr, &descriptor);
+    if (rc != ERROR_SUCCESS) return io_failure(parent, "GetSecurityInfo", rc);
+    std::string offender;
+    auto verdict = judge_security(owner, dacl, replace_child_rights, &offender);
+    if (verdict == security_verdict::foreign_owner && trusted_writer(owner)) {  // SYSTEM or Administrators
+        verdict = judge_security(current_user::get().user_sid(), dacl, replace_child_rights, &offender);
+    }
+    ::LocalFree(descriptor);
+    if (verdict == security_verdict::foreign_owner)
+        return error{errc::wrong_owner, parent.string() + ": owned by " + offender +
+                                            ", who could replace the store directory " + dir.string() +
+                                            " inside it: keep the store in a directory of your own"};
+    if (verdict == security_verdict::others_may_write)
+        return error{errc::insecure_permissions,
+                     parent.string() + ": its DACL lets " + offender +
+                         " delete or rename the store directory " + dir.string() +
+                         " inside it: remove that access, or keep the store elsewhere"};
+    return {};
+}
+
+/// Checks an existing store directory before it is read: `check_private_directory` plus
+/// `check_store_parent`. An absent directory passes (there is nothing to read).
+template <class = void>
+[[nodiscard]] inline result<void> check_store_directory(const std::filesystem::path& dir) {
+    if (::GetFileAttributesW(dir.c_str()) == INVALID_FILE_ATTRIBUTES) {
+        const DWORD err = ::GetLastError();
+        if (win32_absent(err)) return {};
+        if (err == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, dir.string()};
+        return io_failure(dir, "GetFileAttributesW", err);
+    }
+    TOKENVAULT_TRY(check_private_directory(dir));
+    return check_store_parent(dir);
+}
+
+/// Creates or checks a store directory before it is written: `ensure_private_directory` plus
+/// `check_store_parent`.
+template <class = void>
+[[nodiscard]] inline result<void> ensure_store_directory(const std::filesystem::path& dir) {
+    TOKENVAULT_TRY(ensure_private_directory(dir));
+    return check_store_parent(dir);
+}
+
+/// The error for a CreateFileW of `p` for reading that failed with `err` (absence is the caller's).
+template <class = void>
+[[nodiscard]] inline error open_for_reading_failure(const std::filesystem::path& p, DWORD err) {
+    if (err == ERROR_ACCESS_DENIED) {
+        const DWORD attributes = ::GetFileAttributesW(p.c_str());
+        if (attributes != INVALID_FILE_ATTRIBUTES && is_directory(attributes))
+            return error{errc::not_a_regular_file, p.string()};
+        return error{errc::unreadable_store, p.string()};
+    }
+    if (err == ERROR_SHARING_VIOLATION || err == ERROR_LOCK_VIOLATION)
+        return error{errc::io_error, p.string() + " (another program holds it open without sharing: retry)"};
+    if (err == ERROR_CANT_ACCESS_FILE || err == ERROR_CANT_RESOLVE_FILENAME)
+        return error{errc::symlink_refused, p.string()};
+    return io_failure(p, "CreateFileW", err);
+}
+
+/// Reads the whole of an open file of `size` bytes into `buffer`; false when it ended early.
+template <class Bytes>
+[[nodiscard]] inline result<bool> read_all(HANDLE h, const std::filesystem::path& p, Bytes& buffer) {
+    std::size_t filled = 0;
+    while (filled < buffer.size()) {
+        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(buffer.size() - filled, 1U << 30));
+        OVERLAPPED at{};
+        at.Offset = static_cast<DWORD>(filled & 0xffffffffU);
+        at.OffsetHigh = static_cast<DWORD>(static_cast<std::uint64_t>(filled) >> 32);
+        DWORD got = 0;
+        if (!::ReadFile(h, buffer.data() + filled, chunk, &got, &at)) {
+            const DWORD err = ::GetLastError();
+            if (err == ERROR_HANDLE_EOF) return false;
+            return io_failure(p, "ReadFile", err);
+        }
+        if (got == 0) return false;
+        filled += got;
+    }
+    return true;
+}
+
+/// Reads a whole private file (ours, regular, not a reparse point, no one else may write it, at most
+/// `max_size` bytes); nullopt if absent. The bytes go to secure memory; `Bytes = plain_bytes` only for
+/// content that is ciphertext.
+template <class Bytes = detail::secure_buffer>
+[[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
+    const std::filesystem::path& p, std::size_t max_size) {
+    using private_file = basic_private_file<Bytes>;
+    const unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | READ_CONTROL,
+                                        FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                                        FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+    if (!h.valid()) {
+        const DWORD err = ::GetLastError();
+        if (win32_absent(err)) return std::optional<private_file>{};
+        return open_for_reading_failure(p, err);
+    }
+    auto before = info_of(h.get(), p);
+    if (!before) return before.error();
+    if (is_reparse(before->attributes)) return error{errc::symlink_refused, p.string()};
+    if (is_directory(before->attributes)) return error{errc::not_a_regular_file, p.string()};
+    TOKENVAULT_TRY(check_security(h.get(), p, write_rights));
+    if (before->identity.size > max_size) return error{errc::too_large, p.string()};
+    Bytes buffer(static_cast<std::size_t>(before->identity.size));
+    auto complete = read_all(h.get(), p, buffer);
+    if (!complete) return complete.error();
+    auto after = info_of(h.get(), p);
+    if (!after) return after.error();
+    // Writers replace the file by renaming a new one in, and nobody may write it while we share no write
+    // access: a change here means someone rewrote it in place before we opened it.
+    if (!*complete || before->identity != after->identity)
+        return error{errc::io_error, p.string() + " (kept changing while being read)"};
+    return std::optional<private_file>{private_file{std::move(buffer), before->identity}};
+}
+
+/// Reads a regular file of another tool: not through a reparse point, owned by us, at most `max_size`
+/// bytes. Other users' read access is accepted (other tools create files so); opened read-only, sharing
+/// everything, so nothing about the file changes. nullopt when absent.
+template <class = void>
+[[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
+                                                                           std::size_t max_size) {
+    const unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | READ_CONTROL,
+                                        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                        OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+    if (!h.valid()) {
+        const DWORD err = ::GetLastError();
+        if (win32_absent(err)) return std::optional<foreign_file>{};
+        return open_for_reading_failure(p, err);
+    }
+    auto before = info_of(h.get(), p);
+    if (!before) return before.error();
+    if (is_reparse(before->attributes)) return error{errc::symlink_refused, p.string()};
+    if (is_directory(before->attributes)) return error{errc::not_a_regular_file, p.string()};
+    if (auto owned = check_security(h.get(), p, 0); !owned) return owned.error();  // owner only
+    if (before->identity.size > max_size) return error{errc::too_large, p.string()};
+    detail::secure_buffer buffer(static_cast<std::size_t>(before->identity.size));
+    auto complete = read_all(h.get(), p, buffer);
+    if (!complete) return complete.error();
+    auto after = info_of(h.get(), p);
+    if (!after) return after.error();
+    if (!*complete || before->identity != after->identity)
+        return error{errc::io_error, p.string() + " (changed while being read; retried on the next start)"};
+    return std::optional<foreign_file>{foreign_file{std::move(buffer), before->identity}};
+}
+
+/// The current time as a FILETIME tick count.
+[[nodiscard]] inline std::uint64_t now_ticks() noexcept {
+    FILETIME now{};
+    ::GetSystemTimePreciseAsFileTime(&now);
+    return ticks_of(now);
+}
+
+/// MoveFileExW with `flags`, retried for up to about a second while another program holds a handle on
+/// either file without sharing delete (antivirus scanners and search indexers do that briefly).
+template <class = void>
+[[nodiscard]] inline DWORD move_file(const std::filesystem::path& from, const std::filesystem::path& to,
+                                     DWORD flags) {
+    DWORD err = 0;
+    for (int attempt = 0; attempt < 12; ++attempt) {
+        if (::MoveFileExW(from.c_str(), to.c_str(), flags)) return 0;
+        err = ::GetLastError();
+        if (err != ERROR_SHARING_VIOLATION && err != ERROR_LOCK_VIOLATION && err != ERROR_ACCESS_DENIED)
+            return err;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 8)));
+    }
+    return err;
+}
+
+/// Durably replaces `target` with `bytes` (owner-only DACL) and returns the identity of the new file.
+template <class = void>
+[[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
+                                                                 std::span<const std::byte> bytes) {
+    if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
+    std::optional<std::uint64_t> replaced_mtime;  // in FILETIME ticks
+    if (const auto existing = open_metadata(target); existing.valid()) {
+        auto info = info_of(existing.get(), target);
+        if (!info) return info.error();
+        if (is_reparse(info->attributes)) return error{errc::symlink_refused, target.string()};
+        if (is_directory(info->attributes)) return error{errc::not_a_regular_file, target.string()};
+        FILETIME written{};
+        if (::GetFileTime(existing.get(), nullptr, nullptr, &written)) replaced_mtime = ticks_of(written);
+    } else if (const DWORD err = ::GetLastError(); !win32_absent(err)) {
+        if (err == ERROR_ACCESS_DENIED) return error{errc::read_only_store, target.string()};
+        return io_failure(target, "CreateFileW", err);
+    }
+
+    auto* security = private_security::shared();
+    if (security == nullptr)
+        return error{errc::io_error, target.string() + " (the process token could not be read)"};
+    const auto dir = parent_directory_of(target);
+    auto suffix = random_hex(8);
+    if (!suffix) return suffix.error();
+    const auto temp =
+        dir / (L"." + target.filename().native() + L".tmp-" + std::wstring(suffix->begin(), suffix->end()));
+    unique_handle h(::CreateFileW(temp.c_str(), GENERIC_WRITE, 0, security, CREATE_NEW,
+                                  FILE_ATTRIBUTE_NORMAL | FILE_FLAG_WRITE_THROUGH, nullptr));
+    if (!h.valid()) {
+        const DWORD err = ::GetLastError();
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+            return error{errc::read_only_store, target.string()};
+        if (win32_absent(err)) return io_failure(target, "create temp file (directory missing)", err);
+        return io_failure(target, "create temp file", err);
+    }
+    // From here on the temp file exists and must not outlive a failure.
+    auto fail = [&](error e) {
+        h.reset();
+        (void)::DeleteFileW(temp.c_str());
+        return e;
+    };
+    while (!bytes.empty()) {
+        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1U << 30));
+        DWORD written = 0;
+        if (!::WriteFile(h.get(), bytes.data(), chunk, &written, nullptr))
+            return fail(io_failure(target, "write temp file", ::GetLastError()));
+        if (written == 0) return fail(io_failure(target, "write temp file", ERROR_WRITE_FAULT));
+        bytes = bytes.subspan(written);
+    }
+    if (replaced_mtime) {
+        // Readers detect changes by identity. File indexes can be reused and clocks are coarse, so make the
+        // new last-write time strictly later than that of the file it replaces.
+        const std::uint64_t floor = *replaced_mtime + 10;  // + 1 us
+        const std::uint64_t chosen = std::max(now_ticks(), floor);
+        FILETIME when{static_cast<DWORD>(chosen & 0xffffffffU), static_cast<DWORD>(chosen >> 32)};
+        if (!::SetFileTime(h.get(), nullptr, nullptr, &when))
+            return fail(io_failure(target, "SetFileTime temp file", ::GetLastError()));
+    }
+    if (!::FlushFileBuffers(h.get()))
+        return fail(io_failure(target, "FlushFileBuffers temp file", ::GetLastError()));
+    if (const DWORD err = h.close(); err != 0) return fail(io_failure(target, "close temp file", err));
+    if (const DWORD err = move_file(temp, target, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+        err != 0) {
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_SHARING_VIOLATION || err == ERROR_LOCK_VIOLATION) {
+            const DWORD attributes = ::GetFileAttributesW(target.c_str());
+            if (attributes != INVALID_FILE_ATTRIBUTES && is_directory(attributes))
+                return fail(error{errc::not_a_regular_file, target.string()});
+            if (err == ERROR_ACCESS_DENIED) return fail(error{errc::read_only_store, target.string()});
+            return fail(
+                error{errc::io_error,
+                      target.string() + " (another program kept the file open past the retries: retry)"});
+        }
+        return fail(io_failure(target, "MoveFileExW", err));
+    }
+    auto identity = stat_identity(target);
+    if (!identity) return identity.error();
+    if (!*identity) return error{errc::io_error, target.string() + " (vanished right after being written)"};
+    return **identity;
+}
+
+/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
+/// path.
+template <class = void>
+[[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
+    if (p.filename().empty()) return error{errc::invalid_argument, p.string()};
+    auto suffix = random_hex(4);
+    if (!suffix) return suffix.error();
+    auto moved = p;
+    const std::string tail = ".corrupt-" + utc_timestamp() + "-" + *suffix;
+    moved.replace_filename(p.filename().native() + std::wstring(tail.begin(), tail.end()));
+    if (const DWORD err = move_file(p, moved, MOVEFILE_WRITE_THROUGH); err != 0) {
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+            return error{errc::read_only_store, p.string()};
+        return io_failure(p, "MoveFileExW", err);
+    }
+    return moved;
+}
+
+/// Removes the file `p` (a symlink itself, never its target); false when nothing was there.
+template <class = void>
+[[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
+    if (!::DeleteFileW(p.c_str())) {
+        const DWORD err = ::GetLastError();
+        if (win32_absent(err)) return false;
+        if (err == ERROR_ACCESS_DENIED) {
+            const DWORD attributes = ::GetFileAttributesW(p.c_str());
+            if (attributes != INVALID_FILE_ATTRIBUTES && is_directory(attributes) && !is_reparse(attributes))
+                return error{errc::not_a_regular_file, p.string()};
+            return error{errc::read_only_store, p.string()};
+        }
+        return io_failure(p, "DeleteFileW", err);
+    }
+    return true;
+}
+
+/// What is at `p` (not following a reparse point), judged as a private directory (`directory`) or file.
+template <class = void>
+[[nodiscard]] inline result<path_report> inspect_path(const std::filesystem::path& p, bool directory) {
+    path_report report;
+    const auto h = open_metadata(p, FILE_READ_ATTRIBUTES | READ_CONTROL);
+    if (!h.valid()) {
+        const DWORD err = ::GetLastError();
+        if (win32_absent(err)) return report;
+        if (err == ERROR_ACCESS_DENIED) return error{errc::unreadable_store, p.string()};
+        return io_failure(p, "CreateFileW", err);
+    }
+    auto info = info_of(h.get(), p);
+    if (!info) return info.error();
+    report.exists = true;
+    report.link = is_reparse(info->attributes);
+    report.expected_kind = directory == is_directory(info->attributes);
+    PSID owner = nullptr;
+    PACL dacl = nullptr;
+    PSECURITY_DESCRIPTOR descriptor = nullptr;
+    const DWORD rc =
+        ::GetSecurityInfo(h.get(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                          &owner, nullptr, &dacl, nullptr, &descriptor);
+    if (rc != ERROR_SUCCESS) return io_failure(p, "GetSecurityInfo", rc);
+    report.owner = current_user::sid_text(owner);
+    report.owned_by_user = current_user::get().is_self(owner);
+    std::string offender;
+    const auto verdict = judge_security(current_user::get().user_sid(), dacl, write_rights, &offender);
+    ::LocalFree(descriptor);
+    report.private_access = verdict == security_verdict::ok;
+    report.access = report.private_access ? "only trusted accounts may write" : offender + " may write";
+    return report;
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/win32_file.hpp
+#else
+// begin file tokenvault/platform/posix_file.hpp
+// tokenvault/platform/posix_file.hpp: the file system calls of tokenvault on POSIX, one small function each.
+//
+// Private directories (0700) and files (0600), ssh-style refusal of symlinks, foreign owners and
+// group/world access, bounded reads into secure memory, durable atomic replace (temp + fsync + rename +
+// directory fsync), quarantine of corrupt files, and `file_identity`, the one-syscall change check of
+// the hot read path. Where Darwin differs the code picks by feature test, not by OS, so both paths compile
+// everywhere: `durable_flush` uses fcntl(F_FULLFSYNC) where the macro exists, and `stat_mtime` /
+// `stat_times` read st_mtimespec or st_mtim, whichever struct stat has. Linux is built and tested; the
+// Darwin paths run on Linux only through fakes (docs/MACOS.md). Included through platform.hpp only.
+// Error contexts name paths (plus the failing call for io_error), never file contents.
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace tokenvault::platform {
+
+/// Owns a file descriptor and closes it on destruction. Move-only.
+class unique_fd {
+public:
+    unique_fd() noexcept = default;
+    /// Takes ownership of `fd` (-1 for none).
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& other) noexcept {
+        if (this != &other) {
+            reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
+    ~unique_fd() { reset(); }
+
+    /// The descriptor, or -1.
+    [[nodiscard]] int get() const noexcept { return fd_; }
+    /// Whether a descriptor is held.
+    [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+    /// Closes now and reports close's errno (0 on success; EINTR counts as closed, as on Linux).
+    [[nodiscard]] int close() noexcept {
+        if (fd_ < 0) return 0;
+        const int rc = ::close(std::exchange(fd_, -1));
+        return (rc == 0 || errno == EINTR) ? 0 : errno;
+    }
+    /// Closes, ignoring errors (for paths that already fail).
+    void reset() noexcept { (void)close(); }
+
+private:
+    int fd_ = -1;
+};
+
+/// The open file the portable layer holds (lock files): a descriptor here.
+using native_file = unique_fd;
+
+/// Calls `fn` until it does not fail with EINTR.
+template <class Fn>
+auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
+    decltype(fn()) rc;
+    do {
+        rc = fn();
+    } while (rc == -1 && errno == EINTR);
+    return rc;
+}
+
+/// Whether `Stat` names its file times the Darwin/BSD way (st_mtimespec, st_ctimespec) rather than the
+/// POSIX.1-2008 way (st_mtim, st_ctim). A feature test on the struct, so one code path compiles on both.
+template <class Stat>
+inline constexpr bool has_darwin_stat_times = requires(const Stat& st) {
+    st.st_mtimespec.tv_nsec;
+    st.st_ctimespec.tv_nsec;
+};
+
+/// Whether `Stat` names its file times st_mtim and st_ctim (Linux, the BSDs' POSIX names, Solaris).
+template <class Stat>
+inline constexpr bool has_posix_stat_times = requires(const Stat& st) {
+    st.st_mtim.tv_nsec;
+    st.st_ctim.tv_nsec;
+};
+
+/// The modification and status change times of `st`, whichever way this platform names them.
+template <class Stat = struct stat>
+[[nodiscard]] inline std::pair<struct timespec, struct timespec> stat_timespecs(const Stat& st) noexcept {
+    static_assert(
+        has_darwin_stat_times<Stat> || has_posix_stat_times<Stat>,
+        "tokenvault: struct stat has neither st_mtimespec/st_ctimespec nor st_mtim/st_ctim; on Darwin "
+        "do not define _POSIX_C_SOURCE without _DARWIN_C_SOURCE before including tokenvault");
+    const auto copy = [](const auto& from) {
+        struct timespec t {};
+        t.tv_sec = from.tv_sec;
+        t.tv_nsec = from.tv_nsec;
+        return t;
+    };
+    if constexpr (has_darwin_stat_times<Stat>)
+        return {copy(st.st_mtimespec), copy(st.st_ctimespec)};
+    else if constexpr (has_posix_stat_times<Stat>)
+        return {copy(st.st_mtim), copy(st.st_ctim)};
+    else
+        return {};
+}
+
+/// The modification time of `st` as a timespec (for futimens).
+template <class Stat = struct stat>
+[[nodiscard]] inline struct timespec stat_mtime(const Stat& st) noexcept {
+    return stat_timespecs(st).first;
+}
+
+/// Modification and status change times of `st` in ns since the epoch, saturated.
+template <class Stat = struct stat>
+[[nodiscard]] inline std::pair<std::int64_t, std::int64_t> stat_times(const Stat& st) noexcept {
+    const auto [m, c] = stat_timespecs(st);
+    return {saturating_epoch_ns(static_cast<std::int64_t>(m.tv_sec), static_cast<std::int64_t>(m.tv_nsec)),
+            saturating_epoch_ns(static_cast<std::int64_t>(c.tv_sec), static_cast<std::int64_t>(c.tv_nsec))};
+}
+
+/// The calls `durable_flush` makes: this OS's by default; a test substitutes recorders (with
+/// `full_fsync = true`) to run the F_FULLFSYNC path on a system that has none.
+struct system_flush_calls {
+#if defined(F_FULLFSYNC)
+    /// Whether fcntl(F_FULLFSYNC) exists here (Darwin): fsync there only reaches the drive's cache.
+    static constexpr bool full_fsync = true;
+    static int full_fsync_call(int fd) noexcept { return ::fcntl(fd, F_FULLFSYNC); }
+#else
+    /// Whether fcntl(F_FULLFSYNC) exists here (Darwin): fsync there only reaches the drive's cache.
+    static constexpr bool full_fsync = false;
+    static int full_fsync_call(int) noexcept { return -1; }
+#endif
+    static int fsync_call(int fd) noexcept { return ::fsync(fd); }
+};
+
+/// Flushes `fd` (a file or a directory) with its metadata to stable storage: fcntl(F_FULLFSYNC) where it
+/// exists, else fsync; fsync also where a file system refuses F_FULLFSYNC, as Apple advises. 0 or errno.
+template <class Calls = system_flush_calls>
+[[nodiscard]] inline int durable_flush(int fd) noexcept {
+    if constexpr (Calls::full_fsync) {
+        if (retry_eintr([&] { return Calls::full_fsync_call(fd); }) == 0) return 0;
+    }
+    return retry_eintr([&] { return Calls::fsync_call(fd); }) == 0 ? 0 : errno;
+}
+
+/// An io_error whose context names the path, the failing call and the OS reason (never data).
+template <class = void>
+[[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, int err) {
+    return io_failure_text(p, call, std::generic_category().message(err));
+}
+
+/// The identity recorded in a `struct stat` (any layout `stat_times` reads).
+template <class Stat = struct stat>
+[[nodiscard]] inline file_identity identity_of(const Stat& st) noexcept {
+    const auto [mtime_ns, ctime_ns] = stat_times(st);
+    return file_identity{
+        static_cast<std::uint64_t>(st.st_dev),
+        static_cast<std::uint64_t>(st.st_ino),
+        static_cast<std::uint64_t>(st.st_size),
+        mtime_ns,
+        ctime_ns,
+    };
+}
+
+/// The identity of whatever is at `p` (lstat: a symlink is not followed); nullopt when nothing is there.
+template <class = void>
+[[nodiscard]] inline result<std::optional<file_identity>> stat_identity(const std::filesystem::path& p) {
+    struct stat st {};
+    if (retry_eintr([&] { return ::lstat(p.c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT) return std::optional<file_identity>{};
+        if (err == EACCES) return error{errc::unreadable_store, p.string()};
+        return io_failure(p, "lstat", err);
+    }
+    return std::optional<file_identity>{identity_of(st)};
+}
+
+/// Flushes directory `dir` (`durable_flush`) so a rename or unlink in it is durable.
+template <class Calls = system_flush_calls>
+[[nodiscard]] inline result<void> sync_directory(const std::filesystem::path& dir) {
+    unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
+    if (fd.get() < 0) return io_failure(dir, "open directory", errno);
+    if (const int err = durable_flush<Calls>(fd.get()); err != 0) {
+        // Some file systems cannot fsync a directory; their renames are as durable as they get.
+        if (err != EINVAL && err != ENOTSUP) return io_failure(dir, "fsync directory", err);
+    }
+    if (const int err = fd.close(); err != 0) return io_failure(dir, "close directory", err);
+    return {};
+}
+
+/// Refuses an existing directory that is a symlink, not a directory, foreign-owned or group/world writable.
+template <class = void>
+[[nodiscard]] inline result<void> check_private_directory(const std::filesystem::path& dir) {
+    struct stat st {};
+    if (retry_eintr([&] { return ::lstat(dir.c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == EACCES) return error{errc::unreadable_store, dir.string()};
+        return io_failure(dir, "lstat", err);
+    }
+    if (S_ISLNK(st.st_mode)) return error{errc::symlink_refused, dir.string()};
+    if (!S_ISDIR(st.st_mode)) return error{errc::not_a_regular_file, dir.string()};
+    if (st.st_uid != ::geteuid()) return error{errc::wrong_owner, dir.string()};
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) return error{errc::insecure_permissions, dir.string()};
+    return {};
+}
+
+/// Creates one directory with mode exactly 0700 (whatever the umask); false if it already existed.
+template <class = void>
+[[nodiscard]] inline result<bool> make_private_directory(const std::filesystem::path& dir) {
+    if (retry_eintr([&] { return ::mkdir(dir.c_str(), S_IRWXU); }) != 0) {
+        const int err = errno;
+        if (err == EEXIST) return false;
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, dir.string()};
+        return io_failure(dir, "mkdir", err);
+    }
+    // Set the mode through a descriptor of the directory itself, so a swapped-in symlink is not followed.
+    unique_fd fd(
+        retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); }));
+    if (fd.get() < 0) {
+        const int err = errno;
+        if (err == ELOOP) return error{errc::symlink_refused, dir.string()};
+        return io_failure(dir, "open directory", err);
+    }
+    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRWXU); }) != 0)
+        return io_failure(dir, "fchmod", errno);
+    if (const int err = fd.close(); err != 0) return io_failure(dir, "close directory", err);
+    return true;
+}
+
+/// Creates `dir` and its missing parents (each new one 0700) and refuses an unsafe existing `dir`.
+template <class = void>
+[[nodiscard]] inline result<void> ensure_private_directory(const std::filesystem::path& dir) {
+    if (dir.empty()) return error{errc::invalid_argument, "empty directory path"};
+    std::vector<std::filesystem::path> parts;
+    for (const auto& part : dir) {  // not lexically normalised: ".." must resolve as the kernel does
+        if (!part.empty()) parts.push_back(part);  // a trailing separator yields an empty part
+    }
+    std::filesystem::path current;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        current /= parts[i];
+        const bool last = i + 1 == parts.size();
+        if (!last) {
+            if (parts[i] == "." || parts[i] == ".." || current == current.root_path()) continue;
+            struct stat st {};  // parents may be symlinks (dotfile setups); follow them
+            if (retry_eintr([&] { return ::stat(current.c_str(), &st); }) == 0) {
+                if (!S_ISDIR(st.st_mode)) return error{errc::not_a_regular_file, current.string()};
+                continue;
+            }
+            if (const int err = errno; err != ENOENT) {
+                if (err == EACCES) return error{errc::unreadable_store, current.string()};
+                if (err == ENOTDIR) return error{errc::not_a_regular_file, current.string()};
+                return io_failure(current, "stat", err);
+            }
+            auto created = make_private_directory(current);
+            if (!created) return created.error();
+            if (!*created) {  // raced with another creator: it must be a directory now
+                if (retry_eintr([&] { return ::stat(current.c_str(), &st); }) != 0)
+                    return io_failure(current, "stat", errno);
+                if (!S_ISDIR(st.st_mode)) return error{errc::not_a_regular_file, current.string()};
+            }
+            continue;
+        }
+        struct stat st {};
+        if (retry_eintr([&] { return ::lstat(current.c_str(), &st); }) != 0) {
+            const int err = errno;
+            if (err == EACCES) return error{errc::unreadable_store, current.string()};
+            if (err == ENOTDIR) return error{errc::not_a_regular_file, current.string()};
+            if (err != ENOENT) return io_failure(current, "lstat", err);
+            auto created = make_private_directory(current);
+            if (!created) return created.error();
+        }
+        return check_private_directory(current);
+    }
+    return {};
+}
+
+/// Refuses a store directory that another user could swap for their own through its parent (the way ssh
+/// checks ~/.ssh): a parent that others may write to (group or world) and that is not sticky, or a parent
+/// owned by a user other than us and root. Nothing to check when `dir` does not exist.
+template <class = void>
+[[nodiscard]] inline result<void> check_store_parent(const std::filesystem::path& dir) {
+    const auto parent = parent_directory_of(dir.has_filename() ? dir : dir.parent_path());
+    struct stat st {};  // "dir/..": the parent the kernel resolves, whatever the spelling of `dir`
+    if (retry_eintr([&] { return ::stat((dir / "..").c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR) return {};
+        if (err == EACCES) return error{errc::unreadable_store, parent.string()};
+        return io_failure(parent, "stat", err);
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+        return error{errc::insecure_permissions,
+                     parent.string() +
+                         ": other users may write to this directory and it is not sticky, so they "
+                         "could replace the store directory " +
+                         dir.string() + " inside it: run chmod go-w on it, or keep the store elsewhere"};
+    if (st.st_uid != ::geteuid() && st.st_uid != 0)
+        return error{errc::wrong_owner, parent.string() + ": owned by uid " + std::to_string(st.st_uid) +
+                                            ", who could replace the store directory " + dir.string() +
+                                            " inside it: keep the store in a directory of your own"};
+    return {};
+}
+
+/// Checks an existing store directory before it is read: `check_private_directory` plus `check_store_parent`.
+/// An absent directory passes (there is nothing to read).
+template <class = void>
+[[nodiscard]] inline result<void> check_store_directory(const std::filesystem::path& dir) {
+    struct stat st {};
+    if (retry_eintr([&] { return ::lstat(dir.c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR) return {};
+        if (err == EACCES) return error{errc::unreadable_store, dir.string()};
+        return io_failure(dir, "lstat", err);
+    }
+    TOKENVAULT_TRY(check_private_directory(dir));
+    return check_store_parent(dir);
+}
+
+/// Creates (0700) or checks a store directory before it is written: `ensure_private_directory` plus
+/// `check_store_parent`.
+template <class = void>
+[[nodiscard]] inline result<void> ensure_store_directory(const std::filesystem::path& dir) {
+    TOKENVAULT_TRY(ensure_private_directory(dir));
+    return check_store_parent(dir);
+}
+
+/// The error for an open(2) of `p` for reading that failed with `err` (ENOENT, "absent", is the caller's).
+template <class = void>
+[[nodiscard]] inline error open_for_reading_failure(const std::filesystem::path& p, int err) {
+    switch (err) {
+    case ELOOP: return error{errc::symlink_refused, p.string()};
+    case EACCES:
+    case EPERM: return error{errc::unreadable_store, p.string()};
+    case EISDIR:
+    case ENXIO: return error{errc::not_a_regular_file, p.string()};
+    default: return io_failure(p, "open", err);
+    }
+}
+
+/// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt
+/// if absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
+template <class Bytes = detail::secure_buffer>
+[[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
+    const std::filesystem::path& p, std::size_t max_size) {
+    using private_file = basic_private_file<Bytes>;
+    unique_fd fd(
+        retry_eintr([&] { return ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
+    if (fd.get() < 0) {
+        const int err = errno;
+        if (err == ENOENT) return std::optional<private_file>{};
+        return open_for_reading_failure(p, err);
+    }
+    // A writer that replaces the file renames a new inode in, so the open descriptor stays consistent; the
+    // retry only guards against tools that rewrite the file in place while it is being read.
+    constexpr int attempts = 4;
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        struct stat before {};
+        if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);
+        if (!S_ISREG(before.st_mode)) return error{errc::not_a_regular_file, p.string()};
+        if (before.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
+        if ((before.st_mode & (S_IRWXG | S_IRWXO)) != 0) return error{errc::insecure_permissions, p.string()};
+        if (before.st_size < 0 || static_cast<std::uint64_t>(before.st_size) > max_size)
+            return error{errc::too_large, p.string()};
+
+        Bytes buffer(static_cast<std::size_t>(before.st_size));
+        std::size_t filled = 0;
+        while (filled < buffer.size()) {
+            const auto n = retry_eintr([&] {
+                return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
+                               static_cast<off_t>(filled));
+            });
+            if (n < 0) {
+                const int err = errno;
+                if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
+                return io_failure(p, "read", err);
+            }
+            if (n == 0) break;  // shrank while reading: the identity check below retries
+            filled += static_cast<std::size_t>(n);
+        }
+        struct stat after {};
+        if (::fstat(fd.get(), &after) != 0) return io_failure(p, "fstat", errno);
+        const auto identity = identity_of(before);
+        if (identity == identity_of(after) && filled == buffer.size()) {
+            if (const int err = fd.close(); err != 0) return io_failure(p, "close", err);
+            return std::optional<private_file>{private_file{std::move(buffer), identity}};
+        }
+    }
+    return error{errc::io_error, p.string() + " (kept changing while being read)"};
+}
+
+/// Reads a regular file of another tool: not through a symlink, owned by us, at most `max_size` bytes.
+/// Group/world-readable files are accepted (other tools write them so); nothing about the file changes
+/// (opened read-only, without updating its access time where the kernel allows). nullopt when absent.
+template <class = void>
+[[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
+                                                                           std::size_t max_size) {
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+#ifdef O_NOATIME
+    flags |= O_NOATIME;
+#endif
+    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), flags); }));
+#ifdef O_NOATIME
+    if (fd.get() < 0 && errno == EPERM)  // O_NOATIME needs ownership; the owner check below refuses anyway
+        fd = unique_fd(retry_eintr([&] { return ::open(p.c_str(), flags & ~O_NOATIME); }));
+#endif
+    if (fd.get() < 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR) return std::optional<foreign_file>{};
+        return open_for_reading_failure(p, err);
+    }
+    struct stat before {};
+    if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);
+    if (!S_ISREG(before.st_mode)) return error{errc::not_a_regular_file, p.string()};
+    if (before.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
+    if (before.st_size < 0 || static_cast<std::uint64_t>(before.st_size) > max_size)
+        return error{errc::too_large, p.string()};
+    detail::secure_buffer buffer(static_cast<std::size_t>(before.st_size));
+    std::size_t filled = 0;
+    while (filled < buffer.size()) {
+        const auto n = retry_eintr([&] {
+            return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
+                           static_cast<off_t>(filled));
+        });
+        if (n < 0) return io_failure(p, "read", errno);
+        if (n == 0) break;
+        filled += static_cast<std::size_t>(n);
+    }
+    struct stat after {};
+    if (::fstat(fd.get(), &after) != 0) return io_failure(p, "fstat", errno);
+    if (filled != buffer.size() || identity_of(before) != identity_of(after))
+        return error{errc::io_error, p.string() + " (changed while being read; retried on the next start)"};
+    return std::optional<foreign_file>{foreign_file{std::move(buffer), identity_of(before)}};
+}
+
+/// Writes all of `bytes` to `fd`.
+template <class = void>
+[[nodiscard]] inline int write_all(int fd, std::span<const std::byte> bytes) noexcept {
+    while (!bytes.empty()) {
+        const auto n = retry_eintr([&] { return ::write(fd, bytes.data(), bytes.size()); });
+        if (n < 0) return errno;
+        if (n == 0) return EIO;
+        bytes = bytes.subspan(static_cast<std::size_t>(n));
+    }
+    return 0;
+}
+
+/// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
+/// `Calls`: the flush calls (`system_flush_calls`; tests substitute recorders).
+template <class Calls = system_flush_calls>
+[[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
+                                                                 std::span<const std::byte> bytes) {
+    if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
+    struct stat existing {};
+    bool replaces_existing = false;
+    if (retry_eintr([&] { return ::lstat(target.c_str(), &existing); }) == 0) {
+        replaces_existing = true;
+        if (S_ISLNK(existing.st_mode)) return error{errc::symlink_refused, target.string()};
+        if (!S_ISREG(existing.st_mode)) return error{errc::not_a_regular_file, target.string()};
+    } else if (const int err = errno; err != ENOENT) {
+        if (err == EACCES) return error{errc::read_only_store, target.string()};
+        return io_failure(target, "lstat", err);
+    }
+
+    const auto dir = parent_directory_of(target);
+    auto suffix = random_hex(8);
+    if (!suffix) return suffix.error();
+    const auto temp = dir / (detail::temp_file_prefix(target.filename().string()) + *suffix);
+    unique_fd fd(retry_eintr([&] {
+        return ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
+    }));
+    if (fd.get() < 0) {
+        const int err = errno;
+        if (err == EACCES || err == EPERM || err == EROFS)
+            return error{errc::read_only_store, target.string()};
+        return io_failure(target, "create temp file", err);
+    }
+    // From here on the temp file exists and must not outlive a failure.
+    auto fail = [&](error e) {
+        fd.reset();
+        (void)::unlink(temp.c_str());
+        return e;
+    };
+    if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0)
+        return fail(io_failure(target, "fchmod temp file", errno));
+    if (const int err = write_all(fd.get(), bytes); err != 0)
+        return fail(io_failure(target, "write temp file", err));
+    if (replaces_existing) {
+        // Readers detect changes by identity (inode, size, mtime, ctime). An inode number can be reused
+        // and timestamps are coarse, so make the new mtime strictly later than the file it replaces.
+        struct timespec now {};
+        if (::clock_gettime(CLOCK_REALTIME, &now) != 0)
+            return fail(io_failure(target, "clock_gettime", errno));
+        struct timespec floor = stat_mtime(existing);
+        floor.tv_nsec += 1000;
+        if (floor.tv_nsec >= 1000000000L) {
+            floor.tv_sec += 1;
+            floor.tv_nsec -= 1000000000L;
+        }
+        const bool now_is_later =
+            now.tv_sec > floor.tv_sec || (now.tv_sec == floor.tv_sec && now.tv_nsec > floor.tv_nsec);
+        const struct timespec times[2] = {{0, UTIME_OMIT}, now_is_later ? now : floor};
+        if (::futimens(fd.get(), times) != 0) return fail(io_failure(target, "futimens temp file", errno));
+    }
+    if (const int err = durable_flush<Calls>(fd.get()); err != 0)
+        return fail(io_failure(target, "fsync temp file", err));
+    if (retry_eintr([&] { return ::rename(temp.c_str(), target.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+            return fail(error{errc::not_a_regular_file, target.string()});
+        if (err == EACCES || err == EPERM || err == EROFS)
+            return fail(error{errc::read_only_store, target.string()});
+        return fail(io_failure(target, "rename", err));
+    }
+    // rename updates the inode's ctime, so the identity is taken from the descriptor after it.
+    struct stat written {};
+    const int stat_rc = ::fstat(fd.get(), &written);
+    const int stat_err = errno;
+    if (const int err = fd.close(); err != 0) return io_failure(target, "close", err);
+    if (stat_rc != 0) return io_failure(target, "fstat", stat_err);
+    TOKENVAULT_TRY(sync_directory<Calls>(dir));
+    return identity_of(written);
+}
+
+/// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
+/// path.
+template <class = void>
+[[nodiscard]] inline result<std::filesystem::path> quarantine_file(const std::filesystem::path& p) {
+    if (p.filename().empty()) return error{errc::invalid_argument, p.string()};
+    auto suffix = random_hex(4);
+    if (!suffix) return suffix.error();
+    auto moved = p;
+    moved.replace_filename(p.filename().string() + ".corrupt-" + utc_timestamp() + "-" + *suffix);
+    if (retry_eintr([&] { return ::rename(p.c_str(), moved.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
+        return io_failure(p, "rename", err);
+    }
+    TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
+    return moved;
+}
+
+/// Removes the file `p` (a symlink itself, never its target); false when nothing was there.
+template <class = void>
+[[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
+    if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT) return false;
+        if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
+        return io_failure(p, "unlink", err);
+    }
+    TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
+    return true;
+}
+
+/// What is at `p` (not following a symlink), judged as a private directory (`directory`) or private file.
+template <class = void>
+[[nodiscard]] inline result<path_report> inspect_path(const std::filesystem::path& p, bool directory) {
+    path_report report;
+    struct stat st {};
+    if (retry_eintr([&] { return ::lstat(p.c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR) return report;
+        if (err == EACCES) return error{errc::unreadable_store, p.string()};
+        return io_failure(p, "lstat", err);
+    }
+    report.exists = true;
+    report.link = S_ISLNK(st.st_mode);
+    report.expected_kind = directory ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+    report.owned_by_user = st.st_uid == ::geteuid();
+    report.owner = "uid " + std::to_string(st.st_uid);
+    const unsigned mode = static_cast<unsigned>(st.st_mode) & 07777U;
+    report.private_access = (mode & (directory ? 077U : 0177U)) == 0;
+    char text[8] = {};
+    std::snprintf(text, sizeof text, "%04o", mode);
+    report.access = text;
+    return report;
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/posix_file.hpp
+#endif
+
+// begin file tokenvault/platform/lock.hpp
+// tokenvault/platform/lock.hpp: platform::file_lock, the cross-process lock on a lock file, with a deadline.
+//
+// The lock is an OS lock on the lock file (flock, LockFileEx on byte 0). Waiters line up in a queue, a
+// second lock on the same file that the OS keeps apart from the first (an OFD record lock on Linux, byte 1
+// on Windows): the waiter at the head of the queue is next, and only it polls the lock (every 20-200 us);
+// the others wait in the OS's own queue on a helper thread, so the head passes to the next waiter the
+// moment the lock is taken, and a process that just released the lock cannot take it again ahead of those
+// already waiting. Uncontended, an acquisition enters and leaves the queue without waiting. A wait that
+// times out behind the head leaves its helper behind: when that helper reaches the head it steps aside at
+// once. At most `max_abandoned_waits` such helpers exist per process; past that, or when no thread can be
+// started, a waiter polls for the head instead. Where the OS offers no independent queue lock (network
+// file systems, Darwin), waiters poll the lock itself, as older versions did; every version excludes every
+// other through the lock itself. The OS primitives are in posix_lock.hpp and win32_lock.hpp.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+
+#if defined(_WIN32)
+// begin file tokenvault/platform/win32_lock.hpp
+// tokenvault/platform/win32_lock.hpp: the lock file primitives of tokenvault on Windows (LockFileEx).
+//
+// `open_lock_file` opens (creating it with an owner-only DACL, never through a reparse point) a lock file
+// that is never deleted, shared for reading, writing and deletion so every process can open it. The lock
+// is a LockFileEx lock on byte 0 (exclusive, or shared among readers): `try_lock` makes one attempt,
+// `unlock` releases it; Windows releases it when the handle is closed or the process ends. The waiting
+// queue of platform::file_lock (lock.hpp) is an exclusive lock on byte 1 of the same file, taken through a
+// second handle (`open_lock_queue`) with `try_queue` or, blocking in Windows's queue, `wait_in_queue`.
+// Byte-range locks are mandatory on Windows: nobody reads or writes lock files, so that costs nothing.
+// Included through platform.hpp only.
+
+#include <filesystem>
+#include <optional>
+
+
+namespace tokenvault::platform {
+
+/// Opens (creating with an owner-only DACL) the lock file at `p`, refusing reparse points, directories
+/// and files another user owns or may write.
+template <class = void>
+[[nodiscard]] inline result<native_file> open_lock_file(const std::filesystem::path& p) {
+    auto* security = private_security::shared();
+    if (security == nullptr)
+        return error{errc::io_error, p.string() + " (the process token could not be read)"};
+    unique_handle h(::CreateFileW(p.c_str(), GENERIC_READ | GENERIC_WRITE | READ_CONTROL,
+                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, security,
+                                  OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
+                                  nullptr));
+    if (!h.valid()) {
+        const DWORD err = ::GetLastError();
+        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT) {
+            const DWORD attributes = ::GetFileAttributesW(p.c_str());
+            if (attributes != INVALID_FILE_ATTRIBUTES && is_directory(attributes) && !is_reparse(attributes))
+                return error{errc::not_a_regular_file, p.string()};
+            return error{errc::read_only_store, p.string()};
+        }
+        if (err == ERROR_CANT_ACCESS_FILE || err == ERROR_CANT_RESOLVE_FILENAME)
+            return error{errc::symlink_refused, p.string()};
+        return io_failure(p, "open lock file", err);
+    }
+    auto info = info_of(h.get(), p);
+    if (!info) return info.error();
+    if (is_reparse(info->attributes)) return error{errc::symlink_refused, p.string()};
+    if (is_directory(info->attributes)) return error{errc::not_a_regular_file, p.string()};
+    TOKENVAULT_TRY(check_security(h.get(), p, write_rights));
+    return h;
+}
+
+/// LockFileEx on the one byte at `offset` of `file`: `flags` | LOCKFILE_FAIL_IMMEDIATELY for an attempt.
+[[nodiscard]] inline BOOL lock_byte(const native_file& file, DWORD offset, DWORD flags) noexcept {
+    OVERLAPPED at{};
+    at.Offset = offset;
+    return ::LockFileEx(file.get(), flags, 0, 1, 0, &at);
+}
+
+/// UnlockFileEx of the one byte at `offset` of `file`.
+inline void unlock_byte(const native_file& file, DWORD offset) noexcept {
+    OVERLAPPED at{};
+    at.Offset = offset;
+    (void)::UnlockFileEx(file.get(), 0, 1, 0, &at);
+}
+
+/// One attempt at the lock on byte `offset`: true when taken, false when another holder prevents it.
+template <class = void>
+[[nodiscard]] inline result<bool> try_lock_byte(const native_file& file, const std::filesystem::path& p,
+                                                DWORD offset, DWORD flags) {
+    if (lock_byte(file, offset, flags | LOCKFILE_FAIL_IMMEDIATELY)) return true;
+    const DWORD err = ::GetLastError();
+    if (err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING) return false;
+    return io_failure(p, "LockFileEx", err);
+}
+
+/// One attempt at the lock on `file`: true when taken, false when another holder prevents it.
+template <class = void>
+[[nodiscard]] inline result<bool> try_lock(const native_file& file, const std::filesystem::path& p,
+                                           lock_mode mode) {
+    return try_lock_byte(file, p, 0, mode == lock_mode::exclusive ? LOCKFILE_EXCLUSIVE_LOCK : 0);
+}
+
+/// Releases the lock held through `file` now.
+template <class = void>
+inline void unlock(const native_file& file) noexcept {
+    unlock_byte(file, 0);
+}
+
+/// A second handle on the lock file `p`, for its waiting queue (byte 1).
+template <class = void>
+[[nodiscard]] inline result<std::optional<native_file>> open_lock_queue(const std::filesystem::path& p) {
+    unique_handle h(::CreateFileW(
+        p.c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
+    if (!h.valid()) return std::optional<native_file>{};  // the lock alone still works
+    return std::optional<native_file>{std::move(h)};
+}
+
+/// One attempt at the head of the queue: true when taken, false when another waiter has it.
+template <class = void>
+[[nodiscard]] inline result<bool> try_queue(const native_file& queue, const std::filesystem::path& p) {
+    return try_lock_byte(queue, p, 1, LOCKFILE_EXCLUSIVE_LOCK);
+}
+
+/// Waits in Windows's queue until `queue` is at the head (no timeout: platform::file_lock runs this on a
+/// helper thread and keeps the deadline itself).
+template <class = void>
+[[nodiscard]] inline result<void> wait_in_queue(const native_file& queue, const std::filesystem::path& p) {
+    if (lock_byte(queue, 1, LOCKFILE_EXCLUSIVE_LOCK)) return {};
+    return io_failure(p, "LockFileEx", ::GetLastError());
+}
+
+/// Leaves the queue (lets the next waiter to the head).
+template <class = void>
+inline void leave_queue(const native_file& queue) noexcept {
+    unlock_byte(queue, 1);
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/win32_lock.hpp
+#else
+// begin file tokenvault/platform/posix_lock.hpp
+// tokenvault/platform/posix_lock.hpp: the lock file primitives of tokenvault on POSIX (flock).
+//
+// `open_lock_file` opens (creating 0600, never following a symlink) a lock file that is never deleted;
+// `try_lock` makes one non-blocking flock attempt and `unlock` releases it explicitly. The kernel drops the
+// lock when the holder closes the descriptor or dies. flock locks belong to the open file description: two
+// descriptors in one process exclude each other, and a forked child shares (does not get) its parent's
+// lock. The waiting queue of platform::file_lock (lock.hpp) is a second lock on the same file that Linux
+// keeps apart from flock: an open-file-description (OFD) record lock on its first byte, taken with
+// `try_queue` or, blocking in the kernel's queue, `wait_in_queue`. Where the two kinds are not independent
+// (network file systems emulate flock with record locks; Darwin has no OFD locks), `open_lock_queue`
+// answers nullopt and waiters poll the flock. Included through platform.hpp only.
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/vfs.h>
+#endif
+
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+
+namespace tokenvault::platform {
+
+/// Opens (creating with mode 0600) the lock file at `p`, refusing symlinks, non-files and foreign owners.
+template <class = void>
+[[nodiscard]] inline result<native_file> open_lock_file(const std::filesystem::path& p) {
+    unique_fd fd(retry_eintr([&] {
+        return ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, S_IRUSR | S_IWUSR);
+    }));
+    if (fd.get() < 0) {
+        const int err = errno;
+        switch (err) {
+        case ELOOP: return error{errc::symlink_refused, p.string()};
+        case EISDIR:
+        case ENXIO: return error{errc::not_a_regular_file, p.string()};
+        case EACCES:
+        case EPERM:
+        case EROFS: return error{errc::read_only_store, p.string()};
+        default: return io_failure(p, "open lock file", err);
+        }
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return io_failure(p, "fstat lock file", errno);
+    if (!S_ISREG(st.st_mode)) return error{errc::not_a_regular_file, p.string()};
+    if (st.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
+    if ((st.st_mode & 07777) != (S_IRUSR | S_IWUSR)) {  // umask may have narrowed it; nobody else needs it
+        if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0)
+            return io_failure(p, "fchmod lock file", errno);
+    }
+    return fd;
+}
+
+/// One non-blocking attempt at a lock on `file`: true when taken, false when another holder prevents it.
+template <class = void>
+[[nodiscard]] inline result<bool> try_lock(const native_file& file, const std::filesystem::path& p,
+                                           lock_mode mode) {
+    const int operation = (mode == lock_mode::shared ? LOCK_SH : LOCK_EX) | LOCK_NB;
+    if (retry_eintr([&] { return ::flock(file.get(), operation); }) == 0) return true;
+    const int err = errno;
+    if (err == EWOULDBLOCK) return false;
+    return io_failure(p, "flock", err);
+}
+
+/// Releases the lock held through `file` now, for every descriptor that shares its open file description
+/// (a forked child's copy included).
+template <class = void>
+inline void unlock(const native_file& file) noexcept {
+    (void)retry_eintr([&] { return ::flock(file.get(), LOCK_UN); });
+}
+
+/// Whether the file system of `fd` keeps flock locks and record locks apart (local Linux file systems do;
+/// NFS, SMB and FUSE may emulate one with the other).
+template <class = void>
+[[nodiscard]] inline bool separate_lock_kinds(int fd) noexcept {
+#if defined(__linux__) && defined(F_OFD_SETLK)
+    struct statfs fs {};
+    if (::fstatfs(fd, &fs) != 0) return false;
+    switch (static_cast<std::uint32_t>(fs.f_type)) {
+    case 0xEF53U:      // ext2, ext3, ext4
+    case 0x58465342U:  // xfs
+    case 0x9123683EU:  // btrfs
+    case 0x01021994U:  // tmpfs
+    case 0x794C7630U:  // overlayfs (containers), over one of these
+    case 0xF2F52010U:  // f2fs
+    case 0x2FC12FC1U:  // zfs
+    case 0xCA451A4EU:  // bcachefs
+        return true;
+    default: return false;
+    }
+#else
+    (void)fd;
+    return false;
+#endif
+}
+
+/// A second open file description of the lock file `p`, for its waiting queue; nullopt where the queue
+/// lock would not be independent of the flock (see the top of this file).
+template <class = void>
+[[nodiscard]] inline result<std::optional<native_file>> open_lock_queue(const std::filesystem::path& p) {
+    unique_fd fd(
+        retry_eintr([&] { return ::open(p.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); }));
+    if (fd.get() < 0) return std::optional<native_file>{};  // the flock alone still works
+    if (!separate_lock_kinds(fd.get())) return std::optional<native_file>{};
+    return std::optional<native_file>{std::move(fd)};
+}
+
+#if defined(F_OFD_SETLK)
+/// The record lock of the queue: the first byte, exclusive (or `F_UNLCK`).
+[[nodiscard]] inline struct flock queue_record(short type) noexcept {
+    struct flock record {};
+    record.l_type = type;
+    record.l_whence = SEEK_SET;
+    record.l_start = 0;
+    record.l_len = 1;
+    return record;
+}
+#endif
+
+/// One non-blocking attempt at the head of the queue: true when taken, false when another waiter has it.
+template <class = void>
+[[nodiscard]] inline result<bool> try_queue(const native_file& queue, const std::filesystem::path& p) {
+#if defined(F_OFD_SETLK)
+    auto record = queue_record(F_WRLCK);
+    if (retry_eintr([&] { return ::fcntl(queue.get(), F_OFD_SETLK, &record); }) == 0) return true;
+    const int err = errno;
+    if (err == EAGAIN || err == EACCES) return false;
+    return io_failure(p, "fcntl F_OFD_SETLK", err);
+#else
+    (void)queue;
+    return io_failure(p, "fcntl F_OFD_SETLK", ENOTSUP);
+#endif
+}
+
+/// Waits in the kernel's queue until `queue` is at the head (no timeout: platform::file_lock runs this
+/// on a helper thread and keeps the deadline itself).
+template <class = void>
+[[nodiscard]] inline result<void> wait_in_queue(const native_file& queue, const std::filesystem::path& p) {
+#if defined(F_OFD_SETLK)
+    auto record = queue_record(F_WRLCK);
+    if (retry_eintr([&] { return ::fcntl(queue.get(), F_OFD_SETLKW, &record); }) == 0) return {};
+    return io_failure(p, "fcntl F_OFD_SETLKW", errno);
+#else
+    (void)queue;
+    return io_failure(p, "fcntl F_OFD_SETLKW", ENOTSUP);
+#endif
+}
+
+/// Leaves the queue (lets the next waiter to the head).
+template <class = void>
+inline void leave_queue(const native_file& queue) noexcept {
+#if defined(F_OFD_SETLK)
+    auto record = queue_record(F_UNLCK);
+    (void)retry_eintr([&] { return ::fcntl(queue.get(), F_OFD_SETLK, &record); });
+#else
+    (void)queue;
+#endif
+}
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/posix_lock.hpp
+#endif
+
+namespace tokenvault::platform {
+
+namespace lock_detail {
+
+using steady = std::chrono::steady_clock;
+
+/// Helpers of timed-out waits still queued in this process (they step aside when they reach the head).
+[[nodiscard]] inline std::atomic<int>& abandoned_waits() noexcept {
+    static std::atomic<int> count{0};
+    return count;
+}
+
+/// Past this many abandoned helpers, waiters poll the queue instead of starting another thread.
+inline constexpr int max_abandoned_waits = 8;
+
+/// One wait for the queue lock handed to a helper thread. The helper alone uses `file` until it reports;
+/// then whoever comes second (the waiter, or the helper of an abandoned wait) owns it.
+struct queued_wait {
+    enum class state { waiting, granted, failed, abandoned };
+    queued_wait(native_file f, std::filesystem::path p) : file(std::move(f)), path(std::move(p)) {}
+
+    std::mutex mutex;
+    std::condition_variable reported;
+    native_file file;
+    std::filesystem::path path;
+    state now = state::waiting;
+    std::optional<error> failure;
+
+    /// The helper thread's body: wait in the OS queue, then hand the queue lock over or give it back.
+    static void run(const std::shared_ptr<queued_wait>& self) noexcept {
+        auto granted = wait_in_queue(self->file, self->path);
+        const std::lock_guard guard(self->mutex);
+        if (self->now == state::abandoned) {
+            if (granted) leave_queue(self->file);
+            self->file.reset();
+            abandoned_waits().fetch_sub(1, std::memory_order_relaxed);
+            return;
+        }
+        if (granted) {
+            self->now = state::granted;
+        } else {
+            self->now = state::failed;
+            self->failure = granted.error();
+        }
+        self->reported.notify_all();
+    }
+};
+
+/// Sleeps for `backoff` (capped by the deadline) and doubles it up to `cap`; false once the deadline passed.
+[[nodiscard]] inline bool back_off(std::chrono::nanoseconds& backoff, std::chrono::nanoseconds cap,
+                                   steady::time_point deadline) {
+    const auto now = steady::now();
+    if (now >= deadline) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(backoff, deadline - now));
+    backoff = std::min(backoff * 2, cap);
+    return true;
+}
+
+/// Non-blocking attempts at the lock on `file` until taken or the deadline passes (false).
+[[nodiscard]] inline result<bool> poll_lock(const native_file& file, const std::filesystem::path& path,
+                                            lock_mode mode, std::chrono::nanoseconds first,
+                                            std::chrono::nanoseconds cap, steady::time_point deadline) {
+    auto backoff = first;
+    for (;;) {
+        if (!back_off(backoff, cap, deadline)) return false;
+        auto taken = try_lock(file, path, mode);
+        if (!taken || *taken) return taken;
+    }
+}
+
+/// Waits (on a helper thread when one can be had) until `queue` is at the head; false on timeout.
+[[nodiscard]] inline result<bool> wait_for_head(native_file& queue, const std::filesystem::path& path,
+                                                steady::time_point deadline) {
+    using state = queued_wait::state;
+    if (steady::now() >= deadline) return false;
+    if (abandoned_waits().load(std::memory_order_relaxed) < max_abandoned_waits) {
+        auto shared = std::make_shared<queued_wait>(std::move(queue), path);
+        bool started = false;
+        try {
+            std::thread([shared] { queued_wait::run(shared); }).detach();
+            started = true;
+        } catch (const std::system_error&) {  // no thread to be had: poll instead
+            queue = std::move(shared->file);
+        }
+        if (started) {
+            std::unique_lock guard(shared->mutex);
+            shared->reported.wait_until(guard, deadline, [&] { return shared->now != state::waiting; });
+            if (shared->now == state::granted) {
+                queue = std::move(shared->file);
+                return true;
+            }
+            if (shared->now == state::failed) return *shared->failure;
+            shared->now = state::abandoned;
+            abandoned_waits().fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+    }
+    auto backoff = std::chrono::nanoseconds(std::chrono::microseconds(50));
+    for (;;) {
+        if (!back_off(backoff, std::chrono::milliseconds(1), deadline)) return false;
+        auto head = try_queue(queue, path);
+        if (!head || *head) return head;
+    }
+}
+
+}  // namespace lock_detail
+
+/// A cross-process lock (exclusive, or shared among readers) on a lock file, released on destruction.
+class file_lock {
+public:
+    /// An empty (not held) lock.
+    file_lock() noexcept = default;
+
+    /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in
+    /// `*wait`.
+    [[nodiscard]] static result<file_lock> acquire(const std::filesystem::path& lock_path,
+                                                   std::chrono::milliseconds timeout,
+                                                   lock_wait* wait = nullptr,
+                                                   lock_mode mode = lock_mode::exclusive) {
+        using steady = lock_detail::steady;
+        const auto start = steady::now();
+        const auto deadline = start + timeout;
+        lock_wait local;
+        lock_wait& report = wait != nullptr ? *wait : local;
+        report = lock_wait{};
+        const auto finish = [&](result<bool> taken, native_file& main) -> result<file_lock> {
+            report.waited = steady::now() - start;
+            if (!taken) return taken.error();
+            if (!*taken) return error{errc::lock_timeout, lock_path.string()};
+            return file_lock(std::move(main));
+        };
+
+        auto main = open_lock_file(lock_path);
+        if (!main) return main.error();
+        auto queue = open_lock_queue(lock_path);
+        if (!queue) return queue.error();
+        if (!*queue) {  // no independent queue lock here: poll the lock itself
+            auto taken = try_lock(*main, lock_path, mode);
+            if (taken && !*taken) {
+                report.contended = true;
+                taken = lock_detail::poll_lock(*main, lock_path, mode, std::chrono::microseconds(50),
+                                               std::chrono::milliseconds(1), deadline);
+            }
+            return finish(std::move(taken), *main);
+        }
+
+        // Join the queue: at its head at once when nobody waits, else behind those who do.
+        auto head = try_queue(**queue, lock_path);
+        if (!head) return head.error();
+        if (!*head) {
+            report.contended = true;
+            head = lock_detail::wait_for_head(**queue, lock_path, deadline);
+            if (!head || !*head) return finish(std::move(head), *main);
+        }
+        // At the head: take the lock as soon as its holder lets go, then let the next waiter in.
+        auto taken = try_lock(*main, lock_path, mode);
+        if (taken && !*taken) {
+            report.contended = true;
+            taken = lock_detail::poll_lock(*main, lock_path, mode, std::chrono::microseconds(20),
+                                           std::chrono::microseconds(200), deadline);
+        }
+        leave_queue(**queue);
+        return finish(std::move(taken), *main);
+    }
+
+    file_lock(file_lock&&) noexcept = default;
+    file_lock& operator=(file_lock&& other) noexcept {
+        if (this != &other) file_ = std::move(other.file_);  // moving the handle releases ours first
+        return *this;
+    }
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+    ~file_lock() = default;
+
+    /// Releases the lock by closing the handle (a forked child still holding a copy keeps it until it exits).
+    void release() noexcept { file_.reset(); }
+    /// Whether this object holds the lock.
+    [[nodiscard]] bool held() const noexcept { return file_.valid(); }
+
+private:
+    explicit file_lock(native_file file) noexcept : file_(std::move(file)) {}
+    native_file file_;
+};
+
+}  // namespace tokenvault::platform
+// end file tokenvault/platform/lock.hpp
+// end file tokenvault/platform/platform.hpp
 
 namespace tokenvault::backend {
 
@@ -4830,16 +6678,21 @@ public:
         : directory_(options.resolved_directory()),
           lock_(directory_ / "keyring-bundle.lock"),
           stamp_(directory_ / "keyring-bundle.stamp"),
-          keyring_options_(options.keyring()) {}
+          keyring_options_(options.keyring()) {
+        if (auto missing = options.directory_error()) read_failure_ = *missing;  // no home directory known
+    }
 
-    /// `<directory>/keyring-bundle.lock`.
-    [[nodiscard]] std::optional<std::filesystem::path> lock_path() const { return lock_; }
+    /// `<directory>/keyring-bundle.lock`; nullopt without a directory (every call then fails).
+    [[nodiscard]] std::optional<std::filesystem::path> lock_path() const {
+        if (directory_.empty()) return std::nullopt;
+        return lock_;
+    }
 
     /// One lstat of the stamp file compared with the identity seen at the last load or save.
     template <class Context>
     [[nodiscard]] result<bool> changed(Context&) const {
         if (!stamp_known_) return true;
-        auto now = tokenvault::detail::stat_identity(stamp_);
+        auto now = tokenvault::platform::stat_identity(stamp_);
         if (!now) return now.error();
         return *now != stamp_identity_;
     }
@@ -4848,7 +6701,8 @@ public:
     template <class Context>
     [[nodiscard]] result<bundle> load(Context& ctx) {
         stamp_known_ = false;
-        auto stamp = tokenvault::detail::stat_identity(stamp_);  // before the read: a later write changes it
+        auto stamp =
+            tokenvault::platform::stat_identity(stamp_);  // before the read: a later write changes it
         if (!stamp) return stamp.error();
         if (read_failure_) return *read_failure_;
         auto keyring = open_keyring(ctx);
@@ -4892,7 +6746,7 @@ public:
                              std::to_string(K::max_item_size) + "-byte item limit; nothing was written"};
         auto keyring = open_keyring(ctx);
         if (!keyring) return keyring.error();
-        TOKENVAULT_TRY(tokenvault::detail::ensure_private_directory(directory_));
+        TOKENVAULT_TRY(tokenvault::platform::ensure_store_directory(directory_));
         if (!swept_temp_files_) {
             swept_temp_files_ = true;  // we hold the store lock: a stamp temp file is a dead writer's
             (void)tokenvault::detail::remove_stale_temp_files(
@@ -4902,7 +6756,7 @@ public:
         TOKENVAULT_TRY(tokenvault::detail::ensure_sodium());
         std::array<std::byte, 16> nonce{};
         randombytes_buf(nonce.data(), nonce.size());
-        auto stamped = tokenvault::detail::write_file_atomically(stamp_, nonce);
+        auto stamped = tokenvault::platform::write_file_atomically(stamp_, nonce);
         if (!stamped) {
             stamp_known_ = false;
             return stamped.error();
@@ -4965,7 +6819,7 @@ private:
     std::optional<error> read_failure_;   // open/read/parse failed: loads and saves answer this
     std::optional<error> write_failure_;  // a write failed: later saves answer this (no prompt storm)
     bool stamp_known_ = false;
-    std::optional<tokenvault::detail::file_identity> stamp_identity_;
+    std::optional<tokenvault::platform::file_identity> stamp_identity_;
     bool swept_temp_files_ = false;
 };
 
@@ -5397,7 +7251,7 @@ struct sealed_file_status {
     bool key_cached = false;          ///< the data key is held in memory
     std::string tier;                 ///< tier of the opened keyring ("" until opened)
     bool identity_known = false;      ///< `identity` describes the file on disk as last seen
-    std::optional<tokenvault::detail::file_identity>
+    std::optional<tokenvault::platform::file_identity>
         identity;                          ///< identity at the last load/save (nullopt: no file)
     std::uint64_t seal_counter = 0;        ///< seals made by the file's key (from its header)
     std::optional<error> keyring_failure;  ///< a remembered keyring failure, if any
@@ -5431,8 +7285,9 @@ public:
           file_(directory_ / options.file_name),
           lock_(file_.string() + ".lock"),
           keyring_options_(options.keyring()) {
+        if (auto missing = options.directory_error()) config_error_ = *missing;
         const std::string& name = options.file_name;
-        if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+        if (!tokenvault::platform::is_plain_file_name(name))
             config_error_ = error{errc::invalid_argument, "sealed_file: file_name must be a plain file name"};
     }
 
@@ -5447,7 +7302,7 @@ public:
     [[nodiscard]] result<bool> changed(Context&) const {
         if (config_error_) return *config_error_;
         if (!identity_known_) return true;
-        auto now = tokenvault::detail::stat_identity(file_);
+        auto now = tokenvault::platform::stat_identity(file_);
         if (!now) return now.error();
         return *now != identity_;
     }
@@ -5458,8 +7313,12 @@ public:
         if (config_error_) return *config_error_;
         identity_known_ = false;
         last_text_ = tokenvault::detail::bundle_text{};
+        if (auto checked = tokenvault::platform::check_store_directory(directory_); !checked) {
+            ctx.diagnostics.on(events::file_read{0, checked.code()});
+            return checked.error();
+        }
         // The file is ciphertext: ordinary memory will do (the plaintext goes to secure memory).
-        auto read = tokenvault::detail::read_private_file<tokenvault::detail::plain_bytes>(
+        auto read = tokenvault::platform::read_private_file<tokenvault::platform::plain_bytes>(
             file_, sealed_file_format::max_file_size);
         if (!read) {
             ctx.diagnostics.on(events::file_read{0, read.code()});
@@ -5499,11 +7358,11 @@ public:
         if (!identity_known_)
             return error{errc::conflict,
                          file_.string() + ": changed or unread since the last load; reload first"};
-        auto on_disk = tokenvault::detail::stat_identity(file_);
+        auto on_disk = tokenvault::platform::stat_identity(file_);
         if (!on_disk) return on_disk.error();
         if (*on_disk != identity_)
             return error{errc::conflict, file_.string() + ": changed since the last load; reload first"};
-        TOKENVAULT_TRY(tokenvault::detail::ensure_private_directory(directory_));
+        TOKENVAULT_TRY(tokenvault::platform::ensure_store_directory(directory_));
         if (!swept_temp_files_) {
             swept_temp_files_ = true;  // we hold the store lock: every temp file of ours is a dead writer's
             (void)tokenvault::detail::remove_stale_temp_files(
@@ -5541,7 +7400,7 @@ public:
         if constexpr (cipher::nonce_size > 0) randombytes_buf(nonce.data(), nonce.size());
         TOKENVAULT_TRY(cipher::seal(key_.bytes(), nonce, std::span<const std::byte>(out.data(), header_size),
                                     plain_bytes, out.subspan(header_size + cipher::nonce_size)));
-        auto written = tokenvault::detail::write_file_atomically(file_, out);
+        auto written = tokenvault::platform::write_file_atomically(file_, out);
         ctx.diagnostics.on(events::file_write{out.size(), written.code()});
         if (!written) {
             identity_known_ = false;  // the rename may have happened: reload before the next write
@@ -5576,14 +7435,14 @@ public:
         return keyring_ ? std::string_view(keyring_->tier_name()) : "";
     }
     /// The file identity recorded at the last load or save (nullopt: no file, or unknown).
-    [[nodiscard]] std::optional<tokenvault::detail::file_identity> last_identity() const {
+    [[nodiscard]] std::optional<tokenvault::platform::file_identity> last_identity() const {
         return identity_known_ ? identity_ : std::nullopt;
     }
 
 private:
     using secure_buffer = tokenvault::detail::secure_buffer;
 
-    void record_file(std::optional<tokenvault::detail::file_identity> identity,
+    void record_file(std::optional<tokenvault::platform::file_identity> identity,
                      std::optional<sealed_key_id> key_id, std::uint64_t counter) {
         identity_known_ = true;
         identity_ = identity;
@@ -5658,14 +7517,14 @@ private:
     // Moves a certainly corrupt file aside (we hold the store lock), reports it, and answers corrupt_file
     // once.
     template <class Context>
-    [[nodiscard]] error quarantine(Context& ctx, const tokenvault::detail::file_identity& read_identity,
+    [[nodiscard]] error quarantine(Context& ctx, const tokenvault::platform::file_identity& read_identity,
                                    std::string_view why) {
         identity_known_ = false;
-        auto now = tokenvault::detail::stat_identity(file_);
+        auto now = tokenvault::platform::stat_identity(file_);
         if (!now) return now.error();
         if (!*now || **now != read_identity)
             return error{errc::io_error, file_.string() + ": replaced while being checked; retry"};
-        auto moved = tokenvault::detail::quarantine_file(file_);
+        auto moved = tokenvault::platform::quarantine_file(file_);
         if (!moved)
             return error{moved.error().code, file_.string() + ": " + std::string(why) +
                                                  "; it could not be moved aside (" + moved.error().context +
@@ -5917,9 +7776,9 @@ private:
     bool have_previous_ = false;
 
     bool identity_known_ = false;  // identity_ describes the file as last loaded or saved
-    std::optional<tokenvault::detail::file_identity> identity_;  // nullopt: there was no file
-    std::optional<sealed_key_id> file_key_id_;                   // the key id in the file's header
-    std::uint64_t file_counter_ = 0;                             // the seal counter in the file's header
+    std::optional<tokenvault::platform::file_identity> identity_;  // nullopt: there was no file
+    std::optional<sealed_key_id> file_key_id_;                     // the key id in the file's header
+    std::uint64_t file_counter_ = 0;                               // the seal counter in the file's header
     bool swept_temp_files_ = false;
 
     struct seal_mark {
@@ -6108,138 +7967,6 @@ static_assert(diagnostics_policy<counters>);
 
 #include <nlohmann/json.hpp>
 
-// begin file tokenvault/detail/file_lock.hpp
-// tokenvault/detail/file_lock.hpp: the cross-process exclusive lock on a lock file (flock on POSIX).
-//
-// `file_lock::acquire` opens (creating 0600, never following a symlink) a lock file that is never
-// deleted and polls a non-blocking flock with exponential backoff (50us doubling to 5ms, real sleeps)
-// until a timeout, reporting whether it had to wait. The kernel drops the lock when the holder closes
-// the descriptor or dies. flock locks belong to the open file description: two acquisitions in one
-// process exclude each other, and a forked child shares (does not get) its parent's lock.
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <filesystem>
-#include <thread>
-#include <utility>
-
-
-namespace tokenvault::detail {
-
-/// How an acquisition went: whether another holder made it wait, and for how long.
-struct lock_wait {
-    bool contended = false;              ///< another holder had the lock at the first attempt
-    std::chrono::nanoseconds waited{0};  ///< time from the call to acquisition (or to the timeout)
-};
-
-/// Opens (creating with mode 0600) the lock file at `p`, refusing symlinks, non-files and foreign owners.
-template <class = void>
-[[nodiscard]] inline result<unique_fd> open_lock_file(const std::filesystem::path& p) {
-    unique_fd fd(retry_eintr([&] {
-        return ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, S_IRUSR | S_IWUSR);
-    }));
-    if (fd.get() < 0) {
-        const int err = errno;
-        switch (err) {
-        case ELOOP: return error{errc::symlink_refused, p.string()};
-        case EISDIR:
-        case ENXIO: return error{errc::not_a_regular_file, p.string()};
-        case EACCES:
-        case EPERM:
-        case EROFS: return error{errc::read_only_store, p.string()};
-        default: return io_failure(p, "open lock file", err);
-        }
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return io_failure(p, "fstat lock file", errno);
-    if (!S_ISREG(st.st_mode)) return error{errc::not_a_regular_file, p.string()};
-    if (st.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
-    if ((st.st_mode & 07777) != (S_IRUSR | S_IWUSR)) {  // umask may have narrowed it; nobody else needs it
-        if (retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0)
-            return io_failure(p, "fchmod lock file", errno);
-    }
-    return fd;
-}
-
-/// Whether a file lock excludes every other holder or only exclusive ones.
-enum class lock_mode { exclusive, shared };
-
-/// One non-blocking attempt at a lock on `fd`: true when taken, false when another holder prevents it.
-template <class = void>
-[[nodiscard]] inline result<bool> try_lock(int fd, const std::filesystem::path& p, lock_mode mode) {
-    const int operation = (mode == lock_mode::shared ? LOCK_SH : LOCK_EX) | LOCK_NB;
-    if (retry_eintr([&] { return ::flock(fd, operation); }) == 0) return true;
-    const int err = errno;
-    if (err == EWOULDBLOCK) return false;
-    return io_failure(p, "flock", err);
-}
-
-/// A cross-process lock (exclusive, or shared among readers) on a lock file, released on destruction.
-class file_lock {
-public:
-    /// An empty (not held) lock.
-    file_lock() noexcept = default;
-
-    /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in
-    /// `*wait`.
-    [[nodiscard]] static result<file_lock> acquire(const std::filesystem::path& lock_path,
-                                                   std::chrono::milliseconds timeout,
-                                                   lock_wait* wait = nullptr,
-                                                   lock_mode mode = lock_mode::exclusive) {
-        using clock = std::chrono::steady_clock;
-        constexpr std::chrono::nanoseconds first_backoff = std::chrono::microseconds(50);
-        constexpr std::chrono::nanoseconds max_backoff = std::chrono::milliseconds(1);
-
-        const auto start = clock::now();
-        const auto deadline = start + timeout;
-        lock_wait local;
-        lock_wait& report = wait != nullptr ? *wait : local;
-        report = lock_wait{};
-
-        auto fd = open_lock_file(lock_path);
-        if (!fd) return fd.error();
-        auto backoff = first_backoff;
-        for (;;) {
-            auto taken = try_lock(fd->get(), lock_path, mode);
-            if (!taken) return taken.error();
-            const auto now = clock::now();
-            report.waited = now - start;
-            if (*taken) return file_lock(std::move(*fd));
-            report.contended = true;
-            if (now >= deadline) return error{errc::lock_timeout, lock_path.string()};
-            std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(backoff, deadline - now));
-            backoff = std::min(backoff * 2, max_backoff);
-        }
-    }
-
-    file_lock(file_lock&&) noexcept = default;
-    file_lock& operator=(file_lock&& other) noexcept {
-        if (this != &other) fd_ = std::move(other.fd_);  // moving the descriptor releases ours first
-        return *this;
-    }
-    file_lock(const file_lock&) = delete;
-    file_lock& operator=(const file_lock&) = delete;
-    ~file_lock() = default;
-
-    /// Releases the lock by closing the descriptor (a forked child still holding a copy keeps it until it
-    /// exits).
-    void release() noexcept { fd_.reset(); }
-    /// Whether this object holds the lock.
-    [[nodiscard]] bool held() const noexcept { return fd_.get() >= 0; }
-
-private:
-    explicit file_lock(unique_fd fd) noexcept : fd_(std::move(fd)) {}
-    unique_fd fd_;
-};
-
-}  // namespace tokenvault::detail
-// end file tokenvault/detail/file_lock.hpp
 
 namespace tokenvault::diagnostics {
 
@@ -6530,7 +8257,7 @@ template <class = void>
 [[nodiscard]] inline result<std::optional<resolution_history>> read_resolution_log(
     const std::filesystem::path& directory) {
     const auto path = resolution_log_path(directory);
-    auto read = tokenvault::detail::read_private_file(path, resolution_log_limits::max_file_size);
+    auto read = tokenvault::platform::read_private_file(path, resolution_log_limits::max_file_size);
     if (!read) return read.error();
     if (!*read) return std::optional<resolution_history>{};
     auto parsed = parse_resolution_log((*read)->bytes.view());
@@ -6677,7 +8404,7 @@ private:
         if (!current_ || e.failure) return;
         // Fast path: the log did not change since we last saw it, and already says this.
         if (cache_ && cache_identity_) {
-            auto now = tokenvault::detail::stat_identity(path_);
+            auto now = tokenvault::platform::stat_identity(path_);
             if (now && *now && **now == *cache_identity_) {
                 const auto found = cache_->credentials.find(hash);
                 if (erases && (found == cache_->credentials.end() || !found->second.present)) return;
@@ -6716,10 +8443,10 @@ private:
     template <class Change>
     void update(Change&& change) {
         const std::filesystem::path lock_file = path_.string() + ".lock";
-        const auto directory = tokenvault::detail::parent_directory_of(path_);
-        std::optional<tokenvault::detail::file_lock> lock;
-        if (auto dir = tokenvault::detail::ensure_private_directory(directory); dir) {
-            auto taken = tokenvault::detail::file_lock::acquire(lock_file, lock_timeout);
+        const auto directory = tokenvault::platform::parent_directory_of(path_);
+        std::optional<tokenvault::platform::file_lock> lock;
+        if (auto dir = tokenvault::platform::ensure_private_directory(directory); dir) {
+            auto taken = tokenvault::platform::file_lock::acquire(lock_file, lock_timeout);
             if (taken) lock.emplace(std::move(*taken));
         }
         if (lock && !swept_temp_files_) {
@@ -6733,8 +8460,8 @@ private:
 
         resolution_history h;
         bool repair = false;
-        std::optional<tokenvault::detail::file_identity> identity;
-        auto read = tokenvault::detail::read_private_file(path_, resolution_log_limits::max_file_size);
+        std::optional<tokenvault::platform::file_identity> identity;
+        auto read = tokenvault::platform::read_private_file(path_, resolution_log_limits::max_file_size);
         if (!read) {
             fail();
             // Unsafe or unreadable: replace it with a private, valid file. A symlink is refused by the write.
@@ -6759,7 +8486,7 @@ private:
         detail::resolution_log::enforce_limits(h);
         if ((changed || repair) && writable) {
             const std::string text = serialize_resolution_log(h);
-            auto written = tokenvault::detail::write_file_atomically(
+            auto written = tokenvault::platform::write_file_atomically(
                 path_, std::as_bytes(std::span<const char>(text.data(), text.size())));
             if (written) {
                 identity = *written;
@@ -6781,7 +8508,7 @@ private:
     std::set<std::string, std::less<>> announced_;
     bool migration_moved_ = false;
     std::optional<resolution_history> cache_;
-    std::optional<tokenvault::detail::file_identity> cache_identity_;
+    std::optional<tokenvault::platform::file_identity> cache_identity_;
     std::atomic<std::uint64_t> drifts_{0};
     std::atomic<std::uint64_t> failures_{0};
     bool swept_temp_files_ = false;
@@ -6818,6 +8545,58 @@ static_assert(diagnostics_policy<resolution_log<>>);
 #include <utility>
 #include <vector>
 
+// begin file tokenvault/detail/keyring_item_files.hpp
+// tokenvault/detail/keyring_item_files.hpp: where a file-based keyring keeps an item, and removing one.
+//
+// keyring::file and keyring::dpapi keep one file per item in their private directory, named
+// `<sha256-hex(service NUL account)><extension>`: the name reveals only a hash, and one directory can hold
+// the items of several services. Both name and remove their items through these two functions, so the
+// naming rule is written once.
+
+#include <sodium.h>
+
+#include <array>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+
+namespace tokenvault::detail {
+
+/// The file in `directory` that holds `service`'s item `account`; `keyring_name` (e.g. "keyring::file")
+/// starts the text of any error.
+[[nodiscard]] inline result<std::filesystem::path> keyring_item_path(const std::filesystem::path& directory,
+                                                                     std::string_view service,
+                                                                     std::string_view account,
+                                                                     std::string_view extension,
+                                                                     std::string_view keyring_name) {
+    if (account.empty()) return error{errc::invalid_argument, std::string(keyring_name) + ": empty account"};
+    std::string name(service);
+    name.push_back('\0');
+    name.append(account);
+    std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+    if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()), name.size()) !=
+        0)
+        return error{errc::crypto_failure, std::string(keyring_name) + ": sha256"};
+    std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
+    sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+    std::string file_name(hex.data(), crypto_hash_sha256_BYTES * 2);
+    file_name.append(extension);
+    return directory / file_name;
+}
+
+/// Removes the file of an item; false when there was none. `keyring_name` starts the text of any error.
+[[nodiscard]] inline result<bool> erase_keyring_item(const result<std::filesystem::path>& path,
+                                                     std::string_view keyring_name) {
+    if (!path) return path.error();
+    auto removed = platform::remove_file(*path);
+    if (!removed)
+        return error{removed.error().code, std::string(keyring_name) + ": " + removed.error().context};
+    return *removed;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/keyring_item_files.hpp
 
 namespace tokenvault::keyring {
 
@@ -6839,7 +8618,7 @@ public:
         if (options.directory.empty())
             return error{errc::invalid_argument, "keyring::file needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
-        if (auto made = detail::ensure_private_directory(options.directory); !made) return wrap(made.error());
+        if (auto made = platform::ensure_store_directory(options.directory); !made) return wrap(made.error());
         basic_file ring{options.directory, options.service, options.timeout};
         TOKENVAULT_TRY(ring.adopt_existing_passphrase());
         return std::optional<basic_file>{std::move(ring)};
@@ -6853,7 +8632,7 @@ public:
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
         const auto path = item_path(account);
         if (!path) return path.error();
-        auto loaded = detail::read_private_file(*path, max_item_size + overhead);
+        auto loaded = platform::read_private_file(*path, max_item_size + overhead);
         if (!loaded) return wrap(loaded.error());
         if (!*loaded) return std::optional<detail::secure_buffer>{};
         const auto bytes = (*loaded)->bytes.bytes();
@@ -6892,7 +8671,7 @@ public:
         if (secret.size() > max_item_size) return error{errc::keyring_item_too_large, "keyring::file: write"};
         const auto path = item_path(account);
         if (!path) return path.error();
-        auto lock = detail::file_lock::acquire(directory_ / "passphrase.lock", timeout_);
+        auto lock = platform::file_lock::acquire(directory_ / "passphrase.lock", timeout_);
         if (!lock) return wrap(lock.error());
         if (!swept_temp_files_) {
             swept_temp_files_ = true;  // we hold the writers' lock: every temp file here is a dead writer's
@@ -6913,33 +8692,19 @@ public:
                 secret.size(), ad.data(), ad.size(), nullptr, nonce,
                 reinterpret_cast<const unsigned char*>(key_.data())) != 0)
             return error{errc::crypto_failure, "keyring::file: seal"};
-        if (auto written = detail::write_file_atomically(*path, sealed); !written)
+        if (auto written = platform::write_file_atomically(*path, sealed); !written)
             return wrap(written.error());
         return {};
     }
 
     /// Removes the item; false when there was none.
     [[nodiscard]] result<bool> erase(std::string_view account) {
-        const auto path = item_path(account);
-        if (!path) return path.error();
-        auto removed = detail::remove_file(*path);
-        if (!removed) return wrap(removed.error());
-        return *removed;
+        return detail::erase_keyring_item(item_path(account), "keyring::file");
     }
 
     /// The file that holds `account`'s item (for tests and diagnostics; the name reveals only a hash).
     [[nodiscard]] result<std::filesystem::path> item_path(std::string_view account) const {
-        if (account.empty()) return error{errc::invalid_argument, "keyring::file: empty account"};
-        std::string name = service_;
-        name.push_back('\0');
-        name.append(account);
-        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
-                               name.size()) != 0)
-            return error{errc::crypto_failure, "keyring::file: sha256"};
-        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-        return directory_ / (std::string(hex.data(), crypto_hash_sha256_BYTES * 2) + ".item");
+        return detail::keyring_item_path(directory_, service_, account, ".item", "keyring::file");
     }
 
 private:
@@ -6983,7 +8748,8 @@ private:
                              "was created"};
         auto fresh = detail::secure_buffer(passphrase_size);
         randombytes_buf(fresh.data(), fresh.size());
-        if (auto written = detail::write_file_atomically(directory_ / "passphrase", fresh.bytes()); !written)
+        if (auto written = platform::write_file_atomically(directory_ / "passphrase", fresh.bytes());
+            !written)
             return wrap(written.error());
         return adopt(fresh);
     }
@@ -7017,7 +8783,7 @@ private:
 
     [[nodiscard]] static result<std::optional<detail::secure_buffer>> read_passphrase(
         const std::filesystem::path& path) {
-        auto loaded = detail::read_private_file(path, 4096);
+        auto loaded = platform::read_private_file(path, 4096);
         if (!loaded) return wrap(loaded.error());
         if (!*loaded) return std::optional<detail::secure_buffer>{};
         if ((*loaded)->bytes.size() != passphrase_size)
@@ -7488,13 +9254,12 @@ inline constexpr std::string_view refresh_failure = "refresh-failure";  ///< a r
 //
 // Two layers: an in-process registry of held keys (threads of one process; keyed by lock file path, or by
 // store address and credential hash for stores that live in one process), then, for stores that other
-// processes share, an flock on `<store dir>/locks/<credential hash>.lock` (0600, never deleted, released
-// by the kernel when its holder dies). Acquisition polls with a backoff bounded by 1/64 of the time waited
-// so far (0.25 ms to 50 ms), and between attempts runs the caller's `poll`, which may end the wait early
-// (another process finished the work this caller was waiting for). Registry entries record the owning pid,
-// so a forked child never waits for a lock its parent's threads held at fork time.
-
-#include <unistd.h>
+// processes share, an OS file lock on `<store dir>/locks/<credential hash>.lock` (0600 / owner-only,
+// never deleted, released by the OS when its holder dies; platform/). Acquisition polls with a backoff
+// bounded by 1/64 of the time waited so far (0.25 ms to 50 ms), and between attempts runs the caller's
+// `poll`, which may end the wait early (another process finished the work this caller was waiting for).
+// Registry entries record the owning pid, so a forked child never waits for a lock its parent's threads held
+// at fork time.
 
 #include <algorithm>
 #include <chrono>
@@ -7624,7 +9389,7 @@ public:
     }
     /// Marks `key` held by this process; false when a thread of this process holds it.
     [[nodiscard]] bool try_take(const std::string& key) {
-        const pid_t self = ::getpid();
+        const platform::process_id self = platform::current_process_id();
         const std::lock_guard guard(mutex_);
         auto [it, inserted] = held_.try_emplace(key, self);
         if (inserted) return true;
@@ -7641,7 +9406,7 @@ public:
 private:
     credential_lock_registry() = default;
     std::mutex mutex_;
-    std::unordered_map<std::string, pid_t> held_;
+    std::unordered_map<std::string, platform::process_id> held_;
 };
 
 /// How a credential lock acquisition went.
@@ -7672,7 +9437,7 @@ public:
     /// Whether this object holds the lock (false: the wait ended early through the caller's poll).
     [[nodiscard]] bool held() const noexcept { return held_; }
 
-    /// Releases the lock: the flock first (other processes), then the in-process key.
+    /// Releases the lock: the file lock first (other processes), then the in-process key.
     void release() noexcept {
         if (!held_) return;
         fd_.reset();
@@ -7681,7 +9446,7 @@ public:
         held_ = false;
     }
 
-    /// Takes the lock for `key` (and the flock on `*lock_file` when given) within `timeout`, running
+    /// Takes the lock for `key` (and the file lock on `*lock_file` when given) within `timeout`, running
     /// `poll()` between attempts; returns an empty lock as soon as `poll()` returns true.
     template <class Poll>
     [[nodiscard]] static result<credential_lock> acquire(
@@ -7693,10 +9458,10 @@ public:
         const auto deadline = start + timeout;
         wait = credential_lock_wait{};
 
-        unique_fd fd;
+        platform::native_file fd;
         if (lock_file) {
-            TOKENVAULT_TRY(ensure_private_directory(parent_directory_of(*lock_file)));
-            auto opened = open_lock_file(*lock_file);
+            TOKENVAULT_TRY(platform::ensure_private_directory(platform::parent_directory_of(*lock_file)));
+            auto opened = platform::open_lock_file(*lock_file);
             if (!opened) return opened.error();
             fd = std::move(*opened);
         }
@@ -7706,7 +9471,7 @@ public:
             if (registry.try_take(key)) {
                 bool taken = true;
                 if (lock_file) {
-                    auto flocked = try_lock(fd.get(), *lock_file, lock_mode::exclusive);
+                    auto flocked = platform::try_lock(fd, *lock_file, platform::lock_mode::exclusive);
                     if (!flocked) {
                         registry.give_back(key);
                         return flocked.error();
@@ -7741,11 +9506,11 @@ public:
     }
 
 private:
-    credential_lock(std::string key, unique_fd fd) noexcept
+    credential_lock(std::string key, platform::native_file fd) noexcept
         : key_(std::move(key)), fd_(std::move(fd)), held_(true) {}
 
     std::string key_;
-    unique_fd fd_;
+    platform::native_file fd_;
     bool held_ = false;
 };
 
@@ -8020,7 +9785,9 @@ public:
     /// The lock file of `id`'s credential lock; nullopt for stores that live in one process.
     [[nodiscard]] std::optional<std::filesystem::path> credential_lock_path(const credential_id& id) const {
         if constexpr (Store::locking_type::cross_process) {
-            return store_->options().resolved_directory() / "locks" / (id.hash() + ".lock");
+            const auto directory = store_->options().resolved_directory();
+            if (directory.empty()) return std::nullopt;  // no store directory: the store reports why
+            return directory / "locks" / (id.hash() + ".lock");
         } else {
             return std::nullopt;
         }
@@ -8459,10 +10226,10 @@ static_assert(check<none>());
 // tokenvault/locking/process.hpp: locking::process, for a store shared by threads and by processes.
 //
 // In-process: a std::shared_mutex (readers share, writers exclude), as locking::threads. Across
-// processes: lock_store() takes an exclusive flock (lock_store_shared(), for loads, a shared one) on the
-// backend's lock file (`<file>.lock`, created 0600, never deleted; a missing parent directory is created
-// 0700), bounded by the timeout, and reports whether it had to wait. The kernel releases the lock when its
-// holder dies. POSIX (detail/file_lock.hpp).
+// processes: lock_store() takes an exclusive OS file lock (lock_store_shared(), for loads, a shared one)
+// on the backend's lock file (`<file>.lock`, created private, never deleted; a missing parent directory is
+// created private), bounded by the timeout, with waiters served in turn, and reports whether it had to
+// wait. The OS releases the lock when its holder dies (flock on POSIX, LockFileEx on Windows: platform/).
 
 #include <chrono>
 #include <filesystem>
@@ -8473,7 +10240,7 @@ static_assert(check<none>());
 
 namespace tokenvault::locking {
 
-/// Threads of one process and processes of one user: a shared_mutex plus an flock on the store lock file.
+/// Threads of one process and processes of one user: a shared_mutex plus a file lock on the store lock file.
 class process {
 public:
     using policy_family = family::locking;
@@ -8483,8 +10250,8 @@ public:
     static constexpr locking::traits traits{.shared_store_lock = true};
     using shared_guard = std::shared_lock<std::shared_mutex>;
     using exclusive_guard = std::unique_lock<std::shared_mutex>;
-    /// The held flock; released on destruction (or when the process dies). Move-only.
-    using store_guard = detail::file_lock;
+    /// The held file lock; released on destruction (or when the process dies). Move-only.
+    using store_guard = platform::file_lock;
 
     /// Shares the in-process lock with other readers.
     [[nodiscard]] shared_guard lock_shared() { return shared_guard{mutex_}; }
@@ -8496,28 +10263,28 @@ public:
     [[nodiscard]] result<store_guard> lock_store(const std::filesystem::path& path,
                                                  std::chrono::milliseconds timeout,
                                                  wait_report& report) const {
-        return take(path, timeout, report, detail::lock_mode::exclusive);
+        return take(path, timeout, report, platform::lock_mode::exclusive);
     }
 
     /// The cross-process lock shared with other readers (loads): excludes writers only.
     [[nodiscard]] result<store_guard> lock_store_shared(const std::filesystem::path& path,
                                                         std::chrono::milliseconds timeout,
                                                         wait_report& report) const {
-        return take(path, timeout, report, detail::lock_mode::shared);
+        return take(path, timeout, report, platform::lock_mode::shared);
     }
 
 private:
     [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path,
                                                   std::chrono::milliseconds timeout, wait_report& report,
-                                                  detail::lock_mode mode) {
+                                                  platform::lock_mode mode) {
         report = wait_report{};
         if (path.empty()) return store_guard{};
-        const auto parent = detail::parent_directory_of(path);
-        auto present = detail::stat_identity(parent);
+        const auto parent = platform::parent_directory_of(path);
+        auto present = platform::stat_identity(parent);
         if (!present) return present.error();
-        if (!*present) TOKENVAULT_TRY(detail::ensure_private_directory(parent));
-        detail::lock_wait wait;
-        auto lock = detail::file_lock::acquire(path, timeout, &wait, mode);
+        if (!*present) TOKENVAULT_TRY(platform::ensure_private_directory(parent));
+        platform::lock_wait wait;
+        auto lock = platform::file_lock::acquire(path, timeout, &wait, mode);
         report.contended = wait.contended;
         report.waited = wait.waited;
         return lock;
@@ -8605,10 +10372,7 @@ static_assert(check<threads>());
 // and the mapping of legacy token JSON (read by the one token reader, token_json.hpp, with a hook for the
 // legacy fields). Nothing here logs or reports a secret.
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -8735,60 +10499,21 @@ void report_failure(Context& ctx, std::string_view source, std::error_code why) 
 }
 
 /// A file of another tool, read without changing it: its bytes and the identity (mtime) they belong to.
-struct foreign_file {
-    secure_buffer bytes;     ///< the whole content
-    file_identity identity;  ///< identity of the version read (mtime_ns is the time it was last written)
-};
+using foreign_file = platform::foreign_file;
 
 /// Reads a regular file of another tool: not through a symlink, owned by us, at most `max_size` bytes.
-/// Group/world-readable files are accepted (other tools write them so); nothing about the file changes
-/// (opened read-only, without updating its access time where the kernel allows). nullopt when absent.
+/// Group/world-readable files are accepted (other tools write them so); nothing about the file changes.
+/// nullopt when absent (platform::read_foreign_file).
 template <class = void>
 [[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
                                                                            std::size_t max_size) {
-    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-#ifdef O_NOATIME
-    flags |= O_NOATIME;
-#endif
-    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), flags); }));
-#ifdef O_NOATIME
-    if (fd.get() < 0 && errno == EPERM)  // O_NOATIME needs ownership; the owner check below refuses anyway
-        fd = unique_fd(retry_eintr([&] { return ::open(p.c_str(), flags & ~O_NOATIME); }));
-#endif
-    if (fd.get() < 0) {
-        const int err = errno;
-        if (err == ENOENT || err == ENOTDIR) return std::optional<foreign_file>{};
-        return open_for_reading_failure(p, err);
-    }
-    struct stat before {};
-    if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);
-    if (!S_ISREG(before.st_mode)) return error{errc::not_a_regular_file, p.string()};
-    if (before.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
-    if (before.st_size < 0 || static_cast<std::uint64_t>(before.st_size) > max_size)
-        return error{errc::too_large, p.string()};
-    secure_buffer buffer(static_cast<std::size_t>(before.st_size));
-    std::size_t filled = 0;
-    while (filled < buffer.size()) {
-        const auto n = retry_eintr([&] {
-            return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
-                           static_cast<off_t>(filled));
-        });
-        if (n < 0) return io_failure(p, "read", errno);
-        if (n == 0) break;
-        filled += static_cast<std::size_t>(n);
-    }
-    struct stat after {};
-    if (::fstat(fd.get(), &after) != 0) return io_failure(p, "fstat", errno);
-    if (filled != buffer.size() || identity_of(before) != identity_of(after))
-        return error{errc::io_error, p.string() + " (changed while being read; retried on the next start)"};
-    return std::optional<foreign_file>{foreign_file{std::move(buffer), identity_of(before)}};
+    return platform::read_foreign_file(p, max_size);
 }
 
-/// The modification time recorded in `identity` as a clock time point.
+/// The modification time recorded in `identity` as a clock time point (saturated at the clock's range).
 template <class = void>
-[[nodiscard]] inline clock::time_point modification_time(const file_identity& identity) {
-    return clock::time_point{
-        std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds{identity.mtime_ns})};
+[[nodiscard]] inline clock::time_point modification_time(const platform::file_identity& identity) {
+    return platform::epoch_ns_to_time_point<clock>(identity.mtime_ns);
 }
 
 /// Latest expiry accepted from another tool, in unix milliseconds (2200-01-01).
@@ -12193,6 +13918,469 @@ using store_with = typename detail::store_with_impl<Policies...>::type;
 
 }  // namespace tokenvault
 // end file tokenvault/store_with.hpp
+
+#if defined(_WIN32)
+// begin file tokenvault/keyring/dpapi.hpp
+// tokenvault/keyring/dpapi.hpp: keyring::dpapi, items sealed by Windows DPAPI in files (Windows only).
+//
+// The Windows counterpart of keyring::file, for machines where the Credential Manager is unavailable:
+// in options.directory (created with an owner-only DACL), one `<sha256-hex(service NUL account)>.dpapi`
+// file per item, holding "TVDP" | version 1 | the CryptProtectData blob of the secret (user scope, no UI,
+// optional entropy "tokenvault/dpapi/v1" NUL service NUL account, so an item copied to another name or
+// service does not open). Only the Windows user who wrote an item can read it; a damaged item, or one of
+// another user, is errc::corrupt_file and is left in place. File writes are durable and atomic
+// (platform::write_file_atomically). Link advapi32 and crypt32.
+
+#if !defined(_WIN32)
+#error "tokenvault/keyring/dpapi.hpp is Windows DPAPI: on other systems pick keyring::file"
+#endif
+
+#include <sodium.h>
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// begin file tokenvault/platform/win32_keyring.hpp
+// tokenvault/platform/win32_keyring.hpp: the Windows secret stores, as small calls for the keyrings.
+//
+// Credential Manager (generic credentials: read, write, delete, enumerate by target prefix) for
+// keyring::wincred, and DPAPI (CryptProtectData / CryptUnprotectData, user scope, no UI) for
+// keyring::dpapi. Secrets come back in secure memory; what Windows handed out is zeroed before it is
+// freed. Errors map to the keyring codes (unavailable, denied, too large, corrupt). Windows only.
+
+#include <cstddef>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace tokenvault::platform::win32 {
+
+/// `text` (UTF-8) as UTF-16.
+[[nodiscard]] inline std::wstring widen(std::string_view text) {
+    if (text.empty()) return {};
+    const int n = ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0);
+    std::wstring out(static_cast<std::size_t>(n > 0 ? n : 0), L'\0');
+    if (n > 0) ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n);
+    return out;
+}
+
+/// `text` (UTF-16) as UTF-8.
+[[nodiscard]] inline std::string narrow(std::wstring_view text) {
+    if (text.empty()) return {};
+    const int n = ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0,
+                                        nullptr, nullptr);
+    std::string out(static_cast<std::size_t>(n > 0 ? n : 0), '\0');
+    if (n > 0)
+        ::WideCharToMultiByte(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n, nullptr,
+                              nullptr);
+    return out;
+}
+
+/// The keyring error for a Credential Manager call that failed with `err` (`what` names the call).
+[[nodiscard]] inline error credential_failure(DWORD err, const std::string& what) {
+    const std::string context =
+        "Credential Manager: " + what + " (Windows error " + std::to_string(err) + ")";
+    switch (err) {
+    case ERROR_NO_SUCH_LOGON_SESSION:
+        return error{errc::keyring_unavailable, context + ": no logon session with a credential store"};
+    case ERROR_ACCESS_DENIED: return error{errc::keyring_denied, context};
+    case ERROR_BAD_LENGTH: return error{errc::keyring_item_too_large, context};
+    default: return error{errc::keyring_unavailable, context};
+    }
+}
+
+/// Whether this logon session has a credential store (a read of a name nobody uses reaches it).
+[[nodiscard]] inline bool credential_store_available() {
+    PCREDENTIALW found = nullptr;
+    if (::CredReadW(L"tokenvault/probe/3c0e5a1f-availability", CRED_TYPE_GENERIC, 0, &found)) {
+        ::CredFree(found);
+        return true;
+    }
+    return ::GetLastError() == ERROR_NOT_FOUND;
+}
+
+/// The secret of the generic credential `target`, or nullopt when there is none.
+[[nodiscard]] inline result<std::optional<detail::secure_buffer>> read_credential(
+    const std::wstring& target) {
+    PCREDENTIALW found = nullptr;
+    if (!::CredReadW(target.c_str(), CRED_TYPE_GENERIC, 0, &found)) {
+        const DWORD err = ::GetLastError();
+        if (err == ERROR_NOT_FOUND) return std::optional<detail::secure_buffer>{};
+        return credential_failure(err, "read");
+    }
+    std::optional<detail::secure_buffer> secret;
+    try {
+        secret.emplace(found->CredentialBlobSize);
+        if (found->CredentialBlobSize > 0)
+            std::memcpy(secret->data(), found->CredentialBlob, found->CredentialBlobSize);
+    } catch (...) {
+        ::SecureZeroMemory(found->CredentialBlob, found->CredentialBlobSize);
+        ::CredFree(found);
+        throw;
+    }
+    ::SecureZeroMemory(found->CredentialBlob, found->CredentialBlobSize);
+    ::CredFree(found);
+    return secret;
+}
+
+/// Creates or replaces the generic credential `target` (user name `user`, persisted on this machine).
+[[nodiscard]] inline result<void> write_credential(const std::wstring& target, const std::wstring& user,
+                                                   std::span<const std::byte> secret) {
+    CREDENTIALW credential{};
+    credential.Type = CRED_TYPE_GENERIC;
+    credential.TargetName = const_cast<LPWSTR>(target.c_str());
+    credential.UserName = const_cast<LPWSTR>(user.c_str());
+    credential.Comment = const_cast<LPWSTR>(L"tokenvault");
+    credential.Persist = CRED_PERSIST_LOCAL_MACHINE;
+    credential.CredentialBlobSize = static_cast<DWORD>(secret.size());
+    // CredWriteW only reads the blob; its declaration asks for a mutable pointer.
+    credential.CredentialBlob = reinterpret_cast<LPBYTE>(const_cast<std::byte*>(secret.data()));
+    if (!::CredWriteW(&credential, 0)) return credential_failure(::GetLastError(), "write");
+    return {};
+}
+
+/// Deletes the generic credential `target`; false when there was none.
+[[nodiscard]] inline result<bool> delete_credential(const std::wstring& target) {
+    if (::CredDeleteW(target.c_str(), CRED_TYPE_GENERIC, 0)) return true;
+    const DWORD err = ::GetLastError();
+    if (err == ERROR_NOT_FOUND) return false;
+    return credential_failure(err, "delete");
+}
+
+/// The target names of the generic credentials that start with `prefix`.
+[[nodiscard]] inline result<std::vector<std::wstring>> list_credentials(const std::wstring& prefix) {
+    DWORD count = 0;
+    PCREDENTIALW* found = nullptr;
+    const std::wstring filter = prefix + L"*";
+    if (!::CredEnumerateW(filter.c_str(), 0, &count, &found)) {
+        const DWORD err = ::GetLastError();
+        if (err == ERROR_NOT_FOUND) return std::vector<std::wstring>{};
+        return credential_failure(err, "enumerate");
+    }
+    std::vector<std::wstring> targets;
+    for (DWORD i = 0; i < count; ++i) {
+        const auto* c = found[i];
+        if (c->Type != CRED_TYPE_GENERIC || c->TargetName == nullptr) continue;
+        std::wstring name(c->TargetName);
+        if (name.compare(0, prefix.size(), prefix) == 0)
+            targets.push_back(std::move(name));  // '*' is a wildcard
+    }
+    ::CredFree(found);
+    return targets;
+}
+
+/// The DPAPI blob of `secret` for the current user, bound to `entropy`.
+[[nodiscard]] inline result<std::vector<std::byte>> protect(std::span<const std::byte> secret,
+                                                            std::span<const std::byte> entropy) {
+    DATA_BLOB in{static_cast<DWORD>(secret.size()),
+                 reinterpret_cast<BYTE*>(const_cast<std::byte*>(secret.data()))};
+    DATA_BLOB extra{static_cast<DWORD>(entropy.size()),
+                    reinterpret_cast<BYTE*>(const_cast<std::byte*>(entropy.data()))};
+    DATA_BLOB out{};
+    if (!::CryptProtectData(&in, L"tokenvault", &extra, nullptr, nullptr, CRYPTPROTECT_UI_FORBIDDEN, &out))
+        return error{errc::crypto_failure,
+                     "DPAPI: CryptProtectData (Windows error " + std::to_string(::GetLastError()) + ")"};
+    std::vector<std::byte> blob(out.cbData);
+    if (out.cbData > 0) std::memcpy(blob.data(), out.pbData, out.cbData);
+    ::LocalFree(out.pbData);
+    return blob;
+}
+
+/// The secret in the DPAPI blob `blob` (bound to `entropy`); errc::corrupt_file when DPAPI refuses it
+/// (damaged, bound to other entropy, or protected by another user).
+[[nodiscard]] inline result<detail::secure_buffer> unprotect(std::span<const std::byte> blob,
+                                                             std::span<const std::byte> entropy) {
+    DATA_BLOB in{static_cast<DWORD>(blob.size()),
+                 reinterpret_cast<BYTE*>(const_cast<std::byte*>(blob.data()))};
+    DATA_BLOB extra{static_cast<DWORD>(entropy.size()),
+                    reinterpret_cast<BYTE*>(const_cast<std::byte*>(entropy.data()))};
+    DATA_BLOB out{};
+    if (!::CryptUnprotectData(&in, nullptr, &extra, nullptr, nullptr, CRYPTPROTECT_UI_FORBIDDEN, &out))
+        return error{errc::corrupt_file, "DPAPI could not decrypt it (Windows error " +
+                                             std::to_string(::GetLastError()) +
+                                             "): damaged, or protected by another Windows user"};
+    std::optional<detail::secure_buffer> secret;
+    try {
+        secret.emplace(out.cbData);
+        if (out.cbData > 0) std::memcpy(secret->data(), out.pbData, out.cbData);
+    } catch (...) {
+        ::SecureZeroMemory(out.pbData, out.cbData);
+        ::LocalFree(out.pbData);
+        throw;
+    }
+    ::SecureZeroMemory(out.pbData, out.cbData);
+    ::LocalFree(out.pbData);
+    return std::move(*secret);
+}
+
+}  // namespace tokenvault::platform::win32
+// end file tokenvault/platform/win32_keyring.hpp
+
+namespace tokenvault::keyring {
+
+/// A keyring of DPAPI-sealed files in one private directory.
+template <class = void>
+class basic_dpapi {
+public:
+    /// Marks this type as a keyring policy.
+    using policy_family = family::keyring;
+    /// The tier name recorded in file headers and resolution logs.
+    static constexpr std::string_view tier = "dpapi";
+    /// Whether items survive a reboot.
+    static constexpr bool persistent = true;
+    /// The largest item accepted.
+    static constexpr std::size_t max_item_size = std::size_t{1} << 20;
+
+    /// Opens (creating the private directory on first use) the keyring in options.directory.
+    [[nodiscard]] static result<std::optional<basic_dpapi>> open(const keyring_options& options) {
+        if (options.directory.empty())
+            return error{errc::invalid_argument, "keyring::dpapi needs a directory"};
+        TOKENVAULT_TRY(detail::ensure_sodium());
+        if (auto made = platform::ensure_store_directory(options.directory); !made) return wrap(made.error());
+        return std::optional<basic_dpapi>{basic_dpapi{options.directory, options.service}};
+    }
+
+    /// The tier name, "dpapi".
+    [[nodiscard]] std::string_view tier_name() const noexcept { return tier; }
+
+    /// The item's bytes, or nullopt when there is none; a damaged or foreign item is errc::corrupt_file
+    /// (left in place).
+    [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
+        const auto path = item_path(account);
+        if (!path) return path.error();
+        auto loaded = platform::read_private_file<platform::plain_bytes>(*path, max_item_size + 4096);
+        if (!loaded) return wrap(loaded.error());
+        if (!*loaded) return std::optional<detail::secure_buffer>{};
+        const auto bytes = (*loaded)->bytes.bytes();
+        const std::string where = "keyring::dpapi: " + path->string();
+        if (bytes.size() <= header_size || std::memcmp(bytes.data(), magic.data(), magic.size()) != 0)
+            return error{errc::corrupt_file, where + ": not a tokenvault item (left in place)"};
+        if (std::to_integer<unsigned char>(bytes[magic.size()]) != format_version)
+            return error{errc::unsupported_format_version, where};
+        const auto entropy = entropy_of(account);
+        auto secret =
+            platform::win32::unprotect(bytes.subspan(header_size), std::as_bytes(std::span(entropy)));
+        if (!secret)
+            return error{secret.error().code, where + ": " + secret.error().context + " (left in place)"};
+        return std::optional<detail::secure_buffer>{std::move(*secret)};
+    }
+
+    /// Creates or replaces the item: sealed by DPAPI for this user, written durably and atomically.
+    [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
+        if (secret.size() > max_item_size)
+            return error{errc::keyring_item_too_large, "keyring::dpapi: write"};
+        const auto path = item_path(account);
+        if (!path) return path.error();
+        const auto entropy = entropy_of(account);
+        auto blob = platform::win32::protect(secret, std::as_bytes(std::span(entropy)));
+        if (!blob) return wrap(blob.error());
+        std::vector<std::byte> file(header_size + blob->size());
+        std::memcpy(file.data(), magic.data(), magic.size());
+        file[magic.size()] = std::byte{format_version};
+        std::memcpy(file.data() + header_size, blob->data(), blob->size());
+        if (auto written = platform::write_file_atomically(*path, file); !written)
+            return wrap(written.error());
+        return {};
+    }
+
+    /// Removes the item; false when there was none.
+    [[nodiscard]] result<bool> erase(std::string_view account) {
+        return detail::erase_keyring_item(item_path(account), "keyring::dpapi");
+    }
+
+    /// The file that holds `account`'s item (for tests and diagnostics; the name reveals only a hash).
+    [[nodiscard]] result<std::filesystem::path> item_path(std::string_view account) const {
+        return detail::keyring_item_path(directory_, service_, account, ".dpapi", "keyring::dpapi");
+    }
+
+private:
+    static constexpr std::array<char, 4> magic{'T', 'V', 'D', 'P'};
+    static constexpr unsigned char format_version = 1;
+    static constexpr std::size_t header_size = 5;
+    static constexpr std::string_view entropy_prefix = "tokenvault/dpapi/v1";
+
+    basic_dpapi(std::filesystem::path directory, std::string service)
+        : directory_(std::move(directory)), service_(std::move(service)) {}
+
+    /// Prefixes the context of an error with this keyring's name.
+    [[nodiscard]] static error wrap(const error& e) { return error{e.code, "keyring::dpapi: " + e.context}; }
+
+    /// The optional entropy that binds a blob to its item: prefix NUL service NUL account.
+    [[nodiscard]] std::string entropy_of(std::string_view account) const {
+        std::string entropy(entropy_prefix);
+        entropy.push_back('\0');
+        entropy += service_;
+        entropy.push_back('\0');
+        entropy.append(account);
+        return entropy;
+    }
+
+    std::filesystem::path directory_;
+    std::string service_;
+};
+
+/// keyring::dpapi: a class template only so that its members are compiled where they are used.
+using dpapi = basic_dpapi<>;
+
+static_assert(keyring_policy<dpapi>,
+              "keyring::dpapi must model keyring_policy (tokenvault/keyring/concept.hpp)");
+
+}  // namespace tokenvault::keyring
+// end file tokenvault/keyring/dpapi.hpp
+// begin file tokenvault/keyring/wincred.hpp
+// tokenvault/keyring/wincred.hpp: keyring::wincred, the Windows Credential Manager (Windows only).
+//
+// One generic credential per item, target name `<service>/<account>`, user name the account, persisted
+// on this machine (CRED_PERSIST_LOCAL_MACHINE: not roaming to other machines with the profile). Items
+// are at most 2560 bytes, Windows's limit for a credential blob, checked here before Windows is asked
+// (errc::keyring_item_too_large), so a build tested where the limit is not enforced behaves the same.
+// `open` answers nullopt when the logon session has no credential store (services, some remote
+// sessions), so keyring::first_available moves on to keyring::dpapi. Calls are local (LSA) and not bounded
+// by options.timeout. Link advapi32 (the default for MinGW and MSVC).
+
+#if !defined(_WIN32)
+#error \
+    "tokenvault/keyring/wincred.hpp is the Windows Credential Manager: on other systems pick keyring::file, keyring::secret_service or keyring::keyctl"
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace tokenvault::keyring {
+
+/// The Windows Credential Manager: one generic credential per item.
+template <class = void>
+class basic_wincred {
+public:
+    /// Marks this type as a keyring policy.
+    using policy_family = family::keyring;
+    /// Optional members: list_accounts.
+    static constexpr keyring::traits traits{.lists_accounts = true};
+    /// The tier name recorded in file headers and resolution logs.
+    static constexpr std::string_view tier = "wincred";
+    /// Whether items survive a reboot.
+    static constexpr bool persistent = true;
+    /// The largest item accepted: Windows's limit for a credential blob (CRED_MAX_CREDENTIAL_BLOB_SIZE).
+    static constexpr std::size_t max_item_size = 2560;
+
+    /// Opens the Credential Manager of this logon session; nullopt when the session has none.
+    [[nodiscard]] static result<std::optional<basic_wincred>> open(const keyring_options& options) {
+        if (options.service.empty())
+            return error{errc::invalid_argument, "keyring::wincred needs a service name"};
+        if (!platform::win32::credential_store_available()) return std::optional<basic_wincred>{};
+        return std::optional<basic_wincred>{basic_wincred{platform::win32::widen(options.service)}};
+    }
+
+    /// The tier name, "wincred".
+    [[nodiscard]] std::string_view tier_name() const noexcept { return tier; }
+
+    /// The item's bytes, or nullopt when there is none.
+    [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
+        auto target = target_of(account);
+        if (!target) return target.error();
+        return wrap(platform::win32::read_credential(*target));
+    }
+
+    /// Creates or replaces the item (at most max_item_size bytes).
+    [[nodiscard]] result<void> write(std::string_view account, std::span<const std::byte> secret) {
+        if (secret.size() > max_item_size)
+            return error{errc::keyring_item_too_large,
+                         "keyring::wincred: " + std::to_string(secret.size()) + " bytes, over the " +
+                             std::to_string(max_item_size) +
+                             "-byte Credential Manager limit; nothing was written"};
+        auto target = target_of(account);
+        if (!target) return target.error();
+        return wrap(platform::win32::write_credential(*target, platform::win32::widen(account), secret));
+    }
+
+    /// Removes the item; false when there was none.
+    [[nodiscard]] result<bool> erase(std::string_view account) {
+        auto target = target_of(account);
+        if (!target) return target.error();
+        return wrap(platform::win32::delete_credential(*target));
+    }
+
+    /// The accounts of this service that start with `prefix`, sorted.
+    [[nodiscard]] result<std::vector<std::string>> list_accounts(std::string_view prefix) {
+        const auto service_prefix = service_ + L"/";
+        auto targets = platform::win32::list_credentials(service_prefix + platform::win32::widen(prefix));
+        if (!targets) return wrap_error(targets.error());
+        std::vector<std::string> accounts;
+        for (const auto& t : *targets)
+            accounts.push_back(platform::win32::narrow(t.substr(service_prefix.size())));
+        std::sort(accounts.begin(), accounts.end());
+        return accounts;
+    }
+
+    /// The target name of `account`'s credential: `<service>/<account>` (for tests and diagnostics).
+    [[nodiscard]] result<std::wstring> target_of(std::string_view account) const {
+        if (account.empty()) return error{errc::invalid_argument, "keyring::wincred: empty account"};
+        return service_ + L"/" + platform::win32::widen(account);
+    }
+
+private:
+    explicit basic_wincred(std::wstring service) : service_(std::move(service)) {}
+
+    [[nodiscard]] static error wrap_error(const error& e) {
+        return error{e.code, "keyring::wincred: " + e.context};
+    }
+    template <class T>
+    [[nodiscard]] static result<T> wrap(result<T> r) {
+        if (!r) return wrap_error(r.error());
+        return r;
+    }
+
+    std::wstring service_;
+};
+
+/// keyring::wincred: a class template only so that its members are compiled where they are used.
+using wincred = basic_wincred<>;
+
+static_assert(keyring_policy<wincred>,
+              "keyring::wincred must model keyring_policy (tokenvault/keyring/concept.hpp)");
+static_assert(enumerable_keyring<wincred>, "keyring::wincred lists its accounts (keyring/concept.hpp)");
+
+}  // namespace tokenvault::keyring
+// end file tokenvault/keyring/wincred.hpp
+// begin file tokenvault/presets_desktop_windows.hpp
+// tokenvault/presets_desktop_windows.hpp: presets::desktop on Windows (tokenvault.hpp includes it there).
+//
+// The data key lives in the Credential Manager when the logon session has one, else in a DPAPI-sealed
+// file (keyring::dpapi); the file header records which tier holds the key. System libraries only.
+
+#if !defined(_WIN32)
+#error "tokenvault/presets_desktop_windows.hpp is for Windows: include tokenvault/presets_desktop.hpp"
+#endif
+
+
+namespace tokenvault::presets {
+
+/// Sealed file; key in the Credential Manager, else in a DPAPI-sealed file; shared by threads and processes.
+using desktop = token_store<backend::sealed_file<keyring::first_available<keyring::wincred, keyring::dpapi>>,
+                            cipher::xchacha20poly1305, locking::process>;
+
+}  // namespace tokenvault::presets
+// end file tokenvault/presets_desktop_windows.hpp
+#endif
 // end file tokenvault/tokenvault.hpp
 
 #endif  // TOKENVAULT_SINGLE_INCLUDE_TOKENVAULT_HPP

@@ -97,9 +97,13 @@ def load_requirements(path=os.path.join(HERE, "header_requirements.json")):
 def requirement_for(relative_path, rules, include_dir=None, _seen=None):
     """The rule that applies to a header path such as tokenvault/keyring/keyctl.hpp: the first rule whose
     pattern matches it, else (given include_dir) the first rule of a header it includes with quotes,
-    followed transitively: a preset that includes keyring/secret_service.hpp needs libsecret too."""
+    followed transitively: a preset that includes keyring/secret_service.hpp needs libsecret too. Rules
+    marked "inherit": false (headers that a portable header includes only on their own OS, under #if)
+    apply to their headers alone."""
     for rule in rules:
         if fnmatch.fnmatch(relative_path, rule["pattern"]):
+            if _seen is not None and rule.get("inherit", True) is False:
+                return None
             return rule
     if include_dir is None:
         return None

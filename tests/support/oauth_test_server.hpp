@@ -2,17 +2,15 @@
 //
 // Every refresh rotates the refresh token; presenting one that was already rotated revokes the whole token
 // family (reuse detection), as OAuth 2.1 servers do. Its state (families, configuration, call counts) lives
-// in a JSON file guarded by an flock in a directory the test owns, so every forked process talks to the
+// in a JSON file guarded by a file lock in a directory the test owns, so every forked process talks to the
 // same "server". Latency is real sleeping, before the server processes a request (a client killed then
 // never reached it) or after (the server already rotated); `on_request` runs once the configuration
 // of that request is read, so a test may reconfigure the server from then on. Failure modes: unavailable
 // (HTTP 503), a timeout, invalid_grant, and broken responses. Tokens look like "at.<canary>.f<family>.<n>".
 #pragma once
 
-#include <unistd.h>
-
-#include <tokenvault/detail/file_lock.hpp>
 #include <tokenvault/lifecycle.hpp>
+#include <tokenvault/platform/platform.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -299,7 +297,7 @@ private:
     // Runs `fn` on the state under the server's flock and writes it back (temp file + rename).
     template <class Fn>
     void transact(Fn&& fn) {
-        auto lock = tokenvault::detail::file_lock::acquire(dir_ / "server.lock", std::chrono::seconds(30));
+        auto lock = tokenvault::platform::file_lock::acquire(dir_ / "server.lock", std::chrono::seconds(30));
         if (!lock) throw std::runtime_error("test server: lock: " + lock.error().message());
         nlohmann::json state = nlohmann::json::object();
         {
@@ -314,7 +312,8 @@ private:
         if (!state.contains("families")) state["families"] = nlohmann::json::object();
         if (!state.contains("counts")) state["counts"] = nlohmann::json::object();
         fn(state);
-        const auto temp = dir_ / ("server.json.tmp." + std::to_string(::getpid()));
+        const auto temp =
+            dir_ / ("server.json.tmp." + std::to_string(tokenvault::platform::current_process_id()));
         {
             std::ofstream out(temp, std::ios::trunc);
             out << state.dump();

@@ -1,4 +1,4 @@
-// tests/unit/test_file_lock.cpp: behaviour of detail/file_lock.hpp with real processes.
+// tests/unit/test_file_lock.cpp: behaviour of platform::file_lock (platform/lock.hpp) with real processes.
 //
 // Contention inside one process (two acquisitions), against a forked child that holds the lock and is
 // then killed (the kernel must release it), and mutual exclusion of 4 processes incrementing a shared
@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "tokenvault/detail/file_lock.hpp"
+#include "tokenvault/platform/platform.hpp"
 
 #include "support/forked.hpp"
 #include "support/temp_dir.hpp"
@@ -30,7 +30,7 @@
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace tokenvault;
-using namespace tokenvault::detail;
+using namespace tokenvault::platform;
 
 namespace {
 

@@ -8,8 +8,8 @@
 // lock staying free during a provider call.
 #include <doctest/doctest.h>
 
-#include <tokenvault/detail/file_lock.hpp>
 #include <tokenvault/lifecycle.hpp>
+#include <tokenvault/platform/platform.hpp>
 #include <tokenvault/presets.hpp>
 
 #include <chrono>
@@ -235,7 +235,8 @@ TEST_SUITE("unit") {
             return 0;
         });
         // Taken after the fork: a child sharing the lock's descriptor would hold it too.
-        auto held = tv::detail::file_lock::acquire(*lock_path, 1s);  // this process holds the credential lock
+        auto held =
+            tv::platform::file_lock::acquire(*lock_path, 1s);  // this process holds the credential lock
         REQUIRE(held);
         go.send("go");
         REQUIRE(lines.receive() == "read");  // the child read the expired token; now it waits for the lock
@@ -296,7 +297,7 @@ TEST_SUITE("unit") {
         const auto line = lines.receive();
         CHECK(starts_with(line, shared_world::err(tv::errc::provider_unavailable)));
         CHECK(line->find(canary) == std::string::npos);
-        auto lock = tv::detail::file_lock::acquire(*w.manager.credential_lock_path(w.id), 0ms);
+        auto lock = tv::platform::file_lock::acquire(*w.manager.credential_lock_path(w.id), 0ms);
         CHECK(lock);  // released although its holder is still alive
         const auto after = w.stored();
         REQUIRE(after);

@@ -146,10 +146,10 @@ TEST_CASE("from_keyring_items migrates indexed and enumerated items, then delete
         CHECK(access_token(*again, url_c) == "legacy-at-c");
         CHECK(generations(*again) == before);
         CHECK(tvtest::migration_events(f.events).empty());
-        const auto identity = tv::detail::stat_identity(f.sealed_file()).value();
+        const auto identity = tv::platform::stat_identity(f.sealed_file()).value();
         auto third = f.open<items_store>();
         CHECK(generations(*third) == before);
-        CHECK(tv::detail::stat_identity(f.sealed_file()).value() ==
+        CHECK(tv::platform::stat_identity(f.sealed_file()).value() ==
               identity);  // from now on: not even rewritten
         CHECK(f.writes() - writes_before == 1);
     }
@@ -189,11 +189,11 @@ TEST_CASE(
 
     SUBCASE("the next start skips them again and changes nothing") {
         f.events.clear();
-        const auto identity = tv::detail::stat_identity(f.sealed_file()).value();
+        const auto identity = tv::platform::stat_identity(f.sealed_file()).value();
         auto again = f.open<items_store>();
         CHECK(generations(*again).size() == 1);
         CHECK(tvtest::migrated(f.events, "keyring_items") == 0);
-        CHECK(tv::detail::stat_identity(f.sealed_file()).value() == identity);
+        CHECK(tv::platform::stat_identity(f.sealed_file()).value() == identity);
     }
 }
 
@@ -249,11 +249,11 @@ TEST_CASE("a bundle with a bad entry migrates the good ones and is kept") {
     CHECK(tvtest::skips(f.events, "keyring_bundle") == 2);
 
     f.events.clear();
-    const auto identity = tv::detail::stat_identity(f.sealed_file()).value();
+    const auto identity = tv::platform::stat_identity(f.sealed_file()).value();
     auto again = f.open<bundle_store>();
     CHECK(generations(*again).size() == 1);
     CHECK(tvtest::migrated(f.events, "keyring_bundle") == 0);
-    CHECK(tv::detail::stat_identity(f.sealed_file()).value() == identity);
+    CHECK(tv::platform::stat_identity(f.sealed_file()).value() == identity);
 }
 
 TEST_CASE("precedence: the current store wins over the legacy bundle, which wins over per-item entries") {

@@ -1,4 +1,4 @@
-// tests/unit/test_posix_file.cpp: behaviour of detail/posix_file.hpp on a real file system.
+// tests/unit/test_posix_file.cpp: behaviour of platform/posix_file.hpp on a real file system.
 //
 // Modes are checked with stat on disk under different umasks; refusals (symlinks, foreign owners, group
 // access, oversized files, directories and FIFOs in place of files, read-only directories) are provoked
@@ -24,14 +24,14 @@
 #include <string_view>
 #include <vector>
 
-#include "tokenvault/detail/posix_file.hpp"
+#include "tokenvault/platform/platform.hpp"
 
 #include "support/forked.hpp"
 #include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace tokenvault;
-using namespace tokenvault::detail;
+using namespace tokenvault::platform;
 
 namespace {
 

@@ -382,9 +382,10 @@ TEST_CASE("sealed_file: an insecure or symlinked file is refused and left unchan
 
 TEST_CASE("sealed_file: an unreadable file is refused, never overwritten") {
     tvtest::temp_dir tmp;
-    // Root reads anything: run the scenario as an unprivileged user in a child when we are root.
+    // Root reads anything: run the scenario as an unprivileged user in a child when we are root. Sticky,
+    // as a shared directory must be to hold a store directory.
     const bool root = ::geteuid() == 0;
-    if (root) REQUIRE(::chmod(tmp.path().c_str(), 0777) == 0);
+    if (root) REQUIRE(::chmod(tmp.path().c_str(), 01777) == 0);
     auto o = options_in(tmp);
     const pid_t pid = tvtest::spawn([&] {
         if (root && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return 20;

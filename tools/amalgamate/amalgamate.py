@@ -24,6 +24,8 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 
 QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\b")
+CONDITIONAL_OPEN = re.compile(r"^\s*#\s*if(n?def)?\b")
+CONDITIONAL_CLOSE = re.compile(r"^\s*#\s*endif\b")
 
 
 class AmalgamationError(Exception):
@@ -45,6 +47,8 @@ class Amalgamator:
         self.include_root = os.path.join(root, include_root)
         self.seen = set()
         self.stack = []
+        self.depth = 0  # preprocessor conditionals open around the line being copied
+        self.first_seen_conditionally = {}  # path -> the file that included it under a conditional
 
     def display(self, path):
         return os.path.relpath(path, self.include_root).replace(os.sep, "/")
@@ -62,7 +66,16 @@ class Amalgamator:
     def inline(self, path, out):
         path = os.path.normpath(path)
         if path in self.seen:
+            # Each file is inlined once: if that was inside an #if, the text is missing wherever the
+            # condition is false, and this later include would silently find nothing.
+            if self.depth == 0 and path in self.first_seen_conditionally:
+                raise AmalgamationError(
+                    f"{self.display(path)} is first included under a preprocessor conditional (by "
+                    f"{self.display(self.first_seen_conditionally[path])}) and later unconditionally: "
+                    f"include it before that conditional")
             return
+        if self.depth > 0:
+            self.first_seen_conditionally[path] = self.stack[-1] if self.stack else path
         self.seen.add(path)
         self.stack.append(path)
         name = self.display(path)
@@ -72,6 +85,10 @@ class Amalgamator:
         for line in lines:
             if PRAGMA_ONCE.match(line):
                 continue
+            if CONDITIONAL_OPEN.match(line):
+                self.depth += 1
+            elif CONDITIONAL_CLOSE.match(line):
+                self.depth -= 1
             match = QUOTED_INCLUDE.match(line)
             if match:
                 target = self.resolve(match.group(1), path)

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -109,14 +110,14 @@ using claude_source = tv::migration::from_claude_code<>;
 using codex_file_source = tv::migration::from_codex<cli_codex_config>;
 using opencode_source = tv::migration::from_opencode<>;
 using mcp_remote_source = tv::migration::from_mcp_remote<mcp_remote_cli_config>;
-#if TVCTL_DESKTOP
+#if TVCTL_CODEX_KEYRING
 using codex_keyring_source = tv::migration::from_codex_keyring<tv::keyring::secret_service>;
 #endif
 
 /// Whether `p` exists (not following a final symlink: importers refuse those, and say so).
 bool path_exists(const fs::path& p) {
-    struct stat st {};
-    return ::lstat(p.c_str(), &st) == 0;
+    std::error_code ec;
+    return fs::exists(fs::symlink_status(p, ec));
 }
 
 source_report survey_file(std::string_view source, const fs::path& file) {
@@ -132,14 +133,14 @@ source_report survey_codex_file(const tv::store_options& o) {
     const auto home = cli_codex_config::home(o);
     auto r = survey_file("codex", home.empty() ? fs::path() : home / ".credentials.json");
     if (!r.absent.empty())
-        r.absent += TVCTL_DESKTOP
+        r.absent += TVCTL_CODEX_KEYRING
                         ? " (Codex keeps its tokens in the OS keyring when one works: see codex_keyring)"
-                        : " (Codex keeps its tokens in the OS keyring when one works, and this tvctl was "
-                          "built without Secret Service support)";
+                        : " (Codex keeps its tokens in the OS keyring when one works, and this tvctl reads "
+                          "it only through the Secret Service, which it was built without)";
     return r;
 }
 
-#if TVCTL_DESKTOP
+#if TVCTL_CODEX_KEYRING
 source_report survey_codex_keyring(const tv::store_options& o) {
     source_report r{
         std::string(codex_keyring_source::source),
@@ -347,7 +348,7 @@ int import_sources(const config& c, std::vector<source_report> reports, bool con
         if (!tallies) return fail(c, tallies.error());
         settle(reports, *tallies);
         if (g_rows.empty()) return report(c, reports, true, store_path);
-        if (::isatty(STDIN_FILENO) == 0) {
+        if (!tv::platform::stdin_is_terminal()) {
             (void)report(c, reports, true, store_path, exit_usage);
             std::cerr << "tvctl: error: not imported: stdin is not a terminal to confirm on\n"
                          "tvctl: hint: run again with --yes to import the logins listed\n";

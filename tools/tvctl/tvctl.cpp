@@ -4,18 +4,15 @@
 // --all), login <url> (the OAuth login of an MCP server, when built with libcurl);
 // --json on every command (stdout then always holds one JSON document, errors included), --help on
 // every command. The store is a preset's: presets::embedded (key in a private key file) by default,
-// presets::desktop (Secret Service, then key file) with --keyring desktop when built with libsecret.
+// presets::desktop with --keyring desktop: Secret Service, then key file, when built with libsecret on
+// Linux; Credential Manager, then DPAPI key file, on Windows.
 // Never prints a secret: tokens are shown as <redacted>, and no token value reaches any output path.
 // Read-only commands never create a store. Exit codes: see `exit_code` below and `tvctl --help`.
-#include <sys/stat.h>
-#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <tokenvault/backend/sealed_file.hpp>
 #include <tokenvault/cipher/xchacha20poly1305.hpp>
 #include <tokenvault/credential_id.hpp>
-#include <tokenvault/detail/file_lock.hpp>
-#include <tokenvault/detail/posix_file.hpp>
 #include <tokenvault/detail/temp_files.hpp>
 #include <tokenvault/diagnostics/counters.hpp>
 #include <tokenvault/diagnostics/resolution.hpp>
@@ -27,6 +24,7 @@
 #include <tokenvault/migration/codex.hpp>
 #include <tokenvault/migration/mcp_remote.hpp>
 #include <tokenvault/migration/none.hpp>
+#include <tokenvault/platform/platform.hpp>
 #include <tokenvault/presets.hpp>
 #include <tokenvault/store.hpp>
 
@@ -41,13 +39,22 @@
 #define TVCTL_LOGIN 0
 #endif
 
-#if defined(TOKENVAULT_HAVE_SECRET_SERVICE) && TOKENVAULT_HAVE_SECRET_SERVICE
+#if defined(_WIN32)
+#include <tokenvault/keyring/dpapi.hpp>
+#include <tokenvault/keyring/first_available.hpp>
+#include <tokenvault/keyring/wincred.hpp>
+#include <tokenvault/presets_desktop.hpp>
+#define TVCTL_DESKTOP 1
+#define TVCTL_CODEX_KEYRING 0  // Codex keeps its Windows tokens elsewhere: no importer reads them yet
+#elif defined(TOKENVAULT_HAVE_SECRET_SERVICE) && TOKENVAULT_HAVE_SECRET_SERVICE
 #include <tokenvault/keyring/first_available.hpp>
 #include <tokenvault/keyring/secret_service.hpp>
 #include <tokenvault/presets_desktop.hpp>
 #define TVCTL_DESKTOP 1
+#define TVCTL_CODEX_KEYRING 1  // Codex's tokens in the Secret Service
 #else
 #define TVCTL_DESKTOP 0
+#define TVCTL_CODEX_KEYRING 0
 #endif
 
 #include <algorithm>
@@ -71,6 +78,30 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
+
+#if defined(_WIN32)
+constexpr const char* default_directory_text = "%LOCALAPPDATA%\\<app>";
+/// The command that makes `p` the current user's.
+std::string take_ownership_fix(const fs::path& p) { return "takeown /f \"" + p.string() + "\""; }
+/// The command that gives `p` an owner-only DACL.
+std::string private_access_fix(const fs::path& p, bool) {
+    return "icacls \"" + p.string() + "\" /inheritance:r /grant:r \"%USERNAME%\":F";
+}
+#else
+constexpr const char* default_directory_text = "$XDG_CONFIG_HOME/<app>";
+/// The command that makes `p` the current user's.
+std::string take_ownership_fix(const fs::path& p) { return "chown $(id -u) " + p.string(); }
+/// The command that makes `p` private (700 for a directory, 600 for a file).
+std::string private_access_fix(const fs::path& p, bool directory) {
+    return std::string(directory ? "chmod 700 " : "chmod 600 ") + p.string();
+}
+#endif
+
+/// Whether anything (a symlink included, not followed) is at `p`.
+bool exists_here(const fs::path& p) {
+    std::error_code ec;
+    return fs::exists(fs::symlink_status(p, ec));
+}
 
 /// The exit codes of tvctl (documented in `tvctl --help`).
 enum exit_code : int {
@@ -178,11 +209,19 @@ int code_of(const tv::error& e) {
     }
 }
 
+/// Whether keyring tier `tier` belongs to presets::desktop (not to presets::embedded).
+bool desktop_tier(const std::string& tier) {
+    return tier == "secret_service" || tier == "wincred" || tier == "dpapi";
+}
+
 /// Reports a tokenvault error (its message already says what to do).
 int fail(const config& c, const tv::error& e) {
     std::string hint;
     if (e == tv::errc::foreign_key && c.keyring != "desktop" &&
-        e.context.find("'secret_service'") != std::string::npos)
+        (e.context.find("'wincred'") != std::string::npos || e.context.find("'dpapi'") != std::string::npos))
+        hint = "the key is in the Windows Credential Manager or a DPAPI key file: run with --keyring desktop";
+    else if (e == tv::errc::foreign_key && c.keyring != "desktop" &&
+             e.context.find("'secret_service'") != std::string::npos)
         hint = TVCTL_DESKTOP
                    ? "the key is in the Secret Service: run with --keyring desktop (in a desktop session)"
                    : "the key is in the Secret Service, and this tvctl was built without libsecret";
@@ -234,12 +273,6 @@ std::string join(const std::vector<std::string>& parts, const char* sep) {
     std::string out;
     for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
     return out;
-}
-
-std::string octal_mode(unsigned mode) {
-    char text[8];
-    std::snprintf(text, sizeof text, "%04o", mode & 07777U);
-    return text;
 }
 
 std::string hex_of(std::span<const std::uint8_t> bytes) {
@@ -373,20 +406,22 @@ store_presence presence_of(const config& c) {
     const auto o = options_of(c);
     store_presence p;
     p.directory = o.resolved_directory();
+    if (p.directory.empty()) return p;  // no default directory: require_store says why
     p.file = p.directory / o.file_name;
-    struct stat st {};
-    p.directory_exists = ::lstat(p.directory.c_str(), &st) == 0;
-    p.file_exists = ::lstat(p.file.c_str(), &st) == 0;
+    p.directory_exists = exists_here(p.directory);
+    p.file_exists = exists_here(p.file);
     return p;
 }
 
 /// Fails with exit_no_store unless a store file exists (read-only commands must not create one).
 std::optional<int> require_store(const config& c) {
     const auto p = presence_of(c);
+    if (auto missing = options_of(c).directory_error())
+        return fail(c, exit_no_store, missing->context, "pass --dir");
     if (!p.directory_exists)
         return fail(c, exit_no_store,
                     "no token store: the directory " + p.directory.string() + " does not exist",
-                    "check --dir or --app (default directory: $XDG_CONFIG_HOME/<app>)");
+                    "check --dir or --app (default directory: " + std::string(default_directory_text) + ")");
     if (!p.file_exists)
         return fail(c, exit_no_store, "no token store file at " + p.file.string() + " (nothing stored yet?)",
                     "check --file, --dir or --app");
@@ -396,7 +431,7 @@ std::optional<int> require_store(const config& c) {
 /// The header of the sealed file, if it has a readable one.
 std::optional<tv::backend::sealed_file_header> header_of(const fs::path& file,
                                                          std::string* problem = nullptr) {
-    auto read = tv::detail::read_private_file(file, tv::backend::sealed_file_format::max_file_size);
+    auto read = tv::platform::read_private_file(file, tv::backend::sealed_file_format::max_file_size);
     if (!read) {
         if (problem != nullptr) *problem = read.error().message();
         return std::nullopt;
@@ -442,12 +477,13 @@ tier_probe probe_tier(const std::string& tier, const tv::store_options& o) {
     tier_probe p{tier, false, {}};
     const auto k = o.keyring();
     if (tier == "file") {
-        struct stat st {};
         const auto passphrase = k.directory / "passphrase";
-        if (::lstat(passphrase.c_str(), &st) != 0) {
+        std::error_code ec;
+        const auto status = fs::symlink_status(passphrase, ec);
+        if (!fs::exists(status)) {
             p.detail = "no key file yet at " + passphrase.string() + " (made on the first login)";
             p.available = true;  // it opens (and creates it) whenever it is needed
-        } else if (!S_ISREG(st.st_mode)) {
+        } else if (!fs::is_regular_file(status)) {
             p.detail = passphrase.string() + " is not a regular file";
         } else {
             p.available = true;
@@ -455,7 +491,7 @@ tier_probe probe_tier(const std::string& tier, const tv::store_options& o) {
         }
         return p;
     }
-#if TVCTL_DESKTOP
+#if TVCTL_DESKTOP && !defined(_WIN32)
     if (tier == "secret_service") {
         auto opened = tv::keyring::secret_service::open(k);
         if (!opened) {
@@ -470,6 +506,25 @@ tier_probe probe_tier(const std::string& tier, const tv::store_options& o) {
         return p;
     }
 #endif
+#if defined(_WIN32)
+    if (tier == "wincred") {
+        auto opened = tv::keyring::wincred::open(k);
+        if (!opened) {
+            p.detail = opened.error().message();
+        } else if (!*opened) {
+            p.detail = "no Credential Manager in this logon session (a service or network logon)";
+        } else {
+            p.available = true;
+            p.detail = "Credential Manager of this logon session";
+        }
+        return p;
+    }
+    if (tier == "dpapi") {
+        p.available = true;  // it opens (creating its directory) whenever it is needed
+        p.detail = "DPAPI key files in " + k.directory.string();
+        return p;
+    }
+#endif
     p.detail = "not built into this tvctl";
     return p;
 }
@@ -481,6 +536,9 @@ std::string fix_for_tier(const std::string& tier) {
                    ? "run tvctl with --keyring desktop, in a session whose Secret Service holds the key"
                    : "use a tvctl built with Secret Service support (libsecret), with --keyring desktop";
     if (tier == "file") return "run tvctl with --keyring embedded";
+    if (tier == "wincred" || tier == "dpapi")
+        return TVCTL_DESKTOP ? "run tvctl with --keyring desktop, as the Windows user who wrote the store"
+                             : "use a tvctl built for Windows, with --keyring desktop";
     return "the key is in keyring tier '" + tier +
            "', which tvctl cannot open: use the program that wrote the store";
 }
@@ -498,8 +556,7 @@ std::optional<int> check_key_holder(const config& c) {
     const auto tiers = tiers_of<typename Sel::keyring>();
     if (std::find(tiers.begin(), tiers.end(), "file") == tiers.end()) return std::nullopt;
     const auto passphrase = options_of(c).keyring().directory / "passphrase";
-    struct stat st {};
-    if (::lstat(passphrase.c_str(), &st) == 0) return std::nullopt;
+    if (exists_here(passphrase)) return std::nullopt;
     return fail(c, exit_key,
                 p.file.string() + " is sealed by a key held in the key file keyring, but its key file " +
                     passphrase.string() + " is missing: the store cannot be opened",
@@ -666,7 +723,7 @@ int cmd_remove(const config& c, Store& store) {
 /// Asks on the terminal; false (with the reason on stderr) when there is no terminal to ask on.
 bool confirmed(const config& c, const std::string& question, int& code) {
     if (c.yes) return true;
-    if (::isatty(STDIN_FILENO) == 0) {
+    if (!tv::platform::stdin_is_terminal()) {
         code =
             fail(c, exit_usage, "refusing to " + question + " without confirmation: stdin is not a terminal",
                  "pass --yes to confirm non-interactively");
@@ -781,7 +838,7 @@ int cmd_import(const config& c) {
                                           tv::migration::claude_code_config::credentials_file(o)));
     if (wants("codex")) {
         reports.push_back(ic::survey_codex_file(o));
-#if TVCTL_DESKTOP
+#if TVCTL_CODEX_KEYRING
         reports.push_back(ic::survey_codex_keyring(o));
 #endif
     }
@@ -793,7 +850,7 @@ int cmd_import(const config& c) {
     const bool confirm = all;  // a named source is the user's explicit request; --all shows first
     if (all)
         return ic::import_sources<Sel, ic::claude_source, ic::codex_file_source,
-#if TVCTL_DESKTOP
+#if TVCTL_CODEX_KEYRING
                                   ic::codex_keyring_source,
 #endif
                                   ic::opencode_source, ic::mcp_remote_source>(c, std::move(reports), confirm);
@@ -803,7 +860,7 @@ int cmd_import(const config& c) {
         return ic::import_sources<Sel, ic::opencode_source>(c, std::move(reports), confirm);
     if (c.source == "mcp-remote")
         return ic::import_sources<Sel, ic::mcp_remote_source>(c, std::move(reports), confirm);
-#if TVCTL_DESKTOP
+#if TVCTL_CODEX_KEYRING
     return ic::import_sources<Sel, ic::codex_file_source, ic::codex_keyring_source>(c, std::move(reports),
                                                                                     confirm);
 #else
@@ -822,38 +879,38 @@ struct finding {
     std::string fix;
 };
 
-/// Checks one path: kind, symlink, owner, mode (directories 0700, files 0600).
+/// Checks one path: kind, symlink, owner, access (POSIX: directories 0700, files 0600; Windows: an
+/// owner-only DACL).
 finding check_path(const std::string& name, const fs::path& p, bool directory, bool required) {
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0)
+    auto inspected = tv::platform::inspect_path(p, directory);
+    if (!inspected) return {name, "problem", inspected.error().message(), ""};
+    const auto& r = *inspected;
+    if (!r.exists)
         return required ? finding{name, "problem", p.string() + " does not exist", ""}
                         : finding{name, "ok", p.string() + " does not exist (yet)", ""};
-    if (S_ISLNK(st.st_mode))
+    if (r.link)
         return {name, "problem", p.string() + " is a symbolic link: tokenvault refuses to follow it",
                 "replace the link with the " + std::string(directory ? "directory" : "file") + " itself"};
-    if (directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+    if (!r.expected_kind)
         return {name, "problem",
                 p.string() + " is not a " + std::string(directory ? "directory" : "regular file"),
                 "move it out of the way"};
-    if (st.st_uid != ::geteuid())
-        return {name, "problem",
-                p.string() + " is owned by uid " + std::to_string(st.st_uid) + ", not by you",
-                "chown $(id -u) " + p.string()};
-    const unsigned loose = static_cast<unsigned>(st.st_mode) & (directory ? 077U : 0177U);
-    if (loose != 0)
-        return {name, "problem",
-                p.string() + " has mode " + octal_mode(static_cast<unsigned>(st.st_mode)) +
-                    " (others may access it)",
-                std::string("chmod ") + (directory ? "700 " : "600 ") + p.string()};
-    return {name, "ok", p.string() + " (" + octal_mode(static_cast<unsigned>(st.st_mode)) + ")", ""};
+    if (!r.owned_by_user)
+        return {name, "problem", p.string() + " is owned by " + r.owner + ", not by you",
+                take_ownership_fix(p)};
+    if (!r.private_access)
+        return {name, "problem", p.string() + " has access " + r.access + " (others may access it)",
+                private_access_fix(p, directory)};
+    return {name, "ok", p.string() + " (" + r.access + ")", ""};
 }
 
 /// "free", "held" (another process has it now) or "absent".
 std::string lock_state(const fs::path& lock_file) {
-    struct stat st {};
-    if (::lstat(lock_file.c_str(), &st) != 0) return "absent";
-    if (!S_ISREG(st.st_mode)) return "not a regular file";
-    auto taken = tv::detail::file_lock::acquire(lock_file, std::chrono::milliseconds(0));
+    std::error_code ec;
+    const auto status = fs::symlink_status(lock_file, ec);
+    if (!fs::exists(status)) return "absent";
+    if (!fs::is_regular_file(status)) return "not a regular file";
+    auto taken = tv::platform::file_lock::acquire(lock_file, std::chrono::milliseconds(0));
     if (taken) return "free";
     return taken.error() == tv::errc::lock_timeout ? "held" : "unknown (" + taken.error().message() + ")";
 }
@@ -1130,7 +1187,8 @@ int cmd_doctor(const config& c) {
                          probe.available ? ""
                          : tier == "secret_service"
                              ? "start or unlock the desktop keyring (gnome-keyring, KWallet) in this session"
-                             : "check the key file directory"});
+                         : tier == "wincred" ? "run tvctl in an interactive logon session of the user"
+                                             : "check the key file directory"});
     }
 
     const bool reachable = !header || std::find(names.begin(), names.end(), header->tier) != names.end();
@@ -1333,7 +1391,7 @@ using desktop_selection = selection<tv::presets::desktop>;
 int dispatch(config& c, command cmd) {
     if (c.keyring == "auto") {
         const auto header = header_of(presence_of(c).file);
-        c.keyring = header && header->tier == "secret_service" ? "desktop" : "embedded";
+        c.keyring = header && desktop_tier(header->tier) ? "desktop" : "embedded";
     }
     if (c.keyring == "desktop") {
 #if TVCTL_DESKTOP
@@ -1356,13 +1414,13 @@ int main_checked(int argc, char** argv) {
         exit_code_help + "\n");
     app.require_subcommand(1);
     app.fallthrough();
-    app.add_option("--dir", c.dir, "Store directory (default: $XDG_CONFIG_HOME/<app>, else ~/.config/<app>)");
+    app.add_option("--dir", c.dir, std::string("Store directory (default: ") + default_directory_text + ")");
     app.add_option("--app", c.app, "Application name: names the default directory and the keyring service")
         ->capture_default_str();
     app.add_option("--file", c.file, "Store file name inside the directory")->capture_default_str();
     app.add_option(
            "--keyring", c.keyring,
-           "Key holder: embedded (key file, presets::embedded), desktop (Secret Service, then key file; "
+           "Key holder: embedded (key file, presets::embedded), desktop (the OS keyring, then its key file; "
            "presets::desktop), or auto (the one the store's file header names)")
         ->check(CLI::IsMember({"embedded", "desktop", "auto"}))
         ->envname("TVCTL_KEYRING")

@@ -16,13 +16,13 @@
 #include <string>
 #include <string_view>
 
-#include "../detail/posix_file.hpp"
 #include "../detail/secure_buffer.hpp"
 #include "../detail/temp_files.hpp"
 #include "../diagnostics/events.hpp"
 #include "../diagnostics/resolution.hpp"
 #include "../json.hpp"
 #include "../keyring/concept.hpp"
+#include "../platform/platform.hpp"
 #include "concept.hpp"
 
 namespace tokenvault::backend {
@@ -62,16 +62,21 @@ public:
         : directory_(options.resolved_directory()),
           lock_(directory_ / "keyring-bundle.lock"),
           stamp_(directory_ / "keyring-bundle.stamp"),
-          keyring_options_(options.keyring()) {}
+          keyring_options_(options.keyring()) {
+        if (auto missing = options.directory_error()) read_failure_ = *missing;  // no home directory known
+    }
 
-    /// `<directory>/keyring-bundle.lock`.
-    [[nodiscard]] std::optional<std::filesystem::path> lock_path() const { return lock_; }
+    /// `<directory>/keyring-bundle.lock`; nullopt without a directory (every call then fails).
+    [[nodiscard]] std::optional<std::filesystem::path> lock_path() const {
+        if (directory_.empty()) return std::nullopt;
+        return lock_;
+    }
 
     /// One lstat of the stamp file compared with the identity seen at the last load or save.
     template <class Context>
     [[nodiscard]] result<bool> changed(Context&) const {
         if (!stamp_known_) return true;
-        auto now = tokenvault::detail::stat_identity(stamp_);
+        auto now = tokenvault::platform::stat_identity(stamp_);
         if (!now) return now.error();
         return *now != stamp_identity_;
     }
@@ -80,7 +85,8 @@ public:
     template <class Context>
     [[nodiscard]] result<bundle> load(Context& ctx) {
         stamp_known_ = false;
-        auto stamp = tokenvault::detail::stat_identity(stamp_);  // before the read: a later write changes it
+        auto stamp =
+            tokenvault::platform::stat_identity(stamp_);  // before the read: a later write changes it
         if (!stamp) return stamp.error();
         if (read_failure_) return *read_failure_;
         auto keyring = open_keyring(ctx);
@@ -124,7 +130,7 @@ public:
                              std::to_string(K::max_item_size) + "-byte item limit; nothing was written"};
         auto keyring = open_keyring(ctx);
         if (!keyring) return keyring.error();
-        TOKENVAULT_TRY(tokenvault::detail::ensure_private_directory(directory_));
+        TOKENVAULT_TRY(tokenvault::platform::ensure_store_directory(directory_));
         if (!swept_temp_files_) {
             swept_temp_files_ = true;  // we hold the store lock: a stamp temp file is a dead writer's
             (void)tokenvault::detail::remove_stale_temp_files(
@@ -134,7 +140,7 @@ public:
         TOKENVAULT_TRY(tokenvault::detail::ensure_sodium());
         std::array<std::byte, 16> nonce{};
         randombytes_buf(nonce.data(), nonce.size());
-        auto stamped = tokenvault::detail::write_file_atomically(stamp_, nonce);
+        auto stamped = tokenvault::platform::write_file_atomically(stamp_, nonce);
         if (!stamped) {
             stamp_known_ = false;
             return stamped.error();
@@ -197,7 +203,7 @@ private:
     std::optional<error> read_failure_;   // open/read/parse failed: loads and saves answer this
     std::optional<error> write_failure_;  // a write failed: later saves answer this (no prompt storm)
     bool stamp_known_ = false;
-    std::optional<tokenvault::detail::file_identity> stamp_identity_;
+    std::optional<tokenvault::platform::file_identity> stamp_identity_;
     bool swept_temp_files_ = false;
 };
 

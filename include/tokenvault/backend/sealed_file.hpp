@@ -26,13 +26,13 @@
 #include <vector>
 
 #include "../cipher/catalog.hpp"
-#include "../detail/posix_file.hpp"
 #include "../detail/secure_buffer.hpp"
 #include "../detail/temp_files.hpp"
 #include "../diagnostics/events.hpp"
 #include "../diagnostics/resolution.hpp"
 #include "../json.hpp"
 #include "../keyring/concept.hpp"
+#include "../platform/platform.hpp"
 #include "concept.hpp"
 
 namespace tokenvault::backend {
@@ -158,7 +158,7 @@ struct sealed_file_status {
     bool key_cached = false;          ///< the data key is held in memory
     std::string tier;                 ///< tier of the opened keyring ("" until opened)
     bool identity_known = false;      ///< `identity` describes the file on disk as last seen
-    std::optional<tokenvault::detail::file_identity>
+    std::optional<tokenvault::platform::file_identity>
         identity;                          ///< identity at the last load/save (nullopt: no file)
     std::uint64_t seal_counter = 0;        ///< seals made by the file's key (from its header)
     std::optional<error> keyring_failure;  ///< a remembered keyring failure, if any
@@ -192,8 +192,9 @@ public:
           file_(directory_ / options.file_name),
           lock_(file_.string() + ".lock"),
           keyring_options_(options.keyring()) {
+        if (auto missing = options.directory_error()) config_error_ = *missing;
         const std::string& name = options.file_name;
-        if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+        if (!tokenvault::platform::is_plain_file_name(name))
             config_error_ = error{errc::invalid_argument, "sealed_file: file_name must be a plain file name"};
     }
 
@@ -208,7 +209,7 @@ public:
     [[nodiscard]] result<bool> changed(Context&) const {
         if (config_error_) return *config_error_;
         if (!identity_known_) return true;
-        auto now = tokenvault::detail::stat_identity(file_);
+        auto now = tokenvault::platform::stat_identity(file_);
         if (!now) return now.error();
         return *now != identity_;
     }
@@ -219,8 +220,12 @@ public:
         if (config_error_) return *config_error_;
         identity_known_ = false;
         last_text_ = tokenvault::detail::bundle_text{};
+        if (auto checked = tokenvault::platform::check_store_directory(directory_); !checked) {
+            ctx.diagnostics.on(events::file_read{0, checked.code()});
+            return checked.error();
+        }
         // The file is ciphertext: ordinary memory will do (the plaintext goes to secure memory).
-        auto read = tokenvault::detail::read_private_file<tokenvault::detail::plain_bytes>(
+        auto read = tokenvault::platform::read_private_file<tokenvault::platform::plain_bytes>(
             file_, sealed_file_format::max_file_size);
         if (!read) {
             ctx.diagnostics.on(events::file_read{0, read.code()});
@@ -260,11 +265,11 @@ public:
         if (!identity_known_)
             return error{errc::conflict,
                          file_.string() + ": changed or unread since the last load; reload first"};
-        auto on_disk = tokenvault::detail::stat_identity(file_);
+        auto on_disk = tokenvault::platform::stat_identity(file_);
         if (!on_disk) return on_disk.error();
         if (*on_disk != identity_)
             return error{errc::conflict, file_.string() + ": changed since the last load; reload first"};
-        TOKENVAULT_TRY(tokenvault::detail::ensure_private_directory(directory_));
+        TOKENVAULT_TRY(tokenvault::platform::ensure_store_directory(directory_));
         if (!swept_temp_files_) {
             swept_temp_files_ = true;  // we hold the store lock: every temp file of ours is a dead writer's
             (void)tokenvault::detail::remove_stale_temp_files(
@@ -302,7 +307,7 @@ public:
         if constexpr (cipher::nonce_size > 0) randombytes_buf(nonce.data(), nonce.size());
         TOKENVAULT_TRY(cipher::seal(key_.bytes(), nonce, std::span<const std::byte>(out.data(), header_size),
                                     plain_bytes, out.subspan(header_size + cipher::nonce_size)));
-        auto written = tokenvault::detail::write_file_atomically(file_, out);
+        auto written = tokenvault::platform::write_file_atomically(file_, out);
         ctx.diagnostics.on(events::file_write{out.size(), written.code()});
         if (!written) {
             identity_known_ = false;  // the rename may have happened: reload before the next write
@@ -337,14 +342,14 @@ public:
         return keyring_ ? std::string_view(keyring_->tier_name()) : "";
     }
     /// The file identity recorded at the last load or save (nullopt: no file, or unknown).
-    [[nodiscard]] std::optional<tokenvault::detail::file_identity> last_identity() const {
+    [[nodiscard]] std::optional<tokenvault::platform::file_identity> last_identity() const {
         return identity_known_ ? identity_ : std::nullopt;
     }
 
 private:
     using secure_buffer = tokenvault::detail::secure_buffer;
 
-    void record_file(std::optional<tokenvault::detail::file_identity> identity,
+    void record_file(std::optional<tokenvault::platform::file_identity> identity,
                      std::optional<sealed_key_id> key_id, std::uint64_t counter) {
         identity_known_ = true;
         identity_ = identity;
@@ -419,14 +424,14 @@ private:
     // Moves a certainly corrupt file aside (we hold the store lock), reports it, and answers corrupt_file
     // once.
     template <class Context>
-    [[nodiscard]] error quarantine(Context& ctx, const tokenvault::detail::file_identity& read_identity,
+    [[nodiscard]] error quarantine(Context& ctx, const tokenvault::platform::file_identity& read_identity,
                                    std::string_view why) {
         identity_known_ = false;
-        auto now = tokenvault::detail::stat_identity(file_);
+        auto now = tokenvault::platform::stat_identity(file_);
         if (!now) return now.error();
         if (!*now || **now != read_identity)
             return error{errc::io_error, file_.string() + ": replaced while being checked; retry"};
-        auto moved = tokenvault::detail::quarantine_file(file_);
+        auto moved = tokenvault::platform::quarantine_file(file_);
         if (!moved)
             return error{moved.error().code, file_.string() + ": " + std::string(why) +
                                                  "; it could not be moved aside (" + moved.error().context +
@@ -678,9 +683,9 @@ private:
     bool have_previous_ = false;
 
     bool identity_known_ = false;  // identity_ describes the file as last loaded or saved
-    std::optional<tokenvault::detail::file_identity> identity_;  // nullopt: there was no file
-    std::optional<sealed_key_id> file_key_id_;                   // the key id in the file's header
-    std::uint64_t file_counter_ = 0;                             // the seal counter in the file's header
+    std::optional<tokenvault::platform::file_identity> identity_;  // nullopt: there was no file
+    std::optional<sealed_key_id> file_key_id_;                     // the key id in the file's header
+    std::uint64_t file_counter_ = 0;                               // the seal counter in the file's header
     bool swept_temp_files_ = false;
 
     struct seal_mark {

@@ -2,14 +2,13 @@
 //
 // Two layers: an in-process registry of held keys (threads of one process; keyed by lock file path, or by
 // store address and credential hash for stores that live in one process), then, for stores that other
-// processes share, an flock on `<store dir>/locks/<credential hash>.lock` (0600, never deleted, released
-// by the kernel when its holder dies). Acquisition polls with a backoff bounded by 1/64 of the time waited
-// so far (0.25 ms to 50 ms), and between attempts runs the caller's `poll`, which may end the wait early
-// (another process finished the work this caller was waiting for). Registry entries record the owning pid,
-// so a forked child never waits for a lock its parent's threads held at fork time.
+// processes share, an OS file lock on `<store dir>/locks/<credential hash>.lock` (0600 / owner-only,
+// never deleted, released by the OS when its holder dies; platform/). Acquisition polls with a backoff
+// bounded by 1/64 of the time waited so far (0.25 ms to 50 ms), and between attempts runs the caller's
+// `poll`, which may end the wait early (another process finished the work this caller was waiting for).
+// Registry entries record the owning pid, so a forked child never waits for a lock its parent's threads held
+// at fork time.
 #pragma once
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,10 +21,9 @@
 #include <utility>
 
 #include "../error.hpp"
+#include "../platform/platform.hpp"
 #include "../result.hpp"
-#include "file_lock.hpp"
 #include "lock_order.hpp"
-#include "posix_file.hpp"
 
 namespace tokenvault::detail {
 
@@ -39,7 +37,7 @@ public:
     }
     /// Marks `key` held by this process; false when a thread of this process holds it.
     [[nodiscard]] bool try_take(const std::string& key) {
-        const pid_t self = ::getpid();
+        const platform::process_id self = platform::current_process_id();
         const std::lock_guard guard(mutex_);
         auto [it, inserted] = held_.try_emplace(key, self);
         if (inserted) return true;
@@ -56,7 +54,7 @@ public:
 private:
     credential_lock_registry() = default;
     std::mutex mutex_;
-    std::unordered_map<std::string, pid_t> held_;
+    std::unordered_map<std::string, platform::process_id> held_;
 };
 
 /// How a credential lock acquisition went.
@@ -87,7 +85,7 @@ public:
     /// Whether this object holds the lock (false: the wait ended early through the caller's poll).
     [[nodiscard]] bool held() const noexcept { return held_; }
 
-    /// Releases the lock: the flock first (other processes), then the in-process key.
+    /// Releases the lock: the file lock first (other processes), then the in-process key.
     void release() noexcept {
         if (!held_) return;
         fd_.reset();
@@ -96,7 +94,7 @@ public:
         held_ = false;
     }
 
-    /// Takes the lock for `key` (and the flock on `*lock_file` when given) within `timeout`, running
+    /// Takes the lock for `key` (and the file lock on `*lock_file` when given) within `timeout`, running
     /// `poll()` between attempts; returns an empty lock as soon as `poll()` returns true.
     template <class Poll>
     [[nodiscard]] static result<credential_lock> acquire(
@@ -108,10 +106,10 @@ public:
         const auto deadline = start + timeout;
         wait = credential_lock_wait{};
 
-        unique_fd fd;
+        platform::native_file fd;
         if (lock_file) {
-            TOKENVAULT_TRY(ensure_private_directory(parent_directory_of(*lock_file)));
-            auto opened = open_lock_file(*lock_file);
+            TOKENVAULT_TRY(platform::ensure_private_directory(platform::parent_directory_of(*lock_file)));
+            auto opened = platform::open_lock_file(*lock_file);
             if (!opened) return opened.error();
             fd = std::move(*opened);
         }
@@ -121,7 +119,7 @@ public:
             if (registry.try_take(key)) {
                 bool taken = true;
                 if (lock_file) {
-                    auto flocked = try_lock(fd.get(), *lock_file, lock_mode::exclusive);
+                    auto flocked = platform::try_lock(fd, *lock_file, platform::lock_mode::exclusive);
                     if (!flocked) {
                         registry.give_back(key);
                         return flocked.error();
@@ -156,11 +154,11 @@ public:
     }
 
 private:
-    credential_lock(std::string key, unique_fd fd) noexcept
+    credential_lock(std::string key, platform::native_file fd) noexcept
         : key_(std::move(key)), fd_(std::move(fd)), held_(true) {}
 
     std::string key_;
-    unique_fd fd_;
+    platform::native_file fd_;
     bool held_ = false;
 };
 

@@ -7,10 +7,7 @@
 // legacy fields). Nothing here logs or reports a secret.
 #pragma once
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -27,11 +24,11 @@
 #include "../diagnostics/events.hpp"
 #include "../entry.hpp"
 #include "../error.hpp"
+#include "../platform/platform.hpp"
 #include "../result.hpp"
 #include "../token_json.hpp"
 #include "json_cursor.hpp"
 #include "json_value.hpp"
-#include "posix_file.hpp"
 #include "secure_buffer.hpp"
 
 namespace tokenvault::detail {
@@ -146,60 +143,21 @@ void report_failure(Context& ctx, std::string_view source, std::error_code why) 
 }
 
 /// A file of another tool, read without changing it: its bytes and the identity (mtime) they belong to.
-struct foreign_file {
-    secure_buffer bytes;     ///< the whole content
-    file_identity identity;  ///< identity of the version read (mtime_ns is the time it was last written)
-};
+using foreign_file = platform::foreign_file;
 
 /// Reads a regular file of another tool: not through a symlink, owned by us, at most `max_size` bytes.
-/// Group/world-readable files are accepted (other tools write them so); nothing about the file changes
-/// (opened read-only, without updating its access time where the kernel allows). nullopt when absent.
+/// Group/world-readable files are accepted (other tools write them so); nothing about the file changes.
+/// nullopt when absent (platform::read_foreign_file).
 template <class = void>
 [[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
                                                                            std::size_t max_size) {
-    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-#ifdef O_NOATIME
-    flags |= O_NOATIME;
-#endif
-    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), flags); }));
-#ifdef O_NOATIME
-    if (fd.get() < 0 && errno == EPERM)  // O_NOATIME needs ownership; the owner check below refuses anyway
-        fd = unique_fd(retry_eintr([&] { return ::open(p.c_str(), flags & ~O_NOATIME); }));
-#endif
-    if (fd.get() < 0) {
-        const int err = errno;
-        if (err == ENOENT || err == ENOTDIR) return std::optional<foreign_file>{};
-        return open_for_reading_failure(p, err);
-    }
-    struct stat before {};
-    if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);
-    if (!S_ISREG(before.st_mode)) return error{errc::not_a_regular_file, p.string()};
-    if (before.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
-    if (before.st_size < 0 || static_cast<std::uint64_t>(before.st_size) > max_size)
-        return error{errc::too_large, p.string()};
-    secure_buffer buffer(static_cast<std::size_t>(before.st_size));
-    std::size_t filled = 0;
-    while (filled < buffer.size()) {
-        const auto n = retry_eintr([&] {
-            return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
-                           static_cast<off_t>(filled));
-        });
-        if (n < 0) return io_failure(p, "read", errno);
-        if (n == 0) break;
-        filled += static_cast<std::size_t>(n);
-    }
-    struct stat after {};
-    if (::fstat(fd.get(), &after) != 0) return io_failure(p, "fstat", errno);
-    if (filled != buffer.size() || identity_of(before) != identity_of(after))
-        return error{errc::io_error, p.string() + " (changed while being read; retried on the next start)"};
-    return std::optional<foreign_file>{foreign_file{std::move(buffer), identity_of(before)}};
+    return platform::read_foreign_file(p, max_size);
 }
 
-/// The modification time recorded in `identity` as a clock time point.
+/// The modification time recorded in `identity` as a clock time point (saturated at the clock's range).
 template <class = void>
-[[nodiscard]] inline clock::time_point modification_time(const file_identity& identity) {
-    return clock::time_point{
-        std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds{identity.mtime_ns})};
+[[nodiscard]] inline clock::time_point modification_time(const platform::file_identity& identity) {
+    return platform::epoch_ns_to_time_point<clock>(identity.mtime_ns);
 }
 
 /// Latest expiry accepted from another tool, in unix milliseconds (2200-01-01).

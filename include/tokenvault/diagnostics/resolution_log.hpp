@@ -30,9 +30,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../detail/file_lock.hpp"
-#include "../detail/posix_file.hpp"
 #include "../detail/temp_files.hpp"
+#include "../platform/platform.hpp"
 #include "../result.hpp"
 #include "../token.hpp"
 #include "../token_json.hpp"
@@ -328,7 +327,7 @@ template <class = void>
 [[nodiscard]] inline result<std::optional<resolution_history>> read_resolution_log(
     const std::filesystem::path& directory) {
     const auto path = resolution_log_path(directory);
-    auto read = tokenvault::detail::read_private_file(path, resolution_log_limits::max_file_size);
+    auto read = tokenvault::platform::read_private_file(path, resolution_log_limits::max_file_size);
     if (!read) return read.error();
     if (!*read) return std::optional<resolution_history>{};
     auto parsed = parse_resolution_log((*read)->bytes.view());
@@ -475,7 +474,7 @@ private:
         if (!current_ || e.failure) return;
         // Fast path: the log did not change since we last saw it, and already says this.
         if (cache_ && cache_identity_) {
-            auto now = tokenvault::detail::stat_identity(path_);
+            auto now = tokenvault::platform::stat_identity(path_);
             if (now && *now && **now == *cache_identity_) {
                 const auto found = cache_->credentials.find(hash);
                 if (erases && (found == cache_->credentials.end() || !found->second.present)) return;
@@ -514,10 +513,10 @@ private:
     template <class Change>
     void update(Change&& change) {
         const std::filesystem::path lock_file = path_.string() + ".lock";
-        const auto directory = tokenvault::detail::parent_directory_of(path_);
-        std::optional<tokenvault::detail::file_lock> lock;
-        if (auto dir = tokenvault::detail::ensure_private_directory(directory); dir) {
-            auto taken = tokenvault::detail::file_lock::acquire(lock_file, lock_timeout);
+        const auto directory = tokenvault::platform::parent_directory_of(path_);
+        std::optional<tokenvault::platform::file_lock> lock;
+        if (auto dir = tokenvault::platform::ensure_private_directory(directory); dir) {
+            auto taken = tokenvault::platform::file_lock::acquire(lock_file, lock_timeout);
             if (taken) lock.emplace(std::move(*taken));
         }
         if (lock && !swept_temp_files_) {
@@ -531,8 +530,8 @@ private:
 
         resolution_history h;
         bool repair = false;
-        std::optional<tokenvault::detail::file_identity> identity;
-        auto read = tokenvault::detail::read_private_file(path_, resolution_log_limits::max_file_size);
+        std::optional<tokenvault::platform::file_identity> identity;
+        auto read = tokenvault::platform::read_private_file(path_, resolution_log_limits::max_file_size);
         if (!read) {
             fail();
             // Unsafe or unreadable: replace it with a private, valid file. A symlink is refused by the write.
@@ -557,7 +556,7 @@ private:
         detail::resolution_log::enforce_limits(h);
         if ((changed || repair) && writable) {
             const std::string text = serialize_resolution_log(h);
-            auto written = tokenvault::detail::write_file_atomically(
+            auto written = tokenvault::platform::write_file_atomically(
                 path_, std::as_bytes(std::span<const char>(text.data(), text.size())));
             if (written) {
                 identity = *written;
@@ -579,7 +578,7 @@ private:
     std::set<std::string, std::less<>> announced_;
     bool migration_moved_ = false;
     std::optional<resolution_history> cache_;
-    std::optional<tokenvault::detail::file_identity> cache_identity_;
+    std::optional<tokenvault::platform::file_identity> cache_identity_;
     std::atomic<std::uint64_t> drifts_{0};
     std::atomic<std::uint64_t> failures_{0};
     bool swept_temp_files_ = false;

@@ -25,11 +25,11 @@
 #include <utility>
 #include <vector>
 
-#include "../detail/file_lock.hpp"
-#include "../detail/posix_file.hpp"
+#include "../detail/keyring_item_files.hpp"
 #include "../detail/secure_buffer.hpp"
 #include "../detail/temp_files.hpp"
 #include "../error.hpp"
+#include "../platform/platform.hpp"
 #include "../result.hpp"
 #include "concept.hpp"
 
@@ -53,7 +53,7 @@ public:
         if (options.directory.empty())
             return error{errc::invalid_argument, "keyring::file needs a directory"};
         TOKENVAULT_TRY(detail::ensure_sodium());
-        if (auto made = detail::ensure_private_directory(options.directory); !made) return wrap(made.error());
+        if (auto made = platform::ensure_store_directory(options.directory); !made) return wrap(made.error());
         basic_file ring{options.directory, options.service, options.timeout};
         TOKENVAULT_TRY(ring.adopt_existing_passphrase());
         return std::optional<basic_file>{std::move(ring)};
@@ -67,7 +67,7 @@ public:
     [[nodiscard]] result<std::optional<detail::secure_buffer>> read(std::string_view account) {
         const auto path = item_path(account);
         if (!path) return path.error();
-        auto loaded = detail::read_private_file(*path, max_item_size + overhead);
+        auto loaded = platform::read_private_file(*path, max_item_size + overhead);
         if (!loaded) return wrap(loaded.error());
         if (!*loaded) return std::optional<detail::secure_buffer>{};
         const auto bytes = (*loaded)->bytes.bytes();
@@ -106,7 +106,7 @@ public:
         if (secret.size() > max_item_size) return error{errc::keyring_item_too_large, "keyring::file: write"};
         const auto path = item_path(account);
         if (!path) return path.error();
-        auto lock = detail::file_lock::acquire(directory_ / "passphrase.lock", timeout_);
+        auto lock = platform::file_lock::acquire(directory_ / "passphrase.lock", timeout_);
         if (!lock) return wrap(lock.error());
         if (!swept_temp_files_) {
             swept_temp_files_ = true;  // we hold the writers' lock: every temp file here is a dead writer's
@@ -127,33 +127,19 @@ public:
                 secret.size(), ad.data(), ad.size(), nullptr, nonce,
                 reinterpret_cast<const unsigned char*>(key_.data())) != 0)
             return error{errc::crypto_failure, "keyring::file: seal"};
-        if (auto written = detail::write_file_atomically(*path, sealed); !written)
+        if (auto written = platform::write_file_atomically(*path, sealed); !written)
             return wrap(written.error());
         return {};
     }
 
     /// Removes the item; false when there was none.
     [[nodiscard]] result<bool> erase(std::string_view account) {
-        const auto path = item_path(account);
-        if (!path) return path.error();
-        auto removed = detail::remove_file(*path);
-        if (!removed) return wrap(removed.error());
-        return *removed;
+        return detail::erase_keyring_item(item_path(account), "keyring::file");
     }
 
     /// The file that holds `account`'s item (for tests and diagnostics; the name reveals only a hash).
     [[nodiscard]] result<std::filesystem::path> item_path(std::string_view account) const {
-        if (account.empty()) return error{errc::invalid_argument, "keyring::file: empty account"};
-        std::string name = service_;
-        name.push_back('\0');
-        name.append(account);
-        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        if (crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
-                               name.size()) != 0)
-            return error{errc::crypto_failure, "keyring::file: sha256"};
-        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-        return directory_ / (std::string(hex.data(), crypto_hash_sha256_BYTES * 2) + ".item");
+        return detail::keyring_item_path(directory_, service_, account, ".item", "keyring::file");
     }
 
 private:
@@ -197,7 +183,8 @@ private:
                              "was created"};
         auto fresh = detail::secure_buffer(passphrase_size);
         randombytes_buf(fresh.data(), fresh.size());
-        if (auto written = detail::write_file_atomically(directory_ / "passphrase", fresh.bytes()); !written)
+        if (auto written = platform::write_file_atomically(directory_ / "passphrase", fresh.bytes());
+            !written)
             return wrap(written.error());
         return adopt(fresh);
     }
@@ -231,7 +218,7 @@ private:
 
     [[nodiscard]] static result<std::optional<detail::secure_buffer>> read_passphrase(
         const std::filesystem::path& path) {
-        auto loaded = detail::read_private_file(path, 4096);
+        auto loaded = platform::read_private_file(path, 4096);
         if (!loaded) return wrap(loaded.error());
         if (!*loaded) return std::optional<detail::secure_buffer>{};
         if ((*loaded)->bytes.size() != passphrase_size)

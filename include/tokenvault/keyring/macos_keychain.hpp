@@ -12,8 +12,6 @@
 // answers "not available here" unless a table (a fake, in tests) is installed. Not in tokenvault.hpp.
 #pragma once
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -36,6 +34,7 @@
 
 #include "../detail/secure_buffer.hpp"
 #include "../error.hpp"
+#include "../platform/platform.hpp"
 #include "../result.hpp"
 #include "concept.hpp"
 #include "macos_keychain_api.hpp"
@@ -221,8 +220,8 @@ struct flight {
 
 /// What a process remembers beyond one keyring object: calls that may be joined, and denials.
 struct process_state {
-    explicit process_state(pid_t owner) : pid(owner) {}
-    const pid_t pid;
+    explicit process_state(platform::process_id owner) : pid(owner) {}
+    const platform::process_id pid;
     std::mutex mutex;
     std::map<std::string, std::shared_ptr<flight>, std::less<>> flights;  ///< joinable calls by item
     std::map<std::string, error, std::less<>> denials;                    ///< by keychain + service
@@ -232,7 +231,7 @@ struct process_state {
 /// child starts afresh (its parent's workers do not run in it, and it is a new program to the user).
 [[nodiscard]] inline process_state& this_process() {
     static std::atomic<process_state*> current{nullptr};
-    const pid_t me = ::getpid();
+    const platform::process_id me = platform::current_process_id();
     process_state* seen = current.load();
     while (seen == nullptr || seen->pid != me) {
         auto* fresh = new process_state(me);

@@ -1,10 +1,10 @@
 // tokenvault/locking/process.hpp: locking::process, for a store shared by threads and by processes.
 //
 // In-process: a std::shared_mutex (readers share, writers exclude), as locking::threads. Across
-// processes: lock_store() takes an exclusive flock (lock_store_shared(), for loads, a shared one) on the
-// backend's lock file (`<file>.lock`, created 0600, never deleted; a missing parent directory is created
-// 0700), bounded by the timeout, and reports whether it had to wait. The kernel releases the lock when its
-// holder dies. POSIX (detail/file_lock.hpp).
+// processes: lock_store() takes an exclusive OS file lock (lock_store_shared(), for loads, a shared one)
+// on the backend's lock file (`<file>.lock`, created private, never deleted; a missing parent directory is
+// created private), bounded by the timeout, with waiters served in turn, and reports whether it had to
+// wait. The OS releases the lock when its holder dies (flock on POSIX, LockFileEx on Windows: platform/).
 #pragma once
 
 #include <chrono>
@@ -13,13 +13,12 @@
 #include <optional>
 #include <shared_mutex>
 
-#include "../detail/file_lock.hpp"
-#include "../detail/posix_file.hpp"
+#include "../platform/platform.hpp"
 #include "concept.hpp"
 
 namespace tokenvault::locking {
 
-/// Threads of one process and processes of one user: a shared_mutex plus an flock on the store lock file.
+/// Threads of one process and processes of one user: a shared_mutex plus a file lock on the store lock file.
 class process {
 public:
     using policy_family = family::locking;
@@ -29,8 +28,8 @@ public:
     static constexpr locking::traits traits{.shared_store_lock = true};
     using shared_guard = std::shared_lock<std::shared_mutex>;
     using exclusive_guard = std::unique_lock<std::shared_mutex>;
-    /// The held flock; released on destruction (or when the process dies). Move-only.
-    using store_guard = detail::file_lock;
+    /// The held file lock; released on destruction (or when the process dies). Move-only.
+    using store_guard = platform::file_lock;
 
     /// Shares the in-process lock with other readers.
     [[nodiscard]] shared_guard lock_shared() { return shared_guard{mutex_}; }
@@ -42,28 +41,28 @@ public:
     [[nodiscard]] result<store_guard> lock_store(const std::filesystem::path& path,
                                                  std::chrono::milliseconds timeout,
                                                  wait_report& report) const {
-        return take(path, timeout, report, detail::lock_mode::exclusive);
+        return take(path, timeout, report, platform::lock_mode::exclusive);
     }
 
     /// The cross-process lock shared with other readers (loads): excludes writers only.
     [[nodiscard]] result<store_guard> lock_store_shared(const std::filesystem::path& path,
                                                         std::chrono::milliseconds timeout,
                                                         wait_report& report) const {
-        return take(path, timeout, report, detail::lock_mode::shared);
+        return take(path, timeout, report, platform::lock_mode::shared);
     }
 
 private:
     [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path,
                                                   std::chrono::milliseconds timeout, wait_report& report,
-                                                  detail::lock_mode mode) {
+                                                  platform::lock_mode mode) {
         report = wait_report{};
         if (path.empty()) return store_guard{};
-        const auto parent = detail::parent_directory_of(path);
-        auto present = detail::stat_identity(parent);
+        const auto parent = platform::parent_directory_of(path);
+        auto present = platform::stat_identity(parent);
         if (!present) return present.error();
-        if (!*present) TOKENVAULT_TRY(detail::ensure_private_directory(parent));
-        detail::lock_wait wait;
-        auto lock = detail::file_lock::acquire(path, timeout, &wait, mode);
+        if (!*present) TOKENVAULT_TRY(platform::ensure_private_directory(parent));
+        platform::lock_wait wait;
+        auto lock = platform::file_lock::acquire(path, timeout, &wait, mode);
         report.contended = wait.contended;
         report.waited = wait.waited;
         return lock;

@@ -9,11 +9,9 @@
 #pragma once
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +24,7 @@
 #include <vector>
 
 #include "../detail/text_checks.hpp"
+#include "../platform/platform.hpp"
 #include "../result.hpp"
 #include "../token.hpp"
 #include "transport.hpp"
@@ -263,13 +262,13 @@ public:
 private:
     explicit loopback_listener(int fd) noexcept : fd_(fd) {}
     void close() noexcept {
-        if (fd_ >= 0) ::close(fd_);
+        if (fd_ >= 0) platform::close_descriptor(fd_);
         fd_ = -1;
     }
 
     struct connection_guard {
         int fd;
-        ~connection_guard() { ::close(fd); }
+        ~connection_guard() { platform::close_descriptor(fd); }
     };
 
     // Reads the request head (up to the blank line), bounded in size and time.

@@ -1,14 +1,17 @@
-// tokenvault/detail/posix_file.hpp: the file system calls of tokenvault, one small function each.
+// tokenvault/platform/posix_file.hpp: the file system calls of tokenvault on POSIX, one small function each.
 //
 // Private directories (0700) and files (0600), ssh-style refusal of symlinks, foreign owners and
 // group/world access, bounded reads into secure memory, durable atomic replace (temp + fsync + rename +
 // directory fsync), quarantine of corrupt files, and `file_identity`, the one-syscall change check of
-// the hot read path. POSIX only: a Windows port replaces this header. Error contexts name paths (plus
-// the failing call for io_error), never file contents.
+// the hot read path. Where Darwin differs the code picks by feature test, not by OS, so both paths compile
+// everywhere: `durable_flush` uses fcntl(F_FULLFSYNC) where the macro exists, and `stat_mtime` /
+// `stat_times` read st_mtimespec or st_mtim, whichever struct stat has. Linux is built and tested; the
+// Darwin paths run on Linux only through fakes (docs/MACOS.md). Included through platform.hpp only.
+// Error contexts name paths (plus the failing call for io_error), never file contents.
 #pragma once
 
 #include <fcntl.h>
-#include <sodium.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -27,47 +30,13 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/secure_buffer.hpp"
+#include "../detail/temp_files.hpp"
 #include "../error.hpp"
 #include "../result.hpp"
-#include "secure_buffer.hpp"
-#include "temp_files.hpp"
+#include "common.hpp"
 
-namespace tokenvault::detail {
-
-/// What identifies one version of a file: the change check compares these instead of re-reading.
-struct file_identity {
-    std::uint64_t dev = 0;      ///< device of the inode
-    std::uint64_t ino = 0;      ///< inode number (a rename-based rewrite always changes it)
-    std::uint64_t size = 0;     ///< size in bytes
-    std::int64_t mtime_ns = 0;  ///< modification time, ns since the epoch
-    std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch
-    /// Field-wise equality.
-    friend bool operator==(const file_identity&, const file_identity&) = default;
-};
-
-/// Ordinary heap bytes, for files whose content is useless without a key (ciphertext): locked memory
-/// costs a mapping, mlock and page faults per read, tens of microseconds for a 50 KB file.
-class plain_bytes {
-public:
-    explicit plain_bytes(std::size_t size)
-        : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
-    [[nodiscard]] std::byte* data() noexcept { return data_.get(); }
-    [[nodiscard]] std::size_t size() const noexcept { return size_; }
-    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.get(), size_}; }
-
-private:
-    std::unique_ptr<std::byte[]> data_;
-    std::size_t size_;
-};
-
-/// A file read by `read_private_file`: its bytes (in secure memory unless asked otherwise) and the
-/// identity they belong to.
-template <class Bytes = secure_buffer>
-struct basic_private_file {
-    Bytes bytes;             ///< the whole content
-    file_identity identity;  ///< identity of the version that was read
-};
-using private_file = basic_private_file<>;
+namespace tokenvault::platform {
 
 /// Owns a file descriptor and closes it on destruction. Move-only.
 class unique_fd {
@@ -89,6 +58,8 @@ public:
 
     /// The descriptor, or -1.
     [[nodiscard]] int get() const noexcept { return fd_; }
+    /// Whether a descriptor is held.
+    [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
     /// Closes now and reports close's errno (0 on success; EINTR counts as closed, as on Linux).
     [[nodiscard]] int close() noexcept {
         if (fd_ < 0) return 0;
@@ -102,6 +73,9 @@ private:
     int fd_ = -1;
 };
 
+/// The open file the portable layer holds (lock files): a descriptor here.
+using native_file = unique_fd;
+
 /// Calls `fn` until it does not fail with EINTR.
 template <class Fn>
 auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
@@ -112,45 +86,98 @@ auto retry_eintr(Fn fn) noexcept -> decltype(fn()) {
     return rc;
 }
 
+/// Whether `Stat` names its file times the Darwin/BSD way (st_mtimespec, st_ctimespec) rather than the
+/// POSIX.1-2008 way (st_mtim, st_ctim). A feature test on the struct, so one code path compiles on both.
+template <class Stat>
+inline constexpr bool has_darwin_stat_times = requires(const Stat& st) {
+    st.st_mtimespec.tv_nsec;
+    st.st_ctimespec.tv_nsec;
+};
+
+/// Whether `Stat` names its file times st_mtim and st_ctim (Linux, the BSDs' POSIX names, Solaris).
+template <class Stat>
+inline constexpr bool has_posix_stat_times = requires(const Stat& st) {
+    st.st_mtim.tv_nsec;
+    st.st_ctim.tv_nsec;
+};
+
+/// The modification and status change times of `st`, whichever way this platform names them.
+template <class Stat = struct stat>
+[[nodiscard]] inline std::pair<struct timespec, struct timespec> stat_timespecs(const Stat& st) noexcept {
+    static_assert(
+        has_darwin_stat_times<Stat> || has_posix_stat_times<Stat>,
+        "tokenvault: struct stat has neither st_mtimespec/st_ctimespec nor st_mtim/st_ctim; on Darwin "
+        "do not define _POSIX_C_SOURCE without _DARWIN_C_SOURCE before including tokenvault");
+    const auto copy = [](const auto& from) {
+        struct timespec t {};
+        t.tv_sec = from.tv_sec;
+        t.tv_nsec = from.tv_nsec;
+        return t;
+    };
+    if constexpr (has_darwin_stat_times<Stat>)
+        return {copy(st.st_mtimespec), copy(st.st_ctimespec)};
+    else if constexpr (has_posix_stat_times<Stat>)
+        return {copy(st.st_mtim), copy(st.st_ctim)};
+    else
+        return {};
+}
+
+/// The modification time of `st` as a timespec (for futimens).
+template <class Stat = struct stat>
+[[nodiscard]] inline struct timespec stat_mtime(const Stat& st) noexcept {
+    return stat_timespecs(st).first;
+}
+
+/// Modification and status change times of `st` in ns since the epoch, saturated.
+template <class Stat = struct stat>
+[[nodiscard]] inline std::pair<std::int64_t, std::int64_t> stat_times(const Stat& st) noexcept {
+    const auto [m, c] = stat_timespecs(st);
+    return {saturating_epoch_ns(static_cast<std::int64_t>(m.tv_sec), static_cast<std::int64_t>(m.tv_nsec)),
+            saturating_epoch_ns(static_cast<std::int64_t>(c.tv_sec), static_cast<std::int64_t>(c.tv_nsec))};
+}
+
+/// The calls `durable_flush` makes: this OS's by default; a test substitutes recorders (with
+/// `full_fsync = true`) to run the F_FULLFSYNC path on a system that has none.
+struct system_flush_calls {
+#if defined(F_FULLFSYNC)
+    /// Whether fcntl(F_FULLFSYNC) exists here (Darwin): fsync there only reaches the drive's cache.
+    static constexpr bool full_fsync = true;
+    static int full_fsync_call(int fd) noexcept { return ::fcntl(fd, F_FULLFSYNC); }
+#else
+    /// Whether fcntl(F_FULLFSYNC) exists here (Darwin): fsync there only reaches the drive's cache.
+    static constexpr bool full_fsync = false;
+    static int full_fsync_call(int) noexcept { return -1; }
+#endif
+    static int fsync_call(int fd) noexcept { return ::fsync(fd); }
+};
+
+/// Flushes `fd` (a file or a directory) with its metadata to stable storage: fcntl(F_FULLFSYNC) where it
+/// exists, else fsync; fsync also where a file system refuses F_FULLFSYNC, as Apple advises. 0 or errno.
+template <class Calls = system_flush_calls>
+[[nodiscard]] inline int durable_flush(int fd) noexcept {
+    if constexpr (Calls::full_fsync) {
+        if (retry_eintr([&] { return Calls::full_fsync_call(fd); }) == 0) return 0;
+    }
+    return retry_eintr([&] { return Calls::fsync_call(fd); }) == 0 ? 0 : errno;
+}
+
 /// An io_error whose context names the path, the failing call and the OS reason (never data).
 template <class = void>
 [[nodiscard]] inline error io_failure(const std::filesystem::path& p, const char* call, int err) {
-    return error{errc::io_error,
-                 p.string() + " (" + call + ": " + std::generic_category().message(err) + ")"};
+    return io_failure_text(p, call, std::generic_category().message(err));
 }
 
-/// The identity recorded in a `struct stat`.
-template <class = void>
-[[nodiscard]] inline file_identity identity_of(const struct stat& st) noexcept {
-    constexpr std::int64_t ns_per_s = 1'000'000'000;
+/// The identity recorded in a `struct stat` (any layout `stat_times` reads).
+template <class Stat = struct stat>
+[[nodiscard]] inline file_identity identity_of(const Stat& st) noexcept {
+    const auto [mtime_ns, ctime_ns] = stat_times(st);
     return file_identity{
         static_cast<std::uint64_t>(st.st_dev),
         static_cast<std::uint64_t>(st.st_ino),
         static_cast<std::uint64_t>(st.st_size),
-        static_cast<std::int64_t>(st.st_mtim.tv_sec) * ns_per_s +
-            static_cast<std::int64_t>(st.st_mtim.tv_nsec),
-        static_cast<std::int64_t>(st.st_ctim.tv_sec) * ns_per_s +
-            static_cast<std::int64_t>(st.st_ctim.tv_nsec),
+        mtime_ns,
+        ctime_ns,
     };
-}
-
-/// The directory that holds `p` ("." for a bare file name).
-template <class = void>
-[[nodiscard]] inline std::filesystem::path parent_directory_of(const std::filesystem::path& p) {
-    auto parent = p.parent_path();
-    return parent.empty() ? std::filesystem::path(".") : parent;
-}
-
-/// Lowercase hex of `n` random bytes from libsodium.
-template <class = void>
-[[nodiscard]] inline result<std::string> random_hex(std::size_t n) {
-    TOKENVAULT_TRY(ensure_sodium());
-    std::vector<unsigned char> raw(n);
-    randombytes_buf(raw.data(), raw.size());
-    std::string hex(n * 2 + 1, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
-    hex.pop_back();
-    return hex;
 }
 
 /// The identity of whatever is at `p` (lstat: a symlink is not followed); nullopt when nothing is there.
@@ -166,13 +193,12 @@ template <class = void>
     return std::optional<file_identity>{identity_of(st)};
 }
 
-/// fsyncs directory `dir` so a rename or unlink in it is durable.
-template <class = void>
+/// Flushes directory `dir` (`durable_flush`) so a rename or unlink in it is durable.
+template <class Calls = system_flush_calls>
 [[nodiscard]] inline result<void> sync_directory(const std::filesystem::path& dir) {
     unique_fd fd(retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
     if (fd.get() < 0) return io_failure(dir, "open directory", errno);
-    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0) {
-        const int err = errno;
+    if (const int err = durable_flush<Calls>(fd.get()); err != 0) {
         // Some file systems cannot fsync a directory; their renames are as durable as they get.
         if (err != EINVAL && err != ENOTSUP) return io_failure(dir, "fsync directory", err);
     }
@@ -266,6 +292,55 @@ template <class = void>
     return {};
 }
 
+/// Refuses a store directory that another user could swap for their own through its parent (the way ssh
+/// checks ~/.ssh): a parent that others may write to (group or world) and that is not sticky, or a parent
+/// owned by a user other than us and root. Nothing to check when `dir` does not exist.
+template <class = void>
+[[nodiscard]] inline result<void> check_store_parent(const std::filesystem::path& dir) {
+    const auto parent = parent_directory_of(dir.has_filename() ? dir : dir.parent_path());
+    struct stat st {};  // "dir/..": the parent the kernel resolves, whatever the spelling of `dir`
+    if (retry_eintr([&] { return ::stat((dir / "..").c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR) return {};
+        if (err == EACCES) return error{errc::unreadable_store, parent.string()};
+        return io_failure(parent, "stat", err);
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+        return error{errc::insecure_permissions,
+                     parent.string() +
+                         ": other users may write to this directory and it is not sticky, so they "
+                         "could replace the store directory " +
+                         dir.string() + " inside it: run chmod go-w on it, or keep the store elsewhere"};
+    if (st.st_uid != ::geteuid() && st.st_uid != 0)
+        return error{errc::wrong_owner, parent.string() + ": owned by uid " + std::to_string(st.st_uid) +
+                                            ", who could replace the store directory " + dir.string() +
+                                            " inside it: keep the store in a directory of your own"};
+    return {};
+}
+
+/// Checks an existing store directory before it is read: `check_private_directory` plus `check_store_parent`.
+/// An absent directory passes (there is nothing to read).
+template <class = void>
+[[nodiscard]] inline result<void> check_store_directory(const std::filesystem::path& dir) {
+    struct stat st {};
+    if (retry_eintr([&] { return ::lstat(dir.c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR) return {};
+        if (err == EACCES) return error{errc::unreadable_store, dir.string()};
+        return io_failure(dir, "lstat", err);
+    }
+    TOKENVAULT_TRY(check_private_directory(dir));
+    return check_store_parent(dir);
+}
+
+/// Creates (0700) or checks a store directory before it is written: `ensure_private_directory` plus
+/// `check_store_parent`.
+template <class = void>
+[[nodiscard]] inline result<void> ensure_store_directory(const std::filesystem::path& dir) {
+    TOKENVAULT_TRY(ensure_private_directory(dir));
+    return check_store_parent(dir);
+}
+
 /// The error for an open(2) of `p` for reading that failed with `err` (ENOENT, "absent", is the caller's).
 template <class = void>
 [[nodiscard]] inline error open_for_reading_failure(const std::filesystem::path& p, int err) {
@@ -281,7 +356,7 @@ template <class = void>
 
 /// Reads a whole private file (0600-style, ours, regular, not a symlink, at most `max_size` bytes); nullopt
 /// if absent. The bytes go to secure memory; `Bytes = plain_bytes` only for content that is ciphertext.
-template <class Bytes = secure_buffer>
+template <class Bytes = detail::secure_buffer>
 [[nodiscard]] inline result<std::optional<basic_private_file<Bytes>>> read_private_file(
     const std::filesystem::path& p, std::size_t max_size) {
     using private_file = basic_private_file<Bytes>;
@@ -330,6 +405,50 @@ template <class Bytes = secure_buffer>
     return error{errc::io_error, p.string() + " (kept changing while being read)"};
 }
 
+/// Reads a regular file of another tool: not through a symlink, owned by us, at most `max_size` bytes.
+/// Group/world-readable files are accepted (other tools write them so); nothing about the file changes
+/// (opened read-only, without updating its access time where the kernel allows). nullopt when absent.
+template <class = void>
+[[nodiscard]] inline result<std::optional<foreign_file>> read_foreign_file(const std::filesystem::path& p,
+                                                                           std::size_t max_size) {
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+#ifdef O_NOATIME
+    flags |= O_NOATIME;
+#endif
+    unique_fd fd(retry_eintr([&] { return ::open(p.c_str(), flags); }));
+#ifdef O_NOATIME
+    if (fd.get() < 0 && errno == EPERM)  // O_NOATIME needs ownership; the owner check below refuses anyway
+        fd = unique_fd(retry_eintr([&] { return ::open(p.c_str(), flags & ~O_NOATIME); }));
+#endif
+    if (fd.get() < 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR) return std::optional<foreign_file>{};
+        return open_for_reading_failure(p, err);
+    }
+    struct stat before {};
+    if (::fstat(fd.get(), &before) != 0) return io_failure(p, "fstat", errno);
+    if (!S_ISREG(before.st_mode)) return error{errc::not_a_regular_file, p.string()};
+    if (before.st_uid != ::geteuid()) return error{errc::wrong_owner, p.string()};
+    if (before.st_size < 0 || static_cast<std::uint64_t>(before.st_size) > max_size)
+        return error{errc::too_large, p.string()};
+    detail::secure_buffer buffer(static_cast<std::size_t>(before.st_size));
+    std::size_t filled = 0;
+    while (filled < buffer.size()) {
+        const auto n = retry_eintr([&] {
+            return ::pread(fd.get(), buffer.data() + filled, buffer.size() - filled,
+                           static_cast<off_t>(filled));
+        });
+        if (n < 0) return io_failure(p, "read", errno);
+        if (n == 0) break;
+        filled += static_cast<std::size_t>(n);
+    }
+    struct stat after {};
+    if (::fstat(fd.get(), &after) != 0) return io_failure(p, "fstat", errno);
+    if (filled != buffer.size() || identity_of(before) != identity_of(after))
+        return error{errc::io_error, p.string() + " (changed while being read; retried on the next start)"};
+    return std::optional<foreign_file>{foreign_file{std::move(buffer), identity_of(before)}};
+}
+
 /// Writes all of `bytes` to `fd`.
 template <class = void>
 [[nodiscard]] inline int write_all(int fd, std::span<const std::byte> bytes) noexcept {
@@ -343,7 +462,8 @@ template <class = void>
 }
 
 /// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
-template <class = void>
+/// `Calls`: the flush calls (`system_flush_calls`; tests substitute recorders).
+template <class Calls = system_flush_calls>
 [[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
                                                                  std::span<const std::byte> bytes) {
     if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
@@ -361,7 +481,7 @@ template <class = void>
     const auto dir = parent_directory_of(target);
     auto suffix = random_hex(8);
     if (!suffix) return suffix.error();
-    const auto temp = dir / (temp_file_prefix(target.filename().string()) + *suffix);
+    const auto temp = dir / (detail::temp_file_prefix(target.filename().string()) + *suffix);
     unique_fd fd(retry_eintr([&] {
         return ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
     }));
@@ -387,7 +507,7 @@ template <class = void>
         struct timespec now {};
         if (::clock_gettime(CLOCK_REALTIME, &now) != 0)
             return fail(io_failure(target, "clock_gettime", errno));
-        struct timespec floor = existing.st_mtim;
+        struct timespec floor = stat_mtime(existing);
         floor.tv_nsec += 1000;
         if (floor.tv_nsec >= 1000000000L) {
             floor.tv_sec += 1;
@@ -398,8 +518,8 @@ template <class = void>
         const struct timespec times[2] = {{0, UTIME_OMIT}, now_is_later ? now : floor};
         if (::futimens(fd.get(), times) != 0) return fail(io_failure(target, "futimens temp file", errno));
     }
-    if (retry_eintr([&] { return ::fsync(fd.get()); }) != 0)
-        return fail(io_failure(target, "fsync temp file", errno));
+    if (const int err = durable_flush<Calls>(fd.get()); err != 0)
+        return fail(io_failure(target, "fsync temp file", err));
     if (retry_eintr([&] { return ::rename(temp.c_str(), target.c_str()); }) != 0) {
         const int err = errno;
         if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
@@ -414,19 +534,8 @@ template <class = void>
     const int stat_err = errno;
     if (const int err = fd.close(); err != 0) return io_failure(target, "close", err);
     if (stat_rc != 0) return io_failure(target, "fstat", stat_err);
-    TOKENVAULT_TRY(sync_directory(dir));
+    TOKENVAULT_TRY(sync_directory<Calls>(dir));
     return identity_of(written);
-}
-
-/// The UTC time now as yyyymmddThhmmssZ.
-template <class = void>
-[[nodiscard]] inline std::string utc_timestamp() {
-    const std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    if (::gmtime_r(&now, &utc) == nullptr) return "00000000T000000Z";
-    char text[32] = {};
-    if (std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc) == 0) return "00000000T000000Z";
-    return text;
 }
 
 /// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
@@ -461,4 +570,28 @@ template <class = void>
     return true;
 }
 
-}  // namespace tokenvault::detail
+/// What is at `p` (not following a symlink), judged as a private directory (`directory`) or private file.
+template <class = void>
+[[nodiscard]] inline result<path_report> inspect_path(const std::filesystem::path& p, bool directory) {
+    path_report report;
+    struct stat st {};
+    if (retry_eintr([&] { return ::lstat(p.c_str(), &st); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR) return report;
+        if (err == EACCES) return error{errc::unreadable_store, p.string()};
+        return io_failure(p, "lstat", err);
+    }
+    report.exists = true;
+    report.link = S_ISLNK(st.st_mode);
+    report.expected_kind = directory ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+    report.owned_by_user = st.st_uid == ::geteuid();
+    report.owner = "uid " + std::to_string(st.st_uid);
+    const unsigned mode = static_cast<unsigned>(st.st_mode) & 07777U;
+    report.private_access = (mode & (directory ? 077U : 0177U)) == 0;
+    char text[8] = {};
+    std::snprintf(text, sizeof text, "%04o", mode);
+    report.access = text;
+    return report;
+}
+
+}  // namespace tokenvault::platform

@@ -1,0 +1,136 @@
+// benchmarks/bench_contention.cpp: how long a put waits when many processes write one store.
+//
+//   contended_put_p99   16 forked processes, each with its own presets::embedded store over one directory,
+//                       put their own credential 30 times in a loop, all at once; value = the 99th
+//                       percentile of those 480 put latencies; baseline = 16 x the median of an
+//                       uncontended put into the same store (the parent alone, measured before and after
+//                       the contended run and averaged), i.e. the time the 15 other writers' work and
+//                       its own take. A fair lock keeps the ratio near 1; target <= 1.5.
+//   contended_put_p50   the median of the same 480 latencies, against the same baseline (for context).
+//
+// Scratch files go to $TMPDIR unless it is tmpfs, else /var/tmp (fsync must cost what it costs on a
+// disk); they are removed at exit.
+#include <sodium.h>
+#include <unistd.h>
+
+#include <tokenvault/presets.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "../tests/support/forked.hpp"
+#include "bench_common.hpp"
+#include "bench_tokens.hpp"
+
+namespace tv = tokenvault;
+
+namespace {
+
+constexpr int processes = 16;
+constexpr int puts_each = 30;
+constexpr int baseline_puts = 61;
+
+pid_t scratch_owner = 0;
+
+[[noreturn]] void fail(const std::string& what) {
+    std::fprintf(stderr, "bench_contention: %s\n", what.c_str());
+    std::fflush(stderr);
+    if (::getpid() != scratch_owner) ::_exit(1);
+    std::exit(1);
+}
+
+tv::credential_id make_id(int i) {
+    auto id = tv::credential_id::parse("https://mcp" + std::to_string(i) + ".example.com/mcp");
+    if (!id) fail("credential_id::parse");
+    return *id;
+}
+
+/// The latency of one put of `id` into `store`, in ns.
+double timed_put(tv::presets::embedded& store, const tv::credential_id& id, int version) {
+    const double start = tvbench::now_ns();
+    auto written = store.put(id, tvbench::make_token(version));
+    const double elapsed = tvbench::now_ns() - start;
+    if (!written) fail("put: " + written.error().message());
+    return elapsed;
+}
+
+/// The median latency of `baseline_puts` uncontended puts of one credential (the first one is a warm-up).
+double uncontended_median(tv::presets::embedded& store, const tv::credential_id& id) {
+    std::vector<double> samples;
+    (void)timed_put(store, id, 0);
+    for (int i = 1; i <= baseline_puts; ++i) samples.push_back(timed_put(store, id, i));
+    return tvbench::median(samples);
+}
+
+/// The value at quantile `q` (0..1) of `samples` (nearest rank).
+double quantile(std::vector<double> samples, double q) {
+    std::sort(samples.begin(), samples.end());
+    const auto rank = static_cast<std::size_t>(q * static_cast<double>(samples.size()) + 0.5);
+    return samples[std::min(samples.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+}  // namespace
+
+int main() {
+    if (sodium_init() < 0) fail("sodium_init");
+    tvbench::scratch_dir scratch;
+    scratch_owner = ::getpid();
+    tv::store_options options;
+    options.app_name = "tvbench-contention";
+    options.directory = scratch.path / "store";
+    options.lock_timeout = std::chrono::seconds(60);
+
+    tv::presets::embedded parent(options);
+    for (int p = 0; p < processes; ++p) (void)timed_put(parent, make_id(p), 0);  // one entry per writer
+    const auto solo_id = make_id(processes);
+    const double before = uncontended_median(parent, solo_id);
+
+    int gate[2];
+    if (::pipe(gate) != 0) fail("pipe");
+    tvtest::line_pipe results;
+    std::vector<tvtest::forked_child> children;
+    children.reserve(processes);
+    for (int p = 0; p < processes; ++p) {
+        children.emplace_back([&, p] {
+            ::close(gate[1]);
+            tv::presets::embedded store(options);
+            const auto id = make_id(p);
+            (void)timed_put(store, id, 1);  // warm: key and file loaded before the clock starts
+            char c = 0;
+            while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+            }
+            std::string line;
+            for (int i = 0; i < puts_each; ++i) line += std::to_string(timed_put(store, id, 2 + i)) + " ";
+            results.send(line);
+            return 0;
+        });
+    }
+    ::close(gate[0]);
+    ::close(gate[1]);  // every child sees EOF at once
+
+    std::vector<double> latencies;
+    for (int p = 0; p < processes; ++p) {
+        const auto line = results.receive(std::chrono::seconds(300));
+        if (!line) fail("a writer did not report");
+        std::size_t at = 0;
+        while (at < line->size()) {
+            std::size_t used = 0;
+            latencies.push_back(std::stod(line->substr(at), &used));
+            at += used;
+            while (at < line->size() && (*line)[at] == ' ') ++at;
+        }
+    }
+    for (auto& child : children)
+        if (child.wait(std::chrono::seconds(60)) != 0) fail("a writer failed");
+
+    const double after = uncontended_median(parent, solo_id);
+    const double baseline = processes * (before + after) / 2;
+    tvbench::report("contended_put_p99", quantile(latencies, 0.99) / 1e6, "ms", baseline / 1e6);
+    tvbench::report("contended_put_p50", quantile(latencies, 0.50) / 1e6, "ms", baseline / 1e6);
+    return 0;
+}

@@ -1,0 +1,222 @@
+// tokenvault/platform/lock.hpp: platform::file_lock, the cross-process lock on a lock file, with a deadline.
+//
+// The lock is an OS lock on the lock file (flock, LockFileEx on byte 0). Waiters line up in a queue, a
+// second lock on the same file that the OS keeps apart from the first (an OFD record lock on Linux, byte 1
+// on Windows): the waiter at the head of the queue is next, and only it polls the lock (every 20-200 us);
+// the others wait in the OS's own queue on a helper thread, so the head passes to the next waiter the
+// moment the lock is taken, and a process that just released the lock cannot take it again ahead of those
+// already waiting. Uncontended, an acquisition enters and leaves the queue without waiting. A wait that
+// times out behind the head leaves its helper behind: when that helper reaches the head it steps aside at
+// once. At most `max_abandoned_waits` such helpers exist per process; past that, or when no thread can be
+// started, a waiter polls for the head instead. Where the OS offers no independent queue lock (network
+// file systems, Darwin), waiters poll the lock itself, as older versions did; every version excludes every
+// other through the lock itself. The OS primitives are in posix_lock.hpp and win32_lock.hpp.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "../error.hpp"
+#include "../result.hpp"
+#include "common.hpp"
+
+#if defined(_WIN32)
+#include "win32_lock.hpp"
+#else
+#include "posix_lock.hpp"
+#endif
+
+namespace tokenvault::platform {
+
+namespace lock_detail {
+
+using steady = std::chrono::steady_clock;
+
+/// Helpers of timed-out waits still queued in this process (they step aside when they reach the head).
+[[nodiscard]] inline std::atomic<int>& abandoned_waits() noexcept {
+    static std::atomic<int> count{0};
+    return count;
+}
+
+/// Past this many abandoned helpers, waiters poll the queue instead of starting another thread.
+inline constexpr int max_abandoned_waits = 8;
+
+/// One wait for the queue lock handed to a helper thread. The helper alone uses `file` until it reports;
+/// then whoever comes second (the waiter, or the helper of an abandoned wait) owns it.
+struct queued_wait {
+    enum class state { waiting, granted, failed, abandoned };
+    queued_wait(native_file f, std::filesystem::path p) : file(std::move(f)), path(std::move(p)) {}
+
+    std::mutex mutex;
+    std::condition_variable reported;
+    native_file file;
+    std::filesystem::path path;
+    state now = state::waiting;
+    std::optional<error> failure;
+
+    /// The helper thread's body: wait in the OS queue, then hand the queue lock over or give it back.
+    static void run(const std::shared_ptr<queued_wait>& self) noexcept {
+        auto granted = wait_in_queue(self->file, self->path);
+        const std::lock_guard guard(self->mutex);
+        if (self->now == state::abandoned) {
+            if (granted) leave_queue(self->file);
+            self->file.reset();
+            abandoned_waits().fetch_sub(1, std::memory_order_relaxed);
+            return;
+        }
+        if (granted) {
+            self->now = state::granted;
+        } else {
+            self->now = state::failed;
+            self->failure = granted.error();
+        }
+        self->reported.notify_all();
+    }
+};
+
+/// Sleeps for `backoff` (capped by the deadline) and doubles it up to `cap`; false once the deadline passed.
+[[nodiscard]] inline bool back_off(std::chrono::nanoseconds& backoff, std::chrono::nanoseconds cap,
+                                   steady::time_point deadline) {
+    const auto now = steady::now();
+    if (now >= deadline) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(backoff, deadline - now));
+    backoff = std::min(backoff * 2, cap);
+    return true;
+}
+
+/// Non-blocking attempts at the lock on `file` until taken or the deadline passes (false).
+[[nodiscard]] inline result<bool> poll_lock(const native_file& file, const std::filesystem::path& path,
+                                            lock_mode mode, std::chrono::nanoseconds first,
+                                            std::chrono::nanoseconds cap, steady::time_point deadline) {
+    auto backoff = first;
+    for (;;) {
+        if (!back_off(backoff, cap, deadline)) return false;
+        auto taken = try_lock(file, path, mode);
+        if (!taken || *taken) return taken;
+    }
+}
+
+/// Waits (on a helper thread when one can be had) until `queue` is at the head; false on timeout.
+[[nodiscard]] inline result<bool> wait_for_head(native_file& queue, const std::filesystem::path& path,
+                                                steady::time_point deadline) {
+    using state = queued_wait::state;
+    if (steady::now() >= deadline) return false;
+    if (abandoned_waits().load(std::memory_order_relaxed) < max_abandoned_waits) {
+        auto shared = std::make_shared<queued_wait>(std::move(queue), path);
+        bool started = false;
+        try {
+            std::thread([shared] { queued_wait::run(shared); }).detach();
+            started = true;
+        } catch (const std::system_error&) {  // no thread to be had: poll instead
+            queue = std::move(shared->file);
+        }
+        if (started) {
+            std::unique_lock guard(shared->mutex);
+            shared->reported.wait_until(guard, deadline, [&] { return shared->now != state::waiting; });
+            if (shared->now == state::granted) {
+                queue = std::move(shared->file);
+                return true;
+            }
+            if (shared->now == state::failed) return *shared->failure;
+            shared->now = state::abandoned;
+            abandoned_waits().fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+    }
+    auto backoff = std::chrono::nanoseconds(std::chrono::microseconds(50));
+    for (;;) {
+        if (!back_off(backoff, std::chrono::milliseconds(1), deadline)) return false;
+        auto head = try_queue(queue, path);
+        if (!head || *head) return head;
+    }
+}
+
+}  // namespace lock_detail
+
+/// A cross-process lock (exclusive, or shared among readers) on a lock file, released on destruction.
+class file_lock {
+public:
+    /// An empty (not held) lock.
+    file_lock() noexcept = default;
+
+    /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in
+    /// `*wait`.
+    [[nodiscard]] static result<file_lock> acquire(const std::filesystem::path& lock_path,
+                                                   std::chrono::milliseconds timeout,
+                                                   lock_wait* wait = nullptr,
+                                                   lock_mode mode = lock_mode::exclusive) {
+        using steady = lock_detail::steady;
+        const auto start = steady::now();
+        const auto deadline = start + timeout;
+        lock_wait local;
+        lock_wait& report = wait != nullptr ? *wait : local;
+        report = lock_wait{};
+        const auto finish = [&](result<bool> taken, native_file& main) -> result<file_lock> {
+            report.waited = steady::now() - start;
+            if (!taken) return taken.error();
+            if (!*taken) return error{errc::lock_timeout, lock_path.string()};
+            return file_lock(std::move(main));
+        };
+
+        auto main = open_lock_file(lock_path);
+        if (!main) return main.error();
+        auto queue = open_lock_queue(lock_path);
+        if (!queue) return queue.error();
+        if (!*queue) {  // no independent queue lock here: poll the lock itself
+            auto taken = try_lock(*main, lock_path, mode);
+            if (taken && !*taken) {
+                report.contended = true;
+                taken = lock_detail::poll_lock(*main, lock_path, mode, std::chrono::microseconds(50),
+                                               std::chrono::milliseconds(1), deadline);
+            }
+            return finish(std::move(taken), *main);
+        }
+
+        // Join the queue: at its head at once when nobody waits, else behind those who do.
+        auto head = try_queue(**queue, lock_path);
+        if (!head) return head.error();
+        if (!*head) {
+            report.contended = true;
+            head = lock_detail::wait_for_head(**queue, lock_path, deadline);
+            if (!head || !*head) return finish(std::move(head), *main);
+        }
+        // At the head: take the lock as soon as its holder lets go, then let the next waiter in.
+        auto taken = try_lock(*main, lock_path, mode);
+        if (taken && !*taken) {
+            report.contended = true;
+            taken = lock_detail::poll_lock(*main, lock_path, mode, std::chrono::microseconds(20),
+                                           std::chrono::microseconds(200), deadline);
+        }
+        leave_queue(**queue);
+        return finish(std::move(taken), *main);
+    }
+
+    file_lock(file_lock&&) noexcept = default;
+    file_lock& operator=(file_lock&& other) noexcept {
+        if (this != &other) file_ = std::move(other.file_);  // moving the handle releases ours first
+        return *this;
+    }
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+    ~file_lock() = default;
+
+    /// Releases the lock by closing the handle (a forked child still holding a copy keeps it until it exits).
+    void release() noexcept { file_.reset(); }
+    /// Whether this object holds the lock.
+    [[nodiscard]] bool held() const noexcept { return file_.valid(); }
+
+private:
+    explicit file_lock(native_file file) noexcept : file_(std::move(file)) {}
+    native_file file_;
+};
+
+}  // namespace tokenvault::platform
