@@ -6453,9 +6453,16 @@ inline void leave_queue(const native_file& queue) noexcept {
 // end file tokenvault/platform/posix_lock.hpp
 #endif
 
-namespace tokenvault::platform {
+namespace tokenvault::platform {}  // namespace tokenvault::platform
 
-namespace lock_detail {
+namespace tokenvault::detail::queued_lock {
+
+using platform::leave_queue;
+using platform::lock_mode;
+using platform::native_file;
+using platform::try_lock;
+using platform::try_queue;
+using platform::wait_in_queue;
 
 using steady = std::chrono::steady_clock;
 
@@ -6558,7 +6565,9 @@ struct queued_wait {
     }
 }
 
-}  // namespace lock_detail
+}  // namespace tokenvault::detail::queued_lock
+
+namespace tokenvault::platform {
 
 /// A cross-process lock (exclusive, or shared among readers) on a lock file, released on destruction.
 class file_lock {
@@ -6572,7 +6581,7 @@ public:
                                                    std::chrono::milliseconds timeout,
                                                    lock_wait* wait = nullptr,
                                                    lock_mode mode = lock_mode::exclusive) {
-        using steady = lock_detail::steady;
+        using steady = detail::queued_lock::steady;
         const auto start = steady::now();
         const auto deadline = start + timeout;
         lock_wait local;
@@ -6593,8 +6602,8 @@ public:
             auto taken = try_lock(*main, lock_path, mode);
             if (taken && !*taken) {
                 report.contended = true;
-                taken = lock_detail::poll_lock(*main, lock_path, mode, std::chrono::microseconds(50),
-                                               std::chrono::milliseconds(1), deadline);
+                taken = detail::queued_lock::poll_lock(*main, lock_path, mode, std::chrono::microseconds(50),
+                                                       std::chrono::milliseconds(1), deadline);
             }
             return finish(std::move(taken), *main);
         }
@@ -6604,15 +6613,15 @@ public:
         if (!head) return head.error();
         if (!*head) {
             report.contended = true;
-            head = lock_detail::wait_for_head(**queue, lock_path, deadline);
+            head = detail::queued_lock::wait_for_head(**queue, lock_path, deadline);
             if (!head || !*head) return finish(std::move(head), *main);
         }
         // At the head: take the lock as soon as its holder lets go, then let the next waiter in.
         auto taken = try_lock(*main, lock_path, mode);
         if (taken && !*taken) {
             report.contended = true;
-            taken = lock_detail::poll_lock(*main, lock_path, mode, std::chrono::microseconds(20),
-                                           std::chrono::microseconds(200), deadline);
+            taken = detail::queued_lock::poll_lock(*main, lock_path, mode, std::chrono::microseconds(20),
+                                                   std::chrono::microseconds(200), deadline);
         }
         leave_queue(**queue);
         return finish(std::move(taken), *main);
