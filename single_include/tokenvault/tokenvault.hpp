@@ -1579,7 +1579,7 @@ inline constexpr directory_convention native_directory_convention = directory_co
 /// not a macOS convention and is ignored there). errc::invalid_argument when no home directory is known.
 template <directory_convention Convention = native_directory_convention>
 [[nodiscard]] inline result<std::filesystem::path> user_config_root() {
-    constexpr bool apple = Convention == directory_convention::apple;
+    static constexpr bool apple = Convention == directory_convention::apple;
     const auto below_home = [](std::filesystem::path home) {
         return apple ? std::move(home) / "Library" / "Application Support" : std::move(home) / ".config";
     };
