@@ -192,7 +192,10 @@ template <class Other = no_other_members>
     }
     token t;
     bool has_access = false, expires_at_seen = false, scopes_seen = false, scope_text_seen = false;
-    std::optional<double> expires_in;
+    // A flag and a value, not std::optional<double>: GCC 12 at -O3 reports the optional's payload as
+    // maybe-uninitialized once time_after() is inlined (a false positive that -Werror turns fatal).
+    bool has_expires_in = false;
+    double expires_in = 0;
     std::string scope_text;
     if (!in.begin_object()) return json_read_error(in, "token");
     std::string_view key;
@@ -229,7 +232,7 @@ template <class Other = no_other_members>
         } else if (key == "expires_in") {
             if (in.peek() == kind::null) {
                 if (!in.null()) return json_read_error(in, "token");
-                expires_in.reset();
+                has_expires_in = false;
             } else if (in.peek() != kind::number) {
                 if (in.peek() == kind::invalid) return not_json(in, "token");
                 return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
@@ -237,6 +240,7 @@ template <class Other = no_other_members>
                 json_number n;
                 if (!in.number(n)) return json_read_error(in, "token");
                 expires_in = n.as_double();
+                has_expires_in = true;
             }
         } else if (key == "scopes") {
             t.scopes.clear();
@@ -273,13 +277,13 @@ template <class Other = no_other_members>
     }
     if (in.failed()) return json_read_error(in, "token");
     if (!has_access) return error{errc::missing_field, "token: field 'access_token'"};
-    if (!expires_at_seen && expires_in) {
-        if (!(*expires_in >= 0) || *expires_in > 1e9)
+    if (!expires_at_seen && has_expires_in) {
+        if (!(expires_in >= 0) || expires_in > 1e9)
             return error{errc::value_out_of_range, "token: field 'expires_in' must be 0 to 1e9 seconds"};
         if (!options.issued_at)
             return error{errc::missing_field,
                          "token: 'expires_in' needs the time the token was issued (issued_at)"};
-        t.expires_at = time_after(*options.issued_at, *expires_in);
+        t.expires_at = time_after(*options.issued_at, expires_in);
         if (!t.expires_at)
             return error{errc::value_out_of_range,
                          "token: field 'expires_in' gives an expiry after 2200 (or before 1970)"};

@@ -4201,7 +4201,10 @@ template <class Other = no_other_members>
     }
     token t;
     bool has_access = false, expires_at_seen = false, scopes_seen = false, scope_text_seen = false;
-    std::optional<double> expires_in;
+    // A flag and a value, not std::optional<double>: GCC 12 at -O3 reports the optional's payload as
+    // maybe-uninitialized once time_after() is inlined (a false positive that -Werror turns fatal).
+    bool has_expires_in = false;
+    double expires_in = 0;
     std::string scope_text;
     if (!in.begin_object()) return json_read_error(in, "token");
     std::string_view key;
@@ -4238,7 +4241,7 @@ template <class Other = no_other_members>
         } else if (key == "expires_in") {
             if (in.peek() == kind::null) {
                 if (!in.null()) return json_read_error(in, "token");
-                expires_in.reset();
+                has_expires_in = false;
             } else if (in.peek() != kind::number) {
                 if (in.peek() == kind::invalid) return not_json(in, "token");
                 return error{errc::wrong_type, "token: field 'expires_in' must be a number"};
@@ -4246,6 +4249,7 @@ template <class Other = no_other_members>
                 json_number n;
                 if (!in.number(n)) return json_read_error(in, "token");
                 expires_in = n.as_double();
+                has_expires_in = true;
             }
         } else if (key == "scopes") {
             t.scopes.clear();
@@ -4282,13 +4286,13 @@ template <class Other = no_other_members>
     }
     if (in.failed()) return json_read_error(in, "token");
     if (!has_access) return error{errc::missing_field, "token: field 'access_token'"};
-    if (!expires_at_seen && expires_in) {
-        if (!(*expires_in >= 0) || *expires_in > 1e9)
+    if (!expires_at_seen && has_expires_in) {
+        if (!(expires_in >= 0) || expires_in > 1e9)
             return error{errc::value_out_of_range, "token: field 'expires_in' must be 0 to 1e9 seconds"};
         if (!options.issued_at)
             return error{errc::missing_field,
                          "token: 'expires_in' needs the time the token was issued (issued_at)"};
-        t.expires_at = time_after(*options.issued_at, *expires_in);
+        t.expires_at = time_after(*options.issued_at, expires_in);
         if (!t.expires_at)
             return error{errc::value_out_of_range,
                          "token: field 'expires_in' gives an expiry after 2200 (or before 1970)"};
@@ -4716,21 +4720,21 @@ private:
     void count_generation_of(std::string_view raw) {
         json_cursor in(raw);
         std::string_view key;
-        std::optional<std::uint64_t> generation;  // the last "generation" member counts
+        // The last "generation" member counts. 0 stands for "none" (never a valid generation); a plain
+        // integer rather than std::optional, which GCC 12 at -O3 reports as maybe-uninitialized.
+        std::uint64_t generation = 0;
         if (in.peek() != kind::object || !in.begin_object()) return;
         while (in.next_member(key)) {
             json_number n;
             if (key == "generation" && in.peek() == kind::number) {
                 if (!in.number(n)) return;
-                generation.reset();
-                if (n.is_unsigned()) generation = n.unsigned_value;
+                generation = n.is_unsigned() ? n.unsigned_value : 0;
             } else {
-                if (key == "generation") generation.reset();
+                if (key == "generation") generation = 0;
                 if (!skip(in)) return;
             }
         }
-        if (generation && *generation < generation_limit)
-            highest_generation_ = std::max(highest_generation_, *generation);
+        if (generation < generation_limit) highest_generation_ = std::max(highest_generation_, generation);
     }
 
     static bool skip(json_cursor& in) {
@@ -10545,7 +10549,8 @@ template <class = void>
     json_cursor& in, std::optional<clock::time_point> issued_at = std::nullopt) {
     using kind = json_cursor::kind;
     bool expiry_given = false;
-    std::optional<double> expires_in;
+    bool has_expires_in = false;  // a flag, not std::optional<double>: see read_token
+    double expires_in = 0;
     std::optional<std::string> auth_server;
     const auto legacy_fields = [&](std::string_view key, json_cursor& c, token& t) -> result<bool> {
         if (key == "expires_at") {
@@ -10565,7 +10570,7 @@ template <class = void>
             return true;
         }
         if (key == "expires_in") {
-            expires_in.reset();
+            has_expires_in = false;
             if (!issued_at) {  // nothing to count from: ignored, whatever it holds
                 std::string_view ignored;
                 return c.skip(ignored, max_member_depth) ? result<bool>{true}
@@ -10580,6 +10585,7 @@ template <class = void>
             json_number n;
             if (!c.number(n)) return json_read_error(c, "legacy token");
             expires_in = n.as_double();
+            has_expires_in = true;
             return true;
         }
         if (key == "auth_server") {
@@ -10598,8 +10604,8 @@ template <class = void>
     };
     auto t = read_token(in, token_json_options{}, legacy_fields);
     if (!t) return t;
-    if (!expiry_given && expires_in && issued_at) {
-        t->expires_at = time_after(*issued_at, *expires_in);
+    if (!expiry_given && has_expires_in && issued_at) {
+        t->expires_at = time_after(*issued_at, expires_in);
         if (!t->expires_at)
             return error{errc::value_out_of_range, "token: field 'expires_in' is out of range"};
     }

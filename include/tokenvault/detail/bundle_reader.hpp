@@ -242,21 +242,21 @@ private:
     void count_generation_of(std::string_view raw) {
         json_cursor in(raw);
         std::string_view key;
-        std::optional<std::uint64_t> generation;  // the last "generation" member counts
+        // The last "generation" member counts. 0 stands for "none" (never a valid generation); a plain
+        // integer rather than std::optional, which GCC 12 at -O3 reports as maybe-uninitialized.
+        std::uint64_t generation = 0;
         if (in.peek() != kind::object || !in.begin_object()) return;
         while (in.next_member(key)) {
             json_number n;
             if (key == "generation" && in.peek() == kind::number) {
                 if (!in.number(n)) return;
-                generation.reset();
-                if (n.is_unsigned()) generation = n.unsigned_value;
+                generation = n.is_unsigned() ? n.unsigned_value : 0;
             } else {
-                if (key == "generation") generation.reset();
+                if (key == "generation") generation = 0;
                 if (!skip(in)) return;
             }
         }
-        if (generation && *generation < generation_limit)
-            highest_generation_ = std::max(highest_generation_, *generation);
+        if (generation < generation_limit) highest_generation_ = std::max(highest_generation_, generation);
     }
 
     static bool skip(json_cursor& in) {

@@ -180,7 +180,8 @@ template <class = void>
     json_cursor& in, std::optional<clock::time_point> issued_at = std::nullopt) {
     using kind = json_cursor::kind;
     bool expiry_given = false;
-    std::optional<double> expires_in;
+    bool has_expires_in = false;  // a flag, not std::optional<double>: see read_token
+    double expires_in = 0;
     std::optional<std::string> auth_server;
     const auto legacy_fields = [&](std::string_view key, json_cursor& c, token& t) -> result<bool> {
         if (key == "expires_at") {
@@ -200,7 +201,7 @@ template <class = void>
             return true;
         }
         if (key == "expires_in") {
-            expires_in.reset();
+            has_expires_in = false;
             if (!issued_at) {  // nothing to count from: ignored, whatever it holds
                 std::string_view ignored;
                 return c.skip(ignored, max_member_depth) ? result<bool>{true}
@@ -215,6 +216,7 @@ template <class = void>
             json_number n;
             if (!c.number(n)) return json_read_error(c, "legacy token");
             expires_in = n.as_double();
+            has_expires_in = true;
             return true;
         }
         if (key == "auth_server") {
@@ -233,8 +235,8 @@ template <class = void>
     };
     auto t = read_token(in, token_json_options{}, legacy_fields);
     if (!t) return t;
-    if (!expiry_given && expires_in && issued_at) {
-        t->expires_at = time_after(*issued_at, *expires_in);
+    if (!expiry_given && has_expires_in && issued_at) {
+        t->expires_at = time_after(*issued_at, expires_in);
         if (!t->expires_at)
             return error{errc::value_out_of_range, "token: field 'expires_in' is out of range"};
     }
