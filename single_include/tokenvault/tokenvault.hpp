@@ -7140,9 +7140,28 @@ template <class = void>
 
 }  // namespace tokenvault::cipher
 // end file tokenvault/cipher/catalog.hpp
+// begin file tokenvault/backend/sealed_file_format.hpp
+// tokenvault/backend/sealed_file_format.hpp: the header of a sealed file, format version 1 (docs/FORMAT.md).
+//
+// A sealed file is this header, a nonce, then the ciphertext and tag of the bundle; the header bytes are
+// the AEAD associated data. The header names the format version, the cipher, the data key (by a
+// fingerprint, never the key), the keyring tier that holds the key, and the seal counter (seals made by
+// that key). Encoding, parsing and the fingerprint only: no file, no keyring. Used by
+// backend::sealed_file, and by tools that read a header without opening the file.
+
+#include <sodium.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
 
 namespace tokenvault::backend {
-
 /// The layout constants of a sealed file (format version 1; docs/FORMAT.md).
 struct sealed_file_format {
     static constexpr std::array<char, 8> magic{'T', 'V', 'S', 'E', 'A', 'L', 'E', 'D'};  ///< first 8 bytes
@@ -7256,6 +7275,11 @@ template <class = void>
     h.seal_counter = u(sealed_file_format::fixed_size + tier_length, 8);
     return h;
 }
+
+}  // namespace tokenvault::backend
+// end file tokenvault/backend/sealed_file_format.hpp
+
+namespace tokenvault::backend {
 
 /// What a sealed_file backend knows right now (for tools; no secret).
 struct sealed_file_status {
