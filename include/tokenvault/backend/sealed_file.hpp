@@ -196,14 +196,8 @@ public:
     }
     /// The sealed file.
     [[nodiscard]] const std::filesystem::path& file_path() const noexcept { return file_; }
-    /// Whether the data key is held in memory.
-    [[nodiscard]] bool key_cached() const noexcept { return keys_.cached(); }
     /// The tier of the opened keyring ("" until it is opened).
     [[nodiscard]] std::string_view tier() const { return keys_.tier(); }
-    /// The file identity recorded at the last load or save (nullopt: no file, or unknown).
-    [[nodiscard]] std::optional<tokenvault::platform::file_identity> last_identity() const {
-        return disk_.identity_known() ? disk_.identity() : std::nullopt;
-    }
 
 private:
     using secure_buffer = tokenvault::detail::secure_buffer;
