@@ -6883,6 +6883,10 @@ static_assert(check<memory>());
 // is quarantined; a file older than one this instance saw (seal counter) is reported once. Reads come
 // from memory after one lstat; the key is fetched once, never created by a read, and keyring failures are
 // remembered. Assumes load/save under the store lock (token_store). POSIX.
+//
+// This header seals and opens, refuses older copies, and is the one to include. Its parts:
+// backend/sealed_file_format.hpp (the file header), detail/sealed_key_cache.hpp (the data key and the
+// keyring tier that holds it), detail/sealed_file_io.hpp (reading, replacing and quarantining the file).
 
 #include <sodium.h>
 
@@ -7140,9 +7144,48 @@ template <class = void>
 
 }  // namespace tokenvault::cipher
 // end file tokenvault/cipher/catalog.hpp
+// begin file tokenvault/detail/sealed_file_io.hpp
+// tokenvault/detail/sealed_file_io.hpp: the file under a sealed_file backend, as this instance last saw it.
+//
+// detail::sealed_file_io reads the whole file (ciphertext, so ordinary memory) after checking its
+// directory, replaces it durably (atomic rename), and moves a certainly corrupt file aside. It records the
+// file's identity (inode, size, mtime) and the key id and seal counter of its header at every load and
+// save, so a change by another process costs one lstat to see, and a file changed or unread since then is
+// never overwritten (errc::conflict); the first replacement removes temp files left by dead writers. No
+// crypto and no keyring: those are backend::sealed_file and detail::sealed_key_cache. The caller holds the
+// store lock around every call. A class template only so that its members compile where they are used.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+// begin file tokenvault/backend/sealed_file_format.hpp
+// tokenvault/backend/sealed_file_format.hpp: the header of a sealed file, format version 1 (docs/FORMAT.md).
+//
+// A sealed file is this header, a nonce, then the ciphertext and tag of the bundle; the header bytes are
+// the AEAD associated data. The header names the format version, the cipher, the data key (by a
+// fingerprint, never the key), the keyring tier that holds the key, and the seal counter (seals made by
+// that key). Encoding, parsing and the fingerprint only: no file, no keyring. Used by
+// backend::sealed_file, and by tools that read a header without opening the file.
+
+#include <sodium.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
 
 namespace tokenvault::backend {
-
 /// The layout constants of a sealed file (format version 1; docs/FORMAT.md).
 struct sealed_file_format {
     static constexpr std::array<char, 8> magic{'T', 'V', 'S', 'E', 'A', 'L', 'E', 'D'};  ///< first 8 bytes
@@ -7257,75 +7300,51 @@ template <class = void>
     return h;
 }
 
-/// What a sealed_file backend knows right now (for tools; no secret).
-struct sealed_file_status {
-    std::filesystem::path file;       ///< the sealed file
-    std::filesystem::path lock_file;  ///< the store lock file (never deleted)
-    bool key_cached = false;          ///< the data key is held in memory
-    std::string tier;                 ///< tier of the opened keyring ("" until opened)
-    bool identity_known = false;      ///< `identity` describes the file on disk as last seen
-    std::optional<tokenvault::platform::file_identity>
-        identity;                          ///< identity at the last load/save (nullopt: no file)
-    std::uint64_t seal_counter = 0;        ///< seals made by the file's key (from its header)
-    std::optional<error> keyring_failure;  ///< a remembered keyring failure, if any
-};
+}  // namespace tokenvault::backend
+// end file tokenvault/backend/sealed_file_format.hpp
 
-/// The bundle in an AEAD-sealed file; its data key lives in keyring K (docs/FORMAT.md).
-template <class K>
-class sealed_file {
-    static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
-    static_assert(
-        keyring::accepted_key_holder<K>,
-        "tokenvault: this keyring does not survive a reboot (keyring::keyctl) or the process "
-        "(keyring::memory), so it cannot hold the key of a persistent sealed_file: pick keyring::file or "
-        "keyring::secret_service, or name keyring::allow_volatile<K> explicitly");
+namespace tokenvault::detail {
+
+/// The sealed file on disk: durable reads and replacements, and what the last load or save saw.
+template <class = void>
+class sealed_file_io {
+    using sealed_key_id = backend::sealed_key_id;
+    using sealed_file_format = backend::sealed_file_format;
 
 public:
-    using policy_family = family::backend;
-    using keyring_type = K;
-    static constexpr bool persistent = true;
-    static constexpr bool shared = true;
-    static constexpr bool uses_cipher = true;
-    /// The keyring account of the data key (the keyring service is the app name).
-    static constexpr std::string_view key_account = "data-key";
-    /// The keyring account that keeps the previous key after an AES-GCM key rotation.
-    static constexpr std::string_view previous_key_account = "data-key.previous";
+    /// A file read whole, with the identity of the version read.
+    using file_read = tokenvault::platform::basic_private_file<tokenvault::platform::plain_bytes>;
 
-    /// The file options.resolved_directory()/options.file_name, locked by `<file>.lock`; nothing is opened
-    /// yet.
-    explicit sealed_file(const store_options& options)
-        : directory_(options.resolved_directory()),
-          file_(directory_ / options.file_name),
-          lock_(file_.string() + ".lock"),
-          keyring_options_(options.keyring()) {
-        if (auto missing = options.directory_error()) config_error_ = *missing;
-        const std::string& name = options.file_name;
-        if (!tokenvault::platform::is_plain_file_name(name))
-            config_error_ = error{errc::invalid_argument, "sealed_file: file_name must be a plain file name"};
-    }
+    /// The file `file_name` in `directory`; nothing is touched yet.
+    sealed_file_io(std::filesystem::path directory, const std::string& file_name)
+        : directory_(std::move(directory)), file_(directory_ / file_name) {}
 
-    /// `<file>.lock`; nullopt when the options are invalid (every call then fails).
-    [[nodiscard]] std::optional<std::filesystem::path> lock_path() const {
-        if (config_error_) return std::nullopt;
-        return lock_;
+    /// The sealed file.
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return file_; }
+    /// Whether identity() describes the file as last loaded or saved.
+    [[nodiscard]] bool identity_known() const noexcept { return identity_known_; }
+    /// The identity at the last load or save (nullopt: there was no file).
+    [[nodiscard]] const std::optional<tokenvault::platform::file_identity>& identity() const noexcept {
+        return identity_;
     }
+    /// The key id in the header of the file as last loaded or saved (nullopt: no file).
+    [[nodiscard]] const std::optional<sealed_key_id>& key_id() const noexcept { return file_key_id_; }
+    /// The seal counter in the header of the file as last loaded or saved.
+    [[nodiscard]] std::uint64_t seal_counter() const noexcept { return file_counter_; }
 
     /// One lstat compared with the identity recorded at the last load or save (our own writes do not count).
-    template <class Context>
-    [[nodiscard]] result<bool> changed(Context&) const {
-        if (config_error_) return *config_error_;
+    [[nodiscard]] result<bool> changed() const {
         if (!identity_known_) return true;
         auto now = tokenvault::platform::stat_identity(file_);
         if (!now) return now.error();
         return *now != identity_;
     }
 
-    /// Reads, authenticates and parses the file; no file is an empty bundle (the keyring is not touched).
+    /// Checks the directory and reads the file; nullopt when there is none. The recorded identity is
+    /// forgotten until record_file().
     template <class Context>
-    [[nodiscard]] result<bundle> load(Context& ctx) {
-        if (config_error_) return *config_error_;
+    [[nodiscard]] result<std::optional<file_read>> read(Context& ctx) {
         identity_known_ = false;
-        last_text_ = tokenvault::detail::bundle_text{};
         if (auto checked = tokenvault::platform::check_store_directory(directory_); !checked) {
             ctx.diagnostics.on(events::file_read{0, checked.code()});
             return checked.error();
@@ -7337,36 +7356,23 @@ public:
             ctx.diagnostics.on(events::file_read{0, read.code()});
             return read.error();
         }
-        if (!*read) {
-            record_file(std::nullopt, std::nullopt, 0);
-            return bundle{};
-        }
+        if (!*read) return read;
         ctx.diagnostics.on(events::file_read{(*read)->bytes.size(), {}});
-        sealed_file_header header;
-        auto opened = open_sealed<typename Context::cipher>(ctx, **read, header);
-        if (!opened) return opened.error();
-        if (is_older_copy(header, *opened)) {
-            const auto seen = newest_seen_->counter;
-            ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
-            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
-            return error{errc::rolled_back,
-                         file_.string() +
-                             ": sealed by the same key as a newer copy this process loaded or "
-                             "wrote (seal counter " +
-                             std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
-                             "): the file was replaced by an older copy; the newer tokens are not in it"};
-        }
-        record_file((*read)->identity, header.key_id, header.seal_counter);
-        note_seen(header.key_id, header.seal_counter, opened->last_generation);
-        return opened;
+        return read;
     }
 
-    /// Seals `content` with a fresh nonce and replaces the file durably; creates the key only for a new file.
-    template <class Context>
-    [[nodiscard]] result<void> save(Context& ctx, const bundle& content) {
-        using cipher = typename Context::cipher;
-        if (config_error_) return *config_error_;
-        TOKENVAULT_TRY(cipher::available());
+    /// The seal counter of the next seal by `key_id`: one more than the file's when the file is sealed by
+    /// that key (it stays at the maximum), else 1.
+    [[nodiscard]] std::uint64_t next_seal_counter(const sealed_key_id& key_id) const {
+        std::uint64_t counter = 1;
+        if (file_key_id_ && *file_key_id_ == key_id)
+            counter = file_counter_ == ~std::uint64_t{0} ? file_counter_ : file_counter_ + 1;
+        return counter;
+    }
+
+    /// Before a replacement: refuses (errc::conflict) a file changed or unread since the last load or save,
+    /// creates the directory if needed and, once, removes temp files of dead writers.
+    [[nodiscard]] result<void> prepare_replace() {
         // The store reloads before it writes; refuse to replace anything this instance has not read.
         if (!identity_known_)
             return error{errc::conflict,
@@ -7381,154 +7387,25 @@ public:
             (void)tokenvault::detail::remove_stale_temp_files(
                 directory_, [&](std::string_view target) { return target == file_.filename().string(); });
         }
+        return {};
+    }
 
-        TOKENVAULT_TRY(key_for_save<cipher>(ctx));
-        std::uint64_t counter = 1;
-        if (file_key_id_ && *file_key_id_ == key_id_)
-            counter = file_counter_ == ~std::uint64_t{0} ? file_counter_ : file_counter_ + 1;
-        constexpr std::uint64_t limit = tokenvault::cipher::traits_of<cipher>.max_messages_per_key;
-        if (limit != ~std::uint64_t{0} && counter > limit / 2) {
-            if (rotate_key<cipher>(ctx)) counter = 1;
-            if (counter > limit)
-                return error{errc::crypto_failure,
-                             file_.string() +
-                                 ": the data key reached its seal limit and could not be rotated "
-                                 "(keyring write failed): make the keyring writable and restart"};
-        }
-
-        // Entries unchanged since the last load or save are copied as text, not serialized again.
-        auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_);
-        if (!plaintext) return plaintext.error();
-        const auto plain_bytes =
-            std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
-        auto header = encode_sealed_header(cipher::id, key_id_, keyring_->tier_name(), counter);
-        if (!header) return header.error();
-        const std::size_t header_size = header->size();
-        // Every byte is written below: no need to zero megabytes first.
-        const std::size_t out_size = header_size + cipher::nonce_size + plain_bytes.size() + cipher::tag_size;
-        const auto out_buffer = std::make_unique_for_overwrite<std::byte[]>(out_size);
-        const std::span<std::byte> out(out_buffer.get(), out_size);
-        std::memcpy(out.data(), header->data(), header_size);
-        const std::span<std::byte> nonce(out.data() + header_size, cipher::nonce_size);
-        if constexpr (cipher::nonce_size > 0) randombytes_buf(nonce.data(), nonce.size());
-        TOKENVAULT_TRY(cipher::seal(key_.bytes(), nonce, std::span<const std::byte>(out.data(), header_size),
-                                    plain_bytes, out.subspan(header_size + cipher::nonce_size)));
+    /// Replaces the file durably by `out` (sealed by `key_id` with seal counter `counter`) and records it.
+    template <class Context>
+    [[nodiscard]] result<void> replace(Context& ctx, std::span<const std::byte> out,
+                                       const sealed_key_id& key_id, std::uint64_t counter) {
         auto written = tokenvault::platform::write_file_atomically(file_, out);
         ctx.diagnostics.on(events::file_write{out.size(), written.code()});
         if (!written) {
             identity_known_ = false;  // the rename may have happened: reload before the next write
-            last_text_ = tokenvault::detail::bundle_text{};
             return written.error();
         }
-        record_file(*written, key_id_, counter);
-        note_seen(key_id_, counter, content.last_generation);  // our own write is the newest copy
-        last_text_ = std::move(*plaintext);
+        record_file(*written, key_id, counter);
         return {};
     }
 
-    /// What this backend knows now (call it while no store operation runs).
-    [[nodiscard]] sealed_file_status status() const {
-        sealed_file_status s;
-        s.file = file_;
-        s.lock_file = lock_;
-        s.key_cached = have_key_;
-        if (keyring_) s.tier = std::string(keyring_->tier_name());
-        s.identity_known = identity_known_;
-        s.identity = identity_;
-        s.seal_counter = file_counter_;
-        s.keyring_failure = keyring_failure_ ? keyring_failure_ : key_write_failure_;
-        return s;
-    }
-    /// The sealed file.
-    [[nodiscard]] const std::filesystem::path& file_path() const noexcept { return file_; }
-    /// Whether the data key is held in memory.
-    [[nodiscard]] bool key_cached() const noexcept { return have_key_; }
-    /// The tier of the opened keyring ("" until it is opened).
-    [[nodiscard]] std::string_view tier() const {
-        return keyring_ ? std::string_view(keyring_->tier_name()) : "";
-    }
-    /// The file identity recorded at the last load or save (nullopt: no file, or unknown).
-    [[nodiscard]] std::optional<tokenvault::platform::file_identity> last_identity() const {
-        return identity_known_ ? identity_ : std::nullopt;
-    }
-
-private:
-    using secure_buffer = tokenvault::detail::secure_buffer;
-
-    void record_file(std::optional<tokenvault::platform::file_identity> identity,
-                     std::optional<sealed_key_id> key_id, std::uint64_t counter) {
-        identity_known_ = true;
-        identity_ = identity;
-        file_key_id_ = key_id;
-        file_counter_ = counter;
-    }
-
-    // Whether a file this instance just opened is an older copy of one it loaded or wrote: sealed by the
-    // same key with a lower seal counter, and holding no generation newer than any seen. (A store that
-    // starts afresh after a deletion or a quarantine restarts the counter at 1, but its generations start
-    // above every earlier one: docs/FORMAT.md.)
-    [[nodiscard]] bool is_older_copy(const sealed_file_header& header, const bundle& content) const {
-        return newest_seen_ && newest_seen_->key_id == header.key_id &&
-               header.seal_counter < newest_seen_->counter && content.last_generation <= newest_generation_;
-    }
-
-    void note_seen(const sealed_key_id& key_id, std::uint64_t counter, std::uint64_t last_generation) {
-        newest_seen_ = seal_mark{key_id, counter};
-        newest_generation_ = std::max(newest_generation_, last_generation);
-    }
-
-    // Parses, finds the key for, authenticates and parses one read file.
-    template <class Cipher, class Context, class File>
-    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header) {
-        const auto bytes = file.bytes.bytes();
-        auto parsed = parse_sealed_header(bytes);
-        if (!parsed) {
-            if (parsed.error() == errc::corrupt_file)
-                return quarantine(ctx, file.identity, parsed.error().context);
-            return error{parsed.error().code,
-                         file_.string() + ": " + parsed.error().context + "; the file was left unchanged"};
-        }
-        header = std::move(*parsed);
-        if (header.cipher_id != Cipher::id) {
-            const auto sealed_with = tokenvault::cipher::name_of_id(header.cipher_id);
-            const std::string what = file_.string() + ": sealed with " +
-                                     tokenvault::cipher::describe_id(header.cipher_id) +
-                                     ", but this store uses " + tokenvault::cipher::describe_id(Cipher::id);
-            if (!sealed_with)
-                return error{errc::unsupported_format_version, what + "; the file was left unchanged"};
-            return error{errc::invalid_argument, what + ": configure the store with " + *sealed_with +
-                                                     " to read it; the file was left unchanged"};
-        }
-        if (bytes.size() < header.size + Cipher::nonce_size + Cipher::tag_size)
-            return quarantine(ctx, file.identity, "truncated after the header");
-        TOKENVAULT_TRY(Cipher::available());
-        auto key = key_for_header<Cipher>(ctx, header);
-        if (!key) return key.error();
-
-        const auto nonce = bytes.subspan(header.size, Cipher::nonce_size);
-        const auto sealed = bytes.subspan(header.size + Cipher::nonce_size);
-        secure_buffer plain(sealed.size() - Cipher::tag_size);
-        if (auto opened = Cipher::open(*key, nonce, bytes.first(header.size), sealed, plain.bytes());
-            !opened) {
-            if (opened.error() == errc::corrupt_file)
-                return quarantine(ctx, file.identity, "failed authentication with the right key");
-            return opened.error();
-        }
-        auto content = tokenvault::detail::parse_bundle_text(plain.view(), last_text_);
-        if (!content) {
-            // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
-            const auto& e = content.error();
-            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
-                                   e == errc::value_out_of_range;
-            return error{keep_code ? e.code : make_error_code(errc::malformed_json),
-                         file_.string() + ": the sealed bundle does not parse (" + e.context +
-                             "); the file was left unchanged"};
-        }
-        return content;
-    }
-
-    // Moves a certainly corrupt file aside (we hold the store lock), reports it, and answers corrupt_file
-    // once.
+    /// Moves a certainly corrupt file aside (we hold the store lock), reports it, and answers corrupt_file
+    /// once.
     template <class Context>
     [[nodiscard]] error quarantine(Context& ctx, const tokenvault::platform::file_identity& read_identity,
                                    std::string_view why) {
@@ -7548,7 +7425,86 @@ private:
                      file_.string() + ": " + std::string(why) + "; moved aside to " + moved->string()};
     }
 
-    // The key that opens a file with `header`: cached, else from the keyring tier the header names.
+    /// Records what a load or save saw: the file's identity (nullopt: no file) and its header's key id and
+    /// seal counter.
+    void record_file(std::optional<tokenvault::platform::file_identity> identity,
+                     std::optional<sealed_key_id> key_id, std::uint64_t counter) {
+        identity_known_ = true;
+        identity_ = identity;
+        file_key_id_ = key_id;
+        file_counter_ = counter;
+    }
+
+private:
+    std::filesystem::path directory_;
+    std::filesystem::path file_;
+    bool identity_known_ = false;  // identity_ describes the file as last loaded or saved
+    std::optional<tokenvault::platform::file_identity> identity_;  // nullopt: there was no file
+    std::optional<sealed_key_id> file_key_id_;                     // the key id in the file's header
+    std::uint64_t file_counter_ = 0;                               // the seal counter in the file's header
+    bool swept_temp_files_ = false;
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/sealed_file_io.hpp
+// begin file tokenvault/detail/sealed_key_cache.hpp
+// tokenvault/detail/sealed_key_cache.hpp: the data key of a sealed file, and the keyring tier that holds it.
+//
+// detail::sealed_key_cache<K> opens keyring K on first need and keeps the data key (and, after an AES-GCM
+// key rotation, the previous key) in secure memory, so steady-state loads and saves make no keyring call.
+// A file's header names its key id and tier: the key comes from that tier only (a chain opens that tier
+// on purpose, never another), a key is created only for a new file, and keyring failures and keys the
+// keyring cannot match are remembered, so a broken keyring is asked once. Used by backend::sealed_file,
+// which holds the store lock around every call.
+
+#include <sodium.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tokenvault::detail {
+
+/// The data key of one sealed file: cached after the first keyring read, fetched from the tier the file
+/// names; keyring failures are remembered until the store is reopened.
+template <class K>
+class sealed_key_cache {
+    using secure_buffer = tokenvault::detail::secure_buffer;
+    using sealed_file_header = backend::sealed_file_header;
+    using sealed_key_id = backend::sealed_key_id;
+
+public:
+    /// The keyring account of the data key (the keyring service is the app name).
+    static constexpr std::string_view key_account = "data-key";
+    /// The keyring account that keeps the previous key after an AES-GCM key rotation.
+    static constexpr std::string_view previous_key_account = "data-key.previous";
+
+    /// The key of `file` (named in error texts) in keyring K opened with `options`; nothing is opened yet.
+    sealed_key_cache(std::filesystem::path file, keyring_options options)
+        : file_(std::move(file)), keyring_options_(std::move(options)) {}
+
+    /// The current data key (valid after key_for_save succeeded): it seals.
+    [[nodiscard]] std::span<const std::byte> key() const noexcept { return key_.bytes(); }
+    /// The fingerprint of the current data key.
+    [[nodiscard]] const sealed_key_id& key_id() const noexcept { return key_id_; }
+    /// Whether the current data key is held in memory.
+    [[nodiscard]] bool cached() const noexcept { return have_key_; }
+    /// The tier of the opened keyring ("" until it is opened).
+    [[nodiscard]] std::string_view tier() const {
+        return keyring_ ? std::string_view(keyring_->tier_name()) : "";
+    }
+    /// A remembered keyring failure (opening, reading, or creating the key), if any.
+    [[nodiscard]] std::optional<error> failure() const {
+        return keyring_failure_ ? keyring_failure_ : key_write_failure_;
+    }
+
+    /// The key that opens a file with `header`: cached, else from the keyring tier the header names.
     template <class Cipher, class Context>
     [[nodiscard]] result<std::span<const std::byte>> key_for_header(Context& ctx,
                                                                     const sealed_file_header& header) {
@@ -7580,7 +7536,7 @@ private:
         auto previous = fetch<Cipher>(ctx, previous_key_account);
         if (!previous) return previous.error();
         if (*previous) {
-            auto id = sealed_key_fingerprint((*previous)->bytes());
+            auto id = backend::sealed_key_fingerprint((*previous)->bytes());
             if (!id) return id.error();
             if (*id == header.key_id) {
                 previous_key_ = std::move(**previous);
@@ -7597,6 +7553,67 @@ private:
                 "restore that key item, or the file that matches it; the file was left unchanged"});
     }
 
+    /// Makes key_ the keyring's current key before a seal. Steady state (the file is sealed by key_): no
+    /// keyring call. A new file, or a file opened with another key: read "data-key" once; create it only for
+    /// a new file. `file_key_id`: the key id in the header of the file on disk (nullopt: no file).
+    template <class Cipher, class Context>
+    [[nodiscard]] result<void> key_for_save(Context& ctx, const std::optional<sealed_key_id>& file_key_id) {
+        if (have_key_ && file_key_id && *file_key_id == key_id_) return {};
+        if (keyring_failure_) return *keyring_failure_;
+        if (key_write_failure_) return *key_write_failure_;
+        auto keyring = open_keyring(ctx);
+        if (!keyring) return keyring.error();
+        auto current = fetch<Cipher>(ctx, key_account);
+        if (!current) return current.error();
+        if (*current) {
+            adopt_current(std::move(**current));
+            if (!have_key_) return error{errc::crypto_failure, "sealed_file: key fingerprint"};
+            return {};
+        }
+        // The keyring has no data key. For an existing file (opened with the previous key, so it is in
+        // memory) put that key back; with no file, make the first key. Never a key that orphans a file.
+        secure_buffer fresh(Cipher::key_size);
+        if (file_key_id) {
+            if (!(have_previous_ && previous_key_id_ == *file_key_id))
+                return error{errc::key_unavailable,
+                             file_.string() + ": keyring tier '" + std::string(keyring_->tier_name()) +
+                                 "' no longer holds the data key; the file was left unchanged"};
+            fresh = secure_buffer::copy_of(previous_key_.bytes());
+        } else {
+            randombytes_buf(fresh.data(), fresh.size());
+        }
+        if (auto stored = store_key(ctx, key_account, fresh.bytes()); !stored) {
+            key_write_failure_ = stored.error();
+            return stored.error();
+        }
+        adopt_current(std::move(fresh));
+        if (!have_key_) return error{errc::crypto_failure, "sealed_file: key fingerprint"};
+        return {};
+    }
+
+    /// Replaces key_ by a new key, crash-safely: previous := the file's key, then data-key := new key; the
+    /// file is sealed with the new key afterwards. Any crash leaves the file's key in one of the two items.
+    /// False (keep sealing with the old key) when a keyring write fails; not retried in this instance.
+    template <class Cipher, class Context>
+    [[nodiscard]] bool rotate_key(Context& ctx) {
+        if (rotation_failed_) return false;
+        secure_buffer fresh(Cipher::key_size);
+        randombytes_buf(fresh.data(), fresh.size());
+        auto fresh_id = backend::sealed_key_fingerprint(fresh.bytes());
+        if (!fresh_id || !store_key(ctx, previous_key_account, key_.bytes()) ||
+            !store_key(ctx, key_account, fresh.bytes())) {
+            rotation_failed_ = true;
+            return false;
+        }
+        previous_key_ = std::move(key_);
+        previous_key_id_ = key_id_;
+        have_previous_ = true;
+        key_ = std::move(fresh);
+        key_id_ = *fresh_id;
+        return true;
+    }
+
+private:
     // The keyring at `tier`: the open one if it is that tier, else that tier opened on purpose (never
     // another).
     template <class Context>
@@ -7695,7 +7712,7 @@ private:
     }
 
     void adopt_current(secure_buffer key) {
-        auto id = sealed_key_fingerprint(key.bytes());
+        auto id = backend::sealed_key_fingerprint(key.bytes());
         if (!id) return;  // unreachable after a successful ensure_sodium; the key stays unset
         key_ = std::move(key);
         key_id_ = *id;
@@ -7709,90 +7726,255 @@ private:
         have_previous_ = false;
     }
 
-    // Makes key_ the keyring's current key before a seal. Steady state (the file is sealed by key_): no
-    // keyring call. A new file, or a file opened with another key: read "data-key" once; create it only for a
-    // new file.
-    template <class Cipher, class Context>
-    [[nodiscard]] result<void> key_for_save(Context& ctx) {
-        if (have_key_ && file_key_id_ && *file_key_id_ == key_id_) return {};
-        if (keyring_failure_) return *keyring_failure_;
-        if (key_write_failure_) return *key_write_failure_;
-        auto keyring = open_keyring(ctx);
-        if (!keyring) return keyring.error();
-        auto current = fetch<Cipher>(ctx, key_account);
-        if (!current) return current.error();
-        if (*current) {
-            adopt_current(std::move(**current));
-            if (!have_key_) return error{errc::crypto_failure, "sealed_file: key fingerprint"};
-            return {};
-        }
-        // The keyring has no data key. For an existing file (opened with the previous key, so it is in
-        // memory) put that key back; with no file, make the first key. Never a key that orphans a file.
-        secure_buffer fresh(Cipher::key_size);
-        if (file_key_id_) {
-            if (!(have_previous_ && previous_key_id_ == *file_key_id_))
-                return error{errc::key_unavailable,
-                             file_.string() + ": keyring tier '" + std::string(keyring_->tier_name()) +
-                                 "' no longer holds the data key; the file was left unchanged"};
-            fresh = secure_buffer::copy_of(previous_key_.bytes());
-        } else {
-            randombytes_buf(fresh.data(), fresh.size());
-        }
-        if (auto stored = store_key(ctx, key_account, fresh.bytes()); !stored) {
-            key_write_failure_ = stored.error();
-            return stored.error();
-        }
-        adopt_current(std::move(fresh));
-        if (!have_key_) return error{errc::crypto_failure, "sealed_file: key fingerprint"};
-        return {};
-    }
-
-    // Replaces key_ by a new key, crash-safely: previous := the file's key, then data-key := new key; the
-    // file is sealed with the new key afterwards. Any crash leaves the file's key in one of the two items.
-    // False (keep sealing with the old key) when a keyring write fails; not retried in this instance.
-    template <class Cipher, class Context>
-    [[nodiscard]] bool rotate_key(Context& ctx) {
-        if (rotation_failed_) return false;
-        secure_buffer fresh(Cipher::key_size);
-        randombytes_buf(fresh.data(), fresh.size());
-        auto fresh_id = sealed_key_fingerprint(fresh.bytes());
-        if (!fresh_id || !store_key(ctx, previous_key_account, key_.bytes()) ||
-            !store_key(ctx, key_account, fresh.bytes())) {
-            rotation_failed_ = true;
-            return false;
-        }
-        previous_key_ = std::move(key_);
-        previous_key_id_ = key_id_;
-        have_previous_ = true;
-        key_ = std::move(fresh);
-        key_id_ = *fresh_id;
-        return true;
-    }
-
-    std::filesystem::path directory_;
-    std::filesystem::path file_;
-    std::filesystem::path lock_;
-    keyring_options keyring_options_;
-    std::optional<error> config_error_;
-
+    std::filesystem::path file_;       // the sealed file, for error texts and resolution reports
+    keyring_options keyring_options_;  // how K is opened
     std::optional<K> keyring_;
     std::optional<error> keyring_failure_;    // open/read failed: every keyring need answers this
     std::optional<error> key_write_failure_;  // creating the key failed: saves that need it answer this
     std::optional<std::pair<sealed_key_id, error>> unmatched_;  // a file key id the keyring could not match
     bool rotation_failed_ = false;
-    tokenvault::detail::bundle_text last_text_;  // the plaintext of the last load or save (see json.hpp)
-    secure_buffer key_;                          // the keyring's current data key: seals
+    secure_buffer key_;  // the keyring's current data key: seals
     sealed_key_id key_id_{};
     bool have_key_ = false;
     secure_buffer previous_key_;  // the key before a rotation: opens only
     sealed_key_id previous_key_id_{};
     bool have_previous_ = false;
+};
 
-    bool identity_known_ = false;  // identity_ describes the file as last loaded or saved
-    std::optional<tokenvault::platform::file_identity> identity_;  // nullopt: there was no file
-    std::optional<sealed_key_id> file_key_id_;                     // the key id in the file's header
-    std::uint64_t file_counter_ = 0;                               // the seal counter in the file's header
-    bool swept_temp_files_ = false;
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/sealed_key_cache.hpp
+
+namespace tokenvault::backend {
+
+/// What a sealed_file backend knows right now (for tools; no secret).
+struct sealed_file_status {
+    std::filesystem::path file;       ///< the sealed file
+    std::filesystem::path lock_file;  ///< the store lock file (never deleted)
+    bool key_cached = false;          ///< the data key is held in memory
+    std::string tier;                 ///< tier of the opened keyring ("" until opened)
+    bool identity_known = false;      ///< `identity` describes the file on disk as last seen
+    std::optional<tokenvault::platform::file_identity>
+        identity;                          ///< identity at the last load/save (nullopt: no file)
+    std::uint64_t seal_counter = 0;        ///< seals made by the file's key (from its header)
+    std::optional<error> keyring_failure;  ///< a remembered keyring failure, if any
+};
+
+/// The bundle in an AEAD-sealed file; its data key lives in keyring K (docs/FORMAT.md).
+template <class K>
+class sealed_file {
+    static_assert(keyring::check<K>());  // names what K misses (tokenvault/keyring/concept.hpp)
+    static_assert(
+        keyring::accepted_key_holder<K>,
+        "tokenvault: this keyring does not survive a reboot (keyring::keyctl) or the process "
+        "(keyring::memory), so it cannot hold the key of a persistent sealed_file: pick keyring::file or "
+        "keyring::secret_service, or name keyring::allow_volatile<K> explicitly");
+
+public:
+    using policy_family = family::backend;
+    using keyring_type = K;
+    static constexpr bool persistent = true;
+    static constexpr bool shared = true;
+    static constexpr bool uses_cipher = true;
+    /// The keyring account of the data key (the keyring service is the app name).
+    static constexpr std::string_view key_account = tokenvault::detail::sealed_key_cache<K>::key_account;
+    /// The keyring account that keeps the previous key after an AES-GCM key rotation.
+    static constexpr std::string_view previous_key_account =
+        tokenvault::detail::sealed_key_cache<K>::previous_key_account;
+
+    /// The file options.resolved_directory()/options.file_name, locked by `<file>.lock`; nothing is opened
+    /// yet.
+    explicit sealed_file(const store_options& options)
+        : disk_(options.resolved_directory(), options.file_name),
+          file_(disk_.path()),
+          lock_(file_.string() + ".lock"),
+          keys_(file_, options.keyring()) {
+        if (auto missing = options.directory_error()) config_error_ = *missing;
+        const std::string& name = options.file_name;
+        if (!tokenvault::platform::is_plain_file_name(name))
+            config_error_ = error{errc::invalid_argument, "sealed_file: file_name must be a plain file name"};
+    }
+
+    /// `<file>.lock`; nullopt when the options are invalid (every call then fails).
+    [[nodiscard]] std::optional<std::filesystem::path> lock_path() const {
+        if (config_error_) return std::nullopt;
+        return lock_;
+    }
+
+    /// One lstat compared with the identity recorded at the last load or save (our own writes do not count).
+    template <class Context>
+    [[nodiscard]] result<bool> changed(Context&) const {
+        if (config_error_) return *config_error_;
+        return disk_.changed();
+    }
+
+    /// Reads, authenticates and parses the file; no file is an empty bundle (the keyring is not touched).
+    template <class Context>
+    [[nodiscard]] result<bundle> load(Context& ctx) {
+        if (config_error_) return *config_error_;
+        last_text_ = tokenvault::detail::bundle_text{};
+        auto read = disk_.read(ctx);
+        if (!read) return read.error();
+        if (!*read) {
+            disk_.record_file(std::nullopt, std::nullopt, 0);
+            return bundle{};
+        }
+        sealed_file_header header;
+        auto opened = open_sealed<typename Context::cipher>(ctx, **read, header);
+        if (!opened) return opened.error();
+        if (is_older_copy(header, *opened)) {
+            const auto seen = newest_seen_->counter;
+            ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
+            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
+            return error{errc::rolled_back,
+                         file_.string() +
+                             ": sealed by the same key as a newer copy this process loaded or "
+                             "wrote (seal counter " +
+                             std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
+                             "): the file was replaced by an older copy; the newer tokens are not in it"};
+        }
+        disk_.record_file((*read)->identity, header.key_id, header.seal_counter);
+        note_seen(header.key_id, header.seal_counter, opened->last_generation);
+        return opened;
+    }
+
+    /// Seals `content` with a fresh nonce and replaces the file durably; creates the key only for a new file.
+    template <class Context>
+    [[nodiscard]] result<void> save(Context& ctx, const bundle& content) {
+        using cipher = typename Context::cipher;
+        if (config_error_) return *config_error_;
+        TOKENVAULT_TRY(cipher::available());
+        TOKENVAULT_TRY(disk_.prepare_replace());
+
+        TOKENVAULT_TRY(keys_.template key_for_save<cipher>(ctx, disk_.key_id()));
+        std::uint64_t counter = disk_.next_seal_counter(keys_.key_id());
+        constexpr std::uint64_t limit = tokenvault::cipher::traits_of<cipher>.max_messages_per_key;
+        if (limit != ~std::uint64_t{0} && counter > limit / 2) {
+            if (keys_.template rotate_key<cipher>(ctx)) counter = 1;
+            if (counter > limit)
+                return error{errc::crypto_failure,
+                             file_.string() +
+                                 ": the data key reached its seal limit and could not be rotated "
+                                 "(keyring write failed): make the keyring writable and restart"};
+        }
+
+        // Entries unchanged since the last load or save are copied as text, not serialized again.
+        auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_);
+        if (!plaintext) return plaintext.error();
+        const auto plain_bytes =
+            std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
+        auto header = encode_sealed_header(cipher::id, keys_.key_id(), keys_.tier(), counter);
+        if (!header) return header.error();
+        const std::size_t header_size = header->size();
+        // Every byte is written below: no need to zero megabytes first.
+        const std::size_t out_size = header_size + cipher::nonce_size + plain_bytes.size() + cipher::tag_size;
+        const auto out_buffer = std::make_unique_for_overwrite<std::byte[]>(out_size);
+        const std::span<std::byte> out(out_buffer.get(), out_size);
+        std::memcpy(out.data(), header->data(), header_size);
+        const std::span<std::byte> nonce(out.data() + header_size, cipher::nonce_size);
+        if constexpr (cipher::nonce_size > 0) randombytes_buf(nonce.data(), nonce.size());
+        TOKENVAULT_TRY(cipher::seal(keys_.key(), nonce, std::span<const std::byte>(out.data(), header_size),
+                                    plain_bytes, out.subspan(header_size + cipher::nonce_size)));
+        auto written = disk_.replace(ctx, out, keys_.key_id(), counter);
+        if (!written) {
+            last_text_ = tokenvault::detail::bundle_text{};
+            return written.error();
+        }
+        note_seen(keys_.key_id(), counter, content.last_generation);  // our own write is the newest copy
+        last_text_ = std::move(*plaintext);
+        return {};
+    }
+
+    /// What this backend knows now (call it while no store operation runs).
+    [[nodiscard]] sealed_file_status status() const {
+        sealed_file_status s;
+        s.file = file_;
+        s.lock_file = lock_;
+        s.key_cached = keys_.cached();
+        s.tier = std::string(keys_.tier());
+        s.identity_known = disk_.identity_known();
+        s.identity = disk_.identity();
+        s.seal_counter = disk_.seal_counter();
+        s.keyring_failure = keys_.failure();
+        return s;
+    }
+    /// The sealed file.
+    [[nodiscard]] const std::filesystem::path& file_path() const noexcept { return file_; }
+    /// The tier of the opened keyring ("" until it is opened).
+    [[nodiscard]] std::string_view tier() const { return keys_.tier(); }
+
+private:
+    using secure_buffer = tokenvault::detail::secure_buffer;
+
+    // Whether a file this instance just opened is an older copy of one it loaded or wrote: sealed by the
+    // same key with a lower seal counter, and holding no generation newer than any seen. (A store that
+    // starts afresh after a deletion or a quarantine restarts the counter at 1, but its generations start
+    // above every earlier one: docs/FORMAT.md.)
+    [[nodiscard]] bool is_older_copy(const sealed_file_header& header, const bundle& content) const {
+        return newest_seen_ && newest_seen_->key_id == header.key_id &&
+               header.seal_counter < newest_seen_->counter && content.last_generation <= newest_generation_;
+    }
+
+    void note_seen(const sealed_key_id& key_id, std::uint64_t counter, std::uint64_t last_generation) {
+        newest_seen_ = seal_mark{key_id, counter};
+        newest_generation_ = std::max(newest_generation_, last_generation);
+    }
+
+    // Parses, finds the key for, authenticates and parses one read file.
+    template <class Cipher, class Context, class File>
+    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header) {
+        const auto bytes = file.bytes.bytes();
+        auto parsed = parse_sealed_header(bytes);
+        if (!parsed) {
+            if (parsed.error() == errc::corrupt_file)
+                return disk_.quarantine(ctx, file.identity, parsed.error().context);
+            return error{parsed.error().code,
+                         file_.string() + ": " + parsed.error().context + "; the file was left unchanged"};
+        }
+        header = std::move(*parsed);
+        if (header.cipher_id != Cipher::id) {
+            const auto sealed_with = tokenvault::cipher::name_of_id(header.cipher_id);
+            const std::string what = file_.string() + ": sealed with " +
+                                     tokenvault::cipher::describe_id(header.cipher_id) +
+                                     ", but this store uses " + tokenvault::cipher::describe_id(Cipher::id);
+            if (!sealed_with)
+                return error{errc::unsupported_format_version, what + "; the file was left unchanged"};
+            return error{errc::invalid_argument, what + ": configure the store with " + *sealed_with +
+                                                     " to read it; the file was left unchanged"};
+        }
+        if (bytes.size() < header.size + Cipher::nonce_size + Cipher::tag_size)
+            return disk_.quarantine(ctx, file.identity, "truncated after the header");
+        TOKENVAULT_TRY(Cipher::available());
+        auto key = keys_.template key_for_header<Cipher>(ctx, header);
+        if (!key) return key.error();
+
+        const auto nonce = bytes.subspan(header.size, Cipher::nonce_size);
+        const auto sealed = bytes.subspan(header.size + Cipher::nonce_size);
+        secure_buffer plain(sealed.size() - Cipher::tag_size);
+        if (auto opened = Cipher::open(*key, nonce, bytes.first(header.size), sealed, plain.bytes());
+            !opened) {
+            if (opened.error() == errc::corrupt_file)
+                return disk_.quarantine(ctx, file.identity, "failed authentication with the right key");
+            return opened.error();
+        }
+        auto content = tokenvault::detail::parse_bundle_text(plain.view(), last_text_);
+        if (!content) {
+            // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
+            const auto& e = content.error();
+            const bool keep_code = e == errc::unsupported_format_version || e == errc::too_large ||
+                                   e == errc::value_out_of_range;
+            return error{keep_code ? e.code : make_error_code(errc::malformed_json),
+                         file_.string() + ": the sealed bundle does not parse (" + e.context +
+                             "); the file was left unchanged"};
+        }
+        return content;
+    }
+
+    tokenvault::detail::sealed_file_io<> disk_;  // the file, as the last load or save saw it
+    std::filesystem::path file_;                 // disk_.path(), for error texts
+    std::filesystem::path lock_;
+    std::optional<error> config_error_;
+    tokenvault::detail::sealed_key_cache<K> keys_;  // the data key and the keyring that holds it
+    tokenvault::detail::bundle_text last_text_;     // the plaintext of the last load or save (see json.hpp)
 
     struct seal_mark {
         sealed_key_id key_id{};

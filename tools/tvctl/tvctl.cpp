@@ -1030,7 +1030,7 @@ int cmd_status(const config& c) {
             auto entries = store.list();
             if (entries) {
                 out["credentials"] = entries->size();
-                out["key_cached"] = store.backend().key_cached();
+                out["key_cached"] = store.backend().status().key_cached;
             } else {
                 out["credentials"] = nullptr;
                 out["store_error"] = entries.error().message();
