@@ -32,7 +32,6 @@
 #include "diagnostics/events.hpp"
 #include "entry.hpp"
 #include "error.hpp"
-#include "migration/concept.hpp"
 #include "options.hpp"
 #include "provider/concept.hpp"
 #include "result.hpp"
@@ -157,11 +156,11 @@ namespace detail {
 /// with one message. lifecycle_store<S> reads this silently.
 template <class S, bool Report>
 consteval bool lifecycle_store_requirements() {
-    if constexpr (!requires(S & s, const credential_id& id, const token& t, std::uint64_t generation) {
+    if constexpr (!requires(S & s, const credential_id& id, const token& t, std::uint64_t generation,
+                            result<token> (&copy)(const token*)) {
                       typename S::locking_type;
-                      typename S::migration_type;
-                      typename S::context_type;
                       { s.get(id) } -> std::same_as<result<std::optional<token>>>;
+                      { s.with_token(id, copy) } -> std::same_as<result<token>>;
                       { s.get_entry(id) } -> std::same_as<result<std::optional<entry>>>;
                       { s.put(id, t) } -> std::same_as<result<std::uint64_t>>;
                       { s.erase(id) } -> std::same_as<result<bool>>;
@@ -173,7 +172,7 @@ consteval bool lifecycle_store_requirements() {
                   }) {
         static_assert(!Report,
                       "tokenvault: credential_manager<Store> needs a tokenvault::token_store (get, "
-                      "get_entry, put, erase, compare_and_swap, erase_if, reload, options, "
+                      "with_token, get_entry, put, erase, compare_and_swap, erase_if, reload, options, "
                       "diagnostics; see tokenvault/store.hpp)");
         return false;
     } else {
@@ -188,10 +187,6 @@ template <class S>
 concept lifecycle_store = detail::lifecycle_store_requirements<S, false>();
 
 /// Token lifecycle over a token store: get_access_token, on_unauthorized, login, logout.
-///
-/// Logout also calls the store's migration policy's `forget(ctx, id) -> result<bool>` when its traits
-/// declare forget_hook, so that a legacy source can never bring a logged-out credential back on a later
-/// first load.
 template <class Store>
 class credential_manager {
     static_assert(detail::lifecycle_store_requirements<Store, true>() ||
@@ -212,27 +207,18 @@ public:
     template <class Provider>
     [[nodiscard]] result<token> get_access_token(const credential_id& id, Provider&& provider) {
         [[maybe_unused]] constexpr bool provider_ok = check_provider<std::remove_cvref_t<Provider>>();
-        if constexpr (requires {
-                          store_->with_token(id, [](const token*) { return result<token>{error{}}; });
-                      }) {
-            // The fast path copies the cached token once, straight into the returned result.
-            bool present = false, stale = false;
-            result<token> out = store_call([&] {
-                return store_->with_token(id, [&](const token* cached) -> result<token> {
-                    present = cached != nullptr;
-                    if (present && fresh(*cached)) return *cached;
-                    stale = true;
-                    return error{errc::not_logged_in};  // a placeholder: the slow path replaces it
-                });
+        // The fast path copies the cached token once, straight into the returned result.
+        bool present = false, stale = false;
+        result<token> out = store_call([&] {
+            return store_->with_token(id, [&](const token* cached) -> result<token> {
+                present = cached != nullptr;
+                if (present && fresh(*cached)) return *cached;
+                stale = true;
+                return error{errc::not_logged_in};  // a placeholder: the slow path replaces it
             });
-            if (stale) out = under_lock(id, provider, nullptr, present);
-            return out;
-        } else {
-            auto cached = store_get(id);
-            if (!cached) return cached.error();
-            if (*cached && fresh(**cached)) return std::move(**cached);
-            return under_lock(id, provider, nullptr, cached->has_value());
-        }
+        });
+        if (stale) out = under_lock(id, provider, nullptr, present);
+        return out;
     }
 
     /// The server answered 401 with `rejected` although its expiry looked fine: returns the stored token if
@@ -263,9 +249,10 @@ public:
         return std::move(*issued);
     }
 
-    /// Removes the credential under the credential lock, from the store and from the legacy sources of the
-    /// store's migration policy; true when the store held it. A refresh in flight finishes first; its
-    /// compare-and-swap makes sure nothing written before the logout comes back.
+    /// Removes the credential from the store under the credential lock; true when the store held it. A
+    /// refresh in flight finishes first; its compare-and-swap makes sure nothing written before the logout
+    /// comes back. No legacy source brings it back either: tokenvault's migration policies keep an import
+    /// ledger in the store (each credential is imported once).
     [[nodiscard]] result<bool> logout(const credential_id& id) {
         auto lock = lock_credential(id, [] { return false; });
         if (!lock) return lock.error();
@@ -281,7 +268,7 @@ public:
         if (!lock) return lock.error();
         std::optional<token> revocable;
         if constexpr (provider_traits_of<std::remove_cvref_t<Provider>>.revokes) {
-            if constexpr (others_may_write) (void)store_call([&] { return store_->reload(); });
+            (void)store_call([&] { return store_->reload(); });  // a no-op where no other process writes
             if (auto current = store_get(id); current && *current) revocable = std::move(**current);
         }
         auto erased = logout_locked(id);
@@ -317,20 +304,8 @@ public:
 
     /// The store this manager works on.
     [[nodiscard]] Store& store() noexcept { return *store_; }
-    /// The options this manager was made with.
-    [[nodiscard]] const lifecycle_options& options() const noexcept { return options_; }
 
 private:
-    // Whether another process may write the store (unknown store types: assume so).
-    static constexpr bool others_may_write = [] {
-        if constexpr (requires {
-                          { Store::backend_type::shared } -> std::convertible_to<bool>;
-                      })
-            return static_cast<bool>(Store::backend_type::shared);
-        else
-            return true;
-    }();
-
     // Runs one store call, marked for the lock order checker.
     template <class Fn>
     auto store_call(Fn&& fn) {
@@ -439,8 +414,9 @@ private:
             return std::move(*adopted);
         }
 
-        // Authoritative reread: the cache may predate another process's write.
-        if constexpr (others_may_write) TOKENVAULT_TRY(store_call([&] { return store_->reload(); }));
+        // Authoritative reread: the cache may predate another process's write (the store's reload() is a
+        // no-op where no other process writes).
+        TOKENVAULT_TRY(store_call([&] { return store_->reload(); }));
         auto current = store_call([&] { return store_->get_entry(id); });
         if (!current) return current.error();
         if (auto note = recent_failure(note_id, *current)) {
@@ -547,11 +523,9 @@ private:
     }
 
     result<bool> logout_locked(const credential_id& id) {
-        result<void> forgotten = forget_legacy(id);
         auto erased = store_call([&] { return store_->erase(id); });
         if (!erased) return erased.error();
         clear_failure(id);
-        if (!forgotten) return forgotten.error();
         return *erased;
     }
 
@@ -621,27 +595,6 @@ private:
         if (!note_id) return;
         auto note = store_call([&] { return store_->get(*note_id); });
         if (note && *note) (void)store_call([&] { return store_->erase(*note_id); });
-    }
-
-    result<void> forget_legacy(const credential_id& id) {
-        using migration = typename Store::migration_type;
-        using context = typename Store::context_type;
-        if constexpr (tokenvault::migration::traits_of<migration>.forget_hook) {
-            context ctx{store_->diagnostics(), store_->options()};
-            auto forgotten = [&] {
-                const detail::lock_order::store_scope in_store;
-                if constexpr (requires { store_->migration(); }) {
-                    return store_->migration().forget(ctx, id);
-                } else {
-                    migration legacy(store_->options());
-                    return legacy.forget(ctx, id);
-                }
-            }();
-            if (!forgotten) return forgotten.error();
-        } else {
-            (void)id;
-        }
-        return {};
     }
 
     Store* store_;
