@@ -2693,7 +2693,7 @@ consteval bool check() {
 // begin file tokenvault/provider/concept.hpp
 // tokenvault/provider/concept.hpp: the token provider contract (where new tokens come from).
 //
-// A provider P is what credential_manager (lifecycle.hpp) calls when a stored token will not do:
+// A provider P is what credential_manager (credential_manager.hpp) calls when a stored token will not do:
 // `refresh(current)` at the token endpoint, returning a `refresh_result` (refreshed, rejected =
 // invalid_grant, failed = keep the credential), and `authorize()`, the full login, returning
 // `result<token>`. Both run outside every store lock, under the credential lock. Providers need no
@@ -9183,6 +9183,16 @@ static_assert(check<memory>() && enumerable_keyring<memory>);
 // begin file tokenvault/lifecycle.hpp
 // tokenvault/lifecycle.hpp: the credential lifecycle: serialized refresh, 401 handling, login and logout.
 //
+// The header to include for the lifecycle; each part has its own header:
+//   provider/concept.hpp         token_provider: where new tokens come from (refresh, authorize, revoke)
+//   provider/token_response.hpp  read_token_response: a token endpoint's answer as a provider result
+//   credential_manager.hpp       credential_manager<Store>: get_access_token, on_unauthorized, login, logout
+//   process_wide.hpp             shared_store, shared_manager: one instance per store location and process
+// See docs/LIFECYCLE.md for the decision tree.
+
+// begin file tokenvault/credential_manager.hpp
+// tokenvault/credential_manager.hpp: credential_manager<Store>: serialized refresh, 401s, login, logout.
+//
 // `credential_manager<Store>` hands out access tokens from any token_store. A valid cached token is
 // returned without a lock. Otherwise it takes the per-credential lock (cross-process for shared stores),
 // rereads the source of truth, adopts a token another process refreshed meanwhile, and only then calls the
@@ -9195,14 +9205,11 @@ static_assert(check<memory>() && enumerable_keyring<memory>);
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -9532,89 +9539,7 @@ template <class = void>
     return clock::now();
 }
 
-/// Whether `text` is a short OAuth error code ([a-z_]+), safe to repeat in an error context.
-template <class = void>
-[[nodiscard]] inline bool is_oauth_error_code(std::string_view text) noexcept {
-    if (text.empty() || text.size() > 64) return false;
-    for (const char c : text)
-        if (!((c >= 'a' && c <= 'z') || c == '_')) return false;
-    return true;
-}
-
-/// Checks that a token endpoint response is one JSON object (at most 64 levels deep) and finds its
-/// top-level "error": nullopt when there is none; the code when it is a short OAuth code, else "". Reads
-/// nothing else: the token is read by parse_token, and only from a success.
-template <class = void>
-[[nodiscard]] inline result<std::optional<std::string>> response_error_code(std::string_view body) {
-    json_cursor in(body);
-    std::optional<std::string> code;
-    std::string_view key, ignored;
-    TOKENVAULT_TRY(begin_document(in, json_cursor::kind::object, "token response"));
-    while (in.next_member(key)) {
-        if (key == "error" && in.peek() == json_cursor::kind::string) {
-            std::string_view value;
-            if (!in.string(value)) break;
-            code = is_oauth_error_code(value) ? std::string(value) : std::string{};
-            continue;
-        }
-        if (key == "error") code = std::string{};
-        if (!in.skip(ignored, max_member_depth)) break;
-    }
-    TOKENVAULT_TRY(end_document(in, "token response"));
-    return code;
-}
-
 }  // namespace detail
-
-/// Reads a token endpoint response (RFC 6749 5.1 and 5.2): 2xx with a token: refreshed; `invalid_grant`:
-/// rejected; 429, 5xx, `temporarily_unavailable`, `server_error`, status 0 (no answer): failed with
-/// errc::provider_unavailable; other OAuth errors: failed with errc::provider_rejected; anything else
-/// (garbage, bad fields, negative expires_in): failed with errc::provider_invalid_response.
-/// `issued_at` resolves a relative expires_in: take the time the request was sent.
-template <class = void>
-[[nodiscard]] inline refresh_result read_token_response(std::string_view body, clock::time_point issued_at,
-                                                        int http_status = 200) {
-    if (http_status == 0 || http_status == 429 || (http_status >= 500 && http_status <= 599))
-        return refresh_result::failed(
-            error{errc::provider_unavailable, "token endpoint answered HTTP " + std::to_string(http_status)});
-    if (body.size() > token_limits::max_token_json)
-        return refresh_result::failed(
-            error{errc::provider_invalid_response, "token response: larger than 256 KiB"});
-    // First the shape and the OAuth error code, if any; the token itself is read only from a success.
-    auto error_code = detail::response_error_code(body);
-    if (!error_code)
-        return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
-    if (*error_code || http_status < 200 || http_status > 299) {
-        const std::string name = error_code->value_or(std::string{});
-        if (name == "invalid_grant") return refresh_result::rejected();
-        if (name == "temporarily_unavailable" || name == "server_error")
-            return refresh_result::failed(
-                error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
-        if (detail::is_oauth_error_code(name))
-            return refresh_result::failed(
-                error{errc::provider_rejected,
-                      "token endpoint error '" + name + "' (the stored credential was kept)"});
-        return refresh_result::failed(error{
-            errc::provider_invalid_response,
-            "token endpoint answered HTTP " + std::to_string(http_status) + " without an OAuth error code"});
-    }
-    auto parsed = parse_token(body, token_json_options{issued_at});
-    if (!parsed) {
-        return refresh_result::failed(
-            error{errc::provider_invalid_response,
-                  "token response: " + parsed.error().context + " (" + parsed.error().code.message() + ")"});
-    }
-    return refresh_result::refreshed(std::move(*parsed));
-}
-
-/// Reads a token endpoint response that must hold a token (for authorize()): the token, or the error.
-template <class = void>
-[[nodiscard]] inline result<token> token_from_response(std::string_view body, clock::time_point issued_at,
-                                                       int http_status = 200) {
-    auto read = read_token_response(body, issued_at, http_status);
-    if (read.outcome() != refresh_outcome::refreshed) return read.failure();
-    return std::move(read.issued());
-}
 
 /// Options of a credential manager.
 struct lifecycle_options {
@@ -10078,6 +10003,25 @@ private:
     lifecycle_options options_;
 };
 
+}  // namespace tokenvault
+// end file tokenvault/credential_manager.hpp
+// begin file tokenvault/process_wide.hpp
+// tokenvault/process_wide.hpp: shared_store and shared_manager, one instance per store location and process.
+//
+// Components of one process that name the same store location (directory, file name, app name) share one
+// store (one cache, one key fetch) and, per set of lifecycle options, one credential manager. Each instance
+// is made on first use under a mutex and never destroyed, so static destructors may still use it.
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+
+
+namespace tokenvault {
+
 namespace detail {
 
 /// Identifies a store location: directory, file and keyring service.
@@ -10144,6 +10088,112 @@ template <class Store>
 }
 
 }  // namespace tokenvault
+// end file tokenvault/process_wide.hpp
+// begin file tokenvault/provider/token_response.hpp
+// tokenvault/provider/token_response.hpp: a token endpoint's answer, read into a provider result.
+//
+// `read_token_response` maps the HTTP status and body of an OAuth token endpoint (RFC 6749 5.1 and 5.2) to a
+// refresh_result (provider/concept.hpp): refreshed, rejected (the grant is dead) or failed with an error that
+// says whether a retry can help; `token_from_response` does the same for a login, which must yield a token.
+// The body is controlled by the server: it must be one JSON object, only a success is read as a token
+// (token_json.hpp), and error texts repeat at most a well-formed OAuth error code.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tokenvault {
+
+namespace detail {
+
+/// Whether `text` is a short OAuth error code ([a-z_]+), safe to repeat in an error context.
+template <class = void>
+[[nodiscard]] inline bool is_oauth_error_code(std::string_view text) noexcept {
+    if (text.empty() || text.size() > 64) return false;
+    for (const char c : text)
+        if (!((c >= 'a' && c <= 'z') || c == '_')) return false;
+    return true;
+}
+
+/// Checks that a token endpoint response is one JSON object (at most 64 levels deep) and finds its
+/// top-level "error": nullopt when there is none; the code when it is a short OAuth code, else "". Reads
+/// nothing else: the token is read by parse_token, and only from a success.
+template <class = void>
+[[nodiscard]] inline result<std::optional<std::string>> response_error_code(std::string_view body) {
+    json_cursor in(body);
+    std::optional<std::string> code;
+    std::string_view key, ignored;
+    TOKENVAULT_TRY(begin_document(in, json_cursor::kind::object, "token response"));
+    while (in.next_member(key)) {
+        if (key == "error" && in.peek() == json_cursor::kind::string) {
+            std::string_view value;
+            if (!in.string(value)) break;
+            code = is_oauth_error_code(value) ? std::string(value) : std::string{};
+            continue;
+        }
+        if (key == "error") code = std::string{};
+        if (!in.skip(ignored, max_member_depth)) break;
+    }
+    TOKENVAULT_TRY(end_document(in, "token response"));
+    return code;
+}
+
+}  // namespace detail
+
+/// Reads a token endpoint response (RFC 6749 5.1 and 5.2): 2xx with a token: refreshed; `invalid_grant`:
+/// rejected; 429, 5xx, `temporarily_unavailable`, `server_error`, status 0 (no answer): failed with
+/// errc::provider_unavailable; other OAuth errors: failed with errc::provider_rejected; anything else
+/// (garbage, bad fields, negative expires_in): failed with errc::provider_invalid_response.
+/// `issued_at` resolves a relative expires_in: take the time the request was sent.
+template <class = void>
+[[nodiscard]] inline refresh_result read_token_response(std::string_view body, clock::time_point issued_at,
+                                                        int http_status = 200) {
+    if (http_status == 0 || http_status == 429 || (http_status >= 500 && http_status <= 599))
+        return refresh_result::failed(
+            error{errc::provider_unavailable, "token endpoint answered HTTP " + std::to_string(http_status)});
+    if (body.size() > token_limits::max_token_json)
+        return refresh_result::failed(
+            error{errc::provider_invalid_response, "token response: larger than 256 KiB"});
+    // First the shape and the OAuth error code, if any; the token itself is read only from a success.
+    auto error_code = detail::response_error_code(body);
+    if (!error_code)
+        return refresh_result::failed(error{errc::provider_invalid_response, error_code.error().context});
+    if (*error_code || http_status < 200 || http_status > 299) {
+        const std::string name = error_code->value_or(std::string{});
+        if (name == "invalid_grant") return refresh_result::rejected();
+        if (name == "temporarily_unavailable" || name == "server_error")
+            return refresh_result::failed(
+                error{errc::provider_unavailable, "token endpoint error '" + name + "'"});
+        if (detail::is_oauth_error_code(name))
+            return refresh_result::failed(
+                error{errc::provider_rejected,
+                      "token endpoint error '" + name + "' (the stored credential was kept)"});
+        return refresh_result::failed(error{
+            errc::provider_invalid_response,
+            "token endpoint answered HTTP " + std::to_string(http_status) + " without an OAuth error code"});
+    }
+    auto parsed = parse_token(body, token_json_options{issued_at});
+    if (!parsed) {
+        return refresh_result::failed(
+            error{errc::provider_invalid_response,
+                  "token response: " + parsed.error().context + " (" + parsed.error().code.message() + ")"});
+    }
+    return refresh_result::refreshed(std::move(*parsed));
+}
+
+/// Reads a token endpoint response that must hold a token (for authorize()): the token, or the error.
+template <class = void>
+[[nodiscard]] inline result<token> token_from_response(std::string_view body, clock::time_point issued_at,
+                                                       int http_status = 200) {
+    auto read = read_token_response(body, issued_at, http_status);
+    if (read.outcome() != refresh_outcome::refreshed) return read.failure();
+    return std::move(read.issued());
+}
+
+}  // namespace tokenvault
+// end file tokenvault/provider/token_response.hpp
 // end file tokenvault/lifecycle.hpp
 // begin file tokenvault/locking/none.hpp
 // tokenvault/locking/none.hpp: locking::none, for a store used by one thread only.
