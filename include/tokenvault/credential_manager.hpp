@@ -4,8 +4,9 @@
 // returned without a lock. Otherwise it takes the per-credential lock (cross-process for shared stores),
 // rereads the source of truth, adopts a token another process refreshed meanwhile, and only then calls the
 // provider, outside every store lock; writes are compare-and-swap, so a refresh never overwrites a newer
-// token and never resurrects a logged-out credential. A provider models `token_provider`
-// (provider/concept.hpp). See docs/LIFECYCLE.md for the decision tree.
+// token and never resurrects a logged-out credential. A refresh that failed is remembered for every waiter
+// (detail/refresh_failure_record.hpp). A provider models `token_provider` (provider/concept.hpp). See
+// docs/LIFECYCLE.md for the decision tree.
 #pragma once
 
 #include <time.h>
@@ -16,16 +17,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <type_traits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
-#include "companion.hpp"
 #include "credential_id.hpp"
 #include "detail/credential_lock.hpp"
 #include "detail/lock_order.hpp"
+#include "detail/refresh_failure_record.hpp"
 #include "diagnostics/events.hpp"
 #include "entry.hpp"
 #include "error.hpp"
@@ -112,7 +112,7 @@ public:
 
     /// A manager over `store` (which must outlive it). Cheap: managers of one store may coexist.
     explicit credential_manager(Store& store, lifecycle_options options = {}) noexcept
-        : store_(&store), options_(options) {
+        : store_(&store), options_(options), failures_(store, options.refresh_failure_ttl) {
         if (options_.expiry_skew < std::chrono::seconds::zero())
             options_.expiry_skew = std::chrono::seconds::zero();
     }
@@ -160,7 +160,7 @@ public:
         store_->diagnostics().on(events::login{id.hash()});
         auto stored = store_call([&] { return store_->put(id, *issued); });
         if (!stored) return stored.error();
-        clear_failure(id);
+        failures_.clear(id);
         return std::move(*issued);
     }
 
@@ -303,7 +303,7 @@ private:
                              bool was_present) {
         std::optional<token> adopted;
         std::optional<error> failed_recently;
-        const auto note_id = failure_id(id);
+        const auto note_id = failures_.id_of(id);
         auto lock = lock_credential(id, [&] {
             // While another holder works, a usable token it writes ends the wait (the fast path, retried),
             // and so does the failure it records.
@@ -313,7 +313,7 @@ private:
                 adopted = std::move((*now)->token);
                 return true;
             }
-            if (auto note = recent_failure(note_id, *now)) {
+            if (auto note = failures_.recent(note_id, *now)) {
                 failed_recently = std::move(note);
                 return true;
             }
@@ -334,7 +334,7 @@ private:
         TOKENVAULT_TRY(store_call([&] { return store_->reload(); }));
         auto current = store_call([&] { return store_->get_entry(id); });
         if (!current) return current.error();
-        if (auto note = recent_failure(note_id, *current)) {
+        if (auto note = failures_.recent(note_id, *current)) {
             // A refresh of exactly this state failed moments ago: the same answer, without calling again.
             report(id, "failed_recently");
             return std::move(*note);
@@ -374,7 +374,7 @@ private:
                 store_call([&] { return store_->compare_and_swap(id, stored.generation, renewed); });
             if (swapped) {
                 report(id, "refreshed");
-                clear_failure(id);
+                failures_.clear(id);
                 return renewed;
             }
             if (swapped.error() != errc::conflict) return swapped.error();
@@ -394,7 +394,7 @@ private:
         case refresh_outcome::failed: break;
         }
         report(id, "transient_failure");
-        remember_failure(id, answer.failure(), false, stored.generation);
+        failures_.remember(id, answer.failure(), false, stored.generation);
         return answer.failure();
     }
 
@@ -411,13 +411,13 @@ private:
                           "the token endpoint refused the refresh token (invalid_grant), and "
                           "logging in again failed: " +
                               issued.error().message()};
-            remember_failure(id, revoked, true, 0);
+            failures_.remember(id, revoked, true, 0);
             return revoked;
         }
         store_->diagnostics().on(events::login{id.hash()});
         auto swapped = store_call([&] { return store_->compare_and_swap(id, expected_generation, *issued); });
         if (swapped) {
-            clear_failure(id);
+            failures_.clear(id);
             return std::move(*issued);
         }
         if (swapped.error() != errc::conflict) return swapped.error();
@@ -440,80 +440,13 @@ private:
     result<bool> logout_locked(const credential_id& id) {
         auto erased = store_call([&] { return store_->erase(id); });
         if (!erased) return erased.error();
-        clear_failure(id);
+        failures_.clear(id);
         return *erased;
-    }
-
-    // The failure record of a refresh lives in a companion entry (companion.hpp) of the same store, so every
-    // process sees it: a token whose type marks it, expiring when the record does, whose extra fields say
-    // what failed and for which state of the credential.
-    static constexpr std::string_view failure_type = "tokenvault-refresh-failure";
-
-    std::optional<credential_id> failure_id(const credential_id& id) const {
-        if (options_.refresh_failure_ttl <= std::chrono::milliseconds::zero()) return std::nullopt;
-        auto note = companion_id(id, companion_role::refresh_failure);
-        if (!note) return std::nullopt;
-        return std::move(*note);
-    }
-
-    // Records that a refresh of generation `generation` failed with `why` (`revoked`: the grant is gone and
-    // the credential erased). Best effort: a failure to record only costs the waiters a call of their own.
-    void remember_failure(const credential_id& id, const error& why, bool revoked, std::uint64_t generation) {
-        const auto note_id = failure_id(id);
-        if (!note_id) return;
-        token note;
-        note.access_token = secret_string{"refresh-failure"};
-        note.token_type = std::string(failure_type);
-        note.expires_at =
-            clock::now() + std::chrono::duration_cast<clock::duration>(options_.refresh_failure_ttl);
-        const bool ours = &why.code.category() == &error_category();
-        note.extra =
-            nlohmann::json{{"outcome", revoked ? "revoked" : "failed"},
-                           {"generation", generation},
-                           {"code", ours ? why.code.value() : static_cast<int>(errc::provider_unavailable)},
-                           {"context", why.context.substr(0, 1024)}};
-        if (!ours) note.extra["context"] = why.message().substr(0, 1024);
-        (void)store_call([&] { return store_->put(*note_id, note); });
-    }
-
-    // The failure a waiter should return for credential state `current` (nullopt: absent), if a fresh
-    // record (`note_id`: failure_id of the credential) applies to exactly that state.
-    std::optional<error> recent_failure(const std::optional<credential_id>& note_id,
-                                        const std::optional<entry>& current) {
-        if (!note_id) return std::nullopt;
-        auto note = store_call([&] { return store_->get(*note_id); });
-        if (!note || !*note) return std::nullopt;
-        const token& t = **note;
-        if (t.token_type != failure_type || !t.expires_at || *t.expires_at <= clock::now() ||
-            !t.extra.is_object())
-            return std::nullopt;
-        const auto outcome = t.extra.value("outcome", std::string{});
-        const auto generation = t.extra.value("generation", std::uint64_t{0});
-        const bool applies = outcome == "revoked"
-                                 ? !current.has_value()
-                                 : outcome == "failed" && current && current->generation == generation;
-        if (!applies) return std::nullopt;
-        const int code = t.extra.value("code", static_cast<int>(errc::provider_unavailable));
-        const bool known = code > 0;
-        const auto left =
-            std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - clock::now()).count() + 1;
-        return error{known ? static_cast<errc>(code) : errc::provider_unavailable,
-                     t.extra.value("context", std::string{}) +
-                         " (remembered from a refresh that failed moments "
-                         "ago; the next attempt is in " +
-                         std::to_string(left) + " s)"};
-    }
-
-    // Removes a failure record after a success (a cache read when there is none).
-    void clear_failure(const credential_id& id) {
-        const auto note_id = failure_id(id);
-        if (!note_id) return;
-        auto note = store_call([&] { return store_->get(*note_id); });
-        if (note && *note) (void)store_call([&] { return store_->erase(*note_id); });
     }
 
     Store* store_;
     lifecycle_options options_;
+    detail::refresh_failure_record<Store> failures_;  // what failed moments ago, for every waiter
 };
 
 }  // namespace tokenvault
