@@ -21,8 +21,9 @@ int main(int argc, char** argv) {
     }
     store_options options;
     options.app_name = "mcp-login-example";
-    auto& store = shared_store<presets::embedded>(options);
-    auto& tokens = shared_manager<presets::embedded>(options);
+    auto& tokens =
+        shared_manager<presets::embedded>(options);  // over shared_store<presets::embedded>(options)
+    auto& store = tokens.store();
     auto server = credential_id::parse(argv[1]);
     if (!server) {
         std::cerr << server.error().message() << "\n";

@@ -87,16 +87,14 @@ template <class Inner>
 class hooked_store {
 public:
     using locking_type = typename Inner::locking_type;
-    using migration_type = typename Inner::migration_type;
-    using context_type = typename Inner::context_type;
 
     explicit hooked_store(Inner& inner) : inner_(&inner) {}
 
     /// Runs once, just before the manager's authoritative reread.
     std::function<void()> before_reload;
-    /// Runs after every get().
+    /// Runs after every get() and with_token().
     std::function<void()> after_get;
-    /// When set, get() serves this token: a cache that never notices other processes' writes.
+    /// When set, get() and with_token() serve this token: a cache that misses other processes' writes.
     std::optional<tokenvault::token> stale;
     /// How many times get_entry/reload were called (the authoritative path).
     int rereads = 0;
@@ -107,6 +105,15 @@ public:
         auto got = inner_->get(id);
         if (after_get) after_get();
         return got;
+    }
+    /// As get(): `fn` sees the stale token when one is set, else the inner store's; after_get runs after.
+    template <class Fn>
+    [[nodiscard]] auto with_token(const tokenvault::credential_id& id, Fn&& fn)
+        -> std::invoke_result_t<Fn&, const tokenvault::token*> {
+        if (stale) return fn(&*stale);
+        auto seen = inner_->with_token(id, fn);
+        if (after_get) after_get();
+        return seen;
     }
     [[nodiscard]] tokenvault::result<std::optional<tokenvault::entry>> get_entry(
         const tokenvault::credential_id& id) {

@@ -485,20 +485,17 @@ TEST_SUITE("unit") {
 
     namespace {
 
-    /// A legacy source (think: per-item keyring entries) that one store imports from and that logout forgets.
+    /// A legacy source (think: per-item keyring entries) that a store imports from on its first load.
     struct legacy_source {
         static std::map<std::string, tv::token>& items() {
             static std::map<std::string, tv::token> m;
             return m;
         }
-        static inline std::vector<std::string> forgotten;
-        static inline bool fail_forget = false;
     };
 
     struct legacy_migration {
         using policy_family = tv::family::migration;
         static constexpr bool enabled = true;
-        static constexpr tv::migration::traits traits{.forget_hook = true};  // logout calls forget()
         explicit legacy_migration(const tv::store_options&) {}
         template <class Context>
         tv::result<bool> import_into(Context&, tv::bundle& b) {
@@ -515,12 +512,6 @@ TEST_SUITE("unit") {
         tv::result<void> after_persist(Context&) {
             return {};  // the legacy copy could not be deleted: it stays
         }
-        template <class Context>
-        tv::result<bool> forget(Context&, const tv::credential_id& id) {
-            legacy_source::forgotten.push_back(id.hash());
-            if (legacy_source::fail_forget) return tv::error{tv::errc::keyring_locked, "legacy items"};
-            return legacy_source::items().erase(id.resource()) > 0;
-        }
     };
 
     using legacy_store = tv::token_store<tv::backend::memory, tv::cipher::xchacha20poly1305,
@@ -528,51 +519,24 @@ TEST_SUITE("unit") {
 
     }  // namespace
 
-    TEST_CASE(
-        "logout forgets the credential in the legacy sources, so a later first load cannot bring it back") {
+    TEST_CASE("a refresh through a process-local store with a migration leaves its other entries alone") {
         const auto id = tvtest::id_for(3);
         legacy_source::items().clear();
-        legacy_source::forgotten.clear();
         legacy_source::items().emplace(id.resource(), tvtest::sample_token("legacy"));
-        {
-            legacy_store first_process;
-            REQUIRE(*first_process.get(id));  // migrated on first load
-            tv::credential_manager<legacy_store> manager(first_process);
-            auto out = manager.logout(id);
-            REQUIRE(out);
-            CHECK(*out);
-            CHECK(legacy_source::forgotten == std::vector<std::string>{id.hash()});
-        }
-        legacy_store next_process;
-        CHECK_FALSE(*next_process.get(id));
-
-        // A refresh through a process-local store with a migration leaves its other entries alone.
-        {
-            tvtest::temp_dir dir;
-            tvtest::oauth_test_server server(dir.path(), canary);
-            tv::credential_manager<legacy_store> manager(next_process);
-            REQUIRE(next_process.put(tvtest::id_for(4), tvtest::sample_token("other")));
-            auto t = server.authorize();
-            REQUIRE(t);
-            REQUIRE(next_process.put(id, tvtest::expired_copy(*t)));
-            auto got = manager.get_access_token(id, server);
-            REQUIRE(got);
-            CHECK(server.counts().rotations == 1);
-            CHECK(*next_process.get(tvtest::id_for(4)));
-            REQUIRE(manager.logout(id));
-        }
-
-        // A failing forget still erases the store's copy and reports the error.
-        legacy_source::items().emplace(id.resource(), tvtest::sample_token("legacy2"));
-        legacy_store third_process;
-        REQUIRE(*third_process.get(id));
-        legacy_source::fail_forget = true;
-        tv::credential_manager<legacy_store> manager(third_process);
-        auto out = manager.logout(id);
-        legacy_source::fail_forget = false;
-        REQUIRE_FALSE(out);
-        CHECK(out.code() == ec(tv::errc::keyring_locked));
-        CHECK_FALSE(*third_process.get(id));
+        legacy_store store;
+        REQUIRE(*store.get(id));  // migrated on first load
+        tvtest::temp_dir dir;
+        tvtest::oauth_test_server server(dir.path(), canary);
+        tv::credential_manager<legacy_store> manager(store);
+        REQUIRE(store.put(tvtest::id_for(4), tvtest::sample_token("other")));
+        auto t = server.authorize();
+        REQUIRE(t);
+        REQUIRE(store.put(id, tvtest::expired_copy(*t)));
+        auto got = manager.get_access_token(id, server);
+        REQUIRE(got);
+        CHECK(server.counts().rotations == 1);
+        CHECK(*store.get(tvtest::id_for(4)));
+        REQUIRE(manager.logout(id));
         legacy_source::items().clear();
     }
 

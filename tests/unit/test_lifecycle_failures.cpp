@@ -201,6 +201,10 @@ TEST_CASE("shared_manager: one per store location and lifecycle options") {
     CHECK(&defaults != &skewed);
     CHECK(&skewed == &tv::shared_manager<tv::presets::embedded>(options, short_skew));
     CHECK(&defaults == &tv::shared_manager<tv::presets::embedded>(options, tv::lifecycle_options{}));
-    CHECK(skewed.options().expiry_skew == 5s);
+    // Each keeps its own options: a token 30 s from expiry is fresh under a 5 s skew, not under the default.
+    auto soon = tvtest::sample_token("soon");
+    soon.expires_at = tv::clock::now() + 30s;
+    CHECK(skewed.fresh(soon));
+    CHECK_FALSE(defaults.fresh(soon));
     CHECK(&skewed.store() == &defaults.store());  // one store, one cache
 }

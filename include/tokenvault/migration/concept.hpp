@@ -10,14 +10,11 @@
 //   precedence           (0)      rank among keyring layouts in a chain (1 bundle, 2 per-item; 0: none)
 //   persist_failed_hook  (false)  M has `void persist_failed(ctx, const error&)`: the store calls it when
 //                                 the save after an import failed (else it reports events::migration)
-//   forget_hook          (false)  M has `result<bool> forget(ctx, const credential_id&)`: logout calls
-//                                 it so that a legacy source cannot bring a logged-out credential back
 // `migration::check<M>()` names the first missing piece; `migration_policy<M>` is the same test, silently.
 #pragma once
 
 #include <concepts>
 
-#include "../credential_id.hpp"
 #include "../detail/archetype_context.hpp"
 #include "../entry.hpp"
 #include "../options.hpp"
@@ -31,7 +28,6 @@ struct traits {
     bool deletes_source = false;       ///< after_persist deletes what was migrated
     int precedence = 0;                ///< rank among keyring layouts in a chain (0: no constraint)
     bool persist_failed_hook = false;  ///< has persist_failed(ctx, const error&)
-    bool forget_hook = false;          ///< has forget(ctx, const credential_id&) -> result<bool>
 };
 
 /// The traits of migration policy M: what it declares, else the defaults.
@@ -46,12 +42,6 @@ namespace tokenvault::detail {
 template <class M>
 concept has_persist_failed = requires(M& m, archetype_context& c, const error& why) {
     m.persist_failed(c, why);
-};
-
-/// Whether M has `forget(ctx, const credential_id&)` returning result<bool>.
-template <class M>
-concept has_forget = requires(M& m, archetype_context& c, const credential_id& id) {
-    { m.forget(c, id) } -> std::same_as<result<bool>>;
 };
 
 /// The migration contract, one requirement at a time: with `Report`, the first one M misses fails to
@@ -109,12 +99,6 @@ consteval bool migration_requirements() {
                       "tokenvault: a migration has `void persist_failed(Context&, const error&)` "
                       "exactly when its traits say persist_failed_hook = true (the store calls it only "
                       "then; see tokenvault/migration/concept.hpp)");
-        return false;
-    } else if constexpr (t.forget_hook != has_forget<M>) {
-        static_assert(!Report,
-                      "tokenvault: a migration has `result<bool> forget(Context&, const credential_id&)` "
-                      "exactly when its traits say forget_hook = true (logout calls it only then; see "
-                      "tokenvault/migration/concept.hpp)");
         return false;
     } else {
         return true;

@@ -27,7 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../credential_id.hpp"
-#include "../lifecycle.hpp"
+#include "../provider/token_response.hpp"
 #include "../result.hpp"
 #include "../token.hpp"
 #include "../token_json.hpp"

@@ -1,6 +1,6 @@
 // tokenvault/provider/concept.hpp: the token provider contract (where new tokens come from).
 //
-// A provider P is what credential_manager (lifecycle.hpp) calls when a stored token will not do:
+// A provider P is what credential_manager (credential_manager.hpp) calls when a stored token will not do:
 // `refresh(current)` at the token endpoint, returning a `refresh_result` (refreshed, rejected =
 // invalid_grant, failed = keep the credential), and `authorize()`, the full login, returning
 // `result<token>`. Both run outside every store lock, under the credential lock. Providers need no

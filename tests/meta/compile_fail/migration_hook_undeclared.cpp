@@ -1,11 +1,12 @@
-// expect: exactly when its traits say forget_hook = true
-// A migration with a forget() hook its traits do not declare would never be called by logout: refused.
+// expect: exactly when its traits say persist_failed_hook = true
+// A migration with a persist_failed() hook its traits do not declare would never be called by the store:
+// refused.
 #include <tokenvault/tokenvault.hpp>
 
-struct forgetful_migration {
+struct unheard_migration {
     using policy_family = tokenvault::family::migration;
     static constexpr bool enabled = true;
-    explicit forgetful_migration(const tokenvault::store_options&) {}
+    explicit unheard_migration(const tokenvault::store_options&) {}
     template <class C>
     tokenvault::result<bool> import_into(C&, tokenvault::bundle&) {
         return false;
@@ -15,12 +16,10 @@ struct forgetful_migration {
         return {};
     }
     template <class C>
-    tokenvault::result<bool> forget(C&, const tokenvault::credential_id&) {
-        return false;
-    }
+    void persist_failed(C&, const tokenvault::error&) {}
 };
 
 int main() {
-    tokenvault::store_with<forgetful_migration> store;
+    tokenvault::store_with<unheard_migration> store;
     (void)store;
 }
