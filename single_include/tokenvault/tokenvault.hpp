@@ -1444,6 +1444,14 @@ template <class = void>
     return io_failure_text(p, call, "Windows error " + std::to_string(err));
 }
 
+/// The error of a failed write `call` at `p`: errc::read_only_store when Windows refused the access (or the
+/// medium is write-protected), an I/O error naming the call otherwise.
+[[nodiscard]] inline error write_failure(const std::filesystem::path& p, const char* call, DWORD err) {
+    if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+        return error{errc::read_only_store, p.string()};
+    return io_failure(p, call, err);
+}
+
 /// Whether `err` says nothing is at the path (or a directory on the way is missing).
 [[nodiscard]] inline bool win32_absent(DWORD err) noexcept {
     return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND || err == ERROR_INVALID_NAME ||
@@ -5154,9 +5162,7 @@ template <class = void>
     if (!::CreateDirectoryW(dir.c_str(), security)) {
         const DWORD err = ::GetLastError();
         if (err == ERROR_ALREADY_EXISTS) return false;
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
-            return error{errc::read_only_store, dir.string()};
-        return io_failure(dir, "CreateDirectoryW", err);
+        return write_failure(dir, "CreateDirectoryW", err);
     }
     return true;
 }
@@ -5410,10 +5416,8 @@ template <class = void>
                                   FILE_ATTRIBUTE_NORMAL | FILE_FLAG_WRITE_THROUGH, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
-            return error{errc::read_only_store, target.string()};
         if (win32_absent(err)) return io_failure(target, "create temp file (directory missing)", err);
-        return io_failure(target, "create temp file", err);
+        return write_failure(target, "create temp file", err);
     }
     // From here on the temp file exists and must not outlive a failure.
     auto fail = [&](error e) {
@@ -5470,11 +5474,8 @@ template <class = void>
     auto moved = p;
     const std::string tail = ".corrupt-" + utc_timestamp() + "-" + *suffix;
     moved.replace_filename(p.filename().native() + std::wstring(tail.begin(), tail.end()));
-    if (const DWORD err = move_file(p, moved, MOVEFILE_WRITE_THROUGH); err != 0) {
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
-            return error{errc::read_only_store, p.string()};
-        return io_failure(p, "MoveFileExW", err);
-    }
+    if (const DWORD err = move_file(p, moved, MOVEFILE_WRITE_THROUGH); err != 0)
+        return write_failure(p, "MoveFileExW", err);
     return moved;
 }
 

@@ -89,6 +89,14 @@ template <class = void>
     return io_failure_text(p, call, "Windows error " + std::to_string(err));
 }
 
+/// The error of a failed write `call` at `p`: errc::read_only_store when Windows refused the access (or the
+/// medium is write-protected), an I/O error naming the call otherwise.
+[[nodiscard]] inline error write_failure(const std::filesystem::path& p, const char* call, DWORD err) {
+    if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+        return error{errc::read_only_store, p.string()};
+    return io_failure(p, call, err);
+}
+
 /// Whether `err` says nothing is at the path (or a directory on the way is missing).
 [[nodiscard]] inline bool win32_absent(DWORD err) noexcept {
     return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND || err == ERROR_INVALID_NAME ||

@@ -127,9 +127,7 @@ template <class = void>
     if (!::CreateDirectoryW(dir.c_str(), security)) {
         const DWORD err = ::GetLastError();
         if (err == ERROR_ALREADY_EXISTS) return false;
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
-            return error{errc::read_only_store, dir.string()};
-        return io_failure(dir, "CreateDirectoryW", err);
+        return write_failure(dir, "CreateDirectoryW", err);
     }
     return true;
 }
@@ -383,10 +381,8 @@ template <class = void>
                                   FILE_ATTRIBUTE_NORMAL | FILE_FLAG_WRITE_THROUGH, nullptr));
     if (!h.valid()) {
         const DWORD err = ::GetLastError();
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
-            return error{errc::read_only_store, target.string()};
         if (win32_absent(err)) return io_failure(target, "create temp file (directory missing)", err);
-        return io_failure(target, "create temp file", err);
+        return write_failure(target, "create temp file", err);
     }
     // From here on the temp file exists and must not outlive a failure.
     auto fail = [&](error e) {
@@ -443,11 +439,8 @@ template <class = void>
     auto moved = p;
     const std::string tail = ".corrupt-" + utc_timestamp() + "-" + *suffix;
     moved.replace_filename(p.filename().native() + std::wstring(tail.begin(), tail.end()));
-    if (const DWORD err = move_file(p, moved, MOVEFILE_WRITE_THROUGH); err != 0) {
-        if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
-            return error{errc::read_only_store, p.string()};
-        return io_failure(p, "MoveFileExW", err);
-    }
+    if (const DWORD err = move_file(p, moved, MOVEFILE_WRITE_THROUGH); err != 0)
+        return write_failure(p, "MoveFileExW", err);
     return moved;
 }
 
