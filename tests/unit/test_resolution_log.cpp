@@ -160,6 +160,23 @@ diagnostics::resolution_observation observed(std::string tier,
         false};
 }
 
+/// An automatic resolution of `backend` in `directory` to `tier` (a view of its arguments).
+events::store_resolved automatic_resolution(const std::string& directory, std::string_view store,
+                                            std::string_view backend, std::string_view tier,
+                                            events::resolution_reason reason, bool moved = false) {
+    return events::store_resolved{.directory = directory,
+                                  .store = store,
+                                  .credential = {},
+                                  .mode = events::store_mode::automatic,
+                                  .backend = backend,
+                                  .tier = tier,
+                                  .reason = reason,
+                                  .moved = moved};
+}
+
+/// The first tier of the chain opened.
+constexpr events::resolution_reason preferred{events::resolution_cause::preferred, {}, {}};
+
 }  // namespace
 
 TEST_CASE("judge_resolution: drift only for an automatic change of tier of a present credential") {
@@ -252,14 +269,7 @@ TEST_CASE("resolution_log in one process: records, forwards events, ignores what
     log.on(events::store_operation{
         events::operation_kind::put, hash, {}});  // no store resolved yet: nothing to record
     CHECK_FALSE(fs::exists(dir.path() / "resolutions.json"));
-    log.on(events::store_resolved{directory,
-                                  "tokens.test",
-                                  {},
-                                  events::store_mode::automatic,
-                                  "b/chain",
-                                  "tier_a",
-                                  {events::resolution_cause::preferred, {}, {}},
-                                  false});
+    log.on(automatic_resolution(directory, "tokens.test", "b/chain", "tier_a", preferred));
     log.on(events::store_operation{events::operation_kind::put, hash, {}});
     log.on(events::store_operation{events::operation_kind::put, "not-a-hash", {}});
     log.on(events::store_operation{events::operation_kind::put, tvtest::id_for(2).hash(),
@@ -281,15 +291,9 @@ TEST_CASE("resolution_log in one process: records, forwards events, ignores what
     later.inner().set([&](const events::any& e) {
         if (const auto* d = std::get_if<events::drift>(&e)) drifts.push_back(*d);
     });
-    later.on(events::store_resolved{
-        directory,
-        "tokens.test",
-        {},
-        events::store_mode::automatic,
-        "b/chain",
-        "tier_b",
-        {events::resolution_cause::fallback, "tier_a", events::tier_failure::unavailable},
-        false});
+    later.on(automatic_resolution(directory, "tokens.test", "b/chain", "tier_b",
+                                  events::resolution_reason{events::resolution_cause::fallback, "tier_a",
+                                                            events::tier_failure::unavailable}));
     REQUIRE(drifts.size() == 1);  // the string views were valid during the call only: compare right away
     CHECK(drifts[0].reason.cause == events::resolution_cause::fallback);
     CHECK(drifts[0].reason.failure == events::tier_failure::unavailable);
@@ -431,50 +435,26 @@ TEST_CASE("a deliberate move (re-seal or migration) is not drift") {
     const std::string directory = dir.path().string();
     {
         log_policy log;
-        log.on(events::store_resolved{directory,
-                                      "s",
-                                      {},
-                                      events::store_mode::automatic,
-                                      "b",
-                                      "tier_a",
-                                      {events::resolution_cause::preferred, {}, {}}});
+        log.on(automatic_resolution(directory, "s", "b", "tier_a", preferred));
         log.on(events::store_operation{events::operation_kind::put, hash, {}});
     }
     {
         log_policy log;  // a re-seal into tier_b reports moved
-        log.on(events::store_resolved{directory,
-                                      "s",
-                                      {},
-                                      events::store_mode::automatic,
-                                      "b",
-                                      "tier_b",
-                                      {events::resolution_cause::preferred, {}, {}},
-                                      true});
+        log.on(automatic_resolution(directory, "s", "b", "tier_b", preferred, true));
         CHECK(log.drifts() == 0);
     }
     {
         log_policy log;  // a migration reported before the resolution it caused
         log.on(events::migration{"legacy", 1, 0, {}});
-        log.on(events::store_resolved{directory,
-                                      "s",
-                                      {},
-                                      events::store_mode::automatic,
-                                      "b",
-                                      "tier_a",
-                                      {events::resolution_cause::preferred, {}, {}}});
+        log.on(automatic_resolution(directory, "s", "b", "tier_a", preferred));
         CHECK(log.drifts() == 0);
         CHECK(log.inner().read().migrations == 1);
     }
     {
         log_policy log;  // and an ordinary flip afterwards is drift again
-        log.on(events::store_resolved{
-            directory,
-            "s",
-            {},
-            events::store_mode::automatic,
-            "b",
-            "tier_b",
-            {events::resolution_cause::fallback, "x", events::tier_failure::unavailable}});
+        log.on(automatic_resolution(directory, "s", "b", "tier_b",
+                                    events::resolution_reason{events::resolution_cause::fallback, "x",
+                                                              events::tier_failure::unavailable}));
         CHECK(log.drifts() == 1);
         CHECK(log.inner().read().drifts == 1);
     }
