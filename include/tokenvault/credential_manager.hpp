@@ -176,7 +176,7 @@ public:
 
     /// Logs out as `logout(id)`, then, when the provider's traits say revokes, asks the server to revoke the
     /// token (RFC 7009): best effort, after the local logout is durable, its failure only reported (event
-    /// refresh{"revoke_failed"}): the local logout never depends on the server.
+    /// refresh{revoke_failed}): the local logout never depends on the server.
     template <class Provider>
     [[nodiscard]] result<bool> logout(const credential_id& id, Provider&& provider) {
         auto lock = lock_credential(id, [] { return false; });
@@ -193,7 +193,8 @@ public:
                     const detail::lock_order::provider_scope in_provider;
                     return provider.revoke(*revocable);
                 }();
-                report(id, revoked ? "revoked" : "revoke_failed");
+                report(id,
+                       revoked ? events::refresh_outcome::revoked : events::refresh_outcome::revoke_failed);
             }
         } else {
             (void)provider;
@@ -236,7 +237,7 @@ private:
         return fresh(t) && (rejected == nullptr || !(t.access_token == *rejected));
     }
 
-    void report(const credential_id& id, std::string_view outcome) {
+    void report(const credential_id& id, events::refresh_outcome outcome) {
         store_->diagnostics().on(events::refresh{id.hash(), outcome});
     }
 
@@ -251,9 +252,10 @@ private:
             detail::credential_lock::acquire(std::move(key), lock_file, options_.lock_timeout, wait, poll);
         if (!lock) {
             if (lock.error() == errc::lock_timeout)
-                store_->diagnostics().on(events::lock_timed_out{"credential", wait.waited});
+                store_->diagnostics().on(events::lock_timed_out{events::lock_kind::credential, wait.waited});
         } else if (lock->held()) {
-            store_->diagnostics().on(events::lock_acquired{"credential", wait.contended, wait.waited});
+            store_->diagnostics().on(
+                events::lock_acquired{events::lock_kind::credential, wait.contended, wait.waited});
         }
         return lock;
     }
@@ -322,10 +324,10 @@ private:
         if (!lock) return lock.error();
         if (!lock->held()) {
             if (failed_recently) {
-                report(id, "failed_recently");
+                report(id, events::refresh_outcome::failed_recently);
                 return std::move(*failed_recently);
             }
-            report(id, "adopted");
+            report(id, events::refresh_outcome::adopted);
             return std::move(*adopted);
         }
 
@@ -336,7 +338,7 @@ private:
         if (!current) return current.error();
         if (auto note = failures_.recent(note_id, *current)) {
             // A refresh of exactly this state failed moments ago: the same answer, without calling again.
-            report(id, "failed_recently");
+            report(id, events::refresh_outcome::failed_recently);
             return std::move(*note);
         }
         if (!*current) {
@@ -348,7 +350,7 @@ private:
         }
         const entry& stored = **current;
         if (acceptable(stored.token, rejected)) {
-            report(id, "adopted");
+            report(id, events::refresh_outcome::adopted);
             return stored.token;
         }
         if (!stored.token.refresh_token)
@@ -367,23 +369,23 @@ private:
         case refresh_outcome::refreshed: {
             token renewed = merge(stored.token, std::move(answer.issued()));
             if (auto valid = check_issued(renewed, "refresh"); !valid) {
-                report(id, "invalid_response");
+                report(id, events::refresh_outcome::invalid_response);
                 return valid.error();
             }
             auto swapped =
                 store_call([&] { return store_->compare_and_swap(id, stored.generation, renewed); });
             if (swapped) {
-                report(id, "refreshed");
+                report(id, events::refresh_outcome::refreshed);
                 failures_.clear(id);
                 return renewed;
             }
             if (swapped.error() != errc::conflict) return swapped.error();
             // A writer that does not take the credential lock changed the entry meanwhile: theirs wins.
-            report(id, "discarded");
+            report(id, events::refresh_outcome::discarded);
             return adopt_after_conflict(id, rejected);
         }
         case refresh_outcome::rejected: {
-            report(id, "rejected");
+            report(id, events::refresh_outcome::rejected);
             auto erased = store_call([&] { return store_->erase_if(id, stored.generation); });
             if (!erased) {
                 if (erased.error() != errc::conflict) return erased.error();
@@ -393,7 +395,7 @@ private:
         }
         case refresh_outcome::failed: break;
         }
-        report(id, "transient_failure");
+        report(id, events::refresh_outcome::transient_failure);
         failures_.remember(id, answer.failure(), false, stored.generation);
         return answer.failure();
     }
@@ -433,7 +435,7 @@ private:
             return error{errc::conflict,
                          "the credential was changed during the refresh by a writer that does not "
                          "take the credential lock"};
-        report(id, "adopted");
+        report(id, events::refresh_outcome::adopted);
         return std::move(**now);
     }
 

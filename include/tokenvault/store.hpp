@@ -118,20 +118,22 @@ public:
     /// Stores `value` for `id` (replacing any token); returns the new generation. Durable on return.
     [[nodiscard]] result<std::uint64_t> put(const credential_id& id, const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write("put", id, [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-            current = value;
-            return {};
-        });
+        return write(events::operation_kind::put, id,
+                     [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                         current = value;
+                         return {};
+                     });
     }
 
     /// Removes the token of `id`; true when there was one. Durable on return.
     [[nodiscard]] result<bool> erase(const credential_id& id) {
         bool existed = false;
-        auto done = write("erase", id, [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-            existed = current.has_value();
-            current.reset();
-            return {};
-        });
+        auto done = write(events::operation_kind::erase, id,
+                          [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                              existed = current.has_value();
+                              current.reset();
+                              return {};
+                          });
         if (!done) return done.error();
         return existed;
     }
@@ -141,15 +143,16 @@ public:
     /// call (0 when the entry is absent afterwards).
     template <class Fn>
     [[nodiscard]] result<std::uint64_t> update(const credential_id& id, Fn&& fn) {
-        return write("update", id, [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-            if constexpr (std::is_void_v<std::invoke_result_t<Fn&, std::optional<token>&>>) {
-                fn(current);
-            } else {
-                TOKENVAULT_TRY(fn(current));
-            }
-            if (current) TOKENVAULT_TRY(validate(*current));
-            return {};
-        });
+        return write(events::operation_kind::update, id,
+                     [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                         if constexpr (std::is_void_v<std::invoke_result_t<Fn&, std::optional<token>&>>) {
+                             fn(current);
+                         } else {
+                             TOKENVAULT_TRY(fn(current));
+                         }
+                         if (current) TOKENVAULT_TRY(validate(*current));
+                         return {};
+                     });
     }
 
     /// Stores `value` only if the entry's generation is still `expected_generation` (0: absent);
@@ -158,7 +161,7 @@ public:
                                                          std::uint64_t expected_generation,
                                                          const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write("compare_and_swap", id,
+        return write(events::operation_kind::compare_and_swap, id,
                      [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
                          if (generation != expected_generation)
                              return error{errc::conflict, "compare_and_swap"};
@@ -171,7 +174,7 @@ public:
     /// Returns false when the entry is absent and `expected_generation` is 0.
     [[nodiscard]] result<bool> erase_if(const credential_id& id, std::uint64_t expected_generation) {
         bool existed = false;
-        auto done = write("erase_if", id,
+        auto done = write(events::operation_kind::erase_if, id,
                           [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
                               if (generation != expected_generation) return error{errc::conflict, "erase_if"};
                               existed = current.has_value();
@@ -306,17 +309,18 @@ private:
         }();
         if constexpr (Locking::cross_process) {
             if (!guard)
-                diagnostics_.on(events::lock_timed_out{"store", wait.waited});
+                diagnostics_.on(events::lock_timed_out{events::lock_kind::store, wait.waited});
             else
-                diagnostics_.on(events::lock_acquired{"store", wait.contended, wait.waited});
+                diagnostics_.on(events::lock_acquired{events::lock_kind::store, wait.contended, wait.waited});
         }
         return guard;
     }
 
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
     template <class Change>
-    result<std::uint64_t> write(std::string_view operation, const credential_id& id, Change&& change) {
-        const bool erasing = operation == "erase" || operation == "erase_if";
+    result<std::uint64_t> write(events::operation_kind operation, const credential_id& id, Change&& change) {
+        const bool erasing =
+            operation == events::operation_kind::erase || operation == events::operation_kind::erase_if;
         auto outcome = write_locked(id, change, erasing);
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;

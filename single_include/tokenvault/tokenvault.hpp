@@ -121,7 +121,9 @@ inline constexpr Traits declared_traits = [] {
 // tokenvault/diagnostics/events.hpp: the typed events every component reports.
 //
 // Events carry no secret by construction: their fields are enums, counts, durations, static names
-// (keyring tiers, operations), credential hashes and file paths. No field can hold a token value.
+// (keyring tiers, backends, migration sources), credential hashes and file paths. No field can hold a
+// token value. Every closed set of values is an enum with a constexpr `to_string` (its enumerator's name),
+// the text tools print and the resolution log writes.
 // Like spdlog's log_msg, an event is a view: its string_view fields are valid only during the call that
 // delivers it. A sink that keeps an event copies the fields it needs.
 
@@ -157,15 +159,26 @@ struct file_write {
     std::size_t bytes = 0;
     std::error_code failure;
 };
+/// Which lock an event is about.
+enum class lock_kind : std::uint8_t {
+    store,       ///< the store's cross-process lock (taken by every load and write)
+    credential,  ///< one credential's lock (credential_manager: refresh, login, logout)
+};
+
+/// "store" or "credential".
+[[nodiscard]] constexpr std::string_view to_string(lock_kind lock) noexcept {
+    return lock == lock_kind::store ? std::string_view{"store"} : std::string_view{"credential"};
+}
+
 /// A lock was taken; `contended` when another holder made it wait.
 struct lock_acquired {
-    std::string_view lock;  ///< "store" or "credential"
+    lock_kind lock = lock_kind::store;
     bool contended = false;
     std::chrono::nanoseconds waited{0};
 };
 /// A lock could not be taken within its timeout.
 struct lock_timed_out {
-    std::string_view lock;
+    lock_kind lock = lock_kind::store;
     std::chrono::nanoseconds waited{0};
 };
 /// A certainly corrupt file was moved aside.
@@ -174,10 +187,31 @@ struct quarantined {
     std::string moved_to;
     std::error_code reason;
 };
-/// A store operation finished.
+/// Which store write an event is about (reads are not reported as operations).
+enum class operation_kind : std::uint8_t {
+    put,               ///< token_store::put
+    erase,             ///< token_store::erase
+    update,            ///< token_store::update
+    compare_and_swap,  ///< token_store::compare_and_swap
+    erase_if,          ///< token_store::erase_if
+};
+
+/// The member function's name: "put", "erase", "update", "compare_and_swap" or "erase_if".
+[[nodiscard]] constexpr std::string_view to_string(operation_kind operation) noexcept {
+    switch (operation) {
+    case operation_kind::put: return "put";
+    case operation_kind::erase: return "erase";
+    case operation_kind::update: return "update";
+    case operation_kind::compare_and_swap: return "compare_and_swap";
+    case operation_kind::erase_if: return "erase_if";
+    }
+    return "unknown";
+}
+
+/// A store write finished (successfully or not).
 struct store_operation {
-    std::string_view operation;   ///< "get", "put", "erase", "update", "compare_and_swap", "erase_if", "list"
-    std::string_view credential;  ///< credential hash, empty for list
+    operation_kind operation = operation_kind::put;
+    std::string_view credential;  ///< credential hash
     std::error_code failure;
     bool erased =
         false;  ///< a successful write left no entry (erase, erase_if, an update that reset the token)
@@ -186,10 +220,40 @@ struct store_operation {
 struct reloaded {
     std::size_t entries = 0;
 };
-/// A token refresh ran (or was avoided because another process had refreshed).
+/// How credential_manager's refresh (or logout's revocation) of one credential ended. Not the provider's
+/// answer (tokenvault::refresh_outcome): what the manager made of it.
+enum class refresh_outcome : std::uint8_t {
+    refreshed,          ///< the provider issued a new token and it was stored
+    adopted,            ///< a valid token another caller or process had stored was used: no provider call
+    rejected,           ///< the server refused the refresh token: the credential was erased for a new login
+    transient_failure,  ///< the refresh failed (network, server error): remembered briefly, then retried
+    invalid_response,   ///< the provider's token failed validation: nothing was stored
+    discarded,        ///< a refreshed token lost its compare-and-swap to a writer without the credential lock
+    failed_recently,  ///< a refresh of exactly this state failed moments ago: that failure was returned
+    revoked,          ///< logout revoked the token at the server
+    revoke_failed,    ///< logout could not revoke the token at the server (the local logout happened)
+};
+
+/// The enumerator's name, e.g. "transient_failure".
+[[nodiscard]] constexpr std::string_view to_string(refresh_outcome outcome) noexcept {
+    switch (outcome) {
+    case refresh_outcome::refreshed: return "refreshed";
+    case refresh_outcome::adopted: return "adopted";
+    case refresh_outcome::rejected: return "rejected";
+    case refresh_outcome::transient_failure: return "transient_failure";
+    case refresh_outcome::invalid_response: return "invalid_response";
+    case refresh_outcome::discarded: return "discarded";
+    case refresh_outcome::failed_recently: return "failed_recently";
+    case refresh_outcome::revoked: return "revoked";
+    case refresh_outcome::revoke_failed: return "revoke_failed";
+    }
+    return "unknown";
+}
+
+/// A token refresh ran (or was avoided because another process had refreshed), or logout revoked a token.
 struct refresh {
     std::string_view credential;
-    std::string_view outcome;  ///< "refreshed", "adopted", "rejected", "transient_failure"
+    refresh_outcome outcome = refresh_outcome::refreshed;
 };
 /// Entries were migrated from a legacy source.
 struct migration {
@@ -198,12 +262,82 @@ struct migration {
     std::size_t skipped = 0;
     std::error_code failure;
 };
+/// Why a keyring tier did not open, in one stable word.
+enum class tier_failure : std::uint8_t {
+    none,              ///< no tier failed (the reason is not a fallback)
+    unavailable,       ///< errc::keyring_unavailable: the keyring is not available here
+    locked,            ///< errc::keyring_locked
+    denied,            ///< errc::keyring_denied
+    timeout,           ///< errc::keyring_timeout
+    volatile_refused,  ///< errc::volatile_collection_refused
+    unsafe_files,      ///< errc::insecure_permissions, errc::wrong_owner or errc::symlink_refused
+    read_only,         ///< errc::read_only_store
+    corrupt,           ///< errc::corrupt_file
+    damaged_key,       ///< errc::damaged_key
+    error,             ///< any other error
+};
+
+/// The enumerator's name, e.g. "unavailable".
+[[nodiscard]] constexpr std::string_view to_string(tier_failure failure) noexcept {
+    switch (failure) {
+    case tier_failure::none: return "none";
+    case tier_failure::unavailable: return "unavailable";
+    case tier_failure::locked: return "locked";
+    case tier_failure::denied: return "denied";
+    case tier_failure::timeout: return "timeout";
+    case tier_failure::volatile_refused: return "volatile_refused";
+    case tier_failure::unsafe_files: return "unsafe_files";
+    case tier_failure::read_only: return "read_only";
+    case tier_failure::corrupt: return "corrupt";
+    case tier_failure::damaged_key: return "damaged_key";
+    case tier_failure::error: return "error";
+    }
+    return "error";
+}
+
+/// How a store's keyring came to its tier.
+enum class resolution_cause : std::uint8_t {
+    preferred,    ///< the first tier of a fallback chain opened
+    fallback,     ///< an earlier tier of the chain failed to open (resolution_reason says which and why)
+    configured,   ///< one keyring was configured: its tier is a choice
+    file_header,  ///< the store file's header named the tier that holds its key
+};
+
+/// The enumerator's name, e.g. "file_header".
+[[nodiscard]] constexpr std::string_view to_string(resolution_cause cause) noexcept {
+    switch (cause) {
+    case resolution_cause::preferred: return "preferred";
+    case resolution_cause::fallback: return "fallback";
+    case resolution_cause::configured: return "configured";
+    case resolution_cause::file_header: return "file_header";
+    }
+    return "configured";
+}
+
+/// Why a store's keyring resolved to its tier: the cause and, for a fallback, the first tier that failed
+/// before it and why.
+struct resolution_reason {
+    resolution_cause cause = resolution_cause::configured;
+    std::string_view failed_tier;               ///< fallback: the first tier of the chain, which failed
+    tier_failure failure = tier_failure::none;  ///< fallback: why `failed_tier` did not open
+};
+
+/// The reason as the resolution log writes it: "<failed_tier>:<failure>" for a fallback (e.g.
+/// "secret_service:unavailable"), else the cause ("preferred", "configured", "file_header").
+[[nodiscard]] inline std::string to_string(const resolution_reason& reason) {
+    if (reason.cause != resolution_cause::fallback) return std::string(to_string(reason.cause));
+    std::string out(reason.failed_tier);
+    out += ':';
+    out += to_string(reason.failure);
+    return out;
+}
+
 /// The keyring tier that resolved differs from what an earlier process recorded.
 struct drift {
     std::string_view credential;
-    std::string previous;
-    std::string current;
-    std::string_view reason;
+    std::string previous;      ///< the tier recorded before
+    std::string current;       ///< the tier that resolved now
+    resolution_reason reason;  ///< why `current` resolved
 };
 
 /// How a store picked its keyring tier (the resolution log compares only automatic resolutions).
@@ -225,10 +359,9 @@ struct store_resolved {
     store_mode mode = store_mode::automatic;
     std::string_view
         backend;  ///< backend and keyring chain, e.g. "sealed_file/first_available(secret_service,file)"
-    std::string_view tier;  ///< the tier that resolved, e.g. "file"
-    std::string_view
-        reason;          ///< low-cardinality why: "preferred", "secret_service:unavailable", "file_header"
-    bool moved = false;  ///< the data was moved into `tier` on purpose (re-seal, migration): not drift
+    std::string_view tier;     ///< the tier that resolved, e.g. "file"
+    resolution_reason reason;  ///< why that tier, e.g. {fallback, "secret_service", unavailable}
+    bool moved = false;        ///< the data was moved into `tier` on purpose (re-seal, migration): not drift
 };
 
 /// A login of one credential is about to store a fresh token: the tier it lands in is a choice, not drift.
@@ -2929,10 +3062,12 @@ std::size_t remove_stale_temp_files(const std::filesystem::path& directory, IsTa
 //
 // A backend that opens a keyring calls `report_store_resolved(ctx.diagnostics, file, "sealed_file",
 // keyring)` once, right after the keyring opened: it names the keyring chain, says whether the tier was
-// chosen by a fallback chain (automatic) or configured (explicit), and why (the first tier that failed
-// and its low-cardinality reason). With a disabled diagnostics policy (diagnostics::none) it is empty.
+// chosen by a fallback chain (automatic) or configured (explicit), and why (events::resolution_reason:
+// the first tier that failed and an events::tier_failure). With a disabled diagnostics policy
+// (diagnostics::none) it is empty.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -2946,52 +3081,57 @@ namespace tokenvault::diagnostics {
 template <class K>
 inline constexpr bool resolves_automatically = keyring::traits_of<K>.chooses_tier;
 
-/// A short, stable word for why a keyring tier did not open ("unavailable", "locked", "timeout", ...).
+/// Why a keyring tier did not open, as a tier_failure (unavailable, locked, timeout, ...).
 template <class = void>
-[[nodiscard]] inline std::string_view short_reason(std::error_code code) noexcept {
-    if (code.category() != error_category()) return "error";
+[[nodiscard]] inline events::tier_failure tier_failure_of(std::error_code code) noexcept {
+    using events::tier_failure;
+    if (code.category() != error_category()) return tier_failure::error;
     switch (static_cast<errc>(code.value())) {
-    case errc::keyring_unavailable: return "unavailable";
-    case errc::keyring_locked: return "locked";
-    case errc::keyring_denied: return "denied";
-    case errc::keyring_timeout: return "timeout";
-    case errc::volatile_collection_refused: return "volatile_refused";
+    case errc::keyring_unavailable: return tier_failure::unavailable;
+    case errc::keyring_locked: return tier_failure::locked;
+    case errc::keyring_denied: return tier_failure::denied;
+    case errc::keyring_timeout: return tier_failure::timeout;
+    case errc::volatile_collection_refused: return tier_failure::volatile_refused;
     case errc::insecure_permissions:
     case errc::wrong_owner:
-    case errc::symlink_refused: return "unsafe_files";
-    case errc::read_only_store: return "read_only";
-    case errc::corrupt_file: return "corrupt";
-    case errc::damaged_key: return "damaged_key";
-    default: return "error";
+    case errc::symlink_refused: return tier_failure::unsafe_files;
+    case errc::read_only_store: return tier_failure::read_only;
+    case errc::corrupt_file: return tier_failure::corrupt;
+    case errc::damaged_key: return tier_failure::damaged_key;
+    default: return tier_failure::error;
     }
 }
 
-/// Why keyring `k` resolved to its tier: "preferred" (the first tier opened), "<tier>:<short_reason>"
-/// (the first tier that failed before it), or "configured" for a keyring that is not a fallback chain.
+/// Why keyring `k` resolved to its tier: preferred (the first tier opened), fallback (naming the first
+/// tier, which failed, and why), or configured for a keyring that is not a fallback chain. The failed
+/// tier's name is a static name of the chain: the reason stays valid while `k` lives.
 template <class K>
-[[nodiscard]] std::string resolution_reason(const K& k) {
+[[nodiscard]] events::resolution_reason resolution_reason_of(const K& k) {
+    using events::resolution_cause;
     if constexpr (resolves_automatically<K>) {
         const auto& attempts = k.resolution();
-        if (attempts.empty() || attempts.front().opened) return "preferred";
-        return std::string(attempts.front().tier) + ":" + std::string(short_reason(attempts.front().reason));
+        if (attempts.empty() || attempts.front().opened) return {resolution_cause::preferred, {}, {}};
+        return {resolution_cause::fallback, attempts.front().tier, tier_failure_of(attempts.front().reason)};
     } else {
-        return "configured";
+        return {resolution_cause::configured, {}, {}};
     }
 }
 
-/// Reports that the store at `store_file` opened `keyring` (once, right after it opened). `reason`
-/// overrides the computed one (e.g. "file_header" when a file's header named the tier); `moved` marks
-/// a deliberate move of the data into this tier (a re-seal or a migration), which is never drift.
+/// Reports that the store at `store_file` opened `keyring` (once, right after it opened). `cause`
+/// overrides the computed reason (file_header when a file's header named the tier); `moved` marks a
+/// deliberate move of the data into this tier (a re-seal or a migration), which is never drift.
 template <class Diagnostics, class K>
 void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path& store_file,
-                           std::string_view backend, const K& keyring, std::string_view reason = {},
+                           std::string_view backend, const K& keyring,
+                           std::optional<events::resolution_cause> cause = std::nullopt,
                            bool moved = false) noexcept {
     if constexpr (std::remove_cvref_t<Diagnostics>::enabled) {
         try {
             const std::string directory = store_file.parent_path().string();
             const std::string store = store_file.filename().string();
             const std::string chain = std::string(backend) + "/" + keyring::chain_name<K>();
-            const std::string why = reason.empty() ? resolution_reason(keyring) : std::string(reason);
+            const auto why =
+                cause ? events::resolution_reason{*cause, {}, {}} : resolution_reason_of(keyring);
             const std::string tier(keyring.tier_name());
             diagnostics.on(events::store_resolved{
                 directory,
@@ -7625,7 +7765,7 @@ private:
             forget_keys();  // keys cached from another tier must not seal this file
             keyring_.emplace(std::move(**opened));
             diagnostics::report_store_resolved(ctx.diagnostics, file_, "sealed_file", *keyring_,
-                                               "file_header");
+                                               events::resolution_cause::file_header);
             return &*keyring_;
         } else {
             auto keyring = open_keyring(ctx);
@@ -8065,7 +8205,7 @@ public:
     }
     void on(const events::reloaded&) noexcept { bump(reloads_); }
     void on(const events::refresh& e) noexcept {
-        bump(e.outcome == "adopted" ? refreshes_adopted_ : refreshes_);
+        bump(e.outcome == events::refresh_outcome::adopted ? refreshes_adopted_ : refreshes_);
     }
     void on(const events::migration&) noexcept { bump(migrations_); }
     void on(const events::drift&) noexcept { bump(drifts_); }
@@ -8124,10 +8264,10 @@ static_assert(diagnostics_policy<counters>);
 // resolved, in a versioned, token-free JSON file next to the store (`<dir>/resolutions.json`, 0600,
 // replaced atomically under its own short best-effort lock `resolutions.json.lock`). When an automatic
 // resolution of the same backend lands on another tier than an earlier process recorded, it reports
-// events::drift{previous, current, reason} and counts it. An explicit mode or another backend resets the
-// baseline; a login, a logout and a deliberate move (re-seal, migration) are never drift. Every event is
-// forwarded to Inner. Failures are counted, never returned: no token operation fails because of the log.
-// It learns the store's directory from events::store_resolved (diagnostics/resolution.hpp).
+// events::drift{credential, previous, current, reason} and counts it. An explicit mode or another backend
+// resets the baseline; a login, a logout and a deliberate move (re-seal, migration) are never drift. Every
+// event is forwarded to Inner. Failures are counted, never returned: no token operation fails because of the
+// log. It learns the store's directory from events::store_resolved (diagnostics/resolution.hpp).
 
 #include <algorithm>
 #include <atomic>
@@ -8172,7 +8312,7 @@ struct resolution_record {
     events::store_mode mode = events::store_mode::automatic;  ///< how the tier was picked
     std::string backend;                                      ///< backend and keyring chain
     std::string tier;                                         ///< the tier that resolved
-    std::string reason;                                       ///< why that tier (low cardinality)
+    std::string reason;              ///< why that tier: events::to_string of its events::resolution_reason
     bool present = true;             ///< false after a logout (erase); the record itself survives it
     clock::time_point updated_at{};  ///< when this record last changed
     std::uint64_t drifts = 0;        ///< drifts reported for this credential so far
@@ -8184,7 +8324,7 @@ struct drift_record {
     std::string credential;  ///< credential hash
     std::string previous;    ///< tier recorded before
     std::string current;     ///< tier that resolved now
-    std::string reason;      ///< why the current tier resolved
+    std::string reason;      ///< why the current tier resolved (events::to_string of its reason)
 };
 
 /// The content of a resolution log.
@@ -8196,12 +8336,17 @@ struct resolution_history {
 
 /// What one resolution says, compared against one credential's record.
 struct resolution_observation {
-    std::string store;                                        ///< the store's file name
-    events::store_mode mode = events::store_mode::automatic;  ///< how the tier was picked
-    std::string backend;                                      ///< backend and keyring chain
-    std::string tier;                                         ///< the tier that resolved
-    std::string reason;                                       ///< why
-    bool moved = false;                                       ///< a deliberate move into `tier`
+    std::string store;                                                      ///< the store's file name
+    events::store_mode mode = events::store_mode::automatic;                ///< how the tier was picked
+    std::string backend;                                                    ///< backend and keyring chain
+    std::string tier;                                                       ///< the tier that resolved
+    events::resolution_cause cause = events::resolution_cause::configured;  ///< why that tier
+    std::string failed_tier;  ///< for a fallback: the first tier of the chain, which failed
+    events::tier_failure failure = events::tier_failure::none;  ///< for a fallback: why it failed
+    bool moved = false;                                         ///< a deliberate move into `tier`
+
+    /// Why `tier` resolved, as events carry it (a view of this observation).
+    [[nodiscard]] events::resolution_reason reason() const noexcept { return {cause, failed_tier, failure}; }
 };
 
 /// The verdict on one recorded credential when a store resolves.
@@ -8506,7 +8651,8 @@ public:
 
 private:
     struct drift_report {
-        std::string credential, previous, current, reason;
+        std::string credential, previous;
+        resolution_observation now;
     };
 
     void fail() noexcept { failures_.fetch_add(1, std::memory_order_relaxed); }
@@ -8524,8 +8670,10 @@ private:
         {
             const std::lock_guard guard(mutex_);
             path_ = resolution_log_path(std::filesystem::path(std::string(e.directory)));
-            current_ = resolution_observation{clean(e.store), e.mode,          clean(e.backend),
-                                              clean(e.tier),  clean(e.reason), e.moved || migration_moved_};
+            current_ = resolution_observation{clean(e.store),   e.mode,
+                                              clean(e.backend), clean(e.tier),
+                                              e.reason.cause,   clean(e.reason.failed_tier),
+                                              e.reason.failure, e.moved || migration_moved_};
             migration_moved_ = false;
             const std::string only(e.credential);
             if (!only.empty() && !detail::resolution_log::is_hash(only)) return;
@@ -8539,9 +8687,9 @@ private:
                     case resolution_verdict::absent: return;
                     case resolution_verdict::baseline: h.credentials[hash] = record_of(*current_, now); break;
                     case resolution_verdict::drift:
-                        reports.push_back({hash, record->tier, current_->tier, current_->reason});
+                        reports.push_back({hash, record->tier, *current_});
                         h.drifts.push_back(
-                            drift_record{now, hash, record->tier, current_->tier, current_->reason});
+                            drift_record{now, hash, record->tier, current_->tier, clean_reason(*current_)});
                         [[fallthrough]];
                     case resolution_verdict::reset:
                     case resolution_verdict::moved: {
@@ -8568,16 +8716,15 @@ private:
         }
         for (const auto& r : reports) {
             drifts_.fetch_add(1, std::memory_order_relaxed);
-            inner_.on(events::drift{r.credential, r.previous, r.current, r.reason});
+            inner_.on(events::drift{r.credential, r.previous, r.now.tier, r.now.reason()});
         }
     }
 
     void operation(const events::store_operation& e) {
-        const std::string_view op = e.operation;
-        const bool write_call =
-            op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" || op == "erase_if";
-        if (!write_call || !detail::resolution_log::is_hash(e.credential)) return;
-        const bool erases = e.erased || op == "erase" || op == "erase_if";  // an update may reset the token
+        using events::operation_kind;
+        if (!detail::resolution_log::is_hash(e.credential)) return;
+        const bool erases = e.erased || e.operation == operation_kind::erase ||
+                            e.operation == operation_kind::erase_if;  // an update may reset the token
         const bool writes = !erases;
         const std::lock_guard guard(mutex_);
         const std::string hash(e.credential);
@@ -8614,8 +8761,13 @@ private:
         });
     }
 
+    // The reason as the log writes it (printable, bounded like every name).
+    [[nodiscard]] static std::string clean_reason(const resolution_observation& o) {
+        return detail::resolution_log::clean(events::to_string(o.reason()));
+    }
+
     [[nodiscard]] static resolution_record record_of(const resolution_observation& o, clock::time_point now) {
-        return resolution_record{o.store, o.mode, o.backend, o.tier, o.reason, true, now, 0};
+        return resolution_record{o.store, o.mode, o.backend, o.tier, clean_reason(o), true, now, 0};
     }
 
     // Reads the log under its lock, applies `change` (true: something changed) and writes it back when it
@@ -9955,7 +10107,7 @@ public:
 
     /// Logs out as `logout(id)`, then, when the provider's traits say revokes, asks the server to revoke the
     /// token (RFC 7009): best effort, after the local logout is durable, its failure only reported (event
-    /// refresh{"revoke_failed"}): the local logout never depends on the server.
+    /// refresh{revoke_failed}): the local logout never depends on the server.
     template <class Provider>
     [[nodiscard]] result<bool> logout(const credential_id& id, Provider&& provider) {
         auto lock = lock_credential(id, [] { return false; });
@@ -9972,7 +10124,8 @@ public:
                     const detail::lock_order::provider_scope in_provider;
                     return provider.revoke(*revocable);
                 }();
-                report(id, revoked ? "revoked" : "revoke_failed");
+                report(id,
+                       revoked ? events::refresh_outcome::revoked : events::refresh_outcome::revoke_failed);
             }
         } else {
             (void)provider;
@@ -10015,7 +10168,7 @@ private:
         return fresh(t) && (rejected == nullptr || !(t.access_token == *rejected));
     }
 
-    void report(const credential_id& id, std::string_view outcome) {
+    void report(const credential_id& id, events::refresh_outcome outcome) {
         store_->diagnostics().on(events::refresh{id.hash(), outcome});
     }
 
@@ -10030,9 +10183,10 @@ private:
             detail::credential_lock::acquire(std::move(key), lock_file, options_.lock_timeout, wait, poll);
         if (!lock) {
             if (lock.error() == errc::lock_timeout)
-                store_->diagnostics().on(events::lock_timed_out{"credential", wait.waited});
+                store_->diagnostics().on(events::lock_timed_out{events::lock_kind::credential, wait.waited});
         } else if (lock->held()) {
-            store_->diagnostics().on(events::lock_acquired{"credential", wait.contended, wait.waited});
+            store_->diagnostics().on(
+                events::lock_acquired{events::lock_kind::credential, wait.contended, wait.waited});
         }
         return lock;
     }
@@ -10101,10 +10255,10 @@ private:
         if (!lock) return lock.error();
         if (!lock->held()) {
             if (failed_recently) {
-                report(id, "failed_recently");
+                report(id, events::refresh_outcome::failed_recently);
                 return std::move(*failed_recently);
             }
-            report(id, "adopted");
+            report(id, events::refresh_outcome::adopted);
             return std::move(*adopted);
         }
 
@@ -10115,7 +10269,7 @@ private:
         if (!current) return current.error();
         if (auto note = failures_.recent(note_id, *current)) {
             // A refresh of exactly this state failed moments ago: the same answer, without calling again.
-            report(id, "failed_recently");
+            report(id, events::refresh_outcome::failed_recently);
             return std::move(*note);
         }
         if (!*current) {
@@ -10127,7 +10281,7 @@ private:
         }
         const entry& stored = **current;
         if (acceptable(stored.token, rejected)) {
-            report(id, "adopted");
+            report(id, events::refresh_outcome::adopted);
             return stored.token;
         }
         if (!stored.token.refresh_token)
@@ -10146,23 +10300,23 @@ private:
         case refresh_outcome::refreshed: {
             token renewed = merge(stored.token, std::move(answer.issued()));
             if (auto valid = check_issued(renewed, "refresh"); !valid) {
-                report(id, "invalid_response");
+                report(id, events::refresh_outcome::invalid_response);
                 return valid.error();
             }
             auto swapped =
                 store_call([&] { return store_->compare_and_swap(id, stored.generation, renewed); });
             if (swapped) {
-                report(id, "refreshed");
+                report(id, events::refresh_outcome::refreshed);
                 failures_.clear(id);
                 return renewed;
             }
             if (swapped.error() != errc::conflict) return swapped.error();
             // A writer that does not take the credential lock changed the entry meanwhile: theirs wins.
-            report(id, "discarded");
+            report(id, events::refresh_outcome::discarded);
             return adopt_after_conflict(id, rejected);
         }
         case refresh_outcome::rejected: {
-            report(id, "rejected");
+            report(id, events::refresh_outcome::rejected);
             auto erased = store_call([&] { return store_->erase_if(id, stored.generation); });
             if (!erased) {
                 if (erased.error() != errc::conflict) return erased.error();
@@ -10172,7 +10326,7 @@ private:
         }
         case refresh_outcome::failed: break;
         }
-        report(id, "transient_failure");
+        report(id, events::refresh_outcome::transient_failure);
         failures_.remember(id, answer.failure(), false, stored.generation);
         return answer.failure();
     }
@@ -10212,7 +10366,7 @@ private:
             return error{errc::conflict,
                          "the credential was changed during the refresh by a writer that does not "
                          "take the credential lock"};
-        report(id, "adopted");
+        report(id, events::refresh_outcome::adopted);
         return std::move(**now);
     }
 
@@ -13747,20 +13901,22 @@ public:
     /// Stores `value` for `id` (replacing any token); returns the new generation. Durable on return.
     [[nodiscard]] result<std::uint64_t> put(const credential_id& id, const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write("put", id, [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-            current = value;
-            return {};
-        });
+        return write(events::operation_kind::put, id,
+                     [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                         current = value;
+                         return {};
+                     });
     }
 
     /// Removes the token of `id`; true when there was one. Durable on return.
     [[nodiscard]] result<bool> erase(const credential_id& id) {
         bool existed = false;
-        auto done = write("erase", id, [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-            existed = current.has_value();
-            current.reset();
-            return {};
-        });
+        auto done = write(events::operation_kind::erase, id,
+                          [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                              existed = current.has_value();
+                              current.reset();
+                              return {};
+                          });
         if (!done) return done.error();
         return existed;
     }
@@ -13770,15 +13926,16 @@ public:
     /// call (0 when the entry is absent afterwards).
     template <class Fn>
     [[nodiscard]] result<std::uint64_t> update(const credential_id& id, Fn&& fn) {
-        return write("update", id, [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-            if constexpr (std::is_void_v<std::invoke_result_t<Fn&, std::optional<token>&>>) {
-                fn(current);
-            } else {
-                TOKENVAULT_TRY(fn(current));
-            }
-            if (current) TOKENVAULT_TRY(validate(*current));
-            return {};
-        });
+        return write(events::operation_kind::update, id,
+                     [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                         if constexpr (std::is_void_v<std::invoke_result_t<Fn&, std::optional<token>&>>) {
+                             fn(current);
+                         } else {
+                             TOKENVAULT_TRY(fn(current));
+                         }
+                         if (current) TOKENVAULT_TRY(validate(*current));
+                         return {};
+                     });
     }
 
     /// Stores `value` only if the entry's generation is still `expected_generation` (0: absent);
@@ -13787,7 +13944,7 @@ public:
                                                          std::uint64_t expected_generation,
                                                          const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write("compare_and_swap", id,
+        return write(events::operation_kind::compare_and_swap, id,
                      [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
                          if (generation != expected_generation)
                              return error{errc::conflict, "compare_and_swap"};
@@ -13800,7 +13957,7 @@ public:
     /// Returns false when the entry is absent and `expected_generation` is 0.
     [[nodiscard]] result<bool> erase_if(const credential_id& id, std::uint64_t expected_generation) {
         bool existed = false;
-        auto done = write("erase_if", id,
+        auto done = write(events::operation_kind::erase_if, id,
                           [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
                               if (generation != expected_generation) return error{errc::conflict, "erase_if"};
                               existed = current.has_value();
@@ -13935,17 +14092,18 @@ private:
         }();
         if constexpr (Locking::cross_process) {
             if (!guard)
-                diagnostics_.on(events::lock_timed_out{"store", wait.waited});
+                diagnostics_.on(events::lock_timed_out{events::lock_kind::store, wait.waited});
             else
-                diagnostics_.on(events::lock_acquired{"store", wait.contended, wait.waited});
+                diagnostics_.on(events::lock_acquired{events::lock_kind::store, wait.contended, wait.waited});
         }
         return guard;
     }
 
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
     template <class Change>
-    result<std::uint64_t> write(std::string_view operation, const credential_id& id, Change&& change) {
-        const bool erasing = operation == "erase" || operation == "erase_if";
+    result<std::uint64_t> write(events::operation_kind operation, const credential_id& id, Change&& change) {
+        const bool erasing =
+            operation == events::operation_kind::erase || operation == events::operation_kind::erase_if;
         auto outcome = write_locked(id, change, erasing);
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;

@@ -22,7 +22,7 @@
 
 namespace tvtest {
 
-/// Every string field of an event, space separated (events must never carry a secret).
+/// Every string and enum field of an event, space separated (events must never carry a secret).
 inline std::string render_event(const tokenvault::events::any& event) {
     return std::visit(
         [](const auto& e) {
@@ -31,6 +31,10 @@ inline std::string render_event(const tokenvault::events::any& event) {
                 out += ' ';
                 if constexpr (std::is_convertible_v<decltype(field), std::string_view>)
                     out += std::string_view(field);
+                else if constexpr (std::is_enum_v<std::remove_cvref_t<decltype(field)>> ||
+                                   std::is_same_v<std::remove_cvref_t<decltype(field)>,
+                                                  tokenvault::events::resolution_reason>)
+                    out += tokenvault::events::to_string(field);
                 else
                     out += field.message();  // an error_code
             };

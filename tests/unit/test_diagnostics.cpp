@@ -85,8 +85,13 @@ TEST_CASE("counters and callback see store resolutions and logins") {
 
     std::vector<events::any> seen;
     diagnostics::callback cb([&](const events::any& e) { seen.push_back(e); });
-    cb.on(events::store_resolved{
-        "/d", "tokens.sealed", {}, events::store_mode::explicit_tier, "b", "file", "configured"});
+    cb.on(events::store_resolved{"/d",
+                                 "tokens.sealed",
+                                 {},
+                                 events::store_mode::explicit_tier,
+                                 "b",
+                                 "file",
+                                 events::resolution_reason{events::resolution_cause::configured, {}, {}}});
     cb.on(events::login{"abc"});
     REQUIRE(seen.size() == 2);
     CHECK(std::holds_alternative<events::store_resolved>(seen[0]));
@@ -95,15 +100,60 @@ TEST_CASE("counters and callback see store resolutions and logins") {
     CHECK(events::to_string(events::store_mode::explicit_tier) == "explicit");
 }
 
+TEST_CASE(
+    "event enums spell their values as docs/DIAGNOSTICS.md lists them (the resolution log writes them)") {
+    using events::to_string;
+    CHECK(to_string(events::lock_kind::store) == "store");
+    CHECK(to_string(events::lock_kind::credential) == "credential");
+
+    using op = events::operation_kind;
+    std::string ops;
+    for (const auto o : {op::put, op::erase, op::update, op::compare_and_swap, op::erase_if})
+        ops += std::string(to_string(o)) + " ";
+    CHECK(ops == "put erase update compare_and_swap erase_if ");
+
+    using r = events::refresh_outcome;
+    std::string outcomes;
+    for (const auto o : {r::refreshed, r::adopted, r::rejected, r::transient_failure, r::invalid_response,
+                         r::discarded, r::failed_recently, r::revoked, r::revoke_failed})
+        outcomes += std::string(to_string(o)) + " ";
+    CHECK(outcomes ==
+          "refreshed adopted rejected transient_failure invalid_response discarded failed_recently revoked "
+          "revoke_failed ");
+
+    using f = events::tier_failure;
+    std::string failures;
+    for (const auto o : {f::none, f::unavailable, f::locked, f::denied, f::timeout, f::volatile_refused,
+                         f::unsafe_files, f::read_only, f::corrupt, f::damaged_key, f::error})
+        failures += std::string(to_string(o)) + " ";
+    CHECK(
+        failures ==
+        "none unavailable locked denied timeout volatile_refused unsafe_files read_only corrupt damaged_key "
+        "error ");
+
+    // The resolution log's reason text: the cause, or "<failed tier>:<failure>" for a fallback.
+    using c = events::resolution_cause;
+    CHECK(to_string(events::resolution_reason{c::preferred, {}, {}}) == "preferred");
+    CHECK(to_string(events::resolution_reason{c::configured, {}, {}}) == "configured");
+    CHECK(to_string(events::resolution_reason{c::file_header, {}, {}}) == "file_header");
+    CHECK(to_string(events::resolution_reason{c::fallback, "secret_service", f::unavailable}) ==
+          "secret_service:unavailable");
+    static_assert(to_string(c::fallback) == "fallback");
+    static_assert(to_string(r::revoke_failed) == "revoke_failed");
+}
+
 TEST_CASE("report_store_resolved names the chain, the mode and the reason") {
     using chain = keyring::first_available<keyring::memory, keyring::file>;
     CHECK(keyring::chain_name<chain>() == "first_available(memory,file)");
     CHECK(keyring::chain_name<keyring::allow_volatile<keyring::memory>>() == "memory");
     static_assert(diagnostics::resolves_automatically<chain>);
     static_assert(!diagnostics::resolves_automatically<keyring::file>);
-    CHECK(diagnostics::short_reason(make_error_code(errc::keyring_locked)) == "locked");
-    CHECK(diagnostics::short_reason(make_error_code(errc::keyring_timeout)) == "timeout");
-    CHECK(diagnostics::short_reason(std::make_error_code(std::errc::io_error)) == "error");
+    CHECK(diagnostics::tier_failure_of(make_error_code(errc::keyring_locked)) ==
+          events::tier_failure::locked);
+    CHECK(diagnostics::tier_failure_of(make_error_code(errc::keyring_timeout)) ==
+          events::tier_failure::timeout);
+    CHECK(diagnostics::tier_failure_of(std::make_error_code(std::errc::io_error)) ==
+          events::tier_failure::error);
 
     tvtest::temp_dir dir;
     keyring_options o;
@@ -116,7 +166,7 @@ TEST_CASE("report_store_resolved names the chain, the mode and the reason") {
         if (const auto* r = std::get_if<events::store_resolved>(&e)) {
             seen.push_back(*r);
             texts.push_back(std::string(r->backend) + "|" + std::string(r->tier) + "|" +
-                            std::string(r->reason) + "|" + std::string(r->directory) + "|" +
+                            events::to_string(r->reason) + "|" + std::string(r->directory) + "|" +
                             std::string(r->store));
         }
     });
@@ -141,6 +191,9 @@ TEST_CASE("report_store_resolved names the chain, the mode and the reason") {
     CHECK(texts[1] == "sealed_file/first_available(memory,file)|file|memory:unavailable|" +
                           dir.path().string() + "|tokens.sealed");
     CHECK(seen[1].moved);
+    CHECK(seen[1].reason.cause == events::resolution_cause::fallback);
+    CHECK(seen[1].reason.failed_tier == "memory");
+    CHECK(seen[1].reason.failure == events::tier_failure::unavailable);
     CHECK(seen[0].mode == events::store_mode::automatic);
 }
 
@@ -163,7 +216,7 @@ TEST_CASE(
                     if constexpr (requires { e.credential; }) text += std::string(e.credential) + " ";
                     if constexpr (requires { e.failure; }) text += e.failure.message() + " ";
                     if constexpr (requires { e.backend; })
-                        text += std::string(e.backend) + std::string(e.reason);
+                        text += std::string(e.backend) + events::to_string(e.reason);
                     if constexpr (requires { e.original; }) text += e.original + e.moved_to;
                 },
                 any);

@@ -155,9 +155,27 @@ void spit(const fs::path& p, const std::string& text) {
 diagnostics::resolution_observation observed(std::string tier,
                                              events::store_mode mode = events::store_mode::automatic,
                                              std::string backend = "b/chain") {
-    return diagnostics::resolution_observation{"tokens.test",   mode,  std::move(backend),
-                                               std::move(tier), "why", false};
+    return diagnostics::resolution_observation{
+        "tokens.test", mode, std::move(backend), std::move(tier), events::resolution_cause::preferred, {}, {},
+        false};
 }
+
+/// An automatic resolution of `backend` in `directory` to `tier` (a view of its arguments).
+events::store_resolved automatic_resolution(const std::string& directory, std::string_view store,
+                                            std::string_view backend, std::string_view tier,
+                                            events::resolution_reason reason, bool moved = false) {
+    return events::store_resolved{.directory = directory,
+                                  .store = store,
+                                  .credential = {},
+                                  .mode = events::store_mode::automatic,
+                                  .backend = backend,
+                                  .tier = tier,
+                                  .reason = reason,
+                                  .moved = moved};
+}
+
+/// The first tier of the chain opened.
+constexpr events::resolution_reason preferred{events::resolution_cause::preferred, {}, {}};
 
 }  // namespace
 
@@ -248,21 +266,15 @@ TEST_CASE("resolution_log in one process: records, forwards events, ignores what
     const auto hash = tvtest::id_for(1).hash();
     const std::string directory = dir.path().string();
 
-    log.on(events::store_operation{"put", hash, {}});  // no store resolved yet: nothing to record
+    log.on(events::store_operation{
+        events::operation_kind::put, hash, {}});  // no store resolved yet: nothing to record
     CHECK_FALSE(fs::exists(dir.path() / "resolutions.json"));
-    log.on(events::store_resolved{directory,
-                                  "tokens.test",
-                                  {},
-                                  events::store_mode::automatic,
-                                  "b/chain",
-                                  "tier_a",
-                                  "preferred",
-                                  false});
-    log.on(events::store_operation{"put", hash, {}});
-    log.on(events::store_operation{"put", "not-a-hash", {}});
-    log.on(
-        events::store_operation{"put", tvtest::id_for(2).hash(), make_error_code(errc::io_error)});  // failed
-    CHECK(seen.size() == 5);  // every event reaches the inner policy
+    log.on(automatic_resolution(directory, "tokens.test", "b/chain", "tier_a", preferred));
+    log.on(events::store_operation{events::operation_kind::put, hash, {}});
+    log.on(events::store_operation{events::operation_kind::put, "not-a-hash", {}});
+    log.on(events::store_operation{events::operation_kind::put, tvtest::id_for(2).hash(),
+                                   make_error_code(errc::io_error)});  // failed
+    CHECK(seen.size() == 5);                                           // every event reaches the inner policy
     CHECK(log.path() == dir.path() / "resolutions.json");
     auto h = history_in(dir.path());
     REQUIRE(h.credentials.size() == 1);
@@ -279,15 +291,13 @@ TEST_CASE("resolution_log in one process: records, forwards events, ignores what
     later.inner().set([&](const events::any& e) {
         if (const auto* d = std::get_if<events::drift>(&e)) drifts.push_back(*d);
     });
-    later.on(events::store_resolved{directory,
-                                    "tokens.test",
-                                    {},
-                                    events::store_mode::automatic,
-                                    "b/chain",
-                                    "tier_b",
-                                    "tier_a:unavailable",
-                                    false});
+    later.on(automatic_resolution(directory, "tokens.test", "b/chain", "tier_b",
+                                  events::resolution_reason{events::resolution_cause::fallback, "tier_a",
+                                                            events::tier_failure::unavailable}));
     REQUIRE(drifts.size() == 1);  // the string views were valid during the call only: compare right away
+    CHECK(drifts[0].reason.cause == events::resolution_cause::fallback);
+    CHECK(drifts[0].reason.failure == events::tier_failure::unavailable);
+    CHECK(drifts[0].current == "tier_b");
     CHECK(later.drifts() == 1);
     h = history_in(dir.path());
     CHECK(h.credentials.at(hash).tier == "tier_b");
@@ -425,28 +435,26 @@ TEST_CASE("a deliberate move (re-seal or migration) is not drift") {
     const std::string directory = dir.path().string();
     {
         log_policy log;
-        log.on(events::store_resolved{
-            directory, "s", {}, events::store_mode::automatic, "b", "tier_a", "preferred"});
-        log.on(events::store_operation{"put", hash, {}});
+        log.on(automatic_resolution(directory, "s", "b", "tier_a", preferred));
+        log.on(events::store_operation{events::operation_kind::put, hash, {}});
     }
     {
         log_policy log;  // a re-seal into tier_b reports moved
-        log.on(events::store_resolved{
-            directory, "s", {}, events::store_mode::automatic, "b", "tier_b", "promoted", true});
+        log.on(automatic_resolution(directory, "s", "b", "tier_b", preferred, true));
         CHECK(log.drifts() == 0);
     }
     {
         log_policy log;  // a migration reported before the resolution it caused
         log.on(events::migration{"legacy", 1, 0, {}});
-        log.on(events::store_resolved{
-            directory, "s", {}, events::store_mode::automatic, "b", "tier_a", "preferred"});
+        log.on(automatic_resolution(directory, "s", "b", "tier_a", preferred));
         CHECK(log.drifts() == 0);
         CHECK(log.inner().read().migrations == 1);
     }
     {
         log_policy log;  // and an ordinary flip afterwards is drift again
-        log.on(events::store_resolved{
-            directory, "s", {}, events::store_mode::automatic, "b", "tier_b", "x:unavailable"});
+        log.on(automatic_resolution(directory, "s", "b", "tier_b",
+                                    events::resolution_reason{events::resolution_cause::fallback, "x",
+                                                              events::tier_failure::unavailable}));
         CHECK(log.drifts() == 1);
         CHECK(log.inner().read().drifts == 1);
     }
@@ -546,11 +554,13 @@ TEST_CASE("the log and its events carry no secret") {
                     using E = std::decay_t<decltype(ev)>;
                     if constexpr (std::is_same_v<E, events::store_resolved>)
                         events_text << ev.directory << ev.store << ev.credential << ev.backend << ev.tier
-                                    << ev.reason;
+                                    << events::to_string(ev.reason);
                     else if constexpr (std::is_same_v<E, events::store_operation>)
-                        events_text << ev.operation << ev.credential << ev.failure.message();
+                        events_text << events::to_string(ev.operation) << ev.credential
+                                    << ev.failure.message();
                     else if constexpr (std::is_same_v<E, events::drift>)
-                        events_text << ev.credential << ev.previous << ev.current << ev.reason;
+                        events_text << ev.credential << ev.previous << ev.current
+                                    << events::to_string(ev.reason);
                 },
                 e);
         });

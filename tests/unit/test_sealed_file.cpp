@@ -147,8 +147,8 @@ std::string text_of(const events::any& e) {
             if constexpr (std::is_same_v<E, events::keyring_read> || std::is_same_v<E, events::keyring_write>)
                 out = std::string(ev.tier) + " " + ev.failure.message();
             if constexpr (std::is_same_v<E, events::store_operation>)
-                out =
-                    std::string(ev.operation) + " " + std::string(ev.credential) + " " + ev.failure.message();
+                out = std::string(events::to_string(ev.operation)) + " " + std::string(ev.credential) + " " +
+                      ev.failure.message();
             if constexpr (std::is_same_v<E, events::drift>) out = ev.previous + " " + ev.current;
             return out;
         },
@@ -713,7 +713,8 @@ TEST_CASE("sealed_file: the keyring tier is reported once, as chosen by the chai
     std::vector<seen_resolution> seen;
     const auto collect = [&](const events::any& e) {
         if (const auto* r = std::get_if<events::store_resolved>(&e))
-            seen.push_back({std::string(r->tier), std::string(r->reason), std::string(r->backend), r->mode});
+            seen.push_back(
+                {std::string(r->tier), events::to_string(r->reason), std::string(r->backend), r->mode});
     };
     {
         chain_events a(o);

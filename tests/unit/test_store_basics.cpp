@@ -75,8 +75,8 @@ TEST_CASE("diagnostics::callback receives typed events without secrets") {
     std::vector<seen_operation> seen;
     store.diagnostics().set([&](const events::any& e) {  // events are views: copy what is kept
         if (const auto* op = std::get_if<events::store_operation>(&e))
-            seen.push_back(
-                {std::string(op->operation), std::string(op->credential), static_cast<bool>(op->failure)});
+            seen.push_back({std::string(events::to_string(op->operation)), std::string(op->credential),
+                            static_cast<bool>(op->failure)});
     });
     const auto server = id("https://x.example/mcp");
     REQUIRE(store.put(server, make("canary-cb-token")).has_value());

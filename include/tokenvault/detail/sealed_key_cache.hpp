@@ -196,7 +196,7 @@ private:
             forget_keys();  // keys cached from another tier must not seal this file
             keyring_.emplace(std::move(**opened));
             diagnostics::report_store_resolved(ctx.diagnostics, file_, "sealed_file", *keyring_,
-                                               "file_header");
+                                               events::resolution_cause::file_header);
             return &*keyring_;
         } else {
             auto keyring = open_keyring(ctx);

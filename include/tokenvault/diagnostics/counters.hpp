@@ -48,7 +48,7 @@ public:
     }
     void on(const events::reloaded&) noexcept { bump(reloads_); }
     void on(const events::refresh& e) noexcept {
-        bump(e.outcome == "adopted" ? refreshes_adopted_ : refreshes_);
+        bump(e.outcome == events::refresh_outcome::adopted ? refreshes_adopted_ : refreshes_);
     }
     void on(const events::migration&) noexcept { bump(migrations_); }
     void on(const events::drift&) noexcept { bump(drifts_); }

@@ -5,10 +5,10 @@
 // resolved, in a versioned, token-free JSON file next to the store (`<dir>/resolutions.json`, 0600,
 // replaced atomically under its own short best-effort lock `resolutions.json.lock`). When an automatic
 // resolution of the same backend lands on another tier than an earlier process recorded, it reports
-// events::drift{previous, current, reason} and counts it. An explicit mode or another backend resets the
-// baseline; a login, a logout and a deliberate move (re-seal, migration) are never drift. Every event is
-// forwarded to Inner. Failures are counted, never returned: no token operation fails because of the log.
-// It learns the store's directory from events::store_resolved (diagnostics/resolution.hpp).
+// events::drift{credential, previous, current, reason} and counts it. An explicit mode or another backend
+// resets the baseline; a login, a logout and a deliberate move (re-seal, migration) are never drift. Every
+// event is forwarded to Inner. Failures are counted, never returned: no token operation fails because of the
+// log. It learns the store's directory from events::store_resolved (diagnostics/resolution.hpp).
 #pragma once
 
 #include <algorithm>
@@ -61,7 +61,7 @@ struct resolution_record {
     events::store_mode mode = events::store_mode::automatic;  ///< how the tier was picked
     std::string backend;                                      ///< backend and keyring chain
     std::string tier;                                         ///< the tier that resolved
-    std::string reason;                                       ///< why that tier (low cardinality)
+    std::string reason;              ///< why that tier: events::to_string of its events::resolution_reason
     bool present = true;             ///< false after a logout (erase); the record itself survives it
     clock::time_point updated_at{};  ///< when this record last changed
     std::uint64_t drifts = 0;        ///< drifts reported for this credential so far
@@ -73,7 +73,7 @@ struct drift_record {
     std::string credential;  ///< credential hash
     std::string previous;    ///< tier recorded before
     std::string current;     ///< tier that resolved now
-    std::string reason;      ///< why the current tier resolved
+    std::string reason;      ///< why the current tier resolved (events::to_string of its reason)
 };
 
 /// The content of a resolution log.
@@ -85,12 +85,17 @@ struct resolution_history {
 
 /// What one resolution says, compared against one credential's record.
 struct resolution_observation {
-    std::string store;                                        ///< the store's file name
-    events::store_mode mode = events::store_mode::automatic;  ///< how the tier was picked
-    std::string backend;                                      ///< backend and keyring chain
-    std::string tier;                                         ///< the tier that resolved
-    std::string reason;                                       ///< why
-    bool moved = false;                                       ///< a deliberate move into `tier`
+    std::string store;                                                      ///< the store's file name
+    events::store_mode mode = events::store_mode::automatic;                ///< how the tier was picked
+    std::string backend;                                                    ///< backend and keyring chain
+    std::string tier;                                                       ///< the tier that resolved
+    events::resolution_cause cause = events::resolution_cause::configured;  ///< why that tier
+    std::string failed_tier;  ///< for a fallback: the first tier of the chain, which failed
+    events::tier_failure failure = events::tier_failure::none;  ///< for a fallback: why it failed
+    bool moved = false;                                         ///< a deliberate move into `tier`
+
+    /// Why `tier` resolved, as events carry it (a view of this observation).
+    [[nodiscard]] events::resolution_reason reason() const noexcept { return {cause, failed_tier, failure}; }
 };
 
 /// The verdict on one recorded credential when a store resolves.
@@ -395,7 +400,8 @@ public:
 
 private:
     struct drift_report {
-        std::string credential, previous, current, reason;
+        std::string credential, previous;
+        resolution_observation now;
     };
 
     void fail() noexcept { failures_.fetch_add(1, std::memory_order_relaxed); }
@@ -413,8 +419,10 @@ private:
         {
             const std::lock_guard guard(mutex_);
             path_ = resolution_log_path(std::filesystem::path(std::string(e.directory)));
-            current_ = resolution_observation{clean(e.store), e.mode,          clean(e.backend),
-                                              clean(e.tier),  clean(e.reason), e.moved || migration_moved_};
+            current_ = resolution_observation{clean(e.store),   e.mode,
+                                              clean(e.backend), clean(e.tier),
+                                              e.reason.cause,   clean(e.reason.failed_tier),
+                                              e.reason.failure, e.moved || migration_moved_};
             migration_moved_ = false;
             const std::string only(e.credential);
             if (!only.empty() && !detail::resolution_log::is_hash(only)) return;
@@ -428,9 +436,9 @@ private:
                     case resolution_verdict::absent: return;
                     case resolution_verdict::baseline: h.credentials[hash] = record_of(*current_, now); break;
                     case resolution_verdict::drift:
-                        reports.push_back({hash, record->tier, current_->tier, current_->reason});
+                        reports.push_back({hash, record->tier, *current_});
                         h.drifts.push_back(
-                            drift_record{now, hash, record->tier, current_->tier, current_->reason});
+                            drift_record{now, hash, record->tier, current_->tier, clean_reason(*current_)});
                         [[fallthrough]];
                     case resolution_verdict::reset:
                     case resolution_verdict::moved: {
@@ -457,16 +465,15 @@ private:
         }
         for (const auto& r : reports) {
             drifts_.fetch_add(1, std::memory_order_relaxed);
-            inner_.on(events::drift{r.credential, r.previous, r.current, r.reason});
+            inner_.on(events::drift{r.credential, r.previous, r.now.tier, r.now.reason()});
         }
     }
 
     void operation(const events::store_operation& e) {
-        const std::string_view op = e.operation;
-        const bool write_call =
-            op == "put" || op == "update" || op == "compare_and_swap" || op == "erase" || op == "erase_if";
-        if (!write_call || !detail::resolution_log::is_hash(e.credential)) return;
-        const bool erases = e.erased || op == "erase" || op == "erase_if";  // an update may reset the token
+        using events::operation_kind;
+        if (!detail::resolution_log::is_hash(e.credential)) return;
+        const bool erases = e.erased || e.operation == operation_kind::erase ||
+                            e.operation == operation_kind::erase_if;  // an update may reset the token
         const bool writes = !erases;
         const std::lock_guard guard(mutex_);
         const std::string hash(e.credential);
@@ -503,8 +510,13 @@ private:
         });
     }
 
+    // The reason as the log writes it (printable, bounded like every name).
+    [[nodiscard]] static std::string clean_reason(const resolution_observation& o) {
+        return detail::resolution_log::clean(events::to_string(o.reason()));
+    }
+
     [[nodiscard]] static resolution_record record_of(const resolution_observation& o, clock::time_point now) {
-        return resolution_record{o.store, o.mode, o.backend, o.tier, o.reason, true, now, 0};
+        return resolution_record{o.store, o.mode, o.backend, o.tier, clean_reason(o), true, now, 0};
     }
 
     // Reads the log under its lock, applies `change` (true: something changed) and writes it back when it

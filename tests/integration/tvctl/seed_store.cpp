@@ -69,7 +69,8 @@ void print_event(const tv::events::any& any) {
             if constexpr (requires { e.tier; }) std::cout << " tier=" << e.tier;
             if constexpr (requires { e.failure; }) std::cout << " failure=" << e.failure.message();
             if constexpr (requires { e.credential; }) std::cout << " credential=" << e.credential;
-            if constexpr (requires { e.operation; }) std::cout << " operation=" << e.operation;
+            if constexpr (requires { e.operation; })
+                std::cout << " operation=" << tv::events::to_string(e.operation);
             if constexpr (requires { e.original; })
                 std::cout << " original=" << e.original << " moved_to=" << e.moved_to;
             if constexpr (requires { e.previous; })
@@ -78,13 +79,14 @@ void print_event(const tv::events::any& any) {
                 if constexpr (std::is_same_v<std::decay_t<decltype(e.reason)>, std::error_code>)
                     std::cout << " reason=" << e.reason.message();
                 else
-                    std::cout << " reason=" << e.reason;
+                    std::cout << " reason=" << tv::events::to_string(e.reason);
             }
             if constexpr (requires { e.backend; })
                 std::cout << " backend=" << e.backend << " store=" << e.store;
             if constexpr (requires { e.source; }) std::cout << " source=" << e.source;
-            if constexpr (requires { e.outcome; }) std::cout << " outcome=" << e.outcome;
-            if constexpr (requires { e.lock; }) std::cout << " lock=" << e.lock;
+            if constexpr (requires { e.outcome; })
+                std::cout << " outcome=" << tv::events::to_string(e.outcome);
+            if constexpr (requires { e.lock; }) std::cout << " lock=" << tv::events::to_string(e.lock);
             if constexpr (requires { e.bytes; }) std::cout << " bytes=" << e.bytes;
             std::cout << '\n';
         },
