@@ -18,9 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -48,15 +46,6 @@ std::chrono::nanoseconds cpu_time() {
     timespec ts{};
     REQUIRE(::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0);
     return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-}
-
-/// Waits (up to 5 s) until no helper of a timed-out wait of this process is left; whether none is.
-bool abandoned_waits_end() {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (tokenvault::detail::queued_lock::abandoned_waits().load() != 0 &&
-           std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(1ms);
-    return tokenvault::detail::queued_lock::abandoned_waits().load() == 0;
 }
 
 /// A forked child that is SIGKILLed and reaped at scope exit unless already reaped.
@@ -126,10 +115,7 @@ TEST_SUITE("unit") {
         CHECK(wait.waited >= 100ms);
         CHECK(wait.waited < 1s);
 
-        // The timed-out wait's helper was at the head, blocked on the lock: it gets the lock when the first
-        // holder lets go, and lets go of it at once.
         first->release();
-        CHECK(abandoned_waits_end());
         lock_wait after;
         const auto third = file_lock::acquire(path, 100ms, &after);
         REQUIRE(third);
@@ -240,44 +226,6 @@ TEST_SUITE("unit") {
         CHECK(wait.waited > 50ms);
         CHECK(wait.waited < 2s);
         CHECK(child.wait() == 0);
-    }
-
-    TEST_CASE("a wait that timed out at the head of the queue does not hold up the next waiter") {
-        tvtest::temp_dir tmp;
-        const auto path = tmp / "store.lock";
-        tvtest::ready_pipe ready;
-        tvtest::ready_pipe go;
-        child_process child([&] {
-            auto lock = file_lock::acquire(path, 5s);
-            ready.signal(lock ? 'L' : 'E');
-            (void)go.wait();
-            return 0;  // exits holding it: the kernel releases it
-        });
-        REQUIRE(ready.wait() == 'L');
-        REQUIRE(abandoned_waits_end());  // no helper left by an earlier test
-
-        lock_wait first;  // at the head at once, then waits for the child's lock and gives up
-        CHECK(file_lock::acquire(path, 50ms, &first).code() == ec(errc::lock_timeout));
-        CHECK(first.contended);
-        CHECK(tokenvault::detail::queued_lock::abandoned_waits().load() == 1);
-
-        // The next waiter must reach the head although the abandoned helper still waits for the lock, and
-        // must get the lock once the child lets go, whoever of the two the kernel wakes first.
-        std::optional<result<file_lock>> second;
-        lock_wait second_wait;
-        std::thread waiter([&] { second.emplace(file_lock::acquire(path, 10s, &second_wait)); });
-        std::this_thread::sleep_for(100ms);
-        go.signal('G');
-        waiter.join();
-        REQUIRE(second.has_value());
-        REQUIRE(*second);
-        CHECK((*second)->held());
-        CHECK(second_wait.contended);
-        CHECK(second_wait.waited < 10s);
-        CHECK(child.wait() == 0);
-        (*second)->release();
-        CHECK(abandoned_waits_end());
-        CHECK(file_lock::acquire(path, 100ms));
     }
 
     TEST_CASE("the lock serialises read-modify-write of a counter across 4 processes") {

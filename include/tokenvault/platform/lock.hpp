@@ -2,18 +2,15 @@
 //
 // The lock is an OS lock on the lock file (flock, LockFileEx on byte 0). Waiters line up in a queue, a
 // second lock on the same file that the OS keeps apart from the first (an OFD record lock on Linux, byte 1
-// on Windows): only the waiter at the head of the queue waits for the lock itself, and it lets the next
-// waiter to the head the moment it has the lock, so a process that just released the lock cannot take it
-// again ahead of those already waiting. Both waits are the OS's own blocking waits, run on a helper thread
-// that the waiter watches with its deadline: the head is woken when the holder lets go, not at its next
-// poll. Uncontended, an acquisition enters and leaves the queue without waiting or starting a thread.
-// A wait that times out leaves its helper behind: one still queued steps aside when it reaches the head;
-// one already at the head has the queue let go for it at once, and lets go of the lock the moment the
-// holder hands it over. At most `max_abandoned_waits` such helpers exist per process; past that, or when
-// no thread can be started, a waiter polls the queue and then the lock instead (every 20 us to 1 ms).
-// Where the OS offers no independent queue lock (network file systems, Darwin), waiters poll the lock
-// itself, as older versions did; every version excludes every other through the lock itself. The OS
-// primitives are in posix_lock.hpp and win32_lock.hpp.
+// on Windows): the waiter at the head of the queue is next, and only it polls the lock (every 20-200 us);
+// the others wait in the OS's own queue on a helper thread, so the head passes to the next waiter the
+// moment the lock is taken, and a process that just released the lock cannot take it again ahead of those
+// already waiting. Uncontended, an acquisition enters and leaves the queue without waiting. A wait that
+// times out behind the head leaves its helper behind: when that helper reaches the head it steps aside at
+// once. At most `max_abandoned_waits` such helpers exist per process; past that, or when no thread can be
+// started, a waiter polls for the head instead. Where the OS offers no independent queue lock (network
+// file systems, Darwin), waiters poll the lock itself, as older versions did; every version excludes every
+// other through the lock itself. The OS primitives are in posix_lock.hpp and win32_lock.hpp.
 #pragma once
 
 #include <algorithm>
@@ -47,88 +44,49 @@ using platform::lock_mode;
 using platform::native_file;
 using platform::try_lock;
 using platform::try_queue;
-using platform::unlock;
-using platform::wait_for_lock;
 using platform::wait_in_queue;
 
 using steady = std::chrono::steady_clock;
 
-/// Helpers of timed-out waits of this process that are still waiting (see the top of this file).
+/// Helpers of timed-out waits still queued in this process (they step aside when they reach the head).
 [[nodiscard]] inline std::atomic<int>& abandoned_waits() noexcept {
     static std::atomic<int> count{0};
     return count;
 }
 
-/// Past this many abandoned helpers, waiters poll instead of starting another thread.
+/// Past this many abandoned helpers, waiters poll the queue instead of starting another thread.
 inline constexpr int max_abandoned_waits = 8;
 
-/// One contended acquisition handed to a helper thread: wait in the OS queue for the head (unless already
-/// there), then in the OS's own wait for the lock, then leave the queue. The helper alone uses the two
-/// handles until it reports; then whoever comes second (the waiter, or the helper of an abandoned wait)
-/// owns them.
+/// One wait for the queue lock handed to a helper thread. The helper alone uses `file` until it reports;
+/// then whoever comes second (the waiter, or the helper of an abandoned wait) owns it.
 struct queued_wait {
     enum class state { waiting, granted, failed, abandoned };
-    queued_wait(native_file l, native_file q, bool head, lock_mode m, std::filesystem::path p)
-        : lock(std::move(l)), queue(std::move(q)), at_head(head), mode(m), path(std::move(p)) {}
+    queued_wait(native_file f, std::filesystem::path p) : file(std::move(f)), path(std::move(p)) {}
 
     std::mutex mutex;
     std::condition_variable reported;
-    native_file lock;
-    native_file queue;
-    bool at_head;
-    lock_mode mode;
+    native_file file;
     std::filesystem::path path;
     state now = state::waiting;
     std::optional<error> failure;
 
-    /// The helper thread's body: reach the head, take the lock, let the next waiter to the head, report.
-    /// A wait abandoned before the head steps aside there; one abandoned at the head has had the queue let
-    /// go for it (by the waiter), and lets go of the lock the moment it gets it.
+    /// The helper thread's body: wait in the OS queue, then hand the queue lock over or give it back.
     static void run(const std::shared_ptr<queued_wait>& self) noexcept {
-        result<void> got{};
-        if (!self->at_head) {
-            got = wait_in_queue(self->queue, self->path);
-            const std::lock_guard guard(self->mutex);
-            if (got && self->now == state::abandoned) {
-                leave_queue(self->queue);
-                self->finish_abandoned(false);
-                return;
-            }
-            if (got) self->at_head = true;
-        }
-        if (got) {
-            got = wait_for_lock(self->lock, self->path, self->mode);
-            leave_queue(self->queue);
-        }
+        auto granted = wait_in_queue(self->file, self->path);
         const std::lock_guard guard(self->mutex);
         if (self->now == state::abandoned) {
-            self->finish_abandoned(got.has_value());
+            if (granted) leave_queue(self->file);
+            self->file.reset();
+            abandoned_waits().fetch_sub(1, std::memory_order_relaxed);
             return;
         }
-        if (got) {
+        if (granted) {
             self->now = state::granted;
         } else {
             self->now = state::failed;
-            self->failure = got.error();
+            self->failure = granted.error();
         }
         self->reported.notify_all();
-    }
-
-    /// The waiter's timeout (under `mutex`): the helper goes on alone, and a queue it heads is let go now so
-    /// the waiters behind it need not wait for the lock's holder.
-    void abandon() noexcept {
-        now = state::abandoned;
-        abandoned_waits().fetch_add(1, std::memory_order_relaxed);
-        if (at_head) leave_queue(queue);
-    }
-
-private:
-    /// The end of an abandoned helper (under `mutex`): lets go of what it got.
-    void finish_abandoned(bool locked) noexcept {
-        if (locked) unlock(lock);
-        lock.reset();
-        queue.reset();
-        abandoned_waits().fetch_sub(1, std::memory_order_relaxed);
     }
 };
 
@@ -142,67 +100,51 @@ private:
     return true;
 }
 
-/// Non-blocking `attempt`s until one succeeds (true), fails, or the deadline passes (false).
-template <class Attempt>
-[[nodiscard]] result<bool> poll(Attempt attempt, std::chrono::nanoseconds first, std::chrono::nanoseconds cap,
-                                steady::time_point deadline) {
+/// Non-blocking attempts at the lock on `file` until taken or the deadline passes (false).
+[[nodiscard]] inline result<bool> poll_lock(const native_file& file, const std::filesystem::path& path,
+                                            lock_mode mode, std::chrono::nanoseconds first,
+                                            std::chrono::nanoseconds cap, steady::time_point deadline) {
     auto backoff = first;
     for (;;) {
         if (!back_off(backoff, cap, deadline)) return false;
-        auto taken = attempt();
+        auto taken = try_lock(file, path, mode);
         if (!taken || *taken) return taken;
     }
 }
 
-/// The contended path without a helper thread: poll for the head (unless there), then for the lock.
-[[nodiscard]] inline result<bool> poll_through_queue(const native_file& lock, const native_file& queue,
-                                                     bool at_head, lock_mode mode,
-                                                     const std::filesystem::path& path,
-                                                     steady::time_point deadline) {
-    if (!at_head) {
-        auto head = poll([&] { return try_queue(queue, path); }, std::chrono::microseconds(50),
-                         std::chrono::milliseconds(1), deadline);
-        if (!head || !*head) return head;
-    }
-    auto taken = poll([&] { return try_lock(lock, path, mode); }, std::chrono::microseconds(20),
-                      std::chrono::microseconds(200), deadline);
-    leave_queue(queue);
-    return taken;
-}
-
-/// Waits for the lock behind those already queued (on a helper thread when one can be had); true when
-/// `lock` holds it, false on timeout. `queue` is spent either way.
-[[nodiscard]] inline result<bool> wait_through_queue(native_file& lock, native_file& queue, bool at_head,
-                                                     lock_mode mode, const std::filesystem::path& path,
-                                                     steady::time_point deadline) {
+/// Waits (on a helper thread when one can be had) until `queue` is at the head; false on timeout.
+[[nodiscard]] inline result<bool> wait_for_head(native_file& queue, const std::filesystem::path& path,
+                                                steady::time_point deadline) {
     using state = queued_wait::state;
-    if (steady::now() >= deadline) {
-        if (at_head) leave_queue(queue);
-        return false;
-    }
+    if (steady::now() >= deadline) return false;
     if (abandoned_waits().load(std::memory_order_relaxed) < max_abandoned_waits) {
-        auto shared = std::make_shared<queued_wait>(std::move(lock), std::move(queue), at_head, mode, path);
+        auto shared = std::make_shared<queued_wait>(std::move(queue), path);
         bool started = false;
         try {
             std::thread([shared] { queued_wait::run(shared); }).detach();
             started = true;
         } catch (const std::system_error&) {  // no thread to be had: poll instead
-            lock = std::move(shared->lock);
-            queue = std::move(shared->queue);
+            queue = std::move(shared->file);
         }
         if (started) {
             std::unique_lock guard(shared->mutex);
             shared->reported.wait_until(guard, deadline, [&] { return shared->now != state::waiting; });
             if (shared->now == state::granted) {
-                lock = std::move(shared->lock);
+                queue = std::move(shared->file);
                 return true;
             }
             if (shared->now == state::failed) return *shared->failure;
-            shared->abandon();
+            shared->now = state::abandoned;
+            abandoned_waits().fetch_add(1, std::memory_order_relaxed);
             return false;
         }
     }
-    return poll_through_queue(lock, queue, at_head, mode, path, deadline);
+    auto backoff = std::chrono::nanoseconds(std::chrono::microseconds(50));
+    for (;;) {
+        if (!back_off(backoff, std::chrono::milliseconds(1), deadline)) return false;
+        auto head = try_queue(queue, path);
+        if (!head || *head) return head;
+    }
 }
 
 }  // namespace tokenvault::detail::queued_lock
@@ -242,27 +184,29 @@ public:
             auto taken = try_lock(*main, lock_path, mode);
             if (taken && !*taken) {
                 report.contended = true;
-                taken = detail::queued_lock::poll([&] { return try_lock(*main, lock_path, mode); },
-                                                  std::chrono::microseconds(50), std::chrono::milliseconds(1),
-                                                  deadline);
+                taken = detail::queued_lock::poll_lock(*main, lock_path, mode, std::chrono::microseconds(50),
+                                                       std::chrono::milliseconds(1), deadline);
             }
             return finish(std::move(taken), *main);
         }
 
-        // Join the queue: at its head at once when nobody waits, else behind those who do. At the head,
-        // take the lock when its holder lets go, then let the next waiter to the head.
+        // Join the queue: at its head at once when nobody waits, else behind those who do.
         auto head = try_queue(**queue, lock_path);
         if (!head) return head.error();
-        if (*head) {
-            auto taken = try_lock(*main, lock_path, mode);
-            if (!taken || *taken) {
-                leave_queue(**queue);
-                return finish(std::move(taken), *main);
-            }
+        if (!*head) {
+            report.contended = true;
+            head = detail::queued_lock::wait_for_head(**queue, lock_path, deadline);
+            if (!head || !*head) return finish(std::move(head), *main);
         }
-        report.contended = true;
-        return finish(
-            detail::queued_lock::wait_through_queue(*main, **queue, *head, mode, lock_path, deadline), *main);
+        // At the head: take the lock as soon as its holder lets go, then let the next waiter in.
+        auto taken = try_lock(*main, lock_path, mode);
+        if (taken && !*taken) {
+            report.contended = true;
+            taken = detail::queued_lock::poll_lock(*main, lock_path, mode, std::chrono::microseconds(20),
+                                                   std::chrono::microseconds(200), deadline);
+        }
+        leave_queue(**queue);
+        return finish(std::move(taken), *main);
     }
 
     file_lock(file_lock&&) noexcept = default;
