@@ -13,6 +13,13 @@
 //                       changed and reads it again before writing, work an uncontended put skips. The gap
 //                       between this ratio and 1 is the lock's (hand-over and waiting order); the gap
 //                       between the two p99 ratios is the re-read's.
+//   contended_io_floor_p99
+//                       what the disk alone allows: 16 processes pass a token round a ring of pipes (a
+//                       perfectly fair hand-over, no lock and no store work) and each, holding it, replaces a
+//                       file of the store file's size (temp, fsync, rename), passes the token on and then
+//                       flushes the directory, as a put does; value = the 99th percentile of the time
+//                       between a process's consecutive replacements; baseline = 16 x the median of the
+//                       same replacement alone. No lock can get contended_put_p99 below this ratio.
 //
 // Scratch files go to $TMPDIR unless it is tmpfs, else /var/tmp (fsync must cost what it costs on a
 // disk); they are removed at exit.
@@ -22,11 +29,15 @@
 #include <tokenvault/presets.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../tests/support/forked.hpp"
@@ -95,6 +106,81 @@ double quantile(std::vector<double> samples, double q) {
     return samples[std::min(samples.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
+/// The numbers of a line of space-separated numbers.
+std::vector<double> split_numbers(const std::string& line) {
+    std::vector<double> values;
+    std::size_t at = 0;
+    while (at < line.size()) {
+        std::size_t used = 0;
+        values.push_back(std::stod(line.substr(at), &used));
+        at += used;
+        while (at < line.size() && line[at] == ' ') ++at;
+    }
+    return values;
+}
+
+/// The time, in ns, of one durable replacement of `file` by `bytes`, as a put makes it.
+double timed_replace(const std::filesystem::path& file, std::span<const std::byte> bytes) {
+    const double start = tvbench::now_ns();
+    auto replaced = tv::platform::replace_file(file, bytes);
+    if (!replaced || !replaced->sync.complete()) fail("replace_file");
+    return tvbench::now_ns() - start;
+}
+
+/// contended_io_floor_p99's ring: the p99 of the times between consecutive replacements of one process, and
+/// the median of a replacement alone, in ns.
+std::pair<double, double> io_floor(const std::filesystem::path& dir, std::size_t size) {
+    const std::vector<std::byte> bytes(size, std::byte{0x5a});
+    const auto file = dir / "floor.bin";
+    std::vector<double> alone;
+    for (int i = 0; i <= baseline_puts; ++i) alone.push_back(timed_replace(file, bytes));
+    alone.erase(alone.begin());  // warm-up
+
+    std::vector<std::array<int, 2>> ring(processes);
+    for (auto& p : ring)
+        if (::pipe(p.data()) != 0) fail("pipe");
+    tvtest::line_pipe results;
+    std::vector<tvtest::forked_child> children;
+    children.reserve(processes);
+    for (int p = 0; p < processes; ++p) {
+        children.emplace_back([&, p] {
+            const auto next = static_cast<std::size_t>((p + 1) % processes);
+            double last = 0;
+            std::string line;
+            for (int i = 0; i <= puts_each; ++i) {
+                char c = 0;
+                while (::read(ring[static_cast<std::size_t>(p)][0], &c, 1) < 0 && errno == EINTR) {
+                }
+                auto replaced = tv::platform::replace_file(file, bytes);
+                if (!replaced) return 1;
+                while (::write(ring[next][1], &c, 1) < 0 && errno == EINTR) {
+                }
+                if (!replaced->sync.complete()) return 1;
+                const double now = tvbench::now_ns();
+                if (i > 0) line += std::to_string(now - last) + " ";  // 15 others' turns and its own
+                last = now;
+            }
+            results.send(line);
+            return 0;
+        });
+    }
+    const char token = 't';
+    if (::write(ring[0][1], &token, 1) != 1) fail("write");
+    std::vector<double> gaps;
+    for (int p = 0; p < processes; ++p) {
+        const auto line = results.receive(std::chrono::seconds(300));
+        if (!line) fail("a ring member did not report");
+        for (const auto& value : split_numbers(*line)) gaps.push_back(value);
+    }
+    for (auto& child : children)
+        if (child.wait(std::chrono::seconds(60)) != 0) fail("a ring member failed");
+    for (auto& p : ring) {
+        ::close(p[0]);
+        ::close(p[1]);
+    }
+    return {quantile(gaps, 0.99), tvbench::median(alone)};
+}
+
 }  // namespace
 
 int main() {
@@ -139,13 +225,7 @@ int main() {
     for (int p = 0; p < processes; ++p) {
         const auto line = results.receive(std::chrono::seconds(300));
         if (!line) fail("a writer did not report");
-        std::size_t at = 0;
-        while (at < line->size()) {
-            std::size_t used = 0;
-            latencies.push_back(std::stod(line->substr(at), &used));
-            at += used;
-            while (at < line->size() && (*line)[at] == ' ') ++at;
-        }
+        for (const auto& value : split_numbers(*line)) latencies.push_back(value);
     }
     for (auto& child : children)
         if (child.wait(std::chrono::seconds(60)) != 0) fail("a writer failed");
@@ -157,5 +237,9 @@ int main() {
     tvbench::report("contended_put_p99", quantile(latencies, 0.99) / 1e6, "ms", baseline / 1e6);
     tvbench::report("contended_put_p50", quantile(latencies, 0.50) / 1e6, "ms", baseline / 1e6);
     tvbench::report("contended_put_p99_vs_work", quantile(latencies, 0.99) / 1e6, "ms", work / 1e6);
+    const auto [floor_p99, floor_alone] =
+        io_floor(scratch.path,
+                 static_cast<std::size_t>(std::filesystem::file_size(options.directory / options.file_name)));
+    tvbench::report("contended_io_floor_p99", floor_p99 / 1e6, "ms", processes * floor_alone / 1e6);
     return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "error.hpp"
 #include "keyring/concept.hpp"
+#include "platform/common.hpp"
 #include "platform/system.hpp"
 #include "result.hpp"
 
@@ -69,6 +70,9 @@ struct store_context {
     using cipher = Cipher;
     Diagnostics& diagnostics;      ///< where events go
     const store_options& options;  ///< the store's options
+    /// Where a backend's save may leave the directory flush of its file replacement (replace_file) for the
+    /// store to run after letting go of the store lock; null: the backend completes it before returning.
+    platform::pending_sync* sync_after_unlock = nullptr;
 };
 
 }  // namespace tokenvault

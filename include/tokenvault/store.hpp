@@ -317,11 +317,16 @@ private:
     }
 
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
+    // The directory flush that makes the saved file's rename durable runs after both locks are released:
+    // other writers may already read and replace the new file, but this write is acknowledged only once
+    // the flush returns, and a later writer's file holds it too.
     template <class Change>
     result<std::uint64_t> write(events::operation_kind operation, const credential_id& id, Change&& change) {
         const bool erasing =
             operation == events::operation_kind::erase || operation == events::operation_kind::erase_if;
-        auto outcome = write_locked(id, change, erasing);
+        platform::pending_sync durable;
+        auto outcome = write_locked(id, change, erasing, durable);
+        if (auto synced = durable.complete(); outcome && !synced) outcome = synced.error();
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;
         diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code(), erased});
@@ -329,7 +334,8 @@ private:
     }
 
     template <class Change>
-    result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing) {
+    result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing,
+                                       platform::pending_sync& durable) {
         [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
         locking::wait_report wait;
         auto store_lock = take_store_lock(wait);
@@ -383,7 +389,10 @@ private:
         } else if (found != cache_.entries.end()) {
             cache_.entries.erase(found);
         }
-        if (auto saved = backend_.save(context_, cache_); !saved) {
+        context_.sync_after_unlock = &durable;
+        auto saved = backend_.save(context_, cache_);
+        context_.sync_after_unlock = nullptr;
+        if (!saved) {
             cache_.last_generation = previous_generation;
             if (previous)
                 cache_.entries.insert_or_assign(id.hash(), std::move(*previous));

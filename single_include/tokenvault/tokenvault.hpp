@@ -1284,16 +1284,11 @@ private:
 
 }  // namespace tokenvault
 // end file tokenvault/keyring/concept.hpp
-// begin file tokenvault/platform/system.hpp
-// tokenvault/platform/system.hpp: who and where tokenvault runs (the light part of the platform layer).
-//
-// current_process_id, user_config_root (the base of the default store directory) and stdin_is_terminal,
-// for headers that need only these (options.hpp); platform.hpp includes it with the rest.
-
 // begin file tokenvault/platform/common.hpp
 // tokenvault/platform/common.hpp: the parts of the platform layer that are the same on every OS.
 //
-// The types both implementations return (file identity, a file's bytes, lock modes and wait reports),
+// The types both implementations return (file identity, a file's bytes, a pending directory flush, lock
+// modes and wait reports),
 // saturating conversions of file times, and small portable helpers (random names, UTC timestamps, the
 // parent of a path, error contexts). platform.hpp includes it before the OS implementation; nothing here
 // touches an OS header.
@@ -1309,6 +1304,7 @@ private:
 #include <ratio>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 
@@ -1324,6 +1320,50 @@ struct file_identity {
     std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch (saturated)
     /// Field-wise equality.
     friend bool operator==(const file_identity&, const file_identity&) = default;
+};
+
+/// The directory flush that makes a replacement's rename durable, left for later by replace_file: the
+/// store runs it after letting go of its lock, so the next writer need not wait for it. `complete()` runs
+/// it (once); one never completed runs on destruction, errors unreported. An empty one (nothing to flush:
+/// Windows' write-through move, or already done) does nothing.
+class pending_sync {
+public:
+    using flush_function = result<void> (*)(const std::filesystem::path&);
+    pending_sync() noexcept = default;
+    pending_sync(std::filesystem::path directory, flush_function flush) noexcept
+        : directory_(std::move(directory)), flush_(flush) {}
+    pending_sync(pending_sync&& other) noexcept
+        : directory_(std::move(other.directory_)), flush_(std::exchange(other.flush_, nullptr)) {}
+    pending_sync& operator=(pending_sync&& other) noexcept {
+        if (this != &other) {
+            (void)complete();
+            directory_ = std::move(other.directory_);
+            flush_ = std::exchange(other.flush_, nullptr);
+        }
+        return *this;
+    }
+    pending_sync(const pending_sync&) = delete;
+    pending_sync& operator=(const pending_sync&) = delete;
+    ~pending_sync() { (void)complete(); }
+
+    /// Runs the flush now, if one is pending.
+    [[nodiscard]] result<void> complete() {
+        if (flush_ == nullptr) return {};
+        const auto flush = std::exchange(flush_, nullptr);
+        return flush(directory_);
+    }
+    /// Whether a flush is still to run.
+    [[nodiscard]] bool pending() const noexcept { return flush_ != nullptr; }
+
+private:
+    std::filesystem::path directory_;
+    flush_function flush_ = nullptr;
+};
+
+/// What replace_file did: the new file's identity, and the flush still owed to make its rename durable.
+struct replaced_file {
+    file_identity identity;
+    pending_sync sync;
 };
 
 /// Ordinary heap bytes, for files whose content is useless without a key (ciphertext): locked memory
@@ -1476,6 +1516,12 @@ template <class = void>
 
 }  // namespace tokenvault::platform
 // end file tokenvault/platform/common.hpp
+// begin file tokenvault/platform/system.hpp
+// tokenvault/platform/system.hpp: who and where tokenvault runs (the light part of the platform layer).
+//
+// current_process_id, user_config_root (the base of the default store directory) and stdin_is_terminal,
+// for headers that need only these (options.hpp); platform.hpp includes it with the rest.
+
 
 #if defined(_WIN32)
 // begin file tokenvault/platform/win32_system.hpp
@@ -1800,6 +1846,9 @@ struct store_context {
     using cipher = Cipher;
     Diagnostics& diagnostics;      ///< where events go
     const store_options& options;  ///< the store's options
+    /// Where a backend's save may leave the directory flush of its file replacement (replace_file) for the
+    /// store to run after letting go of the store lock; null: the backend completes it before returning.
+    platform::pending_sync* sync_after_unlock = nullptr;
 };
 
 }  // namespace tokenvault
@@ -4946,6 +4995,7 @@ template <class = void>
 // Everything else calls these functions (namespace tokenvault::platform) and never an OS header. Each OS
 // implements the same set; the implementation is picked at compile time (Win32 on _WIN32, else POSIX).
 //   files:   read_private_file, read_foreign_file, write_file_atomically (durable atomic replace),
+//            replace_file (the same, leaving the directory flush to the caller),
 //            stat_identity (change checks), quarantine_file, remove_file, inspect_path
 //   folders: ensure_private_directory, check_private_directory, ensure_store_directory and
 //            check_store_directory (plus the parent rule), sync_directory
@@ -5604,6 +5654,16 @@ template <class = void>
     return **identity;
 }
 
+/// write_file_atomically, for callers written for POSIX's deferred directory flush: a write-through move
+/// leaves no flush owed, so `sync` is empty.
+template <class = void>
+[[nodiscard]] inline result<replaced_file> replace_file(const std::filesystem::path& target,
+                                                        std::span<const std::byte> bytes) {
+    auto identity = write_file_atomically(target, bytes);
+    if (!identity) return identity.error();
+    return replaced_file{*identity, pending_sync{}};
+}
+
 /// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
 /// path.
 template <class = void>
@@ -5677,11 +5737,12 @@ template <class = void>
 //
 // Private directories (0700) and files (0600), ssh-style refusal of symlinks, foreign owners and
 // group/world access, bounded reads into secure memory, durable atomic replace (temp + fsync + rename +
-// directory fsync), quarantine of corrupt files, and `file_identity`, the one-syscall change check of
-// the hot read path. Where Darwin differs the code picks by feature test, not by OS, so both paths compile
-// everywhere: `durable_flush` uses fcntl(F_FULLFSYNC) where the macro exists, and `stat_mtime` /
-// `stat_times` read st_mtimespec or st_mtim, whichever struct stat has. Linux is built and tested; the
-// Darwin paths run on Linux only through fakes (docs/MACOS.md). Included through platform.hpp only.
+// directory fsync; replace_file leaves the last step to its caller), quarantine of corrupt files, and
+// `file_identity`, the one-syscall change check of the hot read path. Where Darwin differs the code picks
+// by feature test, not by OS, so both paths compile everywhere: `durable_flush` uses fcntl(F_FULLFSYNC)
+// where the macro exists, and `stat_mtime` / `stat_times` read st_mtimespec or st_mtim, whichever struct
+// stat has. Linux is built and tested; the Darwin paths run on Linux only through fakes (docs/MACOS.md).
+// Included through platform.hpp only.
 // Error contexts name paths (plus the failing call for io_error), never file contents.
 
 #include <fcntl.h>
@@ -6130,11 +6191,12 @@ template <class = void>
     return 0;
 }
 
-/// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
+/// Atomically replaces `target` with `bytes` (mode 0600): the new file is flushed before the rename; the
+/// returned `sync` still owes the directory flush that makes the rename itself durable.
 /// `Calls`: the flush calls (`system_flush_calls`; tests substitute recorders).
 template <class Calls = system_flush_calls>
-[[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
-                                                                 std::span<const std::byte> bytes) {
+[[nodiscard]] inline result<replaced_file> replace_file(const std::filesystem::path& target,
+                                                        std::span<const std::byte> bytes) {
     if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
     struct stat existing {};
     bool replaces_existing = false;
@@ -6203,8 +6265,18 @@ template <class Calls = system_flush_calls>
     const int stat_err = errno;
     if (const int err = fd.close(); err != 0) return io_failure(target, "close", err);
     if (stat_rc != 0) return io_failure(target, "fstat", stat_err);
-    TOKENVAULT_TRY(sync_directory<Calls>(dir));
-    return identity_of(written);
+    return replaced_file{identity_of(written), pending_sync(dir, &sync_directory<Calls>)};
+}
+
+/// Durably replaces `target` with `bytes` (mode 0600: replace_file, then its directory flush) and returns
+/// the identity of the new file.
+template <class Calls = system_flush_calls>
+[[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
+                                                                 std::span<const std::byte> bytes) {
+    auto replaced = replace_file<Calls>(target, bytes);
+    if (!replaced) return replaced.error();
+    TOKENVAULT_TRY(replaced->sync.complete());
+    return replaced->identity;
 }
 
 /// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
@@ -7516,18 +7588,26 @@ public:
         return {};
     }
 
-    /// Replaces the file durably by `out` (sealed by `key_id` with seal counter `counter`) and records it.
+    /// Replaces the file by `out` (sealed by `key_id` with seal counter `counter`) and records it. The
+    /// directory flush that makes the rename durable goes to `ctx.sync_after_unlock` when the store offers
+    /// it, else it runs here.
     template <class Context>
     [[nodiscard]] result<void> replace(Context& ctx, std::span<const std::byte> out,
                                        const sealed_key_id& key_id, std::uint64_t counter) {
-        auto written = tokenvault::platform::write_file_atomically(file_, out);
+        auto written = tokenvault::platform::replace_file(file_, out);
         ctx.diagnostics.on(events::file_write{out.size(), written.code()});
         if (!written) {
             identity_known_ = false;  // the rename may have happened: reload before the next write
             return written.error();
         }
-        record_file(*written, key_id, counter);
-        return {};
+        record_file(written->identity, key_id, counter);
+        if (ctx.sync_after_unlock != nullptr) {
+            *ctx.sync_after_unlock = std::move(written->sync);
+            return {};
+        }
+        auto synced = written->sync.complete();
+        if (!synced) identity_known_ = false;  // the store rolls its cache back: reload before the next write
+        return synced;
     }
 
     /// Moves a certainly corrupt file aside (we hold the store lock), reports it, and answers corrupt_file
@@ -14100,11 +14180,16 @@ private:
     }
 
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
+    // The directory flush that makes the saved file's rename durable runs after both locks are released:
+    // other writers may already read and replace the new file, but this write is acknowledged only once
+    // the flush returns, and a later writer's file holds it too.
     template <class Change>
     result<std::uint64_t> write(events::operation_kind operation, const credential_id& id, Change&& change) {
         const bool erasing =
             operation == events::operation_kind::erase || operation == events::operation_kind::erase_if;
-        auto outcome = write_locked(id, change, erasing);
+        platform::pending_sync durable;
+        auto outcome = write_locked(id, change, erasing, durable);
+        if (auto synced = durable.complete(); outcome && !synced) outcome = synced.error();
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;
         diagnostics_.on(events::store_operation{operation, id.hash(), outcome.code(), erased});
@@ -14112,7 +14197,8 @@ private:
     }
 
     template <class Change>
-    result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing) {
+    result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing,
+                                       platform::pending_sync& durable) {
         [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
         locking::wait_report wait;
         auto store_lock = take_store_lock(wait);
@@ -14166,7 +14252,10 @@ private:
         } else if (found != cache_.entries.end()) {
             cache_.entries.erase(found);
         }
-        if (auto saved = backend_.save(context_, cache_); !saved) {
+        context_.sync_after_unlock = &durable;
+        auto saved = backend_.save(context_, cache_);
+        context_.sync_after_unlock = nullptr;
+        if (!saved) {
             cache_.last_generation = previous_generation;
             if (previous)
                 cache_.entries.insert_or_assign(id.hash(), std::move(*previous));

@@ -227,6 +227,49 @@ TEST_SUITE("unit") {
     }
 
     TEST_CASE(
+        "replace_file flushes the file before the rename and leaves the directory flush to its caller") {
+        tvtest::temp_dir tmp;
+        const auto target = tmp / "tokens.sealed";
+
+        SUBCASE("complete() runs the directory flush once") {
+            script = {};
+            auto replaced = tp::replace_file<linux_flush>(target, bytes_of("first"));
+            REQUIRE(replaced);
+            CHECK(script.calls == std::vector{file_fsync});  // renamed into place, directory not yet flushed
+            CHECK(read_all(target) == "first");
+            CHECK(tp::stat_identity(target).value() == replaced->identity);
+            CHECK(replaced->sync.pending());
+            REQUIRE(replaced->sync.complete());
+            CHECK(script.calls == std::vector{file_fsync, dir_fsync});
+            CHECK_FALSE(replaced->sync.pending());
+            REQUIRE(replaced->sync.complete());  // nothing left to do
+            CHECK(script.calls == std::vector{file_fsync, dir_fsync});
+        }
+        SUBCASE("a flush never completed runs when its owner goes away, and a moved one runs once") {
+            script = {};
+            {
+                auto replaced = tp::replace_file<linux_flush>(target, bytes_of("second"));
+                REQUIRE(replaced);
+                tp::pending_sync moved = std::move(replaced->sync);
+                CHECK_FALSE(replaced->sync.pending());
+                CHECK(moved.pending());
+                CHECK(script.calls == std::vector{file_fsync});
+            }
+            CHECK(script.calls == std::vector{file_fsync, dir_fsync});
+        }
+        SUBCASE("a failed directory flush is reported by complete()") {
+            script = {};
+            auto replaced = tp::replace_file<linux_flush>(target, bytes_of("third"));
+            REQUIRE(replaced);
+            script.fsync_failure = EIO;
+            const auto synced = replaced->sync.complete();
+            REQUIRE_FALSE(synced);
+            CHECK(synced.error().code == tokenvault::make_error_code(errc::io_error));
+            CHECK(read_all(target) == "third");  // the rename itself happened
+        }
+    }
+
+    TEST_CASE(
         "a directory that cannot be flushed is tolerated only where the file system cannot flush "
         "directories") {
         tvtest::temp_dir tmp;

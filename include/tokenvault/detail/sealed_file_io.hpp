@@ -111,18 +111,26 @@ public:
         return {};
     }
 
-    /// Replaces the file durably by `out` (sealed by `key_id` with seal counter `counter`) and records it.
+    /// Replaces the file by `out` (sealed by `key_id` with seal counter `counter`) and records it. The
+    /// directory flush that makes the rename durable goes to `ctx.sync_after_unlock` when the store offers
+    /// it, else it runs here.
     template <class Context>
     [[nodiscard]] result<void> replace(Context& ctx, std::span<const std::byte> out,
                                        const sealed_key_id& key_id, std::uint64_t counter) {
-        auto written = tokenvault::platform::write_file_atomically(file_, out);
+        auto written = tokenvault::platform::replace_file(file_, out);
         ctx.diagnostics.on(events::file_write{out.size(), written.code()});
         if (!written) {
             identity_known_ = false;  // the rename may have happened: reload before the next write
             return written.error();
         }
-        record_file(*written, key_id, counter);
-        return {};
+        record_file(written->identity, key_id, counter);
+        if (ctx.sync_after_unlock != nullptr) {
+            *ctx.sync_after_unlock = std::move(written->sync);
+            return {};
+        }
+        auto synced = written->sync.complete();
+        if (!synced) identity_known_ = false;  // the store rolls its cache back: reload before the next write
+        return synced;
     }
 
     /// Moves a certainly corrupt file aside (we hold the store lock), reports it, and answers corrupt_file

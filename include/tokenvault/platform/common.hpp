@@ -1,6 +1,7 @@
 // tokenvault/platform/common.hpp: the parts of the platform layer that are the same on every OS.
 //
-// The types both implementations return (file identity, a file's bytes, lock modes and wait reports),
+// The types both implementations return (file identity, a file's bytes, a pending directory flush, lock
+// modes and wait reports),
 // saturating conversions of file times, and small portable helpers (random names, UTC timestamps, the
 // parent of a path, error contexts). platform.hpp includes it before the OS implementation; nothing here
 // touches an OS header.
@@ -17,6 +18,7 @@
 #include <ratio>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../detail/secure_buffer.hpp"
@@ -35,6 +37,50 @@ struct file_identity {
     std::int64_t ctime_ns = 0;  ///< status change time, ns since the epoch (saturated)
     /// Field-wise equality.
     friend bool operator==(const file_identity&, const file_identity&) = default;
+};
+
+/// The directory flush that makes a replacement's rename durable, left for later by replace_file: the
+/// store runs it after letting go of its lock, so the next writer need not wait for it. `complete()` runs
+/// it (once); one never completed runs on destruction, errors unreported. An empty one (nothing to flush:
+/// Windows' write-through move, or already done) does nothing.
+class pending_sync {
+public:
+    using flush_function = result<void> (*)(const std::filesystem::path&);
+    pending_sync() noexcept = default;
+    pending_sync(std::filesystem::path directory, flush_function flush) noexcept
+        : directory_(std::move(directory)), flush_(flush) {}
+    pending_sync(pending_sync&& other) noexcept
+        : directory_(std::move(other.directory_)), flush_(std::exchange(other.flush_, nullptr)) {}
+    pending_sync& operator=(pending_sync&& other) noexcept {
+        if (this != &other) {
+            (void)complete();
+            directory_ = std::move(other.directory_);
+            flush_ = std::exchange(other.flush_, nullptr);
+        }
+        return *this;
+    }
+    pending_sync(const pending_sync&) = delete;
+    pending_sync& operator=(const pending_sync&) = delete;
+    ~pending_sync() { (void)complete(); }
+
+    /// Runs the flush now, if one is pending.
+    [[nodiscard]] result<void> complete() {
+        if (flush_ == nullptr) return {};
+        const auto flush = std::exchange(flush_, nullptr);
+        return flush(directory_);
+    }
+    /// Whether a flush is still to run.
+    [[nodiscard]] bool pending() const noexcept { return flush_ != nullptr; }
+
+private:
+    std::filesystem::path directory_;
+    flush_function flush_ = nullptr;
+};
+
+/// What replace_file did: the new file's identity, and the flush still owed to make its rename durable.
+struct replaced_file {
+    file_identity identity;
+    pending_sync sync;
 };
 
 /// Ordinary heap bytes, for files whose content is useless without a key (ciphertext): locked memory

@@ -3,6 +3,7 @@
 // Everything else calls these functions (namespace tokenvault::platform) and never an OS header. Each OS
 // implements the same set; the implementation is picked at compile time (Win32 on _WIN32, else POSIX).
 //   files:   read_private_file, read_foreign_file, write_file_atomically (durable atomic replace),
+//            replace_file (the same, leaving the directory flush to the caller),
 //            stat_identity (change checks), quarantine_file, remove_file, inspect_path
 //   folders: ensure_private_directory, check_private_directory, ensure_store_directory and
 //            check_store_directory (plus the parent rule), sync_directory

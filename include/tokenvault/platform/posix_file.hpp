@@ -2,11 +2,12 @@
 //
 // Private directories (0700) and files (0600), ssh-style refusal of symlinks, foreign owners and
 // group/world access, bounded reads into secure memory, durable atomic replace (temp + fsync + rename +
-// directory fsync), quarantine of corrupt files, and `file_identity`, the one-syscall change check of
-// the hot read path. Where Darwin differs the code picks by feature test, not by OS, so both paths compile
-// everywhere: `durable_flush` uses fcntl(F_FULLFSYNC) where the macro exists, and `stat_mtime` /
-// `stat_times` read st_mtimespec or st_mtim, whichever struct stat has. Linux is built and tested; the
-// Darwin paths run on Linux only through fakes (docs/MACOS.md). Included through platform.hpp only.
+// directory fsync; replace_file leaves the last step to its caller), quarantine of corrupt files, and
+// `file_identity`, the one-syscall change check of the hot read path. Where Darwin differs the code picks
+// by feature test, not by OS, so both paths compile everywhere: `durable_flush` uses fcntl(F_FULLFSYNC)
+// where the macro exists, and `stat_mtime` / `stat_times` read st_mtimespec or st_mtim, whichever struct
+// stat has. Linux is built and tested; the Darwin paths run on Linux only through fakes (docs/MACOS.md).
+// Included through platform.hpp only.
 // Error contexts name paths (plus the failing call for io_error), never file contents.
 #pragma once
 
@@ -461,11 +462,12 @@ template <class = void>
     return 0;
 }
 
-/// Durably replaces `target` with `bytes` (mode 0600) and returns the identity of the new file.
+/// Atomically replaces `target` with `bytes` (mode 0600): the new file is flushed before the rename; the
+/// returned `sync` still owes the directory flush that makes the rename itself durable.
 /// `Calls`: the flush calls (`system_flush_calls`; tests substitute recorders).
 template <class Calls = system_flush_calls>
-[[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
-                                                                 std::span<const std::byte> bytes) {
+[[nodiscard]] inline result<replaced_file> replace_file(const std::filesystem::path& target,
+                                                        std::span<const std::byte> bytes) {
     if (target.filename().empty()) return error{errc::invalid_argument, target.string()};
     struct stat existing {};
     bool replaces_existing = false;
@@ -534,8 +536,18 @@ template <class Calls = system_flush_calls>
     const int stat_err = errno;
     if (const int err = fd.close(); err != 0) return io_failure(target, "close", err);
     if (stat_rc != 0) return io_failure(target, "fstat", stat_err);
-    TOKENVAULT_TRY(sync_directory<Calls>(dir));
-    return identity_of(written);
+    return replaced_file{identity_of(written), pending_sync(dir, &sync_directory<Calls>)};
+}
+
+/// Durably replaces `target` with `bytes` (mode 0600: replace_file, then its directory flush) and returns
+/// the identity of the new file.
+template <class Calls = system_flush_calls>
+[[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
+                                                                 std::span<const std::byte> bytes) {
+    auto replaced = replace_file<Calls>(target, bytes);
+    if (!replaced) return replaced.error();
+    TOKENVAULT_TRY(replaced->sync.complete());
+    return replaced->identity;
 }
 
 /// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new

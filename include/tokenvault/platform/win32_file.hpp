@@ -429,6 +429,16 @@ template <class = void>
     return **identity;
 }
 
+/// write_file_atomically, for callers written for POSIX's deferred directory flush: a write-through move
+/// leaves no flush owed, so `sync` is empty.
+template <class = void>
+[[nodiscard]] inline result<replaced_file> replace_file(const std::filesystem::path& target,
+                                                        std::span<const std::byte> bytes) {
+    auto identity = write_file_atomically(target, bytes);
+    if (!identity) return identity.error();
+    return replaced_file{*identity, pending_sync{}};
+}
+
 /// Moves `p` aside to `<name>.corrupt-<UTC yyyymmddThhmmssZ>-<8 hex>` in the same directory; returns the new
 /// path.
 template <class = void>
