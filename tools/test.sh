@@ -2,7 +2,8 @@
 # tools/test.sh: the whole test suite, as CI runs it (.ci/run).
 #
 #   1. tools/bootstrap.sh (installs missing Debian packages); then libsodium for mingw starts building in the
-#      background (tools/build_mingw_sodium.sh, nice -n 19) for the Windows phase, which waits for it
+#      background (tools/build_mingw_sodium.sh, nice -n 19) for the Windows phase, which waits for it at normal
+#      priority
 #   2. format: the C++ files the project owns match .clang-format (tools/format.sh --check, clang-format 14)
 #   3. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
 #   4. build-asan: clang, -Werror, AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration,
@@ -57,6 +58,14 @@ note_failure() {  # a failure that is not a test: configure, build, bootstrap
 }
 
 section() { printf '\n==== %s ====\n' "$*"; }
+
+renice_tree() {  # renice_tree NICENESS PID: that process and its descendants (their later children inherit it)
+    local niceness=$1 pid=$2 child
+    renice -n "$niceness" -p "$pid" >/dev/null 2>&1 || true
+    for child in $(pgrep -P "$pid" 2>/dev/null); do
+        renice_tree "$niceness" "$child"
+    done
+}
 
 configure() {  # configure DIR OPTIONS...: set up, or reconfigure an existing build directory
     local dir=$1
@@ -134,7 +143,8 @@ fi
 
 # libsodium for the Windows phase's mingw build (tools/build_mingw_sodium.sh, about 2 minutes, mostly a
 # single-threaded ./configure): started now in the background at the lowest priority, so that it uses the
-# CPU the phases below leave idle while they wait on test processes; the Windows phase waits for it.
+# CPU the phases below leave idle while they wait on test processes; the Windows phase raises it back to
+# normal priority and waits for it.
 windows_build=${TOKENVAULT_BUILD_WINDOWS_DIR:-build-windows}
 sodium_pid=
 sodium_log=
@@ -217,6 +227,8 @@ fi
 section "windows"
 if [[ -n $sodium_pid ]]; then
     sodium_wait_started=$SECONDS
+    # Nothing else runs now: back to normal priority, or other users' work on a shared machine starves it.
+    renice_tree 0 "$sodium_pid"
     if ! wait "$sodium_pid"; then
         cat "$sodium_log"
         note_failure "windows: building libsodium for mingw in the background failed (tools/build_mingw_sodium.sh, output above)"
