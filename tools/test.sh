@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tools/test.sh: the whole test suite, as CI runs it (.ci/run).
 #
-#   1. tools/bootstrap.sh (installs missing Debian packages)
+#   1. tools/bootstrap.sh (installs missing Debian packages); then libsodium for mingw starts building in the
+#      background (tools/build_mingw_sodium.sh, nice -n 19) for the Windows phase, which waits for it at normal
+#      priority
 #   2. format: the C++ files the project owns match .clang-format (tools/format.sh --check, clang-format 14)
 #   3. build-test: warnings as errors, every feature on; all suites (unit, matrix, integration, meta)
 #   4. build-asan: clang, -Werror, AddressSanitizer + UndefinedBehaviorSanitizer; unit, matrix, integration,
@@ -9,7 +11,7 @@
 #   5. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
 #   6. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
 #      time-boxed run (suite fuzz)
-#   6. windows: cross-built with mingw-w64 and run under wine (tools/test_windows.sh; TOKENVAULT_SKIP_WINDOWS=1
+#   7. windows: cross-built with mingw-w64 and run under wine (tools/test_windows.sh; TOKENVAULT_SKIP_WINDOWS=1
 #      skips it locally, never in CI)
 # and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
 # configure failure counts as one failure). Exits non-zero on any failure.
@@ -17,7 +19,8 @@
 # usage: tools/test.sh [--no-asan] [--no-tsan] [--no-fuzz]   (build directories are reused: reconfigured,
 #        not wiped)
 # env:   TOKENVAULT_BUILD_TEST_DIR, TOKENVAULT_BUILD_ASAN_DIR, TOKENVAULT_BUILD_TSAN_DIR,
-#        TOKENVAULT_BUILD_FUZZ_DIR override the build directory names.
+#        TOKENVAULT_BUILD_FUZZ_DIR, TOKENVAULT_BUILD_WINDOWS_DIR (also read by tools/test_windows.sh)
+#        override the build directory names.
 # Integration tests run inside tests/integration/run_with_keyring.sh, which gives each one a private
 # D-Bus session with gnome-keyring-daemon; TOKENVAULT_REQUIRE_KEYRING=1 makes a missing keyring an error.
 # OAuth tests run inside tests/oauth/run_with_oauth_server.sh (oidc-provider on 127.0.0.1, installed from
@@ -55,6 +58,14 @@ note_failure() {  # a failure that is not a test: configure, build, bootstrap
 }
 
 section() { printf '\n==== %s ====\n' "$*"; }
+
+renice_tree() {  # renice_tree NICENESS PID: that process and its descendants (their later children inherit it)
+    local niceness=$1 pid=$2 child
+    renice -n "$niceness" -p "$pid" >/dev/null 2>&1 || true
+    for child in $(pgrep -P "$pid" 2>/dev/null); do
+        renice_tree "$niceness" "$child"
+    done
+}
 
 configure() {  # configure DIR OPTIONS...: set up, or reconfigure an existing build directory
     local dir=$1
@@ -130,6 +141,19 @@ if ! bash tools/bootstrap.sh </dev/null; then
     note_failure "bootstrap: tools/bootstrap.sh failed"
 fi
 
+# libsodium for the Windows phase's mingw build (tools/build_mingw_sodium.sh, about 2 minutes, mostly a
+# single-threaded ./configure): started now in the background at the lowest priority, so that it uses the
+# CPU the phases below leave idle while they wait on test processes; the Windows phase raises it back to
+# normal priority and waits for it.
+windows_build=${TOKENVAULT_BUILD_WINDOWS_DIR:-build-windows}
+sodium_pid=
+sodium_log=
+if [[ "${TOKENVAULT_SKIP_WINDOWS:-0}" != 1 || "${CI:-}" == true ]]; then
+    sodium_log=$(mktemp)
+    JOBS=$jobs nice -n 19 bash tools/build_mingw_sodium.sh "$windows_build" >"$sodium_log" 2>&1 </dev/null &
+    sodium_pid=$!
+fi
+
 section "format"
 if bash tools/format.sh --check </dev/null; then
     passed=$((passed + 1))
@@ -201,6 +225,17 @@ fi
 
 # Windows: cross-built with mingw-w64, run under wine. The script prints its own summary line.
 section "windows"
+if [[ -n $sodium_pid ]]; then
+    sodium_wait_started=$SECONDS
+    # Nothing else runs now: back to normal priority, or other users' work on a shared machine starves it.
+    renice_tree 0 "$sodium_pid"
+    if ! wait "$sodium_pid"; then
+        cat "$sodium_log"
+        note_failure "windows: building libsodium for mingw in the background failed (tools/build_mingw_sodium.sh, output above)"
+    fi
+    echo "[windows] waited $((SECONDS - sodium_wait_started)) s for the background build of libsodium for mingw"
+    rm -f "$sodium_log"
+fi
 windows_log=$(mktemp)
 bash tools/test_windows.sh </dev/null 2>&1 | tee "$windows_log"
 windows_status=${PIPESTATUS[0]}

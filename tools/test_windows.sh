@@ -4,6 +4,7 @@
 #   1. packages: mingw-w64 with posix threads (the win32-thread variant has no std::thread) and wine64,
 #      plus what building libsodium needs
 #   2. libsodium for mingw, built once from Debian's source package and cached in the build directory
+#      (tools/build_mingw_sodium.sh)
 #   3. a meson cross build (exe_wrapper wine, static linking) of what differs on Windows: the platform,
 #      store and cross-process tests, the Windows keyring tests, the Windows conformance matrix, and
 #      tvctl (meson.build lists them; portable logic is tested on Linux), at -O0 without debug
@@ -71,32 +72,13 @@ cxx=x86_64-w64-mingw32-g++-posix
 cc=x86_64-w64-mingw32-gcc-posix
 
 # --------------------------------------------------------------------------------------------------
-# libsodium: no Debian package for mingw; build the Debian source package once (about 2 minutes). The
-# minimal build (what tokenvault calls: both AEADs, generichash, SHA-256, kdf, randombytes, secure memory)
-# without debug information compiles a fifth less; a missing function would fail the link below.
+# libsodium: no Debian package for mingw; tools/build_mingw_sodium.sh builds Debian's source package once
+# into the build directory (about 2 minutes; tools/test.sh starts it in the background earlier).
 section "libsodium for mingw"
-deps=$build/deps
-sodium_prefix=$deps/sodium
-if [[ -f $sodium_prefix/lib/libsodium.a && -f $sodium_prefix/lib/pkgconfig/libsodium.pc ]]; then
-    echo "cached in $sodium_prefix"
-else
-    rm -rf "$deps/apt" "$deps/src"
-    mkdir -p "$deps/apt/lists/partial" "$deps/apt/cache/archives/partial" "$deps/src"
-    suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
-    echo "deb-src http://deb.debian.org/debian $suite main" >"$deps/apt/sources.list"
-    apt_private=(-o "Dir::Etc::SourceList=$deps/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-                 -o "Dir::State::Lists=$deps/apt/lists" -o "Dir::Cache=$deps/apt/cache")
-    if ! (apt-get "${apt_private[@]}" update -qq &&
-          cd "$deps/src" && apt-get "${apt_private[@]}" source --download-only -qq libsodium &&
-          dpkg-source -x ./libsodium_*.dsc sodium-src >/dev/null &&
-          cd sodium-src && autoreconf -fi >/dev/null 2>&1 &&
-          ./configure --host=x86_64-w64-mingw32 --disable-shared --enable-minimal --disable-dependency-tracking \
-              --prefix="$sodium_prefix" CC="$cc" CFLAGS="-O2" >/dev/null &&
-          make -j"$jobs" >/dev/null && make install >/dev/null) </dev/null; then
-        problem "building libsodium for mingw failed"
-        finish
-    fi
-    rm -rf "$deps/src" "$deps/apt"
+sodium_prefix=$build/deps/sodium
+if ! JOBS=$jobs bash "$root/tools/build_mingw_sodium.sh" "$build"; then
+    problem "building libsodium for mingw failed"
+    finish
 fi
 
 # --------------------------------------------------------------------------------------------------
