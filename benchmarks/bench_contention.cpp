@@ -119,6 +119,21 @@ std::vector<double> split_numbers(const std::string& line) {
     return values;
 }
 
+/// The numbers every child reported (one line each), once all of them have exited cleanly; `who` names a
+/// child in failure messages.
+std::vector<double> collect(tvtest::line_pipe& results, std::vector<tvtest::forked_child>& children,
+                            const std::string& who) {
+    std::vector<double> values;
+    for (std::size_t p = 0; p < children.size(); ++p) {
+        const auto line = results.receive(std::chrono::seconds(300));
+        if (!line) fail(who + " did not report");
+        for (const auto& value : split_numbers(*line)) values.push_back(value);
+    }
+    for (auto& child : children)
+        if (child.wait(std::chrono::seconds(60)) != 0) fail(who + " failed");
+    return values;
+}
+
 /// The time, in ns, of one durable replacement of `file` by `bytes`, as a put makes it.
 double timed_replace(const std::filesystem::path& file, std::span<const std::byte> bytes) {
     const double start = tvbench::now_ns();
@@ -166,14 +181,7 @@ std::pair<double, double> io_floor(const std::filesystem::path& dir, std::size_t
     }
     const char token = 't';
     if (::write(ring[0][1], &token, 1) != 1) fail("write");
-    std::vector<double> gaps;
-    for (int p = 0; p < processes; ++p) {
-        const auto line = results.receive(std::chrono::seconds(300));
-        if (!line) fail("a ring member did not report");
-        for (const auto& value : split_numbers(*line)) gaps.push_back(value);
-    }
-    for (auto& child : children)
-        if (child.wait(std::chrono::seconds(60)) != 0) fail("a ring member failed");
+    const auto gaps = collect(results, children, "a ring member");
     for (auto& p : ring) {
         ::close(p[0]);
         ::close(p[1]);
@@ -221,14 +229,7 @@ int main() {
     ::close(gate[0]);
     ::close(gate[1]);  // every child sees EOF at once
 
-    std::vector<double> latencies;
-    for (int p = 0; p < processes; ++p) {
-        const auto line = results.receive(std::chrono::seconds(300));
-        if (!line) fail("a writer did not report");
-        for (const auto& value : split_numbers(*line)) latencies.push_back(value);
-    }
-    for (auto& child : children)
-        if (child.wait(std::chrono::seconds(60)) != 0) fail("a writer failed");
+    const auto latencies = collect(results, children, "a writer");
 
     const double after = uncontended_median(parent, solo_id);
     const double rereading_after = alternating_median(parent, options, solo_id, make_id(processes + 1));
