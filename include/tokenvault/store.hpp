@@ -256,7 +256,14 @@ private:
     // file aside: corrupt_file; an older copy: rolled_back) reports it once, and the read or write that
     // met it fails with that error: it is not applied, and a retry works on what is there now.
     result<void> load_locked() {
-        auto loaded = backend_.load(context_);
+        auto loaded = [&] {
+            // A backend that can take over unchanged entries of the held bundle gets it
+            // (backend/concept.hpp).
+            if constexpr (requires { backend_.load(context_, std::as_const(cache_)); }) {
+                if (loaded_) return backend_.load(context_, std::as_const(cache_));
+            }
+            return backend_.load(context_);
+        }();
         if (!loaded) return loaded.error();
         const bool was_loaded = loaded_;
         cache_ = std::move(*loaded);

@@ -25,6 +25,8 @@
 // `lock_path()`, `load(ctx)` (read the source of truth), `changed(ctx)` (a cheap check, e.g. one stat) and
 // `save(ctx, bundle)` (durable when it returns). It may assume the store serialises calls: load/save
 // under the store lock, changed under a shared lock.
+// Optional: `load(ctx, held)`, the same read given the bundle the store holds from the last load or save,
+// whose unchanged entries the backend may take over instead of parsing them again (backend::sealed_file).
 // Optional, declared as `static constexpr tokenvault::backend::traits traits{.name = value};`:
 //   reload_before_write  (false)  the store reloads before every write, whatever changed() says (for
 //                                 backends whose change check cannot see every writer)
@@ -3258,6 +3260,7 @@ void report_store_resolved(Diagnostics& diagnostics, const std::filesystem::path
 // (`too_deep()`). After a value that the caller refuses for its meaning, `restart_at` goes back to its
 // start so that it can be skipped whole.
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -3320,6 +3323,15 @@ public:
     }
     /// Byte offset of the failure, or of the next character to read.
     [[nodiscard]] std::size_t offset() const noexcept { return pos_; }
+    /// The text from the next character to read on.
+    [[nodiscard]] std::string_view rest() const noexcept { return text_.substr(pos_); }
+    /// Steps over the next `size` bytes as `skip` would over a value, for a caller that knows them to be
+    /// exactly one complete value (the same bytes as a value read before). At most to the end of the text.
+    void step_over(std::size_t size) noexcept {
+        if (failed_) return;
+        pos_ += std::min(size, text_.size() - pos_);
+        first_ = false;
+    }
 
     /// Skips whitespace and tells what the next value is.
     [[nodiscard]] kind peek() noexcept {
@@ -3726,6 +3738,11 @@ namespace tokenvault::detail {
 class json_writer {
 public:
     explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
+    /// Writes into `buffer` (emptied first; its allocation is reused).
+    json_writer(secret_text buffer, std::size_t expected_size) : out_(std::move(buffer)) {
+        out_.clear();
+        out_.reserve(expected_size);
+    }
 
     /// Appends a JSON string; false when `value` is not valid UTF-8 (the text is then unusable).
     [[nodiscard]] bool string(std::string_view value) {
@@ -4597,6 +4614,38 @@ struct bundle_text {
     }
 };
 
+/// What a re-read of a bundle may take over instead of parsing again: the text a backend last read or
+/// wrote, with its entry positions, and the bundle the store holds, which is that text parsed (or the
+/// bundle it was written from: writing and reading are exact inverses). An entry of the new text whose
+/// bytes are exactly those recorded for its key, and whose held entry still has the recorded generation
+/// and update time, is that held entry: a generation is never reused within a bundle, so the held entry is
+/// the one those bytes were read from or written from. Copying it is several times cheaper than parsing,
+/// and a write under contention re-reads a file in which every entry but one is unchanged.
+struct reusable_entries {
+    const bundle_text& text;
+    const bundle& held;
+
+    /// The held entry that `rest` (the new text from the first byte of the entry stored under `hash`)
+    /// starts with, byte for byte, and its length in `size`; nullptr when there is none.
+    [[nodiscard]] const entry* match(const std::string& hash, std::string_view rest,
+                                     std::size_t& size) const {
+        const auto span = text.entries.find(hash);
+        if (span == text.entries.end() || span->second.size == 0) return nullptr;
+        const auto found = held.entries.find(hash);
+        if (found == held.entries.end() || found->second.generation != span->second.generation ||
+            found->second.updated_at != span->second.updated_at)
+            return nullptr;
+        const std::string_view recorded(text.text.data(), text.text.size());
+        if (span->second.offset > recorded.size() ||
+            span->second.size > recorded.size() - span->second.offset)
+            return nullptr;
+        if (rest.substr(0, span->second.size) != recorded.substr(span->second.offset, span->second.size))
+            return nullptr;
+        size = span->second.size;
+        return &found->second;
+    }
+};
+
 /// Whether the bundle reader reads `e`, stored under `hash`, back as it is (the writer's side of the one
 /// rule: nothing is written that a reader would refuse).
 template <class = void>
@@ -4611,19 +4660,26 @@ template <class = void>
     return {};
 }
 
-/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given. Unreadable
-/// entries are written back verbatim, unless a readable entry has taken their key. Refuses what the
-/// bundle reader would refuse: a last_generation of 2^63 or more, an entry it could not read back.
+/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given, into
+/// `buffer` (its allocation reused). Unreadable entries are written back verbatim, unless a readable entry
+/// has taken their key. Refuses what the bundle reader would refuse: a last_generation of 2^63 or more, an
+/// entry it could not read back.
 template <class = void>
 [[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b,
-                                                           const bundle_text* previous = nullptr) {
+                                                           const bundle_text* previous = nullptr,
+                                                           secret_text buffer = {}) {
     if (b.last_generation >= generation_limit)
         return error{
             errc::value_out_of_range,
             "bundle: generations are exhausted (2^63 writes): nothing was written; move the store file "
             "aside and log in again"};
     constexpr std::size_t typical_entry = 1024;
-    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
+    const std::size_t added = previous == nullptr || b.entries.size() <= previous->entries.size()
+                                  ? 1
+                                  : 1 + b.entries.size() - previous->entries.size();
+    json_writer w(std::move(buffer),
+                  512 + (previous != nullptr ? previous->text.size() + added * typical_entry
+                                             : b.entries.size() * typical_entry));
     bundle_text out;
     out.entries.reserve(b.entries.size());
     w.open_object();
@@ -4688,9 +4744,11 @@ namespace tokenvault::detail {
 template <class = void>
 class bundle_reader {
 public:
-    /// Reads `text`; records where each readable entry sits in it into `spans` when given.
-    explicit bundle_reader(std::string_view text, bundle_text* spans = nullptr) noexcept
-        : text_(text), spans_(spans), in_(text) {}
+    /// Reads `text`; records where each readable entry sits in it into `spans` when given; takes over the
+    /// unchanged entries of `reuse` when given (see reusable_entries).
+    explicit bundle_reader(std::string_view text, bundle_text* spans = nullptr,
+                           const reusable_entries* reuse = nullptr) noexcept
+        : text_(text), spans_(spans), reuse_(reuse), in_(text) {}
 
     [[nodiscard]] result<bundle> read() {
         if (text_.size() > token_limits::max_bundle_json)
@@ -4805,15 +4863,15 @@ private:
             std::string hash(key);
             (void)in.peek();  // to the entry's first character
             const std::size_t start = in.offset();
+            std::size_t same_size = 0;
+            if (const entry* same = reuse_ != nullptr ? reuse_->match(hash, in.rest(), same_size) : nullptr) {
+                in.step_over(same_size);
+                keep(std::move(hash), *same, base + start, same_size);
+                continue;
+            }
             auto read = read_entry(in, hash);
             if (read) {
-                out_.unreadable.erase(hash);
-                if (spans_ != nullptr) {
-                    const auto& e = out_.entries.at(hash);
-                    spans_->entries.insert_or_assign(
-                        hash, bundle_text::entry_span{e.generation, e.updated_at, base + start,
-                                                      in.offset() - start});
-                }
+                keep(std::move(hash), std::move(*read), base + start, in.offset() - start);
                 continue;
             }
             if (in.failed()) return false;  // not JSON: the whole text is refused
@@ -4830,7 +4888,17 @@ private:
         return !in.failed();
     }
 
-    result<void> read_entry(json_cursor& in, const std::string& hash) {
+    // A readable entry, `size` bytes at `offset` of the whole text: the last one under a key wins.
+    void keep(std::string hash, entry e, std::size_t offset, std::size_t size) {
+        highest_generation_ = std::max(highest_generation_, e.generation);
+        out_.unreadable.erase(hash);
+        if (spans_ != nullptr)
+            spans_->entries.insert_or_assign(
+                hash, bundle_text::entry_span{e.generation, e.updated_at, offset, size});
+        out_.entries.insert_or_assign(std::move(hash), std::move(e));
+    }
+
+    result<entry> read_entry(json_cursor& in, const std::string& hash) {
         if (in.peek() != kind::object) {
             if (in.peek() == kind::invalid) return json_read_error(in, "bundle entry");
             return error{errc::wrong_type, "bundle entry: must be an object"};
@@ -4891,10 +4959,8 @@ private:
         if (*generation == 0 || *generation >= generation_limit)
             return error{errc::value_out_of_range, "bundle entry: field 'generation' must be 1 to 2^63-1"};
         if (!tok) return error{errc::missing_field, "bundle entry: field 'token'"};
-        highest_generation_ = std::max(highest_generation_, *generation);
-        out_.entries.insert_or_assign(hash, entry{std::move(*id), std::move(*tok), *generation,
-                                                  updated.value_or(clock::time_point{}), std::move(extra)});
-        return {};
+        return entry{std::move(*id), std::move(*tok), *generation, updated.value_or(clock::time_point{}),
+                     std::move(extra)};
     }
 
     // The generation of an unreadable entry, when it has a plausible one, still counts: a generation is
@@ -4942,6 +5008,7 @@ private:
 
     std::string_view text_;
     bundle_text* spans_;
+    const reusable_entries* reuse_;
     json_cursor in_;
     bundle out_;
     bool format_ok_ = false;
@@ -4954,17 +5021,26 @@ private:
     std::optional<error> problem_;
 };
 
-/// parse_bundle that also records the text and where each entry sits in it (see bundle_text).
+/// parse_bundle that also keeps the text in `record`, with where each entry sits in it (see bundle_text),
+/// and takes over the unchanged entries of `reuse` when given (which may refer to `record` itself: it is
+/// replaced only after the read). `record` is empty after a failure.
 template <class = void>
-[[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
-    record = bundle_text{};
-    auto parsed = bundle_reader<>(text, &record).read();
+[[nodiscard]] inline result<bundle> parse_owned_bundle_text(secret_text text, bundle_text& record,
+                                                            const reusable_entries* reuse = nullptr) {
+    bundle_text fresh;
+    auto parsed = bundle_reader<>(std::string_view(text.data(), text.size()), &fresh, reuse).read();
     if (!parsed) {
         record = bundle_text{};
         return parsed.error();
     }
-    record.text.assign(text.data(), text.size());
+    fresh.text = std::move(text);
+    record = std::move(fresh);
     return parsed;
+}
+/// parse_owned_bundle_text for text held elsewhere (copied into `record`).
+template <class = void>
+[[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
+    return parse_owned_bundle_text(secret_text(text.data(), text.size()), record);
 }
 
 }  // namespace tokenvault::detail
@@ -8016,31 +8092,13 @@ public:
     /// Reads, authenticates and parses the file; no file is an empty bundle (the keyring is not touched).
     template <class Context>
     [[nodiscard]] result<bundle> load(Context& ctx) {
-        if (config_error_) return *config_error_;
-        last_text_ = tokenvault::detail::bundle_text{};
-        auto read = disk_.read(ctx);
-        if (!read) return read.error();
-        if (!*read) {
-            disk_.record_file(std::nullopt, std::nullopt, 0);
-            return bundle{};
-        }
-        sealed_file_header header;
-        auto opened = open_sealed<typename Context::cipher>(ctx, **read, header);
-        if (!opened) return opened.error();
-        if (is_older_copy(header, *opened)) {
-            const auto seen = newest_seen_->counter;
-            ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
-            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
-            return error{errc::rolled_back,
-                         file_.string() +
-                             ": sealed by the same key as a newer copy this process loaded or "
-                             "wrote (seal counter " +
-                             std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
-                             "): the file was replaced by an older copy; the newer tokens are not in it"};
-        }
-        disk_.record_file((*read)->identity, header.key_id, header.seal_counter);
-        note_seen(header.key_id, header.seal_counter, opened->last_generation);
-        return opened;
+        return load_reusing(ctx, nullptr);
+    }
+    /// The same, taking over the entries of `held` (the bundle the store holds from the last load or save)
+    /// whose text is unchanged, instead of parsing them again (see detail::reusable_entries).
+    template <class Context>
+    [[nodiscard]] result<bundle> load(Context& ctx, const bundle& held) {
+        return load_reusing(ctx, &held);
     }
 
     /// Seals `content` with a fresh nonce and replaces the file durably; creates the key only for a new file.
@@ -8064,27 +8122,32 @@ public:
         }
 
         // Entries unchanged since the last load or save are copied as text, not serialized again.
-        auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_);
+        auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_,
+                                                               std::exchange(spare_text_, secret_text{}));
         if (!plaintext) return plaintext.error();
         const auto plain_bytes =
             std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
         auto header = encode_sealed_header(cipher::id, keys_.key_id(), keys_.tier(), counter);
         if (!header) return header.error();
         const std::size_t header_size = header->size();
-        // Every byte is written below: no need to zero megabytes first.
+        // Every byte is written below: no need to zero megabytes first. The buffer (ciphertext only) is kept
+        // for the next save: a fresh one costs page faults on every write.
         const std::size_t out_size = header_size + cipher::nonce_size + plain_bytes.size() + cipher::tag_size;
-        const auto out_buffer = std::make_unique_for_overwrite<std::byte[]>(out_size);
-        const std::span<std::byte> out(out_buffer.get(), out_size);
+        if (out_size > sealed_capacity_) {
+            sealed_capacity_ = out_size + out_size / 8;
+            sealed_buffer_ = std::make_unique_for_overwrite<std::byte[]>(sealed_capacity_);
+        }
+        const std::span<std::byte> out(sealed_buffer_.get(), out_size);
         std::memcpy(out.data(), header->data(), header_size);
         const std::span<std::byte> nonce(out.data() + header_size, cipher::nonce_size);
         if constexpr (cipher::nonce_size > 0) randombytes_buf(nonce.data(), nonce.size());
         TOKENVAULT_TRY(cipher::seal(keys_.key(), nonce, std::span<const std::byte>(out.data(), header_size),
                                     plain_bytes, out.subspan(header_size + cipher::nonce_size)));
         auto written = disk_.replace(ctx, out, keys_.key_id(), counter);
-        if (!written) {
-            last_text_ = tokenvault::detail::bundle_text{};
-            return written.error();
-        }
+        // The record now stands for the file written, or for nothing (see load_reusing).
+        auto replaced = std::exchange(last_text_, tokenvault::detail::bundle_text{});
+        const recycled_text recycle{*this, replaced.text};
+        if (!written) return written.error();
         note_seen(keys_.key_id(), counter, content.last_generation);  // our own write is the newest copy
         last_text_ = std::move(*plaintext);
         return {};
@@ -8109,8 +8172,6 @@ public:
     [[nodiscard]] std::string_view tier() const { return keys_.tier(); }
 
 private:
-    using secure_buffer = tokenvault::detail::secure_buffer;
-
     // Whether a file this instance just opened is an older copy of one it loaded or wrote: sealed by the
     // same key with a lower seal counter, and holding no generation newer than any seen. (A store that
     // starts afresh after a deletion or a quarantine restarts the counter at 1, but its generations start
@@ -8125,9 +8186,66 @@ private:
         newest_generation_ = std::max(newest_generation_, last_generation);
     }
 
+    using secret_text = tokenvault::detail::secret_text;
+
+    // Wipes `text` and keeps the larger buffer for the next read to decrypt into: a fresh buffer per read
+    // costs more than the read's parse on some systems (page faults, unmapping). Every text recycled here is
+    // wiped over its whole size, and a reused buffer only shrinks right after such a wipe, so no byte past
+    // the size of a kept buffer holds plaintext (the allocator wipes the whole block when it is freed).
+    void recycle(secret_text& text) noexcept {
+        sodium_memzero(text.data(), text.size());
+        text.clear();
+        if (text.capacity() > spare_text_.capacity()) std::swap(text, spare_text_);
+    }
+    struct recycled_text {
+        recycled_text(sealed_file& owner, secret_text& recycled) noexcept : self(owner), text(recycled) {}
+        recycled_text(const recycled_text&) = delete;
+        recycled_text& operator=(const recycled_text&) = delete;
+        ~recycled_text() { self.recycle(text); }
+        sealed_file& self;
+        secret_text& text;
+    };
+
+    // load(), given the bundle the store holds (or nullptr).
+    template <class Context>
+    [[nodiscard]] result<bundle> load_reusing(Context& ctx, const bundle* held) {
+        if (config_error_) return *config_error_;
+        // The record of the last load or save serves this read alone: whatever happens, it is replaced, and
+        // its buffer is wiped and kept for the next read to decrypt into.
+        auto previous = std::exchange(last_text_, tokenvault::detail::bundle_text{});
+        const recycled_text recycle{*this, previous.text};
+        auto read = disk_.read(ctx);
+        if (!read) return read.error();
+        if (!*read) {
+            disk_.record_file(std::nullopt, std::nullopt, 0);
+            return bundle{};
+        }
+        sealed_file_header header;
+        std::optional<tokenvault::detail::reusable_entries> reuse;
+        if (held != nullptr && !previous.entries.empty())
+            reuse.emplace(tokenvault::detail::reusable_entries{previous, *held});
+        auto opened = open_sealed<typename Context::cipher>(ctx, **read, header, reuse ? &*reuse : nullptr);
+        if (!opened) return opened.error();
+        if (is_older_copy(header, *opened)) {
+            const auto seen = newest_seen_->counter;
+            ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
+            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
+            return error{errc::rolled_back,
+                         file_.string() +
+                             ": sealed by the same key as a newer copy this process loaded or "
+                             "wrote (seal counter " +
+                             std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
+                             "): the file was replaced by an older copy; the newer tokens are not in it"};
+        }
+        disk_.record_file((*read)->identity, header.key_id, header.seal_counter);
+        note_seen(header.key_id, header.seal_counter, opened->last_generation);
+        return opened;
+    }
+
     // Parses, finds the key for, authenticates and parses one read file.
     template <class Cipher, class Context, class File>
-    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header) {
+    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header,
+                                             const tokenvault::detail::reusable_entries* reuse) {
         const auto bytes = file.bytes.bytes();
         auto parsed = parse_sealed_header(bytes);
         if (!parsed) {
@@ -8155,14 +8273,15 @@ private:
 
         const auto nonce = bytes.subspan(header.size, Cipher::nonce_size);
         const auto sealed = bytes.subspan(header.size + Cipher::nonce_size);
-        secure_buffer plain(sealed.size() - Cipher::tag_size);
-        if (auto opened = Cipher::open(*key, nonce, bytes.first(header.size), sealed, plain.bytes());
-            !opened) {
+        secret_text plain = std::exchange(spare_text_, secret_text{});  // wiped by recycle()
+        plain.assign(sealed.size() - Cipher::tag_size, '\0');
+        const auto plain_bytes = std::as_writable_bytes(std::span<char>(plain.data(), plain.size()));
+        if (auto opened = Cipher::open(*key, nonce, bytes.first(header.size), sealed, plain_bytes); !opened) {
             if (opened.error() == errc::corrupt_file)
                 return disk_.quarantine(ctx, file.identity, "failed authentication with the right key");
             return opened.error();
         }
-        auto content = tokenvault::detail::parse_bundle_text(plain.view(), last_text_);
+        auto content = tokenvault::detail::parse_owned_bundle_text(std::move(plain), last_text_, reuse);
         if (!content) {
             // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
             const auto& e = content.error();
@@ -8181,6 +8300,9 @@ private:
     std::optional<error> config_error_;
     tokenvault::detail::sealed_key_cache<K> keys_;  // the data key and the keyring that holds it
     tokenvault::detail::bundle_text last_text_;     // the plaintext of the last load or save (see json.hpp)
+    secret_text spare_text_;                        // a wiped buffer for the next read or write of a text
+    std::unique_ptr<std::byte[]> sealed_buffer_;    // the sealed bytes of the last save (not secret)
+    std::size_t sealed_capacity_ = 0;
 
     struct seal_mark {
         sealed_key_id key_id{};
@@ -14119,7 +14241,14 @@ private:
     // file aside: corrupt_file; an older copy: rolled_back) reports it once, and the read or write that
     // met it fails with that error: it is not applied, and a retry works on what is there now.
     result<void> load_locked() {
-        auto loaded = backend_.load(context_);
+        auto loaded = [&] {
+            // A backend that can take over unchanged entries of the held bundle gets it
+            // (backend/concept.hpp).
+            if constexpr (requires { backend_.load(context_, std::as_const(cache_)); }) {
+                if (loaded_) return backend_.load(context_, std::as_const(cache_));
+            }
+            return backend_.load(context_);
+        }();
         if (!loaded) return loaded.error();
         const bool was_loaded = loaded_;
         cache_ = std::move(*loaded);

@@ -62,6 +62,10 @@ inline std::string sealed_with_fuzz_key(std::string_view plaintext) {
     return out + nonce + std::string(reinterpret_cast<const char*>(box.data()), box_size);
 }
 
+/// Between the two texts of a bundle_reader input that checks a re-read (fuzz_bundle_reader.cpp): a text
+/// read before, whose entries the read of the second text may take over. NUL bytes: no bundle holds them.
+inline constexpr std::string_view reread_separator{"\0tokenvault-reread\0", 19};
+
 /// A scratch directory for harnesses that need files: on /dev/shm when it exists, one per process (named by
 /// its pid; run_harness.py removes it after a clean run: libFuzzer exits without running destructors).
 inline const std::filesystem::path& scratch() {

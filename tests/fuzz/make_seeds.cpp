@@ -194,6 +194,10 @@ int main(int argc, char** argv) {
 
     const auto bundles = bundle_texts();
     seeds["bundle_reader"] = bundles;
+    // Re-reads: every bundle read again as each other one (another writer's version of the same store).
+    for (const auto& before : bundles)
+        for (const auto& after : bundles)
+            seeds["bundle_reader"].push_back(before + std::string(tvfuzz::reread_separator) + after);
     for (const auto& b : bundles) {
         seeds["sealed_file"].push_back("\x01" + b);  // sealed by the harness
         seeds["sealed_file"].push_back(std::string(1, '\0') +

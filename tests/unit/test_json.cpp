@@ -721,3 +721,80 @@ TEST_CASE("a bundle is written again by copying the text of entries that did not
     CHECK(record.entries.empty());
     CHECK(record.text.empty());
 }
+
+TEST_CASE("a re-read takes over the held entries whose text is unchanged, and parses every other one") {
+    bundle b;
+    for (int i = 0; i < 4; ++i) {
+        const auto id = tvtest::id_for(i);
+        b.entries.emplace(id.hash(), entry{id,
+                                           tvtest::sample_token("v" + std::to_string(i)),
+                                           static_cast<std::uint64_t>(i + 1),
+                                           clock::now(),
+                                           {}});
+    }
+    b.last_generation = 4;
+    auto first = detail::write_bundle_text(b);
+    REQUIRE(first.has_value());
+    detail::bundle_text record;
+    auto held = detail::parse_bundle_text(std::string_view(first->text.data(), first->text.size()), record);
+    REQUIRE(held.has_value());
+
+    // Another writer's version: entry 1 written again (new generation), entry 2 edited by hand with its
+    // generation unchanged, entry 3 removed, entry 4 added; entry 0 untouched.
+    bundle next = *held;
+    const auto h0 = tvtest::id_for(0).hash(), h1 = tvtest::id_for(1).hash(), h2 = tvtest::id_for(2).hash(),
+               h3 = tvtest::id_for(3).hash(), h4 = tvtest::id_for(4).hash();
+    next.entries.at(h1).token = tvtest::sample_token("new");
+    next.entries.at(h1).generation = ++next.last_generation;
+    next.entries.at(h1).updated_at += std::chrono::seconds(1);
+    next.entries.erase(h3);
+    next.entries.emplace(
+        h4, entry{tvtest::id_for(4), tvtest::sample_token("v4"), ++next.last_generation, clock::now(), {}});
+    auto written = detail::write_bundle_text(next, &record);
+    REQUIRE(written.has_value());
+    std::string text(written->text.data(), written->text.size());
+    const std::string old_value = R"("access_token":"at-v2")";
+    const auto at = text.find(old_value);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, old_value.size(), R"("access_token":"hand-edit")");
+
+    // The held bundle is marked: an entry taken over keeps the mark, an entry parsed again does not.
+    // (No store write alters an entry without a new generation: the mark only shows which path ran.)
+    bundle marked = *held;
+    for (auto& [hash, e] : marked.entries) e.token.token_type = "Marked";
+    const detail::reusable_entries reuse{record, marked};
+    detail::bundle_text fresh_record;
+    auto reread =
+        detail::parse_owned_bundle_text(detail::secret_text(text.data(), text.size()), fresh_record, &reuse);
+    REQUIRE(reread.has_value());
+    auto plain = parse_bundle(text);
+    REQUIRE(plain.has_value());
+    REQUIRE(reread->entries.size() == 4);
+    CHECK(reread->entries.at(h0).token.token_type == "Marked");  // unchanged text: taken over
+    CHECK(plain->entries.at(h0).token.token_type == "Bearer");
+    CHECK(reread->entries.at(h1).token == tvtest::sample_token("new"));        // new generation: parsed
+    CHECK(reread->entries.at(h2).token.access_token.reveal() == "hand-edit");  // same generation, new bytes
+    CHECK(reread->entries.at(h4).token == tvtest::sample_token("v4"));
+    CHECK(reread->entries.count(h3) == 0);
+    CHECK(reread->last_generation == plain->last_generation);
+    // The new record describes the new text, and serves the next write.
+    for (const auto& [hash, e] : reread->entries) {
+        const auto span = fresh_record.find(hash, e);
+        REQUIRE(span.has_value());
+        CHECK(json::parse(*span).at("generation") == e.generation);
+    }
+
+    // An entry whose held generation no longer matches the record is parsed, whatever its bytes.
+    marked.entries.at(h0).generation = 99;
+    detail::bundle_text other_record;
+    auto strict =
+        detail::parse_owned_bundle_text(detail::secret_text(text.data(), text.size()), other_record, &reuse);
+    REQUIRE(strict.has_value());
+    CHECK(strict->entries.at(h0).token.token_type == "Bearer");
+    CHECK(strict->entries.at(h2).token.token_type == "Bearer");
+    // A text that does not parse leaves the record empty, reuse or not.
+    CHECK(
+        detail::parse_owned_bundle_text(detail::secret_text("{\"entries\":{"), other_record, &reuse).code() ==
+        errc::malformed_json);
+    CHECK(other_record.entries.empty());
+}

@@ -6,6 +6,8 @@
 // `lock_path()`, `load(ctx)` (read the source of truth), `changed(ctx)` (a cheap check, e.g. one stat) and
 // `save(ctx, bundle)` (durable when it returns). It may assume the store serialises calls: load/save
 // under the store lock, changed under a shared lock.
+// Optional: `load(ctx, held)`, the same read given the bundle the store holds from the last load or save,
+// whose unchanged entries the backend may take over instead of parsing them again (backend::sealed_file).
 // Optional, declared as `static constexpr tokenvault::backend::traits traits{.name = value};`:
 //   reload_before_write  (false)  the store reloads before every write, whatever changed() says (for
 //                                 backends whose change check cannot see every writer)

@@ -107,31 +107,13 @@ public:
     /// Reads, authenticates and parses the file; no file is an empty bundle (the keyring is not touched).
     template <class Context>
     [[nodiscard]] result<bundle> load(Context& ctx) {
-        if (config_error_) return *config_error_;
-        last_text_ = tokenvault::detail::bundle_text{};
-        auto read = disk_.read(ctx);
-        if (!read) return read.error();
-        if (!*read) {
-            disk_.record_file(std::nullopt, std::nullopt, 0);
-            return bundle{};
-        }
-        sealed_file_header header;
-        auto opened = open_sealed<typename Context::cipher>(ctx, **read, header);
-        if (!opened) return opened.error();
-        if (is_older_copy(header, *opened)) {
-            const auto seen = newest_seen_->counter;
-            ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
-            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
-            return error{errc::rolled_back,
-                         file_.string() +
-                             ": sealed by the same key as a newer copy this process loaded or "
-                             "wrote (seal counter " +
-                             std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
-                             "): the file was replaced by an older copy; the newer tokens are not in it"};
-        }
-        disk_.record_file((*read)->identity, header.key_id, header.seal_counter);
-        note_seen(header.key_id, header.seal_counter, opened->last_generation);
-        return opened;
+        return load_reusing(ctx, nullptr);
+    }
+    /// The same, taking over the entries of `held` (the bundle the store holds from the last load or save)
+    /// whose text is unchanged, instead of parsing them again (see detail::reusable_entries).
+    template <class Context>
+    [[nodiscard]] result<bundle> load(Context& ctx, const bundle& held) {
+        return load_reusing(ctx, &held);
     }
 
     /// Seals `content` with a fresh nonce and replaces the file durably; creates the key only for a new file.
@@ -155,27 +137,32 @@ public:
         }
 
         // Entries unchanged since the last load or save are copied as text, not serialized again.
-        auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_);
+        auto plaintext = tokenvault::detail::write_bundle_text(content, &last_text_,
+                                                               std::exchange(spare_text_, secret_text{}));
         if (!plaintext) return plaintext.error();
         const auto plain_bytes =
             std::as_bytes(std::span<const char>(plaintext->text.data(), plaintext->text.size()));
         auto header = encode_sealed_header(cipher::id, keys_.key_id(), keys_.tier(), counter);
         if (!header) return header.error();
         const std::size_t header_size = header->size();
-        // Every byte is written below: no need to zero megabytes first.
+        // Every byte is written below: no need to zero megabytes first. The buffer (ciphertext only) is kept
+        // for the next save: a fresh one costs page faults on every write.
         const std::size_t out_size = header_size + cipher::nonce_size + plain_bytes.size() + cipher::tag_size;
-        const auto out_buffer = std::make_unique_for_overwrite<std::byte[]>(out_size);
-        const std::span<std::byte> out(out_buffer.get(), out_size);
+        if (out_size > sealed_capacity_) {
+            sealed_capacity_ = out_size + out_size / 8;
+            sealed_buffer_ = std::make_unique_for_overwrite<std::byte[]>(sealed_capacity_);
+        }
+        const std::span<std::byte> out(sealed_buffer_.get(), out_size);
         std::memcpy(out.data(), header->data(), header_size);
         const std::span<std::byte> nonce(out.data() + header_size, cipher::nonce_size);
         if constexpr (cipher::nonce_size > 0) randombytes_buf(nonce.data(), nonce.size());
         TOKENVAULT_TRY(cipher::seal(keys_.key(), nonce, std::span<const std::byte>(out.data(), header_size),
                                     plain_bytes, out.subspan(header_size + cipher::nonce_size)));
         auto written = disk_.replace(ctx, out, keys_.key_id(), counter);
-        if (!written) {
-            last_text_ = tokenvault::detail::bundle_text{};
-            return written.error();
-        }
+        // The record now stands for the file written, or for nothing (see load_reusing).
+        auto replaced = std::exchange(last_text_, tokenvault::detail::bundle_text{});
+        const recycled_text recycle{*this, replaced.text};
+        if (!written) return written.error();
         note_seen(keys_.key_id(), counter, content.last_generation);  // our own write is the newest copy
         last_text_ = std::move(*plaintext);
         return {};
@@ -200,8 +187,6 @@ public:
     [[nodiscard]] std::string_view tier() const { return keys_.tier(); }
 
 private:
-    using secure_buffer = tokenvault::detail::secure_buffer;
-
     // Whether a file this instance just opened is an older copy of one it loaded or wrote: sealed by the
     // same key with a lower seal counter, and holding no generation newer than any seen. (A store that
     // starts afresh after a deletion or a quarantine restarts the counter at 1, but its generations start
@@ -216,9 +201,66 @@ private:
         newest_generation_ = std::max(newest_generation_, last_generation);
     }
 
+    using secret_text = tokenvault::detail::secret_text;
+
+    // Wipes `text` and keeps the larger buffer for the next read to decrypt into: a fresh buffer per read
+    // costs more than the read's parse on some systems (page faults, unmapping). Every text recycled here is
+    // wiped over its whole size, and a reused buffer only shrinks right after such a wipe, so no byte past
+    // the size of a kept buffer holds plaintext (the allocator wipes the whole block when it is freed).
+    void recycle(secret_text& text) noexcept {
+        sodium_memzero(text.data(), text.size());
+        text.clear();
+        if (text.capacity() > spare_text_.capacity()) std::swap(text, spare_text_);
+    }
+    struct recycled_text {
+        recycled_text(sealed_file& owner, secret_text& recycled) noexcept : self(owner), text(recycled) {}
+        recycled_text(const recycled_text&) = delete;
+        recycled_text& operator=(const recycled_text&) = delete;
+        ~recycled_text() { self.recycle(text); }
+        sealed_file& self;
+        secret_text& text;
+    };
+
+    // load(), given the bundle the store holds (or nullptr).
+    template <class Context>
+    [[nodiscard]] result<bundle> load_reusing(Context& ctx, const bundle* held) {
+        if (config_error_) return *config_error_;
+        // The record of the last load or save serves this read alone: whatever happens, it is replaced, and
+        // its buffer is wiped and kept for the next read to decrypt into.
+        auto previous = std::exchange(last_text_, tokenvault::detail::bundle_text{});
+        const recycled_text recycle{*this, previous.text};
+        auto read = disk_.read(ctx);
+        if (!read) return read.error();
+        if (!*read) {
+            disk_.record_file(std::nullopt, std::nullopt, 0);
+            return bundle{};
+        }
+        sealed_file_header header;
+        std::optional<tokenvault::detail::reusable_entries> reuse;
+        if (held != nullptr && !previous.entries.empty())
+            reuse.emplace(tokenvault::detail::reusable_entries{previous, *held});
+        auto opened = open_sealed<typename Context::cipher>(ctx, **read, header, reuse ? &*reuse : nullptr);
+        if (!opened) return opened.error();
+        if (is_older_copy(header, *opened)) {
+            const auto seen = newest_seen_->counter;
+            ctx.diagnostics.on(events::rolled_back{file_.string(), seen, header.seal_counter});
+            newest_seen_ = seal_mark{header.key_id, header.seal_counter};  // told once: now the baseline
+            return error{errc::rolled_back,
+                         file_.string() +
+                             ": sealed by the same key as a newer copy this process loaded or "
+                             "wrote (seal counter " +
+                             std::to_string(header.seal_counter) + ", newest seen " + std::to_string(seen) +
+                             "): the file was replaced by an older copy; the newer tokens are not in it"};
+        }
+        disk_.record_file((*read)->identity, header.key_id, header.seal_counter);
+        note_seen(header.key_id, header.seal_counter, opened->last_generation);
+        return opened;
+    }
+
     // Parses, finds the key for, authenticates and parses one read file.
     template <class Cipher, class Context, class File>
-    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header) {
+    [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header,
+                                             const tokenvault::detail::reusable_entries* reuse) {
         const auto bytes = file.bytes.bytes();
         auto parsed = parse_sealed_header(bytes);
         if (!parsed) {
@@ -246,14 +288,15 @@ private:
 
         const auto nonce = bytes.subspan(header.size, Cipher::nonce_size);
         const auto sealed = bytes.subspan(header.size + Cipher::nonce_size);
-        secure_buffer plain(sealed.size() - Cipher::tag_size);
-        if (auto opened = Cipher::open(*key, nonce, bytes.first(header.size), sealed, plain.bytes());
-            !opened) {
+        secret_text plain = std::exchange(spare_text_, secret_text{});  // wiped by recycle()
+        plain.assign(sealed.size() - Cipher::tag_size, '\0');
+        const auto plain_bytes = std::as_writable_bytes(std::span<char>(plain.data(), plain.size()));
+        if (auto opened = Cipher::open(*key, nonce, bytes.first(header.size), sealed, plain_bytes); !opened) {
             if (opened.error() == errc::corrupt_file)
                 return disk_.quarantine(ctx, file.identity, "failed authentication with the right key");
             return opened.error();
         }
-        auto content = tokenvault::detail::parse_bundle_text(plain.view(), last_text_);
+        auto content = tokenvault::detail::parse_owned_bundle_text(std::move(plain), last_text_, reuse);
         if (!content) {
             // Authenticated, so written by a tokenvault holding this key: not random damage. Refuse, keep it.
             const auto& e = content.error();
@@ -272,6 +315,9 @@ private:
     std::optional<error> config_error_;
     tokenvault::detail::sealed_key_cache<K> keys_;  // the data key and the keyring that holds it
     tokenvault::detail::bundle_text last_text_;     // the plaintext of the last load or save (see json.hpp)
+    secret_text spare_text_;                        // a wiped buffer for the next read or write of a text
+    std::unique_ptr<std::byte[]> sealed_buffer_;    // the sealed bytes of the last save (not secret)
+    std::size_t sealed_capacity_ = 0;
 
     struct seal_mark {
         sealed_key_id key_id{};

@@ -28,9 +28,11 @@ namespace tokenvault::detail {
 template <class = void>
 class bundle_reader {
 public:
-    /// Reads `text`; records where each readable entry sits in it into `spans` when given.
-    explicit bundle_reader(std::string_view text, bundle_text* spans = nullptr) noexcept
-        : text_(text), spans_(spans), in_(text) {}
+    /// Reads `text`; records where each readable entry sits in it into `spans` when given; takes over the
+    /// unchanged entries of `reuse` when given (see reusable_entries).
+    explicit bundle_reader(std::string_view text, bundle_text* spans = nullptr,
+                           const reusable_entries* reuse = nullptr) noexcept
+        : text_(text), spans_(spans), reuse_(reuse), in_(text) {}
 
     [[nodiscard]] result<bundle> read() {
         if (text_.size() > token_limits::max_bundle_json)
@@ -145,15 +147,15 @@ private:
             std::string hash(key);
             (void)in.peek();  // to the entry's first character
             const std::size_t start = in.offset();
+            std::size_t same_size = 0;
+            if (const entry* same = reuse_ != nullptr ? reuse_->match(hash, in.rest(), same_size) : nullptr) {
+                in.step_over(same_size);
+                keep(std::move(hash), *same, base + start, same_size);
+                continue;
+            }
             auto read = read_entry(in, hash);
             if (read) {
-                out_.unreadable.erase(hash);
-                if (spans_ != nullptr) {
-                    const auto& e = out_.entries.at(hash);
-                    spans_->entries.insert_or_assign(
-                        hash, bundle_text::entry_span{e.generation, e.updated_at, base + start,
-                                                      in.offset() - start});
-                }
+                keep(std::move(hash), std::move(*read), base + start, in.offset() - start);
                 continue;
             }
             if (in.failed()) return false;  // not JSON: the whole text is refused
@@ -170,7 +172,17 @@ private:
         return !in.failed();
     }
 
-    result<void> read_entry(json_cursor& in, const std::string& hash) {
+    // A readable entry, `size` bytes at `offset` of the whole text: the last one under a key wins.
+    void keep(std::string hash, entry e, std::size_t offset, std::size_t size) {
+        highest_generation_ = std::max(highest_generation_, e.generation);
+        out_.unreadable.erase(hash);
+        if (spans_ != nullptr)
+            spans_->entries.insert_or_assign(
+                hash, bundle_text::entry_span{e.generation, e.updated_at, offset, size});
+        out_.entries.insert_or_assign(std::move(hash), std::move(e));
+    }
+
+    result<entry> read_entry(json_cursor& in, const std::string& hash) {
         if (in.peek() != kind::object) {
             if (in.peek() == kind::invalid) return json_read_error(in, "bundle entry");
             return error{errc::wrong_type, "bundle entry: must be an object"};
@@ -231,10 +243,8 @@ private:
         if (*generation == 0 || *generation >= generation_limit)
             return error{errc::value_out_of_range, "bundle entry: field 'generation' must be 1 to 2^63-1"};
         if (!tok) return error{errc::missing_field, "bundle entry: field 'token'"};
-        highest_generation_ = std::max(highest_generation_, *generation);
-        out_.entries.insert_or_assign(hash, entry{std::move(*id), std::move(*tok), *generation,
-                                                  updated.value_or(clock::time_point{}), std::move(extra)});
-        return {};
+        return entry{std::move(*id), std::move(*tok), *generation, updated.value_or(clock::time_point{}),
+                     std::move(extra)};
     }
 
     // The generation of an unreadable entry, when it has a plausible one, still counts: a generation is
@@ -282,6 +292,7 @@ private:
 
     std::string_view text_;
     bundle_text* spans_;
+    const reusable_entries* reuse_;
     json_cursor in_;
     bundle out_;
     bool format_ok_ = false;
@@ -294,17 +305,26 @@ private:
     std::optional<error> problem_;
 };
 
-/// parse_bundle that also records the text and where each entry sits in it (see bundle_text).
+/// parse_bundle that also keeps the text in `record`, with where each entry sits in it (see bundle_text),
+/// and takes over the unchanged entries of `reuse` when given (which may refer to `record` itself: it is
+/// replaced only after the read). `record` is empty after a failure.
 template <class = void>
-[[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
-    record = bundle_text{};
-    auto parsed = bundle_reader<>(text, &record).read();
+[[nodiscard]] inline result<bundle> parse_owned_bundle_text(secret_text text, bundle_text& record,
+                                                            const reusable_entries* reuse = nullptr) {
+    bundle_text fresh;
+    auto parsed = bundle_reader<>(std::string_view(text.data(), text.size()), &fresh, reuse).read();
     if (!parsed) {
         record = bundle_text{};
         return parsed.error();
     }
-    record.text.assign(text.data(), text.size());
+    fresh.text = std::move(text);
+    record = std::move(fresh);
     return parsed;
+}
+/// parse_owned_bundle_text for text held elsewhere (copied into `record`).
+template <class = void>
+[[nodiscard]] inline result<bundle> parse_bundle_text(std::string_view text, bundle_text& record) {
+    return parse_owned_bundle_text(secret_text(text.data(), text.size()), record);
 }
 
 }  // namespace tokenvault::detail

@@ -42,6 +42,38 @@ struct bundle_text {
     }
 };
 
+/// What a re-read of a bundle may take over instead of parsing again: the text a backend last read or
+/// wrote, with its entry positions, and the bundle the store holds, which is that text parsed (or the
+/// bundle it was written from: writing and reading are exact inverses). An entry of the new text whose
+/// bytes are exactly those recorded for its key, and whose held entry still has the recorded generation
+/// and update time, is that held entry: a generation is never reused within a bundle, so the held entry is
+/// the one those bytes were read from or written from. Copying it is several times cheaper than parsing,
+/// and a write under contention re-reads a file in which every entry but one is unchanged.
+struct reusable_entries {
+    const bundle_text& text;
+    const bundle& held;
+
+    /// The held entry that `rest` (the new text from the first byte of the entry stored under `hash`)
+    /// starts with, byte for byte, and its length in `size`; nullptr when there is none.
+    [[nodiscard]] const entry* match(const std::string& hash, std::string_view rest,
+                                     std::size_t& size) const {
+        const auto span = text.entries.find(hash);
+        if (span == text.entries.end() || span->second.size == 0) return nullptr;
+        const auto found = held.entries.find(hash);
+        if (found == held.entries.end() || found->second.generation != span->second.generation ||
+            found->second.updated_at != span->second.updated_at)
+            return nullptr;
+        const std::string_view recorded(text.text.data(), text.text.size());
+        if (span->second.offset > recorded.size() ||
+            span->second.size > recorded.size() - span->second.offset)
+            return nullptr;
+        if (rest.substr(0, span->second.size) != recorded.substr(span->second.offset, span->second.size))
+            return nullptr;
+        size = span->second.size;
+        return &found->second;
+    }
+};
+
 /// Whether the bundle reader reads `e`, stored under `hash`, back as it is (the writer's side of the one
 /// rule: nothing is written that a reader would refuse).
 template <class = void>
@@ -56,19 +88,26 @@ template <class = void>
     return {};
 }
 
-/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given. Unreadable
-/// entries are written back verbatim, unless a readable entry has taken their key. Refuses what the
-/// bundle reader would refuse: a last_generation of 2^63 or more, an entry it could not read back.
+/// Serializes `b`, reusing the entry texts recorded in `previous` (see bundle_text) when given, into
+/// `buffer` (its allocation reused). Unreadable entries are written back verbatim, unless a readable entry
+/// has taken their key. Refuses what the bundle reader would refuse: a last_generation of 2^63 or more, an
+/// entry it could not read back.
 template <class = void>
 [[nodiscard]] inline result<bundle_text> write_bundle_text(const bundle& b,
-                                                           const bundle_text* previous = nullptr) {
+                                                           const bundle_text* previous = nullptr,
+                                                           secret_text buffer = {}) {
     if (b.last_generation >= generation_limit)
         return error{
             errc::value_out_of_range,
             "bundle: generations are exhausted (2^63 writes): nothing was written; move the store file "
             "aside and log in again"};
     constexpr std::size_t typical_entry = 1024;
-    json_writer w(512 + (previous != nullptr ? previous->text.size() : b.entries.size() * typical_entry));
+    const std::size_t added = previous == nullptr || b.entries.size() <= previous->entries.size()
+                                  ? 1
+                                  : 1 + b.entries.size() - previous->entries.size();
+    json_writer w(std::move(buffer),
+                  512 + (previous != nullptr ? previous->text.size() + added * typical_entry
+                                             : b.entries.size() * typical_entry));
     bundle_text out;
     out.entries.reserve(b.entries.size());
     w.open_object();

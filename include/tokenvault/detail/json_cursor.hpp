@@ -15,6 +15,7 @@
 // start so that it can be skipped whole.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -79,6 +80,15 @@ public:
     }
     /// Byte offset of the failure, or of the next character to read.
     [[nodiscard]] std::size_t offset() const noexcept { return pos_; }
+    /// The text from the next character to read on.
+    [[nodiscard]] std::string_view rest() const noexcept { return text_.substr(pos_); }
+    /// Steps over the next `size` bytes as `skip` would over a value, for a caller that knows them to be
+    /// exactly one complete value (the same bytes as a value read before). At most to the end of the text.
+    void step_over(std::size_t size) noexcept {
+        if (failed_) return;
+        pos_ += std::min(size, text_.size() - pos_);
+        first_ = false;
+    }
 
     /// Skips whitespace and tells what the next value is.
     [[nodiscard]] kind peek() noexcept {

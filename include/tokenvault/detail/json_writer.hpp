@@ -20,6 +20,11 @@ namespace tokenvault::detail {
 class json_writer {
 public:
     explicit json_writer(std::size_t expected_size) { out_.reserve(expected_size); }
+    /// Writes into `buffer` (emptied first; its allocation is reused).
+    json_writer(secret_text buffer, std::size_t expected_size) : out_(std::move(buffer)) {
+        out_.clear();
+        out_.reserve(expected_size);
+    }
 
     /// Appends a JSON string; false when `value` is not valid UTF-8 (the text is then unusable).
     [[nodiscard]] bool string(std::string_view value) {
