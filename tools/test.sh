@@ -175,12 +175,13 @@ fi
 # Sanitizers, with clang at -O0: the sanitized build is compile-bound (the test matrix) and the tests
 # are short. clang compiles the sanitized test matrix in well under half the time g++ takes (the largest
 # file: 26 s against 66 s of CPU), and holds the code to its own -Werror, so the suite is checked by both
-# compilers; meta tests are not defined under sanitizers.
+# compilers; meta tests are not defined under sanitizers. Line tables only (-gline-tables-only, not -g):
+# sanitizer reports still name file and line, and the build takes a tenth less time.
 if [[ $run_asan -eq 1 ]]; then
     section "build-asan: configure"
     if ! command -v clang++ >/dev/null 2>&1; then
         note_failure "build-asan: clang++ not found (tools/bootstrap.sh installs it)"
-    elif CC=clang CXX=clang++ configure "$build_asan" -Ddebug=true -Doptimization=0 \
+    elif CC=clang CXX=clang++ configure "$build_asan" -Ddebug=false -Dcpp_args=-gline-tables-only -Doptimization=0 \
             -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dtests=enabled -Dexamples=disabled \
             -Dbenchmarks=disabled -Dsecret_service=enabled -Dkeyctl=enabled -Dcurl=enabled </dev/null; then
         run_phase build-asan "$build_asan" --timeout-multiplier 3  # unit, matrix, integration: no meta here
@@ -207,6 +208,7 @@ fi
 # Fuzzing: every parser of hostile input has a libFuzzer harness with a round-trip oracle
 # (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone
 # (libcurl on: the redirect harness decodes with it). Budget: about 4 minutes on 2 cores, build included.
+# At -O1: at -O0 the build takes a third less time but the harnesses run 7 to 10 times fewer inputs.
 if [[ $run_fuzz -eq 1 ]]; then
     section "build-fuzz: configure"
     fuzz_started=$SECONDS
