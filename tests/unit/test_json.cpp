@@ -665,9 +665,13 @@ TEST_CASE("the bundle reader never recurses: deep values are refused or skipped 
     CHECK(again->size() > 200000);
 }
 
-TEST_CASE("a bundle is written again by copying the text of entries that did not change") {
+namespace {
+
+// A bundle of `n` entries as the store writes them: tvtest::id_for(i) holds sample_token("v<i>"),
+// generation i + 1.
+bundle numbered_bundle(int n) {
     bundle b;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < n; ++i) {
         const auto id = tvtest::id_for(i);
         b.entries.emplace(id.hash(), entry{id,
                                            tvtest::sample_token("v" + std::to_string(i)),
@@ -675,7 +679,14 @@ TEST_CASE("a bundle is written again by copying the text of entries that did not
                                            clock::now(),
                                            {}});
     }
-    b.last_generation = 3;
+    b.last_generation = static_cast<std::uint64_t>(n);
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("a bundle is written again by copying the text of entries that did not change") {
+    bundle b = numbered_bundle(3);
     auto first = detail::write_bundle_text(b);
     REQUIRE(first.has_value());
 
@@ -723,16 +734,7 @@ TEST_CASE("a bundle is written again by copying the text of entries that did not
 }
 
 TEST_CASE("a re-read takes over the held entries whose text is unchanged, and parses every other one") {
-    bundle b;
-    for (int i = 0; i < 4; ++i) {
-        const auto id = tvtest::id_for(i);
-        b.entries.emplace(id.hash(), entry{id,
-                                           tvtest::sample_token("v" + std::to_string(i)),
-                                           static_cast<std::uint64_t>(i + 1),
-                                           clock::now(),
-                                           {}});
-    }
-    b.last_generation = 4;
+    const bundle b = numbered_bundle(4);
     auto first = detail::write_bundle_text(b);
     REQUIRE(first.has_value());
     detail::bundle_text record;
