@@ -14375,8 +14375,8 @@ private:
                 found->second.generation = new_generation;
                 found->second.updated_at = clock::now();
             } else {
-                cache_.entries.emplace(id.hash(),
-                                       entry{id, std::move(*current), new_generation, clock::now(), {}});
+                cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(),
+                                                        extra_json::object()});
             }
         } else if (found != cache_.entries.end()) {
             cache_.entries.erase(found);

@@ -5,7 +5,8 @@
 // quarantine are fuzzed) or a bundle's plaintext that the harness seals correctly (odd mode: the store's
 // load of an authenticated bundle is fuzzed). Oracles: a refused file stays byte for byte unchanged; a
 // loaded store serves a put of another credential, after which the file holds every entry it held before
-// (readable ones equal, unreadable ones byte for byte) plus the new one.
+// (readable ones equal, unreadable ones byte for byte) plus the new one; after a put by another instance,
+// the first one (re-reading, taking over its unchanged entries) serves exactly what a new instance reads.
 #include <sodium.h>
 
 #include <tokenvault/backend/sealed_file.hpp>
@@ -142,5 +143,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     tvfuzz::require(reread.has_value() &&
                         reread->size() == listed->size() + (before->entries.count(newcomer.hash()) ? 0 : 1),
                     "another instance reads what the put wrote");
+
+    // That instance writes too: the first one reads the file again, taking over the entries it holds whose
+    // text did not change, and must serve exactly what a new instance reads.
+    static const auto second = tv::credential_id::parse("https://second.fuzz.example/").value();
+    auto other = fresh.put(second, t);
+    if (!other) {
+        tvfuzz::require(other.error() == tv::errc::value_out_of_range,
+                        "a second put fails only on generations");
+        return 0;
+    }
+    auto mine = s.list();
+    store_type third(o);
+    auto theirs = third.list();
+    tvfuzz::require(mine.has_value() && theirs.has_value() && mine->size() == theirs->size(),
+                    "an instance that re-reads serves the entries a new instance reads");
+    for (const auto& info : *theirs) {
+        auto a = s.get_entry(info.id);
+        auto b = third.get_entry(info.id);
+        tvfuzz::require(a.has_value() && b.has_value() && a->has_value() && b->has_value() &&
+                            (*a)->token == (*b)->token && (*a)->generation == (*b)->generation &&
+                            (*a)->updated_at == (*b)->updated_at && (*a)->extra == (*b)->extra &&
+                            (*a)->id.resource() == (*b)->id.resource() &&
+                            (*a)->id.account() == (*b)->id.account(),
+                        "a re-read entry equals the entry a new instance reads");
+    }
     return 0;
 }

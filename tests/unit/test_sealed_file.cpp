@@ -213,6 +213,34 @@ TEST_CASE("sealed_file: a second instance reads what the first wrote; disk and k
     CHECK(h.key_id == *key_id);
 }
 
+TEST_CASE("sealed_file: after another instance's write, a re-read serves exactly what a new instance reads") {
+    tvtest::temp_dir tmp;
+    auto o = options_in(tmp);
+    mem_store a(o);
+    mem_store b(o);
+    for (int i = 1; i <= 3; ++i) REQUIRE(a.put(id(i), make_token("a" + std::to_string(i))));
+    REQUIRE(b.put(id(2), make_token("b2")));  // a's file changed: one entry rewritten, one added
+    REQUIRE(b.put(id(4), make_token("b4")));
+    // `a` reads the file again, taking over its entries 1 and 3 (their text is unchanged).
+    auto listed = a.list();
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 4);
+    mem_store fresh(o);
+    for (int i = 1; i <= 4; ++i) {
+        auto mine = a.get_entry(id(i));
+        auto theirs = fresh.get_entry(id(i));
+        REQUIRE(mine);
+        REQUIRE(theirs);
+        REQUIRE(mine->has_value());
+        REQUIRE(theirs->has_value());
+        CHECK((*mine)->token == (*theirs)->token);
+        CHECK((*mine)->generation == (*theirs)->generation);
+        CHECK((*mine)->updated_at == (*theirs)->updated_at);
+        CHECK((*mine)->extra == (*theirs)->extra);  // what a put holds is what a reader reads back
+    }
+    CHECK((*a.get(id(2)))->access_token.reveal() == "b2");
+}
+
 TEST_CASE("sealed_file: status reports the file, the tier, the key and the identity") {
     tvtest::temp_dir tmp;
     auto o = options_in(tmp);
