@@ -5,6 +5,8 @@
 
 #include <string>
 
+namespace test_credential_id {  // unity builds put several test files in one translation unit
+
 using tokenvault::credential_id;
 using tokenvault::errc;
 
@@ -48,3 +50,5 @@ TEST_CASE("ids that are not URLs are refused with a typed error") {
     CHECK(credential_id::parse("https://a.example/", std::string(300, 'a')).code() == errc::too_large);
     CHECK(credential_id::parse("https://a.example/", std::string("a\nb")).code() == errc::invalid_argument);
 }
+
+}  // namespace test_credential_id

@@ -31,6 +31,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_cross_process {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 namespace tv = tokenvault;
 using namespace std::chrono_literals;
@@ -362,3 +364,5 @@ TEST_SUITE("unit") {
 #endif
 
 }  // TEST_SUITE
+
+}  // namespace test_cross_process

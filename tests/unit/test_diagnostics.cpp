@@ -22,6 +22,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_diagnostics {  // unity builds put several test files in one translation unit
+
 using namespace tokenvault;
 
 namespace {
@@ -244,3 +246,5 @@ TEST_CASE(
     CHECK_FALSE((*log)->credentials.begin()->second.present);  // logged out, the record survives
     CHECK(diagnostics::serialize_resolution_log(**log).find("CANARY") == std::string::npos);
 }
+
+}  // namespace test_diagnostics

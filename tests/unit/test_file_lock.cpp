@@ -27,6 +27,8 @@
 #include "support/forked.hpp"
 #include "support/temp_dir.hpp"
 
+namespace test_file_lock {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace tokenvault;
@@ -270,3 +272,5 @@ TEST_SUITE("unit") {
     }
 
 }  // TEST_SUITE
+
+}  // namespace test_file_lock

@@ -18,6 +18,8 @@
 
 #include "support/temp_dir.hpp"
 
+namespace test_first_available {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 using namespace tokenvault;
 using tokenvault::keyring::file;
@@ -187,3 +189,5 @@ TEST_CASE("first_available: nested chains report the inner tier and open it by n
     REQUIRE(by_name->has_value());
     CHECK((*by_name)->tier_name() == "file");
 }
+
+}  // namespace test_first_available

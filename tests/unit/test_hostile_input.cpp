@@ -41,6 +41,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_hostile_input {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -618,3 +620,5 @@ TEST_CASE(
     shared_store after(o);
     CHECK(after.get(odd)->value() == tvtest::sample_token("again"));
 }
+
+}  // namespace test_hostile_input

@@ -12,6 +12,8 @@
 
 #include "../support/tokens.hpp"
 
+namespace test_json {  // unity builds put several test files in one translation unit
+
 using namespace tokenvault;
 using nlohmann::json;
 
@@ -800,3 +802,5 @@ TEST_CASE("a re-read takes over the held entries whose text is unchanged, and pa
         errc::malformed_json);
     CHECK(other_record.entries.empty());
 }
+
+}  // namespace test_json

@@ -29,6 +29,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_keyring_bundle {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace tokenvault;
@@ -298,3 +300,5 @@ TEST_CASE("keyring_bundle: another process's write is seen by a cached reader an
     CHECK(all->size() == 101);
     CHECK(parent.diagnostics().read().reloads >= 1);
 }
+
+}  // namespace test_keyring_bundle

@@ -16,6 +16,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace test_keyring_dpapi {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 namespace tv = tokenvault;
 
@@ -128,3 +130,5 @@ TEST_SUITE("unit") {
     }
 
 }  // TEST_SUITE
+
+}  // namespace test_keyring_dpapi

@@ -23,6 +23,8 @@
 
 #include "support/temp_dir.hpp"
 
+namespace test_keyring_file {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 using namespace tokenvault;
 using tokenvault::keyring::file;
@@ -306,3 +308,5 @@ TEST_CASE("file: concurrent first start of 8 processes ends with exactly one pas
         CHECK((*got)->equals(bytes_of(std::string(canary) + "-" + std::to_string(i))));
     }
 }
+
+}  // namespace test_keyring_file

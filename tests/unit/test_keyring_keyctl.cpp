@@ -18,6 +18,8 @@
 #include "tokenvault/keyring/keyctl.hpp"
 #include "tokenvault/keyring/memory.hpp"
 
+namespace test_keyring_keyctl {  // unity builds put several test files in one translation unit
+
 using namespace tokenvault;
 // A using-declaration of keyring::keyctl would clash with libkeyutils' C function ::keyctl.
 using kernel_keyring = tokenvault::keyring::keyctl;
@@ -228,3 +230,5 @@ TEST_CASE("keyctl: real kernel keyring round trip") {
         CHECK(refused.error() == errc::invalid_argument);
     }
 }
+
+}  // namespace test_keyring_keyctl

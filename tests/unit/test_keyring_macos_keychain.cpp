@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -33,6 +34,8 @@
 #include "support/legacy.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
+
+namespace test_keyring_macos_keychain {  // unity builds put several test files in one translation unit
 
 namespace fs = std::filesystem;
 namespace fake = tvtest::fake_keychain;
@@ -63,11 +66,23 @@ K open_ring(const keyring_options& options) {
     return std::move(**opened);
 }
 
-/// Installs a fresh in-memory fake; at the end, every CoreFoundation object is released exactly once.
+/// Waits (up to 10 s) until `done()` holds: for what a call that timed out does later, on its own thread.
+template <class Condition>
+bool eventually(Condition done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+/// Installs a fresh in-memory fake; at the end, every CoreFoundation object is released exactly once
+/// (a call that timed out releases its objects when it ends, on its own thread: waited for).
 struct fake_keychain_fixture {
     fake_keychain_fixture() { fake::install(); }
     ~fake_keychain_fixture() {
-        CHECK(fake::live_objects() == 0);
+        CHECK(eventually([] { return fake::live_objects() == 0; }));
         CHECK(fake::misuse().empty());
         fake::uninstall();
     }
@@ -417,6 +432,7 @@ TEST_CASE("macos_keychain: a call that times out is abandoned; a retry joins it 
     CHECK(ring.write("new-key", bytes_of("fresh")).code() == errc::keyring_timeout);
     fake::wait_for_held_calls(1);
     fake::release_calls();
+    REQUIRE(eventually([] { return fake::snapshot().counts.adds == 1; }));  // it landed
     REQUIRE(patient.write("new-key", bytes_of("fresh")));
     CHECK(patient.write("new-key", bytes_of("other")).code() == errc::conflict);
     auto landed = patient.read("new-key");
@@ -567,3 +583,5 @@ TEST_CASE("macos_keychain reads Codex's keychain items for from_codex_keyring, a
     CHECK(fake::snapshot().counts.adds == 0);
     CHECK(fake::snapshot().counts.updates == 0);
 }
+
+}  // namespace test_keyring_macos_keychain

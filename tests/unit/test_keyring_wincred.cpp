@@ -13,6 +13,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace test_keyring_wincred {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 
 namespace {
@@ -116,3 +118,5 @@ TEST_SUITE("unit") {
     }
 
 }  // TEST_SUITE
+
+}  // namespace test_keyring_wincred

@@ -28,6 +28,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_lifecycle {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 using namespace std::chrono_literals;
 
@@ -848,3 +850,5 @@ TEST_SUITE("unit") {
     }
 
 }  // TEST_SUITE
+
+}  // namespace test_lifecycle

@@ -20,6 +20,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_lifecycle_failures {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 using namespace std::chrono_literals;
 
@@ -208,3 +210,5 @@ TEST_CASE("shared_manager: one per store location and lifecycle options") {
     CHECK_FALSE(defaults.fresh(soon));
     CHECK(&skewed.store() == &defaults.store());  // one store, one cache
 }
+
+}  // namespace test_lifecycle_failures

@@ -27,6 +27,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_lifecycle_processes {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 using namespace std::chrono_literals;
 
@@ -381,3 +383,5 @@ TEST_SUITE("unit") {
     }
 
 }  // TEST_SUITE
+
+}  // namespace test_lifecycle_processes

@@ -29,6 +29,8 @@
 #include "support/forked.hpp"
 #include "support/temp_dir.hpp"
 
+namespace test_locking_process {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace tokenvault;
@@ -253,3 +255,5 @@ TEST_CASE("locking::process in a token_store: loads and writes wait for the stor
     CHECK(counts.lock_waits == 2);
     CHECK(counts.lock_contentions == 0);
 }
+
+}  // namespace test_locking_process

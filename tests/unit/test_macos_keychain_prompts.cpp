@@ -35,6 +35,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_macos_keychain_prompts {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 namespace fake = tvtest::fake_keychain;
 namespace kc = tokenvault::keyring::keychain;
@@ -273,3 +275,5 @@ TEST_CASE(
     CHECK(fake::find(options.app_name, "data-key")->trusted.size() == 1 + processes);
     fake::uninstall();
 }
+
+}  // namespace test_macos_keychain_prompts

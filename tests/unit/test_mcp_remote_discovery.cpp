@@ -20,6 +20,8 @@
 #include "../support/legacy.hpp"
 #include "../support/temp_dir.hpp"
 
+namespace test_mcp_remote_discovery {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 namespace fs = std::filesystem;
 using tv::migration::mcp_remote_server_of;
@@ -216,3 +218,5 @@ z = "after"
     // Not UTF-8 (TOML requires it; such a URL could not be stored): the value is skipped.
     CHECK(tv::detail::toml_lite::read("u = \"https://r.example.com/\xe1\"\nv = \"ok\"\n").size() == 1);
 }
+
+}  // namespace test_mcp_remote_discovery

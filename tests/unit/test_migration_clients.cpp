@@ -21,6 +21,8 @@
 #include "../support/legacy.hpp"
 #include "../support/temp_dir.hpp"
 
+namespace test_migration_clients {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 namespace fs = std::filesystem;
 
@@ -239,3 +241,5 @@ TEST_CASE("json_depth_within counts brackets outside strings only") {
     CHECK(json_depth_within(R"("\"[[[[")", 0));
     CHECK(json_depth_within("", 0));
 }
+
+}  // namespace test_migration_clients

@@ -29,6 +29,8 @@
 #include "../support/temp_dir.hpp"
 #include "../support/tokens.hpp"
 
+namespace test_migration_importers {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 namespace fs = std::filesystem;
 
@@ -380,3 +382,5 @@ TEST_CASE("importers and legacy keyring layouts chain together") {
     CHECK_FALSE(tvtest::has_item(legacy, "oauth:tokens"));
     CHECK(fs::exists(f.codex_file()));
 }
+
+}  // namespace test_migration_importers

@@ -24,6 +24,8 @@
 #include "../support/temp_dir.hpp"
 #include "../support/tokens.hpp"
 
+namespace test_migration_keyring {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 
 namespace {
@@ -490,3 +492,5 @@ TEST_CASE("the import ledger holds fingerprints while legacy data remains, and g
         CHECK_FALSE(policy.import_into(ctx, b).value());  // steady state: nothing to do
     }
 }
+
+}  // namespace test_migration_keyring

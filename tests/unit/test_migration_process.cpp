@@ -26,6 +26,8 @@
 #include "../support/legacy.hpp"
 #include "../support/temp_dir.hpp"
 
+namespace test_migration_process {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 
 namespace {
@@ -225,3 +227,5 @@ TEST_CASE(
     CHECK(contents(f.options) ==
           saved);  // same tokens, same generations: no duplicate, no rewrite of entries
 }
+
+}  // namespace test_migration_process

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+namespace test_oauth_documents {  // unity builds put several test files in one translation unit
+
 namespace tv = tokenvault;
 namespace oauth = tokenvault::oauth;
 
@@ -253,3 +255,5 @@ TEST_CASE("PKCE S256 (RFC 7636 appendix B) and random state") {
     CHECK(pair->challenge == oauth::pkce_challenge(pair->verifier.reveal()));
     CHECK_FALSE(oauth::random_url_token().value() == oauth::random_url_token().value());
 }
+
+}  // namespace test_oauth_documents

@@ -28,6 +28,8 @@
 #include "support/forked.hpp"
 #include "support/temp_dir.hpp"
 
+namespace test_platform_darwin {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 namespace tp = tokenvault::platform;
 using tokenvault::errc;
@@ -408,3 +410,5 @@ TEST_SUITE("unit") {
     }
 
 }  // TEST_SUITE
+
+}  // namespace test_platform_darwin

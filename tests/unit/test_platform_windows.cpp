@@ -25,6 +25,8 @@
 
 #include "support/temp_dir.hpp"
 
+namespace test_platform_windows {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 namespace tv = tokenvault;
 namespace tp = tokenvault::platform;
@@ -353,3 +355,5 @@ TEST_SUITE("unit") {
     }
 
 }  // TEST_SUITE
+
+}  // namespace test_platform_windows

@@ -29,6 +29,8 @@
 #include "support/forked.hpp"
 #include "support/temp_dir.hpp"
 
+namespace test_posix_file {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 using namespace tokenvault;
 using namespace tokenvault::platform;
@@ -516,3 +518,5 @@ TEST_SUITE("unit") {
     }
 
 }  // TEST_SUITE
+
+}  // namespace test_posix_file

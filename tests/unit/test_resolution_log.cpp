@@ -37,6 +37,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_resolution_log {  // unity builds put several test files in one translation unit
+
 using namespace tokenvault;
 namespace fs = std::filesystem;
 
@@ -611,3 +613,5 @@ TEST_CASE("a sealed file pins its tier: no silent drift, an error naming the tie
     CHECK(h.drifts.empty());
     CHECK(h.credentials.begin()->second.tier == "tier_a");
 }
+
+}  // namespace test_resolution_log

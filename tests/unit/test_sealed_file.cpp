@@ -49,6 +49,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_sealed_file {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace tokenvault;
@@ -1052,3 +1054,5 @@ TEST_CASE("sealed_file: puts killed by SIGKILL at random moments never lose an a
           1);  // each writer sweeps its predecessors' temp files
     CHECK(files_containing(o.directory, ".corrupt-").empty());
 }
+
+}  // namespace test_sealed_file

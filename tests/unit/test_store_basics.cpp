@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace test_store_basics {  // unity builds put several test files in one translation unit
+
 using namespace tokenvault;
 
 namespace {
@@ -200,3 +202,5 @@ TEST_CASE("with_token shows the cached token under the read lock, or nullptr") {
     REQUIRE(missing.has_value());
     CHECK(*missing);
 }
+
+}  // namespace test_store_basics

@@ -27,6 +27,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_store_directory_posix {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 namespace tv = tokenvault;
 
@@ -231,3 +233,5 @@ TEST_SUITE("unit") {
     }
 
 }  // TEST_SUITE
+
+}  // namespace test_store_directory_posix

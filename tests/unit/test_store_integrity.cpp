@@ -42,6 +42,8 @@
 #include "support/memory_keyring.hpp"
 #include "support/temp_dir.hpp"
 
+namespace test_store_integrity {  // unity builds put several test files in one translation unit
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace tokenvault;
@@ -500,3 +502,5 @@ TEST_CASE("integrity: writers SIGKILLed mid-write leave temp files, and the next
     }
     MESSAGE("a writer died mid-write after " << rounds - 1 << " round(s)");
 }
+
+}  // namespace test_store_integrity

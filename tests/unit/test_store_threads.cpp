@@ -29,6 +29,8 @@
 #include "support/temp_dir.hpp"
 #include "support/tokens.hpp"
 
+namespace test_store_threads {  // unity builds put several test files in one translation unit
+
 using namespace tokenvault;
 using tvtest::id_for;
 using tvtest::sample_token;
@@ -46,10 +48,15 @@ using bundle_in_keyring = token_store<backend::keyring_bundle<keyring::memory>, 
 
 }  // namespace
 
-TYPE_TO_STRING_AS("memory_mt", presets::memory_mt);
-TYPE_TO_STRING_AS("sealed_file<memory>+resolution_log", sealed_counted);
-TYPE_TO_STRING_AS("sealed_file<file>+callback", sealed_observed);
-TYPE_TO_STRING_AS("keyring_bundle<memory>", bundle_in_keyring);
+}  // namespace test_store_threads
+
+// doctest's type names are specializations in doctest's namespace: declared at global scope.
+TYPE_TO_STRING_AS("memory_mt", tokenvault::presets::memory_mt);
+TYPE_TO_STRING_AS("sealed_file<memory>+resolution_log", test_store_threads::sealed_counted);
+TYPE_TO_STRING_AS("sealed_file<file>+callback", test_store_threads::sealed_observed);
+TYPE_TO_STRING_AS("keyring_bundle<memory>", test_store_threads::bundle_in_keyring);
+
+namespace test_store_threads {
 
 TEST_CASE_TEMPLATE("threads: readers and writers on two instances of one store lose nothing", S,
                    presets::memory_mt, sealed_counted, sealed_observed, bundle_in_keyring) {
@@ -175,3 +182,5 @@ TEST_CASE("threads: one keyring::file instance per thread, first use racing on o
         CHECK(got->has_value());  // one passphrase for all: every thread's item opens
     }
 }
+
+}  // namespace test_store_threads
