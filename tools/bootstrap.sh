@@ -13,9 +13,10 @@ packages=(
     gnome-keyring libsecret-tools dbus dbus-x11
     libcurl4-openssl-dev nodejs
     clang libclang-rt-dev
-    # the Windows phase (tools/test_windows.sh): mingw-w64 with posix threads, wine, and what building
-    # libsodium from its Debian source package needs
-    g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix wine wine64 autoconf automake libtool dpkg-dev make
+    # the Windows phase (tools/test_windows.sh): mingw-w64 with posix threads, wine, lld (links the
+    # Windows executables in seconds, tools/mingw_cxx.py), and what building libsodium from its Debian
+    # source package needs
+    g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix wine wine64 lld autoconf automake libtool dpkg-dev make
 )
 
 missing=()

@@ -51,7 +51,7 @@ fi
 
 # --------------------------------------------------------------------------------------------------
 section "packages"
-packages=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix wine wine64
+packages=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix wine wine64 lld
           autoconf automake libtool dpkg-dev make pkg-config)
 missing=()
 for package in "${packages[@]}"; do
@@ -100,7 +100,7 @@ EOF
 cat >"$build/deps/mingw.ini" <<EOF
 [binaries]
 c = '$cc'
-cpp = '$cxx'
+cpp = ['python3', '$root/tools/mingw_cxx.py', '$cxx']  # links with lld when installed (see the script)
 ar = 'x86_64-w64-mingw32-ar'
 strip = 'x86_64-w64-mingw32-strip'
 windres = 'x86_64-w64-mingw32-windres'
@@ -186,8 +186,10 @@ quick=$build/quickstart
 mkdir -p "$quick"
 store_dir='C:\tokenvault-quickstart'
 rm -rf "$WINEPREFIX/drive_c/tokenvault-quickstart"
-if ! $cxx -std=c++20 -Wall -Wextra -Wpedantic -Werror -static -I"$root/single_include" -I"$sysinc" \
-        -I"$sodium_prefix/include" "$root/examples/quickstart.cpp" -o "$quick/quickstart.exe" \
+# Compiled, then linked (by tools/mingw_cxx.py, as the meson build links).
+if ! $cxx -std=c++20 -Wall -Wextra -Wpedantic -Werror -I"$root/single_include" -I"$sysinc" \
+        -I"$sodium_prefix/include" -c "$root/examples/quickstart.cpp" -o "$quick/quickstart.o" ||
+   ! python3 "$root/tools/mingw_cxx.py" "$cxx" -static "$quick/quickstart.o" -o "$quick/quickstart.exe" \
         -L"$sodium_prefix/lib" -lsodium -ladvapi32 -lcrypt32 -lshell32 -lole32; then
     problem "the quickstart does not build from the single header with mingw"
 else
