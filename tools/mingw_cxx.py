@@ -20,9 +20,7 @@ import sys
 NOT_A_LINK = {"-c", "-S", "-E", "-M", "-MM", "-fsyntax-only", "-###", "--version", "-v", "-dumpversion",
               "-dumpmachine", "-x"}
 GNU_LD_ONLY = {"--allow-shlib-undefined"}  # meson adds it for GNU ld; lld's MinGW mode refuses it
-
-
-SOURCES = (".c", ".cc", ".cpp", ".cxx", ".C")
+SOURCES = (".c", ".cc", ".cpp", ".cxx", ".C")  # a call naming one compiles it first: left to g++ whole
 
 
 def is_link(args):
