@@ -985,9 +985,10 @@ TEST_CASE("sealed_file: no token in any error or event") {
 
 TEST_CASE("sealed_file: puts killed by SIGKILL at random moments never lose an acknowledged token") {
     // Children put ever-increasing sequence numbers into 32 ids and report each one only after put()
-    // returned; each is SIGKILLed 1-20 ms after it started. After every kill the file must open, and
-    // every id must hold its last acknowledged value or a later one (a put may land and die before
-    // reporting).
+    // returned; each is SIGKILLed 1-20 ms after it started (every other round: after its first put was
+    // acknowledged, so that kills land after acknowledged puts however slow the machine is). After every
+    // kill the file must open, and every id must hold its last acknowledged value or a later one (a put
+    // may land and die before reporting).
     constexpr int rounds = 200;
     constexpr int ids = 32;
     // tmpfs when there is one: fsync is then free, so the kills land in every phase of a put, not mostly
@@ -1000,6 +1001,11 @@ TEST_CASE("sealed_file: puts killed by SIGKILL at random moments never lose an a
     acked.fill(-1);
     long acknowledged = 0;
     long next = 0;
+    const auto acknowledge = [&](long seq) {
+        acked[static_cast<std::size_t>(seq % ids)] = seq;
+        ++acknowledged;
+        next = seq + 1;
+    };
     const auto started_at = std::chrono::steady_clock::now();
     for (int round = 0; round < rounds; ++round) {
         int fds[2] = {-1, -1};
@@ -1020,16 +1026,14 @@ TEST_CASE("sealed_file: puts killed by SIGKILL at random moments never lose an a
         long seq = 0;
         const bool started =
             ::read(fds[0], &seq, sizeof seq) == static_cast<ssize_t>(sizeof seq) && seq == -1;
+        if (started && round % 2 == 1 && ::read(fds[0], &seq, sizeof seq) == static_cast<ssize_t>(sizeof seq))
+            acknowledge(seq);
         if (started) ::usleep(static_cast<useconds_t>(micros(rng)));
         ::kill(pid, SIGKILL);
         const int code = tvtest::wait_for(pid);
         REQUIRE(started);
         CHECK(code == 128 + SIGKILL);
-        while (::read(fds[0], &seq, sizeof seq) == static_cast<ssize_t>(sizeof seq)) {
-            acked[static_cast<std::size_t>(seq % ids)] = seq;
-            ++acknowledged;
-            next = seq + 1;
-        }
+        while (::read(fds[0], &seq, sizeof seq) == static_cast<ssize_t>(sizeof seq)) acknowledge(seq);
         ::close(fds[0]);
         next += 1;  // a put after the last acknowledged one may have landed: never reuse its number
 
@@ -1049,7 +1053,7 @@ TEST_CASE("sealed_file: puts killed by SIGKILL at random moments never lose an a
     const auto elapsed = std::chrono::steady_clock::now() - started_at;
     MESSAGE(acknowledged << " acknowledged puts over " << rounds << " SIGKILL rounds in "
                          << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms");
-    CHECK(acknowledged > rounds);
+    CHECK(acknowledged >= rounds / 2);  // at least one in every other round: the kills did hit puts
     CHECK(files_containing(o.directory, ".tmp-").size() <=
           1);  // each writer sweeps its predecessors' temp files
     CHECK(files_containing(o.directory, ".corrupt-").empty());
