@@ -11,8 +11,6 @@
 #   5. build-tsan: ThreadSanitizer; only the thread and lifecycle tests (tests/thread_sanitizer_tests.txt)
 #   6. build-fuzz: clang; the libFuzzer harnesses of tests/fuzz, each over its seed corpus, then a short
 #      time-boxed run (suite fuzz)
-#      (the builds of 4 start with 3, and those of 5 and 6 with 4, in the background at the lowest priority:
-#      they take the CPU the phase in front leaves idle; each phase raises its build back and waits for it)
 #   7. windows: cross-built with mingw-w64 and run under wine (tools/test_windows.sh; TOKENVAULT_SKIP_WINDOWS=1
 #      skips it locally, never in CI)
 # and prints, last, one line `tokenvault: N passed, N failed` summed over the meson test runs (a build or
@@ -108,34 +106,11 @@ PY
     echo "$counts"
 }
 
-# Builds started ahead of their phase at the lowest priority (nice 19), like libsodium for mingw below:
-# they use the CPU that the running phase leaves idle (tests that run alone, waits on test processes,
-# the last file of a build), and cost the foreground little else. A phase raises its own build back to
-# normal priority and waits for it; its ninja run then finishes what is left and reports any error.
-declare -A background_build=()  # build directory -> pid of its background ninja
-
-start_background_build() {  # start_background_build DIR [TARGET...]
-    local dir=$1
-    shift
-    nice -n 19 ninja -C "$dir" -j "$jobs" -k 0 "$@" >"$dir/meson-logs/background-build.log" 2>&1 </dev/null &
-    background_build[$dir]=$!
-}
-
-claim_background_build() {  # claim_background_build DIR: back to normal priority, then waited for
-    local dir=$1
-    local pid=${background_build[$dir]:-}
-    [[ -n $pid ]] || return 0
-    renice_tree 0 "$pid"
-    wait "$pid" || true  # a failure shows again, with its compiler errors, in the phase's own ninja run
-    unset "background_build[$dir]"
-}
-
 run_phase() {  # run_phase LABEL DIR MESON_TEST_ARGS...: build DIR, run its tests, add up the results
     local label=$1 dir=$2
     shift 2
     section "$label: build"
     local build_ok=1 build_started=$SECONDS test_started
-    claim_background_build "$dir"
     # shellcheck disable=SC2086  # $ninja_targets: a word list, empty for every target
     if ! ninja -C "$dir" -j "$jobs" -k 0 ${ninja_targets:-}; then
         build_ok=0
@@ -190,10 +165,9 @@ fi
 # silently skipped test), examples and benchmarks built (benchmarks are not run here). -O0 without debug
 # information: nobody debugs these binaries, and -g costs about a seventh of the compile time.
 section "build-test: configure"
-strict_ready=0
 if configure "$build_test" -Ddebug=false -Doptimization=0 -Dwerror=true -Dtests=enabled -Dexamples=enabled \
         -Dbenchmarks=enabled -Dsecret_service=enabled -Dkeyctl=enabled -Dcurl=enabled </dev/null; then
-    strict_ready=1
+    run_phase build-test "$build_test"
 else
     note_failure "build-test: meson setup failed"
 fi
@@ -202,9 +176,7 @@ fi
 # are short. clang compiles the sanitized test matrix in well under half the time g++ takes (the largest
 # file: 26 s against 66 s of CPU), and holds the code to its own -Werror, so the suite is checked by both
 # compilers; meta tests are not defined under sanitizers. Line tables only (-gline-tables-only, not -g):
-# sanitizer reports still name file and line, and the build takes a tenth less time. Configured now and
-# built in the background behind the strict phase.
-asan_ready=0
+# sanitizer reports still name file and line, and the build takes a tenth less time.
 if [[ $run_asan -eq 1 ]]; then
     section "build-asan: configure"
     if ! command -v clang++ >/dev/null 2>&1; then
@@ -212,65 +184,44 @@ if [[ $run_asan -eq 1 ]]; then
     elif CC=clang CXX=clang++ configure "$build_asan" -Ddebug=false -Dcpp_args=-gline-tables-only -Doptimization=0 \
             -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dtests=enabled -Dexamples=disabled \
             -Dbenchmarks=disabled -Dsecret_service=enabled -Dkeyctl=enabled -Dcurl=enabled </dev/null; then
-        asan_ready=1
-        start_background_build "$build_asan"
+        run_phase build-asan "$build_asan" --timeout-multiplier 3  # unit, matrix, integration: no meta here
     else
         note_failure "build-asan: meson setup failed"
     fi
 fi
 
-if [[ $strict_ready -eq 1 ]]; then
-    run_phase build-test "$build_test"
-fi
-
 # ThreadSanitizer, at -O1 (TSan at -O0 runs several times slower): only the tests that run threads or the
 # credential lifecycle, built as one executable (tests/thread_sanitizer_tests.txt), to keep CI time low.
-# Fuzzing: every parser of hostile input has a libFuzzer harness with a round-trip oracle
-# (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone
-# (libcurl on: the redirect harness decodes with it). At -O1: at -O0 the build takes a third less time but
-# the harnesses run 7 to 10 times fewer inputs. Both are configured now and built in the background behind
-# the sanitized phase.
-tsan_ready=0
 if [[ $run_tsan -eq 1 ]]; then
     section "build-tsan: configure"
+    tsan_started=$SECONDS
     if configure "$build_tsan" -Ddebug=true -Doptimization=1 -Db_sanitize=thread -Db_lundef=false \
             -Dwerror=false -Dtests=enabled -Dexamples=disabled -Dbenchmarks=disabled \
             -Dsecret_service=disabled -Dkeyctl=disabled </dev/null; then
-        tsan_ready=1
-        start_background_build "$build_tsan" tsan_tests
+        ninja_targets=tsan_tests run_phase build-tsan "$build_tsan" --suite tsan --timeout-multiplier 3
     else
         note_failure "build-tsan: meson setup failed"
     fi
+    echo "[build-tsan] took $((SECONDS - tsan_started)) s"
 fi
-fuzz_ready=0
+
+# Fuzzing: every parser of hostile input has a libFuzzer harness with a round-trip oracle
+# (tests/fuzz/meson.build). clang only; tests, examples and optional keyrings off: the harnesses alone
+# (libcurl on: the redirect harness decodes with it). Budget: about 4 minutes on 2 cores, build included.
+# At -O1: at -O0 the build takes a third less time but the harnesses run 7 to 10 times fewer inputs.
 if [[ $run_fuzz -eq 1 ]]; then
     section "build-fuzz: configure"
+    fuzz_started=$SECONDS
     if ! command -v clang++ >/dev/null 2>&1; then
         note_failure "build-fuzz: clang++ not found (tools/bootstrap.sh installs it)"
     elif CXX=clang++ configure "$build_fuzz" -Ddebug=true -Doptimization=1 -Dfuzz=enabled -Dtests=disabled \
             -Dexamples=disabled -Dbenchmarks=disabled -Dsecret_service=disabled -Dkeyctl=disabled -Dcurl=enabled \
             </dev/null; then
-        fuzz_ready=1
-        start_background_build "$build_fuzz"
+        run_phase build-fuzz "$build_fuzz" --suite fuzz
+        grep -h '^FUZZ ' "$build_fuzz/meson-logs/testlog.txt" 2>/dev/null || true
     else
         note_failure "build-fuzz: meson setup failed"
     fi
-fi
-
-if [[ $asan_ready -eq 1 ]]; then
-    run_phase build-asan "$build_asan" --timeout-multiplier 3  # unit, matrix, integration: no meta here
-fi
-
-if [[ $tsan_ready -eq 1 ]]; then
-    tsan_started=$SECONDS
-    ninja_targets=tsan_tests run_phase build-tsan "$build_tsan" --suite tsan --timeout-multiplier 3
-    echo "[build-tsan] took $((SECONDS - tsan_started)) s"
-fi
-
-if [[ $fuzz_ready -eq 1 ]]; then
-    fuzz_started=$SECONDS
-    run_phase build-fuzz "$build_fuzz" --suite fuzz
-    grep -h '^FUZZ ' "$build_fuzz/meson-logs/testlog.txt" 2>/dev/null || true
     echo "[build-fuzz] took $((SECONDS - fuzz_started)) s"
 fi
 
