@@ -1,0 +1,15 @@
+// tests/matrix/test_windows_matrix_desktop.cpp: the store contract over every valid store on a sealed file
+// over the chain presets::desktop uses (Credential Manager, else DPAPI) (built for Windows; the lists are in
+// windows_lists.hpp).
+#include "conformance.hpp"
+#include "windows_lists.hpp"
+
+namespace {
+namespace kr = tokenvault::keyring;
+namespace tv = tokenvault;
+using stores = tvtest::matrix::windows::stores_over<
+    tv::backend::sealed_file<kr::first_available<kr::wincred, kr::dpapi>>>;
+static_assert(std::tuple_size_v<stores> >= 6);
+}  // namespace
+
+TEST_CASE_TEMPLATE_APPLY(conformance, stores);
