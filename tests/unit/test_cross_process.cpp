@@ -309,7 +309,8 @@ TEST_SUITE("unit") {
             waiters.push_back(
                 tvtest::child::start("queue_member", {lock_path.string(), names[i], order.string()}));
             REQUIRE(waiters.back().receive() == "waiting");
-            // The first waiter is the head of the queue (it polls the lock); the others block behind it.
+            // The first waiter is the head of the queue (it waits on the lock itself); the others queue
+            // behind it.
             REQUIRE(wait_for_queue(lock_path, static_cast<int>(i)));
         }
         holder.send("release");
@@ -337,7 +338,8 @@ TEST_SUITE("unit") {
 
         std::optional<tv::result<tv::platform::file_lock>> head_result;
         std::thread head([&] { head_result.emplace(tv::platform::file_lock::acquire(lock_path, 30s)); });
-        REQUIRE(wait_for_queue(lock_path, 0));  // the head polls the lock; the next waiter queues behind it
+        REQUIRE(
+            wait_for_queue(lock_path, 0));  // the head waits on the lock; the next waiter queues behind it
         tv::platform::lock_wait wait;
         auto gave_up = tv::platform::file_lock::acquire(lock_path, 300ms, &wait);
         CHECK(gave_up.code() == tv::make_error_code(tv::errc::lock_timeout));

@@ -24,6 +24,7 @@
 
 #include "tokenvault/platform/platform.hpp"
 
+#include "support/eventually.hpp"
 #include "support/forked.hpp"
 #include "support/temp_dir.hpp"
 
@@ -117,7 +118,10 @@ TEST_SUITE("unit") {
         CHECK(wait.waited >= 100ms);
         CHECK(wait.waited < 1s);
 
+        // The timed-out wait left its helper blocked on the lock; it takes the lock when the holder lets
+        // go and gives it back at once, leaving the lock free and nothing queued.
         first->release();
+        CHECK(tvtest::eventually([] { return detail::queued_lock::abandoned_waits().load() == 0; }));
         lock_wait after;
         const auto third = file_lock::acquire(path, 100ms, &after);
         REQUIRE(third);

@@ -29,6 +29,7 @@
 #include <variant>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "support/fake_keychain.hpp"
 #include "support/keyring_contract.hpp"
 #include "support/legacy.hpp"
@@ -66,23 +67,12 @@ K open_ring(const keyring_options& options) {
     return std::move(**opened);
 }
 
-/// Waits (up to 10 s) until `done()` holds: for what a call that timed out does later, on its own thread.
-template <class Condition>
-bool eventually(Condition done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
-}
-
 /// Installs a fresh in-memory fake; at the end, every CoreFoundation object is released exactly once
 /// (a call that timed out releases its objects when it ends, on its own thread: waited for).
 struct fake_keychain_fixture {
     fake_keychain_fixture() { fake::install(); }
     ~fake_keychain_fixture() {
-        CHECK(eventually([] { return fake::live_objects() == 0; }));
+        CHECK(tvtest::eventually([] { return fake::live_objects() == 0; }));
         CHECK(fake::misuse().empty());
         fake::uninstall();
     }
@@ -432,7 +422,7 @@ TEST_CASE("macos_keychain: a call that times out is abandoned; a retry joins it 
     CHECK(ring.write("new-key", bytes_of("fresh")).code() == errc::keyring_timeout);
     fake::wait_for_held_calls(1);
     fake::release_calls();
-    REQUIRE(eventually([] { return fake::snapshot().counts.adds == 1; }));  // it landed
+    REQUIRE(tvtest::eventually([] { return fake::snapshot().counts.adds == 1; }));  // it landed
     REQUIRE(patient.write("new-key", bytes_of("fresh")));
     CHECK(patient.write("new-key", bytes_of("other")).code() == errc::conflict);
     auto landed = patient.read("new-key");

@@ -2,15 +2,16 @@
 //
 // The lock is an OS lock on the lock file (flock, LockFileEx on byte 0). Waiters line up in a queue, a
 // second lock on the same file that the OS keeps apart from the first (an OFD record lock on Linux, byte 1
-// on Windows): the waiter at the head of the queue is next, and only it polls the lock (every 20-200 us);
-// the others wait in the OS's own queue on a helper thread, so the head passes to the next waiter the
-// moment the lock is taken, and a process that just released the lock cannot take it again ahead of those
-// already waiting. Uncontended, an acquisition enters and leaves the queue without waiting. A wait that
-// times out behind the head leaves its helper behind: when that helper reaches the head it steps aside at
-// once. At most `max_abandoned_waits` such helpers exist per process; past that, or when no thread can be
-// started, a waiter polls for the head instead. Where the OS offers no independent queue lock (network
-// file systems, Darwin), waiters poll the lock itself, as older versions did; every version excludes every
-// other through the lock itself. The OS primitives are in posix_lock.hpp and win32_lock.hpp.
+// on Windows): the waiter at the head of the queue is next, and only it waits for the lock itself. Each
+// waiter waits on a helper thread, in the OS's own queue and then, at its head, blocked on the lock, so it
+// takes the lock the moment its holder lets go and passes the head to the next waiter at once; a process
+// that just released the lock cannot take it again ahead of those already waiting. Uncontended, an
+// acquisition enters and leaves the queue without waiting or starting a thread. A wait that times out
+// leaves its helper behind: the helper releases what it gets at once. At most `max_abandoned_waits` such
+// helpers exist per process; past that, or when no thread can be started, a waiter polls instead (the head
+// every 20-200 us). Where the OS offers no independent queue lock (network file systems, Darwin), waiters
+// poll the lock itself, as older versions did; every version excludes every other through the lock itself.
+// The OS primitives are in posix_lock.hpp and win32_lock.hpp.
 #pragma once
 
 #include <algorithm>
@@ -45,6 +46,7 @@ using platform::native_file;
 using platform::try_lock;
 using platform::try_queue;
 using platform::wait_in_queue;
+using platform::wait_lock;
 
 using steady = std::chrono::steady_clock;
 
@@ -57,34 +59,61 @@ using steady = std::chrono::steady_clock;
 /// Past this many abandoned helpers, waiters poll the queue instead of starting another thread.
 inline constexpr int max_abandoned_waits = 8;
 
-/// One wait for the queue lock handed to a helper thread. The helper alone uses `file` until it reports;
-/// then whoever comes second (the waiter, or the helper of an abandoned wait) owns it.
+/// One wait for the lock handed to a helper thread: it waits in the OS queue (unless already at its head),
+/// then, at the head, blocks on the lock itself, so it takes the lock the moment its holder lets go, and
+/// leaves the queue for the next waiter. The helper alone uses the two handles until it reports; then
+/// whoever comes second (the waiter, or the helper of an abandoned wait) owns them.
 struct queued_wait {
     enum class state { waiting, granted, failed, abandoned };
-    queued_wait(native_file f, std::filesystem::path p) : file(std::move(f)), path(std::move(p)) {}
+    queued_wait(native_file q, native_file l, std::filesystem::path p, lock_mode m, bool head)
+        : queue(std::move(q)), lock(std::move(l)), path(std::move(p)), mode(m), at_head(head) {}
 
     std::mutex mutex;
     std::condition_variable reported;
-    native_file file;
+    native_file queue;
+    native_file lock;
     std::filesystem::path path;
+    lock_mode mode;
+    bool at_head;
     state now = state::waiting;
     std::optional<error> failure;
 
-    /// The helper thread's body: wait in the OS queue, then hand the queue lock over or give it back.
+    [[nodiscard]] bool abandoned() {
+        const std::lock_guard guard(mutex);
+        return now == state::abandoned;
+    }
+    void finish_abandoned() noexcept {
+        const std::lock_guard guard(mutex);
+        queue.reset();
+        lock.reset();
+        abandoned_waits().fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    /// The helper thread's body: queue, lock, leave the queue; then hand the lock over or give it back.
     static void run(const std::shared_ptr<queued_wait>& self) noexcept {
-        auto granted = wait_in_queue(self->file, self->path);
+        result<void> taken = self->at_head ? result<void>{} : wait_in_queue(self->queue, self->path);
+        if (taken && self->abandoned()) {
+            leave_queue(self->queue);  // at the head of a wait that timed out: step aside at once
+            self->finish_abandoned();
+            return;
+        }
+        if (taken) {
+            taken = wait_lock(self->lock, self->path, self->mode);
+            leave_queue(self->queue);
+        }
         const std::lock_guard guard(self->mutex);
         if (self->now == state::abandoned) {
-            if (granted) leave_queue(self->file);
-            self->file.reset();
+            if (taken) platform::unlock(self->lock);  // taken for a wait that timed out: given back at once
+            self->queue.reset();
+            self->lock.reset();
             abandoned_waits().fetch_sub(1, std::memory_order_relaxed);
             return;
         }
-        if (granted) {
+        if (taken) {
             self->now = state::granted;
         } else {
             self->now = state::failed;
-            self->failure = granted.error();
+            self->failure = taken.error();
         }
         self->reported.notify_all();
     }
@@ -112,25 +141,32 @@ struct queued_wait {
     }
 }
 
-/// Waits (on a helper thread when one can be had) until `queue` is at the head; false on timeout.
-[[nodiscard]] inline result<bool> wait_for_head(native_file& queue, const std::filesystem::path& path,
-                                                steady::time_point deadline) {
+/// Waits until `lock` is taken through the queue (`at_head`: already at its head), and leaves the queue;
+/// false on timeout. Blocks on a helper thread when one can be had, else polls.
+[[nodiscard]] inline result<bool> wait_for_lock(native_file& queue, native_file& lock,
+                                                const std::filesystem::path& path, lock_mode mode,
+                                                bool at_head, steady::time_point deadline) {
     using state = queued_wait::state;
-    if (steady::now() >= deadline) return false;
+    if (steady::now() >= deadline) {
+        if (at_head) leave_queue(queue);
+        return false;
+    }
     if (abandoned_waits().load(std::memory_order_relaxed) < max_abandoned_waits) {
-        auto shared = std::make_shared<queued_wait>(std::move(queue), path);
+        auto shared = std::make_shared<queued_wait>(std::move(queue), std::move(lock), path, mode, at_head);
         bool started = false;
         try {
             std::thread([shared] { queued_wait::run(shared); }).detach();
             started = true;
         } catch (const std::system_error&) {  // no thread to be had: poll instead
-            queue = std::move(shared->file);
+            queue = std::move(shared->queue);
+            lock = std::move(shared->lock);
         }
         if (started) {
             std::unique_lock guard(shared->mutex);
             shared->reported.wait_until(guard, deadline, [&] { return shared->now != state::waiting; });
             if (shared->now == state::granted) {
-                queue = std::move(shared->file);
+                queue = std::move(shared->queue);
+                lock = std::move(shared->lock);
                 return true;
             }
             if (shared->now == state::failed) return *shared->failure;
@@ -139,12 +175,22 @@ struct queued_wait {
             return false;
         }
     }
-    auto backoff = std::chrono::nanoseconds(std::chrono::microseconds(50));
-    for (;;) {
-        if (!back_off(backoff, std::chrono::milliseconds(1), deadline)) return false;
-        auto head = try_queue(queue, path);
-        if (!head || *head) return head;
+    // Polling: for the head of the queue, then, at the head, for the lock.
+    if (!at_head) {
+        auto backoff = std::chrono::nanoseconds(std::chrono::microseconds(50));
+        for (;;) {
+            if (!back_off(backoff, std::chrono::milliseconds(1), deadline)) return false;
+            auto head = try_queue(queue, path);
+            if (!head) return head.error();
+            if (*head) break;
+        }
     }
+    auto taken = try_lock(lock, path, mode);
+    if (taken && !*taken)
+        taken = poll_lock(lock, path, mode, std::chrono::microseconds(20), std::chrono::microseconds(200),
+                          deadline);
+    leave_queue(queue);
+    return taken;
 }
 
 }  // namespace tokenvault::detail::queued_lock
@@ -190,22 +236,19 @@ public:
             return finish(std::move(taken), *main);
         }
 
-        // Join the queue: at its head at once when nobody waits, else behind those who do.
+        // Join the queue: at its head at once when nobody waits, else behind those who do. At the head, take
+        // the lock now if its holder has let go, else wait for it; then let the next waiter in.
         auto head = try_queue(**queue, lock_path);
         if (!head) return head.error();
-        if (!*head) {
-            report.contended = true;
-            head = detail::queued_lock::wait_for_head(**queue, lock_path, deadline);
-            if (!head || !*head) return finish(std::move(head), *main);
+        if (*head) {
+            auto taken = try_lock(*main, lock_path, mode);
+            if (!taken || *taken) {
+                leave_queue(**queue);
+                return finish(std::move(taken), *main);
+            }
         }
-        // At the head: take the lock as soon as its holder lets go, then let the next waiter in.
-        auto taken = try_lock(*main, lock_path, mode);
-        if (taken && !*taken) {
-            report.contended = true;
-            taken = detail::queued_lock::poll_lock(*main, lock_path, mode, std::chrono::microseconds(20),
-                                                   std::chrono::microseconds(200), deadline);
-        }
-        leave_queue(**queue);
+        report.contended = true;
+        auto taken = detail::queued_lock::wait_for_lock(**queue, *main, lock_path, mode, *head, deadline);
         return finish(std::move(taken), *main);
     }
 

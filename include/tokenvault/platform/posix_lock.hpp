@@ -1,7 +1,8 @@
 // tokenvault/platform/posix_lock.hpp: the lock file primitives of tokenvault on POSIX (flock).
 //
 // `open_lock_file` opens (creating 0600, never following a symlink) a lock file that is never deleted;
-// `try_lock` makes one non-blocking flock attempt and `unlock` releases it explicitly. The kernel drops the
+// `try_lock` makes one non-blocking flock attempt, `wait_lock` a blocking one, and `unlock` releases it
+// explicitly. The kernel drops the
 // lock when the holder closes the descriptor or dies. flock locks belong to the open file description: two
 // descriptors in one process exclude each other, and a forked child shares (does not get) its parent's
 // lock. The waiting queue of platform::file_lock (lock.hpp) is a second lock on the same file that Linux
@@ -69,6 +70,16 @@ template <class = void>
     const int err = errno;
     if (err == EWOULDBLOCK) return false;
     return io_failure(p, "flock", err);
+}
+
+/// Waits until the lock on `file` is taken (no timeout: platform::file_lock runs this on a helper thread
+/// and keeps the deadline itself, and only the head of the queue waits here).
+template <class = void>
+[[nodiscard]] inline result<void> wait_lock(const native_file& file, const std::filesystem::path& p,
+                                            lock_mode mode) {
+    const int operation = mode == lock_mode::shared ? LOCK_SH : LOCK_EX;
+    if (retry_eintr([&] { return ::flock(file.get(), operation); }) == 0) return {};
+    return io_failure(p, "flock", errno);
 }
 
 /// Releases the lock held through `file` now, for every descriptor that shares its open file description

@@ -3,11 +3,11 @@
 // `open_lock_file` opens (creating it with an owner-only DACL, never through a reparse point) a lock file
 // that is never deleted, shared for reading, writing and deletion so every process can open it. The lock
 // is a LockFileEx lock on byte 0 (exclusive, or shared among readers): `try_lock` makes one attempt,
-// `unlock` releases it; Windows releases it when the handle is closed or the process ends. The waiting
-// queue of platform::file_lock (lock.hpp) is an exclusive lock on byte 1 of the same file, taken through a
-// second handle (`open_lock_queue`) with `try_queue` or, blocking in Windows's queue, `wait_in_queue`.
-// Byte-range locks are mandatory on Windows: nobody reads or writes lock files, so that costs nothing.
-// Included through platform.hpp only.
+// `wait_lock` waits for it, `unlock` releases it; Windows releases it when the handle is closed or the
+// process ends. The waiting queue of platform::file_lock (lock.hpp) is an exclusive lock on byte 1 of the
+// same file, taken through a second handle (`open_lock_queue`) with `try_queue` or, blocking in Windows's
+// queue, `wait_in_queue`. Byte-range locks are mandatory on Windows: nobody reads or writes lock files, so
+// that costs nothing. Included through platform.hpp only.
 #pragma once
 
 #include <filesystem>
@@ -82,6 +82,15 @@ template <class = void>
 [[nodiscard]] inline result<bool> try_lock(const native_file& file, const std::filesystem::path& p,
                                            lock_mode mode) {
     return try_lock_byte(file, p, 0, mode == lock_mode::exclusive ? LOCKFILE_EXCLUSIVE_LOCK : 0);
+}
+
+/// Waits until the lock on `file` is taken (no timeout: platform::file_lock runs this on a helper thread
+/// and keeps the deadline itself, and only the head of the queue waits here).
+template <class = void>
+[[nodiscard]] inline result<void> wait_lock(const native_file& file, const std::filesystem::path& p,
+                                            lock_mode mode) {
+    if (lock_byte(file, 0, mode == lock_mode::exclusive ? LOCKFILE_EXCLUSIVE_LOCK : 0)) return {};
+    return io_failure(p, "LockFileEx", ::GetLastError());
 }
 
 /// Releases the lock held through `file` now.
