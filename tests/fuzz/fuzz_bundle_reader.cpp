@@ -11,6 +11,8 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_bundle_reader {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace tv = tokenvault;
 
 namespace {
@@ -34,7 +36,7 @@ void check_reread(std::string_view text, const tv::result<tv::bundle>& plain,
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(bundle_reader) {
     std::string_view text(reinterpret_cast<const char*>(data), size);
     if (const auto cut = text.find(tvfuzz::reread_separator); cut != std::string_view::npos) {
         const auto held_text = text.substr(0, cut);
@@ -76,3 +78,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_reread(text, parsed, *written, *parsed);
     return 0;
 }
+
+}  // namespace fuzz_bundle_reader

@@ -10,6 +10,8 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_codex {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace tv = tokenvault;
 
 namespace {
@@ -20,7 +22,7 @@ using import_store = tv::token_store<tv::backend::memory, tv::cipher::xchacha20p
                                      tv::migration::from_codex<fuzz_codex_home>, tv::diagnostics::none>;
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(codex) {
     static const bool made = std::filesystem::create_directories(tvfuzz::scratch() / "codex") || true;
     (void)made;
     tvfuzz::write_file(tvfuzz::scratch() / "codex" / ".credentials.json",
@@ -29,3 +31,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     tvfuzz::check_imported(s, [](const tv::credential_id&, const tv::token&) {});
     return 0;
 }
+
+}  // namespace fuzz_codex

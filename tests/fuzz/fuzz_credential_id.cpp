@@ -4,9 +4,11 @@
 // point of parse (same form, same hash), and an id survives a bundle round trip.
 #include "fuzz_support.hpp"
 
+namespace fuzz_credential_id {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace tv = tokenvault;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(credential_id) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     const auto newline = input.find('\n');
     const auto url = input.substr(0, newline);
@@ -28,3 +30,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     tvfuzz::check_storable(*id, t);
     return 0;
 }
+
+}  // namespace fuzz_credential_id

@@ -9,6 +9,8 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_import_codex_keyring {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace {
 /// A keyring that holds nothing: the template argument of from_codex_keyring (parse_item reads no keyring).
 struct no_keyring {
@@ -33,10 +35,12 @@ struct no_keyring {
 };
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(import_codex_keyring) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     auto login =
         tokenvault::migration::from_codex_keyring<no_keyring>::parse_item(text, tokenvault::store_options{});
     if (login) tvfuzz::check_storable(login->first, login->second);
     return 0;
 }
+
+}  // namespace fuzz_import_codex_keyring

@@ -11,7 +11,9 @@
 
 #include "fuzz_support.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+namespace fuzz_import_mcp_client_config {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
+TOKENVAULT_FUZZ_TARGET(import_mcp_client_config) {
     if (size == 0) return 0;
     using kind = tokenvault::migration::mcp_client_config::format;
     static constexpr kind kinds[] = {kind::json_mcp_servers, kind::json_servers, kind::json_vscode_settings,
@@ -32,3 +34,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
 }
+
+}  // namespace fuzz_import_mcp_client_config

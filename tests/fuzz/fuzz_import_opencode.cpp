@@ -8,7 +8,9 @@
 
 #include "fuzz_support.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+namespace fuzz_import_opencode {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
+TOKENVAULT_FUZZ_TARGET(import_opencode) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     auto doc = tokenvault::detail::parse_foreign_json(text, "fuzz input");
     if (!doc) return 0;
@@ -18,3 +20,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         });
     return 0;
 }
+
+}  // namespace fuzz_import_opencode

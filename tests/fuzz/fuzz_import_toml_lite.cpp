@@ -10,6 +10,8 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_import_toml_lite {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace {
 std::string as_basic_string(std::string_view text) {
     std::string out = "\"";
@@ -31,7 +33,7 @@ std::string as_basic_string(std::string_view text) {
 }
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(import_toml_lite) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     const auto values = tokenvault::detail::toml_lite::read(text);
     if (values.size() > tokenvault::detail::toml_lite::max_values) tvfuzz::broken("more values than the cap");
@@ -45,3 +47,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
 }
+
+}  // namespace fuzz_import_toml_lite

@@ -15,6 +15,8 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_mcp_remote {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace tv = tokenvault;
 
 namespace {
@@ -32,7 +34,7 @@ using import_store =
                     tv::migration::from_mcp_remote<fuzz_mcp_remote_config>, tv::diagnostics::none>;
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(mcp_remote) {
     if (size < 4) return 0;
     static const auto directory = [] {
         auto d = tvfuzz::scratch() / "mcp-auth" / "mcp-remote-0.1.37";
@@ -65,3 +67,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     });
     return 0;
 }
+
+}  // namespace fuzz_mcp_remote

@@ -14,6 +14,8 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_oauth_metadata {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace oauth = tokenvault::oauth;
 using tvfuzz::require;
 
@@ -35,7 +37,7 @@ void same_list(const nlohmann::json& doc, const char* name, const std::vector<st
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(oauth_metadata) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
 
     if (auto prm = oauth::parse_protected_resource_metadata(text)) {
@@ -70,3 +72,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
 }
+
+}  // namespace fuzz_oauth_metadata

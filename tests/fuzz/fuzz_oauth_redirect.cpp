@@ -13,10 +13,12 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_oauth_redirect {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace oauth = tokenvault::oauth;
 using tvfuzz::require;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(oauth_redirect) {
     static oauth::curl_transport transport;
     const std::string_view head(reinterpret_cast<const char*>(data), size);
     auto target = oauth::parse_request_line(head);
@@ -39,3 +41,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
 }
+
+}  // namespace fuzz_oauth_redirect

@@ -13,10 +13,12 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_oauth_registration {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace oauth = tokenvault::oauth;
 using tvfuzz::require;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(oauth_registration) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     auto registration = oauth::parse_registration_response(text);
     if (!registration) return 0;
@@ -33,3 +35,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(back && *back == record, "a client record survives a stored token");
     return 0;
 }
+
+}  // namespace fuzz_oauth_registration

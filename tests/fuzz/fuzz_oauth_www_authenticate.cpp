@@ -10,10 +10,12 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_oauth_www_authenticate {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace oauth = tokenvault::oauth;
 using tvfuzz::require;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(oauth_www_authenticate) {
     const std::string_view header(reinterpret_cast<const char*>(data), size);
     auto challenges = oauth::parse_www_authenticate(header);
     if (!challenges) return 0;
@@ -26,3 +28,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(bearer.has_value() == has_bearer, "bearer_challenge agrees with the parsed list");
     return 0;
 }
+
+}  // namespace fuzz_oauth_www_authenticate

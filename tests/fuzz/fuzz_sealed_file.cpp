@@ -23,6 +23,8 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_sealed_file {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace tv = tokenvault;
 namespace fs = std::filesystem;
 
@@ -67,7 +69,7 @@ std::string opened(const std::string& file) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(sealed_file) {
     if (size == 0) return 0;
     static const bool ready = [] {
         if (sodium_init() < 0) tvfuzz::broken("sodium_init");
@@ -170,3 +172,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
 }
+
+}  // namespace fuzz_sealed_file

@@ -5,6 +5,11 @@
 // and reads back equal. `check_storable` puts a token (and its id) through the bundle writer and reader and
 // aborts, naming the broken promise, when the result differs. A harness aborts (an oracle failure, which
 // libFuzzer reports as a crash with the input saved) rather than returning quietly.
+//
+// A harness defines its entry point as `TOKENVAULT_FUZZ_TARGET(name) { ... }` inside its own namespace. A
+// harness compiled alone gets libFuzzer's `LLVMFuzzerTestOneInput`. With TOKENVAULT_FUZZ_COMBINED (the
+// meson build: one binary, `tokenvault_fuzz`, whose harnesses share their compiled headers in unity blocks),
+// each registers itself by name and fuzz_main.cpp runs the one named by $TOKENVAULT_FUZZ_TARGET.
 #pragma once
 
 #include <sys/stat.h>
@@ -19,12 +24,48 @@
 #include <tokenvault/json.hpp>
 #include <tokenvault/oauth/metadata.hpp>
 
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace tvfuzz {
+
+/// The entry point of one harness: libFuzzer's signature.
+using target_function = int (*)(const std::uint8_t*, std::size_t);
+
+/// A harness of the combined binary: its name (the harness file is fuzz_<name>.cpp) and entry point.
+struct target {
+    const char* name;
+    target_function run;
+};
+
+/// Every harness linked into this binary (combined builds register themselves here).
+inline std::vector<target>& targets() {
+    static std::vector<target> all;
+    return all;
+}
+
+/// Registers a harness at static initialization (TOKENVAULT_FUZZ_TARGET in combined builds).
+struct registration {
+    registration(const char* name, target_function run) { targets().push_back(target{name, run}); }
+};
+
+}  // namespace tvfuzz
+
+#if defined(TOKENVAULT_FUZZ_COMBINED)
+#define TOKENVAULT_FUZZ_TARGET(name)                                        \
+    int fuzz_one_input(const std::uint8_t* data, std::size_t size);         \
+    const ::tvfuzz::registration registered_##name{#name, &fuzz_one_input}; \
+    int fuzz_one_input(const std::uint8_t* data, std::size_t size)
+#else
+#define TOKENVAULT_FUZZ_TARGET(name) \
+    extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+#endif
 
 namespace tvfuzz {
 

@@ -8,9 +8,11 @@
 
 #include "fuzz_support.hpp"
 
+namespace fuzz_token_response {  // one namespace per harness: see TOKENVAULT_FUZZ_TARGET
+
 namespace tv = tokenvault;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+TOKENVAULT_FUZZ_TARGET(token_response) {
     if (size == 0) return 0;
     static constexpr int statuses[] = {200, 201, 400, 401, 429, 500, 503, 0};
     const int status = statuses[data[0] & 7];
@@ -42,3 +44,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto stored = tv::parse_token(body); stored) tvfuzz::check_storable(*stored);
     return 0;
 }
+
+}  // namespace fuzz_token_response

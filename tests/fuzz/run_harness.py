@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """tests/fuzz/run_harness.py: runs one libFuzzer harness over its corpus, then fuzzes for a bounded time.
 
-usage: run_harness.py HARNESS FOUND_DIR SEED_DIR... [--seconds N] [-LIBFUZZER_FLAG=VALUE...]
+usage: run_harness.py BINARY [--target NAME] FOUND_DIR SEED_DIR... [--seconds N] [-LIBFUZZER_FLAG=VALUE...]
+
+BINARY is the combined tokenvault_fuzz with --target naming the harness ($TOKENVAULT_FUZZ_TARGET), or a
+harness compiled alone (fuzz_<name>).
 
 Every seed (of every SEED_DIR that exists) and every input found earlier is executed first; then the harness
 fuzzes for N seconds in one process, writing new inputs to FOUND_DIR and a crashing input to
@@ -23,9 +26,13 @@ def main():
     parser.add_argument("found")
     parser.add_argument("seeds", nargs="+")
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--target", help="the harness to run in the combined binary")
     args, extra = parser.parse_known_args()
 
-    name = os.path.basename(args.harness).removeprefix("fuzz_")
+    name = args.target or os.path.basename(args.harness).removeprefix("fuzz_")
+    environment = dict(os.environ)
+    if args.target:
+        environment["TOKENVAULT_FUZZ_TARGET"] = args.target
     artifacts = os.path.join(os.path.dirname(os.path.normpath(args.found)), "..", "artifacts")
     os.makedirs(args.found, exist_ok=True)
     os.makedirs(artifacts, exist_ok=True)
@@ -39,7 +46,7 @@ def main():
                args.found, *seeds]
     started = time.monotonic()
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, errors="replace")
+                            text=True, errors="replace", env=environment)
     stdout, stderr = proc.communicate()
     elapsed = time.monotonic() - started
     output = stdout + stderr
