@@ -2,6 +2,8 @@
 #include "conformance.hpp"
 #include "persistent_lists.hpp"
 
+namespace test_keyring_bundle_matrix {  // unity builds: several test files share a translation unit
+
 namespace {
 using bundle_stores = decltype(+tvtest::matrix::valid_stores(
     tvtest::matrix::bundle_backends,
@@ -11,3 +13,5 @@ static_assert(std::tuple_size_v<bundle_stores> >= 6);
 }  // namespace
 
 TEST_CASE_TEMPLATE_APPLY(conformance, bundle_stores);
+
+}  // namespace test_keyring_bundle_matrix

@@ -2,6 +2,8 @@
 #include "conformance.hpp"
 #include "matrix.hpp"
 
+namespace test_memory_matrix {  // unity builds: several test files share a translation unit
+
 namespace {
 namespace tv = tokenvault;
 namespace hana = boost::hana;
@@ -16,3 +18,5 @@ static_assert(std::tuple_size_v<memory_stores> == 6, "memory backend: 2 lockings
 }  // namespace
 
 TEST_CASE_TEMPLATE_APPLY(conformance, memory_stores);
+
+}  // namespace test_memory_matrix

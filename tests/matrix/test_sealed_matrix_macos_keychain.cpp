@@ -8,6 +8,8 @@
 #include "conformance.hpp"
 #include "persistent_lists.hpp"
 
+namespace test_sealed_matrix_macos_keychain {  // unity builds: several test files share a translation unit
+
 namespace {
 namespace kr = tokenvault::keyring;
 
@@ -40,3 +42,5 @@ TEST_CASE("macos_keychain matrix: the key of these stores is an item of the fake
     REQUIRE(key);
     CHECK(key->data.size() == 32);
 }
+
+}  // namespace test_sealed_matrix_macos_keychain

@@ -4,6 +4,8 @@
 #include "conformance.hpp"
 #include "windows_lists.hpp"
 
+namespace test_windows_matrix_desktop {  // unity builds: several test files share a translation unit
+
 namespace {
 namespace kr = tokenvault::keyring;
 namespace tv = tokenvault;
@@ -13,3 +15,5 @@ static_assert(std::tuple_size_v<stores> >= 6);
 }  // namespace
 
 TEST_CASE_TEMPLATE_APPLY(conformance, stores);
+
+}  // namespace test_windows_matrix_desktop

@@ -3,6 +3,8 @@
 #include "conformance.hpp"
 #include "windows_lists.hpp"
 
+namespace test_windows_matrix_memory {  // unity builds: several test files share a translation unit
+
 namespace {
 namespace kr = tokenvault::keyring;
 namespace tv = tokenvault;
@@ -11,3 +13,5 @@ static_assert(std::tuple_size_v<stores> >= 6);
 }  // namespace
 
 TEST_CASE_TEMPLATE_APPLY(conformance, stores);
+
+}  // namespace test_windows_matrix_memory
