@@ -19,7 +19,8 @@
 //                       file of the store file's size (temp, fsync, rename), passes the token on and then
 //                       flushes the directory, as a put does; value = the 99th percentile of the time
 //                       between a process's consecutive replacements; baseline = 16 x the median of the
-//                       same replacement alone. No lock can get contended_put_p99 below this ratio.
+//                       same replacement alone. No lock alone can get contended_put_p99 below this ratio;
+//                       group commit can, because one replacement saves the changes of several writers.
 //
 // Scratch files go to $TMPDIR unless it is tmpfs, else /var/tmp (fsync must cost what it costs on a
 // disk); they are removed at exit.

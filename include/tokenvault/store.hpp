@@ -11,7 +11,9 @@
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -19,6 +21,7 @@
 
 #include "backend/memory.hpp"
 #include "cipher/xchacha20poly1305.hpp"
+#include "detail/intent_text.hpp"
 #include "detail/policy_checks.hpp"
 #include "diagnostics/none.hpp"
 #include "entry.hpp"
@@ -118,22 +121,26 @@ public:
     /// Stores `value` for `id` (replacing any token); returns the new generation. Durable on return.
     [[nodiscard]] result<std::uint64_t> put(const credential_id& id, const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write(events::operation_kind::put, id,
-                     [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-                         current = value;
-                         return {};
-                     });
+        return write(
+            events::operation_kind::put, id,
+            [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                current = value;
+                return {};
+            },
+            handover{detail::intent_kind::put, &value, 0, nullptr});
     }
 
     /// Removes the token of `id`; true when there was one. Durable on return.
     [[nodiscard]] result<bool> erase(const credential_id& id) {
         bool existed = false;
-        auto done = write(events::operation_kind::erase, id,
-                          [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-                              existed = current.has_value();
-                              current.reset();
-                              return {};
-                          });
+        auto done = write(
+            events::operation_kind::erase, id,
+            [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                existed = current.has_value();
+                current.reset();
+                return {};
+            },
+            handover{detail::intent_kind::erase, nullptr, 0, &existed});
         if (!done) return done.error();
         return existed;
     }
@@ -161,26 +168,29 @@ public:
                                                          std::uint64_t expected_generation,
                                                          const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write(events::operation_kind::compare_and_swap, id,
-                     [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
-                         if (generation != expected_generation)
-                             return error{errc::conflict, "compare_and_swap"};
-                         current = value;
-                         return {};
-                     });
+        return write(
+            events::operation_kind::compare_and_swap, id,
+            [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+                if (generation != expected_generation) return error{errc::conflict, "compare_and_swap"};
+                current = value;
+                return {};
+            },
+            handover{detail::intent_kind::compare_and_swap, &value, expected_generation, nullptr});
     }
 
     /// Erases the entry only if its generation is still `expected_generation`; errc::conflict otherwise.
     /// Returns false when the entry is absent and `expected_generation` is 0.
     [[nodiscard]] result<bool> erase_if(const credential_id& id, std::uint64_t expected_generation) {
         bool existed = false;
-        auto done = write(events::operation_kind::erase_if, id,
-                          [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
-                              if (generation != expected_generation) return error{errc::conflict, "erase_if"};
-                              existed = current.has_value();
-                              current.reset();
-                              return {};
-                          });
+        auto done = write(
+            events::operation_kind::erase_if, id,
+            [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+                if (generation != expected_generation) return error{errc::conflict, "erase_if"};
+                existed = current.has_value();
+                current.reset();
+                return {};
+            },
+            handover{detail::intent_kind::erase_if, nullptr, expected_generation, &existed});
         if (!done) return done.error();
         return existed;
     }
@@ -323,16 +333,39 @@ private:
         return guard;
     }
 
+    // A change another process may apply on this one's behalf (group commit): put, erase and the two
+    // conditional forms; update() runs caller code and never hands over.
+    struct handover {
+        detail::intent_kind kind = detail::intent_kind::put;
+        const token* value = nullptr;           // put, compare_and_swap
+        std::uint64_t expected_generation = 0;  // compare_and_swap, erase_if
+        bool* existed = nullptr;                // erase, erase_if: set from a recorded outcome
+    };
+
+    // Group commit: a writer that finds the store lock taken posts its change for the holder, which saves
+    // the changes of every waiting writer with its own in one durable replacement (docs/FORMAT.md).
+    static constexpr bool group_commit = Locking::cross_process && requires(Backend & b, context_type& c) {
+        b.claim_intents(c, std::int64_t{});
+        b.withdraw_intent(std::string_view{});
+    };
+
+    [[nodiscard]] static std::int64_t wall_ms() noexcept {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
     // The directory flush that makes the saved file's rename durable runs after both locks are released:
     // other writers may already read and replace the new file, but this write is acknowledged only once
     // the flush returns, and a later writer's file holds it too.
     template <class Change>
-    result<std::uint64_t> write(events::operation_kind operation, const credential_id& id, Change&& change) {
+    result<std::uint64_t> write(events::operation_kind operation, const credential_id& id, Change&& change,
+                                std::optional<handover> handed = std::nullopt) {
         const bool erasing =
             operation == events::operation_kind::erase || operation == events::operation_kind::erase_if;
         platform::pending_sync durable;
-        auto outcome = write_locked(id, change, erasing, durable);
+        auto outcome = write_locked(id, change, erasing, durable, handed);
         if (auto synced = durable.complete(); outcome && !synced) outcome = synced.error();
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;
@@ -340,13 +373,107 @@ private:
         return outcome;
     }
 
+    // The store lock for a write. With group commit, a writer that finds it taken posts its change first
+    // (`posted`: the intent's name) and, while it waits, looks for its outcome in each new version of the
+    // file: once a holder has saved the change, it stops waiting (`early` holds the outcome, and no lock is
+    // returned). Should its wait time out, it withdraws the change or, when a holder has claimed it
+    // already, waits once more for that holder to finish.
+    result<std::optional<typename Locking::store_guard>> take_write_lock(
+        locking::wait_report& wait, const credential_id& id, const std::optional<handover>& handed,
+        std::optional<std::string>& posted, std::optional<detail::intent_outcome>& early) {
+        using guard_type = std::optional<typename Locking::store_guard>;
+        const auto held = [](result<typename Locking::store_guard> taken) -> result<guard_type> {
+            if (!taken) return taken.error();
+            return guard_type{std::move(*taken)};
+        };
+        if constexpr (group_commit) {
+            if (handed && loaded_) {
+                const auto path = backend_.lock_path();
+                const auto where = path ? *path : std::filesystem::path{};
+                auto guard = locking_.lock_store(where, std::chrono::milliseconds(0), wait);
+                if (guard || guard.error() != errc::lock_timeout) {
+                    if (guard)
+                        diagnostics_.on(events::lock_acquired{events::lock_kind::store, false, wait.waited});
+                    return held(std::move(guard));
+                }
+                const auto deadline =
+                    wall_ms() +
+                    static_cast<std::int64_t>(
+                        std::chrono::duration_cast<std::chrono::milliseconds>(options_.lock_timeout).count());
+                detail::intent change{
+                    handed->kind, id,
+                    handed->value != nullptr ? std::optional<token>{*handed->value} : std::optional<token>{},
+                    handed->expected_generation, deadline};
+                if (auto name = backend_.post_intent(context_, change); name && *name)
+                    posted = std::move(*name);
+                // else: wait as any writer does (a directory that refuses the file, no key held yet)
+                auto taken = [&] {
+                    if constexpr (locking::traits_of<Locking>.stoppable_wait) {
+                        if (posted) {
+                            const std::function<bool()> saved_by_holder = [&] {
+                                early = backend_.peek_intent_outcome(context_, *posted);
+                                return early.has_value();
+                            };
+                            auto got = locking_.lock_store_unless(where, options_.lock_timeout, wait,
+                                                                  saved_by_holder);
+                            if (got)
+                                diagnostics_.on(
+                                    events::lock_acquired{events::lock_kind::store, true, wait.waited});
+                            else if (!wait.stopped)
+                                diagnostics_.on(
+                                    events::lock_timed_out{events::lock_kind::store, wait.waited});
+                            return got;
+                        }
+                    }
+                    return take_store_lock(wait);
+                }();
+                if (early) return guard_type{};  // saved by a holder (a lock granted meanwhile goes back)
+                if (taken || taken.error() != errc::lock_timeout || !posted) return held(std::move(taken));
+                if (auto withdrawn = backend_.withdraw_intent(*posted); withdrawn && *withdrawn) {
+                    posted.reset();
+                    return held(std::move(taken));
+                }
+                // A holder claimed it (or it could not be removed): its outcome is decided once that holder
+                // lets go of the lock.
+                taken = take_store_lock(wait);
+                if (!taken && taken.error() == errc::lock_timeout)
+                    return error{errc::lock_timeout,
+                                 taken.error().context +
+                                     " (the change was handed to the process holding the lock, which has not "
+                                     "finished; whether it was saved is not known: read the entry again)"};
+                return held(std::move(taken));
+            }
+        }
+        return held(take_store_lock(wait));
+    }
+
+    // What a write whose change a holder saved returns: the recorded outcome, as the write would have.
+    static result<std::uint64_t> handed_over_result(const detail::intent_outcome& outcome,
+                                                    const handover& handed) {
+        if (outcome.conflict)
+            return error{errc::conflict,
+                         handed.kind == detail::intent_kind::erase_if ? "erase_if" : "compare_and_swap"};
+        if (handed.existed != nullptr) *handed.existed = outcome.existed;
+        return outcome.generation;
+    }
+
     template <class Change>
     result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing,
-                                       platform::pending_sync& durable) {
+                                       platform::pending_sync& durable,
+                                       const std::optional<handover>& handed) {
         [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
         locking::wait_report wait;
-        auto store_lock = take_store_lock(wait);
+        std::optional<std::string> posted;
+        std::optional<detail::intent_outcome> early;
+        auto store_lock = take_write_lock(wait, id, handed, posted, early);
         if (!store_lock) return store_lock.error();
+        if constexpr (group_commit) {
+            if (early) {
+                backend_.settle_intent(*posted);
+                durable = backend_.intent_flush();  // the holder may not have flushed the rename yet
+                return handed_over_result(*early, *handed);
+            }
+        }
         if constexpr (needs_first_load) {
             if constexpr (Migration::enabled) {
                 if (!migrated_) TOKENVAULT_TRY(migrate_under_store_lock());
@@ -360,6 +487,33 @@ private:
             }
         }
 
+        std::size_t handed_over = 0;  // intents of other writers applied to the cache for this save
+        bool records_changed = false;
+        if constexpr (group_commit) {
+            if (posted) {
+                // Saved by a holder? Its outcome is in the bundle, saved with the change itself.
+                const auto outcome = detail::find_intent_outcome(cache_, *posted);
+                backend_.settle_intent(*posted);
+                if (outcome) {
+                    durable = backend_.intent_flush();  // that holder may not have flushed the rename yet
+                    return handed_over_result(*outcome, *handed);
+                }
+                // Not applied (no holder claimed it, or its holder failed): applied here, as any write.
+            }
+            const auto now = wall_ms();
+            for (const auto& claimed : backend_.claim_intents(context_, now)) {
+                detail::record_intent_outcome(cache_, claimed.name, apply_intent(claimed.change));
+                ++handed_over;
+            }
+            // Outcomes stay until their poster has read them (it removes its intent's files) or went stale.
+            const bool pruned = detail::prune_intent_outcomes(cache_, [&](std::string_view name,
+                                                                          std::int64_t deadline_ms) {
+                return deadline_ms < now - static_cast<std::int64_t>(detail::intent_stale_after.count()) ||
+                       !backend_.intent_outstanding(name);
+            });
+            records_changed = handed_over > 0 || pruned;
+        }
+
         const auto found = cache_.entries.find(id.hash());
         std::optional<token> current;
         std::uint64_t generation = 0;
@@ -367,39 +521,46 @@ private:
             current = found->second.token;
             generation = found->second.generation;
         }
-        TOKENVAULT_TRY(change(current, generation));
+        auto own = change(current, generation);
+        if (!own && !records_changed) return own.error();
 
         // Apply to the cache, remembering what to restore if the save fails. An unreadable entry of this
         // credential goes too: a write replaces it, an erase removes it.
         std::optional<entry> previous;
         if (found != cache_.entries.end()) previous = found->second;
         std::optional<unreadable_entry> superseded;
-        if (const auto kept = cache_.unreadable.find(id.hash());
-            kept != cache_.unreadable.end() && (current || erasing)) {
-            superseded = std::move(kept->second);
-            cache_.unreadable.erase(kept);
-        }
         const auto previous_generation = cache_.last_generation;
         std::uint64_t new_generation = 0;
-        if (!current && !previous && !superseded)
-            return std::uint64_t{0};  // nothing to erase: no write needed
-        if (current) {
-            new_generation = ++cache_.last_generation;
-            if (found != cache_.entries.end()) {
-                found->second.token = std::move(*current);
-                found->second.generation = new_generation;
-                found->second.updated_at = clock::now();
-            } else {
-                cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(),
-                                                        extra_json::object()});
+        if (own) {
+            if (const auto kept = cache_.unreadable.find(id.hash());
+                kept != cache_.unreadable.end() && (current || erasing)) {
+                superseded = std::move(kept->second);
+                cache_.unreadable.erase(kept);
             }
-        } else if (found != cache_.entries.end()) {
-            cache_.entries.erase(found);
+            if (!current && !previous && !superseded && !records_changed)
+                return std::uint64_t{0};  // nothing to erase: no write needed
+            if (current) {
+                new_generation = ++cache_.last_generation;
+                if (found != cache_.entries.end()) {
+                    found->second.token = std::move(*current);
+                    found->second.generation = new_generation;
+                    found->second.updated_at = clock::now();
+                } else {
+                    cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation,
+                                                            clock::now(), extra_json::object()});
+                }
+            } else if (found != cache_.entries.end()) {
+                cache_.entries.erase(found);
+            }
         }
         context_.sync_after_unlock = &durable;
         auto saved = backend_.save(context_, cache_);
         context_.sync_after_unlock = nullptr;
         if (!saved) {
+            if (records_changed) {
+                loaded_ = false;  // the cache holds other writers' changes too: read the file again
+                return saved.error();
+            }
             cache_.last_generation = previous_generation;
             if (previous)
                 cache_.entries.insert_or_assign(id.hash(), std::move(*previous));
@@ -409,7 +570,40 @@ private:
             return saved.error();
         }
         generation_high_water_ = std::max(generation_high_water_, cache_.last_generation);
+        if (handed_over > 0) diagnostics_.on(events::handed_over{handed_over});
+        if (!own) return own.error();
         return new_generation;
+    }
+
+    // Applies another writer's change to the cache, as write_locked applies its own; returns its outcome.
+    detail::intent_outcome apply_intent(const detail::intent& change) {
+        const auto hash = change.id.hash();
+        const auto found = cache_.entries.find(hash);
+        const std::uint64_t generation = found != cache_.entries.end() ? found->second.generation : 0;
+        detail::intent_outcome outcome{generation, false, false, change.deadline_ms};
+        const bool conditional = change.kind == detail::intent_kind::compare_and_swap ||
+                                 change.kind == detail::intent_kind::erase_if;
+        if (conditional && generation != change.expected_generation) {
+            outcome.conflict = true;
+            return outcome;
+        }
+        cache_.unreadable.erase(hash);
+        if (change.value) {
+            outcome.generation = ++cache_.last_generation;
+            if (found != cache_.entries.end()) {
+                found->second.token = *change.value;
+                found->second.generation = outcome.generation;
+                found->second.updated_at = clock::now();
+            } else {
+                cache_.entries.emplace(hash, entry{change.id, *change.value, outcome.generation, clock::now(),
+                                                   extra_json::object()});
+            }
+        } else {
+            outcome.generation = 0;
+            outcome.existed = found != cache_.entries.end();
+            if (found != cache_.entries.end()) cache_.entries.erase(found);
+        }
+        return outcome;
     }
 
     store_options options_;

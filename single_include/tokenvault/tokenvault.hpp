@@ -27,6 +27,9 @@
 // under the store lock, changed under a shared lock.
 // Optional: `load(ctx, held)`, the same read given the bundle the store holds from the last load or save,
 // whose unchanged entries the backend may take over instead of parsing them again (backend::sealed_file).
+// Optional: group commit (docs/FORMAT.md), used with a cross-process locking policy when a backend has
+// `post_intent(ctx, intent)`, `withdraw_intent(name)`, `settle_intent(name)`, `claim_intents(ctx, now_ms)`,
+// `intent_outstanding(name)`, `peek_intent_outcome(ctx, name)` and `intent_flush()` (backend::sealed_file).
 // Optional, declared as `static constexpr tokenvault::backend::traits traits{.name = value};`:
 //   reload_before_write  (false)  the store reloads before every write, whatever changed() says (for
 //                                 backends whose change check cannot see every writer)
@@ -388,10 +391,16 @@ struct entry_unreadable {
     std::string_view detail;      ///< which field and why, e.g. "token: field 'expires_at' is out of range"
 };
 
+/// A write saved, with its own change, the changes other processes had handed to it while they waited for
+/// the store lock (group commit: docs/FORMAT.md).
+struct handed_over {
+    std::size_t changes = 0;  ///< how many changes of other writers this save carried
+};
+
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
                          quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved,
-                         login, rolled_back, entry_unreadable>;
+                         login, rolled_back, entry_unreadable, handed_over>;
 
 }  // namespace tokenvault::events
 // end file tokenvault/diagnostics/events.hpp
@@ -1301,6 +1310,7 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <ratio>
@@ -1406,6 +1416,15 @@ enum class lock_mode { exclusive, shared };
 struct lock_wait {
     bool contended = false;              ///< another holder had the lock at the first attempt
     std::chrono::nanoseconds waited{0};  ///< time from the call to acquisition (or to the timeout)
+};
+
+/// A reason for a lock waiter to give up before its deadline, checked while it waits (platform::file_lock):
+/// first after `first_check`, then at twice the previous interval, up to `check_at_most`.
+struct stop_waiting {
+    std::function<bool()> should_stop;  ///< true: stop waiting (the waiter no longer needs the lock)
+    std::chrono::microseconds first_check{500};
+    std::chrono::microseconds check_at_most{2000};
+    mutable bool stopped = false;  ///< set when the wait ended because should_stop() said so
 };
 
 /// What `inspect_path` found at a path (for tools that explain a store; no content is read).
@@ -2637,11 +2656,16 @@ consteval bool check() {
 // Optional, declared as `static constexpr tokenvault::locking::traits traits{.name = value};`:
 //   shared_store_lock  (false)  L also has `lock_store_shared(path, timeout, report)`, a cross-process
 //                               lock that readers share; the store takes it for loads
+//   stoppable_wait     (false)  L also has `lock_store_unless(path, timeout, report, stop)`: lock_store
+//                               that gives up early (errc::lock_timeout, `report.stopped`) once `stop()`
+//                               returns true, asked now and then while it waits; a store's write whose
+//                               change another process has saved (group commit) stops waiting with it
 // `locking::check<L>()` names the first missing piece; `locking_policy<L>` is the same test, silently.
 
 #include <chrono>
 #include <concepts>
 #include <filesystem>
+#include <functional>
 
 
 namespace tokenvault::locking {
@@ -2650,11 +2674,13 @@ namespace tokenvault::locking {
 struct wait_report {
     bool contended = false;
     std::chrono::nanoseconds waited{0};
+    bool stopped = false;  ///< lock_store_unless gave up because its stop() said so
 };
 
 /// The optional members of a locking policy, with their defaults (see the top of this header).
 struct traits {
     bool shared_store_lock = false;  ///< lock_store_shared() exists: loads share the cross-process lock
+    bool stoppable_wait = false;     ///< lock_store_unless() exists: a write can stop waiting early
 };
 
 /// The traits of locking policy L: what it declares, else the defaults.
@@ -2677,6 +2703,13 @@ template <class L>
 concept has_shared_store_lock = requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t,
                                          locking::wait_report& r) {
     { l.lock_store_shared(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
+};
+
+/// Whether L has `lock_store_unless(path, timeout, report, stop)` returning its store guard.
+template <class L>
+concept has_stoppable_wait = requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t,
+                                      locking::wait_report& r, const std::function<bool()>& stop) {
+    { l.lock_store_unless(p, t, r, stop) } -> std::same_as<result<typename L::store_guard>>;
 };
 
 /// The locking contract, one requirement at a time: with `Report`, the first one L misses fails to
@@ -2738,6 +2771,12 @@ consteval bool locking_requirements() {
                       "tokenvault: this locking policy has lock_store_shared(): declare it, "
                       "`static constexpr tokenvault::locking::traits traits{.shared_store_lock = true};`, "
                       "or the store never calls it");
+        return false;
+    } else if constexpr (locking::traits_of<L>.stoppable_wait != has_stoppable_wait<L>) {
+        static_assert(!Report,
+                      "tokenvault: a locking policy with lock_store_unless(path, timeout, wait_report&, "
+                      "stop) returning result<store_guard> declares it, and only then: "
+                      "`static constexpr tokenvault::locking::traits traits{.stoppable_wait = true};`");
         return false;
     } else {
         return true;
@@ -5072,7 +5111,8 @@ template <class = void>
 // implements the same set; the implementation is picked at compile time (Win32 on _WIN32, else POSIX).
 //   files:   read_private_file, read_foreign_file, write_file_atomically (durable atomic replace),
 //            replace_file (the same, leaving the directory flush to the caller),
-//            stat_identity (change checks), quarantine_file, remove_file, inspect_path
+//            stat_identity (change checks), quarantine_file, remove_file, inspect_path, and for
+//            short-lived hand-over files create_private_file, rename_file, remove_file_unflushed
 //   folders: ensure_private_directory, check_private_directory, ensure_store_directory and
 //            check_store_directory (plus the parent rule), sync_directory
 //   locks:   file_lock (lock.hpp) over open_lock_file, try_lock, wait_for_lock, unlock
@@ -5772,6 +5812,55 @@ template <class = void>
     return true;
 }
 
+/// Creates `p` (owner-only DACL, never over an existing file) holding `bytes`, without flushing it: for
+/// short-lived hand-over files whose loss in a crash loses nothing acknowledged.
+template <class = void>
+[[nodiscard]] inline result<void> create_private_file(const std::filesystem::path& p,
+                                                      std::span<const std::byte> bytes) {
+    auto* security = private_security::shared();
+    if (security == nullptr)
+        return error{errc::io_error, p.string() + " (the process token could not be read)"};
+    unique_handle h(
+        ::CreateFileW(p.c_str(), GENERIC_WRITE, 0, security, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr));
+    if (!h.valid()) {
+        const DWORD err = ::GetLastError();
+        return write_failure(p, "CreateFileW", err);
+    }
+    auto fail = [&](error e) {
+        h.reset();
+        (void)::DeleteFileW(p.c_str());
+        return e;
+    };
+    while (!bytes.empty()) {
+        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1U << 30));
+        DWORD written = 0;
+        if (!::WriteFile(h.get(), bytes.data(), chunk, &written, nullptr))
+            return fail(io_failure(p, "WriteFile", ::GetLastError()));
+        if (written == 0) return fail(io_failure(p, "WriteFile", ERROR_WRITE_FAULT));
+        bytes = bytes.subspan(written);
+    }
+    if (const DWORD err = h.close(); err != 0) return fail(io_failure(p, "close", err));
+    return {};
+}
+
+/// Renames `from` to `to` in the same directory; false when `from` is not there (another process renamed
+/// or removed it first: of two processes renaming one file, exactly one succeeds).
+template <class = void>
+[[nodiscard]] inline result<bool> rename_file(const std::filesystem::path& from,
+                                              const std::filesystem::path& to) {
+    if (const DWORD err = move_file(from, to, 0); err != 0) {
+        if (win32_absent(err)) return false;
+        return write_failure(from, "MoveFileExW", err);
+    }
+    return true;
+}
+
+/// remove_file (Windows has no directory flush to skip).
+template <class = void>
+[[nodiscard]] inline result<bool> remove_file_unflushed(const std::filesystem::path& p) {
+    return remove_file(p);
+}
+
 /// What is at `p` (not following a reparse point), judged as a private directory (`directory`) or file.
 template <class = void>
 [[nodiscard]] inline result<path_report> inspect_path(const std::filesystem::path& p, bool directory) {
@@ -6387,6 +6476,57 @@ template <class = void>
     return true;
 }
 
+/// Creates `p` (mode 0600, never over an existing file or through a symlink) holding `bytes`, without
+/// flushing it: for short-lived hand-over files whose loss in a crash loses nothing acknowledged.
+template <class = void>
+[[nodiscard]] inline result<void> create_private_file(const std::filesystem::path& p,
+                                                      std::span<const std::byte> bytes) {
+    unique_fd fd(retry_eintr([&] {
+        return ::open(p.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
+    }));
+    if (fd.get() < 0) {
+        const int err = errno;
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
+        return io_failure(p, "create", err);
+    }
+    int err = retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0 ? errno : 0;
+    if (err == 0) err = write_all(fd.get(), bytes);
+    if (err == 0) err = fd.close();
+    if (err != 0) {
+        fd.reset();
+        (void)::unlink(p.c_str());
+        return io_failure(p, "write", err);
+    }
+    return {};
+}
+
+/// Renames `from` to `to` in the same directory without flushing; false when `from` is not there (another
+/// process renamed or removed it first: of two processes renaming one file, exactly one succeeds).
+template <class = void>
+[[nodiscard]] inline result<bool> rename_file(const std::filesystem::path& from,
+                                              const std::filesystem::path& to) {
+    if (retry_eintr([&] { return ::rename(from.c_str(), to.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT) return false;
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, from.string()};
+        return io_failure(from, "rename", err);
+    }
+    return true;
+}
+
+/// remove_file without the directory flush, for files whose reappearance after a crash is harmless.
+template <class = void>
+[[nodiscard]] inline result<bool> remove_file_unflushed(const std::filesystem::path& p) {
+    if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT) return false;
+        if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
+        return io_failure(p, "unlink", err);
+    }
+    return true;
+}
+
 /// What is at `p` (not following a symlink), judged as a private directory (`directory`) or private file.
 template <class = void>
 [[nodiscard]] inline result<path_report> inspect_path(const std::filesystem::path& p, bool directory) {
@@ -6429,6 +6569,9 @@ template <class = void>
 // helpers exist per process; past that, or when no thread can be started, a waiter polls instead (the head
 // every 20-200 us). Where the OS offers no independent queue lock (network file systems, Darwin), waiters
 // poll the lock itself, as older versions did; every version excludes every other through the lock itself.
+// A waiter may also give up early, when a `stop_waiting` it passed says the lock is no longer needed
+// (asked at growing intervals while it waits on a helper thread): the store's group commit does, once
+// another process has saved its change.
 // The OS primitives are in posix_lock.hpp and win32_lock.hpp.
 
 #include <algorithm>
@@ -6861,7 +7004,8 @@ struct queued_wait {
 /// false on timeout. Blocks on a helper thread when one can be had, else polls.
 [[nodiscard]] inline result<bool> wait_for_lock(native_file& queue, native_file& lock,
                                                 const std::filesystem::path& path, lock_mode mode,
-                                                bool at_head, steady::time_point deadline) {
+                                                bool at_head, steady::time_point deadline,
+                                                const platform::stop_waiting* stop = nullptr) {
     using state = queued_wait::state;
     if (steady::now() >= deadline) {
         if (at_head) leave_queue(queue);
@@ -6879,7 +7023,20 @@ struct queued_wait {
         }
         if (started) {
             std::unique_lock guard(shared->mutex);
-            shared->reported.wait_until(guard, deadline, [&] { return shared->now != state::waiting; });
+            for (auto check_every = stop != nullptr ? stop->first_check : std::chrono::microseconds(0);;) {
+                const auto until =
+                    stop != nullptr ? std::min(deadline, steady::now() + check_every) : deadline;
+                shared->reported.wait_until(guard, until, [&] { return shared->now != state::waiting; });
+                if (stop == nullptr || shared->now != state::waiting || steady::now() >= deadline) break;
+                guard.unlock();
+                const bool give_up = stop->should_stop();
+                guard.lock();
+                if (give_up && shared->now == state::waiting) {
+                    stop->stopped = true;
+                    break;
+                }
+                check_every = std::min(check_every * 2, stop->check_at_most);
+            }
             if (shared->now == state::granted) {
                 queue = std::move(shared->queue);
                 lock = std::move(shared->lock);
@@ -6921,10 +7078,13 @@ public:
 
     /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in
     /// `*wait`.
+    /// With `stop`, a waiter that is queued behind others asks `stop->should_stop()` now and then and gives
+    /// up as on a timeout (errc::lock_timeout, `stop->stopped` set) when it says so.
     [[nodiscard]] static result<file_lock> acquire(const std::filesystem::path& lock_path,
                                                    std::chrono::milliseconds timeout,
                                                    lock_wait* wait = nullptr,
-                                                   lock_mode mode = lock_mode::exclusive) {
+                                                   lock_mode mode = lock_mode::exclusive,
+                                                   const stop_waiting* stop = nullptr) {
         using steady = detail::queued_lock::steady;
         const auto start = steady::now();
         const auto deadline = start + timeout;
@@ -6964,7 +7124,8 @@ public:
             }
         }
         report.contended = true;
-        auto taken = detail::queued_lock::wait_for_lock(**queue, *main, lock_path, mode, *head, deadline);
+        auto taken =
+            detail::queued_lock::wait_for_lock(**queue, *main, lock_path, mode, *head, deadline, stop);
         return finish(std::move(taken), *main);
     }
 
@@ -7481,25 +7642,33 @@ template <class = void>
 
 }  // namespace tokenvault::cipher
 // end file tokenvault/cipher/catalog.hpp
-// begin file tokenvault/detail/sealed_file_io.hpp
-// tokenvault/detail/sealed_file_io.hpp: the file under a sealed_file backend, as this instance last saw it.
+// begin file tokenvault/detail/intent_files.hpp
+// tokenvault/detail/intent_files.hpp: group commit's hand-over files, next to a sealed file.
 //
-// detail::sealed_file_io reads the whole file (ciphertext, so ordinary memory) after checking its
-// directory, replaces it durably (atomic rename), and moves a certainly corrupt file aside. It records the
-// file's identity (inode, size, mtime) and the key id and seal counter of its header at every load and
-// save, so a change by another process costs one lstat to see, and a file changed or unread since then is
-// never overwritten (errc::conflict); the first replacement removes temp files left by dead writers. No
-// crypto and no keyring: those are backend::sealed_file and detail::sealed_key_cache. The caller holds the
-// store lock around every call. A class template only so that its members compile where they are used.
+// A waiting writer posts its change (detail/intent_text.hpp) as `.<file>.intent-<16 hex>` in the store
+// directory: mode 0600, sealed with XChaCha20-Poly1305 under a key derived from the store's data key
+// (libsodium's KDF, context "tvintent"), the file and intent names in the associated data, so only a
+// process holding the data key can post one and a sealed intent cannot be renamed into another. The lock
+// holder claims an intent by renaming it to `.<file>.claimed-<16 hex>`; the poster withdraws it by
+// removing it. Of the two, exactly one succeeds, so an intent is either applied by a holder or withdrawn,
+// never both. The files are never flushed: a crash loses only changes nobody acknowledged.
+//
+// Layout: "TVINTENT1" (9 bytes), the data key's id, a 24-byte nonce, the ciphertext with its 16-byte tag.
 
+#include <sodium.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
+#include <system_error>
+#include <vector>
 
 // begin file tokenvault/backend/sealed_file_format.hpp
 // tokenvault/backend/sealed_file_format.hpp: the header of a sealed file, format version 1 (docs/FORMAT.md).
@@ -7639,6 +7808,563 @@ template <class = void>
 
 }  // namespace tokenvault::backend
 // end file tokenvault/backend/sealed_file_format.hpp
+// begin file tokenvault/detail/intent_text.hpp
+// tokenvault/detail/intent_text.hpp: group commit's two records, as text.
+//
+// A writer that finds the store lock taken hands its change to the lock's holder as an intent (a put, a
+// compare-and-swap, an erase or a conditional erase of one credential), so that one durable replacement of
+// the file carries the changes of every writer waiting at that moment. The holder records what became of
+// each intent in the bundle it saves (`intents_applied`, an object keyed by the intent's name), and the
+// waiter, once it holds the lock itself, reads its outcome there: the outcome is saved in the same atomic
+// replacement as the change, so it is never ambiguous. docs/FORMAT.md, "Group commit", has the protocol.
+//
+// This header reads and writes the intent's plaintext (sealed by detail/intent_files.hpp) and the outcome
+// records; the reader is bounded and refuses every field it does not know, and what it accepts the writer
+// writes back equal.
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tokenvault::detail {
+
+/// The change an intent carries.
+enum class intent_kind { put, compare_and_swap, erase, erase_if };
+
+/// One waiting writer's change, handed to the lock holder.
+struct intent {
+    intent_kind kind = intent_kind::put;
+    credential_id id;
+    std::optional<token> value;             ///< the token to store (put, compare_and_swap)
+    std::uint64_t expected_generation = 0;  ///< compare_and_swap, erase_if: 0 means absent
+    std::int64_t deadline_ms = 0;           ///< Unix milliseconds after which its poster withdraws it
+};
+
+/// The largest deadline an intent may carry (2^53 ms, beyond any real clock, exact in every JSON reader).
+inline constexpr std::int64_t max_intent_deadline_ms = std::int64_t{1} << 53;
+/// The largest intent text: one token and its id.
+inline constexpr std::size_t max_intent_text = 256 * 1024;
+
+[[nodiscard]] constexpr std::string_view intent_kind_name(intent_kind kind) noexcept {
+    switch (kind) {
+    case intent_kind::put: return "put";
+    case intent_kind::compare_and_swap: return "compare_and_swap";
+    case intent_kind::erase: return "erase";
+    case intent_kind::erase_if: return "erase_if";
+    }
+    return "put";
+}
+
+[[nodiscard]] constexpr bool intent_carries_token(intent_kind kind) noexcept {
+    return kind == intent_kind::put || kind == intent_kind::compare_and_swap;
+}
+
+/// The plaintext of `i`: {"format":"tokenvault-intent","version":1,"kind":...,"resource":...,"account":...,
+/// "expected_generation":n,"deadline_ms":n,"token":{...}}. Refuses what read_intent_text would refuse.
+template <class = void>
+[[nodiscard]] inline result<secret_text> write_intent_text(const intent& i) {
+    if (intent_carries_token(i.kind) != i.value.has_value())
+        return error{errc::invalid_argument,
+                     "intent: a put or compare_and_swap carries a token, an erase none"};
+    if (i.expected_generation >= generation_limit)
+        return error{errc::value_out_of_range, "intent: expected_generation must be below 2^63"};
+    if (i.deadline_ms < 0 || i.deadline_ms > max_intent_deadline_ms)
+        return error{errc::value_out_of_range, "intent: deadline_ms must be 0 to 2^53"};
+    json_writer w(secret_text{}, 1024);
+    w.open_object();
+    bool ok = w.key("format") && w.string("tokenvault-intent") && w.key("version");
+    w.number(std::uint64_t{1});
+    ok = ok && w.key("kind") && w.string(intent_kind_name(i.kind));
+    ok = ok && w.key("resource") && w.string(i.id.resource());
+    if (!i.id.account().empty()) ok = ok && w.key("account") && w.string(i.id.account());
+    ok = ok && w.key("expected_generation");
+    w.number(i.expected_generation);
+    ok = ok && w.key("deadline_ms");
+    w.number(i.deadline_ms);
+    if (i.value) ok = ok && w.key("token") && write_token(w, *i.value);
+    w.close_object();
+    if (!ok) return error{errc::invalid_argument, "intent: the token cannot be written as stored JSON"};
+    if (w.size() > max_intent_text) return error{errc::too_large, "intent: larger than 256 KiB"};
+    return std::move(w.text());
+}
+
+/// Reads an intent's plaintext: every field known and of its type, nothing else, the id canonical.
+template <class = void>
+[[nodiscard]] inline result<intent> read_intent_text(std::string_view text) {
+    if (text.size() > max_intent_text) return error{errc::too_large, "intent: larger than 256 KiB"};
+    json_cursor in(text);
+    if (in.peek() != json_cursor::kind::object) return error{errc::wrong_type, "intent: must be an object"};
+    std::optional<std::string_view> kind_text;
+    std::optional<std::string> resource;
+    std::string account;
+    std::optional<std::uint64_t> expected;
+    std::optional<std::uint64_t> deadline;
+    std::optional<token> value;
+    bool format_ok = false;
+    bool version_ok = false;
+    std::string kind_copy;
+    const auto unsigned_field = [&](std::optional<std::uint64_t>& out, const char* what) -> result<void> {
+        json_number n;
+        if (in.peek() != json_cursor::kind::number || !in.number(n) || !n.is_unsigned())
+            return error{errc::wrong_type, std::string("intent: field '") + what + "' must be unsigned"};
+        out = n.unsigned_value;
+        return {};
+    };
+    const auto string_field = [&](std::string& out, const char* what) -> result<void> {
+        std::string_view v;
+        if (in.peek() != json_cursor::kind::string || !in.string(v))
+            return error{errc::wrong_type, std::string("intent: field '") + what + "' must be a string"};
+        out.assign(v);
+        return {};
+    };
+    if (!in.begin_object()) return json_read_error(in, "intent");
+    std::string_view key;
+    std::string seen;  // the fields read so far, each once
+    while (in.next_member(key)) {
+        const std::string marker = "|" + std::string(key) + "|";
+        if (seen.find(marker) != std::string::npos)
+            return error{errc::invalid_argument, "intent: a field appears twice"};
+        if (key.size() <= 32) seen += marker;
+        if (key == "format") {
+            std::string v;
+            TOKENVAULT_TRY(string_field(v, "format"));
+            format_ok = v == "tokenvault-intent";
+        } else if (key == "version") {
+            std::optional<std::uint64_t> v;
+            TOKENVAULT_TRY(unsigned_field(v, "version"));
+            if (*v != 1)
+                return error{errc::unsupported_format_version, "intent: version " + std::to_string(*v)};
+            version_ok = true;
+        } else if (key == "kind") {
+            TOKENVAULT_TRY(string_field(kind_copy, "kind"));
+            kind_text = kind_copy;
+        } else if (key == "resource") {
+            std::string v;
+            TOKENVAULT_TRY(string_field(v, "resource"));
+            resource = std::move(v);
+        } else if (key == "account") {
+            TOKENVAULT_TRY(string_field(account, "account"));
+        } else if (key == "expected_generation") {
+            TOKENVAULT_TRY(unsigned_field(expected, "expected_generation"));
+        } else if (key == "deadline_ms") {
+            TOKENVAULT_TRY(unsigned_field(deadline, "deadline_ms"));
+        } else if (key == "token") {
+            auto t = read_token(in);
+            if (!t) return t.error();
+            value.emplace(std::move(*t));
+        } else {
+            if (in.failed()) return json_read_error(in, "intent");
+            return error{errc::invalid_argument, "intent: unknown field"};
+        }
+    }
+    if (in.failed() || !in.finish()) return json_read_error(in, "intent");
+    if (!format_ok)
+        return error{errc::invalid_argument, "intent: field 'format' must be \"tokenvault-intent\""};
+    if (!version_ok) return error{errc::missing_field, "intent: field 'version'"};
+    if (!kind_text) return error{errc::missing_field, "intent: field 'kind'"};
+    std::optional<intent_kind> kind;
+    for (const auto k :
+         {intent_kind::put, intent_kind::compare_and_swap, intent_kind::erase, intent_kind::erase_if})
+        if (*kind_text == intent_kind_name(k)) kind = k;
+    if (!kind) return error{errc::invalid_argument, "intent: unknown kind"};
+    if (!resource) return error{errc::missing_field, "intent: field 'resource'"};
+    if (!expected) return error{errc::missing_field, "intent: field 'expected_generation'"};
+    if (*expected >= generation_limit)
+        return error{errc::value_out_of_range, "intent: expected_generation must be below 2^63"};
+    if (!deadline) return error{errc::missing_field, "intent: field 'deadline_ms'"};
+    if (*deadline > static_cast<std::uint64_t>(max_intent_deadline_ms))
+        return error{errc::value_out_of_range, "intent: deadline_ms must be 0 to 2^53"};
+    if (intent_carries_token(*kind) != value.has_value())
+        return error{errc::invalid_argument,
+                     "intent: a put or compare_and_swap carries a token, an erase none"};
+    if (value) TOKENVAULT_TRY(validate(*value));
+    auto id = credential_id::parse(*resource, account);
+    if (!id) return id.error();
+    if (id->resource() != *resource)
+        return error{errc::invalid_argument, "intent: the resource is not canonical"};
+    return intent{*kind, std::move(*id), std::move(value), *expected, static_cast<std::int64_t>(*deadline)};
+}
+
+/// Files nobody claimed or settled (their poster died), and outcome records nobody read, are dropped once
+/// this much older than their deadline.
+inline constexpr std::chrono::milliseconds intent_stale_after{std::chrono::minutes(10)};
+
+/// What became of one intent, as recorded in the bundle the holder saved.
+struct intent_outcome {
+    std::uint64_t generation = 0;  ///< the entry's generation after the change (0: absent)
+    bool conflict = false;         ///< a compare_and_swap or erase_if whose expected generation was stale
+    bool existed = false;          ///< an erase found a token to remove
+    std::int64_t deadline_ms = 0;  ///< the intent's deadline (records are dropped when stale)
+};
+
+/// The bundle's top-level field that holds the outcomes, keyed by intent name.
+inline constexpr std::string_view intents_applied_field = "intents_applied";
+
+/// The outcome recorded under `name` in `all` (the value of the bundle's intents_applied field), if a
+/// well-formed one is there.
+template <class = void>
+[[nodiscard]] inline std::optional<intent_outcome> find_intent_outcome_in(const extra_json& all,
+                                                                          std::string_view name) {
+    if (!all.is_object()) return std::nullopt;
+    const auto found = all.find(name);
+    if (found == all.end() || !found->is_object()) return std::nullopt;
+    const auto number = [&](std::string_view field) -> std::optional<std::uint64_t> {
+        const auto f = found->find(field);
+        if (f == found->end() || !f->is_number_unsigned()) return std::nullopt;
+        return f->template get<std::uint64_t>();
+    };
+    const auto result_of = found->find("result");
+    const auto generation = number("generation");
+    const auto deadline = number("deadline_ms");
+    if (result_of == found->end() || !result_of->is_string() || !generation || !deadline ||
+        *generation >= generation_limit || *deadline > static_cast<std::uint64_t>(max_intent_deadline_ms))
+        return std::nullopt;
+    const auto& what = result_of->template get_ref<const extra_json::string_t&>();
+    intent_outcome out{*generation, false, false, static_cast<std::int64_t>(*deadline)};
+    if (what == "conflict")
+        out.conflict = true;
+    else if (what == "erased")
+        out.existed = true;
+    else if (what != "stored" && what != "absent")
+        return std::nullopt;
+    return out;
+}
+
+/// The outcome recorded under `name` in `b`, if a well-formed one is there.
+template <class = void>
+[[nodiscard]] inline std::optional<intent_outcome> find_intent_outcome(const bundle& b,
+                                                                       std::string_view name) {
+    if (!b.extra.is_object()) return std::nullopt;
+    const auto all = b.extra.find(intents_applied_field);
+    if (all == b.extra.end()) return std::nullopt;
+    return find_intent_outcome_in(*all, name);
+}
+
+/// The outcome recorded under `name` in the bundle text `text`, read without parsing its entries (a
+/// waiter looks for its outcome in each new version of the file while it waits).
+template <class = void>
+[[nodiscard]] inline std::optional<intent_outcome> peek_intent_outcome(std::string_view text,
+                                                                       std::string_view name) {
+    json_cursor in(text);
+    if (in.peek() != json_cursor::kind::object || !in.begin_object()) return std::nullopt;
+    std::string_view key;
+    std::optional<intent_outcome> found;
+    while (in.next_member(key)) {
+        if (key == intents_applied_field) {  // the last one counts, as for the bundle reader
+            extra_json all;
+            if (!read_json_value(in, all, max_member_depth)) return std::nullopt;
+            found = find_intent_outcome_in(all, name);
+            continue;
+        }
+        std::string_view ignored;
+        if (!in.skip(ignored)) return std::nullopt;  // iterative: any depth
+    }
+    if (in.failed() || !in.finish()) return std::nullopt;
+    return found;
+}
+
+/// Records `outcome` under `name` in `b`.
+template <class = void>
+inline void record_intent_outcome(bundle& b, std::string_view name, const intent_outcome& outcome) {
+    if (!b.extra.is_object()) b.extra = extra_json::object();
+    auto& all = b.extra[extra_json::string_t(intents_applied_field)];
+    if (!all.is_object()) all = extra_json::object();
+    auto& record = all[extra_json::string_t(name)];
+    record = extra_json::object();
+    const char* what = outcome.conflict     ? "conflict"
+                       : outcome.existed    ? "erased"
+                       : outcome.generation ? "stored"
+                                            : "absent";
+    record["result"] = what;
+    record["generation"] = outcome.generation;
+    record["deadline_ms"] = static_cast<std::uint64_t>(outcome.deadline_ms);
+}
+
+/// Drops every outcome record for which `stale(name, deadline_ms)` holds, and every malformed one; the
+/// field goes when it is empty. Returns whether anything was dropped.
+template <class Stale>
+inline bool prune_intent_outcomes(bundle& b, Stale&& stale) {
+    if (!b.extra.is_object()) return false;
+    const auto all = b.extra.find(intents_applied_field);
+    if (all == b.extra.end()) return false;
+    bool dropped = false;
+    if (all->is_object()) {
+        for (auto it = all->begin(); it != all->end();) {
+            const auto outcome = find_intent_outcome_in(*all, it.key());
+            if (!outcome || stale(std::string_view(it.key()), outcome->deadline_ms)) {
+                it = all->erase(it);
+                dropped = true;
+            } else {
+                ++it;
+            }
+        }
+    }
+    if (!all->is_object() || all->empty()) {
+        b.extra.erase(all);
+        dropped = true;
+    }
+    return dropped;
+}
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/intent_text.hpp
+
+namespace tokenvault::detail {
+
+/// The hand-over files of one sealed file.
+class intent_files {
+public:
+    using key_id = backend::sealed_key_id;
+    static constexpr std::string_view magic = "TVINTENT1";
+    static constexpr std::size_t name_size = 16;  ///< hex digits of an intent's name
+    static constexpr std::size_t nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    static constexpr std::size_t tag_size = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    /// A holder claims at most this many intents for one save.
+    static constexpr std::size_t max_batch = 64;
+    /// Files nobody claimed or settled (their poster died) are removed once this much older than their
+    /// deadline or, when unreadable, than their last write.
+    static constexpr std::chrono::milliseconds stale_after = intent_stale_after;
+    /// A holder leaves an intent whose deadline is this close: its poster is about to withdraw it.
+    static constexpr std::chrono::milliseconds claim_margin{50};
+
+    /// The hand-over files of `directory`/`file_name`.
+    intent_files(std::filesystem::path directory, std::string file_name)
+        : directory_(std::move(directory)), file_name_(std::move(file_name)) {}
+
+    /// A claimed intent: its name and its change.
+    struct claimed {
+        std::string name;
+        intent change;
+    };
+
+    /// Seals `change` with the data key `data_key` (id `id`) and posts it; returns the intent's name.
+    [[nodiscard]] result<std::string> post(std::span<const std::byte> data_key, const key_id& id,
+                                           const intent& change) const {
+        auto name = tokenvault::platform::random_hex(name_size / 2);
+        if (!name) return name.error();
+        auto subkey = derive(data_key);
+        if (!subkey) return subkey.error();
+        auto sealed = seal(change, *name, *subkey, id);
+        if (!sealed) return sealed.error();
+        TOKENVAULT_TRY(tokenvault::platform::create_private_file(posted_path(*name), *sealed));
+        return *name;
+    }
+
+    /// The bytes of the intent file for `change`, named `name`, sealed with `subkey` (see derive()).
+    [[nodiscard]] result<std::vector<std::byte>> seal(const intent& change, std::string_view name,
+                                                      const secure_buffer& subkey, const key_id& id) const {
+        auto text = write_intent_text(change);
+        if (!text) return text.error();
+        std::vector<std::byte> out(magic.size() + id.size() + nonce_size + text->size() + tag_size);
+        std::memcpy(out.data(), magic.data(), magic.size());
+        std::memcpy(out.data() + magic.size(), id.data(), id.size());
+        const std::size_t header = magic.size() + id.size();
+        randombytes_buf(out.data() + header, nonce_size);
+        const auto ad = associated_data(id, name);
+        unsigned long long written = 0;
+        if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+                bytes(out.data() + header + nonce_size), &written, bytes(text->data()), text->size(),
+                bytes(ad.data()), ad.size(), nullptr, bytes(out.data() + header), bytes(subkey.data())) != 0)
+            return error{errc::crypto_failure, "intent: seal"};
+        return out;
+    }
+
+    /// Withdraws the posted intent `name`: true when it was still posted (now removed), false when a holder
+    /// claimed it first.
+    [[nodiscard]] result<bool> withdraw(std::string_view name) const {
+        return tokenvault::platform::remove_file_unflushed(posted_path(name));
+    }
+
+    /// Removes every file of intent `name` (best effort): its outcome has been read, or it was not applied.
+    void settle(std::string_view name) const {
+        (void)tokenvault::platform::remove_file_unflushed(posted_path(name));
+        (void)tokenvault::platform::remove_file_unflushed(claimed_path(name));
+    }
+
+    /// Whether a file of intent `name` is still there (its poster has not settled it).
+    [[nodiscard]] bool outstanding(std::string_view name) const {
+        if (!is_name(name)) return false;  // not a name this writes: its record is dropped
+        const auto posted = tokenvault::platform::stat_identity(posted_path(name));
+        const auto taken = tokenvault::platform::stat_identity(claimed_path(name));
+        return !posted || *posted || !taken || *taken;  // an error counts as present: keep the record
+    }
+
+    /// Claims every posted intent sealed by `data_key` whose deadline is at least claim_margin after
+    /// `now_ms`, at most max_batch, in deadline order; removes stale files (see stale_after). An intent
+    /// that does not open or read is left to its poster, who finds no outcome and applies it itself.
+    [[nodiscard]] std::vector<claimed> claim_all(std::span<const std::byte> data_key, const key_id& id,
+                                                 std::int64_t now_ms) const {
+        std::vector<claimed> out;
+        auto subkey = derive(data_key);
+        if (!subkey) return out;
+        const auto stale_ms = static_cast<std::int64_t>(stale_after.count());
+        for (const auto& [path, name, is_claimed, mtime_ms] : listing()) {
+            const bool old = mtime_ms < now_ms - stale_ms;
+            if (is_claimed) {
+                // Its poster settles it once it has read the outcome; one that did not within 10 minutes of
+                // the deadline (by the sealed deadline, else by the last write) is gone.
+                if (old) {
+                    const auto change = open(path, name, *subkey, id);
+                    if (!change || change->deadline_ms < now_ms - stale_ms)
+                        (void)tokenvault::platform::remove_file_unflushed(path);
+                }
+                continue;
+            }
+            if (out.size() >= max_batch) break;
+            auto change = open(path, name, *subkey, id);
+            if (!change) {
+                if (old) (void)tokenvault::platform::remove_file_unflushed(path);
+                continue;
+            }
+            if (change->deadline_ms < now_ms - stale_ms) {
+                (void)tokenvault::platform::remove_file_unflushed(path);
+                continue;
+            }
+            if (change->deadline_ms < now_ms + static_cast<std::int64_t>(claim_margin.count())) continue;
+            auto taken = tokenvault::platform::rename_file(path, claimed_path(name));
+            if (!taken || !*taken) continue;  // withdrawn meanwhile
+            out.push_back(claimed{name, std::move(*change)});
+        }
+        std::sort(out.begin(), out.end(), [](const claimed& a, const claimed& b) {
+            return a.change.deadline_ms != b.change.deadline_ms ? a.change.deadline_ms < b.change.deadline_ms
+                                                                : a.name < b.name;
+        });
+        return out;
+    }
+
+    /// Opens the intent file at `path` named `name` (public for the fuzz harness and the tests).
+    [[nodiscard]] result<intent> open(const std::filesystem::path& path, std::string_view name,
+                                      const secure_buffer& subkey, const key_id& id) const {
+        auto read = tokenvault::platform::read_private_file<tokenvault::platform::plain_bytes>(
+            path, magic.size() + id.size() + nonce_size + max_intent_text + tag_size);
+        if (!read) return read.error();
+        if (!*read) return error{errc::io_error, "intent: withdrawn"};
+        return open_bytes((*read)->bytes.bytes(), name, subkey, id);
+    }
+
+    /// Authenticates and reads the sealed bytes of intent `name`.
+    [[nodiscard]] result<intent> open_bytes(std::span<const std::byte> sealed, std::string_view name,
+                                            const secure_buffer& subkey, const key_id& id) const {
+        const std::size_t header = magic.size() + id.size();
+        if (sealed.size() < header + nonce_size + tag_size ||
+            std::memcmp(sealed.data(), magic.data(), magic.size()) != 0)
+            return error{errc::corrupt_file, "intent: not an intent file"};
+        if (std::memcmp(sealed.data() + magic.size(), id.data(), id.size()) != 0)
+            return error{errc::foreign_key, "intent: sealed by another data key"};
+        const auto ad = associated_data(id, name);
+        const auto cipher = sealed.subspan(header + nonce_size);
+        secret_text plain(cipher.size() - tag_size, '\0');
+        unsigned long long length = 0;
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+                bytes(plain.data()), &length, nullptr, bytes(cipher.data()), cipher.size(), bytes(ad.data()),
+                ad.size(), bytes(sealed.data() + header), bytes(subkey.data())) != 0)
+            return error{errc::corrupt_file, "intent: authentication failed"};
+        return read_intent_text(std::string_view(plain.data(), plain.size()));
+    }
+
+    /// The key intents are sealed with, derived from the data key.
+    [[nodiscard]] static result<secure_buffer> derive(std::span<const std::byte> data_key) {
+        TOKENVAULT_TRY(ensure_sodium());
+        if (data_key.size() != crypto_kdf_KEYBYTES)
+            return error{errc::invalid_argument, "intent: data key size"};
+        secure_buffer subkey(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+        if (crypto_kdf_derive_from_key(bytes(subkey.data()), subkey.size(), 1, "tvintent",
+                                       bytes(data_key.data())) != 0)
+            return error{errc::crypto_failure, "intent: key derivation"};
+        return subkey;
+    }
+
+    [[nodiscard]] std::filesystem::path posted_path(std::string_view name) const {
+        return directory_ / ("." + file_name_ + ".intent-" + std::string(name));
+    }
+    [[nodiscard]] std::filesystem::path claimed_path(std::string_view name) const {
+        return directory_ / ("." + file_name_ + ".claimed-" + std::string(name));
+    }
+
+private:
+    struct listed {
+        std::filesystem::path path;
+        std::string name;
+        bool is_claimed = false;
+        std::int64_t mtime_ms = 0;
+    };
+
+    // The intent files of this sealed file (regular files only, never through a symlink).
+    [[nodiscard]] std::vector<listed> listing() const {
+        std::vector<listed> out;
+        const std::string posted = "." + file_name_ + ".intent-";
+        const std::string taken = "." + file_name_ + ".claimed-";
+        try {
+            std::error_code ec;
+            for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
+                 it.increment(ec)) {
+                const auto file = it->path().filename().string();
+                const bool is_posted = file.starts_with(posted);
+                const bool is_taken = file.starts_with(taken);
+                if (!is_posted && !is_taken) continue;
+                const std::string name = file.substr(is_posted ? posted.size() : taken.size());
+                if (!is_name(name)) continue;
+                auto identity = tokenvault::platform::stat_identity(it->path());
+                if (!identity || !*identity) continue;
+                std::error_code type_ec;
+                if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular || type_ec)
+                    continue;
+                out.push_back(listed{it->path(), name, is_taken, (*identity)->mtime_ns / 1000000});
+            }
+        } catch (...) {  // NOLINT(bugprone-empty-catch): a listing that fails claims nothing this time
+        }
+        return out;
+    }
+
+    [[nodiscard]] static bool is_name(std::string_view name) noexcept {
+        return name.size() == name_size && std::all_of(name.begin(), name.end(), [](char c) {
+                   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+               });
+    }
+
+    [[nodiscard]] std::string associated_data(const key_id& id, std::string_view name) const {
+        std::string ad(magic);
+        ad.append(reinterpret_cast<const char*>(id.data()), id.size());
+        ad += file_name_;
+        ad += '/';
+        ad += name;
+        return ad;
+    }
+
+    static unsigned char* bytes(void* p) noexcept { return static_cast<unsigned char*>(p); }
+    static const unsigned char* bytes(const void* p) noexcept { return static_cast<const unsigned char*>(p); }
+
+    std::filesystem::path directory_;
+    std::string file_name_;
+};
+
+}  // namespace tokenvault::detail
+// end file tokenvault/detail/intent_files.hpp
+// begin file tokenvault/detail/sealed_file_io.hpp
+// tokenvault/detail/sealed_file_io.hpp: the file under a sealed_file backend, as this instance last saw it.
+//
+// detail::sealed_file_io reads the whole file (ciphertext, so ordinary memory) after checking its
+// directory, replaces it durably (atomic rename), and moves a certainly corrupt file aside. It records the
+// file's identity (inode, size, mtime) and the key id and seal counter of its header at every load and
+// save, so a change by another process costs one lstat to see, and a file changed or unread since then is
+// never overwritten (errc::conflict); the first replacement removes temp files left by dead writers. No
+// crypto and no keyring: those are backend::sealed_file and detail::sealed_key_cache. The caller holds the
+// store lock around every call. A class template only so that its members compile where they are used.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
 
 namespace tokenvault::detail {
 
@@ -8132,7 +8858,8 @@ public:
         : disk_(options.resolved_directory(), options.file_name),
           file_(disk_.path()),
           lock_(file_.string() + ".lock"),
-          keys_(file_, options.keyring()) {
+          keys_(file_, options.keyring()),
+          intents_(options.resolved_directory(), options.file_name) {
         if (auto missing = options.directory_error()) config_error_ = *missing;
         const std::string& name = options.file_name;
         if (!tokenvault::platform::is_plain_file_name(name))
@@ -8214,6 +8941,66 @@ public:
         note_seen(keys_.key_id(), counter, content.last_generation);  // our own write is the newest copy
         last_text_ = std::move(*plaintext);
         return {};
+    }
+
+    // Group commit (token_store drives it; docs/FORMAT.md, "Group commit").
+
+    /// Posts `change` for the holder of the store lock; its name, or nullopt when this instance cannot post
+    /// (it holds no data key yet, or the file it last saw is sealed by another key).
+    template <class Context>
+    [[nodiscard]] result<std::optional<std::string>> post_intent(Context&,
+                                                                 const tokenvault::detail::intent& change) {
+        if (config_error_ || !keys_.cached() || !disk_.key_id() || *disk_.key_id() != keys_.key_id())
+            return std::optional<std::string>{};
+        auto name = intents_.post(keys_.key(), keys_.key_id(), change);
+        if (!name) return name.error();
+        return std::optional<std::string>{std::move(*name)};
+    }
+    /// Withdraws intent `name`: true when withdrawn, false when a holder claimed it first.
+    [[nodiscard]] result<bool> withdraw_intent(std::string_view name) { return intents_.withdraw(name); }
+    /// Removes the files of intent `name` (its outcome was read, or it is applied by its poster).
+    void settle_intent(std::string_view name) { intents_.settle(name); }
+    /// Under the store lock, after a load: claims the intents posted for the file as loaded.
+    template <class Context>
+    [[nodiscard]] std::vector<tokenvault::detail::intent_files::claimed> claim_intents(Context&,
+                                                                                       std::int64_t now_ms) {
+        if (config_error_ || !keys_.cached() || (disk_.key_id() && *disk_.key_id() != keys_.key_id()))
+            return {};
+        return intents_.claim_all(keys_.key(), keys_.key_id(), now_ms);
+    }
+    /// Without the store lock, while waiting for it: the outcome of intent `name` if the file, changed since
+    /// the last look, records one. Reads only (nothing is moved aside, nothing remembered but the identity
+    /// of the version looked at); anything unexpected is "not yet", and the waiter goes on waiting.
+    template <class Context>
+    [[nodiscard]] std::optional<tokenvault::detail::intent_outcome> peek_intent_outcome(
+        Context&, std::string_view name) {
+        using cipher = typename Context::cipher;
+        if (config_error_ || !keys_.cached()) return std::nullopt;
+        const auto identity = tokenvault::platform::stat_identity(file_);
+        if (!identity || !*identity || (peeked_ && *peeked_ == **identity)) return std::nullopt;
+        auto read = tokenvault::platform::read_private_file<tokenvault::platform::plain_bytes>(
+            file_, sealed_file_format::max_file_size);
+        if (!read || !*read) return std::nullopt;
+        peeked_ = (*read)->identity;
+        const auto bytes = (*read)->bytes.bytes();
+        auto header = parse_sealed_header(bytes);
+        if (!header || header->cipher_id != cipher::id || header->key_id != keys_.key_id() ||
+            bytes.size() < header->size + cipher::nonce_size + cipher::tag_size)
+            return std::nullopt;
+        const auto sealed = bytes.subspan(header->size + cipher::nonce_size);
+        secret_text plain(sealed.size() - cipher::tag_size, '\0');
+        if (!cipher::open(keys_.key(), bytes.subspan(header->size, cipher::nonce_size),
+                          bytes.first(header->size), sealed,
+                          std::as_writable_bytes(std::span<char>(plain.data(), plain.size()))))
+            return std::nullopt;
+        return tokenvault::detail::peek_intent_outcome(std::string_view(plain.data(), plain.size()), name);
+    }
+    /// Whether a file of intent `name` is still there.
+    [[nodiscard]] bool intent_outstanding(std::string_view name) const { return intents_.outstanding(name); }
+    /// The directory flush that makes a save seen by a waiter durable (a holder may not have flushed yet).
+    [[nodiscard]] tokenvault::platform::pending_sync intent_flush() const {
+        return tokenvault::platform::pending_sync(file_.parent_path(),
+                                                  &tokenvault::platform::sync_directory<>);
     }
 
     /// What this backend knows now (call it while no store operation runs).
@@ -8361,10 +9148,12 @@ private:
     std::filesystem::path file_;                 // disk_.path(), for error texts
     std::filesystem::path lock_;
     std::optional<error> config_error_;
-    tokenvault::detail::sealed_key_cache<K> keys_;  // the data key and the keyring that holds it
-    tokenvault::detail::bundle_text last_text_;     // the plaintext of the last load or save (see json.hpp)
-    secret_text spare_text_;                        // a wiped buffer for the next read or write of a text
-    std::unique_ptr<std::byte[]> sealed_buffer_;    // the sealed bytes of the last save (not secret)
+    tokenvault::detail::sealed_key_cache<K> keys_;               // the data key and the keyring that holds it
+    tokenvault::detail::intent_files intents_;                   // group commit's hand-over files
+    std::optional<tokenvault::platform::file_identity> peeked_;  // the version peek_intent_outcome last read
+    tokenvault::detail::bundle_text last_text_;   // the plaintext of the last load or save (see json.hpp)
+    secret_text spare_text_;                      // a wiped buffer for the next read or write of a text
+    std::unique_ptr<std::byte[]> sealed_buffer_;  // the sealed bytes of the last save (not secret)
     std::size_t sealed_capacity_ = 0;
 
     struct seal_mark {
@@ -8450,6 +9239,7 @@ public:
         std::uint64_t resolutions = 0, logins = 0;
         std::uint64_t rollbacks = 0;
         std::uint64_t unreadable_entries = 0;  ///< entries found unreadable, counted on every load
+        std::uint64_t handed_over = 0;         ///< changes of other writers saved by this store's writes
     };
 
     void on(const events::keyring_read& e) noexcept { bump(e.failure ? keyring_failures_ : keyring_reads_); }
@@ -8478,6 +9268,9 @@ public:
     void on(const events::login&) noexcept { bump(logins_); }
     void on(const events::rolled_back&) noexcept { bump(rollbacks_); }
     void on(const events::entry_unreadable&) noexcept { bump(unreadable_entries_); }
+    void on(const events::handed_over& e) noexcept {
+        handed_over_.fetch_add(e.changes, std::memory_order_relaxed);
+    }
 
     /// The counts so far.
     [[nodiscard]] snapshot read() const noexcept {
@@ -8502,7 +9295,8 @@ public:
                         r(resolutions_),
                         r(logins_),
                         r(rollbacks_),
-                        r(unreadable_entries_)};
+                        r(unreadable_entries_),
+                        r(handed_over_)};
     }
 
 private:
@@ -8515,6 +9309,7 @@ private:
     std::atomic<std::uint64_t> resolutions_{0}, logins_{0};
     std::atomic<std::uint64_t> rollbacks_{0};
     std::atomic<std::uint64_t> unreadable_entries_{0};
+    std::atomic<std::uint64_t> handed_over_{0};
 };
 
 static_assert(diagnostics_policy<counters>);
@@ -10879,6 +11674,7 @@ static_assert(check<none>());
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -10893,7 +11689,7 @@ public:
     static constexpr bool thread_safe = true;
     static constexpr bool cross_process = true;
     /// Loads share the cross-process lock (lock_store_shared); writers exclude everyone.
-    static constexpr locking::traits traits{.shared_store_lock = true};
+    static constexpr locking::traits traits{.shared_store_lock = true, .stoppable_wait = true};
     using shared_guard = std::shared_lock<std::shared_mutex>;
     using exclusive_guard = std::unique_lock<std::shared_mutex>;
     /// The held file lock; released on destruction (or when the process dies). Move-only.
@@ -10919,10 +11715,23 @@ public:
         return take(path, timeout, report, platform::lock_mode::shared);
     }
 
+    /// lock_store, giving up early (errc::lock_timeout, `report.stopped`) once `stop()` returns true; asked
+    /// while this process waits behind others, first after 0.5 ms, then at doubling intervals up to 2 ms.
+    [[nodiscard]] result<store_guard> lock_store_unless(const std::filesystem::path& path,
+                                                        std::chrono::milliseconds timeout,
+                                                        wait_report& report,
+                                                        const std::function<bool()>& stop) const {
+        const platform::stop_waiting stop_waiting{stop};
+        auto guard = take(path, timeout, report, platform::lock_mode::exclusive, &stop_waiting);
+        report.stopped = stop_waiting.stopped;
+        return guard;
+    }
+
 private:
     [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path,
                                                   std::chrono::milliseconds timeout, wait_report& report,
-                                                  platform::lock_mode mode) {
+                                                  platform::lock_mode mode,
+                                                  const platform::stop_waiting* stop = nullptr) {
         report = wait_report{};
         if (path.empty()) return store_guard{};
         const auto parent = platform::parent_directory_of(path);
@@ -10930,7 +11739,7 @@ private:
         if (!present) return present.error();
         if (!*present) TOKENVAULT_TRY(platform::ensure_private_directory(parent));
         platform::lock_wait wait;
-        auto lock = platform::file_lock::acquire(path, timeout, &wait, mode);
+        auto lock = platform::file_lock::acquire(path, timeout, &wait, mode, stop);
         report.contended = wait.contended;
         report.waited = wait.waited;
         return lock;
@@ -13797,7 +14606,9 @@ static_assert(
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -14166,22 +14977,26 @@ public:
     /// Stores `value` for `id` (replacing any token); returns the new generation. Durable on return.
     [[nodiscard]] result<std::uint64_t> put(const credential_id& id, const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write(events::operation_kind::put, id,
-                     [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-                         current = value;
-                         return {};
-                     });
+        return write(
+            events::operation_kind::put, id,
+            [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                current = value;
+                return {};
+            },
+            handover{detail::intent_kind::put, &value, 0, nullptr});
     }
 
     /// Removes the token of `id`; true when there was one. Durable on return.
     [[nodiscard]] result<bool> erase(const credential_id& id) {
         bool existed = false;
-        auto done = write(events::operation_kind::erase, id,
-                          [&](std::optional<token>& current, std::uint64_t) -> result<void> {
-                              existed = current.has_value();
-                              current.reset();
-                              return {};
-                          });
+        auto done = write(
+            events::operation_kind::erase, id,
+            [&](std::optional<token>& current, std::uint64_t) -> result<void> {
+                existed = current.has_value();
+                current.reset();
+                return {};
+            },
+            handover{detail::intent_kind::erase, nullptr, 0, &existed});
         if (!done) return done.error();
         return existed;
     }
@@ -14209,26 +15024,29 @@ public:
                                                          std::uint64_t expected_generation,
                                                          const token& value) {
         TOKENVAULT_TRY(validate(value));
-        return write(events::operation_kind::compare_and_swap, id,
-                     [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
-                         if (generation != expected_generation)
-                             return error{errc::conflict, "compare_and_swap"};
-                         current = value;
-                         return {};
-                     });
+        return write(
+            events::operation_kind::compare_and_swap, id,
+            [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+                if (generation != expected_generation) return error{errc::conflict, "compare_and_swap"};
+                current = value;
+                return {};
+            },
+            handover{detail::intent_kind::compare_and_swap, &value, expected_generation, nullptr});
     }
 
     /// Erases the entry only if its generation is still `expected_generation`; errc::conflict otherwise.
     /// Returns false when the entry is absent and `expected_generation` is 0.
     [[nodiscard]] result<bool> erase_if(const credential_id& id, std::uint64_t expected_generation) {
         bool existed = false;
-        auto done = write(events::operation_kind::erase_if, id,
-                          [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
-                              if (generation != expected_generation) return error{errc::conflict, "erase_if"};
-                              existed = current.has_value();
-                              current.reset();
-                              return {};
-                          });
+        auto done = write(
+            events::operation_kind::erase_if, id,
+            [&](std::optional<token>& current, std::uint64_t generation) -> result<void> {
+                if (generation != expected_generation) return error{errc::conflict, "erase_if"};
+                existed = current.has_value();
+                current.reset();
+                return {};
+            },
+            handover{detail::intent_kind::erase_if, nullptr, expected_generation, &existed});
         if (!done) return done.error();
         return existed;
     }
@@ -14371,16 +15189,39 @@ private:
         return guard;
     }
 
+    // A change another process may apply on this one's behalf (group commit): put, erase and the two
+    // conditional forms; update() runs caller code and never hands over.
+    struct handover {
+        detail::intent_kind kind = detail::intent_kind::put;
+        const token* value = nullptr;           // put, compare_and_swap
+        std::uint64_t expected_generation = 0;  // compare_and_swap, erase_if
+        bool* existed = nullptr;                // erase, erase_if: set from a recorded outcome
+    };
+
+    // Group commit: a writer that finds the store lock taken posts its change for the holder, which saves
+    // the changes of every waiting writer with its own in one durable replacement (docs/FORMAT.md).
+    static constexpr bool group_commit = Locking::cross_process && requires(Backend & b, context_type& c) {
+        b.claim_intents(c, std::int64_t{});
+        b.withdraw_intent(std::string_view{});
+    };
+
+    [[nodiscard]] static std::int64_t wall_ms() noexcept {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
     // The write protocol: exclusive lock, store lock, reload, apply `change`, save; roll back on failure.
     // The directory flush that makes the saved file's rename durable runs after both locks are released:
     // other writers may already read and replace the new file, but this write is acknowledged only once
     // the flush returns, and a later writer's file holds it too.
     template <class Change>
-    result<std::uint64_t> write(events::operation_kind operation, const credential_id& id, Change&& change) {
+    result<std::uint64_t> write(events::operation_kind operation, const credential_id& id, Change&& change,
+                                std::optional<handover> handed = std::nullopt) {
         const bool erasing =
             operation == events::operation_kind::erase || operation == events::operation_kind::erase_if;
         platform::pending_sync durable;
-        auto outcome = write_locked(id, change, erasing, durable);
+        auto outcome = write_locked(id, change, erasing, durable, handed);
         if (auto synced = durable.complete(); outcome && !synced) outcome = synced.error();
         // Every write but an erase hands out a new generation: 0 means the entry is gone (or never was).
         const bool erased = outcome.has_value() && *outcome == 0;
@@ -14388,13 +15229,107 @@ private:
         return outcome;
     }
 
+    // The store lock for a write. With group commit, a writer that finds it taken posts its change first
+    // (`posted`: the intent's name) and, while it waits, looks for its outcome in each new version of the
+    // file: once a holder has saved the change, it stops waiting (`early` holds the outcome, and no lock is
+    // returned). Should its wait time out, it withdraws the change or, when a holder has claimed it
+    // already, waits once more for that holder to finish.
+    result<std::optional<typename Locking::store_guard>> take_write_lock(
+        locking::wait_report& wait, const credential_id& id, const std::optional<handover>& handed,
+        std::optional<std::string>& posted, std::optional<detail::intent_outcome>& early) {
+        using guard_type = std::optional<typename Locking::store_guard>;
+        const auto held = [](result<typename Locking::store_guard> taken) -> result<guard_type> {
+            if (!taken) return taken.error();
+            return guard_type{std::move(*taken)};
+        };
+        if constexpr (group_commit) {
+            if (handed && loaded_) {
+                const auto path = backend_.lock_path();
+                const auto where = path ? *path : std::filesystem::path{};
+                auto guard = locking_.lock_store(where, std::chrono::milliseconds(0), wait);
+                if (guard || guard.error() != errc::lock_timeout) {
+                    if (guard)
+                        diagnostics_.on(events::lock_acquired{events::lock_kind::store, false, wait.waited});
+                    return held(std::move(guard));
+                }
+                const auto deadline =
+                    wall_ms() +
+                    static_cast<std::int64_t>(
+                        std::chrono::duration_cast<std::chrono::milliseconds>(options_.lock_timeout).count());
+                detail::intent change{
+                    handed->kind, id,
+                    handed->value != nullptr ? std::optional<token>{*handed->value} : std::optional<token>{},
+                    handed->expected_generation, deadline};
+                if (auto name = backend_.post_intent(context_, change); name && *name)
+                    posted = std::move(*name);
+                // else: wait as any writer does (a directory that refuses the file, no key held yet)
+                auto taken = [&] {
+                    if constexpr (locking::traits_of<Locking>.stoppable_wait) {
+                        if (posted) {
+                            const std::function<bool()> saved_by_holder = [&] {
+                                early = backend_.peek_intent_outcome(context_, *posted);
+                                return early.has_value();
+                            };
+                            auto got = locking_.lock_store_unless(where, options_.lock_timeout, wait,
+                                                                  saved_by_holder);
+                            if (got)
+                                diagnostics_.on(
+                                    events::lock_acquired{events::lock_kind::store, true, wait.waited});
+                            else if (!wait.stopped)
+                                diagnostics_.on(
+                                    events::lock_timed_out{events::lock_kind::store, wait.waited});
+                            return got;
+                        }
+                    }
+                    return take_store_lock(wait);
+                }();
+                if (early) return guard_type{};  // saved by a holder (a lock granted meanwhile goes back)
+                if (taken || taken.error() != errc::lock_timeout || !posted) return held(std::move(taken));
+                if (auto withdrawn = backend_.withdraw_intent(*posted); withdrawn && *withdrawn) {
+                    posted.reset();
+                    return held(std::move(taken));
+                }
+                // A holder claimed it (or it could not be removed): its outcome is decided once that holder
+                // lets go of the lock.
+                taken = take_store_lock(wait);
+                if (!taken && taken.error() == errc::lock_timeout)
+                    return error{errc::lock_timeout,
+                                 taken.error().context +
+                                     " (the change was handed to the process holding the lock, which has not "
+                                     "finished; whether it was saved is not known: read the entry again)"};
+                return held(std::move(taken));
+            }
+        }
+        return held(take_store_lock(wait));
+    }
+
+    // What a write whose change a holder saved returns: the recorded outcome, as the write would have.
+    static result<std::uint64_t> handed_over_result(const detail::intent_outcome& outcome,
+                                                    const handover& handed) {
+        if (outcome.conflict)
+            return error{errc::conflict,
+                         handed.kind == detail::intent_kind::erase_if ? "erase_if" : "compare_and_swap"};
+        if (handed.existed != nullptr) *handed.existed = outcome.existed;
+        return outcome.generation;
+    }
+
     template <class Change>
     result<std::uint64_t> write_locked(const credential_id& id, Change& change, bool erasing,
-                                       platform::pending_sync& durable) {
+                                       platform::pending_sync& durable,
+                                       const std::optional<handover>& handed) {
         [[maybe_unused]] auto exclusive = locking_.lock_exclusive();
         locking::wait_report wait;
-        auto store_lock = take_store_lock(wait);
+        std::optional<std::string> posted;
+        std::optional<detail::intent_outcome> early;
+        auto store_lock = take_write_lock(wait, id, handed, posted, early);
         if (!store_lock) return store_lock.error();
+        if constexpr (group_commit) {
+            if (early) {
+                backend_.settle_intent(*posted);
+                durable = backend_.intent_flush();  // the holder may not have flushed the rename yet
+                return handed_over_result(*early, *handed);
+            }
+        }
         if constexpr (needs_first_load) {
             if constexpr (Migration::enabled) {
                 if (!migrated_) TOKENVAULT_TRY(migrate_under_store_lock());
@@ -14408,6 +15343,33 @@ private:
             }
         }
 
+        std::size_t handed_over = 0;  // intents of other writers applied to the cache for this save
+        bool records_changed = false;
+        if constexpr (group_commit) {
+            if (posted) {
+                // Saved by a holder? Its outcome is in the bundle, saved with the change itself.
+                const auto outcome = detail::find_intent_outcome(cache_, *posted);
+                backend_.settle_intent(*posted);
+                if (outcome) {
+                    durable = backend_.intent_flush();  // that holder may not have flushed the rename yet
+                    return handed_over_result(*outcome, *handed);
+                }
+                // Not applied (no holder claimed it, or its holder failed): applied here, as any write.
+            }
+            const auto now = wall_ms();
+            for (const auto& claimed : backend_.claim_intents(context_, now)) {
+                detail::record_intent_outcome(cache_, claimed.name, apply_intent(claimed.change));
+                ++handed_over;
+            }
+            // Outcomes stay until their poster has read them (it removes its intent's files) or went stale.
+            const bool pruned = detail::prune_intent_outcomes(cache_, [&](std::string_view name,
+                                                                          std::int64_t deadline_ms) {
+                return deadline_ms < now - static_cast<std::int64_t>(detail::intent_stale_after.count()) ||
+                       !backend_.intent_outstanding(name);
+            });
+            records_changed = handed_over > 0 || pruned;
+        }
+
         const auto found = cache_.entries.find(id.hash());
         std::optional<token> current;
         std::uint64_t generation = 0;
@@ -14415,39 +15377,46 @@ private:
             current = found->second.token;
             generation = found->second.generation;
         }
-        TOKENVAULT_TRY(change(current, generation));
+        auto own = change(current, generation);
+        if (!own && !records_changed) return own.error();
 
         // Apply to the cache, remembering what to restore if the save fails. An unreadable entry of this
         // credential goes too: a write replaces it, an erase removes it.
         std::optional<entry> previous;
         if (found != cache_.entries.end()) previous = found->second;
         std::optional<unreadable_entry> superseded;
-        if (const auto kept = cache_.unreadable.find(id.hash());
-            kept != cache_.unreadable.end() && (current || erasing)) {
-            superseded = std::move(kept->second);
-            cache_.unreadable.erase(kept);
-        }
         const auto previous_generation = cache_.last_generation;
         std::uint64_t new_generation = 0;
-        if (!current && !previous && !superseded)
-            return std::uint64_t{0};  // nothing to erase: no write needed
-        if (current) {
-            new_generation = ++cache_.last_generation;
-            if (found != cache_.entries.end()) {
-                found->second.token = std::move(*current);
-                found->second.generation = new_generation;
-                found->second.updated_at = clock::now();
-            } else {
-                cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation, clock::now(),
-                                                        extra_json::object()});
+        if (own) {
+            if (const auto kept = cache_.unreadable.find(id.hash());
+                kept != cache_.unreadable.end() && (current || erasing)) {
+                superseded = std::move(kept->second);
+                cache_.unreadable.erase(kept);
             }
-        } else if (found != cache_.entries.end()) {
-            cache_.entries.erase(found);
+            if (!current && !previous && !superseded && !records_changed)
+                return std::uint64_t{0};  // nothing to erase: no write needed
+            if (current) {
+                new_generation = ++cache_.last_generation;
+                if (found != cache_.entries.end()) {
+                    found->second.token = std::move(*current);
+                    found->second.generation = new_generation;
+                    found->second.updated_at = clock::now();
+                } else {
+                    cache_.entries.emplace(id.hash(), entry{id, std::move(*current), new_generation,
+                                                            clock::now(), extra_json::object()});
+                }
+            } else if (found != cache_.entries.end()) {
+                cache_.entries.erase(found);
+            }
         }
         context_.sync_after_unlock = &durable;
         auto saved = backend_.save(context_, cache_);
         context_.sync_after_unlock = nullptr;
         if (!saved) {
+            if (records_changed) {
+                loaded_ = false;  // the cache holds other writers' changes too: read the file again
+                return saved.error();
+            }
             cache_.last_generation = previous_generation;
             if (previous)
                 cache_.entries.insert_or_assign(id.hash(), std::move(*previous));
@@ -14457,7 +15426,40 @@ private:
             return saved.error();
         }
         generation_high_water_ = std::max(generation_high_water_, cache_.last_generation);
+        if (handed_over > 0) diagnostics_.on(events::handed_over{handed_over});
+        if (!own) return own.error();
         return new_generation;
+    }
+
+    // Applies another writer's change to the cache, as write_locked applies its own; returns its outcome.
+    detail::intent_outcome apply_intent(const detail::intent& change) {
+        const auto hash = change.id.hash();
+        const auto found = cache_.entries.find(hash);
+        const std::uint64_t generation = found != cache_.entries.end() ? found->second.generation : 0;
+        detail::intent_outcome outcome{generation, false, false, change.deadline_ms};
+        const bool conditional = change.kind == detail::intent_kind::compare_and_swap ||
+                                 change.kind == detail::intent_kind::erase_if;
+        if (conditional && generation != change.expected_generation) {
+            outcome.conflict = true;
+            return outcome;
+        }
+        cache_.unreadable.erase(hash);
+        if (change.value) {
+            outcome.generation = ++cache_.last_generation;
+            if (found != cache_.entries.end()) {
+                found->second.token = *change.value;
+                found->second.generation = outcome.generation;
+                found->second.updated_at = clock::now();
+            } else {
+                cache_.entries.emplace(hash, entry{change.id, *change.value, outcome.generation, clock::now(),
+                                                   extra_json::object()});
+            }
+        } else {
+            outcome.generation = 0;
+            outcome.existed = found != cache_.entries.end();
+            if (found != cache_.entries.end()) cache_.entries.erase(found);
+        }
+        return outcome;
     }
 
     store_options options_;

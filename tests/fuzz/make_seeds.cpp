@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <tokenvault/detail/intent_files.hpp>
+#include <tokenvault/detail/intent_text.hpp>
 #include <tokenvault/oauth/loopback.hpp>
 #include <tokenvault/oauth/metadata.hpp>
 #include <tokenvault/oauth/registration.hpp>
@@ -204,6 +206,40 @@ int main(int argc, char** argv) {
                                        tvfuzz::sealed_with_fuzz_key(b));  // a whole file
     }
     seeds["sealed_file"].push_back(std::string("\x00TVSEALED", 9));
+
+    // Group commit: intents of each kind (plaintext, and sealed as an intent file under the fuzz key), and
+    // bundles recording outcomes under the name the harness looks up.
+    {
+        using tv::detail::intent_kind;
+        const auto id = tv::credential_id::parse("https://mcp.example.com/mcp", "alice").value();
+        const std::vector<tv::detail::intent> intents = {
+            {intent_kind::put, id, token_with("i0", 0), 0, 1790000000000},
+            {intent_kind::compare_and_swap, id, token_with("i1", 1), 41, 1790000000001},
+            {intent_kind::erase, id, std::nullopt, 0, 0},
+            {intent_kind::erase_if, id, std::nullopt, 7, std::int64_t{1} << 53},
+        };
+        const auto key =
+            std::as_bytes(std::span<const char>(tvfuzz::sealed_key.data(), tvfuzz::sealed_key.size()));
+        const auto subkey = tv::detail::intent_files::derive(key).value();
+        const auto key_id = tv::backend::sealed_key_fingerprint(key).value();
+        const tv::detail::intent_files files(root, "tokens.sealed");
+        for (const auto& i : intents) {
+            const auto text = tv::detail::write_intent_text(i).value();
+            seeds["intent"].push_back(std::string(1, '\0') + std::string(text.data(), text.size()));
+            const auto sealed = files.seal(i, "0123456789abcdef", subkey, key_id).value();
+            seeds["intent"].push_back(
+                std::string(1, '\2') +
+                std::string(reinterpret_cast<const char*>(sealed.data()), sealed.size()));
+        }
+        tv::bundle b;
+        tv::detail::record_intent_outcome(b, "0123456789abcdef", {12, false, false, 1790000000000});
+        tv::detail::record_intent_outcome(b, "fedcba9876543210", {0, true, false, 1790000000000});
+        b.last_generation = 12;
+        seeds["intent"].push_back(std::string(1, '\1') + text_of(tv::serialize_bundle(b).value()));
+        tv::detail::record_intent_outcome(b, "0123456789abcdef", {0, false, true, 5});
+        seeds["intent"].push_back(std::string(1, '\1') + text_of(tv::serialize_bundle(b).value()));
+        for (const auto& text : bundles) seeds["intent"].push_back(std::string(1, '\1') + text);
+    }
 
     for (const auto& r : response_texts()) {
         seeds["token_response"].push_back(std::string(1, '\0') + r);    // HTTP 200, issued now

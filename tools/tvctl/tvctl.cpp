@@ -1149,6 +1149,15 @@ int cmd_doctor(const config& c) {
         found.push_back({"temporary files", "warning",
                          std::to_string(temps.size()) + " left by a writer that died mid-write",
                          "nothing to do: the next write removes them"});
+    auto handed = files_with_prefix(p.directory, "." + p.file.filename().string() + ".intent-");
+    for (const auto& f : files_with_prefix(p.directory, "." + p.file.filename().string() + ".claimed-"))
+        handed.push_back(f);
+    if (!handed.empty())
+        found.push_back({"handed-over changes", "ok",
+                         std::to_string(handed.size()) +
+                             " change(s) of writers that waited for the store lock (sealed; group commit)",
+                         "nothing to do: writers remove them, and those of writers that died go 10 minutes "
+                         "after their deadline"});
 
     std::string header_problem;
     const auto header = header_of(p.file, &header_problem);

@@ -8,6 +8,9 @@
 // under the store lock, changed under a shared lock.
 // Optional: `load(ctx, held)`, the same read given the bundle the store holds from the last load or save,
 // whose unchanged entries the backend may take over instead of parsing them again (backend::sealed_file).
+// Optional: group commit (docs/FORMAT.md), used with a cross-process locking policy when a backend has
+// `post_intent(ctx, intent)`, `withdraw_intent(name)`, `settle_intent(name)`, `claim_intents(ctx, now_ms)`,
+// `intent_outstanding(name)`, `peek_intent_outcome(ctx, name)` and `intent_flush()` (backend::sealed_file).
 // Optional, declared as `static constexpr tokenvault::backend::traits traits{.name = value};`:
 //   reload_before_write  (false)  the store reloads before every write, whatever changed() says (for
 //                                 backends whose change check cannot see every writer)

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "../cipher/catalog.hpp"
+#include "../detail/intent_files.hpp"
 #include "../detail/sealed_file_io.hpp"
 #include "../detail/sealed_key_cache.hpp"
 #include "../detail/secure_buffer.hpp"
@@ -84,7 +85,8 @@ public:
         : disk_(options.resolved_directory(), options.file_name),
           file_(disk_.path()),
           lock_(file_.string() + ".lock"),
-          keys_(file_, options.keyring()) {
+          keys_(file_, options.keyring()),
+          intents_(options.resolved_directory(), options.file_name) {
         if (auto missing = options.directory_error()) config_error_ = *missing;
         const std::string& name = options.file_name;
         if (!tokenvault::platform::is_plain_file_name(name))
@@ -166,6 +168,66 @@ public:
         note_seen(keys_.key_id(), counter, content.last_generation);  // our own write is the newest copy
         last_text_ = std::move(*plaintext);
         return {};
+    }
+
+    // Group commit (token_store drives it; docs/FORMAT.md, "Group commit").
+
+    /// Posts `change` for the holder of the store lock; its name, or nullopt when this instance cannot post
+    /// (it holds no data key yet, or the file it last saw is sealed by another key).
+    template <class Context>
+    [[nodiscard]] result<std::optional<std::string>> post_intent(Context&,
+                                                                 const tokenvault::detail::intent& change) {
+        if (config_error_ || !keys_.cached() || !disk_.key_id() || *disk_.key_id() != keys_.key_id())
+            return std::optional<std::string>{};
+        auto name = intents_.post(keys_.key(), keys_.key_id(), change);
+        if (!name) return name.error();
+        return std::optional<std::string>{std::move(*name)};
+    }
+    /// Withdraws intent `name`: true when withdrawn, false when a holder claimed it first.
+    [[nodiscard]] result<bool> withdraw_intent(std::string_view name) { return intents_.withdraw(name); }
+    /// Removes the files of intent `name` (its outcome was read, or it is applied by its poster).
+    void settle_intent(std::string_view name) { intents_.settle(name); }
+    /// Under the store lock, after a load: claims the intents posted for the file as loaded.
+    template <class Context>
+    [[nodiscard]] std::vector<tokenvault::detail::intent_files::claimed> claim_intents(Context&,
+                                                                                       std::int64_t now_ms) {
+        if (config_error_ || !keys_.cached() || (disk_.key_id() && *disk_.key_id() != keys_.key_id()))
+            return {};
+        return intents_.claim_all(keys_.key(), keys_.key_id(), now_ms);
+    }
+    /// Without the store lock, while waiting for it: the outcome of intent `name` if the file, changed since
+    /// the last look, records one. Reads only (nothing is moved aside, nothing remembered but the identity
+    /// of the version looked at); anything unexpected is "not yet", and the waiter goes on waiting.
+    template <class Context>
+    [[nodiscard]] std::optional<tokenvault::detail::intent_outcome> peek_intent_outcome(
+        Context&, std::string_view name) {
+        using cipher = typename Context::cipher;
+        if (config_error_ || !keys_.cached()) return std::nullopt;
+        const auto identity = tokenvault::platform::stat_identity(file_);
+        if (!identity || !*identity || (peeked_ && *peeked_ == **identity)) return std::nullopt;
+        auto read = tokenvault::platform::read_private_file<tokenvault::platform::plain_bytes>(
+            file_, sealed_file_format::max_file_size);
+        if (!read || !*read) return std::nullopt;
+        peeked_ = (*read)->identity;
+        const auto bytes = (*read)->bytes.bytes();
+        auto header = parse_sealed_header(bytes);
+        if (!header || header->cipher_id != cipher::id || header->key_id != keys_.key_id() ||
+            bytes.size() < header->size + cipher::nonce_size + cipher::tag_size)
+            return std::nullopt;
+        const auto sealed = bytes.subspan(header->size + cipher::nonce_size);
+        secret_text plain(sealed.size() - cipher::tag_size, '\0');
+        if (!cipher::open(keys_.key(), bytes.subspan(header->size, cipher::nonce_size),
+                          bytes.first(header->size), sealed,
+                          std::as_writable_bytes(std::span<char>(plain.data(), plain.size()))))
+            return std::nullopt;
+        return tokenvault::detail::peek_intent_outcome(std::string_view(plain.data(), plain.size()), name);
+    }
+    /// Whether a file of intent `name` is still there.
+    [[nodiscard]] bool intent_outstanding(std::string_view name) const { return intents_.outstanding(name); }
+    /// The directory flush that makes a save seen by a waiter durable (a holder may not have flushed yet).
+    [[nodiscard]] tokenvault::platform::pending_sync intent_flush() const {
+        return tokenvault::platform::pending_sync(file_.parent_path(),
+                                                  &tokenvault::platform::sync_directory<>);
     }
 
     /// What this backend knows now (call it while no store operation runs).
@@ -313,10 +375,12 @@ private:
     std::filesystem::path file_;                 // disk_.path(), for error texts
     std::filesystem::path lock_;
     std::optional<error> config_error_;
-    tokenvault::detail::sealed_key_cache<K> keys_;  // the data key and the keyring that holds it
-    tokenvault::detail::bundle_text last_text_;     // the plaintext of the last load or save (see json.hpp)
-    secret_text spare_text_;                        // a wiped buffer for the next read or write of a text
-    std::unique_ptr<std::byte[]> sealed_buffer_;    // the sealed bytes of the last save (not secret)
+    tokenvault::detail::sealed_key_cache<K> keys_;               // the data key and the keyring that holds it
+    tokenvault::detail::intent_files intents_;                   // group commit's hand-over files
+    std::optional<tokenvault::platform::file_identity> peeked_;  // the version peek_intent_outcome last read
+    tokenvault::detail::bundle_text last_text_;   // the plaintext of the last load or save (see json.hpp)
+    secret_text spare_text_;                      // a wiped buffer for the next read or write of a text
+    std::unique_ptr<std::byte[]> sealed_buffer_;  // the sealed bytes of the last save (not secret)
     std::size_t sealed_capacity_ = 0;
 
     struct seal_mark {

@@ -28,6 +28,7 @@ public:
         std::uint64_t resolutions = 0, logins = 0;
         std::uint64_t rollbacks = 0;
         std::uint64_t unreadable_entries = 0;  ///< entries found unreadable, counted on every load
+        std::uint64_t handed_over = 0;         ///< changes of other writers saved by this store's writes
     };
 
     void on(const events::keyring_read& e) noexcept { bump(e.failure ? keyring_failures_ : keyring_reads_); }
@@ -56,6 +57,9 @@ public:
     void on(const events::login&) noexcept { bump(logins_); }
     void on(const events::rolled_back&) noexcept { bump(rollbacks_); }
     void on(const events::entry_unreadable&) noexcept { bump(unreadable_entries_); }
+    void on(const events::handed_over& e) noexcept {
+        handed_over_.fetch_add(e.changes, std::memory_order_relaxed);
+    }
 
     /// The counts so far.
     [[nodiscard]] snapshot read() const noexcept {
@@ -80,7 +84,8 @@ public:
                         r(resolutions_),
                         r(logins_),
                         r(rollbacks_),
-                        r(unreadable_entries_)};
+                        r(unreadable_entries_),
+                        r(handed_over_)};
     }
 
 private:
@@ -93,6 +98,7 @@ private:
     std::atomic<std::uint64_t> resolutions_{0}, logins_{0};
     std::atomic<std::uint64_t> rollbacks_{0};
     std::atomic<std::uint64_t> unreadable_entries_{0};
+    std::atomic<std::uint64_t> handed_over_{0};
 };
 
 static_assert(diagnostics_policy<counters>);

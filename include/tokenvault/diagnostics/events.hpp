@@ -267,9 +267,15 @@ struct entry_unreadable {
     std::string_view detail;      ///< which field and why, e.g. "token: field 'expires_at' is out of range"
 };
 
+/// A write saved, with its own change, the changes other processes had handed to it while they waited for
+/// the store lock (group commit: docs/FORMAT.md).
+struct handed_over {
+    std::size_t changes = 0;  ///< how many changes of other writers this save carried
+};
+
 /// Any event.
 using any = std::variant<keyring_read, keyring_write, file_read, file_write, lock_acquired, lock_timed_out,
                          quarantined, store_operation, reloaded, refresh, migration, drift, store_resolved,
-                         login, rolled_back, entry_unreadable>;
+                         login, rolled_back, entry_unreadable, handed_over>;
 
 }  // namespace tokenvault::events

@@ -9,12 +9,17 @@
 // Optional, declared as `static constexpr tokenvault::locking::traits traits{.name = value};`:
 //   shared_store_lock  (false)  L also has `lock_store_shared(path, timeout, report)`, a cross-process
 //                               lock that readers share; the store takes it for loads
+//   stoppable_wait     (false)  L also has `lock_store_unless(path, timeout, report, stop)`: lock_store
+//                               that gives up early (errc::lock_timeout, `report.stopped`) once `stop()`
+//                               returns true, asked now and then while it waits; a store's write whose
+//                               change another process has saved (group commit) stops waiting with it
 // `locking::check<L>()` names the first missing piece; `locking_policy<L>` is the same test, silently.
 #pragma once
 
 #include <chrono>
 #include <concepts>
 #include <filesystem>
+#include <functional>
 
 #include "../policy_family.hpp"
 #include "../result.hpp"
@@ -25,11 +30,13 @@ namespace tokenvault::locking {
 struct wait_report {
     bool contended = false;
     std::chrono::nanoseconds waited{0};
+    bool stopped = false;  ///< lock_store_unless gave up because its stop() said so
 };
 
 /// The optional members of a locking policy, with their defaults (see the top of this header).
 struct traits {
     bool shared_store_lock = false;  ///< lock_store_shared() exists: loads share the cross-process lock
+    bool stoppable_wait = false;     ///< lock_store_unless() exists: a write can stop waiting early
 };
 
 /// The traits of locking policy L: what it declares, else the defaults.
@@ -52,6 +59,13 @@ template <class L>
 concept has_shared_store_lock = requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t,
                                          locking::wait_report& r) {
     { l.lock_store_shared(p, t, r) } -> std::same_as<result<typename L::store_guard>>;
+};
+
+/// Whether L has `lock_store_unless(path, timeout, report, stop)` returning its store guard.
+template <class L>
+concept has_stoppable_wait = requires(L& l, const std::filesystem::path& p, std::chrono::milliseconds t,
+                                      locking::wait_report& r, const std::function<bool()>& stop) {
+    { l.lock_store_unless(p, t, r, stop) } -> std::same_as<result<typename L::store_guard>>;
 };
 
 /// The locking contract, one requirement at a time: with `Report`, the first one L misses fails to
@@ -113,6 +127,12 @@ consteval bool locking_requirements() {
                       "tokenvault: this locking policy has lock_store_shared(): declare it, "
                       "`static constexpr tokenvault::locking::traits traits{.shared_store_lock = true};`, "
                       "or the store never calls it");
+        return false;
+    } else if constexpr (locking::traits_of<L>.stoppable_wait != has_stoppable_wait<L>) {
+        static_assert(!Report,
+                      "tokenvault: a locking policy with lock_store_unless(path, timeout, wait_report&, "
+                      "stop) returning result<store_guard> declares it, and only then: "
+                      "`static constexpr tokenvault::locking::traits traits{.stoppable_wait = true};`");
         return false;
     } else {
         return true;

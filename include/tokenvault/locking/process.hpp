@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -25,7 +26,7 @@ public:
     static constexpr bool thread_safe = true;
     static constexpr bool cross_process = true;
     /// Loads share the cross-process lock (lock_store_shared); writers exclude everyone.
-    static constexpr locking::traits traits{.shared_store_lock = true};
+    static constexpr locking::traits traits{.shared_store_lock = true, .stoppable_wait = true};
     using shared_guard = std::shared_lock<std::shared_mutex>;
     using exclusive_guard = std::unique_lock<std::shared_mutex>;
     /// The held file lock; released on destruction (or when the process dies). Move-only.
@@ -51,10 +52,23 @@ public:
         return take(path, timeout, report, platform::lock_mode::shared);
     }
 
+    /// lock_store, giving up early (errc::lock_timeout, `report.stopped`) once `stop()` returns true; asked
+    /// while this process waits behind others, first after 0.5 ms, then at doubling intervals up to 2 ms.
+    [[nodiscard]] result<store_guard> lock_store_unless(const std::filesystem::path& path,
+                                                        std::chrono::milliseconds timeout,
+                                                        wait_report& report,
+                                                        const std::function<bool()>& stop) const {
+        const platform::stop_waiting stop_waiting{stop};
+        auto guard = take(path, timeout, report, platform::lock_mode::exclusive, &stop_waiting);
+        report.stopped = stop_waiting.stopped;
+        return guard;
+    }
+
 private:
     [[nodiscard]] static result<store_guard> take(const std::filesystem::path& path,
                                                   std::chrono::milliseconds timeout, wait_report& report,
-                                                  platform::lock_mode mode) {
+                                                  platform::lock_mode mode,
+                                                  const platform::stop_waiting* stop = nullptr) {
         report = wait_report{};
         if (path.empty()) return store_guard{};
         const auto parent = platform::parent_directory_of(path);
@@ -62,7 +76,7 @@ private:
         if (!present) return present.error();
         if (!*present) TOKENVAULT_TRY(platform::ensure_private_directory(parent));
         platform::lock_wait wait;
-        auto lock = platform::file_lock::acquire(path, timeout, &wait, mode);
+        auto lock = platform::file_lock::acquire(path, timeout, &wait, mode, stop);
         report.contended = wait.contended;
         report.waited = wait.waited;
         return lock;

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <ratio>
@@ -121,6 +122,15 @@ enum class lock_mode { exclusive, shared };
 struct lock_wait {
     bool contended = false;              ///< another holder had the lock at the first attempt
     std::chrono::nanoseconds waited{0};  ///< time from the call to acquisition (or to the timeout)
+};
+
+/// A reason for a lock waiter to give up before its deadline, checked while it waits (platform::file_lock):
+/// first after `first_check`, then at twice the previous interval, up to `check_at_most`.
+struct stop_waiting {
+    std::function<bool()> should_stop;  ///< true: stop waiting (the waiter no longer needs the lock)
+    std::chrono::microseconds first_check{500};
+    std::chrono::microseconds check_at_most{2000};
+    mutable bool stopped = false;  ///< set when the wait ended because should_stop() said so
 };
 
 /// What `inspect_path` found at a path (for tools that explain a store; no content is read).

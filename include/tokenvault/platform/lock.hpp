@@ -11,6 +11,9 @@
 // helpers exist per process; past that, or when no thread can be started, a waiter polls instead (the head
 // every 20-200 us). Where the OS offers no independent queue lock (network file systems, Darwin), waiters
 // poll the lock itself, as older versions did; every version excludes every other through the lock itself.
+// A waiter may also give up early, when a `stop_waiting` it passed says the lock is no longer needed
+// (asked at growing intervals while it waits on a helper thread): the store's group commit does, once
+// another process has saved its change.
 // The OS primitives are in posix_lock.hpp and win32_lock.hpp.
 #pragma once
 
@@ -145,7 +148,8 @@ struct queued_wait {
 /// false on timeout. Blocks on a helper thread when one can be had, else polls.
 [[nodiscard]] inline result<bool> wait_for_lock(native_file& queue, native_file& lock,
                                                 const std::filesystem::path& path, lock_mode mode,
-                                                bool at_head, steady::time_point deadline) {
+                                                bool at_head, steady::time_point deadline,
+                                                const platform::stop_waiting* stop = nullptr) {
     using state = queued_wait::state;
     if (steady::now() >= deadline) {
         if (at_head) leave_queue(queue);
@@ -163,7 +167,20 @@ struct queued_wait {
         }
         if (started) {
             std::unique_lock guard(shared->mutex);
-            shared->reported.wait_until(guard, deadline, [&] { return shared->now != state::waiting; });
+            for (auto check_every = stop != nullptr ? stop->first_check : std::chrono::microseconds(0);;) {
+                const auto until =
+                    stop != nullptr ? std::min(deadline, steady::now() + check_every) : deadline;
+                shared->reported.wait_until(guard, until, [&] { return shared->now != state::waiting; });
+                if (stop == nullptr || shared->now != state::waiting || steady::now() >= deadline) break;
+                guard.unlock();
+                const bool give_up = stop->should_stop();
+                guard.lock();
+                if (give_up && shared->now == state::waiting) {
+                    stop->stopped = true;
+                    break;
+                }
+                check_every = std::min(check_every * 2, stop->check_at_most);
+            }
             if (shared->now == state::granted) {
                 queue = std::move(shared->queue);
                 lock = std::move(shared->lock);
@@ -205,10 +222,13 @@ public:
 
     /// Takes the lock at `lock_path`, waiting up to `timeout` (errc::lock_timeout); reports the wait in
     /// `*wait`.
+    /// With `stop`, a waiter that is queued behind others asks `stop->should_stop()` now and then and gives
+    /// up as on a timeout (errc::lock_timeout, `stop->stopped` set) when it says so.
     [[nodiscard]] static result<file_lock> acquire(const std::filesystem::path& lock_path,
                                                    std::chrono::milliseconds timeout,
                                                    lock_wait* wait = nullptr,
-                                                   lock_mode mode = lock_mode::exclusive) {
+                                                   lock_mode mode = lock_mode::exclusive,
+                                                   const stop_waiting* stop = nullptr) {
         using steady = detail::queued_lock::steady;
         const auto start = steady::now();
         const auto deadline = start + timeout;
@@ -248,7 +268,8 @@ public:
             }
         }
         report.contended = true;
-        auto taken = detail::queued_lock::wait_for_lock(**queue, *main, lock_path, mode, *head, deadline);
+        auto taken =
+            detail::queued_lock::wait_for_lock(**queue, *main, lock_path, mode, *head, deadline, stop);
         return finish(std::move(taken), *main);
     }
 

@@ -4,7 +4,8 @@
 // implements the same set; the implementation is picked at compile time (Win32 on _WIN32, else POSIX).
 //   files:   read_private_file, read_foreign_file, write_file_atomically (durable atomic replace),
 //            replace_file (the same, leaving the directory flush to the caller),
-//            stat_identity (change checks), quarantine_file, remove_file, inspect_path
+//            stat_identity (change checks), quarantine_file, remove_file, inspect_path, and for
+//            short-lived hand-over files create_private_file, rename_file, remove_file_unflushed
 //   folders: ensure_private_directory, check_private_directory, ensure_store_directory and
 //            check_store_directory (plus the parent rule), sync_directory
 //   locks:   file_lock (lock.hpp) over open_lock_file, try_lock, wait_for_lock, unlock

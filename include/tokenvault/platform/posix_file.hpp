@@ -582,6 +582,57 @@ template <class = void>
     return true;
 }
 
+/// Creates `p` (mode 0600, never over an existing file or through a symlink) holding `bytes`, without
+/// flushing it: for short-lived hand-over files whose loss in a crash loses nothing acknowledged.
+template <class = void>
+[[nodiscard]] inline result<void> create_private_file(const std::filesystem::path& p,
+                                                      std::span<const std::byte> bytes) {
+    unique_fd fd(retry_eintr([&] {
+        return ::open(p.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
+    }));
+    if (fd.get() < 0) {
+        const int err = errno;
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
+        return io_failure(p, "create", err);
+    }
+    int err = retry_eintr([&] { return ::fchmod(fd.get(), S_IRUSR | S_IWUSR); }) != 0 ? errno : 0;
+    if (err == 0) err = write_all(fd.get(), bytes);
+    if (err == 0) err = fd.close();
+    if (err != 0) {
+        fd.reset();
+        (void)::unlink(p.c_str());
+        return io_failure(p, "write", err);
+    }
+    return {};
+}
+
+/// Renames `from` to `to` in the same directory without flushing; false when `from` is not there (another
+/// process renamed or removed it first: of two processes renaming one file, exactly one succeeds).
+template <class = void>
+[[nodiscard]] inline result<bool> rename_file(const std::filesystem::path& from,
+                                              const std::filesystem::path& to) {
+    if (retry_eintr([&] { return ::rename(from.c_str(), to.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT) return false;
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, from.string()};
+        return io_failure(from, "rename", err);
+    }
+    return true;
+}
+
+/// remove_file without the directory flush, for files whose reappearance after a crash is harmless.
+template <class = void>
+[[nodiscard]] inline result<bool> remove_file_unflushed(const std::filesystem::path& p) {
+    if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
+        const int err = errno;
+        if (err == ENOENT) return false;
+        if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
+        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
+        return io_failure(p, "unlink", err);
+    }
+    return true;
+}
+
 /// What is at `p` (not following a symlink), judged as a private directory (`directory`) or private file.
 template <class = void>
 [[nodiscard]] inline result<path_report> inspect_path(const std::filesystem::path& p, bool directory) {

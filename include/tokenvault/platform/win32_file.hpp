@@ -471,6 +471,55 @@ template <class = void>
     return true;
 }
 
+/// Creates `p` (owner-only DACL, never over an existing file) holding `bytes`, without flushing it: for
+/// short-lived hand-over files whose loss in a crash loses nothing acknowledged.
+template <class = void>
+[[nodiscard]] inline result<void> create_private_file(const std::filesystem::path& p,
+                                                      std::span<const std::byte> bytes) {
+    auto* security = private_security::shared();
+    if (security == nullptr)
+        return error{errc::io_error, p.string() + " (the process token could not be read)"};
+    unique_handle h(
+        ::CreateFileW(p.c_str(), GENERIC_WRITE, 0, security, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr));
+    if (!h.valid()) {
+        const DWORD err = ::GetLastError();
+        return write_failure(p, "CreateFileW", err);
+    }
+    auto fail = [&](error e) {
+        h.reset();
+        (void)::DeleteFileW(p.c_str());
+        return e;
+    };
+    while (!bytes.empty()) {
+        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1U << 30));
+        DWORD written = 0;
+        if (!::WriteFile(h.get(), bytes.data(), chunk, &written, nullptr))
+            return fail(io_failure(p, "WriteFile", ::GetLastError()));
+        if (written == 0) return fail(io_failure(p, "WriteFile", ERROR_WRITE_FAULT));
+        bytes = bytes.subspan(written);
+    }
+    if (const DWORD err = h.close(); err != 0) return fail(io_failure(p, "close", err));
+    return {};
+}
+
+/// Renames `from` to `to` in the same directory; false when `from` is not there (another process renamed
+/// or removed it first: of two processes renaming one file, exactly one succeeds).
+template <class = void>
+[[nodiscard]] inline result<bool> rename_file(const std::filesystem::path& from,
+                                              const std::filesystem::path& to) {
+    if (const DWORD err = move_file(from, to, 0); err != 0) {
+        if (win32_absent(err)) return false;
+        return write_failure(from, "MoveFileExW", err);
+    }
+    return true;
+}
+
+/// remove_file (Windows has no directory flush to skip).
+template <class = void>
+[[nodiscard]] inline result<bool> remove_file_unflushed(const std::filesystem::path& p) {
+    return remove_file(p);
+}
+
 /// What is at `p` (not following a reparse point), judged as a private directory (`directory`) or file.
 template <class = void>
 [[nodiscard]] inline result<path_report> inspect_path(const std::filesystem::path& p, bool directory) {
