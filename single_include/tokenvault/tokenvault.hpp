@@ -15358,6 +15358,8 @@ private:
             }
             const auto now = wall_ms();
             for (const auto& claimed : backend_.claim_intents(context_, now)) {
+                // An outcome already recorded under its name: a copy put back after it was applied.
+                if (detail::find_intent_outcome(cache_, claimed.name)) continue;
                 detail::record_intent_outcome(cache_, claimed.name, apply_intent(claimed.change));
                 ++handed_over;
             }

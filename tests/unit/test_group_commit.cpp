@@ -194,6 +194,47 @@ TEST_SUITE("unit") {
         CHECK(files_with(dir.path(), ".claimed-") == 0);
     }
 
+    TEST_CASE("group commit: a copy of an applied intent put back is not applied again") {
+        tvtest::temp_dir dir;
+        store_type store(options_for(dir.path()));
+        REQUIRE(store.put(tvtest::id_for(99), tvtest::sample_token("first")));
+        constexpr int writers = 3;
+        std::vector<tvtest::child> children;
+        for (int i = 0; i < writers; ++i)
+            children.push_back(
+                tvtest::child::start("handing_writer", {dir.path().string(), std::to_string(i), "60000"}));
+        for (auto& c : children) REQUIRE(c.receive(60s) == "ready");
+        tv::locking::process lock;
+        tv::locking::wait_report report;
+        auto held = lock.lock_store(*store.backend().lock_path(), 10s, report);
+        REQUIRE(held);
+        for (auto& c : children) c.send("put");
+        REQUIRE(tvtest::eventually([&] { return files_with(dir.path(), ".intent-") == writers; }));
+        const auto copies = dir.path() / "copies";
+        fs::create_directory(copies);
+        for (const auto& e : fs::directory_iterator(dir.path() / "store"))
+            if (e.path().filename().string().find(".intent-") != std::string::npos)
+                fs::copy_file(e.path(), copies / e.path().filename());
+        held->release();
+        for (auto& c : children) REQUIRE(c.receive(60s).value_or("").rfind("ok ", 0) == 0);
+        for (auto& c : children) CHECK(c.wait() == 0);
+        std::vector<std::uint64_t> generations;
+        for (int i = 0; i < writers; ++i)
+            generations.push_back((*store.get_entry(tvtest::id_for(i)))->generation);
+
+        // Put all three back: the two the first writer saved for the others have outcomes recorded and are
+        // not applied again; the first writer's own (it applied it itself: no outcome) is, once.
+        for (const auto& e : fs::directory_iterator(copies))
+            fs::copy_file(e.path(), dir.path() / "store" / e.path().filename());
+        REQUIRE(store.put(tvtest::id_for(98), tvtest::sample_token("holder")));
+        CHECK(store.diagnostics().read().handed_over == 1);
+        int unchanged = 0;
+        for (int i = 0; i < writers; ++i)
+            if ((*store.get_entry(tvtest::id_for(i)))->generation == generations[static_cast<std::size_t>(i)])
+                ++unchanged;
+        CHECK(unchanged == writers - 1);
+    }
+
     TEST_CASE("group commit: compare-and-swap increments from 6 processes; none lost, none applied twice") {
         tvtest::temp_dir dir;
         store_type store(options_for(dir.path()));
