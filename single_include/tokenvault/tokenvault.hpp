@@ -6941,8 +6941,9 @@ struct queued_wait {
         const std::lock_guard guard(mutex);
         return now == state::abandoned;
     }
-    void finish_abandoned() noexcept {
-        const std::lock_guard guard(mutex);
+    // The helper of an abandoned wait is done: closing the handles gives back a lock taken for it, and it
+    // no longer counts as abandoned. Called with `mutex` held.
+    void drop_abandoned() noexcept {
         queue.reset();
         lock.reset();
         abandoned_waits().fetch_sub(1, std::memory_order_relaxed);
@@ -6953,7 +6954,8 @@ struct queued_wait {
         result<void> taken = self->at_head ? result<void>{} : wait_in_queue(self->queue, self->path);
         if (taken && self->abandoned()) {
             leave_queue(self->queue);  // at the head of a wait that timed out: step aside at once
-            self->finish_abandoned();
+            const std::lock_guard guard(self->mutex);
+            self->drop_abandoned();
             return;
         }
         if (taken) {
@@ -6963,9 +6965,7 @@ struct queued_wait {
         const std::lock_guard guard(self->mutex);
         if (self->now == state::abandoned) {
             if (taken) platform::unlock(self->lock);  // taken for a wait that timed out: given back at once
-            self->queue.reset();
-            self->lock.reset();
-            abandoned_waits().fetch_sub(1, std::memory_order_relaxed);
+            self->drop_abandoned();
             return;
         }
         if (taken) {

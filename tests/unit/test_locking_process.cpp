@@ -137,7 +137,7 @@ TEST_CASE("locking::process: a second holder in the same process times out and r
     CHECK(second.waited < 1s);
     held->release();
     // The timed-out wait's helper takes the lock when it is let go and gives it back at once.
-    CHECK(tvtest::eventually([] { return detail::queued_lock::abandoned_waits().load() == 0; }));
+    CHECK(tvtest::lock_waits_given_back());
     locking::wait_report third;
     CHECK(b.lock_store(path, 100ms, third));
     CHECK_FALSE(third.contended);
@@ -252,7 +252,7 @@ TEST_CASE("locking::process in a token_store: loads and writes wait for the stor
     CHECK(tvtest::wait_for(child) == 0);
     // The two timed-out waits left helpers behind: they take the lock once the child lets go and give it
     // back at once. Once they have, the store's next load and write meet no contention.
-    REQUIRE(tvtest::eventually([] { return detail::queued_lock::abandoned_waits().load() == 0; }));
+    REQUIRE(tvtest::lock_waits_given_back());
     auto got = s.get(id);
     REQUIRE(got);
     CHECK(got->has_value());
