@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -105,7 +106,8 @@ struct scratch_dir {
             struct statfs fs {};
             if (::statfs(env, &fs) == 0 && fs.f_type != TMPFS_MAGIC) base = env;
         }
-        std::string pattern = base + "/tv-bench-XXXXXX";
+        remove_left_behind(base);
+        std::string pattern = base + "/tv-bench-" + std::to_string(::getpid()) + "-XXXXXX";
         if (::mkdtemp(pattern.data()) == nullptr) {
             std::perror("mkdtemp");
             std::abort();
@@ -114,6 +116,24 @@ struct scratch_dir {
     }
     scratch_dir(const scratch_dir&) = delete;
     scratch_dir& operator=(const scratch_dir&) = delete;
+
+    /// Removes the scratch directories in `base` of benchmarks that were killed before their cleanup ran
+    /// (`tv-bench-<pid>-*` of a process that no longer exists).
+    static void remove_left_behind(const std::string& base) {
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            if (name.rfind("tv-bench-", 0) != 0) continue;
+            const auto dash = name.find('-', 9);
+            if (dash == std::string::npos || dash == 9) continue;
+            const std::string digits = name.substr(9, dash - 9);
+            if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+            const auto pid = static_cast<pid_t>(std::stol(digits));
+            if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+            std::error_code ignored;
+            std::filesystem::remove_all(it->path(), ignored);
+        }
+    }
     ~scratch_dir() {
         std::error_code ignored;
         std::filesystem::remove_all(path, ignored);
