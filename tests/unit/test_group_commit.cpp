@@ -364,6 +364,19 @@ TEST_SUITE("unit") {
         auto got = foreign.get(tvtest::id_for(5));
         REQUIRE(got);
         CHECK_FALSE(got->has_value());
+
+        // Files nobody will settle go once stale: 10 minutes after their deadline or, when they do not open,
+        // after their last write.
+        const auto claimed = store_dir / ".tokens.sealed.claimed-0000000000000004";
+        REQUIRE(tv::platform::create_private_file(claimed,
+                                                  std::as_bytes(std::span(garbage.data(), garbage.size()))));
+        const auto long_ago = fs::file_time_type::clock::now() - 11min;
+        fs::last_write_time(claimed, long_ago);
+        fs::last_write_time(store_dir / (prefix + "0000000000000001"), long_ago);
+        REQUIRE(store.put(tvtest::id_for(97), tvtest::sample_token("holder")));
+        CHECK_FALSE(fs::exists(claimed));
+        CHECK_FALSE(fs::exists(store_dir / (prefix + "0000000000000001")));
+        CHECK(fs::exists(store_dir / (prefix + "0000000000000002")));  // recent: left to its writer
     }
 
     TEST_CASE(
