@@ -500,8 +500,14 @@ private:
                 }
                 // Not applied (no holder claimed it, or its holder failed): applied here, as any write.
             }
+            // Intents are posted by writers that found the lock taken, so a writer that took it at once
+            // need not look (a listing of the directory costs an uncontended write about a tenth of its
+            // time); the first write of each store does, to remove the files of writers that died.
             const auto now = wall_ms();
-            for (const auto& claimed : backend_.claim_intents(context_, now)) {
+            const bool look = wait.contended || posted || !looked_for_intents_;
+            looked_for_intents_ = true;
+            for (const auto& claimed : look ? backend_.claim_intents(context_, now)
+                                            : decltype(backend_.claim_intents(context_, now)){}) {
                 // An outcome already recorded under its name: a copy put back after it was applied.
                 if (detail::find_intent_outcome(cache_, claimed.name)) continue;
                 detail::record_intent_outcome(cache_, claimed.name, apply_intent(claimed.change));
@@ -618,6 +624,7 @@ private:
     bool loaded_ = false;
     bool migrated_ = false;
     std::uint64_t generation_high_water_ = 0;  // the highest last_generation loaded or written (persistent)
+    bool looked_for_intents_ = false;          // a write has looked for other writers' intents (group commit)
 };
 
 }  // namespace tokenvault

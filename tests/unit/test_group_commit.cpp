@@ -226,8 +226,9 @@ TEST_SUITE("unit") {
         // not applied again; the first writer's own (it applied it itself: no outcome) is, once.
         for (const auto& e : fs::directory_iterator(copies))
             fs::copy_file(e.path(), dir.path() / "store" / e.path().filename());
-        REQUIRE(store.put(tvtest::id_for(98), tvtest::sample_token("holder")));
-        CHECK(store.diagnostics().read().handed_over == 1);
+        store_type holder(options_for(dir.path()));  // its first write looks for intents, as a contended one
+        REQUIRE(holder.put(tvtest::id_for(98), tvtest::sample_token("holder")));
+        CHECK(holder.diagnostics().read().handed_over == 1);
         int unchanged = 0;
         for (int i = 0; i < writers; ++i)
             if ((*store.get_entry(tvtest::id_for(i)))->generation == generations[static_cast<std::size_t>(i)])
@@ -283,7 +284,9 @@ TEST_SUITE("unit") {
         CHECK(writer.wait() == 0);
         CHECK(files_with(dir.path(), ".intent-") == 0);  // withdrawn
         held->release();
-        REQUIRE(store.put(tvtest::id_for(98), tvtest::sample_token("holder")));  // a holder finds nothing
+        store_type holder(options_for(dir.path()));  // its first write looks for intents, as a contended one
+        REQUIRE(holder.put(tvtest::id_for(98), tvtest::sample_token("holder")));
+        CHECK(holder.diagnostics().read().handed_over == 0);  // nothing to find
         auto got = store.get(tvtest::id_for(5));
         REQUIRE(got);
         CHECK_FALSE(got->has_value());
@@ -353,15 +356,18 @@ TEST_SUITE("unit") {
         }
         held->release();
 
+        // A store's first write looks for intents, as a contended write does.
         const auto counter = store.backend().status().seal_counter;
-        REQUIRE(store.put(tvtest::id_for(98), tvtest::sample_token("holder")));
-        CHECK(store.diagnostics().read().handed_over == 0);
-        CHECK(store.backend().status().seal_counter == counter + 1);
+        store_type holder(options_for(dir.path()));
+        REQUIRE(holder.put(tvtest::id_for(98), tvtest::sample_token("holder")));
+        CHECK(holder.diagnostics().read().handed_over == 0);
+        CHECK(holder.backend().status().seal_counter == counter + 1);
         CHECK(files_with(dir.path(), ".intent-") == 2);  // left alone until stale
 
-        REQUIRE(foreign.put(tvtest::id_for(98), tvtest::sample_token("holder")));
-        CHECK(foreign.diagnostics().read().handed_over == 0);
-        auto got = foreign.get(tvtest::id_for(5));
+        store_type foreign_holder(options_for(other.path()));
+        REQUIRE(foreign_holder.put(tvtest::id_for(98), tvtest::sample_token("holder")));
+        CHECK(foreign_holder.diagnostics().read().handed_over == 0);
+        auto got = foreign_holder.get(tvtest::id_for(5));
         REQUIRE(got);
         CHECK_FALSE(got->has_value());
 
@@ -373,7 +379,8 @@ TEST_SUITE("unit") {
         const auto long_ago = fs::file_time_type::clock::now() - 11min;
         fs::last_write_time(claimed, long_ago);
         fs::last_write_time(store_dir / (prefix + "0000000000000001"), long_ago);
-        REQUIRE(store.put(tvtest::id_for(97), tvtest::sample_token("holder")));
+        store_type cleaner(options_for(dir.path()));
+        REQUIRE(cleaner.put(tvtest::id_for(97), tvtest::sample_token("holder")));
         CHECK_FALSE(fs::exists(claimed));
         CHECK_FALSE(fs::exists(store_dir / (prefix + "0000000000000001")));
         CHECK(fs::exists(store_dir / (prefix + "0000000000000002")));  // recent: left to its writer

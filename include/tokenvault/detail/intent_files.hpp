@@ -65,9 +65,9 @@ public:
                                            const intent& change) const {
         auto name = tokenvault::platform::random_hex(name_size / 2);
         if (!name) return name.error();
-        auto subkey = derive(data_key);
+        auto subkey = subkey_for(data_key, id);
         if (!subkey) return subkey.error();
-        auto sealed = seal(change, *name, *subkey, id);
+        auto sealed = seal(change, *name, **subkey, id);
         if (!sealed) return sealed.error();
         TOKENVAULT_TRY(tokenvault::platform::create_private_file(posted_path(*name), *sealed));
         return *name;
@@ -118,23 +118,22 @@ public:
     [[nodiscard]] std::vector<claimed> claim_all(std::span<const std::byte> data_key, const key_id& id,
                                                  std::int64_t now_ms) const {
         std::vector<claimed> out;
-        auto subkey = derive(data_key);
-        if (!subkey) return out;
         const auto stale_ms = static_cast<std::int64_t>(stale_after.count());
         for (const auto& [path, name, is_claimed, mtime_ms] : listing()) {
             const bool old = mtime_ms < now_ms - stale_ms;
+            if (is_claimed && !old) continue;  // its poster settles it once it has read the outcome
+            auto subkey = subkey_for(data_key, id);
+            if (!subkey) return out;
             if (is_claimed) {
-                // Its poster settles it once it has read the outcome; one that did not within 10 minutes of
-                // the deadline (by the sealed deadline, else by the last write) is gone.
-                if (old) {
-                    const auto change = open(path, name, *subkey, id);
-                    if (!change || change->deadline_ms < now_ms - stale_ms)
-                        (void)tokenvault::platform::remove_file_unflushed(path);
-                }
+                // Not settled within 10 minutes of its deadline (by the sealed deadline, else by the last
+                // write): its poster is gone.
+                const auto change = open(path, name, **subkey, id);
+                if (!change || change->deadline_ms < now_ms - stale_ms)
+                    (void)tokenvault::platform::remove_file_unflushed(path);
                 continue;
             }
             if (out.size() >= max_batch) break;
-            auto change = open(path, name, *subkey, id);
+            auto change = open(path, name, **subkey, id);
             if (!change) {
                 if (old) (void)tokenvault::platform::remove_file_unflushed(path);
                 continue;
@@ -195,6 +194,19 @@ public:
                                        bytes(data_key.data())) != 0)
             return error{errc::crypto_failure, "intent: key derivation"};
         return subkey;
+    }
+
+    /// derive(data_key), kept for the next call while the data key (`id`) stays the same: deriving costs
+    /// a locked allocation, which a write that finds no intent should not pay.
+    [[nodiscard]] result<const secure_buffer*> subkey_for(std::span<const std::byte> data_key,
+                                                          const key_id& id) const {
+        if (subkey_.empty() || subkey_id_ != id) {
+            auto derived = derive(data_key);
+            if (!derived) return derived.error();
+            subkey_ = std::move(*derived);
+            subkey_id_ = id;
+        }
+        return &subkey_;
     }
 
     [[nodiscard]] std::filesystem::path posted_path(std::string_view name) const {
@@ -259,6 +271,8 @@ private:
 
     std::filesystem::path directory_;
     std::string file_name_;
+    mutable secure_buffer subkey_;  // derive() of the data key subkey_id_ names (see subkey_for)
+    mutable key_id subkey_id_{};
 };
 
 }  // namespace tokenvault::detail
