@@ -5692,6 +5692,19 @@ template <class = void>
     return err;
 }
 
+/// Writes all of `bytes` to `h`; 0, or the Win32 error.
+template <class = void>
+[[nodiscard]] inline DWORD write_all(HANDLE h, std::span<const std::byte> bytes) noexcept {
+    while (!bytes.empty()) {
+        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1U << 30));
+        DWORD written = 0;
+        if (!::WriteFile(h, bytes.data(), chunk, &written, nullptr)) return ::GetLastError();
+        if (written == 0) return ERROR_WRITE_FAULT;
+        bytes = bytes.subspan(written);
+    }
+    return 0;
+}
+
 /// Durably replaces `target` with `bytes` (owner-only DACL) and returns the identity of the new file.
 template <class = void>
 [[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
@@ -5731,14 +5744,8 @@ template <class = void>
         (void)::DeleteFileW(temp.c_str());
         return e;
     };
-    while (!bytes.empty()) {
-        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1U << 30));
-        DWORD written = 0;
-        if (!::WriteFile(h.get(), bytes.data(), chunk, &written, nullptr))
-            return fail(io_failure(target, "write temp file", ::GetLastError()));
-        if (written == 0) return fail(io_failure(target, "write temp file", ERROR_WRITE_FAULT));
-        bytes = bytes.subspan(written);
-    }
+    if (const DWORD err = write_all(h.get(), bytes); err != 0)
+        return fail(io_failure(target, "write temp file", err));
     if (replaced_mtime) {
         // Readers detect changes by identity. File indexes can be reused and clocks are coarse, so make the
         // new last-write time strictly later than that of the file it replaces.
@@ -5831,14 +5838,7 @@ template <class = void>
         (void)::DeleteFileW(p.c_str());
         return e;
     };
-    while (!bytes.empty()) {
-        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1U << 30));
-        DWORD written = 0;
-        if (!::WriteFile(h.get(), bytes.data(), chunk, &written, nullptr))
-            return fail(io_failure(p, "WriteFile", ::GetLastError()));
-        if (written == 0) return fail(io_failure(p, "WriteFile", ERROR_WRITE_FAULT));
-        bytes = bytes.subspan(written);
-    }
+    if (const DWORD err = write_all(h.get(), bytes); err != 0) return fail(io_failure(p, "WriteFile", err));
     if (const DWORD err = h.close(); err != 0) return fail(io_failure(p, "close", err));
     return {};
 }
@@ -6462,9 +6462,9 @@ template <class = void>
     return moved;
 }
 
-/// Removes the file `p` (a symlink itself, never its target); false when nothing was there.
+/// remove_file without the directory flush, for files whose reappearance after a crash is harmless.
 template <class = void>
-[[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
+[[nodiscard]] inline result<bool> remove_file_unflushed(const std::filesystem::path& p) {
     if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
         const int err = errno;
         if (err == ENOENT) return false;
@@ -6472,8 +6472,15 @@ template <class = void>
         if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
         return io_failure(p, "unlink", err);
     }
-    TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
     return true;
+}
+
+/// Removes the file `p` (a symlink itself, never its target) durably; false when nothing was there.
+template <class = void>
+[[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
+    auto removed = remove_file_unflushed(p);
+    if (removed && *removed) TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
+    return removed;
 }
 
 /// Creates `p` (mode 0600, never over an existing file or through a symlink) holding `bytes`, without
@@ -6510,19 +6517,6 @@ template <class = void>
         if (err == ENOENT) return false;
         if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, from.string()};
         return io_failure(from, "rename", err);
-    }
-    return true;
-}
-
-/// remove_file without the directory flush, for files whose reappearance after a crash is harmless.
-template <class = void>
-[[nodiscard]] inline result<bool> remove_file_unflushed(const std::filesystem::path& p) {
-    if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
-        const int err = errno;
-        if (err == ENOENT) return false;
-        if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
-        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
-        return io_failure(p, "unlink", err);
     }
     return true;
 }

@@ -19,7 +19,7 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <vector>
@@ -60,6 +60,30 @@ std::uint64_t seal_counter(const fs::path& dir) {
     store_type s(options_for(dir));
     REQUIRE(s.list());
     return s.backend().status().seal_counter;
+}
+
+/// Writers (role handing_writer) of the store in `dir` for ids `ids`, each loaded and ready.
+std::vector<tvtest::child> start_writers(const fs::path& dir, std::initializer_list<int> ids,
+                                         const std::string& timeout_ms = "60000") {
+    std::vector<tvtest::child> children;
+    for (const int i : ids)
+        children.push_back(
+            tvtest::child::start("handing_writer", {dir.string(), std::to_string(i), timeout_ms}));
+    for (auto& c : children) REQUIRE(c.receive(60s) == "ready");
+    return children;
+}
+
+/// Takes the store lock of the store in `dir`, runs `tell()` (the writers' commands) and returns the held
+/// lock once `intents` changes are posted: the writers wait for it, their changes handed over.
+template <class Tell>
+tv::locking::process::store_guard lock_while_posting(const fs::path& dir, std::size_t intents, Tell&& tell) {
+    tv::locking::process lock;
+    tv::locking::wait_report report;
+    auto held = lock.lock_store(dir / "store" / "tokens.sealed.lock", 10s, report);
+    REQUIRE(held);
+    tell();
+    REQUIRE(tvtest::eventually([&] { return files_with(dir, ".intent-") == intents; }));
+    return std::move(*held);
 }
 
 tv::token counter_token(std::uint64_t value) {
@@ -132,21 +156,13 @@ TEST_SUITE("unit") {
         store_type store(options_for(dir.path()));
         REQUIRE(store.put(tvtest::id_for(99), tvtest::sample_token("first")));
         constexpr int writers = 4;
-        std::vector<tvtest::child> children;
-        for (int i = 0; i < writers; ++i)
-            children.push_back(
-                tvtest::child::start("handing_writer", {dir.path().string(), std::to_string(i), "60000"}));
-        for (auto& c : children) REQUIRE(c.receive(60s) == "ready");
+        auto children = start_writers(dir.path(), {0, 1, 2, 3});
 
         // Hold the store lock, let the four writers post their changes and wait, then let go.
         const auto before = store.backend().status().seal_counter;
-        tv::locking::process lock;
-        tv::locking::wait_report report;
-        auto held = lock.lock_store(*store.backend().lock_path(), 10s, report);
-        REQUIRE(held);
-        for (auto& c : children) c.send("put");
-        CHECK(tvtest::eventually([&] { return files_with(dir.path(), ".intent-") == writers; }));
-        held->release();
+        lock_while_posting(dir.path(), writers, [&] {
+            for (auto& c : children) c.send("put");
+        }).release();
 
         std::set<std::uint64_t> generations;
         std::uint64_t handed = 0;
@@ -173,16 +189,10 @@ TEST_SUITE("unit") {
         }
 
         // Erases hand over too, and say whether they removed a token.
-        children.clear();
-        for (int i : {0, 7})
-            children.push_back(
-                tvtest::child::start("handing_writer", {dir.path().string(), std::to_string(i), "60000"}));
-        for (auto& c : children) REQUIRE(c.receive(60s) == "ready");
-        held = lock.lock_store(*store.backend().lock_path(), 10s, report);
-        REQUIRE(held);
-        for (auto& c : children) c.send("erase");
-        CHECK(tvtest::eventually([&] { return files_with(dir.path(), ".intent-") == 2; }));
-        held->release();
+        children = start_writers(dir.path(), {0, 7});
+        lock_while_posting(dir.path(), 2, [&] {
+            for (auto& c : children) c.send("erase");
+        }).release();
         CHECK(children[0].receive(60s).value_or("").rfind("ok 1 ", 0) == 0);  // id 0 was there
         CHECK(children[1].receive(60s).value_or("").rfind("ok 0 ", 0) == 0);  // id 7 never was
         auto gone = store.get(tvtest::id_for(0));
@@ -199,23 +209,16 @@ TEST_SUITE("unit") {
         store_type store(options_for(dir.path()));
         REQUIRE(store.put(tvtest::id_for(99), tvtest::sample_token("first")));
         constexpr int writers = 3;
-        std::vector<tvtest::child> children;
-        for (int i = 0; i < writers; ++i)
-            children.push_back(
-                tvtest::child::start("handing_writer", {dir.path().string(), std::to_string(i), "60000"}));
-        for (auto& c : children) REQUIRE(c.receive(60s) == "ready");
-        tv::locking::process lock;
-        tv::locking::wait_report report;
-        auto held = lock.lock_store(*store.backend().lock_path(), 10s, report);
-        REQUIRE(held);
-        for (auto& c : children) c.send("put");
-        REQUIRE(tvtest::eventually([&] { return files_with(dir.path(), ".intent-") == writers; }));
+        auto children = start_writers(dir.path(), {0, 1, 2});
+        auto held = lock_while_posting(dir.path(), writers, [&] {
+            for (auto& c : children) c.send("put");
+        });
         const auto copies = dir.path() / "copies";
         fs::create_directory(copies);
         for (const auto& e : fs::directory_iterator(dir.path() / "store"))
             if (e.path().filename().string().find(".intent-") != std::string::npos)
                 fs::copy_file(e.path(), copies / e.path().filename());
-        held->release();
+        held.release();
         for (auto& c : children) REQUIRE(c.receive(60s).value_or("").rfind("ok ", 0) == 0);
         for (auto& c : children) CHECK(c.wait() == 0);
         std::vector<std::uint64_t> generations;
@@ -270,8 +273,8 @@ TEST_SUITE("unit") {
         tvtest::temp_dir dir;
         store_type store(options_for(dir.path()));
         REQUIRE(store.put(tvtest::id_for(99), tvtest::sample_token("first")));
-        auto writer = tvtest::child::start("handing_writer", {dir.path().string(), "5", "300"});
-        REQUIRE(writer.receive(60s) == "ready");
+        auto writers = start_writers(dir.path(), {5}, "300");
+        auto& writer = writers.front();
         tv::locking::process lock;
         tv::locking::wait_report report;
         auto held = lock.lock_store(*store.backend().lock_path(), 10s, report);
@@ -297,14 +300,9 @@ TEST_SUITE("unit") {
         tvtest::temp_dir dir;
         store_type store(options_for(dir.path()));
         REQUIRE(store.put(tvtest::id_for(99), tvtest::sample_token("first")));
-        auto writer = tvtest::child::start("handing_writer", {dir.path().string(), "6", "60000"});
-        REQUIRE(writer.receive(60s) == "ready");
-        tv::locking::process lock;
-        tv::locking::wait_report report;
-        auto held = lock.lock_store(*store.backend().lock_path(), 10s, report);
-        REQUIRE(held);
-        writer.send("put");
-        REQUIRE(tvtest::eventually([&] { return files_with(dir.path(), ".intent-") == 1; }));
+        auto writers = start_writers(dir.path(), {6});
+        auto& writer = writers.front();
+        auto held = lock_while_posting(dir.path(), 1, [&] { writer.send("put"); });
         // What a holder killed between claiming and saving leaves: the intent claimed, no outcome saved.
         for (const auto& e : fs::directory_iterator(dir.path() / "store")) {
             auto name = e.path().filename().string();
@@ -313,7 +311,7 @@ TEST_SUITE("unit") {
                 fs::rename(e.path(), e.path().parent_path() / name);
             }
         }
-        held->release();
+        held.release();
         const auto line = writer.receive(60s);
         REQUIRE(line);
         CHECK(line->rfind("ok ", 0) == 0);
@@ -340,21 +338,16 @@ TEST_SUITE("unit") {
         tvtest::temp_dir other;
         store_type foreign(options_for(other.path()));
         REQUIRE(foreign.put(tvtest::id_for(99), tvtest::sample_token("other")));
-        auto writer = tvtest::child::start("handing_writer", {other.path().string(), "5", "60000"});
-        REQUIRE(writer.receive(60s) == "ready");
-        tv::locking::process lock;
-        tv::locking::wait_report report;
-        auto held = lock.lock_store(*foreign.backend().lock_path(), 10s, report);
-        REQUIRE(held);
-        writer.send("put");
-        REQUIRE(tvtest::eventually([&] { return files_with(other.path(), ".intent-") == 1; }));
+        auto writers = start_writers(other.path(), {5});
+        auto& writer = writers.front();
+        auto held = lock_while_posting(other.path(), 1, [&] { writer.send("put"); });
         CHECK(writer.kill() == tvtest::killed_exit_code);
         for (const auto& e : fs::directory_iterator(other.path() / "store")) {
             if (e.path().filename().string().find(".intent-") == std::string::npos) continue;
             fs::copy_file(e.path(), store_dir / (prefix + "0000000000000002"));
             fs::rename(e.path(), e.path().parent_path() / (prefix + "0000000000000003"));
         }
-        held->release();
+        held.release();
 
         // A store's first write looks for intents, as a contended write does.
         const auto counter = store.backend().status().seal_counter;

@@ -568,9 +568,9 @@ template <class = void>
     return moved;
 }
 
-/// Removes the file `p` (a symlink itself, never its target); false when nothing was there.
+/// remove_file without the directory flush, for files whose reappearance after a crash is harmless.
 template <class = void>
-[[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
+[[nodiscard]] inline result<bool> remove_file_unflushed(const std::filesystem::path& p) {
     if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
         const int err = errno;
         if (err == ENOENT) return false;
@@ -578,8 +578,15 @@ template <class = void>
         if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
         return io_failure(p, "unlink", err);
     }
-    TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
     return true;
+}
+
+/// Removes the file `p` (a symlink itself, never its target) durably; false when nothing was there.
+template <class = void>
+[[nodiscard]] inline result<bool> remove_file(const std::filesystem::path& p) {
+    auto removed = remove_file_unflushed(p);
+    if (removed && *removed) TOKENVAULT_TRY(sync_directory(parent_directory_of(p)));
+    return removed;
 }
 
 /// Creates `p` (mode 0600, never over an existing file or through a symlink) holding `bytes`, without
@@ -616,19 +623,6 @@ template <class = void>
         if (err == ENOENT) return false;
         if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, from.string()};
         return io_failure(from, "rename", err);
-    }
-    return true;
-}
-
-/// remove_file without the directory flush, for files whose reappearance after a crash is harmless.
-template <class = void>
-[[nodiscard]] inline result<bool> remove_file_unflushed(const std::filesystem::path& p) {
-    if (retry_eintr([&] { return ::unlink(p.c_str()); }) != 0) {
-        const int err = errno;
-        if (err == ENOENT) return false;
-        if (err == EISDIR) return error{errc::not_a_regular_file, p.string()};
-        if (err == EACCES || err == EPERM || err == EROFS) return error{errc::read_only_store, p.string()};
-        return io_failure(p, "unlink", err);
     }
     return true;
 }

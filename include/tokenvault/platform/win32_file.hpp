@@ -351,6 +351,19 @@ template <class = void>
     return err;
 }
 
+/// Writes all of `bytes` to `h`; 0, or the Win32 error.
+template <class = void>
+[[nodiscard]] inline DWORD write_all(HANDLE h, std::span<const std::byte> bytes) noexcept {
+    while (!bytes.empty()) {
+        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1U << 30));
+        DWORD written = 0;
+        if (!::WriteFile(h, bytes.data(), chunk, &written, nullptr)) return ::GetLastError();
+        if (written == 0) return ERROR_WRITE_FAULT;
+        bytes = bytes.subspan(written);
+    }
+    return 0;
+}
+
 /// Durably replaces `target` with `bytes` (owner-only DACL) and returns the identity of the new file.
 template <class = void>
 [[nodiscard]] inline result<file_identity> write_file_atomically(const std::filesystem::path& target,
@@ -390,14 +403,8 @@ template <class = void>
         (void)::DeleteFileW(temp.c_str());
         return e;
     };
-    while (!bytes.empty()) {
-        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1U << 30));
-        DWORD written = 0;
-        if (!::WriteFile(h.get(), bytes.data(), chunk, &written, nullptr))
-            return fail(io_failure(target, "write temp file", ::GetLastError()));
-        if (written == 0) return fail(io_failure(target, "write temp file", ERROR_WRITE_FAULT));
-        bytes = bytes.subspan(written);
-    }
+    if (const DWORD err = write_all(h.get(), bytes); err != 0)
+        return fail(io_failure(target, "write temp file", err));
     if (replaced_mtime) {
         // Readers detect changes by identity. File indexes can be reused and clocks are coarse, so make the
         // new last-write time strictly later than that of the file it replaces.
@@ -490,14 +497,7 @@ template <class = void>
         (void)::DeleteFileW(p.c_str());
         return e;
     };
-    while (!bytes.empty()) {
-        const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size(), 1U << 30));
-        DWORD written = 0;
-        if (!::WriteFile(h.get(), bytes.data(), chunk, &written, nullptr))
-            return fail(io_failure(p, "WriteFile", ::GetLastError()));
-        if (written == 0) return fail(io_failure(p, "WriteFile", ERROR_WRITE_FAULT));
-        bytes = bytes.subspan(written);
-    }
+    if (const DWORD err = write_all(h.get(), bytes); err != 0) return fail(io_failure(p, "WriteFile", err));
     if (const DWORD err = h.close(); err != 0) return fail(io_failure(p, "close", err));
     return {};
 }
