@@ -447,9 +447,13 @@ private:
         return held(take_store_lock(wait));
     }
 
-    // What a write whose change a holder saved returns: the recorded outcome, as the write would have.
-    static result<std::uint64_t> handed_over_result(const detail::intent_outcome& outcome,
-                                                    const handover& handed) {
+    // What a write whose change a holder saved returns: the recorded outcome, as the write would have. Its
+    // intent's files go, and the directory flush that makes the holder's rename durable is owed (that
+    // holder may not have flushed yet).
+    result<std::uint64_t> handed_over_result(const detail::intent_outcome& outcome, const std::string& posted,
+                                             const handover& handed, platform::pending_sync& durable) {
+        backend_.settle_intent(posted);
+        durable = backend_.intent_flush();
         if (outcome.conflict)
             return error{errc::conflict,
                          handed.kind == detail::intent_kind::erase_if ? "erase_if" : "compare_and_swap"};
@@ -468,11 +472,7 @@ private:
         auto store_lock = take_write_lock(wait, id, handed, posted, early);
         if (!store_lock) return store_lock.error();
         if constexpr (group_commit) {
-            if (early) {
-                backend_.settle_intent(*posted);
-                durable = backend_.intent_flush();  // the holder may not have flushed the rename yet
-                return handed_over_result(*early, *handed);
-            }
+            if (early) return handed_over_result(*early, *posted, *handed, durable);
         }
         if constexpr (needs_first_load) {
             if constexpr (Migration::enabled) {
@@ -492,26 +492,23 @@ private:
         if constexpr (group_commit) {
             if (posted) {
                 // Saved by a holder? Its outcome is in the bundle, saved with the change itself.
-                const auto outcome = detail::find_intent_outcome(cache_, *posted);
-                backend_.settle_intent(*posted);
-                if (outcome) {
-                    durable = backend_.intent_flush();  // that holder may not have flushed the rename yet
-                    return handed_over_result(*outcome, *handed);
-                }
+                if (const auto outcome = detail::find_intent_outcome(cache_, *posted))
+                    return handed_over_result(*outcome, *posted, *handed, durable);
                 // Not applied (no holder claimed it, or its holder failed): applied here, as any write.
+                backend_.settle_intent(*posted);
             }
             // Intents are posted by writers that found the lock taken, so a writer that took it at once
             // need not look (a listing of the directory costs an uncontended write about a tenth of its
             // time); the first write of each store does, to remove the files of writers that died.
             const auto now = wall_ms();
-            const bool look = wait.contended || posted || !looked_for_intents_;
-            looked_for_intents_ = true;
-            for (const auto& claimed : look ? backend_.claim_intents(context_, now)
-                                            : decltype(backend_.claim_intents(context_, now)){}) {
-                // An outcome already recorded under its name: a copy put back after it was applied.
-                if (detail::find_intent_outcome(cache_, claimed.name)) continue;
-                detail::record_intent_outcome(cache_, claimed.name, apply_intent(claimed.change));
-                ++handed_over;
+            if (wait.contended || posted || !looked_for_intents_) {
+                looked_for_intents_ = true;
+                for (const auto& claimed : backend_.claim_intents(context_, now)) {
+                    // An outcome already recorded under its name: a copy put back after it was applied.
+                    if (detail::find_intent_outcome(cache_, claimed.name)) continue;
+                    detail::record_intent_outcome(cache_, claimed.name, apply_intent(claimed.change));
+                    ++handed_over;
+                }
             }
             // Outcomes stay until their poster has read them (it removes its intent's files) or went stale.
             const bool pruned = detail::prune_intent_outcomes(cache_, [&](std::string_view name,

@@ -7858,13 +7858,17 @@ inline constexpr std::size_t max_intent_text = 256 * 1024;
     return kind == intent_kind::put || kind == intent_kind::compare_and_swap;
 }
 
+/// The error for an intent whose token does not match its kind.
+template <class = void>
+[[nodiscard]] inline error token_rule_broken() {
+    return error{errc::invalid_argument, "intent: a put or compare_and_swap carries a token, an erase none"};
+}
+
 /// The plaintext of `i`: {"format":"tokenvault-intent","version":1,"kind":...,"resource":...,"account":...,
 /// "expected_generation":n,"deadline_ms":n,"token":{...}}. Refuses what read_intent_text would refuse.
 template <class = void>
 [[nodiscard]] inline result<secret_text> write_intent_text(const intent& i) {
-    if (intent_carries_token(i.kind) != i.value.has_value())
-        return error{errc::invalid_argument,
-                     "intent: a put or compare_and_swap carries a token, an erase none"};
+    if (intent_carries_token(i.kind) != i.value.has_value()) return token_rule_broken();
     if (i.expected_generation >= generation_limit)
         return error{errc::value_out_of_range, "intent: expected_generation must be below 2^63"};
     if (i.deadline_ms < 0 || i.deadline_ms > max_intent_deadline_ms)
@@ -7893,15 +7897,15 @@ template <class = void>
     if (text.size() > max_intent_text) return error{errc::too_large, "intent: larger than 256 KiB"};
     json_cursor in(text);
     if (in.peek() != json_cursor::kind::object) return error{errc::wrong_type, "intent: must be an object"};
-    std::optional<std::string_view> kind_text;
+    // Every field once: a field already read is a duplicate.
+    std::optional<std::string> format;
+    std::optional<std::uint64_t> version;
+    std::optional<std::string> kind_text;
     std::optional<std::string> resource;
-    std::string account;
+    std::optional<std::string> account;
     std::optional<std::uint64_t> expected;
     std::optional<std::uint64_t> deadline;
     std::optional<token> value;
-    bool format_ok = false;
-    bool version_ok = false;
-    std::string kind_copy;
     const auto unsigned_field = [&](std::optional<std::uint64_t>& out, const char* what) -> result<void> {
         json_number n;
         if (in.peek() != json_cursor::kind::number || !in.number(n) || !n.is_unsigned())
@@ -7909,45 +7913,45 @@ template <class = void>
         out = n.unsigned_value;
         return {};
     };
-    const auto string_field = [&](std::string& out, const char* what) -> result<void> {
+    const auto string_field = [&](std::optional<std::string>& out, const char* what) -> result<void> {
         std::string_view v;
         if (in.peek() != json_cursor::kind::string || !in.string(v))
             return error{errc::wrong_type, std::string("intent: field '") + what + "' must be a string"};
-        out.assign(v);
+        out.emplace(v);
+        return {};
+    };
+    const auto once = [](bool already) -> result<void> {
+        if (already) return error{errc::invalid_argument, "intent: a field appears twice"};
         return {};
     };
     if (!in.begin_object()) return json_read_error(in, "intent");
     std::string_view key;
-    std::string seen;  // the fields read so far, each once
     while (in.next_member(key)) {
-        const std::string marker = "|" + std::string(key) + "|";
-        if (seen.find(marker) != std::string::npos)
-            return error{errc::invalid_argument, "intent: a field appears twice"};
-        if (key.size() <= 32) seen += marker;
         if (key == "format") {
-            std::string v;
-            TOKENVAULT_TRY(string_field(v, "format"));
-            format_ok = v == "tokenvault-intent";
+            TOKENVAULT_TRY(once(format.has_value()));
+            TOKENVAULT_TRY(string_field(format, "format"));
         } else if (key == "version") {
-            std::optional<std::uint64_t> v;
-            TOKENVAULT_TRY(unsigned_field(v, "version"));
-            if (*v != 1)
-                return error{errc::unsupported_format_version, "intent: version " + std::to_string(*v)};
-            version_ok = true;
+            TOKENVAULT_TRY(once(version.has_value()));
+            TOKENVAULT_TRY(unsigned_field(version, "version"));
+            if (*version != 1)
+                return error{errc::unsupported_format_version, "intent: version " + std::to_string(*version)};
         } else if (key == "kind") {
-            TOKENVAULT_TRY(string_field(kind_copy, "kind"));
-            kind_text = kind_copy;
+            TOKENVAULT_TRY(once(kind_text.has_value()));
+            TOKENVAULT_TRY(string_field(kind_text, "kind"));
         } else if (key == "resource") {
-            std::string v;
-            TOKENVAULT_TRY(string_field(v, "resource"));
-            resource = std::move(v);
+            TOKENVAULT_TRY(once(resource.has_value()));
+            TOKENVAULT_TRY(string_field(resource, "resource"));
         } else if (key == "account") {
+            TOKENVAULT_TRY(once(account.has_value()));
             TOKENVAULT_TRY(string_field(account, "account"));
         } else if (key == "expected_generation") {
+            TOKENVAULT_TRY(once(expected.has_value()));
             TOKENVAULT_TRY(unsigned_field(expected, "expected_generation"));
         } else if (key == "deadline_ms") {
+            TOKENVAULT_TRY(once(deadline.has_value()));
             TOKENVAULT_TRY(unsigned_field(deadline, "deadline_ms"));
         } else if (key == "token") {
+            TOKENVAULT_TRY(once(value.has_value()));
             auto t = read_token(in);
             if (!t) return t.error();
             value.emplace(std::move(*t));
@@ -7957,9 +7961,9 @@ template <class = void>
         }
     }
     if (in.failed() || !in.finish()) return json_read_error(in, "intent");
-    if (!format_ok)
+    if (format != "tokenvault-intent")
         return error{errc::invalid_argument, "intent: field 'format' must be \"tokenvault-intent\""};
-    if (!version_ok) return error{errc::missing_field, "intent: field 'version'"};
+    if (!version) return error{errc::missing_field, "intent: field 'version'"};
     if (!kind_text) return error{errc::missing_field, "intent: field 'kind'"};
     std::optional<intent_kind> kind;
     for (const auto k :
@@ -7973,11 +7977,9 @@ template <class = void>
     if (!deadline) return error{errc::missing_field, "intent: field 'deadline_ms'"};
     if (*deadline > static_cast<std::uint64_t>(max_intent_deadline_ms))
         return error{errc::value_out_of_range, "intent: deadline_ms must be 0 to 2^53"};
-    if (intent_carries_token(*kind) != value.has_value())
-        return error{errc::invalid_argument,
-                     "intent: a put or compare_and_swap carries a token, an erase none"};
+    if (intent_carries_token(*kind) != value.has_value()) return token_rule_broken();
     if (value) TOKENVAULT_TRY(validate(*value));
-    auto id = credential_id::parse(*resource, account);
+    auto id = credential_id::parse(*resource, account.value_or(""));
     if (!id) return id.error();
     if (id->resource() != *resource)
         return error{errc::invalid_argument, "intent: the resource is not canonical"};
@@ -8995,12 +8997,8 @@ public:
         if (!header || header->cipher_id != cipher::id || header->key_id != keys_.key_id() ||
             bytes.size() < header->size + cipher::nonce_size + cipher::tag_size)
             return std::nullopt;
-        const auto sealed = bytes.subspan(header->size + cipher::nonce_size);
-        secret_text plain(sealed.size() - cipher::tag_size, '\0');
-        if (!cipher::open(keys_.key(), bytes.subspan(header->size, cipher::nonce_size),
-                          bytes.first(header->size), sealed,
-                          std::as_writable_bytes(std::span<char>(plain.data(), plain.size()))))
-            return std::nullopt;
+        secret_text plain;
+        if (!open_payload<cipher>(bytes, header->size, keys_.key(), plain)) return std::nullopt;
         return tokenvault::detail::peek_intent_outcome(std::string_view(plain.data(), plain.size()), name);
     }
     /// Whether a file of intent `name` is still there.
@@ -9100,6 +9098,17 @@ private:
         return opened;
     }
 
+    // Authenticates and decrypts what follows a header of `header_size` bytes (nonce, ciphertext, tag; the
+    // caller checked there are enough) into `plain`, with the header as associated data.
+    template <class Cipher>
+    [[nodiscard]] static result<void> open_payload(std::span<const std::byte> bytes, std::size_t header_size,
+                                                   std::span<const std::byte> key, secret_text& plain) {
+        const auto sealed = bytes.subspan(header_size + Cipher::nonce_size);
+        plain.assign(sealed.size() - Cipher::tag_size, '\0');
+        return Cipher::open(key, bytes.subspan(header_size, Cipher::nonce_size), bytes.first(header_size),
+                            sealed, std::as_writable_bytes(std::span<char>(plain.data(), plain.size())));
+    }
+
     // Parses, finds the key for, authenticates and parses one read file.
     template <class Cipher, class Context, class File>
     [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header,
@@ -9129,12 +9138,8 @@ private:
         auto key = keys_.template key_for_header<Cipher>(ctx, header);
         if (!key) return key.error();
 
-        const auto nonce = bytes.subspan(header.size, Cipher::nonce_size);
-        const auto sealed = bytes.subspan(header.size + Cipher::nonce_size);
         secret_text plain = std::exchange(spare_text_, secret_text{});  // wiped by recycle()
-        plain.assign(sealed.size() - Cipher::tag_size, '\0');
-        const auto plain_bytes = std::as_writable_bytes(std::span<char>(plain.data(), plain.size()));
-        if (auto opened = Cipher::open(*key, nonce, bytes.first(header.size), sealed, plain_bytes); !opened) {
+        if (auto opened = open_payload<Cipher>(bytes, header.size, *key, plain); !opened) {
             if (opened.error() == errc::corrupt_file)
                 return disk_.quarantine(ctx, file.identity, "failed authentication with the right key");
             return opened.error();
@@ -15311,9 +15316,13 @@ private:
         return held(take_store_lock(wait));
     }
 
-    // What a write whose change a holder saved returns: the recorded outcome, as the write would have.
-    static result<std::uint64_t> handed_over_result(const detail::intent_outcome& outcome,
-                                                    const handover& handed) {
+    // What a write whose change a holder saved returns: the recorded outcome, as the write would have. Its
+    // intent's files go, and the directory flush that makes the holder's rename durable is owed (that
+    // holder may not have flushed yet).
+    result<std::uint64_t> handed_over_result(const detail::intent_outcome& outcome, const std::string& posted,
+                                             const handover& handed, platform::pending_sync& durable) {
+        backend_.settle_intent(posted);
+        durable = backend_.intent_flush();
         if (outcome.conflict)
             return error{errc::conflict,
                          handed.kind == detail::intent_kind::erase_if ? "erase_if" : "compare_and_swap"};
@@ -15332,11 +15341,7 @@ private:
         auto store_lock = take_write_lock(wait, id, handed, posted, early);
         if (!store_lock) return store_lock.error();
         if constexpr (group_commit) {
-            if (early) {
-                backend_.settle_intent(*posted);
-                durable = backend_.intent_flush();  // the holder may not have flushed the rename yet
-                return handed_over_result(*early, *handed);
-            }
+            if (early) return handed_over_result(*early, *posted, *handed, durable);
         }
         if constexpr (needs_first_load) {
             if constexpr (Migration::enabled) {
@@ -15356,26 +15361,23 @@ private:
         if constexpr (group_commit) {
             if (posted) {
                 // Saved by a holder? Its outcome is in the bundle, saved with the change itself.
-                const auto outcome = detail::find_intent_outcome(cache_, *posted);
-                backend_.settle_intent(*posted);
-                if (outcome) {
-                    durable = backend_.intent_flush();  // that holder may not have flushed the rename yet
-                    return handed_over_result(*outcome, *handed);
-                }
+                if (const auto outcome = detail::find_intent_outcome(cache_, *posted))
+                    return handed_over_result(*outcome, *posted, *handed, durable);
                 // Not applied (no holder claimed it, or its holder failed): applied here, as any write.
+                backend_.settle_intent(*posted);
             }
             // Intents are posted by writers that found the lock taken, so a writer that took it at once
             // need not look (a listing of the directory costs an uncontended write about a tenth of its
             // time); the first write of each store does, to remove the files of writers that died.
             const auto now = wall_ms();
-            const bool look = wait.contended || posted || !looked_for_intents_;
-            looked_for_intents_ = true;
-            for (const auto& claimed : look ? backend_.claim_intents(context_, now)
-                                            : decltype(backend_.claim_intents(context_, now)){}) {
-                // An outcome already recorded under its name: a copy put back after it was applied.
-                if (detail::find_intent_outcome(cache_, claimed.name)) continue;
-                detail::record_intent_outcome(cache_, claimed.name, apply_intent(claimed.change));
-                ++handed_over;
+            if (wait.contended || posted || !looked_for_intents_) {
+                looked_for_intents_ = true;
+                for (const auto& claimed : backend_.claim_intents(context_, now)) {
+                    // An outcome already recorded under its name: a copy put back after it was applied.
+                    if (detail::find_intent_outcome(cache_, claimed.name)) continue;
+                    detail::record_intent_outcome(cache_, claimed.name, apply_intent(claimed.change));
+                    ++handed_over;
+                }
             }
             // Outcomes stay until their poster has read them (it removes its intent's files) or went stale.
             const bool pruned = detail::prune_intent_outcomes(cache_, [&](std::string_view name,

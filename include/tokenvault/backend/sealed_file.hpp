@@ -214,12 +214,8 @@ public:
         if (!header || header->cipher_id != cipher::id || header->key_id != keys_.key_id() ||
             bytes.size() < header->size + cipher::nonce_size + cipher::tag_size)
             return std::nullopt;
-        const auto sealed = bytes.subspan(header->size + cipher::nonce_size);
-        secret_text plain(sealed.size() - cipher::tag_size, '\0');
-        if (!cipher::open(keys_.key(), bytes.subspan(header->size, cipher::nonce_size),
-                          bytes.first(header->size), sealed,
-                          std::as_writable_bytes(std::span<char>(plain.data(), plain.size()))))
-            return std::nullopt;
+        secret_text plain;
+        if (!open_payload<cipher>(bytes, header->size, keys_.key(), plain)) return std::nullopt;
         return tokenvault::detail::peek_intent_outcome(std::string_view(plain.data(), plain.size()), name);
     }
     /// Whether a file of intent `name` is still there.
@@ -319,6 +315,17 @@ private:
         return opened;
     }
 
+    // Authenticates and decrypts what follows a header of `header_size` bytes (nonce, ciphertext, tag; the
+    // caller checked there are enough) into `plain`, with the header as associated data.
+    template <class Cipher>
+    [[nodiscard]] static result<void> open_payload(std::span<const std::byte> bytes, std::size_t header_size,
+                                                   std::span<const std::byte> key, secret_text& plain) {
+        const auto sealed = bytes.subspan(header_size + Cipher::nonce_size);
+        plain.assign(sealed.size() - Cipher::tag_size, '\0');
+        return Cipher::open(key, bytes.subspan(header_size, Cipher::nonce_size), bytes.first(header_size),
+                            sealed, std::as_writable_bytes(std::span<char>(plain.data(), plain.size())));
+    }
+
     // Parses, finds the key for, authenticates and parses one read file.
     template <class Cipher, class Context, class File>
     [[nodiscard]] result<bundle> open_sealed(Context& ctx, const File& file, sealed_file_header& header,
@@ -348,12 +355,8 @@ private:
         auto key = keys_.template key_for_header<Cipher>(ctx, header);
         if (!key) return key.error();
 
-        const auto nonce = bytes.subspan(header.size, Cipher::nonce_size);
-        const auto sealed = bytes.subspan(header.size + Cipher::nonce_size);
         secret_text plain = std::exchange(spare_text_, secret_text{});  // wiped by recycle()
-        plain.assign(sealed.size() - Cipher::tag_size, '\0');
-        const auto plain_bytes = std::as_writable_bytes(std::span<char>(plain.data(), plain.size()));
-        if (auto opened = Cipher::open(*key, nonce, bytes.first(header.size), sealed, plain_bytes); !opened) {
+        if (auto opened = open_payload<Cipher>(bytes, header.size, *key, plain); !opened) {
             if (opened.error() == errc::corrupt_file)
                 return disk_.quarantine(ctx, file.identity, "failed authentication with the right key");
             return opened.error();

@@ -63,13 +63,17 @@ inline constexpr std::size_t max_intent_text = 256 * 1024;
     return kind == intent_kind::put || kind == intent_kind::compare_and_swap;
 }
 
+/// The error for an intent whose token does not match its kind.
+template <class = void>
+[[nodiscard]] inline error token_rule_broken() {
+    return error{errc::invalid_argument, "intent: a put or compare_and_swap carries a token, an erase none"};
+}
+
 /// The plaintext of `i`: {"format":"tokenvault-intent","version":1,"kind":...,"resource":...,"account":...,
 /// "expected_generation":n,"deadline_ms":n,"token":{...}}. Refuses what read_intent_text would refuse.
 template <class = void>
 [[nodiscard]] inline result<secret_text> write_intent_text(const intent& i) {
-    if (intent_carries_token(i.kind) != i.value.has_value())
-        return error{errc::invalid_argument,
-                     "intent: a put or compare_and_swap carries a token, an erase none"};
+    if (intent_carries_token(i.kind) != i.value.has_value()) return token_rule_broken();
     if (i.expected_generation >= generation_limit)
         return error{errc::value_out_of_range, "intent: expected_generation must be below 2^63"};
     if (i.deadline_ms < 0 || i.deadline_ms > max_intent_deadline_ms)
@@ -98,15 +102,15 @@ template <class = void>
     if (text.size() > max_intent_text) return error{errc::too_large, "intent: larger than 256 KiB"};
     json_cursor in(text);
     if (in.peek() != json_cursor::kind::object) return error{errc::wrong_type, "intent: must be an object"};
-    std::optional<std::string_view> kind_text;
+    // Every field once: a field already read is a duplicate.
+    std::optional<std::string> format;
+    std::optional<std::uint64_t> version;
+    std::optional<std::string> kind_text;
     std::optional<std::string> resource;
-    std::string account;
+    std::optional<std::string> account;
     std::optional<std::uint64_t> expected;
     std::optional<std::uint64_t> deadline;
     std::optional<token> value;
-    bool format_ok = false;
-    bool version_ok = false;
-    std::string kind_copy;
     const auto unsigned_field = [&](std::optional<std::uint64_t>& out, const char* what) -> result<void> {
         json_number n;
         if (in.peek() != json_cursor::kind::number || !in.number(n) || !n.is_unsigned())
@@ -114,45 +118,45 @@ template <class = void>
         out = n.unsigned_value;
         return {};
     };
-    const auto string_field = [&](std::string& out, const char* what) -> result<void> {
+    const auto string_field = [&](std::optional<std::string>& out, const char* what) -> result<void> {
         std::string_view v;
         if (in.peek() != json_cursor::kind::string || !in.string(v))
             return error{errc::wrong_type, std::string("intent: field '") + what + "' must be a string"};
-        out.assign(v);
+        out.emplace(v);
+        return {};
+    };
+    const auto once = [](bool already) -> result<void> {
+        if (already) return error{errc::invalid_argument, "intent: a field appears twice"};
         return {};
     };
     if (!in.begin_object()) return json_read_error(in, "intent");
     std::string_view key;
-    std::string seen;  // the fields read so far, each once
     while (in.next_member(key)) {
-        const std::string marker = "|" + std::string(key) + "|";
-        if (seen.find(marker) != std::string::npos)
-            return error{errc::invalid_argument, "intent: a field appears twice"};
-        if (key.size() <= 32) seen += marker;
         if (key == "format") {
-            std::string v;
-            TOKENVAULT_TRY(string_field(v, "format"));
-            format_ok = v == "tokenvault-intent";
+            TOKENVAULT_TRY(once(format.has_value()));
+            TOKENVAULT_TRY(string_field(format, "format"));
         } else if (key == "version") {
-            std::optional<std::uint64_t> v;
-            TOKENVAULT_TRY(unsigned_field(v, "version"));
-            if (*v != 1)
-                return error{errc::unsupported_format_version, "intent: version " + std::to_string(*v)};
-            version_ok = true;
+            TOKENVAULT_TRY(once(version.has_value()));
+            TOKENVAULT_TRY(unsigned_field(version, "version"));
+            if (*version != 1)
+                return error{errc::unsupported_format_version, "intent: version " + std::to_string(*version)};
         } else if (key == "kind") {
-            TOKENVAULT_TRY(string_field(kind_copy, "kind"));
-            kind_text = kind_copy;
+            TOKENVAULT_TRY(once(kind_text.has_value()));
+            TOKENVAULT_TRY(string_field(kind_text, "kind"));
         } else if (key == "resource") {
-            std::string v;
-            TOKENVAULT_TRY(string_field(v, "resource"));
-            resource = std::move(v);
+            TOKENVAULT_TRY(once(resource.has_value()));
+            TOKENVAULT_TRY(string_field(resource, "resource"));
         } else if (key == "account") {
+            TOKENVAULT_TRY(once(account.has_value()));
             TOKENVAULT_TRY(string_field(account, "account"));
         } else if (key == "expected_generation") {
+            TOKENVAULT_TRY(once(expected.has_value()));
             TOKENVAULT_TRY(unsigned_field(expected, "expected_generation"));
         } else if (key == "deadline_ms") {
+            TOKENVAULT_TRY(once(deadline.has_value()));
             TOKENVAULT_TRY(unsigned_field(deadline, "deadline_ms"));
         } else if (key == "token") {
+            TOKENVAULT_TRY(once(value.has_value()));
             auto t = read_token(in);
             if (!t) return t.error();
             value.emplace(std::move(*t));
@@ -162,9 +166,9 @@ template <class = void>
         }
     }
     if (in.failed() || !in.finish()) return json_read_error(in, "intent");
-    if (!format_ok)
+    if (format != "tokenvault-intent")
         return error{errc::invalid_argument, "intent: field 'format' must be \"tokenvault-intent\""};
-    if (!version_ok) return error{errc::missing_field, "intent: field 'version'"};
+    if (!version) return error{errc::missing_field, "intent: field 'version'"};
     if (!kind_text) return error{errc::missing_field, "intent: field 'kind'"};
     std::optional<intent_kind> kind;
     for (const auto k :
@@ -178,11 +182,9 @@ template <class = void>
     if (!deadline) return error{errc::missing_field, "intent: field 'deadline_ms'"};
     if (*deadline > static_cast<std::uint64_t>(max_intent_deadline_ms))
         return error{errc::value_out_of_range, "intent: deadline_ms must be 0 to 2^53"};
-    if (intent_carries_token(*kind) != value.has_value())
-        return error{errc::invalid_argument,
-                     "intent: a put or compare_and_swap carries a token, an erase none"};
+    if (intent_carries_token(*kind) != value.has_value()) return token_rule_broken();
     if (value) TOKENVAULT_TRY(validate(*value));
-    auto id = credential_id::parse(*resource, account);
+    auto id = credential_id::parse(*resource, account.value_or(""));
     if (!id) return id.error();
     if (id->resource() != *resource)
         return error{errc::invalid_argument, "intent: the resource is not canonical"};
